@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Runs every bras test: installs what the tests need (Debian packages, Go
+# modules), checks gofmt and go vet, then runs the whole suite, including the
+# privileged end-to-end tests in network namespaces (run it as root).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH=$PATH:/usr/local/go/bin
+bash deploy/deps.sh
+go mod download
+unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
+if [ -n "$unformatted" ]; then
+  echo "gofmt would change: $unformatted"; exit 1
+fi
+go vet ./...
+go test -count=1 -timeout 25m ./...

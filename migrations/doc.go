@@ -1,0 +1,2 @@
+// Package migrations embeds the PostgreSQL schema migrations that bras migrate applies.
+package migrations
