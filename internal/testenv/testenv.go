@@ -1,19 +1,15 @@
 // Package testenv builds the real parts the privileged tests run on: network
-// namespaces joined by veth pairs. Only tests import it.
+// namespaces joined by veth pairs (on internal/netlab), and checks for root
+// and for the programs the tests drive. Only tests import it.
 package testenv
 
 import (
-	"crypto/rand"
-	"encoding/hex"
-	"fmt"
 	"net/netip"
 	"os"
 	"os/exec"
-	"runtime"
-	"strings"
 	"testing"
 
-	"github.com/vishvananda/netns"
+	"github.com/bras-project/bras/internal/netlab"
 )
 
 // InCI reports whether the tests run under CI, where a skip is a failure.
@@ -32,12 +28,12 @@ func RequireRoot(t testing.TB) {
 	t.Skip("skipped: this test needs root (network namespaces, raw sockets); run it as root")
 }
 
-// RequireCommand skips (or under CI fails) when a program the test drives is
-// not installed. deploy/test.sh installs them.
+// RequireCommand returns the path of a program the test drives. It skips
+// (or under CI fails) when the program is not installed; deploy/test.sh
+// installs them.
 func RequireCommand(t testing.TB, name string) string {
 	t.Helper()
-	p, err := exec.LookPath(name)
-	if err == nil {
+	if p, err := exec.LookPath(name); err == nil {
 		return p
 	}
 	for _, dir := range []string{"/usr/sbin", "/sbin", "/usr/lib/postgresql/15/bin"} {
@@ -54,74 +50,30 @@ func RequireCommand(t testing.TB, name string) string {
 
 // Netns is a network namespace made for one test and deleted after it.
 type Netns struct {
-	Name string
+	*netlab.Netns
 }
 
-// NewNetns creates a namespace with a unique name that starts with prefix
-// (keep prefix short: interface names are limited to 15 bytes) and deletes
-// it when the test ends, whatever the outcome. Loopback is brought up.
+// NewNetns creates a namespace with a unique name that starts with prefix and
+// deletes it when the test ends, whatever the outcome. Loopback is up.
 func NewNetns(t testing.TB, prefix string) *Netns {
 	t.Helper()
 	RequireRoot(t)
-	name := "bras-" + prefix + "-" + randHex(4)
-	if out, err := exec.Command("ip", "netns", "add", name).CombinedOutput(); err != nil {
-		t.Fatalf("ip netns add %s: %v: %s", name, err, out)
+	ns, err := netlab.Create("bras-" + prefix + "-" + netlab.RandHex(3))
+	if err != nil {
+		t.Fatal(err)
 	}
-	ns := &Netns{Name: name}
-	t.Cleanup(func() {
-		// Kill what still runs in it, then delete it.
-		if out, err := exec.Command("ip", "netns", "pids", name).Output(); err == nil {
-			for _, pid := range strings.Fields(string(out)) {
-				_ = exec.Command("kill", "-9", pid).Run()
-			}
-		}
-		_ = exec.Command("ip", "netns", "del", name).Run()
-	})
-	ns.MustRun(t, "ip", "link", "set", "lo", "up")
-	return ns
-}
-
-// Command returns a command that runs in the namespace.
-func (n *Netns) Command(name string, args ...string) *exec.Cmd {
-	return exec.Command("ip", append([]string{"netns", "exec", n.Name, name}, args...)...)
+	t.Cleanup(ns.Delete)
+	return &Netns{ns}
 }
 
 // MustRun runs a command in the namespace and fails the test on error.
 func (n *Netns) MustRun(t testing.TB, name string, args ...string) string {
 	t.Helper()
-	out, err := n.Command(name, args...).CombinedOutput()
+	out, err := n.Run(name, args...)
 	if err != nil {
-		t.Fatalf("in %s: %s %s: %v: %s", n.Name, name, strings.Join(args, " "), err, out)
+		t.Fatal(err)
 	}
-	return string(out)
-}
-
-// Do runs fn on an OS thread switched into the namespace. Sockets and TUN
-// devices opened inside fn stay in the namespace after it returns;
-// goroutines started inside fn do not inherit it.
-func (n *Netns) Do(fn func() error) error {
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	orig, err := netns.Get()
-	if err != nil {
-		return fmt.Errorf("testenv: current netns: %w", err)
-	}
-	defer orig.Close()
-	target, err := netns.GetFromName(n.Name)
-	if err != nil {
-		return fmt.Errorf("testenv: netns %s: %w", n.Name, err)
-	}
-	defer target.Close()
-	if err := netns.Set(target); err != nil {
-		return fmt.Errorf("testenv: enter %s: %w", n.Name, err)
-	}
-	ferr := fn()
-	if err := netns.Set(orig); err != nil {
-		// The thread is left in the wrong namespace: do not give it back to
-		// the scheduler (an unlocked exit of a locked thread kills it).
-		runtime.Goexit()
-	}
-	return ferr
+	return out
 }
 
 // Link joins two namespaces with a veth pair named ifA (in a) and ifB (in b),
@@ -129,29 +81,7 @@ func (n *Netns) Do(fn func() error) error {
 // leaves that end without an address).
 func Link(t testing.TB, a *Netns, ifA string, addrA netip.Prefix, b *Netns, ifB string, addrB netip.Prefix) {
 	t.Helper()
-	tmpA, tmpB := "bv"+randHex(4), "bv"+randHex(4)
-	if out, err := exec.Command("ip", "link", "add", tmpA, "type", "veth", "peer", "name", tmpB).CombinedOutput(); err != nil {
-		t.Fatalf("ip link add veth: %v: %s", err, out)
+	if err := netlab.Link(a.Netns, ifA, addrA, b.Netns, ifB, addrB); err != nil {
+		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = exec.Command("ip", "link", "del", tmpA).Run() })
-	for _, end := range []struct {
-		tmp, name string
-		ns        *Netns
-		addr      netip.Prefix
-	}{{tmpA, ifA, a, addrA}, {tmpB, ifB, b, addrB}} {
-		if out, err := exec.Command("ip", "link", "set", end.tmp, "netns", end.ns.Name).CombinedOutput(); err != nil {
-			t.Fatalf("ip link set %s netns %s: %v: %s", end.tmp, end.ns.Name, err, out)
-		}
-		end.ns.MustRun(t, "ip", "link", "set", end.tmp, "name", end.name)
-		if end.addr.IsValid() {
-			end.ns.MustRun(t, "ip", "addr", "add", end.addr.String(), "dev", end.name)
-		}
-		end.ns.MustRun(t, "ip", "link", "set", end.name, "up")
-	}
-}
-
-func randHex(n int) string {
-	b := make([]byte, n)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)[:n+n/2]
 }
