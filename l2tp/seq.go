@@ -5,9 +5,11 @@ package l2tp
 // to" the last one received when it lies in that number and the 32767 values
 // before it.
 
-// seqLess reports whether a comes before b in the modular order of section 5.8.
+// seqLess reports whether a comes before b in the modular order of section
+// 5.8: b is "greater" than a when it is one of the 32768 values after a (so
+// a value is less than or equal to a when it is a or one of the 32767 before).
 func seqLess(a, b uint16) bool {
-	return a != b && b-a < 0x8000
+	return a != b && b-a <= 0x8000
 }
 
 // seqDiff returns how far b is ahead of a (b - a modulo 65536).

@@ -22,8 +22,8 @@ func TestSeqLess(t *testing.T) {
 		{"plain reversed", 2, 1, false},
 		{"wrap", 65535, 0, true},
 		{"wrap reversed", 0, 65535, false},
-		{"half window edge", 0, 32767, true},
-		{"beyond half window", 0, 32768, false},
+		{"half window edge", 0, 32768, true},
+		{"beyond half window", 0, 32769, false},
 	}
 	for _, tt := range tests {
 		if got := seqLess(tt.a, tt.b); got != tt.want {
