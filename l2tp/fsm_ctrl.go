@@ -83,20 +83,20 @@ const (
 	ActSendSCCRP
 	ActSendSCCCN
 	ActSendStopCCN
-	ActTunnelOpen    // send tunnel-open event to waiting sessions
-	ActRequeueSCCRQ  // re-queue the peer's SCCRQ for the idle state (lost tie breaker)
-	ActCleanup       // clean up the tunnel or session
-	ActOpenTunnel    // initiate local tunnel open (call waits for it)
-	ActSendICRQ      // LAC incoming call
-	ActSendICRP      // LNS incoming call
-	ActSendICCN      // LAC incoming call
-	ActSendOCRQ      // LNS outgoing call
-	ActSendOCRP      // LAC outgoing call
-	ActSendOCCN      // LAC outgoing call
-	ActSendCDN       // either side
-	ActOpenBearer    // LAC outgoing call: place the call
-	ActPrepareData   // the session carries data from now on
-	ActUnexpected    // not in the RFC's table: count and drop
+	ActTunnelOpen   // send tunnel-open event to waiting sessions
+	ActRequeueSCCRQ // re-queue the peer's SCCRQ for the idle state (lost tie breaker)
+	ActCleanup      // clean up the tunnel or session
+	ActOpenTunnel   // initiate local tunnel open (call waits for it)
+	ActSendICRQ     // LAC incoming call
+	ActSendICRP     // LNS incoming call
+	ActSendICCN     // LAC incoming call
+	ActSendOCRQ     // LNS outgoing call
+	ActSendOCRP     // LAC outgoing call
+	ActSendOCCN     // LAC outgoing call
+	ActSendCDN      // either side
+	ActOpenBearer   // LAC outgoing call: place the call
+	ActPrepareData  // the session carries data from now on
+	ActUnexpected   // not in the RFC's table: count and drop
 )
 
 func (a Action) String() string {
