@@ -1,0 +1,319 @@
+package l2tp
+
+import (
+	"crypto/md5"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+)
+
+// msgRule is one row of RFC 2661 section 6: the AVPs a message MUST carry,
+// those it MAY carry, and whether it concerns one session or the tunnel.
+type msgRule struct {
+	session  bool
+	required []AVPType
+	optional []AVPType
+}
+
+// msgRules is the table of RFC 2661 section 6 (sections 6.1 to 6.14), the
+// one place that says which AVPs each control message has. Random Vector may
+// appear in any message (section 4.4.1) and is not listed.
+var msgRules = [...]msgRule{
+	MsgSCCRQ: { // 6.1
+		required: []AVPType{AVPProtocolVersion, AVPHostName, AVPFramingCapabilities, AVPAssignedTunnelID},
+		optional: []AVPType{AVPBearerCapabilities, AVPReceiveWindowSize, AVPChallenge, AVPTieBreaker, AVPFirmwareRevision, AVPVendorName},
+	},
+	MsgSCCRP: { // 6.2
+		required: []AVPType{AVPProtocolVersion, AVPFramingCapabilities, AVPHostName, AVPAssignedTunnelID},
+		optional: []AVPType{AVPBearerCapabilities, AVPFirmwareRevision, AVPVendorName, AVPReceiveWindowSize, AVPChallenge, AVPChallengeResponse},
+	},
+	MsgSCCCN: { // 6.3
+		optional: []AVPType{AVPChallengeResponse},
+	},
+	MsgStopCCN: { // 6.4
+		required: []AVPType{AVPAssignedTunnelID, AVPResultCode},
+	},
+	MsgHELLO: {}, // 6.5
+	MsgICRQ: { // 6.6
+		session:  true,
+		required: []AVPType{AVPAssignedSessionID, AVPCallSerialNumber},
+		optional: []AVPType{AVPBearerType, AVPPhysicalChannelID, AVPCallingNumber, AVPCalledNumber, AVPSubAddress},
+	},
+	MsgICRP: { // 6.7
+		session:  true,
+		required: []AVPType{AVPAssignedSessionID},
+	},
+	MsgICCN: { // 6.8
+		session:  true,
+		required: []AVPType{AVPTxConnectSpeed, AVPFramingType},
+		optional: []AVPType{AVPInitialRecvLCPConfReq, AVPLastSentLCPConfReq, AVPLastRecvLCPConfReq,
+			AVPProxyAuthenType, AVPProxyAuthenName, AVPProxyAuthenChallenge, AVPProxyAuthenID,
+			AVPProxyAuthenResponse, AVPPrivateGroupID, AVPRxConnectSpeed, AVPSequencingRequired},
+	},
+	MsgOCRQ: { // 6.9
+		session: true,
+		required: []AVPType{AVPAssignedSessionID, AVPCallSerialNumber, AVPMinimumBPS, AVPMaximumBPS,
+			AVPBearerType, AVPFramingType, AVPCalledNumber},
+		optional: []AVPType{AVPSubAddress},
+	},
+	MsgOCRP: { // 6.10
+		session:  true,
+		required: []AVPType{AVPAssignedSessionID},
+		optional: []AVPType{AVPPhysicalChannelID},
+	},
+	MsgOCCN: { // 6.11
+		session:  true,
+		required: []AVPType{AVPTxConnectSpeed, AVPFramingType},
+		optional: []AVPType{AVPRxConnectSpeed, AVPSequencingRequired},
+	},
+	MsgCDN: { // 6.12
+		session:  true,
+		required: []AVPType{AVPResultCode, AVPAssignedSessionID},
+		optional: []AVPType{AVPQ931Cause},
+	},
+	MsgWEN: { // 6.13
+		session:  true,
+		required: []AVPType{AVPCallErrors},
+	},
+	MsgSLI: { // 6.14
+		session:  true,
+		required: []AVPType{AVPACCM},
+	},
+}
+
+// SessionScoped reports whether a message of type t concerns one session
+// (ICRQ, ICRP, ICCN, OCRQ, OCRP, OCCN, CDN, WEN, SLI) rather than the whole
+// tunnel. Errors in a session-scoped message are answered with a CDN, the
+// others with a StopCCN (RFC 2661 section 4.1). Unknown types are tunnel
+// scoped (section 4.4.1).
+func (t MsgType) SessionScoped() bool {
+	return t.Known() && msgRules[t].session
+}
+
+// RequiredAVPs returns the AVPs RFC 2661 section 6 says a message of type t
+// MUST carry besides Message Type. The slice must not be modified.
+func (t MsgType) RequiredAVPs() []AVPType {
+	if !t.Known() {
+		return nil
+	}
+	return msgRules[t].required
+}
+
+// Allows reports whether RFC 2661 section 6 lists AVP a (required or
+// optional) for a message of type t; Random Vector is allowed everywhere.
+func (t MsgType) Allows(a AVPType) bool {
+	if !t.Known() {
+		return false
+	}
+	if a == AVPRandomVector {
+		return true
+	}
+	r := msgRules[t]
+	for _, x := range r.required {
+		if x == a {
+			return true
+		}
+	}
+	for _, x := range r.optional {
+		if x == a {
+			return true
+		}
+	}
+	return false
+}
+
+// ParseMessage decodes the AVPs of a control message (the payload after
+// its header), RFC 2661 sections 4.1 and 4.4.1. The first AVP must be a
+// clear Message Type, consumed into m.Type. Hidden AVPs are revealed with
+// secret and the most recent Random Vector (section 4.3). Vendor AVPs and
+// unknown AVPs are kept in m.AVPs in wire order.
+//
+// A message type RFC 2661 does not define yields *UnknownMessageError. An
+// unrecognised AVP with the M bit set yields *UnknownMandatoryAVPError
+// after the whole message was decoded, so m is complete and the caller can
+// tear down the right session or tunnel. Structural problems wrap ErrShort
+// or ErrMalformed; hidden AVPs that cannot be revealed wrap ErrNoSecret or
+// ErrNoRandomVector. ParseMessage does not check the section 6 table; call
+// Validate for that.
+func ParseMessage(b []byte, secret []byte) (Message, error) {
+	if len(b) < avpHeaderLen+2 {
+		return Message{}, fmt.Errorf("%w: %d octets, no Message Type AVP", ErrShort, len(b))
+	}
+	w := binary.BigEndian.Uint16(b[0:2])
+	n := int(w & avpLenMask)
+	if vendor, typ := binary.BigEndian.Uint16(b[2:4]), AVPType(binary.BigEndian.Uint16(b[4:6])); vendor != 0 || typ != AVPMessageType {
+		return Message{}, fmt.Errorf("%w: first AVP is vendor %d type %d, not Message Type", ErrMalformed, vendor, uint16(typ))
+	}
+	if n != avpHeaderLen+2 || w&(avpFlagH|avpReserved) != 0 {
+		return Message{}, fmt.Errorf("%w: Message Type AVP header %#04x", ErrMalformed, w)
+	}
+	m := Message{Type: MsgType(binary.BigEndian.Uint16(b[6:8]))}
+	if !m.Type.Known() {
+		return m, &UnknownMessageError{Type: m.Type, Mandatory: w&avpFlagM != 0}
+	}
+	avps, unknown, err := parseAVPs(b[n:], secret, m.Type)
+	m.AVPs = avps
+	if err != nil {
+		return m, fmt.Errorf("%s: %w", m.Type, err)
+	}
+	if unknown != nil {
+		return m, unknown
+	}
+	return m, nil
+}
+
+// Append appends the Message Type AVP of m (M=1, section 4.4.1) and then
+// m.AVPs, hiding those with Hidden set with secret (section 4.3). When no
+// Random Vector precedes the first hidden AVP, one is made from rnd (nil:
+// crypto/rand) and inserted before it. See AppendOptions for padding.
+func (m Message) Append(b []byte, secret []byte, rnd io.Reader) ([]byte, error) {
+	return m.AppendOpts(b, AppendOptions{Secret: secret, Rand: rnd})
+}
+
+// AppendOpts is Append with all the options of hiding.
+func (m Message) AppendOpts(b []byte, o AppendOptions) ([]byte, error) {
+	b = appendAVPHeader(b, AVP{Mandatory: true, Type: AVPMessageType}, 2)
+	b = binary.BigEndian.AppendUint16(b, uint16(m.Type))
+	b, err := AppendAVPs(b, m.AVPs, o)
+	if err != nil {
+		return b, fmt.Errorf("%s: %w", m.Type, err)
+	}
+	return b, nil
+}
+
+// Validate checks m against RFC 2661 section 6 and the value formats of
+// section 4.4: every AVP the message type requires is present
+// (*MissingAVPError otherwise), every recognised IETF AVP has the size its
+// section gives, Assigned Tunnel and Session IDs are non-zero, and the
+// proxy authentication AVPs that section 4.4.5 requires for the Proxy
+// Authen Type are there. Format problems wrap ErrMalformed and name the AVP.
+// AVPs the message type does not list are accepted (see MsgType.Allows).
+func (m *Message) Validate() error {
+	if !m.Type.Known() {
+		return &UnknownMessageError{Type: m.Type, Mandatory: true}
+	}
+	for _, a := range m.AVPs {
+		if a.VendorID != 0 || !a.Type.Known() {
+			continue
+		}
+		if err := checkValue(a); err != nil {
+			return fmt.Errorf("%s: %w", m.Type, err)
+		}
+	}
+	for _, t := range msgRules[m.Type].required {
+		if _, ok := m.Find(t); !ok {
+			return &MissingAVPError{Msg: m.Type, AVP: t}
+		}
+	}
+	if a, ok := m.Find(AVPProxyAuthenType); ok {
+		typ, _ := ParseProxyAuthenType(a.Value) // size checked above
+		for _, t := range typ.RequiredAVPs() {
+			if _, ok := m.Find(t); !ok {
+				return &MissingAVPError{Msg: m.Type, AVP: t}
+			}
+		}
+	}
+	return nil
+}
+
+// checkValue checks the clear value of a recognised IETF AVP against
+// section 4.4.
+func checkValue(a AVP) error {
+	r := avpRules[a.Type]
+	if n := len(a.Value); n < r.min || n > r.max {
+		if r.min == r.max {
+			return fmt.Errorf("%w: %s AVP of %d octets, want %d", ErrMalformed, a.Type, n, r.min)
+		}
+		return fmt.Errorf("%w: %s AVP of %d octets, want %d to %d", ErrMalformed, a.Type, n, r.min, r.max)
+	}
+	var err error
+	switch a.Type {
+	case AVPResultCode:
+		_, err = ParseResultCode(a.Value)
+	case AVPAssignedTunnelID, AVPAssignedSessionID:
+		if binary.BigEndian.Uint16(a.Value) == 0 {
+			err = fmt.Errorf("%w: %s is 0", ErrMalformed, a.Type) // 4.4.3, 4.4.4: non-zero
+		}
+	case AVPProxyAuthenID:
+		_, err = ParseProxyAuthenID(a.Value)
+	case AVPCallErrors:
+		_, err = ParseCallErrors(a.Value)
+	case AVPACCM:
+		_, err = ParseACCM(a.Value)
+	}
+	if err != nil && !errors.Is(err, ErrMalformed) {
+		err = fmt.Errorf("%w: %w", ErrMalformed, err)
+	}
+	return err
+}
+
+// ParseControl decodes a whole control packet: the header (ParseHeader) and
+// its message (ParseMessage). A ZLB acknowledgement, a control header with
+// no AVPs (RFC 2661 section 5.8), returns m == nil. With an
+// *UnknownMandatoryAVPError or *UnknownMessageError the header and the
+// partly decoded message are returned too. A data message is ErrMalformed.
+func ParseControl(b []byte, secret []byte) (h Header, m *Message, err error) {
+	h, payload, err := ParseHeader(b)
+	if err != nil {
+		return Header{}, nil, err
+	}
+	if !h.Control {
+		return Header{}, nil, fmt.Errorf("%w: data message where a control message was expected", ErrMalformed)
+	}
+	if len(payload) == 0 {
+		return h, nil, nil
+	}
+	msg, err := ParseMessage(payload, secret)
+	var um *UnknownMandatoryAVPError
+	var ut *UnknownMessageError
+	if err != nil && !errors.As(err, &um) && !errors.As(err, &ut) {
+		return h, nil, err
+	}
+	return h, &msg, err
+}
+
+// AppendControl appends a whole control packet: the header h (made a
+// control header: T, L and S set, Length computed) followed by m, or a ZLB
+// acknowledgement when m is nil (RFC 2661 section 5.8). Hidden AVPs are
+// hidden with secret and rnd as in Message.Append.
+func AppendControl(b []byte, h Header, m *Message, secret []byte, rnd io.Reader) ([]byte, error) {
+	return AppendControlOpts(b, h, m, AppendOptions{Secret: secret, Rand: rnd})
+}
+
+// AppendControlOpts is AppendControl with all the options of hiding.
+func AppendControlOpts(b []byte, h Header, m *Message, o AppendOptions) ([]byte, error) {
+	h.Control = true
+	if h.HasOffset || h.Priority {
+		return b, errControlOP
+	}
+	h.HasLength, h.HasSeq = true, true
+	start := len(b)
+	b = grow(b, ControlHeaderLen)
+	if m != nil {
+		var err error
+		if b, err = m.AppendOpts(b, o); err != nil {
+			return b[:start], err
+		}
+	}
+	total := len(b) - start
+	if total > 0xffff {
+		return b[:start], errTooLong
+	}
+	putHeader(b[start:start+ControlHeaderLen], h, total)
+	return b, nil
+}
+
+// ChallengeResponse computes the Challenge Response AVP value of RFC 2661
+// section 4.4.3, CHAP style (RFC 1994): MD5 of the message type as the CHAP
+// ID octet (2 for an SCCRP, 3 for an SCCCN), the shared secret and the
+// peer's challenge.
+func ChallengeResponse(t MsgType, secret, challenge []byte) [16]byte {
+	h := md5.New()
+	h.Write([]byte{byte(t)})
+	h.Write(secret)
+	h.Write(challenge)
+	var sum [16]byte
+	h.Sum(sum[:0])
+	return sum
+}
