@@ -1,0 +1,3 @@
+// Package metrics is the registry of the Prometheus metrics bras exposes on
+// /metrics, with the metric names as constants shared with the tests.
+package metrics

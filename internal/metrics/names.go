@@ -1,0 +1,70 @@
+package metrics
+
+// Metric names. Labels are bounded sets (state, result, cause, message
+// type, direction, reason, server address from the configuration), never a
+// user name or a session ID.
+const (
+	// Sessions is a gauge of the sessions by state (label "state").
+	Sessions = "bras_sessions"
+	// SessionSetups counts session set-ups by result ("result": "ok",
+	// "auth-failed", "no-address", "timeout", ...).
+	SessionSetups = "bras_session_setups_total"
+	// SessionTeardowns counts ended sessions by Acct-Terminate-Cause
+	// ("cause": "user-request", "admin-reset", "idle-timeout", ...).
+	SessionTeardowns = "bras_session_teardowns_total"
+
+	// RadiusRequests counts RADIUS requests ("server", "type": "access",
+	// "accounting", "coa", "disconnect"; "result": "accept", "reject",
+	// "timeout", "error").
+	RadiusRequests = "bras_radius_requests_total"
+	// RadiusLatency is a histogram of RADIUS round trips by "type".
+	RadiusLatency = "bras_radius_latency_seconds"
+	// RadiusTimeouts counts requests that got no answer from any server
+	// ("type").
+	RadiusTimeouts = "bras_radius_timeouts_total"
+	// CoARequests counts CoA and Disconnect requests received (RFC 5176)
+	// ("type", "result").
+	CoARequests = "bras_coa_requests_total"
+
+	// SpoolDepth is a gauge of accounting records waiting in the durable
+	// spool for PostgreSQL.
+	SpoolDepth = "bras_spool_depth"
+	// AccountingRecords counts accounting records written ("type": "start",
+	// "interim", "stop"; "result": "stored", "spooled", "error").
+	AccountingRecords = "bras_accounting_records_total"
+
+	// DataplanePackets counts forwarded packets ("direction": "up", "down").
+	DataplanePackets = "bras_dataplane_packets_total"
+	// DataplaneBytes counts forwarded bytes ("direction").
+	DataplaneBytes = "bras_dataplane_bytes_total"
+	// DataplaneDrops counts dropped packets ("reason": "no-session",
+	// "malformed", "rate-limit", "queue-full", ...).
+	DataplaneDrops = "bras_dataplane_drops_total"
+
+	// L2TPTunnels is a gauge of established L2TP tunnels.
+	L2TPTunnels = "bras_l2tp_tunnels"
+	// L2TPControlMessages counts control messages ("type": "SCCRQ", ...,
+	// "ZLB"; "direction": "in", "out").
+	L2TPControlMessages = "bras_l2tp_control_messages_total"
+	// L2TPRetransmits counts retransmitted control messages.
+	L2TPRetransmits = "bras_l2tp_retransmits_total"
+	// L2TPMalformed counts dropped malformed L2TP packets ("reason").
+	L2TPMalformed = "bras_l2tp_malformed_total"
+	// L2TPAuthFailures counts tunnels refused for a wrong Challenge
+	// Response (RFC 2661, section 5.1.1).
+	L2TPAuthFailures = "bras_l2tp_tunnel_auth_failures_total"
+
+	// PPPoEDiscovery counts discovery packets ("interface", "type": "PADI",
+	// ...; "direction").
+	PPPoEDiscovery = "bras_pppoe_discovery_packets_total"
+	// PPPoEMalformed counts dropped malformed PPPoE frames ("interface").
+	PPPoEMalformed = "bras_pppoe_malformed_total"
+
+	// APIRequests counts HTTP API requests ("code": the status class
+	// "2xx", "4xx", "5xx").
+	APIRequests = "bras_api_requests_total"
+
+	// GoGoroutines and GoHeapBytes describe the process itself.
+	GoGoroutines = "go_goroutines"
+	GoHeapBytes  = "go_memstats_heap_inuse_bytes"
+)
