@@ -1,0 +1,5 @@
+package accounting
+
+const childEnv = "BRAS_ACCT_CHILD"
+
+func runChild() int { return 0 }

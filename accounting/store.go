@@ -1,0 +1,370 @@
+package accounting
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
+)
+
+// Errors of the address pools.
+var (
+	ErrPoolExhausted = errors.New("accounting: address pool exhausted")
+	ErrNotLeased     = errors.New("accounting: address not leased to this session")
+)
+
+// Sink takes accounting records, in order. Write must be idempotent: the
+// spool hands the same records again after a failure or a crash.
+type Sink interface {
+	Write(ctx context.Context, recs []Record) error
+}
+
+// Pool hands out subscriber addresses. The Postgres-backed Store and the
+// LNS's local pool both implement it.
+type Pool interface {
+	Allocate(ctx context.Context, pool string, sessionID string) (netip.Addr, error)
+	Release(ctx context.Context, addr netip.Addr, sessionID string) error
+}
+
+// Store is the PostgreSQL side: the accounting Sink, the shared address
+// pools, orphan clean-up and the authentication log of one node.
+type Store struct {
+	db   *DB
+	node string
+}
+
+// NewStore returns the store of node (the name in sessions.node).
+func NewStore(db *DB, node string) *Store { return &Store{db: db, node: node} }
+
+var (
+	_ Sink = (*Store)(nil)
+	_ Pool = (*Store)(nil)
+)
+
+const insertRecords = `INSERT INTO acct_records (acct_session_id, seq, kind, node, event_time,
+	in_octets, out_octets, in_packets, out_packets, terminate_cause)
+SELECT a, b, c, d, e, f, g, h, i, NULLIF(j, 0)
+FROM unnest($1::text[], $2::bigint[], $3::smallint[], $4::text[], $5::timestamptz[],
+	$6::bigint[], $7::bigint[], $8::bigint[], $9::bigint[], $10::integer[])
+	WITH ORDINALITY AS u(a, b, c, d, e, f, g, h, i, j, ord)
+ORDER BY ord
+ON CONFLICT (acct_session_id, seq) DO NOTHING`
+
+const upsertSessions = `INSERT INTO sessions (acct_session_id, node, nas_ip_address, username, realm,
+	calling_station_id, nas_port_id, circuit_id, remote_id, lac,
+	tunnel_id, peer_tunnel_id, l2tp_session_id, peer_session_id, framed_ip,
+	start_time, update_time, stop_time, terminate_cause,
+	in_octets, out_octets, in_packets, out_packets,
+	rate_down_kbps, rate_up_kbps, interim_interval, class, last_seq)
+SELECT a1, a2, NULLIF(a3, '')::inet, a4, a5, a6, a7, a8, a9, a10,
+	a11, a12, a13, a14, NULLIF(a15, '')::inet,
+	a16, a17, a18, NULLIF(a19, 0),
+	a20, a21, a22, a23, a24, a25, NULLIF(a26, 0), string_to_array(NULLIF(a27, ''), ','), a28
+FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
+	$6::text[], $7::text[], $8::text[], $9::text[], $10::text[],
+	$11::integer[], $12::integer[], $13::integer[], $14::integer[], $15::text[],
+	$16::timestamptz[], $17::timestamptz[], $18::timestamptz[], $19::integer[],
+	$20::bigint[], $21::bigint[], $22::bigint[], $23::bigint[],
+	$24::integer[], $25::integer[], $26::integer[], $27::text[], $28::bigint[])
+	AS u(a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19,
+	a20, a21, a22, a23, a24, a25, a26, a27, a28)
+ON CONFLICT (acct_session_id) DO UPDATE SET
+	update_time = GREATEST(sessions.update_time, EXCLUDED.update_time),
+	stop_time = COALESCE(sessions.stop_time, EXCLUDED.stop_time),
+	terminate_cause = COALESCE(sessions.terminate_cause, EXCLUDED.terminate_cause),
+	in_octets = GREATEST(sessions.in_octets, EXCLUDED.in_octets),
+	out_octets = GREATEST(sessions.out_octets, EXCLUDED.out_octets),
+	in_packets = GREATEST(sessions.in_packets, EXCLUDED.in_packets),
+	out_packets = GREATEST(sessions.out_packets, EXCLUDED.out_packets),
+	framed_ip = COALESCE(EXCLUDED.framed_ip, sessions.framed_ip),
+	rate_down_kbps = CASE WHEN EXCLUDED.last_seq >= sessions.last_seq THEN EXCLUDED.rate_down_kbps ELSE sessions.rate_down_kbps END,
+	rate_up_kbps = CASE WHEN EXCLUDED.last_seq >= sessions.last_seq THEN EXCLUDED.rate_up_kbps ELSE sessions.rate_up_kbps END,
+	interim_interval = COALESCE(EXCLUDED.interim_interval, sessions.interim_interval),
+	last_seq = GREATEST(sessions.last_seq, EXCLUDED.last_seq)`
+
+// Write stores records in one transaction of two statements: every record
+// into acct_records (a replayed one is ignored by its key), and the
+// sessions upserted so that counters and times only move forward. It is
+// the Postgres Sink.
+func (s *Store) Write(ctx context.Context, recs []Record) error {
+	if len(recs) == 0 {
+		return nil
+	}
+	rargs := recordArgs(recs)
+	sargs := sessionArgs(mergeSessions(recs))
+	err := s.db.With(ctx, func(c *pgx.Conn) error {
+		return pgx.BeginFunc(ctx, c, func(tx pgx.Tx) error {
+			b := &pgx.Batch{}
+			b.Queue(insertRecords, rargs...)
+			b.Queue(upsertSessions, sargs...)
+			return tx.SendBatch(ctx, b).Close()
+		})
+	})
+	if err != nil {
+		return fmt.Errorf("accounting: postgres: write %d records: %w", len(recs), err)
+	}
+	return nil
+}
+
+func ts(t time.Time) pgtype.Timestamptz { return pgtype.Timestamptz{Time: t, Valid: !t.IsZero()} }
+
+func addrText(a netip.Addr) string {
+	if !a.IsValid() {
+		return ""
+	}
+	return a.String()
+}
+
+func recordArgs(recs []Record) []any {
+	n := len(recs)
+	var (
+		id, node       = make([]string, n), make([]string, n)
+		seq            = make([]int64, n)
+		kind           = make([]int16, n)
+		at             = make([]pgtype.Timestamptz, n)
+		io, oo, ip, op = make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n)
+		cause          = make([]int32, n)
+	)
+	for i := range recs {
+		r := &recs[i]
+		id[i], node[i], seq[i], kind[i], at[i] = r.SessionID, r.Node, int64(r.Seq), int16(r.Kind), ts(r.Time)
+		io[i], oo[i], ip[i], op[i] = int64(r.InOctets), int64(r.OutOctets), int64(r.InPackets), int64(r.OutPackets)
+		if r.Kind == Stop {
+			cause[i] = int32(r.Cause)
+		}
+	}
+	return []any{id, seq, kind, node, at, io, oo, ip, op, cause}
+}
+
+// mergeSessions folds the records of a batch into one row per session
+// (a statement may not upsert the same row twice), keeping the batch's
+// first-seen order.
+func mergeSessions(recs []Record) []Record {
+	idx := make(map[string]int, len(recs))
+	out := make([]Record, 0, len(recs))
+	for _, r := range recs {
+		i, ok := idx[r.SessionID]
+		if !ok {
+			idx[r.SessionID] = len(out)
+			r.Class = append([][]byte(nil), r.Class...)
+			if r.Kind != Stop {
+				r.Cause = 0
+			}
+			out = append(out, r)
+			continue
+		}
+		m := &out[i]
+		prev := *m
+		if r.Seq >= prev.Seq {
+			*m = r
+			m.Class = append([][]byte(nil), r.Class...)
+		} else {
+			m.Seq = prev.Seq
+		}
+		if !prev.Started.IsZero() && (m.Started.IsZero() || prev.Started.Before(m.Started)) {
+			m.Started = prev.Started
+		}
+		if prev.Time.After(m.Time) {
+			m.Time = prev.Time
+		}
+		m.InOctets = max(prev.InOctets, r.InOctets)
+		m.OutOctets = max(prev.OutOctets, r.OutOctets)
+		m.InPackets = max(prev.InPackets, r.InPackets)
+		m.OutPackets = max(prev.OutPackets, r.OutPackets)
+		switch {
+		case prev.Kind == Stop:
+			m.Kind, m.Cause = Stop, prev.Cause
+		case r.Kind == Stop:
+			m.Kind, m.Cause = Stop, r.Cause
+		default:
+			m.Cause = 0
+		}
+	}
+	return out
+}
+
+func sessionArgs(ss []Record) []any {
+	n := len(ss)
+	txt := make([][]string, 11) // 0 id,1 node,2 nasip,3 user,4 realm,5 calling,6 portid,7 circuit,8 remote,9 lac,10 addr
+	for i := range txt {
+		txt[i] = make([]string, n)
+	}
+	ids := make([][]int32, 4)
+	for i := range ids {
+		ids[i] = make([]int32, n)
+	}
+	start, upd, stop := make([]pgtype.Timestamptz, n), make([]pgtype.Timestamptz, n), make([]pgtype.Timestamptz, n)
+	cause, down, up, interim := make([]int32, n), make([]int32, n), make([]int32, n), make([]int32, n)
+	io, oo, ip, op, seq := make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n)
+	class := make([]string, n)
+	for i := range ss {
+		r := &ss[i]
+		txt[0][i], txt[1][i], txt[2][i], txt[3][i], txt[4][i] = r.SessionID, r.Node, addrText(r.NASIP), r.Username, r.Realm
+		txt[5][i], txt[6][i], txt[7][i], txt[8][i], txt[9][i] = r.CallingStationID, r.NASPortID, r.CircuitID, r.RemoteID, r.LAC
+		txt[10][i] = addrText(r.Addr)
+		ids[0][i], ids[1][i], ids[2][i], ids[3][i] = int32(r.TunnelID), int32(r.PeerTunnelID), int32(r.L2TPSessionID), int32(r.PeerSessionID)
+		st := r.Started
+		if st.IsZero() {
+			st = r.Time
+		}
+		start[i], upd[i] = ts(st), ts(r.Time)
+		if r.Kind == Stop {
+			stop[i], cause[i] = ts(r.Time), int32(r.Cause)
+		}
+		io[i], oo[i], ip[i], op[i] = int64(r.InOctets), int64(r.OutOctets), int64(r.InPackets), int64(r.OutPackets)
+		down[i], up[i], interim[i], seq[i] = int32(r.RateDownKbps), int32(r.RateUpKbps), int32(r.InterimSeconds), int64(r.Seq)
+		if len(r.Class) > 0 {
+			h := make([]string, len(r.Class))
+			for j, c := range r.Class {
+				h[j] = hex.EncodeToString(c)
+			}
+			class[i] = strings.Join(h, ",")
+		}
+	}
+	return []any{txt[0], txt[1], txt[2], txt[3], txt[4], txt[5], txt[6], txt[7], txt[8], txt[9],
+		ids[0], ids[1], ids[2], ids[3], txt[10],
+		start, upd, stop, cause, io, oo, ip, op, down, up, interim, class, seq}
+}
+
+// CloseOrphans closes the sessions this node left open when it stopped
+// without sending Stop (a crash, a power cut): each gets a Stop record with
+// Acct-Terminate-Cause NAS-Reboot (RFC 2866 section 5.10), its last known
+// counters and the time it was last known alive (its last update). Only
+// sessions started before bootedAt are touched, so sessions of the new
+// run are safe; their pool leases are freed too. Run it after the spool
+// has been replayed. It returns how many sessions it closed.
+func (s *Store) CloseOrphans(ctx context.Context, node string, bootedAt time.Time) (int, error) {
+	var n int
+	err := s.db.With(ctx, func(c *pgx.Conn) error {
+		return pgx.BeginFunc(ctx, c, func(tx pgx.Tx) error {
+			rows, err := tx.Query(ctx, `WITH closed AS (
+	UPDATE sessions SET stop_time = COALESCE(update_time, start_time), terminate_cause = 11, last_seq = last_seq + 1
+	WHERE node = $1 AND stop_time IS NULL AND start_time < $2
+	RETURNING acct_session_id, last_seq, node, stop_time, in_octets, out_octets, in_packets, out_packets)
+INSERT INTO acct_records (acct_session_id, seq, kind, node, event_time, in_octets, out_octets, in_packets, out_packets, terminate_cause)
+SELECT acct_session_id, last_seq, 2, node, stop_time, in_octets, out_octets, in_packets, out_packets, 11 FROM closed
+ON CONFLICT (acct_session_id, seq) DO NOTHING
+RETURNING acct_session_id`, node, bootedAt)
+			if err != nil {
+				return err
+			}
+			for rows.Next() {
+				n++
+			}
+			rows.Close()
+			if err := rows.Err(); err != nil {
+				return err
+			}
+			_, err = tx.Exec(ctx, `UPDATE pool_addresses SET session_id = NULL, node = NULL, released_at = now()
+WHERE node = $1 AND leased_at < $2`, node, bootedAt)
+			return err
+		})
+	})
+	if err != nil {
+		return 0, fmt.Errorf("accounting: close orphaned sessions of %s: %w", node, err)
+	}
+	return n, nil
+}
+
+// RecordAuth logs an authentication outcome (result is "Access-Accept",
+// "Access-Reject", ...; reply the Reply-Message or a reason), like
+// FreeRADIUS's radpostauth, which the radpostauth view reproduces.
+func (s *Store) RecordAuth(ctx context.Context, username, result, reply string, at time.Time) error {
+	err := s.db.With(ctx, func(c *pgx.Conn) error {
+		_, err := c.Exec(ctx, `INSERT INTO auth_log (username, result, reply, node, auth_time) VALUES ($1, $2, $3, $4, $5)`,
+			username, result, reply, s.node, at)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("accounting: record auth of %q: %w", username, err)
+	}
+	return nil
+}
+
+// AddPool adds the host addresses of prefix (without the network and
+// broadcast addresses of an IPv4 prefix shorter than /31) to pool.
+// Addresses already present are left alone.
+func (s *Store) AddPool(ctx context.Context, pool string, prefix netip.Prefix) (int, error) {
+	prefix = prefix.Masked()
+	if !prefix.Addr().Is4() || prefix.Bits() < 8 {
+		return 0, fmt.Errorf("accounting: pool %s: want an IPv4 prefix of /8 or longer, got %s", pool, prefix)
+	}
+	size := int64(1) << (32 - prefix.Bits())
+	first, last := int64(0), size-1
+	if prefix.Bits() < 31 {
+		first, last = 1, size-2
+	}
+	var n int64
+	err := s.db.With(ctx, func(c *pgx.Conn) error {
+		tag, err := c.Exec(ctx, `INSERT INTO pool_addresses (pool, addr)
+SELECT $1, $2::inet + g FROM generate_series($3::bigint, $4::bigint) g ON CONFLICT (addr) DO NOTHING`,
+			pool, prefix.Addr().String(), first, last)
+		n = tag.RowsAffected()
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("accounting: add pool %s %s: %w", pool, prefix, err)
+	}
+	return int(n), nil
+}
+
+// Allocate leases a free address of pool to sessionID, or returns the one
+// it already holds. Rows are claimed with FOR UPDATE SKIP LOCKED, and an
+// address is a primary key with one session column, so no two sessions on
+// any nodes ever hold the same address. The least recently released
+// address goes first, which keeps abuse reports unambiguous.
+func (s *Store) Allocate(ctx context.Context, pool string, sessionID string) (netip.Addr, error) {
+	var txt string
+	err := s.db.With(ctx, func(c *pgx.Conn) error {
+		err := c.QueryRow(ctx, `WITH held AS (
+	SELECT addr FROM pool_addresses WHERE pool = $1 AND session_id = $2
+), pick AS (
+	SELECT addr FROM pool_addresses
+	WHERE pool = $1 AND session_id IS NULL AND NOT EXISTS (SELECT 1 FROM held)
+	ORDER BY released_at NULLS FIRST, addr
+	LIMIT 1 FOR UPDATE SKIP LOCKED
+), taken AS (
+	UPDATE pool_addresses p SET session_id = $2, node = $3, leased_at = now()
+	FROM pick WHERE p.addr = pick.addr AND p.session_id IS NULL
+	RETURNING p.addr
+)
+SELECT host(addr) FROM taken UNION ALL SELECT host(addr) FROM held`, pool, sessionID, s.node).Scan(&txt)
+		return err
+	})
+	if errors.Is(err, pgx.ErrNoRows) {
+		return netip.Addr{}, fmt.Errorf("%w: %s", ErrPoolExhausted, pool)
+	}
+	if err != nil {
+		return netip.Addr{}, fmt.Errorf("accounting: allocate from %s: %w", pool, err)
+	}
+	a, err := netip.ParseAddr(txt)
+	if err != nil {
+		return netip.Addr{}, fmt.Errorf("accounting: allocate from %s: %w", pool, err)
+	}
+	return a, nil
+}
+
+// Release returns addr to its pool. Releasing an address the session does
+// not hold is ErrNotLeased (and changes nothing).
+func (s *Store) Release(ctx context.Context, addr netip.Addr, sessionID string) error {
+	var n int64
+	err := s.db.With(ctx, func(c *pgx.Conn) error {
+		tag, err := c.Exec(ctx, `UPDATE pool_addresses SET session_id = NULL, node = NULL, released_at = now()
+WHERE addr = $1::inet AND session_id = $2`, addr.String(), sessionID)
+		n = tag.RowsAffected()
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("accounting: release %s: %w", addr, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("%w: %s, %s", ErrNotLeased, addr, sessionID)
+	}
+	return nil
+}

@@ -1,0 +1,241 @@
+package accounting
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/jackc/pgx/v5"
+)
+
+var t0 = time.Date(2026, 3, 31, 23, 0, 0, 0, time.UTC)
+
+func sess(id, user string, seq uint32, kind Kind, at time.Time, in, out uint64) Record {
+	return Record{Kind: kind, Seq: seq, SessionID: id, Node: "lns1", Username: user, Realm: "isp.example",
+		CallingStationID: "02:00:00:00:00:01", NASPortID: "eth0.100", LAC: "lac1", TunnelID: 1, L2TPSessionID: 2,
+		Addr: netip.MustParseAddr("100.64.0.7"), NASIP: netip.MustParseAddr("192.0.2.1"), Time: at, Started: t0,
+		InOctets: in, OutOctets: out, InPackets: in / 100, OutPackets: out / 100, InterimSeconds: 300,
+		RateDownKbps: 100000, RateUpKbps: 20000, Class: [][]byte{{0xca, 0xfe}}}
+}
+
+// TestRadacctView runs FreeRADIUS's own queries over the view.
+func TestRadacctView(t *testing.T) {
+	_, db := migrated(t)
+	s := NewStore(db, "lns1")
+	ctx := context.Background()
+	stop := sess("s1", "alice", 2, Stop, t0.Add(2*time.Hour), 3000, 9000)
+	stop.Cause = CauseUserRequest
+	recs := []Record{
+		sess("s1", "alice", 0, Start, t0, 0, 0),
+		sess("s1", "alice", 1, Interim, t0.Add(time.Hour), 1000, 4000),
+		stop,
+		sess("s2", "alice", 0, Start, t0.Add(48*time.Hour), 0, 0),
+		sess("s2", "alice", 1, Interim, t0.Add(49*time.Hour), 500, 700),
+		sess("s3", "bob", 0, Start, t0, 0, 0),
+	}
+	recs[3].Started, recs[4].Started = t0.Add(48*time.Hour), t0.Add(48*time.Hour)
+	// Two batches, the second replaying part of the first: nothing doubles.
+	if err := s.Write(ctx, recs[:4]); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Write(ctx, recs[1:]); err != nil {
+		t.Fatal(err)
+	}
+	if n := queryInt(t, db, `SELECT count(*) FROM acct_records`); n != 6 {
+		t.Errorf("acct_records = %d, want 6", n)
+	}
+	// The per-user monthly sums of process-radacct.sql's report, straight on radacct.
+	rows := query(t, db, `SELECT username, to_char(date_trunc('month', acctstarttime AT TIME ZONE 'UTC'), 'YYYY-MM'),
+		SUM(acctinputoctets)::text, SUM(acctoutputoctets)::text, SUM(acctsessiontime)::text
+		FROM radacct GROUP BY 1, 2 ORDER BY 1, 2`)
+	want := [][]string{
+		{"alice", "2026-03", "3000", "9000", "7200"},
+		{"alice", "2026-04", "500", "700", "3600"},
+		{"bob", "2026-03", "0", "0", "0"},
+	}
+	if diff := cmp.Diff(want, rows); diff != "" {
+		t.Errorf("monthly sums (-want +got)\n%s", diff)
+	}
+	// simul_count_query of queries.conf (without nasreload).
+	if n := queryInt(t, db, `SELECT COUNT(RadAcctId) FROM radacct a WHERE UserName='alice' AND AcctStopTime IS NULL`); n != 1 {
+		t.Errorf("simultaneous sessions of alice = %d, want 1", n)
+	}
+	got := query(t, db, `SELECT acctsessionid, acctuniqueid, nasipaddress::text, nasportid, framedipaddress::text,
+		callingstationid, acctterminatecause, framedprotocol, servicetype, class, acctinterval::text, connectinfo_start
+		FROM radacct WHERE acctsessionid = 's1'`)
+	wantRow := [][]string{{"s1", "s1", "192.0.2.1/32", "eth0.100", "100.64.0.7/32", "02:00:00:00:00:01",
+		"User-Request", "PPP", "Framed-User", "0xcafe", "300", "100000/20000"}}
+	if diff := cmp.Diff(wantRow, got); diff != "" {
+		t.Errorf("radacct row (-want +got)\n%s", diff)
+	}
+}
+
+// query returns the rows of q as text.
+func query(t testing.TB, db *DB, q string, args ...any) [][]string {
+	t.Helper()
+	var out [][]string
+	err := db.With(context.Background(), func(c *pgx.Conn) error {
+		rows, err := c.Query(context.Background(), q, args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			vals, err := rows.Values()
+			if err != nil {
+				return err
+			}
+			r := make([]string, len(vals))
+			for i, v := range vals {
+				if v == nil {
+					r[i] = ""
+					continue
+				}
+				r[i] = fmt.Sprint(v)
+			}
+			out = append(out, r)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		t.Fatalf("%s: %v", q, err)
+	}
+	return out
+}
+
+func TestCloseOrphans(t *testing.T) {
+	_, db := migrated(t)
+	s := NewStore(db, "lns1")
+	ctx := context.Background()
+	if _, err := s.AddPool(ctx, "p", netip.MustParsePrefix("10.0.0.0/30")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Allocate(ctx, "p", "o1"); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(10 * time.Millisecond)
+	boot := time.Now()
+	old := []Record{sess("o1", "alice", 0, Start, t0, 0, 0), sess("o1", "alice", 1, Interim, t0.Add(time.Hour), 10, 20)}
+	other := sess("x1", "bob", 0, Start, t0, 0, 0)
+	other.Node = "lns2"
+	fresh := sess("n1", "carol", 0, Start, boot.Add(time.Minute), 0, 0)
+	fresh.Started = boot.Add(time.Minute)
+	if err := s.Write(ctx, append(old, other, fresh)); err != nil {
+		t.Fatal(err)
+	}
+	n, err := s.CloseOrphans(ctx, "lns1", boot)
+	if err != nil || n != 1 {
+		t.Fatalf("CloseOrphans = %d, %v; want 1", n, err)
+	}
+	got := query(t, db, `SELECT acct_session_id, COALESCE(terminate_cause, 0)::text, COALESCE(stop_time::text, ''), in_octets::text FROM sessions ORDER BY 1`)
+	want := [][]string{
+		{"n1", "0", "", "0"},
+		{"o1", "11", t0.Add(time.Hour).Format("2006-01-02 15:04:05+00"), "10"},
+		{"x1", "0", "", "0"},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("sessions (-want +got)\n%s", diff)
+	}
+	if n := queryInt(t, db, `SELECT count(*) FROM acct_records WHERE acct_session_id = 'o1' AND kind = 2 AND seq = 2 AND in_octets = 10`); n != 1 {
+		t.Errorf("Stop records of o1 = %d, want 1", n)
+	}
+	if n := queryInt(t, db, `SELECT count(*) FROM pool_addresses WHERE session_id IS NOT NULL`); n != 0 {
+		t.Errorf("%d leases still held after CloseOrphans", n)
+	}
+	// Idempotent: a second run closes nothing.
+	if n, err := s.CloseOrphans(ctx, "lns1", boot); err != nil || n != 0 {
+		t.Errorf("second CloseOrphans = %d, %v; want 0", n, err)
+	}
+}
+
+// TestPoolTwoNodes: two LNS nodes allocate from one shared pool at the same
+// time; no address is handed out twice and the pool runs dry cleanly.
+func TestPoolTwoNodes(t *testing.T) {
+	_, db1 := migrated(t)
+	ctx := context.Background()
+	db2 := db1 // separate connections: each store has its own pool below
+	_ = db2
+	a := NewStore(db1, "lns1")
+	n, err := a.AddPool(ctx, "wholesale", netip.MustParsePrefix("100.64.0.0/24"))
+	if err != nil || n != 254 {
+		t.Fatalf("AddPool = %d, %v; want 254", n, err)
+	}
+	dbB, err := Open(ctx, db1.cfg.ConnString(), 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dbB.Close()
+	b := NewStore(dbB, "lns2")
+	var mu sync.Mutex
+	got := map[netip.Addr]string{}
+	exhausted := 0
+	var wg sync.WaitGroup
+	for w := 0; w < 8; w++ {
+		st := a
+		if w%2 == 1 {
+			st = b
+		}
+		wg.Add(1)
+		go func(w int, st *Store) {
+			defer wg.Done()
+			for i := 0; i < 40; i++ {
+				id := fmt.Sprintf("w%d-%d", w, i)
+				addr, err := st.Allocate(ctx, "wholesale", id)
+				mu.Lock()
+				switch {
+				case errors.Is(err, ErrPoolExhausted):
+					exhausted++
+				case err != nil:
+					t.Errorf("Allocate(%s): %v", id, err)
+				default:
+					if prev, dup := got[addr]; dup {
+						t.Errorf("%s given to %s and %s", addr, prev, id)
+					}
+					got[addr] = id
+				}
+				mu.Unlock()
+			}
+		}(w, st)
+	}
+	wg.Wait()
+	if len(got) != 254 || exhausted != 320-254 {
+		t.Errorf("allocated %d, exhausted %d; want 254 and 66", len(got), exhausted)
+	}
+	// Allocate is idempotent per session, Release frees for the next one.
+	var addr netip.Addr
+	var holder string
+	for a, id := range got {
+		addr, holder = a, id
+		break
+	}
+	if again, err := b.Allocate(ctx, "wholesale", holder); err != nil || again != addr {
+		t.Errorf("re-Allocate(%s) = %v, %v; want %v", holder, again, err, addr)
+	}
+	if err := a.Release(ctx, addr, "someone-else"); !errors.Is(err, ErrNotLeased) {
+		t.Errorf("Release by a stranger = %v, want ErrNotLeased", err)
+	}
+	if err := a.Release(ctx, addr, holder); err != nil {
+		t.Fatal(err)
+	}
+	if next, err := b.Allocate(ctx, "wholesale", "newcomer"); err != nil || next != addr {
+		t.Errorf("Allocate after Release = %v, %v; want %v", next, err, addr)
+	}
+}
+
+func TestRecordAuth(t *testing.T) {
+	_, db := migrated(t)
+	s := NewStore(db, "lns1")
+	if err := s.RecordAuth(context.Background(), "alice", "Access-Reject", "bad password", t0); err != nil {
+		t.Fatal(err)
+	}
+	got := query(t, db, `SELECT username, reply, authdate::text FROM radpostauth`)
+	want := [][]string{{"alice", "Access-Reject", "2026-03-31 23:00:00+00"}}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("radpostauth (-want +got)\n%s", diff)
+	}
+}
