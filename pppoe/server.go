@@ -1,0 +1,933 @@
+package pppoe
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash"
+	"log/slog"
+	"net"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/vishvananda/netlink"
+)
+
+// ServicePolicy says which Service-Name a PADI or PADR may ask for, RFC 2516
+// sections 5.2, 5.4 and 9.
+type ServicePolicy uint8
+
+// Service-Name policies.
+const (
+	// ServiceAny accepts every Service-Name and echoes it back: the policy
+	// RFC 2516 section 9 recommends.
+	ServiceAny ServicePolicy = iota
+	// ServiceList accepts the empty Service-Name (any service) and the names
+	// of ServerConfig.Services, and offers all of them in the PADO.
+	ServiceList
+	// ServiceBlank accepts only the empty Service-Name (section 9).
+	ServiceBlank
+)
+
+func (p ServicePolicy) String() string {
+	switch p {
+	case ServiceAny:
+		return "any"
+	case ServiceList:
+		return "list"
+	case ServiceBlank:
+		return "blank"
+	}
+	return "ServicePolicy(" + strconv.Itoa(int(p)) + ")"
+}
+
+// DownReason says why a session ended.
+type DownReason uint8
+
+// Reasons given to Handler.SessionDown.
+const (
+	DownPADT     DownReason = iota + 1 // the client sent a PADT, RFC 2516 section 5.5
+	DownLocal                          // Server.Close was called (a PADT was sent)
+	DownShutdown                       // the server stopped (a PADT was sent)
+)
+
+func (r DownReason) String() string {
+	switch r {
+	case DownPADT:
+		return "padt-received"
+	case DownLocal:
+		return "closed"
+	case DownShutdown:
+		return "shutdown"
+	}
+	return "DownReason(" + strconv.Itoa(int(r)) + ")"
+}
+
+// Handler receives the sessions of a Server. Its methods are called from
+// the server's reader goroutines and must not block.
+type Handler interface {
+	// SessionUp is called once the PADR is accepted, before the PADS is
+	// sent, so that the owner is ready when the first PPP frame arrives.
+	SessionUp(s *Session)
+	// SessionDown is called once when the session ends.
+	SessionDown(s *Session, reason DownReason)
+	// SessionData hands over a session-stage payload: a PPP frame that
+	// starts with its Protocol field (RFC 2516 section 6). payload aliases
+	// the read buffer and is valid only during the call.
+	SessionData(s *Session, payload []byte)
+}
+
+// ServerConfig configures an access concentrator.
+type ServerConfig struct {
+	// Interface is the access interface, e.g. "eth1".
+	Interface string
+	// VLANs are 802.1Q VLAN IDs served through sub-interfaces named
+	// "<Interface>.<vid>" (one socket pair each). With CreateVLANs they are
+	// created with netlink (and removed when the server stops); otherwise
+	// they must exist. ServeUntagged also serves Interface itself.
+	VLANs         []uint16
+	CreateVLANs   bool
+	ServeUntagged bool
+
+	// ACName is sent in every PADO and PADS (RFC 2516 section 5.2).
+	ACName string
+	// Services and ServicePolicy decide which Service-Name is served.
+	Services      []string
+	ServicePolicy ServicePolicy
+
+	// CookieSecret keys the AC-Cookie HMAC; when empty a random secret is
+	// drawn at start. CookieLifetime is how long a PADO's cookie stays
+	// valid (two time buckets of this length are accepted); 30s by default.
+	CookieSecret   []byte
+	CookieLifetime time.Duration
+
+	// MaxSessions limits the sessions on one interface (at most 65534, the
+	// default). MaxSessionsPerMAC limits the sessions of one client MAC on
+	// one interface; 0 means 1.
+	MaxSessions       int
+	MaxSessionsPerMAC int
+
+	// PADIRate PADIs per second per source MAC, with bursts of PADIBurst,
+	// are answered; the rest are dropped and counted. The limiter keeps at
+	// most RateTableSize MACs (4096 by default). PADIRate 0 means 10;
+	// a negative PADIRate disables the limit.
+	PADIRate      float64
+	PADIBurst     int
+	RateTableSize int
+
+	// PADODelay delays every PADO, so that another AC answers first.
+	PADODelay time.Duration
+
+	// MaxPayload is the largest PPP payload offered through the
+	// PPP-Max-Payload tag of RFC 4638 (up to interface MTU - 8). A client
+	// that does not ask gets 1492; 0 means 1500.
+	MaxPayload int
+
+	Logger *slog.Logger
+	// Now is the clock; time.Now by default.
+	Now func() time.Time
+}
+
+// Stats are the counters of a Server.
+type Stats struct {
+	PADIReceived, PADOSent, PADIRateLimited        uint64
+	PADRReceived, PADSSent                         uint64
+	CookieRejected, ServiceRejected, LimitRejected uint64
+	PADTReceived, PADTSent                         uint64
+	Malformed, Ignored                             uint64
+	SessionFramesIn, SessionFramesOut              uint64
+	SessionUnknown, SendErrors, DelayDropped       uint64
+}
+
+type counters struct {
+	padiReceived, padoSent, padiRateLimited        atomic.Uint64
+	padrReceived, padsSent                         atomic.Uint64
+	cookieRejected, serviceRejected, limitRejected atomic.Uint64
+	padtReceived, padtSent                         atomic.Uint64
+	malformed, ignored                             atomic.Uint64
+	sessIn, sessOut, sessUnknown, sendErrors       atomic.Uint64
+	delayDropped                                   atomic.Uint64
+}
+
+// Session is one PPPoE session of a Server. Its fields are set before
+// SessionUp and never change.
+type Session struct {
+	ID          uint16
+	ClientMAC   MAC
+	Interface   string
+	VLAN        uint16 // 0 when untagged
+	ServiceName string
+	HostUniq    []byte
+	// AccessLine is the Broadband Forum access-line information of the
+	// PADR (or nil when the intermediate agent added none).
+	AccessLine *AccessLine
+	// MaxPayload is the agreed PPP payload size: 1492, or more when the
+	// PPP-Max-Payload tag of RFC 4638 was agreed.
+	MaxPayload int
+	// Owner is free for the Handler (set it in SessionUp).
+	Owner any
+
+	port     *port
+	hostUniq string
+	relay    []byte
+	closed   atomic.Bool
+	// Counters of session-stage frames.
+	RxPackets, RxBytes, TxPackets, TxBytes atomic.Uint64
+}
+
+// ErrClosed is returned when sending on a session that has ended.
+var ErrClosed = errors.New("pppoe: session closed")
+
+// ErrTooBig is returned when a payload exceeds the session's MaxPayload.
+var ErrTooBig = errors.New("pppoe: payload larger than the session's max payload")
+
+var framePool = sync.Pool{New: func() any { b := make([]byte, 0, 1600); return &b }}
+
+// Send transmits a PPP frame (starting with its Protocol field) on the
+// session, RFC 2516 section 6. It is safe for concurrent use.
+func (s *Session) Send(payload []byte) error {
+	if s.closed.Load() {
+		return ErrClosed
+	}
+	if len(payload) > s.MaxPayload {
+		return fmt.Errorf("pppoe: %d octets: %w", len(payload), ErrTooBig)
+	}
+	p := s.port
+	bp := framePool.Get().(*[]byte)
+	b := appendSessionFrame((*bp)[:0], s.ClientMAC, p.mac, s.ID, payload)
+	err := p.sendSession(b, s.ClientMAC)
+	*bp = b
+	framePool.Put(bp)
+	if err != nil {
+		p.srv.c.sendErrors.Add(1)
+		return err
+	}
+	s.TxPackets.Add(1)
+	s.TxBytes.Add(uint64(len(payload)))
+	p.srv.c.sessOut.Add(1)
+	return nil
+}
+
+// appendSessionFrame appends an Ethernet header and a session-stage PPPoE
+// header.
+func appendSessionFrame(b []byte, dst, src MAC, sid uint16, payload []byte) []byte {
+	b = append(b, dst[:]...)
+	b = append(b, src[:]...)
+	b = append(b, 0x88, 0x64)
+	b, _ = AppendSession(b, sid, payload) // length checked by callers
+	return b
+}
+
+// frameConn is the raw Ethernet socket a port reads and writes whole
+// frames on; *packet.Conn implements it.
+type frameConn interface {
+	ReadFrom(b []byte) (int, net.Addr, error)
+	WriteTo(b []byte, addr net.Addr) (int, error)
+	SetReadDeadline(t time.Time) error
+	Close() error
+}
+
+type sessKey struct {
+	mac MAC
+	id  uint16
+}
+
+// port is one served interface (the untagged one or a VLAN sub-interface).
+type port struct {
+	srv        *Server
+	name       string
+	vlan       uint16
+	mac        MAC
+	mtu        int
+	disc, sess frameConn
+	created    bool // a VLAN sub-interface this server made
+
+	// Owned by the discovery goroutine.
+	mac256   hash.Hash
+	cookieIn [20]byte
+	in       Packet
+	out      []byte
+	sum      []byte
+
+	mu       sync.RWMutex
+	sessions map[sessKey]*Session
+	perMAC   map[MAC]int
+	ids      [65536 / 64]uint64 // allocated session IDs
+	nextID   uint16
+
+	delayed chan []byte
+}
+
+// Server is a PPPoE access concentrator (RFC 2516) on one interface and its
+// VLAN sub-interfaces.
+type Server struct {
+	cfg     ServerConfig
+	h       Handler
+	log     *slog.Logger
+	now     func() time.Time
+	limiter *rateLimiter
+	ports   []*port
+	c       counters
+	svcs    map[string]bool
+	closed  chan struct{}
+	nl      *netlink.Handle // set when the server creates VLAN sub-interfaces
+}
+
+// NewServer validates cfg and opens the raw sockets (creating VLAN
+// sub-interfaces when asked). Call it in the network namespace to serve;
+// then call Run.
+func NewServer(cfg ServerConfig, h Handler) (*Server, error) {
+	s, err := newServer(cfg, h)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.open(); err != nil {
+		s.closePorts()
+		return nil, err
+	}
+	return s, nil
+}
+
+// newServer builds a Server without sockets (tests attach their own).
+func newServer(cfg ServerConfig, h Handler) (*Server, error) {
+	if h == nil {
+		return nil, errors.New("pppoe: server: nil Handler")
+	}
+	if cfg.ACName == "" {
+		return nil, errors.New("pppoe: server: empty AC-Name")
+	}
+	if cfg.ServicePolicy > ServiceBlank {
+		return nil, fmt.Errorf("pppoe: server: service policy %v", cfg.ServicePolicy)
+	}
+	if cfg.MaxSessions <= 0 || cfg.MaxSessions > 65534 {
+		cfg.MaxSessions = 65534
+	}
+	if cfg.MaxSessionsPerMAC <= 0 {
+		cfg.MaxSessionsPerMAC = 1
+	}
+	if cfg.CookieLifetime <= 0 {
+		cfg.CookieLifetime = 30 * time.Second
+	}
+	if len(cfg.CookieSecret) == 0 {
+		cfg.CookieSecret = make([]byte, 32)
+		if _, err := rand.Read(cfg.CookieSecret); err != nil {
+			return nil, fmt.Errorf("pppoe: server: cookie secret: %w", err)
+		}
+	}
+	if cfg.PADIRate == 0 {
+		cfg.PADIRate = 10
+	}
+	if cfg.PADIBurst <= 0 {
+		cfg.PADIBurst = 5
+	}
+	if cfg.RateTableSize <= 0 {
+		cfg.RateTableSize = 4096
+	}
+	if cfg.MaxPayload == 0 {
+		cfg.MaxPayload = 1500
+	}
+	if cfg.MaxPayload < 1492 {
+		cfg.MaxPayload = 1492
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	s := &Server{
+		cfg:     cfg,
+		h:       h,
+		log:     cfg.Logger,
+		now:     cfg.Now,
+		limiter: newRateLimiter(cfg.RateTableSize, cfg.PADIRate, cfg.PADIBurst),
+		svcs:    make(map[string]bool, len(cfg.Services)),
+		closed:  make(chan struct{}),
+	}
+	for _, n := range cfg.Services {
+		s.svcs[n] = true
+	}
+	return s, nil
+}
+
+// newPort makes the state of one served interface.
+func (s *Server) newPort(name string, vlan uint16, mac MAC, mtu int) *port {
+	return &port{
+		srv:      s,
+		name:     name,
+		vlan:     vlan,
+		mac:      mac,
+		mtu:      mtu,
+		mac256:   hmac.New(sha256.New, s.cfg.CookieSecret),
+		out:      make([]byte, 0, 1600),
+		sum:      make([]byte, 0, sha256.Size),
+		sessions: make(map[sessKey]*Session),
+		perMAC:   make(map[MAC]int),
+		nextID:   1,
+		delayed:  make(chan []byte, 1024),
+	}
+}
+
+// Stats returns a snapshot of the counters.
+func (s *Server) Stats() Stats {
+	c := &s.c
+	return Stats{
+		PADIReceived: c.padiReceived.Load(), PADOSent: c.padoSent.Load(), PADIRateLimited: c.padiRateLimited.Load(),
+		PADRReceived: c.padrReceived.Load(), PADSSent: c.padsSent.Load(),
+		CookieRejected: c.cookieRejected.Load(), ServiceRejected: c.serviceRejected.Load(), LimitRejected: c.limitRejected.Load(),
+		PADTReceived: c.padtReceived.Load(), PADTSent: c.padtSent.Load(),
+		Malformed: c.malformed.Load(), Ignored: c.ignored.Load(),
+		SessionFramesIn: c.sessIn.Load(), SessionFramesOut: c.sessOut.Load(),
+		SessionUnknown: c.sessUnknown.Load(), SendErrors: c.sendErrors.Load(), DelayDropped: c.delayDropped.Load(),
+	}
+}
+
+// NumSessions returns the number of live sessions.
+func (s *Server) NumSessions() int {
+	n := 0
+	for _, p := range s.ports {
+		p.mu.RLock()
+		n += len(p.sessions)
+		p.mu.RUnlock()
+	}
+	return n
+}
+
+// RateTableSize is the number of MACs the PADI rate limiter can hold: the
+// only per-MAC state kept before a valid PADR.
+func (s *Server) RateTableSize() int { return s.limiter.size() }
+
+// Close ends s with a PADT carrying msg as a Generic-Error tag (RFC 2516
+// section 5.5), then reports SessionDown(DownLocal). Closing an ended
+// session does nothing.
+func (s *Server) Close(sess *Session, msg string) {
+	s.end(sess, DownLocal, msg)
+}
+
+// end removes the session, sends a PADT unless the client sent one, and
+// tells the handler.
+func (s *Server) end(sess *Session, why DownReason, msg string) {
+	if !sess.closed.CompareAndSwap(false, true) {
+		return
+	}
+	p := sess.port
+	p.mu.Lock()
+	delete(p.sessions, sessKey{sess.ClientMAC, sess.ID})
+	if p.perMAC[sess.ClientMAC]--; p.perMAC[sess.ClientMAC] <= 0 {
+		delete(p.perMAC, sess.ClientMAC)
+	}
+	p.ids[sess.ID/64] &^= 1 << (sess.ID % 64)
+	p.mu.Unlock()
+	if why != DownPADT {
+		pkt := Packet{Code: CodePADT, SessionID: sess.ID}
+		if msg != "" {
+			pkt.Tags = append(pkt.Tags, Tag{Type: TagGenericError, Value: []byte(msg)})
+		}
+		if sess.relay != nil {
+			pkt.Tags = append(pkt.Tags, Tag{Type: TagRelaySessionID, Value: sess.relay})
+		}
+		b := appendEth(nil, sess.ClientMAC, p.mac, EtherTypeDiscovery)
+		if b, err := pkt.Append(b); err == nil {
+			if err := p.sendDiscovery(b, sess.ClientMAC); err != nil {
+				s.c.sendErrors.Add(1)
+			} else {
+				s.c.padtSent.Add(1)
+			}
+		}
+	}
+	s.log.Info("pppoe session down", "session_id", sess.ID, "mac", sess.ClientMAC.String(),
+		"interface", sess.Interface, "reason", why.String())
+	s.h.SessionDown(sess, why)
+}
+
+func appendEth(b []byte, dst, src MAC, et EtherType) []byte {
+	b = append(b, dst[:]...)
+	b = append(b, src[:]...)
+	return binary.BigEndian.AppendUint16(b, uint16(et))
+}
+
+// Run serves discovery and session frames until ctx is done; then it ends
+// every session with a PADT and closes the sockets.
+func (s *Server) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	errc := make(chan error, 3*len(s.ports))
+	for _, p := range s.ports {
+		wg.Add(3)
+		go func() { defer wg.Done(); errc <- p.readDiscovery(ctx) }()
+		go func() { defer wg.Done(); errc <- p.readSessions(ctx) }()
+		go func() { defer wg.Done(); p.sendDelayed(ctx) }()
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-errc:
+	}
+	cancel()
+	s.shutdown()
+	wg.Wait()
+	s.closePorts()
+	return err
+}
+
+func (s *Server) shutdown() {
+	close(s.closed)
+	for _, p := range s.ports {
+		p.mu.RLock()
+		all := make([]*Session, 0, len(p.sessions))
+		for _, sess := range p.sessions {
+			all = append(all, sess)
+		}
+		p.mu.RUnlock()
+		for _, sess := range all {
+			s.end(sess, DownShutdown, "AC shutting down")
+		}
+		// Release blocked reads.
+		past := time.Unix(1, 0)
+		if p.disc != nil {
+			_ = p.disc.SetReadDeadline(past)
+		}
+		if p.sess != nil {
+			_ = p.sess.SetReadDeadline(past)
+		}
+	}
+}
+
+func (p *port) sendDiscovery(b []byte, dst MAC) error {
+	_, err := p.disc.WriteTo(b, hwAddr(dst))
+	return err
+}
+
+func (p *port) sendSession(b []byte, dst MAC) error {
+	_, err := p.sess.WriteTo(b, hwAddr(dst))
+	return err
+}
+
+// readDiscovery is the discovery loop of one port.
+func (p *port) readDiscovery(ctx context.Context) error {
+	buf := make([]byte, 1600)
+	for {
+		n, _, err := p.disc.ReadFrom(buf)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				continue
+			}
+			return fmt.Errorf("pppoe: %s: discovery read: %w", p.name, err)
+		}
+		reply, dst := p.handleDiscovery(buf[:n], p.srv.now())
+		if reply == nil {
+			continue
+		}
+		if p.srv.cfg.PADODelay > 0 && Code(reply[EthernetHeaderLen+1]) == CodePADO {
+			select {
+			case p.delayed <- append([]byte(nil), reply...):
+			default:
+				p.srv.c.delayDropped.Add(1)
+			}
+			continue
+		}
+		if err := p.sendDiscovery(reply, dst); err != nil {
+			p.srv.c.sendErrors.Add(1)
+		}
+	}
+}
+
+// sendDelayed sends the PADOs held back by PADODelay, in order.
+func (p *port) sendDelayed(ctx context.Context) {
+	d := p.srv.cfg.PADODelay
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case b := <-p.delayed:
+			// Every PADO waits the same delay: FIFO order is deadline order.
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(d):
+			}
+			var dst MAC
+			copy(dst[:], b[:6])
+			if err := p.sendDiscovery(b, dst); err != nil {
+				p.srv.c.sendErrors.Add(1)
+			} else {
+				p.srv.c.padoSent.Add(1)
+			}
+		}
+	}
+}
+
+// readSessions is the session-stage loop of one port: each frame is handed
+// to its session's owner from the read buffer, without allocation.
+func (p *port) readSessions(ctx context.Context) error {
+	buf := make([]byte, 1600)
+	for {
+		n, _, err := p.sess.ReadFrom(buf)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				continue
+			}
+			return fmt.Errorf("pppoe: %s: session read: %w", p.name, err)
+		}
+		p.handleSession(buf[:n])
+	}
+}
+
+// handleSession delivers one session-stage Ethernet frame.
+func (p *port) handleSession(frame []byte) {
+	c := &p.srv.c
+	// Untagged: the kernel gives VLAN sub-interface sockets untagged frames.
+	if len(frame) < EthernetHeaderLen+HeaderLen || frame[12] != 0x88 || frame[13] != 0x64 {
+		c.malformed.Add(1)
+		return
+	}
+	var dst, src MAC
+	copy(dst[:], frame[0:6])
+	copy(src[:], frame[6:12])
+	if dst != p.mac {
+		c.ignored.Add(1)
+		return
+	}
+	sid, payload, err := ParseSession(frame[EthernetHeaderLen:])
+	if err != nil {
+		c.malformed.Add(1)
+		return
+	}
+	p.mu.RLock()
+	sess := p.sessions[sessKey{src, sid}]
+	p.mu.RUnlock()
+	if sess == nil || sess.closed.Load() {
+		c.sessUnknown.Add(1)
+		return
+	}
+	c.sessIn.Add(1)
+	sess.RxPackets.Add(1)
+	sess.RxBytes.Add(uint64(len(payload)))
+	p.srv.h.SessionData(sess, payload)
+}
+
+// handleDiscovery processes one discovery Ethernet frame and returns the
+// reply to send to dst (nil for none). The reply aliases p.out: it is
+// valid until the next call. Only the discovery goroutine calls it.
+func (p *port) handleDiscovery(frame []byte, now time.Time) (reply []byte, dst MAC) {
+	c := &p.srv.c
+	eth, rest, err := ParseEthernet(frame)
+	if err != nil || eth.EtherType != EtherTypeDiscovery || eth.NumVLANs != 0 {
+		c.malformed.Add(1)
+		return nil, dst
+	}
+	// A source must be a unicast station (RFC 2516 section 4).
+	if eth.Src[0]&1 != 0 || eth.Src == (MAC{}) {
+		c.malformed.Add(1)
+		return nil, dst
+	}
+	if err := p.in.Decode(rest); err != nil {
+		c.malformed.Add(1)
+		return nil, dst
+	}
+	in := &p.in
+	switch in.Code {
+	case CodePADI:
+		c.padiReceived.Add(1)
+		return p.padi(&eth, in, now)
+	case CodePADR:
+		if eth.Dst != p.mac {
+			c.ignored.Add(1)
+			return nil, dst
+		}
+		c.padrReceived.Add(1)
+		return p.padr(&eth, in, now)
+	case CodePADT:
+		if eth.Dst != p.mac {
+			c.ignored.Add(1)
+			return nil, dst
+		}
+		c.padtReceived.Add(1)
+		p.mu.RLock()
+		sess := p.sessions[sessKey{eth.Src, in.SessionID}]
+		p.mu.RUnlock()
+		if sess == nil {
+			c.sessUnknown.Add(1)
+			return nil, dst
+		}
+		p.srv.end(sess, DownPADT, "")
+		return nil, dst
+	}
+	// PADO and PADS are for hosts.
+	c.ignored.Add(1)
+	return nil, dst
+}
+
+// serviceOK applies the Service-Name policy.
+func (s *Server) serviceOK(name []byte) bool {
+	switch s.cfg.ServicePolicy {
+	case ServiceAny:
+		return true
+	case ServiceList:
+		return len(name) == 0 || s.svcs[string(name)]
+	}
+	return len(name) == 0
+}
+
+// agreedPayload returns the PPP-Max-Payload to echo (RFC 4638 section 5),
+// or 0 when the default 1492 applies.
+func (p *port) agreedPayload(in *Packet) int {
+	want, ok := in.MaxPayload()
+	if !ok || want <= 1492 {
+		return 0
+	}
+	limit := p.srv.cfg.MaxPayload
+	if p.mtu > 0 && p.mtu-8 < limit {
+		limit = p.mtu - 8
+	}
+	if want > limit {
+		want = limit
+	}
+	if want <= 1492 {
+		return 0
+	}
+	return want
+}
+
+// padi answers a PADI with a PADO (RFC 2516 section 5.2). It keeps no state
+// but the rate limiter's bounded table.
+func (p *port) padi(eth *Ethernet, in *Packet, now time.Time) ([]byte, MAC) {
+	c := &p.srv.c
+	// SESSION_ID MUST be zero and there MUST be exactly one Service-Name,
+	// section 5.1.
+	if eth.Dst != Broadcast && eth.Dst != p.mac || in.SessionID != 0 || in.Count(TagServiceName) != 1 {
+		c.malformed.Add(1)
+		return nil, MAC{}
+	}
+	if !p.srv.limiter.allow(eth.Src, now) {
+		c.padiRateLimited.Add(1)
+		return nil, MAC{}
+	}
+	svc, _ := in.Tag(TagServiceName)
+	if !p.srv.serviceOK(svc) {
+		// "If the Access Concentrator can not serve the PADI it MUST NOT
+		// respond with a PADO", section 5.2.
+		c.serviceRejected.Add(1)
+		return nil, MAC{}
+	}
+	b := appendEth(p.out[:0], eth.Src, p.mac, EtherTypeDiscovery)
+	start := len(b)
+	b = append(b, 0x11, byte(CodePADO), 0, 0, 0, 0)
+	b = appendTag(b, TagACName, p.srv.cfg.ACName)
+	b = appendTagBytes(b, TagServiceName, svc)
+	if p.srv.cfg.ServicePolicy == ServiceList {
+		for _, n := range p.srv.cfg.Services {
+			if n != string(svc) {
+				b = appendTag(b, TagServiceName, n)
+			}
+		}
+	}
+	b = appendTagBytes(b, TagACCookie, p.cookie(eth.Src, now.UnixNano()/int64(p.srv.cfg.CookieLifetime)))
+	b = p.echo(b, in)
+	if mp := p.agreedPayload(in); mp != 0 {
+		b = append(b, 0x01, 0x20, 0, 2, byte(mp>>8), byte(mp))
+	}
+	if len(b)-start-HeaderLen > 1500-HeaderLen {
+		c.malformed.Add(1)
+		return nil, MAC{}
+	}
+	binary.BigEndian.PutUint16(b[start+4:], uint16(len(b)-start-HeaderLen))
+	p.out = b
+	if p.srv.cfg.PADODelay == 0 {
+		c.padoSent.Add(1)
+	}
+	return b, eth.Src
+}
+
+// echo appends the Host-Uniq and Relay-Session-Id tags the AC MUST return
+// unmodified (RFC 2516 appendix A).
+func (p *port) echo(b []byte, in *Packet) []byte {
+	for i := range in.Tags {
+		if t := &in.Tags[i]; t.Type == TagHostUniq || t.Type == TagRelaySessionID {
+			b = appendTagBytes(b, t.Type, t.Value)
+		}
+	}
+	return b
+}
+
+func appendTag(b []byte, t TagType, v string) []byte {
+	b = append(b, byte(t>>8), byte(t), byte(len(v)>>8), byte(len(v)))
+	return append(b, v...)
+}
+
+func appendTagBytes(b []byte, t TagType, v []byte) []byte {
+	b = append(b, byte(t>>8), byte(t), byte(len(v)>>8), byte(len(v)))
+	return append(b, v...)
+}
+
+// cookie is the AC-Cookie of RFC 2516 section 9: an HMAC-SHA256 under the
+// server's secret over the AC MAC, the client MAC and the time bucket,
+// truncated to 16 octets. It aliases p.sum.
+func (p *port) cookie(client MAC, bucket int64) []byte {
+	h := p.mac256
+	h.Reset()
+	in := p.cookieIn[:]
+	copy(in[0:6], p.mac[:])
+	copy(in[6:12], client[:])
+	binary.BigEndian.PutUint64(in[12:], uint64(bucket))
+	h.Write(in)
+	p.sum = h.Sum(p.sum[:0])
+	return p.sum[:16]
+}
+
+// cookieOK accepts a cookie of the current or the previous time bucket.
+func (p *port) cookieOK(client MAC, got []byte, now time.Time) bool {
+	bucket := now.UnixNano() / int64(p.srv.cfg.CookieLifetime)
+	for _, b := range []int64{bucket, bucket - 1} {
+		if hmac.Equal(got, p.cookie(client, b)) {
+			return true
+		}
+	}
+	return false
+}
+
+// padr answers a PADR with a PADS (RFC 2516 section 5.4): a session, or an
+// error tag and SESSION_ID 0.
+func (p *port) padr(eth *Ethernet, in *Packet, now time.Time) ([]byte, MAC) {
+	c := &p.srv.c
+	if in.SessionID != 0 || in.Count(TagServiceName) != 1 {
+		c.malformed.Add(1)
+		return nil, MAC{}
+	}
+	svc, _ := in.Tag(TagServiceName)
+	cookie, ok := in.Tag(TagACCookie)
+	if !ok || !p.cookieOK(eth.Src, cookie, now) {
+		c.cookieRejected.Add(1)
+		return p.padsError(eth.Src, in, TagGenericError, "missing, wrong or stale AC-Cookie"), eth.Src
+	}
+	if !p.srv.serviceOK(svc) {
+		c.serviceRejected.Add(1)
+		return p.padsError(eth.Src, in, TagServiceNameError, "service not offered"), eth.Src
+	}
+	hu, _ := in.Tag(TagHostUniq)
+	relay, _ := in.Tag(TagRelaySessionID)
+
+	p.mu.Lock()
+	// A repeated PADR (our PADS was lost, section 8) gets the same PADS.
+	for _, s := range p.sessions {
+		if s.ClientMAC == eth.Src && s.hostUniq == string(hu) && s.ServiceName == string(svc) {
+			p.mu.Unlock()
+			return p.pads(s), eth.Src
+		}
+	}
+	if len(p.sessions) >= p.srv.cfg.MaxSessions || p.perMAC[eth.Src] >= p.srv.cfg.MaxSessionsPerMAC {
+		p.mu.Unlock()
+		c.limitRejected.Add(1)
+		return p.padsError(eth.Src, in, TagACSystemError, "session limit reached"), eth.Src
+	}
+	id := p.allocID()
+	if id == 0 {
+		p.mu.Unlock()
+		c.limitRejected.Add(1)
+		return p.padsError(eth.Src, in, TagACSystemError, "no session ID left"), eth.Src
+	}
+	p.perMAC[eth.Src]++
+	sess := &Session{
+		ID: id, ClientMAC: eth.Src, Interface: p.name, VLAN: p.vlan,
+		ServiceName: string(svc), MaxPayload: 1492, port: p, hostUniq: string(hu),
+	}
+	// Reserve the ID; the session is published after SessionUp.
+	p.mu.Unlock()
+	if hu != nil {
+		sess.HostUniq = append([]byte(nil), hu...)
+	}
+	if relay != nil {
+		sess.relay = append([]byte(nil), relay...)
+	}
+	if mp := p.agreedPayload(in); mp != 0 {
+		sess.MaxPayload = mp
+	}
+	if a, ok, err := in.AccessLine(); ok && err == nil {
+		sess.AccessLine = &a
+	} else if err != nil {
+		c.malformed.Add(1)
+	}
+	p.srv.h.SessionUp(sess)
+	p.mu.Lock()
+	p.sessions[sessKey{sess.ClientMAC, id}] = sess
+	p.mu.Unlock()
+	p.srv.log.Info("pppoe session up", "session_id", id, "mac", sess.ClientMAC.String(),
+		"interface", p.name, "service", sess.ServiceName, "max_payload", sess.MaxPayload)
+	return p.pads(sess), eth.Src
+}
+
+// allocID takes the next free session ID (1..65534; 0xffff is reserved,
+// RFC 2516 section 4). Called with p.mu held.
+func (p *port) allocID() uint16 {
+	for range 65535 {
+		id := p.nextID
+		p.nextID++
+		if p.nextID == 0xffff {
+			p.nextID = 1
+		}
+		if p.ids[id/64]&(1<<(id%64)) == 0 {
+			p.ids[id/64] |= 1 << (id % 64)
+			return id
+		}
+	}
+	return 0
+}
+
+// pads builds the PADS confirming sess.
+func (p *port) pads(sess *Session) []byte {
+	b := appendEth(p.out[:0], sess.ClientMAC, p.mac, EtherTypeDiscovery)
+	start := len(b)
+	b = append(b, 0x11, byte(CodePADS), byte(sess.ID>>8), byte(sess.ID), 0, 0)
+	b = appendTag(b, TagServiceName, sess.ServiceName)
+	b = appendTag(b, TagACName, p.srv.cfg.ACName)
+	if sess.HostUniq != nil {
+		b = appendTagBytes(b, TagHostUniq, sess.HostUniq)
+	}
+	if sess.relay != nil {
+		b = appendTagBytes(b, TagRelaySessionID, sess.relay)
+	}
+	if sess.MaxPayload > 1492 {
+		b = append(b, 0x01, 0x20, 0, 2, byte(sess.MaxPayload>>8), byte(sess.MaxPayload))
+	}
+	binary.BigEndian.PutUint16(b[start+4:], uint16(len(b)-start-HeaderLen))
+	p.out = b
+	p.srv.c.padsSent.Add(1)
+	return b
+}
+
+// padsError builds a PADS with SESSION_ID 0 and an error tag (RFC 2516
+// section 5.4 and appendix A), echoing Service-Name, Host-Uniq and
+// Relay-Session-Id.
+func (p *port) padsError(dst MAC, in *Packet, t TagType, msg string) []byte {
+	b := appendEth(p.out[:0], dst, p.mac, EtherTypeDiscovery)
+	start := len(b)
+	b = append(b, 0x11, byte(CodePADS), 0, 0, 0, 0)
+	if svc, ok := in.Tag(TagServiceName); ok {
+		b = appendTagBytes(b, TagServiceName, svc)
+	}
+	b = appendTag(b, TagACName, p.srv.cfg.ACName)
+	b = appendTag(b, t, msg)
+	b = p.echo(b, in)
+	if len(b)-start-HeaderLen > 1500-HeaderLen {
+		return nil
+	}
+	binary.BigEndian.PutUint16(b[start+4:], uint16(len(b)-start-HeaderLen))
+	p.out = b
+	p.srv.c.padsSent.Add(1)
+	return b
+}

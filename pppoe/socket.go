@@ -1,0 +1,134 @@
+package pppoe
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+
+	"github.com/mdlayher/packet"
+	"github.com/vishvananda/netlink"
+)
+
+// hwAddr is the destination address of a raw-socket write.
+func hwAddr(m MAC) net.Addr { return &packet.Addr{HardwareAddr: m[:]} }
+
+// listen opens a raw AF_PACKET socket that reads and writes whole Ethernet
+// frames of one ethertype on ifi.
+func listen(ifi *net.Interface, et EtherType) (*packet.Conn, error) {
+	c, err := packet.Listen(ifi, packet.Raw, int(et), nil)
+	if err != nil {
+		return nil, fmt.Errorf("pppoe: %s: listen %v: %w", ifi.Name, et, err)
+	}
+	return c, nil
+}
+
+// open makes the ports: the untagged interface and/or its VLAN
+// sub-interfaces (created with netlink when cfg.CreateVLANs).
+func (s *Server) open() error {
+	cfg := &s.cfg
+	if cfg.Interface == "" {
+		return errors.New("pppoe: server: no interface")
+	}
+	type want struct {
+		name string
+		vid  uint16
+	}
+	var ws []want
+	if cfg.ServeUntagged || len(cfg.VLANs) == 0 {
+		ws = append(ws, want{cfg.Interface, 0})
+	}
+	for _, vid := range cfg.VLANs {
+		if vid == 0 || vid > 4094 {
+			return fmt.Errorf("pppoe: server: VLAN %d out of range 1-4094", vid)
+		}
+		ws = append(ws, want{cfg.Interface + "." + strconv.Itoa(int(vid)), vid})
+	}
+	if cfg.CreateVLANs && len(cfg.VLANs) > 0 {
+		// The handle stays in the namespace open runs in, so the
+		// sub-interfaces are removed there whatever thread Run ends on.
+		h, err := netlink.NewHandle()
+		if err != nil {
+			return fmt.Errorf("pppoe: server: netlink: %w", err)
+		}
+		s.nl = h
+	}
+	for _, w := range ws {
+		created := false
+		if w.vid != 0 && cfg.CreateVLANs {
+			if err := createVLAN(s.nl, cfg.Interface, w.name, w.vid); err != nil {
+				return err
+			}
+			created = true
+		}
+		ifi, err := net.InterfaceByName(w.name)
+		if err != nil {
+			if created {
+				deleteLink(s.nl, w.name)
+			}
+			return fmt.Errorf("pppoe: server: %w", err)
+		}
+		mac, ok := MACFrom(ifi.HardwareAddr)
+		if !ok {
+			if created {
+				deleteLink(s.nl, w.name)
+			}
+			return fmt.Errorf("pppoe: server: %s has no Ethernet address", w.name)
+		}
+		p := s.newPort(w.name, w.vid, mac, ifi.MTU)
+		p.created = created
+		s.ports = append(s.ports, p)
+		if p.disc, err = listen(ifi, EtherTypeDiscovery); err != nil {
+			return err
+		}
+		if p.sess, err = listen(ifi, EtherTypeSession); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// closePorts closes the sockets and removes the sub-interfaces the server
+// created.
+func (s *Server) closePorts() {
+	for _, p := range s.ports {
+		if p.disc != nil {
+			_ = p.disc.Close()
+		}
+		if p.sess != nil {
+			_ = p.sess.Close()
+		}
+		if p.created {
+			deleteLink(s.nl, p.name)
+		}
+	}
+	if s.nl != nil {
+		s.nl.Close()
+	}
+}
+
+// createVLAN adds an 802.1Q sub-interface of parent and brings it up.
+func createVLAN(h *netlink.Handle, parent, name string, vid uint16) error {
+	pl, err := h.LinkByName(parent)
+	if err != nil {
+		return fmt.Errorf("pppoe: vlan %s: parent: %w", name, err)
+	}
+	attrs := netlink.NewLinkAttrs()
+	attrs.Name = name
+	attrs.ParentIndex = pl.Attrs().Index
+	v := &netlink.Vlan{LinkAttrs: attrs, VlanId: int(vid), VlanProtocol: netlink.VLAN_PROTOCOL_8021Q}
+	if err := h.LinkAdd(v); err != nil {
+		return fmt.Errorf("pppoe: vlan %s: add: %w", name, err)
+	}
+	if err := h.LinkSetUp(v); err != nil {
+		_ = h.LinkDel(v)
+		return fmt.Errorf("pppoe: vlan %s: up: %w", name, err)
+	}
+	return nil
+}
+
+func deleteLink(h *netlink.Handle, name string) {
+	if l, err := h.LinkByName(name); err == nil {
+		_ = h.LinkDel(l)
+	}
+}
