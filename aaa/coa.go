@@ -1,0 +1,540 @@
+package aaa
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"layeh.com/radius"
+)
+
+// Errors a CoAHandler returns; the server turns them into the Error-Cause
+// of its NAK (RFC 3576 section 3.1).
+var (
+	// ErrSessionNotFound: no session matches; NAK with 503.
+	ErrSessionNotFound = errors.New("session not found")
+	// ErrNotRemovable: the session cannot be torn down; NAK with 504.
+	ErrNotRemovable = errors.New("session not removable")
+	// ErrUnsupported: the change cannot be made; NAK with 405.
+	ErrUnsupported = errors.New("change not supported")
+)
+
+// DefaultReplayWindow is the Event-Timestamp window of RFC 3576 section 5.4.
+const DefaultReplayWindow = 300 * time.Second
+
+// DynamicClient is a RADIUS server allowed to send CoA and Disconnect
+// requests, identified by source address (RFC 3576 section 5.2).
+type DynamicClient struct {
+	Addr   netip.Prefix
+	Secret []byte
+}
+
+// SessionSelector names the session(s) a request is about. A session
+// matches when every non-empty field matches it.
+type SessionSelector struct {
+	AcctSessionID string
+	Username      string
+	FramedIP      netip.Addr
+}
+
+// IsZero reports whether the selector names no session.
+func (s SessionSelector) IsZero() bool {
+	return s.AcctSessionID == "" && s.Username == "" && !s.FramedIP.IsValid()
+}
+
+// Change is what a CoA-Request asks to change; nil fields stay as they are.
+type Change struct {
+	RateLimit      *RateLimit
+	SessionTimeout *time.Duration
+	IdleTimeout    *time.Duration
+}
+
+// CoAHandler acts on dynamic authorization requests. Methods are called
+// from the server's goroutine one at a time and should return quickly.
+type CoAHandler interface {
+	Disconnect(ctx context.Context, sel SessionSelector) error
+	Change(ctx context.Context, sel SessionSelector, ch Change) error
+}
+
+// DynamicRequest is a decoded CoA-Request or Disconnect-Request (RFC 3576
+// section 2.3, RFC 5176 section 3).
+type DynamicRequest struct {
+	Code          radius.Code // CodeDisconnectRequest or CodeCoARequest
+	Selector      SessionSelector
+	Change        Change
+	NASIdentifier string
+	NASIPAddress  netip.Addr
+	EventTime     time.Time // zero when absent
+	ServiceType   ServiceType
+	State         []byte
+	// Unsupported lists attributes the NAS does not act on; a request
+	// with any is NAKed with Error-Cause 401 (RFC 3576 section 3).
+	Unsupported []radius.Type
+}
+
+// ParseDynamicRequest decodes the attributes of a Disconnect-Request or
+// CoA-Request. Identification attributes bras cannot match on
+// (NAS-Port, Calling-Station-Id, ...) are accepted and ignored; change
+// attributes in a Disconnect-Request, and anything unknown, are listed
+// in Unsupported.
+func ParseDynamicRequest(code radius.Code, attrs radius.Attributes) (DynamicRequest, error) {
+	if code != radius.CodeDisconnectRequest && code != radius.CodeCoARequest {
+		return DynamicRequest{}, fmt.Errorf("aaa: %w: code %v is not a dynamic authorization request", ErrMalformed, code)
+	}
+	r := DynamicRequest{Code: code}
+	bad := func(name string, n int) error {
+		return fmt.Errorf("aaa: %w: %s of %d bytes", ErrMalformed, name, n)
+	}
+	dur := func(v radius.Attribute) *time.Duration {
+		d := time.Duration(binary.BigEndian.Uint32(v)) * time.Second
+		return &d
+	}
+	for _, avp := range attrs {
+		v := avp.Attribute
+		switch avp.Type {
+		case attrUserName:
+			r.Selector.Username = string(v)
+		case attrAcctSessionID:
+			r.Selector.AcctSessionID = string(v)
+		case attrFramedIPAddress:
+			if len(v) != 4 {
+				return DynamicRequest{}, bad("Framed-IP-Address", len(v))
+			}
+			r.Selector.FramedIP = netip.AddrFrom4([4]byte(v))
+		case attrNASIdentifier:
+			r.NASIdentifier = string(v)
+		case attrNASIPAddress:
+			if len(v) != 4 {
+				return DynamicRequest{}, bad("NAS-IP-Address", len(v))
+			}
+			r.NASIPAddress = netip.AddrFrom4([4]byte(v))
+		case attrEventTimestamp:
+			if len(v) != 4 {
+				return DynamicRequest{}, bad("Event-Timestamp", len(v))
+			}
+			r.EventTime = time.Unix(int64(binary.BigEndian.Uint32(v)), 0).UTC()
+		case attrServiceType:
+			if len(v) != 4 {
+				return DynamicRequest{}, bad("Service-Type", len(v))
+			}
+			r.ServiceType = ServiceType(binary.BigEndian.Uint32(v))
+		case attrState:
+			r.State = append([]byte(nil), v...)
+		case attrNASPort, attrCalledStationID, attrCallingStationID, attrNASPortType,
+			attrNASPortID, attrAcctMultiSessionID, attrProxyState, attrMessageAuthenticator:
+			// Identification only, or handled by the server.
+		case attrFilterID, attrSessionTimeout, attrIdleTimeout:
+			if code != radius.CodeCoARequest {
+				r.Unsupported = append(r.Unsupported, avp.Type)
+				continue
+			}
+			switch avp.Type {
+			case attrFilterID:
+				rl, err := ParseRateLimit(string(v))
+				if err != nil {
+					r.Unsupported = append(r.Unsupported, avp.Type)
+					continue
+				}
+				r.Change.RateLimit = &rl
+			case attrSessionTimeout:
+				if len(v) != 4 {
+					return DynamicRequest{}, bad("Session-Timeout", len(v))
+				}
+				r.Change.SessionTimeout = dur(v)
+			case attrIdleTimeout:
+				if len(v) != 4 {
+					return DynamicRequest{}, bad("Idle-Timeout", len(v))
+				}
+				r.Change.IdleTimeout = dur(v)
+			}
+		default:
+			r.Unsupported = append(r.Unsupported, avp.Type)
+		}
+	}
+	return r, nil
+}
+
+// AppendAttributes encodes r as a RADIUS server would (the reverse of
+// ParseDynamicRequest, used by tests and `bras disconnect`).
+func (r DynamicRequest) AppendAttributes(a radius.Attributes) radius.Attributes {
+	add := func(t radius.Type, v radius.Attribute) { a = append(a, &radius.AVP{Type: t, Attribute: v}) }
+	if r.Selector.Username != "" {
+		add(attrUserName, radius.Attribute(r.Selector.Username))
+	}
+	if r.Selector.AcctSessionID != "" {
+		add(attrAcctSessionID, radius.Attribute(r.Selector.AcctSessionID))
+	}
+	if r.Selector.FramedIP.Is4() {
+		b := r.Selector.FramedIP.As4()
+		add(attrFramedIPAddress, b[:])
+	}
+	if r.NASIdentifier != "" {
+		add(attrNASIdentifier, radius.Attribute(r.NASIdentifier))
+	}
+	if r.NASIPAddress.Is4() {
+		b := r.NASIPAddress.As4()
+		add(attrNASIPAddress, b[:])
+	}
+	if !r.EventTime.IsZero() {
+		add(attrEventTimestamp, radius.NewInteger(uint32(r.EventTime.Unix())))
+	}
+	if r.ServiceType != 0 {
+		add(attrServiceType, radius.NewInteger(uint32(r.ServiceType)))
+	}
+	if r.State != nil {
+		add(attrState, append(radius.Attribute(nil), r.State...))
+	}
+	if r.Change.RateLimit != nil {
+		add(attrFilterID, radius.Attribute(r.Change.RateLimit.String()))
+	}
+	if r.Change.SessionTimeout != nil {
+		add(attrSessionTimeout, radius.NewInteger(uint32(*r.Change.SessionTimeout/time.Second)))
+	}
+	if r.Change.IdleTimeout != nil {
+		add(attrIdleTimeout, radius.NewInteger(uint32(*r.Change.IdleTimeout/time.Second)))
+	}
+	return a
+}
+
+// EncodeDynamicRequest makes the wire form of a CoA-Request or
+// Disconnect-Request with Identifier id, a Message-Authenticator and the
+// Request Authenticator of RFC 3576 section 2.3.
+func EncodeDynamicRequest(r DynamicRequest, id uint8, secret []byte) ([]byte, error) {
+	p := &radius.Packet{Code: r.Code, Identifier: id, Secret: secret, Attributes: r.AppendAttributes(nil)}
+	return encode(p, true)
+}
+
+// CoAServer answers Disconnect-Request and CoA-Request (RFC 3576, RFC
+// 5176) on UDP port 3799. Configure the exported fields before Run.
+type CoAServer struct {
+	// NASIdentifier, when set, must match a request's NAS-Identifier
+	// (else NAK 403, RFC 3576 section 3.1).
+	NASIdentifier string
+	// ReplayWindow bounds the age of Event-Timestamp (RFC 3576 section
+	// 5.4); requests outside it are silently discarded.
+	ReplayWindow time.Duration
+	// RequireEventTimestamp discards requests without Event-Timestamp.
+	RequireEventTimestamp bool
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
+
+	conn    net.PacketConn
+	clients []DynamicClient
+	h       CoAHandler
+	log     *slog.Logger
+	stats   coaCounters
+	once    sync.Map
+
+	dupMu sync.Mutex
+	dups  map[dupKey]dupEntry
+}
+
+type dupKey struct {
+	from netip.AddrPort
+	id   uint8
+	auth [16]byte
+}
+
+type dupEntry struct {
+	resp []byte
+	at   time.Time
+}
+
+const (
+	dupLifetime = 30 * time.Second
+	dupMax      = 1024
+)
+
+type coaCounters struct {
+	received, unknownClient, badAuthenticator, badMA, malformed, replayed,
+	duplicates, acks, naks, unexpected atomic.Uint64
+}
+
+// CoAStats are the counters of a CoAServer.
+type CoAStats struct {
+	Received                uint64
+	UnknownClient           uint64 // from an address no DynamicClient covers: dropped
+	BadAuthenticator        uint64 // wrong Request Authenticator: dropped
+	BadMessageAuthenticator uint64
+	Malformed               uint64
+	Replayed                uint64 // Event-Timestamp outside the window (or missing when required): dropped
+	Duplicates              uint64 // retransmissions answered from the cache
+	ACKs                    uint64
+	NAKs                    uint64
+	Unexpected              uint64 // other codes: dropped
+}
+
+// NewCoAServer returns a server reading requests from conn.
+func NewCoAServer(conn net.PacketConn, clients []DynamicClient, h CoAHandler, logger *slog.Logger) *CoAServer {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	cl := make([]DynamicClient, len(clients))
+	for i, c := range clients {
+		cl[i] = DynamicClient{Addr: c.Addr.Masked(), Secret: append([]byte(nil), c.Secret...)}
+	}
+	return &CoAServer{conn: conn, clients: cl, h: h, log: logger, dups: make(map[dupKey]dupEntry)}
+}
+
+// Stats returns a snapshot of the counters.
+func (s *CoAServer) Stats() CoAStats {
+	c := &s.stats
+	return CoAStats{
+		Received: c.received.Load(), UnknownClient: c.unknownClient.Load(),
+		BadAuthenticator: c.badAuthenticator.Load(), BadMessageAuthenticator: c.badMA.Load(),
+		Malformed: c.malformed.Load(), Replayed: c.replayed.Load(), Duplicates: c.duplicates.Load(),
+		ACKs: c.acks.Load(), NAKs: c.naks.Load(), Unexpected: c.unexpected.Load(),
+	}
+}
+
+// Run serves until ctx ends; then it returns nil.
+func (s *CoAServer) Run(ctx context.Context) error {
+	stop := context.AfterFunc(ctx, func() { _ = s.conn.SetReadDeadline(time.Unix(1, 0)) })
+	defer stop()
+	buf := make([]byte, maxPacketLen)
+	for {
+		n, from, err := s.conn.ReadFrom(buf)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				continue
+			}
+			return fmt.Errorf("aaa: coa: read: %w", err)
+		}
+		ap, ok := addrPort(from)
+		if !ok {
+			continue
+		}
+		if resp := s.Handle(ctx, buf[:n], ap); resp != nil {
+			if _, err := s.conn.WriteTo(resp, from); err != nil {
+				s.log.Warn("CoA reply not sent", "peer", ap.String(), "err", err)
+			}
+		}
+	}
+}
+
+func addrPort(a net.Addr) (netip.AddrPort, bool) {
+	if u, ok := a.(*net.UDPAddr); ok {
+		ap := u.AddrPort()
+		return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()), true
+	}
+	ap, err := netip.ParseAddrPort(a.String())
+	return ap, err == nil
+}
+
+func (s *CoAServer) logOnce(key, msg string, args ...any) {
+	if _, seen := s.once.LoadOrStore(key, struct{}{}); seen {
+		s.log.Debug(msg, args...)
+		return
+	}
+	s.log.Warn(msg, args...)
+}
+
+func (s *CoAServer) now() time.Time {
+	if s.Now != nil {
+		return s.Now()
+	}
+	return time.Now()
+}
+
+// Handle processes one request datagram from a peer and returns the reply
+// to send, or nil to drop it silently. Run calls it; tests may too.
+func (s *CoAServer) Handle(ctx context.Context, b []byte, from netip.AddrPort) []byte {
+	s.stats.received.Add(1)
+	peer := from.Addr().Unmap()
+	var client *DynamicClient
+	for i := range s.clients {
+		if s.clients[i].Addr.Contains(peer) {
+			client = &s.clients[i]
+			break
+		}
+	}
+	if client == nil {
+		// RFC 3576 section 5.2: only configured servers may ask.
+		s.stats.unknownClient.Add(1)
+		s.logOnce("unknown/"+peer.String(), "CoA/Disconnect request from an unknown client dropped", "peer", from.String())
+		return nil
+	}
+	n, err := packetLen(b)
+	if err != nil {
+		s.stats.malformed.Add(1)
+		s.logOnce("malformed/"+peer.String(), "malformed CoA/Disconnect request dropped", "peer", from.String(), "err", err)
+		return nil
+	}
+	b = b[:n]
+	code := radius.Code(b[0])
+	if code != radius.CodeDisconnectRequest && code != radius.CodeCoARequest {
+		s.stats.unexpected.Add(1)
+		s.logOnce("code/"+peer.String(), "unexpected RADIUS code on the CoA port dropped", "peer", from.String(), "code", code)
+		return nil
+	}
+	if !radius.IsAuthenticRequest(b, client.Secret) {
+		s.stats.badAuthenticator.Add(1)
+		s.logOnce("badauth/"+peer.String(), "CoA/Disconnect request with a wrong Request Authenticator dropped (check the secret)", "peer", from.String())
+		return nil
+	}
+	present, ok, err := checkMA(b, [16]byte{}, client.Secret)
+	if err != nil {
+		s.stats.malformed.Add(1)
+		s.logOnce("malformed/"+peer.String(), "malformed CoA/Disconnect request dropped", "peer", from.String(), "err", err)
+		return nil
+	}
+	if present && !ok {
+		s.stats.badMA.Add(1)
+		s.logOnce("badma/"+peer.String(), "CoA/Disconnect request with a wrong Message-Authenticator dropped", "peer", from.String())
+		return nil
+	}
+	key := dupKey{from: from, id: b[1], auth: [16]byte(b[4:20])}
+	if resp := s.cached(key); resp != nil {
+		s.stats.duplicates.Add(1)
+		return resp
+	}
+	p, err := radius.Parse(b, client.Secret)
+	if err != nil {
+		s.stats.malformed.Add(1)
+		s.logOnce("malformed/"+peer.String(), "malformed CoA/Disconnect request dropped", "peer", from.String(), "err", err)
+		return nil
+	}
+	req, err := ParseDynamicRequest(code, p.Attributes)
+	if err != nil {
+		s.stats.malformed.Add(1)
+		s.logOnce("malformed/"+peer.String(), "malformed CoA/Disconnect request dropped", "peer", from.String(), "err", err)
+		return nil
+	}
+	if req.EventTime.IsZero() {
+		if s.RequireEventTimestamp {
+			s.stats.replayed.Add(1)
+			s.logOnce("nots/"+peer.String(), "CoA/Disconnect request without Event-Timestamp dropped", "peer", from.String())
+			return nil
+		}
+	} else {
+		w := s.ReplayWindow
+		if w <= 0 {
+			w = DefaultReplayWindow
+		}
+		if d := s.now().Sub(req.EventTime); d > w || d < -w {
+			s.stats.replayed.Add(1)
+			s.logOnce("replay/"+peer.String(), "CoA/Disconnect request outside the Event-Timestamp window dropped", "peer", from.String(), "skew", d)
+			return nil
+		}
+	}
+	cause := s.act(ctx, req)
+	resp := s.reply(p, cause, present)
+	if resp == nil {
+		return nil
+	}
+	s.remember(key, resp)
+	args := []any{"peer", from.String(), "code", code, "acct_session_id", req.Selector.AcctSessionID, "user", req.Selector.Username}
+	if cause == 0 {
+		s.stats.acks.Add(1)
+		s.log.Info("dynamic authorization request done", args...)
+	} else {
+		s.stats.naks.Add(1)
+		s.log.Info("dynamic authorization request refused", append(args, "error_cause", cause)...)
+	}
+	return resp
+}
+
+// act runs the request and returns 0 for an ACK or the Error-Cause of a NAK.
+func (s *CoAServer) act(ctx context.Context, req DynamicRequest) ErrorCause {
+	switch {
+	case len(req.Unsupported) > 0:
+		return CauseUnsupportedAttribute
+	case req.ServiceType == ServiceAuthorizeOnly:
+		// Re-authorization through an Access-Request is not offered.
+		return CauseUnsupportedService
+	case req.ServiceType != 0:
+		return CauseUnsupportedAttribute
+	case s.NASIdentifier != "" && req.NASIdentifier != "" && req.NASIdentifier != s.NASIdentifier:
+		return CauseNASIdentificationMismatch
+	case req.Selector.IsZero():
+		return CauseMissingAttribute
+	}
+	var err error
+	if req.Code == radius.CodeDisconnectRequest {
+		err = s.h.Disconnect(ctx, req.Selector)
+	} else {
+		if req.Change == (Change{}) {
+			return CauseMissingAttribute
+		}
+		err = s.h.Change(ctx, req.Selector, req.Change)
+	}
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, ErrSessionNotFound):
+		return CauseSessionContextNotFound
+	case errors.Is(err, ErrNotRemovable):
+		return CauseSessionContextNotRemovable
+	case errors.Is(err, ErrUnsupported):
+		return CauseUnsupportedService
+	}
+	s.log.Warn("dynamic authorization request failed", "err", err)
+	return CauseResourcesUnavailable
+}
+
+// reply builds the ACK or NAK (RFC 3576 section 2.3): Proxy-State echoed,
+// Error-Cause in a NAK, a Message-Authenticator when the request had one.
+func (s *CoAServer) reply(req *radius.Packet, cause ErrorCause, withMA bool) []byte {
+	code := radius.CodeDisconnectACK
+	switch {
+	case req.Code == radius.CodeCoARequest && cause == 0:
+		code = radius.CodeCoAACK
+	case req.Code == radius.CodeCoARequest:
+		code = radius.CodeCoANAK
+	case cause != 0:
+		code = radius.CodeDisconnectNAK
+	}
+	resp := req.Response(code)
+	if cause != 0 {
+		resp.Add(attrErrorCause, radius.NewInteger(uint32(cause)))
+	}
+	for _, avp := range req.Attributes {
+		if avp.Type == attrProxyState {
+			resp.Add(attrProxyState, avp.Attribute)
+		}
+	}
+	b, err := encode(resp, withMA)
+	if err != nil {
+		s.log.Error("CoA reply not encoded", "err", err)
+		return nil
+	}
+	return b
+}
+
+func (s *CoAServer) cached(k dupKey) []byte {
+	s.dupMu.Lock()
+	defer s.dupMu.Unlock()
+	e, ok := s.dups[k]
+	if !ok || s.now().Sub(e.at) > dupLifetime {
+		return nil
+	}
+	return e.resp
+}
+
+func (s *CoAServer) remember(k dupKey, resp []byte) {
+	s.dupMu.Lock()
+	defer s.dupMu.Unlock()
+	now := s.now()
+	if len(s.dups) >= dupMax {
+		for k, e := range s.dups {
+			if now.Sub(e.at) > dupLifetime {
+				delete(s.dups, k)
+			}
+		}
+		if len(s.dups) >= dupMax {
+			clear(s.dups)
+		}
+	}
+	s.dups[k] = dupEntry{resp: resp, at: now}
+}
