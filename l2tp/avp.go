@@ -208,8 +208,10 @@ func (p *avpParser) next(b []byte) (a AVP, rest []byte, reserved bool, err error
 	}
 	isRV := a.VendorID == 0 && a.Type == AVPRandomVector
 	if a.Hidden {
-		if isRV {
-			return AVP{}, nil, false, fmt.Errorf("%w: hidden Random Vector AVP", ErrMalformed)
+		if a.VendorID == 0 && a.Type.Known() && !a.Type.Hideable() {
+			// Section 4.4: Random Vector, Result Code, Host Name and the
+			// others marked "MUST NOT be hidden".
+			return AVP{}, nil, false, fmt.Errorf("%w: %s AVP must not be hidden", ErrMalformed, a.Type)
 		}
 		if len(p.secret) == 0 {
 			return AVP{}, nil, false, fmt.Errorf("%w: %s AVP", ErrNoSecret, a.name())
