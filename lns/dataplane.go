@@ -1,0 +1,737 @@
+package lns
+
+// The LNS forwarding path in user space (DESIGN.md section 4).
+//
+// Upstream, subscriber → Internet: the l2tp endpoint's socket reader calls
+// Decap for every data message of a session with the PPP frame it carried.
+// Decap strips the HDLC address and control field (FF 03) if present, reads
+// the PPP protocol, hands non-IP frames (LCP, IPCP, PAP, CHAP...) to the
+// control plane, and for IPv4 checks the source address against the
+// session's (anti-spoofing), charges the upstream token bucket, counts, and
+// copies the packet into a pooled buffer queued for the TUN writer, which
+// writes queued packets in batches.
+//
+// Downstream, Internet → subscriber: one worker per TUN queue reads batches
+// of packets into buffers that keep Headroom free octets in front, looks the
+// destination up in the address table (no lock), charges the downstream
+// bucket, writes the L2TP data header (RFC 2661 section 3.1) and the PPP
+// header FF 03 00 21 into the headroom, and sends the batch to the LACs with
+// one sendmmsg.
+//
+// Nothing on either path allocates or takes a lock shared by sessions; every
+// drop is counted by reason (Stats) and, when a session is known, on the
+// session (Flow.Counters).
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"os"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/bras-project/bras/internal/tun"
+	"github.com/bras-project/bras/internal/udpio"
+	"github.com/bras-project/bras/l2tp"
+)
+
+// PPP protocol numbers the data plane tells apart (RFC 1661 section 2,
+// RFC 1332 section 3).
+const (
+	pppIPv4 = 0x0021
+	// pppAddress and pppControl are the HDLC-like framing octets (RFC 1662
+	// section 3.1) that PPP frames over L2TP carry unless
+	// Address-and-Control-Field-Compression was negotiated.
+	pppAddress = 0xff
+	pppControl = 0x03
+)
+
+// Headroom is the room the downstream path keeps in front of every packet
+// read from the TUN: the longest data header it writes (flags, Length,
+// Tunnel ID, Session ID, Ns, Nr: 12 octets, RFC 2661 section 3.1) plus the
+// PPP address, control and protocol fields (4 octets).
+const Headroom = 16
+
+// DropReason says why the data plane dropped a packet. DropNone means the
+// packet was forwarded (or, for a non-IP frame, handed to the control plane).
+type DropReason uint8
+
+// Drop reasons, the index of Stats.Drops.
+const (
+	DropNone      DropReason = iota
+	DropNoSession            // no session owns the destination address or (tunnel, session)
+	DropRateLimit            // the session's token bucket refused it
+	DropSpoof                // source address is not the session's (or none assigned yet)
+	DropQueueFull            // the TUN write queue was full
+	DropMalformed            // truncated or invalid L2TP, PPP or IPv4 header
+	DropProtocol             // neither IPv4 nor a frame the control plane takes
+	DropTUNWrite             // the kernel refused the packet on the TUN
+	DropSend                 // sendmmsg to the LAC failed
+	DropControl              // an L2TP control message given to HandleDatagram
+	NumDropReasons
+)
+
+func (r DropReason) String() string {
+	switch r {
+	case DropNone:
+		return "none"
+	case DropNoSession:
+		return "no_session"
+	case DropRateLimit:
+		return "rate_limit"
+	case DropSpoof:
+		return "spoof"
+	case DropQueueFull:
+		return "queue_full"
+	case DropMalformed:
+		return "malformed"
+	case DropProtocol:
+		return "protocol"
+	case DropTUNWrite:
+		return "tun_write"
+	case DropSend:
+		return "send"
+	case DropControl:
+		return "control_message"
+	}
+	return fmt.Sprintf("DropReason(%d)", uint8(r))
+}
+
+// Counters are a session's 64-bit traffic counters. In is from the
+// subscriber (RADIUS Acct-Input-*, RFC 2866 section 5.3), Out is towards it.
+// Octets are those of the IP packets.
+type Counters struct {
+	InOctets, InPackets   uint64
+	OutOctets, OutPackets uint64
+	Drops                 uint64 // spoofed, rate-limited or queue-full, both ways
+}
+
+// FlowConfig describes a session to the data plane.
+type FlowConfig struct {
+	// LocalTunnelID and LocalSessionID are the LNS's own IDs, which the
+	// LAC puts in the data messages it sends (keys for HandleDatagram; may
+	// be zero when the l2tp endpoint hands sessions over directly).
+	LocalTunnelID, LocalSessionID uint16
+	// PeerTunnelID and PeerSessionID are the LAC's IDs (its Assigned
+	// Tunnel ID and Assigned Session ID AVPs), written into every data
+	// message sent to it.
+	PeerTunnelID, PeerSessionID uint16
+	// Peer is the LAC's UDP address (the source of its messages).
+	Peer netip.AddrPort
+	// Sequencing is set when the LAC sent Sequencing Required (RFC 2661
+	// section 4.4.6): downstream data messages then carry Ns, counted per
+	// session (section 5.4).
+	Sequencing bool
+	// Up and Down are the initial rate limits from the subscriber and
+	// towards it; zero means unlimited.
+	Up, Down Rate
+	// Owner is the control plane's session, for the Control hook.
+	Owner any
+}
+
+// Flow is the data-plane state of one session. The LNS makes it with
+// NewFlow when the call is up, registers it with DataPlane.Add, passes it to
+// Decap for every data message of the session, binds the subscriber address
+// with DataPlane.SetAddr after IPCP, and removes it with DataPlane.Remove.
+// All methods are safe for concurrent use.
+type Flow struct {
+	// Read-only after NewFlow.
+	localTunnel, localSession uint16
+	peerTunnel, peerSession   uint16
+	peer                      net.Addr // *net.UDPAddr, boxed once for ipv4.Message.Addr
+	peerAddrPort              netip.AddrPort
+	seq                       bool
+	owner                     any
+
+	addr     atomic.Uint32 // subscriber IPv4, 0 until SetAddr
+	up, down atomic.Pointer[Bucket]
+
+	// Upstream counters, written by the L2TP reader (Decap).
+	inOctets, inPackets atomic.Uint64
+	lastIn              atomic.Int64
+	_                   [64]byte // keep the two directions on separate cache lines
+	// Downstream counters, written by the TUN workers.
+	outOctets, outPackets atomic.Uint64
+	lastOut               atomic.Int64
+	ns                    atomic.Uint32
+	_                     [64]byte
+	drops                 atomic.Uint64
+}
+
+// NewFlow makes the data-plane state of a session.
+func NewFlow(c FlowConfig) (*Flow, error) {
+	if !c.Peer.IsValid() || c.PeerTunnelID == 0 || c.PeerSessionID == 0 {
+		return nil, fmt.Errorf("%w: flow to %v tunnel %d session %d", ErrBadKey, c.Peer, c.PeerTunnelID, c.PeerSessionID)
+	}
+	f := &Flow{
+		localTunnel:  c.LocalTunnelID,
+		localSession: c.LocalSessionID,
+		peerTunnel:   c.PeerTunnelID,
+		peerSession:  c.PeerSessionID,
+		peer:         net.UDPAddrFromAddrPort(c.Peer),
+		peerAddrPort: c.Peer,
+		seq:          c.Sequencing,
+		owner:        c.Owner,
+	}
+	f.SetRates(c.Up, c.Down)
+	return f, nil
+}
+
+// Owner returns FlowConfig.Owner.
+func (f *Flow) Owner() any { return f.owner }
+
+// Peer is the LAC's UDP address.
+func (f *Flow) Peer() netip.AddrPort { return f.peerAddrPort }
+
+// PeerIDs are the LAC's tunnel and session IDs.
+func (f *Flow) PeerIDs() (tunnel, session uint16) { return f.peerTunnel, f.peerSession }
+
+// Addr is the subscriber address bound by SetAddr, or the zero Addr.
+func (f *Flow) Addr() netip.Addr {
+	v := f.addr.Load()
+	if v == 0 {
+		return netip.Addr{}
+	}
+	return netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)})
+}
+
+// SetRates replaces both rate limits at once, for example on a RADIUS CoA
+// (RFC 5176). The new buckets start full. The packet path never waits for
+// this: it loads the bucket pointers atomically.
+func (f *Flow) SetRates(up, down Rate) {
+	f.up.Store(NewBucket(up))
+	f.down.Store(NewBucket(down))
+}
+
+// Rates returns the rate limits in force (zero Rate: unlimited).
+func (f *Flow) Rates() (up, down Rate) {
+	if b := f.up.Load(); b != nil {
+		up = b.Rate()
+	}
+	if b := f.down.Load(); b != nil {
+		down = b.Rate()
+	}
+	return up, down
+}
+
+// Counters returns a snapshot of the session's counters, for accounting.
+func (f *Flow) Counters() Counters {
+	return Counters{
+		InOctets:   f.inOctets.Load(),
+		InPackets:  f.inPackets.Load(),
+		OutOctets:  f.outOctets.Load(),
+		OutPackets: f.outPackets.Load(),
+		Drops:      f.drops.Load(),
+	}
+}
+
+// TUN is one queue of the TUN device (*tun.Queue): see package internal/tun
+// for the contract of each method.
+type TUN interface {
+	ReadBatch(bufs [][]byte, sizes []int, offset int) (int, error)
+	WriteBatch(bufs [][]byte, offset int) (int, error)
+	SetReadDeadline(t time.Time) error
+}
+
+// BatchWriter sends a batch of UDP datagrams (*udpio.Conn on the endpoint's
+// socket bound to port 1701).
+type BatchWriter interface {
+	WriteBatch(b *udpio.Batch) (int, error)
+}
+
+// Router installs and removes the route of a subscriber address through the
+// TUN device (*tun.Link).
+type Router interface {
+	AddRoute(dst netip.Prefix) error
+	DelRoute(dst netip.Prefix) error
+}
+
+// Config configures a DataPlane.
+type Config struct {
+	// TUN holds the device's queues: one downstream worker reads each;
+	// upstream packets are written to TUN[0]. At least one is required.
+	TUN []TUN
+	// Conn sends downstream data messages to the LACs; required.
+	Conn BatchWriter
+	// Routes, when set, gets a /32 route per subscriber address from
+	// SetAddr and loses it on Remove (a netlink round trip on the caller's
+	// goroutine). Leave it nil when a route per address pool is installed
+	// instead.
+	Routes Router
+	// Control receives every non-IPv4 PPP frame of a session (LCP, IPCP,
+	// PAP, CHAP, ...), on the goroutine that called Decap. frame starts at
+	// the PPP protocol field (address and control field removed) and
+	// aliases the caller's receive buffer: copy what is kept, and do not
+	// block (queue it on a bounded channel and drop when full). Without
+	// Control such frames are dropped as DropProtocol.
+	Control func(f *Flow, proto uint16, frame []byte)
+	// Now is the clock (time.Now by default); rate limits and idle times
+	// are measured with it.
+	Now func() time.Time
+	// Logger gets worker errors, never a line per packet.
+	Logger *slog.Logger
+	// MaxSessions sizes the lookup tables (default 65536; they grow).
+	MaxSessions int
+	// Batch is the number of packets per TUN read, per sendmmsg and per
+	// TUN write round (default 128).
+	Batch int
+	// QueueLen bounds the upstream packets waiting for the TUN writer
+	// (default 1024); beyond it packets are dropped as DropQueueFull.
+	QueueLen int
+	// MTU is the largest IP packet carried (default 1500).
+	MTU int
+}
+
+// Stats are the data plane's global counters.
+type Stats struct {
+	TUNWritten   uint64 // upstream IPv4 packets the TUN accepted
+	Encapsulated uint64 // downstream packets sent to LACs
+	Control      uint64 // non-IP PPP frames handed to Config.Control
+	Drops        [NumDropReasons]uint64
+}
+
+// DataPlane is the LNS forwarding path. Make it with New, run it with Run,
+// and feed it with Decap (or HandleDatagram).
+type DataPlane struct {
+	cfg    Config
+	log    *slog.Logger
+	epoch  time.Time
+	addrs  *AddrTable
+	byID   *SessionTable
+	free   chan *upPacket // buffers available to Decap
+	queue  chan *upPacket // packets waiting for the TUN writer
+	stats  [NumDropReasons]atomic.Uint64
+	tunOK  atomic.Uint64
+	encOK  atomic.Uint64
+	ctrlOK atomic.Uint64
+}
+
+// upPacket is an upstream IP packet copied out of the receive buffer.
+type upPacket struct {
+	buf []byte // MTU octets
+	n   int
+}
+
+// New checks cfg, fills in the defaults and allocates every buffer the
+// upstream queue will use.
+func New(cfg Config) (*DataPlane, error) {
+	if len(cfg.TUN) == 0 || cfg.Conn == nil {
+		return nil, errors.New("lns: data plane needs a TUN queue and a UDP conn")
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.MaxSessions <= 0 {
+		cfg.MaxSessions = 65536
+	}
+	if cfg.Batch <= 0 {
+		cfg.Batch = 128
+	}
+	if cfg.QueueLen <= 0 {
+		cfg.QueueLen = 1024
+	}
+	if cfg.MTU <= 0 {
+		cfg.MTU = 1500
+	}
+	if cfg.MTU < 68 || cfg.MTU > 65535-Headroom {
+		return nil, fmt.Errorf("lns: data plane MTU %d out of range", cfg.MTU)
+	}
+	d := &DataPlane{
+		cfg:   cfg,
+		log:   cfg.Logger,
+		epoch: cfg.Now(),
+		addrs: NewAddrTable(cfg.MaxSessions),
+		byID:  NewSessionTable(cfg.MaxSessions),
+	}
+	// Every buffer is either free, queued or in the writer's batch, so
+	// the queue can never be full when a free buffer was found.
+	n := cfg.QueueLen + cfg.Batch
+	d.free = make(chan *upPacket, n)
+	d.queue = make(chan *upPacket, n)
+	mem := make([]byte, n*cfg.MTU)
+	for i := 0; i < n; i++ {
+		d.free <- &upPacket{buf: mem[i*cfg.MTU : (i+1)*cfg.MTU : (i+1)*cfg.MTU]}
+	}
+	return d, nil
+}
+
+// clock is the data plane's time in nanoseconds since New (monotonic when
+// Now is time.Now).
+func (d *DataPlane) clock() int64 { return int64(d.cfg.Now().Sub(d.epoch)) }
+
+// Add registers f: HandleDatagram finds it by its local IDs (when set), and
+// its idle time starts now.
+func (d *DataPlane) Add(f *Flow) error {
+	now := d.clock()
+	f.lastIn.Store(now)
+	f.lastOut.Store(now)
+	if f.localTunnel == 0 && f.localSession == 0 {
+		return nil
+	}
+	return d.byID.Insert(f.localTunnel, f.localSession, f)
+}
+
+// SetAddr binds the subscriber address addr (from IPCP, RFC 1332 section
+// 3.3) to f: downstream packets to addr go to f, and f's upstream packets
+// must come from addr. A previous address of f is unbound first. With
+// Config.Routes it installs the /32 route.
+func (d *DataPlane) SetAddr(f *Flow, addr netip.Addr) error {
+	if old := f.Addr(); old.IsValid() && old != addr.Unmap() {
+		d.unbind(f, old)
+	}
+	if err := d.addrs.Insert(addr, f); err != nil {
+		return err
+	}
+	if d.cfg.Routes != nil {
+		if err := d.cfg.Routes.AddRoute(netip.PrefixFrom(addr.Unmap(), 32)); err != nil {
+			d.addrs.Delete(addr, f)
+			return err
+		}
+	}
+	k, _ := addrKey(addr) // valid: Insert accepted it
+	f.addr.Store(k)
+	return nil
+}
+
+// Remove unregisters f: its address and IDs are unbound (and its route
+// removed). Packets already in flight may still be counted on f.
+func (d *DataPlane) Remove(f *Flow) {
+	if a := f.Addr(); a.IsValid() {
+		d.unbind(f, a)
+	}
+	if f.localTunnel != 0 || f.localSession != 0 {
+		d.byID.Delete(f.localTunnel, f.localSession, f)
+	}
+}
+
+func (d *DataPlane) unbind(f *Flow, a netip.Addr) {
+	f.addr.Store(0)
+	if d.addrs.Delete(a, f) && d.cfg.Routes != nil {
+		if err := d.cfg.Routes.DelRoute(netip.PrefixFrom(a, 32)); err != nil {
+			d.log.Warn("lns: data plane: removing subscriber route", "addr", a, "err", err)
+		}
+	}
+}
+
+// Lookup returns the flow bound to a subscriber address, or nil.
+func (d *DataPlane) Lookup(addr netip.Addr) *Flow { return d.addrs.Lookup(addr) }
+
+// Idle is how long f has forwarded no packet in either direction (RADIUS
+// Idle-Timeout, RFC 2865 section 5.28, counted from Add).
+func (d *DataPlane) Idle(f *Flow) time.Duration {
+	last := max(f.lastIn.Load(), f.lastOut.Load())
+	return time.Duration(d.clock() - last)
+}
+
+// IdleIn is how long the subscriber has sent nothing that was forwarded, for
+// operators whose Idle-Timeout ignores downstream traffic.
+func (d *DataPlane) IdleIn(f *Flow) time.Duration {
+	return time.Duration(d.clock() - f.lastIn.Load())
+}
+
+// Stats returns a snapshot of the global counters.
+func (d *DataPlane) Stats() Stats {
+	s := Stats{TUNWritten: d.tunOK.Load(), Encapsulated: d.encOK.Load(), Control: d.ctrlOK.Load()}
+	for i := range s.Drops {
+		s.Drops[i] = d.stats[i].Load()
+	}
+	return s
+}
+
+func (d *DataPlane) drop(f *Flow, r DropReason) DropReason {
+	d.stats[r].Add(1)
+	if f != nil {
+		f.drops.Add(1)
+	}
+	return r
+}
+
+// HandleDatagram takes a whole L2TP data message as received on the UDP
+// socket, finds its session by the Tunnel ID and Session ID of the header
+// (RFC 2661 section 3.1) and calls Decap. It is for callers without an l2tp
+// endpoint in front (tests, benchmarks); a control message is dropped as
+// DropControl.
+func (d *DataPlane) HandleDatagram(b []byte) DropReason {
+	h, payload, err := l2tp.ParseHeader(b)
+	if err != nil {
+		return d.drop(nil, DropMalformed)
+	}
+	if h.Control {
+		return d.drop(nil, DropControl)
+	}
+	f := d.byID.Lookup(h.TunnelID, h.SessionID)
+	if f == nil {
+		return d.drop(nil, DropNoSession)
+	}
+	return d.Decap(f, payload)
+}
+
+// Decap takes the PPP frame of one data message of f's session (the payload
+// after the L2TP header, as l2tp.ParseHeader returns it). An IPv4 packet is
+// copied and queued for the TUN; any other protocol goes to Config.Control.
+// It returns DropNone or why the frame was dropped (also counted). It does
+// not keep payload, allocates nothing, and never blocks. It may be called
+// from several goroutines, also for the same flow.
+func (d *DataPlane) Decap(f *Flow, payload []byte) DropReason {
+	p := payload
+	// RFC 1662 section 3.1 framing, kept over L2TP unless ACFC.
+	if len(p) >= 2 && p[0] == pppAddress && p[1] == pppControl {
+		p = p[2:]
+	}
+	// Protocol field, RFC 1661 section 2: one octet when compressed
+	// (PFC, section 6.5: the low bit of the first octet is 1).
+	if len(p) < 1 {
+		return d.drop(f, DropMalformed)
+	}
+	var proto uint16
+	var ip []byte
+	if p[0]&1 == 1 {
+		proto, ip = uint16(p[0]), p[1:]
+	} else {
+		if len(p) < 2 {
+			return d.drop(f, DropMalformed)
+		}
+		proto, ip = binary.BigEndian.Uint16(p[0:2]), p[2:]
+	}
+	if proto != pppIPv4 {
+		if d.cfg.Control == nil {
+			return d.drop(f, DropProtocol)
+		}
+		d.ctrlOK.Add(1)
+		d.cfg.Control(f, proto, p)
+		return DropNone
+	}
+	n, ok := ipv4Len(ip)
+	if !ok {
+		return d.drop(f, DropMalformed)
+	}
+	ip = ip[:n]
+	// Anti-spoofing: the source must be the address IPCP gave this
+	// session (a session without one sends no IPv4).
+	if src := binary.BigEndian.Uint32(ip[12:16]); src == 0 || src != f.addr.Load() {
+		return d.drop(f, DropSpoof)
+	}
+	if n > d.cfg.MTU {
+		return d.drop(f, DropMalformed)
+	}
+	now := d.clock()
+	if !f.up.Load().Allow(now, n) {
+		return d.drop(f, DropRateLimit)
+	}
+	var pk *upPacket
+	select {
+	case pk = <-d.free:
+	default:
+		return d.drop(f, DropQueueFull)
+	}
+	pk.n = copy(pk.buf, ip)
+	d.queue <- pk // never blocks: see New
+	f.inPackets.Add(1)
+	f.inOctets.Add(uint64(n))
+	f.lastIn.Store(now)
+	return DropNone
+}
+
+// ipv4Len validates the IPv4 header of RFC 791 section 3.1 at the start of
+// b and returns the packet's Total Length.
+func ipv4Len(b []byte) (int, bool) {
+	if len(b) < 20 || b[0]>>4 != 4 {
+		return 0, false
+	}
+	ihl := int(b[0]&0x0f) * 4
+	n := int(binary.BigEndian.Uint16(b[2:4]))
+	if ihl < 20 || n < ihl || n > len(b) {
+		return 0, false
+	}
+	return n, true
+}
+
+// Run runs the TUN writer and one downstream worker per TUN queue until ctx
+// is cancelled (then it returns nil) or a worker fails.
+func (d *DataPlane) Run(ctx context.Context) error {
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return d.writeTUN(ctx, d.cfg.TUN[0]) })
+	for i, q := range d.cfg.TUN {
+		w := newEncapWorker(d)
+		g.Go(func() error {
+			if err := w.run(ctx, q); err != nil {
+				return fmt.Errorf("lns: data plane: TUN queue %d: %w", i, err)
+			}
+			return nil
+		})
+	}
+	g.Go(func() error {
+		<-ctx.Done()
+		// Release the workers blocked in ReadBatch.
+		for _, q := range d.cfg.TUN {
+			_ = q.SetReadDeadline(time.Unix(1, 0))
+		}
+		return nil
+	})
+	err := g.Wait()
+	if err != nil && ctx.Err() != nil && errors.Is(err, context.Canceled) {
+		return nil
+	}
+	return err
+}
+
+// writeTUN writes the upstream queue to the TUN in batches: it waits for one
+// packet, takes whatever else is queued up to the batch size, and writes them
+// all in one poller round.
+func (d *DataPlane) writeTUN(ctx context.Context, q TUN) error {
+	pks := make([]*upPacket, 0, d.cfg.Batch)
+	bufs := make([][]byte, 0, d.cfg.Batch)
+	for {
+		pks = pks[:0]
+		select {
+		case <-ctx.Done():
+			return nil
+		case pk := <-d.queue:
+			pks = append(pks, pk)
+		}
+	drain:
+		for len(pks) < cap(pks) {
+			select {
+			case pk := <-d.queue:
+				pks = append(pks, pk)
+			default:
+				break drain
+			}
+		}
+		bufs = bufs[:0]
+		for _, pk := range pks {
+			bufs = append(bufs, pk.buf[:pk.n])
+		}
+		n, err := q.WriteBatch(bufs, 0)
+		d.tunOK.Add(uint64(n))
+		if bad := len(pks) - n; bad > 0 {
+			d.stats[DropTUNWrite].Add(uint64(bad))
+		}
+		for i, pk := range pks {
+			pks[i] = nil
+			d.free <- pk
+		}
+		// A closed queue is fatal; the kernel refusing a packet is not
+		// (WriteBatch tried the rest, and the drop is counted above).
+		if err != nil && ctx.Err() == nil && errors.Is(err, tun.ErrClosed) {
+			return err
+		}
+	}
+}
+
+// encapWorker is the state of one downstream worker, allocated once.
+type encapWorker struct {
+	d     *DataPlane
+	bufs  [][]byte // Headroom + MTU each
+	sizes []int
+	out   *udpio.Batch
+}
+
+func newEncapWorker(d *DataPlane) *encapWorker {
+	n, size := d.cfg.Batch, Headroom+d.cfg.MTU
+	w := &encapWorker{d: d, bufs: make([][]byte, n), sizes: make([]int, n), out: udpio.NewBatch(n, 0)}
+	mem := make([]byte, n*size)
+	for i := range w.bufs {
+		w.bufs[i] = mem[i*size : (i+1)*size : (i+1)*size]
+	}
+	return w
+}
+
+func (w *encapWorker) run(ctx context.Context, q TUN) error {
+	for {
+		n, err := q.ReadBatch(w.bufs, w.sizes, Headroom)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				continue
+			}
+			return err
+		}
+		w.forward(n)
+	}
+}
+
+// forward encapsulates the n packets just read and sends them.
+func (w *encapWorker) forward(n int) {
+	d := w.d
+	now := d.clock()
+	k := 0
+	for i := 0; i < n; i++ {
+		f, msg, r := d.encap(w.bufs[i], w.sizes[i], now)
+		if r != DropNone {
+			d.drop(f, r)
+			continue
+		}
+		w.out.Msgs[k].Buffers[0] = msg
+		w.out.Msgs[k].Addr = f.peer
+		k++
+	}
+	if k == 0 {
+		return
+	}
+	w.out.Len = k
+	sent, err := d.cfg.Conn.WriteBatch(w.out)
+	d.encOK.Add(uint64(sent))
+	if sent < k {
+		d.stats[DropSend].Add(uint64(k - sent))
+		if err != nil {
+			d.log.Debug("lns: data plane: sendmmsg", "err", err)
+		}
+	}
+	for i := 0; i < k; i++ {
+		w.out.Msgs[i].Addr = nil
+	}
+}
+
+// encap turns the packet read into buf[Headroom:Headroom+size] into an L2TP
+// data message in place: the returned message is a slice of buf that starts
+// in the headroom (it aliases buf). It counts the packet on the flow.
+func (d *DataPlane) encap(buf []byte, size int, now int64) (*Flow, []byte, DropReason) {
+	if size <= 0 || Headroom+size > len(buf) {
+		return nil, nil, DropMalformed
+	}
+	ip := buf[Headroom : Headroom+size]
+	if len(ip) >= 1 && ip[0]>>4 != 4 {
+		return nil, nil, DropProtocol // IPv6 and others: not carried yet
+	}
+	n, ok := ipv4Len(ip)
+	if !ok {
+		return nil, nil, DropMalformed
+	}
+	f := d.addrs.Lookup4(binary.BigEndian.Uint32(ip[16:20]))
+	if f == nil {
+		return nil, nil, DropNoSession
+	}
+	if !f.down.Load().Allow(now, n) {
+		return f, nil, DropRateLimit
+	}
+	h := l2tp.Header{TunnelID: f.peerTunnel, SessionID: f.peerSession}
+	if f.seq {
+		// Section 5.4: Ns counts the data messages of the session; Nr is
+		// reserved in data messages and sent as 0.
+		h.HasSeq = true
+		h.Ns = uint16(f.ns.Add(1) - 1)
+	}
+	start := Headroom - 4 - h.Len()
+	if _, err := l2tp.AppendHeader(buf[start:start], h, 4+n); err != nil {
+		return f, nil, DropMalformed
+	}
+	ppp := buf[Headroom-4 : Headroom]
+	ppp[0], ppp[1] = pppAddress, pppControl
+	binary.BigEndian.PutUint16(ppp[2:4], pppIPv4)
+	f.outPackets.Add(1)
+	f.outOctets.Add(uint64(n))
+	f.lastOut.Store(now)
+	return f, buf[start : Headroom+n], DropNone
+}
