@@ -264,6 +264,9 @@ func parseAVPs(b []byte, secret []byte, msg MsgType) ([]AVP, *UnknownMandatoryAV
 		}
 		avps = append(avps, a)
 	}
+	if len(avps) == 0 {
+		avps = nil // all ignored: the same as none at all
+	}
 	return avps, unknown, nil
 }
 
