@@ -1,0 +1,510 @@
+package api
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"mime"
+	"net"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/bras-project/bras/internal/config"
+	"github.com/bras-project/bras/internal/metrics"
+	"github.com/bras-project/bras/internal/table"
+)
+
+// DefaultListen is where the API listens unless configured: loopback only.
+const DefaultListen = "127.0.0.1:8080"
+
+// Config configures the API server.
+type Config struct {
+	// Listen is host:port; DefaultListen when empty. An address that is
+	// not loopback is refused unless AllowRemote is set.
+	Listen      string
+	AllowRemote bool
+	// Token is the bearer token every /api call must carry. Required.
+	Token config.Secret
+	// MetricsNeedToken makes /metrics require the token too.
+	MetricsNeedToken bool
+	Backend          Backend           // required
+	Reports          Reports           // optional: /api/v1/reports answers 404 without it
+	Metrics          *metrics.Registry // optional: /metrics and /api/v1/stats
+	Health           func() error      // optional: /healthz is 503 with its error
+	Logger           *slog.Logger      // optional
+}
+
+// Settings is the [api] section of the configuration file, decoded by
+// internal/config.
+type Settings struct {
+	Listen           string        `cfg:"listen"`
+	AllowRemote      bool          `cfg:"allow-remote"`
+	Token            config.Secret `cfg:"token"`
+	MetricsNeedToken bool          `cfg:"metrics-need-token"`
+}
+
+// Validate checks what New would refuse, so that `bras lns -check` reports
+// it with the place in the file.
+func (s *Settings) Validate() error {
+	if s.Token.Empty() {
+		return errors.New("token is required (token = env:BRAS_API_TOKEN or file:/etc/bras/api-token)")
+	}
+	listen := s.Listen
+	if listen == "" {
+		listen = DefaultListen
+	}
+	return checkListen(listen, s.AllowRemote)
+}
+
+// Server is the HTTP API server.
+type Server struct {
+	cfg     Config
+	log     *slog.Logger
+	handler http.Handler
+	tokenH  [sha256.Size]byte
+	reqs    *metrics.CounterVec
+}
+
+// New checks cfg and builds the server.
+func New(cfg Config) (*Server, error) {
+	if cfg.Listen == "" {
+		cfg.Listen = DefaultListen
+	}
+	if err := checkListen(cfg.Listen, cfg.AllowRemote); err != nil {
+		return nil, err
+	}
+	if cfg.Token.Empty() {
+		return nil, errors.New("api: a bearer token is required")
+	}
+	if cfg.Backend == nil {
+		return nil, errors.New("api: a Backend is required")
+	}
+	s := &Server{cfg: cfg, log: cfg.Logger, tokenH: sha256.Sum256(cfg.Token)}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Metrics != nil {
+		s.reqs = cfg.Metrics.NewCounter(metrics.APIRequests, "HTTP API requests by status class.", "code")
+	}
+	s.handler = s.routes()
+	return s, nil
+}
+
+// checkListen refuses an address that is not loopback unless allowed.
+func checkListen(listen string, allowRemote bool) error {
+	host, _, err := net.SplitHostPort(listen)
+	if err != nil {
+		return fmt.Errorf("api: listen address %q: %v", listen, err)
+	}
+	if allowRemote {
+		return nil
+	}
+	if host == "localhost" {
+		return nil
+	}
+	if a, err := netip.ParseAddr(host); err == nil && a.IsLoopback() {
+		return nil
+	}
+	return fmt.Errorf("api: listen address %q is not loopback; the API is local unless allow-remote is set", listen)
+}
+
+func (s *Server) routes() http.Handler {
+	r := chi.NewRouter()
+	r.Use(s.recoverer, s.count)
+	r.NotFound(func(w http.ResponseWriter, _ *http.Request) {
+		writeError(w, http.StatusNotFound, "no such endpoint")
+	})
+	r.MethodNotAllowed(func(w http.ResponseWriter, _ *http.Request) {
+		writeError(w, http.StatusMethodNotAllowed, "method not allowed")
+	})
+	r.Get("/healthz", s.healthz)
+	if s.cfg.Metrics != nil {
+		if s.cfg.MetricsNeedToken {
+			r.With(s.auth).Method(http.MethodGet, "/metrics", s.cfg.Metrics.Handler())
+		} else {
+			r.Method(http.MethodGet, "/metrics", s.cfg.Metrics.Handler())
+		}
+	}
+	r.Route("/api/v1", func(r chi.Router) {
+		r.Use(s.auth)
+		r.Get("/sessions", s.listSessions)
+		r.Get("/sessions/{id}", s.getSession)
+		r.Delete("/sessions/{id}", s.disconnect)
+		r.Get("/tunnels", s.listTunnels)
+		r.Get("/stats", s.stats)
+		r.Get("/reports/{name}", s.report)
+	})
+	return r
+}
+
+// Handler returns the API's HTTP handler.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Run listens on cfg.Listen and serves until ctx is done, then shuts down
+// gracefully.
+func (s *Server) Run(ctx context.Context) error {
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", s.cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("api: %w", err)
+	}
+	return s.Serve(ctx, ln)
+}
+
+// Serve serves on ln until ctx is done, then shuts down gracefully,
+// waiting up to 5 s for requests in flight. It closes ln.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	srv := &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       10 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    16 << 10,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+	}
+	s.log.Info("api listening", "addr", ln.Addr().String())
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("api: %w", err)
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	err := srv.Shutdown(sctx)
+	if serr := <-errc; !errors.Is(serr, http.ErrServerClosed) && err == nil {
+		err = serr
+	}
+	if err != nil {
+		return fmt.Errorf("api: shutdown: %w", err)
+	}
+	return nil
+}
+
+// auth requires "Authorization: Bearer <token>". The comparison is of
+// SHA-256 digests in constant time, so neither the token nor its length
+// leaks through timing.
+func (s *Server) auth(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := r.Header.Get("Authorization")
+		scheme, tok, ok := strings.Cut(h, " ")
+		if !ok || !strings.EqualFold(scheme, "Bearer") || tok == "" {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="bras"`)
+			writeError(w, http.StatusUnauthorized, "missing bearer token (Authorization: Bearer <token>)")
+			return
+		}
+		got := sha256.Sum256([]byte(strings.TrimSpace(tok)))
+		if subtle.ConstantTimeCompare(got[:], s.tokenH[:]) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="bras", error="invalid_token"`)
+			writeError(w, http.StatusUnauthorized, "invalid bearer token")
+			s.log.Warn("api: request with an invalid token", "peer", r.RemoteAddr, "path", r.URL.Path)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// statusWriter records the status for the request counter.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+func (s *Server) count(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sw := &statusWriter{ResponseWriter: w}
+		next.ServeHTTP(sw, r)
+		if sw.status == 0 {
+			sw.status = http.StatusOK
+		}
+		if s.reqs != nil {
+			s.reqs.With(fmt.Sprintf("%dxx", sw.status/100)).Inc()
+		}
+		s.log.Debug("api request", "method", r.Method, "path", r.URL.Path, "status", sw.status, "peer", r.RemoteAddr)
+	})
+}
+
+// recoverer turns a panic in a backend into a 500 rather than a dropped
+// connection.
+func (s *Server) recoverer(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				s.log.Error("api: panic in handler", "path", r.URL.Path, "panic", fmt.Sprint(v))
+				writeError(w, http.StatusInternalServerError, "internal error")
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
+
+// errorBody is the JSON of every error answer.
+type errorBody struct {
+	Error string `json:"error"`
+}
+
+func writeError(w http.ResponseWriter, status int, msg string) {
+	writeJSON(w, status, errorBody{Error: msg})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}
+
+// fail answers with the status err calls for.
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
+	var bad *BadRequestError
+	switch {
+	case errors.As(err, &bad):
+		writeError(w, http.StatusBadRequest, bad.Error())
+	case errors.Is(err, ErrNotFound):
+		writeError(w, http.StatusNotFound, err.Error())
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		writeError(w, http.StatusServiceUnavailable, "request cancelled or timed out: "+err.Error())
+	default:
+		s.log.Error("api: request failed", "path", r.URL.Path, "err", err)
+		writeError(w, http.StatusInternalServerError, err.Error())
+	}
+}
+
+// wantFormat picks JSON or CSV from ?format= or the Accept header.
+func wantFormat(r *http.Request) (table.Format, error) {
+	if v, ok := r.URL.Query()["format"]; ok {
+		if len(v) != 1 {
+			return "", BadRequest(errors.New("parameter \"format\" given more than once"))
+		}
+		switch v[0] {
+		case "json":
+			return table.JSON, nil
+		case "csv":
+			return table.CSV, nil
+		}
+		return "", BadRequest(fmt.Errorf("parameter \"format\": %q is not json or csv", v[0]))
+	}
+	for _, part := range strings.Split(r.Header.Get("Accept"), ",") {
+		mt, _, err := mime.ParseMediaType(strings.TrimSpace(part))
+		if err != nil {
+			continue
+		}
+		switch mt {
+		case "text/csv":
+			return table.CSV, nil
+		case "application/json":
+			return table.JSON, nil
+		}
+	}
+	return table.JSON, nil
+}
+
+func writeCSV(w http.ResponseWriter, t *table.Table) {
+	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+	w.WriteHeader(http.StatusOK)
+	_ = t.Write(w, table.CSV)
+}
+
+// onlyParams refuses query parameters other than the allowed ones.
+func onlyParams(r *http.Request, allowed ...string) error {
+	for k := range r.URL.Query() {
+		ok := false
+		for _, a := range allowed {
+			ok = ok || k == a
+		}
+		if !ok {
+			return BadRequest(fmt.Errorf("unknown parameter %q", k))
+		}
+	}
+	return nil
+}
+
+func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
+	if s.cfg.Health != nil {
+		if err := s.cfg.Health(); err != nil {
+			writeError(w, http.StatusServiceUnavailable, err.Error())
+			return
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+func (s *Server) listSessions(w http.ResponseWriter, r *http.Request) {
+	f, err := ParseSessionFilter(r.URL.Query())
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	format, err := wantFormat(r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	ss, err := s.cfg.Backend.Sessions(r.Context(), f)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if f.Limit > 0 && len(ss) > f.Limit {
+		ss = ss[:f.Limit]
+	}
+	if ss == nil {
+		ss = []Session{}
+	}
+	if format == table.CSV {
+		writeCSV(w, SessionsTable(ss))
+		return
+	}
+	writeJSON(w, http.StatusOK, ss)
+}
+
+func (s *Server) getSession(w http.ResponseWriter, r *http.Request) {
+	if err := onlyParams(r); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	id := pathParam(r, "id")
+	sess, err := s.cfg.Backend.Session(r.Context(), id)
+	if errors.Is(err, ErrNotFound) {
+		writeError(w, http.StatusNotFound, fmt.Sprintf("session %q not found", id))
+		return
+	}
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, sess)
+}
+
+func (s *Server) disconnect(w http.ResponseWriter, r *http.Request) {
+	if err := onlyParams(r); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	id := pathParam(r, "id")
+	err := s.cfg.Backend.Disconnect(r.Context(), id, CauseAdminReset)
+	if errors.Is(err, ErrNotFound) {
+		writeError(w, http.StatusNotFound, fmt.Sprintf("session %q not found", id))
+		return
+	}
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.log.Info("session disconnected through the API", "acct_session_id", id, "cause", CauseAdminReset, "peer", r.RemoteAddr)
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *Server) listTunnels(w http.ResponseWriter, r *http.Request) {
+	if err := onlyParams(r, "format"); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	format, err := wantFormat(r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	ts, err := s.cfg.Backend.Tunnels(r.Context())
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if ts == nil {
+		ts = []Tunnel{}
+	}
+	if format == table.CSV {
+		writeCSV(w, TunnelsTable(ts))
+		return
+	}
+	writeJSON(w, http.StatusOK, ts)
+}
+
+func (s *Server) stats(w http.ResponseWriter, r *http.Request) {
+	if err := onlyParams(r); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	samples := []metrics.Sample{}
+	if s.cfg.Metrics != nil {
+		samples = append(samples, s.cfg.Metrics.Samples()...)
+	}
+	writeJSON(w, http.StatusOK, samples)
+}
+
+func (s *Server) report(w http.ResponseWriter, r *http.Request) {
+	name := pathParam(r, "name")
+	if s.cfg.Reports == nil {
+		writeError(w, http.StatusNotFound, "reports are not configured")
+		return
+	}
+	format, err := wantFormat(r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	q := r.URL.Query()
+	q.Del("format")
+	t, err := s.cfg.Reports.Report(r.Context(), name, q)
+	if errors.Is(err, ErrNotFound) {
+		var bad *BadRequestError
+		if !errors.As(err, &bad) {
+			writeError(w, http.StatusNotFound, fmt.Sprintf("report %q not found", name))
+			return
+		}
+	}
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if format == table.CSV {
+		writeCSV(w, t)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	_ = t.Write(w, table.JSON)
+}
+
+// pathParam returns a path parameter unescaped: chi routes on the escaped
+// path when the request has one (an ID holding "/" sent as %2F).
+func pathParam(r *http.Request, key string) string {
+	v := chi.URLParam(r, key)
+	if r.URL.RawPath == "" {
+		return v
+	}
+	if u, err := url.PathUnescape(v); err == nil {
+		return u
+	}
+	return v
+}

@@ -1,0 +1,244 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/netip"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/bras-project/bras/internal/table"
+)
+
+// ErrNotFound is returned by a Backend or Reports for an unknown session,
+// tunnel or report; the API answers 404.
+var ErrNotFound = errors.New("api: not found")
+
+// CauseAdminReset is the disconnect cause of DELETE /api/v1/sessions/{id},
+// Acct-Terminate-Cause Admin-Reset (RFC 2866, section 5.10).
+const CauseAdminReset = "admin-reset"
+
+// Backend is what the daemon (LNS or LAC) gives the API.
+type Backend interface {
+	// Sessions lists the sessions that match f (f.Limit > 0 caps the count).
+	Sessions(ctx context.Context, f SessionFilter) ([]Session, error)
+	// Session returns one session by its Acct-Session-Id, or ErrNotFound.
+	Session(ctx context.Context, id string) (Session, error)
+	// Disconnect ends a session with the given cause (CauseAdminReset),
+	// or returns ErrNotFound.
+	Disconnect(ctx context.Context, id string, cause string) error
+	// Tunnels lists the L2TP tunnels.
+	Tunnels(ctx context.Context) ([]Tunnel, error)
+}
+
+// Reports runs the named billing reports (accounting.Reports satisfies it
+// through a small adapter). An unknown name is ErrNotFound (404); bad
+// parameters are wrapped with BadRequest (400).
+type Reports interface {
+	Report(ctx context.Context, name string, q url.Values) (*table.Table, error)
+}
+
+// BadRequestError marks an error caused by the request itself: the API
+// answers 400 with its message.
+type BadRequestError struct{ Err error }
+
+func (e *BadRequestError) Error() string { return e.Err.Error() }
+func (e *BadRequestError) Unwrap() error { return e.Err }
+
+// BadRequest wraps err so that the API answers 400 with its message.
+func BadRequest(err error) error { return &BadRequestError{Err: err} }
+
+// Session is one subscriber session as the API shows it. Durations are
+// rendered in JSON as whole seconds.
+type Session struct {
+	ID               string        `json:"id"` // Acct-Session-Id
+	User             string        `json:"user"`
+	Realm            string        `json:"realm,omitempty"`
+	State            string        `json:"state"`
+	MAC              string        `json:"mac,omitempty"`
+	CallingStationID string        `json:"calling_station_id,omitempty"`
+	LAC              string        `json:"lac,omitempty"` // the LAC's host name, on the LNS
+	Addr             netip.Addr    `json:"addr"`
+	TunnelID         uint16        `json:"tunnel_id"`
+	SessionID        uint16        `json:"session_id"`
+	PeerTunnelID     uint16        `json:"peer_tunnel_id"`
+	PeerSessionID    uint16        `json:"peer_session_id"`
+	Started          time.Time     `json:"started"`
+	InOctets         uint64        `json:"in_octets"`
+	OutOctets        uint64        `json:"out_octets"`
+	InPackets        uint64        `json:"in_packets"`
+	OutPackets       uint64        `json:"out_packets"`
+	RateDownKbps     uint32        `json:"rate_down_kbps,omitempty"`
+	RateUpKbps       uint32        `json:"rate_up_kbps,omitempty"`
+	SessionTimeout   time.Duration `json:"session_timeout"`
+	IdleTimeout      time.Duration `json:"idle_timeout"`
+}
+
+// MarshalJSON renders the timeouts as seconds.
+func (s Session) MarshalJSON() ([]byte, error) {
+	type plain Session
+	return json.Marshal(struct {
+		plain
+		SessionTimeout int64 `json:"session_timeout"`
+		IdleTimeout    int64 `json:"idle_timeout"`
+	}{plain(s), int64(s.SessionTimeout / time.Second), int64(s.IdleTimeout / time.Second)})
+}
+
+// UnmarshalJSON reads what MarshalJSON writes.
+func (s *Session) UnmarshalJSON(b []byte) error {
+	type plain Session
+	v := struct {
+		*plain
+		SessionTimeout int64 `json:"session_timeout"`
+		IdleTimeout    int64 `json:"idle_timeout"`
+	}{plain: (*plain)(s)}
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	s.SessionTimeout = time.Duration(v.SessionTimeout) * time.Second
+	s.IdleTimeout = time.Duration(v.IdleTimeout) * time.Second
+	return nil
+}
+
+// Tunnel is one L2TP control connection (RFC 2661, section 7.2).
+type Tunnel struct {
+	LocalID     uint16    `json:"local_id"`
+	PeerID      uint16    `json:"peer_id"`
+	Peer        string    `json:"peer"` // address:port
+	HostName    string    `json:"host_name"`
+	State       string    `json:"state"`
+	Sessions    int       `json:"sessions"`
+	Established time.Time `json:"established"`
+}
+
+// SessionFilter selects sessions. The zero value selects all.
+type SessionFilter struct {
+	User  string     // exact user name (with realm, as authenticated)
+	Addr  netip.Addr // the subscriber's address
+	LAC   string     // the LAC's host name
+	State string     // a session state, as Session.State shows it
+	Limit int        // at most this many sessions; 0 is no limit
+}
+
+// Match reports whether s passes the filter (Limit aside): a helper for
+// backends that filter a snapshot.
+func (f SessionFilter) Match(s Session) bool {
+	return (f.User == "" || f.User == s.User) &&
+		(!f.Addr.IsValid() || f.Addr == s.Addr) &&
+		(f.LAC == "" || f.LAC == s.LAC) &&
+		(f.State == "" || f.State == s.State)
+}
+
+// Values encodes the filter as the query ParseSessionFilter reads.
+func (f SessionFilter) Values() url.Values {
+	q := url.Values{}
+	if f.User != "" {
+		q.Set("user", f.User)
+	}
+	if f.Addr.IsValid() {
+		q.Set("addr", f.Addr.String())
+	}
+	if f.LAC != "" {
+		q.Set("lac", f.LAC)
+	}
+	if f.State != "" {
+		q.Set("state", f.State)
+	}
+	if f.Limit > 0 {
+		q.Set("limit", strconv.Itoa(f.Limit))
+	}
+	return q
+}
+
+// MaxLimit caps SessionFilter.Limit.
+const MaxLimit = 1 << 20
+
+// maxParam bounds a filter value.
+const maxParam = 253
+
+// ParseSessionFilter reads a filter from a query string, strictly: an
+// unknown or repeated parameter, or a bad value, is a *BadRequestError
+// naming the parameter. "format" is accepted and left to the caller.
+func ParseSessionFilter(q url.Values) (SessionFilter, error) {
+	var f SessionFilter
+	var errs []error
+	for _, k := range sortedKeys(q) {
+		vs := q[k]
+		if len(vs) != 1 {
+			errs = append(errs, fmt.Errorf("parameter %q given %d times", k, len(vs)))
+			continue
+		}
+		v := vs[0]
+		if len(v) > maxParam {
+			errs = append(errs, fmt.Errorf("parameter %q: longer than %d bytes", k, maxParam))
+			continue
+		}
+		switch k {
+		case "user":
+			f.User = v
+		case "lac":
+			f.LAC = v
+		case "state":
+			f.State = v
+		case "addr":
+			a, err := netip.ParseAddr(v)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("parameter \"addr\": %q is not an IP address", v))
+				continue
+			}
+			f.Addr = a
+		case "limit":
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 || n > MaxLimit {
+				errs = append(errs, fmt.Errorf("parameter \"limit\": %q is not an integer from 1 to %d", v, MaxLimit))
+				continue
+			}
+			f.Limit = n
+		case "format":
+		default:
+			errs = append(errs, fmt.Errorf("unknown parameter %q (want user, addr, lac, state, limit or format)", k))
+		}
+	}
+	if len(errs) > 0 {
+		return SessionFilter{}, BadRequest(errors.Join(errs...))
+	}
+	return f, nil
+}
+
+// SessionsTable renders sessions as a table, the same for the CLI and for
+// the API's CSV.
+func SessionsTable(ss []Session) *table.Table {
+	t := &table.Table{Columns: []string{"id", "user", "state", "addr", "lac", "mac", "tunnel_id", "session_id", "started", "in_octets", "out_octets", "in_packets", "out_packets", "rate_down_kbps", "rate_up_kbps"}}
+	for _, s := range ss {
+		addr := ""
+		if s.Addr.IsValid() {
+			addr = s.Addr.String()
+		}
+		started := ""
+		if !s.Started.IsZero() {
+			started = s.Started.UTC().Format(time.RFC3339)
+		}
+		u := strconv.FormatUint
+		t.Rows = append(t.Rows, []string{s.ID, s.User, s.State, addr, s.LAC, s.MAC,
+			u(uint64(s.TunnelID), 10), u(uint64(s.SessionID), 10), started,
+			u(s.InOctets, 10), u(s.OutOctets, 10), u(s.InPackets, 10), u(s.OutPackets, 10),
+			u(uint64(s.RateDownKbps), 10), u(uint64(s.RateUpKbps), 10)})
+	}
+	return t
+}
+
+// TunnelsTable renders tunnels as a table.
+func TunnelsTable(ts []Tunnel) *table.Table {
+	t := &table.Table{Columns: []string{"local_id", "peer_id", "peer", "host_name", "state", "sessions", "established"}}
+	for _, tu := range ts {
+		est := ""
+		if !tu.Established.IsZero() {
+			est = tu.Established.UTC().Format(time.RFC3339)
+		}
+		t.Rows = append(t.Rows, []string{strconv.Itoa(int(tu.LocalID)), strconv.Itoa(int(tu.PeerID)), tu.Peer, tu.HostName, tu.State, strconv.Itoa(tu.Sessions), est})
+	}
+	return t
+}
