@@ -1,0 +1,412 @@
+package accounting
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+)
+
+// ErrSpoolFull is returned (wrapped) by Spool.Append when the disk under
+// the spool is full; the records were not stored and stay with the caller.
+var ErrSpoolFull = errors.New("accounting: spool disk full")
+
+// ErrCorrupt counts a frame whose length or CRC does not check.
+var ErrCorrupt = errors.New("accounting: spool frame corrupt")
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+const (
+	frameHeader   = 8 // u32 payload length, u32 CRC-32C of the payload
+	maxFrame      = 1 << 20
+	segSuffix     = ".seg"
+	cursorFile    = "cursor"
+	defaultSegMax = 8 << 20
+)
+
+// Cursor is a position in the spool: a segment and an offset in it.
+type Cursor struct {
+	Seg uint64
+	Off int64
+}
+
+// Spool is an append-only, fsync'd queue of records on local disk, in
+// numbered segment files of length-prefixed, CRC-checked frames. One
+// writer appends; one reader reads from its cursor and commits what the
+// sink has taken, which deletes the segments left behind. After a crash a
+// torn frame at the tail is cut off, and reading starts again at the last
+// committed cursor (so a sink may see records twice: sinks are idempotent).
+type Spool struct {
+	dir    string
+	segMax int64
+
+	mu      sync.Mutex
+	segs    []uint64 // present segments, ascending
+	w       *os.File
+	wseg    uint64
+	wsize   int64 // durable (fsync'd) size of the write segment
+	rd      Cursor
+	rf      *os.File
+	rfSeg   uint64
+	rfSize  int64
+	buf     []byte
+	rbuf    []byte
+	corrupt int
+	notify  chan struct{}
+}
+
+// OpenSpool opens (creating it if needed) the spool in dir.
+func OpenSpool(dir string, segMax int64) (*Spool, error) {
+	if segMax <= 0 {
+		segMax = defaultSegMax
+	}
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return nil, fmt.Errorf("accounting: spool: %w", err)
+	}
+	s := &Spool{dir: dir, segMax: segMax, notify: make(chan struct{}, 1)}
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("accounting: spool: %w", err)
+	}
+	for _, e := range ents {
+		if n, ok := strings.CutSuffix(e.Name(), segSuffix); ok {
+			if v, err := strconv.ParseUint(n, 10, 64); err == nil {
+				s.segs = append(s.segs, v)
+			}
+		}
+	}
+	sort.Slice(s.segs, func(i, j int) bool { return s.segs[i] < s.segs[j] })
+	if len(s.segs) == 0 {
+		s.segs = []uint64{1}
+	}
+	s.wseg = s.segs[len(s.segs)-1]
+	// Cut a torn tail off the last segment: frames after the last good
+	// one were never acknowledged to anyone.
+	good, err := s.scanValid(s.wseg)
+	if err != nil {
+		return nil, err
+	}
+	s.w, err = os.OpenFile(s.segPath(s.wseg), os.O_CREATE|os.O_RDWR, 0o640)
+	if err != nil {
+		return nil, fmt.Errorf("accounting: spool: %w", err)
+	}
+	if err := s.w.Truncate(good); err != nil {
+		s.w.Close()
+		return nil, fmt.Errorf("accounting: spool: truncate torn tail: %w", err)
+	}
+	s.wsize = good
+	s.rd = Cursor{Seg: s.segs[0]}
+	if b, err := os.ReadFile(filepath.Join(dir, cursorFile)); err == nil {
+		var c Cursor
+		if _, err := fmt.Sscanf(string(b), "%d %d", &c.Seg, &c.Off); err == nil && s.has(c.Seg) && c.Off >= 0 {
+			if c.Seg != s.wseg || c.Off <= s.wsize {
+				s.rd = c
+			}
+		}
+	}
+	if err := syncDir(dir); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *Spool) has(seg uint64) bool {
+	for _, v := range s.segs {
+		if v == seg {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *Spool) segPath(seg uint64) string {
+	return filepath.Join(s.dir, fmt.Sprintf("%016d%s", seg, segSuffix))
+}
+
+// scanValid returns the length of the prefix of seg made of good frames.
+func (s *Spool) scanValid(seg uint64) (int64, error) {
+	b, err := os.ReadFile(s.segPath(seg))
+	if errors.Is(err, os.ErrNotExist) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("accounting: spool: %w", err)
+	}
+	var off int64
+	for {
+		n, _, err := nextFrame(b[off:])
+		if err != nil || n == 0 {
+			return off, nil
+		}
+		off += int64(n)
+	}
+}
+
+// nextFrame checks the frame at the start of b and returns its total size
+// and payload; 0 at a clean end (or a frame not complete yet).
+func nextFrame(b []byte) (int, []byte, error) {
+	if len(b) < frameHeader {
+		return 0, nil, nil
+	}
+	n := int(binary.BigEndian.Uint32(b))
+	if n == 0 || n > maxFrame {
+		return 0, nil, fmt.Errorf("%w: length %d", ErrCorrupt, n)
+	}
+	if len(b) < frameHeader+n {
+		return 0, nil, nil
+	}
+	p := b[frameHeader : frameHeader+n]
+	if crc32.Checksum(p, castagnoli) != binary.BigEndian.Uint32(b[4:]) {
+		return 0, nil, fmt.Errorf("%w: CRC", ErrCorrupt)
+	}
+	return frameHeader + n, p, nil
+}
+
+// Append writes recs durably (one write, one fsync) or not at all: on an
+// error the segment is cut back and the caller still owns the records.
+func (s *Spool) Append(recs []Record) error {
+	if len(recs) == 0 {
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.wsize >= s.segMax {
+		if err := s.rotate(); err != nil {
+			return err
+		}
+	}
+	b := s.buf[:0]
+	for i := range recs {
+		start := len(b)
+		b = append(b, make([]byte, frameHeader)...)
+		var err error
+		if b, err = recs[i].Append(b); err != nil {
+			return fmt.Errorf("accounting: spool: %w", err)
+		}
+		p := b[start+frameHeader:]
+		if len(p) > maxFrame {
+			return fmt.Errorf("accounting: spool: record of %d bytes: %w", len(p), ErrMalformed)
+		}
+		binary.BigEndian.PutUint32(b[start:], uint32(len(p)))
+		binary.BigEndian.PutUint32(b[start+4:], crc32.Checksum(p, castagnoli))
+	}
+	s.buf = b
+	_, err := s.w.WriteAt(b, s.wsize)
+	if err == nil {
+		err = s.w.Sync()
+	}
+	if err != nil {
+		_ = s.w.Truncate(s.wsize)
+		if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) {
+			return fmt.Errorf("%w: %s: %v", ErrSpoolFull, s.dir, err)
+		}
+		return fmt.Errorf("accounting: spool: write %s: %w", s.dir, err)
+	}
+	s.wsize += int64(len(b))
+	select {
+	case s.notify <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
+func (s *Spool) rotate() error {
+	next := s.wseg + 1
+	f, err := os.OpenFile(s.segPath(next), os.O_CREATE|os.O_RDWR|os.O_TRUNC, 0o640)
+	if err != nil {
+		if errors.Is(err, syscall.ENOSPC) {
+			return fmt.Errorf("%w: %s: %v", ErrSpoolFull, s.dir, err)
+		}
+		return fmt.Errorf("accounting: spool: %w", err)
+	}
+	if err := syncDir(s.dir); err != nil {
+		f.Close()
+		os.Remove(s.segPath(next))
+		return err
+	}
+	s.w.Close()
+	s.w, s.wseg, s.wsize = f, next, 0
+	s.segs = append(s.segs, next)
+	return nil
+}
+
+// Notify is signalled after every Append.
+func (s *Spool) Notify() <-chan struct{} { return s.notify }
+
+// Read returns up to max records from the read cursor and the cursor
+// after them; nothing (and no error) when the reader has caught up. Only
+// fsync'd frames are read.
+func (s *Spool) Read(max int) ([]Record, Cursor, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []Record
+	c := s.rd
+	for len(out) < max {
+		if s.rf == nil || s.rfSeg != c.Seg {
+			if s.rf != nil {
+				s.rf.Close()
+				s.rf = nil
+			}
+			f, err := os.Open(s.segPath(c.Seg))
+			if err != nil {
+				return out, c, fmt.Errorf("accounting: spool: %w", err)
+			}
+			fi, err := f.Stat()
+			if err != nil {
+				f.Close()
+				return out, c, fmt.Errorf("accounting: spool: %w", err)
+			}
+			s.rf, s.rfSeg, s.rfSize = f, c.Seg, fi.Size()
+		}
+		limit := s.wsize
+		if c.Seg != s.wseg {
+			// The segment may have grown since it was opened as the
+			// write segment: take its final size.
+			if fi, err := s.rf.Stat(); err == nil {
+				s.rfSize = fi.Size()
+			}
+			limit = s.rfSize
+		}
+		if c.Off >= limit {
+			next, ok := s.after(c.Seg)
+			if c.Seg == s.wseg || !ok {
+				break
+			}
+			c = Cursor{Seg: next}
+			continue
+		}
+		// A chunk always holds at least one whole frame.
+		want := min(int64(frameHeader+maxFrame), limit-c.Off)
+		if int64(cap(s.rbuf)) < want {
+			s.rbuf = make([]byte, want)
+		}
+		buf := s.rbuf[:want]
+		if _, err := s.rf.ReadAt(buf, c.Off); err != nil {
+			return out, c, fmt.Errorf("accounting: spool: %w", err)
+		}
+		used := 0
+		for len(out) < max {
+			fl, p, err := nextFrame(buf[used:])
+			if err != nil || (fl == 0 && used == 0) {
+				// Damage, or a frame cut short, inside a completed
+				// segment: count it and skip the rest of the segment.
+				s.corrupt++
+				used = int(limit - c.Off)
+				break
+			}
+			if fl == 0 {
+				break
+			}
+			if r, err := ParseRecord(p); err != nil {
+				s.corrupt++
+			} else {
+				out = append(out, r)
+			}
+			used += fl
+		}
+		c.Off += int64(used)
+	}
+	return out, c, nil
+}
+
+func (s *Spool) after(seg uint64) (uint64, bool) {
+	for _, v := range s.segs {
+		if v > seg {
+			return v, true
+		}
+	}
+	return 0, false
+}
+
+// Commit moves the read cursor to c (what the sink has taken), deletes
+// the segments before it and records the cursor (not fsync'd: losing it
+// only means records are offered again).
+func (s *Spool) Commit(c Cursor) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.rd = c
+	keep := s.segs[:0]
+	var err error
+	for _, v := range s.segs {
+		if v < c.Seg && v != s.wseg {
+			if s.rf != nil && s.rfSeg == v {
+				s.rf.Close()
+				s.rf = nil
+			}
+			if rerr := os.Remove(s.segPath(v)); rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
+				err = rerr
+			}
+			continue
+		}
+		keep = append(keep, v)
+	}
+	s.segs = keep
+	tmp := filepath.Join(s.dir, cursorFile+".tmp")
+	if werr := os.WriteFile(tmp, []byte(fmt.Sprintf("%d %d\n", c.Seg, c.Off)), 0o640); werr == nil {
+		_ = os.Rename(tmp, filepath.Join(s.dir, cursorFile))
+	}
+	if err != nil {
+		return fmt.Errorf("accounting: spool: %w", err)
+	}
+	return nil
+}
+
+// Pending is the number of bytes between the read cursor and the end.
+func (s *Spool) Pending() int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var n int64
+	for _, v := range s.segs {
+		if v < s.rd.Seg {
+			continue
+		}
+		var size int64
+		if v == s.wseg {
+			size = s.wsize
+		} else if fi, err := os.Stat(s.segPath(v)); err == nil {
+			size = fi.Size()
+		}
+		if v == s.rd.Seg {
+			size -= s.rd.Off
+		}
+		n += max(size, 0)
+	}
+	return n
+}
+
+// Corrupt is how many damaged frames reading has skipped.
+func (s *Spool) Corrupt() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.corrupt
+}
+
+// Close closes the files.
+func (s *Spool) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.rf != nil {
+		s.rf.Close()
+		s.rf = nil
+	}
+	return s.w.Close()
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("accounting: spool: %w", err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("accounting: spool: sync %s: %w", dir, err)
+	}
+	return nil
+}

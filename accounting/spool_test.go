@@ -1,0 +1,200 @@
+package accounting
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+
+	"github.com/bras-project/bras/internal/testenv"
+)
+
+func seqRecords(from, n int) []Record {
+	out := make([]Record, n)
+	for i := range out {
+		out[i] = sess(fmt.Sprintf("s%d", from+i), "u", 0, Start, t0, 0, 0)
+	}
+	return out
+}
+
+// drain reads the spool to the end in batches of max, committing each.
+func drain(t *testing.T, s *Spool, max int) []string {
+	t.Helper()
+	var ids []string
+	for {
+		recs, c, err := s.Read(max)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(recs) == 0 {
+			return ids
+		}
+		for _, r := range recs {
+			ids = append(ids, r.SessionID)
+		}
+		if err := s.Commit(c); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func wantIDs(from, n int) []string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = fmt.Sprintf("s%d", from+i)
+	}
+	return out
+}
+
+func TestSpoolOrderAcrossSegmentsAndRestart(t *testing.T) {
+	dir := t.TempDir()
+	s, err := OpenSpool(dir, 4096) // a few dozen records per segment
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 10; i++ {
+		if err := s.Append(seqRecords(i*50, 50)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Read part, commit, "crash" (no Close) and reopen: the rest follows.
+	recs, c, err := s.Read(120)
+	if err != nil || len(recs) != 120 {
+		t.Fatalf("Read = %d, %v", len(recs), err)
+	}
+	if err := s.Commit(c); err != nil {
+		t.Fatal(err)
+	}
+	segs, _ := filepath.Glob(filepath.Join(dir, "*"+segSuffix))
+	s2, err := OpenSpool(dir, 4096)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := drain(t, s2, 77)
+	if want := wantIDs(120, 380); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("after restart got %d records %v..., want s120..s499", len(got), got[:min(3, len(got))])
+	}
+	after, _ := filepath.Glob(filepath.Join(dir, "*"+segSuffix))
+	if len(segs) < 5 || len(after) != 1 {
+		t.Errorf("segments before %d, after draining %d; want several, then 1", len(segs), len(after))
+	}
+	if s2.Pending() != 0 {
+		t.Errorf("Pending = %d after draining", s2.Pending())
+	}
+	// A new append after draining is read next.
+	if err := s2.Append(seqRecords(500, 1)); err != nil {
+		t.Fatal(err)
+	}
+	if got := drain(t, s2, 10); fmt.Sprint(got) != "[s500]" {
+		t.Errorf("got %v, want [s500]", got)
+	}
+}
+
+func TestSpoolTornTail(t *testing.T) {
+	dir := t.TempDir()
+	s, err := OpenSpool(dir, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Append(seqRecords(0, 3)); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	// A crash in the middle of a write leaves half a frame.
+	seg := filepath.Join(dir, fmt.Sprintf("%016d%s", 1, segSuffix))
+	f, err := os.OpenFile(seg, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Write([]byte{0, 0, 1, 0, 0xde, 0xad})
+	f.Close()
+	s2, err := OpenSpool(dir, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s2.Append(seqRecords(3, 2)); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := drain(t, s2, 100), wantIDs(0, 5); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("got %v, want %v", got, want)
+	}
+	if s2.Corrupt() != 0 {
+		t.Errorf("Corrupt = %d, want 0 (a torn tail is cut, not counted)", s2.Corrupt())
+	}
+}
+
+func TestSpoolCorruptSegmentSkipped(t *testing.T) {
+	dir := t.TempDir()
+	s, err := OpenSpool(dir, 1024)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 4; i++ {
+		if err := s.Append(seqRecords(i*10, 10)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Flip a byte in the middle of the first segment.
+	seg := filepath.Join(dir, fmt.Sprintf("%016d%s", 1, segSuffix))
+	b, _ := os.ReadFile(seg)
+	b[len(b)/2] ^= 0xff
+	os.WriteFile(seg, b, 0o640)
+	got := drain(t, s, 1000)
+	if s.Corrupt() != 1 || len(got) == 0 || got[len(got)-1] != "s39" {
+		t.Errorf("Corrupt = %d, got %d records ending %v; want 1 damaged frame counted and reading to go on to s39", s.Corrupt(), len(got), got[len(got)-1:])
+	}
+}
+
+// TestSpoolDiskFull fills a tiny tmpfs: Append fails with ErrSpoolFull,
+// keeps what was stored, and works again once there is room.
+func TestSpoolDiskFull(t *testing.T) {
+	testenv.RequireRoot(t)
+	dir := t.TempDir()
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", dir).CombinedOutput(); err != nil {
+		t.Fatalf("mount tmpfs: %v: %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("umount", dir).Run() })
+	filler := filepath.Join(dir, "filler")
+	if err := os.WriteFile(filler, make([]byte, 16<<10), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s, err := OpenSpool(filepath.Join(dir, "spool"), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored := 0
+	var full error
+	for i := 0; i < 1000 && full == nil; i++ {
+		if err := s.Append(seqRecords(stored, 20)); err != nil {
+			full = err
+			break
+		}
+		stored += 20
+	}
+	if !errors.Is(full, ErrSpoolFull) {
+		t.Fatalf("Append on a full disk = %v, want ErrSpoolFull", full)
+	}
+	recs, _, err := s.Read(100000)
+	if err != nil || len(recs) != stored {
+		t.Fatalf("after the failure: %d records readable, %v; want the %d stored", len(recs), err, stored)
+	}
+	// Room again (the operator cleaned up): the same records go in.
+	if err := os.Remove(filler); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Append(seqRecords(stored, 20)); err != nil {
+		t.Fatalf("Append after freeing space: %v", err)
+	}
+	stored += 20
+	s.Close()
+	s2, err := OpenSpool(filepath.Join(dir, "spool"), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := drain(t, s2, 1000); len(got) != stored {
+		t.Errorf("after reopen %d records, want %d", len(got), stored)
+	}
+	s2.Close()
+}
