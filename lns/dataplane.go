@@ -670,8 +670,7 @@ func (w *encapWorker) forward(n int) {
 	for i := 0; i < n; i++ {
 		f, msg, r := d.encap(w.bufs[i], w.sizes[i], now)
 		if r != DropNone {
-			d.drop(f, r)
-			continue
+			continue // counted by encap
 		}
 		w.out.Msgs[k].Buffers[0] = msg
 		w.out.Msgs[k].Addr = f.peer
@@ -696,25 +695,25 @@ func (w *encapWorker) forward(n int) {
 
 // encap turns the packet read into buf[Headroom:Headroom+size] into an L2TP
 // data message in place: the returned message is a slice of buf that starts
-// in the headroom (it aliases buf). It counts the packet on the flow.
+// in the headroom (it aliases buf). It counts the packet, or the drop.
 func (d *DataPlane) encap(buf []byte, size int, now int64) (*Flow, []byte, DropReason) {
 	if size <= 0 || Headroom+size > len(buf) {
-		return nil, nil, DropMalformed
+		return nil, nil, d.drop(nil, DropMalformed)
 	}
 	ip := buf[Headroom : Headroom+size]
 	if len(ip) >= 1 && ip[0]>>4 != 4 {
-		return nil, nil, DropProtocol // IPv6 and others: not carried yet
+		return nil, nil, d.drop(nil, DropProtocol) // IPv6 and others: not carried yet
 	}
 	n, ok := ipv4Len(ip)
 	if !ok {
-		return nil, nil, DropMalformed
+		return nil, nil, d.drop(nil, DropMalformed)
 	}
 	f := d.addrs.Lookup4(binary.BigEndian.Uint32(ip[16:20]))
 	if f == nil {
-		return nil, nil, DropNoSession
+		return nil, nil, d.drop(nil, DropNoSession)
 	}
 	if !f.down.Load().Allow(now, n) {
-		return f, nil, DropRateLimit
+		return f, nil, d.drop(f, DropRateLimit)
 	}
 	h := l2tp.Header{TunnelID: f.peerTunnel, SessionID: f.peerSession}
 	if f.seq {
@@ -725,7 +724,7 @@ func (d *DataPlane) encap(buf []byte, size int, now int64) (*Flow, []byte, DropR
 	}
 	start := Headroom - 4 - h.Len()
 	if _, err := l2tp.AppendHeader(buf[start:start], h, 4+n); err != nil {
-		return f, nil, DropMalformed
+		return f, nil, d.drop(f, DropMalformed)
 	}
 	ppp := buf[Headroom-4 : Headroom]
 	ppp[0], ppp[1] = pppAddress, pppControl
