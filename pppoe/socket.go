@@ -8,10 +8,14 @@ import (
 
 	"github.com/mdlayher/packet"
 	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
 )
 
 // hwAddr is the destination address of a raw-socket write.
 func hwAddr(m MAC) net.Addr { return &packet.Addr{HardwareAddr: m[:]} }
+
+// rcvBuf is the receive buffer asked for each raw socket.
+const rcvBuf = 4 << 20
 
 // listen opens a raw AF_PACKET socket that reads and writes whole Ethernet
 // frames of one ethertype on ifi.
@@ -19,6 +23,27 @@ func listen(ifi *net.Interface, et EtherType) (*packet.Conn, error) {
 	c, err := packet.Listen(ifi, packet.Raw, int(et), nil)
 	if err != nil {
 		return nil, fmt.Errorf("pppoe: %s: listen %v: %w", ifi.Name, et, err)
+	}
+	// An AF_PACKET socket also sees the frames its host sends; the AC and
+	// the client only want what arrives.
+	rc, err := c.SyscallConn()
+	if err == nil {
+		var serr error
+		err = rc.Control(func(fd uintptr) {
+			serr = unix.SetsockoptInt(int(fd), unix.SOL_PACKET, unix.PACKET_IGNORE_OUTGOING, 1)
+			// Room for bursts (a PADI storm, a batch of session frames);
+			// past net.core.rmem_max only with CAP_NET_ADMIN.
+			if unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, rcvBuf) != nil {
+				_ = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF, rcvBuf)
+			}
+		})
+		if err == nil {
+			err = serr
+		}
+	}
+	if err != nil {
+		c.Close()
+		return nil, fmt.Errorf("pppoe: %s: ignore outgoing: %w", ifi.Name, err)
 	}
 	return c, nil
 }

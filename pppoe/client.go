@@ -1,0 +1,531 @@
+package pppoe
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Errors of the client.
+var (
+	// ErrNoOffer: no acceptable PADO arrived after every PADI retry.
+	ErrNoOffer = errors.New("pppoe: no acceptable PADO")
+	// ErrRefused: the AC answered the PADR with an error tag.
+	ErrRefused = errors.New("pppoe: session refused by the access concentrator")
+	// ErrPADT: the AC ended the session with a PADT.
+	ErrPADT = errors.New("pppoe: session terminated by the access concentrator")
+	// ErrBusy: a dial is already running for this MAC.
+	ErrBusy = errors.New("pppoe: a discovery is already running for this MAC")
+)
+
+// ClientConfig configures a Client.
+type ClientConfig struct {
+	// Interface carries the subscribers' frames.
+	Interface string
+	// NoPromiscuous leaves the interface out of promiscuous mode. By default
+	// the client turns it on so that frames to its many source MACs are
+	// received.
+	NoPromiscuous bool
+	Logger        *slog.Logger
+}
+
+// DialOptions control one discovery, RFC 2516 sections 5.1-5.4 and 8.
+type DialOptions struct {
+	// ServiceName is requested in the PADI and PADR ("" asks for any); a
+	// PADO that does not offer it is ignored.
+	ServiceName string
+	// ACName, when set, ignores PADOs from other access concentrators.
+	ACName string
+	// HostUniq is sent in PADI and PADR; 8 random octets by default.
+	HostUniq []byte
+	// Timeout is the first wait for a PADO or PADS (1s by default); it
+	// doubles after every retry up to MaxTimeout (8s by default).
+	Timeout, MaxTimeout time.Duration
+	// PADIAttempts (5 by default) PADIs are sent before giving up;
+	// PADRAttempts (3 by default) PADRs before going back to PADIs.
+	PADIAttempts, PADRAttempts int
+	// MaxPayload > 1492 asks for it with the PPP-Max-Payload tag (RFC 4638).
+	MaxPayload int
+	// Receive, when set, gets the session's frames from the start (see
+	// ClientSession.SetReceive).
+	Receive func(payload []byte)
+}
+
+// Client runs PPPoE client sessions for any number of source MACs on one
+// interface (one raw socket per ethertype).
+type Client struct {
+	log        *slog.Logger
+	ifname     string
+	disc, sess frameConn
+
+	mu       sync.RWMutex
+	pending  map[MAC]*dialState
+	sessions map[sessKey]*ClientSession
+
+	// Counters.
+	Malformed, Ignored, Unknown atomic.Uint64
+}
+
+type dialState struct {
+	hostUniq []byte
+	ac       MAC // the AC the PADR went to; zero while waiting for PADOs
+	svc      string
+	recv     func([]byte)
+	ch       chan offer
+}
+
+type offer struct {
+	src  MAC
+	pkt  Packet
+	sess *ClientSession
+}
+
+// ClientSession is one client PPPoE session.
+type ClientSession struct {
+	ID          uint16
+	MAC, ACMAC  MAC
+	ServiceName string
+	ACName      string
+	// MaxPayload is 1492, or the PPP-Max-Payload agreed with the AC.
+	MaxPayload int
+
+	c      *Client
+	recv   atomic.Pointer[func([]byte)]
+	mu     sync.Mutex
+	early  [][]byte
+	closed atomic.Bool
+	done   chan struct{}
+	err    error
+}
+
+// NewClient opens the raw sockets on cfg.Interface. Call it in the network
+// namespace to use, then run Run.
+func NewClient(cfg ClientConfig) (*Client, error) {
+	ifi, err := net.InterfaceByName(cfg.Interface)
+	if err != nil {
+		return nil, fmt.Errorf("pppoe: client: %w", err)
+	}
+	c := newClient(cfg)
+	disc, err := listen(ifi, EtherTypeDiscovery)
+	if err != nil {
+		return nil, err
+	}
+	sess, err := listen(ifi, EtherTypeSession)
+	if err != nil {
+		disc.Close()
+		return nil, err
+	}
+	if !cfg.NoPromiscuous {
+		if err := sess.SetPromiscuous(true); err != nil {
+			disc.Close()
+			sess.Close()
+			return nil, fmt.Errorf("pppoe: client: promiscuous %s: %w", cfg.Interface, err)
+		}
+	}
+	c.disc, c.sess = disc, sess
+	return c, nil
+}
+
+func newClient(cfg ClientConfig) *Client {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Client{
+		log:      cfg.Logger,
+		ifname:   cfg.Interface,
+		pending:  make(map[MAC]*dialState),
+		sessions: make(map[sessKey]*ClientSession),
+	}
+}
+
+// Run reads discovery and session frames until ctx is done, then closes
+// the sockets. Sessions still up are not sent a PADT: Close them first.
+func (c *Client) Run(ctx context.Context) error {
+	errc := make(chan error, 2)
+	go func() { errc <- c.readLoop(ctx, c.disc, c.handleDiscovery) }()
+	go func() { errc <- c.readLoop(ctx, c.sess, c.handleSession) }()
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-errc:
+	}
+	past := time.Unix(1, 0)
+	_ = c.disc.SetReadDeadline(past)
+	_ = c.sess.SetReadDeadline(past)
+	if err == nil {
+		err = <-errc
+	}
+	<-errc
+	c.disc.Close()
+	c.sess.Close()
+	return err
+}
+
+func (c *Client) readLoop(ctx context.Context, conn frameConn, handle func([]byte)) error {
+	buf := make([]byte, 1600)
+	for {
+		n, _, err := conn.ReadFrom(buf)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				continue
+			}
+			return fmt.Errorf("pppoe: client %s: read: %w", c.ifname, err)
+		}
+		handle(buf[:n])
+	}
+}
+
+// NumSessions returns the number of sessions up.
+func (c *Client) NumSessions() int {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return len(c.sessions)
+}
+
+// handleDiscovery routes PADO and PADS to the running dial of their
+// destination MAC, and PADT to its session.
+func (c *Client) handleDiscovery(frame []byte) {
+	eth, rest, err := ParseEthernet(frame)
+	if err != nil || eth.EtherType != EtherTypeDiscovery {
+		c.Malformed.Add(1)
+		return
+	}
+	var p Packet
+	if err := p.Decode(rest); err != nil {
+		c.Malformed.Add(1)
+		return
+	}
+	switch p.Code {
+	case CodePADT:
+		c.mu.RLock()
+		cs := c.sessions[sessKey{eth.Dst, p.SessionID}]
+		c.mu.RUnlock()
+		if cs == nil || cs.ACMAC != eth.Src {
+			c.Unknown.Add(1)
+			return
+		}
+		cs.end(ErrPADT)
+		return
+	case CodePADO, CodePADS:
+	default:
+		c.Ignored.Add(1)
+		return
+	}
+	c.mu.Lock()
+	d := c.pending[eth.Dst]
+	if d == nil {
+		c.mu.Unlock()
+		c.Ignored.Add(1)
+		return
+	}
+	// Host-Uniq MUST come back unmodified; it ties the answer to our request.
+	if hu, _ := p.Tag(TagHostUniq); !bytes.Equal(hu, d.hostUniq) {
+		c.mu.Unlock()
+		c.Ignored.Add(1)
+		return
+	}
+	// Keep copies: the read buffer is reused.
+	kept := append([]byte(nil), rest...)
+	_ = p.Decode(kept)
+	o := offer{src: eth.Src, pkt: p}
+	if p.Code == CodePADS {
+		if eth.Src != d.ac {
+			c.mu.Unlock()
+			c.Ignored.Add(1)
+			return
+		}
+		if p.SessionID != 0 && p.SessionID != 0xffff {
+			// Register before the AC's first PPP frame can arrive.
+			k := sessKey{eth.Dst, p.SessionID}
+			if c.sessions[k] == nil {
+				cs := &ClientSession{ID: p.SessionID, MAC: eth.Dst, ACMAC: eth.Src, ServiceName: d.svc,
+					MaxPayload: 1492, c: c, done: make(chan struct{})}
+				if n, _ := p.Tag(TagACName); n != nil {
+					cs.ACName = string(n)
+				}
+				if mp, ok := p.MaxPayload(); ok && mp > 1492 {
+					cs.MaxPayload = mp
+				}
+				if d.recv != nil {
+					cs.recv.Store(&d.recv)
+				}
+				c.sessions[k] = cs
+				o.sess = cs
+			}
+		}
+	}
+	c.mu.Unlock()
+	select {
+	case d.ch <- o:
+	default:
+		c.Ignored.Add(1)
+	}
+}
+
+// handleSession delivers a session frame to its ClientSession.
+func (c *Client) handleSession(frame []byte) {
+	if len(frame) < EthernetHeaderLen+HeaderLen || frame[12] != 0x88 || frame[13] != 0x64 {
+		c.Malformed.Add(1)
+		return
+	}
+	var dst, src MAC
+	copy(dst[:], frame[0:6])
+	copy(src[:], frame[6:12])
+	sid, payload, err := ParseSession(frame[EthernetHeaderLen:])
+	if err != nil {
+		c.Malformed.Add(1)
+		return
+	}
+	c.mu.RLock()
+	cs := c.sessions[sessKey{dst, sid}]
+	c.mu.RUnlock()
+	if cs == nil || cs.ACMAC != src || cs.closed.Load() {
+		c.Unknown.Add(1)
+		return
+	}
+	if fn := cs.recv.Load(); fn != nil {
+		(*fn)(payload)
+		return
+	}
+	cs.mu.Lock()
+	if fn := cs.recv.Load(); fn != nil {
+		cs.mu.Unlock()
+		(*fn)(payload)
+		return
+	}
+	if len(cs.early) < 16 {
+		cs.early = append(cs.early, append([]byte(nil), payload...))
+	}
+	cs.mu.Unlock()
+}
+
+// Dial runs discovery for source MAC mac: PADI, PADO, PADR, PADS with
+// Host-Uniq and the retries of RFC 2516 section 8 (waits doubling; after
+// PADRAttempts unanswered PADRs it starts again with PADIs).
+func (c *Client) Dial(ctx context.Context, hw net.HardwareAddr, o DialOptions) (*ClientSession, error) {
+	mac, ok := MACFrom(hw)
+	if !ok || mac[0]&1 != 0 {
+		return nil, fmt.Errorf("pppoe: dial: %v is not a unicast Ethernet address", hw)
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = time.Second
+	}
+	if o.MaxTimeout < o.Timeout {
+		o.MaxTimeout = max(8*time.Second, o.Timeout)
+	}
+	if o.PADIAttempts <= 0 {
+		o.PADIAttempts = 5
+	}
+	if o.PADRAttempts <= 0 {
+		o.PADRAttempts = 3
+	}
+	if o.HostUniq == nil {
+		o.HostUniq = binary.BigEndian.AppendUint64(nil, rand.Uint64())
+	}
+	d := &dialState{hostUniq: o.HostUniq, svc: o.ServiceName, recv: o.Receive, ch: make(chan offer, 8)}
+	c.mu.Lock()
+	if c.pending[mac] != nil {
+		c.mu.Unlock()
+		return nil, ErrBusy
+	}
+	c.pending[mac] = d
+	c.mu.Unlock()
+	defer func() {
+		c.mu.Lock()
+		delete(c.pending, mac)
+		c.mu.Unlock()
+	}()
+
+	extra := []Tag{{Type: TagHostUniq, Value: o.HostUniq}}
+	if o.MaxPayload > 1492 {
+		extra = append(extra, Tag{Type: TagPPPMaxPayload, Value: binary.BigEndian.AppendUint16(nil, uint16(o.MaxPayload))})
+	}
+	wait := o.Timeout
+	backoff := func() {
+		if wait *= 2; wait > o.MaxTimeout {
+			wait = o.MaxTimeout
+		}
+	}
+	padis := 0
+	for padis < o.PADIAttempts {
+		// Discovery initiation, section 5.1.
+		var pado *offer
+		for ; padis < o.PADIAttempts && pado == nil; padis++ {
+			tags := append([]Tag{{Type: TagServiceName, Value: []byte(o.ServiceName)}}, extra...)
+			if err := c.sendDiscovery(Broadcast, mac, Packet{Code: CodePADI, Tags: tags}); err != nil {
+				return nil, err
+			}
+			var err error
+			pado, err = c.await(ctx, d, wait, func(of *offer) bool { return of.pkt.Code == CodePADO && acceptable(&of.pkt, &o) })
+			if err != nil {
+				return nil, err
+			}
+			if pado == nil {
+				backoff()
+			}
+		}
+		if pado == nil {
+			break
+		}
+		// Request, section 5.3: echo the cookie and the relay id.
+		tags := append([]Tag{{Type: TagServiceName, Value: []byte(o.ServiceName)}}, extra...)
+		for _, t := range pado.pkt.Tags {
+			if t.Type == TagACCookie || t.Type == TagRelaySessionID {
+				tags = append(tags, t)
+			}
+		}
+		c.mu.Lock()
+		d.ac = pado.src
+		c.mu.Unlock()
+		wait = o.Timeout
+		for range o.PADRAttempts {
+			if err := c.sendDiscovery(pado.src, mac, Packet{Code: CodePADR, Tags: tags}); err != nil {
+				return nil, err
+			}
+			pads, err := c.await(ctx, d, wait, func(of *offer) bool { return of.pkt.Code == CodePADS })
+			if err != nil {
+				return nil, err
+			}
+			if pads == nil {
+				backoff()
+				continue
+			}
+			if pads.sess != nil {
+				c.log.Debug("pppoe client session up", "mac", mac.String(), "session_id", pads.sess.ID)
+				return pads.sess, nil
+			}
+			for _, et := range []TagType{TagServiceNameError, TagACSystemError, TagGenericError} {
+				if v, ok := pads.pkt.Tag(et); ok {
+					return nil, fmt.Errorf("pppoe: dial %v: %v %q: %w", mac, et, v, ErrRefused)
+				}
+			}
+			return nil, fmt.Errorf("pppoe: dial %v: PADS with session ID %#x: %w", mac, pads.pkt.SessionID, ErrRefused)
+		}
+		// No PADS: back to PADI, section 8.
+		c.mu.Lock()
+		d.ac = MAC{}
+		c.mu.Unlock()
+	}
+	return nil, fmt.Errorf("pppoe: dial %v after %d PADIs: %w", mac, padis, ErrNoOffer)
+}
+
+// acceptable chooses a PADO by AC-Name and Service-Name, section 5.3.
+func acceptable(p *Packet, o *DialOptions) bool {
+	if n, ok := p.Tag(TagACName); !ok || (o.ACName != "" && string(n) != o.ACName) {
+		return false
+	}
+	for _, t := range p.Tags {
+		if t.Type == TagServiceName && (string(t.Value) == o.ServiceName || len(t.Value) == 0 && o.ServiceName == "") {
+			return true
+		}
+	}
+	return false
+}
+
+// await waits up to d for an answer that ok accepts; nil when none came.
+func (c *Client) await(ctx context.Context, st *dialState, d time.Duration, ok func(*offer) bool) (*offer, error) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-t.C:
+			return nil, nil
+		case of := <-st.ch:
+			if ok(&of) {
+				return &of, nil
+			}
+		}
+	}
+}
+
+func (c *Client) sendDiscovery(dst, src MAC, p Packet) error {
+	b := appendEth(make([]byte, 0, 128), dst, src, EtherTypeDiscovery)
+	b, err := p.Append(b)
+	if err != nil {
+		return err
+	}
+	if _, err := c.disc.WriteTo(b, hwAddr(dst)); err != nil {
+		return fmt.Errorf("pppoe: client %s: send %v: %w", c.ifname, p.Code, err)
+	}
+	return nil
+}
+
+// SetReceive installs the function that gets the session's PPP frames
+// (starting with the Protocol field; payload valid only during the call).
+// Frames that arrived before it was set (up to 16) are handed over first.
+func (cs *ClientSession) SetReceive(fn func(payload []byte)) {
+	cs.mu.Lock()
+	early := cs.early
+	cs.early = nil
+	for _, f := range early {
+		fn(f)
+	}
+	cs.recv.Store(&fn)
+	cs.mu.Unlock()
+}
+
+// Send transmits a PPP frame (from its Protocol field) on the session.
+func (cs *ClientSession) Send(payload []byte) error {
+	if cs.closed.Load() {
+		return ErrClosed
+	}
+	if len(payload) > cs.MaxPayload {
+		return fmt.Errorf("pppoe: %d octets: %w", len(payload), ErrTooBig)
+	}
+	bp := framePool.Get().(*[]byte)
+	b := appendSessionFrame((*bp)[:0], cs.ACMAC, cs.MAC, cs.ID, payload)
+	_, err := cs.c.sess.WriteTo(b, hwAddr(cs.ACMAC))
+	*bp = b
+	framePool.Put(bp)
+	return err
+}
+
+// Close sends a PADT (RFC 2516 section 5.5) and ends the session.
+func (cs *ClientSession) Close() error {
+	if !cs.end(ErrClosed) {
+		return nil
+	}
+	return cs.c.sendDiscovery(cs.ACMAC, cs.MAC, Packet{Code: CodePADT, SessionID: cs.ID})
+}
+
+// end marks the session ended; it reports whether this call ended it.
+func (cs *ClientSession) end(err error) bool {
+	if !cs.closed.CompareAndSwap(false, true) {
+		return false
+	}
+	c := cs.c
+	c.mu.Lock()
+	delete(c.sessions, sessKey{cs.MAC, cs.ID})
+	c.mu.Unlock()
+	cs.err = err
+	close(cs.done)
+	return true
+}
+
+// Done is closed when the session ends (PADT either way).
+func (cs *ClientSession) Done() <-chan struct{} { return cs.done }
+
+// Err says why the session ended (ErrPADT when the AC sent a PADT,
+// ErrClosed after Close); nil while it is up.
+func (cs *ClientSession) Err() error {
+	select {
+	case <-cs.done:
+		return cs.err
+	default:
+		return nil
+	}
+}

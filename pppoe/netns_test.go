@@ -1,0 +1,351 @@
+package pppoe
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"net/netip"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/bras-project/bras/internal/testenv"
+	"golang.org/x/sync/errgroup"
+)
+
+// echoHandler answers every PPP IPv4 frame (protocol 0x0021) with the same
+// frame, and records the sessions' life.
+type echoHandler struct {
+	mu    sync.Mutex
+	up    map[uint16]*Session
+	down  map[uint16]DownReason
+	frame func(s *Session, payload []byte)
+}
+
+func newEchoHandler() *echoHandler {
+	return &echoHandler{up: map[uint16]*Session{}, down: map[uint16]DownReason{}}
+}
+
+func (h *echoHandler) SessionUp(s *Session) {
+	h.mu.Lock()
+	h.up[s.ID] = s
+	h.mu.Unlock()
+}
+
+func (h *echoHandler) SessionDown(s *Session, why DownReason) {
+	h.mu.Lock()
+	h.down[s.ID] = why
+	h.mu.Unlock()
+}
+
+func (h *echoHandler) SessionData(s *Session, payload []byte) {
+	if h.frame != nil {
+		h.frame(s, payload)
+		return
+	}
+	if len(payload) > 2 && payload[0] == 0x00 && payload[1] == 0x21 {
+		_ = s.Send(payload)
+	}
+}
+
+type lab struct {
+	ac, sub *testenv.Netns
+	srv     *Server
+	cli     *Client
+}
+
+// newLab joins an AC namespace and a subscriber namespace with a veth pair
+// and starts a Server on ac0 and a Client on sub0; both stop at cleanup.
+func newLab(t *testing.T, cfg ServerConfig, h Handler) *lab {
+	t.Helper()
+	testenv.RequireRoot(t)
+	l := &lab{ac: testenv.NewNetns(t, "ac"), sub: testenv.NewNetns(t, "sub")}
+	testenv.Link(t, l.ac, "ac0", netip.Prefix{}, l.sub, "sub0", netip.Prefix{})
+	if cfg.Interface == "" {
+		cfg.Interface = "ac0"
+	}
+	if cfg.ACName == "" {
+		cfg.ACName = "bras-lab"
+	}
+	err := l.ac.Do(func() error {
+		var err error
+		l.srv, err = NewServer(cfg, h)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.cli = l.newClient(t, "sub0")
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- l.srv.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Server.Run: %v", err)
+		}
+	})
+	return l
+}
+
+func (l *lab) newClient(t *testing.T, ifname string) *Client {
+	t.Helper()
+	var cli *Client
+	if err := l.sub.Do(func() error {
+		var err error
+		cli, err = NewClient(ClientConfig{Interface: ifname})
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- cli.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Client.Run: %v", err)
+		}
+	})
+	return cli
+}
+
+func subMAC(i int) net.HardwareAddr {
+	return net.HardwareAddr{0x02, 0x53, 0x55, 0x42, byte(i >> 8), byte(i)}
+}
+
+// ipv4Frame is a PPP frame (protocol 0x0021) carrying a small IPv4/UDP
+// packet tagged with n.
+func ipv4Frame(n int) []byte {
+	b := []byte{0x00, 0x21, // PPP protocol IPv4
+		0x45, 0, 0, 32, 0, 0, 0, 0, 64, 17, 0, 0, // IPv4 header, UDP
+		100, 64, byte(n >> 8), byte(n), 192, 0, 2, 1, // src, dst
+		0x30, 0x39, 0x30, 0x39, 0, 12, 0, 0, // UDP header
+	}
+	return binary.BigEndian.AppendUint32(b, uint32(n))
+}
+
+func TestNetnsSessions(t *testing.T) {
+	const n = 100
+	h := newEchoHandler()
+	l := newLab(t, ServerConfig{ServicePolicy: ServiceList, Services: []string{"internet"}}, h)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+
+	sessions := make([]*ClientSession, n)
+	echoes := make([]chan []byte, n)
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(25)
+	for i := range n {
+		echoes[i] = make(chan []byte, 4)
+		g.Go(func() error {
+			cs, err := l.cli.Dial(gctx, subMAC(i), DialOptions{ServiceName: "internet", ACName: "bras-lab",
+				Timeout: 200 * time.Millisecond, Receive: func(p []byte) {
+					select {
+					case echoes[i] <- append([]byte(nil), p...):
+					default:
+					}
+				}})
+			if err != nil {
+				return fmt.Errorf("dial %d: %w", i, err)
+			}
+			sessions[i] = cs
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if got := l.srv.NumSessions(); got != n {
+		t.Fatalf("AC has %d sessions, want %d", got, n)
+	}
+	ids := map[uint16]bool{}
+	for i, cs := range sessions {
+		if cs.ServiceName != "internet" || cs.ACName != "bras-lab" || cs.MaxPayload != 1492 || ids[cs.ID] {
+			t.Errorf("session %d: %+v", i, cs)
+		}
+		ids[cs.ID] = true
+		h.mu.Lock()
+		s := h.up[cs.ID]
+		h.mu.Unlock()
+		if s == nil || !bytes.Equal(s.ClientMAC[:], subMAC(i)) || s.Interface != "ac0" {
+			t.Errorf("session %d: AC side %+v", i, s)
+		}
+	}
+
+	// IP packets over each session, both ways.
+	for i, cs := range sessions {
+		want := ipv4Frame(i)
+		if err := cs.Send(want); err != nil {
+			t.Fatalf("session %d: Send: %v", i, err)
+		}
+		select {
+		case got := <-echoes[i]:
+			if !bytes.Equal(got, want) {
+				t.Errorf("session %d: echo %x, want %x", i, got, want)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("session %d: no echo", i)
+		}
+	}
+	waitFor(t, "AC counters", func() bool { return l.srv.Stats().SessionFramesOut == n })
+	if st := l.srv.Stats(); st.SessionFramesIn != n || st.Malformed != 0 || st.SessionUnknown != 0 {
+		t.Errorf("AC stats after the exchange: %+v", st)
+	}
+
+	// Tear down: even sessions by the client's PADT, odd ones by the AC's.
+	for i, cs := range sessions {
+		if i%2 == 0 {
+			if err := cs.Close(); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		h.mu.Lock()
+		s := h.up[cs.ID]
+		h.mu.Unlock()
+		l.srv.Close(s, "administrative")
+	}
+	for i, cs := range sessions {
+		select {
+		case <-cs.Done():
+		case <-time.After(5 * time.Second):
+			t.Fatalf("session %d not down", i)
+		}
+		if i%2 == 1 && !errors.Is(cs.Err(), ErrPADT) {
+			t.Errorf("session %d ended with %v, want ErrPADT", i, cs.Err())
+		}
+	}
+	waitFor(t, "AC sessions gone", func() bool { return l.srv.NumSessions() == 0 })
+	h.mu.Lock()
+	for i, cs := range sessions {
+		want := DownPADT
+		if i%2 == 1 {
+			want = DownLocal
+		}
+		if got := h.down[cs.ID]; got != want {
+			t.Errorf("session %d: AC saw %v, want %v", i, got, want)
+		}
+	}
+	h.mu.Unlock()
+	if got := l.cli.NumSessions(); got != 0 {
+		t.Errorf("client still has %d sessions", got)
+	}
+	// After a PADT no frame may be sent on the session, section 5.5.
+	if err := sessions[0].Send(ipv4Frame(0)); !errors.Is(err, ErrClosed) {
+		t.Errorf("Send after PADT = %v, want ErrClosed", err)
+	}
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestNetnsPADIFlood(t *testing.T) {
+	h := newEchoHandler()
+	l := newLab(t, ServerConfig{RateTableSize: 1024}, h)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+
+	const flood = 10000
+	floodDone := make(chan error, 1)
+	go func() {
+		rng := rand.New(rand.NewPCG(7, 7))
+		for range flood {
+			var m MAC
+			binary.BigEndian.PutUint32(m[2:], rng.Uint32())
+			m[0], m[1] = 0x0a, byte(rng.Uint32())
+			if err := l.cli.sendDiscovery(Broadcast, m, padi("")); err != nil {
+				floodDone <- err
+				return
+			}
+		}
+		floodDone <- nil
+	}()
+	// Subscribers dial while the flood runs.
+	var g errgroup.Group
+	for i := range 10 {
+		g.Go(func() error {
+			cs, err := l.cli.Dial(ctx, subMAC(1000+i), DialOptions{Timeout: 200 * time.Millisecond, PADIAttempts: 10})
+			if err != nil {
+				return err
+			}
+			if err := cs.Send(ipv4Frame(i)); err != nil {
+				return err
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		t.Fatalf("dial during the flood: %v", err)
+	}
+	if err := <-floodDone; err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the flood to be read", func() bool { return l.srv.Stats().PADIReceived >= flood })
+	st := l.srv.Stats()
+	t.Logf("flood: %+v", st)
+	// No per-MAC state beyond the limiter's bounded table: the sessions
+	// table and the per-MAC session counts only hold the 10 subscribers.
+	p := l.srv.ports[0]
+	p.mu.RLock()
+	nsess, nmac := len(p.sessions), len(p.perMAC)
+	p.mu.RUnlock()
+	if nsess != 10 || nmac != 10 || l.srv.RateTableSize() != 1024 {
+		t.Errorf("after the flood: %d sessions, %d per-MAC entries, rate table %d", nsess, nmac, l.srv.RateTableSize())
+	}
+}
+
+func TestNetnsVLAN(t *testing.T) {
+	testenv.RequireRoot(t)
+	probe := testenv.NewNetns(t, "vl")
+	testenv.Link(t, probe, "p0", netip.Prefix{}, probe, "p1", netip.Prefix{})
+	if out, err := probe.Command("ip", "link", "add", "link", "p0", "name", "p0.5", "type", "vlan", "id", "5").CombinedOutput(); err != nil {
+		t.Skipf("skipped: this kernel cannot create 802.1Q sub-interfaces (no 8021q support): %v: %s", err, out)
+	}
+	h := newEchoHandler()
+	l := newLab(t, ServerConfig{Interface: "ac0", VLANs: []uint16{100, 200}, CreateVLANs: true}, h)
+	l.sub.MustRun(t, "ip", "link", "add", "link", "sub0", "name", "sub0.200", "type", "vlan", "id", "200")
+	l.sub.MustRun(t, "ip", "link", "set", "sub0.200", "up")
+	cli := l.newClient(t, "sub0.200")
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	got := make(chan []byte, 1)
+	cs, err := cli.Dial(ctx, subMAC(1), DialOptions{Timeout: 200 * time.Millisecond,
+		Receive: func(p []byte) { got <- append([]byte(nil), p...) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.mu.Lock()
+	s := h.up[cs.ID]
+	h.mu.Unlock()
+	if s == nil || s.VLAN != 200 || s.Interface != "ac0.200" {
+		t.Fatalf("AC session %+v, want VLAN 200 on ac0.200", s)
+	}
+	if err := cs.Send(ipv4Frame(1)); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case b := <-got:
+		if !bytes.Equal(b, ipv4Frame(1)) {
+			t.Errorf("echo %x", b)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no echo over VLAN 200")
+	}
+	out := l.ac.MustRun(t, "ip", "-d", "link", "show", "ac0.100")
+	if !bytes.Contains([]byte(out), []byte("vlan protocol 802.1Q id 100")) {
+		t.Errorf("ac0.100: %s", out)
+	}
+}
