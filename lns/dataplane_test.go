@@ -352,7 +352,7 @@ func TestDecapDecisions(t *testing.T) {
 	good := ipv4UDP(subAddr, hostAddr, 28)
 	spoof := ipv4UDP(netip.MustParseAddr("100.64.0.11"), hostAddr, 28)
 	badLen := ipv4UDP(subAddr, hostAddr, 28)
-	binary.BigEndian.PutUint16(badLen[2:4], 29) // Total Length past the end
+	binary.BigEndian.PutUint16(badLen[2:4], 29)                               // Total Length past the end
 	lcp := []byte{0xc0, 0x21, 0x09, 0x01, 0x00, 0x08, 0xde, 0xad, 0xbe, 0xef} // LCP Echo-Request
 	tests := []struct {
 		name      string
@@ -490,8 +490,14 @@ func TestSetAddrRoutes(t *testing.T) {
 
 type fakeRouter struct{ ops []string }
 
-func (r *fakeRouter) AddRoute(p netip.Prefix) error { r.ops = append(r.ops, "add "+p.String()); return nil }
-func (r *fakeRouter) DelRoute(p netip.Prefix) error { r.ops = append(r.ops, "del "+p.String()); return nil }
+func (r *fakeRouter) AddRoute(p netip.Prefix) error {
+	r.ops = append(r.ops, "add "+p.String())
+	return nil
+}
+func (r *fakeRouter) DelRoute(p netip.Prefix) error {
+	r.ops = append(r.ops, "del "+p.String())
+	return nil
+}
 
 // TestRateLimitBothWays runs both token buckets on the injected clock: a
 // burst passes, the rest is dropped and counted, time refills the bucket,
