@@ -455,6 +455,8 @@ func appendEth(b []byte, dst, src MAC, et EtherType) []byte {
 // Run serves discovery and session frames until ctx is done; then it ends
 // every session with a PADT and closes the sockets.
 func (s *Server) Run(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	var wg sync.WaitGroup
 	errc := make(chan error, 3*len(s.ports))
 	for _, p := range s.ports {
@@ -463,8 +465,6 @@ func (s *Server) Run(ctx context.Context) error {
 		go func() { defer wg.Done(); errc <- p.readSessions(ctx) }()
 		go func() { defer wg.Done(); p.sendDelayed(ctx) }()
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	var err error
 	select {
 	case <-ctx.Done():
