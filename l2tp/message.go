@@ -265,12 +265,12 @@ func ParseControl(b []byte, secret []byte) (h Header, m *Message, err error) {
 		return h, nil, nil
 	}
 	msg, err := ParseMessage(payload, secret)
-	var um *UnknownMandatoryAVPError
-	var ut *UnknownMessageError
-	if err != nil && !errors.As(err, &um) && !errors.As(err, &ut) {
-		return h, nil, err
+	switch err.(type) {
+	case nil, *UnknownMandatoryAVPError, *UnknownMessageError:
+		// ParseMessage returns these unwrapped, with the message.
+		return h, &msg, err
 	}
-	return h, &msg, err
+	return h, nil, err
 }
 
 // AppendControl appends a whole control packet: the header h (made a
