@@ -36,7 +36,7 @@ var goldenRecord = struct {
 		0, 0, 0, 8, // rate up
 		0, 0, 0, 9, // interim
 		4, 10, 0, 0, 1, // Addr
-		0,                      // NASIP absent
+		0,                        // NASIP absent
 		0, 4, 'n', '1', '-', '1', // SessionID
 		0, 2, 'n', '1', // Node
 		0, 2, 'a', 'l', // Username

@@ -1,0 +1,493 @@
+package accounting
+
+import (
+	"container/heap"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"path/filepath"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+)
+
+// SessionInfo is what the LNS knows of a session when IPCP comes up.
+// The identity fields of Record are copied into every record of the
+// session; its Kind, Seq, Time, counters and Cause are ignored.
+type SessionInfo struct {
+	Record
+	// Interim is the Acct-Interim-Interval from RADIUS (RFC 2869 section
+	// 5.16); 0 means the accountant's default.
+	Interim time.Duration
+	// Counters reads the session's counters at interim time. It is called
+	// from the accountant's goroutine and must not block (atomic loads).
+	Counters func() Counters
+}
+
+// AccountantConfig configures NewAccountant.
+type AccountantConfig struct {
+	SpoolDir string          // required: one spool per sink below it
+	Sinks    map[string]Sink // required: the name is the sink's spool directory
+	Node     string
+	Logger   *slog.Logger
+	// Interim is the default interim interval (5 minutes if zero);
+	// negative disables interims unless a session sets its own.
+	Interim time.Duration
+	// Jitter spreads each session's first interim over the last Jitter
+	// fraction of the interval (0.25 if zero) so sessions started together
+	// (after a reboot) do not report together.
+	Jitter     float64
+	BatchSize  int           // records per sink write, 1000 if zero
+	QueueLimit int           // events held in memory before dropping, 1<<20 if zero
+	RetryMin   time.Duration // first retry delay after a sink error, 500ms if zero
+	RetryMax   time.Duration // cap of the doubling retry delay, 10s if zero
+	SegmentMax int64         // spool segment size, 8 MiB if zero
+	Now        func() time.Time
+}
+
+// Stats are the accountant's counters.
+type Stats struct {
+	Sessions     int    // sessions being accounted
+	Records      uint64 // records made (Start, Interim, Stop)
+	Spooled      uint64 // records made durable in the spools (summed over sinks)
+	Delivered    uint64 // records taken by sinks (all sinks summed)
+	SinkErrors   uint64 // failed sink writes (retried)
+	SpoolErrors  uint64 // failed spool appends (retried; records kept in memory)
+	SpoolFull    uint64 // of those, disk full
+	Dropped      uint64 // events refused because the in-memory queue was full
+	Unknown      uint64 // Stop/SetInterim for a session not being accounted
+	SpoolPending int64  // bytes not yet taken by the slowest sink
+}
+
+// Accountant turns session events into accounting records: Start when
+// IPCP is up, Interim-Update on each session's interval from a single
+// timer heap (no timer or goroutine per session), Stop with the final
+// counters. Records are appended to a durable spool per sink before
+// anything else happens to them, then delivered in order, in batches, with
+// retries; nothing on the session path waits for a database.
+type Accountant struct {
+	cfg    AccountantConfig
+	log    *slog.Logger
+	spools map[string]*Spool
+	names  []string
+
+	mu     sync.Mutex
+	events []event
+	wake   chan struct{}
+
+	// owned by the run loop
+	sessions map[string]*acctSession
+	due      dueHeap
+	pending  map[string][]Record // per sink, not yet in its spool
+
+	records, spooled, delivered, sinkErrors  atomic.Uint64
+	spoolErrors, spoolFull, dropped, unknown atomic.Uint64
+	active                                   atomic.Int64
+	lastSpoolErr                             atomic.Pointer[error]
+}
+
+type eventKind uint8
+
+const (
+	evStarted eventKind = iota + 1
+	evStopped
+	evInterim
+)
+
+type event struct {
+	kind  eventKind
+	at    time.Time
+	info  SessionInfo
+	id    string
+	final Counters
+	cause uint32
+	every time.Duration
+}
+
+type acctSession struct {
+	rec      Record
+	seq      uint32
+	every    time.Duration
+	next     time.Time
+	index    int // in the heap, -1 when not scheduled
+	counters func() Counters
+}
+
+// NewAccountant opens the spools.
+func NewAccountant(cfg AccountantConfig) (*Accountant, error) {
+	if cfg.SpoolDir == "" {
+		return nil, errors.New("accounting: accountant needs a spool directory")
+	}
+	if len(cfg.Sinks) == 0 {
+		return nil, errors.New("accounting: accountant needs at least one sink")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Interim == 0 {
+		cfg.Interim = 5 * time.Minute
+	}
+	if cfg.Jitter <= 0 || cfg.Jitter > 1 {
+		cfg.Jitter = 0.25
+	}
+	if cfg.BatchSize <= 0 {
+		cfg.BatchSize = 1000
+	}
+	if cfg.QueueLimit <= 0 {
+		cfg.QueueLimit = 1 << 20
+	}
+	if cfg.RetryMin <= 0 {
+		cfg.RetryMin = 500 * time.Millisecond
+	}
+	if cfg.RetryMax <= 0 {
+		cfg.RetryMax = 10 * time.Second
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	a := &Accountant{cfg: cfg, log: cfg.Logger, spools: map[string]*Spool{}, wake: make(chan struct{}, 1),
+		sessions: map[string]*acctSession{}, pending: map[string][]Record{}}
+	for name := range cfg.Sinks {
+		if name == "" || filepath.Base(name) != name {
+			return nil, fmt.Errorf("accounting: bad sink name %q", name)
+		}
+		sp, err := OpenSpool(filepath.Join(cfg.SpoolDir, name), cfg.SegmentMax)
+		if err != nil {
+			for _, s := range a.spools {
+				s.Close()
+			}
+			return nil, err
+		}
+		a.spools[name] = sp
+		a.names = append(a.names, name)
+	}
+	sort.Strings(a.names)
+	return a, nil
+}
+
+func (a *Accountant) enqueue(ev event) {
+	a.mu.Lock()
+	if len(a.events) >= a.cfg.QueueLimit {
+		a.mu.Unlock()
+		a.dropped.Add(1)
+		a.log.Error("accounting queue full, event dropped", "session_id", ev.id, "limit", a.cfg.QueueLimit)
+		return
+	}
+	a.events = append(a.events, ev)
+	a.mu.Unlock()
+	select {
+	case a.wake <- struct{}{}:
+	default:
+	}
+}
+
+// SessionStarted emits the Start record (RFC 2866 Acct-Status-Type Start)
+// and schedules the session's interims. It never blocks.
+func (a *Accountant) SessionStarted(s SessionInfo) {
+	s.Class = append([][]byte(nil), s.Class...)
+	a.enqueue(event{kind: evStarted, at: a.cfg.Now(), info: s, id: s.SessionID})
+}
+
+// SessionStopped emits the Stop record with the final counters and the
+// Acct-Terminate-Cause (RFC 2866 section 5.10) and forgets the session.
+func (a *Accountant) SessionStopped(id string, final Counters, cause uint32) {
+	a.enqueue(event{kind: evStopped, at: a.cfg.Now(), id: id, final: final, cause: cause})
+}
+
+// SetInterim changes a session's interim interval (a CoA, RFC 5176); the
+// next interim is due one new interval from now. 0 or less stops interims.
+func (a *Accountant) SetInterim(id string, every time.Duration) {
+	a.enqueue(event{kind: evInterim, at: a.cfg.Now(), id: id, every: every})
+}
+
+// Stats returns the counters.
+func (a *Accountant) Stats() Stats {
+	st := Stats{Sessions: int(a.active.Load()), Records: a.records.Load(), Spooled: a.spooled.Load(),
+		Delivered: a.delivered.Load(), SinkErrors: a.sinkErrors.Load(), SpoolErrors: a.spoolErrors.Load(),
+		SpoolFull: a.spoolFull.Load(), Dropped: a.dropped.Load(), Unknown: a.unknown.Load()}
+	for _, sp := range a.spools {
+		st.SpoolPending = max(st.SpoolPending, sp.Pending())
+	}
+	return st
+}
+
+// SpoolErr is the last spool append error, nil once an append succeeded
+// again: a disk-full spool is reported here (and in Stats and the log)
+// while the records wait in memory.
+func (a *Accountant) SpoolErr() error {
+	if p := a.lastSpoolErr.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+// Run makes and spools records and feeds the sinks until ctx ends. On the
+// way out it spools every event already received, so a Stop sent before
+// cancelling is on disk (and delivered on the next start if not before).
+func (a *Accountant) Run(ctx context.Context) error {
+	g, gctx := errgroup.WithContext(ctx)
+	for _, name := range a.names {
+		g.Go(func() error { return a.deliver(gctx, name, a.cfg.Sinks[name], a.spools[name]) })
+	}
+	g.Go(func() error { return a.loop(gctx) })
+	err := g.Wait()
+	for _, sp := range a.spools {
+		sp.Close()
+	}
+	if errors.Is(err, context.Canceled) && ctx.Err() != nil {
+		return nil
+	}
+	return err
+}
+
+func (a *Accountant) loop(ctx context.Context) error {
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
+		a.takeEvents()
+		a.fireDue(a.cfg.Now())
+		ok := a.flush()
+		if ctx.Err() != nil {
+			if !ok {
+				n := 0
+				for _, recs := range a.pending {
+					n = max(n, len(recs))
+				}
+				a.log.Error("accounting: stopping with records the spool could not take", "records", n, "err", a.SpoolErr())
+				return fmt.Errorf("accounting: %d records not spooled at shutdown: %w", n, a.SpoolErr())
+			}
+			return nil
+		}
+		wait := time.Hour
+		if !ok {
+			wait = time.Second // the spool failed: retry
+		}
+		if len(a.due) > 0 {
+			wait = min(wait, max(a.due[0].next.Sub(a.cfg.Now()), 0))
+		}
+		timer.Reset(wait)
+		select {
+		case <-ctx.Done():
+			// One more pass takes and spools what is queued.
+		case <-a.wake:
+		case <-timer.C:
+		}
+		if !timer.Stop() {
+			select {
+			case <-timer.C:
+			default:
+			}
+		}
+	}
+}
+
+func (a *Accountant) takeEvents() {
+	a.mu.Lock()
+	evs := a.events
+	a.events = nil
+	a.mu.Unlock()
+	for i := range evs {
+		a.handle(&evs[i])
+	}
+}
+
+func (a *Accountant) handle(ev *event) {
+	switch ev.kind {
+	case evStarted:
+		if _, dup := a.sessions[ev.id]; dup {
+			a.unknown.Add(1)
+			a.log.Warn("accounting: session started twice, ignored", "session_id", ev.id)
+			return
+		}
+		s := &acctSession{rec: ev.info.Record, counters: ev.info.Counters, index: -1}
+		s.rec.Node = a.cfg.Node
+		if ev.info.Node != "" {
+			s.rec.Node = ev.info.Node
+		}
+		if s.rec.Started.IsZero() {
+			s.rec.Started = ev.at
+		}
+		s.every = ev.info.Interim
+		if s.every == 0 {
+			s.every = a.cfg.Interim
+		}
+		a.sessions[ev.id] = s
+		a.active.Store(int64(len(a.sessions)))
+		a.emit(s, Start, ev.at, Counters{}, 0)
+		if s.every > 0 {
+			// First interim somewhere in the last Jitter part of the interval.
+			j := time.Duration(rand.Float64() * a.cfg.Jitter * float64(s.every))
+			s.next = s.rec.Started.Add(s.every - j)
+			if s.next.Before(ev.at) {
+				s.next = ev.at
+			}
+			heap.Push(&a.due, s)
+		}
+	case evStopped:
+		s, ok := a.sessions[ev.id]
+		if !ok {
+			a.unknown.Add(1)
+			a.log.Warn("accounting: Stop for a session not being accounted, ignored", "session_id", ev.id)
+			return
+		}
+		if s.index >= 0 {
+			heap.Remove(&a.due, s.index)
+		}
+		delete(a.sessions, ev.id)
+		a.active.Store(int64(len(a.sessions)))
+		a.emit(s, Stop, ev.at, ev.final, TerminateCause(ev.cause))
+	case evInterim:
+		s, ok := a.sessions[ev.id]
+		if !ok {
+			a.unknown.Add(1)
+			return
+		}
+		s.every = ev.every
+		if s.index >= 0 {
+			heap.Remove(&a.due, s.index)
+		}
+		if s.every > 0 {
+			s.next = ev.at.Add(s.every)
+			heap.Push(&a.due, s)
+		}
+	}
+}
+
+func (a *Accountant) fireDue(now time.Time) {
+	for len(a.due) > 0 && !a.due[0].next.After(now) {
+		s := a.due[0]
+		var c Counters
+		if s.counters != nil {
+			c = s.counters()
+		}
+		a.emit(s, Interim, now, c, 0)
+		s.next = s.next.Add(s.every)
+		if s.next.Before(now) {
+			s.next = now.Add(s.every) // fell behind: do not fire a burst
+		}
+		heap.Fix(&a.due, 0)
+	}
+}
+
+func (a *Accountant) emit(s *acctSession, k Kind, at time.Time, c Counters, cause TerminateCause) {
+	r := s.rec
+	r.Kind, r.Seq, r.Time = k, s.seq, at
+	s.seq++
+	r.InOctets, r.OutOctets, r.InPackets, r.OutPackets = c.InOctets, c.OutOctets, c.InPackets, c.OutPackets
+	r.Cause = cause
+	if s.every > 0 {
+		r.InterimSeconds = uint32(s.every / time.Second)
+	} else {
+		r.InterimSeconds = 0
+	}
+	for _, name := range a.names {
+		a.pending[name] = append(a.pending[name], r)
+	}
+	a.records.Add(1)
+}
+
+// flush appends the pending records to each spool (one write and one
+// fsync per spool: group commit). A spool that fails keeps nothing of the
+// batch; its records stay in memory, in order, and are tried again.
+func (a *Accountant) flush() bool {
+	ok := true
+	for _, name := range a.names {
+		recs := a.pending[name]
+		if len(recs) == 0 {
+			continue
+		}
+		if err := a.spools[name].Append(recs); err != nil {
+			ok = false
+			a.spoolErrors.Add(1)
+			if errors.Is(err, ErrSpoolFull) {
+				a.spoolFull.Add(1)
+			}
+			a.lastSpoolErr.Store(&err)
+			a.log.Error("accounting: spool append failed, records kept in memory and retried", "sink", name, "records", len(recs), "err", err)
+			continue
+		}
+		a.spooled.Add(uint64(len(recs)))
+		a.pending[name] = recs[:0]
+	}
+	if ok {
+		a.lastSpoolErr.Store(nil)
+	}
+	return ok
+}
+
+func (a *Accountant) deliver(ctx context.Context, name string, sink Sink, sp *Spool) error {
+	backoff := a.cfg.RetryMin
+	failing := false
+	for {
+		recs, cur, err := sp.Read(a.cfg.BatchSize)
+		if err != nil {
+			return err
+		}
+		if len(recs) == 0 {
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-sp.Notify():
+			case <-time.After(time.Second):
+			}
+			continue
+		}
+		wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		err = sink.Write(wctx, recs)
+		cancel()
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			a.sinkErrors.Add(1)
+			if !failing {
+				a.log.Error("accounting: sink write failed, records stay in the spool", "sink", name, "records", len(recs), "err", err)
+				failing = true
+			}
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(backoff):
+			}
+			backoff = min(backoff*2, a.cfg.RetryMax)
+			continue
+		}
+		if failing {
+			a.log.Info("accounting: sink back, replaying the spool", "sink", name)
+			failing = false
+		}
+		backoff = a.cfg.RetryMin
+		a.delivered.Add(uint64(len(recs)))
+		if err := sp.Commit(cur); err != nil {
+			a.log.Warn("accounting: spool commit", "sink", name, "err", err)
+		}
+	}
+}
+
+// dueHeap orders sessions by their next interim.
+type dueHeap []*acctSession
+
+func (h dueHeap) Len() int           { return len(h) }
+func (h dueHeap) Less(i, j int) bool { return h[i].next.Before(h[j].next) }
+func (h dueHeap) Swap(i, j int) {
+	h[i], h[j] = h[j], h[i]
+	h[i].index, h[j].index = i, j
+}
+func (h *dueHeap) Push(x any) {
+	s := x.(*acctSession)
+	s.index = len(*h)
+	*h = append(*h, s)
+}
+func (h *dueHeap) Pop() any {
+	old := *h
+	s := old[len(old)-1]
+	old[len(old)-1] = nil
+	s.index = -1
+	*h = old[:len(old)-1]
+	return s
+}

@@ -1,0 +1,187 @@
+package accounting
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// memSink keeps what it is given; it fails while failing is set.
+type memSink struct {
+	mu      sync.Mutex
+	recs    []Record
+	failing atomic.Bool
+	writes  atomic.Int64
+}
+
+func (m *memSink) Write(ctx context.Context, recs []Record) error {
+	m.writes.Add(1)
+	if m.failing.Load() {
+		return errors.New("sink down")
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.recs = append(m.recs, recs...)
+	return nil
+}
+
+func (m *memSink) snapshot() []Record {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return append([]Record(nil), m.recs...)
+}
+
+func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", d, what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func runAccountant(t *testing.T, cfg AccountantConfig) (*Accountant, context.CancelFunc, chan error) {
+	t.Helper()
+	a, err := NewAccountant(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+	})
+	return a, cancel, done
+}
+
+// TestAccountantLifecycle: Start, interims on the session's own interval
+// carrying the counters read at that moment, Stop with the final counters
+// and cause, sequence numbers 0, 1, 2, ... in order.
+func TestAccountantLifecycle(t *testing.T) {
+	sink := &memSink{}
+	a, _, _ := runAccountant(t, AccountantConfig{SpoolDir: t.TempDir(), Sinks: map[string]Sink{"mem": sink}, Node: "lns1", Interim: time.Hour})
+	var octets atomic.Uint64
+	info := SessionInfo{Record: Record{SessionID: "lns1-1", Username: "alice"}, Interim: 100 * time.Millisecond,
+		Counters: func() Counters { n := octets.Add(1000); return Counters{InOctets: n, OutOctets: 2 * n} }}
+	start := time.Now()
+	a.SessionStarted(info)
+	waitFor(t, 5*time.Second, "3 interims", func() bool { return len(sink.snapshot()) >= 4 })
+	a.SessionStopped("lns1-1", Counters{InOctets: 99999, OutOctets: 88888}, uint32(CauseUserRequest))
+	a.SessionStopped("lns1-1", Counters{}, uint32(CauseUserRequest)) // a second Stop is ignored
+	waitFor(t, 5*time.Second, "the Stop", func() bool {
+		r := sink.snapshot()
+		return r[len(r)-1].Kind == Stop
+	})
+	recs := sink.snapshot()
+	if recs[0].Kind != Start || recs[0].Node != "lns1" || recs[0].Username != "alice" {
+		t.Errorf("first record %+v, want alice's Start on lns1", recs[0])
+	}
+	var last uint64
+	for i, r := range recs {
+		if r.Seq != uint32(i) {
+			t.Fatalf("record %d has seq %d", i, r.Seq)
+		}
+		if r.Kind == Interim {
+			if r.InOctets <= last || r.OutOctets != 2*r.InOctets {
+				t.Errorf("interim %d counters %d/%d", i, r.InOctets, r.OutOctets)
+			}
+			last = r.InOctets
+		}
+	}
+	// The first interim is due within the last Jitter (25%) of the interval.
+	if first := recs[1].Time.Sub(start); first < 70*time.Millisecond || first > 300*time.Millisecond {
+		t.Errorf("first interim after %v, want about 75-100ms", first)
+	}
+	stop := recs[len(recs)-1]
+	if stop.InOctets != 99999 || stop.OutOctets != 88888 || stop.Cause != CauseUserRequest {
+		t.Errorf("Stop = %+v", stop)
+	}
+	if st := a.Stats(); st.Unknown != 1 || st.Sessions != 0 {
+		t.Errorf("Stats = %+v, want 1 unknown Stop and no session", st)
+	}
+}
+
+// TestAccountantSinkDown: while the sink fails nothing is lost; when it
+// returns, the records arrive once each, in order.
+func TestAccountantSinkDown(t *testing.T) {
+	sink := &memSink{}
+	sink.failing.Store(true)
+	a, _, _ := runAccountant(t, AccountantConfig{SpoolDir: t.TempDir(), Sinks: map[string]Sink{"mem": sink}, Interim: -1,
+		RetryMin: 10 * time.Millisecond, RetryMax: 50 * time.Millisecond, BatchSize: 64})
+	for i := 0; i < 500; i++ {
+		id := fmt.Sprintf("s%d", i)
+		a.SessionStarted(SessionInfo{Record: Record{SessionID: id}})
+		a.SessionStopped(id, Counters{InOctets: uint64(i)}, uint32(CauseLostCarrier))
+	}
+	waitFor(t, 5*time.Second, "sink errors", func() bool { return a.Stats().SinkErrors >= 3 })
+	if st := a.Stats(); st.Spooled != 1000 || st.Delivered != 0 {
+		t.Fatalf("while down: %+v; want 1000 spooled, 0 delivered", st)
+	}
+	sink.failing.Store(false)
+	waitFor(t, 5*time.Second, "delivery", func() bool { return a.Stats().Delivered == 1000 })
+	recs := sink.snapshot()
+	if len(recs) != 1000 {
+		t.Fatalf("%d records delivered, want 1000", len(recs))
+	}
+	for i, r := range recs {
+		want := fmt.Sprintf("s%d", i/2)
+		if r.SessionID != want || r.Seq != uint32(i%2) {
+			t.Fatalf("record %d is %s/%d, want %s/%d", i, r.SessionID, r.Seq, want, i%2)
+		}
+	}
+	if st := a.Stats(); st.SpoolPending != 0 {
+		t.Errorf("SpoolPending = %d after delivery", st.SpoolPending)
+	}
+}
+
+// TestInterimSpread: 64k sessions started in the same instant have their
+// first interims spread over the jitter window, not in one burst.
+func TestInterimSpread(t *testing.T) {
+	a, err := NewAccountant(AccountantConfig{SpoolDir: t.TempDir(), Sinks: map[string]Sink{"mem": &memSink{}}, Jitter: 0.5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	a.cfg.Now = func() time.Time { return now }
+	every := 600 * time.Second
+	for i := 0; i < 65536; i++ {
+		a.SessionStarted(SessionInfo{Record: Record{SessionID: fmt.Sprint(i)}, Interim: every})
+	}
+	a.takeEvents()
+	buckets := map[int64]int{}
+	for _, s := range a.due {
+		d := s.next.Sub(now)
+		if d < every/2 || d > every {
+			t.Fatalf("first interim after %v, want within [%v, %v]", d, every/2, every)
+		}
+		buckets[int64(d/time.Second)]++
+	}
+	// 300 one-second buckets: about 218 each; none should be crowded.
+	for sec, n := range buckets {
+		if n > 400 {
+			t.Errorf("%d interims due in second %d", n, sec)
+		}
+	}
+	if len(buckets) < 290 {
+		t.Errorf("interims fall in %d distinct seconds, want ~300", len(buckets))
+	}
+	// Firing advances each by exactly one interval from its due time.
+	now = now.Add(every)
+	a.fireDue(now)
+	if got := len(a.pending["mem"]); got != 65536*2 {
+		t.Errorf("%d records pending, want 65536 Starts + 65536 Interims", got)
+	}
+	for _, s := range a.due {
+		if d := s.next.Sub(now); d <= 0 || d > every {
+			t.Fatalf("next interim in %v", d)
+		}
+	}
+}
