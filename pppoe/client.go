@@ -98,6 +98,7 @@ type ClientSession struct {
 	MaxPayload int
 
 	c      *Client
+	addr   net.Addr // ACMAC as a socket address
 	recv   atomic.Pointer[func([]byte)]
 	mu     sync.Mutex
 	early  [][]byte
@@ -251,7 +252,7 @@ func (c *Client) handleDiscovery(frame []byte) {
 			k := sessKey{eth.Dst, p.SessionID}
 			if c.sessions[k] == nil {
 				cs := &ClientSession{ID: p.SessionID, MAC: eth.Dst, ACMAC: eth.Src, ServiceName: d.svc,
-					MaxPayload: 1492, c: c, done: make(chan struct{})}
+					MaxPayload: 1492, c: c, addr: hwAddr(eth.Src), done: make(chan struct{})}
 				if n, _ := p.Tag(TagACName); n != nil {
 					cs.ACName = string(n)
 				}
@@ -488,7 +489,7 @@ func (cs *ClientSession) Send(payload []byte) error {
 	}
 	bp := framePool.Get().(*[]byte)
 	b := appendSessionFrame((*bp)[:0], cs.ACMAC, cs.MAC, cs.ID, payload)
-	_, err := cs.c.sess.WriteTo(b, hwAddr(cs.ACMAC))
+	_, err := cs.c.sess.WriteTo(b, cs.addr)
 	*bp = b
 	framePool.Put(bp)
 	return err

@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/netip"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -56,6 +57,8 @@ type lab struct {
 	ac, sub *testenv.Netns
 	srv     *Server
 	cli     *Client
+	// stop stops the server (once) and reports Run's error.
+	stop func()
 }
 
 // newLab joins an AC namespace and a subscriber namespace with a veth pair
@@ -83,12 +86,16 @@ func newLab(t *testing.T, cfg ServerConfig, h Handler) *lab {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- l.srv.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Server.Run: %v", err)
-		}
-	})
+	var once sync.Once
+	l.stop = func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("Server.Run: %v", err)
+			}
+		})
+	}
+	t.Cleanup(l.stop)
 	return l
 }
 
@@ -347,5 +354,56 @@ func TestNetnsVLAN(t *testing.T) {
 	out := l.ac.MustRun(t, "ip", "-d", "link", "show", "ac0.100")
 	if !bytes.Contains([]byte(out), []byte("vlan protocol 802.1Q id 100")) {
 		t.Errorf("ac0.100: %s", out)
+	}
+}
+
+func TestNetnsPADODelay(t *testing.T) {
+	const delay = 300 * time.Millisecond
+	l := newLab(t, ServerConfig{PADODelay: delay}, newEchoHandler())
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	start := time.Now()
+	cs, err := l.cli.Dial(ctx, subMAC(1), DialOptions{Timeout: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(start); took < delay {
+		t.Errorf("discovery took %v with a PADO delay of %v", took, delay)
+	}
+	if st := l.srv.Stats(); st.PADOSent != 1 || st.PADSSent != 1 {
+		t.Errorf("stats %+v", st)
+	}
+	_ = cs.Close()
+}
+
+// TestNetnsStopsCleanly checks that stopping the server ends its sessions
+// with a PADT (the client sees ErrPADT) and leaves no goroutine behind.
+func TestNetnsStopsCleanly(t *testing.T) {
+	testenv.RequireRoot(t)
+	before := runtime.NumGoroutine()
+	var cs *ClientSession
+	t.Run("lab", func(t *testing.T) {
+		l := newLab(t, ServerConfig{}, newEchoHandler())
+		var err error
+		cs, err = l.cli.Dial(context.Background(), subMAC(1), DialOptions{Timeout: 200 * time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		l.stop()
+		select {
+		case <-cs.Done():
+		case <-time.After(5 * time.Second):
+		}
+		if !errors.Is(cs.Err(), ErrPADT) {
+			t.Errorf("client session after the AC stopped: %v, want ErrPADT", cs.Err())
+		}
+	})
+	deadline := time.Now().Add(5 * time.Second)
+	for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if n := runtime.NumGoroutine(); n > before {
+		buf := make([]byte, 1<<16)
+		t.Errorf("%d goroutines left (was %d):\n%s", n, before, buf[:runtime.Stack(buf, true)])
 	}
 }

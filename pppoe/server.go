@@ -174,6 +174,7 @@ type Session struct {
 	Owner any
 
 	port     *port
+	addr     net.Addr // ClientMAC as a socket address, made once
 	hostUniq string
 	relay    []byte
 	closed   atomic.Bool
@@ -201,7 +202,7 @@ func (s *Session) Send(payload []byte) error {
 	p := s.port
 	bp := framePool.Get().(*[]byte)
 	b := appendSessionFrame((*bp)[:0], s.ClientMAC, p.mac, s.ID, payload)
-	err := p.sendSession(b, s.ClientMAC)
+	err := p.sendSession(b, s.addr)
 	*bp = b
 	framePool.Put(bp)
 	if err != nil {
@@ -505,8 +506,8 @@ func (p *port) sendDiscovery(b []byte, dst MAC) error {
 	return err
 }
 
-func (p *port) sendSession(b []byte, dst MAC) error {
-	_, err := p.sess.WriteTo(b, hwAddr(dst))
+func (p *port) sendSession(b []byte, dst net.Addr) error {
+	_, err := p.sess.WriteTo(b, dst)
 	return err
 }
 
@@ -845,6 +846,7 @@ func (p *port) padr(eth *Ethernet, in *Packet, now time.Time) ([]byte, MAC) {
 	sess := &Session{
 		ID: id, ClientMAC: eth.Src, Interface: p.name, VLAN: p.vlan,
 		ServiceName: string(svc), MaxPayload: 1492, port: p, hostUniq: string(hu),
+		addr: hwAddr(eth.Src),
 	}
 	// Reserve the ID; the session is published after SessionUp.
 	p.mu.Unlock()

@@ -145,7 +145,7 @@ func padi(svc string, extra ...Tag) Packet {
 }
 
 // dial runs PADI/PADO/PADR/PADS for host and returns the PADS.
-func (a *testAC) dial(t *testing.T, host MAC, svc string, extra ...Tag) Packet {
+func (a *testAC) dial(t testing.TB, host MAC, svc string, extra ...Tag) Packet {
 	t.Helper()
 	reply := a.exchange(frame(t, Broadcast, host, padi(svc, extra...)))
 	if reply == nil {
@@ -544,3 +544,69 @@ func BenchmarkPADI(b *testing.B) {
 }
 
 var _ = cmpopts.EquateEmpty
+
+// discardConn swallows writes.
+type discardConn struct{}
+
+func (discardConn) ReadFrom([]byte) (int, net.Addr, error)    { select {} }
+func (discardConn) WriteTo(b []byte, _ net.Addr) (int, error) { return len(b), nil }
+func (discardConn) SetReadDeadline(time.Time) error           { return nil }
+func (discardConn) Close() error                              { return nil }
+
+type nopHandler struct{ n int }
+
+func (*nopHandler) SessionUp(*Session)                 {}
+func (*nopHandler) SessionDown(*Session, DownReason)   {}
+func (h *nopHandler) SessionData(_ *Session, p []byte) { h.n += len(p) }
+
+// TestSessionPathAllocs checks the AC's data path: a received session
+// frame handed to its owner, and Session.Send up to the socket write.
+func TestSessionPathAllocs(t *testing.T) {
+	a := newTestAC(t, ServerConfig{})
+	a.dial(t, hostMAC, "")
+	s := a.h.up[0]
+	a.p.sess = &discardConn{}
+	h := &nopHandler{}
+	a.srv.h = h
+	payload := ipv4Payload()
+	in := appendSessionFrame(nil, acMAC, hostMAC, s.ID, payload)
+	n := testing.AllocsPerRun(1000, func() {
+		a.p.handleSession(in)
+		if err := s.Send(payload); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if n != 0 || h.n == 0 {
+		t.Errorf("session receive+send allocates %v times (delivered %d octets), want 0", n, h.n)
+	}
+}
+
+func ipv4Payload() []byte { return append([]byte{0x00, 0x21}, make([]byte, 1398)...) }
+
+func BenchmarkSessionReceive(b *testing.B) {
+	a := newTestAC(b, ServerConfig{})
+	a.dial(b, hostMAC, "")
+	s := a.h.up[0]
+	a.srv.h = &nopHandler{}
+	in := appendSessionFrame(nil, acMAC, hostMAC, s.ID, ipv4Payload())
+	b.ReportAllocs()
+	b.SetBytes(int64(len(in)))
+	for b.Loop() {
+		a.p.handleSession(in)
+	}
+}
+
+func BenchmarkSessionSend(b *testing.B) {
+	a := newTestAC(b, ServerConfig{})
+	a.dial(b, hostMAC, "")
+	s := a.h.up[0]
+	a.p.sess = &discardConn{}
+	payload := ipv4Payload()
+	b.ReportAllocs()
+	b.SetBytes(int64(len(payload)))
+	for b.Loop() {
+		if err := s.Send(payload); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
