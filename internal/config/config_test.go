@@ -376,6 +376,19 @@ func FuzzDecode(f *testing.F) {
 			t.Fatalf("two decodes disagree (-1 +2)\n%s", diff)
 		}
 		if err1 == nil {
+			// A decoded config formats back to text that decodes to the
+			// same struct (secrets are masked by Encode, so left aside).
+			var text strings.Builder
+			if err := Encode(&text, &r1); err != nil {
+				t.Fatalf("Encode of a decoded config: %v", err)
+			}
+			var r3 root
+			if err := Decode(strings.NewReader(text.String()), "formatted.conf", &r3); err != nil {
+				t.Fatalf("decoding the formatted config:\n%s\nerror: %v", text.String(), err)
+			}
+			if diff := cmp.Diff(r1, r3, opts, cmp.Comparer(func(a, b Secret) bool { return true })); diff != "" {
+				t.Fatalf("formatted config decodes differently (-first +second)\n%s\ntext:\n%s", diff, text.String())
+			}
 			return
 		}
 		// Every error says where: the file name, and a line within the file.
