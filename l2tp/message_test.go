@@ -909,3 +909,32 @@ func BenchmarkAppendICRQ(b *testing.B) {
 		}
 	}
 }
+
+// TestGoldenTruncated cuts every golden packet at every length, both as
+// received (Length now past the datagram) and with Length rewritten to the
+// cut (AVPs cut short): a sentinel error or, at an AVP boundary, a shorter
+// valid message; never a panic.
+func TestGoldenTruncated(t *testing.T) {
+	for _, tc := range goldenCases {
+		full := goldenBytes[tc.name]
+		for n := range len(full) {
+			if _, _, err := ParseControl(full[:n], goldenSecret); !errors.Is(err, ErrShort) {
+				t.Errorf("%s cut at %d: %v, want ErrShort", tc.name, n, err)
+			}
+			if n < ControlHeaderLen {
+				continue
+			}
+			b := append([]byte{}, full[:n]...)
+			b[2], b[3] = byte(n>>8), byte(n)
+			_, m, err := ParseControl(b, goldenSecret)
+			switch {
+			case err == nil:
+				if n > ControlHeaderLen && (m == nil || m.Type != tc.m.Type || len(m.AVPs) >= len(tc.m.AVPs)) {
+					t.Errorf("%s cut at %d parsed as %+v", tc.name, n, m)
+				}
+			case !errors.Is(err, ErrShort) && !errors.Is(err, ErrMalformed):
+				t.Errorf("%s cut at %d with Length %d: %v wraps no sentinel", tc.name, n, n, err)
+			}
+		}
+	}
+}
