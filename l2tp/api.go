@@ -1,0 +1,194 @@
+package l2tp
+
+import (
+	"errors"
+	"log/slog"
+	"net/netip"
+	"time"
+)
+
+// Errors of the control engine. TunnelDown and Dial report them wrapped.
+var (
+	// ErrPeerUnreachable: the peer stopped acknowledging control
+	// messages within the retransmission budget (section 5.8), for
+	// example a HELLO after the idle interval.
+	ErrPeerUnreachable = errors.New("l2tp: peer stopped acknowledging control messages")
+	// ErrStopCCN: the peer sent a Stop-Control-Connection-Notification.
+	ErrStopCCN = errors.New("l2tp: peer closed the control connection")
+	// ErrNotAuthorized: tunnel authentication failed (section 5.1.1) or
+	// the Accept callback refused the peer.
+	ErrNotAuthorized = errors.New("l2tp: tunnel not authorized")
+	// ErrTunnelClosed: the tunnel was closed locally, or is down.
+	ErrTunnelClosed = errors.New("l2tp: tunnel closed")
+	// ErrTieBreakerLost: our SCCRQ crossed the peer's and lost the tie
+	// breaker (section 4.4.3); the peer's tunnel is accepted instead.
+	ErrTieBreakerLost = errors.New("l2tp: lost the tie breaker to the peer's SCCRQ")
+	// ErrProtocol: the peer broke section 7 or sent a message we cannot
+	// accept (bad version, missing AVPs).
+	ErrProtocol = errors.New("l2tp: protocol error")
+	// ErrTooManySessions: the tunnel's session limit or ID space is full.
+	ErrTooManySessions = errors.New("l2tp: no free session")
+	// ErrNotRunning: Dial before Run, or after Run returned.
+	ErrNotRunning = errors.New("l2tp: endpoint is not running")
+)
+
+// Config configures an Endpoint: one UDP socket serving many tunnels.
+type Config struct {
+	HostName         string // Host Name AVP we send (section 4.4.3); required
+	VendorName       string // Vendor Name AVP, optional
+	FirmwareRevision uint16 // Firmware Revision AVP, sent when non-zero
+
+	Logger *slog.Logger // nil: discard
+
+	// Accept decides on an incoming SCCRQ (the accepting side, usually
+	// the LNS) from the peer's address and Host Name, and returns the
+	// options of the tunnel (its secret above all). An error refuses the
+	// tunnel with StopCCN result 4 (not authorized), logged and counted.
+	// A nil Accept refuses every incoming tunnel.
+	Accept func(peer netip.AddrPort, hostName string) (TunnelOptions, error)
+
+	// Handler receives tunnel and session events, from the tunnel
+	// goroutines: it must not block (hand off to a channel). nil: none.
+	Handler Handler
+
+	// Data receives data messages (T=0) on the socket reader goroutine.
+	// payload aliases the read buffer and is valid only during the call.
+	// Data for an unknown tunnel or session is counted
+	// (Stats.DataUnknownSession) and dropped by the Endpoint; Data is
+	// never called with a nil Session.
+	Data func(t *Tunnel, s *Session, h Header, payload []byte)
+
+	// Now is the clock (nil: time.Now); timers are derived from it.
+	Now func() time.Time
+
+	// InboxSize bounds each tunnel's queue of received control messages
+	// (default 256); when full, messages are dropped and counted, the
+	// peer retransmits.
+	InboxSize int
+
+	// ShutdownTimeout bounds how long Run waits, after its context is
+	// done, for the StopCCNs of every tunnel to be acknowledged
+	// (default 2 s).
+	ShutdownTimeout time.Duration
+}
+
+// TunnelOptions are the per-tunnel settings, for Dial and from Accept.
+type TunnelOptions struct {
+	// Secret is the shared secret of tunnel authentication (section
+	// 5.1.1) and of hidden AVPs (section 4.3). When set, the tunnel sends
+	// a Challenge and refuses a peer whose Challenge Response is missing
+	// or wrong (StopCCN result 4).
+	Secret []byte
+	// RequireAuth also refuses a peer that does not challenge us
+	// (mutual authentication). It needs Secret.
+	RequireAuth bool
+	// HideAVPs hides the AVPs that section 4.4 allows to be hidden, in
+	// every message but the SCCRQ (the accepting side looks the secret up
+	// from the SCCRQ's Host Name). Needs Secret.
+	HideAVPs bool
+	// TieBreaker sends a Tie Breaker AVP in the SCCRQ (section 4.4.3):
+	// set it when only one tunnel to the peer is wanted.
+	TieBreaker bool
+
+	HelloInterval     time.Duration // idle time before a HELLO (section 6.5); 0: 60 s; <0: never
+	RecvWindow        uint16        // Receive Window Size we announce; 0: 4
+	MaxRetries        int           // retransmissions before the tunnel is cleared; 0: 5
+	RetransmitInitial time.Duration // first retransmission timeout; 0: 1 s
+	RetransmitCap     time.Duration // cap of the backoff; 0: 8 s
+	AckDelay          time.Duration // how long a ZLB waits for a reply to ride on; 0: RetransmitInitial/10
+	MaxSessions       int           // sessions on the tunnel; 0: 65535
+	PeerHostName      string        // the Host Name the peer must send, when set
+}
+
+func (o TunnelOptions) withDefaults() TunnelOptions {
+	if o.HelloInterval == 0 {
+		o.HelloInterval = 60 * time.Second
+	}
+	if o.RecvWindow == 0 {
+		o.RecvWindow = 4
+	}
+	if o.MaxRetries <= 0 {
+		o.MaxRetries = 5
+	}
+	if o.RetransmitInitial <= 0 {
+		o.RetransmitInitial = time.Second
+	}
+	if o.RetransmitCap <= 0 {
+		o.RetransmitCap = 8 * time.Second
+	}
+	if o.RetransmitCap < o.RetransmitInitial {
+		o.RetransmitCap = o.RetransmitInitial
+	}
+	if o.AckDelay <= 0 {
+		o.AckDelay = o.RetransmitInitial / 10
+	}
+	if o.MaxSessions <= 0 || o.MaxSessions > 65535 {
+		o.MaxSessions = 65535
+	}
+	return o
+}
+
+// Handler receives the events of an Endpoint. Methods are called on the
+// goroutine of the tunnel concerned and must not block.
+type Handler interface {
+	// TunnelUp: the control connection is established.
+	TunnelUp(t *Tunnel)
+	// TunnelDown: the tunnel is cleared: StopCCN sent or received
+	// (rc is its Result Code), retransmission exhausted or HELLO
+	// unanswered (err wraps ErrPeerUnreachable). Every session of the
+	// tunnel got SessionDown before.
+	TunnelDown(t *Tunnel, rc ResultCode, err error)
+	// IncomingCall asks whether to accept an ICRQ (LNS side, section
+	// 7.4.2): nil answers ICRP; an error answers CDN, with the Result
+	// Code of a *CallRefusedError or result 4 (no facilities) otherwise.
+	IncomingCall(t *Tunnel, s *Session, icrq *Message) error
+	// SessionUp: LNS, the ICCN arrived; LAC, the ICRP arrived and the
+	// ICCN went out (iccn is the message sent).
+	SessionUp(s *Session, iccn *Message)
+	// SessionDown: CDN received or sent, or the tunnel went down (then
+	// rc is the tunnel's StopCCN Result Code, or result 2 with error 0
+	// when the peer vanished). Called for every session that was
+	// announced by SessionUp or was still being set up.
+	SessionDown(s *Session, rc ResultCode)
+	// SetLinkInfo delivers an SLI (section 6.14).
+	SetLinkInfo(s *Session, accm ACCM)
+	// WANError delivers a WEN (section 6.13).
+	WANError(s *Session, errs CallErrors)
+}
+
+// NopHandler implements Handler by doing nothing and accepting every call;
+// embed it to implement only some methods.
+type NopHandler struct{}
+
+func (NopHandler) TunnelUp(*Tunnel)                               {}
+func (NopHandler) TunnelDown(*Tunnel, ResultCode, error)          {}
+func (NopHandler) IncomingCall(*Tunnel, *Session, *Message) error { return nil }
+func (NopHandler) SessionUp(*Session, *Message)                   {}
+func (NopHandler) SessionDown(*Session, ResultCode)               {}
+func (NopHandler) SetLinkInfo(*Session, ACCM)                     {}
+func (NopHandler) WANError(*Session, CallErrors)                  {}
+
+// CallRefusedError is what Handler.IncomingCall returns to refuse a call
+// with a given CDN Result Code (section 4.4.2).
+type CallRefusedError struct {
+	Result ResultCode
+}
+
+func (e *CallRefusedError) Error() string {
+	return "l2tp: call refused: " + e.Result.Describe(MsgCDN)
+}
+
+// CallRequest is an incoming call the LAC places on a tunnel (section 7.4.1).
+type CallRequest struct {
+	// ICRQ holds the AVPs of the ICRQ besides Message Type and Assigned
+	// Session ID: Call Serial Number (added when missing), Bearer Type,
+	// Calling and Called Number, Physical Channel ID, ...
+	ICRQ []AVP
+	// ICCN holds the AVPs of the ICCN sent once the ICRP arrives: Tx
+	// Connect Speed and Framing Type (defaults added when missing: 10
+	// Mbit/s, synchronous), proxy LCP and proxy authentication AVPs
+	// (26-33), Sequencing Required, ...
+	ICCN []AVP
+	// Value is attached to the Session (Session.Value) before any event.
+	Value any
+}

@@ -1,0 +1,445 @@
+package l2tp
+
+import (
+	"errors"
+	"fmt"
+	"sync/atomic"
+)
+
+// Session is one call on a tunnel (RFC 2661 sections 7.4 and 7.5). Its
+// control state belongs to the tunnel goroutine; the accessors below are
+// safe from any goroutine.
+type Session struct {
+	t       *Tunnel
+	localID uint16
+	peerID  atomic.Uint32
+	role    CallRole
+	st      atomic.Uint32
+	value   atomic.Pointer[any]
+	seq     atomic.Bool   // the peer asked for sequenced data (Sequencing Required)
+	dataNs  atomic.Uint32 // Ns of our next sequenced data message
+	down    atomic.Bool   // cleared: no more data
+
+	// Owned by the tunnel goroutine.
+	state     CallState
+	req       CallRequest
+	icrq      *Message
+	iccn      *Message
+	announced bool // SessionUp was called
+	gone      bool
+}
+
+// LocalID is our Session ID (what the peer puts in the header).
+func (s *Session) LocalID() uint16 { return s.localID }
+
+// PeerID is the peer's Session ID (its Assigned Session ID); 0 until known.
+func (s *Session) PeerID() uint16 { return uint16(s.peerID.Load()) }
+
+// Tunnel is the tunnel carrying the session.
+func (s *Session) Tunnel() *Tunnel { return s.t }
+
+// Role says which call machine of section 7 the session runs.
+func (s *Session) Role() CallRole { return s.role }
+
+// State is the call state (section 7.4/7.5).
+func (s *Session) State() CallState { return CallState(s.st.Load()) }
+
+// ICRQ is the ICRQ as received (LNS side) or sent (LAC side); nil before.
+// Read it from Handler callbacks or after SessionUp; it is not modified
+// afterwards.
+func (s *Session) ICRQ() *Message { return s.icrq }
+
+// ICCN is the ICCN as received (LNS: proxy LCP and authentication AVPs are
+// there) or sent (LAC); nil before.
+func (s *Session) ICCN() *Message { return s.iccn }
+
+// Value returns what SetValue stored (the LNS's PPP session, say).
+func (s *Session) Value() any {
+	if p := s.value.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+// SetValue attaches v to the session, for the data callback to find
+// without a map lookup.
+func (s *Session) SetValue(v any) { s.value.Store(&v) }
+
+// Sequenced reports whether data messages to the peer carry Ns/Nr because
+// the peer sent Sequencing Required (section 4.4.6).
+func (s *Session) Sequenced() bool { return s.seq.Load() }
+
+func (s *Session) String() string {
+	return fmt.Sprintf("session %d/%d on tunnel %d", s.localID, s.PeerID(), s.t.localID)
+}
+
+// Disconnect sends CDN with rc (section 6.12) and clears the session;
+// SessionDown follows on the tunnel goroutine.
+func (s *Session) Disconnect(rc ResultCode) {
+	s.t.do(func() {
+		if s.gone {
+			return
+		}
+		s.t.callEvent(s, CallClose, nil, rc)
+	})
+}
+
+// PlaceCall places an incoming call (the LAC of section 7.4.1): an ICRQ
+// with req.ICRQ, then on ICRP an ICCN with req.ICCN. The call waits for the
+// tunnel if it is still being opened. The outcome arrives as
+// Handler.SessionUp or SessionDown.
+func (t *Tunnel) PlaceCall(req CallRequest) (*Session, error) {
+	s := &Session{t: t, role: LACIncoming, req: req}
+	if req.Value != nil {
+		s.SetValue(req.Value)
+	}
+	if err := t.ep.addSession(t, s); err != nil {
+		return nil, err
+	}
+	if !t.do(func() {
+		if t.downSent {
+			t.ep.removeSession(s)
+			return
+		}
+		t.calls[s.localID] = s
+		t.callEvent(s, CallOpen, nil, ResultCode{})
+	}) {
+		t.ep.removeSession(s)
+		return nil, ErrTunnelClosed
+	}
+	return s, nil
+}
+
+// addSession allocates a local Session ID on t and publishes s for data.
+func (e *Endpoint) addSession(t *Tunnel, s *Session) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if int(t.nsess.Load()) >= t.opts.MaxSessions {
+		return ErrTooManySessions
+	}
+	base := uint32(t.localID) << 16
+	for range 256 {
+		id := randUint16()
+		if id == 0 {
+			continue
+		}
+		if _, ok := e.sessions[base|uint32(id)]; ok {
+			continue
+		}
+		s.localID = id
+		e.sessions[base|uint32(id)] = s
+		t.nsess.Add(1)
+		return nil
+	}
+	return ErrTooManySessions
+}
+
+func (e *Endpoint) removeSession(s *Session) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	k := uint32(s.t.localID)<<16 | uint32(s.localID)
+	if e.sessions[k] == s {
+		delete(e.sessions, k)
+		s.t.nsess.Add(-1)
+	}
+}
+
+// callMessage dispatches a session-scoped message of an established tunnel.
+func (t *Tunnel) callMessage(sid uint16, m *Message) {
+	if m.Type == MsgICRQ || m.Type == MsgOCRQ {
+		if sid != 0 {
+			if s := t.calls[sid]; s != nil {
+				t.callEvent(s, recvEvent(m, true), m, ResultCode{})
+				return
+			}
+		}
+		t.newIncoming(m)
+		return
+	}
+	s := t.calls[sid]
+	if s == nil {
+		// Idle rows of the section 7 tables: a message for no call.
+		t.ep.stats.UnexpectedMsg.Add(1)
+		role := LACIncoming
+		switch {
+		case t.accepted && isIC(m.Type):
+			role = LNSIncoming
+		case !t.accepted && !isIC(m.Type):
+			role = LACOutgoing
+		case t.accepted:
+			role = LNSOutgoing
+		}
+		if _, acts := callTransition(role, CallIdle, recvEvent(m, true)); hasAction(acts, ActSendCDN) {
+			if a, ok := m.Find(AVPAssignedSessionID); ok {
+				if psid, err := a.Uint16(); err == nil {
+					t.sendCDN(0, psid, ResultCode{Result: uint16(CDNGeneralError), HasError: true, Error: uint16(ErrorInvalidSessionID)})
+				}
+			}
+		}
+		return
+	}
+	switch m.Type {
+	case MsgWEN:
+		// Section 6.13: at any time after the session is up.
+		if a, ok := m.Find(AVPCallErrors); ok {
+			if ce, err := ParseCallErrors(a.Value); err == nil {
+				t.ep.h.WANError(s, ce)
+				return
+			}
+		}
+		t.ep.stats.Malformed.Add(1)
+	case MsgSLI:
+		if a, ok := m.Find(AVPACCM); ok {
+			if accm, err := ParseACCM(a.Value); err == nil {
+				t.ep.h.SetLinkInfo(s, accm)
+				return
+			}
+		}
+		t.ep.stats.Malformed.Add(1)
+	case MsgCDN:
+		t.callEvent(s, CallRecvCDN, m, resultOf(m))
+	default:
+		t.callEvent(s, recvEvent(m, m.Validate() == nil), m, ResultCode{})
+	}
+}
+
+func isIC(t MsgType) bool { return t == MsgICRQ || t == MsgICRP || t == MsgICCN }
+
+func hasAction(acts []Action, a Action) bool {
+	for _, x := range acts {
+		if x == a {
+			return true
+		}
+	}
+	return false
+}
+
+// recvEvent maps a received call message to its event, acceptable or not.
+func recvEvent(m *Message, ok bool) CallEvent {
+	var good, bad CallEvent
+	switch m.Type {
+	case MsgICRQ:
+		good, bad = CallRecvICRQ, CallRecvICRQBad
+	case MsgICRP:
+		good, bad = CallRecvICRP, CallRecvICRPBad
+	case MsgICCN:
+		good, bad = CallRecvICCN, CallRecvICCNBad
+	case MsgOCRQ:
+		good, bad = CallRecvOCRQ, CallRecvOCRQBad
+	case MsgOCRP:
+		good, bad = CallRecvOCRP, CallRecvOCRPBad
+	case MsgOCCN:
+		return CallRecvOCCN
+	default:
+		return CallRecvCDN
+	}
+	if ok {
+		return good
+	}
+	return bad
+}
+
+// newIncoming handles an ICRQ (LNS, section 7.4.2) or OCRQ (LAC, section
+// 7.5.1) that opens a call.
+func (t *Tunnel) newIncoming(m *Message) {
+	role := LNSIncoming
+	if m.Type == MsgOCRQ {
+		role = LACOutgoing
+	}
+	var psid uint16
+	if a, ok := m.Find(AVPAssignedSessionID); ok {
+		psid, _ = a.Uint16()
+	}
+	s := &Session{t: t, role: role, icrq: m}
+	s.peerID.Store(uint32(psid))
+	if err := m.Validate(); err != nil || psid == 0 {
+		t.ep.stats.SessionsRefused.Add(1)
+		t.callEventOrphan(s, recvEvent(m, false), ResultCode{Result: uint16(CDNGeneralError), HasError: true, Error: uint16(ErrorValueOutOfRange), Message: fmt.Sprint(err)})
+		return
+	}
+	if err := t.ep.addSession(t, s); err != nil {
+		t.ep.stats.SessionsRefused.Add(1)
+		t.callEventOrphan(s, recvEvent(m, false), ResultCode{Result: uint16(CDNNoFacilitiesTemporary), HasError: true, Error: uint16(ErrorInsufficientResources)})
+		return
+	}
+	t.calls[s.localID] = s
+	if role == LACOutgoing {
+		// No API places outgoing calls on the LAC: refuse by policy.
+		t.ep.stats.SessionsRefused.Add(1)
+		t.callEvent(s, CallRecvOCRQBad, m, ResultCode{Result: uint16(CDNNoFacilitiesPermanent), Message: "outgoing calls not supported"})
+		return
+	}
+	if err := t.ep.h.IncomingCall(t, s, m); err != nil {
+		rc := ResultCode{Result: uint16(CDNNoFacilitiesTemporary), HasError: true, Message: err.Error()}
+		var ref *CallRefusedError
+		if errors.As(err, &ref) {
+			rc = ref.Result
+		}
+		t.ep.stats.SessionsRefused.Add(1)
+		t.callEvent(s, CallRecvICRQBad, m, rc)
+		return
+	}
+	t.callEvent(s, CallRecvICRQ, m, ResultCode{})
+}
+
+// callEventOrphan runs the idle row of a call that never got an ID.
+func (t *Tunnel) callEventOrphan(s *Session, ev CallEvent, rc ResultCode) {
+	if _, acts := callTransition(s.role, CallIdle, ev); hasAction(acts, ActSendCDN) && s.PeerID() != 0 {
+		t.sendCDN(0, s.PeerID(), rc)
+	}
+}
+
+// callEvent runs s's call machine and performs its actions. m is the
+// received message, rc the Result Code of a CDN sent or received.
+func (t *Tunnel) callEvent(s *Session, ev CallEvent, m *Message, rc ResultCode) {
+	prev := s.state
+	next, acts := callTransition(s.role, s.state, ev)
+	s.state = next
+	s.st.Store(uint32(next))
+	for _, a := range acts {
+		switch a {
+		case ActOpenTunnel:
+			if t.ctrl == CtrlEstablished {
+				t.callEvent(s, CallTunnelOpen, nil, rc)
+				return
+			}
+		case ActSendICRQ:
+			msg := &Message{Type: MsgICRQ}
+			msg.Add(t.hide(NewAVPUint16(AVPAssignedSessionID, s.localID)))
+			hasSerial := false
+			for _, a := range s.req.ICRQ {
+				hasSerial = hasSerial || a.Type == AVPCallSerialNumber && a.VendorID == 0
+				msg.Add(t.hide(a))
+			}
+			if !hasSerial {
+				t.callSerial++
+				msg.Add(t.hide(NewAVPUint32(AVPCallSerialNumber, t.callSerial)))
+			}
+			s.icrq = msg
+			t.sendMsg(msg, 0)
+		case ActSendICRP:
+			t.sendMsg(&Message{Type: MsgICRP, AVPs: []AVP{t.hide(NewAVPUint16(AVPAssignedSessionID, s.localID))}}, s.PeerID())
+		case ActSendICCN:
+			if a, ok := m.Find(AVPAssignedSessionID); ok {
+				if psid, err := a.Uint16(); err == nil {
+					s.peerID.Store(uint32(psid))
+				}
+			}
+			msg := &Message{Type: MsgICCN}
+			var speed, framing bool
+			for _, a := range s.req.ICCN {
+				if a.VendorID == 0 {
+					speed = speed || a.Type == AVPTxConnectSpeed
+					framing = framing || a.Type == AVPFramingType
+					if a.Type == AVPSequencingRequired {
+						// Section 4.4.6: the LAC asks; both ends sequence data.
+						s.seq.Store(true)
+					}
+				}
+				msg.Add(t.hide(a))
+			}
+			if !speed {
+				msg.Add(t.hide(NewAVPUint32(AVPTxConnectSpeed, 10_000_000)))
+			}
+			if !framing {
+				msg.Add(t.hide(FramingSync.AVP(AVPFramingType)))
+			}
+			s.iccn = msg
+			t.sendMsg(msg, s.PeerID())
+			t.sessionUp(s, msg)
+		case ActSendOCRP, ActSendOCRQ, ActSendOCCN, ActOpenBearer:
+			// No API opens outgoing calls yet (see PlaceCall); the
+			// tables are complete in fsm_call.go.
+		case ActPrepareData:
+			s.iccn = m
+			if _, ok := m.Find(AVPSequencingRequired); ok {
+				s.seq.Store(true)
+			}
+			t.sessionUp(s, m)
+		case ActSendCDN:
+			if rc == (ResultCode{}) {
+				rc = ResultCode{Result: uint16(CDNGeneralError), HasError: true, Error: uint16(ErrorValueOutOfRange), Message: "unexpected " + ev.String() + " in " + prev.String()}
+				t.ep.stats.UnexpectedMsg.Add(1)
+			}
+			t.sendCDN(s.localID, s.PeerID(), rc)
+		case ActCleanup:
+			if rc == (ResultCode{}) && m != nil {
+				rc = resultOf(m)
+			}
+			if ev != CallClose && ev != CallRecvCDN && prev != CallIdle && m != nil && (m.Type == MsgICRP || m.Type == MsgICCN || m.Type == MsgICRQ) {
+				t.ep.stats.SessionsRejected.Add(1)
+			}
+			t.dropCall(s, rc)
+		case ActUnexpected:
+			t.ep.stats.UnexpectedMsg.Add(1)
+			t.ep.log.Debug("l2tp: call message not allowed in this state", "tunnel_id", t.localID, "session_id", s.localID, "state", prev, "event", ev)
+		}
+	}
+}
+
+func (t *Tunnel) sessionUp(s *Session, m *Message) {
+	s.announced = true
+	t.ep.stats.SessionsUp.Add(1)
+	t.ep.h.SessionUp(s, m)
+}
+
+// sendCDN sends a Call-Disconnect-Notify (section 6.12): Assigned Session ID
+// is ours (0 when we never assigned one), the header carries the peer's.
+func (t *Tunnel) sendCDN(local, peer uint16, rc ResultCode) {
+	t.sendMsg(&Message{Type: MsgCDN, AVPs: []AVP{rc.AVP(), t.hide(NewAVPUint16(AVPAssignedSessionID, local))}}, peer)
+}
+
+// closeCall disconnects s with rc from our side.
+func (t *Tunnel) closeCall(s *Session, rc ResultCode, _ bool) {
+	t.callEvent(s, CallClose, nil, rc)
+}
+
+// dropCall forgets s and reports SessionDown.
+func (t *Tunnel) dropCall(s *Session, rc ResultCode) {
+	if s.gone {
+		return
+	}
+	s.gone = true
+	s.down.Store(true)
+	s.state = CallIdle
+	s.st.Store(uint32(CallIdle))
+	delete(t.calls, s.localID)
+	t.ep.removeSession(s)
+	if s.announced {
+		t.ep.stats.SessionsDown.Add(1)
+	}
+	t.ep.h.SessionDown(s, rc)
+}
+
+// SendData sends one PPP frame on s as a data message (T=0, section 3.1)
+// with the peer's Tunnel and Session IDs, and Ns when the session is
+// sequenced. Safe from any goroutine; it allocates nothing per packet
+// (buffers come from a pool) when the endpoint's conn is a *net.UDPConn.
+func (t *Tunnel) SendData(s *Session, payload []byte) error {
+	if s.t != t {
+		return errors.New("l2tp: SendData: session of another tunnel")
+	}
+	ps := s.PeerID()
+	if ps == 0 || s.down.Load() {
+		return ErrTunnelClosed
+	}
+	h := Header{TunnelID: t.PeerID(), SessionID: ps}
+	if s.seq.Load() {
+		h.HasSeq = true
+		h.Ns = uint16(s.dataNs.Add(1) - 1)
+	}
+	bp := t.ep.bufPool.Get().(*[]byte)
+	b, err := AppendHeader((*bp)[:0], h, len(payload))
+	if err == nil {
+		b = append(b, payload...)
+		err = t.ep.write(t, b)
+	}
+	*bp = b[:0]
+	t.ep.bufPool.Put(bp)
+	if err != nil {
+		t.ep.stats.DataTxErrors.Add(1)
+		return err
+	}
+	t.ep.stats.DataTx.Add(1)
+	return nil
+}

@@ -1,0 +1,407 @@
+package l2tp
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Endpoint is one UDP socket serving many tunnels (RFC 2661 section 8.1).
+// A reader goroutine (Run) demultiplexes: control messages by Tunnel ID
+// onto the owning tunnel's bounded inbox (a new SCCRQ, Tunnel ID 0, by the
+// peer's address and Assigned Tunnel ID, so a retransmitted SCCRQ finds the
+// tunnel it made), data messages straight to Config.Data. Each tunnel has
+// one goroutine owning its control channel and its sessions' control
+// state; there is no goroutine per session.
+type Endpoint struct {
+	conn  net.PacketConn
+	udp   *net.UDPConn // conn, when it is one: allocation-free writes
+	cfg   Config
+	log   *slog.Logger
+	h     Handler
+	now   func() time.Time
+	stats Stats
+
+	mu       sync.RWMutex
+	tunnels  map[uint16]*Tunnel  // by local Tunnel ID
+	byPeer   map[peerKey]*Tunnel // accepted tunnels by (peer, peer's Tunnel ID)
+	sessions map[uint32]*Session // by local tunnel<<16 | local session, for data
+
+	running  atomic.Bool
+	stopping chan struct{} // closed when Run's context is done
+	wg       sync.WaitGroup
+	bufPool  sync.Pool
+}
+
+type peerKey struct {
+	addr netip.AddrPort
+	id   uint16
+}
+
+// NewEndpoint returns an Endpoint on conn; call Run to serve it.
+func NewEndpoint(conn net.PacketConn, cfg Config) (*Endpoint, error) {
+	if conn == nil {
+		return nil, errors.New("l2tp: NewEndpoint: nil conn")
+	}
+	if cfg.HostName == "" {
+		return nil, errors.New("l2tp: NewEndpoint: Config.HostName is required (section 6.1)")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.InboxSize <= 0 {
+		cfg.InboxSize = 256
+	}
+	if cfg.ShutdownTimeout <= 0 {
+		cfg.ShutdownTimeout = 2 * time.Second
+	}
+	h := cfg.Handler
+	if h == nil {
+		h = NopHandler{}
+	}
+	e := &Endpoint{
+		conn:     conn,
+		cfg:      cfg,
+		log:      cfg.Logger,
+		h:        h,
+		now:      cfg.Now,
+		tunnels:  make(map[uint16]*Tunnel),
+		byPeer:   make(map[peerKey]*Tunnel),
+		sessions: make(map[uint32]*Session),
+		stopping: make(chan struct{}),
+	}
+	e.udp, _ = conn.(*net.UDPConn)
+	e.bufPool.New = func() any { b := make([]byte, 0, 2048); return &b }
+	return e, nil
+}
+
+// Stats returns the endpoint's counters.
+func (e *Endpoint) Stats() *Stats { return &e.stats }
+
+// Tunnels returns the tunnels that exist now, in no particular order.
+func (e *Endpoint) Tunnels() []*Tunnel {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	r := make([]*Tunnel, 0, len(e.tunnels))
+	for _, t := range e.tunnels {
+		r = append(r, t)
+	}
+	return r
+}
+
+// Run reads the socket until ctx is done, then sends StopCCN (result 6,
+// shutting down) on every tunnel, waits up to Config.ShutdownTimeout for
+// them to be acknowledged, and returns. It returns nil after a shutdown
+// and the read error if the socket fails.
+func (e *Endpoint) Run(ctx context.Context) error {
+	if !e.running.CompareAndSwap(false, true) {
+		return errors.New("l2tp: Run called twice")
+	}
+	readErr := make(chan error, 1)
+	go func() { readErr <- e.readLoop() }()
+
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-readErr:
+		readErr = nil
+	}
+	close(e.stopping) // every tunnel sends StopCCN and finishes
+	done := make(chan struct{})
+	go func() { e.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(e.cfg.ShutdownTimeout):
+		e.log.Warn("l2tp: tunnels still lingering at shutdown", "tunnels", len(e.Tunnels()))
+	}
+	if readErr != nil {
+		e.conn.SetReadDeadline(time.Unix(1, 0)) // release the blocked read
+		<-readErr
+	}
+	<-done // tunnel goroutines end on e.stopping once the reader is gone
+	e.running.Store(false)
+	return err
+}
+
+// readLoop is the socket reader: it decodes the header in place, hands
+// data messages to Config.Data, and copies control messages onto the owning
+// tunnel's inbox.
+func (e *Endpoint) readLoop() error {
+	buf := make([]byte, 65536)
+	for {
+		n, addr, err := e.conn.ReadFrom(buf)
+		if err != nil {
+			if ne, ok := err.(net.Error); ok && ne.Timeout() {
+				select {
+				case <-e.stopping:
+					return nil
+				default:
+				}
+				continue
+			}
+			if errors.Is(err, net.ErrClosed) {
+				return nil
+			}
+			return fmt.Errorf("l2tp: read: %w", err)
+		}
+		from, ok := addrPort(addr)
+		if !ok {
+			continue
+		}
+		e.input(buf[:n], from)
+	}
+}
+
+func addrPort(a net.Addr) (netip.AddrPort, bool) {
+	switch a := a.(type) {
+	case *net.UDPAddr:
+		ap := a.AddrPort()
+		return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()), true
+	}
+	return netip.AddrPort{}, false
+}
+
+// input handles one datagram; b aliases the read buffer.
+func (e *Endpoint) input(b []byte, from netip.AddrPort) {
+	h, payload, err := ParseHeader(b)
+	if err != nil {
+		e.stats.Malformed.Add(1)
+		return
+	}
+	if !h.Control {
+		e.stats.DataRx.Add(1)
+		e.mu.RLock()
+		s := e.sessions[uint32(h.TunnelID)<<16|uint32(h.SessionID)]
+		e.mu.RUnlock()
+		if s == nil || e.cfg.Data == nil {
+			e.stats.DataUnknownSession.Add(1)
+			return
+		}
+		e.cfg.Data(s.t, s, h, payload)
+		return
+	}
+	e.stats.ControlRx.Add(1)
+	if h.TunnelID == 0 {
+		e.newTunnelInput(b, h, payload, from)
+		return
+	}
+	e.mu.RLock()
+	t := e.tunnels[h.TunnelID]
+	e.mu.RUnlock()
+	if t == nil {
+		e.stats.UnknownTunnel.Add(1)
+		return
+	}
+	t.post(inPacket{b: append([]byte(nil), b...), from: from})
+}
+
+// newTunnelInput handles a control message for Tunnel ID 0: only an SCCRQ
+// may carry it (section 3.1: the peer does not know our ID yet).
+func (e *Endpoint) newTunnelInput(b []byte, h Header, payload []byte, from netip.AddrPort) {
+	if len(payload) == 0 {
+		e.stats.UnknownTunnel.Add(1) // a ZLB for no tunnel
+		return
+	}
+	m, err := ParseMessage(payload, nil)
+	if err != nil || m.Type != MsgSCCRQ {
+		var um *UnknownMandatoryAVPError
+		if !errors.As(err, &um) {
+			if err != nil {
+				e.stats.Malformed.Add(1)
+			} else {
+				e.stats.UnknownTunnel.Add(1)
+			}
+			return
+		}
+	}
+	a, ok := m.Find(AVPAssignedTunnelID)
+	peerTID, verr := a.Uint16()
+	if !ok || verr != nil || peerTID == 0 {
+		e.stats.Malformed.Add(1)
+		return
+	}
+	key := peerKey{from, peerTID}
+	e.mu.RLock()
+	t := e.byPeer[key]
+	e.mu.RUnlock()
+	if t != nil {
+		// A retransmitted SCCRQ: the tunnel it made re-acknowledges it.
+		t.post(inPacket{b: append([]byte(nil), b...), from: from})
+		return
+	}
+	select {
+	case <-e.stopping:
+		return
+	default:
+	}
+	// Tie breaker, section 4.4.3: an SCCRQ from a peer we are dialing.
+	if tb, ok := m.Find(AVPTieBreaker); ok && len(tb.Value) == 8 {
+		theirs := binary.BigEndian.Uint64(tb.Value)
+		for _, d := range e.Tunnels() {
+			if d.accepted || d.peer.Addr() != from.Addr() || d.tieBreaker == 0 || CtrlState(d.state.Load()) != CtrlWaitCtlReply {
+				continue
+			}
+			if d.tieBreaker < theirs {
+				e.stats.UnexpectedMsg.Add(1) // we win: the peer drops its tunnel
+				e.log.Info("l2tp: won the tie breaker, discarding the peer's SCCRQ", "peer", from)
+				return
+			}
+			d.post(inPacket{lostTie: true})
+		}
+	}
+	host := ""
+	if a, ok := m.Find(AVPHostName); ok {
+		host = string(a.Value)
+	}
+	var opts TunnelOptions
+	var refuse *ResultCode
+	if e.cfg.Accept == nil {
+		refuse = &ResultCode{Result: uint16(StopCCNNotAuthorized), HasError: true, Message: "not accepting tunnels"}
+	} else if opts, err = e.cfg.Accept(from, host); err != nil {
+		refuse = &ResultCode{Result: uint16(StopCCNNotAuthorized), HasError: true, Message: "not authorized"}
+	} else if opts.PeerHostName != "" && opts.PeerHostName != host {
+		refuse = &ResultCode{Result: uint16(StopCCNNotAuthorized), HasError: true, Message: "unexpected host name"}
+		err = fmt.Errorf("host name %q, want %q", host, opts.PeerHostName)
+	}
+	if refuse != nil {
+		e.stats.TunnelsRefused.Add(1)
+		e.log.Warn("l2tp: refusing tunnel", "peer", from, "host", host, "err", err)
+	}
+	t, err = e.newTunnel(from, opts, true)
+	if err != nil {
+		e.log.Warn("l2tp: cannot accept tunnel", "peer", from, "err", err)
+		return
+	}
+	t.refuse = refuse
+	e.mu.Lock()
+	if other := e.byPeer[key]; other != nil {
+		e.mu.Unlock() // cannot happen: only the reader adds to byPeer
+		return
+	}
+	e.byPeer[key] = t
+	t.byPeerKey = key
+	e.mu.Unlock()
+	t.post(inPacket{b: append([]byte(nil), b...), from: from})
+	t.start()
+}
+
+// newTunnel allocates a local Tunnel ID and registers the tunnel.
+func (e *Endpoint) newTunnel(peer netip.AddrPort, opts TunnelOptions, accepted bool) (*Tunnel, error) {
+	opts = opts.withDefaults()
+	t := &Tunnel{
+		ep:       e,
+		opts:     opts,
+		peer:     peer,
+		peerUDP:  net.UDPAddrFromAddrPort(peer),
+		accepted: accepted,
+		inbox:    make(chan inPacket, e.cfg.InboxSize),
+		cmds:     make(chan func(), 64),
+		done:     make(chan struct{}),
+		upCh:     make(chan error, 1),
+		calls:    make(map[uint16]*Session),
+	}
+	t.ch = newChannel(channelConfig{
+		RecvWindow: opts.RecvWindow,
+		PeerWindow: 4,
+		RTOInitial: opts.RetransmitInitial,
+		RTOCap:     opts.RetransmitCap,
+		MaxRetries: opts.MaxRetries,
+		AckDelay:   opts.AckDelay,
+	}, &e.stats)
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for range 64 {
+		id := randUint16()
+		if id == 0 || e.tunnels[id] != nil {
+			continue
+		}
+		t.localID = id
+		e.tunnels[id] = t
+		return t, nil
+	}
+	return nil, errors.New("l2tp: no free tunnel ID")
+}
+
+// remove forgets t and its sessions; called by t's goroutine as it ends.
+func (e *Endpoint) remove(t *Tunnel) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.tunnels[t.localID] == t {
+		delete(e.tunnels, t.localID)
+	}
+	if t.byPeerKey != (peerKey{}) && e.byPeer[t.byPeerKey] == t {
+		delete(e.byPeer, t.byPeerKey)
+	}
+	for id := range t.calls {
+		delete(e.sessions, uint32(t.localID)<<16|uint32(id))
+	}
+}
+
+// Dial opens a control connection to peer (section 7.2.1, the initiator)
+// and returns once it is established, refused (the error wraps
+// ErrNotAuthorized, ErrStopCCN or ErrProtocol), unreachable
+// (ErrPeerUnreachable) or ctx is done (the half-open tunnel is closed).
+// Run must be running.
+func (e *Endpoint) Dial(ctx context.Context, peer netip.AddrPort, opts TunnelOptions) (*Tunnel, error) {
+	if !e.running.Load() {
+		return nil, ErrNotRunning
+	}
+	select {
+	case <-e.stopping:
+		return nil, ErrNotRunning
+	default:
+	}
+	if (opts.RequireAuth || opts.HideAVPs) && len(opts.Secret) == 0 {
+		return nil, errors.New("l2tp: Dial: RequireAuth and HideAVPs need a Secret")
+	}
+	t, err := e.newTunnel(netip.AddrPortFrom(peer.Addr().Unmap(), peer.Port()), opts, false)
+	if err != nil {
+		return nil, err
+	}
+	if opts.TieBreaker {
+		for t.tieBreaker == 0 {
+			var b [8]byte
+			rand.Read(b[:])
+			t.tieBreaker = binary.BigEndian.Uint64(b[:])
+		}
+	}
+	t.start()
+	select {
+	case err := <-t.upCh:
+		if err != nil {
+			return nil, err
+		}
+		return t, nil
+	case <-ctx.Done():
+		t.Close(ResultCode{Result: uint16(StopCCNGeneralRequest)})
+		return nil, fmt.Errorf("l2tp: dial %v: %w", peer, ctx.Err())
+	}
+}
+
+// write sends one datagram to the tunnel's peer.
+func (e *Endpoint) write(t *Tunnel, b []byte) error {
+	var err error
+	if e.udp != nil {
+		_, err = e.udp.WriteToUDPAddrPort(b, t.peer)
+	} else {
+		_, err = e.conn.WriteTo(b, t.peerUDP)
+	}
+	return err
+}
+
+func randUint16() uint16 {
+	var b [2]byte
+	rand.Read(b[:])
+	return binary.BigEndian.Uint16(b[:])
+}

@@ -1,0 +1,475 @@
+package l2tp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"os"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/bras-project/bras/l2tp/l2tptest"
+)
+
+var (
+	lacAddr = netip.MustParseAddrPort("192.0.2.1:1701")
+	lnsAddr = netip.MustParseAddrPort("192.0.2.2:1701")
+)
+
+// checkGoroutines fails t when, at cleanup, more goroutines run than
+// before the test (polling a while: exiting goroutines need a moment).
+func checkGoroutines(t *testing.T) {
+	t.Helper()
+	before := runtime.NumGoroutine()
+	t.Cleanup(func() {
+		deadline := time.Now().Add(3 * time.Second)
+		for {
+			n := runtime.NumGoroutine()
+			if n <= before {
+				return
+			}
+			if time.Now().After(deadline) {
+				buf := make([]byte, 1<<16)
+				buf = buf[:runtime.Stack(buf, true)]
+				t.Errorf("goroutine leak: %d before, %d after\n%s", before, n, buf)
+				return
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	})
+}
+
+// recorder is a Handler that counts and remembers events.
+type recorder struct {
+	name string
+	mu   sync.Mutex
+
+	tunnelsUp, tunnelsDown   atomic.Int32
+	sessionsUp, sessionsDown atomic.Int32
+	downRC                   map[*Tunnel]ResultCode
+	downErr                  map[*Tunnel]error
+	sessRC                   map[*Session]ResultCode
+	iccn                     map[*Session]*Message
+	refuse                   func(icrq *Message) error
+	slis                     atomic.Int32
+	wens                     atomic.Int32
+	changed                  chan struct{}
+}
+
+func newRecorder(name string) *recorder {
+	return &recorder{
+		name: name, downRC: map[*Tunnel]ResultCode{}, downErr: map[*Tunnel]error{},
+		sessRC: map[*Session]ResultCode{}, iccn: map[*Session]*Message{},
+		changed: make(chan struct{}, 1),
+	}
+}
+
+func (r *recorder) poke() {
+	select {
+	case r.changed <- struct{}{}:
+	default:
+	}
+}
+
+func (r *recorder) TunnelUp(t *Tunnel) { r.tunnelsUp.Add(1); r.poke() }
+func (r *recorder) TunnelDown(t *Tunnel, rc ResultCode, err error) {
+	r.mu.Lock()
+	r.downRC[t], r.downErr[t] = rc, err
+	r.mu.Unlock()
+	r.tunnelsDown.Add(1)
+	r.poke()
+}
+func (r *recorder) IncomingCall(t *Tunnel, s *Session, icrq *Message) error {
+	if r.refuse != nil {
+		if err := r.refuse(icrq); err != nil {
+			return err
+		}
+	}
+	if a, ok := icrq.Find(AVPCallingNumber); ok {
+		s.SetValue(string(a.Value))
+	}
+	return nil
+}
+func (r *recorder) SessionUp(s *Session, iccn *Message) {
+	r.mu.Lock()
+	r.iccn[s] = iccn
+	r.mu.Unlock()
+	r.sessionsUp.Add(1)
+	r.poke()
+}
+func (r *recorder) SessionDown(s *Session, rc ResultCode) {
+	r.mu.Lock()
+	r.sessRC[s] = rc
+	r.mu.Unlock()
+	r.sessionsDown.Add(1)
+	r.poke()
+}
+func (r *recorder) SetLinkInfo(*Session, ACCM)    { r.slis.Add(1) }
+func (r *recorder) WANError(*Session, CallErrors) { r.wens.Add(1) }
+
+// waitFor polls cond until it holds or d passes.
+func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", d, what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+type testPair struct {
+	lac, lns         *Endpoint
+	lacRec, lnsRec   *recorder
+	lacConn, lnsConn *l2tptest.Conn
+	cancel           context.CancelFunc
+	runDone          chan struct{}
+	lacData, lnsData func(t *Tunnel, s *Session, h Header, p []byte)
+}
+
+func fastOpts(secret string) TunnelOptions {
+	return TunnelOptions{
+		Secret:            []byte(secret),
+		HelloInterval:     300 * time.Millisecond,
+		RetransmitInitial: 50 * time.Millisecond,
+		RetransmitCap:     200 * time.Millisecond,
+		MaxRetries:        20,
+		AckDelay:          5 * time.Millisecond,
+	}
+}
+
+// newPair runs an LAC and an LNS endpoint joined by an impaired pipe. The
+// LNS accepts every peer with lnsOpts (nil accept: refuse all).
+func newPair(t *testing.T, imp l2tptest.Impairment, accept func(netip.AddrPort, string) (TunnelOptions, error), data bool) *testPair {
+	t.Helper()
+	p := &testPair{lacRec: newRecorder("lac"), lnsRec: newRecorder("lns"), runDone: make(chan struct{})}
+	p.lacConn, p.lnsConn = l2tptest.NewPipe(lacAddr, lnsAddr, imp)
+	var err error
+	lacCfg := Config{HostName: "lac1", Handler: p.lacRec, ShutdownTimeout: time.Second}
+	lnsCfg := Config{HostName: "lns1", Handler: p.lnsRec, Accept: accept, ShutdownTimeout: time.Second}
+	if os.Getenv("L2TP_DEBUG") != "" {
+		lacCfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug})).With("side", "lac")
+		lnsCfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug})).With("side", "lns")
+	}
+	if data {
+		lacCfg.Data = func(t *Tunnel, s *Session, h Header, b []byte) { p.lacData(t, s, h, b) }
+		lnsCfg.Data = func(t *Tunnel, s *Session, h Header, b []byte) { p.lnsData(t, s, h, b) }
+	}
+	if p.lac, err = NewEndpoint(p.lacConn, lacCfg); err != nil {
+		t.Fatal(err)
+	}
+	if p.lns, err = NewEndpoint(p.lnsConn, lnsCfg); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	p.cancel = cancel
+	var wg sync.WaitGroup
+	for _, e := range []*Endpoint{p.lac, p.lns} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := e.Run(ctx); err != nil {
+				t.Errorf("Run: %v", err)
+			}
+		}()
+	}
+	go func() { wg.Wait(); close(p.runDone) }()
+	waitFor(t, time.Second, "endpoints running", func() bool { return p.lac.running.Load() && p.lns.running.Load() })
+	t.Cleanup(p.stop)
+	return p
+}
+
+func (p *testPair) stop() {
+	p.cancel()
+	<-p.runDone
+	p.lacConn.Close()
+	p.lnsConn.Close()
+}
+
+func acceptAll(opts TunnelOptions) func(netip.AddrPort, string) (TunnelOptions, error) {
+	return func(netip.AddrPort, string) (TunnelOptions, error) { return opts, nil }
+}
+
+// TestLossyPipeSessions is the acceptance test of the control engine: over
+// a pipe that drops 30 %, duplicates and reorders, 200 sessions on 4
+// tunnels come up, carry data both ways, and tear down cleanly.
+func TestLossyPipeSessions(t *testing.T) {
+	checkGoroutines(t)
+	imp := l2tptest.Impairment{Loss: 0.3, Duplicate: 0.1, Reorder: 0.1, Seed: 42}
+	p := newPair(t, imp, acceptAll(fastOpts("s3cret")), true)
+
+	var lacEcho sync.Map // *Session -> true once an echo came back
+	p.lnsData = func(tn *Tunnel, s *Session, h Header, b []byte) {
+		// The LNS finds its per-session state without a lookup and echoes.
+		if v, _ := s.Value().(string); v != string(b) {
+			t.Errorf("LNS session %v: value %q, payload %q", s, v, b)
+		}
+		tn.SendData(s, b)
+	}
+	p.lacData = func(tn *Tunnel, s *Session, h Header, b []byte) {
+		if v, _ := s.Value().(string); v == string(b) {
+			lacEcho.Store(s, true)
+		} else {
+			t.Errorf("LAC session %v: echo %q, want %q", s, b, v)
+		}
+	}
+
+	const tunnels, perTunnel = 4, 50
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	var tuns []*Tunnel
+	for i := range tunnels {
+		tn, err := p.lac.Dial(ctx, lnsAddr, fastOpts("s3cret"))
+		if err != nil {
+			t.Fatalf("tunnel %d: %v", i, err)
+		}
+		tuns = append(tuns, tn)
+	}
+	var sessions []*Session
+	for i, tn := range tuns {
+		for j := range perTunnel {
+			num := fmt.Sprintf("sub-%d-%d", i, j)
+			s, err := tn.PlaceCall(CallRequest{
+				ICRQ: []AVP{NewAVPString(AVPCallingNumber, num), NewAVPUint32(AVPBearerType, 0)},
+				ICCN: []AVP{
+					NewAVPBytes(AVPLastSentLCPConfReq, []byte{1, 4, 5, 0xd4}),
+					ProxyAuthenPAP.AVP(), NewAVPString(AVPProxyAuthenName, "user"+num), NewAVPProxyAuthenID(7),
+					NewAVPBytes(AVPProxyAuthenResponse, []byte("pw")),
+				},
+				Value: num,
+			})
+			if err != nil {
+				t.Fatalf("PlaceCall: %v", err)
+			}
+			sessions = append(sessions, s)
+		}
+	}
+	const total = tunnels * perTunnel
+	waitFor(t, 20*time.Second, "200 sessions up on both ends", func() bool {
+		if testing.Verbose() {
+			t.Logf("up lac %d lns %d down lac %d lns %d tdown %d %d rex %d unexp %d %d", p.lacRec.sessionsUp.Load(), p.lnsRec.sessionsUp.Load(), p.lacRec.sessionsDown.Load(), p.lnsRec.sessionsDown.Load(), p.lacRec.tunnelsDown.Load(), p.lnsRec.tunnelsDown.Load(), p.lac.Stats().Retransmits.Load(), p.lac.Stats().UnexpectedMsg.Load(), p.lns.Stats().UnexpectedMsg.Load())
+		}
+		return p.lacRec.sessionsUp.Load() == total && p.lnsRec.sessionsUp.Load() == total
+	})
+	// The LNS sees the proxy authentication AVPs in the ICCN.
+	p.lnsRec.mu.Lock()
+	for s, iccn := range p.lnsRec.iccn {
+		a, ok := iccn.Find(AVPProxyAuthenName)
+		if !ok || string(a.Value) != "user"+s.Value().(string) || s.ICRQ() == nil {
+			t.Errorf("LNS session %v: ICCN proxy name %q (found %v)", s, a.Value, ok)
+		}
+	}
+	p.lnsRec.mu.Unlock()
+
+	// Data both ways: keep sending on sessions whose echo has not come
+	// back (data messages are not retransmitted; the pipe loses 30 %).
+	waitFor(t, 10*time.Second, "an echo on every session", func() bool {
+		missing := 0
+		for _, s := range sessions {
+			if _, ok := lacEcho.Load(s); !ok {
+				missing++
+				s.Tunnel().SendData(s, []byte(s.Value().(string)))
+			}
+		}
+		return missing == 0
+	})
+
+	// Tear down: half the calls by CDN from the LAC, the rest with the
+	// tunnels' StopCCN.
+	for i, s := range sessions {
+		if i%2 == 0 {
+			s.Disconnect(ResultCode{Result: uint16(CDNAdmin)})
+		}
+	}
+	waitFor(t, 20*time.Second, "100 CDNs delivered", func() bool { return p.lnsRec.sessionsDown.Load() == total/2 })
+	for _, tn := range tuns {
+		tn.Close(ResultCode{Result: uint16(StopCCNGeneralRequest)})
+	}
+	waitFor(t, 20*time.Second, "every session and tunnel down on both ends", func() bool {
+		return p.lacRec.sessionsDown.Load() == total && p.lnsRec.sessionsDown.Load() == total &&
+			p.lacRec.tunnelsDown.Load() == tunnels && p.lnsRec.tunnelsDown.Load() == tunnels
+	})
+	p.lnsRec.mu.Lock()
+	for tn, err := range p.lnsRec.downErr {
+		if !errors.Is(err, ErrStopCCN) || p.lnsRec.downRC[tn].Result != uint16(StopCCNGeneralRequest) {
+			t.Errorf("LNS %v down: %v %+v, want the LAC's StopCCN result 1", tn, err, p.lnsRec.downRC[tn])
+		}
+	}
+	cdn := 0
+	for _, rc := range p.lnsRec.sessRC {
+		if rc.Result == uint16(CDNAdmin) {
+			cdn++
+		}
+	}
+	p.lnsRec.mu.Unlock()
+	if cdn != total/2 {
+		t.Errorf("LNS saw %d CDNs with result 3, want %d", cdn, total/2)
+	}
+	// Both ends linger to re-acknowledge, then forget the tunnels.
+	waitFor(t, 10*time.Second, "tunnels released after linger", func() bool {
+		return len(p.lac.Tunnels()) == 0 && len(p.lns.Tunnels()) == 0
+	})
+	ls := p.lacConn.Stats()
+	st := p.lac.Stats()
+	t.Logf("pipe LAC->LNS: sent %d dropped %d duplicated %d reordered %d; LAC retransmits %d duplicates %d out-of-order %d",
+		ls.Sent.Load(), ls.Dropped.Load(), ls.Duplicated.Load(), ls.Reordered.Load(), st.Retransmits.Load(), st.Duplicates.Load(), st.OutOfOrder.Load())
+	if st.Retransmits.Load() == 0 || p.lns.Stats().Duplicates.Load() == 0 {
+		t.Error("the impaired pipe caused no retransmission or duplicate: the test proves nothing")
+	}
+	if got := p.lns.Stats().AuthFailures.Load(); got != 0 {
+		t.Errorf("AuthFailures = %d", got)
+	}
+}
+
+func TestWrongSecretRefused(t *testing.T) {
+	checkGoroutines(t)
+	p := newPair(t, l2tptest.Impairment{}, acceptAll(fastOpts("lns-secret")), false)
+	_, err := p.lac.Dial(context.Background(), lnsAddr, fastOpts("lac-secret"))
+	if !errors.Is(err, ErrNotAuthorized) {
+		t.Fatalf("Dial with a wrong secret: %v, want ErrNotAuthorized", err)
+	}
+	// The LAC found the LNS's Challenge Response wrong and sent StopCCN 4.
+	if got := p.lac.Stats().AuthFailures.Load(); got != 1 {
+		t.Errorf("LAC AuthFailures = %d, want 1", got)
+	}
+	waitFor(t, 2*time.Second, "LNS tunnel down", func() bool { return p.lnsRec.tunnelsDown.Load() == 1 })
+	p.lnsRec.mu.Lock()
+	defer p.lnsRec.mu.Unlock()
+	for _, rc := range p.lnsRec.downRC {
+		if rc.Result != uint16(StopCCNNotAuthorized) {
+			t.Errorf("LNS got StopCCN result %d, want 4", rc.Result)
+		}
+	}
+	if p.lnsRec.tunnelsUp.Load() != 0 || p.lacRec.tunnelsUp.Load() != 0 {
+		t.Error("a tunnel came up with a wrong secret")
+	}
+}
+
+func TestMissingSecretRefused(t *testing.T) {
+	checkGoroutines(t)
+	// The LNS challenges; an LAC without a secret cannot answer.
+	p := newPair(t, l2tptest.Impairment{}, acceptAll(fastOpts("lns-secret")), false)
+	_, err := p.lac.Dial(context.Background(), lnsAddr, fastOpts(""))
+	if !errors.Is(err, ErrNotAuthorized) {
+		t.Fatalf("Dial without secret: %v, want ErrNotAuthorized", err)
+	}
+	// And an LNS requiring mutual authentication refuses an LAC that
+	// does not challenge.
+	o := fastOpts("s")
+	o.RequireAuth = true
+	p2 := newPair(t, l2tptest.Impairment{}, acceptAll(o), false)
+	_, err = p2.lac.Dial(context.Background(), lnsAddr, TunnelOptions{RetransmitInitial: 50 * time.Millisecond})
+	if !errors.Is(err, ErrStopCCN) || !strings.Contains(err.Error(), "Not") && !strings.Contains(err.Error(), "4") {
+		t.Fatalf("Dial without challenge to a RequireAuth LNS: %v, want StopCCN result 4", err)
+	}
+	if got := p2.lns.Stats().AuthFailures.Load(); got != 1 {
+		t.Errorf("LNS AuthFailures = %d, want 1", got)
+	}
+}
+
+func TestAcceptRefuses(t *testing.T) {
+	checkGoroutines(t)
+	var asked atomic.Int32
+	p := newPair(t, l2tptest.Impairment{}, func(peer netip.AddrPort, host string) (TunnelOptions, error) {
+		asked.Add(1)
+		if peer != lacAddr || host != "lac1" {
+			t.Errorf("Accept(%v, %q)", peer, host)
+		}
+		return TunnelOptions{}, errors.New("unknown LAC")
+	}, false)
+	_, err := p.lac.Dial(context.Background(), lnsAddr, fastOpts(""))
+	if !errors.Is(err, ErrStopCCN) {
+		t.Fatalf("Dial to a refusing LNS: %v, want ErrStopCCN", err)
+	}
+	p.lacRec.mu.Lock()
+	for _, rc := range p.lacRec.downRC {
+		if rc.Result != uint16(StopCCNNotAuthorized) {
+			t.Errorf("StopCCN result %d, want 4", rc.Result)
+		}
+	}
+	p.lacRec.mu.Unlock()
+	if asked.Load() != 1 || p.lns.Stats().TunnelsRefused.Load() != 1 {
+		t.Errorf("Accept called %d times, refused %d, want 1 and 1", asked.Load(), p.lns.Stats().TunnelsRefused.Load())
+	}
+}
+
+func TestSilentPeerDetected(t *testing.T) {
+	checkGoroutines(t)
+	opts := TunnelOptions{
+		HelloInterval:     100 * time.Millisecond,
+		RetransmitInitial: 20 * time.Millisecond,
+		RetransmitCap:     40 * time.Millisecond,
+		MaxRetries:        3,
+		AckDelay:          2 * time.Millisecond,
+	}
+	p := newPair(t, l2tptest.Impairment{}, acceptAll(opts), false)
+	tn, err := p.lac.Dial(context.Background(), lnsAddr, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := tn.PlaceCall(CallRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, time.Second, "session up", func() bool { return p.lnsRec.sessionsUp.Load() == 1 && p.lacRec.sessionsUp.Load() == 1 })
+	// Idle but alive: HELLOs keep the tunnel up past several intervals.
+	time.Sleep(350 * time.Millisecond)
+	if p.lacRec.tunnelsDown.Load() != 0 || p.lac.Stats().HellosTx.Load() == 0 {
+		t.Fatalf("idle tunnel: down %d, hellos %d", p.lacRec.tunnelsDown.Load(), p.lac.Stats().HellosTx.Load())
+	}
+	p.lnsConn.SetSilent(true)
+	p.lacConn.SetSilent(true) // the LNS hears nothing either
+	start := time.Now()
+	// Budget: hello interval + 20+40+40+40 ms of retransmission.
+	waitFor(t, time.Second, "silent peer detected", func() bool { return p.lacRec.tunnelsDown.Load() == 1 })
+	if d := time.Since(start); d > 500*time.Millisecond {
+		t.Errorf("silent peer detected after %v, budget about 240 ms", d)
+	}
+	p.lacRec.mu.Lock()
+	err = p.lacRec.downErr[tn]
+	rc, sdown := p.lacRec.sessRC[s]
+	p.lacRec.mu.Unlock()
+	if !errors.Is(err, ErrPeerUnreachable) {
+		t.Errorf("TunnelDown err = %v, want ErrPeerUnreachable", err)
+	}
+	if !sdown || rc.Result != uint16(CDNGeneralError) {
+		t.Errorf("session down %v with %+v, want result 2", sdown, rc)
+	}
+	if p.lac.Stats().RetryExhaust.Load() != 1 {
+		t.Errorf("RetryExhaust = %d", p.lac.Stats().RetryExhaust.Load())
+	}
+	waitFor(t, time.Second, "LNS side also gives up", func() bool { return p.lnsRec.tunnelsDown.Load() == 1 })
+}
+
+func TestIncomingCallRefused(t *testing.T) {
+	checkGoroutines(t)
+	p := newPair(t, l2tptest.Impairment{}, acceptAll(fastOpts("")), false)
+	p.lnsRec.refuse = func(*Message) error {
+		return &CallRefusedError{Result: ResultCode{Result: uint16(CDNBusy)}}
+	}
+	tn, err := p.lac.Dial(context.Background(), lnsAddr, fastOpts(""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := tn.PlaceCall(CallRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, time.Second, "LAC call refused", func() bool { return p.lacRec.sessionsDown.Load() == 1 })
+	p.lacRec.mu.Lock()
+	rc := p.lacRec.sessRC[s]
+	p.lacRec.mu.Unlock()
+	if rc.Result != uint16(CDNBusy) || p.lacRec.sessionsUp.Load() != 0 {
+		t.Errorf("refused call: result %d, up %d; want result 8 and never up", rc.Result, p.lacRec.sessionsUp.Load())
+	}
+	if tn.Sessions() != 0 || p.lns.Stats().SessionsRefused.Load() != 1 {
+		t.Errorf("sessions left %d, refused %d", tn.Sessions(), p.lns.Stats().SessionsRefused.Load())
+	}
+}

@@ -1,0 +1,563 @@
+package l2tp
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Tunnel is one control connection (RFC 2661 section 7.2) and its calls.
+// Its goroutine owns the reliable channel, the control state machine and
+// the control state of every session; other goroutines reach it through
+// its bounded inbox (packets) and command queue.
+type Tunnel struct {
+	ep        *Endpoint
+	opts      TunnelOptions
+	localID   uint16
+	peerID    atomic.Uint32
+	peer      netip.AddrPort
+	peerUDP   *net.UDPAddr
+	accepted  bool
+	byPeerKey peerKey
+	refuse    *ResultCode // accepting side: refuse the SCCRQ with this
+	state     atomic.Uint32
+	nsess     atomic.Int32
+
+	tieBreaker uint64 // sent in our SCCRQ; 0: none
+
+	infoMu   sync.Mutex
+	peerHost string
+
+	inbox chan inPacket
+	cmds  chan func()
+	done  chan struct{}
+	upCh  chan error
+
+	// Owned by the tunnel goroutine.
+	ch            *channel
+	ctrl          CtrlState
+	challenge     []byte // the Challenge we sent
+	peerChallenge []byte // the Challenge the peer sent, answered in SCCRP/SCCCN
+	upReported    bool
+	calls         map[uint16]*Session
+	lastRx        time.Time
+	helloAt       time.Time
+	lingerUntil   time.Time // zero: not lingering
+	finished      bool
+	stopping      bool
+	stopBy        time.Time
+	downSent      bool
+	callSerial    uint32
+	wbuf          []byte
+}
+
+type inPacket struct {
+	b       []byte
+	from    netip.AddrPort
+	lostTie bool // the endpoint decided our SCCRQ lost the tie breaker
+}
+
+// LocalID is our Tunnel ID (what the peer puts in the header).
+func (t *Tunnel) LocalID() uint16 { return t.localID }
+
+// PeerID is the peer's Tunnel ID (its Assigned Tunnel ID); 0 until known.
+func (t *Tunnel) PeerID() uint16 { return uint16(t.peerID.Load()) }
+
+// Peer is the peer's UDP address and port; replies go there.
+func (t *Tunnel) Peer() netip.AddrPort { return t.peer }
+
+// PeerHostName is the Host Name AVP the peer sent.
+func (t *Tunnel) PeerHostName() string {
+	t.infoMu.Lock()
+	defer t.infoMu.Unlock()
+	return t.peerHost
+}
+
+// State is the control connection state (section 7.2.1).
+func (t *Tunnel) State() CtrlState { return CtrlState(t.state.Load()) }
+
+// Sessions is the number of sessions on the tunnel, in any state.
+func (t *Tunnel) Sessions() int { return int(t.nsess.Load()) }
+
+// Done is closed when the tunnel's goroutine has ended (after linger).
+func (t *Tunnel) Done() <-chan struct{} { return t.done }
+
+func (t *Tunnel) String() string {
+	return fmt.Sprintf("tunnel %d/%d %v", t.localID, t.PeerID(), t.peer)
+}
+
+// post queues a received packet; a full inbox drops it (the peer
+// retransmits).
+func (t *Tunnel) post(p inPacket) {
+	select {
+	case t.inbox <- p:
+	default:
+		t.ep.stats.InboxFull.Add(1)
+	}
+}
+
+// do runs f on the tunnel goroutine; false when the tunnel has ended.
+func (t *Tunnel) do(f func()) bool {
+	select {
+	case t.cmds <- f:
+		return true
+	case <-t.done:
+		return false
+	}
+}
+
+// Close sends StopCCN with rc (section 7.6) and clears the tunnel and its
+// sessions. It does not wait; Done is closed after the linger.
+func (t *Tunnel) Close(rc ResultCode) {
+	t.do(func() { t.ctrlEvent(CtrlClose, rc, fmt.Errorf("%w: closed locally", ErrTunnelClosed)) })
+}
+
+func (t *Tunnel) start() {
+	t.ep.wg.Add(1)
+	go t.run()
+}
+
+func (t *Tunnel) run() {
+	defer t.ep.wg.Done()
+	defer close(t.done)
+	defer t.ep.remove(t)
+	now := t.ep.now()
+	t.lastRx = now
+	if !t.accepted {
+		t.ctrlEvent(CtrlOpen, ResultCode{}, nil)
+	}
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	stopping := t.ep.stopping
+	for {
+		t.flush()
+		if t.finished {
+			return
+		}
+		if dl := t.nextDeadline(); !dl.IsZero() {
+			timer.Reset(max(dl.Sub(t.ep.now()), 0))
+		} else {
+			timer.Reset(time.Hour)
+		}
+		select {
+		case p := <-t.inbox:
+			t.input(p)
+		case f := <-t.cmds:
+			f()
+		case <-timer.C:
+			t.onTimer()
+		case <-stopping:
+			stopping = nil
+			t.stopping = true
+			t.stopBy = t.ep.now().Add(t.ep.cfg.ShutdownTimeout)
+			if t.ctrl == CtrlIdle && t.lingerUntil.IsZero() {
+				t.finish(ResultCode{Result: uint16(StopCCNShuttingDown)}, fmt.Errorf("%w: shutting down", ErrTunnelClosed))
+			} else if t.lingerUntil.IsZero() {
+				t.ctrlEvent(CtrlClose, ResultCode{Result: uint16(StopCCNShuttingDown)}, fmt.Errorf("%w: shutting down", ErrTunnelClosed))
+			}
+		}
+	}
+}
+
+func (t *Tunnel) nextDeadline() time.Time {
+	dl := t.ch.nextDeadline()
+	for _, d := range []time.Time{t.helloAt, t.lingerUntil, t.stopBy} {
+		if !d.IsZero() && (dl.IsZero() || d.Before(dl)) {
+			dl = d
+		}
+	}
+	return dl
+}
+
+func (t *Tunnel) onTimer() {
+	now := t.ep.now()
+	if err := t.ch.tick(now); err != nil {
+		t.ep.stats.RetryExhaust.Add(1)
+		t.ep.log.Warn("l2tp: peer stopped acknowledging", "tunnel_id", t.localID, "peer", t.peer)
+		t.finish(ResultCode{Result: uint16(StopCCNGeneralError), HasError: true}, fmt.Errorf("%w (%d retransmissions)", ErrPeerUnreachable, t.opts.MaxRetries))
+		return
+	}
+	if !t.lingerUntil.IsZero() && !now.Before(t.lingerUntil) {
+		t.finished = true
+		return
+	}
+	if t.stopping && !t.stopBy.IsZero() && (!now.Before(t.stopBy) || (t.ch.outstanding() == 0 && !t.lingerUntil.IsZero())) {
+		t.finished = true
+		return
+	}
+	if !t.helloAt.IsZero() && !now.Before(t.helloAt) {
+		// Section 6.5: keepalive after the idle interval; an unanswered
+		// HELLO exhausts the retransmissions and clears the tunnel.
+		if t.ch.outstanding() == 0 {
+			t.ep.stats.HellosTx.Add(1)
+			t.sendMsg(&Message{Type: MsgHELLO}, 0)
+		}
+		t.helloAt = now.Add(t.opts.HelloInterval)
+	}
+}
+
+// input handles one control packet from the inbox.
+func (t *Tunnel) input(p inPacket) {
+	if p.lostTie {
+		t.ctrlEvent(CtrlRecvSCCRQLoseTie, ResultCode{}, ErrTieBreakerLost)
+		return
+	}
+	h, payload, err := ParseHeader(p.b)
+	if err != nil || !h.Control {
+		t.ep.stats.Malformed.Add(1)
+		return
+	}
+	now := t.ep.now()
+	t.lastRx = now
+	if t.ctrl == CtrlEstablished && t.opts.HelloInterval > 0 {
+		t.helloAt = now.Add(t.opts.HelloInterval)
+	}
+	// The channel keeps whole packets: a message queued ahead of a gap
+	// keeps its own header (Session ID).
+	pkt := p.b
+	if len(payload) == 0 {
+		pkt = nil
+	}
+	for _, b := range t.ch.receive(h.Ns, h.Nr, pkt, now) {
+		if t.finished {
+			return
+		}
+		hh, pl, err := ParseHeader(b)
+		if err != nil {
+			continue // parsed once already
+		}
+		t.deliver(hh.SessionID, pl)
+	}
+	if t.stopping && !t.lingerUntil.IsZero() && t.ch.outstanding() == 0 {
+		t.finished = true // our shutdown StopCCN is acknowledged
+	}
+}
+
+// deliver dispatches one in-order control message.
+func (t *Tunnel) deliver(sid uint16, b []byte) {
+	m, err := ParseMessage(b, t.opts.Secret)
+	if err != nil {
+		var um *UnknownMandatoryAVPError
+		if errors.As(err, &um) {
+			// Section 4.2: an unknown mandatory AVP clears the session
+			// (session-scoped message) or the tunnel.
+			t.ep.stats.UnknownMandatory.Add(1)
+			if m.Type.SessionScoped() && sid != 0 {
+				if s := t.calls[sid]; s != nil {
+					t.closeCall(s, um.Result(), true)
+				}
+				return
+			}
+			t.ctrlEvent(CtrlClose, um.Result(), fmt.Errorf("%w: %v", ErrProtocol, err))
+			return
+		}
+		t.ep.stats.Malformed.Add(1)
+		t.ep.log.Debug("l2tp: undecodable control message", "tunnel_id", t.localID, "peer", t.peer, "err", err)
+		return
+	}
+	if !t.lingerUntil.IsZero() {
+		return // cleared: only re-acknowledge (done by the channel)
+	}
+	switch m.Type {
+	case MsgSCCRQ, MsgSCCRP, MsgSCCCN:
+		t.ctrlMessage(&m)
+	case MsgStopCCN:
+		rc := resultOf(&m)
+		t.ep.log.Info("l2tp: peer closed the tunnel", "tunnel_id", t.localID, "peer", t.peer, "result", rc.Describe(MsgStopCCN))
+		t.ctrlEvent(CtrlRecvStopCCN, rc, fmt.Errorf("%w: %s", ErrStopCCN, rc.Describe(MsgStopCCN)))
+	case MsgHELLO:
+		// Acknowledged by the channel; nothing else to do (section 6.5).
+	default:
+		if t.ctrl != CtrlEstablished {
+			t.ep.stats.UnexpectedMsg.Add(1)
+			return
+		}
+		t.callMessage(sid, &m)
+	}
+}
+
+func resultOf(m *Message) ResultCode {
+	if a, ok := m.Find(AVPResultCode); ok {
+		if rc, err := ParseResultCode(a.Value); err == nil {
+			return rc
+		}
+	}
+	return ResultCode{}
+}
+
+// ctrlMessage judges an SCCRQ, SCCRP or SCCCN acceptable or not and feeds
+// the control state machine.
+func (t *Tunnel) ctrlMessage(m *Message) {
+	bad := func(result StopCCNResult, msg string, err error) (CtrlEvent, ResultCode, error) {
+		rc := ResultCode{Result: uint16(result), HasError: true, Message: msg}
+		ev := map[MsgType]CtrlEvent{MsgSCCRQ: CtrlRecvSCCRQBad, MsgSCCRP: CtrlRecvSCCRPBad, MsgSCCCN: CtrlRecvSCCCNBad}[m.Type]
+		return ev, rc, err
+	}
+	if m.Type != MsgSCCCN {
+		if a, ok := m.Find(AVPAssignedTunnelID); ok {
+			if pid, err := a.Uint16(); err == nil && t.ctrl != CtrlEstablished {
+				t.peerID.Store(uint32(pid))
+			}
+		}
+	}
+	ev, rc, err := func() (CtrlEvent, ResultCode, error) {
+		if t.refuse != nil && m.Type == MsgSCCRQ {
+			return bad(StopCCNResult(t.refuse.Result), t.refuse.Message, fmt.Errorf("%w: refused by Accept", ErrNotAuthorized))
+		}
+		if err := m.Validate(); err != nil {
+			return bad(StopCCNGeneralError, err.Error(), fmt.Errorf("%w: %v", ErrProtocol, err))
+		}
+		if m.Type == MsgSCCCN {
+			if err := t.checkResponse(m, MsgSCCCN); err != nil {
+				return bad(StopCCNNotAuthorized, "challenge response", err)
+			}
+			return CtrlRecvSCCCN, ResultCode{}, nil
+		}
+		// SCCRQ, SCCRP: version, IDs, window, authentication.
+		if a, ok := m.Find(AVPProtocolVersion); ok {
+			if v, err := ParseProtocolVersion(a.Value); err != nil || v.Version != 1 {
+				// Section 4.4.3: Error Code carries the highest version we
+				// support, 1.0.
+				ev, rc, err := bad(StopCCNBadVersion, "", fmt.Errorf("%w: protocol version %v", ErrProtocol, v))
+				rc.Error = 0x0100
+				return ev, rc, err
+			}
+		}
+		if a, ok := m.Find(AVPHostName); ok {
+			t.infoMu.Lock()
+			t.peerHost = string(a.Value)
+			t.infoMu.Unlock()
+		}
+		if a, ok := m.Find(AVPReceiveWindowSize); ok {
+			if w, err := a.Uint16(); err == nil {
+				t.ch.setPeerWindow(w)
+			}
+		}
+		if m.Type == MsgSCCRP {
+			if t.opts.PeerHostName != "" && t.opts.PeerHostName != t.PeerHostName() {
+				return bad(StopCCNNotAuthorized, "unexpected host name", fmt.Errorf("%w: peer host name %q", ErrNotAuthorized, t.PeerHostName()))
+			}
+			if err := t.checkResponse(m, MsgSCCRP); err != nil {
+				return bad(StopCCNNotAuthorized, "challenge response", err)
+			}
+		}
+		if _, ok := m.Find(AVPChallenge); ok && len(t.opts.Secret) == 0 {
+			return bad(StopCCNNotAuthorized, "no secret for the challenge", fmt.Errorf("%w: peer challenged, no secret configured", ErrNotAuthorized))
+		}
+		if _, ok := m.Find(AVPChallenge); !ok && t.opts.RequireAuth {
+			return bad(StopCCNNotAuthorized, "challenge required", fmt.Errorf("%w: peer did not challenge", ErrNotAuthorized))
+		}
+		if m.Type == MsgSCCRQ {
+			return CtrlRecvSCCRQ, ResultCode{}, nil
+		}
+		return CtrlRecvSCCRP, ResultCode{}, nil
+	}()
+	if rc.Result == uint16(StopCCNNotAuthorized) && t.refuse == nil {
+		t.ep.stats.AuthFailures.Add(1)
+		t.ep.log.Warn("l2tp: tunnel authentication failed", "tunnel_id", t.localID, "peer", t.peer, "host", t.PeerHostName(), "err", err)
+	}
+	t.peerChallenge = nil
+	if a, ok := m.Find(AVPChallenge); ok {
+		t.peerChallenge = append([]byte(nil), a.Value...)
+	}
+	t.ctrlEvent(ev, rc, err)
+}
+
+// checkResponse verifies the Challenge Response of an SCCRP or SCCCN
+// against the Challenge we sent (section 5.1.1).
+func (t *Tunnel) checkResponse(m *Message, typ MsgType) error {
+	if t.challenge == nil {
+		return nil
+	}
+	a, ok := m.Find(AVPChallengeResponse)
+	if !ok {
+		return fmt.Errorf("%w: %v without Challenge Response", ErrNotAuthorized, typ)
+	}
+	want := ChallengeResponse(typ, t.opts.Secret, t.challenge)
+	if !bytes.Equal(a.Value, want[:]) {
+		return fmt.Errorf("%w: wrong Challenge Response in %v", ErrNotAuthorized, typ)
+	}
+	return nil
+}
+
+// ctrlEvent runs the control connection state machine and performs its
+// actions. rc and err describe why the tunnel would go down.
+func (t *Tunnel) ctrlEvent(ev CtrlEvent, rc ResultCode, err error) {
+	next, acts := ctrlTransition(t.ctrl, ev)
+	prev := t.ctrl
+	t.ctrl = next
+	t.state.Store(uint32(next))
+	for _, a := range acts {
+		switch a {
+		case ActSendSCCRQ:
+			t.sendSCC(MsgSCCRQ)
+		case ActSendSCCRP:
+			t.sendSCC(MsgSCCRP)
+		case ActSendSCCCN:
+			t.sendSCC(MsgSCCCN)
+		case ActSendStopCCN:
+			m := &Message{Type: MsgStopCCN, AVPs: []AVP{
+				t.hide(NewAVPUint16(AVPAssignedTunnelID, t.localID)),
+				rc.AVP(),
+			}}
+			t.sendMsg(m, 0)
+		case ActTunnelOpen:
+			if prev != CtrlEstablished {
+				t.up()
+			}
+		case ActCleanup:
+			t.finish(rc, err)
+		case ActRequeueSCCRQ:
+			// The endpoint accepts the peer's SCCRQ as a new tunnel.
+		case ActUnexpected:
+			t.ep.stats.UnexpectedMsg.Add(1)
+			t.ep.log.Debug("l2tp: control message not allowed in this state", "tunnel_id", t.localID, "state", prev, "event", ev)
+		}
+	}
+}
+
+func (t *Tunnel) up() {
+	t.upReported = true
+	t.ep.stats.TunnelsUp.Add(1)
+	if t.opts.HelloInterval > 0 {
+		t.helloAt = t.ep.now().Add(t.opts.HelloInterval)
+	}
+	t.ep.log.Info("l2tp: tunnel up", "tunnel_id", t.localID, "peer_tunnel_id", t.PeerID(), "peer", t.peer, "host", t.PeerHostName())
+	select {
+	case t.upCh <- nil:
+	default:
+	}
+	t.ep.h.TunnelUp(t)
+	// Section 7.4.1 wait-tunnel: calls placed before the tunnel was up.
+	for _, s := range t.calls {
+		if s.state == CallWaitTunnel {
+			t.callEvent(s, CallTunnelOpen, nil, ResultCode{})
+		}
+	}
+}
+
+// finish clears the tunnel: every session down, TunnelDown, and a linger
+// of a full retransmission cycle (section 5.8) to re-acknowledge the peer,
+// unless the peer is gone.
+func (t *Tunnel) finish(rc ResultCode, err error) {
+	if t.downSent {
+		return
+	}
+	t.downSent = true
+	t.ctrl = CtrlIdle
+	t.state.Store(uint32(CtrlIdle))
+	t.helloAt = time.Time{}
+	srr := rc
+	if errors.Is(err, ErrPeerUnreachable) {
+		srr = ResultCode{Result: uint16(CDNGeneralError), HasError: true}
+	}
+	for _, s := range t.calls {
+		t.dropCall(s, srr)
+	}
+	if err == nil {
+		err = ErrTunnelClosed
+	}
+	select {
+	case t.upCh <- fmt.Errorf("l2tp: tunnel to %v: %w", t.peer, err):
+	default:
+	}
+	if t.wasUp() {
+		t.ep.stats.TunnelsDown.Add(1)
+	}
+	t.ep.h.TunnelDown(t, rc, err)
+	if errors.Is(err, ErrPeerUnreachable) || errors.Is(err, ErrTieBreakerLost) {
+		t.finished = true
+		return
+	}
+	t.lingerUntil = t.ep.now().Add(t.ch.cycle())
+}
+
+func (t *Tunnel) wasUp() bool { return t.upReported }
+
+// sendSCC sends an SCCRQ, SCCRP or SCCCN with the AVPs of sections 6.1-6.3.
+func (t *Tunnel) sendSCC(typ MsgType) {
+	m := &Message{Type: typ}
+	if typ != MsgSCCCN {
+		m.Add(ProtocolVersion1.AVP())
+		m.Add(t.hide(FramingSync.AVP(AVPFramingCapabilities)))
+		m.Add(NewAVPString(AVPHostName, t.ep.cfg.HostName))
+		m.Add(t.hide(NewAVPUint16(AVPAssignedTunnelID, t.localID)))
+		m.Add(NewAVPUint16(AVPReceiveWindowSize, t.opts.RecvWindow))
+		if t.ep.cfg.FirmwareRevision != 0 {
+			m.Add(t.hide(NewAVPUint16(AVPFirmwareRevision, t.ep.cfg.FirmwareRevision)))
+		}
+		if t.ep.cfg.VendorName != "" {
+			m.Add(t.hide(NewAVPString(AVPVendorName, t.ep.cfg.VendorName)))
+		}
+		if typ == MsgSCCRQ && t.tieBreaker != 0 {
+			m.Add(NewAVPUint64(AVPTieBreaker, t.tieBreaker))
+		}
+		if len(t.opts.Secret) > 0 {
+			t.challenge = make([]byte, 16)
+			rand.Read(t.challenge)
+			m.Add(t.hide(NewAVPBytes(AVPChallenge, t.challenge)))
+		}
+	}
+	if typ != MsgSCCRQ && t.peerChallenge != nil {
+		r := ChallengeResponse(typ, t.opts.Secret, t.peerChallenge)
+		m.Add(t.hide(NewAVPBytes(AVPChallengeResponse, r[:])))
+	}
+	if typ == MsgSCCRQ {
+		// Never hidden: the peer finds the secret from this message.
+		for i := range m.AVPs {
+			m.AVPs[i].Hidden = false
+		}
+	}
+	t.sendMsg(m, 0)
+}
+
+// hide marks a as hidden when the tunnel hides AVPs and section 4.4 allows it.
+func (t *Tunnel) hide(a AVP) AVP {
+	if t.opts.HideAVPs && len(t.opts.Secret) > 0 && a.Type.Hideable() {
+		a.Hidden = true
+	}
+	return a
+}
+
+// sendMsg encodes m for the peer and queues it on the reliable channel.
+// The header's Ns and Nr are filled at each transmission.
+func (t *Tunnel) sendMsg(m *Message, peerSID uint16) {
+	h := Header{Control: true, TunnelID: t.PeerID(), SessionID: peerSID}
+	b, err := AppendControl(nil, h, m, t.opts.Secret, nil)
+	if err != nil {
+		t.ep.log.Error("l2tp: cannot encode control message", "tunnel_id", t.localID, "msg", m.Type, "err", err)
+		return
+	}
+	t.ch.send(b, t.ep.now())
+}
+
+// flush writes what the channel has to send, setting Ns and Nr (section
+// 3.1: octets 8-11 of the control header).
+func (t *Tunnel) flush() {
+	for _, o := range t.ch.takeOutput() {
+		b := o.Payload
+		if b == nil {
+			var err error
+			t.wbuf, err = AppendControl(t.wbuf[:0], Header{Control: true, TunnelID: t.PeerID(), Ns: o.Ns, Nr: o.Nr}, nil, nil, nil)
+			if err != nil {
+				continue
+			}
+			b = t.wbuf
+			t.ep.stats.ZLBTx.Add(1)
+		} else {
+			binary.BigEndian.PutUint16(b[8:10], o.Ns)
+			binary.BigEndian.PutUint16(b[10:12], o.Nr)
+		}
+		t.ep.stats.ControlTx.Add(1)
+		if err := t.ep.write(t, b); err != nil {
+			t.ep.log.Debug("l2tp: control write failed", "tunnel_id", t.localID, "peer", t.peer, "err", err)
+		}
+	}
+}
