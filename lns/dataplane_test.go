@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"net"
 	"net/netip"
 	"os"
 	"sync"
@@ -12,8 +13,13 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
 
+	"github.com/bras-project/bras/internal/testenv"
+	"github.com/bras-project/bras/internal/tun"
 	"github.com/bras-project/bras/internal/udpio"
+	"github.com/bras-project/bras/l2tp"
 )
 
 // ---- fakes -----------------------------------------------------------------
@@ -654,3 +660,415 @@ func TestDecapEncapAllocs(t *testing.T) {
 type discardConn struct{ n int }
 
 func (c *discardConn) WriteBatch(b *udpio.Batch) (int, error) { c.n += b.Len; return b.Len, nil }
+
+// ---- in network namespaces -------------------------------------------------
+
+// netnsLab is the LAC ── LNS ── upstream path of DESIGN.md section 7 with
+// the test playing the LAC by hand: namespaces lac (10.1.0.1) and lns
+// (10.1.0.2, UDP 1701) joined by a veth, lns (10.2.0.1) and upstream
+// (10.2.0.2) by another. In lns the data plane runs on a real two-queue TUN
+// device and a real UDP socket; upstream routes the subscriber pool
+// 100.64.0.0/24 to lns, and lns routes the pool into the TUN.
+type netnsLab struct {
+	lac, lns, up *testenv.Netns
+	d            *DataPlane
+	f            *Flow
+	lacConn      *net.UDPConn // the LAC's socket, 10.1.0.1:1701
+	lnsAddr      *net.UDPAddr
+}
+
+func newNetnsLab(t *testing.T) *netnsLab {
+	testenv.RequireRoot(t)
+	l := &netnsLab{
+		lac: testenv.NewNetns(t, "lac"),
+		lns: testenv.NewNetns(t, "lns"),
+		up:  testenv.NewNetns(t, "up"),
+	}
+	testenv.Link(t, l.lac, "to-lns", netip.MustParsePrefix("10.1.0.1/24"), l.lns, "to-lac", netip.MustParsePrefix("10.1.0.2/24"))
+	testenv.Link(t, l.lns, "to-up", netip.MustParsePrefix("10.2.0.1/24"), l.up, "to-lns", netip.MustParsePrefix("10.2.0.2/24"))
+	l.up.MustRun(t, "ip", "route", "add", "100.64.0.0/24", "via", "10.2.0.1")
+	l.lns.MustRun(t, "sysctl", "-qw", "net.ipv4.ip_forward=1")
+
+	// The TUN device, the pool route and the L2TP socket, in lns.
+	var dev *tun.Device
+	var lnsConn *net.UDPConn
+	l.lnsAddr = &net.UDPAddr{IP: net.IPv4(10, 1, 0, 2), Port: 1701}
+	if err := l.lns.Do(func() error {
+		var err error
+		if dev, err = tun.Open("brs%d", 2); err != nil {
+			return err
+		}
+		lnsConn, err = net.ListenUDP("udp4", l.lnsAddr)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { dev.Close() })
+	t.Cleanup(func() { lnsConn.Close() })
+	// A netlink handle bound to lns works from any thread: the data plane
+	// installs subscriber routes through it from the test goroutine.
+	nsh, err := netns.GetFromName(l.lns.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nsh.Close()
+	h, err := netlink.NewHandleAt(nsh)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(h.Close)
+	link, err := tun.NewLink(h, dev.Name())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, err := range []error{
+		link.Up(1500),
+		link.AddAddr(netip.MustParsePrefix("10.255.0.1/32")),
+		link.AddRoute(netip.MustParsePrefix("100.64.0.0/24")),
+	} {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	uc, err := udpio.NewConn(lnsConn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var queues []TUN
+	for _, q := range dev.Queues() {
+		queues = append(queues, q)
+	}
+	l.d, err = New(Config{TUN: queues, Conn: uc, Routes: link})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.f, err = NewFlow(FlowConfig{
+		LocalTunnelID: 10, LocalSessionID: 20,
+		PeerTunnelID: 7, PeerSessionID: 9,
+		Peer: netip.MustParseAddrPort("10.1.0.1:1701"),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l.d.Add(l.f); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.d.SetAddr(l.f, subAddr); err != nil {
+		t.Fatal(err)
+	}
+	if out := l.lns.MustRun(t, "ip", "-4", "route", "show", "100.64.0.10"); !bytes.Contains([]byte(out), []byte("dev "+dev.Name())) {
+		t.Fatalf("no subscriber route through %s after SetAddr: %q", dev.Name(), out)
+	}
+	run(t, l.d)
+
+	// The L2TP reader the l2tp endpoint will be: batches from the socket,
+	// each data message to HandleDatagram.
+	go func() {
+		b := udpio.NewBatch(32, 2048)
+		for {
+			n, err := uc.ReadBatch(b)
+			if err != nil {
+				return
+			}
+			for i := 0; i < n; i++ {
+				l.d.HandleDatagram(b.Data(i))
+			}
+		}
+	}()
+
+	if err := l.lac.Do(func() error {
+		var err error
+		l.lacConn, err = net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(10, 1, 0, 1), Port: 1701})
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.lacConn.Close() })
+	return l
+}
+
+// lacSend sends ip to the LNS as the LAC does: an L2TP data message for the
+// LNS's tunnel 10 session 20 carrying FF 03 00 21 and the packet.
+func (l *netnsLab) lacSend(t *testing.T, ip []byte) {
+	t.Helper()
+	msg, err := l2tp.AppendHeader(nil, l2tp.Header{TunnelID: 10, SessionID: 20}, 4+len(ip))
+	if err != nil {
+		t.Error(err)
+		return
+	}
+	msg = append(append(msg, 0xff, 0x03, 0x00, 0x21), ip...)
+	if _, err := l.lacConn.WriteToUDP(msg, l.lnsAddr); err != nil {
+		t.Error(err)
+	}
+}
+
+// lacRecv reads one data message at the LAC, checks that it is addressed to
+// the LAC's tunnel 7 session 9 and carries IPv4 in PPP, and returns the
+// IPv4 packet.
+func (l *netnsLab) lacRecv(t *testing.T, deadline time.Duration) ([]byte, error) {
+	t.Helper()
+	b := make([]byte, 2048)
+	l.lacConn.SetReadDeadline(time.Now().Add(deadline))
+	n, from, err := l.lacConn.ReadFromUDP(b)
+	if err != nil {
+		return nil, err
+	}
+	if from.String() != l.lnsAddr.String() {
+		t.Errorf("data message from %v, want from the LNS %v", from, l.lnsAddr)
+	}
+	// Called from helper goroutines too: report with Errorf, not Fatalf.
+	h, payload, err := l2tp.ParseHeader(b[:n])
+	if err != nil {
+		t.Errorf("the LNS sent a malformed L2TP message: %v: % x", err, b[:n])
+		return nil, err
+	}
+	if h.Control || h.TunnelID != 7 || h.SessionID != 9 {
+		t.Errorf("data message header %+v, want a data message for tunnel 7 session 9", h)
+		return nil, errors.New("wrong header")
+	}
+	if len(payload) < 4 || !bytes.Equal(payload[:4], []byte{0xff, 0x03, 0x00, 0x21}) {
+		t.Errorf("PPP frame % x, want FF 03 00 21 + IPv4", payload)
+		return nil, errors.New("wrong PPP header")
+	}
+	return payload[4:], nil
+}
+
+// echoUDP runs a UDP echo server on addr in ns until the test ends.
+func echoUDP(t *testing.T, ns *testenv.Netns, addr *net.UDPAddr) {
+	var c *net.UDPConn
+	if err := ns.Do(func() error {
+		var err error
+		c, err = net.ListenUDP("udp4", addr)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	go func() {
+		b := make([]byte, 2048)
+		for {
+			n, from, err := c.ReadFromUDP(b)
+			if err != nil {
+				return
+			}
+			c.WriteToUDP(b[:n], from)
+		}
+	}()
+}
+
+// TestForwardingNetns is the LNS forwarding path end to end on real devices:
+// a subscriber packet decapsulated from an L2TP data message reaches a host
+// upstream through the TUN and kernel routing, the reply comes back
+// encapsulated for the LAC's tunnel and session, ping from upstream works
+// through the session, and spoofed or session-less packets are dropped and
+// counted.
+func TestForwardingNetns(t *testing.T) {
+	l := newNetnsLab(t)
+	echoUDP(t, l.up, &net.UDPAddr{IP: net.IPv4(10, 2, 0, 2), Port: 7})
+
+	// Subscriber → upstream echo → subscriber.
+	req := ipv4UDP(subAddr, netip.MustParseAddr("10.2.0.2"), 28+5)
+	copy(req[28:], "hello")
+	l.lacSend(t, req)
+	ip, err := l.lacRecv(t, 3*time.Second)
+	if err != nil {
+		t.Fatalf("no echo reply at the LAC: %v (stats %+v)", err, l.d.Stats())
+	}
+	if n, ok := ipv4Len(ip); !ok || n != 33 || !bytes.Equal(ip[12:16], []byte{10, 2, 0, 2}) ||
+		!bytes.Equal(ip[16:20], subAddr.AsSlice()) || string(ip[28:33]) != "hello" {
+		t.Errorf("reply packet % x, want IPv4/UDP 10.2.0.2 → 100.64.0.10 carrying \"hello\"", ip)
+	}
+	c := l.f.Counters()
+	if c.InPackets != 1 || c.InOctets != 33 || c.OutPackets != 1 || c.OutOctets != 33 {
+		t.Errorf("session counters %+v, want 1 packet of 33 octets each way", c)
+	}
+
+	// ping from upstream: the LAC answers the echo requests it receives.
+	ping := testenv.RequireCommand(t, "ping")
+	stop := make(chan struct{})
+	answered := make(chan int, 1)
+	go func() {
+		n := 0
+		defer func() { answered <- n }()
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			ip, err := l.lacRecv(t, 200*time.Millisecond)
+			if err != nil {
+				continue
+			}
+			if len(ip) >= 28 && ip[9] == 1 && ip[20] == 8 { // ICMP Echo (RFC 792)
+				l.lacSend(t, icmpEchoReply(ip))
+				n++
+			}
+		}
+	}()
+	out, err := l.up.Command(ping, "-c", "3", "-i", "0.2", "-W", "2", "100.64.0.10").CombinedOutput()
+	close(stop)
+	if n := <-answered; err != nil || n < 3 {
+		t.Errorf("ping through the session: %v (%d requests reached the LAC)\n%s", err, n, out)
+	}
+
+	// Spoofed source from the subscriber: dropped and counted.
+	l.lacSend(t, ipv4UDP(netip.MustParseAddr("100.64.0.11"), netip.MustParseAddr("10.2.0.2"), 28))
+	// Upstream traffic to a pool address without a session: into the TUN
+	// by the pool route, then dropped and counted.
+	var upConn *net.UDPConn
+	if err := l.up.Do(func() error {
+		var err error
+		upConn, err = net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(10, 2, 0, 2)})
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	defer upConn.Close()
+	if _, err := upConn.WriteToUDP([]byte("nobody"), &net.UDPAddr{IP: net.IPv4(100, 64, 0, 99), Port: 9}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "spoof and no-session drops", func() bool {
+		s := l.d.Stats()
+		return s.Drops[DropSpoof] == 1 && s.Drops[DropNoSession] == 1
+	})
+	if _, err := l.lacRecv(t, 100*time.Millisecond); err == nil {
+		t.Error("the LAC received a packet for an address without a session")
+	}
+
+	// Session down: the route goes away with it.
+	l.d.Remove(l.f)
+	if out := l.lns.MustRun(t, "ip", "-4", "route", "show", "100.64.0.10/32"); out != "" {
+		t.Errorf("subscriber route still there after Remove: %q", out)
+	}
+}
+
+// TestRateLimitNetns measures the downstream and upstream rate limits of a
+// session over about a second of real traffic offered at four times the
+// limit: the delivered rate is the configured one within 10 %.
+func TestRateLimitNetns(t *testing.T) {
+	l := newNetnsLab(t)
+	const kbps = 2000 // 250,000 octets/s
+	rate := Rate{Kbps: kbps, Burst: 3000}
+	l.f.SetRates(rate, rate)
+	const pkt = 1028 // IPv4 octets per packet
+	const period = 2 * time.Millisecond
+	const perTick = 2 // 1028 octets/ms = 8.2 Mbit/s offered
+	const dur = 1200 * time.Millisecond
+
+	t.Run("down", func(t *testing.T) {
+		var upConn *net.UDPConn
+		if err := l.up.Do(func() error {
+			var err error
+			upConn, err = net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(10, 2, 0, 2)})
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		defer upConn.Close()
+		var got int64
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			for {
+				ip, err := l.lacRecv(t, 500*time.Millisecond)
+				if err != nil {
+					return
+				}
+				got += int64(len(ip))
+			}
+		}()
+		elapsed := pace(dur, period, func() {
+			for i := 0; i < perTick; i++ {
+				upConn.WriteToUDP(make([]byte, pkt-28), &net.UDPAddr{IP: subAddr.AsSlice(), Port: 40001})
+			}
+		})
+		<-done
+		checkRate(t, got, int64(rate.Burst), elapsed, kbps)
+	})
+
+	t.Run("up", func(t *testing.T) {
+		var sink *net.UDPConn
+		if err := l.up.Do(func() error {
+			var err error
+			sink, err = net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(10, 2, 0, 2), Port: 9})
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		defer sink.Close()
+		var got int64
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			b := make([]byte, 2048)
+			for {
+				sink.SetReadDeadline(time.Now().Add(500 * time.Millisecond))
+				n, _, err := sink.ReadFromUDP(b)
+				if err != nil {
+					return
+				}
+				got += int64(n + 28)
+			}
+		}()
+		p := ipv4UDP(subAddr, netip.MustParseAddr("10.2.0.2"), pkt)
+		binary.BigEndian.PutUint16(p[22:24], 9)
+		elapsed := pace(dur, period, func() {
+			for i := 0; i < perTick; i++ {
+				l.lacSend(t, p)
+			}
+		})
+		<-done
+		checkRate(t, got, int64(rate.Burst), elapsed, kbps)
+	})
+}
+
+// pace calls send every period for dur and returns the time it took.
+func pace(dur, period time.Duration, send func()) time.Duration {
+	start := time.Now()
+	tk := time.NewTicker(period)
+	defer tk.Stop()
+	for time.Since(start) < dur {
+		send()
+		<-tk.C
+	}
+	return time.Since(start)
+}
+
+func checkRate(t *testing.T, octets, burst int64, elapsed time.Duration, kbps int64) {
+	t.Helper()
+	got := float64(octets-burst) * 8 / 1000 / elapsed.Seconds()
+	t.Logf("%d octets in %v: %.0f kbit/s after the %d-octet burst (limit %d kbit/s)", octets, elapsed, got, burst, kbps)
+	if got < 0.9*float64(kbps) || got > 1.1*float64(kbps) {
+		t.Errorf("delivered %.0f kbit/s, want %d kbit/s ± 10 %%", got, kbps)
+	}
+}
+
+// icmpEchoReply answers an ICMP Echo (RFC 792) carried in IPv4 the way the
+// subscriber's stack would: addresses swapped, type 0, checksums redone.
+func icmpEchoReply(req []byte) []byte {
+	n, _ := ipv4Len(req)
+	r := bytes.Clone(req[:n])
+	copy(r[12:16], req[16:20])
+	copy(r[16:20], req[12:16])
+	r[8] = 64
+	r[10], r[11] = 0, 0
+	ihl := int(r[0]&0x0f) * 4
+	binary.BigEndian.PutUint16(r[10:12], ipChecksum(r[:ihl]))
+	r[ihl] = 0 // Echo Reply
+	r[ihl+2], r[ihl+3] = 0, 0
+	binary.BigEndian.PutUint16(r[ihl+2:ihl+4], ipChecksum(r[ihl:]))
+	return r
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(3 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
