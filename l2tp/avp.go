@@ -179,19 +179,24 @@ type avpParser struct {
 }
 
 // next decodes the AVP at the start of b (values alias b) and returns the
-// rest. reserved is set when a reserved header bit is set: such an AVP is
-// "unrecognized" (section 4.1) and is returned without revealing it.
-func (p *avpParser) next(b []byte) (a AVP, rest []byte, reserved bool, err error) {
+// rest. recognized is false for what section 4.1 calls an unrecognized AVP:
+// a vendor AVP, an IETF type section 4.4 does not define, or any AVP with a
+// reserved header bit set. drop is set for an unrecognized AVP that cannot
+// be kept: one with a reserved bit, or a hidden one that cannot be revealed
+// (no secret, no Random Vector, a bad Original Length). Section 4.1 says to
+// process the message as if such an AVP were absent (when its M bit is
+// clear; the caller judges the M bit).
+func (p *avpParser) next(b []byte) (a AVP, rest []byte, recognized, drop bool, err error) {
 	if len(b) < avpHeaderLen {
-		return AVP{}, nil, false, fmt.Errorf("%w: %d octets left, AVP header is 6", ErrShort, len(b))
+		return AVP{}, nil, false, false, fmt.Errorf("%w: %d octets left, AVP header is 6", ErrShort, len(b))
 	}
 	w := binary.BigEndian.Uint16(b[0:2])
 	n := int(w & avpLenMask)
 	if n < avpHeaderLen {
-		return AVP{}, nil, false, fmt.Errorf("%w: AVP length %d under 6", ErrMalformed, n)
+		return AVP{}, nil, false, false, fmt.Errorf("%w: AVP length %d under 6", ErrMalformed, n)
 	}
 	if n > len(b) {
-		return AVP{}, nil, false, fmt.Errorf("%w: AVP length %d past the %d octets left", ErrShort, n, len(b))
+		return AVP{}, nil, false, false, fmt.Errorf("%w: AVP length %d past the %d octets left", ErrShort, n, len(b))
 	}
 	a = AVP{
 		Mandatory: w&avpFlagM != 0,
@@ -204,36 +209,42 @@ func (p *avpParser) next(b []byte) (a AVP, rest []byte, reserved bool, err error
 	}
 	rest = b[n:]
 	if w&avpReserved != 0 {
-		return a, rest, true, nil
+		return a, rest, false, true, nil
 	}
-	isRV := a.VendorID == 0 && a.Type == AVPRandomVector
+	recognized = a.VendorID == 0 && a.Type.Known()
 	if a.Hidden {
-		if a.VendorID == 0 && a.Type.Known() && !a.Type.Hideable() {
+		if recognized && !a.Type.Hideable() {
 			// Section 4.4: Random Vector, Result Code, Host Name and the
 			// others marked "MUST NOT be hidden".
-			return AVP{}, nil, false, fmt.Errorf("%w: %s AVP must not be hidden", ErrMalformed, a.Type)
+			return AVP{}, nil, false, false, fmt.Errorf("%w: %s AVP must not be hidden", ErrMalformed, a.Type)
 		}
-		if len(p.secret) == 0 {
-			return AVP{}, nil, false, fmt.Errorf("%w: %s AVP", ErrNoSecret, a.name())
+		switch {
+		case len(p.secret) == 0:
+			err = fmt.Errorf("%w: %s AVP", ErrNoSecret, a.name())
+		case !p.haveRV:
+			err = fmt.Errorf("%w: %s AVP", ErrNoRandomVector, a.name())
+		default:
+			a.Value, err = reveal(a.Type, a.Value, p.secret, p.rv)
 		}
-		if !p.haveRV {
-			return AVP{}, nil, false, fmt.Errorf("%w: %s AVP", ErrNoRandomVector, a.name())
-		}
-		if a.Value, err = reveal(a.Type, a.Value, p.secret, p.rv); err != nil {
-			return AVP{}, nil, false, err
+		if err != nil {
+			if !recognized {
+				return a, rest, false, true, nil
+			}
+			return AVP{}, nil, false, false, err
 		}
 	}
-	if isRV {
+	if recognized && a.Type == AVPRandomVector {
 		p.rv, p.haveRV = a.Value, true
 	}
-	return a, rest, false, nil
+	return a, rest, recognized, false, nil
 }
 
 // ParseAVPs decodes a list of AVPs (RFC 2661 section 4.1), revealing hidden
 // ones with secret and the Random Vector AVP most closely preceding them
-// (section 4.3). It does not judge M bits; ParseMessage does. AVPs with a
-// reserved header bit set are left out (section 4.1 treats them as
-// unrecognized). The values are copies: nothing aliases b.
+// (section 4.3). It does not judge M bits; ParseMessage does. Unrecognized
+// AVPs (section 4.1) with a reserved header bit set, or hidden and
+// impossible to reveal, are left out; other vendor and unknown AVPs are kept.
+// The values are copies: nothing aliases b.
 func ParseAVPs(b []byte, secret []byte) ([]AVP, error) {
 	avps, _, err := parseAVPs(b, secret, 0)
 	return avps, err
@@ -250,17 +261,16 @@ func parseAVPs(b []byte, secret []byte, msg MsgType) ([]AVP, *UnknownMandatoryAV
 	var unknown *UnknownMandatoryAVPError
 	avps := make([]AVP, 0, countAVPs(b))
 	for len(b) > 0 {
-		a, rest, reserved, err := p.next(b)
+		a, rest, recognized, drop, err := p.next(b)
 		if err != nil {
 			return avps, unknown, err
 		}
 		b = rest
-		recognized := !reserved && a.VendorID == 0 && a.Type.Known()
 		if a.Mandatory && !recognized && unknown == nil {
 			unknown = &UnknownMandatoryAVPError{Msg: msg, VendorID: a.VendorID, Type: a.Type}
 		}
-		if reserved {
-			continue // section 4.1: handled as if not present (after the M check)
+		if drop {
+			continue // section 4.1: as if not present (after the M check)
 		}
 		avps = append(avps, a)
 	}

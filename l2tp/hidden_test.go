@@ -197,3 +197,38 @@ func TestHiddenErrors(t *testing.T) {
 		})
 	}
 }
+
+func TestHiddenUnrecognized(t *testing.T) {
+	// Section 4.1: an unrecognized AVP without M is processed as if absent,
+	// even when it is hidden and cannot be revealed; with M it still tears
+	// the session down.
+	vendorHidden := func(bits byte) []byte { return rawAVP(bits, 9, 1, []byte{0xde, 0xad, 0xbe, 0xef}) }
+	tests := []struct {
+		name    string
+		b       []byte
+		secret  []byte
+		unknown bool
+	}{
+		{"vendor hidden, no secret", cat(icrq, vendorHidden(0x40)), nil, false},
+		{"vendor hidden, no Random Vector", cat(icrq, vendorHidden(0x40)), goldenSecret, false},
+		{"unknown IETF hidden, bad Original Length", cat(icrq, rawAVP(0x80, 0, 36, rv1), rawAVP(0x40, 0, 40, []byte{0xff, 0xff, 0xff})), goldenSecret, false},
+		{"vendor hidden mandatory, no secret", cat(icrq, vendorHidden(0xc0)), nil, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			m, err := ParseMessage(tc.b, tc.secret)
+			var um *UnknownMandatoryAVPError
+			if tc.unknown != errors.As(err, &um) || (!tc.unknown && err != nil) {
+				t.Fatalf("ParseMessage: %v", err)
+			}
+			for _, a := range m.AVPs {
+				if a.Hidden {
+					t.Errorf("unrevealed AVP kept: %+v", a)
+				}
+			}
+			if _, ok := m.Find(AVPAssignedSessionID); !ok {
+				t.Error("message lost its Assigned Session ID")
+			}
+		})
+	}
+}
