@@ -33,13 +33,15 @@ type cp struct {
 	// maxCode is the highest code the protocol knows (11 for LCP, 7 for NCPs).
 	maxCode Code
 
-	nextID   uint8
-	reqID    uint8  // Identifier of our last Configure-Request
-	reqOpts  []byte // its options as sent
-	sentReq  bool   // reqID and reqOpts are valid
-	scratch  []byte
-	answered bool // a valid reply to reqID was received (RFC 1661 5.1)
-	naks     int  // Configure-Naks sent since the last Configure-Ack (Max-Failure)
+	nextID  uint8
+	reqID   uint8  // Identifier of our last Configure-Request
+	reqOpts []byte // its options as sent
+	sentReq bool   // reqID and reqOpts are valid
+	// retransmit is set while handling TO+: scr then repeats the request.
+	retransmit bool
+	scratch    []byte
+	answered   bool // a valid reply to reqID was received (RFC 1661 5.1)
+	naks       int  // Configure-Naks sent since the last Configure-Ack (Max-Failure)
 
 	// The peer's last acked Configure-Request, to recognise a repeat.
 	acked     bool
@@ -54,6 +56,7 @@ type cp struct {
 }
 
 func (c *cp) event(ev Event) {
+	c.retransmit = ev == TOPlus
 	acts, ok := c.fsm.Handle(ev)
 	if !ok {
 		c.s.stats.Illegal++
@@ -114,7 +117,7 @@ func (c *cp) sendConfReq() {
 	// RFC 1661 section 5.1: a retransmission keeps its Identifier; a new
 	// request (changed options, or one after a valid reply) gets a new one.
 	// Keeping it lets a peer that already acked recognise the repeat.
-	if !c.sentReq || c.answered || !bytes.Equal(b, c.reqOpts) {
+	if !c.retransmit || !c.sentReq || c.answered || !bytes.Equal(b, c.reqOpts) {
 		c.nextID++
 		c.reqID = c.nextID
 	}

@@ -847,3 +847,36 @@ func BenchmarkNegotiation(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "negotiations/s")
 }
+
+// TestSessionLossyConvergence measures how often a client/server pair comes
+// up over a link losing 20% and duplicating 10% of frames, with RFC 1661's
+// default timers and counters. Losing ten Configure-Requests or their
+// answers in a row is allowed by the RFC to fail, so the bar is a rate, not
+// every seed.
+func TestSessionLossyConvergence(t *testing.T) {
+	if testing.Short() {
+		t.Skip("statistical run skipped in -short mode")
+	}
+	const seeds = 250
+	for _, auth := range []ppp.AuthProto{ppp.AuthPAP, ppp.AuthCHAPMD5} {
+		up := 0
+		var worst time.Duration
+		for seed := uint64(100); seed < 100+seeds; seed++ {
+			p := newPair(t, seed, ppp.Config{Auth: []ppp.AuthProto{auth}, MRU: 1492, RejectACCMPFCACFC: true},
+				ppp.Config{MRU: 1492, Username: "bob", Password: "builder", RejectACCMPFCACFC: true})
+			p.pipe.Loss, p.pipe.Dup, p.pipe.MaxDelay = 0.2, 0.1, 40*time.Millisecond
+			p.open()
+			p.run(5*time.Minute, p.bothUp)
+			if p.bothUp() {
+				up++
+				if d := p.now.Sub(t0); d > worst {
+					worst = d
+				}
+			}
+		}
+		t.Logf("%v: %d/%d sessions up at 20%% loss, slowest %v", auth, up, seeds, worst)
+		if up < seeds*99/100 {
+			t.Errorf("%v: only %d/%d sessions came up", auth, up, seeds)
+		}
+	}
+}
