@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bufio"
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -329,6 +330,27 @@ func wantFormat(r *http.Request) (table.Format, error) {
 	return table.JSON, nil
 }
 
+// writeJSONList streams a list one element at a time: a list of 64,000
+// sessions is never marshalled into one buffer.
+func writeJSONList[T any](w http.ResponseWriter, items []T) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(http.StatusOK)
+	bw := bufio.NewWriterSize(w, 64<<10)
+	enc := json.NewEncoder(bw)
+	bw.WriteString("[")
+	for i := range items {
+		if i > 0 {
+			bw.WriteString(",")
+		}
+		if err := enc.Encode(items[i]); err != nil {
+			break // a value that cannot be marshalled: a bug; the client sees truncated JSON
+		}
+	}
+	bw.WriteString("]\n")
+	_ = bw.Flush()
+}
+
 func writeCSV(w http.ResponseWriter, t *table.Table) {
 	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 	w.WriteHeader(http.StatusOK)
@@ -385,7 +407,7 @@ func (s *Server) listSessions(w http.ResponseWriter, r *http.Request) {
 		writeCSV(w, SessionsTable(ss))
 		return
 	}
-	writeJSON(w, http.StatusOK, ss)
+	writeJSONList(w, ss)
 }
 
 func (s *Server) getSession(w http.ResponseWriter, r *http.Request) {
@@ -447,7 +469,7 @@ func (s *Server) listTunnels(w http.ResponseWriter, r *http.Request) {
 		writeCSV(w, TunnelsTable(ts))
 		return
 	}
-	writeJSON(w, http.StatusOK, ts)
+	writeJSONList(w, ts)
 }
 
 func (s *Server) stats(w http.ResponseWriter, r *http.Request) {
