@@ -462,6 +462,20 @@ func TestReports(t *testing.T) {
 	if r.status != http.StatusBadRequest || errorMessage(t, r) != `parameter "day": "yesterday" is not a date (YYYY-MM-DD)` {
 		t.Errorf("bad report parameter: %d %s", r.status, r.body)
 	}
+	// A function serves as Reports; the query reaches it without "format".
+	var gotQuery url.Values
+	ts3 := startServer(t, func(c *Config) {
+		c.Reports = ReportsFunc(func(_ context.Context, name string, q url.Values) (*table.Table, error) {
+			gotQuery = q
+			return &table.Table{Columns: []string{"report"}, Rows: [][]string{{name}}}, nil
+		})
+	})
+	if r := ts3.get(t, "/api/v1/reports/peaks?month=2026-11&format=csv"); r.status != http.StatusOK || r.body != "report\npeaks\n" {
+		t.Errorf("ReportsFunc: %d %q", r.status, r.body)
+	}
+	if diff := cmp.Diff(url.Values{"month": {"2026-11"}}, gotQuery); diff != "" {
+		t.Errorf("report query (-want +got)\n%s", diff)
+	}
 	ts2 := startServer(t, func(c *Config) { c.Reports = nil })
 	if r := ts2.get(t, "/api/v1/reports/usage-daily"); r.status != http.StatusNotFound {
 		t.Errorf("reports without Reports: %d", r.status)

@@ -41,6 +41,16 @@ type Reports interface {
 	Report(ctx context.Context, name string, q url.Values) (*table.Table, error)
 }
 
+// ReportsFunc adapts a function, such as a closure over accounting's
+// report runner that maps its errors to ErrNotFound and BadRequest, to
+// Reports.
+type ReportsFunc func(ctx context.Context, name string, q url.Values) (*table.Table, error)
+
+// Report implements Reports.
+func (f ReportsFunc) Report(ctx context.Context, name string, q url.Values) (*table.Table, error) {
+	return f(ctx, name, q)
+}
+
 // BadRequestError marks an error caused by the request itself: the API
 // answers 400 with its message.
 type BadRequestError struct{ Err error }
