@@ -1,0 +1,174 @@
+package ppp_test
+
+import (
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/bras-project/bras/ppp"
+	"github.com/google/go-cmp/cmp"
+)
+
+// TestProtocolRejectReceived: the peer Protocol-Rejects IPCP (RFC 1661 5.7):
+// IPCP finishes (RXJ-) and, with no network protocol left, LCP terminates.
+// A Protocol-Reject of a protocol we do not run changes nothing.
+func TestProtocolRejectReceived(t *testing.T) {
+	x := serverUp(t)
+	x.s.Input(frame(ppp.ProtoLCP, ppp.ProtoRej, 1, 0x80, 0x57, 1, 1, 0, 4), x.now) // IPv6CP: RXJ+
+	if x.s.State() != ppp.PhaseNetwork {
+		t.Fatalf("Protocol-Reject of IPv6CP moved the session to %v", x.s.State())
+	}
+	x.s.Input(frame(ppp.ProtoLCP, ppp.ProtoRej, 2, 0x80, 0x21, 1, 1, 0, 4), x.now)
+	got := reply(t, x.take(), ppp.ProtoLCP)
+	if got.Code != ppp.TermReq || x.s.State() != ppp.PhaseTerminate {
+		t.Errorf("after IPCP was rejected: sent %v, phase %v; want Terminate-Request, Terminate", got.Code, x.s.State())
+	}
+	x.s.Input(frame(ppp.ProtoLCP, ppp.TermAck, got.ID), x.now)
+	if diff := cmp.Diff([]ppp.Reason{ppp.ReasonNegotiationFailed}, x.rec.downs); diff != "" {
+		t.Errorf("downs (-want +got):\n%s", diff)
+	}
+}
+
+// TestCodeRejectReceived: a Code-Reject of Echo-Request is permitted (RXJ+);
+// one of Configure-Request is catastrophic (RXJ-, RFC 1661 section 5.6).
+func TestCodeRejectReceived(t *testing.T) {
+	x := serverUp(t)
+	x.s.Input(frame(ppp.ProtoLCP, ppp.CodeRej, 3, byte(ppp.EchoReq), 1, 0, 8, 1, 2, 3, 4), x.now)
+	if x.s.State() != ppp.PhaseNetwork || len(x.take()) != 0 {
+		t.Fatalf("Code-Reject of Echo-Request: phase %v", x.s.State())
+	}
+	x.s.Input(frame(ppp.ProtoLCP, ppp.CodeRej, 4, byte(ppp.ConfReq), 1, 0, 4), x.now)
+	got := reply(t, x.take(), ppp.ProtoLCP)
+	if got.Code != ppp.TermReq || x.s.LCPState() != ppp.Stopping {
+		t.Errorf("catastrophic Code-Reject: sent %v, LCP %v; want Terminate-Request, Stopping", got.Code, x.s.LCPState())
+	}
+}
+
+// TestServerAuthTimeout: a peer that never sends an Authenticate-Request is
+// dropped after a full Max-Configure cycle of restart periods.
+func TestServerAuthTimeout(t *testing.T) {
+	x := newSingle(ppp.Config{Auth: []ppp.AuthProto{ppp.AuthPAP}})
+	x.s.Open(x.now)
+	req := reply(t, x.take(), ppp.ProtoLCP)
+	x.s.Input(frame(ppp.ProtoLCP, ppp.ConfAck, req.ID, req.Data...), x.now)
+	x.s.Input(frame(ppp.ProtoLCP, ppp.ConfReq, 1, 5, 6, 9, 9, 9, 9), x.now)
+	x.take()
+	if x.s.State() != ppp.PhaseAuthenticate {
+		t.Fatalf("phase %v", x.s.State())
+	}
+	x.now = x.s.NextDeadline()
+	if d := x.now.Sub(t0); d != 30*time.Second {
+		t.Errorf("authentication deadline after %v, want 10 × 3 s", d)
+	}
+	x.s.Tick(x.now)
+	if got := reply(t, x.take(), ppp.ProtoLCP); got.Code != ppp.TermReq {
+		t.Errorf("sent %v, want Terminate-Request", got.Code)
+	}
+	if x.s.Reason() != ppp.ReasonAuthFailed {
+		t.Errorf("reason %v", x.s.Reason())
+	}
+}
+
+// TestCHAPChallengeRetries: the challenge is repeated each restart period,
+// Max-Configure times in all, with the same Identifier and value.
+func TestCHAPChallengeRetries(t *testing.T) {
+	x := newSingle(ppp.Config{Auth: []ppp.AuthProto{ppp.AuthCHAPMD5}})
+	x.s.Open(x.now)
+	req := reply(t, x.take(), ppp.ProtoLCP)
+	x.s.Input(frame(ppp.ProtoLCP, ppp.ConfAck, req.ID, req.Data...), x.now)
+	x.s.Input(frame(ppp.ProtoLCP, ppp.ConfReq, 1, 5, 6, 9, 9, 9, 9), x.now)
+	var challenges []ppp.CHAPPacket
+	collect := func() {
+		for _, f := range x.take() {
+			if p, info, _ := ppp.ParseProtocol(f); p == ppp.ProtoCHAP {
+				c, err := ppp.ParseCHAP(info)
+				if err != nil {
+					t.Fatal(err)
+				}
+				challenges = append(challenges, c)
+			}
+		}
+	}
+	collect()
+	for i := 0; i < 20 && x.s.State() == ppp.PhaseAuthenticate; i++ {
+		x.now = x.s.NextDeadline()
+		x.s.Tick(x.now)
+		collect()
+	}
+	if len(challenges) != 10 {
+		t.Fatalf("%d challenges, want 10", len(challenges))
+	}
+	for _, c := range challenges[1:] {
+		if diff := cmp.Diff(challenges[0], c); diff != "" {
+			t.Errorf("retransmitted challenge differs (-first +later):\n%s", diff)
+		}
+	}
+	if x.s.Reason() != ppp.ReasonAuthFailed {
+		t.Errorf("reason %v", x.s.Reason())
+	}
+}
+
+// TestClientIPCP: the client asks for 0.0.0.0 and DNS, takes what the server
+// Naks, Acks the server's own address and Rejects anything else.
+func TestClientIPCP(t *testing.T) {
+	now := t0
+	rec := &recorder{now: &now}
+	link := &single{now: now}
+	c := ppp.NewSession(link, ppp.Config{Role: ppp.Client, Username: "bob", Password: "builder", Handler: rec, Rand: newRand(1)})
+	c.Open(now)
+	req := reply(t, link.take(), ppp.ProtoLCP)
+	c.Input(frame(ppp.ProtoLCP, ppp.ConfAck, req.ID, req.Data...), now)
+	c.Input(frame(ppp.ProtoLCP, ppp.ConfReq, 1, 5, 6, 9, 9, 9, 9), now) // no auth asked
+	out := link.take()
+	if len(out) != 2 {
+		t.Fatalf("sent %d frames, want LCP Ack and IPCP Configure-Request", len(out))
+	}
+	ipcpReq := reply(t, out[1:], ppp.ProtoIPCP)
+	if diff := cmp.Diff([]byte{3, 6, 0, 0, 0, 0, 129, 6, 0, 0, 0, 0, 131, 6, 0, 0, 0, 0}, ipcpReq.Data); diff != "" {
+		t.Errorf("client IPCP request (-want +got):\n%s", diff)
+	}
+	c.Input(frame(ppp.ProtoIPCP, ppp.ConfNak, ipcpReq.ID, 3, 6, 100, 64, 0, 7, 129, 6, 192, 0, 2, 53, 131, 6, 192, 0, 2, 54), now)
+	next := reply(t, link.take(), ppp.ProtoIPCP)
+	if diff := cmp.Diff([]byte{3, 6, 100, 64, 0, 7, 129, 6, 192, 0, 2, 53, 131, 6, 192, 0, 2, 54}, next.Data); diff != "" {
+		t.Errorf("request after the Nak (-want +got):\n%s", diff)
+	}
+	c.Input(frame(ppp.ProtoIPCP, ppp.ConfReq, 1, 3, 6, 100, 64, 0, 1, 2, 6, 0, 0x2d, 0x0f, 0), now)
+	if got := reply(t, link.take(), ppp.ProtoIPCP); got.Code != ppp.ConfRej || !cmp.Equal(got.Data, []byte{2, 6, 0, 0x2d, 0x0f, 0}) {
+		t.Errorf("reply to VJ compression: %v %x, want Configure-Reject of it", got.Code, got.Data)
+	}
+	c.Input(frame(ppp.ProtoIPCP, ppp.ConfReq, 2, 3, 6, 100, 64, 0, 1), now)
+	c.Input(frame(ppp.ProtoIPCP, ppp.ConfAck, next.ID, next.Data...), now)
+	want := []ppp.NetworkInfo{{Local: assignIP, Peer: lnsIP, DNS1: dns1, DNS2: dns2}}
+	if diff := cmp.Diff(want, rec.ups, addrCmp); diff != "" {
+		t.Errorf("Up (-want +got):\n%s", diff)
+	}
+}
+
+// TestSessionMemory checks the design's ≤ 16 KiB per session on sessions
+// that have negotiated and are up.
+func TestSessionMemory(t *testing.T) {
+	const n = 500
+	pairs := make([]*pair, 0, n)
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	for i := 0; i < n; i++ {
+		p := newPair(t, uint64(i), ppp.Config{Auth: []ppp.AuthProto{ppp.AuthCHAPMD5}, MRU: 1492, RejectACCMPFCACFC: true},
+			ppp.Config{MRU: 1492, Username: "alice", Password: "wonderland", RejectACCMPFCACFC: true})
+		p.open()
+		p.run(time.Minute, p.bothUp)
+		p.sent = [2][][]byte{} // the test's own capture is not the session's
+		p.auth.reqs = nil
+		pairs = append(pairs, p)
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	// Each pair holds two sessions plus the test's pipe, recorders and
+	// authenticator, so this over-counts.
+	per := (after.HeapAlloc - before.HeapAlloc) / (2 * n)
+	t.Logf("about %d bytes per up session (upper bound)", per)
+	if per > 16<<10 {
+		t.Errorf("%d bytes per session, want ≤ 16 KiB", per)
+	}
+	runtime.KeepAlive(pairs)
+}
