@@ -161,6 +161,8 @@ func (t *Tunnel) run() {
 				t.finish(ResultCode{Result: uint16(StopCCNShuttingDown)}, fmt.Errorf("%w: shutting down", ErrTunnelClosed))
 			} else if t.lingerUntil.IsZero() {
 				t.ctrlEvent(CtrlClose, ResultCode{Result: uint16(StopCCNShuttingDown)}, fmt.Errorf("%w: shutting down", ErrTunnelClosed))
+			} else if t.ch.outstanding() == 0 {
+				t.finished = true // already cleared and acknowledged
 			}
 		}
 	}
@@ -403,6 +405,13 @@ func (t *Tunnel) ctrlEvent(ev CtrlEvent, rc ResultCode, err error) {
 		case ActSendSCCCN:
 			t.sendSCC(MsgSCCCN)
 		case ActSendStopCCN:
+			if rc.Result == 0 {
+				// A message the section 7.2.1 table does not allow here.
+				rc = ResultCode{Result: uint16(StopCCNFSMError), HasError: true, Message: ev.String() + " in " + prev.String()}
+				if err == nil {
+					err = fmt.Errorf("%w: %v in state %v", ErrProtocol, ev, prev)
+				}
+			}
 			m := &Message{Type: MsgStopCCN, AVPs: []AVP{
 				t.hide(NewAVPUint16(AVPAssignedTunnelID, t.localID)),
 				rc.AVP(),
