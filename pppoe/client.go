@@ -54,6 +54,9 @@ type DialOptions struct {
 	PADIAttempts, PADRAttempts int
 	// MaxPayload > 1492 asks for it with the PPP-Max-Payload tag (RFC 4638).
 	MaxPayload int
+	// VLAN, when not 0, tags the session's frames with this 802.1Q VLAN ID
+	// (in user space, on the client's interface).
+	VLAN uint16
 	// Receive, when set, gets the session's frames from the start (see
 	// ClientSession.SetReceive).
 	Receive func(payload []byte)
@@ -78,6 +81,7 @@ type dialState struct {
 	hostUniq []byte
 	ac       MAC // the AC the PADR went to; zero while waiting for PADOs
 	svc      string
+	vlan     uint16
 	recv     func([]byte)
 	ch       chan offer
 }
@@ -92,6 +96,7 @@ type offer struct {
 type ClientSession struct {
 	ID          uint16
 	MAC, ACMAC  MAC
+	VLAN        uint16 // 0 when untagged
 	ServiceName string
 	ACName      string
 	// MaxPayload is 1492, or the PPP-Max-Payload agreed with the AC.
@@ -115,11 +120,11 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 		return nil, fmt.Errorf("pppoe: client: %w", err)
 	}
 	c := newClient(cfg)
-	disc, err := listen(ifi, EtherTypeDiscovery)
+	disc, err := listen(ifi, EtherTypeDiscovery, true)
 	if err != nil {
 		return nil, err
 	}
-	sess, err := listen(ifi, EtherTypeSession)
+	sess, err := listen(ifi, EtherTypeSession, true)
 	if err != nil {
 		disc.Close()
 		return nil, err
@@ -151,8 +156,8 @@ func newClient(cfg ClientConfig) *Client {
 // the sockets. Sessions still up are not sent a PADT: Close them first.
 func (c *Client) Run(ctx context.Context) error {
 	errc := make(chan error, 2)
-	go func() { errc <- c.readLoop(ctx, c.disc, c.handleDiscovery) }()
-	go func() { errc <- c.readLoop(ctx, c.sess, c.handleSession) }()
+	go func() { errc <- readFrames(ctx, c.disc, c.handleDiscovery, "pppoe: client "+c.ifname+": discovery") }()
+	go func() { errc <- readFrames(ctx, c.sess, c.handleSession, "pppoe: client "+c.ifname+": session") }()
 	var err error
 	select {
 	case <-ctx.Done():
@@ -170,24 +175,6 @@ func (c *Client) Run(ctx context.Context) error {
 	return err
 }
 
-func (c *Client) readLoop(ctx context.Context, conn frameConn, handle func([]byte)) error {
-	buf := make([]byte, 1600)
-	for {
-		n, _, err := conn.ReadFrom(buf)
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				continue
-			}
-			return fmt.Errorf("pppoe: client %s: read: %w", c.ifname, err)
-		}
-		handle(buf[:n])
-	}
-}
-
 // NumSessions returns the number of sessions up.
 func (c *Client) NumSessions() int {
 	c.mu.RLock()
@@ -197,11 +184,14 @@ func (c *Client) NumSessions() int {
 
 // handleDiscovery routes PADO and PADS to the running dial of their
 // destination MAC, and PADT to its session.
-func (c *Client) handleDiscovery(frame []byte) {
+func (c *Client) handleDiscovery(frame []byte, vid uint16) {
 	eth, rest, err := ParseEthernet(frame)
-	if err != nil || eth.EtherType != EtherTypeDiscovery {
+	if err != nil || eth.EtherType != EtherTypeDiscovery || eth.NumVLANs > 1 || eth.NumVLANs == 1 && vid != 0 {
 		c.Malformed.Add(1)
 		return
+	}
+	if eth.NumVLANs == 1 {
+		vid = eth.VLANs[0].ID()
 	}
 	var p Packet
 	if err := p.Decode(rest); err != nil {
@@ -211,7 +201,7 @@ func (c *Client) handleDiscovery(frame []byte) {
 	switch p.Code {
 	case CodePADT:
 		c.mu.RLock()
-		cs := c.sessions[sessKey{eth.Dst, p.SessionID}]
+		cs := c.sessions[sessKey{vid, eth.Dst, p.SessionID}]
 		c.mu.RUnlock()
 		if cs == nil || cs.ACMAC != eth.Src {
 			c.Unknown.Add(1)
@@ -226,7 +216,7 @@ func (c *Client) handleDiscovery(frame []byte) {
 	}
 	c.mu.Lock()
 	d := c.pending[eth.Dst]
-	if d == nil {
+	if d == nil || d.vlan != vid {
 		c.mu.Unlock()
 		c.Ignored.Add(1)
 		return
@@ -249,9 +239,9 @@ func (c *Client) handleDiscovery(frame []byte) {
 		}
 		if p.SessionID != 0 && p.SessionID != 0xffff {
 			// Register before the AC's first PPP frame can arrive.
-			k := sessKey{eth.Dst, p.SessionID}
+			k := sessKey{vid, eth.Dst, p.SessionID}
 			if c.sessions[k] == nil {
-				cs := &ClientSession{ID: p.SessionID, MAC: eth.Dst, ACMAC: eth.Src, ServiceName: d.svc,
+				cs := &ClientSession{ID: p.SessionID, MAC: eth.Dst, ACMAC: eth.Src, VLAN: vid, ServiceName: d.svc,
 					MaxPayload: 1492, c: c, addr: hwAddr(eth.Src), done: make(chan struct{})}
 				if n, _ := p.Tag(TagACName); n != nil {
 					cs.ACName = string(n)
@@ -276,21 +266,26 @@ func (c *Client) handleDiscovery(frame []byte) {
 }
 
 // handleSession delivers a session frame to its ClientSession.
-func (c *Client) handleSession(frame []byte) {
-	if len(frame) < EthernetHeaderLen+HeaderLen || frame[12] != 0x88 || frame[13] != 0x64 {
+func (c *Client) handleSession(frame []byte, vid uint16) {
+	off := 12
+	if vid == 0 && len(frame) >= 18 && frame[12] == 0x81 && frame[13] == 0x00 {
+		vid = binary.BigEndian.Uint16(frame[14:]) & 0x0fff
+		off = 16
+	}
+	if len(frame) < off+2+HeaderLen || frame[off] != 0x88 || frame[off+1] != 0x64 {
 		c.Malformed.Add(1)
 		return
 	}
 	var dst, src MAC
 	copy(dst[:], frame[0:6])
 	copy(src[:], frame[6:12])
-	sid, payload, err := ParseSession(frame[EthernetHeaderLen:])
+	sid, payload, err := ParseSession(frame[off+2:])
 	if err != nil {
 		c.Malformed.Add(1)
 		return
 	}
 	c.mu.RLock()
-	cs := c.sessions[sessKey{dst, sid}]
+	cs := c.sessions[sessKey{vid, dst, sid}]
 	c.mu.RUnlock()
 	if cs == nil || cs.ACMAC != src || cs.closed.Load() {
 		c.Unknown.Add(1)
@@ -335,7 +330,10 @@ func (c *Client) Dial(ctx context.Context, hw net.HardwareAddr, o DialOptions) (
 	if o.HostUniq == nil {
 		o.HostUniq = binary.BigEndian.AppendUint64(nil, rand.Uint64())
 	}
-	d := &dialState{hostUniq: o.HostUniq, svc: o.ServiceName, recv: o.Receive, ch: make(chan offer, 8)}
+	if o.VLAN > 4094 {
+		return nil, fmt.Errorf("pppoe: dial: VLAN %d out of range", o.VLAN)
+	}
+	d := &dialState{hostUniq: o.HostUniq, svc: o.ServiceName, vlan: o.VLAN, recv: o.Receive, ch: make(chan offer, 8)}
 	c.mu.Lock()
 	if c.pending[mac] != nil {
 		c.mu.Unlock()
@@ -365,7 +363,7 @@ func (c *Client) Dial(ctx context.Context, hw net.HardwareAddr, o DialOptions) (
 		var pado *offer
 		for ; padis < o.PADIAttempts && pado == nil; padis++ {
 			tags := append([]Tag{{Type: TagServiceName, Value: []byte(o.ServiceName)}}, extra...)
-			if err := c.sendDiscovery(Broadcast, mac, Packet{Code: CodePADI, Tags: tags}); err != nil {
+			if err := c.sendDiscovery(Broadcast, mac, o.VLAN, Packet{Code: CodePADI, Tags: tags}); err != nil {
 				return nil, err
 			}
 			var err error
@@ -392,7 +390,7 @@ func (c *Client) Dial(ctx context.Context, hw net.HardwareAddr, o DialOptions) (
 		c.mu.Unlock()
 		wait = o.Timeout
 		for range o.PADRAttempts {
-			if err := c.sendDiscovery(pado.src, mac, Packet{Code: CodePADR, Tags: tags}); err != nil {
+			if err := c.sendDiscovery(pado.src, mac, o.VLAN, Packet{Code: CodePADR, Tags: tags}); err != nil {
 				return nil, err
 			}
 			pads, err := c.await(ctx, d, wait, func(of *offer) bool { return of.pkt.Code == CodePADS })
@@ -453,8 +451,8 @@ func (c *Client) await(ctx context.Context, st *dialState, d time.Duration, ok f
 	}
 }
 
-func (c *Client) sendDiscovery(dst, src MAC, p Packet) error {
-	b := appendEth(make([]byte, 0, 128), dst, src, EtherTypeDiscovery)
+func (c *Client) sendDiscovery(dst, src MAC, vid uint16, p Packet) error {
+	b := appendEth(make([]byte, 0, 128), dst, src, vid, EtherTypeDiscovery)
 	b, err := p.Append(b)
 	if err != nil {
 		return err
@@ -488,7 +486,7 @@ func (cs *ClientSession) Send(payload []byte) error {
 		return fmt.Errorf("pppoe: %d octets: %w", len(payload), ErrTooBig)
 	}
 	bp := framePool.Get().(*[]byte)
-	b := appendSessionFrame((*bp)[:0], cs.ACMAC, cs.MAC, cs.ID, payload)
+	b := appendSessionFrame((*bp)[:0], cs.ACMAC, cs.MAC, cs.VLAN, cs.ID, payload)
 	_, err := cs.c.sess.WriteTo(b, cs.addr)
 	*bp = b
 	framePool.Put(bp)
@@ -500,7 +498,7 @@ func (cs *ClientSession) Close() error {
 	if !cs.end(ErrClosed) {
 		return nil
 	}
-	return cs.c.sendDiscovery(cs.ACMAC, cs.MAC, Packet{Code: CodePADT, SessionID: cs.ID})
+	return cs.c.sendDiscovery(cs.ACMAC, cs.MAC, cs.VLAN, Packet{Code: CodePADT, SessionID: cs.ID})
 }
 
 // end marks the session ended; it reports whether this call ended it.
@@ -510,7 +508,7 @@ func (cs *ClientSession) end(err error) bool {
 	}
 	c := cs.c
 	c.mu.Lock()
-	delete(c.sessions, sessKey{cs.MAC, cs.ID})
+	delete(c.sessions, sessKey{cs.VLAN, cs.MAC, cs.ID})
 	c.mu.Unlock()
 	cs.err = err
 	close(cs.done)

@@ -273,7 +273,7 @@ func TestNetnsPADIFlood(t *testing.T) {
 			var m MAC
 			binary.BigEndian.PutUint32(m[2:], rng.Uint32())
 			m[0], m[1] = 0x0a, byte(rng.Uint32())
-			if err := l.cli.sendDiscovery(Broadcast, m, padi("")); err != nil {
+			if err := l.cli.sendDiscovery(Broadcast, m, 0, padi("")); err != nil {
 				floodDone <- err
 				return
 			}
@@ -406,4 +406,48 @@ func TestNetnsStopsCleanly(t *testing.T) {
 		buf := make([]byte, 1<<16)
 		t.Errorf("%d goroutines left (was %d):\n%s", n, before, buf[:runtime.Stack(buf, true)])
 	}
+}
+
+// TestNetnsUserVLANs serves 802.1Q VLANs 100 and 200 on one interface with
+// the tags handled in user space: a subscriber on VLAN 200 comes up and
+// exchanges frames, one on VLAN 300 (not served) and an untagged one get
+// no answer.
+func TestNetnsUserVLANs(t *testing.T) {
+	h := newEchoHandler()
+	l := newLab(t, ServerConfig{VLANs: []uint16{100, 200}, UserVLANs: true}, h)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	got := make(chan []byte, 1)
+	cs, err := l.cli.Dial(ctx, subMAC(1), DialOptions{VLAN: 200, Timeout: 200 * time.Millisecond,
+		Receive: func(p []byte) { got <- append([]byte(nil), p...) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.mu.Lock()
+	s := h.up[cs.ID]
+	h.mu.Unlock()
+	if s == nil || s.VLAN != 200 || cs.VLAN != 200 {
+		t.Fatalf("AC session %+v, client VLAN %d; want VLAN 200", s, cs.VLAN)
+	}
+	if err := cs.Send(ipv4Frame(1)); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case b := <-got:
+		if !bytes.Equal(b, ipv4Frame(1)) {
+			t.Errorf("echo %x", b)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no echo over VLAN 200")
+	}
+	for _, vid := range []uint16{300, 0} {
+		_, err := l.cli.Dial(ctx, subMAC(2), DialOptions{VLAN: vid, Timeout: 100 * time.Millisecond, PADIAttempts: 2})
+		if !errors.Is(err, ErrNoOffer) {
+			t.Errorf("dial on VLAN %d: %v, want ErrNoOffer", vid, err)
+		}
+	}
+	if err := cs.Close(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the PADT on VLAN 200", func() bool { return l.srv.NumSessions() == 0 })
 }

@@ -94,6 +94,10 @@ type ServerConfig struct {
 	VLANs         []uint16
 	CreateVLANs   bool
 	ServeUntagged bool
+	// UserVLANs serves the VLANs on Interface itself, reading the 802.1Q
+	// tag of each frame and tagging replies in user space: no
+	// sub-interfaces (for kernels without 802.1Q support, or many VLANs).
+	UserVLANs bool
 
 	// ACName is sent in every PADO and PADS (RFC 2516 section 5.2).
 	ACName string
@@ -164,6 +168,9 @@ type Session struct {
 	VLAN        uint16 // 0 when untagged
 	ServiceName string
 	HostUniq    []byte
+	// tag is the VLAN ID put on the session's frames in user-space VLAN
+	// mode (0 on an untagged socket or a VLAN sub-interface).
+	tag uint16
 	// AccessLine is the Broadband Forum access-line information of the
 	// PADR (or nil when the intermediate agent added none).
 	AccessLine *AccessLine
@@ -201,7 +208,7 @@ func (s *Session) Send(payload []byte) error {
 	}
 	p := s.port
 	bp := framePool.Get().(*[]byte)
-	b := appendSessionFrame((*bp)[:0], s.ClientMAC, p.mac, s.ID, payload)
+	b := appendSessionFrame((*bp)[:0], s.ClientMAC, p.mac, s.tag, s.ID, payload)
 	err := p.sendSession(b, s.addr)
 	*bp = b
 	framePool.Put(bp)
@@ -215,12 +222,10 @@ func (s *Session) Send(payload []byte) error {
 	return nil
 }
 
-// appendSessionFrame appends an Ethernet header and a session-stage PPPoE
-// header.
-func appendSessionFrame(b []byte, dst, src MAC, sid uint16, payload []byte) []byte {
-	b = append(b, dst[:]...)
-	b = append(b, src[:]...)
-	b = append(b, 0x88, 0x64)
+// appendSessionFrame appends an Ethernet header (802.1Q-tagged when vid is
+// not 0) and a session-stage PPPoE header.
+func appendSessionFrame(b []byte, dst, src MAC, vid, sid uint16, payload []byte) []byte {
+	b = appendEth(b, dst, src, vid, EtherTypeSession)
 	b, _ = AppendSession(b, sid, payload) // length checked by callers
 	return b
 }
@@ -235,8 +240,9 @@ type frameConn interface {
 }
 
 type sessKey struct {
-	mac MAC
-	id  uint16
+	vlan uint16
+	mac  MAC
+	id   uint16
 }
 
 // port is one served interface (the untagged one or a VLAN sub-interface).
@@ -255,6 +261,11 @@ type port struct {
 	in       Packet
 	out      []byte
 	sum      []byte
+
+	// Which frames the port serves: untagged ones, and (user-space VLAN
+	// mode) those tagged with a VLAN ID of vlans.
+	untagged bool
+	vlans    map[uint16]bool
 
 	mu       sync.RWMutex
 	sessions map[sessKey]*Session
@@ -372,6 +383,7 @@ func (s *Server) newPort(name string, vlan uint16, mac MAC, mtu int) *port {
 		perMAC:   make(map[MAC]int),
 		nextID:   1,
 		delayed:  make(chan []byte, 1024),
+		untagged: true,
 	}
 }
 
@@ -419,7 +431,7 @@ func (s *Server) end(sess *Session, why DownReason, msg string) {
 	}
 	p := sess.port
 	p.mu.Lock()
-	delete(p.sessions, sessKey{sess.ClientMAC, sess.ID})
+	delete(p.sessions, sessKey{sess.tag, sess.ClientMAC, sess.ID})
 	if p.perMAC[sess.ClientMAC]--; p.perMAC[sess.ClientMAC] <= 0 {
 		delete(p.perMAC, sess.ClientMAC)
 	}
@@ -433,7 +445,7 @@ func (s *Server) end(sess *Session, why DownReason, msg string) {
 		if sess.relay != nil {
 			pkt.Tags = append(pkt.Tags, Tag{Type: TagRelaySessionID, Value: sess.relay})
 		}
-		b := appendEth(nil, sess.ClientMAC, p.mac, EtherTypeDiscovery)
+		b := appendEth(nil, sess.ClientMAC, p.mac, sess.tag, EtherTypeDiscovery)
 		if b, err := pkt.Append(b); err == nil {
 			if err := p.sendDiscovery(b, sess.ClientMAC); err != nil {
 				s.c.sendErrors.Add(1)
@@ -447,9 +459,13 @@ func (s *Server) end(sess *Session, why DownReason, msg string) {
 	s.h.SessionDown(sess, why)
 }
 
-func appendEth(b []byte, dst, src MAC, et EtherType) []byte {
+// appendEth appends an Ethernet header, with an 802.1Q tag when vid is not 0.
+func appendEth(b []byte, dst, src MAC, vid uint16, et EtherType) []byte {
 	b = append(b, dst[:]...)
 	b = append(b, src[:]...)
+	if vid != 0 {
+		b = append(b, 0x81, 0x00, byte(vid>>8)&0x0f, byte(vid))
+	}
 	return binary.BigEndian.AppendUint16(b, uint16(et))
 }
 
@@ -513,34 +529,77 @@ func (p *port) sendSession(b []byte, dst net.Addr) error {
 
 // readDiscovery is the discovery loop of one port.
 func (p *port) readDiscovery(ctx context.Context) error {
-	buf := make([]byte, 1600)
+	return readFrames(ctx, p.disc, func(frame []byte, vid uint16) {
+		reply, dst := p.handleDiscoveryTagged(frame, vid, p.srv.now())
+		if reply == nil {
+			return
+		}
+		p.send(reply, dst)
+	}, "pppoe: "+p.name+": discovery")
+}
+
+// send transmits a discovery reply, through the PADO delay queue for a PADO.
+func (p *port) send(reply []byte, dst MAC) {
+	if p.srv.cfg.PADODelay > 0 && isPADO(reply) {
+		select {
+		case p.delayed <- append([]byte(nil), reply...):
+		default:
+			p.srv.c.delayDropped.Add(1)
+		}
+		return
+	}
+	if err := p.sendDiscovery(reply, dst); err != nil {
+		p.srv.c.sendErrors.Add(1)
+	}
+}
+
+// isPADO tells a PADO among the frames this package builds.
+func isPADO(frame []byte) bool {
+	off := EthernetHeaderLen
+	if len(frame) >= 18 && frame[12] == 0x81 && frame[13] == 0x00 {
+		off += 4
+	}
+	return len(frame) > off+1 && Code(frame[off+1]) == CodePADO
+}
+
+// readFrames reads frames until ctx is done and hands each to fn with its
+// VLAN ID. On an AF_PACKET socket it reads batches with recvmmsg(2);
+// other conns (tests) are read one frame at a time.
+func readFrames(ctx context.Context, conn frameConn, fn func(frame []byte, vid uint16), what string) error {
+	if sc, ok := conn.(syscallConn); ok {
+		r, err := newBatchReader(sc)
+		if err != nil {
+			return fmt.Errorf("%s: %w", what, err)
+		}
+		for {
+			n, err := r.read()
+			if err != nil {
+				if ctx.Err() != nil {
+					return nil
+				}
+				if isTimeout(err) {
+					continue
+				}
+				return fmt.Errorf("%s read: %w", what, err)
+			}
+			for i := range n {
+				fn(r.Frame(i), r.VLAN[i])
+			}
+		}
+	}
+	buf := make([]byte, frameBufLen)
 	for {
-		n, _, err := p.disc.ReadFrom(buf)
+		n, _, err := conn.ReadFrom(buf)
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
+			if isTimeout(err) {
 				continue
 			}
-			return fmt.Errorf("pppoe: %s: discovery read: %w", p.name, err)
+			return fmt.Errorf("%s read: %w", what, err)
 		}
-		reply, dst := p.handleDiscovery(buf[:n], p.srv.now())
-		if reply == nil {
-			continue
-		}
-		if p.srv.cfg.PADODelay > 0 && Code(reply[EthernetHeaderLen+1]) == CodePADO {
-			select {
-			case p.delayed <- append([]byte(nil), reply...):
-			default:
-				p.srv.c.delayDropped.Add(1)
-			}
-			continue
-		}
-		if err := p.sendDiscovery(reply, dst); err != nil {
-			p.srv.c.sendErrors.Add(1)
-		}
+		fn(buf[:n], 0)
 	}
 }
 
@@ -572,45 +631,51 @@ func (p *port) sendDelayed(ctx context.Context) {
 // readSessions is the session-stage loop of one port: each frame is handed
 // to its session's owner from the read buffer, without allocation.
 func (p *port) readSessions(ctx context.Context) error {
-	buf := make([]byte, 1600)
-	for {
-		n, _, err := p.sess.ReadFrom(buf)
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				continue
-			}
-			return fmt.Errorf("pppoe: %s: session read: %w", p.name, err)
-		}
-		p.handleSession(buf[:n])
-	}
+	return readFrames(ctx, p.sess, p.handleSessionTagged, "pppoe: "+p.name+": session")
 }
 
-// handleSession delivers one session-stage Ethernet frame.
-func (p *port) handleSession(frame []byte) {
+// allowed reports whether the port serves VLAN vid (0: untagged).
+func (p *port) allowed(vid uint16) bool {
+	if vid == 0 {
+		return p.untagged
+	}
+	return p.vlans[vid]
+}
+
+// handleSession delivers one session-stage Ethernet frame (an 802.1Q tag
+// may be inline).
+func (p *port) handleSession(frame []byte) { p.handleSessionTagged(frame, 0) }
+
+// handleSessionTagged delivers one session-stage Ethernet frame whose VLAN
+// tag the kernel took off (vid), or that carries it inline.
+func (p *port) handleSessionTagged(frame []byte, vid uint16) {
 	c := &p.srv.c
-	// Untagged: the kernel gives VLAN sub-interface sockets untagged frames.
-	if len(frame) < EthernetHeaderLen+HeaderLen || frame[12] != 0x88 || frame[13] != 0x64 {
+	off := 12
+	if vid == 0 && len(frame) >= 18 && frame[12] == 0x81 && frame[13] == 0x00 {
+		vid = binary.BigEndian.Uint16(frame[14:]) & 0x0fff
+		off = 16
+	}
+	if len(frame) < off+2+HeaderLen || frame[off] != 0x88 || frame[off+1] != 0x64 {
 		c.malformed.Add(1)
 		return
 	}
 	var dst, src MAC
 	copy(dst[:], frame[0:6])
 	copy(src[:], frame[6:12])
-	if dst != p.mac {
+	if dst != p.mac || !p.allowed(vid) {
 		c.ignored.Add(1)
 		return
 	}
-	sid, payload, err := ParseSession(frame[EthernetHeaderLen:])
+	sid, payload, err := ParseSession(frame[off+2:])
 	if err != nil {
 		c.malformed.Add(1)
 		return
 	}
+	if p.vlan != 0 {
+		vid = 0 // a sub-interface's sessions are keyed untagged
+	}
 	p.mu.RLock()
-	sess := p.sessions[sessKey{src, sid}]
+	sess := p.sessions[sessKey{vid, src, sid}]
 	p.mu.RUnlock()
 	if sess == nil || sess.closed.Load() {
 		c.sessUnknown.Add(1)
@@ -626,11 +691,27 @@ func (p *port) handleSession(frame []byte) {
 // reply to send to dst (nil for none). The reply aliases p.out: it is
 // valid until the next call. Only the discovery goroutine calls it.
 func (p *port) handleDiscovery(frame []byte, now time.Time) (reply []byte, dst MAC) {
+	return p.handleDiscoveryTagged(frame, 0, now)
+}
+
+// handleDiscoveryTagged is handleDiscovery for a frame whose 802.1Q tag the
+// kernel took off (vid), or that carries it inline.
+func (p *port) handleDiscoveryTagged(frame []byte, vid uint16, now time.Time) (reply []byte, dst MAC) {
 	c := &p.srv.c
 	eth, rest, err := ParseEthernet(frame)
-	if err != nil || eth.EtherType != EtherTypeDiscovery || eth.NumVLANs != 0 {
+	if err != nil || eth.EtherType != EtherTypeDiscovery || eth.NumVLANs > 1 || eth.NumVLANs == 1 && vid != 0 {
 		c.malformed.Add(1)
 		return nil, dst
+	}
+	if eth.NumVLANs == 1 {
+		vid = eth.VLANs[0].ID()
+	}
+	if !p.allowed(vid) {
+		c.ignored.Add(1)
+		return nil, dst
+	}
+	if p.vlan != 0 {
+		vid = 0 // a sub-interface: frames go out untagged, the kernel tags them
 	}
 	// A source must be a unicast station (RFC 2516 section 4).
 	if eth.Src[0]&1 != 0 || eth.Src == (MAC{}) {
@@ -645,14 +726,14 @@ func (p *port) handleDiscovery(frame []byte, now time.Time) (reply []byte, dst M
 	switch in.Code {
 	case CodePADI:
 		c.padiReceived.Add(1)
-		return p.padi(&eth, in, now)
+		return p.padi(&eth, vid, in, now)
 	case CodePADR:
 		if eth.Dst != p.mac {
 			c.ignored.Add(1)
 			return nil, dst
 		}
 		c.padrReceived.Add(1)
-		return p.padr(&eth, in, now)
+		return p.padr(&eth, vid, in, now)
 	case CodePADT:
 		if eth.Dst != p.mac {
 			c.ignored.Add(1)
@@ -660,7 +741,7 @@ func (p *port) handleDiscovery(frame []byte, now time.Time) (reply []byte, dst M
 		}
 		c.padtReceived.Add(1)
 		p.mu.RLock()
-		sess := p.sessions[sessKey{eth.Src, in.SessionID}]
+		sess := p.sessions[sessKey{vid, eth.Src, in.SessionID}]
 		p.mu.RUnlock()
 		if sess == nil {
 			c.sessUnknown.Add(1)
@@ -707,7 +788,7 @@ func (p *port) agreedPayload(in *Packet) int {
 
 // padi answers a PADI with a PADO (RFC 2516 section 5.2). It keeps no state
 // but the rate limiter's bounded table.
-func (p *port) padi(eth *Ethernet, in *Packet, now time.Time) ([]byte, MAC) {
+func (p *port) padi(eth *Ethernet, vid uint16, in *Packet, now time.Time) ([]byte, MAC) {
 	c := &p.srv.c
 	// SESSION_ID MUST be zero and there MUST be exactly one Service-Name,
 	// section 5.1.
@@ -726,7 +807,7 @@ func (p *port) padi(eth *Ethernet, in *Packet, now time.Time) ([]byte, MAC) {
 		c.serviceRejected.Add(1)
 		return nil, MAC{}
 	}
-	b := appendEth(p.out[:0], eth.Src, p.mac, EtherTypeDiscovery)
+	b := appendEth(p.out[:0], eth.Src, p.mac, vid, EtherTypeDiscovery)
 	start := len(b)
 	b = append(b, 0x11, byte(CodePADO), 0, 0, 0, 0)
 	b = appendTag(b, TagACName, p.srv.cfg.ACName)
@@ -804,7 +885,7 @@ func (p *port) cookieOK(client MAC, got []byte, now time.Time) bool {
 
 // padr answers a PADR with a PADS (RFC 2516 section 5.4): a session, or an
 // error tag and SESSION_ID 0.
-func (p *port) padr(eth *Ethernet, in *Packet, now time.Time) ([]byte, MAC) {
+func (p *port) padr(eth *Ethernet, vid uint16, in *Packet, now time.Time) ([]byte, MAC) {
 	c := &p.srv.c
 	if in.SessionID != 0 || in.Count(TagServiceName) != 1 {
 		c.malformed.Add(1)
@@ -814,11 +895,11 @@ func (p *port) padr(eth *Ethernet, in *Packet, now time.Time) ([]byte, MAC) {
 	cookie, ok := in.Tag(TagACCookie)
 	if !ok || !p.cookieOK(eth.Src, cookie, now) {
 		c.cookieRejected.Add(1)
-		return p.padsError(eth.Src, in, TagGenericError, "missing, wrong or stale AC-Cookie"), eth.Src
+		return p.padsError(eth.Src, vid, in, TagGenericError, "missing, wrong or stale AC-Cookie"), eth.Src
 	}
 	if !p.srv.serviceOK(svc) {
 		c.serviceRejected.Add(1)
-		return p.padsError(eth.Src, in, TagServiceNameError, "service not offered"), eth.Src
+		return p.padsError(eth.Src, vid, in, TagServiceNameError, "service not offered"), eth.Src
 	}
 	hu, _ := in.Tag(TagHostUniq)
 	relay, _ := in.Tag(TagRelaySessionID)
@@ -826,7 +907,7 @@ func (p *port) padr(eth *Ethernet, in *Packet, now time.Time) ([]byte, MAC) {
 	p.mu.Lock()
 	// A repeated PADR (our PADS was lost, section 8) gets the same PADS.
 	for _, s := range p.sessions {
-		if s.ClientMAC == eth.Src && s.hostUniq == string(hu) && s.ServiceName == string(svc) {
+		if s.ClientMAC == eth.Src && s.tag == vid && s.hostUniq == string(hu) && s.ServiceName == string(svc) {
 			p.mu.Unlock()
 			return p.pads(s), eth.Src
 		}
@@ -834,19 +915,22 @@ func (p *port) padr(eth *Ethernet, in *Packet, now time.Time) ([]byte, MAC) {
 	if len(p.sessions) >= p.srv.cfg.MaxSessions || p.perMAC[eth.Src] >= p.srv.cfg.MaxSessionsPerMAC {
 		p.mu.Unlock()
 		c.limitRejected.Add(1)
-		return p.padsError(eth.Src, in, TagACSystemError, "session limit reached"), eth.Src
+		return p.padsError(eth.Src, vid, in, TagACSystemError, "session limit reached"), eth.Src
 	}
 	id := p.allocID()
 	if id == 0 {
 		p.mu.Unlock()
 		c.limitRejected.Add(1)
-		return p.padsError(eth.Src, in, TagACSystemError, "no session ID left"), eth.Src
+		return p.padsError(eth.Src, vid, in, TagACSystemError, "no session ID left"), eth.Src
 	}
 	p.perMAC[eth.Src]++
 	sess := &Session{
 		ID: id, ClientMAC: eth.Src, Interface: p.name, VLAN: p.vlan,
 		ServiceName: string(svc), MaxPayload: 1492, port: p, hostUniq: string(hu),
-		addr: hwAddr(eth.Src),
+		addr: hwAddr(eth.Src), tag: vid,
+	}
+	if vid != 0 {
+		sess.VLAN = vid
 	}
 	// Reserve the ID; the session is published after SessionUp.
 	p.mu.Unlock()
@@ -866,7 +950,7 @@ func (p *port) padr(eth *Ethernet, in *Packet, now time.Time) ([]byte, MAC) {
 	}
 	p.srv.h.SessionUp(sess)
 	p.mu.Lock()
-	p.sessions[sessKey{sess.ClientMAC, id}] = sess
+	p.sessions[sessKey{vid, sess.ClientMAC, id}] = sess
 	p.mu.Unlock()
 	p.srv.log.Info("pppoe session up", "session_id", id, "mac", sess.ClientMAC.String(),
 		"interface", p.name, "service", sess.ServiceName, "max_payload", sess.MaxPayload)
@@ -892,7 +976,7 @@ func (p *port) allocID() uint16 {
 
 // pads builds the PADS confirming sess.
 func (p *port) pads(sess *Session) []byte {
-	b := appendEth(p.out[:0], sess.ClientMAC, p.mac, EtherTypeDiscovery)
+	b := appendEth(p.out[:0], sess.ClientMAC, p.mac, sess.tag, EtherTypeDiscovery)
 	start := len(b)
 	b = append(b, 0x11, byte(CodePADS), byte(sess.ID>>8), byte(sess.ID), 0, 0)
 	b = appendTag(b, TagServiceName, sess.ServiceName)
@@ -915,8 +999,8 @@ func (p *port) pads(sess *Session) []byte {
 // padsError builds a PADS with SESSION_ID 0 and an error tag (RFC 2516
 // section 5.4 and appendix A), echoing Service-Name, Host-Uniq and
 // Relay-Session-Id.
-func (p *port) padsError(dst MAC, in *Packet, t TagType, msg string) []byte {
-	b := appendEth(p.out[:0], dst, p.mac, EtherTypeDiscovery)
+func (p *port) padsError(dst MAC, vid uint16, in *Packet, t TagType, msg string) []byte {
+	b := appendEth(p.out[:0], dst, p.mac, vid, EtherTypeDiscovery)
 	start := len(b)
 	b = append(b, 0x11, byte(CodePADS), 0, 0, 0, 0)
 	if svc, ok := in.Tag(TagServiceName); ok {

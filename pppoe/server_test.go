@@ -271,7 +271,7 @@ func TestPADRCreatesSession(t *testing.T) {
 
 	// Session stage both ways.
 	ppp := []byte{0xc0, 0x21, 0x09, 0x01, 0x00, 0x08, 1, 2, 3, 4}
-	in := appendSessionFrame(nil, acMAC, hostMAC, s.ID, ppp)
+	in := appendSessionFrame(nil, acMAC, hostMAC, 0, s.ID, ppp)
 	a.p.handleSession(append(in, make([]byte, 30)...)) // with Ethernet padding
 	if ev := a.h.events[len(a.h.events)-1]; !bytes.Equal(ev.data, ppp) {
 		t.Errorf("SessionData got %x, want %x", ev.data, ppp)
@@ -279,7 +279,7 @@ func TestPADRCreatesSession(t *testing.T) {
 	if err := s.Send(ppp); err != nil {
 		t.Fatal(err)
 	}
-	if got, want := a.sess.frames[0], appendSessionFrame(nil, hostMAC, acMAC, s.ID, ppp); !bytes.Equal(got, want) {
+	if got, want := a.sess.frames[0], appendSessionFrame(nil, hostMAC, acMAC, 0, s.ID, ppp); !bytes.Equal(got, want) {
 		t.Errorf("Send wrote %x, want %x", got, want)
 	}
 	if err := s.Send(make([]byte, 1501)); err == nil {
@@ -288,7 +288,7 @@ func TestPADRCreatesSession(t *testing.T) {
 
 	// A frame for another session ID of that MAC is counted, not delivered.
 	n := len(a.h.events)
-	a.p.handleSession(appendSessionFrame(nil, acMAC, hostMAC, s.ID+1, ppp))
+	a.p.handleSession(appendSessionFrame(nil, acMAC, hostMAC, 0, s.ID+1, ppp))
 	if len(a.h.events) != n || a.srv.Stats().SessionUnknown != 1 {
 		t.Errorf("unknown session frame: events %d→%d, SessionUnknown %d", n, len(a.h.events), a.srv.Stats().SessionUnknown)
 	}
@@ -456,7 +456,7 @@ func TestPADIFloodKeepsNoState(t *testing.T) {
 }
 
 func TestDiscoveryBadInput(t *testing.T) {
-	eth := func(dst, src MAC, et EtherType) []byte { return appendEth(nil, dst, src, et) }
+	eth := func(dst, src MAC, et EtherType) []byte { return appendEth(nil, dst, src, 0, et) }
 	for _, tt := range []struct {
 		name  string
 		frame []byte
@@ -474,7 +474,7 @@ func TestDiscoveryBadInput(t *testing.T) {
 		{"PADR with two Service-Names", frame(t, acMAC, hostMAC, Packet{Code: CodePADR, Tags: []Tag{{Type: TagServiceName}, {Type: TagServiceName}}})},
 		{"PADO to the AC", frame(t, acMAC, hostMAC, Packet{Code: CodePADO})},
 		{"PADT for no session", frame(t, acMAC, hostMAC, Packet{Code: CodePADT, SessionID: 9})},
-		{"tagged frame on an untagged port", cat(appendEth(nil, Broadcast, hostMAC, EtherTypeVLAN), []byte{0, 1, 0x88, 0x63}, []byte{0x11, 0x09, 0, 0, 0, 4, 1, 1, 0, 0})},
+		{"tagged frame on an untagged port", cat(appendEth(nil, Broadcast, hostMAC, 1, EtherTypeDiscovery), []byte{0x11, 0x09, 0, 0, 0, 4, 1, 1, 0, 0})},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			a := newTestAC(t, ServerConfig{})
@@ -495,10 +495,10 @@ func TestSessionBadInput(t *testing.T) {
 	id := a.h.up[0].ID
 	for _, f := range [][]byte{
 		{1, 2},
-		appendEth(nil, acMAC, hostMAC, EtherTypeSession),
-		cat(appendEth(nil, acMAC, hostMAC, EtherTypeSession), []byte{0x11, 0x00, byte(id >> 8), byte(id), 0x05, 0xdc, 0xc0, 0x21}),
-		cat(appendEth(nil, acMAC, hostMAC, EtherTypeSession), []byte{0x11, 0x07, byte(id >> 8), byte(id), 0, 0}),
-		appendSessionFrame(nil, MAC{2, 9, 9, 9, 9, 9}, hostMAC, id, []byte{0, 0x21}),
+		appendEth(nil, acMAC, hostMAC, 0, EtherTypeSession),
+		cat(appendEth(nil, acMAC, hostMAC, 0, EtherTypeSession), []byte{0x11, 0x00, byte(id >> 8), byte(id), 0x05, 0xdc, 0xc0, 0x21}),
+		cat(appendEth(nil, acMAC, hostMAC, 0, EtherTypeSession), []byte{0x11, 0x07, byte(id >> 8), byte(id), 0, 0}),
+		appendSessionFrame(nil, MAC{2, 9, 9, 9, 9, 9}, hostMAC, 0, id, []byte{0, 0x21}),
 	} {
 		a.p.handleSession(f)
 	}
@@ -569,7 +569,7 @@ func TestSessionPathAllocs(t *testing.T) {
 	h := &nopHandler{}
 	a.srv.h = h
 	payload := ipv4Payload()
-	in := appendSessionFrame(nil, acMAC, hostMAC, s.ID, payload)
+	in := appendSessionFrame(nil, acMAC, hostMAC, 0, s.ID, payload)
 	n := testing.AllocsPerRun(1000, func() {
 		a.p.handleSession(in)
 		if err := s.Send(payload); err != nil {
@@ -588,7 +588,7 @@ func BenchmarkSessionReceive(b *testing.B) {
 	a.dial(b, hostMAC, "")
 	s := a.h.up[0]
 	a.srv.h = &nopHandler{}
-	in := appendSessionFrame(nil, acMAC, hostMAC, s.ID, ipv4Payload())
+	in := appendSessionFrame(nil, acMAC, hostMAC, 0, s.ID, ipv4Payload())
 	b.ReportAllocs()
 	b.SetBytes(int64(len(in)))
 	for b.Loop() {
@@ -608,5 +608,34 @@ func BenchmarkSessionSend(b *testing.B) {
 		if err := s.Send(payload); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+func TestUserVLANDiscovery(t *testing.T) {
+	a := newTestAC(t, ServerConfig{})
+	a.p.untagged, a.p.vlans = false, map[uint16]bool{100: true}
+	tagged := func(vid uint16, p Packet) []byte {
+		b, _ := p.Append(appendEth(nil, Broadcast, hostMAC, vid, EtherTypeDiscovery))
+		return b
+	}
+	reply := a.exchange(tagged(100, padi("")))
+	if reply == nil {
+		t.Fatal("PADI on VLAN 100 not answered")
+	}
+	eth, pado := parseFrame(t, reply)
+	if eth.NumVLANs != 1 || eth.VLANs[0] != (VLAN{TPID: EtherTypeVLAN, TCI: 100}) || pado.Code != CodePADO {
+		t.Errorf("reply %+v %v, want a PADO tagged 802.1Q 100", eth, pado.Code)
+	}
+	// The tag as the kernel reports it (PACKET_AUXDATA) works the same.
+	if r, _ := a.p.handleDiscoveryTagged(frame(t, Broadcast, hostMAC, padi("")), 100, a.now); r == nil {
+		t.Error("PADI with VLAN 100 from auxdata not answered")
+	}
+	for _, f := range [][]byte{tagged(101, padi("")), frame(t, Broadcast, hostMAC, padi(""))} {
+		if a.exchange(f) != nil {
+			t.Errorf("answered a frame of a VLAN not served: %x", f)
+		}
+	}
+	if got := a.srv.Stats().Ignored; got != 2 {
+		t.Errorf("Ignored = %d, want 2", got)
 	}
 }

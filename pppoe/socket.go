@@ -8,6 +8,7 @@ import (
 
 	"github.com/mdlayher/packet"
 	"github.com/vishvananda/netlink"
+	"golang.org/x/net/bpf"
 	"golang.org/x/sys/unix"
 )
 
@@ -18,9 +19,31 @@ func hwAddr(m MAC) net.Addr { return &packet.Addr{HardwareAddr: m[:]} }
 const rcvBuf = 4 << 20
 
 // listen opens a raw AF_PACKET socket that reads and writes whole Ethernet
-// frames of one ethertype on ifi.
-func listen(ifi *net.Interface, et EtherType) (*packet.Conn, error) {
-	c, err := packet.Listen(ifi, packet.Raw, int(et), nil)
+// frames of one ethertype on ifi. With tagged it also gets the frames of
+// that ethertype inside 802.1Q tags (user-space VLANs): the socket then
+// listens to every protocol (a tap, which sees frames before the kernel
+// drops the tag of a VLAN it has no sub-interface for) behind a BPF
+// filter that keeps only et, and the tag comes in PACKET_AUXDATA.
+func listen(ifi *net.Interface, et EtherType, tagged bool) (*packet.Conn, error) {
+	proto, cfg := int(et), (*packet.Config)(nil)
+	if tagged {
+		filter, err := bpf.Assemble([]bpf.Instruction{
+			bpf.LoadAbsolute{Off: 12, Size: 2},
+			bpf.JumpIf{Cond: bpf.JumpEqual, Val: uint32(et), SkipFalse: 1},
+			bpf.RetConstant{Val: 0x40000},
+			// A tag left inline: 802.1Q then et.
+			bpf.JumpIf{Cond: bpf.JumpEqual, Val: uint32(EtherTypeVLAN), SkipFalse: 3},
+			bpf.LoadAbsolute{Off: 16, Size: 2},
+			bpf.JumpIf{Cond: bpf.JumpEqual, Val: uint32(et), SkipFalse: 1},
+			bpf.RetConstant{Val: 0x40000},
+			bpf.RetConstant{Val: 0},
+		})
+		if err != nil {
+			return nil, fmt.Errorf("pppoe: BPF filter: %w", err)
+		}
+		proto, cfg = unix.ETH_P_ALL, &packet.Config{Filter: filter}
+	}
+	c, err := packet.Listen(ifi, packet.Raw, proto, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("pppoe: %s: listen %v: %w", ifi.Name, et, err)
 	}
@@ -58,6 +81,9 @@ func (s *Server) open() error {
 	type want struct {
 		name string
 		vid  uint16
+	}
+	if cfg.UserVLANs {
+		return s.openUserVLANs()
 	}
 	var ws []want
 	if cfg.ServeUntagged || len(cfg.VLANs) == 0 {
@@ -103,12 +129,43 @@ func (s *Server) open() error {
 		p := s.newPort(w.name, w.vid, mac, ifi.MTU)
 		p.created = created
 		s.ports = append(s.ports, p)
-		if p.disc, err = listen(ifi, EtherTypeDiscovery); err != nil {
+		if p.disc, err = listen(ifi, EtherTypeDiscovery, false); err != nil {
 			return err
 		}
-		if p.sess, err = listen(ifi, EtherTypeSession); err != nil {
+		if p.sess, err = listen(ifi, EtherTypeSession, false); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// openUserVLANs makes one port on the interface that tags and untags the
+// VLANs of cfg.VLANs itself.
+func (s *Server) openUserVLANs() error {
+	cfg := &s.cfg
+	ifi, err := net.InterfaceByName(cfg.Interface)
+	if err != nil {
+		return fmt.Errorf("pppoe: server: %w", err)
+	}
+	mac, ok := MACFrom(ifi.HardwareAddr)
+	if !ok {
+		return fmt.Errorf("pppoe: server: %s has no Ethernet address", cfg.Interface)
+	}
+	p := s.newPort(cfg.Interface, 0, mac, ifi.MTU)
+	p.untagged = cfg.ServeUntagged || len(cfg.VLANs) == 0
+	p.vlans = make(map[uint16]bool, len(cfg.VLANs))
+	for _, vid := range cfg.VLANs {
+		if vid == 0 || vid > 4094 {
+			return fmt.Errorf("pppoe: server: VLAN %d out of range 1-4094", vid)
+		}
+		p.vlans[vid] = true
+	}
+	s.ports = append(s.ports, p)
+	if p.disc, err = listen(ifi, EtherTypeDiscovery, true); err != nil {
+		return err
+	}
+	if p.sess, err = listen(ifi, EtherTypeSession, true); err != nil {
+		return err
 	}
 	return nil
 }

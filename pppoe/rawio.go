@@ -1,0 +1,157 @@
+package pppoe
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net"
+	"syscall"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// batchSize is the number of frames one recvmmsg(2) call can return.
+const batchSize = 64
+
+// frameBufLen holds an Ethernet frame of MTU 1500 with two VLAN tags.
+const frameBufLen = 1536
+
+// auxLen is the control space for one PACKET_AUXDATA message.
+var auxLen = unix.CmsgSpace(int(unsafe.Sizeof(unix.TpacketAuxdata{})))
+
+// mmsghdr is struct mmsghdr of recvmmsg(2).
+type mmsghdr struct {
+	hdr unix.Msghdr
+	len uint32
+	_   [4]byte
+}
+
+// batchReader reads up to batchSize frames per wake-up from an AF_PACKET
+// socket with recvmmsg(2), each with the VLAN tag the kernel took off it
+// (PACKET_AUXDATA): the kernel strips the 802.1Q tag of a received frame
+// before packet sockets see it. Buffers are allocated once.
+type batchReader struct {
+	rc     syscall.RawConn
+	bufs   [batchSize][frameBufLen]byte
+	oob    []byte
+	iovs   [batchSize]unix.Iovec
+	hdrs   [batchSize]mmsghdr
+	n      int
+	errno  syscall.Errno
+	readFn func(fd uintptr) bool
+
+	// After read: frame i is Frame(i), its VLAN ID (0 untagged) VLAN[i].
+	lens [batchSize]int
+	VLAN [batchSize]uint16
+}
+
+type syscallConn interface {
+	SyscallConn() (syscall.RawConn, error)
+}
+
+// newBatchReader prepares c (which must be an AF_PACKET socket) for
+// batched reads with auxiliary data.
+func newBatchReader(c syscallConn) (*batchReader, error) {
+	rc, err := c.SyscallConn()
+	if err != nil {
+		return nil, err
+	}
+	var serr error
+	if err := rc.Control(func(fd uintptr) {
+		serr = unix.SetsockoptInt(int(fd), unix.SOL_PACKET, unix.PACKET_AUXDATA, 1)
+	}); err != nil {
+		return nil, err
+	}
+	if serr != nil {
+		return nil, fmt.Errorf("pppoe: PACKET_AUXDATA: %w", serr)
+	}
+	r := &batchReader{rc: rc, oob: make([]byte, batchSize*auxLen)}
+	for i := range r.hdrs {
+		r.iovs[i].Base = &r.bufs[i][0]
+		r.iovs[i].SetLen(frameBufLen)
+		r.hdrs[i].hdr.Iov = &r.iovs[i]
+		r.hdrs[i].hdr.SetIovlen(1)
+	}
+	r.readFn = r.recv
+	return r, nil
+}
+
+// recv is the RawConn read callback: false asks to wait for readiness.
+func (r *batchReader) recv(fd uintptr) bool {
+	for i := range r.hdrs {
+		r.hdrs[i].hdr.Control = &r.oob[i*auxLen]
+		r.hdrs[i].hdr.SetControllen(auxLen)
+		r.hdrs[i].hdr.Flags = 0
+	}
+	n, _, e := unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&r.hdrs[0])), batchSize, unix.MSG_DONTWAIT, 0, 0)
+	if e == unix.EAGAIN || e == unix.EWOULDBLOCK {
+		return false
+	}
+	if e == unix.EINTR {
+		return false
+	}
+	r.n, r.errno = int(n), e
+	return true
+}
+
+// read blocks until at least one frame is available (or the read
+// deadline passes) and returns how many were read.
+func (r *batchReader) read() (int, error) {
+	r.n, r.errno = 0, 0
+	if err := r.rc.Read(r.readFn); err != nil {
+		return 0, err
+	}
+	if r.errno != 0 {
+		return 0, r.errno
+	}
+	for i := 0; i < r.n; i++ {
+		h := &r.hdrs[i]
+		r.lens[i] = min(int(h.len), frameBufLen)
+		r.VLAN[i] = auxVLAN(r.oob[i*auxLen : i*auxLen+int(h.hdr.Controllen)])
+	}
+	return r.n, nil
+}
+
+// Frame returns frame i of the last read; it aliases the reader's buffer.
+func (r *batchReader) Frame(i int) []byte { return r.bufs[i][:r.lens[i]] }
+
+// auxVLAN finds the VLAN ID in a PACKET_AUXDATA control message.
+func auxVLAN(oob []byte) uint16 {
+	for len(oob) >= unix.SizeofCmsghdr {
+		h := (*unix.Cmsghdr)(unsafe.Pointer(&oob[0]))
+		l := int(h.Len)
+		if l < unix.SizeofCmsghdr || l > len(oob) {
+			return 0
+		}
+		if h.Level == unix.SOL_PACKET && h.Type == unix.PACKET_AUXDATA {
+			data := oob[unix.CmsgLen(0):l]
+			if len(data) < int(unsafe.Sizeof(unix.TpacketAuxdata{})) {
+				return 0
+			}
+			aux := (*unix.TpacketAuxdata)(unsafe.Pointer(&data[0]))
+			if aux.Status&unix.TP_STATUS_VLAN_VALID != 0 || aux.Vlan_tci != 0 {
+				return aux.Vlan_tci & 0x0fff
+			}
+			return 0
+		}
+		oob = oob[min(unix.CmsgSpace(l-unix.CmsgLen(0)), len(oob)):]
+	}
+	return 0
+}
+
+// isTimeout reports a read released by a deadline.
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout() || errors.Is(err, syscall.EAGAIN)
+}
+
+// untag returns the VLAN ID of frame and the frame with an inline 802.1Q
+// tag (if any) folded away in place: b[4:] is the untagged frame then. A
+// kernel that did not strip the tag leaves it inline.
+func inlineVLAN(frame []byte) (vid uint16, ok bool) {
+	if len(frame) >= 18 && binary.BigEndian.Uint16(frame[12:]) == uint16(EtherTypeVLAN) {
+		return binary.BigEndian.Uint16(frame[14:]) & 0x0fff, true
+	}
+	return 0, false
+}
