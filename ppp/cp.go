@@ -239,7 +239,7 @@ func (c *cp) input(b []byte) {
 		}
 		c.answered = true
 		if !ok {
-			s.fail(c, ReasonNegotiationFailed)
+			s.fail(ReasonNegotiationFailed)
 			return
 		}
 		c.event(RCN)

@@ -1,5 +1,7 @@
 package ppp
 
+import "fmt"
+
 // AuthProto is an authentication protocol a Session can run (RFC 1661
 // section 6.2 Authentication-Protocol values).
 type AuthProto uint8
@@ -20,7 +22,7 @@ func (a AuthProto) String() string {
 	case AuthCHAPMD5:
 		return "CHAP-MD5"
 	}
-	return "AuthProto(?)"
+	return fmt.Sprintf("AuthProto(%d)", uint8(a))
 }
 
 // option returns the Authentication-Protocol option for a, RFC 1661 section

@@ -448,8 +448,9 @@ func (s *Session) Username() string {
 	return s.authReq.Username
 }
 
-// AuthResultValue is the Authenticator's accepted result (server).
-func (s *Session) AuthResultValue() AuthResult { return s.result }
+// Result is the Authenticator's accepted result (server role), with the
+// RADIUS-assigned address and DNS servers.
+func (s *Session) Result() AuthResult { return s.result }
 
 func (s *Session) peerMRU() uint16 {
 	if s.lcpOpts.peerMRU == 0 {
@@ -505,8 +506,8 @@ func (s *Session) terminate(r Reason) {
 	s.finish()
 }
 
-// fail closes the session when negotiation of c cannot succeed.
-func (s *Session) fail(c *cp, r Reason) {
+// fail closes the session when negotiation cannot succeed.
+func (s *Session) fail(r Reason) {
 	s.setReason(r)
 	s.closeLCP()
 }
