@@ -15,28 +15,31 @@ import (
 )
 
 type kinds struct {
-	S   string         `cfg:"s"`
-	B   bool           `cfg:"b"`
-	I   int            `cfg:"i"`
-	I8  int8           `cfg:"i8"`
-	I16 int16          `cfg:"i16"`
-	I32 int32          `cfg:"i32"`
-	I64 int64          `cfg:"i64"`
-	U   uint           `cfg:"u"`
-	U8  uint8          `cfg:"u8"`
-	U16 uint16         `cfg:"u16"`
-	U32 uint32         `cfg:"u32"`
-	U64 uint64         `cfg:"u64"`
-	F   float64        `cfg:"f"`
-	D   time.Duration  `cfg:"d"`
-	A   netip.Addr     `cfg:"a"`
-	AP  netip.AddrPort `cfg:"ap"`
-	P   netip.Prefix   `cfg:"p"`
-	SS  []string       `cfg:"ss"`
-	PS  []netip.Prefix `cfg:"ps"`
-	Sec Secret         `cfg:"sec"`
-	Ign string         // no tag: never filled
-	Skp string         `cfg:"-"`
+	S    string          `cfg:"s"`
+	B    bool            `cfg:"b"`
+	I    int             `cfg:"i"`
+	I8   int8            `cfg:"i8"`
+	I16  int16           `cfg:"i16"`
+	I32  int32           `cfg:"i32"`
+	I64  int64           `cfg:"i64"`
+	U    uint            `cfg:"u"`
+	U8   uint8           `cfg:"u8"`
+	U16  uint16          `cfg:"u16"`
+	U32  uint32          `cfg:"u32"`
+	U64  uint64          `cfg:"u64"`
+	F    float64         `cfg:"f"`
+	D    time.Duration   `cfg:"d"`
+	A    netip.Addr      `cfg:"a"`
+	AP   netip.AddrPort  `cfg:"ap"`
+	P    netip.Prefix    `cfg:"p"`
+	SS   []string        `cfg:"ss"`
+	PS   []netip.Prefix  `cfg:"ps"`
+	Sec  Secret          `cfg:"sec"`
+	AS   []netip.Addr    `cfg:"as"`
+	DS   []time.Duration `cfg:"ds"`
+	U16S []uint16        `cfg:"u16s"`
+	Ign  string          // no tag: never filled
+	Skp  string          `cfg:"-"`
 }
 
 type server struct {
@@ -132,6 +135,9 @@ func TestDecodeKinds(t *testing.T) {
 		{"string list repeated", "ss = a\nss = b, c", kinds{SS: []string{"a", "b", "c"}}},
 		{"prefix list", "ps = 10.0.0.0/8, 192.0.2.0/24", kinds{PS: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("192.0.2.0/24")}}},
 		{"prefix list repeated", "ps = 10.0.0.0/8\nps = 2001:db8::/32", kinds{PS: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("2001:db8::/32")}}},
+		{"addr list", "as = 192.0.2.53, 2001:db8::53", kinds{AS: []netip.Addr{netip.MustParseAddr("192.0.2.53"), netip.MustParseAddr("2001:db8::53")}}},
+		{"duration list", "ds = 1s, 2s\nds = 4s", kinds{DS: []time.Duration{time.Second, 2 * time.Second, 4 * time.Second}}},
+		{"uint16 list", "u16s = 1701, 0x10", kinds{U16S: []uint16{1701, 16}}},
 		{"secret literal", "sec = plain", kinds{Sec: Secret("plain")}},
 		{"secret env", "sec = env:BRAS_TEST_SECRET", kinds{Sec: Secret("s3cret")}},
 		{"secret file", "sec = file:" + sf, kinds{Sec: Secret("from-file")}},
@@ -221,6 +227,18 @@ func TestDecodeErrors(t *testing.T) {
 			"bras.conf:1: bogus: unknown key", ErrUnknownKey},
 		{"unknown section", "[lns]\n[nope]\nx = 1\n",
 			"bras.conf:2: [nope]: unknown section", ErrUnknownSection},
+		{"misspelt key", "[lns]\nhello-intreval = 1s\n",
+			"bras.conf:2: lns.hello-intreval: unknown key, did you mean \"hello-interval\"?", ErrUnknownKey},
+		{"misspelt section", "[lns.raduis]\n",
+			"bras.conf:1: [lns.raduis]: unknown section, did you mean [lns.radius]?", ErrUnknownSection},
+		{"misspelt list section", "[lns.radius.sever \"a\"]\n",
+			"bras.conf:1: [lns.radius.sever]: unknown section, did you mean [lns.radius.server]?", ErrUnknownSection},
+		{"no far-fetched guess", "[lns]\nx = 1\n",
+			"bras.conf:2: lns.x: unknown key", ErrUnknownKey},
+		{"bad list item", "[kinds]\nu16s = 1, 70000\n",
+			"bras.conf:2: kinds.u16s: bad value \"70000\": want an integer from 0 to 65535", ErrBadValue},
+		{"bad addr list item", "[kinds]\nas = 192.0.2.1, dns.example\n",
+			"bras.conf:2: kinds.as: bad value \"dns.example\": want an IP address", ErrBadValue},
 		{"unknown nested section", "[lns.nope]\n",
 			"bras.conf:1: [lns.nope]: unknown section", ErrUnknownSection},
 		{"key used as section", "[node-name]\n",

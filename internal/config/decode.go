@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"os"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -227,7 +228,10 @@ func isValue(t reflect.Type) bool {
 		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
 		return true
 	case reflect.Slice:
-		return t.Elem().Kind() == reflect.String || t.Elem() == typPrefix
+		// A list of any value but a secret or a list; []byte is refused
+		// as a list of numbers nobody means.
+		e := t.Elem()
+		return e != typSecret && e.Kind() != reflect.Slice && e.Kind() != reflect.Uint8 && isValue(e)
 	}
 	return false
 }
@@ -242,7 +246,13 @@ func (d *decoder) section(root reflect.Value, sec rawSection) {
 		}
 		idx, _, ok := field(cur.Type(), elem)
 		if !ok {
-			d.errorf(sec.line, header, ErrUnknownSection, "")
+			err := ErrUnknownSection
+			if c := suggest(cur.Type(), elem, true); c != "" {
+				guess := slices.Clone(sec.path)
+				guess[i] = c
+				err = fmt.Errorf("%w, did you mean [%s]?", ErrUnknownSection, strings.Join(guess, "."))
+			}
+			d.add(&Error{File: d.file, Line: sec.line, Path: header, Err: err})
 			return
 		}
 		f := cur.Field(idx)
@@ -288,6 +298,52 @@ func (d *decoder) section(root reflect.Value, sec rawSection) {
 	}
 }
 
+// suggest returns the key (or section) of struct t closest to a misspelt
+// one, or "" when none is close: at most two edits, and fewer than the
+// word has letters.
+func suggest(t reflect.Type, word string, section bool) string {
+	best, bestD := "", 3
+	for i := 0; i < t.NumField(); i++ {
+		fi, ok := tagOf(t.Field(i))
+		if !ok || fi.name {
+			continue
+		}
+		ft := t.Field(i).Type
+		isSec := isSection(ft) || (ft.Kind() == reflect.Slice && isSection(ft.Elem()))
+		if isSec != section {
+			continue
+		}
+		if d := editDistance(strings.ToLower(word), fi.key); d < bestD && d < len(word) {
+			best, bestD = fi.key, d
+		}
+	}
+	return best
+}
+
+// editDistance is the Levenshtein distance of a and b, which are short.
+func editDistance(a, b string) int {
+	if len(a) > 64 || len(b) > 64 {
+		return 64
+	}
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
+
 func setName(v reflect.Value, name string) {
 	for i := 0; i < v.NumField(); i++ {
 		if fi, ok := tagOf(v.Type().Field(i)); ok && fi.name {
@@ -308,7 +364,11 @@ func (d *decoder) entry(v reflect.Value, path string, e rawEntry) {
 	kp := join(path, e.key)
 	idx, _, ok := field(v.Type(), e.key)
 	if !ok {
-		d.errorf(e.line, kp, ErrUnknownKey, "")
+		err := ErrUnknownKey
+		if c := suggest(v.Type(), e.key, false); c != "" {
+			err = fmt.Errorf("%w, did you mean %q?", ErrUnknownKey, c)
+		}
+		d.add(&Error{File: d.file, Line: e.line, Path: kp, Err: err})
 		return
 	}
 	f := v.Field(idx)
@@ -403,25 +463,19 @@ func (d *decoder) value(f reflect.Value, s string) error {
 		f.SetFloat(x)
 	case reflect.Slice:
 		items := strings.Split(s, ",")
-		for i := range items {
-			items[i] = strings.TrimSpace(items[i])
-			if items[i] == "" {
+		list := reflect.MakeSlice(f.Type(), 0, len(items))
+		for _, it := range items {
+			it = strings.TrimSpace(it)
+			if it == "" {
 				return bad("a comma-separated list without empty items", nil)
 			}
-		}
-		if f.Type().Elem() == typPrefix {
-			for _, it := range items {
-				p, err := parsePrefix(it)
-				if err != nil {
-					return prefixErr(it, err)
-				}
-				f.Set(reflect.Append(f, reflect.ValueOf(p)))
+			el := reflect.New(f.Type().Elem()).Elem()
+			if err := d.value(el, it); err != nil {
+				return err
 			}
-			return nil
+			list = reflect.Append(list, el)
 		}
-		for _, it := range items {
-			f.Set(reflect.Append(f, reflect.ValueOf(it).Convert(f.Type().Elem())))
-		}
+		f.Set(reflect.AppendSlice(f, list))
 	default:
 		// checkType refused every other kind before decoding.
 		panic("config: unreachable field kind " + f.Kind().String())

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"fmt"
 	"io"
-	"net/netip"
 	"reflect"
 	"strconv"
 	"strings"
@@ -49,10 +48,13 @@ func encodeKeys(w *bufio.Writer, v reflect.Value) error {
 			if f.Len() == 0 {
 				continue
 			}
-			if f.Type().Elem() == typPrefix {
+			if f.Type().Elem().Kind() != reflect.String {
 				items := make([]string, f.Len())
 				for j := range items {
-					items[j] = f.Index(j).Interface().(netip.Prefix).String()
+					items[j] = formatValue(f.Index(j))
+					if strings.Contains(items[j], ",") {
+						return fmt.Errorf("config: %s: list item %q cannot be written (a comma)", fi.key, items[j])
+					}
 				}
 				fmt.Fprintf(w, "%s = %s\n", fi.key, strings.Join(items, ", "))
 				continue

@@ -20,7 +20,7 @@ func TestEncode(t *testing.T) {
 			},
 		},
 		LAC:   []lac{{Name: "lac1", HostName: " padded ", AllowedFrom: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("2001:db8::/32")}}},
-		Kinds: kinds{B: true, I8: -128, U64: 18446744073709551615, F: 0.1, SS: []string{"a", "tab\there"}, A: netip.MustParseAddr("fe80::1%eth0")},
+		Kinds: kinds{B: true, I8: -128, U64: 18446744073709551615, F: 0.1, SS: []string{"a", "tab\there"}, AS: []netip.Addr{netip.MustParseAddr("192.0.2.53"), netip.MustParseAddr("2001:db8::53")}, U16S: []uint16{1, 2}, A: netip.MustParseAddr("fe80::1%eth0")},
 	}
 	var b strings.Builder
 	if err := Encode(&b, &in); err != nil {
@@ -51,6 +51,8 @@ f = 0.1
 a = fe80::1%eth0
 ss = a
 ss = "tab\there"
+as = 192.0.2.53, 2001:db8::53
+u16s = 1, 2
 `
 	if diff := cmp.Diff(want, b.String()); diff != "" {
 		t.Errorf("(-want +got)\n%s", diff)
