@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"net/netip"
+	"strconv"
 	"time"
 
 	"layeh.com/radius"
@@ -189,6 +190,9 @@ func ParseAuthReply(p *radius.Packet, reqAuth [16]byte) (*AuthReply, error) {
 		v := avp.Attribute
 		switch avp.Type {
 		case attrReplyMessage:
+			if len(v) == 0 {
+				continue
+			}
 			if r.ReplyMessage != "" {
 				r.ReplyMessage += "\n"
 			}
@@ -283,4 +287,104 @@ func vendorAttr(v []byte) (vendor uint32, sub uint8, val []byte, ok bool) {
 		return 0, 0, nil, false
 	}
 	return vendor, v[4], v[6 : 4+l], true
+}
+
+// AppendAttributes encodes r as a RADIUS server would in an Access-Accept
+// (or, with Accept false, only the Reply-Message of a reject): the
+// reverse of ParseAuthReply, for test servers and the lab. secret and
+// reqAuth encrypt Tunnel-Password. A rate limit that Filter-Id does not
+// carry is sent as Mikrotik-Rate-Limit.
+func (r *AuthReply) AppendAttributes(a radius.Attributes, secret []byte, reqAuth [16]byte) (radius.Attributes, error) {
+	add := func(t radius.Type, v []byte) { a = append(a, &radius.AVP{Type: t, Attribute: v}) }
+	str := func(t radius.Type, s string) error {
+		if len(s) > 253 {
+			return fmt.Errorf("aaa: attribute %d of %d bytes", int(t), len(s))
+		}
+		add(t, []byte(s))
+		return nil
+	}
+	if r.ReplyMessage != "" {
+		if err := str(attrReplyMessage, r.ReplyMessage); err != nil {
+			return nil, err
+		}
+	}
+	if !r.Accept {
+		return a, nil
+	}
+	for _, ip := range []struct {
+		t radius.Type
+		a netip.Addr
+	}{{attrFramedIPAddress, r.FramedIP}, {attrFramedIPNetmask, r.FramedNetmask}} {
+		if ip.a.IsValid() {
+			if !ip.a.Is4() {
+				return nil, fmt.Errorf("aaa: %v is not IPv4", ip.a)
+			}
+			b := ip.a.As4()
+			add(ip.t, b[:])
+		}
+	}
+	if r.FramedPool != "" {
+		if err := str(attrFramedPool, r.FramedPool); err != nil {
+			return nil, err
+		}
+	}
+	v4 := 0
+	for _, d := range r.DNS {
+		switch {
+		case d.Is4() && v4 < 2:
+			b := d.As4()
+			add(attrVendorSpecific, vendorAttrBytes(vendorMicrosoft, uint8(msPrimaryDNSServer+v4), b[:]))
+			v4++
+		case d.Is6() && !d.Is4In6():
+			b := d.As16()
+			add(attrDNSServerIPv6Address, b[:])
+		default:
+			return nil, fmt.Errorf("aaa: DNS server %v: at most two IPv4 servers", d)
+		}
+	}
+	for _, t := range []struct {
+		t radius.Type
+		d time.Duration
+	}{{attrSessionTimeout, r.SessionTimeout}, {attrIdleTimeout, r.IdleTimeout}, {attrAcctInterimInterval, r.InterimInterval}} {
+		if t.d != 0 {
+			if t.d < 0 || t.d/time.Second > 1<<32-1 {
+				return nil, fmt.Errorf("aaa: duration %v out of range", t.d)
+			}
+			add(t.t, radius.NewInteger(uint32(t.d/time.Second)))
+		}
+	}
+	for _, c := range r.Class {
+		if len(c) > 253 {
+			return nil, fmt.Errorf("aaa: Class of %d bytes", len(c))
+		}
+		add(attrClass, append([]byte(nil), c...))
+	}
+	for _, rt := range r.FramedRoutes {
+		if err := str(attrFramedRoute, rt); err != nil {
+			return nil, err
+		}
+	}
+	fromFilter := RateLimit{}
+	if r.FilterID != "" {
+		if err := str(attrFilterID, r.FilterID); err != nil {
+			return nil, err
+		}
+		fromFilter, _ = ParseRateLimit(r.FilterID)
+	}
+	if fromFilter != r.RateLimit && !r.RateLimit.IsZero() {
+		if !fromFilter.IsZero() {
+			return nil, fmt.Errorf("aaa: rate limit %v differs from Filter-Id %q", r.RateLimit, r.FilterID)
+		}
+		// MikroTik order: what the router receives (upload), then sends.
+		s := strconv.FormatUint(r.RateLimit.UpKbps, 10) + "k/" + strconv.FormatUint(r.RateLimit.DownKbps, 10) + "k"
+		add(attrVendorSpecific, vendorAttrBytes(vendorMikrotik, mikrotikRateLimit, []byte(s)))
+	}
+	return AppendTunnelChoices(a, r.Tunnels, secret, reqAuth)
+}
+
+func vendorAttrBytes(vendor uint32, typ uint8, val []byte) []byte {
+	b := make([]byte, 6, 6+len(val))
+	binary.BigEndian.PutUint32(b, vendor)
+	b[4], b[5] = typ, byte(2+len(val))
+	return append(b, val...)
 }

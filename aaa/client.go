@@ -2,13 +2,11 @@ package aaa
 
 import (
 	"context"
-	"crypto/subtle"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/netip"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -65,7 +63,7 @@ type Client struct {
 	log   *slog.Logger
 	now   func() time.Time
 	stats clientCounters
-	once  sync.Map // log-once keys
+	once  onceLogger
 }
 
 type server struct {
@@ -171,11 +169,7 @@ func (c *Client) Stats() ClientStats {
 // logOnce logs msg at warning level the first time key is seen, then at
 // debug level, so a misbehaving server cannot flood the log.
 func (c *Client) logOnce(key, msg string, args ...any) {
-	if _, seen := c.once.LoadOrStore(key, struct{}{}); seen {
-		c.log.Debug(msg, args...)
-		return
-	}
-	c.log.Warn(msg, args...)
+	c.once.log(c.log, key, msg, args...)
 }
 
 // order returns the servers to try: the live ones in configured order,
@@ -365,6 +359,3 @@ func (c *Client) check(s *server, b []byte, sent [][]byte, want func(radius.Code
 	}
 	return p, req
 }
-
-// sameBytes reports whether a and b are equal in constant time.
-func sameBytes(a, b []byte) bool { return subtle.ConstantTimeCompare(a, b) == 1 }

@@ -500,3 +500,21 @@ func TestNewClientRejectsBadConfig(t *testing.T) {
 		})
 	}
 }
+
+func TestAccountingFailover(t *testing.T) {
+	down := aaatest.New(t, secret, nil)
+	down.SetMode(aaatest.Silent)
+	up := aaatest.New(t, secret, func(req *radius.Packet) *radius.Packet {
+		return req.Response(radius.CodeAccountingResponse)
+	})
+	c := newClient(t, down, up)
+	if err := c.Account(context.Background(), aaa.AcctRequest{Status: aaa.AcctStart, SessionID: "S2"}); err != nil {
+		t.Fatal(err)
+	}
+	if len(down.Requests()) != 2 || len(up.Requests()) != 1 {
+		t.Errorf("transmissions: %d to the dead server, %d to the live one; want 2 and 1", len(down.Requests()), len(up.Requests()))
+	}
+	if got, _ := radius.Integer(up.Requests()[0].Get(41)); got > 1 {
+		t.Errorf("Acct-Delay-Time %d after a 200 ms failover", got)
+	}
+}

@@ -230,7 +230,7 @@ type CoAServer struct {
 	h       CoAHandler
 	log     *slog.Logger
 	stats   coaCounters
-	once    sync.Map
+	once    onceLogger
 
 	dupMu sync.Mutex
 	dups  map[dupKey]dupEntry
@@ -333,11 +333,7 @@ func addrPort(a net.Addr) (netip.AddrPort, bool) {
 }
 
 func (s *CoAServer) logOnce(key, msg string, args ...any) {
-	if _, seen := s.once.LoadOrStore(key, struct{}{}); seen {
-		s.log.Debug(msg, args...)
-		return
-	}
-	s.log.Warn(msg, args...)
+	s.once.log(s.log, key, msg, args...)
 }
 
 func (s *CoAServer) now() time.Time {
