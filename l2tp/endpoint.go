@@ -12,6 +12,9 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"golang.org/x/net/ipv4"
+	"golang.org/x/net/ipv6"
 )
 
 // Endpoint is one UDP socket serving many tunnels (RFC 2661 section 8.1).
@@ -138,6 +141,9 @@ func (e *Endpoint) Run(ctx context.Context) error {
 // data messages to Config.Data, and copies control messages onto the owning
 // tunnel's inbox.
 func (e *Endpoint) readLoop() error {
+	if e.udp != nil {
+		return e.readBatchLoop()
+	}
 	buf := make([]byte, 65536)
 	for {
 		n, addr, err := e.conn.ReadFrom(buf)
@@ -160,6 +166,49 @@ func (e *Endpoint) readLoop() error {
 			continue
 		}
 		e.input(buf[:n], from)
+	}
+}
+
+// readBatchLoop reads a *net.UDPConn with recvmmsg (golang.org/x/net),
+// up to batchSize datagrams per system call.
+func (e *Endpoint) readBatchLoop() error {
+	const batchSize, bufSize = 64, 4096
+	var rb interface {
+		ReadBatch([]ipv4.Message, int) (int, error)
+	}
+	if la, ok := e.udp.LocalAddr().(*net.UDPAddr); ok && la.IP.To4() == nil && la.IP != nil && !la.IP.IsUnspecified() {
+		rb = ipv6.NewPacketConn(e.udp)
+	} else {
+		rb = ipv4.NewPacketConn(e.udp)
+	}
+	msgs := make([]ipv4.Message, batchSize)
+	for i := range msgs {
+		msgs[i].Buffers = [][]byte{make([]byte, bufSize)}
+	}
+	for {
+		n, err := rb.ReadBatch(msgs, 0)
+		if err != nil {
+			if ne, ok := err.(net.Error); ok && ne.Timeout() {
+				select {
+				case <-e.stopping:
+					return nil
+				default:
+				}
+				continue
+			}
+			if errors.Is(err, net.ErrClosed) {
+				return nil
+			}
+			return fmt.Errorf("l2tp: read: %w", err)
+		}
+		for i := range msgs[:n] {
+			m := &msgs[i]
+			from, ok := addrPort(m.Addr)
+			if !ok || m.N > bufSize {
+				continue
+			}
+			e.input(m.Buffers[0][:m.N], from)
+		}
 	}
 }
 

@@ -1,0 +1,158 @@
+package l2tp
+
+import (
+	"context"
+	"net"
+	"net/netip"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// udpPair runs an LAC and an LNS Endpoint on real UDP sockets on loopback
+// (batched reads through recvmmsg) and returns an established session.
+func udpPair(t testing.TB, lnsData func(*Tunnel, *Session, Header, []byte), lacData func(*Tunnel, *Session, Header, []byte)) (*Endpoint, *Endpoint, *Session, *recorder) {
+	t.Helper()
+	lc, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lacRec, lnsRec := newRecorder("lac"), newRecorder("lns")
+	opts := TunnelOptions{Secret: []byte("k"), HideAVPs: true, RetransmitInitial: 100 * time.Millisecond}
+	lac, _ := NewEndpoint(lc, Config{HostName: "lac", Handler: lacRec, Data: lacData, ShutdownTimeout: time.Second})
+	lns, _ := NewEndpoint(nc, Config{HostName: "lns", Handler: lnsRec, Data: lnsData, ShutdownTimeout: time.Second, Accept: acceptAll(opts)})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{}, 2)
+	for _, e := range []*Endpoint{lac, lns} {
+		go func() { e.Run(ctx); done <- struct{}{} }()
+	}
+	t.Cleanup(func() {
+		cancel()
+		<-done
+		<-done
+		lc.Close()
+		nc.Close()
+	})
+	for !lac.running.Load() || !lns.running.Load() {
+		time.Sleep(time.Millisecond)
+	}
+	tn, err := lac.Dial(ctx, nc.LocalAddr().(*net.UDPAddr).AddrPort(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := tn.PlaceCall(CallRequest{ICRQ: []AVP{NewAVPString(AVPCallingNumber, "hidden")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(2 * time.Second)
+	for lnsRec.sessionsUp.Load() != 1 || lacRec.sessionsUp.Load() != 1 {
+		if time.Now().After(deadline) {
+			t.Fatal("session did not come up over loopback UDP")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	return lac, lns, s, lnsRec
+}
+
+func TestUDPLoopbackHiddenAVPs(t *testing.T) {
+	checkGoroutines(t)
+	var echoed atomic.Int32
+	_, lns, s, lnsRec := udpPair(t,
+		func(tn *Tunnel, s *Session, h Header, b []byte) { tn.SendData(s, b) },
+		func(tn *Tunnel, s *Session, h Header, b []byte) {
+			if string(b) == "ping" {
+				echoed.Add(1)
+			}
+		})
+	// The ICRQ's Calling Number travelled hidden and was revealed.
+	lnsRec.mu.Lock()
+	var ls *Session
+	for k := range lnsRec.iccn {
+		ls = k
+	}
+	lnsRec.mu.Unlock()
+	a, ok := ls.ICRQ().Find(AVPCallingNumber)
+	if !ok || string(a.Value) != "hidden" || !a.Hidden {
+		t.Fatalf("LNS ICRQ Calling Number %q hidden=%v (found %v), want %q hidden", a.Value, a.Hidden, ok, "hidden")
+	}
+	for range 10 {
+		if err := s.Tunnel().SendData(s, []byte("ping")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, 2*time.Second, "10 echoes", func() bool { return echoed.Load() == 10 })
+	if lns.Stats().DataRx.Load() != 10 {
+		t.Errorf("LNS DataRx = %d", lns.Stats().DataRx.Load())
+	}
+}
+
+// TestDataPathAllocs: encapsulation (SendData) and decapsulation (the
+// reader's demultiplexing to Config.Data) allocate nothing per packet.
+func TestDataPathAllocs(t *testing.T) {
+	var got atomic.Int32
+	lac, lns, s, _ := udpPair(t, func(*Tunnel, *Session, Header, []byte) { got.Add(1) }, nil)
+	_ = lac
+	payload := make([]byte, 1400)
+	if a := testing.AllocsPerRun(1000, func() { s.Tunnel().SendData(s, payload) }); a != 0 {
+		t.Errorf("SendData: %v allocations per packet, want 0", a)
+	}
+	var ls *Session
+	for _, tn := range lns.Tunnels() {
+		lns.mu.RLock()
+		for _, x := range lns.sessions {
+			if x.t == tn {
+				ls = x
+			}
+		}
+		lns.mu.RUnlock()
+	}
+	pkt, _ := AppendHeader(nil, Header{TunnelID: ls.t.localID, SessionID: ls.localID}, len(payload))
+	pkt = append(pkt, payload...)
+	from := netip.MustParseAddrPort("127.0.0.1:1701")
+	before := got.Load()
+	if a := testing.AllocsPerRun(1000, func() { lns.input(pkt, from) }); a != 0 {
+		t.Errorf("data input: %v allocations per packet, want 0", a)
+	}
+	if got.Load()-before < 1000 {
+		t.Errorf("Data callback ran %d times, want >= 1000", got.Load()-before)
+	}
+}
+
+func BenchmarkSendData(b *testing.B) {
+	for _, size := range []int{64, 1400} {
+		b.Run(itoa(size), func(b *testing.B) {
+			_, _, s, _ := udpPair(b, func(*Tunnel, *Session, Header, []byte) {}, nil)
+			payload := make([]byte, size)
+			b.ReportAllocs()
+			b.SetBytes(int64(size))
+			b.ResetTimer()
+			for b.Loop() {
+				s.Tunnel().SendData(s, payload)
+			}
+		})
+	}
+}
+
+func BenchmarkDataInput(b *testing.B) {
+	var n atomic.Int64
+	_, lns, _, _ := udpPair(b, func(*Tunnel, *Session, Header, []byte) { n.Add(1) }, nil)
+	var ls *Session
+	lns.mu.RLock()
+	for _, x := range lns.sessions {
+		ls = x
+	}
+	lns.mu.RUnlock()
+	payload := make([]byte, 1400)
+	pkt, _ := AppendHeader(nil, Header{TunnelID: ls.t.localID, SessionID: ls.localID}, len(payload))
+	pkt = append(pkt, payload...)
+	from := netip.MustParseAddrPort("127.0.0.1:1701")
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		lns.input(pkt, from)
+	}
+}
