@@ -593,8 +593,13 @@ func TestSettings(t *testing.T) {
 	if c.API.Listen != "127.0.0.1:9090" || string(c.API.Token) != "from-env" {
 		t.Errorf("decoded %+v", c.API)
 	}
+	cfg := c.API.Config()
+	cfg.Backend = newBackend()
+	if _, err := New(cfg); err != nil {
+		t.Errorf("New from decoded settings: %v", err)
+	}
 	err := config.Decode(strings.NewReader("[api]\nlisten = 0.0.0.0:9090\ntoken = x\n"), "bras.conf", &c)
-	if err == nil || !strings.Contains(err.Error(), "bras.conf:1: api: api: listen address \"0.0.0.0:9090\" is not loopback") {
+	if err == nil || !strings.Contains(err.Error(), "bras.conf:1: api: listen address \"0.0.0.0:9090\" is not loopback") {
 		t.Errorf("non-loopback in the config file: %v", err)
 	}
 	var c2 struct {

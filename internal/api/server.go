@@ -66,6 +66,12 @@ func (s *Settings) Validate() error {
 	return checkListen(listen, s.AllowRemote)
 }
 
+// Config returns the server configuration these settings describe; the
+// caller adds the Backend, Reports, Metrics, Health and Logger.
+func (s *Settings) Config() Config {
+	return Config{Listen: s.Listen, AllowRemote: s.AllowRemote, Token: s.Token, MetricsNeedToken: s.MetricsNeedToken}
+}
+
 // Server is the HTTP API server.
 type Server struct {
 	cfg     Config
@@ -81,7 +87,7 @@ func New(cfg Config) (*Server, error) {
 		cfg.Listen = DefaultListen
 	}
 	if err := checkListen(cfg.Listen, cfg.AllowRemote); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("api: %w", err)
 	}
 	if cfg.Token.Empty() {
 		return nil, errors.New("api: a bearer token is required")
@@ -104,7 +110,7 @@ func New(cfg Config) (*Server, error) {
 func checkListen(listen string, allowRemote bool) error {
 	host, _, err := net.SplitHostPort(listen)
 	if err != nil {
-		return fmt.Errorf("api: listen address %q: %v", listen, err)
+		return fmt.Errorf("listen address %q: %v", listen, err)
 	}
 	if allowRemote {
 		return nil
@@ -115,7 +121,7 @@ func checkListen(listen string, allowRemote bool) error {
 	if a, err := netip.ParseAddr(host); err == nil && a.IsLoopback() {
 		return nil
 	}
-	return fmt.Errorf("api: listen address %q is not loopback; the API is local unless allow-remote is set", listen)
+	return fmt.Errorf("listen address %q is not loopback; the API is local unless allow-remote is set", listen)
 }
 
 func (s *Server) routes() http.Handler {

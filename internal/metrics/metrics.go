@@ -164,7 +164,8 @@ func (h *Histogram) Count() uint64 { return h.count.Load() }
 type CounterVec struct{ f *family }
 
 // With returns the counter for the label values, given in the order of the
-// label names, creating it at zero.
+// label names, creating it at zero. It is a map lookup under a mutex: on a
+// hot path, keep the *Counter it returns.
 func (v *CounterVec) With(labelValues ...string) *Counter { return &Counter{v.f.get(labelValues)} }
 
 // GaugeVec is a gauge family with labels.
