@@ -45,7 +45,13 @@ type Config struct {
 }
 
 // Settings is the [api] section of the configuration file, decoded by
-// internal/config.
+// internal/config:
+//
+//	[api]
+//	listen = 127.0.0.1:8080        # default; a non-loopback address needs allow-remote
+//	allow-remote = false
+//	token = env:BRAS_API_TOKEN     # required: env:NAME, file:/path or the token itself
+//	metrics-need-token = false     # true: /metrics wants the bearer token too
 type Settings struct {
 	Listen           string        `cfg:"listen"`
 	AllowRemote      bool          `cfg:"allow-remote"`
