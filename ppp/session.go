@@ -77,6 +77,7 @@ const (
 	ReasonNegotiationFailed        // Max-Configure, Max-Failure, or a catastrophic Code-/Protocol-Reject
 	ReasonLocalClose               // Close was called
 	ReasonLoopback                 // the link is looped back (RFC 1661 section 6.4)
+	ReasonLowerDown                // the link went away (PADT, CDN): LowerDown was called
 )
 
 func (r Reason) String() string {
@@ -95,6 +96,8 @@ func (r Reason) String() string {
 		return "local-close"
 	case ReasonLoopback:
 		return "loopback"
+	case ReasonLowerDown:
+		return "lower-down"
 	}
 	return fmt.Sprintf("Reason(%d)", uint8(r))
 }
@@ -330,6 +333,21 @@ func (s *Session) Close(reason string, now time.Time) {
 	s.setReason(ReasonLocalClose)
 	s.closeLCP()
 	s.settle()
+}
+
+// LowerDown ends the session because the link itself is gone (a PADT, a CDN,
+// a StopCCN): the lower-layer Down event of RFC 1661 section 4.3, with nothing
+// sent. Handler.Down follows at once with ReasonLowerDown.
+func (s *Session) LowerDown(now time.Time) {
+	s.now = now
+	if s.phase == PhaseDead {
+		return
+	}
+	s.setReason(ReasonLowerDown)
+	s.lcp.event(Down)
+	s.lcp.event(Close)
+	s.lcp.deadline = time.Time{}
+	s.finish()
 }
 
 // Input handles one received PPP frame, starting with the Protocol field (an

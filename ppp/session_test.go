@@ -356,20 +356,56 @@ func TestSessionEchoDeadPeer(t *testing.T) {
 	}
 }
 
-func TestSessionPeerTerminate(t *testing.T) {
+func TestSessionTerminate(t *testing.T) {
+	for _, tc := range []struct {
+		name                 string
+		closer               func(p *pair) *ppp.Session
+		wantServer, wantClnt ppp.Reason
+	}{
+		{"client hangs up", func(p *pair) *ppp.Session { return p.client }, ppp.ReasonPeerTerminate, ppp.ReasonLocalClose},
+		{"server disconnects", func(p *pair) *ppp.Session { return p.server }, ppp.ReasonLocalClose, ppp.ReasonPeerTerminate},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := upPair(t, ppp.Config{}, ppp.Config{})
+			closer := tc.closer(p)
+			closer.Close("operator", p.now)
+			start := p.now
+			p.run(time.Minute, func() bool { return len(p.sRec.downs) > 0 && len(p.cRec.downs) > 0 })
+			if diff := cmp.Diff([]ppp.Reason{tc.wantServer}, p.sRec.downs); diff != "" {
+				t.Errorf("server downs (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff([]ppp.Reason{tc.wantClnt}, p.cRec.downs); diff != "" {
+				t.Errorf("client downs (-want +got):\n%s", diff)
+			}
+			// The closer got its Terminate-Ack and finished at once; the
+			// other end waits one restart period (RFC 1661 section 5.5, zrc).
+			rec := p.sRec
+			if closer == p.client {
+				rec = p.cRec
+			}
+			if d := rec.downAt.Sub(start); d > time.Second {
+				t.Errorf("closer took %v to finish", d)
+			}
+			if p.server.State() != ppp.PhaseDead || p.client.State() != ppp.PhaseDead {
+				t.Errorf("phases %v %v", p.server.State(), p.client.State())
+			}
+		})
+	}
+}
+
+func TestSessionLowerDown(t *testing.T) {
 	p := upPair(t, ppp.Config{}, ppp.Config{})
-	p.client.Close("user hung up", p.now)
-	p.run(time.Minute, func() bool { return len(p.sRec.downs) > 0 && len(p.cRec.downs) > 0 })
-	if diff := cmp.Diff([]ppp.Reason{ppp.ReasonPeerTerminate}, p.sRec.downs); diff != "" {
-		t.Errorf("server downs (-want +got):\n%s", diff)
+	sent := len(p.sent[0])
+	p.server.LowerDown(p.now)
+	if diff := cmp.Diff([]ppp.Reason{ppp.ReasonLowerDown}, p.sRec.downs); diff != "" {
+		t.Errorf("downs (-want +got):\n%s", diff)
 	}
-	if diff := cmp.Diff([]ppp.Reason{ppp.ReasonLocalClose}, p.cRec.downs); diff != "" {
-		t.Errorf("client downs (-want +got):\n%s", diff)
+	if len(p.sent[0]) != sent || p.server.State() != ppp.PhaseDead || !p.server.NextDeadline().IsZero() {
+		t.Errorf("after LowerDown: %d frames sent, phase %v, deadline %v", len(p.sent[0])-sent, p.server.State(), p.server.NextDeadline())
 	}
-	// The client got its Terminate-Ack: it finished without waiting for
-	// the restart timer.
-	if d := p.cRec.downAt.Sub(p.cRec.upAt); d > time.Second {
-		t.Errorf("client took %v to finish", d)
+	p.server.Input([]byte{0xc0, 0x21, 9, 1, 0, 8, 0, 0, 0, 0}, p.now)
+	if len(p.sent[0]) != sent {
+		t.Error("a dead session answered")
 	}
 }
 
