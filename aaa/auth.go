@@ -38,8 +38,11 @@ type AuthRequest struct {
 // AuthReply is the answer: Accept and what an Access-Accept grants
 // (RFC 2865 section 5, RFC 2869, RFC 2868, RFC 2548).
 type AuthReply struct {
-	Accept         bool
-	ReplyMessage   string
+	Accept       bool
+	ReplyMessage string
+	// FramedIP is the address to give; unset when the server sent none,
+	// 255.255.255.254 or 255.255.255.255 (RFC 2865 section 5.8): then the
+	// NAS assigns from FramedPool or its own pool.
 	FramedIP       netip.Addr
 	FramedNetmask  netip.Addr
 	FramedPool     string
@@ -208,6 +211,12 @@ func ParseAuthReply(p *radius.Packet, reqAuth [16]byte) (*AuthReply, error) {
 			}
 			a := netip.AddrFrom4([4]byte(v))
 			if avp.Type == attrFramedIPAddress {
+				// RFC 2865 section 5.8: 255.255.255.254 asks the NAS to
+				// pick, 255.255.255.255 lets the user pick; both leave
+				// FramedIP unset for the NAS's pool.
+				if a == netip.AddrFrom4([4]byte{255, 255, 255, 254}) || a == netip.AddrFrom4([4]byte{255, 255, 255, 255}) {
+					continue
+				}
 				r.FramedIP = a
 			} else {
 				r.FramedNetmask = a

@@ -273,6 +273,9 @@ func (c *Client) tryServer(ctx context.Context, s *server, rebuild bool, build b
 			return nil, nil, ctx.Err()
 		}
 		_ = conn.SetReadDeadline(deadline)
+		if ctx.Err() != nil { // cancelled between the check above and the deadline
+			return nil, nil, ctx.Err()
+		}
 		for {
 			n, err := conn.Read(buf)
 			if err != nil {

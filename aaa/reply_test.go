@@ -120,3 +120,6 @@ func FuzzParseAuthReply(f *testing.F) {
 		}
 	})
 }
+
+func netipMust(s string) netip.Addr         { return netip.MustParseAddr(s) }
+func netipPrefixMust(s string) netip.Prefix { return netip.MustParsePrefix(s) }
