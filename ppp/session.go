@@ -316,7 +316,12 @@ func NewSession(link Link, cfg Config) *Session {
 
 // Open starts LCP: the administrative Open and the lower layer Up (RFC 1661
 // section 4.3).
+// A Session is opened once; after Handler.Down it is finished and a new one
+// is made for the next call.
 func (s *Session) Open(now time.Time) {
+	if s.phase != PhaseDead || s.down {
+		return
+	}
 	s.now = now
 	s.phase = PhaseEstablish
 	s.lcpOpts.reset()

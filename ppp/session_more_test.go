@@ -172,3 +172,35 @@ func TestSessionMemory(t *testing.T) {
 	}
 	runtime.KeepAlive(pairs)
 }
+
+// BenchmarkEchoReply is the steady-state control cost of one session: an
+// LCP Echo-Request in, an Echo-Reply out.
+func BenchmarkEchoReply(b *testing.B) {
+	link := &lastLink{}
+	s := ppp.NewSession(link, ppp.Config{Role: ppp.Server, Rand: newRand(1)})
+	s.Open(t0)
+	req, _ := ppp.ParsePacket(link.last[2:])
+	s.Input(frame(ppp.ProtoLCP, ppp.ConfAck, req.ID, req.Data...), t0)
+	s.Input(frame(ppp.ProtoLCP, ppp.ConfReq, 1, 5, 6, 9, 9, 9, 9), t0)
+	if s.LCPState() != ppp.Opened {
+		b.Fatalf("LCP %v", s.LCPState())
+	}
+	echo := frame(ppp.ProtoLCP, ppp.EchoReq, 1, 9, 9, 9, 9)
+	link.n = 0
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		s.Input(echo, t0)
+	}
+	if link.n != b.N {
+		b.Fatalf("%d replies to %d requests", link.n, b.N)
+	}
+}
+
+// lastLink keeps a copy of the last frame in a reused buffer.
+type lastLink struct {
+	last []byte
+	n    int
+}
+
+func (l *lastLink) Send(f []byte) error { l.last = append(l.last[:0], f...); l.n++; return nil }
