@@ -181,6 +181,11 @@ func (t *Tunnel) nextDeadline() time.Time {
 func (t *Tunnel) onTimer() {
 	now := t.ep.now()
 	if err := t.ch.tick(now); err != nil {
+		if t.downSent {
+			// Our StopCCN went unacknowledged: nothing left to wait for.
+			t.finished = true
+			return
+		}
 		t.ep.stats.RetryExhaust.Add(1)
 		t.ep.log.Warn("l2tp: peer stopped acknowledging", "tunnel_id", t.localID, "peer", t.peer)
 		t.finish(ResultCode{Result: uint16(StopCCNGeneralError), HasError: true}, fmt.Errorf("%w (%d retransmissions)", ErrPeerUnreachable, t.opts.MaxRetries))
