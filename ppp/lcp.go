@@ -113,8 +113,10 @@ func (l *lcpOptions) check(opts []Option) (Code, []Option) {
 				rej = append(rej, o)
 				continue
 			}
+			// Below what IPv4 needs, or above what our link carries (over
+			// PPPoE at most 1492, RFC 2516 section 7): Nak with ours.
 			v := u16(o.Data)
-			if v < minMRU {
+			if v < minMRU || v > cfg.MRU {
 				nak = append(nak, Option{Type: o.Type, Data: appendU16(nil, cfg.MRU)})
 				continue
 			}

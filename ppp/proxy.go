@@ -26,6 +26,34 @@ type Proxy struct {
 	AuthResponse       []byte // AVP 33: the PAP password or the CHAP response
 }
 
+// ProxyAuthenType is the value of the Proxy Authen Type AVP (RFC 2661
+// section 4.4.5) for a: 2 PPP CHAP, 3 PPP PAP, 4 No Authentication.
+func (a AuthProto) ProxyAuthenType() uint16 {
+	switch a {
+	case AuthCHAPMD5:
+		return 2
+	case AuthPAP:
+		return 3
+	}
+	return 4
+}
+
+// AuthFromProxyAuthenType maps a Proxy Authen Type AVP value (RFC 2661
+// section 4.4.5) to the protocol to check it with. Type 1, the textual
+// username/password exchange, is checked like PAP. ok is false for types
+// this engine cannot verify (0 reserved, 5 MS-CHAPv1, unknown).
+func AuthFromProxyAuthenType(v uint16) (a AuthProto, ok bool) {
+	switch v {
+	case 1, 3:
+		return AuthPAP, true
+	case 2:
+		return AuthCHAPMD5, true
+	case 4:
+		return AuthNone, true
+	}
+	return AuthNone, false
+}
+
 // ProxyInfo returns what this session negotiated, for a LAC that hands the
 // subscriber over to an LNS: the raw LCP Configure-Requests and the captured
 // credentials (a Server session whose Authenticator only records the request).

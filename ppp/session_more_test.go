@@ -204,3 +204,20 @@ type lastLink struct {
 }
 
 func (l *lastLink) Send(f []byte) error { l.last = append(l.last[:0], f...); l.n++; return nil }
+
+func TestProxyAuthenType(t *testing.T) {
+	for _, a := range []ppp.AuthProto{ppp.AuthNone, ppp.AuthPAP, ppp.AuthCHAPMD5} {
+		got, ok := ppp.AuthFromProxyAuthenType(a.ProxyAuthenType())
+		if !ok || got != a {
+			t.Errorf("%v -> %d -> %v %v", a, a.ProxyAuthenType(), got, ok)
+		}
+	}
+	for _, v := range []uint16{0, 5, 6, 0xffff} {
+		if _, ok := ppp.AuthFromProxyAuthenType(v); ok {
+			t.Errorf("type %d accepted", v)
+		}
+	}
+	if a, ok := ppp.AuthFromProxyAuthenType(1); !ok || a != ppp.AuthPAP {
+		t.Errorf("textual exchange (1) = %v %v, want PAP", a, ok)
+	}
+}

@@ -530,6 +530,8 @@ func TestLCPOptions(t *testing.T) {
 		{"MRU and magic acked", ppp.Config{}, []byte{1, 4, 0x05, 0xd4, 5, 6, 1, 2, 3, 4}, ppp.ConfAck, []byte{1, 4, 0x05, 0xd4, 5, 6, 1, 2, 3, 4}},
 		{"MRU of bad length rejected", ppp.Config{}, []byte{1, 3, 0x05, 5, 6, 1, 2, 3, 4}, ppp.ConfRej, []byte{1, 3, 0x05}},
 		{"tiny MRU Nak'd with ours", ppp.Config{MRU: 1492}, []byte{1, 4, 0, 10}, ppp.ConfNak, []byte{1, 4, 0x05, 0xd4}},
+		{"MRU above the PPPoE link's Nak'd (RFC 2516 section 7)", ppp.Config{MRU: 1492}, []byte{1, 4, 0x05, 0xdc}, ppp.ConfNak, []byte{1, 4, 0x05, 0xd4}},
+		{"smaller MRU acked", ppp.Config{MRU: 1492}, []byte{1, 4, 0x05, 0x00}, ppp.ConfAck, []byte{1, 4, 0x05, 0x00}},
 		{"magic zero Nak'd", ppp.Config{}, []byte{5, 6, 0, 0, 0, 0}, ppp.ConfNak, nil},
 		{"magic of bad length rejected", ppp.Config{}, []byte{5, 5, 0, 0, 1}, ppp.ConfRej, []byte{5, 5, 0, 0, 1}},
 		{"peer asking the server to authenticate: rejected", ppp.Config{}, []byte{3, 4, 0xc0, 0x23}, ppp.ConfRej, []byte{3, 4, 0xc0, 0x23}},
