@@ -82,8 +82,10 @@ type dialState struct {
 	ac       MAC // the AC the PADR went to; zero while waiting for PADOs
 	svc      string
 	vlan     uint16
-	recv     func([]byte)
 	ch       chan offer
+	// early holds session frames from ac that overtook the PADS (the two
+	// ethertypes are read by different goroutines).
+	early [][]byte
 }
 
 type offer struct {
@@ -249,9 +251,7 @@ func (c *Client) handleDiscovery(frame []byte, vid uint16) {
 				if mp, ok := p.MaxPayload(); ok && mp > 1492 {
 					cs.MaxPayload = mp
 				}
-				if d.recv != nil {
-					cs.recv.Store(&d.recv)
-				}
+				cs.early, d.early = d.early, nil
 				c.sessions[k] = cs
 				o.sess = cs
 			}
@@ -287,6 +287,9 @@ func (c *Client) handleSession(frame []byte, vid uint16) {
 	c.mu.RLock()
 	cs := c.sessions[sessKey{vid, dst, sid}]
 	c.mu.RUnlock()
+	if cs == nil && c.holdEarly(dst, src, vid, sid, payload) {
+		return
+	}
 	if cs == nil || cs.ACMAC != src || cs.closed.Load() {
 		c.Unknown.Add(1)
 		return
@@ -305,6 +308,24 @@ func (c *Client) handleSession(frame []byte, vid uint16) {
 		cs.early = append(cs.early, append([]byte(nil), payload...))
 	}
 	cs.mu.Unlock()
+}
+
+// holdEarly keeps a frame that overtook the PADS of a running dial; the
+// session is looked up again under the lock in case the PADS just came.
+func (c *Client) holdEarly(dst, src MAC, vid, sid uint16, payload []byte) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.sessions[sessKey{vid, dst, sid}] != nil {
+		return false
+	}
+	d := c.pending[dst]
+	if d == nil || d.ac != src || d.vlan != vid {
+		return false
+	}
+	if len(d.early) < 16 {
+		d.early = append(d.early, append([]byte(nil), payload...))
+	}
+	return true
 }
 
 // Dial runs discovery for source MAC mac: PADI, PADO, PADR, PADS with
@@ -333,7 +354,7 @@ func (c *Client) Dial(ctx context.Context, hw net.HardwareAddr, o DialOptions) (
 	if o.VLAN > 4094 {
 		return nil, fmt.Errorf("pppoe: dial: VLAN %d out of range", o.VLAN)
 	}
-	d := &dialState{hostUniq: o.HostUniq, svc: o.ServiceName, vlan: o.VLAN, recv: o.Receive, ch: make(chan offer, 8)}
+	d := &dialState{hostUniq: o.HostUniq, svc: o.ServiceName, vlan: o.VLAN, ch: make(chan offer, 8)}
 	c.mu.Lock()
 	if c.pending[mac] != nil {
 		c.mu.Unlock()
@@ -402,6 +423,9 @@ func (c *Client) Dial(ctx context.Context, hw net.HardwareAddr, o DialOptions) (
 				continue
 			}
 			if pads.sess != nil {
+				if o.Receive != nil {
+					pads.sess.SetReceive(o.Receive)
+				}
 				c.log.Debug("pppoe client session up", "mac", mac.String(), "session_id", pads.sess.ID)
 				return pads.sess, nil
 			}

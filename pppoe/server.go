@@ -72,8 +72,9 @@ func (r DownReason) String() string {
 // Handler receives the sessions of a Server. Its methods are called from
 // the server's reader goroutines and must not block.
 type Handler interface {
-	// SessionUp is called once the PADR is accepted, before the PADS is
-	// sent, so that the owner is ready when the first PPP frame arrives.
+	// SessionUp is called once the PADS is sent: the owner may start
+	// sending. Frames the client sends before SessionUp returns are held
+	// (up to 16) and handed to SessionData right after it.
 	SessionUp(s *Session)
 	// SessionDown is called once when the session ends.
 	SessionDown(s *Session, reason DownReason)
@@ -185,6 +186,9 @@ type Session struct {
 	hostUniq string
 	relay    []byte
 	closed   atomic.Bool
+	ready    atomic.Bool // SessionUp has returned
+	earlyMu  sync.Mutex
+	early    [][]byte // frames received before ready
 	// Counters of session-stage frames.
 	RxPackets, RxBytes, TxPackets, TxBytes atomic.Uint64
 }
@@ -274,6 +278,7 @@ type port struct {
 	nextID   uint16
 
 	delayed chan []byte
+	upNext  *Session // accepted by the PADR being answered
 }
 
 // Server is a PPPoE access concentrator (RFC 2516) on one interface and its
@@ -531,10 +536,10 @@ func (p *port) sendSession(b []byte, dst net.Addr) error {
 func (p *port) readDiscovery(ctx context.Context) error {
 	return readFrames(ctx, p.disc, func(frame []byte, vid uint16) {
 		reply, dst := p.handleDiscoveryTagged(frame, vid, p.srv.now())
-		if reply == nil {
-			return
+		if reply != nil {
+			p.send(reply, dst)
 		}
-		p.send(reply, dst)
+		p.finishUp()
 	}, "pppoe: "+p.name+": discovery")
 }
 
@@ -684,7 +689,42 @@ func (p *port) handleSessionTagged(frame []byte, vid uint16) {
 	c.sessIn.Add(1)
 	sess.RxPackets.Add(1)
 	sess.RxBytes.Add(uint64(len(payload)))
+	if !sess.ready.Load() && sess.hold(payload) {
+		return
+	}
 	p.srv.h.SessionData(sess, payload)
+}
+
+// hold keeps a copy of a frame that arrived before SessionUp returned; it
+// reports false when the session became ready meanwhile.
+func (s *Session) hold(payload []byte) bool {
+	s.earlyMu.Lock()
+	defer s.earlyMu.Unlock()
+	if s.ready.Load() {
+		return false
+	}
+	if len(s.early) < 16 {
+		s.early = append(s.early, append([]byte(nil), payload...))
+	}
+	return true
+}
+
+// finishUp reports the session accepted by the last PADR, once its PADS
+// has been sent, then hands over the frames held meanwhile.
+func (p *port) finishUp() {
+	sess := p.upNext
+	if sess == nil {
+		return
+	}
+	p.upNext = nil
+	p.srv.h.SessionUp(sess)
+	sess.earlyMu.Lock()
+	for _, f := range sess.early {
+		p.srv.h.SessionData(sess, f)
+	}
+	sess.early = nil
+	sess.ready.Store(true)
+	sess.earlyMu.Unlock()
 }
 
 // handleDiscovery processes one discovery Ethernet frame and returns the
@@ -932,7 +972,6 @@ func (p *port) padr(eth *Ethernet, vid uint16, in *Packet, now time.Time) ([]byt
 	if vid != 0 {
 		sess.VLAN = vid
 	}
-	// Reserve the ID; the session is published after SessionUp.
 	p.mu.Unlock()
 	if hu != nil {
 		sess.HostUniq = append([]byte(nil), hu...)
@@ -948,10 +987,12 @@ func (p *port) padr(eth *Ethernet, vid uint16, in *Packet, now time.Time) ([]byt
 	} else if err != nil {
 		c.malformed.Add(1)
 	}
-	p.srv.h.SessionUp(sess)
+	// Published before the PADS goes out, so that the client's first
+	// frames find it; SessionUp follows the PADS (p.finishUp).
 	p.mu.Lock()
 	p.sessions[sessKey{vid, sess.ClientMAC, id}] = sess
 	p.mu.Unlock()
+	p.upNext = sess
 	p.srv.log.Info("pppoe session up", "session_id", id, "mac", sess.ClientMAC.String(),
 		"interface", p.name, "service", sess.ServiceName, "max_payload", sess.MaxPayload)
 	return p.pads(sess), eth.Src

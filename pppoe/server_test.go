@@ -109,11 +109,12 @@ func newTestAC(t testing.TB, cfg ServerConfig) *testAC {
 // loop does; it returns the reply (nil when none).
 func (a *testAC) exchange(frame []byte) []byte {
 	reply, dst := a.p.handleDiscovery(frame, a.now)
-	if reply == nil {
-		return nil
+	if reply != nil {
+		_ = a.p.sendDiscovery(reply, dst)
+		reply = append([]byte(nil), reply...)
 	}
-	_ = a.p.sendDiscovery(reply, dst)
-	return append([]byte(nil), reply...)
+	a.p.finishUp()
+	return reply
 }
 
 func frame(t testing.TB, dst, src MAC, p Packet) []byte {
