@@ -248,6 +248,44 @@ func TestValidateMissing(t *testing.T) {
 	}
 }
 
+func TestValidateMalformedOptional(t *testing.T) {
+	// Section 7.1's own example: an Rx Connect Speed (M=0) of 2 octets is
+	// ignored and the message accepted; so is a bad Proxy Authen ID.
+	rx := NewAVPBytes(AVPRxConnectSpeed, []byte{0x12, 0x34})
+	id := NewAVPBytes(AVPProxyAuthenID, []byte{1, 1})
+	tx := NewAVPUint32(AVPTxConnectSpeed, 1)
+	avps := []AVP{tx, rx, FramingSync.AVP(AVPFramingType), id, NewAVPBytes(AVPSequencingRequired, nil)}
+	m := Message{Type: MsgOCCN, AVPs: avps}
+	dropped, err := m.Check()
+	if err != nil {
+		t.Fatalf("Check: %v", err)
+	}
+	if diff := cmp.Diff([]AVP{rx, id}, dropped); diff != "" {
+		t.Errorf("dropped (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]AVP{tx, FramingSync.AVP(AVPFramingType), NewAVPBytes(AVPSequencingRequired, nil)}, m.AVPs); diff != "" {
+		t.Errorf("kept (-want +got):\n%s", diff)
+	}
+	if avps[1].Type != AVPRxConnectSpeed {
+		t.Error("Check rewrote the caller's slice")
+	}
+	// The same AVP with M set is fatal, with the Result Code of 4.4.2.
+	rx.Mandatory = true
+	m = Message{Type: MsgOCCN, AVPs: []AVP{tx, rx, FramingSync.AVP(AVPFramingType)}}
+	err = m.Validate()
+	var me *MalformedAVPError
+	if !errors.As(err, &me) || !errors.Is(err, ErrMalformed) || me.AVP != AVPRxConnectSpeed || me.Msg != MsgOCCN {
+		t.Fatalf("Validate = %v, want *MalformedAVPError for RxConnectSpeed", err)
+	}
+	if r := me.Result(); r != (ResultCode{Result: 2, Error: uint16(ErrorLength), HasError: true, Message: "malformed RxConnectSpeed AVP"}) {
+		t.Errorf("Result() = %+v", r)
+	}
+	m = Message{Type: MsgICRP, AVPs: []AVP{NewAVPUint16(AVPAssignedSessionID, 0)}}
+	if err := m.Validate(); !errors.As(err, &me) || me.Result().Error != uint16(ErrorValueOutOfRange) {
+		t.Errorf("Assigned Session ID 0: %v", err)
+	}
+}
+
 func TestValidateValues(t *testing.T) {
 	icrp := func(avps ...AVP) Message {
 		return Message{Type: MsgICRP, AVPs: append([]AVP{NewAVPUint16(AVPAssignedSessionID, 1)}, avps...)}
@@ -270,7 +308,7 @@ func TestValidateValues(t *testing.T) {
 		{"Sequencing Required with a value", icrp(NewAVPBytes(AVPSequencingRequired, []byte{1})), ErrMalformed, "SequencingRequired"},
 		{"Call Errors of 24 octets", icrp(NewAVPBytes(AVPCallErrors, make([]byte, 24))), ErrMalformed, "CallErrors"},
 		{"Q.931 Cause of 2 octets", icrp(NewAVPBytes(AVPQ931Cause, []byte{0, 16})), ErrMalformed, "Q931Cause"},
-		{"Proxy Authen ID reserved octet set, section 4.4.5", icrp(NewAVPBytes(AVPProxyAuthenID, []byte{1, 1})), ErrMalformed, "Proxy Authen ID"},
+		{"Proxy Authen ID reserved octet set, M set, section 4.4.5", icrp(AVP{Mandatory: true, Type: AVPProxyAuthenID, Value: []byte{1, 1}}), ErrMalformed, "Proxy Authen ID"},
 		{"vendor AVP of any size", icrp(AVP{VendorID: 9, Type: AVPAssignedSessionID, Value: []byte{1}}), nil, ""},
 		{"unknown AVP of any size", icrp(AVP{Type: 99, Value: []byte{1}}), nil, ""},
 		{"PAP proxy without Response, section 4.4.5", iccn(ProxyAuthenPAP.AVP(), NewAVPString(AVPProxyAuthenName, "u"), NewAVPProxyAuthenID(1)), nil, ""},

@@ -108,3 +108,32 @@ func (e *MissingAVPError) Result() ResultCode {
 		Message:  "missing " + e.AVP.String() + " AVP",
 	}
 }
+
+// MalformedAVPError reports a recognised AVP with the M bit set whose value
+// breaks RFC 2661 section 4.4 (wrong size, a zero ID, a non-zero reserved
+// octet). Section 7.1: the session or tunnel the message belongs to is
+// terminated with the Result Code given by Result. It wraps ErrMalformed.
+type MalformedAVPError struct {
+	Msg  MsgType
+	AVP  AVPType
+	Code ErrorCode // ErrorLength or ErrorValueOutOfRange
+	Err  error
+}
+
+func (e *MalformedAVPError) Error() string {
+	return fmt.Sprintf("l2tp: %s: %v", e.Msg, e.Err)
+}
+
+func (e *MalformedAVPError) Unwrap() error { return e.Err }
+
+// Result is the Result Code for tearing down after a malformed mandatory
+// AVP: general error, error code 2 (length is wrong) or 3 (value out of
+// range), section 4.4.2, with the AVP named in the message.
+func (e *MalformedAVPError) Result() ResultCode {
+	return ResultCode{
+		Result:   uint16(StopCCNGeneralError),
+		Error:    uint16(e.Code),
+		HasError: true,
+		Message:  "malformed " + e.AVP.String() + " AVP",
+	}
+}

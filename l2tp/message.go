@@ -183,69 +183,96 @@ func (m Message) AppendOpts(b []byte, o AppendOptions) ([]byte, error) {
 }
 
 // Validate checks m against RFC 2661 section 6 and the value formats of
-// section 4.4: every AVP the message type requires is present
-// (*MissingAVPError otherwise), every recognised IETF AVP has the size its
-// section gives, Assigned Tunnel and Session IDs are non-zero, and the
-// proxy authentication AVPs that section 4.4.5 requires for the Proxy
-// Authen Type are there. Format problems wrap ErrMalformed and name the AVP.
-// AVPs the message type does not list are accepted (see MsgType.Allows).
+// section 4.4, and handles malformed AVPs as section 7.1 says: a recognised
+// IETF AVP whose value has the wrong size or an out-of-range value is fatal
+// when its M bit is set (*MalformedAVPError, which wraps ErrMalformed and
+// names the AVP) and is removed from m.AVPs when it is not (use Check to log
+// what was removed). Then every AVP the message type requires must be
+// present (*MissingAVPError), and the proxy authentication AVPs section 4.4.5
+// requires for the Proxy Authen Type. AVPs the message type does not list
+// are accepted (see MsgType.Allows). All three errors have a Result method
+// giving the Result Code for the CDN or StopCCN that must follow.
 func (m *Message) Validate() error {
+	_, err := m.Check()
+	return err
+}
+
+// Check is Validate that also returns the malformed non-mandatory AVPs it
+// removed from m.AVPs (section 7.1: ignored, "with the exception of logging
+// a local error message").
+func (m *Message) Check() (dropped []AVP, err error) {
 	if !m.Type.Known() {
-		return &UnknownMessageError{Type: m.Type, Mandatory: true}
+		return nil, &UnknownMessageError{Type: m.Type, Mandatory: true}
 	}
-	for _, a := range m.AVPs {
+	kept := m.AVPs
+	for i, a := range m.AVPs {
 		if a.VendorID != 0 || !a.Type.Known() {
+			if dropped != nil {
+				kept = append(kept, a)
+			}
 			continue
 		}
-		if err := checkValue(a); err != nil {
-			return fmt.Errorf("%s: %w", m.Type, err)
+		code, err := checkValue(a)
+		if err == nil {
+			if dropped != nil {
+				kept = append(kept, a)
+			}
+			continue
 		}
+		if a.Mandatory {
+			return dropped, &MalformedAVPError{Msg: m.Type, AVP: a.Type, Code: code, Err: err}
+		}
+		if dropped == nil {
+			// First removal: copy, so a slice shared with the caller
+			// is not rewritten.
+			kept = append([]AVP(nil), m.AVPs[:i]...)
+		}
+		dropped = append(dropped, a)
 	}
+	m.AVPs = kept
 	for _, t := range msgRules[m.Type].required {
 		if _, ok := m.Find(t); !ok {
-			return &MissingAVPError{Msg: m.Type, AVP: t}
+			return dropped, &MissingAVPError{Msg: m.Type, AVP: t}
 		}
 	}
 	if a, ok := m.Find(AVPProxyAuthenType); ok {
 		typ, _ := ParseProxyAuthenType(a.Value) // size checked above
 		for _, t := range typ.RequiredAVPs() {
 			if _, ok := m.Find(t); !ok {
-				return &MissingAVPError{Msg: m.Type, AVP: t}
+				return dropped, &MissingAVPError{Msg: m.Type, AVP: t}
 			}
 		}
 	}
-	return nil
+	return dropped, nil
 }
 
 // checkValue checks the clear value of a recognised IETF AVP against
-// section 4.4.
-func checkValue(a AVP) error {
+// section 4.4, and says which general error code of section 4.4.2 fits.
+func checkValue(a AVP) (ErrorCode, error) {
 	r := avpRules[a.Type]
 	if n := len(a.Value); n < r.min || n > r.max {
 		if r.min == r.max {
-			return fmt.Errorf("%w: %s AVP of %d octets, want %d", ErrMalformed, a.Type, n, r.min)
+			return ErrorLength, fmt.Errorf("%w: %s AVP of %d octets, want %d", ErrMalformed, a.Type, n, r.min)
 		}
-		return fmt.Errorf("%w: %s AVP of %d octets, want %d to %d", ErrMalformed, a.Type, n, r.min, r.max)
+		return ErrorLength, fmt.Errorf("%w: %s AVP of %d octets, want %d to %d", ErrMalformed, a.Type, n, r.min, r.max)
 	}
 	var err error
+	code := ErrorValueOutOfRange
 	switch a.Type {
 	case AVPResultCode:
 		_, err = ParseResultCode(a.Value)
+		code = ErrorLength // only its size can be wrong
 	case AVPAssignedTunnelID, AVPAssignedSessionID:
 		if binary.BigEndian.Uint16(a.Value) == 0 {
 			err = fmt.Errorf("%w: %s is 0", ErrMalformed, a.Type) // 4.4.3, 4.4.4: non-zero
 		}
 	case AVPProxyAuthenID:
 		_, err = ParseProxyAuthenID(a.Value)
-	case AVPCallErrors:
-		_, err = ParseCallErrors(a.Value)
-	case AVPACCM:
-		_, err = ParseACCM(a.Value)
 	}
 	if err != nil && !errors.Is(err, ErrMalformed) {
 		err = fmt.Errorf("%w: %w", ErrMalformed, err)
 	}
-	return err
+	return code, err
 }
 
 // ParseControl decodes a whole control packet: the header (ParseHeader) and
