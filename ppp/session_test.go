@@ -842,30 +842,52 @@ func TestProxyInfoCapture(t *testing.T) {
 	}
 }
 
-// FuzzSessionInput throws arbitrary frames at an established server session:
-// never a panic, and the session stays consistent.
+// FuzzSessionInput throws arbitrary frames (split at 0x7e) at an established
+// server and an established client session: never a panic, every frame sent
+// decodes, and the session stays within its phases.
 func FuzzSessionInput(f *testing.F) {
 	f.Add([]byte{0xc0, 0x21, 1, 1, 0, 8, 1, 4, 0, 10})
 	f.Add([]byte{0xc0, 0x21, 8, 1, 0, 6, 0x80, 0x21})
 	f.Add([]byte{0xc0, 0x21, 7, 1, 0, 8, 1, 1, 0, 4})
-	f.Add([]byte{0x80, 0x21, 1, 1, 0, 10, 3, 6, 0, 0, 0, 0})
+	f.Add([]byte{0x80, 0x21, 1, 1, 0, 10, 3, 6, 0, 0, 0, 0, 0x7e, 0x80, 0x21, 2, 1, 0, 4})
 	f.Add([]byte{0xc2, 0x23, 2, 1, 0, 5, 0})
+	f.Add([]byte{0xc2, 0x23, 1, 1, 0, 9, 4, 1, 2, 3, 4})
 	f.Add([]byte{0xc0, 0x23, 1, 1, 0, 6, 9, 1})
-	f.Add([]byte{0xff, 0x03, 0xc0, 0x21, 5, 1, 0, 4})
+	f.Add([]byte{0xc0, 0x23, 2, 1, 0, 5, 0})
+	f.Add([]byte{0xff, 0x03, 0xc0, 0x21, 5, 1, 0, 4, 0x7e, 0xc0, 0x21, 6, 1, 0, 4})
 	f.Fuzz(func(t *testing.T, b []byte) {
-		x := newSingle(ppp.Config{Auth: []ppp.AuthProto{ppp.AuthPAP}})
-		x.s.Open(x.now)
-		req := reply(t, x.take(), ppp.ProtoLCP)
-		x.s.Input(frame(ppp.ProtoLCP, ppp.ConfAck, req.ID, req.Data...), x.now)
-		x.s.Input(frame(ppp.ProtoLCP, ppp.ConfReq, 1, 5, 6, 9, 9, 9, 9), x.now)
-		for i := 0; i < 3; i++ {
-			x.s.Input(b, x.now)
-			x.now = x.now.Add(time.Second)
-			x.s.Tick(x.now)
-		}
-		for _, o := range x.take() {
-			if _, _, err := ppp.ParseProtocol(o); err != nil {
-				t.Fatalf("sent an undecodable frame %x", o)
+		frames := bytes.Split(b, []byte{0x7e})
+		for _, role := range []ppp.Role{ppp.Server, ppp.Client} {
+			x := newSingle(ppp.Config{Auth: []ppp.AuthProto{ppp.AuthPAP}})
+			if role == ppp.Client {
+				x.s = ppp.NewSession(x, ppp.Config{Role: ppp.Client, Username: "u", Password: "p", Rand: newRand(2), Handler: x.rec})
+			}
+			x.s.Open(x.now)
+			req := reply(t, x.take(), ppp.ProtoLCP)
+			x.s.Input(frame(ppp.ProtoLCP, ppp.ConfAck, req.ID, req.Data...), x.now)
+			peerReq := []byte{5, 6, 9, 9, 9, 9}
+			if role == ppp.Client {
+				peerReq = []byte{3, 4, 0xc0, 0x23, 5, 6, 9, 9, 9, 9} // the server asks for PAP
+			}
+			x.s.Input(frame(ppp.ProtoLCP, ppp.ConfReq, 1, peerReq...), x.now)
+			if x.s.LCPState() != ppp.Opened {
+				t.Fatalf("%v: LCP %v before fuzzing", role, x.s.LCPState())
+			}
+			for i := 0; i < 2; i++ {
+				for _, fr := range frames {
+					x.s.Input(fr, x.now)
+				}
+				x.auth.flush(x.now)
+				x.now = x.now.Add(time.Second)
+				x.s.Tick(x.now)
+			}
+			for _, o := range x.take() {
+				if _, _, err := ppp.ParseProtocol(o); err != nil {
+					t.Fatalf("sent an undecodable frame %x", o)
+				}
+			}
+			if ph := x.s.State(); ph > ppp.PhaseTerminate {
+				t.Fatalf("phase %v", ph)
 			}
 		}
 	})
