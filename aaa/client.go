@@ -64,18 +64,24 @@ type Client struct {
 	now   func() time.Time
 	stats clientCounters
 	once  onceLogger
+	// latency, when set by RegisterMetrics, observes round trips.
+	latency atomic.Pointer[func(kind string, d time.Duration)]
 }
 
 type server struct {
 	Server
+	kind      string       // "access" or "accounting", a metric label
 	deadUntil atomic.Int64 // unix nanoseconds
 	sawMA     atomic.Bool
+	// Outcomes of the requests this server answered or dropped.
+	accepts, rejects, timeouts atomic.Uint64
 }
 
 type clientCounters struct {
 	requests, retransmits, timeouts, failovers                           atomic.Uint64
 	accepts, rejects, challenges, acctResponses                          atomic.Uint64
 	badAuthenticator, badMA, missingMA, malformed, unexpected, deadSkips atomic.Uint64
+	authFailed, acctFailed                                               atomic.Uint64
 }
 
 // ClientStats are the counters of a Client.
@@ -94,6 +100,8 @@ type ClientStats struct {
 	Malformed                   uint64 // unparsable responses, dropped
 	Unexpected                  uint64 // wrong Identifier or code, dropped
 	DeadSkips                   uint64 // servers skipped while held down
+	AuthFailed                  uint64 // Access-Requests no server answered
+	AcctFailed                  uint64 // Accounting-Requests no server answered
 }
 
 // NewClient checks cfg and returns a client.
@@ -141,7 +149,10 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 			if s.RequireMessageAuthenticator > MAAlways {
 				return nil, &ConfigError{Field: field + ".require_message_authenticator", Msg: "unknown policy"}
 			}
-			srv := &server{Server: s}
+			srv := &server{Server: s, kind: "access"}
+			if i == 1 {
+				srv.kind = "accounting"
+			}
 			srv.Secret = append([]byte(nil), s.Secret...)
 			if i == 0 {
 				c.auth = append(c.auth, srv)
@@ -163,6 +174,7 @@ func (c *Client) Stats() ClientStats {
 		BadAuthenticator: s.badAuthenticator.Load(), BadMessageAuthenticator: s.badMA.Load(),
 		MissingMessageAuthenticator: s.missingMA.Load(), Malformed: s.malformed.Load(),
 		Unexpected: s.unexpected.Load(), DeadSkips: s.deadSkips.Load(),
+		AuthFailed: s.authFailed.Load(), AcctFailed: s.acctFailed.Load(),
 	}
 }
 
@@ -219,9 +231,18 @@ func (c *Client) exchange(ctx context.Context, list []*server, rebuild bool, bui
 		if i > 0 {
 			c.stats.failovers.Add(1)
 		}
+		began := time.Now()
 		resp, req, err := c.tryServer(ctx, s, rebuild, build, want)
 		if err == nil {
 			s.deadUntil.Store(0)
+			if resp.Code == radius.CodeAccessAccept || resp.Code == radius.CodeAccountingResponse {
+				s.accepts.Add(1)
+			} else {
+				s.rejects.Add(1)
+			}
+			if f := c.latency.Load(); f != nil {
+				(*f)(s.kind, time.Since(began))
+			}
 			return resp, req, nil
 		}
 		if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
@@ -231,10 +252,40 @@ func (c *Client) exchange(ctx context.Context, list []*server, rebuild bool, bui
 			return nil, nil, err
 		}
 		c.stats.timeouts.Add(1)
+		s.timeouts.Add(1)
 		s.deadUntil.Store(c.now().Add(c.cfg.DeadTime).UnixNano())
 		c.log.Warn("RADIUS server did not answer; holding it down", "server", s.Addr, "dead_time", c.cfg.DeadTime)
 	}
+	if list[0].kind == "access" {
+		c.stats.authFailed.Add(1)
+	} else {
+		c.stats.acctFailed.Add(1)
+	}
 	return nil, nil, fmt.Errorf("aaa: %w (%d servers tried)", ErrTimeout, len(servers))
+}
+
+// ServerStats are the outcomes per configured server.
+type ServerStats struct {
+	Addr     string
+	Kind     string // "access" or "accounting"
+	Accepts  uint64 // Access-Accept, or Accounting-Response
+	Rejects  uint64 // Access-Reject or Access-Challenge
+	Timeouts uint64 // requests it left unanswered
+	Dead     bool   // held down now
+}
+
+// ServerStats returns the per-server counters, authentication servers
+// first, in configured order.
+func (c *Client) ServerStats() []ServerStats {
+	now := c.now().UnixNano()
+	var out []ServerStats
+	for _, s := range append(append([]*server(nil), c.auth...), c.acct...) {
+		out = append(out, ServerStats{
+			Addr: s.Addr, Kind: s.kind, Accepts: s.accepts.Load(), Rejects: s.rejects.Load(),
+			Timeouts: s.timeouts.Load(), Dead: s.deadUntil.Load() > now,
+		})
+	}
+	return out
 }
 
 func (c *Client) tryServer(ctx context.Context, s *server, rebuild bool, build builder, want func(radius.Code) bool) (*radius.Packet, []byte, error) {

@@ -255,6 +255,7 @@ const (
 type coaCounters struct {
 	received, unknownClient, badAuthenticator, badMA, malformed, replayed,
 	duplicates, acks, naks, unexpected atomic.Uint64
+	disconnectACKs, disconnectNAKs, coaACKs, coaNAKs atomic.Uint64
 }
 
 // CoAStats are the counters of a CoAServer.
@@ -269,6 +270,10 @@ type CoAStats struct {
 	ACKs                    uint64
 	NAKs                    uint64
 	Unexpected              uint64 // other codes: dropped
+	DisconnectACKs          uint64
+	DisconnectNAKs          uint64
+	CoAACKs                 uint64
+	CoANAKs                 uint64
 }
 
 // NewCoAServer returns a server reading requests from conn.
@@ -291,6 +296,8 @@ func (s *CoAServer) Stats() CoAStats {
 		BadAuthenticator: c.badAuthenticator.Load(), BadMessageAuthenticator: c.badMA.Load(),
 		Malformed: c.malformed.Load(), Replayed: c.replayed.Load(), Duplicates: c.duplicates.Load(),
 		ACKs: c.acks.Load(), NAKs: c.naks.Load(), Unexpected: c.unexpected.Load(),
+		DisconnectACKs: c.disconnectACKs.Load(), DisconnectNAKs: c.disconnectNAKs.Load(),
+		CoAACKs: c.coaACKs.Load(), CoANAKs: c.coaNAKs.Load(),
 	}
 }
 
@@ -431,6 +438,16 @@ func (s *CoAServer) Handle(ctx context.Context, b []byte, from netip.AddrPort) [
 	}
 	s.remember(key, resp)
 	args := []any{"peer", from.String(), "code", code, "acct_session_id", req.Selector.AcctSessionID, "user", req.Selector.Username}
+	switch {
+	case cause == 0 && code == radius.CodeDisconnectRequest:
+		s.stats.disconnectACKs.Add(1)
+	case cause == 0:
+		s.stats.coaACKs.Add(1)
+	case code == radius.CodeDisconnectRequest:
+		s.stats.disconnectNAKs.Add(1)
+	default:
+		s.stats.coaNAKs.Add(1)
+	}
 	if cause == 0 {
 		s.stats.acks.Add(1)
 		s.log.Info("dynamic authorization request done", args...)
