@@ -29,7 +29,7 @@ var icrq = cat(
 	rawAVP(0x80, 0, 15, []byte{0, 0, 0, 0x2a}), // Call Serial Number
 )
 
-func TestMBitRules(t *testing.T) {
+func TestAVPMBitRules(t *testing.T) {
 	tests := []struct {
 		name    string
 		b       []byte
@@ -112,7 +112,7 @@ func TestMBitRules(t *testing.T) {
 	}
 }
 
-func TestUnknownMandatoryTeardown(t *testing.T) {
+func TestAVPUnknownMandatoryTeardown(t *testing.T) {
 	// Section 4.1 and 4.4.2: result 2 (general error), error 8, and the
 	// offending attribute in the message; CDN for a session, StopCCN for
 	// the tunnel.
@@ -194,7 +194,7 @@ func TestParseMessageErrors(t *testing.T) {
 	}
 }
 
-func TestParseControlErrors(t *testing.T) {
+func TestMessageParseControlErrors(t *testing.T) {
 	good := goldenBytes["HELLO"]
 	tests := []struct {
 		name string
@@ -220,7 +220,7 @@ func TestParseControlErrors(t *testing.T) {
 	}
 }
 
-func TestValidateMissing(t *testing.T) {
+func TestMessageValidateMissing(t *testing.T) {
 	// Remove each AVP section 6 requires, one at a time, from every golden
 	// message: Validate names the message and the AVP.
 	for _, tc := range goldenCases {
@@ -248,7 +248,7 @@ func TestValidateMissing(t *testing.T) {
 	}
 }
 
-func TestValidateMalformedOptional(t *testing.T) {
+func TestMessageValidateMalformedOptional(t *testing.T) {
 	// Section 7.1's own example: an Rx Connect Speed (M=0) of 2 octets is
 	// ignored and the message accepted; so is a bad Proxy Authen ID.
 	rx := NewAVPBytes(AVPRxConnectSpeed, []byte{0x12, 0x34})
@@ -286,7 +286,7 @@ func TestValidateMalformedOptional(t *testing.T) {
 	}
 }
 
-func TestValidateValues(t *testing.T) {
+func TestMessageValidateValues(t *testing.T) {
 	icrp := func(avps ...AVP) Message {
 		return Message{Type: MsgICRP, AVPs: append([]AVP{NewAVPUint16(AVPAssignedSessionID, 1)}, avps...)}
 	}
@@ -340,7 +340,7 @@ func TestValidateValues(t *testing.T) {
 
 // TestMandatoryBits checks NewAVP* against the M bit each subsection of
 // RFC 2661 section 4.4 states ("The M-bit for this AVP MUST be set to ...").
-func TestMandatoryBits(t *testing.T) {
+func TestAVPMandatoryBits(t *testing.T) {
 	notMandatory := map[AVPType]bool{
 		AVPTieBreaker: true, AVPFirmwareRevision: true, AVPVendorName: true,
 		AVPPhysicalChannelID: true, AVPInitialRecvLCPConfReq: true, AVPLastSentLCPConfReq: true,

@@ -150,7 +150,7 @@ func variable(name string, n int) bool {
 	return false
 }
 
-func TestResultCodeMessageWithoutErrorFlag(t *testing.T) {
+func TestAVPResultCodeMessageWithoutErrorFlag(t *testing.T) {
 	// The Error Message can only follow an Error Code (section 4.4.2).
 	b, err := ResultCode{Result: 1, Message: "x"}.Append(nil)
 	if err != nil || string(b) != "\x00\x01\x00\x00x" {
@@ -164,7 +164,7 @@ func TestResultCodeMessageWithoutErrorFlag(t *testing.T) {
 	}
 }
 
-func TestResultCodeDescribe(t *testing.T) {
+func TestAVPResultCodeDescribe(t *testing.T) {
 	tests := []struct {
 		r    ResultCode
 		t    MsgType
@@ -182,7 +182,7 @@ func TestResultCodeDescribe(t *testing.T) {
 	}
 }
 
-func TestProxyAuthenID(t *testing.T) {
+func TestAVPProxyAuthenID(t *testing.T) {
 	a := NewAVPProxyAuthenID(0x42)
 	if id, err := ParseProxyAuthenID(a.Value); err != nil || id != 0x42 || a.Mandatory {
 		t.Errorf("Proxy Authen ID = %#x, %v, M=%v", id, err, a.Mandatory)
@@ -192,7 +192,7 @@ func TestProxyAuthenID(t *testing.T) {
 	}
 }
 
-func TestStrings(t *testing.T) {
+func TestMessageAndAVPStrings(t *testing.T) {
 	tests := []struct{ got, want string }{
 		{MsgSCCRQ.String(), "SCCRQ"},
 		{MsgStopCCN.String(), "StopCCN"},

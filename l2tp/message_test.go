@@ -827,7 +827,7 @@ func TestGoldenValues(t *testing.T) {
 // TestChallengeResponse checks the tunnel authentication of RFC 2661
 // sections 4.2 and 5.1.1 against MD5 values computed independently by
 // testdata/golden_gen.py.
-func TestChallengeResponse(t *testing.T) {
+func TestMessageChallengeResponse(t *testing.T) {
 	if got := ChallengeResponse(MsgSCCRP, goldenSecret, []byte{0xde, 0xad, 0xbe, 0xef}); got != goldenResp2 {
 		t.Errorf("SCCRP response = % x, want % x", got, goldenResp2)
 	}
@@ -839,7 +839,7 @@ func TestChallengeResponse(t *testing.T) {
 	}
 }
 
-func TestParseControlRejectsData(t *testing.T) {
+func TestMessageParseControlRejectsData(t *testing.T) {
 	b := []byte{0x00, 0x02, 0, 1, 0, 1, 0xff, 0x03}
 	if _, _, err := ParseControl(b, nil); !errors.Is(err, ErrMalformed) {
 		t.Errorf("ParseControl(data) = %v, want ErrMalformed", err)
