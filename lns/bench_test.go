@@ -1,0 +1,167 @@
+package lns
+
+// Benchmarks of the LNS forwarding path (DESIGN.md sections 4 and 8). Run:
+//
+//	go test -run '^$' -bench 'Decap|Encap' -benchtime 2s ./lns/
+//
+// The in-memory ones replace the TUN and the UDP socket with fakes that cost
+// nothing, so they measure the data plane itself; the Netns ones use a real
+// TUN device and a real UDP socket in a network namespace (root only).
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"runtime"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+var benchSizes = []int{64, 1400}
+
+// countTUN is a TUN that accepts every write and counts it; its reads block
+// until the deadline is moved.
+type countTUN struct {
+	written atomic.Uint64
+	release chan struct{}
+}
+
+func (c *countTUN) ReadBatch([][]byte, []int, int) (int, error) {
+	<-c.release
+	return 0, errors.New("closed")
+}
+
+func (c *countTUN) WriteBatch(bufs [][]byte, _ int) (int, error) {
+	c.written.Add(uint64(len(bufs)))
+	return len(bufs), nil
+}
+
+func (c *countTUN) SetReadDeadline(time.Time) error {
+	select {
+	case <-c.release:
+	default:
+		close(c.release)
+	}
+	return nil
+}
+
+func reportPPS(b *testing.B, packets uint64, d time.Duration) {
+	b.ReportMetric(float64(packets)/d.Seconds(), "pkts/s")
+}
+
+// BenchmarkDecap is the upstream path in memory: L2TP data message →
+// HandleDatagram (header parse, session lookup, PPP and IPv4 checks,
+// anti-spoofing, rate limit, copy into a pooled buffer, queue) → the TUN
+// writer goroutine's batched write. One op is one packet; pkts/s counts
+// packets the (fake) TUN accepted.
+func BenchmarkDecap(b *testing.B) {
+	for _, size := range benchSizes {
+		b.Run(fmt.Sprintf("%dB", size), func(b *testing.B) {
+			tn := &countTUN{release: make(chan struct{})}
+			d, err := New(Config{TUN: []TUN{tn}, Conn: &discardConn{}})
+			if err != nil {
+				b.Fatal(err)
+			}
+			f, _ := NewFlow(FlowConfig{LocalTunnelID: 10, LocalSessionID: 20, PeerTunnelID: 7, PeerSessionID: 9,
+				Peer: lacPeer, Up: Rate{Kbps: 1e9}}) // charged, never limiting
+			d.Add(f)
+			d.SetAddr(f, subAddr)
+			msg := cat([]byte{0x00, 0x02, 0x00, 0x0a, 0x00, 0x14, 0xff, 0x03, 0x00, 0x21}, ipv4UDP(subAddr, hostAddr, size))
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan error, 1)
+			go func() { done <- d.Run(ctx) }()
+			b.ReportAllocs()
+			b.SetBytes(int64(size))
+			b.ResetTimer()
+			start := time.Now()
+			for i := 0; i < b.N; i++ {
+				for d.HandleDatagram(msg) == DropQueueFull {
+					runtime.Gosched() // the writer is behind: let it run
+				}
+			}
+			for tn.written.Load() < uint64(b.N) {
+				runtime.Gosched()
+			}
+			el := time.Since(start)
+			b.StopTimer()
+			reportPPS(b, tn.written.Load(), el)
+			cancel()
+			<-done
+			drops := d.Stats().Drops
+			b.ReportMetric(float64(drops[DropQueueFull])/float64(b.N), "retries/op")
+			drops[DropQueueFull] = 0
+			if drops != ([NumDropReasons]uint64{}) {
+				b.Fatalf("unexpected drops: %v", drops)
+			}
+		})
+	}
+}
+
+// replayTUN is a TUN whose every read returns a full batch of the same
+// packets, which were written once into the buffers' payload area (encap
+// only writes the headroom, so they stay intact), until limit packets.
+type replayTUN struct {
+	pkt   []byte
+	limit int
+	done  int
+	ready bool
+}
+
+func (r *replayTUN) ReadBatch(bufs [][]byte, sizes []int, off int) (int, error) {
+	if r.done >= r.limit {
+		return 0, errors.New("replay done")
+	}
+	if !r.ready {
+		for i := range bufs {
+			copy(bufs[i][off:], r.pkt)
+		}
+		r.ready = true
+	}
+	n := min(len(bufs), r.limit-r.done)
+	for i := 0; i < n; i++ {
+		sizes[i] = len(r.pkt)
+	}
+	r.done += n
+	return n, nil
+}
+
+func (r *replayTUN) WriteBatch(bufs [][]byte, _ int) (int, error) { return len(bufs), nil }
+func (r *replayTUN) SetReadDeadline(time.Time) error              { return nil }
+
+// BenchmarkEncap is the downstream path in memory: a batch read from the
+// TUN → per packet IPv4 check, lock-free address lookup, rate limit, L2TP
+// and PPP headers written in the headroom → one batched send. One op is one
+// packet.
+func BenchmarkEncap(b *testing.B) {
+	for _, size := range benchSizes {
+		b.Run(fmt.Sprintf("%dB", size), func(b *testing.B) {
+			conn := &discardConn{}
+			d, err := New(Config{TUN: []TUN{&countTUN{release: make(chan struct{})}}, Conn: conn})
+			if err != nil {
+				b.Fatal(err)
+			}
+			// A full table, so the lookup is not of a lonely entry.
+			for i := 0; i < 60000; i++ {
+				f, _ := NewFlow(FlowConfig{PeerTunnelID: 7, PeerSessionID: uint16(i + 1), Peer: lacPeer, Down: Rate{Kbps: 1e9}}) // 1 Tbit/s: charged, never limiting
+				if err := d.SetAddr(f, netip.AddrFrom4([4]byte{100, 64 + byte(i>>16), byte(i >> 8), byte(i)})); err != nil && !errors.Is(err, ErrBadKey) {
+					b.Fatal(err)
+				}
+			}
+			w := newEncapWorker(d)
+			r := &replayTUN{pkt: ipv4UDP(hostAddr, netip.MustParseAddr("100.64.0.10"), size), limit: b.N}
+			b.ReportAllocs()
+			b.SetBytes(int64(size))
+			b.ResetTimer()
+			start := time.Now()
+			err = w.run(context.Background(), r)
+			el := time.Since(start)
+			b.StopTimer()
+			if err == nil || conn.n != b.N {
+				b.Fatalf("run = %v; sent %d of %d; drops %v", err, conn.n, b.N, d.Stats().Drops)
+			}
+			reportPPS(b, uint64(conn.n), el)
+		})
+	}
+}
