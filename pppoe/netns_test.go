@@ -37,6 +37,19 @@ func (h *echoHandler) SessionUp(s *Session) {
 	h.mu.Unlock()
 }
 
+// session waits for SessionUp of id (it follows the PADS).
+func (h *echoHandler) session(t *testing.T, id uint16) *Session {
+	t.Helper()
+	var s *Session
+	waitFor(t, fmt.Sprintf("SessionUp of %d", id), func() bool {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		s = h.up[id]
+		return s != nil
+	})
+	return s
+}
+
 func (h *echoHandler) SessionDown(s *Session, why DownReason) {
 	h.mu.Lock()
 	h.down[s.ID] = why
@@ -176,9 +189,7 @@ func TestNetnsSessions(t *testing.T) {
 			t.Errorf("session %d: %+v", i, cs)
 		}
 		ids[cs.ID] = true
-		h.mu.Lock()
-		s := h.up[cs.ID]
-		h.mu.Unlock()
+		s := h.session(t, cs.ID)
 		if s == nil || !bytes.Equal(s.ClientMAC[:], subMAC(i)) || s.Interface != "ac0" {
 			t.Errorf("session %d: AC side %+v", i, s)
 		}
@@ -212,9 +223,7 @@ func TestNetnsSessions(t *testing.T) {
 			}
 			continue
 		}
-		h.mu.Lock()
-		s := h.up[cs.ID]
-		h.mu.Unlock()
+		s := h.session(t, cs.ID)
 		l.srv.Close(s, "administrative")
 	}
 	for i, cs := range sessions {
@@ -334,9 +343,7 @@ func TestNetnsVLAN(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.mu.Lock()
-	s := h.up[cs.ID]
-	h.mu.Unlock()
+	s := h.session(t, cs.ID)
 	if s == nil || s.VLAN != 200 || s.Interface != "ac0.200" {
 		t.Fatalf("AC session %+v, want VLAN 200 on ac0.200", s)
 	}
@@ -423,9 +430,7 @@ func TestNetnsUserVLANs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.mu.Lock()
-	s := h.up[cs.ID]
-	h.mu.Unlock()
+	s := h.session(t, cs.ID)
 	if s == nil || s.VLAN != 200 || cs.VLAN != 200 {
 		t.Fatalf("AC session %+v, client VLAN %d; want VLAN 200", s, cs.VLAN)
 	}
