@@ -1026,3 +1026,74 @@ func TestGoldenTshark(t *testing.T) {
 		}
 	}
 }
+
+func TestMessageAllows(t *testing.T) {
+	// Every IETF AVP of every golden message is one section 6 lists for it.
+	for _, tc := range goldenCases {
+		if tc.m == nil {
+			continue
+		}
+		for _, a := range tc.m.AVPs {
+			if a.VendorID == 0 && !tc.m.Type.Allows(a.Type) {
+				t.Errorf("%s: %s not allowed", tc.m.Type, a.Type)
+			}
+		}
+	}
+	for _, tc := range []struct {
+		m    MsgType
+		a    AVPType
+		want bool
+	}{
+		{MsgSCCRQ, AVPTieBreaker, true},        // 6.1
+		{MsgSCCRP, AVPTieBreaker, false},       // 6.2
+		{MsgSCCCN, AVPChallengeResponse, true}, // 6.3
+		{MsgICRP, AVPHostName, false},          // 6.7
+		{MsgHELLO, AVPRandomVector, true},      // 4.4.1: any message
+		{MsgCDN, AVPQ931Cause, true},           // 6.12
+		{MsgType(5), AVPRandomVector, false},
+	} {
+		if got := tc.m.Allows(tc.a); got != tc.want {
+			t.Errorf("%s.Allows(%s) = %v, want %v", tc.m, tc.a, got, tc.want)
+		}
+	}
+}
+
+// Example shows one exchange of section 5.1 as an LNS sees it: parse an
+// SCCRQ, check it, answer with an SCCRP carrying the challenge response.
+func Example() {
+	secret := []byte("s3cret")
+	_, sccrq, err := ParseControl(goldenBytes["SCCRQ"], secret)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	if err := sccrq.Validate(); err != nil {
+		fmt.Println(err) // send StopCCN with err's Result()
+		return
+	}
+	peerTunnel, _ := mustFind(sccrq, AVPAssignedTunnelID).Uint16()
+	challenge := mustFind(sccrq, AVPChallenge).Value
+	resp := ChallengeResponse(MsgSCCRP, secret, challenge)
+
+	sccrp := &Message{Type: MsgSCCRP}
+	sccrp.Add(ProtocolVersion1.AVP())
+	sccrp.Add(FramingSync.AVP(AVPFramingCapabilities))
+	sccrp.Add(NewAVPString(AVPHostName, "lns1"))
+	sccrp.Add(NewAVPUint16(AVPAssignedTunnelID, 2))
+	sccrp.Add(NewAVPBytes(AVPChallengeResponse, resp[:]))
+	pkt, err := AppendControl(nil, Header{TunnelID: peerTunnel, Nr: 1}, sccrp, secret, nil)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Printf("SCCRP of %d octets to tunnel %d\n", len(pkt), peerTunnel)
+	// Output: SCCRP of 78 octets to tunnel 1
+}
+
+func mustFind(m *Message, t AVPType) AVP {
+	a, ok := m.Find(t)
+	if !ok {
+		panic("no " + t.String())
+	}
+	return a
+}
