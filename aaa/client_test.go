@@ -94,9 +94,13 @@ func validMA(t *testing.T, b []byte, zeroAuth bool) {
 }
 
 func TestPAPAcceptReplyAttributes(t *testing.T) {
-	var gotPW []byte
+	gotPW := make(chan []byte, 1)
 	srv := aaatest.New(t, secret, func(req *radius.Packet) *radius.Packet {
-		gotPW, _ = radius.UserPassword(req.Get(2), secret, req.Authenticator[:])
+		pw, _ := radius.UserPassword(req.Get(2), secret, req.Authenticator[:])
+		select {
+		case gotPW <- pw:
+		default: // a retransmission
+		}
 		r := accept(req)
 		r.Add(8, radius.Attribute{100, 64, 0, 7})            // Framed-IP-Address
 		r.Add(9, radius.Attribute{255, 255, 255, 255})       // Framed-IP-Netmask
@@ -140,8 +144,8 @@ func TestPAPAcceptReplyAttributes(t *testing.T) {
 	if d := cmp.Diff(want, reply, addrCmp); d != "" {
 		t.Errorf("reply (-want +got):\n%s", d)
 	}
-	if string(gotPW) != "a long password of more than 16 bytes" {
-		t.Errorf("server decrypted User-Password %q", gotPW)
+	if pw := <-gotPW; string(pw) != "a long password of more than 16 bytes" {
+		t.Errorf("server decrypted User-Password %q", pw)
 	}
 	// What the server saw: the RFC 2865 attributes a BRAS sends.
 	req := srv.Requests()[0]

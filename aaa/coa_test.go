@@ -35,6 +35,13 @@ func (f *fakeSessions) find(sel aaa.SessionSelector) int {
 	return -1
 }
 
+// seen returns copies of what the handler did, under its lock.
+func (f *fakeSessions) seen() (down []aaa.SessionSelector, changes []aaa.Change) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append(down, f.down...), append(changes, f.changes...)
+}
+
 func (f *fakeSessions) Disconnect(_ context.Context, sel aaa.SessionSelector) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()

@@ -246,8 +246,9 @@ func TestRadclientAgainstCoAServer(t *testing.T) {
 			}
 		})
 	}
-	if len(h.down) != 2 || len(h.changes) != 1 || h.changes[0].RateLimit == nil || *h.changes[0].RateLimit != (aaa.RateLimit{DownKbps: 4096, UpKbps: 1024}) {
-		t.Errorf("handler saw disconnects %v, changes %v", h.down, h.changes)
+	down, changes := h.seen()
+	if len(down) != 2 || len(changes) != 1 || changes[0].RateLimit == nil || *changes[0].RateLimit != (aaa.RateLimit{DownKbps: 4096, UpKbps: 1024}) {
+		t.Errorf("handler saw disconnects %v, changes %v", down, changes)
 	}
 	if st := s.Stats(); st.BadAuthenticator == 0 {
 		t.Errorf("wrong secret not counted: %+v", st)
