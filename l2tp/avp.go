@@ -16,7 +16,7 @@ const (
 	avpHeaderLen   = 6
 	maxAVPLen      = avpLenMask               // 1023
 	maxAVPValue    = maxAVPLen - avpHeaderLen // 1017
-	unlimited      = maxAVPValue              // no size limit but the AVP's own
+	avpUnlimited   = maxAVPValue              // no size limit but the AVP's own
 	randomVectorSz = 16                       // RV length used when Append makes one
 )
 
@@ -30,45 +30,45 @@ type avpRule struct {
 
 // avpRules is the per-AVP table of section 4.4, indexed by AVPType.
 var avpRules = [...]avpRule{
-	AVPMessageType:           {true, false, 2, 2},         // 4.4.1
-	AVPResultCode:            {true, false, 2, unlimited}, // 4.4.2
-	AVPProtocolVersion:       {true, false, 2, 2},         // 4.4.3
-	AVPFramingCapabilities:   {true, true, 4, 4},          // 4.4.3
-	AVPBearerCapabilities:    {true, true, 4, 4},          // 4.4.3
-	AVPTieBreaker:            {false, false, 8, 8},        // 4.4.3
-	AVPFirmwareRevision:      {false, true, 2, 2},         // 4.4.3
-	AVPHostName:              {true, false, 1, unlimited}, // 4.4.3
-	AVPVendorName:            {false, true, 0, unlimited}, // 4.4.3
-	AVPAssignedTunnelID:      {true, true, 2, 2},          // 4.4.3
-	AVPReceiveWindowSize:     {true, false, 2, 2},         // 4.4.3
-	AVPChallenge:             {true, true, 1, unlimited},  // 4.4.3
-	AVPQ931Cause:             {true, false, 3, unlimited}, // 4.4.4
-	AVPChallengeResponse:     {true, true, 16, 16},        // 4.4.3
-	AVPAssignedSessionID:     {true, true, 2, 2},          // 4.4.4
-	AVPCallSerialNumber:      {true, true, 4, 4},          // 4.4.4
-	AVPMinimumBPS:            {true, true, 4, 4},          // 4.4.4
-	AVPMaximumBPS:            {true, true, 4, 4},          // 4.4.4
-	AVPBearerType:            {true, true, 4, 4},          // 4.4.4
-	AVPFramingType:           {true, true, 4, 4},          // 4.4.4
-	AVPCalledNumber:          {true, true, 0, unlimited},  // 4.4.4
-	AVPCallingNumber:         {true, true, 0, unlimited},  // 4.4.4
-	AVPSubAddress:            {true, true, 0, unlimited},  // 4.4.4
-	AVPTxConnectSpeed:        {true, true, 4, 4},          // 4.4.4
-	AVPPhysicalChannelID:     {false, true, 4, 4},         // 4.4.4
-	AVPInitialRecvLCPConfReq: {false, true, 0, unlimited}, // 4.4.5
-	AVPLastSentLCPConfReq:    {false, true, 0, unlimited}, // 4.4.5
-	AVPLastRecvLCPConfReq:    {false, true, 0, unlimited}, // 4.4.5
-	AVPProxyAuthenType:       {false, true, 2, 2},         // 4.4.5
-	AVPProxyAuthenName:       {false, true, 0, unlimited}, // 4.4.5
-	AVPProxyAuthenChallenge:  {false, true, 1, unlimited}, // 4.4.5
-	AVPProxyAuthenID:         {false, true, 2, 2},         // 4.4.5
-	AVPProxyAuthenResponse:   {false, true, 0, unlimited}, // 4.4.5
-	AVPCallErrors:            {true, true, 26, 26},        // 4.4.6
-	AVPACCM:                  {true, true, 10, 10},        // 4.4.6
-	AVPRandomVector:          {true, false, 0, unlimited}, // 4.4.1
-	AVPPrivateGroupID:        {false, true, 0, unlimited}, // 4.4.4
-	AVPRxConnectSpeed:        {false, true, 4, 4},         // 4.4.4
-	AVPSequencingRequired:    {true, false, 0, 0},         // 4.4.4
+	AVPMessageType:           {true, false, 2, 2},            // 4.4.1
+	AVPResultCode:            {true, false, 2, avpUnlimited}, // 4.4.2
+	AVPProtocolVersion:       {true, false, 2, 2},            // 4.4.3
+	AVPFramingCapabilities:   {true, true, 4, 4},             // 4.4.3
+	AVPBearerCapabilities:    {true, true, 4, 4},             // 4.4.3
+	AVPTieBreaker:            {false, false, 8, 8},           // 4.4.3
+	AVPFirmwareRevision:      {false, true, 2, 2},            // 4.4.3
+	AVPHostName:              {true, false, 1, avpUnlimited}, // 4.4.3
+	AVPVendorName:            {false, true, 0, avpUnlimited}, // 4.4.3
+	AVPAssignedTunnelID:      {true, true, 2, 2},             // 4.4.3
+	AVPReceiveWindowSize:     {true, false, 2, 2},            // 4.4.3
+	AVPChallenge:             {true, true, 1, avpUnlimited},  // 4.4.3
+	AVPQ931Cause:             {true, false, 3, avpUnlimited}, // 4.4.4
+	AVPChallengeResponse:     {true, true, 16, 16},           // 4.4.3
+	AVPAssignedSessionID:     {true, true, 2, 2},             // 4.4.4
+	AVPCallSerialNumber:      {true, true, 4, 4},             // 4.4.4
+	AVPMinimumBPS:            {true, true, 4, 4},             // 4.4.4
+	AVPMaximumBPS:            {true, true, 4, 4},             // 4.4.4
+	AVPBearerType:            {true, true, 4, 4},             // 4.4.4
+	AVPFramingType:           {true, true, 4, 4},             // 4.4.4
+	AVPCalledNumber:          {true, true, 0, avpUnlimited},  // 4.4.4
+	AVPCallingNumber:         {true, true, 0, avpUnlimited},  // 4.4.4
+	AVPSubAddress:            {true, true, 0, avpUnlimited},  // 4.4.4
+	AVPTxConnectSpeed:        {true, true, 4, 4},             // 4.4.4
+	AVPPhysicalChannelID:     {false, true, 4, 4},            // 4.4.4
+	AVPInitialRecvLCPConfReq: {false, true, 0, avpUnlimited}, // 4.4.5
+	AVPLastSentLCPConfReq:    {false, true, 0, avpUnlimited}, // 4.4.5
+	AVPLastRecvLCPConfReq:    {false, true, 0, avpUnlimited}, // 4.4.5
+	AVPProxyAuthenType:       {false, true, 2, 2},            // 4.4.5
+	AVPProxyAuthenName:       {false, true, 0, avpUnlimited}, // 4.4.5
+	AVPProxyAuthenChallenge:  {false, true, 1, avpUnlimited}, // 4.4.5
+	AVPProxyAuthenID:         {false, true, 2, 2},            // 4.4.5
+	AVPProxyAuthenResponse:   {false, true, 0, avpUnlimited}, // 4.4.5
+	AVPCallErrors:            {true, true, 26, 26},           // 4.4.6
+	AVPACCM:                  {true, true, 10, 10},           // 4.4.6
+	AVPRandomVector:          {true, false, 0, avpUnlimited}, // 4.4.1
+	AVPPrivateGroupID:        {false, true, 0, avpUnlimited}, // 4.4.4
+	AVPRxConnectSpeed:        {false, true, 4, 4},            // 4.4.4
+	AVPSequencingRequired:    {true, false, 0, 0},            // 4.4.4
 }
 
 // Mandatory reports the M bit RFC 2661 section 4.4 requires for an IETF AVP
@@ -302,7 +302,8 @@ type AppendOptions struct {
 	// Rand supplies Random Vectors and padding; nil means crypto/rand.
 	Rand io.Reader
 	// MaxPadding, when positive, adds 0 to MaxPadding random octets of
-	// padding to each hidden AVP to mask the length of its value.
+	// padding (at most 255) to each hidden AVP to mask the length of its
+	// value.
 	MaxPadding int
 }
 
@@ -348,7 +349,7 @@ func AppendAVPs(b []byte, avps []AVP, o AppendOptions) ([]byte, error) {
 			b = appendAVPHeader(b, AVP{Mandatory: true, Type: AVPRandomVector}, len(rv))
 			b = append(b, rv...)
 		}
-		pad, err := padding(rnd, o.MaxPadding, maxAVPValue-2-len(a.Value))
+		pad, err := hidePadding(rnd, o.MaxPadding, maxAVPValue-2-len(a.Value))
 		if err != nil {
 			return b, err
 		}
@@ -362,8 +363,8 @@ func AppendAVPs(b []byte, avps []AVP, o AppendOptions) ([]byte, error) {
 	return b, nil
 }
 
-// padding returns 0..maxPad random octets (at most room) for a hidden AVP.
-func padding(rnd io.Reader, maxPad, room int) ([]byte, error) {
+// hidePadding returns 0..maxPad random octets (at most room) for a hidden AVP.
+func hidePadding(rnd io.Reader, maxPad, room int) ([]byte, error) {
 	if maxPad <= 0 || room <= 0 {
 		return nil, nil
 	}

@@ -11,22 +11,22 @@ import (
 
 // rawAVP assembles one AVP by the layout of RFC 2661 section 4.1: bits is
 // the top 6 bits (M 0x80, H 0x40, reserved 0x3c) of the first octet.
-func rawAVP(bits byte, vendor, typ uint16, value []byte) []byte {
+func wireAVP(bits byte, vendor, typ uint16, value []byte) []byte {
 	n := 6 + len(value)
 	b := []byte{bits | byte(n>>8), byte(n), byte(vendor >> 8), byte(vendor), byte(typ >> 8), byte(typ)}
 	return append(b, value...)
 }
 
 // msgType is the Message Type AVP that starts every message (section 4.4.1).
-func msgType(t MsgType) []byte { return rawAVP(0x80, 0, 0, []byte{byte(t >> 8), byte(t)}) }
+func wireMsgType(t MsgType) []byte { return wireAVP(0x80, 0, 0, []byte{byte(t >> 8), byte(t)}) }
 
-func cat(parts ...[]byte) []byte { return bytes.Join(parts, nil) }
+func joinWire(parts ...[]byte) []byte { return bytes.Join(parts, nil) }
 
-// icrq is a minimal valid ICRQ body (section 6.6) to which tests add AVPs.
-var icrq = cat(
-	msgType(MsgICRQ),
-	rawAVP(0x80, 0, 14, []byte{0, 0x11}),       // Assigned Session ID
-	rawAVP(0x80, 0, 15, []byte{0, 0, 0, 0x2a}), // Call Serial Number
+// wireICRQ is a minimal valid ICRQ body (section 6.6) to which tests add AVPs.
+var wireICRQ = joinWire(
+	wireMsgType(MsgICRQ),
+	wireAVP(0x80, 0, 14, []byte{0, 0x11}),       // Assigned Session ID
+	wireAVP(0x80, 0, 15, []byte{0, 0, 0, 0x2a}), // Call Serial Number
 )
 
 func TestAVPMBitRules(t *testing.T) {
@@ -38,46 +38,46 @@ func TestAVPMBitRules(t *testing.T) {
 	}{
 		{
 			name:    "unknown IETF AVP without M is skipped by its length and kept raw, section 4.1",
-			b:       cat(icrq, rawAVP(0x00, 0, 40, []byte{1, 2, 3}), rawAVP(0x80, 0, 21, []byte("x"))),
+			b:       joinWire(wireICRQ, wireAVP(0x00, 0, 40, []byte{1, 2, 3}), wireAVP(0x80, 0, 21, []byte("x"))),
 			wantLen: 4,
 		},
 		{
 			name:    "unknown IETF AVP with M, section 4.1",
-			b:       cat(icrq, rawAVP(0x80, 0, 40, []byte{1, 2, 3}), rawAVP(0x80, 0, 21, []byte("x"))),
+			b:       joinWire(wireICRQ, wireAVP(0x80, 0, 40, []byte{1, 2, 3}), wireAVP(0x80, 0, 21, []byte("x"))),
 			wantLen: 4,
 			unknown: &UnknownMandatoryAVPError{Msg: MsgICRQ, Type: 40},
 		},
 		{
 			name:    "unassigned type 20 with M",
-			b:       cat(icrq, rawAVP(0x80, 0, 20, nil)),
+			b:       joinWire(wireICRQ, wireAVP(0x80, 0, 20, nil)),
 			wantLen: 3,
 			unknown: &UnknownMandatoryAVPError{Msg: MsgICRQ, Type: 20},
 		},
 		{
 			name:    "vendor AVP without M is kept raw",
-			b:       cat(icrq, rawAVP(0x00, 311, 1, []byte("ms"))),
+			b:       joinWire(wireICRQ, wireAVP(0x00, 311, 1, []byte("ms"))),
 			wantLen: 3,
 		},
 		{
 			name:    "vendor AVP with M: unknown even if its number is an IETF one",
-			b:       cat(icrq, rawAVP(0x80, 9, 14, []byte{0, 1})),
+			b:       joinWire(wireICRQ, wireAVP(0x80, 9, 14, []byte{0, 1})),
 			wantLen: 3,
 			unknown: &UnknownMandatoryAVPError{Msg: MsgICRQ, VendorID: 9, Type: 14},
 		},
 		{
 			name:    "reserved bit set, M clear: ignored as if absent, section 4.1",
-			b:       cat(icrq, rawAVP(0x04, 0, 21, []byte("x"))),
+			b:       joinWire(wireICRQ, wireAVP(0x04, 0, 21, []byte("x"))),
 			wantLen: 2,
 		},
 		{
 			name:    "reserved bit set on a known AVP with M: unrecognized, section 4.1",
-			b:       cat(icrq, rawAVP(0x84, 0, 21, []byte("x"))),
+			b:       joinWire(wireICRQ, wireAVP(0x84, 0, 21, []byte("x"))),
 			wantLen: 2,
 			unknown: &UnknownMandatoryAVPError{Msg: MsgICRQ, Type: 21},
 		},
 		{
 			name:    "first unknown mandatory AVP is reported",
-			b:       cat(icrq, rawAVP(0x80, 0, 41, nil), rawAVP(0x80, 0, 42, nil)),
+			b:       joinWire(wireICRQ, wireAVP(0x80, 0, 41, nil), wireAVP(0x80, 0, 42, nil)),
 			wantLen: 4,
 			unknown: &UnknownMandatoryAVPError{Msg: MsgICRQ, Type: 41},
 		},
@@ -154,7 +154,7 @@ func TestUnknownMessageType(t *testing.T) {
 		bits      byte
 		mandatory bool
 	}{{0x80, true}, {0x00, false}} {
-		b := rawAVP(tc.bits, 0, 0, []byte{0, 5}) // 5 is reserved, section 3.2
+		b := wireAVP(tc.bits, 0, 0, []byte{0, 5}) // 5 is reserved, section 3.2
 		m, err := ParseMessage(b, nil)
 		var ue *UnknownMessageError
 		if !errors.As(err, &ue) || ue.Type != 5 || ue.Mandatory != tc.mandatory || m.Type != 5 {
@@ -173,16 +173,16 @@ func TestParseMessageErrors(t *testing.T) {
 		want error
 	}{
 		{"empty", nil, ErrShort},
-		{"Message Type cut", msgType(MsgHELLO)[:7], ErrShort},
-		{"first AVP not Message Type", cat(rawAVP(0x80, 0, 9, []byte{0, 1}), msgType(MsgHELLO)), ErrMalformed},
-		{"vendor Message Type", rawAVP(0x80, 9, 0, []byte{0, 6}), ErrMalformed},
-		{"Message Type of 3 octets", rawAVP(0x80, 0, 0, []byte{0, 6, 0}), ErrMalformed},
-		{"hidden Message Type, section 4.4.1", rawAVP(0xc0, 0, 0, []byte{0, 6}), ErrMalformed},
-		{"AVP length under 6", cat(msgType(MsgHELLO), []byte{0x00, 0x05, 0, 0, 0, 40}), ErrMalformed},
-		{"AVP length 0", cat(msgType(MsgHELLO), []byte{0x00, 0x00, 0, 0, 0, 40}), ErrMalformed},
-		{"AVP length past the end", cat(msgType(MsgHELLO), []byte{0x00, 0x09, 0, 0, 0, 40, 1, 2}), ErrShort},
-		{"AVP header cut", cat(msgType(MsgHELLO), []byte{0x00, 0x06, 0, 0}), ErrShort},
-		{"hidden Host Name, section 4.4.3", cat(msgType(MsgSCCRQ), rawAVP(0x80, 0, 36, []byte{1}), rawAVP(0xc0, 0, 7, []byte{1, 2, 3})), ErrMalformed},
+		{"Message Type cut", wireMsgType(MsgHELLO)[:7], ErrShort},
+		{"first AVP not Message Type", joinWire(wireAVP(0x80, 0, 9, []byte{0, 1}), wireMsgType(MsgHELLO)), ErrMalformed},
+		{"vendor Message Type", wireAVP(0x80, 9, 0, []byte{0, 6}), ErrMalformed},
+		{"Message Type of 3 octets", wireAVP(0x80, 0, 0, []byte{0, 6, 0}), ErrMalformed},
+		{"hidden Message Type, section 4.4.1", wireAVP(0xc0, 0, 0, []byte{0, 6}), ErrMalformed},
+		{"AVP length under 6", joinWire(wireMsgType(MsgHELLO), []byte{0x00, 0x05, 0, 0, 0, 40}), ErrMalformed},
+		{"AVP length 0", joinWire(wireMsgType(MsgHELLO), []byte{0x00, 0x00, 0, 0, 0, 40}), ErrMalformed},
+		{"AVP length past the end", joinWire(wireMsgType(MsgHELLO), []byte{0x00, 0x09, 0, 0, 0, 40, 1, 2}), ErrShort},
+		{"AVP header cut", joinWire(wireMsgType(MsgHELLO), []byte{0x00, 0x06, 0, 0}), ErrShort},
+		{"hidden Host Name, section 4.4.3", joinWire(wireMsgType(MsgSCCRQ), wireAVP(0x80, 0, 36, []byte{1}), wireAVP(0xc0, 0, 7, []byte{1, 2, 3})), ErrMalformed},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -421,7 +421,7 @@ func avpSeeds(t testing.TB) [][]byte {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return append(seeds, b, cat(rawAVP(0x80, 0, 36, []byte{1, 2}), hiddenPaddedAVP()))
+	return append(seeds, b, joinWire(wireAVP(0x80, 0, 36, []byte{1, 2}), hiddenPaddedAVP()))
 }
 
 func FuzzParseAVPs(f *testing.F) {

@@ -13,7 +13,7 @@ import (
 // the M bit the RFC requires. Plain integer, string and octet-string AVPs
 // use NewAVPUint16/NewAVPUint32/NewAVPString/NewAVPBytes and AVP.Uint16 etc.
 
-func exactSize(what string, b []byte, n int) error {
+func checkExactSize(what string, b []byte, n int) error {
 	if len(b) < n {
 		return fmt.Errorf("%w: %s value of %d octets, want %d", ErrShort, what, len(b), n)
 	}
@@ -32,7 +32,7 @@ var ProtocolVersion1 = ProtocolVersion{Version: 1, Revision: 0}
 
 // ParseProtocolVersion decodes a 2-octet Protocol Version value.
 func ParseProtocolVersion(b []byte) (ProtocolVersion, error) {
-	if err := exactSize("Protocol Version", b, 2); err != nil {
+	if err := checkExactSize("Protocol Version", b, 2); err != nil {
 		return ProtocolVersion{}, err
 	}
 	return ProtocolVersion{Version: b[0], Revision: b[1]}, nil
@@ -64,7 +64,7 @@ const (
 
 // ParseFraming decodes a 4-octet framing mask.
 func ParseFraming(b []byte) (Framing, error) {
-	if err := exactSize("framing", b, 4); err != nil {
+	if err := checkExactSize("framing", b, 4); err != nil {
 		return 0, err
 	}
 	return Framing(binary.BigEndian.Uint32(b)), nil
@@ -94,7 +94,7 @@ const (
 
 // ParseBearer decodes a 4-octet bearer mask.
 func ParseBearer(b []byte) (Bearer, error) {
-	if err := exactSize("bearer", b, 4); err != nil {
+	if err := checkExactSize("bearer", b, 4); err != nil {
 		return 0, err
 	}
 	return Bearer(binary.BigEndian.Uint32(b)), nil
@@ -210,7 +210,7 @@ func (t ProxyAuthenType) RequiredAVPs() []AVPType {
 
 // ParseProxyAuthenType decodes a 2-octet Proxy Authen Type value.
 func ParseProxyAuthenType(b []byte) (ProxyAuthenType, error) {
-	if err := exactSize("Proxy Authen Type", b, 2); err != nil {
+	if err := checkExactSize("Proxy Authen Type", b, 2); err != nil {
 		return 0, err
 	}
 	return ProxyAuthenType(binary.BigEndian.Uint16(b)), nil
@@ -227,7 +227,7 @@ func (t ProxyAuthenType) AVP() AVP { return NewAVPUint16(AVPProxyAuthenType, uin
 // ParseProxyAuthenID decodes the Proxy Authen ID value of RFC 2661 section
 // 4.4.5: a reserved octet that MUST be 0, then the PPP authentication ID.
 func ParseProxyAuthenID(b []byte) (uint8, error) {
-	if err := exactSize("Proxy Authen ID", b, 2); err != nil {
+	if err := checkExactSize("Proxy Authen ID", b, 2); err != nil {
 		return 0, err
 	}
 	if b[0] != 0 {
@@ -251,7 +251,7 @@ type CallErrors struct {
 // ParseCallErrors decodes a 26-octet Call Errors value. A non-zero reserved
 // field is accepted (section 3.1 spirit: reserved is ignored on receipt).
 func ParseCallErrors(b []byte) (CallErrors, error) {
-	if err := exactSize("Call Errors", b, 26); err != nil {
+	if err := checkExactSize("Call Errors", b, 26); err != nil {
 		return CallErrors{}, err
 	}
 	be := binary.BigEndian
@@ -290,7 +290,7 @@ type ACCM struct {
 
 // ParseACCM decodes a 10-octet ACCM value.
 func ParseACCM(b []byte) (ACCM, error) {
-	if err := exactSize("ACCM", b, 10); err != nil {
+	if err := checkExactSize("ACCM", b, 10); err != nil {
 		return ACCM{}, err
 	}
 	return ACCM{Send: binary.BigEndian.Uint32(b[2:6]), Recv: binary.BigEndian.Uint32(b[6:10])}, nil

@@ -8,8 +8,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 )
 
-// appender is what every structured AVP value implements.
-type appender interface {
+// valueAppender is what every structured AVP value implements.
+type valueAppender interface {
 	Append(b []byte) ([]byte, error)
 }
 
@@ -19,14 +19,14 @@ func TestAVPValues(t *testing.T) {
 	tests := []struct {
 		name  string
 		b     []byte
-		v     appender
-		parse func([]byte) (appender, error)
+		v     valueAppender
+		parse func([]byte) (valueAppender, error)
 	}{
 		{
 			name:  "Result Code, result only, section 4.4.2",
 			b:     []byte{0x00, 0x01}, // Result Code 1
 			v:     ResultCode{Result: 1},
-			parse: func(b []byte) (appender, error) { return ParseResultCode(b) },
+			parse: func(b []byte) (valueAppender, error) { return ParseResultCode(b) },
 		},
 		{
 			name: "Result Code with error code, section 4.4.2",
@@ -35,7 +35,7 @@ func TestAVPValues(t *testing.T) {
 				0x00, 0x00, // Error Code 0
 			},
 			v:     ResultCode{Result: 2, HasError: true},
-			parse: func(b []byte) (appender, error) { return ParseResultCode(b) },
+			parse: func(b []byte) (valueAppender, error) { return ParseResultCode(b) },
 		},
 		{
 			name: "Result Code with error message, section 4.4.2",
@@ -45,25 +45,25 @@ func TestAVPValues(t *testing.T) {
 				'v', '1', // Error Message
 			},
 			v:     ResultCode{Result: 5, Error: 1, HasError: true, Message: "v1"},
-			parse: func(b []byte) (appender, error) { return ParseResultCode(b) },
+			parse: func(b []byte) (valueAppender, error) { return ParseResultCode(b) },
 		},
 		{
 			name:  "Protocol Version, section 4.4.3",
 			b:     []byte{0x01, 0x00}, // Ver 1, Rev 0
 			v:     ProtocolVersion1,
-			parse: func(b []byte) (appender, error) { return ParseProtocolVersion(b) },
+			parse: func(b []byte) (valueAppender, error) { return ParseProtocolVersion(b) },
 		},
 		{
 			name:  "Framing Capabilities A|S, section 4.4.3",
 			b:     []byte{0x00, 0x00, 0x00, 0x03}, // reserved ... A S
 			v:     FramingAsync | FramingSync,
-			parse: func(b []byte) (appender, error) { return ParseFraming(b) },
+			parse: func(b []byte) (valueAppender, error) { return ParseFraming(b) },
 		},
 		{
 			name:  "Bearer Capabilities A, section 4.4.3",
 			b:     []byte{0x00, 0x00, 0x00, 0x02}, // reserved ... A D
 			v:     BearerAnalog,
-			parse: func(b []byte) (appender, error) { return ParseBearer(b) },
+			parse: func(b []byte) (valueAppender, error) { return ParseBearer(b) },
 		},
 		{
 			name: "Q.931 Cause Code without advisory, section 4.4.4",
@@ -72,13 +72,13 @@ func TestAVPValues(t *testing.T) {
 				0x5a, // Cause Msg
 			},
 			v:     Q931Cause{Cause: 31, Msg: 0x5a},
-			parse: func(b []byte) (appender, error) { return ParseQ931Cause(b) },
+			parse: func(b []byte) (valueAppender, error) { return ParseQ931Cause(b) },
 		},
 		{
 			name:  "Proxy Authen Type MSCHAPv1, section 4.4.5",
 			b:     []byte{0x00, 0x05},
 			v:     ProxyAuthenMSCHAPv1,
-			parse: func(b []byte) (appender, error) { return ParseProxyAuthenType(b) },
+			parse: func(b []byte) (valueAppender, error) { return ParseProxyAuthenType(b) },
 		},
 		{
 			name: "Call Errors, section 4.4.6",
@@ -92,7 +92,7 @@ func TestAVPValues(t *testing.T) {
 				0x00, 0x00, 0x00, 0x07, // Alignment Errors
 			},
 			v:     CallErrors{CRC: 10, HardwareOverruns: 256, Timeout: 0xffffffff, Alignment: 7},
-			parse: func(b []byte) (appender, error) { return ParseCallErrors(b) },
+			parse: func(b []byte) (valueAppender, error) { return ParseCallErrors(b) },
 		},
 		{
 			name: "ACCM, section 4.4.6",
@@ -102,7 +102,7 @@ func TestAVPValues(t *testing.T) {
 				0xff, 0xff, 0xff, 0xff, // Receive ACCM
 			},
 			v:     ACCM{Send: 0x000a0000, Recv: 0xffffffff},
-			parse: func(b []byte) (appender, error) { return ParseACCM(b) },
+			parse: func(b []byte) (valueAppender, error) { return ParseACCM(b) },
 		},
 	}
 	for _, tc := range tests {
@@ -123,13 +123,13 @@ func TestAVPValues(t *testing.T) {
 			}
 			// Every size but the right ones is refused with a sentinel.
 			for n := 0; n < len(tc.b); n++ {
-				if _, err := tc.parse(tc.b[:n]); err == nil && !variable(tc.name, n) {
+				if _, err := tc.parse(tc.b[:n]); err == nil && !variableSize(tc.name, n) {
 					t.Errorf("Parse of %d octets succeeded", n)
 				} else if err != nil && !errors.Is(err, ErrShort) && !errors.Is(err, ErrMalformed) {
 					t.Errorf("Parse of %d octets: %v wraps no sentinel", n, err)
 				}
 			}
-			if !variable(tc.name, len(tc.b)+1) {
+			if !variableSize(tc.name, len(tc.b)+1) {
 				if _, err := tc.parse(append(tc.b, 0)); !errors.Is(err, ErrMalformed) {
 					t.Errorf("Parse of %d octets = %v, want ErrMalformed", len(tc.b)+1, err)
 				}
@@ -140,7 +140,7 @@ func TestAVPValues(t *testing.T) {
 
 // variable reports whether a value of n octets is a valid size of the
 // variable-length values in TestAVPValues.
-func variable(name string, n int) bool {
+func variableSize(name string, n int) bool {
 	switch {
 	case strings.HasPrefix(name, "Result Code"):
 		return n == 2 || n >= 4

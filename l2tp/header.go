@@ -141,7 +141,7 @@ func AppendHeader(b []byte, h Header, payloadLen int) ([]byte, error) {
 		return b, errTooLong
 	}
 	start := len(b)
-	b = grow(b, n)
+	b = growBytes(b, n)
 	putHeader(b[start:start+n], h, n+payloadLen)
 	return b, nil
 }
@@ -185,9 +185,9 @@ func putHeader(hb []byte, h Header, total int) {
 	}
 }
 
-// grow extends b by n octets (contents undefined) without allocating when
+// growBytes extends b by n octets (contents undefined) without allocating when
 // the capacity allows.
-func grow(b []byte, n int) []byte {
+func growBytes(b []byte, n int) []byte {
 	if cap(b)-len(b) < n {
 		nb := make([]byte, len(b), 2*cap(b)+n)
 		copy(nb, b)

@@ -84,7 +84,7 @@ func TestHeaderGolden(t *testing.T) {
 			if diff := cmp.Diff(tc.payload, payload, cmpEmpty); diff != "" {
 				t.Errorf("ParseHeader payload (-want +got):\n%s", diff)
 			}
-			if got := h.Len(); got != len(tc.b)-len(tc.payload)-trailing(tc.b, tc.h) {
+			if got := h.Len(); got != len(tc.b)-len(tc.payload)-trailingOctets(tc.b, tc.h) {
 				t.Errorf("Len() = %d", got)
 			}
 			b, err := AppendHeader(nil, tc.h, len(tc.payload))
@@ -92,7 +92,7 @@ func TestHeaderGolden(t *testing.T) {
 				t.Fatalf("AppendHeader: %v", err)
 			}
 			b = append(b, tc.payload...)
-			want := tc.b[:len(tc.b)-trailing(tc.b, tc.h)]
+			want := tc.b[:len(tc.b)-trailingOctets(tc.b, tc.h)]
 			if diff := cmp.Diff(want, b); diff != "" {
 				t.Errorf("AppendHeader (-want +got):\n%s", diff)
 			}
@@ -101,7 +101,7 @@ func TestHeaderGolden(t *testing.T) {
 }
 
 // trailing is the number of octets of b past the header's Length.
-func trailing(b []byte, h Header) int {
+func trailingOctets(b []byte, h Header) int {
 	if h.HasLength {
 		return len(b) - int(h.Length)
 	}

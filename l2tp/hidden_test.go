@@ -9,27 +9,27 @@ import (
 )
 
 var (
-	rv1 = []byte{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15} // the RV of testdata/golden_gen.py
-	rv2 = []byte("another random vector")
+	testRV1 = []byte{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15} // the RV of testdata/golden_gen.py
+	testRV2 = []byte("another random vector")
 )
 
 // multiRV hides AVPs under two Random Vectors in one message (section 4.3:
 // a hidden AVP uses the Random Vector most closely preceding it).
 var multiRV = []AVP{
-	NewAVPBytes(AVPRandomVector, rv1),
-	hidden(NewAVPString(AVPProxyAuthenName, "alice")),
+	NewAVPBytes(AVPRandomVector, testRV1),
+	asHidden(NewAVPString(AVPProxyAuthenName, "alice")),
 	NewAVPString(AVPCalledNumber, "clear"),
-	NewAVPBytes(AVPRandomVector, rv2),
-	hidden(NewAVPString(AVPProxyAuthenResponse, "a response long enough to span three MD5 blocks")),
-	hidden(NewAVPUint16(AVPAssignedSessionID, 7)),
-	hidden(AVP{VendorID: 9, Type: 1, Value: []byte("vendor")}),
-	hidden(NewAVPBytes(AVPVendorName, nil)),
+	NewAVPBytes(AVPRandomVector, testRV2),
+	asHidden(NewAVPString(AVPProxyAuthenResponse, "a response long enough to span three MD5 blocks")),
+	asHidden(NewAVPUint16(AVPAssignedSessionID, 7)),
+	asHidden(AVP{VendorID: 9, Type: 1, Value: []byte("vendor")}),
+	asHidden(NewAVPBytes(AVPVendorName, nil)),
 }
 
 // hiddenPaddedAVP is a Proxy Authen Name "bob" hidden by
-// testdata/golden_gen.py with rv1 and 13 octets of padding.
+// testdata/golden_gen.py with testRV1 and 13 octets of padding.
 func hiddenPaddedAVP() []byte {
-	return cat([]byte{
+	return joinWire([]byte{
 		0x40, 0x18, // M=0 H=1, Length 24 = 6 + 2 + 3 + 13
 		0x00, 0x00, // Vendor ID
 		0x00, 0x1e, // Attribute Type 30
@@ -39,18 +39,18 @@ func hiddenPaddedAVP() []byte {
 func TestHiddenGoldenPadding(t *testing.T) {
 	// Section 4.3: padding does not change the Original Length, so the
 	// clear value is "bob" whatever follows it.
-	avps, err := ParseAVPs(cat(rawAVP(0x80, 0, 36, rv1), hiddenPaddedAVP()), goldenSecret)
+	avps, err := ParseAVPs(joinWire(wireAVP(0x80, 0, 36, testRV1), hiddenPaddedAVP()), goldenSecret)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []AVP{NewAVPBytes(AVPRandomVector, rv1), hidden(NewAVPString(AVPProxyAuthenName, "bob"))}
+	want := []AVP{NewAVPBytes(AVPRandomVector, testRV1), asHidden(NewAVPString(AVPProxyAuthenName, "bob"))}
 	if diff := cmp.Diff(want, avps); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
 	}
 }
 
 func TestHiddenSeveralRandomVectors(t *testing.T) {
-	b, err := AppendAVPs(nil, multiRV, AppendOptions{Secret: goldenSecret, Rand: errReader{}})
+	b, err := AppendAVPs(nil, multiRV, AppendOptions{Secret: goldenSecret, Rand: noRandom{}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,7 +73,7 @@ func TestHiddenSeveralRandomVectors(t *testing.T) {
 	if len(wire) != len(multiRV) {
 		t.Fatalf("%d AVPs on the wire, want %d (no Random Vector may be added)", len(wire), len(multiRV))
 	}
-	for i, rv := range map[int][]byte{1: rv1, 4: rv2, 5: rv2, 6: rv2, 7: rv2} {
+	for i, rv := range map[int][]byte{1: testRV1, 4: testRV2, 5: testRV2, 6: testRV2, 7: testRV2} {
 		v, err := reveal(multiRV[i].Type, wire[i], goldenSecret, rv)
 		if err != nil || !bytes.Equal(v, multiRV[i].Value) {
 			t.Errorf("AVP %d revealed with its vector = %q, %v; want %q", i, v, err, multiRV[i].Value)
@@ -89,8 +89,8 @@ func TestHiddenInsertsRandomVector(t *testing.T) {
 	rnd := bytes.NewReader(bytes.Repeat([]byte{0x5a}, 64))
 	m := Message{Type: MsgICCN, AVPs: []AVP{
 		NewAVPUint32(AVPTxConnectSpeed, 1),
-		hidden(NewAVPString(AVPProxyAuthenName, "alice")),
-		hidden(NewAVPString(AVPProxyAuthenResponse, "pw")),
+		asHidden(NewAVPString(AVPProxyAuthenName, "alice")),
+		asHidden(NewAVPString(AVPProxyAuthenResponse, "pw")),
 	}}
 	b, err := m.Append(nil, goldenSecret, rnd)
 	if err != nil {
@@ -103,14 +103,14 @@ func TestHiddenInsertsRandomVector(t *testing.T) {
 	want := Message{Type: MsgICCN, AVPs: []AVP{
 		NewAVPUint32(AVPTxConnectSpeed, 1),
 		NewAVPBytes(AVPRandomVector, bytes.Repeat([]byte{0x5a}, 16)),
-		hidden(NewAVPString(AVPProxyAuthenName, "alice")),
-		hidden(NewAVPString(AVPProxyAuthenResponse, "pw")),
+		asHidden(NewAVPString(AVPProxyAuthenName, "alice")),
+		asHidden(NewAVPString(AVPProxyAuthenResponse, "pw")),
 	}}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
 	}
 	// Without randomness there is no vector: an error, not a panic.
-	if _, err := m.Append(nil, goldenSecret, errReader{}); err == nil {
+	if _, err := m.Append(nil, goldenSecret, noRandom{}); err == nil {
 		t.Error("Append with a failing random source succeeded")
 	}
 	// Default source: crypto/rand.
@@ -123,8 +123,8 @@ func TestHiddenInsertsRandomVector(t *testing.T) {
 
 func TestHiddenPadding(t *testing.T) {
 	m := Message{Type: MsgICCN, AVPs: []AVP{
-		NewAVPBytes(AVPRandomVector, rv1),
-		hidden(NewAVPString(AVPProxyAuthenName, "alice")),
+		NewAVPBytes(AVPRandomVector, testRV1),
+		asHidden(NewAVPString(AVPProxyAuthenName, "alice")),
 	}}
 	plain, err := m.Append(nil, goldenSecret, nil)
 	if err != nil {
@@ -164,10 +164,10 @@ func TestHiddenErrors(t *testing.T) {
 	}{
 		{"no secret configured", iccn, nil, ErrNoSecret},
 		{"wrong secret: impossible original length", iccn, []byte("wrong"), ErrMalformed},
-		{"no Random Vector before the hidden AVP", cat(msgType(MsgICCN), hiddenPaddedAVP(), rawAVP(0x80, 0, 36, rv1)), goldenSecret, ErrNoRandomVector},
-		{"hidden AVP of 1 octet", cat(msgType(MsgICCN), rawAVP(0x80, 0, 36, rv1), rawAVP(0x40, 0, 30, []byte{1})), goldenSecret, ErrMalformed},
-		{"hidden AVP with no value", cat(msgType(MsgICCN), rawAVP(0x80, 0, 36, rv1), rawAVP(0x40, 0, 30, nil)), goldenSecret, ErrMalformed},
-		{"hidden Random Vector", cat(msgType(MsgICCN), rawAVP(0xc0, 0, 36, rv1)), goldenSecret, ErrMalformed},
+		{"no Random Vector before the hidden AVP", joinWire(wireMsgType(MsgICCN), hiddenPaddedAVP(), wireAVP(0x80, 0, 36, testRV1)), goldenSecret, ErrNoRandomVector},
+		{"hidden AVP of 1 octet", joinWire(wireMsgType(MsgICCN), wireAVP(0x80, 0, 36, testRV1), wireAVP(0x40, 0, 30, []byte{1})), goldenSecret, ErrMalformed},
+		{"hidden AVP with no value", joinWire(wireMsgType(MsgICCN), wireAVP(0x80, 0, 36, testRV1), wireAVP(0x40, 0, 30, nil)), goldenSecret, ErrMalformed},
+		{"hidden Random Vector", joinWire(wireMsgType(MsgICCN), wireAVP(0xc0, 0, 36, testRV1)), goldenSecret, ErrMalformed},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -177,7 +177,7 @@ func TestHiddenErrors(t *testing.T) {
 		})
 	}
 
-	h := hidden(NewAVPString(AVPProxyAuthenName, "alice"))
+	h := asHidden(NewAVPString(AVPProxyAuthenName, "alice"))
 	for _, tc := range []struct {
 		name   string
 		avps   []AVP
@@ -185,9 +185,9 @@ func TestHiddenErrors(t *testing.T) {
 		want   error
 	}{
 		{"append without secret", []AVP{h}, nil, ErrNoSecret},
-		{"append hidden Host Name, section 4.4.3", []AVP{hidden(NewAVPString(AVPHostName, "x"))}, goldenSecret, ErrMalformed},
-		{"append hidden Random Vector", []AVP{hidden(NewAVPBytes(AVPRandomVector, rv1))}, goldenSecret, ErrMalformed},
-		{"append hidden value too long", []AVP{hidden(NewAVPBytes(AVPProxyAuthenName, make([]byte, 1016)))}, goldenSecret, ErrMalformed},
+		{"append hidden Host Name, section 4.4.3", []AVP{asHidden(NewAVPString(AVPHostName, "x"))}, goldenSecret, ErrMalformed},
+		{"append hidden Random Vector", []AVP{asHidden(NewAVPBytes(AVPRandomVector, testRV1))}, goldenSecret, ErrMalformed},
+		{"append hidden value too long", []AVP{asHidden(NewAVPBytes(AVPProxyAuthenName, make([]byte, 1016)))}, goldenSecret, ErrMalformed},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := AppendAVPs(nil, tc.avps, AppendOptions{Secret: tc.secret, Rand: bytes.NewReader(make([]byte, 64))})
@@ -202,17 +202,17 @@ func TestHiddenUnrecognized(t *testing.T) {
 	// Section 4.1: an unrecognized AVP without M is processed as if absent,
 	// even when it is hidden and cannot be revealed; with M it still tears
 	// the session down.
-	vendorHidden := func(bits byte) []byte { return rawAVP(bits, 9, 1, []byte{0xde, 0xad, 0xbe, 0xef}) }
+	vendorHidden := func(bits byte) []byte { return wireAVP(bits, 9, 1, []byte{0xde, 0xad, 0xbe, 0xef}) }
 	tests := []struct {
 		name    string
 		b       []byte
 		secret  []byte
 		unknown bool
 	}{
-		{"vendor hidden, no secret", cat(icrq, vendorHidden(0x40)), nil, false},
-		{"vendor hidden, no Random Vector", cat(icrq, vendorHidden(0x40)), goldenSecret, false},
-		{"unknown IETF hidden, bad Original Length", cat(icrq, rawAVP(0x80, 0, 36, rv1), rawAVP(0x40, 0, 40, []byte{0xff, 0xff, 0xff})), goldenSecret, false},
-		{"vendor hidden mandatory, no secret", cat(icrq, vendorHidden(0xc0)), nil, true},
+		{"vendor hidden, no secret", joinWire(wireICRQ, vendorHidden(0x40)), nil, false},
+		{"vendor hidden, no Random Vector", joinWire(wireICRQ, vendorHidden(0x40)), goldenSecret, false},
+		{"unknown IETF hidden, bad Original Length", joinWire(wireICRQ, wireAVP(0x80, 0, 36, testRV1), wireAVP(0x40, 0, 40, []byte{0xff, 0xff, 0xff})), goldenSecret, false},
+		{"vendor hidden mandatory, no secret", joinWire(wireICRQ, vendorHidden(0xc0)), nil, true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -316,7 +316,7 @@ func AppendControlOpts(b []byte, h Header, m *Message, o AppendOptions) ([]byte,
 	}
 	h.HasLength, h.HasSeq = true, true
 	start := len(b)
-	b = grow(b, ControlHeaderLen)
+	b = growBytes(b, ControlHeaderLen)
 	if m != nil {
 		var err error
 		if b, err = m.AppendOpts(b, o); err != nil {

@@ -548,11 +548,11 @@ var goldenResp3 = [16]byte{0xaf, 0x68, 0x1a, 0x4a, 0x16, 0xbd, 0x4b, 0x8d, 0x46,
 var goldenHiddenPadded = []byte{0xe6, 0x74, 0x10, 0xa0, 0x7f, 0x37, 0x92, 0xf8, 0x9a, 0x5d, 0xc5, 0x2a, 0xc8, 0xd0, 0x4a, 0x0d, 0x05, 0x23}
 
 // ctl is the header of a control message as ParseControl returns it.
-func ctl(length, tunnel, session, ns, nr uint16) Header {
+func goldenHeader(length, tunnel, session, ns, nr uint16) Header {
 	return Header{Control: true, HasLength: true, HasSeq: true, Length: length, TunnelID: tunnel, SessionID: session, Ns: ns, Nr: nr}
 }
 
-func hidden(a AVP) AVP { a.Hidden = true; return a }
+func asHidden(a AVP) AVP { a.Hidden = true; return a }
 
 // goldenCases pair each golden packet with the header and message it
 // carries. Section numbers are those of RFC 2661 section 6.
@@ -563,7 +563,7 @@ var goldenCases = []struct {
 }{
 	{
 		name: "SCCRQ", // section 6.1
-		h:    ctl(116, 0, 0, 0, 0),
+		h:    goldenHeader(116, 0, 0, 0, 0),
 		m: &Message{Type: MsgSCCRQ, AVPs: []AVP{
 			ProtocolVersion1.AVP(),
 			NewAVPString(AVPHostName, "lac1"),
@@ -579,7 +579,7 @@ var goldenCases = []struct {
 	},
 	{
 		name: "SCCRP", // section 6.2
-		h:    ctl(125, 1, 0, 0, 1),
+		h:    goldenHeader(125, 1, 0, 0, 1),
 		m: &Message{Type: MsgSCCRP, AVPs: []AVP{
 			ProtocolVersion1.AVP(),
 			FramingSync.AVP(AVPFramingCapabilities),
@@ -595,14 +595,14 @@ var goldenCases = []struct {
 	},
 	{
 		name: "SCCCN", // section 6.3
-		h:    ctl(42, 2, 0, 1, 1),
+		h:    goldenHeader(42, 2, 0, 1, 1),
 		m: &Message{Type: MsgSCCCN, AVPs: []AVP{
 			NewAVPBytes(AVPChallengeResponse, goldenResp3[:]),
 		}},
 	},
 	{
 		name: "StopCCN", // section 6.4
-		h:    ctl(41, 2, 0, 2, 1),
+		h:    goldenHeader(41, 2, 0, 2, 1),
 		m: &Message{Type: MsgStopCCN, AVPs: []AVP{
 			NewAVPUint16(AVPAssignedTunnelID, 1),
 			ResultCode{Result: uint16(StopCCNGeneralRequest), HasError: true, Message: "bye"}.AVP(),
@@ -610,12 +610,12 @@ var goldenCases = []struct {
 	},
 	{
 		name: "HELLO", // section 6.5
-		h:    ctl(20, 2, 0, 3, 2),
+		h:    goldenHeader(20, 2, 0, 3, 2),
 		m:    &Message{Type: MsgHELLO},
 	},
 	{
 		name: "OCRQ", // section 6.9
-		h:    ctl(99, 1, 0, 4, 3),
+		h:    goldenHeader(99, 1, 0, 4, 3),
 		m: &Message{Type: MsgOCRQ, AVPs: []AVP{
 			NewAVPUint16(AVPAssignedSessionID, 5),
 			NewAVPUint32(AVPCallSerialNumber, 0x01020304),
@@ -629,7 +629,7 @@ var goldenCases = []struct {
 	},
 	{
 		name: "OCRP", // section 6.10
-		h:    ctl(38, 2, 5, 3, 5),
+		h:    goldenHeader(38, 2, 5, 3, 5),
 		m: &Message{Type: MsgOCRP, AVPs: []AVP{
 			NewAVPUint16(AVPAssignedSessionID, 6),
 			NewAVPUint32(AVPPhysicalChannelID, 3),
@@ -637,7 +637,7 @@ var goldenCases = []struct {
 	},
 	{
 		name: "OCCN", // section 6.11
-		h:    ctl(56, 2, 5, 4, 5),
+		h:    goldenHeader(56, 2, 5, 4, 5),
 		m: &Message{Type: MsgOCCN, AVPs: []AVP{
 			NewAVPUint32(AVPTxConnectSpeed, 64000),
 			FramingSync.AVP(AVPFramingType),
@@ -647,7 +647,7 @@ var goldenCases = []struct {
 	},
 	{
 		name: "ICRQ", // section 6.6
-		h:    ctl(109, 2, 0, 5, 5),
+		h:    goldenHeader(109, 2, 0, 5, 5),
 		m: &Message{Type: MsgICRQ, AVPs: []AVP{
 			NewAVPUint16(AVPAssignedSessionID, 0x11),
 			NewAVPUint32(AVPCallSerialNumber, 1),
@@ -661,14 +661,14 @@ var goldenCases = []struct {
 	},
 	{
 		name: "ICRP", // section 6.7
-		h:    ctl(28, 1, 0x11, 6, 6),
+		h:    goldenHeader(28, 1, 0x11, 6, 6),
 		m: &Message{Type: MsgICRP, AVPs: []AVP{
 			NewAVPUint16(AVPAssignedSessionID, 0x22),
 		}},
 	},
 	{
 		name: "ICCN", // section 6.8, with hidden proxy authentication (section 4.3)
-		h:    ctl(191, 2, 0x22, 6, 7),
+		h:    goldenHeader(191, 2, 0x22, 6, 7),
 		m: &Message{Type: MsgICCN, AVPs: []AVP{
 			NewAVPUint32(AVPTxConnectSpeed, 100000000),
 			FramingSync.AVP(AVPFramingType),
@@ -677,9 +677,9 @@ var goldenCases = []struct {
 			NewAVPBytes(AVPLastRecvLCPConfReq, []byte{0x01, 0x04, 0x05, 0xd4, 0x05, 0x06, 0x11, 0x22, 0x33, 0x44}),
 			ProxyAuthenPAP.AVP(),
 			NewAVPBytes(AVPRandomVector, []byte{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15}),
-			hidden(NewAVPString(AVPProxyAuthenName, "alice")),
+			asHidden(NewAVPString(AVPProxyAuthenName, "alice")),
 			NewAVPProxyAuthenID(1),
-			hidden(NewAVPString(AVPProxyAuthenResponse, "password1234567890")),
+			asHidden(NewAVPString(AVPProxyAuthenResponse, "password1234567890")),
 			NewAVPString(AVPPrivateGroupID, "vpn1"),
 			NewAVPUint32(AVPRxConnectSpeed, 50000000),
 			NewAVPBytes(AVPSequencingRequired, nil),
@@ -687,7 +687,7 @@ var goldenCases = []struct {
 	},
 	{
 		name: "CDN", // section 6.12
-		h:    ctl(53, 1, 0x11, 7, 7),
+		h:    goldenHeader(53, 1, 0x11, 7, 7),
 		m: &Message{Type: MsgCDN, AVPs: []AVP{
 			ResultCode{Result: uint16(CDNGeneralError), Error: uint16(ErrorInsufficientResources), HasError: true}.AVP(),
 			NewAVPUint16(AVPAssignedSessionID, 0x22),
@@ -696,21 +696,21 @@ var goldenCases = []struct {
 	},
 	{
 		name: "WEN", // section 6.13
-		h:    ctl(52, 1, 0x11, 8, 7),
+		h:    goldenHeader(52, 1, 0x11, 8, 7),
 		m: &Message{Type: MsgWEN, AVPs: []AVP{
 			CallErrors{CRC: 1, Framing: 2, HardwareOverruns: 3, BufferOverruns: 4, Timeout: 5, Alignment: 6}.AVP(),
 		}},
 	},
 	{
 		name: "SLI", // section 6.14
-		h:    ctl(36, 2, 0x22, 8, 9),
+		h:    goldenHeader(36, 2, 0x22, 8, 9),
 		m: &Message{Type: MsgSLI, AVPs: []AVP{
 			ACCM{Send: 0xffffffff, Recv: 0}.AVP(),
 		}},
 	},
 	{
 		name: "ZLB", // section 5.8: a control header and nothing else
-		h:    ctl(12, 2, 0, 9, 9),
+		h:    goldenHeader(12, 2, 0, 9, 9),
 	},
 }
 
@@ -753,7 +753,7 @@ func TestGoldenAppend(t *testing.T) {
 			h := tc.h
 			h.Length = 0 // computed by AppendControl
 			prefix := []byte{0xaa, 0xbb}
-			b, err := AppendControl(prefix, h, tc.m, goldenSecret, errReader{})
+			b, err := AppendControl(prefix, h, tc.m, goldenSecret, noRandom{})
 			if err != nil {
 				t.Fatalf("AppendControl: %v", err)
 			}
@@ -767,11 +767,11 @@ func TestGoldenAppend(t *testing.T) {
 	}
 }
 
-// errReader fails every read: the golden messages carry their Random
+// noRandom fails every read: the golden messages carry their Random
 // Vector, so Append must not need randomness.
-type errReader struct{}
+type noRandom struct{}
 
-func (errReader) Read([]byte) (int, error) { return 0, errors.New("no randomness expected") }
+func (noRandom) Read([]byte) (int, error) { return 0, errors.New("no randomness expected") }
 
 func TestGoldenValues(t *testing.T) {
 	get := func(name string, typ AVPType) []byte {
@@ -850,7 +850,7 @@ func FuzzParseMessage(f *testing.F) {
 	for _, tc := range goldenCases {
 		f.Add(goldenBytes[tc.name])
 	}
-	f.Add(cat(goldenBytes["HELLO"][:2], []byte{0, 29}, goldenBytes["HELLO"][4:], rawAVP(0x80, 9, 1, []byte("v"))))
+	f.Add(joinWire(goldenBytes["HELLO"][:2], []byte{0, 29}, goldenBytes["HELLO"][4:], wireAVP(0x80, 9, 1, []byte("v"))))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		h, m, err := ParseControl(b, goldenSecret)
 		var um *UnknownMandatoryAVPError
@@ -988,7 +988,7 @@ func TestGoldenTshark(t *testing.T) {
 		binary.BigEndian.PutUint16(ip[10:], ^uint16(sum+sum>>16))
 		udp := []byte{0x06, 0xa5, 0x06, 0xa5, 0, 0, 0, 0} // 1701 -> 1701, checksum 0
 		binary.BigEndian.PutUint16(udp[4:], uint16(8+len(l2)))
-		pkt := cat(ip, udp, l2)
+		pkt := joinWire(ip, udp, l2)
 		pcap = binary.LittleEndian.AppendUint32(pcap, uint32(i)) // seconds
 		pcap = binary.LittleEndian.AppendUint32(pcap, 0)
 		pcap = binary.LittleEndian.AppendUint32(pcap, uint32(len(pkt)))
@@ -1058,9 +1058,9 @@ func TestMessageAllows(t *testing.T) {
 	}
 }
 
-// Example shows one exchange of section 5.1 as an LNS sees it: parse an
+// ExampleAppendControl shows one exchange of section 5.1 as an LNS sees it: parse an
 // SCCRQ, check it, answer with an SCCRP carrying the challenge response.
-func Example() {
+func ExampleAppendControl() {
 	secret := []byte("s3cret")
 	_, sccrq, err := ParseControl(goldenBytes["SCCRQ"], secret)
 	if err != nil {
@@ -1071,8 +1071,8 @@ func Example() {
 		fmt.Println(err) // send StopCCN with err's Result()
 		return
 	}
-	peerTunnel, _ := mustFind(sccrq, AVPAssignedTunnelID).Uint16()
-	challenge := mustFind(sccrq, AVPChallenge).Value
+	peerTunnel, _ := exampleFind(sccrq, AVPAssignedTunnelID).Uint16()
+	challenge := exampleFind(sccrq, AVPChallenge).Value
 	resp := ChallengeResponse(MsgSCCRP, secret, challenge)
 
 	sccrp := &Message{Type: MsgSCCRP}
@@ -1090,7 +1090,7 @@ func Example() {
 	// Output: SCCRP of 78 octets to tunnel 1
 }
 
-func mustFind(m *Message, t AVPType) AVP {
+func exampleFind(m *Message, t AVPType) AVP {
 	a, ok := m.Find(t)
 	if !ok {
 		panic("no " + t.String())
