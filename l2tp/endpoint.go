@@ -298,15 +298,20 @@ func (e *Endpoint) newTunnelInput(b []byte, h Header, payload []byte, from netip
 	if tb, ok := m.Find(AVPTieBreaker); ok && len(tb.Value) == 8 {
 		theirs := binary.BigEndian.Uint64(tb.Value)
 		for _, d := range e.Tunnels() {
-			if d.accepted || d.peer.Addr() != from.Addr() || d.tieBreaker == 0 || CtrlState(d.state.Load()) != CtrlWaitCtlReply {
+			st := CtrlState(d.state.Load())
+			if d.accepted || d.peer.Addr() != from.Addr() || d.tieBreaker == 0 || st == CtrlIdle {
 				continue
 			}
+			// Still a winner once our tunnel is up: a late copy of the
+			// loser's SCCRQ must not open a second tunnel.
 			if d.tieBreaker < theirs {
 				e.stats.UnexpectedMsg.Add(1) // we win: the peer drops its tunnel
 				e.log.Info("l2tp: won the tie breaker, discarding the peer's SCCRQ", "peer", from)
 				return
 			}
-			d.post(inPacket{lostTie: true})
+			if st == CtrlWaitCtlReply {
+				d.post(inPacket{lostTie: true})
+			}
 		}
 	}
 	host := ""
@@ -368,6 +373,13 @@ func (e *Endpoint) newTunnel(peer netip.AddrPort, opts TunnelOptions, accepted b
 		MaxRetries: opts.MaxRetries,
 		AckDelay:   opts.AckDelay,
 	}, &e.stats)
+	if opts.TieBreaker && !accepted {
+		for t.tieBreaker == 0 {
+			var b [8]byte
+			rand.Read(b[:])
+			t.tieBreaker = binary.BigEndian.Uint64(b[:])
+		}
+	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	for range 64 {
@@ -417,13 +429,6 @@ func (e *Endpoint) Dial(ctx context.Context, peer netip.AddrPort, opts TunnelOpt
 	t, err := e.newTunnel(netip.AddrPortFrom(peer.Addr().Unmap(), peer.Port()), opts, false)
 	if err != nil {
 		return nil, err
-	}
-	if opts.TieBreaker {
-		for t.tieBreaker == 0 {
-			var b [8]byte
-			rand.Read(b[:])
-			t.tieBreaker = binary.BigEndian.Uint64(b[:])
-		}
 	}
 	t.start()
 	select {

@@ -130,6 +130,8 @@ type testPair struct {
 	lacRec, lnsRec   *recorder
 	lacConn, lnsConn *l2tptest.Conn
 	cancel           context.CancelFunc
+	lnsCancel        context.CancelFunc
+	lnsDone          chan struct{}
 	runDone          chan struct{}
 	lacData, lnsData func(t *Tunnel, s *Session, h Header, p []byte)
 }
@@ -149,10 +151,16 @@ func fastOpts(secret string) TunnelOptions {
 // LNS accepts every peer with lnsOpts (nil accept: refuse all).
 func newPair(t *testing.T, imp l2tptest.Impairment, accept func(netip.AddrPort, string) (TunnelOptions, error), data bool) *testPair {
 	t.Helper()
+	return newPair2(t, imp, accept, nil, data)
+}
+
+// newPair2 is newPair with an Accept on the LAC too.
+func newPair2(t *testing.T, imp l2tptest.Impairment, accept, lacAccept func(netip.AddrPort, string) (TunnelOptions, error), data bool) *testPair {
+	t.Helper()
 	p := &testPair{lacRec: newRecorder("lac"), lnsRec: newRecorder("lns"), runDone: make(chan struct{})}
 	p.lacConn, p.lnsConn = l2tptest.NewPipe(lacAddr, lnsAddr, imp)
 	var err error
-	lacCfg := Config{HostName: "lac1", Handler: p.lacRec, ShutdownTimeout: time.Second}
+	lacCfg := Config{HostName: "lac1", Handler: p.lacRec, ShutdownTimeout: time.Second, Accept: lacAccept}
 	lnsCfg := Config{HostName: "lns1", Handler: p.lnsRec, Accept: accept, ShutdownTimeout: time.Second}
 	if os.Getenv("L2TP_DEBUG") != "" {
 		lacCfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug})).With("side", "lac")
@@ -169,21 +177,38 @@ func newPair(t *testing.T, imp l2tptest.Impairment, accept func(netip.AddrPort, 
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	p.cancel = cancel
+	lnsCtx, lnsCancel := context.WithCancel(ctx)
+	p.cancel, p.lnsCancel = cancel, lnsCancel
+	p.lnsDone = make(chan struct{})
 	var wg sync.WaitGroup
-	for _, e := range []*Endpoint{p.lac, p.lns} {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := e.Run(ctx); err != nil {
-				t.Errorf("Run: %v", err)
-			}
-		}()
-	}
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		if err := p.lac.Run(ctx); err != nil {
+			t.Errorf("LAC Run: %v", err)
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		defer close(p.lnsDone)
+		if err := p.lns.Run(lnsCtx); err != nil {
+			t.Errorf("LNS Run: %v", err)
+		}
+	}()
 	go func() { wg.Wait(); close(p.runDone) }()
 	waitFor(t, time.Second, "endpoints running", func() bool { return p.lac.running.Load() && p.lns.running.Load() })
 	t.Cleanup(p.stop)
 	return p
+}
+
+// stopLNS cancels the LNS's Run and waits for it to return.
+func (p *testPair) stopLNS(t *testing.T) {
+	p.lnsCancel()
+	select {
+	case <-p.lnsDone:
+	case <-time.After(5 * time.Second):
+		t.Fatal("LNS Run did not return after cancel")
+	}
 }
 
 func (p *testPair) stop() {
@@ -471,5 +496,78 @@ func TestIncomingCallRefused(t *testing.T) {
 	}
 	if tn.Sessions() != 0 || p.lns.Stats().SessionsRefused.Load() != 1 {
 		t.Errorf("sessions left %d, refused %d", tn.Sessions(), p.lns.Stats().SessionsRefused.Load())
+	}
+}
+
+// TestTieBreaker: both ends dial each other at once with a Tie Breaker
+// AVP (section 4.4.3); the lower value wins, one tunnel results.
+func TestTieBreaker(t *testing.T) {
+	checkGoroutines(t)
+	opts := fastOpts("tb")
+	opts.TieBreaker = true
+	p := newPair2(t, l2tptest.Impairment{}, acceptAll(opts), acceptAll(opts), false)
+	// Hold both directions until both SCCRQs are pending, so that their
+	// retransmissions cross.
+	p.lacConn.SetSilent(true)
+	p.lnsConn.SetSilent(true)
+	type res struct {
+		tn  *Tunnel
+		err error
+	}
+	ra, rb := make(chan res, 1), make(chan res, 1)
+	go func() { tn, err := p.lac.Dial(context.Background(), lnsAddr, opts); ra <- res{tn, err} }()
+	go func() { tn, err := p.lns.Dial(context.Background(), lacAddr, opts); rb <- res{tn, err} }()
+	waitFor(t, time.Second, "both SCCRQs pending", func() bool {
+		return len(p.lac.Tunnels()) == 1 && len(p.lns.Tunnels()) == 1
+	})
+	p.lacConn.SetSilent(false)
+	p.lnsConn.SetSilent(false)
+	a, b := <-ra, <-rb
+	won, lost := 0, 0
+	for _, r := range []res{a, b} {
+		switch {
+		case r.err == nil:
+			won++
+		case errors.Is(r.err, ErrTieBreakerLost):
+			lost++
+		default:
+			t.Errorf("Dial: %v", r.err)
+		}
+	}
+	if won != 1 || lost != 1 {
+		t.Fatalf("crossing SCCRQs: won %d lost %d, want 1 and 1", won, lost)
+	}
+	// The winner's tunnel is accepted by the loser: one tunnel, up at
+	// both ends.
+	waitFor(t, 3*time.Second, "one tunnel up on each side", func() bool {
+		return p.lacRec.tunnelsUp.Load() == 1 && p.lnsRec.tunnelsUp.Load() == 1 &&
+			len(p.lac.Tunnels()) == 1 && len(p.lns.Tunnels()) == 1
+	})
+}
+
+// TestShutdownSendsStopCCN: cancelling Run's context clears every tunnel
+// with StopCCN result 6 and the peer sees its sessions go down.
+func TestShutdownSendsStopCCN(t *testing.T) {
+	checkGoroutines(t)
+	p := newPair(t, l2tptest.Impairment{}, acceptAll(fastOpts("")), false)
+	tn, err := p.lac.Dial(context.Background(), lnsAddr, fastOpts(""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tn.PlaceCall(CallRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, time.Second, "session up", func() bool { return p.lnsRec.sessionsUp.Load() == 1 })
+	p.stopLNS(t)
+	waitFor(t, 2*time.Second, "LAC sees the StopCCN", func() bool { return p.lacRec.tunnelsDown.Load() == 1 })
+	p.lacRec.mu.Lock()
+	rc := p.lacRec.downRC[tn]
+	down := len(p.lacRec.sessRC)
+	p.lacRec.mu.Unlock()
+	if rc.Result != uint16(StopCCNShuttingDown) || down != 1 {
+		t.Errorf("LAC: StopCCN result %d, sessions down %d; want 6 and 1", rc.Result, down)
+	}
+	if _, err := p.lns.Dial(context.Background(), lacAddr, fastOpts("")); !errors.Is(err, ErrNotRunning) {
+		t.Errorf("Dial after Run returned: %v, want ErrNotRunning", err)
 	}
 }
