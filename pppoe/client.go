@@ -506,7 +506,9 @@ func (cs *ClientSession) Send(payload []byte) error {
 	if cs.closed.Load() {
 		return ErrClosed
 	}
-	if len(payload) > cs.MaxPayload {
+	// MaxPayload bounds the PPP Information field; the frame adds its
+	// two-octet Protocol (RFC 2516 section 7: 1500 - 6 - 2 = 1492).
+	if len(payload) > cs.MaxPayload+2 {
 		return fmt.Errorf("pppoe: %d octets: %w", len(payload), ErrTooBig)
 	}
 	bp := framePool.Get().(*[]byte)

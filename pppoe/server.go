@@ -207,7 +207,9 @@ func (s *Session) Send(payload []byte) error {
 	if s.closed.Load() {
 		return ErrClosed
 	}
-	if len(payload) > s.MaxPayload {
+	// MaxPayload bounds the PPP Information field; the frame adds its
+	// two-octet Protocol (RFC 2516 section 7: 1500 - 6 - 2 = 1492).
+	if len(payload) > s.MaxPayload+2 {
 		return fmt.Errorf("pppoe: %d octets: %w", len(payload), ErrTooBig)
 	}
 	p := s.port

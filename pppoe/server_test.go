@@ -2,6 +2,7 @@ package pppoe
 
 import (
 	"bytes"
+	"errors"
 	"math/rand/v2"
 	"net"
 	"sync"
@@ -283,8 +284,11 @@ func TestPADRCreatesSession(t *testing.T) {
 	if got, want := a.sess.frames[0], appendSessionFrame(nil, hostMAC, acMAC, 0, s.ID, ppp); !bytes.Equal(got, want) {
 		t.Errorf("Send wrote %x, want %x", got, want)
 	}
-	if err := s.Send(make([]byte, 1501)); err == nil {
-		t.Error("Send of 1501 octets on a 1500 session succeeded")
+	if err := s.Send(make([]byte, 1502)); err != nil {
+		t.Errorf("Send of a full 1500-octet PPP payload (with its protocol): %v", err)
+	}
+	if err := s.Send(make([]byte, 1503)); err == nil {
+		t.Error("Send of 1501 octets of PPP payload on a 1500 session succeeded")
 	}
 
 	// A frame for another session ID of that MAC is counted, not delivered.
@@ -638,5 +642,102 @@ func TestUserVLANDiscovery(t *testing.T) {
 	}
 	if got := a.srv.Stats().Ignored; got != 2 {
 		t.Errorf("Ignored = %d, want 2", got)
+	}
+}
+
+// FuzzHandleDiscovery feeds arbitrary frames to the AC: it must never
+// panic, and whatever it answers must itself parse.
+func FuzzHandleDiscovery(f *testing.F) {
+	for _, g := range goldenDiscovery {
+		f.Add(g.frame)
+	}
+	f.Add(frame(f, Broadcast, hostMAC, padi("isp", Tag{Type: TagHostUniq, Value: []byte{1}}, Tag{Type: TagPPPMaxPayload, Value: []byte{5, 0xdc}})))
+	f.Add(frame(f, acMAC, hostMAC, Packet{Code: CodePADR, Tags: []Tag{{Type: TagServiceName}, {Type: TagVendorSpecific, Value: goldenAccessLine.b}}}))
+	a := newTestAC(f, ServerConfig{PADIRate: -1})
+	a.p.vlans = map[uint16]bool{100: true}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		reply, _ := a.p.handleDiscovery(b, a.now)
+		a.p.finishUp()
+		a.p.handleSession(b)
+		if reply == nil {
+			return
+		}
+		eth, rest, err := ParseEthernet(reply)
+		if err != nil {
+			t.Fatalf("reply %x: %v", reply, err)
+		}
+		if _, err := Parse(rest); err != nil || eth.EtherType != EtherTypeDiscovery {
+			t.Fatalf("reply %x: %v", reply, err)
+		}
+	})
+}
+
+// FuzzClientInput feeds arbitrary frames to the client's readers.
+func FuzzClientInput(f *testing.F) {
+	for _, g := range goldenDiscovery {
+		f.Add(g.frame, uint16(0))
+	}
+	f.Add(appendSessionFrame(nil, hostMAC, acMAC, 0, 1, []byte{0xc0, 0x21, 1, 1, 0, 4}), uint16(0))
+	c := newClient(ClientConfig{})
+	c.pending[hostMAC] = &dialState{ac: acMAC, ch: make(chan offer, 1)}
+	f.Fuzz(func(t *testing.T, b []byte, vid uint16) {
+		c.handleDiscovery(b, vid&0x0fff)
+		c.handleSession(b, vid&0x0fff)
+		select {
+		case <-c.pending[hostMAC].ch:
+		default:
+		}
+	})
+}
+
+func TestClientBadInput(t *testing.T) {
+	c := newClient(ClientConfig{})
+	d := &dialState{hostUniq: []byte{1}, ac: acMAC, ch: make(chan offer, 4)}
+	c.pending[hostMAC] = d
+	pads := func(hu []byte, src MAC) []byte {
+		return frame(t, hostMAC, src, Packet{Code: CodePADS, SessionID: 5, Tags: []Tag{{Type: TagServiceName}, {Type: TagHostUniq, Value: hu}}})
+	}
+	for _, tt := range []struct {
+		name  string
+		frame []byte
+	}{
+		{"short", []byte{1, 2, 3}},
+		{"LENGTH past the frame", cat(appendEth(nil, hostMAC, acMAC, 0, EtherTypeDiscovery), []byte{0x11, 0x65, 0, 5, 0x05, 0xdc})},
+		{"PADS with another Host-Uniq", pads([]byte{2}, acMAC)},
+		{"PADS from another AC", pads([]byte{1}, MAC{2, 7, 7, 7, 7, 7})},
+		{"PADT for no session", frame(t, hostMAC, acMAC, Packet{Code: CodePADT, SessionID: 5})},
+		{"PADI", frame(t, Broadcast, acMAC, padi(""))},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c.handleDiscovery(tt.frame, 0)
+			select {
+			case o := <-d.ch:
+				t.Errorf("delivered %+v", o)
+			default:
+			}
+			if c.NumSessions() != 0 {
+				t.Errorf("%d sessions", c.NumSessions())
+			}
+		})
+	}
+	// The right PADS makes the session, and frames that overtook it are
+	// handed over by SetReceive.
+	c.handleSession(appendSessionFrame(nil, hostMAC, acMAC, 0, 5, []byte{0xc0, 0x21, 1}), 0)
+	c.handleDiscovery(pads([]byte{1}, acMAC), 0)
+	o := <-d.ch
+	if o.sess == nil || o.sess.ID != 5 || c.NumSessions() != 1 {
+		t.Fatalf("PADS gave %+v", o)
+	}
+	var got [][]byte
+	o.sess.SetReceive(func(p []byte) { got = append(got, append([]byte(nil), p...)) })
+	c.handleSession(appendSessionFrame(nil, hostMAC, acMAC, 0, 5, []byte{0x00, 0x21, 2}), 0)
+	c.handleSession(appendSessionFrame(nil, hostMAC, MAC{2, 7, 7, 7, 7, 7}, 0, 5, []byte{0x00, 0x21, 3}), 0) // wrong AC
+	if diff := cmp.Diff([][]byte{{0xc0, 0x21, 1}, {0x00, 0x21, 2}}, got); diff != "" {
+		t.Errorf("received (-want +got):\n%s", diff)
+	}
+	// A PADT from the AC ends it.
+	c.handleDiscovery(frame(t, hostMAC, acMAC, Packet{Code: CodePADT, SessionID: 5}), 0)
+	if !errors.Is(o.sess.Err(), ErrPADT) || c.NumSessions() != 0 {
+		t.Errorf("after PADT: %v, %d sessions", o.sess.Err(), c.NumSessions())
 	}
 }
