@@ -522,3 +522,42 @@ func TestAccountingFailover(t *testing.T) {
 		t.Errorf("Acct-Delay-Time %d after a 200 ms failover", got)
 	}
 }
+
+func TestAAATestUsers(t *testing.T) {
+	reply := aaa.AuthReply{FramedIP: netip.MustParseAddr("100.64.3.3"), SessionTimeout: time.Minute, RateLimit: aaa.RateLimit{DownKbps: 1000, UpKbps: 100}, FilterID: "1000/100"}
+	srv := aaatest.New(t, secret, aaatest.Users(map[string]aaatest.User{"carol": {Password: "cpw", Reply: reply}}))
+	c := newClient(t, srv)
+	chal := []byte("0123456789abcdef")
+	h := md5.New()
+	h.Write([]byte{5})
+	h.Write([]byte("cpw"))
+	h.Write(chal)
+	for _, tc := range []struct {
+		name string
+		req  aaa.AuthRequest
+		want bool
+	}{
+		{"PAP", aaa.AuthRequest{Username: "carol", PAPPassword: []byte("cpw")}, true},
+		{"PAP wrong", aaa.AuthRequest{Username: "carol", PAPPassword: []byte("x")}, false},
+		{"CHAP", aaa.AuthRequest{Username: "carol", CHAPID: 5, CHAPChallenge: chal, CHAPResponse: h.Sum(nil)}, true},
+		{"unknown", aaa.AuthRequest{Username: "dave", PAPPassword: []byte("cpw")}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := c.Authenticate(context.Background(), tc.req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := &aaa.AuthReply{}
+			if tc.want {
+				want = &reply
+				want.Accept = true
+			}
+			if d := cmp.Diff(want, got, addrCmp); d != "" {
+				t.Errorf("(-want +got):\n%s", d)
+			}
+		})
+	}
+	if err := c.Account(context.Background(), aaa.AcctRequest{Status: aaa.AcctStart, SessionID: "x"}); err != nil {
+		t.Error(err)
+	}
+}

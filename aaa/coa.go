@@ -89,6 +89,7 @@ func ParseDynamicRequest(code radius.Code, attrs radius.Attributes) (DynamicRequ
 		return DynamicRequest{}, fmt.Errorf("aaa: %w: code %v is not a dynamic authorization request", ErrMalformed, code)
 	}
 	r := DynamicRequest{Code: code}
+	var mikrotik *RateLimit
 	bad := func(name string, n int) error {
 		return fmt.Errorf("aaa: %w: %s of %d bytes", ErrMalformed, name, n)
 	}
@@ -130,7 +131,7 @@ func ParseDynamicRequest(code radius.Code, attrs radius.Attributes) (DynamicRequ
 		case attrNASPort, attrCalledStationID, attrCallingStationID, attrNASPortType,
 			attrNASPortID, attrAcctMultiSessionID, attrProxyState, attrMessageAuthenticator:
 			// Identification only, or handled by the server.
-		case attrFilterID, attrSessionTimeout, attrIdleTimeout:
+		case attrFilterID, attrSessionTimeout, attrIdleTimeout: // RFC 3576 section 3.2: allowed in CoA-Request only
 			if code != radius.CodeCoARequest {
 				r.Unsupported = append(r.Unsupported, avp.Type)
 				continue
@@ -154,9 +155,24 @@ func ParseDynamicRequest(code radius.Code, attrs radius.Attributes) (DynamicRequ
 				}
 				r.Change.IdleTimeout = dur(v)
 			}
+		case attrVendorSpecific:
+			vendor, sub, val, ok := vendorAttr(v)
+			if !ok || vendor != vendorMikrotik || sub != mikrotikRateLimit || code != radius.CodeCoARequest {
+				r.Unsupported = append(r.Unsupported, avp.Type)
+				continue
+			}
+			rl, err := parseMikrotikRateLimit(string(val))
+			if err != nil {
+				r.Unsupported = append(r.Unsupported, avp.Type)
+				continue
+			}
+			mikrotik = &rl
 		default:
 			r.Unsupported = append(r.Unsupported, avp.Type)
 		}
+	}
+	if r.Change.RateLimit == nil {
+		r.Change.RateLimit = mikrotik // Filter-Id wins when both are sent
 	}
 	return r, nil
 }

@@ -169,6 +169,19 @@ func TestCoAServer(t *testing.T) {
 			wantChanges: []aaa.Change{{RateLimit: &aaa.RateLimit{DownKbps: 2048, UpKbps: 512}}},
 		},
 		{
+			name:        "CoA rate limit from Mikrotik-Rate-Limit",
+			req:         aaa.DynamicRequest{Code: radius.CodeCoARequest, Selector: aaa.SessionSelector{AcctSessionID: "S1"}},
+			extra:       []*radius.AVP{{Type: 26, Attribute: vsa(14988, 8, []byte("1M/4M"))}},
+			want:        coaResult{Code: radius.CodeCoAACK},
+			wantChanges: []aaa.Change{{RateLimit: &aaa.RateLimit{DownKbps: 4000, UpKbps: 1000}}},
+		},
+		{
+			name:  "unknown vendor attribute NAKed with 401",
+			req:   aaa.DynamicRequest{Code: radius.CodeCoARequest, Selector: aaa.SessionSelector{AcctSessionID: "S1"}, Change: aaa.Change{SessionTimeout: ptr(time.Minute)}},
+			extra: []*radius.AVP{{Type: 26, Attribute: vsa(9, 1, []byte("x"))}},
+			want:  coaResult{Code: radius.CodeCoANAK, Cause: 401},
+		},
+		{
 			name:        "CoA Session-Timeout",
 			req:         aaa.DynamicRequest{Code: radius.CodeCoARequest, Selector: aaa.SessionSelector{Username: "alice"}, Change: aaa.Change{SessionTimeout: ptr(10 * time.Minute)}},
 			want:        coaResult{Code: radius.CodeCoAACK},

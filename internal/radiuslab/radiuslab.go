@@ -16,6 +16,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -394,4 +395,14 @@ func ParseDetail(r io.Reader) ([]Record, error) {
 		}
 	}
 	return out, sc.Err()
+}
+
+// Command returns the command that runs the server of c in the
+// foreground, logging to standard output; prefix, when given, runs it
+// through another program (for example "ip", "netns", "exec", "lab-radius").
+// The caller starts it, waits for Probe, and stops it with SIGTERM.
+func Command(ctx context.Context, c Config, debug bool, prefix ...string) *exec.Cmd {
+	args := append(append([]string(nil), prefix...), Binary)
+	args = append(args, c.Args(debug)...)
+	return exec.CommandContext(ctx, args[0], args[1:]...)
 }

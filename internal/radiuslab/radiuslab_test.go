@@ -97,3 +97,15 @@ func TestParseDetail(t *testing.T) {
 		t.Error("bad line accepted")
 	}
 }
+
+func TestCommand(t *testing.T) {
+	c := Config{Dir: "/tmp/r"}
+	got := Command(t.Context(), c, true, "ip", "netns", "exec", "lab").Args
+	want := []string{"ip", "netns", "exec", "lab", Binary, "-f", "-d", "/tmp/r", "-X"}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("(-want +got):\n%s", d)
+	}
+	if got := Command(t.Context(), c, false).Args; got[0] != Binary || len(got) != 4 {
+		t.Errorf("args %q", got)
+	}
+}
