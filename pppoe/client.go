@@ -68,6 +68,7 @@ type Client struct {
 	log        *slog.Logger
 	ifname     string
 	disc, sess frameConn
+	dw, sw     *frameWriter
 
 	mu       sync.RWMutex
 	pending  map[MAC]*dialState
@@ -105,7 +106,6 @@ type ClientSession struct {
 	MaxPayload int
 
 	c      *Client
-	addr   net.Addr // ACMAC as a socket address
 	recv   atomic.Pointer[func([]byte)]
 	mu     sync.Mutex
 	early  [][]byte
@@ -138,8 +138,13 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 			return nil, fmt.Errorf("pppoe: client: promiscuous %s: %w", cfg.Interface, err)
 		}
 	}
-	c.disc, c.sess = disc, sess
+	c.setConns(disc, sess)
 	return c, nil
+}
+
+func (c *Client) setConns(disc, sess frameConn) {
+	c.disc, c.sess = disc, sess
+	c.dw, c.sw = newFrameWriter(disc), newFrameWriter(sess)
 }
 
 func newClient(cfg ClientConfig) *Client {
@@ -244,7 +249,7 @@ func (c *Client) handleDiscovery(frame []byte, vid uint16) {
 			k := sessKey{vid, eth.Dst, p.SessionID}
 			if c.sessions[k] == nil {
 				cs := &ClientSession{ID: p.SessionID, MAC: eth.Dst, ACMAC: eth.Src, VLAN: vid, ServiceName: d.svc,
-					MaxPayload: 1492, c: c, addr: hwAddr(eth.Src), done: make(chan struct{})}
+					MaxPayload: 1492, c: c, done: make(chan struct{})}
 				if n, _ := p.Tag(TagACName); n != nil {
 					cs.ACName = string(n)
 				}
@@ -481,7 +486,7 @@ func (c *Client) sendDiscovery(dst, src MAC, vid uint16, p Packet) error {
 	if err != nil {
 		return err
 	}
-	if _, err := c.disc.WriteTo(b, hwAddr(dst)); err != nil {
+	if err := c.dw.write(b, dst); err != nil {
 		return fmt.Errorf("pppoe: client %s: send %v: %w", c.ifname, p.Code, err)
 	}
 	return nil
@@ -513,7 +518,7 @@ func (cs *ClientSession) Send(payload []byte) error {
 	}
 	bp := framePool.Get().(*[]byte)
 	b := appendSessionFrame((*bp)[:0], cs.ACMAC, cs.MAC, cs.VLAN, cs.ID, payload)
-	_, err := cs.c.sess.WriteTo(b, cs.addr)
+	err := cs.c.sw.write(b, cs.ACMAC)
 	*bp = b
 	framePool.Put(bp)
 	return err

@@ -456,3 +456,27 @@ func TestNetnsUserVLANs(t *testing.T) {
 	}
 	waitFor(t, "the PADT on VLAN 200", func() bool { return l.srv.NumSessions() == 0 })
 }
+
+// TestNetnsSendAllocs checks that sending a session frame on a real raw
+// socket allocates nothing, on the AC and on the client.
+func TestNetnsSendAllocs(t *testing.T) {
+	h := newEchoHandler()
+	h.frame = func(*Session, []byte) {}
+	l := newLab(t, ServerConfig{}, h)
+	cs, err := l.cli.Dial(context.Background(), subMAC(1), DialOptions{Timeout: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs.SetReceive(func([]byte) {})
+	s := h.session(t, cs.ID)
+	payload := ipv4Frame(1)
+	for name, send := range map[string]func([]byte) error{"AC": s.Send, "client": cs.Send} {
+		if n := testing.AllocsPerRun(1000, func() {
+			if err := send(payload); err != nil {
+				t.Fatal(err)
+			}
+		}); n != 0 {
+			t.Errorf("%s Send allocates %v times per frame, want 0", name, n)
+		}
+	}
+}

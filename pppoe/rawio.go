@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"sync"
 	"syscall"
 	"unsafe"
 
@@ -154,4 +155,67 @@ func inlineVLAN(frame []byte) (vid uint16, ok bool) {
 		return binary.BigEndian.Uint16(frame[14:]) & 0x0fff, true
 	}
 	return 0, false
+}
+
+// frameWriter sends whole Ethernet frames. On an AF_PACKET socket bound to
+// its interface it uses write(2): the frame carries its destination, and
+// no socket address is built per frame (packet.Conn.WriteTo allocates
+// one). Other conns (tests) get WriteTo. Safe for concurrent use.
+type frameWriter struct {
+	conn frameConn
+	rc   syscall.RawConn
+	ops  sync.Pool
+}
+
+type writeOp struct {
+	b     []byte
+	errno syscall.Errno
+	fn    func(fd uintptr) bool
+}
+
+func (op *writeOp) write(fd uintptr) bool {
+	_, err := unix.Write(int(fd), op.b)
+	if err == unix.EAGAIN || err == unix.EINTR {
+		return false
+	}
+	op.errno = 0
+	if e, ok := err.(syscall.Errno); ok {
+		op.errno = e
+	}
+	return true
+}
+
+func newFrameWriter(c frameConn) *frameWriter {
+	w := &frameWriter{conn: c}
+	if sc, ok := c.(syscallConn); ok {
+		if rc, err := sc.SyscallConn(); err == nil {
+			w.rc = rc
+		}
+	}
+	w.ops.New = func() any {
+		op := &writeOp{}
+		op.fn = op.write
+		return op
+	}
+	return w
+}
+
+// write sends frame; dst is used only by the WriteTo fallback.
+func (w *frameWriter) write(frame []byte, dst MAC) error {
+	if w.rc == nil {
+		_, err := w.conn.WriteTo(frame, hwAddr(dst))
+		return err
+	}
+	op := w.ops.Get().(*writeOp)
+	op.b = frame
+	err := w.rc.Write(op.fn)
+	if err == nil && op.errno != 0 {
+		err = op.errno
+	}
+	op.b = nil
+	w.ops.Put(op)
+	if err != nil {
+		return fmt.Errorf("pppoe: write: %w", err)
+	}
+	return nil
 }

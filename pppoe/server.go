@@ -182,7 +182,6 @@ type Session struct {
 	Owner any
 
 	port     *port
-	addr     net.Addr // ClientMAC as a socket address, made once
 	hostUniq string
 	relay    []byte
 	closed   atomic.Bool
@@ -215,7 +214,7 @@ func (s *Session) Send(payload []byte) error {
 	p := s.port
 	bp := framePool.Get().(*[]byte)
 	b := appendSessionFrame((*bp)[:0], s.ClientMAC, p.mac, s.tag, s.ID, payload)
-	err := p.sendSession(b, s.addr)
+	err := p.sendSession(b, s.ClientMAC)
 	*bp = b
 	framePool.Put(bp)
 	if err != nil {
@@ -281,6 +280,9 @@ type port struct {
 
 	delayed chan []byte
 	upNext  *Session // accepted by the PADR being answered
+
+	writersOnce sync.Once
+	dw, sw      *frameWriter
 }
 
 // Server is a PPPoE access concentrator (RFC 2516) on one interface and its
@@ -525,13 +527,17 @@ func (s *Server) shutdown() {
 }
 
 func (p *port) sendDiscovery(b []byte, dst MAC) error {
-	_, err := p.disc.WriteTo(b, hwAddr(dst))
-	return err
+	p.writersOnce.Do(p.makeWriters)
+	return p.dw.write(b, dst)
 }
 
-func (p *port) sendSession(b []byte, dst net.Addr) error {
-	_, err := p.sess.WriteTo(b, dst)
-	return err
+func (p *port) sendSession(b []byte, dst MAC) error {
+	p.writersOnce.Do(p.makeWriters)
+	return p.sw.write(b, dst)
+}
+
+func (p *port) makeWriters() {
+	p.dw, p.sw = newFrameWriter(p.disc), newFrameWriter(p.sess)
 }
 
 // readDiscovery is the discovery loop of one port.
@@ -969,7 +975,7 @@ func (p *port) padr(eth *Ethernet, vid uint16, in *Packet, now time.Time) ([]byt
 	sess := &Session{
 		ID: id, ClientMAC: eth.Src, Interface: p.name, VLAN: p.vlan,
 		ServiceName: string(svc), MaxPayload: 1492, port: p, hostUniq: string(hu),
-		addr: hwAddr(eth.Src), tag: vid,
+		tag: vid,
 	}
 	if vid != 0 {
 		sess.VLAN = vid
