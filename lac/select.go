@@ -1,0 +1,464 @@
+package lac
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net/netip"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Errors of tunnel selection. They are wrapped with the realm or route
+// that failed.
+var (
+	// ErrNoRoute: no static route and no RADIUS tunnel for the subscriber.
+	ErrNoRoute = errors.New("lac: no tunnel configured for the subscriber")
+	// ErrNoTunnel: every LNS of the route failed or is held down.
+	ErrNoTunnel = errors.New("lac: no LNS answered")
+)
+
+// LNS is one tunnel endpoint a subscriber may be forwarded to: from the
+// static configuration or from the tagged Tunnel-* attributes of a RADIUS
+// Access-Accept (RFC 2868 section 3).
+type LNS struct {
+	Name   string         // for logs; the address when empty
+	Addr   netip.AddrPort // Tunnel-Server-Endpoint, port 1701 by default
+	Secret []byte         // Tunnel-Password (RFC 2868 section 3.5)
+	// Preference is Tunnel-Preference (RFC 2868 section 3.8): lower is
+	// tried first.
+	Preference uint32
+	// Weight shares the load among LNS of equal preference (0 counts as 1).
+	Weight uint32
+	// AssignmentID is Tunnel-Assignment-Id (RFC 2868 section 3.7): sessions
+	// with the same LNS and assignment share tunnels, different
+	// assignments get different tunnels.
+	AssignmentID string
+	// ClientAuthID is Tunnel-Client-Auth-ID (RFC 2868 section 3.9): the
+	// Host Name the LAC announces on this tunnel; empty: the LAC's own.
+	ClientAuthID string
+	// MaxSessions caps the sessions of one tunnel; a further session opens
+	// a second tunnel to the same LNS. 0: the LAC's default.
+	MaxSessions int
+	HideAVPs    bool // hide the AVPs section 4.3 allows (needs Secret)
+}
+
+func (l LNS) String() string {
+	if l.Name != "" {
+		return l.Name
+	}
+	return l.Addr.String()
+}
+
+// key identifies the tunnels an LNS entry may share: one peer, one
+// assignment (RFC 2868 section 3.7).
+func (l LNS) key() tunnelKey { return tunnelKey{l.Addr, l.AssignmentID} }
+
+type tunnelKey struct {
+	addr   netip.AddrPort
+	assign string
+}
+
+// Route is a static route: the LNS that serve subscribers matched by realm,
+// by service name, by access interface (with a VLAN: "eth1.100"), or every
+// subscriber (Default).
+type Route struct {
+	Realms     []string
+	Services   []string
+	Interfaces []string
+	Default    bool
+	LNS        []LNS
+}
+
+// Routes is the static tunnel table.
+type Routes struct {
+	realm, service, iface map[string][]LNS
+	def                   []LNS
+}
+
+// NewRoutes indexes routes. A realm, service or interface in two routes
+// is an error.
+func NewRoutes(routes []Route) (*Routes, error) {
+	r := &Routes{realm: map[string][]LNS{}, service: map[string][]LNS{}, iface: map[string][]LNS{}}
+	add := func(m map[string][]LNS, kind, k string, l []LNS) error {
+		if _, dup := m[k]; dup {
+			return fmt.Errorf("lac: %s %q is routed twice", kind, k)
+		}
+		m[k] = l
+		return nil
+	}
+	for _, rt := range routes {
+		for _, k := range rt.Realms {
+			if err := add(r.realm, "realm", strings.ToLower(k), rt.LNS); err != nil {
+				return nil, err
+			}
+		}
+		for _, k := range rt.Services {
+			if err := add(r.service, "service", k, rt.LNS); err != nil {
+				return nil, err
+			}
+		}
+		for _, k := range rt.Interfaces {
+			if err := add(r.iface, "interface", k, rt.LNS); err != nil {
+				return nil, err
+			}
+		}
+		if rt.Default {
+			if r.def != nil {
+				return nil, errors.New("lac: two default routes")
+			}
+			r.def = rt.LNS
+		}
+	}
+	return r, nil
+}
+
+// Lookup returns the LNS for a subscriber: by realm first (proxy mode; ""
+// in transparent mode), then by interface and VLAN, interface, service
+// name, and the default route. nil when nothing matches.
+func (r *Routes) Lookup(realm, iface string, vlan uint16, service string) []LNS {
+	if r == nil {
+		return nil
+	}
+	if realm != "" {
+		if l, ok := r.realm[strings.ToLower(realm)]; ok {
+			return l
+		}
+	}
+	if vlan != 0 {
+		if l, ok := r.iface[fmt.Sprintf("%s.%d", iface, vlan)]; ok {
+			return l
+		}
+	}
+	if l, ok := r.iface[iface]; ok {
+		return l
+	}
+	if l, ok := r.service[service]; ok {
+		return l
+	}
+	return r.def
+}
+
+// Realm returns the realm of a user name "user@realm" ("" without one).
+func Realm(user string) string {
+	if i := strings.LastIndexByte(user, '@'); i >= 0 {
+		return user[i+1:]
+	}
+	return ""
+}
+
+// Selector orders the LNS of a route: by preference, equal preferences in
+// a random order weighted by Weight, and an LNS that failed is held down
+// (tried last) for HoldDown. It is safe for concurrent use.
+type Selector struct {
+	HoldDown time.Duration
+	Now      func() time.Time
+	// Rand returns a number in [0, n); nil: math/rand/v2.
+	Rand func(n uint64) uint64
+
+	mu   sync.Mutex
+	dead map[tunnelKey]time.Time
+}
+
+// NewSelector returns a Selector with the given hold-down (0: 60 s).
+func NewSelector(holdDown time.Duration) *Selector {
+	if holdDown <= 0 {
+		holdDown = 60 * time.Second
+	}
+	return &Selector{HoldDown: holdDown}
+}
+
+func (s *Selector) now() time.Time {
+	if s.Now != nil {
+		return s.Now()
+	}
+	return time.Now()
+}
+
+func (s *Selector) rand(n uint64) uint64 {
+	if s.Rand != nil {
+		return s.Rand(n)
+	}
+	return rand.Uint64N(n)
+}
+
+// MarkDead holds l down for HoldDown.
+func (s *Selector) MarkDead(l LNS) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.dead == nil {
+		s.dead = map[tunnelKey]time.Time{}
+	}
+	s.dead[l.key()] = s.now().Add(s.HoldDown)
+}
+
+// MarkAlive ends the hold-down of l.
+func (s *Selector) MarkAlive(l LNS) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.dead, l.key())
+}
+
+// Down reports whether l is held down now.
+func (s *Selector) Down(l LNS) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.downLocked(l, s.now())
+}
+
+func (s *Selector) downLocked(l LNS, now time.Time) bool {
+	until, ok := s.dead[l.key()]
+	if !ok {
+		return false
+	}
+	if !now.Before(until) {
+		delete(s.dead, l.key())
+		return false
+	}
+	return true
+}
+
+// Order returns the LNS of cands in the order to try them: live ones by
+// ascending preference, equal preferences drawn by weight (RFC 2868
+// section 3.8 leaves ties to the LAC: we share load by weight), then the
+// held-down ones in the same way, as a last resort.
+func (s *Selector) Order(cands []LNS) []LNS {
+	now := s.now()
+	var live, down []LNS
+	s.mu.Lock()
+	for _, l := range cands {
+		if s.downLocked(l, now) {
+			down = append(down, l)
+		} else {
+			live = append(live, l)
+		}
+	}
+	s.mu.Unlock()
+	return append(s.order(live), s.order(down)...)
+}
+
+func (s *Selector) order(ls []LNS) []LNS {
+	slices.SortStableFunc(ls, func(a, b LNS) int {
+		switch {
+		case a.Preference < b.Preference:
+			return -1
+		case a.Preference > b.Preference:
+			return 1
+		}
+		return 0
+	})
+	for i := 0; i < len(ls); {
+		j := i + 1
+		for j < len(ls) && ls[j].Preference == ls[i].Preference {
+			j++
+		}
+		s.shuffleWeighted(ls[i:j])
+		i = j
+	}
+	return ls
+}
+
+// shuffleWeighted orders g so that each position is drawn with probability
+// proportional to weight among those left.
+func (s *Selector) shuffleWeighted(g []LNS) {
+	for k := 0; k < len(g)-1; k++ {
+		var total uint64
+		for _, l := range g[k:] {
+			total += uint64(max(l.Weight, 1))
+		}
+		x := s.rand(total)
+		for i := k; i < len(g); i++ {
+			w := uint64(max(g[i].Weight, 1))
+			if x < w {
+				g[k], g[i] = g[i], g[k]
+				break
+			}
+			x -= w
+		}
+	}
+}
+
+// Tunnel is what the pool keeps of a tunnel: *l2tp.Tunnel satisfies it.
+type Tunnel interface {
+	Done() <-chan struct{}
+}
+
+// DialFunc opens a tunnel to an LNS; it returns once the tunnel is up or
+// has failed.
+type DialFunc func(ctx context.Context, l LNS) (Tunnel, error)
+
+// tunnelEntry is one tunnel of the pool and the sessions placed on it.
+type tunnelEntry struct {
+	lns  LNS
+	t    Tunnel
+	n    int // sessions held, under Pool.mu
+	gone bool
+}
+
+// Pool shares tunnels among sessions: one tunnel per LNS and assignment
+// ID carries sessions up to the tunnel's cap, then a second one is
+// opened. An LNS that cannot be reached is held down by the Selector and
+// the next LNS by preference is tried.
+type Pool struct {
+	sel        *Selector
+	dial       DialFunc
+	defaultCap int
+
+	mu      sync.Mutex
+	tunnels map[tunnelKey][]*tunnelEntry
+	dialing map[tunnelKey]chan struct{}
+}
+
+// NewPool returns a pool dialing with dial; defaultCap is the session cap
+// of an LNS without MaxSessions (0: 65535).
+func NewPool(sel *Selector, dial DialFunc, defaultCap int) *Pool {
+	if defaultCap <= 0 {
+		defaultCap = 65535
+	}
+	return &Pool{sel: sel, dial: dial, defaultCap: defaultCap,
+		tunnels: map[tunnelKey][]*tunnelEntry{}, dialing: map[tunnelKey]chan struct{}{}}
+}
+
+// Lease is one session's place on a tunnel; Release gives it back.
+type Lease struct {
+	p    *Pool
+	e    *tunnelEntry
+	once sync.Once
+}
+
+// Tunnel is the leased tunnel.
+func (l *Lease) Tunnel() Tunnel { return l.e.t }
+
+// LNS is the LNS of the leased tunnel.
+func (l *Lease) LNS() LNS { return l.e.lns }
+
+// Release frees the session's place; it may be called more than once.
+func (l *Lease) Release() {
+	if l == nil {
+		return
+	}
+	l.once.Do(func() {
+		l.p.mu.Lock()
+		l.e.n--
+		l.p.mu.Unlock()
+	})
+}
+
+func (p *Pool) capOf(l LNS) int {
+	if l.MaxSessions > 0 {
+		return l.MaxSessions
+	}
+	return p.defaultCap
+}
+
+// Acquire leases a place on a tunnel to the first LNS of cands (in the
+// Selector's order) that has room or can be dialled. Each failed LNS is
+// held down. The error wraps ErrNoTunnel and the last dial error.
+func (p *Pool) Acquire(ctx context.Context, cands []LNS) (*Lease, error) {
+	if len(cands) == 0 {
+		return nil, ErrNoRoute
+	}
+	var last error
+	for _, l := range p.sel.Order(cands) {
+		lease, err := p.acquire(ctx, l)
+		if err == nil {
+			return lease, nil
+		}
+		last = err
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	return nil, fmt.Errorf("%w: %w", ErrNoTunnel, last)
+}
+
+func (p *Pool) acquire(ctx context.Context, l LNS) (*Lease, error) {
+	k := l.key()
+	for {
+		p.mu.Lock()
+		for _, e := range p.tunnels[k] {
+			if e.gone {
+				continue
+			}
+			select {
+			case <-e.t.Done():
+				e.gone = true
+				continue
+			default:
+			}
+			if e.n < p.capOf(l) {
+				e.n++
+				p.mu.Unlock()
+				return &Lease{p: p, e: e}, nil
+			}
+		}
+		if wait, ok := p.dialing[k]; ok {
+			// Another session is opening a tunnel to this LNS: wait for it.
+			p.mu.Unlock()
+			select {
+			case <-wait:
+				if p.sel.Down(l) {
+					return nil, fmt.Errorf("lac: LNS %v: held down after a failed dial", l)
+				}
+				continue
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+		}
+		done := make(chan struct{})
+		p.dialing[k] = done
+		p.mu.Unlock()
+
+		t, err := p.dial(ctx, l)
+
+		p.mu.Lock()
+		delete(p.dialing, k)
+		close(done)
+		if err != nil {
+			p.mu.Unlock()
+			p.sel.MarkDead(l)
+			return nil, fmt.Errorf("lac: LNS %v: %w", l, err)
+		}
+		p.sel.MarkAlive(l)
+		e := &tunnelEntry{lns: l, t: t, n: 1}
+		list := slices.DeleteFunc(p.tunnels[k], func(e *tunnelEntry) bool { return e.gone })
+		p.tunnels[k] = append(list, e)
+		p.mu.Unlock()
+		return &Lease{p: p, e: e}, nil
+	}
+}
+
+// Forget removes a tunnel that went down from the pool.
+func (p *Pool) Forget(t Tunnel) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for k, list := range p.tunnels {
+		for _, e := range list {
+			if e.t == t {
+				e.gone = true
+			}
+		}
+		p.tunnels[k] = slices.DeleteFunc(list, func(e *tunnelEntry) bool { return e.gone })
+		if len(p.tunnels[k]) == 0 {
+			delete(p.tunnels, k)
+		}
+	}
+}
+
+// Tunnels returns the tunnels of the pool with their session counts.
+func (p *Pool) Tunnels() map[Tunnel]int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	m := map[Tunnel]int{}
+	for _, list := range p.tunnels {
+		for _, e := range list {
+			if !e.gone {
+				m[e.t] = e.n
+			}
+		}
+	}
+	return m
+}
