@@ -179,14 +179,14 @@ type benchNetns struct {
 	link *tun.Link
 }
 
-func newBenchNetns(b *testing.B) *benchNetns {
+func newBenchNetns(b *testing.B, queues int) *benchNetns {
 	testenv.RequireRoot(b)
 	e := &benchNetns{ns: testenv.NewNetns(b, "bench")}
 	e.ns.MustRun(b, "sysctl", "-qw", "net.ipv4.ip_forward=1")
 	e.ns.MustRun(b, "ip", "route", "add", "blackhole", "198.51.100.0/24")
 	if err := e.ns.Do(func() error {
 		var err error
-		if e.dev, err = tun.Open("brb%d", 1); err != nil {
+		if e.dev, err = tun.Open("brb%d", queues); err != nil {
 			return err
 		}
 		if e.link, err = tun.NewLink(nil, e.dev.Name()); err != nil {
@@ -206,6 +206,30 @@ func newBenchNetns(b *testing.B) *benchNetns {
 	return e
 }
 
+func (e *benchNetns) queues() []TUN {
+	var qs []TUN
+	for _, q := range e.dev.Queues() {
+		qs = append(qs, q)
+	}
+	return qs
+}
+
+type netnsCase struct {
+	name         string
+	size, queues int
+}
+
+// netnsCases are the packet sizes times one or two TUN queues (workers).
+func netnsCases() []netnsCase {
+	var cs []netnsCase
+	for _, size := range benchSizes {
+		for _, q := range []int{1, 2} {
+			cs = append(cs, netnsCase{fmt.Sprintf("%dB/queues=%d", size, q), size, q})
+		}
+	}
+	return cs
+}
+
 func (e *benchNetns) listen(b *testing.B, addr string) *net.UDPConn {
 	var c *net.UDPConn
 	if err := e.ns.Do(func() error {
@@ -223,10 +247,11 @@ func (e *benchNetns) listen(b *testing.B, addr string) *net.UDPConn {
 // one data message given to HandleDatagram; pkts/s counts packets the
 // kernel accepted from the TUN (it routes them to a blackhole).
 func BenchmarkDecapNetns(b *testing.B) {
-	for _, size := range benchSizes {
-		b.Run(fmt.Sprintf("%dB", size), func(b *testing.B) {
-			e := newBenchNetns(b)
-			d, err := New(Config{TUN: []TUN{e.dev.Queues()[0]}, Conn: &discardConn{}})
+	for _, bc := range netnsCases() {
+		b.Run(bc.name, func(b *testing.B) {
+			size := bc.size
+			e := newBenchNetns(b, bc.queues)
+			d, err := New(Config{TUN: e.queues(), Conn: &discardConn{}})
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -277,14 +302,15 @@ func BenchmarkDecapNetns(b *testing.B) {
 // kernel drops what the TUN queue cannot hold, and "delivered" is the share
 // of the offered packets that made it.
 func BenchmarkEncapNetns(b *testing.B) {
-	for _, size := range benchSizes {
-		b.Run(fmt.Sprintf("%dB", size), func(b *testing.B) {
-			e := newBenchNetns(b)
+	for _, bc := range netnsCases() {
+		b.Run(bc.name, func(b *testing.B) {
+			size := bc.size
+			e := newBenchNetns(b, bc.queues)
 			lac := e.listen(b, "127.0.0.1:0")
 			own := e.listen(b, "127.0.0.1:0")
 			sender := e.listen(b, "10.255.0.1:0")
 			uc, _ := udpio.NewConn(own)
-			d, err := New(Config{TUN: []TUN{e.dev.Queues()[0]}, Conn: uc})
+			d, err := New(Config{TUN: e.queues(), Conn: uc})
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -254,8 +254,10 @@ type Router interface {
 
 // Config configures a DataPlane.
 type Config struct {
-	// TUN holds the device's queues: one downstream worker reads each;
-	// upstream packets are written to TUN[0]. At least one is required.
+	// TUN holds the device's queues (IFF_MULTI_QUEUE): a downstream
+	// worker reads each, and an upstream writer writes to each, all
+	// writers taking packets from the one upstream queue. At least one is
+	// required.
 	TUN []TUN
 	// Conn sends downstream data messages to the LACs; required.
 	Conn BatchWriter
@@ -555,12 +557,17 @@ func ipv4Len(b []byte) (int, bool) {
 	return n, true
 }
 
-// Run runs the TUN writer and one downstream worker per TUN queue until ctx
-// is cancelled (then it returns nil) or a worker fails.
+// Run runs, for every TUN queue, an upstream writer and a downstream worker
+// until ctx is cancelled (then it returns nil) or one of them fails.
 func (d *DataPlane) Run(ctx context.Context) error {
 	g, ctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return d.writeTUN(ctx, d.cfg.TUN[0]) })
 	for i, q := range d.cfg.TUN {
+		g.Go(func() error {
+			if err := d.writeTUN(ctx, q); err != nil {
+				return fmt.Errorf("lns: data plane: TUN queue %d: %w", i, err)
+			}
+			return nil
+		})
 		w := newEncapWorker(d)
 		g.Go(func() error {
 			if err := w.run(ctx, q); err != nil {
