@@ -21,6 +21,10 @@ import (
 
 var secret = []byte("testing123")
 
+// testTimeout is the per-transmission timeout of the unit tests: long
+// enough that a loaded CI machine answers within it.
+const testTimeout = 250 * time.Millisecond
+
 // addrCmp compares netip.Addr, whose fields are unexported.
 var addrCmp = cmp.Comparer(func(a, b netip.Addr) bool { return a == b })
 
@@ -45,7 +49,7 @@ func newClientCfg(t *testing.T, cfg aaa.ClientConfig, servers ...*aaatest.Server
 		cfg.AcctServers = append(cfg.AcctServers, aaa.Server{Addr: s.Addr, Secret: s.Secret})
 	}
 	if cfg.Timeout == 0 {
-		cfg.Timeout = 100 * time.Millisecond
+		cfg.Timeout = testTimeout
 	}
 	if cfg.Retries == 0 {
 		cfg.Retries = 1
@@ -246,7 +250,7 @@ func TestMessageAuthenticatorPolicy(t *testing.T) {
 			srv := aaatest.New(t, secret, accept)
 			c, err := aaa.NewClient(aaa.ClientConfig{
 				Servers:       []aaa.Server{{Addr: srv.Addr, Secret: secret, RequireMessageAuthenticator: tc.policy}},
-				Timeout:       50 * time.Millisecond,
+				Timeout:       testTimeout,
 				Retries:       1,
 				NASIdentifier: "lns1",
 			})
@@ -264,12 +268,12 @@ func TestMessageAuthenticatorPolicy(t *testing.T) {
 					if !errors.Is(err, aaa.ErrTimeout) {
 						t.Fatalf("request %d: err %v, want ErrTimeout", i, err)
 					}
-					drops += 2 // both transmissions answered and dropped
+					drops++ // each transmission answered and dropped; the last answer may come late
 				}
 			}
 			st := c.Stats()
-			if got := st.BadAuthenticator + st.BadMessageAuthenticator + st.MissingMessageAuthenticator; got != drops {
-				t.Errorf("dropped-response counters %d, want %d (%+v)", got, drops, st)
+			if got := st.BadAuthenticator + st.BadMessageAuthenticator + st.MissingMessageAuthenticator; got < drops || got > 2*drops {
+				t.Errorf("dropped-response counters %d, want %d to %d (%+v)", got, drops, 2*drops, st)
 			}
 		})
 	}
@@ -332,8 +336,8 @@ func TestAllServersDown(t *testing.T) {
 	if !errors.Is(err, aaa.ErrTimeout) {
 		t.Fatalf("err %v, want ErrTimeout", err)
 	}
-	if el := time.Since(start); el < 400*time.Millisecond {
-		t.Errorf("gave up after %v, want 2 servers x 2 tries x 100ms", el)
+	if el := time.Since(start); el < 4*testTimeout {
+		t.Errorf("gave up after %v, want 2 servers x 2 tries x %v", el, testTimeout)
 	}
 	// Both held down: still tried rather than refusing every subscriber.
 	_, err = c.Authenticate(context.Background(), aaa.AuthRequest{Username: "u", PAPPassword: []byte("p")})
@@ -402,7 +406,7 @@ func TestAccounting(t *testing.T) {
 	})
 	clock := time.Date(2026, 1, 1, 0, 0, 10, 0, time.UTC)
 	var mu sync.Mutex
-	c := newClientCfg(t, aaa.ClientConfig{Timeout: 200 * time.Millisecond, Now: func() time.Time {
+	c := newClientCfg(t, aaa.ClientConfig{Timeout: testTimeout, Now: func() time.Time {
 		mu.Lock()
 		defer mu.Unlock()
 		clock = clock.Add(time.Second) // every reading moves one second on
