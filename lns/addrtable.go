@@ -27,7 +27,7 @@ var (
 // over a power-of-two array of atomic pointers to immutable entries, and a
 // lookup is a few atomic loads. Writers (session up/down, about 1000/s) are
 // serialised by a mutex that readers never touch; a removal leaves a
-// tombstone that later inserts reuse, and when tombstones and entries fill
+// tableTombstone that later inserts reuse, and when tombstones and entries fill
 // three quarters of the slots the live entries are rehashed into a fresh
 // array that is published with one atomic store (O(n), but rare: amortised
 // over at least a quarter of the table's inserts). A lookup racing a removal
@@ -46,7 +46,7 @@ func NewAddrTable(max int) *AddrTable {
 // Insert binds addr to f. It fails with ErrAddrInUse if addr is bound to
 // another flow, and with ErrBadKey if addr is not a usable IPv4 address.
 func (a *AddrTable) Insert(addr netip.Addr, f *Flow) error {
-	k, err := addrKey(addr)
+	k, err := tableAddrKey(addr)
 	if err != nil {
 		return err
 	}
@@ -57,7 +57,7 @@ func (a *AddrTable) Insert(addr netip.Addr, f *Flow) error {
 // session cannot unbind the address from the session that now holds it). It
 // reports whether it removed anything.
 func (a *AddrTable) Delete(addr netip.Addr, f *Flow) bool {
-	k, err := addrKey(addr)
+	k, err := tableAddrKey(addr)
 	if err != nil {
 		return false
 	}
@@ -66,7 +66,7 @@ func (a *AddrTable) Delete(addr netip.Addr, f *Flow) bool {
 
 // Lookup returns the flow bound to addr, or nil.
 func (a *AddrTable) Lookup(addr netip.Addr) *Flow {
-	k, err := addrKey(addr)
+	k, err := tableAddrKey(addr)
 	if err != nil {
 		return nil
 	}
@@ -80,7 +80,7 @@ func (a *AddrTable) Lookup4(addr uint32) *Flow { return a.t.lookup(addr) }
 // Len is the number of bound addresses.
 func (a *AddrTable) Len() int { return a.t.len() }
 
-func addrKey(addr netip.Addr) (uint32, error) {
+func tableAddrKey(addr netip.Addr) (uint32, error) {
 	addr = addr.Unmap()
 	if !addr.Is4() || addr.IsUnspecified() {
 		return 0, fmt.Errorf("%w: address %v", ErrBadKey, addr)
@@ -103,7 +103,7 @@ func NewSessionTable(max int) *SessionTable {
 	return s
 }
 
-func sessionKey(tunnel, session uint16) (uint32, error) {
+func tableSessionKey(tunnel, session uint16) (uint32, error) {
 	if tunnel == 0 || session == 0 {
 		// Section 3.1: ID 0 is reserved (the control connection / tunnel
 		// as a whole); a data message never carries it.
@@ -114,7 +114,7 @@ func sessionKey(tunnel, session uint16) (uint32, error) {
 
 // Insert binds (tunnel, session) to f.
 func (s *SessionTable) Insert(tunnel, session uint16, f *Flow) error {
-	k, err := sessionKey(tunnel, session)
+	k, err := tableSessionKey(tunnel, session)
 	if err != nil {
 		return err
 	}
@@ -123,7 +123,7 @@ func (s *SessionTable) Insert(tunnel, session uint16, f *Flow) error {
 
 // Delete unbinds (tunnel, session) if it is bound to f.
 func (s *SessionTable) Delete(tunnel, session uint16, f *Flow) bool {
-	k, err := sessionKey(tunnel, session)
+	k, err := tableSessionKey(tunnel, session)
 	if err != nil {
 		return false
 	}
@@ -160,8 +160,8 @@ type tableEntry struct {
 	flow *Flow
 }
 
-// tombstone marks a removed entry: lookups probe past it, inserts reuse it.
-var tombstone = &tableEntry{}
+// tableTombstone marks a removed entry: lookups probe past it, inserts reuse it.
+var tableTombstone = &tableEntry{}
 
 // maxTableSlots bounds growth: 1<<24 slots (128 MiB of pointers) is far
 // beyond any LNS.
@@ -193,7 +193,7 @@ func (t *u32Table) lookup(k uint32) *Flow {
 		if e == nil {
 			return nil
 		}
-		if e.key == k && e != tombstone {
+		if e.key == k && e != tableTombstone {
 			return e.flow
 		}
 		i = (i + 1) & a.mask
@@ -227,7 +227,7 @@ func (t *u32Table) insert(k uint32, f *Flow) error {
 		if e == nil {
 			break
 		}
-		if e == tombstone {
+		if e == tableTombstone {
 			if reuse < 0 {
 				reuse = int(i)
 			}
@@ -261,11 +261,11 @@ func (t *u32Table) delete(k uint32, f *Flow) bool {
 		if e == nil {
 			return false
 		}
-		if e != tombstone && e.key == k {
+		if e != tableTombstone && e.key == k {
 			if e.flow != f {
 				return false
 			}
-			a.s[i].Store(tombstone)
+			a.s[i].Store(tableTombstone)
 			t.n--
 			t.tombs++
 			t.count.Store(int64(t.n))
@@ -282,7 +282,7 @@ func (t *u32Table) rehash(old *slotArray, size int) *slotArray {
 	a := newSlotArray(size)
 	for i := range old.s {
 		e := old.s[i].Load()
-		if e == nil || e == tombstone {
+		if e == nil || e == tableTombstone {
 			continue
 		}
 		j := a.home(e.key)

@@ -9,7 +9,7 @@ import (
 	"testing"
 )
 
-func testFlow(t testing.TB, peerSession uint16) *Flow {
+func dpTestFlow(t testing.TB, peerSession uint16) *Flow {
 	t.Helper()
 	f, err := NewFlow(FlowConfig{
 		PeerTunnelID: 1, PeerSessionID: peerSession,
@@ -23,7 +23,7 @@ func testFlow(t testing.TB, peerSession uint16) *Flow {
 
 func TestAddrTableBasics(t *testing.T) {
 	tab := NewAddrTable(16)
-	f1, f2 := testFlow(t, 1), testFlow(t, 2)
+	f1, f2 := dpTestFlow(t, 1), dpTestFlow(t, 2)
 	a := netip.MustParseAddr("100.64.0.10")
 
 	if got := tab.Lookup(a); got != nil {
@@ -66,7 +66,7 @@ func TestAddrTableBasics(t *testing.T) {
 
 func TestSessionTableBasics(t *testing.T) {
 	tab := NewSessionTable(16)
-	f := testFlow(t, 1)
+	f := dpTestFlow(t, 1)
 	if err := tab.Insert(0, 5, f); !errors.Is(err, ErrBadKey) {
 		t.Errorf("Insert(tunnel 0) = %v, want ErrBadKey", err)
 	}
@@ -86,11 +86,11 @@ func TestSessionTableBasics(t *testing.T) {
 
 // TestAddrTableChurn runs a long random sequence of binds and unbinds, far
 // beyond the initial size, and checks every step against a map: growth,
-// tombstone reuse and rehashing lose nothing and resurrect nothing.
+// tableTombstone reuse and rehashing lose nothing and resurrect nothing.
 func TestAddrTableChurn(t *testing.T) {
 	tab := NewAddrTable(64)
 	model := map[uint32]*Flow{}
-	flows := []*Flow{testFlow(t, 1), testFlow(t, 2), testFlow(t, 3)}
+	flows := []*Flow{dpTestFlow(t, 1), dpTestFlow(t, 2), dpTestFlow(t, 3)}
 	rng := rand.New(rand.NewPCG(1, 2))
 	key := func() uint32 { return 0x64400000 + rng.Uint32N(20000) + 1 } // 100.64.0.0/17-ish
 	addr := func(k uint32) netip.Addr {
@@ -152,7 +152,7 @@ func TestAddrTableConcurrentReaders(t *testing.T) {
 	tab := NewAddrTable(16)
 	stable := make([]*Flow, 64)
 	for i := range stable {
-		stable[i] = testFlow(t, uint16(i+1))
+		stable[i] = dpTestFlow(t, uint16(i+1))
 		if err := tab.Insert(netip.AddrFrom4([4]byte{10, 0, 0, byte(i + 1)}), stable[i]); err != nil {
 			t.Fatal(err)
 		}
@@ -173,7 +173,7 @@ func TestAddrTableConcurrentReaders(t *testing.T) {
 			}
 		}()
 	}
-	churn := testFlow(t, 999)
+	churn := dpTestFlow(t, 999)
 	for round := 0; round < 20; round++ {
 		for i := 0; i < 2000; i++ {
 			if err := tab.Insert(netip.AddrFrom4([4]byte{172, 16, byte(i >> 8), byte(i)}), churn); err != nil && !errors.Is(err, ErrBadKey) {
@@ -196,7 +196,7 @@ func TestAddrTableConcurrentReaders(t *testing.T) {
 
 func TestAddrTableLookupAllocs(t *testing.T) {
 	tab := NewAddrTable(1024)
-	f := testFlow(t, 1)
+	f := dpTestFlow(t, 1)
 	tab.Insert(netip.MustParseAddr("100.64.0.1"), f)
 	if avg := testing.AllocsPerRun(1000, func() {
 		if tab.Lookup4(0x64400001) != f || tab.Lookup4(0x64400002) != nil {

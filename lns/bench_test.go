@@ -24,26 +24,26 @@ import (
 	"github.com/bras-project/bras/internal/udpio"
 )
 
-var benchSizes = []int{64, 1400}
+var dpBenchSizes = []int{64, 1400}
 
-// countTUN is a TUN that accepts every write and counts it; its reads block
+// dpCountTUN is a TUN that accepts every write and counts it; its reads block
 // until the deadline is moved.
-type countTUN struct {
+type dpCountTUN struct {
 	written atomic.Uint64
 	release chan struct{}
 }
 
-func (c *countTUN) ReadBatch([][]byte, []int, int) (int, error) {
+func (c *dpCountTUN) ReadBatch([][]byte, []int, int) (int, error) {
 	<-c.release
 	return 0, errors.New("closed")
 }
 
-func (c *countTUN) WriteBatch(bufs [][]byte, _ int) (int, error) {
+func (c *dpCountTUN) WriteBatch(bufs [][]byte, _ int) (int, error) {
 	c.written.Add(uint64(len(bufs)))
 	return len(bufs), nil
 }
 
-func (c *countTUN) SetReadDeadline(time.Time) error {
+func (c *dpCountTUN) SetReadDeadline(time.Time) error {
 	select {
 	case <-c.release:
 	default:
@@ -52,7 +52,7 @@ func (c *countTUN) SetReadDeadline(time.Time) error {
 	return nil
 }
 
-func reportPPS(b *testing.B, packets uint64, d time.Duration) {
+func dpReportPPS(b *testing.B, packets uint64, d time.Duration) {
 	b.ReportMetric(float64(packets)/d.Seconds(), "pkts/s")
 }
 
@@ -62,18 +62,18 @@ func reportPPS(b *testing.B, packets uint64, d time.Duration) {
 // writer goroutine's batched write. One op is one packet; pkts/s counts
 // packets the (fake) TUN accepted.
 func BenchmarkDecap(b *testing.B) {
-	for _, size := range benchSizes {
+	for _, size := range dpBenchSizes {
 		b.Run(fmt.Sprintf("%dB", size), func(b *testing.B) {
-			tn := &countTUN{release: make(chan struct{})}
-			d, err := New(Config{TUN: []TUN{tn}, Conn: &discardConn{}})
+			tn := &dpCountTUN{release: make(chan struct{})}
+			d, err := NewDataPlane(DataPlaneConfig{TUN: []TUNQueue{tn}, Conn: &dpDiscardConn{}})
 			if err != nil {
 				b.Fatal(err)
 			}
 			f, _ := NewFlow(FlowConfig{LocalTunnelID: 10, LocalSessionID: 20, PeerTunnelID: 7, PeerSessionID: 9,
-				Peer: lacPeer, Up: Rate{Kbps: 1e9}}) // charged, never limiting
+				Peer: dpLACPeer, Up: Rate{Kbps: 1e9}}) // charged, never limiting
 			d.Add(f)
-			d.SetAddr(f, subAddr)
-			msg := cat([]byte{0x00, 0x02, 0x00, 0x0a, 0x00, 0x14, 0xff, 0x03, 0x00, 0x21}, ipv4UDP(subAddr, hostAddr, size))
+			d.SetAddr(f, dpSubAddr)
+			msg := dpCat([]byte{0x00, 0x02, 0x00, 0x0a, 0x00, 0x14, 0xff, 0x03, 0x00, 0x21}, dpIPv4UDP(dpSubAddr, dpHostAddr, size))
 			ctx, cancel := context.WithCancel(context.Background())
 			done := make(chan error, 1)
 			go func() { done <- d.Run(ctx) }()
@@ -91,7 +91,7 @@ func BenchmarkDecap(b *testing.B) {
 			}
 			el := time.Since(start)
 			b.StopTimer()
-			reportPPS(b, tn.written.Load(), el)
+			dpReportPPS(b, tn.written.Load(), el)
 			cancel()
 			<-done
 			drops := d.Stats().Drops
@@ -104,17 +104,17 @@ func BenchmarkDecap(b *testing.B) {
 	}
 }
 
-// replayTUN is a TUN whose every read returns a full batch of the same
+// dpReplayTUN is a TUN whose every read returns a full batch of the same
 // packets, which were written once into the buffers' payload area (encap
 // only writes the headroom, so they stay intact), until limit packets.
-type replayTUN struct {
+type dpReplayTUN struct {
 	pkt   []byte
 	limit int
 	done  int
 	ready bool
 }
 
-func (r *replayTUN) ReadBatch(bufs [][]byte, sizes []int, off int) (int, error) {
+func (r *dpReplayTUN) ReadBatch(bufs [][]byte, sizes []int, off int) (int, error) {
 	if r.done >= r.limit {
 		return 0, errors.New("replay done")
 	}
@@ -132,30 +132,30 @@ func (r *replayTUN) ReadBatch(bufs [][]byte, sizes []int, off int) (int, error) 
 	return n, nil
 }
 
-func (r *replayTUN) WriteBatch(bufs [][]byte, _ int) (int, error) { return len(bufs), nil }
-func (r *replayTUN) SetReadDeadline(time.Time) error              { return nil }
+func (r *dpReplayTUN) WriteBatch(bufs [][]byte, _ int) (int, error) { return len(bufs), nil }
+func (r *dpReplayTUN) SetReadDeadline(time.Time) error              { return nil }
 
 // BenchmarkEncap is the downstream path in memory: a batch read from the
 // TUN → per packet IPv4 check, lock-free address lookup, rate limit, L2TP
 // and PPP headers written in the headroom → one batched send. One op is one
 // packet.
 func BenchmarkEncap(b *testing.B) {
-	for _, size := range benchSizes {
+	for _, size := range dpBenchSizes {
 		b.Run(fmt.Sprintf("%dB", size), func(b *testing.B) {
-			conn := &discardConn{}
-			d, err := New(Config{TUN: []TUN{&countTUN{release: make(chan struct{})}}, Conn: conn})
+			conn := &dpDiscardConn{}
+			d, err := NewDataPlane(DataPlaneConfig{TUN: []TUNQueue{&dpCountTUN{release: make(chan struct{})}}, Conn: conn})
 			if err != nil {
 				b.Fatal(err)
 			}
 			// A full table, so the lookup is not of a lonely entry.
 			for i := 0; i < 60000; i++ {
-				f, _ := NewFlow(FlowConfig{PeerTunnelID: 7, PeerSessionID: uint16(i + 1), Peer: lacPeer, Down: Rate{Kbps: 1e9}}) // 1 Tbit/s: charged, never limiting
+				f, _ := NewFlow(FlowConfig{PeerTunnelID: 7, PeerSessionID: uint16(i + 1), Peer: dpLACPeer, Down: Rate{Kbps: 1e9}}) // 1 Tbit/s: charged, never limiting
 				if err := d.SetAddr(f, netip.AddrFrom4([4]byte{100, 64 + byte(i>>16), byte(i >> 8), byte(i)})); err != nil && !errors.Is(err, ErrBadKey) {
 					b.Fatal(err)
 				}
 			}
 			w := newEncapWorker(d)
-			r := &replayTUN{pkt: ipv4UDP(hostAddr, netip.MustParseAddr("100.64.0.10"), size), limit: b.N}
+			r := &dpReplayTUN{pkt: dpIPv4UDP(dpHostAddr, netip.MustParseAddr("100.64.0.10"), size), limit: b.N}
 			b.ReportAllocs()
 			b.SetBytes(int64(size))
 			b.ResetTimer()
@@ -166,22 +166,22 @@ func BenchmarkEncap(b *testing.B) {
 			if err == nil || conn.n != b.N {
 				b.Fatalf("run = %v; sent %d of %d; drops %v", err, conn.n, b.N, d.Stats().Drops)
 			}
-			reportPPS(b, uint64(conn.n), el)
+			dpReportPPS(b, uint64(conn.n), el)
 		})
 	}
 }
 
-// benchNetns is one namespace with a real TUN device (forwarding on, a
+// dpBenchNetns is one namespace with a real TUN device (forwarding on, a
 // blackhole for the upstream host) and sockets opened inside it.
-type benchNetns struct {
+type dpBenchNetns struct {
 	ns   *testenv.Netns
 	dev  *tun.Device
 	link *tun.Link
 }
 
-func newBenchNetns(b *testing.B, queues int) *benchNetns {
+func newDPBenchNetns(b *testing.B, queues int) *dpBenchNetns {
 	testenv.RequireRoot(b)
-	e := &benchNetns{ns: testenv.NewNetns(b, "bench")}
+	e := &dpBenchNetns{ns: testenv.NewNetns(b, "bench")}
 	e.ns.MustRun(b, "sysctl", "-qw", "net.ipv4.ip_forward=1")
 	e.ns.MustRun(b, "ip", "route", "add", "blackhole", "198.51.100.0/24")
 	if err := e.ns.Do(func() error {
@@ -206,31 +206,31 @@ func newBenchNetns(b *testing.B, queues int) *benchNetns {
 	return e
 }
 
-func (e *benchNetns) queues() []TUN {
-	var qs []TUN
+func (e *dpBenchNetns) queues() []TUNQueue {
+	var qs []TUNQueue
 	for _, q := range e.dev.Queues() {
 		qs = append(qs, q)
 	}
 	return qs
 }
 
-type netnsCase struct {
+type dpNetnsCase struct {
 	name         string
 	size, queues int
 }
 
-// netnsCases are the packet sizes times one or two TUN queues (workers).
-func netnsCases() []netnsCase {
-	var cs []netnsCase
-	for _, size := range benchSizes {
+// dpNetnsCases are the packet sizes times one or two TUN queues (workers).
+func dpNetnsCases() []dpNetnsCase {
+	var cs []dpNetnsCase
+	for _, size := range dpBenchSizes {
 		for _, q := range []int{1, 2} {
-			cs = append(cs, netnsCase{fmt.Sprintf("%dB/queues=%d", size, q), size, q})
+			cs = append(cs, dpNetnsCase{fmt.Sprintf("%dB/queues=%d", size, q), size, q})
 		}
 	}
 	return cs
 }
 
-func (e *benchNetns) listen(b *testing.B, addr string) *net.UDPConn {
+func (e *dpBenchNetns) listen(b *testing.B, addr string) *net.UDPConn {
 	var c *net.UDPConn
 	if err := e.ns.Do(func() error {
 		var err error
@@ -247,19 +247,19 @@ func (e *benchNetns) listen(b *testing.B, addr string) *net.UDPConn {
 // one data message given to HandleDatagram; pkts/s counts packets the
 // kernel accepted from the TUN (it routes them to a blackhole).
 func BenchmarkDecapNetns(b *testing.B) {
-	for _, bc := range netnsCases() {
+	for _, bc := range dpNetnsCases() {
 		b.Run(bc.name, func(b *testing.B) {
 			size := bc.size
-			e := newBenchNetns(b, bc.queues)
-			d, err := New(Config{TUN: e.queues(), Conn: &discardConn{}})
+			e := newDPBenchNetns(b, bc.queues)
+			d, err := NewDataPlane(DataPlaneConfig{TUN: e.queues(), Conn: &dpDiscardConn{}})
 			if err != nil {
 				b.Fatal(err)
 			}
 			f, _ := NewFlow(FlowConfig{LocalTunnelID: 10, LocalSessionID: 20, PeerTunnelID: 7, PeerSessionID: 9,
-				Peer: lacPeer, Up: Rate{Kbps: 1e9}})
+				Peer: dpLACPeer, Up: Rate{Kbps: 1e9}})
 			d.Add(f)
-			d.SetAddr(f, subAddr)
-			msg := cat([]byte{0x00, 0x02, 0x00, 0x0a, 0x00, 0x14, 0xff, 0x03, 0x00, 0x21}, ipv4UDP(subAddr, hostAddr, size))
+			d.SetAddr(f, dpSubAddr)
+			msg := dpCat([]byte{0x00, 0x02, 0x00, 0x0a, 0x00, 0x14, 0xff, 0x03, 0x00, 0x21}, dpIPv4UDP(dpSubAddr, dpHostAddr, size))
 			ctx, cancel := context.WithCancel(context.Background())
 			done := make(chan error, 1)
 			go func() { done <- d.Run(ctx) }()
@@ -282,7 +282,7 @@ func BenchmarkDecapNetns(b *testing.B) {
 			el := time.Since(start)
 			b.StopTimer()
 			s := d.Stats()
-			reportPPS(b, s.TUNWritten, el)
+			dpReportPPS(b, s.TUNWritten, el)
 			cancel()
 			if err := <-done; err != nil {
 				b.Fatal(err)
@@ -302,22 +302,22 @@ func BenchmarkDecapNetns(b *testing.B) {
 // kernel drops what the TUN queue cannot hold, and "delivered" is the share
 // of the offered packets that made it.
 func BenchmarkEncapNetns(b *testing.B) {
-	for _, bc := range netnsCases() {
+	for _, bc := range dpNetnsCases() {
 		b.Run(bc.name, func(b *testing.B) {
 			size := bc.size
-			e := newBenchNetns(b, bc.queues)
+			e := newDPBenchNetns(b, bc.queues)
 			lac := e.listen(b, "127.0.0.1:0")
 			own := e.listen(b, "127.0.0.1:0")
 			sender := e.listen(b, "10.255.0.1:0")
 			uc, _ := udpio.NewConn(own)
-			d, err := New(Config{TUN: e.queues(), Conn: uc})
+			d, err := NewDataPlane(DataPlaneConfig{TUN: e.queues(), Conn: uc})
 			if err != nil {
 				b.Fatal(err)
 			}
 			f, _ := NewFlow(FlowConfig{PeerTunnelID: 7, PeerSessionID: 9,
 				Peer: lac.LocalAddr().(*net.UDPAddr).AddrPort(), Down: Rate{Kbps: 1e9}})
 			d.Add(f)
-			if err := d.SetAddr(f, subAddr); err != nil {
+			if err := d.SetAddr(f, dpSubAddr); err != nil {
 				b.Fatal(err)
 			}
 			ctx, cancel := context.WithCancel(context.Background())
@@ -327,7 +327,7 @@ func BenchmarkEncapNetns(b *testing.B) {
 			sc, _ := udpio.NewConn(sender)
 			batch := udpio.NewBatch(64, 0)
 			payload := make([]byte, size-28)
-			to := &net.UDPAddr{IP: subAddr.AsSlice(), Port: 9}
+			to := &net.UDPAddr{IP: dpSubAddr.AsSlice(), Port: 9}
 			for i := range batch.Msgs {
 				batch.Msgs[i].Buffers[0] = payload
 				batch.Msgs[i].Addr = to
@@ -358,7 +358,7 @@ func BenchmarkEncapNetns(b *testing.B) {
 			if err := <-done; err != nil {
 				b.Fatal(err)
 			}
-			reportPPS(b, last, el)
+			dpReportPPS(b, last, el)
 			b.ReportMetric(100*float64(last)/float64(b.N), "delivered%")
 		})
 	}

@@ -12,14 +12,14 @@ package lns
 // writes queued packets in batches.
 //
 // Downstream, Internet → subscriber: one worker per TUN queue reads batches
-// of packets into buffers that keep Headroom free octets in front, looks the
+// of packets into buffers that keep DataHeadroom free octets in front, looks the
 // destination up in the address table (no lock), charges the downstream
 // bucket, writes the L2TP data header (RFC 2661 section 3.1) and the PPP
 // header FF 03 00 21 into the headroom, and sends the batch to the LACs with
 // one sendmmsg.
 //
 // Nothing on either path allocates or takes a lock shared by sessions; every
-// drop is counted by reason (Stats) and, when a session is known, on the
+// drop is counted by reason (DataPlaneStats) and, when a session is known, on the
 // session (Flow.Counters).
 
 import (
@@ -44,25 +44,25 @@ import (
 // PPP protocol numbers the data plane tells apart (RFC 1661 section 2,
 // RFC 1332 section 3).
 const (
-	pppIPv4 = 0x0021
-	// pppAddress and pppControl are the HDLC-like framing octets (RFC 1662
+	dpProtoIPv4 = 0x0021
+	// dpHDLCAddress and dpHDLCControl are the HDLC-like framing octets (RFC 1662
 	// section 3.1) that PPP frames over L2TP carry unless
 	// Address-and-Control-Field-Compression was negotiated.
-	pppAddress = 0xff
-	pppControl = 0x03
+	dpHDLCAddress = 0xff
+	dpHDLCControl = 0x03
 )
 
-// Headroom is the room the downstream path keeps in front of every packet
+// DataHeadroom is the room the downstream path keeps in front of every packet
 // read from the TUN: the longest data header it writes (flags, Length,
 // Tunnel ID, Session ID, Ns, Nr: 12 octets, RFC 2661 section 3.1) plus the
 // PPP address, control and protocol fields (4 octets).
-const Headroom = 16
+const DataHeadroom = 16
 
 // DropReason says why the data plane dropped a packet. DropNone means the
 // packet was forwarded (or, for a non-IP frame, handed to the control plane).
 type DropReason uint8
 
-// Drop reasons, the index of Stats.Drops.
+// Drop reasons, the index of DataPlaneStats.Drops.
 const (
 	DropNone      DropReason = iota
 	DropNoSession            // no session owns the destination address or (tunnel, session)
@@ -103,10 +103,10 @@ func (r DropReason) String() string {
 	return fmt.Sprintf("DropReason(%d)", uint8(r))
 }
 
-// Counters are a session's 64-bit traffic counters. In is from the
+// FlowCounters are a session's 64-bit traffic counters. In is from the
 // subscriber (RADIUS Acct-Input-*, RFC 2866 section 5.3), Out is towards it.
 // Octets are those of the IP packets.
-type Counters struct {
+type FlowCounters struct {
 	InOctets, InPackets   uint64
 	OutOctets, OutPackets uint64
 	Drops                 uint64 // spoofed, rate-limited or queue-full, both ways
@@ -150,7 +150,7 @@ type Flow struct {
 	owner                     any
 
 	addr     atomic.Uint32 // subscriber IPv4, 0 until SetAddr
-	up, down atomic.Pointer[Bucket]
+	up, down atomic.Pointer[TokenBucket]
 
 	// Upstream counters, written by the L2TP reader (Decap).
 	inOctets, inPackets atomic.Uint64
@@ -205,8 +205,8 @@ func (f *Flow) Addr() netip.Addr {
 // (RFC 5176). The new buckets start full. The packet path never waits for
 // this: it loads the bucket pointers atomically.
 func (f *Flow) SetRates(up, down Rate) {
-	f.up.Store(NewBucket(up))
-	f.down.Store(NewBucket(down))
+	f.up.Store(NewTokenBucket(up))
+	f.down.Store(NewTokenBucket(down))
 }
 
 // Rates returns the rate limits in force (zero Rate: unlimited).
@@ -221,8 +221,8 @@ func (f *Flow) Rates() (up, down Rate) {
 }
 
 // Counters returns a snapshot of the session's counters, for accounting.
-func (f *Flow) Counters() Counters {
-	return Counters{
+func (f *Flow) Counters() FlowCounters {
+	return FlowCounters{
 		InOctets:   f.inOctets.Load(),
 		InPackets:  f.inPackets.Load(),
 		OutOctets:  f.outOctets.Load(),
@@ -231,9 +231,9 @@ func (f *Flow) Counters() Counters {
 	}
 }
 
-// TUN is one queue of the TUN device (*tun.Queue): see package internal/tun
+// TUNQueue is one queue of the TUN device (*tun.Queue): see package internal/tun
 // for the contract of each method.
-type TUN interface {
+type TUNQueue interface {
 	ReadBatch(bufs [][]byte, sizes []int, offset int) (int, error)
 	WriteBatch(bufs [][]byte, offset int) (int, error)
 	SetReadDeadline(t time.Time) error
@@ -245,27 +245,27 @@ type BatchWriter interface {
 	WriteBatch(b *udpio.Batch) (int, error)
 }
 
-// Router installs and removes the route of a subscriber address through the
+// RouteInstaller installs and removes the route of a subscriber address through the
 // TUN device (*tun.Link).
-type Router interface {
+type RouteInstaller interface {
 	AddRoute(dst netip.Prefix) error
 	DelRoute(dst netip.Prefix) error
 }
 
-// Config configures a DataPlane.
-type Config struct {
+// DataPlaneConfig configures a DataPlane.
+type DataPlaneConfig struct {
 	// TUN holds the device's queues (IFF_MULTI_QUEUE): a downstream
 	// worker reads each, and an upstream writer writes to each, all
 	// writers taking packets from the one upstream queue. At least one is
 	// required.
-	TUN []TUN
+	TUN []TUNQueue
 	// Conn sends downstream data messages to the LACs; required.
 	Conn BatchWriter
 	// Routes, when set, gets a /32 route per subscriber address from
 	// SetAddr and loses it on Remove (a netlink round trip on the caller's
 	// goroutine). Leave it nil when a route per address pool is installed
 	// instead.
-	Routes Router
+	Routes RouteInstaller
 	// Control receives every non-IPv4 PPP frame of a session (LCP, IPCP,
 	// PAP, CHAP, ...), on the goroutine that called Decap. frame starts at
 	// the PPP protocol field (address and control field removed) and
@@ -290,18 +290,18 @@ type Config struct {
 	MTU int
 }
 
-// Stats are the data plane's global counters.
-type Stats struct {
+// DataPlaneStats are the data plane's global counters.
+type DataPlaneStats struct {
 	TUNWritten   uint64 // upstream IPv4 packets the TUN accepted
 	Encapsulated uint64 // downstream packets sent to LACs
-	Control      uint64 // non-IP PPP frames handed to Config.Control
+	Control      uint64 // non-IP PPP frames handed to DataPlaneConfig.Control
 	Drops        [NumDropReasons]uint64
 }
 
-// DataPlane is the LNS forwarding path. Make it with New, run it with Run,
+// DataPlane is the LNS forwarding path. Make it with NewDataPlane, run it with Run,
 // and feed it with Decap (or HandleDatagram).
 type DataPlane struct {
-	cfg    Config
+	cfg    DataPlaneConfig
 	log    *slog.Logger
 	epoch  time.Time
 	addrs  *AddrTable
@@ -320,9 +320,9 @@ type upPacket struct {
 	n   int
 }
 
-// New checks cfg, fills in the defaults and allocates every buffer the
+// NewDataPlane checks cfg, fills in the defaults and allocates every buffer the
 // upstream queue will use.
-func New(cfg Config) (*DataPlane, error) {
+func NewDataPlane(cfg DataPlaneConfig) (*DataPlane, error) {
 	if len(cfg.TUN) == 0 || cfg.Conn == nil {
 		return nil, errors.New("lns: data plane needs a TUN queue and a UDP conn")
 	}
@@ -344,7 +344,7 @@ func New(cfg Config) (*DataPlane, error) {
 	if cfg.MTU <= 0 {
 		cfg.MTU = 1500
 	}
-	if cfg.MTU < 68 || cfg.MTU > 65535-Headroom {
+	if cfg.MTU < 68 || cfg.MTU > 65535-DataHeadroom {
 		return nil, fmt.Errorf("lns: data plane MTU %d out of range", cfg.MTU)
 	}
 	d := &DataPlane{
@@ -385,7 +385,7 @@ func (d *DataPlane) Add(f *Flow) error {
 // SetAddr binds the subscriber address addr (from IPCP, RFC 1332 section
 // 3.3) to f: downstream packets to addr go to f, and f's upstream packets
 // must come from addr. A previous address of f is unbound first. With
-// Config.Routes it installs the /32 route.
+// DataPlaneConfig.Routes it installs the /32 route.
 func (d *DataPlane) SetAddr(f *Flow, addr netip.Addr) error {
 	if old := f.Addr(); old.IsValid() && old != addr.Unmap() {
 		d.unbind(f, old)
@@ -399,7 +399,7 @@ func (d *DataPlane) SetAddr(f *Flow, addr netip.Addr) error {
 			return err
 		}
 	}
-	k, _ := addrKey(addr) // valid: Insert accepted it
+	k, _ := tableAddrKey(addr) // valid: Insert accepted it
 	f.addr.Store(k)
 	return nil
 }
@@ -441,8 +441,8 @@ func (d *DataPlane) IdleIn(f *Flow) time.Duration {
 }
 
 // Stats returns a snapshot of the global counters.
-func (d *DataPlane) Stats() Stats {
-	s := Stats{TUNWritten: d.tunOK.Load(), Encapsulated: d.encOK.Load(), Control: d.ctrlOK.Load()}
+func (d *DataPlane) Stats() DataPlaneStats {
+	s := DataPlaneStats{TUNWritten: d.tunOK.Load(), Encapsulated: d.encOK.Load(), Control: d.ctrlOK.Load()}
 	for i := range s.Drops {
 		s.Drops[i] = d.stats[i].Load()
 	}
@@ -479,14 +479,14 @@ func (d *DataPlane) HandleDatagram(b []byte) DropReason {
 
 // Decap takes the PPP frame of one data message of f's session (the payload
 // after the L2TP header, as l2tp.ParseHeader returns it). An IPv4 packet is
-// copied and queued for the TUN; any other protocol goes to Config.Control.
+// copied and queued for the TUN; any other protocol goes to DataPlaneConfig.Control.
 // It returns DropNone or why the frame was dropped (also counted). It does
 // not keep payload, allocates nothing, and never blocks. It may be called
 // from several goroutines, also for the same flow.
 func (d *DataPlane) Decap(f *Flow, payload []byte) DropReason {
 	p := payload
 	// RFC 1662 section 3.1 framing, kept over L2TP unless ACFC.
-	if len(p) >= 2 && p[0] == pppAddress && p[1] == pppControl {
+	if len(p) >= 2 && p[0] == dpHDLCAddress && p[1] == dpHDLCControl {
 		p = p[2:]
 	}
 	// Protocol field, RFC 1661 section 2: one octet when compressed
@@ -504,7 +504,7 @@ func (d *DataPlane) Decap(f *Flow, payload []byte) DropReason {
 		}
 		proto, ip = binary.BigEndian.Uint16(p[0:2]), p[2:]
 	}
-	if proto != pppIPv4 {
+	if proto != dpProtoIPv4 {
 		if d.cfg.Control == nil {
 			return d.drop(f, DropProtocol)
 		}
@@ -512,7 +512,7 @@ func (d *DataPlane) Decap(f *Flow, payload []byte) DropReason {
 		d.cfg.Control(f, proto, p)
 		return DropNone
 	}
-	n, ok := ipv4Len(ip)
+	n, ok := dpIPv4Len(ip)
 	if !ok {
 		return d.drop(f, DropMalformed)
 	}
@@ -543,9 +543,9 @@ func (d *DataPlane) Decap(f *Flow, payload []byte) DropReason {
 	return DropNone
 }
 
-// ipv4Len validates the IPv4 header of RFC 791 section 3.1 at the start of
+// dpIPv4Len validates the IPv4 header of RFC 791 section 3.1 at the start of
 // b and returns the packet's Total Length.
-func ipv4Len(b []byte) (int, bool) {
+func dpIPv4Len(b []byte) (int, bool) {
 	if len(b) < 20 || b[0]>>4 != 4 {
 		return 0, false
 	}
@@ -594,7 +594,7 @@ func (d *DataPlane) Run(ctx context.Context) error {
 // writeTUN writes the upstream queue to the TUN in batches: it waits for one
 // packet, takes whatever else is queued up to the batch size, and writes them
 // all in one poller round.
-func (d *DataPlane) writeTUN(ctx context.Context, q TUN) error {
+func (d *DataPlane) writeTUN(ctx context.Context, q TUNQueue) error {
 	pks := make([]*upPacket, 0, d.cfg.Batch)
 	bufs := make([][]byte, 0, d.cfg.Batch)
 	for {
@@ -638,13 +638,13 @@ func (d *DataPlane) writeTUN(ctx context.Context, q TUN) error {
 // encapWorker is the state of one downstream worker, allocated once.
 type encapWorker struct {
 	d     *DataPlane
-	bufs  [][]byte // Headroom + MTU each
+	bufs  [][]byte // DataHeadroom + MTU each
 	sizes []int
 	out   *udpio.Batch
 }
 
 func newEncapWorker(d *DataPlane) *encapWorker {
-	n, size := d.cfg.Batch, Headroom+d.cfg.MTU
+	n, size := d.cfg.Batch, DataHeadroom+d.cfg.MTU
 	w := &encapWorker{d: d, bufs: make([][]byte, n), sizes: make([]int, n), out: udpio.NewBatch(n, 0)}
 	mem := make([]byte, n*size)
 	for i := range w.bufs {
@@ -653,9 +653,9 @@ func newEncapWorker(d *DataPlane) *encapWorker {
 	return w
 }
 
-func (w *encapWorker) run(ctx context.Context, q TUN) error {
+func (w *encapWorker) run(ctx context.Context, q TUNQueue) error {
 	for {
-		n, err := q.ReadBatch(w.bufs, w.sizes, Headroom)
+		n, err := q.ReadBatch(w.bufs, w.sizes, DataHeadroom)
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil
@@ -700,18 +700,18 @@ func (w *encapWorker) forward(n int) {
 	}
 }
 
-// encap turns the packet read into buf[Headroom:Headroom+size] into an L2TP
+// encap turns the packet read into buf[DataHeadroom:DataHeadroom+size] into an L2TP
 // data message in place: the returned message is a slice of buf that starts
 // in the headroom (it aliases buf). It counts the packet, or the drop.
 func (d *DataPlane) encap(buf []byte, size int, now int64) (*Flow, []byte, DropReason) {
-	if size <= 0 || Headroom+size > len(buf) {
+	if size <= 0 || DataHeadroom+size > len(buf) {
 		return nil, nil, d.drop(nil, DropMalformed)
 	}
-	ip := buf[Headroom : Headroom+size]
+	ip := buf[DataHeadroom : DataHeadroom+size]
 	if len(ip) >= 1 && ip[0]>>4 != 4 {
 		return nil, nil, d.drop(nil, DropProtocol) // IPv6 and others: not carried yet
 	}
-	n, ok := ipv4Len(ip)
+	n, ok := dpIPv4Len(ip)
 	if !ok {
 		return nil, nil, d.drop(nil, DropMalformed)
 	}
@@ -729,15 +729,15 @@ func (d *DataPlane) encap(buf []byte, size int, now int64) (*Flow, []byte, DropR
 		h.HasSeq = true
 		h.Ns = uint16(f.ns.Add(1) - 1)
 	}
-	start := Headroom - 4 - h.Len()
+	start := DataHeadroom - 4 - h.Len()
 	if _, err := l2tp.AppendHeader(buf[start:start], h, 4+n); err != nil {
 		return f, nil, d.drop(f, DropMalformed)
 	}
-	ppp := buf[Headroom-4 : Headroom]
-	ppp[0], ppp[1] = pppAddress, pppControl
-	binary.BigEndian.PutUint16(ppp[2:4], pppIPv4)
+	ppp := buf[DataHeadroom-4 : DataHeadroom]
+	ppp[0], ppp[1] = dpHDLCAddress, dpHDLCControl
+	binary.BigEndian.PutUint16(ppp[2:4], dpProtoIPv4)
 	f.outPackets.Add(1)
 	f.outOctets.Add(uint64(n))
 	f.lastOut.Store(now)
-	return f, buf[start : Headroom+n], DropNone
+	return f, buf[start : DataHeadroom+n], DropNone
 }

@@ -24,9 +24,9 @@ import (
 
 // ---- fakes -----------------------------------------------------------------
 
-// fakeTUN plays a TUN queue: ReadBatch returns the packets pushed with
+// dpFakeTUN plays a TUN queue: ReadBatch returns the packets pushed with
 // inject, WriteBatch records what the data plane writes.
-type fakeTUN struct {
+type dpFakeTUN struct {
 	in      chan []byte
 	release chan struct{}
 	mu      sync.Mutex
@@ -35,11 +35,11 @@ type fakeTUN struct {
 	once    sync.Once
 }
 
-func newFakeTUN() *fakeTUN {
-	return &fakeTUN{in: make(chan []byte, 1024), release: make(chan struct{}), wrote: make(chan struct{}, 1024)}
+func newDPFakeTUN() *dpFakeTUN {
+	return &dpFakeTUN{in: make(chan []byte, 1024), release: make(chan struct{}), wrote: make(chan struct{}, 1024)}
 }
 
-func (f *fakeTUN) ReadBatch(bufs [][]byte, sizes []int, offset int) (int, error) {
+func (f *dpFakeTUN) ReadBatch(bufs [][]byte, sizes []int, offset int) (int, error) {
 	select {
 	case p := <-f.in:
 		sizes[0] = copy(bufs[0][offset:], p)
@@ -59,7 +59,7 @@ func (f *fakeTUN) ReadBatch(bufs [][]byte, sizes []int, offset int) (int, error)
 	return n, nil
 }
 
-func (f *fakeTUN) WriteBatch(bufs [][]byte, offset int) (int, error) {
+func (f *dpFakeTUN) WriteBatch(bufs [][]byte, offset int) (int, error) {
 	f.mu.Lock()
 	for _, b := range bufs {
 		f.written = append(f.written, bytes.Clone(b[offset:]))
@@ -71,7 +71,7 @@ func (f *fakeTUN) WriteBatch(bufs [][]byte, offset int) (int, error) {
 	return len(bufs), nil
 }
 
-func (f *fakeTUN) SetReadDeadline(t time.Time) error {
+func (f *dpFakeTUN) SetReadDeadline(t time.Time) error {
 	if !t.IsZero() && t.Before(time.Now()) {
 		f.once.Do(func() { close(f.release) })
 	}
@@ -79,7 +79,7 @@ func (f *fakeTUN) SetReadDeadline(t time.Time) error {
 }
 
 // waitWritten waits for n packets written to the TUN and returns them all.
-func (f *fakeTUN) waitWritten(t *testing.T, n int) [][]byte {
+func (f *dpFakeTUN) waitWritten(t *testing.T, n int) [][]byte {
 	t.Helper()
 	for i := 0; i < n; i++ {
 		select {
@@ -93,24 +93,24 @@ func (f *fakeTUN) waitWritten(t *testing.T, n int) [][]byte {
 	return f.written
 }
 
-// fakeConn records the datagrams the data plane sends.
-type fakeConn struct {
+// dpFakeConn records the datagrams the data plane sends.
+type dpFakeConn struct {
 	mu   sync.Mutex
-	sent []sentMsg
+	sent []dpSentMsg
 	sig  chan struct{}
 }
 
-type sentMsg struct {
+type dpSentMsg struct {
 	To   string
 	Data []byte
 }
 
-func newFakeConn() *fakeConn { return &fakeConn{sig: make(chan struct{}, 1024)} }
+func newDPFakeConn() *dpFakeConn { return &dpFakeConn{sig: make(chan struct{}, 1024)} }
 
-func (c *fakeConn) WriteBatch(b *udpio.Batch) (int, error) {
+func (c *dpFakeConn) WriteBatch(b *udpio.Batch) (int, error) {
 	c.mu.Lock()
 	for _, m := range b.Msgs[:b.Len] {
-		c.sent = append(c.sent, sentMsg{To: m.Addr.String(), Data: bytes.Clone(m.Buffers[0])})
+		c.sent = append(c.sent, dpSentMsg{To: m.Addr.String(), Data: bytes.Clone(m.Buffers[0])})
 	}
 	c.mu.Unlock()
 	for range b.Len {
@@ -119,7 +119,7 @@ func (c *fakeConn) WriteBatch(b *udpio.Batch) (int, error) {
 	return b.Len, nil
 }
 
-func (c *fakeConn) waitSent(t *testing.T, n int) []sentMsg {
+func (c *dpFakeConn) waitSent(t *testing.T, n int) []dpSentMsg {
 	t.Helper()
 	for i := 0; i < n; i++ {
 		select {
@@ -133,14 +133,14 @@ func (c *fakeConn) waitSent(t *testing.T, n int) []sentMsg {
 	return c.sent
 }
 
-// fakeClock is an injected clock moved by hand.
-type fakeClock struct {
+// dpClock is an injected clock moved by hand.
+type dpClock struct {
 	mu sync.Mutex
 	t  time.Time
 }
 
-func (c *fakeClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *fakeClock) Add(d time.Duration) {
+func (c *dpClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *dpClock) Add(d time.Duration) {
 	c.mu.Lock()
 	c.t = c.t.Add(d)
 	c.mu.Unlock()
@@ -149,14 +149,14 @@ func (c *fakeClock) Add(d time.Duration) {
 // ---- packets ---------------------------------------------------------------
 
 var (
-	subAddr  = netip.MustParseAddr("100.64.0.10")
-	hostAddr = netip.MustParseAddr("198.51.100.7")
-	lacPeer  = netip.MustParseAddrPort("192.0.2.1:1701")
+	dpSubAddr  = netip.MustParseAddr("100.64.0.10")
+	dpHostAddr = netip.MustParseAddr("198.51.100.7")
+	dpLACPeer  = netip.MustParseAddrPort("192.0.2.1:1701")
 )
 
-// ipv4UDP builds an IPv4/UDP packet (RFC 791, RFC 768) of total length size
+// dpIPv4UDP builds an IPv4/UDP packet (RFC 791, RFC 768) of total length size
 // (at least 28) with a valid header checksum and UDP checksum 0.
-func ipv4UDP(src, dst netip.Addr, size int) []byte {
+func dpIPv4UDP(src, dst netip.Addr, size int) []byte {
 	b := make([]byte, size)
 	b[0] = 0x45
 	binary.BigEndian.PutUint16(b[2:4], uint16(size))
@@ -164,7 +164,7 @@ func ipv4UDP(src, dst netip.Addr, size int) []byte {
 	s, d := src.As4(), dst.As4()
 	copy(b[12:16], s[:])
 	copy(b[16:20], d[:])
-	binary.BigEndian.PutUint16(b[10:12], ipChecksum(b[:20]))
+	binary.BigEndian.PutUint16(b[10:12], dpChecksum(b[:20]))
 	binary.BigEndian.PutUint16(b[20:22], 40000)
 	binary.BigEndian.PutUint16(b[22:24], 7)
 	binary.BigEndian.PutUint16(b[24:26], uint16(size-20))
@@ -174,7 +174,7 @@ func ipv4UDP(src, dst netip.Addr, size int) []byte {
 	return b
 }
 
-func ipChecksum(b []byte) uint16 {
+func dpChecksum(b []byte) uint16 {
 	var sum uint32
 	for i := 0; i+1 < len(b); i += 2 {
 		sum += uint32(binary.BigEndian.Uint16(b[i:]))
@@ -188,21 +188,21 @@ func ipChecksum(b []byte) uint16 {
 	return ^uint16(sum)
 }
 
-func cat(parts ...[]byte) []byte { return bytes.Join(parts, nil) }
+func dpCat(parts ...[]byte) []byte { return bytes.Join(parts, nil) }
 
-// newTestPlane makes a data plane on fakes with one session: LNS IDs (10,
-// 20), LAC IDs (7, 9), subscriber address subAddr.
-func newTestPlane(t testing.TB, cfg Config, fc FlowConfig) (*DataPlane, *Flow, *fakeTUN, *fakeConn) {
+// newDPTestPlane makes a data plane on fakes with one session: LNS IDs (10,
+// 20), LAC IDs (7, 9), subscriber address dpSubAddr.
+func newDPTestPlane(t testing.TB, cfg DataPlaneConfig, fc FlowConfig) (*DataPlane, *Flow, *dpFakeTUN, *dpFakeConn) {
 	t.Helper()
-	tn, conn := newFakeTUN(), newFakeConn()
-	cfg.TUN, cfg.Conn = []TUN{tn}, conn
-	d, err := New(cfg)
+	tn, conn := newDPFakeTUN(), newDPFakeConn()
+	cfg.TUN, cfg.Conn = []TUNQueue{tn}, conn
+	d, err := NewDataPlane(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	fc.LocalTunnelID, fc.LocalSessionID = 10, 20
 	fc.PeerTunnelID, fc.PeerSessionID = 7, 9
-	fc.Peer = lacPeer
+	fc.Peer = dpLACPeer
 	f, err := NewFlow(fc)
 	if err != nil {
 		t.Fatal(err)
@@ -210,14 +210,14 @@ func newTestPlane(t testing.TB, cfg Config, fc FlowConfig) (*DataPlane, *Flow, *
 	if err := d.Add(f); err != nil {
 		t.Fatal(err)
 	}
-	if err := d.SetAddr(f, subAddr); err != nil {
+	if err := d.SetAddr(f, dpSubAddr); err != nil {
 		t.Fatal(err)
 	}
 	return d, f, tn, conn
 }
 
 // run starts d and stops it (checking that Run returns) at the end of t.
-func run(t *testing.T, d *DataPlane) {
+func dpRun(t *testing.T, d *DataPlane) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -242,19 +242,19 @@ func run(t *testing.T, d *DataPlane) {
 // Length on data messages), and checks the exact IPv4 packet written to the
 // TUN.
 func TestDecapGolden(t *testing.T) {
-	ip := ipv4UDP(subAddr, hostAddr, 40)
+	ip := dpIPv4UDP(dpSubAddr, dpHostAddr, 40)
 	tests := []struct {
 		name string
 		msg  []byte
 	}{
-		{"no L, no S", cat(
+		{"no L, no S", dpCat(
 			[]byte{0x00, 0x02}, // T=0 L=0 S=0 O=0 P=0, Ver=2
 			[]byte{0x00, 0x0a}, // Tunnel ID 10 (the LNS's)
 			[]byte{0x00, 0x14}, // Session ID 20 (the LNS's)
 			[]byte{0xff, 0x03}, // PPP address, control (RFC 1662 3.1)
 			[]byte{0x00, 0x21}, // PPP protocol: IPv4
 			ip)},
-		{"L and S set", cat(
+		{"L and S set", dpCat(
 			[]byte{0x48, 0x02}, // L=1 S=1, Ver=2
 			[]byte{0x00, 0x38}, // Length 56 = 12 + 4 + 40
 			[]byte{0x00, 0x0a}, // Tunnel ID 10
@@ -263,7 +263,7 @@ func TestDecapGolden(t *testing.T) {
 			[]byte{0x00, 0x00}, // Nr 0
 			[]byte{0xff, 0x03, 0x00, 0x21},
 			ip)},
-		{"offset padding, ACFC and PFC", cat(
+		{"offset padding, ACFC and PFC", dpCat(
 			[]byte{0x02, 0x02}, // O=1, Ver=2
 			[]byte{0x00, 0x0a}, // Tunnel ID 10
 			[]byte{0x00, 0x14}, // Session ID 20
@@ -271,7 +271,7 @@ func TestDecapGolden(t *testing.T) {
 			[]byte{0x00, 0x00}, // Offset Pad
 			[]byte{0x21},       // PPP protocol IPv4, compressed (RFC 1661 6.5)
 			ip)},
-		{"link padding after the IPv4 packet", cat(
+		{"link padding after the IPv4 packet", dpCat(
 			[]byte{0x00, 0x02, 0x00, 0x0a, 0x00, 0x14, 0xff, 0x03, 0x00, 0x21},
 			ip,
 			[]byte{0, 0, 0, 0}, // trailing octets beyond Total Length
@@ -279,8 +279,8 @@ func TestDecapGolden(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			d, f, tn, _ := newTestPlane(t, Config{}, FlowConfig{})
-			run(t, d)
+			d, f, tn, _ := newDPTestPlane(t, DataPlaneConfig{}, FlowConfig{})
+			dpRun(t, d)
 			if r := d.HandleDatagram(tt.msg); r != DropNone {
 				t.Fatalf("HandleDatagram = %v, want forwarded", r)
 			}
@@ -288,7 +288,7 @@ func TestDecapGolden(t *testing.T) {
 			if diff := cmp.Diff([][]byte{ip}, got); diff != "" {
 				t.Errorf("TUN got (-want +got):\n%s", diff)
 			}
-			want := Counters{InOctets: 40, InPackets: 1}
+			want := FlowCounters{InOctets: 40, InPackets: 1}
 			if diff := cmp.Diff(want, f.Counters()); diff != "" {
 				t.Errorf("counters (-want +got):\n%s", diff)
 			}
@@ -300,29 +300,29 @@ func TestDecapGolden(t *testing.T) {
 // the exact data message sent to the LAC: its tunnel and session IDs, Ns
 // when the LAC asked for sequencing, FF 03 00 21, the packet.
 func TestEncapGolden(t *testing.T) {
-	ip := ipv4UDP(hostAddr, subAddr, 60)
+	ip := dpIPv4UDP(dpHostAddr, dpSubAddr, 60)
 	tests := []struct {
 		name string
 		seq  bool
 		want [][]byte
 	}{
 		{"no sequencing", false, [][]byte{
-			cat([]byte{0x00, 0x02}, // T=0 L=0 S=0, Ver=2
+			dpCat([]byte{0x00, 0x02}, // T=0 L=0 S=0, Ver=2
 				[]byte{0x00, 0x07}, // Tunnel ID 7 (the LAC's)
 				[]byte{0x00, 0x09}, // Session ID 9 (the LAC's)
 				[]byte{0xff, 0x03, 0x00, 0x21},
 				ip),
-			cat([]byte{0x00, 0x02, 0x00, 0x07, 0x00, 0x09, 0xff, 0x03, 0x00, 0x21}, ip),
+			dpCat([]byte{0x00, 0x02, 0x00, 0x07, 0x00, 0x09, 0xff, 0x03, 0x00, 0x21}, ip),
 		}},
 		{"sequencing required (RFC 2661 5.4)", true, [][]byte{
-			cat([]byte{0x08, 0x02}, // S=1, Ver=2
+			dpCat([]byte{0x08, 0x02}, // S=1, Ver=2
 				[]byte{0x00, 0x07}, // Tunnel ID 7
 				[]byte{0x00, 0x09}, // Session ID 9
 				[]byte{0x00, 0x00}, // Ns 0
 				[]byte{0x00, 0x00}, // Nr 0 (reserved in data messages)
 				[]byte{0xff, 0x03, 0x00, 0x21},
 				ip),
-			cat([]byte{0x08, 0x02, 0x00, 0x07, 0x00, 0x09},
+			dpCat([]byte{0x08, 0x02, 0x00, 0x07, 0x00, 0x09},
 				[]byte{0x00, 0x01}, // Ns 1: counted per session
 				[]byte{0x00, 0x00, 0xff, 0x03, 0x00, 0x21},
 				ip),
@@ -330,16 +330,16 @@ func TestEncapGolden(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			d, f, tn, conn := newTestPlane(t, Config{}, FlowConfig{Sequencing: tt.seq})
-			run(t, d)
+			d, f, tn, conn := newDPTestPlane(t, DataPlaneConfig{}, FlowConfig{Sequencing: tt.seq})
+			dpRun(t, d)
 			tn.in <- ip
 			tn.in <- ip
 			sent := conn.waitSent(t, 2)
-			want := []sentMsg{{lacPeer.String(), tt.want[0]}, {lacPeer.String(), tt.want[1]}}
+			want := []dpSentMsg{{dpLACPeer.String(), tt.want[0]}, {dpLACPeer.String(), tt.want[1]}}
 			if diff := cmp.Diff(want, sent); diff != "" {
 				t.Errorf("sent (-want +got):\n%s", diff)
 			}
-			if diff := cmp.Diff(Counters{OutOctets: 120, OutPackets: 2}, f.Counters()); diff != "" {
+			if diff := cmp.Diff(FlowCounters{OutOctets: 120, OutPackets: 2}, f.Counters()); diff != "" {
 				t.Errorf("counters (-want +got):\n%s", diff)
 			}
 			if got := d.Stats().Encapsulated; got != 2 {
@@ -355,9 +355,9 @@ func TestEncapGolden(t *testing.T) {
 // session: IPv4 from the subscriber's address is forwarded, a spoofed or
 // broken one is dropped with its reason, control protocols go to the hook.
 func TestDecapDecisions(t *testing.T) {
-	good := ipv4UDP(subAddr, hostAddr, 28)
-	spoof := ipv4UDP(netip.MustParseAddr("100.64.0.11"), hostAddr, 28)
-	badLen := ipv4UDP(subAddr, hostAddr, 28)
+	good := dpIPv4UDP(dpSubAddr, dpHostAddr, 28)
+	spoof := dpIPv4UDP(netip.MustParseAddr("100.64.0.11"), dpHostAddr, 28)
+	badLen := dpIPv4UDP(dpSubAddr, dpHostAddr, 28)
 	binary.BigEndian.PutUint16(badLen[2:4], 29)                               // Total Length past the end
 	lcp := []byte{0xc0, 0x21, 0x09, 0x01, 0x00, 0x08, 0xde, 0xad, 0xbe, 0xef} // LCP Echo-Request
 	tests := []struct {
@@ -366,25 +366,25 @@ func TestDecapDecisions(t *testing.T) {
 		want      DropReason
 		wantProto uint16 // for the control hook
 	}{
-		{"IPv4 from the subscriber", cat([]byte{0xff, 0x03, 0x00, 0x21}, good), DropNone, 0},
-		{"IPv4 from another address", cat([]byte{0xff, 0x03, 0x00, 0x21}, spoof), DropSpoof, 0},
-		{"Total Length past the end", cat([]byte{0xff, 0x03, 0x00, 0x21}, badLen), DropMalformed, 0},
-		{"IPv4 header cut short", cat([]byte{0xff, 0x03, 0x00, 0x21}, good[:19]), DropMalformed, 0},
-		{"not version 4", cat([]byte{0xff, 0x03, 0x00, 0x21, 0x65}, good[1:]), DropMalformed, 0},
+		{"IPv4 from the subscriber", dpCat([]byte{0xff, 0x03, 0x00, 0x21}, good), DropNone, 0},
+		{"IPv4 from another address", dpCat([]byte{0xff, 0x03, 0x00, 0x21}, spoof), DropSpoof, 0},
+		{"Total Length past the end", dpCat([]byte{0xff, 0x03, 0x00, 0x21}, badLen), DropMalformed, 0},
+		{"IPv4 header cut short", dpCat([]byte{0xff, 0x03, 0x00, 0x21}, good[:19]), DropMalformed, 0},
+		{"not version 4", dpCat([]byte{0xff, 0x03, 0x00, 0x21, 0x65}, good[1:]), DropMalformed, 0},
 		{"empty frame", nil, DropMalformed, 0},
 		{"only address and control", []byte{0xff, 0x03}, DropMalformed, 0},
 		{"one octet of a two-octet protocol", []byte{0xff, 0x03, 0xc0}, DropMalformed, 0},
-		{"LCP to the control plane", cat([]byte{0xff, 0x03}, lcp), DropNone, 0xc021},
+		{"LCP to the control plane", dpCat([]byte{0xff, 0x03}, lcp), DropNone, 0xc021},
 		{"IPCP without address and control", []byte{0x80, 0x21, 0x01, 0x01, 0x00, 0x04}, DropNone, 0x8021},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var gotProto uint16
 			var gotFrame []byte
-			cfg := Config{Control: func(f *Flow, proto uint16, frame []byte) {
+			cfg := DataPlaneConfig{Control: func(f *Flow, proto uint16, frame []byte) {
 				gotProto, gotFrame = proto, bytes.Clone(frame)
 			}}
-			d, f, _, _ := newTestPlane(t, cfg, FlowConfig{})
+			d, f, _, _ := newDPTestPlane(t, cfg, FlowConfig{})
 			if got := d.Decap(f, tt.frame); got != tt.want {
 				t.Errorf("Decap = %v, want %v", got, tt.want)
 			}
@@ -399,7 +399,7 @@ func TestDecapDecisions(t *testing.T) {
 			}
 			if tt.want != DropNone {
 				if n := d.Stats().Drops[tt.want]; n != 1 {
-					t.Errorf("Stats.Drops[%v] = %d, want 1", tt.want, n)
+					t.Errorf("DataPlaneStats.Drops[%v] = %d, want 1", tt.want, n)
 				}
 				if n := f.Counters().Drops; n != 1 {
 					t.Errorf("flow drops = %d, want 1", n)
@@ -412,15 +412,15 @@ func TestDecapDecisions(t *testing.T) {
 // TestDecapBeforeIPCP drops IPv4 of a session that has no address yet, and
 // without a Control hook drops control frames as DropProtocol.
 func TestDecapBeforeIPCP(t *testing.T) {
-	d, err := New(Config{TUN: []TUN{newFakeTUN()}, Conn: newFakeConn()})
+	d, err := NewDataPlane(DataPlaneConfig{TUN: []TUNQueue{newDPFakeTUN()}, Conn: newDPFakeConn()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := testFlow(t, 1)
+	f := dpTestFlow(t, 1)
 	if err := d.Add(f); err != nil {
 		t.Fatal(err)
 	}
-	if r := d.Decap(f, cat([]byte{0xff, 0x03, 0x00, 0x21}, ipv4UDP(subAddr, hostAddr, 28))); r != DropSpoof {
+	if r := d.Decap(f, dpCat([]byte{0xff, 0x03, 0x00, 0x21}, dpIPv4UDP(dpSubAddr, dpHostAddr, 28))); r != DropSpoof {
 		t.Errorf("IPv4 before an address is bound: %v, want %v", r, DropSpoof)
 	}
 	if r := d.Decap(f, []byte{0xc0, 0x21, 0x01, 0x01, 0x00, 0x04}); r != DropProtocol {
@@ -431,18 +431,18 @@ func TestDecapBeforeIPCP(t *testing.T) {
 // TestEncapDecisions checks the downstream drops: no session for the
 // destination, IPv6, a broken header; each counted by reason.
 func TestEncapDecisions(t *testing.T) {
-	d, _, tn, conn := newTestPlane(t, Config{}, FlowConfig{})
-	run(t, d)
-	noSession := ipv4UDP(hostAddr, netip.MustParseAddr("100.64.0.99"), 28)
+	d, _, tn, conn := newDPTestPlane(t, DataPlaneConfig{}, FlowConfig{})
+	dpRun(t, d)
+	noSession := dpIPv4UDP(dpHostAddr, netip.MustParseAddr("100.64.0.99"), 28)
 	ipv6 := make([]byte, 48)
 	ipv6[0] = 0x60
-	broken := ipv4UDP(hostAddr, subAddr, 28)[:24]
-	good := ipv4UDP(hostAddr, subAddr, 28)
+	broken := dpIPv4UDP(dpHostAddr, dpSubAddr, 28)[:24]
+	good := dpIPv4UDP(dpHostAddr, dpSubAddr, 28)
 	for _, p := range [][]byte{noSession, ipv6, broken, good} {
 		tn.in <- p
 	}
 	conn.waitSent(t, 1) // the good one, after the others
-	want := Stats{Encapsulated: 1}
+	want := DataPlaneStats{Encapsulated: 1}
 	want.Drops[DropNoSession] = 1
 	want.Drops[DropProtocol] = 1
 	want.Drops[DropMalformed] = 1
@@ -454,12 +454,12 @@ func TestEncapDecisions(t *testing.T) {
 // TestRemoveStopsForwarding: once a session is removed, its address and IDs
 // lead nowhere and its packets count as no-session drops.
 func TestRemoveStopsForwarding(t *testing.T) {
-	d, f, _, _ := newTestPlane(t, Config{}, FlowConfig{})
+	d, f, _, _ := newDPTestPlane(t, DataPlaneConfig{}, FlowConfig{})
 	d.Remove(f)
-	if d.Lookup(subAddr) != nil {
+	if d.Lookup(dpSubAddr) != nil {
 		t.Error("address still bound after Remove")
 	}
-	msg := cat([]byte{0x00, 0x02, 0x00, 0x0a, 0x00, 0x14, 0xff, 0x03, 0x00, 0x21}, ipv4UDP(subAddr, hostAddr, 28))
+	msg := dpCat([]byte{0x00, 0x02, 0x00, 0x0a, 0x00, 0x14, 0xff, 0x03, 0x00, 0x21}, dpIPv4UDP(dpSubAddr, dpHostAddr, 28))
 	if r := d.HandleDatagram(msg); r != DropNoSession {
 		t.Errorf("data message of a removed session: %v, want %v", r, DropNoSession)
 	}
@@ -474,13 +474,13 @@ func TestRemoveStopsForwarding(t *testing.T) {
 // TestSetAddrRoutes checks the per-subscriber route and the rebinding of an
 // address.
 func TestSetAddrRoutes(t *testing.T) {
-	r := &fakeRouter{}
-	d, f, _, _ := newTestPlane(t, Config{Routes: r}, FlowConfig{})
+	r := &dpFakeRouter{}
+	d, f, _, _ := newDPTestPlane(t, DataPlaneConfig{Routes: r}, FlowConfig{})
 	other := netip.MustParseAddr("100.64.0.20")
 	if err := d.SetAddr(f, other); err != nil {
 		t.Fatal(err)
 	}
-	f2 := testFlow(t, 2)
+	f2 := dpTestFlow(t, 2)
 	if err := d.SetAddr(f2, other); !errors.Is(err, ErrAddrInUse) {
 		t.Errorf("binding an address in use: %v, want ErrAddrInUse", err)
 	}
@@ -489,18 +489,18 @@ func TestSetAddrRoutes(t *testing.T) {
 	if diff := cmp.Diff(want, r.ops); diff != "" {
 		t.Errorf("route operations (-want +got):\n%s", diff)
 	}
-	if d.Lookup(subAddr) != nil || d.Lookup(other) != nil || f.Addr().IsValid() {
+	if d.Lookup(dpSubAddr) != nil || d.Lookup(other) != nil || f.Addr().IsValid() {
 		t.Error("addresses still bound after Remove")
 	}
 }
 
-type fakeRouter struct{ ops []string }
+type dpFakeRouter struct{ ops []string }
 
-func (r *fakeRouter) AddRoute(p netip.Prefix) error {
+func (r *dpFakeRouter) AddRoute(p netip.Prefix) error {
 	r.ops = append(r.ops, "add "+p.String())
 	return nil
 }
-func (r *fakeRouter) DelRoute(p netip.Prefix) error {
+func (r *dpFakeRouter) DelRoute(p netip.Prefix) error {
 	r.ops = append(r.ops, "del "+p.String())
 	return nil
 }
@@ -509,14 +509,14 @@ func (r *fakeRouter) DelRoute(p netip.Prefix) error {
 // burst passes, the rest is dropped and counted, time refills the bucket,
 // and a CoA (SetRates) takes effect on the next packet.
 func TestRateLimitBothWays(t *testing.T) {
-	clk := &fakeClock{t: time.Unix(1000, 0)}
+	clk := &dpClock{t: time.Unix(1000, 0)}
 	rate := Rate{Kbps: 80, Burst: 2000} // 10 octets/ms
-	d, f, _, _ := newTestPlane(t, Config{Now: clk.Now}, FlowConfig{Up: rate, Down: rate})
-	up := cat([]byte{0xff, 0x03, 0x00, 0x21}, ipv4UDP(subAddr, hostAddr, 1000))
-	down := ipv4UDP(hostAddr, subAddr, 1000)
+	d, f, _, _ := newDPTestPlane(t, DataPlaneConfig{Now: clk.Now}, FlowConfig{Up: rate, Down: rate})
+	up := dpCat([]byte{0xff, 0x03, 0x00, 0x21}, dpIPv4UDP(dpSubAddr, dpHostAddr, 1000))
+	down := dpIPv4UDP(dpHostAddr, dpSubAddr, 1000)
 	w := newEncapWorker(d)
 	encapOnce := func() DropReason {
-		copy(w.bufs[0][Headroom:], down)
+		copy(w.bufs[0][DataHeadroom:], down)
 		_, _, r := d.encap(w.bufs[0], len(down), d.clock())
 		return r
 	}
@@ -560,15 +560,15 @@ func TestRateLimitBothWays(t *testing.T) {
 		t.Errorf("counters %+v, want 13 in, 13 out, 4 drops", c)
 	}
 	if n := d.Stats().Drops[DropRateLimit]; n != 4 {
-		t.Errorf("Stats.Drops[rate_limit] = %d, want 4", n)
+		t.Errorf("DataPlaneStats.Drops[rate_limit] = %d, want 4", n)
 	}
 }
 
 // TestQueueFull: when the TUN writer falls behind, Decap drops instead of
 // blocking the L2TP reader, and counts it.
 func TestQueueFull(t *testing.T) {
-	d, f, _, _ := newTestPlane(t, Config{QueueLen: 4, Batch: 2}, FlowConfig{})
-	pkt := cat([]byte{0xff, 0x03, 0x00, 0x21}, ipv4UDP(subAddr, hostAddr, 28))
+	d, f, _, _ := newDPTestPlane(t, DataPlaneConfig{QueueLen: 4, Batch: 2}, FlowConfig{})
+	pkt := dpCat([]byte{0xff, 0x03, 0x00, 0x21}, dpIPv4UDP(dpSubAddr, dpHostAddr, 28))
 	for i := 0; i < 6; i++ { // QueueLen + Batch buffers
 		if r := d.Decap(f, pkt); r != DropNone {
 			t.Fatalf("packet %d: %v", i, r)
@@ -578,24 +578,24 @@ func TestQueueFull(t *testing.T) {
 		t.Errorf("packet beyond the queue: %v, want %v", r, DropQueueFull)
 	}
 	if n := d.Stats().Drops[DropQueueFull]; n != 1 {
-		t.Errorf("Stats.Drops[queue_full] = %d, want 1", n)
+		t.Errorf("DataPlaneStats.Drops[queue_full] = %d, want 1", n)
 	}
 }
 
 // TestIdle follows Idle-Timeout: the idle time grows with the clock and is
 // reset by a forwarded packet in either direction; IdleIn only by upstream.
 func TestIdle(t *testing.T) {
-	clk := &fakeClock{t: time.Unix(1000, 0)}
-	d, f, _, _ := newTestPlane(t, Config{Now: clk.Now}, FlowConfig{})
+	clk := &dpClock{t: time.Unix(1000, 0)}
+	d, f, _, _ := newDPTestPlane(t, DataPlaneConfig{Now: clk.Now}, FlowConfig{})
 	clk.Add(30 * time.Second)
 	if got := d.Idle(f); got != 30*time.Second {
 		t.Errorf("Idle after 30 s = %v", got)
 	}
-	d.Decap(f, cat([]byte{0xff, 0x03, 0x00, 0x21}, ipv4UDP(subAddr, hostAddr, 28)))
+	d.Decap(f, dpCat([]byte{0xff, 0x03, 0x00, 0x21}, dpIPv4UDP(dpSubAddr, dpHostAddr, 28)))
 	clk.Add(5 * time.Second)
 	w := newEncapWorker(d)
-	down := ipv4UDP(hostAddr, subAddr, 28)
-	copy(w.bufs[0][Headroom:], down)
+	down := dpIPv4UDP(dpHostAddr, dpSubAddr, 28)
+	copy(w.bufs[0][DataHeadroom:], down)
 	d.encap(w.bufs[0], len(down), d.clock())
 	clk.Add(2 * time.Second)
 	if got := d.Idle(f); got != 2*time.Second {
@@ -605,7 +605,7 @@ func TestIdle(t *testing.T) {
 		t.Errorf("IdleIn 7 s after an upstream packet = %v", got)
 	}
 	// A dropped packet is not activity.
-	d.Decap(f, cat([]byte{0xff, 0x03, 0x00, 0x21}, ipv4UDP(hostAddr, hostAddr, 28)))
+	d.Decap(f, dpCat([]byte{0xff, 0x03, 0x00, 0x21}, dpIPv4UDP(dpHostAddr, dpHostAddr, 28)))
 	if got := d.IdleIn(f); got != 7*time.Second {
 		t.Errorf("IdleIn after a spoofed packet = %v, want still 7s", got)
 	}
@@ -614,9 +614,9 @@ func TestIdle(t *testing.T) {
 // ---- no allocation ---------------------------------------------------------
 
 func TestDecapEncapAllocs(t *testing.T) {
-	d, f, _, _ := newTestPlane(t, Config{}, FlowConfig{Up: Rate{Kbps: 1e9}, Down: Rate{Kbps: 1e9}, Sequencing: true})
-	up := cat([]byte{0xff, 0x03, 0x00, 0x21}, ipv4UDP(subAddr, hostAddr, 64))
-	msg := cat([]byte{0x00, 0x02, 0x00, 0x0a, 0x00, 0x14}, up)
+	d, f, _, _ := newDPTestPlane(t, DataPlaneConfig{}, FlowConfig{Up: Rate{Kbps: 1e9}, Down: Rate{Kbps: 1e9}, Sequencing: true})
+	up := dpCat([]byte{0xff, 0x03, 0x00, 0x21}, dpIPv4UDP(dpSubAddr, dpHostAddr, 64))
+	msg := dpCat([]byte{0x00, 0x02, 0x00, 0x0a, 0x00, 0x14}, up)
 	if avg := testing.AllocsPerRun(1000, func() {
 		if r := d.HandleDatagram(msg); r != DropNone {
 			t.Fatal(r)
@@ -634,12 +634,12 @@ func TestDecapEncapAllocs(t *testing.T) {
 		t.Errorf("Decap allocates %.1f times per packet, want 0", avg)
 	}
 
-	dc := &discardConn{}
+	dc := &dpDiscardConn{}
 	d.cfg.Conn = dc
 	w := newEncapWorker(d)
-	down := ipv4UDP(hostAddr, subAddr, 64)
+	down := dpIPv4UDP(dpHostAddr, dpSubAddr, 64)
 	for i := range w.bufs {
-		copy(w.bufs[i][Headroom:], down)
+		copy(w.bufs[i][DataHeadroom:], down)
 		w.sizes[i] = len(down)
 	}
 	if avg := testing.AllocsPerRun(100, func() { w.forward(len(w.bufs)) }); avg != 0 {
@@ -656,20 +656,20 @@ func TestDecapEncapAllocs(t *testing.T) {
 	}
 }
 
-// discardConn counts datagrams and keeps nothing.
-type discardConn struct{ n int }
+// dpDiscardConn counts datagrams and keeps nothing.
+type dpDiscardConn struct{ n int }
 
-func (c *discardConn) WriteBatch(b *udpio.Batch) (int, error) { c.n += b.Len; return b.Len, nil }
+func (c *dpDiscardConn) WriteBatch(b *udpio.Batch) (int, error) { c.n += b.Len; return b.Len, nil }
 
 // ---- in network namespaces -------------------------------------------------
 
-// netnsLab is the LAC ── LNS ── upstream path of DESIGN.md section 7 with
+// dpNetnsLab is the LAC ── LNS ── upstream path of DESIGN.md section 7 with
 // the test playing the LAC by hand: namespaces lac (10.1.0.1) and lns
 // (10.1.0.2, UDP 1701) joined by a veth, lns (10.2.0.1) and upstream
 // (10.2.0.2) by another. In lns the data plane runs on a real two-queue TUN
 // device and a real UDP socket; upstream routes the subscriber pool
 // 100.64.0.0/24 to lns, and lns routes the pool into the TUN.
-type netnsLab struct {
+type dpNetnsLab struct {
 	lac, lns, up *testenv.Netns
 	d            *DataPlane
 	f            *Flow
@@ -677,9 +677,9 @@ type netnsLab struct {
 	lnsAddr      *net.UDPAddr
 }
 
-func newNetnsLab(t *testing.T) *netnsLab {
+func newDPNetnsLab(t *testing.T) *dpNetnsLab {
 	testenv.RequireRoot(t)
-	l := &netnsLab{
+	l := &dpNetnsLab{
 		lac: testenv.NewNetns(t, "lac"),
 		lns: testenv.NewNetns(t, "lns"),
 		up:  testenv.NewNetns(t, "up"),
@@ -735,11 +735,11 @@ func newNetnsLab(t *testing.T) *netnsLab {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var queues []TUN
+	var queues []TUNQueue
 	for _, q := range dev.Queues() {
 		queues = append(queues, q)
 	}
-	l.d, err = New(Config{TUN: queues, Conn: uc, Routes: link})
+	l.d, err = NewDataPlane(DataPlaneConfig{TUN: queues, Conn: uc, Routes: link})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -754,13 +754,13 @@ func newNetnsLab(t *testing.T) *netnsLab {
 	if err := l.d.Add(l.f); err != nil {
 		t.Fatal(err)
 	}
-	if err := l.d.SetAddr(l.f, subAddr); err != nil {
+	if err := l.d.SetAddr(l.f, dpSubAddr); err != nil {
 		t.Fatal(err)
 	}
 	if out := l.lns.MustRun(t, "ip", "-4", "route", "show", "100.64.0.10"); !bytes.Contains([]byte(out), []byte("dev "+dev.Name())) {
 		t.Fatalf("no subscriber route through %s after SetAddr: %q", dev.Name(), out)
 	}
-	run(t, l.d)
+	dpRun(t, l.d)
 
 	// The L2TP reader the l2tp endpoint will be: batches from the socket,
 	// each data message to HandleDatagram.
@@ -790,7 +790,7 @@ func newNetnsLab(t *testing.T) *netnsLab {
 
 // lacSend sends ip to the LNS as the LAC does: an L2TP data message for the
 // LNS's tunnel 10 session 20 carrying FF 03 00 21 and the packet.
-func (l *netnsLab) lacSend(t *testing.T, ip []byte) {
+func (l *dpNetnsLab) lacSend(t *testing.T, ip []byte) {
 	t.Helper()
 	msg, err := l2tp.AppendHeader(nil, l2tp.Header{TunnelID: 10, SessionID: 20}, 4+len(ip))
 	if err != nil {
@@ -806,7 +806,7 @@ func (l *netnsLab) lacSend(t *testing.T, ip []byte) {
 // lacRecv reads one data message at the LAC, checks that it is addressed to
 // the LAC's tunnel 7 session 9 and carries IPv4 in PPP, and returns the
 // IPv4 packet.
-func (l *netnsLab) lacRecv(t *testing.T, deadline time.Duration) ([]byte, error) {
+func (l *dpNetnsLab) lacRecv(t *testing.T, deadline time.Duration) ([]byte, error) {
 	t.Helper()
 	b := make([]byte, 2048)
 	l.lacConn.SetReadDeadline(time.Now().Add(deadline))
@@ -834,8 +834,8 @@ func (l *netnsLab) lacRecv(t *testing.T, deadline time.Duration) ([]byte, error)
 	return payload[4:], nil
 }
 
-// echoUDP runs a UDP echo server on addr in ns until the test ends.
-func echoUDP(t *testing.T, ns *testenv.Netns, addr *net.UDPAddr) {
+// dpEchoUDP runs a UDP echo server on addr in ns until the test ends.
+func dpEchoUDP(t *testing.T, ns *testenv.Netns, addr *net.UDPAddr) {
 	var c *net.UDPConn
 	if err := ns.Do(func() error {
 		var err error
@@ -864,19 +864,19 @@ func echoUDP(t *testing.T, ns *testenv.Netns, addr *net.UDPAddr) {
 // through the session, and spoofed or session-less packets are dropped and
 // counted.
 func TestForwardingNetns(t *testing.T) {
-	l := newNetnsLab(t)
-	echoUDP(t, l.up, &net.UDPAddr{IP: net.IPv4(10, 2, 0, 2), Port: 7})
+	l := newDPNetnsLab(t)
+	dpEchoUDP(t, l.up, &net.UDPAddr{IP: net.IPv4(10, 2, 0, 2), Port: 7})
 
 	// Subscriber → upstream echo → subscriber.
-	req := ipv4UDP(subAddr, netip.MustParseAddr("10.2.0.2"), 28+5)
+	req := dpIPv4UDP(dpSubAddr, netip.MustParseAddr("10.2.0.2"), 28+5)
 	copy(req[28:], "hello")
 	l.lacSend(t, req)
 	ip, err := l.lacRecv(t, 3*time.Second)
 	if err != nil {
 		t.Fatalf("no echo reply at the LAC: %v (stats %+v)", err, l.d.Stats())
 	}
-	if n, ok := ipv4Len(ip); !ok || n != 33 || !bytes.Equal(ip[12:16], []byte{10, 2, 0, 2}) ||
-		!bytes.Equal(ip[16:20], subAddr.AsSlice()) || string(ip[28:33]) != "hello" {
+	if n, ok := dpIPv4Len(ip); !ok || n != 33 || !bytes.Equal(ip[12:16], []byte{10, 2, 0, 2}) ||
+		!bytes.Equal(ip[16:20], dpSubAddr.AsSlice()) || string(ip[28:33]) != "hello" {
 		t.Errorf("reply packet % x, want IPv4/UDP 10.2.0.2 → 100.64.0.10 carrying \"hello\"", ip)
 	}
 	c := l.f.Counters()
@@ -902,7 +902,7 @@ func TestForwardingNetns(t *testing.T) {
 				continue
 			}
 			if len(ip) >= 28 && ip[9] == 1 && ip[20] == 8 { // ICMP Echo (RFC 792)
-				l.lacSend(t, icmpEchoReply(ip))
+				l.lacSend(t, dpICMPEchoReply(ip))
 				n++
 			}
 		}
@@ -914,7 +914,7 @@ func TestForwardingNetns(t *testing.T) {
 	}
 
 	// Spoofed source from the subscriber: dropped and counted.
-	l.lacSend(t, ipv4UDP(netip.MustParseAddr("100.64.0.11"), netip.MustParseAddr("10.2.0.2"), 28))
+	l.lacSend(t, dpIPv4UDP(netip.MustParseAddr("100.64.0.11"), netip.MustParseAddr("10.2.0.2"), 28))
 	// Upstream traffic to a pool address without a session: into the TUN
 	// by the pool route, then dropped and counted.
 	var upConn *net.UDPConn
@@ -929,7 +929,7 @@ func TestForwardingNetns(t *testing.T) {
 	if _, err := upConn.WriteToUDP([]byte("nobody"), &net.UDPAddr{IP: net.IPv4(100, 64, 0, 99), Port: 9}); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "spoof and no-session drops", func() bool {
+	dpWaitFor(t, "spoof and no-session drops", func() bool {
 		s := l.d.Stats()
 		return s.Drops[DropSpoof] == 1 && s.Drops[DropNoSession] == 1
 	})
@@ -948,7 +948,7 @@ func TestForwardingNetns(t *testing.T) {
 // session over about a second of real traffic offered at four times the
 // limit: the delivered rate is the configured one within 10 %.
 func TestRateLimitNetns(t *testing.T) {
-	l := newNetnsLab(t)
+	l := newDPNetnsLab(t)
 	const kbps = 2000 // 250,000 octets/s
 	rate := Rate{Kbps: kbps, Burst: 3000}
 	l.f.SetRates(rate, rate)
@@ -979,13 +979,13 @@ func TestRateLimitNetns(t *testing.T) {
 				got += int64(len(ip))
 			}
 		}()
-		elapsed := pace(dur, period, func() {
+		elapsed := dpPace(dur, period, func() {
 			for i := 0; i < perTick; i++ {
-				upConn.WriteToUDP(make([]byte, pkt-28), &net.UDPAddr{IP: subAddr.AsSlice(), Port: 40001})
+				upConn.WriteToUDP(make([]byte, pkt-28), &net.UDPAddr{IP: dpSubAddr.AsSlice(), Port: 40001})
 			}
 		})
 		<-done
-		checkRate(t, got, int64(rate.Burst), elapsed, kbps)
+		dpCheckRate(t, got, int64(rate.Burst), elapsed, kbps)
 	})
 
 	t.Run("up", func(t *testing.T) {
@@ -1012,20 +1012,20 @@ func TestRateLimitNetns(t *testing.T) {
 				got += int64(n + 28)
 			}
 		}()
-		p := ipv4UDP(subAddr, netip.MustParseAddr("10.2.0.2"), pkt)
+		p := dpIPv4UDP(dpSubAddr, netip.MustParseAddr("10.2.0.2"), pkt)
 		binary.BigEndian.PutUint16(p[22:24], 9)
-		elapsed := pace(dur, period, func() {
+		elapsed := dpPace(dur, period, func() {
 			for i := 0; i < perTick; i++ {
 				l.lacSend(t, p)
 			}
 		})
 		<-done
-		checkRate(t, got, int64(rate.Burst), elapsed, kbps)
+		dpCheckRate(t, got, int64(rate.Burst), elapsed, kbps)
 	})
 }
 
 // pace calls send every period for dur and returns the time it took.
-func pace(dur, period time.Duration, send func()) time.Duration {
+func dpPace(dur, period time.Duration, send func()) time.Duration {
 	start := time.Now()
 	tk := time.NewTicker(period)
 	defer tk.Stop()
@@ -1036,7 +1036,7 @@ func pace(dur, period time.Duration, send func()) time.Duration {
 	return time.Since(start)
 }
 
-func checkRate(t *testing.T, octets, burst int64, elapsed time.Duration, kbps int64) {
+func dpCheckRate(t *testing.T, octets, burst int64, elapsed time.Duration, kbps int64) {
 	t.Helper()
 	got := float64(octets-burst) * 8 / 1000 / elapsed.Seconds()
 	t.Logf("%d octets in %v: %.0f kbit/s after the %d-octet burst (limit %d kbit/s)", octets, elapsed, got, burst, kbps)
@@ -1045,24 +1045,24 @@ func checkRate(t *testing.T, octets, burst int64, elapsed time.Duration, kbps in
 	}
 }
 
-// icmpEchoReply answers an ICMP Echo (RFC 792) carried in IPv4 the way the
+// dpICMPEchoReply answers an ICMP Echo (RFC 792) carried in IPv4 the way the
 // subscriber's stack would: addresses swapped, type 0, checksums redone.
-func icmpEchoReply(req []byte) []byte {
-	n, _ := ipv4Len(req)
+func dpICMPEchoReply(req []byte) []byte {
+	n, _ := dpIPv4Len(req)
 	r := bytes.Clone(req[:n])
 	copy(r[12:16], req[16:20])
 	copy(r[16:20], req[12:16])
 	r[8] = 64
 	r[10], r[11] = 0, 0
 	ihl := int(r[0]&0x0f) * 4
-	binary.BigEndian.PutUint16(r[10:12], ipChecksum(r[:ihl]))
+	binary.BigEndian.PutUint16(r[10:12], dpChecksum(r[:ihl]))
 	r[ihl] = 0 // Echo Reply
 	r[ihl+2], r[ihl+3] = 0, 0
-	binary.BigEndian.PutUint16(r[ihl+2:ihl+4], ipChecksum(r[ihl:]))
+	binary.BigEndian.PutUint16(r[ihl+2:ihl+4], dpChecksum(r[ihl:]))
 	return r
 }
 
-func waitFor(t *testing.T, what string, cond func() bool) {
+func dpWaitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(3 * time.Second)
 	for !cond() {
@@ -1075,18 +1075,18 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 
 // ---- fuzzing ---------------------------------------------------------------
 
-// fuzzPlane is a small data plane (no workers running) with the session of
-// newTestPlane, for one fuzz input.
-func fuzzPlane(t *testing.T, control func(*Flow, uint16, []byte)) (*DataPlane, *Flow) {
-	d, f, _, _ := newTestPlane(t, Config{QueueLen: 2, Batch: 1, MaxSessions: 8, Control: control}, FlowConfig{})
+// dpFuzzPlane is a small data plane (no workers running) with the session of
+// newDPTestPlane, for one fuzz input.
+func dpFuzzPlane(t *testing.T, control func(*Flow, uint16, []byte)) (*DataPlane, *Flow) {
+	d, f, _, _ := newDPTestPlane(t, DataPlaneConfig{QueueLen: 2, Batch: 1, MaxSessions: 8, Control: control}, FlowConfig{})
 	return d, f
 }
 
-// roundTrip encapsulates ip (a packet the TUN could give) towards the flow
+// dpRoundTrip encapsulates ip (a packet the TUN could give) towards the flow
 // bound to its destination, parses the data message back with the l2tp
 // codec, checks its IDs and PPP header, decapsulates it on a flow bound to
 // its source, and checks that exactly ip comes out for the TUN.
-func roundTrip(t *testing.T, d *DataPlane, ip []byte) {
+func dpRoundTrip(t *testing.T, d *DataPlane, ip []byte) {
 	t.Helper()
 	dst := netip.AddrFrom4([4]byte(ip[16:20]))
 	src := netip.AddrFrom4([4]byte(ip[12:16]))
@@ -1096,15 +1096,15 @@ func roundTrip(t *testing.T, d *DataPlane, ip []byte) {
 	to := d.Lookup(dst)
 	if to == nil {
 		var err error
-		if to, err = NewFlow(FlowConfig{PeerTunnelID: 70, PeerSessionID: 90, Peer: lacPeer}); err != nil {
+		if to, err = NewFlow(FlowConfig{PeerTunnelID: 70, PeerSessionID: 90, Peer: dpLACPeer}); err != nil {
 			t.Fatal(err)
 		}
 		if err := d.SetAddr(to, dst); err != nil {
 			t.Fatal(err)
 		}
 	}
-	buf := make([]byte, Headroom+d.cfg.MTU)
-	copy(buf[Headroom:], ip)
+	buf := make([]byte, DataHeadroom+d.cfg.MTU)
+	copy(buf[DataHeadroom:], ip)
 	_, msg, r := d.encap(buf, len(ip), d.clock())
 	if r != DropNone {
 		t.Fatalf("encap of % x: %v", ip, r)
@@ -1116,12 +1116,12 @@ func roundTrip(t *testing.T, d *DataPlane, ip []byte) {
 	if pt, ps := to.PeerIDs(); h.Control || h.TunnelID != pt || h.SessionID != ps {
 		t.Fatalf("encap header %+v, want data for tunnel %d session %d", h, pt, ps)
 	}
-	if want := cat([]byte{0xff, 0x03, 0x00, 0x21}, ip); !bytes.Equal(payload, want) {
+	if want := dpCat([]byte{0xff, 0x03, 0x00, 0x21}, ip); !bytes.Equal(payload, want) {
 		t.Fatalf("encap payload % x, want % x", payload, want)
 	}
 	from := d.Lookup(src)
 	if from == nil {
-		if from, err = NewFlow(FlowConfig{PeerTunnelID: 71, PeerSessionID: 91, Peer: lacPeer}); err != nil {
+		if from, err = NewFlow(FlowConfig{PeerTunnelID: 71, PeerSessionID: 91, Peer: dpLACPeer}); err != nil {
 			t.Fatal(err)
 		}
 		if err := d.SetAddr(from, src); err != nil {
@@ -1143,10 +1143,10 @@ func roundTrip(t *testing.T, d *DataPlane, ip []byte) {
 // and must survive encap → l2tp.ParseHeader → decap unchanged; frames handed
 // to the control plane must be what followed the HDLC framing.
 func FuzzDecap(f *testing.F) {
-	ip := ipv4UDP(subAddr, hostAddr, 40)
-	f.Add(cat([]byte{0x00, 0x02, 0x00, 0x0a, 0x00, 0x14, 0xff, 0x03, 0x00, 0x21}, ip))
-	f.Add(cat([]byte{0x48, 0x02, 0x00, 0x38, 0x00, 0x0a, 0x00, 0x14, 0x00, 0x05, 0x00, 0x00, 0xff, 0x03, 0x00, 0x21}, ip))
-	f.Add(cat([]byte{0x02, 0x02, 0x00, 0x0a, 0x00, 0x14, 0x00, 0x02, 0x00, 0x00, 0x21}, ip))
+	ip := dpIPv4UDP(dpSubAddr, dpHostAddr, 40)
+	f.Add(dpCat([]byte{0x00, 0x02, 0x00, 0x0a, 0x00, 0x14, 0xff, 0x03, 0x00, 0x21}, ip))
+	f.Add(dpCat([]byte{0x48, 0x02, 0x00, 0x38, 0x00, 0x0a, 0x00, 0x14, 0x00, 0x05, 0x00, 0x00, 0xff, 0x03, 0x00, 0x21}, ip))
+	f.Add(dpCat([]byte{0x02, 0x02, 0x00, 0x0a, 0x00, 0x14, 0x00, 0x02, 0x00, 0x00, 0x21}, ip))
 	f.Add([]byte{0x00, 0x02, 0x00, 0x0a, 0x00, 0x14, 0xff, 0x03, 0xc0, 0x21, 0x09, 0x01, 0x00, 0x08, 0xde, 0xad, 0xbe, 0xef})
 	f.Add([]byte{0xc8, 0x02, 0x00, 0x0c, 0, 0x0a, 0, 0, 0, 0, 0, 0})
 	// Regression (found by this target): a Length shorter than the
@@ -1155,7 +1155,7 @@ func FuzzDecap(f *testing.F) {
 	f.Fuzz(func(t *testing.T, msg []byte) {
 		var ctrlProto uint16
 		var ctrlFrame []byte
-		d, _ := fuzzPlane(t, func(_ *Flow, proto uint16, frame []byte) { ctrlProto, ctrlFrame = proto, frame })
+		d, _ := dpFuzzPlane(t, func(_ *Flow, proto uint16, frame []byte) { ctrlProto, ctrlFrame = proto, frame })
 		r := d.HandleDatagram(msg)
 		if r != DropNone {
 			if n := d.Stats().Drops[r]; n != 1 {
@@ -1168,7 +1168,7 @@ func FuzzDecap(f *testing.F) {
 			if want := bytes.TrimPrefix(payload, []byte{0xff, 0x03}); !bytes.Equal(ctrlFrame, want) {
 				t.Fatalf("control frame % x, want the PPP frame after the framing % x", ctrlFrame, want)
 			}
-			if ctrlProto == pppIPv4 {
+			if ctrlProto == dpProtoIPv4 {
 				t.Fatal("IPv4 handed to the control plane")
 			}
 			return
@@ -1176,10 +1176,10 @@ func FuzzDecap(f *testing.F) {
 		pk := <-d.queue
 		ip := bytes.Clone(pk.buf[:pk.n])
 		d.free <- pk
-		if n, ok := ipv4Len(ip); !ok || n != len(ip) || !bytes.Equal(ip[12:16], subAddr.AsSlice()) {
+		if n, ok := dpIPv4Len(ip); !ok || n != len(ip) || !bytes.Equal(ip[12:16], dpSubAddr.AsSlice()) {
 			t.Fatalf("forwarded % x: not a whole IPv4 packet from the subscriber", ip)
 		}
-		roundTrip(t, d, ip)
+		dpRoundTrip(t, d, ip)
 	})
 }
 
@@ -1188,17 +1188,17 @@ func FuzzDecap(f *testing.F) {
 // session's peer IDs, carry FF 03 00 21 and the IPv4 packet cut at its Total
 // Length, and decapsulate back to the same packet.
 func FuzzEncap(f *testing.F) {
-	f.Add(ipv4UDP(hostAddr, subAddr, 60))
-	f.Add(append(ipv4UDP(hostAddr, subAddr, 28), 0, 0, 0))
-	f.Add(ipv4UDP(hostAddr, netip.MustParseAddr("100.64.0.99"), 28))
+	f.Add(dpIPv4UDP(dpHostAddr, dpSubAddr, 60))
+	f.Add(append(dpIPv4UDP(dpHostAddr, dpSubAddr, 28), 0, 0, 0))
+	f.Add(dpIPv4UDP(dpHostAddr, netip.MustParseAddr("100.64.0.99"), 28))
 	f.Add([]byte{0x60, 0, 0, 0})
 	f.Fuzz(func(t *testing.T, pkt []byte) {
-		d, _ := fuzzPlane(t, nil)
+		d, _ := dpFuzzPlane(t, nil)
 		if len(pkt) > d.cfg.MTU {
 			pkt = pkt[:d.cfg.MTU]
 		}
-		buf := make([]byte, Headroom+d.cfg.MTU)
-		copy(buf[Headroom:], pkt)
+		buf := make([]byte, DataHeadroom+d.cfg.MTU)
+		copy(buf[DataHeadroom:], pkt)
 		fl, msg, r := d.encap(buf, len(pkt), d.clock())
 		if r != DropNone {
 			if n := d.Stats().Drops[r]; n != 1 {
@@ -1209,14 +1209,14 @@ func FuzzEncap(f *testing.F) {
 		if fl == nil || fl != d.Lookup(netip.AddrFrom4([4]byte(pkt[16:20]))) {
 			t.Fatal("encap chose a flow that does not own the destination")
 		}
-		n, _ := ipv4Len(pkt)
+		n, _ := dpIPv4Len(pkt)
 		h, payload, err := l2tp.ParseHeader(msg)
 		if err != nil || h.Control || h.TunnelID != 7 || h.SessionID != 9 {
 			t.Fatalf("encap wrote %+v, %v; want data for tunnel 7 session 9", h, err)
 		}
-		if want := cat([]byte{0xff, 0x03, 0x00, 0x21}, pkt[:n]); !bytes.Equal(payload, want) {
+		if want := dpCat([]byte{0xff, 0x03, 0x00, 0x21}, pkt[:n]); !bytes.Equal(payload, want) {
 			t.Fatalf("payload % x, want % x", payload, want)
 		}
-		roundTrip(t, d, bytes.Clone(pkt[:n]))
+		dpRoundTrip(t, d, bytes.Clone(pkt[:n]))
 	})
 }

@@ -38,7 +38,7 @@ func (r Rate) String() string {
 	return fmt.Sprintf("%d kbit/s burst %d", r.Kbps, r.Burst)
 }
 
-// Bucket is a token bucket of rate r and depth burst, implemented as the
+// TokenBucket is a token bucket of rate r and depth burst, implemented as the
 // equivalent Generic Cell Rate Algorithm (ITU-T I.371, the "virtual
 // scheduling" form; RFC 2697 describes the same meter as tokens): the whole
 // state is one int64, the theoretical arrival time (TAT) of the next octet,
@@ -51,17 +51,17 @@ func (r Rate) String() string {
 // the same time. With a single word of state, Allow is one atomic load and
 // one compare-and-swap (retried only when another worker charged the bucket
 // in between): lock-free, no mutex per session, nothing allocated. A bucket is
-// never reconfigured in place; a CoA swaps in a new Bucket through the
+// never reconfigured in place; a CoA swaps in a new TokenBucket through the
 // session's atomic pointer (see Flow.SetRates), which starts full.
-type Bucket struct {
+type TokenBucket struct {
 	tat       atomic.Int64 // theoretical arrival time, ns
 	psPerByte int64        // transmission time of one octet, picoseconds
 	tolerance int64        // burst octets' worth of time, ns
 	rate      Rate
 }
 
-// NewBucket returns a full bucket for r, or nil (no limit) when r.Kbps is 0.
-func NewBucket(r Rate) *Bucket {
+// NewTokenBucket returns a full bucket for r, or nil (no limit) when r.Kbps is 0.
+func NewTokenBucket(r Rate) *TokenBucket {
 	if r.Kbps == 0 {
 		return nil
 	}
@@ -76,7 +76,7 @@ func NewBucket(r Rate) *Bucket {
 	if ps == 0 {
 		ps = 1 // beyond 8 Tbit/s: effectively unlimited
 	}
-	return &Bucket{
+	return &TokenBucket{
 		psPerByte: ps,
 		tolerance: int64(r.Burst) * ps / 1000,
 		rate:      r,
@@ -84,12 +84,12 @@ func NewBucket(r Rate) *Bucket {
 }
 
 // Rate is the rate the bucket was made with (Burst filled in).
-func (b *Bucket) Rate() Rate { return b.rate }
+func (b *TokenBucket) Rate() Rate { return b.rate }
 
 // Allow charges n octets at time now (nanoseconds on the data plane's
 // monotonic clock) and reports whether the packet conforms. A packet that
 // does not conform is not charged. A nil bucket allows everything.
-func (b *Bucket) Allow(now int64, n int) bool {
+func (b *TokenBucket) Allow(now int64, n int) bool {
 	if b == nil {
 		return true
 	}

@@ -25,7 +25,7 @@ func TestBucketDeterministic(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			b := NewBucket(tt.rate)
+			b := NewTokenBucket(tt.rate)
 			const start = int64(time.Hour) // an arbitrary point on the clock
 			passed := 0
 			for b.Allow(start, tt.pkt) {
@@ -55,7 +55,7 @@ func TestBucketDeterministic(t *testing.T) {
 // TestBucketRefill checks that an idle bucket refills to its burst and no
 // further: idling for a minute does not bank a minute of traffic.
 func TestBucketRefill(t *testing.T) {
-	b := NewBucket(Rate{Kbps: 800, Burst: 5000}) // 100 octets per ms
+	b := NewTokenBucket(Rate{Kbps: 800, Burst: 5000}) // 100 octets per ms
 	now := int64(time.Second)
 	for b.Allow(now, 100) {
 	}
@@ -76,10 +76,10 @@ func TestBucketRefill(t *testing.T) {
 }
 
 func TestBucketNilIsUnlimited(t *testing.T) {
-	if b := NewBucket(Rate{}); b != nil {
-		t.Fatalf("NewBucket(0 kbit/s) = %v, want nil (no limit)", b)
+	if b := NewTokenBucket(Rate{}); b != nil {
+		t.Fatalf("NewTokenBucket(0 kbit/s) = %v, want nil (no limit)", b)
 	}
-	var b *Bucket
+	var b *TokenBucket
 	if !b.Allow(0, 65535) {
 		t.Error("a nil bucket refused a packet")
 	}
@@ -89,7 +89,7 @@ func TestBucketNilIsUnlimited(t *testing.T) {
 // instant: exactly the burst passes, whatever the interleaving (the CAS never
 // lets two chargers spend the same tokens).
 func TestBucketConcurrent(t *testing.T) {
-	b := NewBucket(Rate{Kbps: 1000, Burst: 100000}) // 1000 packets of 100
+	b := NewTokenBucket(Rate{Kbps: 1000, Burst: 100000}) // 1000 packets of 100
 	var mu sync.Mutex
 	total := 0
 	var wg sync.WaitGroup
@@ -115,7 +115,7 @@ func TestBucketConcurrent(t *testing.T) {
 }
 
 func TestBucketAllocs(t *testing.T) {
-	b := NewBucket(Rate{Kbps: 1000})
+	b := NewTokenBucket(Rate{Kbps: 1000})
 	now := int64(0)
 	if avg := testing.AllocsPerRun(100, func() { now += 1000; b.Allow(now, 64) }); avg != 0 {
 		t.Errorf("Allow allocates %.1f times, want 0", avg)
