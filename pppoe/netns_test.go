@@ -483,3 +483,148 @@ func TestNetnsSendAllocs(t *testing.T) {
 		}
 	}
 }
+
+// TestNetnsDialRetries checks the client's retries (RFC 2516 section 8):
+// unanswered PADIs are resent with doubling waits, and a PADS with an
+// error tag is reported.
+func TestNetnsDialRetries(t *testing.T) {
+	l := newLab(t, ServerConfig{ServicePolicy: ServiceBlank, MaxSessionsPerMAC: 1}, newEchoHandler())
+	ctx := context.Background()
+	start := time.Now()
+	_, err := l.cli.Dial(ctx, subMAC(1), DialOptions{ServiceName: "gold", Timeout: 50 * time.Millisecond, PADIAttempts: 3})
+	took := time.Since(start)
+	if !errors.Is(err, ErrNoOffer) {
+		t.Fatalf("dial for a service not offered: %v, want ErrNoOffer", err)
+	}
+	// Waits of 50, 100 and 200 ms.
+	if took < 350*time.Millisecond || took > 2*time.Second {
+		t.Errorf("3 PADIs took %v, want about 350ms of doubling waits", took)
+	}
+	waitFor(t, "3 PADIs", func() bool { return l.srv.Stats().ServiceRejected == 3 })
+	if st := l.srv.Stats(); st.PADIReceived != 3 || st.PADOSent != 0 {
+		t.Errorf("AC stats %+v, want 3 PADIs and no PADO", st)
+	}
+
+	if _, err := l.cli.Dial(ctx, subMAC(2), DialOptions{Timeout: 200 * time.Millisecond}); err != nil {
+		t.Fatal(err)
+	}
+	// The second session of one MAC is refused with AC-System-Error.
+	_, err = l.cli.Dial(ctx, subMAC(2), DialOptions{Timeout: 200 * time.Millisecond})
+	if !errors.Is(err, ErrRefused) {
+		t.Errorf("second session of a MAC: %v, want ErrRefused", err)
+	}
+}
+
+func TestAcceptablePADO(t *testing.T) {
+	pado := Packet{Code: CodePADO, Tags: []Tag{
+		{Type: TagACName, Value: []byte("bras-1")},
+		{Type: TagServiceName, Value: []byte("")},
+		{Type: TagServiceName, Value: []byte("gold")},
+	}}
+	for _, tt := range []struct {
+		name string
+		o    DialOptions
+		want bool
+	}{
+		{"any AC, any service", DialOptions{}, true},
+		{"by AC-Name", DialOptions{ACName: "bras-1"}, true},
+		{"other AC-Name", DialOptions{ACName: "bras-2"}, false},
+		{"offered service", DialOptions{ServiceName: "gold"}, true},
+		{"service not offered", DialOptions{ServiceName: "silver"}, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := acceptable(&pado, &tt.o); got != tt.want {
+				t.Errorf("acceptable = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestNetnsMaxPayload agrees a PPP-Max-Payload of 1500 (RFC 4638) on links
+// with an MTU of 1508 and carries a full 1500-octet PPP payload.
+func TestNetnsMaxPayload(t *testing.T) {
+	h := newEchoHandler()
+	l := newLab(t, ServerConfig{}, h)
+	l.ac.MustRun(t, "ip", "link", "set", "ac0", "mtu", "1508")
+	l.sub.MustRun(t, "ip", "link", "set", "sub0", "mtu", "1508")
+	// The AC reads the MTU when it opens its sockets: a second server.
+	var srv *Server
+	if err := l.ac.Do(func() error {
+		var err error
+		l.stop()
+		srv, err = NewServer(ServerConfig{Interface: "ac0", ACName: "bras-lab"}, h)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+
+	got := make(chan []byte, 1)
+	cs, err := l.cli.Dial(ctx, subMAC(1), DialOptions{MaxPayload: 1500, Timeout: 200 * time.Millisecond,
+		Receive: func(p []byte) { got <- append([]byte(nil), p...) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := h.session(t, cs.ID); cs.MaxPayload != 1500 || s.MaxPayload != 1500 {
+		t.Fatalf("max payload: client %d, AC %d; want 1500", cs.MaxPayload, s.MaxPayload)
+	}
+	big := append([]byte{0x00, 0x21}, bytes.Repeat([]byte{0xab}, 1500)...)
+	if err := cs.Send(big); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case b := <-got:
+		if !bytes.Equal(b, big) {
+			t.Errorf("echo of %d octets, want %d", len(b), len(big))
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no echo of the 1500-octet payload")
+	}
+	// Without the tag the session keeps 1492.
+	cs2, err := l.cli.Dial(ctx, subMAC(2), DialOptions{Timeout: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cs2.MaxPayload != 1492 {
+		t.Errorf("max payload without PPP-Max-Payload: %d, want 1492", cs2.MaxPayload)
+	}
+}
+
+// TestNetnsThousandsOfSessions runs 2000 sessions from distinct MACs on the
+// client's one socket.
+func TestNetnsThousandsOfSessions(t *testing.T) {
+	if testing.Short() {
+		t.Skip("skipped in -short: 2000 sessions")
+	}
+	const n = 2000
+	h := newEchoHandler()
+	l := newLab(t, ServerConfig{PADIRate: -1}, h)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	var mu sync.Mutex
+	echoed := 0
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(64)
+	start := time.Now()
+	for i := range n {
+		g.Go(func() error {
+			cs, err := l.cli.Dial(gctx, subMAC(i), DialOptions{Timeout: 500 * time.Millisecond,
+				Receive: func([]byte) { mu.Lock(); echoed++; mu.Unlock() }})
+			if err != nil {
+				return err
+			}
+			return cs.Send(ipv4Frame(i))
+		})
+	}
+	if err := g.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%d sessions up in %v", n, time.Since(start))
+	if l.cli.NumSessions() != n || l.srv.NumSessions() != n {
+		t.Errorf("sessions: client %d, AC %d; want %d", l.cli.NumSessions(), l.srv.NumSessions(), n)
+	}
+	waitFor(t, "every echo", func() bool { mu.Lock(); defer mu.Unlock(); return echoed == n })
+}
