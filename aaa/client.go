@@ -234,7 +234,9 @@ func (c *Client) exchange(ctx context.Context, list []*server, rebuild bool, bui
 		began := time.Now()
 		resp, req, err := c.tryServer(ctx, s, rebuild, build, want)
 		if err == nil {
-			s.deadUntil.Store(0)
+			if s.deadUntil.Swap(0) != 0 {
+				c.log.Info("RADIUS server answers again", "server", s.Addr, "type", s.kind)
+			}
 			if resp.Code == radius.CodeAccessAccept || resp.Code == radius.CodeAccountingResponse {
 				s.accepts.Add(1)
 			} else {
@@ -253,8 +255,12 @@ func (c *Client) exchange(ctx context.Context, list []*server, rebuild bool, bui
 		}
 		c.stats.timeouts.Add(1)
 		s.timeouts.Add(1)
-		s.deadUntil.Store(c.now().Add(c.cfg.DeadTime).UnixNano())
-		c.log.Warn("RADIUS server did not answer; holding it down", "server", s.Addr, "dead_time", c.cfg.DeadTime)
+		now := c.now()
+		if s.deadUntil.Swap(now.Add(c.cfg.DeadTime).UnixNano()) == 0 {
+			c.log.Warn("RADIUS server did not answer; holding it down", "server", s.Addr, "type", s.kind, "dead_time", c.cfg.DeadTime)
+		} else {
+			c.log.Debug("RADIUS server still not answering", "server", s.Addr, "type", s.kind)
+		}
 	}
 	if list[0].kind == "access" {
 		c.stats.authFailed.Add(1)

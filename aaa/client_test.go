@@ -7,6 +7,7 @@ import (
 	"crypto/md5"
 	"encoding/binary"
 	"errors"
+	"log/slog"
 	"net/netip"
 	"sync"
 	"sync/atomic"
@@ -563,5 +564,37 @@ func TestAAATestUsers(t *testing.T) {
 	}
 	if err := c.Account(context.Background(), aaa.AcctRequest{Status: aaa.AcctStart, SessionID: "x"}); err != nil {
 		t.Error(err)
+	}
+}
+
+// countHandler counts log records at warning level and above.
+type countHandler struct{ warns atomic.Int32 }
+
+func (h *countHandler) Enabled(context.Context, slog.Level) bool { return true }
+func (h *countHandler) Handle(_ context.Context, r slog.Record) error {
+	if r.Level >= slog.LevelWarn {
+		h.warns.Add(1)
+	}
+	return nil
+}
+func (h *countHandler) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h *countHandler) WithGroup(string) slog.Handler      { return h }
+
+func TestBadResponsesLoggedOnce(t *testing.T) {
+	srv := aaatest.New(t, secret, accept)
+	srv.SetMode(aaatest.WrongAuth)
+	h := &countHandler{}
+	c := newClientCfg(t, aaa.ClientConfig{Logger: slog.New(h)}, srv)
+	for range 3 {
+		if _, err := c.Authenticate(context.Background(), aaa.AuthRequest{Username: "u", PAPPassword: []byte("p")}); err == nil {
+			t.Fatal("accepted a response with a wrong authenticator")
+		}
+	}
+	// One warning for the wrong authenticator, one for the hold-down.
+	if got := h.warns.Load(); got != 2 {
+		t.Errorf("%d warnings for 3 requests answered with a wrong authenticator, want 2", got)
+	}
+	if st := c.Stats(); st.BadAuthenticator < 3 {
+		t.Errorf("stats %+v", st)
 	}
 }
