@@ -46,20 +46,25 @@ func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
 	}
 }
 
-func runAccountant(t *testing.T, cfg AccountantConfig) (*Accountant, context.CancelFunc, chan error) {
+// runAccountant runs an accountant until the returned stop is called (or
+// the test ends); stop returns Run's error.
+func runAccountant(t *testing.T, cfg AccountantConfig) (*Accountant, func() error) {
 	t.Helper()
 	a, err := NewAccountant(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- a.Run(ctx) }()
-	t.Cleanup(func() {
+	done := make(chan struct{})
+	var runErr error
+	go func() { runErr = a.Run(ctx); close(done) }()
+	stop := func() error {
 		cancel()
 		<-done
-	})
-	return a, cancel, done
+		return runErr
+	}
+	t.Cleanup(func() { stop() })
+	return a, stop
 }
 
 // TestAccountantLifecycle: Start, interims on the session's own interval
@@ -67,7 +72,7 @@ func runAccountant(t *testing.T, cfg AccountantConfig) (*Accountant, context.Can
 // and cause, sequence numbers 0, 1, 2, ... in order.
 func TestAccountantLifecycle(t *testing.T) {
 	sink := &memSink{}
-	a, _, _ := runAccountant(t, AccountantConfig{SpoolDir: t.TempDir(), Sinks: map[string]Sink{"mem": sink}, Node: "lns1", Interim: time.Hour})
+	a, _ := runAccountant(t, AccountantConfig{SpoolDir: t.TempDir(), Sinks: map[string]Sink{"mem": sink}, Node: "lns1", Interim: time.Hour})
 	var octets atomic.Uint64
 	info := SessionInfo{Record: Record{SessionID: "lns1-1", Username: "alice"}, Interim: 100 * time.Millisecond,
 		Counters: func() Counters { n := octets.Add(1000); return Counters{InOctets: n, OutOctets: 2 * n} }}
@@ -114,7 +119,7 @@ func TestAccountantLifecycle(t *testing.T) {
 func TestAccountantSinkDown(t *testing.T) {
 	sink := &memSink{}
 	sink.failing.Store(true)
-	a, _, _ := runAccountant(t, AccountantConfig{SpoolDir: t.TempDir(), Sinks: map[string]Sink{"mem": sink}, Interim: -1,
+	a, _ := runAccountant(t, AccountantConfig{SpoolDir: t.TempDir(), Sinks: map[string]Sink{"mem": sink}, Interim: -1,
 		RetryMin: 10 * time.Millisecond, RetryMax: 50 * time.Millisecond, BatchSize: 64})
 	for i := 0; i < 500; i++ {
 		id := fmt.Sprintf("s%d", i)

@@ -1,5 +1,0 @@
-package accounting
-
-const childEnv = "BRAS_ACCT_CHILD"
-
-func runChild() int { return 0 }
