@@ -32,6 +32,23 @@ var (
 	ErrNotRunning = errors.New("l2tp: endpoint is not running")
 )
 
+// TunnelError is how a tunnel failed: the StopCCN Result Code sent or
+// received (zero when the peer vanished) and the cause, one of the errors
+// above. Dial returns it wrapped; errors.Is sees through it to Err.
+type TunnelError struct {
+	Result ResultCode
+	Err    error
+}
+
+func (e *TunnelError) Error() string {
+	if e.Result.Result == 0 {
+		return e.Err.Error()
+	}
+	return e.Err.Error() + " (StopCCN " + e.Result.Describe(MsgStopCCN) + ")"
+}
+
+func (e *TunnelError) Unwrap() error { return e.Err }
+
 // Config configures an Endpoint: one UDP socket serving many tunnels.
 type Config struct {
 	HostName         string // Host Name AVP we send (section 4.4.3); required
@@ -65,6 +82,11 @@ type Config struct {
 	// (default 256); when full, messages are dropped and counted, the
 	// peer retransmits.
 	InboxSize int
+
+	// MaxTunnels bounds the tunnels of the endpoint (default 4096);
+	// SCCRQs beyond it are dropped and counted (Stats.TunnelLimit), so a
+	// flood of SCCRQs costs a bounded number of goroutines.
+	MaxTunnels int
 
 	// ShutdownTimeout bounds how long Run waits, after its context is
 	// done, for the StopCCNs of every tunnel to be acknowledged
@@ -133,10 +155,12 @@ func (o TunnelOptions) withDefaults() TunnelOptions {
 type Handler interface {
 	// TunnelUp: the control connection is established.
 	TunnelUp(t *Tunnel)
-	// TunnelDown: the tunnel is cleared: StopCCN sent or received
-	// (rc is its Result Code), retransmission exhausted or HELLO
-	// unanswered (err wraps ErrPeerUnreachable). Every session of the
-	// tunnel got SessionDown before.
+	// TunnelDown: a tunnel announced by TunnelUp is cleared: StopCCN
+	// sent or received (rc is its Result Code), retransmission exhausted
+	// or HELLO unanswered (err wraps ErrPeerUnreachable). Every session
+	// of the tunnel got SessionDown before. Tunnels that never came up
+	// (a failed Dial, a refused or unauthenticated peer) are reported by
+	// Dial's error, the log and Stats, not here.
 	TunnelDown(t *Tunnel, rc ResultCode, err error)
 	// IncomingCall asks whether to accept an ICRQ (LNS side, section
 	// 7.4.2): nil answers ICRP; an error answers CDN, with the Result

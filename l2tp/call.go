@@ -97,11 +97,12 @@ func (t *Tunnel) PlaceCall(req CallRequest) (*Session, error) {
 		return nil, err
 	}
 	if !t.do(func() {
+		t.calls[s.localID] = s
 		if t.downSent {
-			t.ep.removeSession(s)
+			// The tunnel went down meanwhile: the call ends at once.
+			t.dropCall(s, ResultCode{Result: uint16(CDNGeneralError), HasError: true, Error: uint16(ErrorNoControlConnection)})
 			return
 		}
-		t.calls[s.localID] = s
 		t.callEvent(s, CallOpen, nil, ResultCode{})
 	}) {
 		t.ep.removeSession(s)

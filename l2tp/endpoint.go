@@ -66,6 +66,9 @@ func NewEndpoint(conn net.PacketConn, cfg Config) (*Endpoint, error) {
 	if cfg.InboxSize <= 0 {
 		cfg.InboxSize = 256
 	}
+	if cfg.MaxTunnels <= 0 {
+		cfg.MaxTunnels = 4096
+	}
 	if cfg.ShutdownTimeout <= 0 {
 		cfg.ShutdownTimeout = 2 * time.Second
 	}
@@ -293,6 +296,13 @@ func (e *Endpoint) newTunnelInput(b []byte, h Header, payload []byte, from netip
 	case <-e.stopping:
 		return
 	default:
+	}
+	e.mu.RLock()
+	full := len(e.tunnels) >= e.cfg.MaxTunnels
+	e.mu.RUnlock()
+	if full {
+		e.stats.TunnelLimit.Add(1)
+		return
 	}
 	// Tie breaker, section 4.4.3: an SCCRQ from a peer we are dialing.
 	if tb, ok := m.Find(AVPTieBreaker); ok && len(tb.Value) == 8 {

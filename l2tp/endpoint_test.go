@@ -8,7 +8,6 @@ import (
 	"net/netip"
 	"os"
 	"runtime"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -364,16 +363,14 @@ func TestWrongSecretRefused(t *testing.T) {
 	if got := p.lac.Stats().AuthFailures.Load(); got != 1 {
 		t.Errorf("LAC AuthFailures = %d, want 1", got)
 	}
-	waitFor(t, 2*time.Second, "LNS tunnel down", func() bool { return p.lnsRec.tunnelsDown.Load() == 1 })
-	p.lnsRec.mu.Lock()
-	defer p.lnsRec.mu.Unlock()
-	for _, rc := range p.lnsRec.downRC {
-		if rc.Result != uint16(StopCCNNotAuthorized) {
-			t.Errorf("LNS got StopCCN result %d, want 4", rc.Result)
-		}
+	var te *TunnelError
+	if !errors.As(err, &te) || te.Result.Result != uint16(StopCCNNotAuthorized) {
+		t.Errorf("Dial error %v, want a TunnelError with StopCCN result 4", err)
 	}
-	if p.lnsRec.tunnelsUp.Load() != 0 || p.lacRec.tunnelsUp.Load() != 0 {
-		t.Error("a tunnel came up with a wrong secret")
+	// The LNS received that StopCCN; no tunnel was announced on either end.
+	waitFor(t, 2*time.Second, "LNS got the StopCCN", func() bool { return p.lns.Stats().StopCCNRx.Load() == 1 })
+	if p.lnsRec.tunnelsUp.Load() != 0 || p.lacRec.tunnelsUp.Load() != 0 || p.lnsRec.tunnelsDown.Load() != 0 {
+		t.Error("a tunnel came up (or down) with a wrong secret")
 	}
 }
 
@@ -391,7 +388,8 @@ func TestMissingSecretRefused(t *testing.T) {
 	o.RequireAuth = true
 	p2 := newPair(t, l2tptest.Impairment{}, acceptAll(o), false)
 	_, err = p2.lac.Dial(context.Background(), lnsAddr, TunnelOptions{RetransmitInitial: 50 * time.Millisecond})
-	if !errors.Is(err, ErrStopCCN) || !strings.Contains(err.Error(), "Not") && !strings.Contains(err.Error(), "4") {
+	var te *TunnelError
+	if !errors.Is(err, ErrStopCCN) || !errors.As(err, &te) || te.Result.Result != uint16(StopCCNNotAuthorized) {
 		t.Fatalf("Dial without challenge to a RequireAuth LNS: %v, want StopCCN result 4", err)
 	}
 	if got := p2.lns.Stats().AuthFailures.Load(); got != 1 {
@@ -413,13 +411,10 @@ func TestAcceptRefuses(t *testing.T) {
 	if !errors.Is(err, ErrStopCCN) {
 		t.Fatalf("Dial to a refusing LNS: %v, want ErrStopCCN", err)
 	}
-	p.lacRec.mu.Lock()
-	for _, rc := range p.lacRec.downRC {
-		if rc.Result != uint16(StopCCNNotAuthorized) {
-			t.Errorf("StopCCN result %d, want 4", rc.Result)
-		}
+	var te *TunnelError
+	if !errors.As(err, &te) || te.Result.Result != uint16(StopCCNNotAuthorized) {
+		t.Errorf("Dial error %v, want a TunnelError with StopCCN result 4", err)
 	}
-	p.lacRec.mu.Unlock()
 	if asked.Load() != 1 || p.lns.Stats().TunnelsRefused.Load() != 1 {
 		t.Errorf("Accept called %d times, refused %d, want 1 and 1", asked.Load(), p.lns.Stats().TunnelsRefused.Load())
 	}
@@ -569,5 +564,61 @@ func TestShutdownSendsStopCCN(t *testing.T) {
 	}
 	if _, err := p.lns.Dial(context.Background(), lacAddr, fastOpts("")); !errors.Is(err, ErrNotRunning) {
 		t.Errorf("Dial after Run returned: %v, want ErrNotRunning", err)
+	}
+}
+
+// TestTunnelLimit: SCCRQs beyond Config.MaxTunnels are dropped and
+// counted; no state is kept for them.
+func TestTunnelLimit(t *testing.T) {
+	checkGoroutines(t)
+	a, b := l2tptest.NewPipe(lacAddr, lnsAddr, l2tptest.Impairment{})
+	defer a.Close()
+	defer b.Close()
+	lns, err := NewEndpoint(b, Config{HostName: "lns", MaxTunnels: 2, ShutdownTimeout: 50 * time.Millisecond,
+		Accept: acceptAll(TunnelOptions{RetransmitInitial: 10 * time.Millisecond, RetransmitCap: 10 * time.Millisecond, MaxRetries: 1})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 5 {
+		pkt, _ := AppendControl(nil, Header{}, sccrq(uint16(100+i)), nil, nil)
+		lns.input(pkt, lacAddr)
+	}
+	if n := len(lns.Tunnels()); n != 2 || lns.Stats().TunnelLimit.Load() != 3 {
+		t.Fatalf("%d tunnels, %d dropped; want 2 and 3", n, lns.Stats().TunnelLimit.Load())
+	}
+	// Run's shutdown releases the two half-open tunnels.
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := lns.Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(lns.Tunnels()); n != 0 {
+		t.Fatalf("%d tunnels after shutdown", n)
+	}
+}
+
+// TestPlaceCallOnClosedTunnel: a call placed as the tunnel goes down ends
+// with SessionDown (or an error), never silence.
+func TestPlaceCallOnClosedTunnel(t *testing.T) {
+	checkGoroutines(t)
+	p := newPair(t, l2tptest.Impairment{}, acceptAll(fastOpts("")), false)
+	tn, err := p.lac.Dial(context.Background(), lnsAddr, fastOpts(""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tn.Close(ResultCode{Result: uint16(StopCCNGeneralRequest)})
+	s, err := tn.PlaceCall(CallRequest{})
+	if err != nil {
+		if !errors.Is(err, ErrTunnelClosed) {
+			t.Fatalf("PlaceCall on a closed tunnel: %v", err)
+		}
+		return
+	}
+	waitFor(t, time.Second, "SessionDown", func() bool { return p.lacRec.sessionsDown.Load() == 1 })
+	p.lacRec.mu.Lock()
+	rc := p.lacRec.sessRC[s]
+	p.lacRec.mu.Unlock()
+	if rc.Error != uint16(ErrorNoControlConnection) || tn.Sessions() != 0 {
+		t.Errorf("call on a closed tunnel: %+v, %d sessions left", rc, tn.Sessions())
 	}
 }

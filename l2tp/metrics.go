@@ -28,6 +28,9 @@ type Stats struct {
 	// Tunnels and calls.
 	AuthFailures     atomic.Uint64 // missing or wrong Challenge Response (StopCCN result 4)
 	TunnelsRefused   atomic.Uint64 // incoming SCCRQs refused by the Accept callback
+	TunnelLimit      atomic.Uint64 // incoming SCCRQs dropped: Config.MaxTunnels reached
+	StopCCNRx        atomic.Uint64
+	StopCCNTx        atomic.Uint64
 	TunnelsUp        atomic.Uint64
 	TunnelsDown      atomic.Uint64
 	SessionsUp       atomic.Uint64

@@ -276,6 +276,7 @@ func (t *Tunnel) deliver(sid uint16, b []byte) {
 	case MsgSCCRQ, MsgSCCRP, MsgSCCCN:
 		t.ctrlMessage(&m)
 	case MsgStopCCN:
+		t.ep.stats.StopCCNRx.Add(1)
 		rc := resultOf(&m)
 		t.ep.log.Info("l2tp: peer closed the tunnel", "tunnel_id", t.localID, "peer", t.peer, "result", rc.Describe(MsgStopCCN))
 		t.ctrlEvent(CtrlRecvStopCCN, rc, fmt.Errorf("%w: %s", ErrStopCCN, rc.Describe(MsgStopCCN)))
@@ -417,6 +418,7 @@ func (t *Tunnel) ctrlEvent(ev CtrlEvent, rc ResultCode, err error) {
 					err = fmt.Errorf("%w: %v in state %v", ErrProtocol, ev, prev)
 				}
 			}
+			t.ep.stats.StopCCNTx.Add(1)
 			m := &Message{Type: MsgStopCCN, AVPs: []AVP{
 				t.hide(NewAVPUint16(AVPAssignedTunnelID, t.localID)),
 				rc.AVP(),
@@ -479,21 +481,19 @@ func (t *Tunnel) finish(rc ResultCode, err error) {
 		err = ErrTunnelClosed
 	}
 	select {
-	case t.upCh <- fmt.Errorf("l2tp: tunnel to %v: %w", t.peer, err):
+	case t.upCh <- fmt.Errorf("l2tp: tunnel to %v: %w", t.peer, &TunnelError{Result: rc, Err: err}):
 	default:
 	}
-	if t.wasUp() {
+	if t.upReported {
 		t.ep.stats.TunnelsDown.Add(1)
+		t.ep.h.TunnelDown(t, rc, err)
 	}
-	t.ep.h.TunnelDown(t, rc, err)
 	if errors.Is(err, ErrPeerUnreachable) || errors.Is(err, ErrTieBreakerLost) {
 		t.finished = true
 		return
 	}
 	t.lingerUntil = t.ep.now().Add(t.ch.cycle())
 }
-
-func (t *Tunnel) wasUp() bool { return t.upReported }
 
 // sendSCC sends an SCCRQ, SCCRP or SCCCN with the AVPs of sections 6.1-6.3.
 func (t *Tunnel) sendSCC(typ MsgType) {
