@@ -254,3 +254,45 @@ func TestRadclientAgainstCoAServer(t *testing.T) {
 		t.Errorf("wrong secret not counted: %+v", st)
 	}
 }
+
+// TestFreeRADIUSFailover puts a closed port (ICMP port unreachable) ahead
+// of the real server for both authentication and accounting.
+func TestFreeRADIUSFailover(t *testing.T) {
+	f := testenv.StartFreeRADIUS(t, testenv.RadiusConfig{Users: radiusUsers})
+	closed, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadAddr := closed.LocalAddr().String()
+	closed.Close()
+	sec := []byte(f.Secret)
+	c, err := aaa.NewClient(aaa.ClientConfig{
+		Servers:       []aaa.Server{{Addr: deadAddr, Secret: sec}, {Addr: f.AuthAddr.String(), Secret: sec}},
+		AcctServers:   []aaa.Server{{Addr: deadAddr, Secret: sec}, {Addr: f.AcctAddr.String(), Secret: sec}},
+		Timeout:       300 * time.Millisecond,
+		Retries:       1,
+		NASIdentifier: "bras-test",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := c.Authenticate(context.Background(), aaa.AuthRequest{Username: "alice", PAPPassword: []byte("alice-pw")})
+	if err != nil || !r.Accept {
+		t.Fatalf("auth after failover: %+v, %v", r, err)
+	}
+	if err := c.Account(context.Background(), aaa.AcctRequest{Status: aaa.AcctStart, SessionID: "F1", Username: "alice"}); err != nil {
+		t.Fatalf("accounting after failover: %v", err)
+	}
+	if recs := f.AccountingRecords(t); len(recs) != 1 || recs[0].Get("Acct-Session-Id") != "F1" {
+		t.Errorf("detail records %+v", recs)
+	}
+	st := c.Stats()
+	if st.Failovers != 2 || st.Timeouts != 2 {
+		t.Errorf("stats %+v, want 2 failovers and 2 timeouts", st)
+	}
+	for _, s := range c.ServerStats() {
+		if s.Addr == deadAddr && !s.Dead {
+			t.Errorf("%s %s not held down", s.Kind, s.Addr)
+		}
+	}
+}
