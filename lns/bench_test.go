@@ -206,13 +206,7 @@ func newDPBenchNetns(b *testing.B, queues int) *dpBenchNetns {
 	return e
 }
 
-func (e *dpBenchNetns) queues() []TUNQueue {
-	var qs []TUNQueue
-	for _, q := range e.dev.Queues() {
-		qs = append(qs, q)
-	}
-	return qs
-}
+func (e *dpBenchNetns) queues() []TUNQueue { return TUNQueues(e.dev) }
 
 type dpNetnsCase struct {
 	name         string

@@ -12,15 +12,15 @@ package lns
 // writes queued packets in batches.
 //
 // Downstream, Internet → subscriber: one worker per TUN queue reads batches
-// of packets into buffers that keep DataHeadroom free octets in front, looks the
-// destination up in the address table (no lock), charges the downstream
+// of packets into buffers that keep DataHeadroom free octets in front, looks
+// the destination up in the address table (no lock), charges the downstream
 // bucket, writes the L2TP data header (RFC 2661 section 3.1) and the PPP
 // header FF 03 00 21 into the headroom, and sends the batch to the LACs with
 // one sendmmsg.
 //
 // Nothing on either path allocates or takes a lock shared by sessions; every
-// drop is counted by reason (DataPlaneStats) and, when a session is known, on the
-// session (Flow.Counters).
+// drop is counted by reason (DataPlaneStats) and, when a session is known, on
+// the session (Flow.Counters).
 
 import (
 	"context"
@@ -239,6 +239,16 @@ type TUNQueue interface {
 	SetReadDeadline(t time.Time) error
 }
 
+// TUNQueues returns the queues of a TUN device as DataPlaneConfig.TUN wants
+// them.
+func TUNQueues(dev *tun.Device) []TUNQueue {
+	var qs []TUNQueue
+	for _, q := range dev.Queues() {
+		qs = append(qs, q)
+	}
+	return qs
+}
+
 // BatchWriter sends a batch of UDP datagrams (*udpio.Conn on the endpoint's
 // socket bound to port 1701).
 type BatchWriter interface {
@@ -298,8 +308,25 @@ type DataPlaneStats struct {
 	Drops        [NumDropReasons]uint64
 }
 
-// DataPlane is the LNS forwarding path. Make it with NewDataPlane, run it with Run,
-// and feed it with Decap (or HandleDatagram).
+// DataPlane is the LNS forwarding path. Make it with NewDataPlane, run it
+// with Run, and feed it with Decap (or HandleDatagram). Wiring in the LNS:
+//
+//	conn := the *net.UDPConn bound to :1701 that the l2tp.Endpoint reads
+//	dev, _ := tun.Open("bras%d", runtime.GOMAXPROCS(0))     // internal/tun
+//	link, _ := tun.NewLink(nil, dev.Name())
+//	link.Up(mtu); link.AddAddr(lnsAddr)                     // and a pool route, or Routes: link
+//	uc, _ := udpio.NewConn(conn)                            // internal/udpio
+//	dp, _ := lns.NewDataPlane(lns.DataPlaneConfig{TUN: lns.TUNQueues(dev),
+//		Conn: uc, Routes: link, Control: <copy the frame, post it to the session's shard>})
+//	go dp.Run(ctx)
+//	l2tp Config.Data = func(t *l2tp.Tunnel, s *l2tp.Session, h l2tp.Header, payload []byte) {
+//		dp.Decap(<the session's *Flow, from s.Value()>, payload)
+//	}
+//
+// Per call: f, _ := lns.NewFlow(lns.FlowConfig{...}); dp.Add(f). After
+// IPCP: dp.SetAddr(f, addr) and f.SetRates(up, down) from RADIUS. CoA:
+// f.SetRates. Accounting: f.Counters(). Idle-Timeout: dp.Idle(f) or
+// dp.IdleIn(f). Call down: dp.Remove(f).
 type DataPlane struct {
 	cfg    DataPlaneConfig
 	log    *slog.Logger
@@ -484,6 +511,9 @@ func (d *DataPlane) HandleDatagram(b []byte) DropReason {
 // not keep payload, allocates nothing, and never blocks. It may be called
 // from several goroutines, also for the same flow.
 func (d *DataPlane) Decap(f *Flow, payload []byte) DropReason {
+	if f == nil {
+		return d.drop(nil, DropNoSession)
+	}
 	p := payload
 	// RFC 1662 section 3.1 framing, kept over L2TP unless ACFC.
 	if len(p) >= 2 && p[0] == dpHDLCAddress && p[1] == dpHDLCControl {

@@ -426,6 +426,9 @@ func TestDecapBeforeIPCP(t *testing.T) {
 	if r := d.Decap(f, []byte{0xc0, 0x21, 0x01, 0x01, 0x00, 0x04}); r != DropProtocol {
 		t.Errorf("LCP without a Control hook: %v, want %v", r, DropProtocol)
 	}
+	if r := d.Decap(nil, []byte{0xc0, 0x21, 0x01, 0x01, 0x00, 0x04}); r != DropNoSession {
+		t.Errorf("frame for a session without a flow: %v, want %v", r, DropNoSession)
+	}
 }
 
 // TestEncapDecisions checks the downstream drops: no session for the
@@ -735,11 +738,7 @@ func newDPNetnsLab(t *testing.T) *dpNetnsLab {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var queues []TUNQueue
-	for _, q := range dev.Queues() {
-		queues = append(queues, q)
-	}
-	l.d, err = NewDataPlane(DataPlaneConfig{TUN: queues, Conn: uc, Routes: link})
+	l.d, err = NewDataPlane(DataPlaneConfig{TUN: TUNQueues(dev), Conn: uc, Routes: link})
 	if err != nil {
 		t.Fatal(err)
 	}
