@@ -1,0 +1,144 @@
+package accounting
+
+import (
+	"context"
+	"errors"
+	"net/netip"
+	"net/url"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func at(s string) time.Time {
+	t, err := ParseTime(s)
+	if err != nil {
+		panic(err)
+	}
+	return t
+}
+
+// reportFixture: alice's session spans midnight with interims on both
+// sides, bob later gets alice's address, carol is still online.
+func reportFixture(t *testing.T) *Reports {
+	_, db := migrated(t)
+	s := NewStore(db, "lns1")
+	mk := func(id, user, lac, realm, addr string, seq uint32, k Kind, when, started string, in, out uint64, cause TerminateCause) Record {
+		return Record{Kind: k, Seq: seq, SessionID: id, Node: "lns1", Username: user, LAC: lac, Realm: realm,
+			Addr: netip.MustParseAddr(addr), Time: at(when), Started: at(started), InOctets: in, OutOctets: out, Cause: cause,
+			CallingStationID: "02:00:00:00:00:" + id[:2]}
+	}
+	recs := []Record{
+		mk("a1", "alice", "lacA", "r1", "100.64.0.7", 0, Start, "2026-03-31T22:00:00", "2026-03-31T22:00:00", 0, 0, 0),
+		mk("a1", "alice", "lacA", "r1", "100.64.0.7", 1, Interim, "2026-03-31T23:30:00", "2026-03-31T22:00:00", 1000, 5000, 0),
+		mk("a1", "alice", "lacA", "r1", "100.64.0.7", 2, Interim, "2026-04-01T00:30:00", "2026-03-31T22:00:00", 1500, 8000, 0),
+		mk("a1", "alice", "lacA", "r1", "100.64.0.7", 3, Stop, "2026-04-01T01:00:00", "2026-03-31T22:00:00", 2000, 10000, CauseUserRequest),
+		mk("b1", "bob", "lacB", "r2", "100.64.0.7", 0, Start, "2026-04-01T10:00:00", "2026-04-01T10:00:00", 0, 0, 0),
+		mk("b1", "bob", "lacB", "r2", "100.64.0.7", 1, Stop, "2026-04-01T12:00:00", "2026-04-01T10:00:00", 300, 400, CauseLostCarrier),
+		mk("c1", "carol", "lacA", "r1", "100.64.0.8", 0, Start, "2026-04-01T20:00:00", "2026-04-01T20:00:00", 0, 0, 0),
+		mk("c1", "carol", "lacA", "r1", "100.64.0.8", 1, Interim, "2026-04-01T21:00:00", "2026-04-01T20:00:00", 50, 60, 0),
+	}
+	if err := s.Write(context.Background(), recs); err != nil {
+		t.Fatal(err)
+	}
+	r := NewReports(db)
+	r.now = func() time.Time { return at("2026-04-02T00:00:00") }
+	return r
+}
+
+func TestReports(t *testing.T) {
+	r := reportFixture(t)
+	tests := []struct {
+		name   string
+		report string
+		query  string
+		want   [][]string
+	}{
+		{"usage by day splits alice at midnight", "usage", "from=2026-03-31&to=2026-04-02&by=day", [][]string{
+			{"alice", "2026-03-31", "1", "7200", "1000", "5000"},
+			{"alice", "2026-04-01", "1", "3600", "1000", "5000"},
+			{"bob", "2026-04-01", "1", "7200", "300", "400"},
+			{"carol", "2026-04-01", "1", "3600", "50", "60"},
+		}},
+		{"usage by month", "usage", "from=2026-03-01&to=2026-05-01&by=month", [][]string{
+			{"alice", "2026-03", "1", "7200", "1000", "5000"},
+			{"alice", "2026-04", "1", "3600", "1000", "5000"},
+			{"bob", "2026-04", "1", "7200", "300", "400"},
+			{"carol", "2026-04", "1", "3600", "50", "60"},
+		}},
+		{"usage of one user, part of a day", "usage", "from=2026-04-01T00:00:00Z&to=2026-04-01T00:45:00Z&user=alice", [][]string{
+			{"alice", "2026-04-01", "1", "2700", "500", "3000"},
+		}},
+		{"ip: alice had it after midnight", "ip", "addr=100.64.0.7&at=2026-04-01T00:45:00Z", [][]string{
+			{"100.64.0.7", "a1", "alice", "02:00:00:00:00:a1", "", "", "", "lns1", "lacA", "2026-03-31T22:00:00Z", "2026-04-01T01:00:00Z"},
+		}},
+		{"ip: bob had it later", "ip", "addr=100.64.0.7&at=2026-04-01T11:00:00Z", [][]string{
+			{"100.64.0.7", "b1", "bob", "02:00:00:00:00:b1", "", "", "", "lns1", "lacB", "2026-04-01T10:00:00Z", "2026-04-01T12:00:00Z"},
+		}},
+		{"ip: nobody in between", "ip", "addr=100.64.0.7&at=2026-04-01T09:00:00Z", [][]string{}},
+		{"top talkers", "top", "from=2026-03-01&to=2026-05-01&limit=2", [][]string{
+			{"1", "alice", "12000", "2000", "10000", "1", "10800"},
+			{"2", "bob", "700", "300", "400", "1", "7200"},
+		}},
+		{"causes", "causes", "from=2026-03-01&to=2026-05-01", [][]string{
+			{"Lost-Carrier", "1", "50.0"},
+			{"User-Request", "1", "50.0"},
+		}},
+		{"per LAC", "lac", "from=2026-03-01&to=2026-05-01", [][]string{
+			{"lacA", "2", "14400", "2050", "10060"},
+			{"lacB", "1", "7200", "300", "400"},
+		}},
+		{"per realm", "realm", "from=2026-04-01&to=2026-04-02", [][]string{
+			{"r1", "2", "7200", "1050", "5060"},
+			{"r2", "1", "7200", "300", "400"},
+		}},
+		{"active sessions", "sessions", "active=true", [][]string{
+			{"c1", "lns1", "carol", "100.64.0.8", "02:00:00:00:00:c1", "lacA", "0", "0", "2026-04-01T20:00:00Z", "", "", "3600", "50", "60"},
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			q, err := url.ParseQuery(tt.query)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p, err := ParseReportParams(q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := r.Run(context.Background(), tt.report, p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tt.want, got.Rows); diff != "" {
+				t.Errorf("%v (-want +got)\n%s", got.Columns, diff)
+			}
+		})
+	}
+}
+
+func TestReportBadRequests(t *testing.T) {
+	r := reportFixture(t)
+	for _, q := range []struct{ name, report, query string }{
+		{"from after to", "usage", "from=2026-04-02&to=2026-04-01"},
+		{"unknown report", "nope", ""},
+		{"by week", "usage", "by=week"},
+		{"ip without addr", "ip", ""},
+	} {
+		v, _ := url.ParseQuery(q.query)
+		p, err := ParseReportParams(v)
+		if err == nil {
+			_, err = r.Run(context.Background(), q.report, p)
+		}
+		if !errors.Is(err, ErrBadReport) {
+			t.Errorf("%s: err = %v, want ErrBadReport", q.name, err)
+		}
+	}
+	for _, q := range []string{"from=yesterday", "addr=300.1.1.1", "limit=-1", "active=maybe"} {
+		v, _ := url.ParseQuery(q)
+		if _, err := ParseReportParams(v); !errors.Is(err, ErrBadReport) {
+			t.Errorf("ParseReportParams(%s) = %v, want ErrBadReport", q, err)
+		}
+	}
+}
