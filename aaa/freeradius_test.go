@@ -166,7 +166,7 @@ func TestFreeRADIUSAccounting(t *testing.T) {
 			t.Fatalf("%v: %v\n%s", rec.Status, err, f.Log())
 		}
 	}
-	recs := f.AccountingRecords(t)
+	recs := f.AccountingRecords()
 	if len(recs) != 5 {
 		t.Fatalf("%d records in the detail file, want 5:\n%s", len(recs), strings.Join(f.DetailLines(), "\n"))
 	}
@@ -283,7 +283,7 @@ func TestFreeRADIUSFailover(t *testing.T) {
 	if err := c.Account(context.Background(), aaa.AcctRequest{Status: aaa.AcctStart, SessionID: "F1", Username: "alice"}); err != nil {
 		t.Fatalf("accounting after failover: %v", err)
 	}
-	if recs := f.AccountingRecords(t); len(recs) != 1 || recs[0].Get("Acct-Session-Id") != "F1" {
+	if recs := f.AccountingRecords(); len(recs) != 1 || recs[0].Get("Acct-Session-Id") != "F1" {
 		t.Errorf("detail records %+v", recs)
 	}
 	st := c.Stats()

@@ -186,22 +186,42 @@ func (f *FreeRADIUS) DetailLines() []string {
 }
 
 // AccountingRecords returns the accounting requests the server wrote to
-// its detail file, in order.
-func (f *FreeRADIUS) AccountingRecords(t testing.TB) []radiuslab.Record {
-	t.Helper()
+// its detail file, in order (nil before the first; what parsed when the
+// file ends in a record still being written).
+func (f *FreeRADIUS) AccountingRecords() []radiuslab.Record {
+	recs, _ := f.ReadAccounting()
+	return recs
+}
+
+// ReadAccounting is AccountingRecords with the read or parse error.
+func (f *FreeRADIUS) ReadAccounting() ([]radiuslab.Record, error) {
 	fh, err := os.Open(f.Config.DetailPath())
 	if os.IsNotExist(err) {
-		return nil
+		return nil, nil
 	}
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	defer fh.Close()
-	recs, err := radiuslab.ParseDetail(fh)
-	if err != nil {
-		t.Fatalf("%s: %v", filepath.Base(f.Config.DetailPath()), err)
+	return radiuslab.ParseDetail(fh)
+}
+
+// WaitAccountingRecords waits until the detail file holds at least n
+// records and returns them; it fails the test after timeout.
+func (f *FreeRADIUS) WaitAccountingRecords(t testing.TB, n int, timeout time.Duration) []radiuslab.Record {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		recs, err := f.ReadAccounting()
+		if err == nil && len(recs) >= n {
+			return recs
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d accounting records in %s after %v (err %v), want %d:\n%s",
+				len(recs), filepath.Base(f.Config.DetailPath()), timeout, err, n, strings.Join(f.DetailLines(), "\n"))
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
-	return recs
 }
 
 func freeUDPPort(t testing.TB, addr netip.Addr) uint16 {

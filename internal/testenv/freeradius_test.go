@@ -5,6 +5,7 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestFreeRADIUSFixture(t *testing.T) {
@@ -30,7 +31,7 @@ func TestFreeRADIUSFixture(t *testing.T) {
 	if !strings.Contains(out, "Received Accounting-Response") {
 		t.Fatalf("accounting:\n%s", out)
 	}
-	recs := f.AccountingRecords(t)
+	recs := f.WaitAccountingRecords(t, 1, 2*time.Second)
 	if len(recs) != 1 {
 		t.Fatalf("%d detail records, want 1:\n%s", len(recs), strings.Join(f.DetailLines(), "\n"))
 	}
