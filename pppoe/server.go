@@ -274,7 +274,7 @@ type port struct {
 
 	mu       sync.RWMutex
 	sessions map[sessKey]*Session
-	perMAC   map[MAC]int
+	perMAC   map[MAC][]*Session // the sessions of each client MAC
 	ids      [65536 / 64]uint64 // allocated session IDs
 	nextID   uint16
 
@@ -298,6 +298,8 @@ type Server struct {
 	svcs    map[string]bool
 	closed  chan struct{}
 	nl      *netlink.Handle // set when the server creates VLAN sub-interfaces
+
+	lastBadLog atomic.Int64 // unix nanoseconds of the last malformed-frame log line
 }
 
 // NewServer validates cfg and opens the raw sockets (creating VLAN
@@ -389,11 +391,24 @@ func (s *Server) newPort(name string, vlan uint16, mac MAC, mtu int) *port {
 		out:      make([]byte, 0, 1600),
 		sum:      make([]byte, 0, sha256.Size),
 		sessions: make(map[sessKey]*Session),
-		perMAC:   make(map[MAC]int),
+		perMAC:   make(map[MAC][]*Session),
 		nextID:   1,
 		delayed:  make(chan []byte, 1024),
 		untagged: true,
 	}
+}
+
+// malformed counts a frame that does not parse, with a debug line at most
+// once a second (never a log line per packet).
+func (s *Server) malformed(iface string, src MAC, err error) {
+	s.c.malformed.Add(1)
+	now := time.Now().UnixNano()
+	last := s.lastBadLog.Load()
+	if now-last < int64(time.Second) || !s.lastBadLog.CompareAndSwap(last, now) {
+		return
+	}
+	s.log.Debug("pppoe: malformed frame dropped", "interface", iface, "mac", src.String(),
+		"err", err, "malformed_total", s.c.malformed.Load())
 }
 
 // Stats returns a snapshot of the counters.
@@ -441,8 +456,17 @@ func (s *Server) end(sess *Session, why DownReason, msg string) {
 	p := sess.port
 	p.mu.Lock()
 	delete(p.sessions, sessKey{sess.tag, sess.ClientMAC, sess.ID})
-	if p.perMAC[sess.ClientMAC]--; p.perMAC[sess.ClientMAC] <= 0 {
+	mine := p.perMAC[sess.ClientMAC]
+	for i, o := range mine {
+		if o == sess {
+			mine = append(mine[:i], mine[i+1:]...)
+			break
+		}
+	}
+	if len(mine) == 0 {
 		delete(p.perMAC, sess.ClientMAC)
+	} else {
+		p.perMAC[sess.ClientMAC] = mine
 	}
 	p.ids[sess.ID/64] &^= 1 << (sess.ID % 64)
 	p.mu.Unlock()
@@ -681,7 +705,7 @@ func (p *port) handleSessionTagged(frame []byte, vid uint16) {
 	}
 	sid, payload, err := ParseSession(frame[off+2:])
 	if err != nil {
-		c.malformed.Add(1)
+		p.srv.malformed(p.name, src, err)
 		return
 	}
 	if p.vlan != 0 {
@@ -767,7 +791,7 @@ func (p *port) handleDiscoveryTagged(frame []byte, vid uint16, now time.Time) (r
 		return nil, dst
 	}
 	if err := p.in.Decode(rest); err != nil {
-		c.malformed.Add(1)
+		p.srv.malformed(p.name, eth.Src, err)
 		return nil, dst
 	}
 	in := &p.in
@@ -954,13 +978,14 @@ func (p *port) padr(eth *Ethernet, vid uint16, in *Packet, now time.Time) ([]byt
 
 	p.mu.Lock()
 	// A repeated PADR (our PADS was lost, section 8) gets the same PADS.
-	for _, s := range p.sessions {
-		if s.ClientMAC == eth.Src && s.tag == vid && s.hostUniq == string(hu) && s.ServiceName == string(svc) {
+	mine := p.perMAC[eth.Src]
+	for _, s := range mine {
+		if s.tag == vid && s.hostUniq == string(hu) && s.ServiceName == string(svc) {
 			p.mu.Unlock()
 			return p.pads(s), eth.Src
 		}
 	}
-	if len(p.sessions) >= p.srv.cfg.MaxSessions || p.perMAC[eth.Src] >= p.srv.cfg.MaxSessionsPerMAC {
+	if len(p.sessions) >= p.srv.cfg.MaxSessions || len(mine) >= p.srv.cfg.MaxSessionsPerMAC {
 		p.mu.Unlock()
 		c.limitRejected.Add(1)
 		return p.padsError(eth.Src, vid, in, TagACSystemError, "session limit reached"), eth.Src
@@ -971,7 +996,6 @@ func (p *port) padr(eth *Ethernet, vid uint16, in *Packet, now time.Time) ([]byt
 		c.limitRejected.Add(1)
 		return p.padsError(eth.Src, vid, in, TagACSystemError, "no session ID left"), eth.Src
 	}
-	p.perMAC[eth.Src]++
 	sess := &Session{
 		ID: id, ClientMAC: eth.Src, Interface: p.name, VLAN: p.vlan,
 		ServiceName: string(svc), MaxPayload: 1492, port: p, hostUniq: string(hu),
@@ -980,7 +1004,6 @@ func (p *port) padr(eth *Ethernet, vid uint16, in *Packet, now time.Time) ([]byt
 	if vid != 0 {
 		sess.VLAN = vid
 	}
-	p.mu.Unlock()
 	if hu != nil {
 		sess.HostUniq = append([]byte(nil), hu...)
 	}
@@ -997,7 +1020,7 @@ func (p *port) padr(eth *Ethernet, vid uint16, in *Packet, now time.Time) ([]byt
 	}
 	// Published before the PADS goes out, so that the client's first
 	// frames find it; SessionUp follows the PADS (p.finishUp).
-	p.mu.Lock()
+	p.perMAC[eth.Src] = append(mine, sess)
 	p.sessions[sessKey{vid, sess.ClientMAC, id}] = sess
 	p.mu.Unlock()
 	p.upNext = sess
