@@ -39,15 +39,13 @@ import (
 	"github.com/bras-project/bras/internal/tun"
 	"github.com/bras-project/bras/internal/udpio"
 	"github.com/bras-project/bras/l2tp"
+	"github.com/bras-project/bras/ppp"
 )
 
-// PPP protocol numbers the data plane tells apart (RFC 1661 section 2,
-// RFC 1332 section 3).
+// dpHDLCAddress and dpHDLCControl are the HDLC-like framing octets (RFC 1662
+// section 3.1) that PPP frames over L2TP carry unless
+// Address-and-Control-Field-Compression was negotiated.
 const (
-	dpProtoIPv4 = 0x0021
-	// dpHDLCAddress and dpHDLCControl are the HDLC-like framing octets (RFC 1662
-	// section 3.1) that PPP frames over L2TP carry unless
-	// Address-and-Control-Field-Compression was negotiated.
 	dpHDLCAddress = 0xff
 	dpHDLCControl = 0x03
 )
@@ -282,7 +280,7 @@ type DataPlaneConfig struct {
 	// aliases the caller's receive buffer: copy what is kept, and do not
 	// block (queue it on a bounded channel and drop when full). Without
 	// Control such frames are dropped as DropProtocol.
-	Control func(f *Flow, proto uint16, frame []byte)
+	Control func(f *Flow, proto ppp.Protocol, frame []byte)
 	// Now is the clock (time.Now by default); rate limits and idle times
 	// are measured with it.
 	Now func() time.Time
@@ -524,17 +522,17 @@ func (d *DataPlane) Decap(f *Flow, payload []byte) DropReason {
 	if len(p) < 1 {
 		return d.drop(f, DropMalformed)
 	}
-	var proto uint16
+	var proto ppp.Protocol
 	var ip []byte
 	if p[0]&1 == 1 {
-		proto, ip = uint16(p[0]), p[1:]
+		proto, ip = ppp.Protocol(p[0]), p[1:]
 	} else {
 		if len(p) < 2 {
 			return d.drop(f, DropMalformed)
 		}
-		proto, ip = binary.BigEndian.Uint16(p[0:2]), p[2:]
+		proto, ip = ppp.Protocol(binary.BigEndian.Uint16(p[0:2])), p[2:]
 	}
-	if proto != dpProtoIPv4 {
+	if proto != ppp.ProtoIPv4 {
 		if d.cfg.Control == nil {
 			return d.drop(f, DropProtocol)
 		}
@@ -763,9 +761,9 @@ func (d *DataPlane) encap(buf []byte, size int, now int64) (*Flow, []byte, DropR
 	if _, err := l2tp.AppendHeader(buf[start:start], h, 4+n); err != nil {
 		return f, nil, d.drop(f, DropMalformed)
 	}
-	ppp := buf[DataHeadroom-4 : DataHeadroom]
-	ppp[0], ppp[1] = dpHDLCAddress, dpHDLCControl
-	binary.BigEndian.PutUint16(ppp[2:4], dpProtoIPv4)
+	hdr := buf[DataHeadroom-4 : DataHeadroom]
+	hdr[0], hdr[1] = dpHDLCAddress, dpHDLCControl
+	binary.BigEndian.PutUint16(hdr[2:4], uint16(ppp.ProtoIPv4)) // RFC 1332 section 3
 	f.outPackets.Add(1)
 	f.outOctets.Add(uint64(n))
 	f.lastOut.Store(now)

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -20,6 +21,7 @@ import (
 	"github.com/bras-project/bras/internal/tun"
 	"github.com/bras-project/bras/internal/udpio"
 	"github.com/bras-project/bras/l2tp"
+	"github.com/bras-project/bras/ppp"
 )
 
 // ---- fakes -----------------------------------------------------------------
@@ -364,7 +366,7 @@ func TestDecapDecisions(t *testing.T) {
 		name      string
 		frame     []byte
 		want      DropReason
-		wantProto uint16 // for the control hook
+		wantProto ppp.Protocol // for the control hook
 	}{
 		{"IPv4 from the subscriber", dpCat([]byte{0xff, 0x03, 0x00, 0x21}, good), DropNone, 0},
 		{"IPv4 from another address", dpCat([]byte{0xff, 0x03, 0x00, 0x21}, spoof), DropSpoof, 0},
@@ -379,9 +381,9 @@ func TestDecapDecisions(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var gotProto uint16
+			var gotProto ppp.Protocol
 			var gotFrame []byte
-			cfg := DataPlaneConfig{Control: func(f *Flow, proto uint16, frame []byte) {
+			cfg := DataPlaneConfig{Control: func(f *Flow, proto ppp.Protocol, frame []byte) {
 				gotProto, gotFrame = proto, bytes.Clone(frame)
 			}}
 			d, f, _, _ := newDPTestPlane(t, cfg, FlowConfig{})
@@ -389,7 +391,7 @@ func TestDecapDecisions(t *testing.T) {
 				t.Errorf("Decap = %v, want %v", got, tt.want)
 			}
 			if gotProto != tt.wantProto {
-				t.Errorf("control hook got protocol %#04x, want %#04x", gotProto, tt.wantProto)
+				t.Errorf("control hook got protocol %v, want %v", gotProto, tt.wantProto)
 			}
 			if tt.wantProto != 0 {
 				wantFrame := bytes.TrimPrefix(tt.frame, []byte{0xff, 0x03})
@@ -1076,7 +1078,7 @@ func dpWaitFor(t *testing.T, what string, cond func() bool) {
 
 // dpFuzzPlane is a small data plane (no workers running) with the session of
 // newDPTestPlane, for one fuzz input.
-func dpFuzzPlane(t *testing.T, control func(*Flow, uint16, []byte)) (*DataPlane, *Flow) {
+func dpFuzzPlane(t *testing.T, control func(*Flow, ppp.Protocol, []byte)) (*DataPlane, *Flow) {
 	d, f, _, _ := newDPTestPlane(t, DataPlaneConfig{QueueLen: 2, Batch: 1, MaxSessions: 8, Control: control}, FlowConfig{})
 	return d, f
 }
@@ -1152,9 +1154,9 @@ func FuzzDecap(f *testing.F) {
 	// datagram cuts the frame handed to the control plane.
 	f.Add([]byte("A2\x000\x00\n\x00\x140000000000000000000000000000000000000000000000001"))
 	f.Fuzz(func(t *testing.T, msg []byte) {
-		var ctrlProto uint16
+		var ctrlProto ppp.Protocol
 		var ctrlFrame []byte
-		d, _ := dpFuzzPlane(t, func(_ *Flow, proto uint16, frame []byte) { ctrlProto, ctrlFrame = proto, frame })
+		d, _ := dpFuzzPlane(t, func(_ *Flow, proto ppp.Protocol, frame []byte) { ctrlProto, ctrlFrame = proto, frame })
 		r := d.HandleDatagram(msg)
 		if r != DropNone {
 			if n := d.Stats().Drops[r]; n != 1 {
@@ -1167,7 +1169,7 @@ func FuzzDecap(f *testing.F) {
 			if want := bytes.TrimPrefix(payload, []byte{0xff, 0x03}); !bytes.Equal(ctrlFrame, want) {
 				t.Fatalf("control frame % x, want the PPP frame after the framing % x", ctrlFrame, want)
 			}
-			if ctrlProto == dpProtoIPv4 {
+			if ctrlProto == ppp.ProtoIPv4 {
 				t.Fatal("IPv4 handed to the control plane")
 			}
 			return
@@ -1218,4 +1220,34 @@ func FuzzEncap(f *testing.F) {
 		}
 		dpRoundTrip(t, d, bytes.Clone(pkt[:n]))
 	})
+}
+
+// TestRunLeavesNoGoroutine checks that Run's writers and workers all stop
+// when its context is cancelled, including workers blocked reading an idle
+// TUN.
+func TestRunLeavesNoGoroutine(t *testing.T) {
+	before := runtime.NumGoroutine()
+	tn1, tn2 := newDPFakeTUN(), newDPFakeTUN()
+	d, err := NewDataPlane(DataPlaneConfig{TUN: []TUNQueue{tn1, tn2}, Conn: newDPFakeConn()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx) }()
+	time.Sleep(20 * time.Millisecond)
+	if n := runtime.NumGoroutine(); n < before+5 {
+		t.Errorf("%d goroutines while running, want at least %d (a writer and a worker per queue)", n, before+5)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("Run = %v, want nil after cancel", err)
+	}
+	deadline := time.Now().Add(2 * time.Second)
+	for runtime.NumGoroutine() > before {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d goroutines after Run returned, %d before", runtime.NumGoroutine(), before)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
