@@ -3,6 +3,7 @@ package l2tp
 import (
 	"errors"
 	"net"
+	"net/netip"
 	"sync"
 	"testing"
 	"time"
@@ -14,12 +15,14 @@ import (
 type captureConn struct {
 	mu  sync.Mutex
 	out [][]byte
+	to  []net.Addr
 }
 
 func (c *captureConn) ReadFrom([]byte) (int, net.Addr, error) { return 0, nil, net.ErrClosed }
-func (c *captureConn) WriteTo(b []byte, _ net.Addr) (int, error) {
+func (c *captureConn) WriteTo(b []byte, a net.Addr) (int, error) {
 	c.mu.Lock()
 	c.out = append(c.out, append([]byte(nil), b...))
+	c.to = append(c.to, a)
 	c.mu.Unlock()
 	return len(b), nil
 }
@@ -46,7 +49,7 @@ func (c *captureConn) take(t *testing.T) []string {
 		}
 		r = append(r, name+" "+itoa(int(h.Ns))+"/"+itoa(int(h.Nr)))
 	}
-	c.out = nil
+	c.out, c.to = nil, nil
 	return r
 }
 
@@ -75,14 +78,22 @@ func establishedOnClock(t *testing.T, opts TunnelOptions) (*Tunnel, *captureConn
 	if got := conn.take(t); len(got) != 1 || got[0] != "SCCRQ 0/0" {
 		t.Fatalf("open: wrote %v, want SCCRQ 0/0", got)
 	}
+	clk.now = clk.now.Add(100 * time.Millisecond)
+	from := lnsAddr
+	if opts.PeerHostName == "new-port" {
+		// The LNS answers from another port (section 8.1).
+		from = netip.AddrPortFrom(lnsAddr.Addr(), 50000)
+	}
 	peer := func(ns, nr uint16, m *Message) {
 		b, _ := AppendControl(nil, Header{TunnelID: tn.localID, Ns: ns, Nr: nr}, m, nil, nil)
-		tn.input(inPacket{b: b, from: lnsAddr})
+		tn.input(inPacket{b: b, from: from})
 		tn.flush()
 	}
-	clk.now = clk.now.Add(100 * time.Millisecond)
 	sccrp := &Message{Type: MsgSCCRP, AVPs: []AVP{ProtocolVersion1.AVP(), FramingSync.AVP(AVPFramingCapabilities),
-		NewAVPString(AVPHostName, "lns"), NewAVPUint16(AVPAssignedTunnelID, 9)}}
+		NewAVPString(AVPHostName, opts.PeerHostName), NewAVPUint16(AVPAssignedTunnelID, 9)}}
+	if opts.PeerHostName == "" {
+		sccrp.AVPs[2] = NewAVPString(AVPHostName, "lns")
+	}
 	peer(0, 1, sccrp)
 	if got := conn.take(t); len(got) != 1 || got[0] != "SCCCN 1/1" {
 		t.Fatalf("after SCCRP: wrote %v, want SCCCN 1/1", got)
@@ -215,5 +226,22 @@ func TestLocalCloseRetransmitsStopCCN(t *testing.T) {
 	}
 	if !tn.finished {
 		t.Fatal("tunnel not released")
+	}
+}
+
+// TestReplyFromNewPort: an SCCRP from another source port moves the
+// tunnel's destination there (section 8.1), for control and data.
+func TestReplyFromNewPort(t *testing.T) {
+	tn, conn, _, _ := establishedOnClock(t, TunnelOptions{PeerHostName: "new-port", HelloInterval: -1})
+	want := netip.AddrPortFrom(lnsAddr.Addr(), 50000)
+	if tn.Peer() != want {
+		t.Fatalf("Peer() = %v, want %v", tn.Peer(), want)
+	}
+	tn.ctrlEvent(CtrlClose, ResultCode{Result: 1}, ErrTunnelClosed)
+	tn.flush()
+	conn.mu.Lock()
+	defer conn.mu.Unlock()
+	if len(conn.to) != 1 || conn.to[0].(*net.UDPAddr).AddrPort() != want {
+		t.Fatalf("StopCCN sent to %v, want %v", conn.to, want)
 	}
 }

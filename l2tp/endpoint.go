@@ -367,7 +367,6 @@ func (e *Endpoint) newTunnel(peer netip.AddrPort, opts TunnelOptions, accepted b
 		ep:       e,
 		opts:     opts,
 		peer:     peer,
-		peerUDP:  net.UDPAddrFromAddrPort(peer),
 		accepted: accepted,
 		inbox:    make(chan inPacket, e.cfg.InboxSize),
 		cmds:     make(chan func(), 64),
@@ -375,6 +374,7 @@ func (e *Endpoint) newTunnel(peer netip.AddrPort, opts TunnelOptions, accepted b
 		upCh:     make(chan error, 1),
 		calls:    make(map[uint16]*Session),
 	}
+	t.setDst(peer)
 	t.ch = newChannel(channelConfig{
 		RecvWindow: opts.RecvWindow,
 		PeerWindow: 4,
@@ -456,10 +456,11 @@ func (e *Endpoint) Dial(ctx context.Context, peer netip.AddrPort, opts TunnelOpt
 // write sends one datagram to the tunnel's peer.
 func (e *Endpoint) write(t *Tunnel, b []byte) error {
 	var err error
+	d := t.dst.Load()
 	if e.udp != nil {
-		_, err = e.udp.WriteToUDPAddrPort(b, t.peer)
+		_, err = e.udp.WriteToUDPAddrPort(b, d.ap)
 	} else {
-		_, err = e.conn.WriteTo(b, t.peerUDP)
+		_, err = e.conn.WriteTo(b, d.udp)
 	}
 	return err
 }

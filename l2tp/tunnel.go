@@ -22,8 +22,9 @@ type Tunnel struct {
 	opts      TunnelOptions
 	localID   uint16
 	peerID    atomic.Uint32
-	peer      netip.AddrPort
-	peerUDP   *net.UDPAddr
+	peer      netip.AddrPort          // the address dialed, or the SCCRQ's source
+	dst       atomic.Pointer[peerDst] // where we send: the peer's source address and port
+	lastFrom  netip.AddrPort          // source of the packet being processed
 	accepted  bool
 	byPeerKey peerKey
 	refuse    *ResultCode // accepting side: refuse the SCCRQ with this
@@ -58,6 +59,15 @@ type Tunnel struct {
 	wbuf          []byte
 }
 
+type peerDst struct {
+	ap  netip.AddrPort
+	udp *net.UDPAddr
+}
+
+func (t *Tunnel) setDst(ap netip.AddrPort) {
+	t.dst.Store(&peerDst{ap: ap, udp: net.UDPAddrFromAddrPort(ap)})
+}
+
 type inPacket struct {
 	b       []byte
 	from    netip.AddrPort
@@ -70,8 +80,11 @@ func (t *Tunnel) LocalID() uint16 { return t.localID }
 // PeerID is the peer's Tunnel ID (its Assigned Tunnel ID); 0 until known.
 func (t *Tunnel) PeerID() uint16 { return uint16(t.peerID.Load()) }
 
-// Peer is the peer's UDP address and port; replies go there.
-func (t *Tunnel) Peer() netip.AddrPort { return t.peer }
+// Peer is the peer's UDP address and port, where we send: the address
+// dialed until the peer's SCCRP comes from another (section 8.1: the
+// recipient of an SCCRQ may answer from a new address or port), or the
+// source of the SCCRQ we accepted.
+func (t *Tunnel) Peer() netip.AddrPort { return t.dst.Load().ap }
 
 // PeerHostName is the Host Name AVP the peer sent.
 func (t *Tunnel) PeerHostName() string {
@@ -223,6 +236,7 @@ func (t *Tunnel) input(p inPacket) {
 	}
 	now := t.ep.now()
 	t.lastRx = now
+	t.lastFrom = p.from
 	if t.ctrl == CtrlEstablished && t.opts.HelloInterval > 0 {
 		t.helloAt = now.Add(t.opts.HelloInterval)
 	}
@@ -367,6 +381,10 @@ func (t *Tunnel) ctrlMessage(m *Message) {
 		}
 		return CtrlRecvSCCRP, ResultCode{}, nil
 	}()
+	if ev == CtrlRecvSCCRP && t.lastFrom.IsValid() && t.lastFrom != t.Peer() {
+		t.ep.log.Info("l2tp: peer answered from a new address", "tunnel_id", t.localID, "peer", t.peer, "from", t.lastFrom)
+		t.setDst(t.lastFrom)
+	}
 	if rc.Result == uint16(StopCCNNotAuthorized) && t.refuse == nil {
 		t.ep.stats.AuthFailures.Add(1)
 		t.ep.log.Warn("l2tp: tunnel authentication failed", "tunnel_id", t.localID, "peer", t.peer, "host", t.PeerHostName(), "err", err)
