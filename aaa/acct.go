@@ -28,7 +28,7 @@ type AcctRequest struct {
 	InPackets        uint64
 	OutPackets       uint64
 	SessionTime      time.Duration
-	Cause            TerminateCause // Stop only
+	Cause            TerminateCause // Stop only; zero is sent as NAS-Request
 	Class            [][]byte       // from the Access-Accept, echoed
 	// EventTime is when the event happened; Acct-Delay-Time (RFC 2866
 	// section 5.2) is computed from it at each transmission, and it is

@@ -233,6 +233,9 @@ type CoAServer struct {
 	// NASIdentifier, when set, must match a request's NAS-Identifier
 	// (else NAK 403, RFC 3576 section 3.1).
 	NASIdentifier string
+	// NASIPAddress, when set, must match a request's NAS-IP-Address
+	// (else NAK 403).
+	NASIPAddress netip.Addr
 	// ReplayWindow bounds the age of Event-Timestamp (RFC 3576 section
 	// 5.4); requests outside it are silently discarded.
 	ReplayWindow time.Duration
@@ -484,7 +487,8 @@ func (s *CoAServer) act(ctx context.Context, req DynamicRequest) ErrorCause {
 		return CauseUnsupportedService
 	case req.ServiceType != 0:
 		return CauseUnsupportedAttribute
-	case s.NASIdentifier != "" && req.NASIdentifier != "" && req.NASIdentifier != s.NASIdentifier:
+	case s.NASIdentifier != "" && req.NASIdentifier != "" && req.NASIdentifier != s.NASIdentifier,
+		s.NASIPAddress.IsValid() && req.NASIPAddress.IsValid() && req.NASIPAddress != s.NASIPAddress.Unmap():
 		return CauseNASIdentificationMismatch
 	case req.Selector.IsZero():
 		return CauseMissingAttribute

@@ -77,6 +77,7 @@ func newCoA(t *testing.T) (*aaa.CoAServer, *fakeSessions) {
 	s := aaa.NewCoAServer(nil, []aaa.DynamicClient{{Addr: netip.MustParsePrefix("127.0.0.0/8"), Secret: secret}}, h, nil)
 	s.Now = func() time.Time { return coaNow }
 	s.NASIdentifier = "lns1"
+	s.NASIPAddress = netip.MustParseAddr("192.0.2.1")
 	return s, h
 }
 
@@ -218,6 +219,17 @@ func TestCoAServer(t *testing.T) {
 			name: "other NAS-Identifier NAKed with 403",
 			req:  aaa.DynamicRequest{Code: radius.CodeDisconnectRequest, Selector: aaa.SessionSelector{AcctSessionID: "S1"}, NASIdentifier: "lns2"},
 			want: coaResult{Code: radius.CodeDisconnectNAK, Cause: 403},
+		},
+		{
+			name: "other NAS-IP-Address NAKed with 403",
+			req:  aaa.DynamicRequest{Code: radius.CodeDisconnectRequest, Selector: aaa.SessionSelector{AcctSessionID: "S1"}, NASIPAddress: netip.MustParseAddr("192.0.2.99")},
+			want: coaResult{Code: radius.CodeDisconnectNAK, Cause: 403},
+		},
+		{
+			name:     "own NAS-IP-Address accepted",
+			req:      aaa.DynamicRequest{Code: radius.CodeDisconnectRequest, Selector: aaa.SessionSelector{AcctSessionID: "S1"}, NASIPAddress: netip.MustParseAddr("192.0.2.1")},
+			want:     coaResult{Code: radius.CodeDisconnectACK},
+			wantDown: []aaa.SessionSelector{coaSession},
 		},
 		{
 			name: "Authorize-Only NAKed with 405",
