@@ -1,0 +1,63 @@
+package lac
+
+import (
+	"sync"
+
+	"github.com/bras-project/bras/ppp"
+)
+
+// AddAddressControl appends frame to dst behind the HDLC Address and
+// Control octets FF 03: a PPP frame from PPPoE carries none (RFC 2516
+// section 7) and one in an L2TP data message carries them unless ACFC was
+// negotiated (RFC 2661 section 5.3); the LAC never lets the subscriber
+// negotiate ACFC, so it always adds them.
+func AddAddressControl(dst, frame []byte) []byte {
+	dst = append(dst, 0xff, 0x03)
+	return append(dst, frame...)
+}
+
+// StripAddressControl returns frame without a leading FF 03 (RFC 2661
+// section 5.3 towards RFC 2516 section 7). The result aliases frame.
+func StripAddressControl(frame []byte) []byte { return ppp.StripAddressControl(frame) }
+
+// bufPool holds the buffers of the upstream path (PPPoE → L2TP).
+var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 2048); return &b }}
+
+// forwardUp sends a subscriber's PPP frame (payload of a PPPoE session
+// frame, aliasing the read buffer) into the tunnel with FF 03 in front.
+// It allocates nothing.
+func (s *session) forwardUp(payload []byte) {
+	fn := s.upFn.Load()
+	if fn == nil {
+		s.Dropped.Add(1)
+		return
+	}
+	bp := bufPool.Get().(*[]byte)
+	b := AddAddressControl((*bp)[:0], payload)
+	err := (*fn)(b)
+	*bp = b[:0]
+	bufPool.Put(bp)
+	if err != nil {
+		s.Dropped.Add(1)
+		return
+	}
+	s.UpPackets.Add(1)
+	s.UpBytes.Add(uint64(len(payload)))
+}
+
+// forwardDown sends a PPP frame from an L2TP data message (aliasing the
+// read buffer) to the subscriber over PPPoE without FF 03. It allocates
+// nothing.
+func (s *session) forwardDown(payload []byte) {
+	frame := StripAddressControl(payload)
+	if len(frame) < 2 {
+		s.Dropped.Add(1)
+		return
+	}
+	if err := s.downFn(frame); err != nil {
+		s.Dropped.Add(1)
+		return
+	}
+	s.DownPackets.Add(1)
+	s.DownBytes.Add(uint64(len(frame)))
+}

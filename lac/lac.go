@@ -1,0 +1,906 @@
+package lac
+
+import (
+	"container/heap"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"runtime"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/bras-project/bras/aaa"
+	"github.com/bras-project/bras/l2tp"
+	"github.com/bras-project/bras/ppp"
+	"github.com/bras-project/bras/pppoe"
+)
+
+// Mode says how a subscriber is handed to the LNS.
+type Mode uint8
+
+const (
+	// ModeTransparent places the call right after the PADS; the LNS runs
+	// LCP and authentication, the subscriber's PAP/CHAP frames travel in
+	// the tunnel.
+	ModeTransparent Mode = iota + 1
+	// ModeProxy negotiates LCP and takes the credentials (PAP or CHAP) at
+	// the LAC, picks the tunnel by realm, and forwards the proxy LCP and
+	// proxy authentication AVPs in the ICCN (RFC 2661 section 4.4.5).
+	ModeProxy
+)
+
+func (m Mode) String() string {
+	switch m {
+	case ModeTransparent:
+		return "transparent"
+	case ModeProxy:
+		return "proxy"
+	}
+	return "Mode(" + strconv.Itoa(int(m)) + ")"
+}
+
+// ParseMode parses "proxy" or "transparent".
+func ParseMode(s string) (Mode, error) {
+	switch s {
+	case "proxy":
+		return ModeProxy, nil
+	case "transparent":
+		return ModeTransparent, nil
+	}
+	return 0, fmt.Errorf("lac: mode %q: want proxy or transparent", s)
+}
+
+// Authenticator is the RADIUS client the LAC asks for tunnels
+// (*aaa.Client implements it).
+type Authenticator interface {
+	Authenticate(ctx context.Context, req aaa.AuthRequest) (*aaa.AuthReply, error)
+}
+
+// Config configures a LAC.
+type Config struct {
+	Logger *slog.Logger
+	Now    func() time.Time
+
+	// Routes is the static tunnel table; Selector orders and holds down
+	// LNS (nil: NewSelector(HoldDown)).
+	Routes   *Routes
+	Selector *Selector
+	HoldDown time.Duration
+	// RADIUS, when set, is asked for tunnels in proxy mode (RFC 2868
+	// Tunnel-* attributes of the Access-Accept); the static routes are
+	// used when it grants none.
+	RADIUS      Authenticator
+	NASPortType aaa.NASPortType
+
+	// Tunnel holds the options of every tunnel (timers, retries); Secret,
+	// HideAVPs and MaxSessions come from the LNS.
+	Tunnel l2tp.TunnelOptions
+	// SessionsPerTunnel caps the sessions of a tunnel whose LNS sets no
+	// MaxSessions (0: 65535).
+	SessionsPerTunnel int
+
+	DialTimeout time.Duration // opening a tunnel to one LNS; 0: 10 s
+	CallTimeout time.Duration // PADS (or credentials) to ICCN; 0: 30 s
+
+	// Proxy mode: the authentication protocols asked of the subscriber
+	// (default CHAP-MD5 then PAP), and the LCP keepalive that finds a
+	// subscriber who vanished while its call is being placed.
+	Auth []ppp.AuthProto
+	Echo ppp.EchoConfig
+
+	Shards     int // control goroutines; 0: GOMAXPROCS
+	Workers    int // tunnel-selection workers (dial, RADIUS); 0: 32
+	QueueSize  int // events per shard and jobs queued; 0: 8192
+	HeldFrames int // transparent mode: frames held until ICCN; 0: 16
+}
+
+// Stats are the LAC's counters.
+type Stats struct {
+	SessionsStarted  atomic.Uint64 // PPPoE sessions taken
+	CallsUp          atomic.Uint64 // ICCN sent
+	Refused          atomic.Uint64 // subscribers refused (no route, no tunnel, RADIUS reject)
+	CallsDown        atomic.Uint64 // calls that ended after being up
+	PADTFromSub      atomic.Uint64 // subscriber PADT → CDN
+	CDNFromLNS       atomic.Uint64 // CDN or lost tunnel → PADT
+	CallTimeouts     atomic.Uint64
+	EventsDropped    atomic.Uint64 // shard queues full
+	JobsDropped      atomic.Uint64 // worker queue full
+	HeldDropped      atomic.Uint64 // frames beyond HeldFrames before ICCN
+	DataNoSession    atomic.Uint64 // L2TP data for a session that is not ours
+	ProxyNegotiation atomic.Uint64 // proxy-mode PPP ended before the call (echo, LCP failure)
+}
+
+// LAC binds PPPoE sessions to L2TP incoming calls (RFC 2661 section
+// 7.4.1). Control work runs on a few shard goroutines that own their
+// sessions and a timer heap; tunnel selection (dials, RADIUS) runs on a
+// bounded worker pool; the data path runs on the PPPoE and L2TP reader
+// goroutines without locks or allocation.
+type LAC struct {
+	cfg    Config
+	log    *slog.Logger
+	now    func() time.Time
+	sel    *Selector
+	pool   *Pool
+	ep     atomic.Pointer[l2tp.Endpoint]
+	shards []*shard
+	jobs   chan *session
+	stats  Stats
+	nextSh atomic.Uint32
+	active atomic.Int64
+	ctx    context.Context
+	cancel context.CancelFunc
+}
+
+// New returns a LAC. Attach an l2tp.Endpoint (made with L2TPHandler and
+// Data) and PPPoE servers (made with NewAccess) before Run.
+func New(cfg Config) (*LAC, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.DialTimeout <= 0 {
+		cfg.DialTimeout = 10 * time.Second
+	}
+	if cfg.CallTimeout <= 0 {
+		cfg.CallTimeout = 30 * time.Second
+	}
+	if len(cfg.Auth) == 0 {
+		cfg.Auth = []ppp.AuthProto{ppp.AuthCHAPMD5, ppp.AuthPAP}
+	}
+	if cfg.Shards <= 0 {
+		cfg.Shards = runtime.GOMAXPROCS(0)
+	}
+	if cfg.Workers <= 0 {
+		cfg.Workers = 32
+	}
+	if cfg.QueueSize <= 0 {
+		cfg.QueueSize = 8192
+	}
+	if cfg.HeldFrames <= 0 {
+		cfg.HeldFrames = 16
+	}
+	if cfg.NASPortType == 0 {
+		cfg.NASPortType = aaa.PortEthernet
+	}
+	l := &LAC{cfg: cfg, log: cfg.Logger, now: cfg.Now, sel: cfg.Selector}
+	if l.sel == nil {
+		l.sel = NewSelector(cfg.HoldDown)
+	}
+	l.pool = NewPool(l.sel, l.dial, cfg.SessionsPerTunnel)
+	l.jobs = make(chan *session, cfg.QueueSize)
+	for range cfg.Shards {
+		l.shards = append(l.shards, &shard{l: l, in: make(chan event, cfg.QueueSize), sessions: map[*session]struct{}{}})
+	}
+	l.ctx, l.cancel = context.WithCancel(context.Background())
+	return l, nil
+}
+
+// Attach sets the L2TP endpoint the LAC dials tunnels on.
+func (l *LAC) Attach(ep *l2tp.Endpoint) { l.ep.Store(ep) }
+
+// Stats returns the LAC's counters.
+func (l *LAC) Stats() *Stats { return &l.stats }
+
+// Pool returns the tunnel pool (tunnels and their session counts).
+func (l *LAC) Pool() *Pool { return l.pool }
+
+// ActiveSessions is the number of subscribers the LAC holds now.
+func (l *LAC) ActiveSessions() int { return int(l.active.Load()) }
+
+func (l *LAC) dial(ctx context.Context, n LNS) (Tunnel, error) {
+	ep := l.ep.Load()
+	if ep == nil {
+		return nil, l2tp.ErrNotRunning
+	}
+	o := l.cfg.Tunnel
+	o.Secret = n.Secret
+	o.HideAVPs = n.HideAVPs && len(n.Secret) > 0
+	o.MaxSessions = n.MaxSessions
+	if o.MaxSessions <= 0 {
+		o.MaxSessions = l.cfg.SessionsPerTunnel
+	}
+	ctx, cancel := context.WithTimeout(ctx, l.cfg.DialTimeout)
+	defer cancel()
+	t, err := ep.Dial(ctx, n.Addr, o)
+	if err != nil {
+		l.log.Warn("lac: LNS did not answer, held down", "lns", n.String(), "peer", n.Addr.String(), "err", err)
+		return nil, err
+	}
+	l.log.Info("lac: tunnel up", "lns", n.String(), "peer", n.Addr.String(), "tunnel_id", t.LocalID())
+	return t, nil
+}
+
+// Run runs the shards and the workers until ctx is done. Call Shutdown
+// first for a graceful stop (CDN and PADT for every session).
+func (l *LAC) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	for _, sh := range l.shards {
+		wg.Go(func() { sh.run(ctx) })
+	}
+	for range l.cfg.Workers {
+		wg.Go(func() { l.worker(ctx) })
+	}
+	<-ctx.Done()
+	l.cancel()
+	wg.Wait()
+	return nil
+}
+
+// Shutdown disconnects every session (CDN to the LNS, PADT to the
+// subscriber), waits until they are gone or ctx is done, then closes every
+// tunnel with StopCCN (result 6, shutting down).
+func (l *LAC) Shutdown(ctx context.Context) {
+	for _, sh := range l.shards {
+		sh.post(event{kind: evShutdown})
+	}
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for l.active.Load() > 0 {
+		select {
+		case <-ctx.Done():
+			l.log.Warn("lac: sessions still open at shutdown", "sessions", l.active.Load())
+			goto tunnels
+		case <-tick.C:
+		}
+	}
+tunnels:
+	for t := range l.pool.Tunnels() {
+		if lt, ok := t.(*l2tp.Tunnel); ok {
+			lt.Close(l2tp.ResultCode{Result: uint16(l2tp.StopCCNShuttingDown)})
+		}
+	}
+}
+
+// AccessConfig says which mode an access interface's subscribers get.
+type AccessConfig struct {
+	Mode Mode // default mode; 0: transparent
+	// ServiceModes overrides Mode per PPPoE service name.
+	ServiceModes map[string]Mode
+}
+
+// Access is the pppoe.Handler of one access interface (one
+// pppoe.Server).
+type Access struct {
+	l   *LAC
+	cfg AccessConfig
+	srv atomic.Pointer[pppoe.Server]
+}
+
+// NewAccess returns the handler to give pppoe.NewServer; Bind the server
+// to it afterwards.
+func (l *LAC) NewAccess(cfg AccessConfig) *Access {
+	if cfg.Mode == 0 {
+		cfg.Mode = ModeTransparent
+	}
+	return &Access{l: l, cfg: cfg}
+}
+
+// Bind sets the server whose sessions this Access handles (for PADT).
+func (a *Access) Bind(srv *pppoe.Server) { a.srv.Store(srv) }
+
+func (a *Access) mode(service string) Mode {
+	if m, ok := a.cfg.ServiceModes[service]; ok {
+		return m
+	}
+	return a.cfg.Mode
+}
+
+// SessionUp takes a new PPPoE subscriber (after the PADS).
+func (a *Access) SessionUp(ps *pppoe.Session) {
+	l := a.l
+	sh := l.shards[int(l.nextSh.Add(1))%len(l.shards)]
+	s := &session{l: l, acc: a, ps: ps, mode: a.mode(ps.ServiceName), sh: sh, downFn: ps.Send}
+	ps.Owner = s
+	l.stats.SessionsStarted.Add(1)
+	l.active.Add(1)
+	if !sh.post(event{kind: evStart, s: s}) {
+		l.active.Add(-1)
+		if srv := a.srv.Load(); srv != nil {
+			srv.Close(ps, "LAC overloaded")
+		}
+	}
+}
+
+// SessionDown hands a PADT (or a local close) to the session's shard.
+func (a *Access) SessionDown(ps *pppoe.Session, why pppoe.DownReason) {
+	if s, ok := ps.Owner.(*session); ok {
+		s.sh.postCtrl(event{kind: evPPPoEDown, s: s, why: why})
+	}
+}
+
+// SessionData forwards a subscriber's frame: straight into the tunnel once
+// the call is up, otherwise to the shard (proxy negotiation, or held until
+// ICCN in transparent mode, in order).
+func (a *Access) SessionData(ps *pppoe.Session, payload []byte) {
+	s, ok := ps.Owner.(*session)
+	if !ok {
+		return
+	}
+	if s.up.Load() && s.pending.Load() == 0 {
+		s.forwardUp(payload)
+		return
+	}
+	frame := append([]byte(nil), payload...)
+	s.pending.Add(1)
+	if !s.sh.post(event{kind: evFrame, s: s, frame: frame}) {
+		s.pending.Add(-1)
+		s.Dropped.Add(1)
+	}
+}
+
+// L2TPHandler returns the l2tp.Handler to put in the endpoint's Config.
+func (l *LAC) L2TPHandler() l2tp.Handler { return l2tpSide{l: l} }
+
+type l2tpSide struct {
+	l2tp.NopHandler
+	l *LAC
+}
+
+func (h l2tpSide) IncomingCall(*l2tp.Tunnel, *l2tp.Session, *l2tp.Message) error {
+	// An LAC takes no calls (section 7.4.2 is the LNS's machine).
+	return &l2tp.CallRefusedError{Result: l2tp.ResultCode{Result: uint16(l2tp.CDNNoFacilitiesPermanent)}}
+}
+
+func (h l2tpSide) SessionUp(ls *l2tp.Session, _ *l2tp.Message) {
+	if s, ok := ls.Value().(*session); ok {
+		t := ls.Tunnel()
+		fn := func(b []byte) error { return t.SendData(ls, b) }
+		s.sh.postCtrl(event{kind: evCallUp, s: s, ls: ls, upFn: &fn})
+	}
+}
+
+func (h l2tpSide) SessionDown(ls *l2tp.Session, rc l2tp.ResultCode) {
+	if s, ok := ls.Value().(*session); ok {
+		s.sh.postCtrl(event{kind: evCallDown, s: s, ls: ls, rc: rc})
+	}
+}
+
+func (h l2tpSide) TunnelDown(t *l2tp.Tunnel, rc l2tp.ResultCode, err error) {
+	h.l.pool.Forget(t)
+	h.l.log.Info("lac: tunnel down", "tunnel_id", t.LocalID(), "peer", t.Peer().String(),
+		"result", rc.Describe(l2tp.MsgStopCCN), "err", err)
+}
+
+// Data is the l2tp.Config.Data callback: L2TP data → PPPoE, FF 03
+// stripped. It allocates nothing.
+func (l *LAC) Data(_ *l2tp.Tunnel, ls *l2tp.Session, _ l2tp.Header, payload []byte) {
+	s, ok := ls.Value().(*session)
+	if !ok {
+		l.stats.DataNoSession.Add(1)
+		return
+	}
+	s.forwardDown(payload)
+}
+
+// state is a session's progress.
+type state uint8
+
+const (
+	stNegotiating state = iota // proxy: LCP and authentication with the subscriber
+	stSelecting                // a worker picks a tunnel and places the call
+	stCalling                  // ICRQ sent, waiting for ICRP/ICCN
+	stUp                       // ICCN sent: forwarding
+	stDone
+)
+
+// session is one subscriber. Fields marked shard are owned by the shard
+// goroutine; the rest are atomics of the data path.
+type session struct {
+	l    *LAC
+	acc  *Access
+	ps   *pppoe.Session
+	mode Mode
+	sh   *shard
+
+	// Data path.
+	up      atomic.Bool
+	pending atomic.Int32 // frames handed to the shard not yet processed
+	upFn    atomic.Pointer[func([]byte) error]
+	downFn  func([]byte) error
+	// Counters (64-bit, PPP frames without FF 03).
+	UpPackets, UpBytes, DownPackets, DownBytes, Dropped atomic.Uint64
+
+	// Shard.
+	state     state
+	pp        *ppp.Session    // proxy negotiation
+	auth      ppp.AuthRequest // proxy: the credentials, fixed once queued
+	proxy     *ppp.Proxy      // proxy: the values for the ICCN, fixed once queued
+	refusing  bool
+	refuseMsg string
+	held      [][]byte
+	ls        *l2tp.Session
+	lease     *Lease
+	deadline  time.Time // call timeout
+	user      string
+}
+
+func (s *session) logAttrs() []any {
+	a := []any{"mac", s.ps.ClientMAC.String(), "pppoe_session_id", s.ps.ID, "interface", s.ps.Interface, "mode", s.mode.String()}
+	if s.user != "" {
+		a = append(a, "user", s.user)
+	}
+	if s.ls != nil {
+		a = append(a, "tunnel_id", s.ls.Tunnel().LocalID(), "session_id", s.ls.LocalID())
+	}
+	return a
+}
+
+// nextDeadline is the earliest timer of s.
+func (s *session) nextDeadline() time.Time {
+	d := s.deadline
+	if s.pp != nil {
+		if p := s.pp.NextDeadline(); !p.IsZero() && (d.IsZero() || p.Before(d)) {
+			d = p
+		}
+	}
+	return d
+}
+
+// Authenticate is the proxy-mode ppp.Authenticator: it records the
+// credentials and starts tunnel selection; the verdict comes from the LNS.
+func (s *session) Authenticate(_ *ppp.Session, req ppp.AuthRequest) {
+	if s.state != stNegotiating {
+		return
+	}
+	s.auth = req
+	s.user = req.Username
+	p := s.pp.ProxyInfo()
+	s.proxy = &p
+	s.state = stSelecting
+	s.l.submit(s)
+}
+
+// Up and Down are the proxy-mode ppp.Handler.
+func (s *session) Up(*ppp.Session, ppp.NetworkInfo) {}
+func (s *session) Down(_ *ppp.Session, r ppp.Reason) {
+	if s.state == stDone {
+		return
+	}
+	if s.refusing {
+		s.finish(s.refuseMsg)
+		return
+	}
+	s.l.stats.ProxyNegotiation.Add(1)
+	s.l.log.Info("lac: subscriber PPP ended before the call", append(s.logAttrs(), "reason", r.String())...)
+	s.finish("PPP " + r.String())
+}
+
+// submit queues s for tunnel selection.
+func (l *LAC) submit(s *session) {
+	select {
+	case l.jobs <- s:
+	default:
+		l.stats.JobsDropped.Add(1)
+		s.sh.postCtrl(event{kind: evPlaced, s: s, err: errors.New("lac: tunnel selection queue full")})
+	}
+}
+
+type evKind uint8
+
+const (
+	evStart evKind = iota
+	evFrame
+	evPPPoEDown
+	evPlaced
+	evCallUp
+	evCallDown
+	evShutdown
+)
+
+type event struct {
+	kind  evKind
+	s     *session
+	frame []byte
+	why   pppoe.DownReason
+	ls    *l2tp.Session
+	lease *Lease
+	rc    l2tp.ResultCode
+	upFn  *func([]byte) error
+	err   error
+}
+
+// shard owns a set of sessions: their state, PPP machines and timers.
+type shard struct {
+	l        *LAC
+	in       chan event
+	sessions map[*session]struct{}
+	timers   timerHeap
+}
+
+func (sh *shard) post(ev event) bool {
+	select {
+	case sh.in <- ev:
+		return true
+	default:
+		sh.l.stats.EventsDropped.Add(1)
+		return false
+	}
+}
+
+// postCtrl posts a control event; the call timeout recovers from a drop.
+func (sh *shard) postCtrl(ev event) { sh.post(ev) }
+
+func (sh *shard) run(ctx context.Context) {
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case ev := <-sh.in:
+			sh.handle(ev)
+		case <-timer.C:
+		}
+		now := sh.l.now()
+		for len(sh.timers) > 0 && !sh.timers[0].at.After(now) {
+			te := heap.Pop(&sh.timers).(timerEntry)
+			sh.expire(te, now)
+		}
+		d := time.Hour
+		if len(sh.timers) > 0 {
+			d = max(sh.timers[0].at.Sub(now), 0)
+		}
+		timer.Reset(d)
+	}
+}
+
+// schedule pushes s's next deadline on the heap (stale entries are
+// skipped when popped).
+func (sh *shard) schedule(s *session) {
+	if s.state == stDone {
+		return
+	}
+	if d := s.nextDeadline(); !d.IsZero() {
+		heap.Push(&sh.timers, timerEntry{at: d, s: s})
+	}
+}
+
+func (sh *shard) expire(te timerEntry, now time.Time) {
+	s := te.s
+	if s.state == stDone || !te.at.Equal(s.nextDeadline()) {
+		return
+	}
+	if !s.deadline.IsZero() && !now.Before(s.deadline) {
+		s.deadline = time.Time{}
+		if s.refusing {
+			s.finish(s.refuseMsg)
+			return
+		}
+		sh.l.stats.CallTimeouts.Add(1)
+		if s.ls != nil {
+			s.ls.Disconnect(l2tp.ResultCode{Result: uint16(l2tp.CDNTimeout)})
+		}
+		s.refuse("call to the LNS timed out")
+		return
+	}
+	if s.pp != nil {
+		s.pp.Tick(now)
+	}
+	sh.schedule(s)
+}
+
+func (sh *shard) handle(ev event) {
+	s := ev.s
+	l := sh.l
+	now := l.now()
+	switch ev.kind {
+	case evShutdown:
+		for s := range sh.sessions {
+			if s.ls != nil {
+				s.ls.Disconnect(l2tp.ResultCode{Result: uint16(l2tp.CDNAdmin), HasError: true, Message: "LAC shutting down"})
+			}
+			s.finish("LAC shutting down")
+		}
+		return
+	case evStart:
+		sh.sessions[s] = struct{}{}
+		s.deadline = now.Add(l.cfg.CallTimeout)
+		if s.mode == ModeProxy {
+			s.pp = ppp.NewSession(s.ps, ppp.Config{
+				Role: ppp.Server, MRU: uint16(min(s.ps.MaxPayload, 65535)), RejectACCMPFCACFC: true,
+				Auth: l.cfg.Auth, Authenticator: s, Handler: s, Echo: l.cfg.Echo,
+				Name: "bras-lac", Logger: l.log,
+			})
+			s.pp.Open(now)
+		} else {
+			s.state = stSelecting
+			l.submit(s)
+		}
+	case evFrame:
+		s.pending.Add(-1)
+		switch {
+		case s.state == stDone:
+		case s.state == stUp:
+			s.forwardUp(ev.frame)
+		case s.pp != nil:
+			s.pp.Input(ev.frame, now)
+		case len(s.held) < l.cfg.HeldFrames:
+			s.held = append(s.held, ev.frame)
+		default:
+			l.stats.HeldDropped.Add(1)
+			s.Dropped.Add(1)
+		}
+	case evPPPoEDown:
+		if s.state == stDone {
+			return
+		}
+		if ev.why == pppoe.DownPADT {
+			l.stats.PADTFromSub.Add(1)
+		}
+		if s.pp != nil {
+			s.pp.LowerDown(now)
+		}
+		if s.ls != nil {
+			s.ls.Disconnect(l2tp.ResultCode{Result: uint16(l2tp.CDNLostCarrier)})
+		}
+		l.log.Info("lac: subscriber left", append(s.logAttrs(), "reason", ev.why.String())...)
+		s.finish("")
+	case evPlaced:
+		if s.state == stDone {
+			if ev.ls != nil {
+				ev.ls.Disconnect(l2tp.ResultCode{Result: uint16(l2tp.CDNLostCarrier)})
+			}
+			ev.lease.Release()
+			return
+		}
+		if ev.err != nil {
+			l.log.Warn("lac: no tunnel for the subscriber", append(s.logAttrs(), "err", ev.err)...)
+			s.refuse(refusal(ev.err))
+			return
+		}
+		s.ls, s.lease = ev.ls, ev.lease
+		if s.state == stSelecting {
+			s.state = stCalling
+		}
+	case evCallUp:
+		if s.state == stDone {
+			return
+		}
+		s.ls = ev.ls
+		s.state = stUp
+		s.deadline = time.Time{}
+		s.pp = nil // the LNS takes over PPP
+		s.upFn.Store(ev.upFn)
+		for _, f := range s.held {
+			s.forwardUp(f)
+		}
+		s.held = nil
+		s.up.Store(true)
+		l.stats.CallsUp.Add(1)
+		l.log.Info("lac: call up", s.logAttrs()...)
+	case evCallDown:
+		if s.state == stDone || (s.ls != nil && s.ls != ev.ls) {
+			return
+		}
+		if s.state == stUp {
+			l.stats.CallsDown.Add(1)
+			l.stats.CDNFromLNS.Add(1)
+			l.log.Info("lac: call cleared by the LNS", append(s.logAttrs(), "result", ev.rc.Describe(l2tp.MsgCDN))...)
+			msg := "LNS cleared the call"
+			if ev.rc.Message != "" {
+				msg += ": " + ev.rc.Message
+			}
+			s.ls = nil
+			s.finish(msg)
+			return
+		}
+		s.ls = nil
+		s.refuse("LNS refused the call: " + ev.rc.Describe(l2tp.MsgCDN))
+		return
+	}
+	sh.schedule(s)
+}
+
+// refusal is the message a refused subscriber gets.
+func refusal(err error) string {
+	switch {
+	case errors.Is(err, errRejected):
+		return err.Error()
+	case errors.Is(err, ErrNoRoute):
+		return "no route for the subscriber's realm or service"
+	case errors.Is(err, ErrNoTunnel):
+		return "no LNS available"
+	}
+	return "no tunnel available"
+}
+
+// refuse turns a subscriber away cleanly: in proxy mode with PAP Nak or
+// CHAP Failure carrying msg, then LCP Terminate and PADT; in transparent
+// mode with a PADT carrying msg as Generic-Error.
+func (s *session) refuse(msg string) {
+	s.l.stats.Refused.Add(1)
+	if s.pp == nil || s.state == stDone {
+		s.finish(msg)
+		return
+	}
+	now := s.l.now()
+	s.refusing, s.refuseMsg = true, msg
+	s.deadline = now.Add(refuseGrace)
+	pp := s.pp
+	pp.AuthResult(ppp.AuthResult{OK: false, Message: msg}, now)
+	if s.state != stDone && pp.State() != ppp.PhaseTerminate && pp.State() != ppp.PhaseDead {
+		pp.Close(msg, now)
+	}
+}
+
+// refuseGrace bounds the LCP Terminate exchange of a refusal.
+const refuseGrace = 5 * time.Second
+
+// finish ends the session: PADT (with msg as Generic-Error), lease back.
+func (s *session) finish(msg string) {
+	if s.state == stDone {
+		return
+	}
+	s.state = stDone
+	s.up.Store(false)
+	s.upFn.Store(nil)
+	s.held = nil
+	s.pp = nil
+	s.lease.Release()
+	delete(s.sh.sessions, s)
+	s.l.active.Add(-1)
+	if srv := s.acc.srv.Load(); srv != nil {
+		srv.Close(s.ps, msg) // no-op when the subscriber sent the PADT
+	}
+}
+
+// worker selects tunnels and places calls, off the shards.
+func (l *LAC) worker(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case s := <-l.jobs:
+			ls, lease, err := l.place(ctx, s)
+			if !s.sh.post(event{kind: evPlaced, s: s, ls: ls, lease: lease, err: err}) {
+				if ls != nil {
+					ls.Disconnect(l2tp.ResultCode{Result: uint16(l2tp.CDNNoFacilitiesTemporary)})
+				}
+				lease.Release()
+			}
+		}
+	}
+}
+
+var errRejected = errors.New("lac: RADIUS rejected the subscriber")
+
+// place picks the tunnel for s and places the call. It reads s.auth and
+// s.ps, which do not change once the job is queued.
+func (l *LAC) place(ctx context.Context, s *session) (*l2tp.Session, *Lease, error) {
+	ctx, cancel := context.WithTimeout(ctx, l.cfg.CallTimeout)
+	defer cancel()
+	ps := s.ps
+	realm := ""
+	if s.mode == ModeProxy {
+		realm = Realm(s.auth.Username)
+	}
+	var cands []LNS
+	if s.mode == ModeProxy && l.cfg.RADIUS != nil {
+		var err error
+		cands, err = l.radiusTunnels(ctx, s)
+		if err != nil {
+			return nil, nil, err
+		}
+	}
+	if len(cands) == 0 {
+		cands = l.cfg.Routes.Lookup(realm, ps.Interface, ps.VLAN, ps.ServiceName)
+	}
+	if len(cands) == 0 {
+		return nil, nil, fmt.Errorf("%w (realm %q, service %q, interface %s)", ErrNoRoute, realm, ps.ServiceName, ps.Interface)
+	}
+	lease, err := l.pool.Acquire(ctx, cands)
+	if err != nil {
+		return nil, nil, err
+	}
+	t, ok := lease.Tunnel().(*l2tp.Tunnel)
+	if !ok {
+		lease.Release()
+		return nil, nil, errors.New("lac: pool returned a foreign tunnel")
+	}
+	icrq, err := ICRQAVPs(CallInfo{MAC: ps.ClientMAC, Service: ps.ServiceName, SessionID: ps.ID, AccessLine: ps.AccessLine})
+	if err != nil {
+		lease.Release()
+		return nil, nil, err
+	}
+	ls, err := t.PlaceCall(l2tp.CallRequest{ICRQ: icrq, ICCN: ICCNAVPs(ps.AccessLine, s.proxy), Value: s})
+	if err != nil {
+		lease.Release()
+		return nil, nil, fmt.Errorf("%w: %w", ErrNoTunnel, err)
+	}
+	return ls, lease, nil
+}
+
+// radiusTunnels asks RADIUS for the subscriber's tunnels (RFC 2868); a
+// reject is errRejected, an accept without usable tunnel gives none (the
+// static routes then decide).
+func (l *LAC) radiusTunnels(ctx context.Context, s *session) ([]LNS, error) {
+	req := aaa.AuthRequest{
+		Username:         s.auth.Username,
+		NASPortType:      l.cfg.NASPortType,
+		NASPort:          uint32(s.ps.ID),
+		NASPortID:        s.ps.Interface,
+		CallingStationID: s.ps.ClientMAC.String(),
+		CalledStationID:  s.ps.ServiceName,
+	}
+	switch s.auth.Proto {
+	case ppp.AuthPAP:
+		req.PAPPassword = append([]byte{}, s.auth.Password...)
+	case ppp.AuthCHAPMD5:
+		req.CHAPID, req.CHAPChallenge, req.CHAPResponse = s.auth.ChapID, s.auth.Challenge, s.auth.Response
+	}
+	reply, err := l.cfg.RADIUS.Authenticate(ctx, req)
+	if err != nil {
+		return nil, fmt.Errorf("%w: RADIUS: %w", ErrNoTunnel, err)
+	}
+	if !reply.Accept {
+		msg := reply.ReplyMessage
+		if msg == "" {
+			msg = "authentication rejected"
+		}
+		return nil, fmt.Errorf("%w: %s", errRejected, msg)
+	}
+	return TunnelsFromRADIUS(reply.Tunnels), nil
+}
+
+// TunnelsFromRADIUS converts the RFC 2868 tunnel choices of an
+// Access-Accept into LNS: L2TP over IPv4 or IPv6 (or unset type/medium)
+// with a parseable Tunnel-Server-Endpoint (an address, or address:port;
+// port 1701 by default). Others are skipped.
+func TunnelsFromRADIUS(choices []aaa.TunnelChoice) []LNS {
+	var r []LNS
+	for _, c := range choices {
+		if c.Type != 0 && c.Type != aaa.TunnelL2TP {
+			continue
+		}
+		if c.Medium != 0 && c.Medium != aaa.MediumIPv4 && c.Medium != aaa.MediumIPv6 {
+			continue
+		}
+		ap, err := netip.ParseAddrPort(c.ServerEndpoint)
+		if err != nil {
+			a, err := netip.ParseAddr(c.ServerEndpoint)
+			if err != nil {
+				continue
+			}
+			ap = netip.AddrPortFrom(a, 1701)
+		}
+		pref := c.Preference
+		if !c.HasPreference {
+			pref = 1 << 24 // after every explicit preference (24-bit values)
+		}
+		r = append(r, LNS{
+			Name:         fmt.Sprintf("radius-tag%d-%s", c.Tag, ap),
+			Addr:         ap,
+			Secret:       c.Password,
+			Preference:   pref,
+			Weight:       1,
+			AssignmentID: c.AssignmentID,
+			ClientAuthID: c.ClientAuthID,
+		})
+	}
+	return r
+}
+
+// timerHeap orders session deadlines (container/heap).
+type timerEntry struct {
+	at time.Time
+	s  *session
+}
+
+type timerHeap []timerEntry
+
+func (h timerHeap) Len() int           { return len(h) }
+func (h timerHeap) Less(i, j int) bool { return h[i].at.Before(h[j].at) }
+func (h timerHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *timerHeap) Push(x any)        { *h = append(*h, x.(timerEntry)) }
+func (h *timerHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
+}
