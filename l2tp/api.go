@@ -216,3 +216,26 @@ type CallRequest struct {
 	// Value is attached to the Session (Session.Value) before any event.
 	Value any
 }
+
+// OutgoingCallRequest is an outgoing call the LNS asks the LAC to place
+// (section 7.5.2).
+type OutgoingCallRequest struct {
+	// OCRQ holds the AVPs of the OCRQ besides Message Type and Assigned
+	// Session ID. Called Number should be set; Call Serial Number, Minimum
+	// and Maximum BPS, Bearer Type and Framing Type get defaults when
+	// missing (section 6.9 requires them).
+	OCRQ []AVP
+	// Value is attached to the Session before any event.
+	Value any
+}
+
+// OutgoingCallHandler is implemented by a Handler that can place outgoing
+// calls on the LAC (section 7.5.1). Without it, every OCRQ is refused with
+// CDN result 5 (no facilities, permanent).
+type OutgoingCallHandler interface {
+	// OutgoingCall decides on an OCRQ: nil answers OCRP, and the bearer
+	// is then being placed: report its outcome from another goroutine
+	// with Session.Answer (OCCN) or Session.Disconnect (CDN). An error
+	// answers CDN as for IncomingCall.
+	OutgoingCall(t *Tunnel, s *Session, ocrq *Message) error
+}

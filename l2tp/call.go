@@ -111,6 +111,44 @@ func (t *Tunnel) PlaceCall(req CallRequest) (*Session, error) {
 	return s, nil
 }
 
+// PlaceOutgoingCall asks the LAC to place an outgoing call (the LNS of
+// section 7.5.2): OCRQ with req.OCRQ, then OCRP and OCCN from the LAC. The
+// outcome arrives as Handler.SessionUp (with the OCCN) or SessionDown.
+func (t *Tunnel) PlaceOutgoingCall(req OutgoingCallRequest) (*Session, error) {
+	s := &Session{t: t, role: LNSOutgoing, req: CallRequest{ICRQ: req.OCRQ}}
+	if req.Value != nil {
+		s.SetValue(req.Value)
+	}
+	if err := t.ep.addSession(t, s); err != nil {
+		return nil, err
+	}
+	if !t.do(func() {
+		t.calls[s.localID] = s
+		if t.downSent {
+			t.dropCall(s, ResultCode{Result: uint16(CDNGeneralError), HasError: true, Error: uint16(ErrorNoControlConnection)})
+			return
+		}
+		t.callEvent(s, CallOpen, nil, ResultCode{})
+	}) {
+		t.ep.removeSession(s)
+		return nil, ErrTunnelClosed
+	}
+	return s, nil
+}
+
+// Answer reports that the bearer of an outgoing call answered and framing
+// was detected (section 7.5.1): the LAC sends OCCN with occn (Tx Connect
+// Speed and Framing Type get defaults when missing) and SessionUp follows.
+func (s *Session) Answer(occn []AVP) {
+	s.t.do(func() {
+		if s.gone || s.role != LACOutgoing {
+			return
+		}
+		s.req.ICCN = occn
+		s.t.callEvent(s, CallBearerAnswer, nil, ResultCode{})
+	})
+}
+
 // addSession allocates a local Session ID on t and publishes s for data.
 func (e *Endpoint) addSession(t *Tunnel, s *Session) error {
 	e.mu.Lock()
@@ -200,7 +238,13 @@ func (t *Tunnel) callMessage(sid uint16, m *Message) {
 	case MsgCDN:
 		t.callEvent(s, CallRecvCDN, m, resultOf(m))
 	default:
-		t.callEvent(s, recvEvent(m, m.Validate() == nil), m, ResultCode{})
+		ok := m.Validate() == nil
+		if ok && (m.Type == MsgICRP || m.Type == MsgOCRP) && s.PeerID() == 0 {
+			a, _ := m.Find(AVPAssignedSessionID)
+			psid, _ := a.Uint16()
+			s.peerID.Store(uint32(psid))
+		}
+		t.callEvent(s, recvEvent(m, ok), m, ResultCode{})
 	}
 }
 
@@ -264,23 +308,30 @@ func (t *Tunnel) newIncoming(m *Message) {
 		return
 	}
 	t.calls[s.localID] = s
+	decide := func() error { return t.ep.h.IncomingCall(t, s, m) }
+	good, bad := CallRecvICRQ, CallRecvICRQBad
 	if role == LACOutgoing {
-		// No API places outgoing calls on the LAC: refuse by policy.
-		t.ep.stats.SessionsRefused.Add(1)
-		t.callEvent(s, CallRecvOCRQBad, m, ResultCode{Result: uint16(CDNNoFacilitiesPermanent), Message: "outgoing calls not supported"})
-		return
+		good, bad = CallRecvOCRQ, CallRecvOCRQBad
+		och, ok := t.ep.h.(OutgoingCallHandler)
+		if !ok {
+			// Nobody places outgoing calls here: refuse by policy.
+			t.ep.stats.SessionsRefused.Add(1)
+			t.callEvent(s, bad, m, ResultCode{Result: uint16(CDNNoFacilitiesPermanent), Message: "outgoing calls not supported"})
+			return
+		}
+		decide = func() error { return och.OutgoingCall(t, s, m) }
 	}
-	if err := t.ep.h.IncomingCall(t, s, m); err != nil {
+	if err := decide(); err != nil {
 		rc := ResultCode{Result: uint16(CDNNoFacilitiesTemporary), HasError: true, Message: err.Error()}
 		var ref *CallRefusedError
 		if errors.As(err, &ref) {
 			rc = ref.Result
 		}
 		t.ep.stats.SessionsRefused.Add(1)
-		t.callEvent(s, CallRecvICRQBad, m, rc)
+		t.callEvent(s, bad, m, rc)
 		return
 	}
-	t.callEvent(s, CallRecvICRQ, m, ResultCode{})
+	t.callEvent(s, good, m, ResultCode{})
 }
 
 // callEventOrphan runs the idle row of a call that never got an ID.
@@ -348,9 +399,65 @@ func (t *Tunnel) callEvent(s *Session, ev CallEvent, m *Message, rc ResultCode) 
 			s.iccn = msg
 			t.sendMsg(msg, s.PeerID())
 			t.sessionUp(s, msg)
-		case ActSendOCRP, ActSendOCRQ, ActSendOCCN, ActOpenBearer:
-			// No API opens outgoing calls yet (see PlaceCall); the
-			// tables are complete in fsm_call.go.
+		case ActSendOCRQ:
+			msg := &Message{Type: MsgOCRQ}
+			msg.Add(t.hide(NewAVPUint16(AVPAssignedSessionID, s.localID)))
+			have := map[AVPType]bool{}
+			for _, a := range s.req.ICRQ {
+				if a.VendorID == 0 {
+					have[a.Type] = true
+				}
+				msg.Add(t.hide(a))
+			}
+			// Section 6.9 requires these; defaults for what is missing.
+			if !have[AVPCallSerialNumber] {
+				t.callSerial++
+				msg.Add(t.hide(NewAVPUint32(AVPCallSerialNumber, t.callSerial)))
+			}
+			if !have[AVPMinimumBPS] {
+				msg.Add(t.hide(NewAVPUint32(AVPMinimumBPS, 0)))
+			}
+			if !have[AVPMaximumBPS] {
+				msg.Add(t.hide(NewAVPUint32(AVPMaximumBPS, 0xffffffff)))
+			}
+			if !have[AVPBearerType] {
+				msg.Add(t.hide(BearerDigital.AVP(AVPBearerType)))
+			}
+			if !have[AVPFramingType] {
+				msg.Add(t.hide(FramingSync.AVP(AVPFramingType)))
+			}
+			if !have[AVPCalledNumber] {
+				msg.Add(t.hide(NewAVPString(AVPCalledNumber, "")))
+			}
+			s.icrq = msg
+			t.sendMsg(msg, 0)
+		case ActSendOCRP:
+			t.sendMsg(&Message{Type: MsgOCRP, AVPs: []AVP{t.hide(NewAVPUint16(AVPAssignedSessionID, s.localID))}}, s.PeerID())
+		case ActOpenBearer:
+			// The OutgoingCallHandler was asked before the OCRP; it
+			// reports the bearer with Answer or Disconnect.
+		case ActSendOCCN:
+			msg := &Message{Type: MsgOCCN}
+			var speed, framing bool
+			for _, a := range s.req.ICCN {
+				if a.VendorID == 0 {
+					speed = speed || a.Type == AVPTxConnectSpeed
+					framing = framing || a.Type == AVPFramingType
+					if a.Type == AVPSequencingRequired {
+						s.seq.Store(true)
+					}
+				}
+				msg.Add(t.hide(a))
+			}
+			if !speed {
+				msg.Add(t.hide(NewAVPUint32(AVPTxConnectSpeed, 10_000_000)))
+			}
+			if !framing {
+				msg.Add(t.hide(FramingSync.AVP(AVPFramingType)))
+			}
+			s.iccn = msg
+			t.sendMsg(msg, s.PeerID())
+			t.sessionUp(s, msg)
 		case ActPrepareData:
 			s.iccn = m
 			if _, ok := m.Find(AVPSequencingRequired); ok {

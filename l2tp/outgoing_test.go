@@ -1,0 +1,98 @@
+package l2tp
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/bras-project/bras/l2tp/l2tptest"
+)
+
+// dialer is a recorder that also places outgoing calls (LAC, 7.5.1).
+type dialer struct {
+	*recorder
+	answer bool
+}
+
+func (d *dialer) OutgoingCall(t *Tunnel, s *Session, ocrq *Message) error {
+	if a, ok := ocrq.Find(AVPCalledNumber); ok {
+		s.SetValue(string(a.Value))
+	}
+	// The bearer answers (or fails) later, from another goroutine.
+	go func() {
+		time.Sleep(10 * time.Millisecond)
+		if d.answer {
+			s.Answer([]AVP{NewAVPUint32(AVPTxConnectSpeed, 64000)})
+		} else {
+			s.Disconnect(ResultCode{Result: uint16(CDNNoCarrier)})
+		}
+	}()
+	return nil
+}
+
+func TestOutgoingCall(t *testing.T) {
+	for _, answer := range []bool{true, false} {
+		name := "answered"
+		if !answer {
+			name = "no carrier"
+		}
+		t.Run(name, func(t *testing.T) {
+			checkGoroutines(t)
+			p := newPair(t, l2tptest.Impairment{Loss: 0.2, Seed: 3}, acceptAll(fastOpts("x")), false)
+			d := &dialer{recorder: p.lacRec, answer: answer}
+			p.lac.h = d // before any tunnel exists: no goroutine reads it yet
+			if _, err := p.lac.Dial(context.Background(), lnsAddr, fastOpts("x")); err != nil {
+				t.Fatal(err)
+			}
+			waitFor(t, 2*time.Second, "LNS tunnel up", func() bool { return p.lnsRec.tunnelsUp.Load() == 1 })
+			lt := p.lns.Tunnels()[0]
+			s, err := lt.PlaceOutgoingCall(OutgoingCallRequest{OCRQ: []AVP{NewAVPString(AVPCalledNumber, "5551234")}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !answer {
+				waitFor(t, 3*time.Second, "call failed on both ends", func() bool {
+					return p.lnsRec.sessionsDown.Load() == 1 && p.lacRec.sessionsDown.Load() == 1
+				})
+				p.lnsRec.mu.Lock()
+				rc := p.lnsRec.sessRC[s]
+				p.lnsRec.mu.Unlock()
+				if rc.Result != uint16(CDNNoCarrier) || p.lnsRec.sessionsUp.Load() != 0 {
+					t.Errorf("LNS: CDN result %d, up %d; want 7 and never up", rc.Result, p.lnsRec.sessionsUp.Load())
+				}
+				return
+			}
+			waitFor(t, 3*time.Second, "outgoing call up on both ends", func() bool {
+				return p.lnsRec.sessionsUp.Load() == 1 && p.lacRec.sessionsUp.Load() == 1
+			})
+			p.lnsRec.mu.Lock()
+			occn := p.lnsRec.iccn[s]
+			p.lnsRec.mu.Unlock()
+			if a, ok := occn.Find(AVPTxConnectSpeed); !ok || s.State() != CallEstablished || s.PeerID() == 0 {
+				t.Fatalf("LNS session: OCCN speed %v (found %v), state %v, peer %d", a.Value, ok, s.State(), s.PeerID())
+			}
+			s.Disconnect(ResultCode{Result: uint16(CDNAdmin)})
+			waitFor(t, 3*time.Second, "LAC sees the CDN", func() bool { return p.lacRec.sessionsDown.Load() == 1 })
+		})
+	}
+}
+
+func TestOutgoingCallRefusedWithoutHandler(t *testing.T) {
+	checkGoroutines(t)
+	p := newPair(t, l2tptest.Impairment{}, acceptAll(fastOpts("")), false)
+	if _, err := p.lac.Dial(context.Background(), lnsAddr, fastOpts("")); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, time.Second, "LNS tunnel up", func() bool { return p.lnsRec.tunnelsUp.Load() == 1 })
+	s, err := p.lns.Tunnels()[0].PlaceOutgoingCall(OutgoingCallRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, time.Second, "refused", func() bool { return p.lnsRec.sessionsDown.Load() == 1 })
+	p.lnsRec.mu.Lock()
+	rc := p.lnsRec.sessRC[s]
+	p.lnsRec.mu.Unlock()
+	if rc.Result != uint16(CDNNoFacilitiesPermanent) {
+		t.Errorf("CDN result %d, want 5", rc.Result)
+	}
+}
