@@ -87,6 +87,8 @@ type dialState struct {
 	// early holds session frames from ac that overtook the PADS (the two
 	// ethertypes are read by different goroutines).
 	early [][]byte
+	// sess is the session a PADS registered.
+	sess *ClientSession
 }
 
 type offer struct {
@@ -258,6 +260,7 @@ func (c *Client) handleDiscovery(frame []byte, vid uint16) {
 				}
 				cs.early, d.early = d.early, nil
 				c.sessions[k] = cs
+				d.sess = cs
 				o.sess = cs
 			}
 		}
@@ -336,7 +339,7 @@ func (c *Client) holdEarly(dst, src MAC, vid, sid uint16, payload []byte) bool {
 // Dial runs discovery for source MAC mac: PADI, PADO, PADR, PADS with
 // Host-Uniq and the retries of RFC 2516 section 8 (waits doubling; after
 // PADRAttempts unanswered PADRs it starts again with PADIs).
-func (c *Client) Dial(ctx context.Context, hw net.HardwareAddr, o DialOptions) (*ClientSession, error) {
+func (c *Client) Dial(ctx context.Context, hw net.HardwareAddr, o DialOptions) (_ *ClientSession, err error) {
 	mac, ok := MACFrom(hw)
 	if !ok || mac[0]&1 != 0 {
 		return nil, fmt.Errorf("pppoe: dial: %v is not a unicast Ethernet address", hw)
@@ -370,7 +373,13 @@ func (c *Client) Dial(ctx context.Context, hw net.HardwareAddr, o DialOptions) (
 	defer func() {
 		c.mu.Lock()
 		delete(c.pending, mac)
+		orphan := d.sess
 		c.mu.Unlock()
+		if err != nil && orphan != nil {
+			// A PADS came as the dial gave up: do not leave the AC a
+			// session nobody uses.
+			_ = orphan.Close()
+		}
 	}()
 
 	extra := []Tag{{Type: TagHostUniq, Value: o.HostUniq}}
@@ -426,6 +435,12 @@ func (c *Client) Dial(ctx context.Context, hw net.HardwareAddr, o DialOptions) (
 			if pads == nil {
 				backoff()
 				continue
+			}
+			if pads.sess == nil && pads.pkt.SessionID != 0 {
+				// A repeated PADS for the session already registered.
+				c.mu.Lock()
+				pads.sess = d.sess
+				c.mu.Unlock()
 			}
 			if pads.sess != nil {
 				if o.Receive != nil {
