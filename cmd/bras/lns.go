@@ -1,0 +1,48 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+
+	"github.com/bras-project/bras/lns"
+)
+
+func init() {
+	register("lns", "run the L2TP Network Server (PPP termination, RADIUS, TUN data plane)", runLNS)
+}
+
+func runLNS(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("bras lns", flag.ContinueOnError)
+	path := fs.String("config", "/etc/bras/lns.conf", "configuration `file`")
+	check := fs.Bool("check", false, "validate the configuration and exit")
+	level := fs.String("log-level", "info", "log level: debug, info, warn or error")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cfg, err := lns.LoadConfig(*path)
+	if err != nil {
+		return err
+	}
+	if *check {
+		fmt.Printf("%s: configuration OK (%d LACs, %d pools, %d RADIUS servers)\n", *path, len(cfg.LACs), len(cfg.Pools), len(cfg.RADIUS.Servers))
+		return nil
+	}
+	log, err := newLogger(*level)
+	if err != nil {
+		return err
+	}
+	return lns.RunDaemon(ctx, cfg, lns.DaemonOptions{Logger: log})
+}
+
+// newLogger makes the daemons' structured logger: one line per event on
+// standard error.
+func newLogger(level string) (*slog.Logger, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("bad -log-level %q: %w", level, err)
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: l})), nil
+}

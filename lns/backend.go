@@ -1,0 +1,196 @@
+package lns
+
+import (
+	"context"
+	"sort"
+	"time"
+
+	"github.com/bras-project/bras/aaa"
+	"github.com/bras-project/bras/accounting"
+	"github.com/bras-project/bras/internal/api"
+)
+
+// APIBackend is the LNS as the HTTP API sees it (api.Backend).
+type APIBackend struct{ s *Server }
+
+// API returns the Backend of the HTTP API.
+func (s *Server) API() *APIBackend { return &APIBackend{s} }
+
+func (s *Server) apiSession(ss *session) (api.Session, bool) {
+	v := ss.view.Load()
+	if v == nil {
+		return api.Session{}, false
+	}
+	_, realm := splitRealm(v.User)
+	out := api.Session{
+		ID:               v.ID,
+		User:             v.User,
+		Realm:            realm,
+		State:            v.State,
+		MAC:              v.Calling,
+		CallingStationID: v.Calling,
+		LAC:              ss.tunnel.PeerHostName(),
+		Addr:             v.Addr,
+		TunnelID:         v.TunnelID,
+		SessionID:        v.SessionID,
+		PeerTunnelID:     v.PeerTunnelID,
+		PeerSessionID:    v.PeerSessionID,
+		Started:          v.Started,
+		RateDownKbps:     uint32(v.Rate.DownKbps),
+		RateUpKbps:       uint32(v.Rate.UpKbps),
+		SessionTimeout:   v.SessionTimeout,
+		IdleTimeout:      v.IdleTimeout,
+	}
+	if out.Started.IsZero() {
+		out.Started = v.Created
+	}
+	if f := ss.flow.Load(); f != nil {
+		c := f.Counters()
+		out.InOctets, out.OutOctets, out.InPackets, out.OutPackets = c.InOctets, c.OutOctets, c.InPackets, c.OutPackets
+	}
+	return out, true
+}
+
+// Sessions implements api.Backend.
+func (b *APIBackend) Sessions(_ context.Context, f api.SessionFilter) ([]api.Session, error) {
+	var out []api.Session
+	for _, ss := range b.s.snapshot() {
+		as, ok := b.s.apiSession(ss)
+		if ok && f.Match(as) {
+			out = append(out, as)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	if f.Limit > 0 && len(out) > f.Limit {
+		out = out[:f.Limit]
+	}
+	return out, nil
+}
+
+// Session implements api.Backend.
+func (b *APIBackend) Session(_ context.Context, id string) (api.Session, error) {
+	if ss := b.s.lookup(id); ss != nil {
+		if as, ok := b.s.apiSession(ss); ok {
+			return as, nil
+		}
+	}
+	return api.Session{}, api.ErrNotFound
+}
+
+// Disconnect implements api.Backend: the session ends with cause
+// Admin-Reset (LCP Terminate, CDN, accounting Stop).
+func (b *APIBackend) Disconnect(ctx context.Context, id string, _ string) error {
+	ss := b.s.lookup(id)
+	if ss == nil {
+		return api.ErrNotFound
+	}
+	return b.s.disconnect(ctx, ss, accounting.CauseAdminReset)
+}
+
+// Tunnels implements api.Backend.
+func (b *APIBackend) Tunnels(context.Context) ([]api.Tunnel, error) {
+	var out []api.Tunnel
+	for _, t := range b.s.ep.Tunnels() {
+		out = append(out, api.Tunnel{
+			LocalID:  t.LocalID(),
+			PeerID:   t.PeerID(),
+			Peer:     t.Peer().String(),
+			HostName: t.PeerHostName(),
+			State:    t.State().String(),
+			Sessions: t.Sessions(),
+		})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].LocalID < out[j].LocalID })
+	return out, nil
+}
+
+func (s *Server) disconnect(ctx context.Context, ss *session, cause accounting.TerminateCause) error {
+	done := make(chan struct{})
+	if !ss.sh.send(ctx, event{kind: evDisconnect, s: ss, cause: cause, done: done}) {
+		return ctx.Err()
+	}
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// select finds the sessions a CoA or Disconnect-Request names (RFC 5176
+// section 3: Acct-Session-Id, User-Name, Framed-IP-Address; all given must
+// match).
+func (s *Server) selectSessions(sel aaa.SessionSelector) []*session {
+	var cands []*session
+	switch {
+	case sel.AcctSessionID != "":
+		if ss := s.lookup(sel.AcctSessionID); ss != nil {
+			cands = []*session{ss}
+		}
+	case sel.FramedIP.IsValid():
+		if f := s.dp.Lookup(sel.FramedIP); f != nil {
+			if ss, ok := f.Owner().(*session); ok {
+				cands = []*session{ss}
+			}
+		}
+	default:
+		cands = s.snapshot()
+	}
+	var out []*session
+	for _, ss := range cands {
+		v := ss.view.Load()
+		if v == nil || v.State == stateDown.String() {
+			continue
+		}
+		if sel.Username != "" && v.User != sel.Username {
+			continue
+		}
+		if sel.FramedIP.IsValid() && v.Addr != sel.FramedIP {
+			continue
+		}
+		out = append(out, ss)
+	}
+	return out
+}
+
+// CoA is the LNS as the RFC 5176 server sees it (aaa.CoAHandler).
+type CoA struct{ s *Server }
+
+// CoAHandler returns the handler of Disconnect- and CoA-Requests.
+func (s *Server) CoAHandler() *CoA { return &CoA{s} }
+
+// Disconnect implements aaa.CoAHandler: cause Admin-Reset.
+func (c *CoA) Disconnect(ctx context.Context, sel aaa.SessionSelector) error {
+	list := c.s.selectSessions(sel)
+	if len(list) == 0 {
+		return aaa.ErrSessionNotFound
+	}
+	for _, ss := range list {
+		if err := c.s.disconnect(ctx, ss, accounting.CauseAdminReset); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Change implements aaa.CoAHandler: a new rate limit or timeouts.
+func (c *CoA) Change(ctx context.Context, sel aaa.SessionSelector, ch aaa.Change) error {
+	list := c.s.selectSessions(sel)
+	if len(list) == 0 {
+		return aaa.ErrSessionNotFound
+	}
+	chg := &change{rate: ch.RateLimit, sessionTimeout: ch.SessionTimeout, idleTimeout: ch.IdleTimeout}
+	for _, ss := range list {
+		done := make(chan struct{})
+		if !ss.sh.send(ctx, event{kind: evChange, s: ss, change: chg, done: done}) {
+			return ctx.Err()
+		}
+		select {
+		case <-done:
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(5 * time.Second):
+		}
+	}
+	return nil
+}

@@ -1,0 +1,316 @@
+package lns
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/bras-project/bras/aaa"
+	"github.com/bras-project/bras/internal/api"
+	"github.com/bras-project/bras/internal/config"
+	"github.com/bras-project/bras/ppp"
+)
+
+// FileConfig is the LNS configuration file, decoded strictly by
+// internal/config. deploy/lns.conf documents every key.
+type FileConfig struct {
+	LNS        LNSSection    `cfg:"lns"`
+	TUN        TUNSection    `cfg:"tun"`
+	PPP        PPPSection    `cfg:"ppp"`
+	Pools      []PoolSection `cfg:"pool"`
+	LACs       []LACSection  `cfg:"lac"`
+	RADIUS     RADIUSSection `cfg:"radius"`
+	LocalUsers UsersSection  `cfg:"local-users"`
+	CoA        CoASection    `cfg:"coa"`
+	Accounting AcctSection   `cfg:"accounting"`
+	API        api.Settings  `cfg:"api"`
+}
+
+// LNSSection is [lns].
+type LNSSection struct {
+	Node        string         `cfg:"node,required"` // prefix of every Acct-Session-Id; unique per LNS node
+	HostName    string         `cfg:"host-name"`     // Host Name AVP; default: node
+	Listen      netip.AddrPort `cfg:"listen"`        // UDP address of the tunnels; default 0.0.0.0:1701
+	MaxSessions int            `cfg:"max-sessions"`  // on this node; default 65535
+	Shards      int            `cfg:"shards"`        // control goroutines; default GOMAXPROCS
+	AuthWorkers int            `cfg:"auth-workers"`  // concurrent RADIUS/pool requests; default 256
+}
+
+// TUNSection is [tun].
+type TUNSection struct {
+	Name    string       `cfg:"name"`    // default bras0
+	MTU     int          `cfg:"mtu"`     // default 1500
+	Address netip.Prefix `cfg:"address"` // the LNS's own address on the device, e.g. 100.64.0.1/32
+	Queues  int          `cfg:"queues"`  // TUN queues (one downstream worker each); default 1
+	Routes  string       `cfg:"routes"`  // "per-session" (a /32 per subscriber, default) or "per-pool"
+}
+
+// PPPSection is [ppp].
+type PPPSection struct {
+	Auth         []string      `cfg:"auth"`            // order of preference: chap, pap; default chap, pap
+	LocalIP      netip.Addr    `cfg:"local-ip"`        // our IPCP address; default the TUN address
+	DNS          []netip.Addr  `cfg:"dns"`             // primary, secondary when RADIUS gives none
+	MRU          int           `cfg:"mru"`             // default 1460 (1500 minus L2TP/UDP/IP)
+	EchoInterval time.Duration `cfg:"echo-interval"`   // LCP keepalive; default 30s; 0s disables... see Validate
+	EchoFailures int           `cfg:"echo-failures"`   // unanswered echoes that declare the peer dead; default 3
+	Restart      time.Duration `cfg:"restart"`         // restart timer; default 3s
+	DefaultPool  string        `cfg:"default-pool"`    // pool when RADIUS names none; default: the first [pool]
+	SessionLimit time.Duration `cfg:"session-timeout"` // when RADIUS gives none; 0: none
+	IdleLimit    time.Duration `cfg:"idle-timeout"`    // when RADIUS gives none; 0: none
+}
+
+// PoolSection is [pool "name"].
+type PoolSection struct {
+	Name   string   `cfg:",name"`
+	Ranges []string `cfg:"range,required"` // CIDR or first-last, repeatable
+}
+
+// LACSection is [lac "name"]: one LAC allowed to open tunnels.
+type LACSection struct {
+	Name          string         `cfg:",name"`
+	HostName      string         `cfg:"host-name"`      // the Host Name AVP it sends; default the section name
+	Secret        config.Secret  `cfg:"secret"`         // tunnel secret (RFC 2661 section 5.1.1)
+	NoAuth        bool           `cfg:"no-tunnel-auth"` // allow this LAC without tunnel authentication
+	HideAVPs      bool           `cfg:"hide-avps"`
+	AllowedFrom   []netip.Prefix `cfg:"allowed-from"`   // source prefixes; default any
+	HelloInterval time.Duration  `cfg:"hello-interval"` // default 60s
+	MaxSessions   int            `cfg:"max-sessions"`   // per tunnel; default 65535
+	Proxy         string         `cfg:"proxy"`          // "accept" (default) or "renegotiate"
+}
+
+// RADIUSSection is [radius].
+type RADIUSSection struct {
+	NASIdentifier string         `cfg:"nas-identifier"` // default the node name
+	NASIPAddress  netip.Addr     `cfg:"nas-ip-address"`
+	Timeout       time.Duration  `cfg:"timeout"` // per transmission; default 3s
+	Retries       int            `cfg:"retries"` // per server; default 2
+	DeadTime      time.Duration  `cfg:"dead-time"`
+	MaxInFlight   int            `cfg:"max-in-flight"`
+	Servers       []RADIUSServer `cfg:"server"`
+	AcctServers   []RADIUSServer `cfg:"accounting-server"`
+}
+
+// RADIUSServer is [radius.server "name"] or [radius.accounting-server "name"].
+type RADIUSServer struct {
+	Name                        string        `cfg:",name"`
+	Address                     string        `cfg:"address,required"`
+	Secret                      config.Secret `cfg:"secret,required"`
+	RequireMessageAuthenticator string        `cfg:"require-message-authenticator"` // auto (default), always, never
+}
+
+// UsersSection is [local-users]: a users file for labs, used only when no
+// RADIUS server is configured (never as a silent fallback).
+type UsersSection struct {
+	File string `cfg:"file"` // lines: username password [ip]
+}
+
+// CoASection is [coa]: the RFC 5176 dynamic authorization server.
+type CoASection struct {
+	Listen  netip.AddrPort `cfg:"listen"` // e.g. 0.0.0.0:3799; unset: no CoA server
+	Clients []CoAClient    `cfg:"client"`
+}
+
+// CoAClient is [coa.client "name"].
+type CoAClient struct {
+	Name    string        `cfg:",name"`
+	Address netip.Prefix  `cfg:"address,required"`
+	Secret  config.Secret `cfg:"secret,required"`
+}
+
+// AcctSection is [accounting].
+type AcctSection struct {
+	Database        config.Secret `cfg:"database"`         // PostgreSQL DSN; unset: no database
+	SpoolDir        string        `cfg:"spool-dir"`        // default /var/lib/bras/spool
+	InterimInterval time.Duration `cfg:"interim-interval"` // when RADIUS gives none; default 5m
+	RADIUS          bool          `cfg:"radius"`           // send RADIUS accounting to [radius.accounting-server]
+	SharedPools     bool          `cfg:"shared-pools"`     // allocate addresses from the database (several LNS nodes)
+}
+
+// LoadConfig reads and checks the configuration file at path.
+func LoadConfig(path string) (*FileConfig, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return ParseConfig(f, path)
+}
+
+// ParseConfig decodes and checks a configuration.
+func ParseConfig(r io.Reader, name string) (*FileConfig, error) {
+	var c FileConfig
+	if err := config.Decode(r, name, &c); err != nil {
+		return nil, err
+	}
+	c.defaults()
+	if err := c.check(); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	return &c, nil
+}
+
+func (c *FileConfig) defaults() {
+	if c.LNS.HostName == "" {
+		c.LNS.HostName = c.LNS.Node
+	}
+	if !c.LNS.Listen.IsValid() {
+		c.LNS.Listen = netip.MustParseAddrPort("0.0.0.0:1701")
+	}
+	if c.LNS.MaxSessions <= 0 {
+		c.LNS.MaxSessions = 65535
+	}
+	if c.LNS.AuthWorkers <= 0 {
+		c.LNS.AuthWorkers = 256
+	}
+	if c.TUN.Name == "" {
+		c.TUN.Name = "bras0"
+	}
+	if c.TUN.MTU == 0 {
+		c.TUN.MTU = 1500
+	}
+	if c.TUN.Queues <= 0 {
+		c.TUN.Queues = 1
+	}
+	if c.TUN.Routes == "" {
+		c.TUN.Routes = "per-session"
+	}
+	if len(c.PPP.Auth) == 0 {
+		c.PPP.Auth = []string{"chap", "pap"}
+	}
+	if !c.PPP.LocalIP.IsValid() && c.TUN.Address.IsValid() {
+		c.PPP.LocalIP = c.TUN.Address.Addr()
+	}
+	if c.PPP.MRU == 0 {
+		c.PPP.MRU = 1460
+	}
+	if c.PPP.EchoFailures <= 0 {
+		c.PPP.EchoFailures = 3
+	}
+	if c.PPP.DefaultPool == "" && len(c.Pools) > 0 {
+		c.PPP.DefaultPool = c.Pools[0].Name
+	}
+	if c.RADIUS.NASIdentifier == "" {
+		c.RADIUS.NASIdentifier = c.LNS.Node
+	}
+	if c.Accounting.SpoolDir == "" {
+		c.Accounting.SpoolDir = "/var/lib/bras/spool"
+	}
+	if c.Accounting.InterimInterval == 0 {
+		c.Accounting.InterimInterval = 5 * time.Minute
+	}
+	for i := range c.LACs {
+		l := &c.LACs[i]
+		if l.HostName == "" {
+			l.HostName = l.Name
+		}
+		if l.Proxy == "" {
+			l.Proxy = "accept"
+		}
+	}
+}
+
+// check validates what the decoder cannot: relations between keys. Errors
+// name the section and key.
+func (c *FileConfig) check() error {
+	var errs []error
+	bad := func(where, format string, a ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", where, fmt.Sprintf(format, a...)))
+	}
+	if !c.TUN.Address.IsValid() {
+		bad("tun.address", "required: the LNS's own address on the TUN device (e.g. 100.64.0.1/32)")
+	}
+	if c.TUN.Routes != "per-session" && c.TUN.Routes != "per-pool" {
+		bad("tun.routes", "want per-session or per-pool, got %q", c.TUN.Routes)
+	}
+	if c.TUN.MTU < 576 || c.TUN.MTU > 9000 {
+		bad("tun.mtu", "%d is out of range 576-9000", c.TUN.MTU)
+	}
+	if _, err := c.AuthProtos(); err != nil {
+		bad("ppp.auth", "%v", err)
+	}
+	if c.PPP.MRU < 576 || c.PPP.MRU > 1500 {
+		bad("ppp.mru", "%d is out of range 576-1500", c.PPP.MRU)
+	}
+	if len(c.PPP.DNS) > 2 {
+		bad("ppp.dns", "at most two servers (primary, secondary)")
+	}
+	if len(c.Pools) == 0 && !c.Accounting.SharedPools {
+		bad("pool", "at least one [pool \"name\"] is required")
+	}
+	if _, err := c.LocalPools(); err != nil {
+		bad("pool", "%v", err)
+	}
+	if len(c.LACs) == 0 {
+		bad("lac", "at least one [lac \"name\"] is required: the LNS accepts tunnels only from configured LACs")
+	}
+	for i, l := range c.LACs {
+		where := fmt.Sprintf("lac[%d] %q", i, l.Name)
+		if l.Secret.Empty() && !l.NoAuth {
+			bad(where+".secret", "required (tunnel authentication is on by default; set no-tunnel-auth = true to allow this LAC without it)")
+		}
+		if l.HideAVPs && l.Secret.Empty() {
+			bad(where+".hide-avps", "hidden AVPs need a secret")
+		}
+		if l.Proxy != "accept" && l.Proxy != "renegotiate" {
+			bad(where+".proxy", "want accept or renegotiate, got %q", l.Proxy)
+		}
+		for j, m := range c.LACs[:i] {
+			if strings.EqualFold(m.HostName, l.HostName) {
+				bad(where+".host-name", "%q is also the host name of lac[%d] %q", l.HostName, j, m.Name)
+			}
+		}
+	}
+	if len(c.RADIUS.Servers) == 0 && c.LocalUsers.File == "" {
+		bad("radius.server", "no RADIUS server and no [local-users] file: nobody could log in")
+	}
+	if len(c.RADIUS.Servers) > 0 && c.LocalUsers.File != "" {
+		bad("local-users.file", "RADIUS servers are configured: a local users file is never used as a silent fallback; remove one of them")
+	}
+	for i, s := range append(append([]RADIUSServer(nil), c.RADIUS.Servers...), c.RADIUS.AcctServers...) {
+		if _, err := aaa.ParseMAPolicy(s.RequireMessageAuthenticator); err != nil {
+			bad(fmt.Sprintf("radius server %d %q.require-message-authenticator", i, s.Name), "%v", err)
+		}
+	}
+	if c.Accounting.RADIUS && len(c.RADIUS.AcctServers) == 0 {
+		bad("accounting.radius", "needs at least one [radius.accounting-server]")
+	}
+	if c.Accounting.SharedPools && c.Accounting.Database.Empty() {
+		bad("accounting.shared-pools", "needs accounting.database")
+	}
+	if c.CoA.Listen.IsValid() && len(c.CoA.Clients) == 0 {
+		bad("coa.client", "a CoA listener needs at least one client")
+	}
+	return errors.Join(errs...)
+}
+
+// AuthProtos maps ppp.auth to the PPP authentication protocols.
+func (c *FileConfig) AuthProtos() ([]ppp.AuthProto, error) {
+	var out []ppp.AuthProto
+	for _, a := range c.PPP.Auth {
+		switch strings.ToLower(a) {
+		case "pap":
+			out = append(out, ppp.AuthPAP)
+		case "chap", "chap-md5":
+			out = append(out, ppp.AuthCHAPMD5)
+		default:
+			return nil, fmt.Errorf("unknown authentication protocol %q (want chap or pap)", a)
+		}
+	}
+	return out, nil
+}
+
+// LocalPools builds the in-memory pools of the [pool] sections.
+func (c *FileConfig) LocalPools() (*LocalPool, error) {
+	defs := make(map[string][]string, len(c.Pools))
+	for _, p := range c.Pools {
+		defs[p.Name] = p.Ranges
+	}
+	if len(defs) == 0 {
+		return nil, nil
+	}
+	return NewLocalPool(defs, c.PPP.DefaultPool)
+}

@@ -1,0 +1,144 @@
+package lns
+
+import (
+	"context"
+	"errors"
+	"net/url"
+	"slices"
+	"time"
+
+	"github.com/bras-project/bras/aaa"
+	"github.com/bras-project/bras/accounting"
+	"github.com/bras-project/bras/internal/api"
+	"github.com/bras-project/bras/internal/metrics"
+	"github.com/bras-project/bras/internal/table"
+)
+
+// RegisterMetrics exposes the LNS, L2TP and data-plane counters.
+func (s *Server) RegisterMetrics(r *metrics.Registry) {
+	r.GaugeVecFunc(metrics.Sessions, "Subscriber sessions on this LNS by state.", []string{"state"}, func(emit func(float64, ...string)) {
+		counts := map[string]int{}
+		for _, ss := range s.snapshot() {
+			if v := ss.view.Load(); v != nil {
+				counts[v.State]++
+			}
+		}
+		for _, st := range []sessState{stateStarting, stateLCP, stateUp, stateClosing} {
+			emit(float64(counts[st.String()]), st.String())
+		}
+	})
+	r.CounterVecFunc(metrics.SessionSetups, "Session set-ups by result.", []string{"result"}, func(emit func(float64, ...string)) {
+		emit(float64(s.stats.SessionsUp.Load()), "up")
+		emit(float64(s.stats.AuthRejected.Load()), "auth_rejected")
+		emit(float64(s.stats.AuthErrors.Load()), "auth_error")
+		emit(float64(s.stats.CallsRefused.Load()), "refused")
+	})
+	r.CounterVecFunc(metrics.SessionTeardowns, "Session teardowns by Acct-Terminate-Cause.", []string{"cause"}, func(emit func(float64, ...string)) {
+		for c := range s.stats.Teardowns {
+			if n := s.stats.Teardowns[c].Load(); n > 0 {
+				emit(float64(n), accounting.TerminateCause(c).String())
+			}
+		}
+	})
+	st := s.ep.Stats()
+	r.GaugeFunc(metrics.L2TPTunnels, "L2TP tunnels.", nil, func() float64 { return float64(len(s.ep.Tunnels())) })
+	r.CounterVecFunc(metrics.L2TPControlMessages, "L2TP control messages by direction.", []string{"direction"}, func(emit func(float64, ...string)) {
+		emit(float64(st.ControlRx.Load()), "rx")
+		emit(float64(st.ControlTx.Load()), "tx")
+	})
+	r.CounterFunc(metrics.L2TPRetransmits, "L2TP control messages retransmitted.", nil, metrics.Load(&st.Retransmits))
+	r.CounterFunc(metrics.L2TPMalformed, "L2TP datagrams that did not parse.", nil, metrics.Load(&st.Malformed))
+	r.CounterFunc(metrics.L2TPAuthFailures, "L2TP tunnel authentication failures (StopCCN result 4).", nil, metrics.Load(&st.AuthFailures))
+	r.CounterVecFunc(metrics.DataplanePackets, "Packets forwarded by the data plane by direction.", []string{"direction"}, func(emit func(float64, ...string)) {
+		d := s.dp.Stats()
+		emit(float64(d.TUNWritten), "up")
+		emit(float64(d.Encapsulated), "down")
+	})
+	r.CounterVecFunc(metrics.DataplaneDrops, "Packets dropped by the data plane by reason.", []string{"reason"}, func(emit func(float64, ...string)) {
+		d := s.dp.Stats()
+		for i, n := range d.Drops {
+			if DropReason(i) != DropNone {
+				emit(float64(n), DropReason(i).String())
+			}
+		}
+	})
+}
+
+func registerRADIUSMetrics(r *metrics.Registry, c *aaa.Client) {
+	r.CounterVecFunc(metrics.RadiusRequests, "RADIUS requests by result.", []string{"result"}, func(emit func(float64, ...string)) {
+		st := c.Stats()
+		emit(float64(st.Accepts), "accept")
+		emit(float64(st.Rejects), "reject")
+		emit(float64(st.AcctResponses), "accounting_response")
+		emit(float64(st.AuthFailed+st.AcctFailed), "no_answer")
+		emit(float64(st.BadAuthenticator+st.BadMessageAuthenticator+st.MissingMessageAuthenticator), "bad_authenticator")
+	})
+	r.CounterFunc(metrics.RadiusTimeouts, "RADIUS transmissions that got no answer.", nil, func() float64 { return float64(c.Stats().Timeouts) })
+}
+
+// RADIUSSink sends accounting records as RADIUS Accounting-Requests (RFC
+// 2866): Start, Interim-Update and Stop with 64-bit counters, Class echoed.
+type RADIUSSink struct {
+	Client      *aaa.Client
+	NASPortType aaa.NASPortType
+}
+
+// Write implements accounting.Sink; records go one by one, in order.
+func (r *RADIUSSink) Write(ctx context.Context, recs []accounting.Record) error {
+	for _, rec := range recs {
+		req := aaa.AcctRequest{
+			SessionID:        rec.SessionID,
+			Username:         rec.Username,
+			FramedIP:         rec.Addr,
+			NASPort:          uint32(rec.L2TPSessionID),
+			NASPortID:        rec.NASPortID,
+			NASPortType:      r.NASPortType,
+			CallingStationID: rec.CallingStationID,
+			InOctets:         rec.InOctets,
+			OutOctets:        rec.OutOctets,
+			InPackets:        rec.InPackets,
+			OutPackets:       rec.OutPackets,
+			Class:            rec.Class,
+			EventTime:        rec.Time,
+		}
+		if rec.Realm != "" {
+			req.Username = rec.Username + "@" + rec.Realm
+		}
+		if !rec.Started.IsZero() && rec.Time.After(rec.Started) {
+			req.SessionTime = rec.Time.Sub(rec.Started).Truncate(time.Second)
+		}
+		switch rec.Kind {
+		case accounting.Start:
+			req.Status = aaa.AcctStart
+		case accounting.Interim:
+			req.Status = aaa.AcctInterimUpdate
+		case accounting.Stop:
+			req.Status = aaa.AcctStop
+			req.Cause = aaa.TerminateCause(rec.Cause)
+		default:
+			continue
+		}
+		if err := r.Client.Account(ctx, req); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ReportsOf serves accounting's billing reports through the HTTP API.
+func ReportsOf(r *accounting.Reports) api.Reports {
+	return api.ReportsFunc(func(ctx context.Context, name string, q url.Values) (*table.Table, error) {
+		p, err := accounting.ParseReportParams(q)
+		if err != nil {
+			return nil, api.BadRequest(err)
+		}
+		if !slices.Contains(accounting.ReportNames, name) {
+			return nil, api.ErrNotFound
+		}
+		t, err := r.Run(ctx, name, p)
+		if errors.Is(err, accounting.ErrBadReport) {
+			return nil, api.BadRequest(err)
+		}
+		return t, err
+	})
+}

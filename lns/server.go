@@ -1,0 +1,640 @@
+package lns
+
+import (
+	"context"
+	"crypto/md5"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/bras-project/bras/aaa"
+	"github.com/bras-project/bras/accounting"
+	"github.com/bras-project/bras/internal/udpio"
+	"github.com/bras-project/bras/l2tp"
+	"github.com/bras-project/bras/ppp"
+)
+
+// Stats are the LNS's own counters (the l2tp endpoint, the data plane, the
+// RADIUS client and the accountant keep theirs).
+type Stats struct {
+	CallsAccepted  atomic.Uint64
+	CallsRefused   atomic.Uint64
+	SessionsUp     atomic.Uint64 // IPCP opened
+	AuthRejected   atomic.Uint64
+	AuthErrors     atomic.Uint64 // RADIUS unreachable, pool exhausted
+	AuthBusy       atomic.Uint64 // worker pool saturated
+	ProxyAccepted  atomic.Uint64
+	ProxyRefused   atomic.Uint64
+	ControlDropped atomic.Uint64     // shard inbox full
+	NoSession      atomic.Uint64     // data for a call without PPP yet
+	Teardowns      [20]atomic.Uint64 // by Acct-Terminate-Cause
+}
+
+func (st *Stats) countTeardown(c accounting.TerminateCause) {
+	if int(c) < len(st.Teardowns) {
+		st.Teardowns[c].Add(1)
+	}
+}
+
+type authJob struct {
+	s   *session
+	req ppp.AuthRequest
+}
+
+// Deps are the parts of an LNS made outside it (so tests and bras lab can
+// build them in namespaces): the UDP socket of the tunnels, the data plane
+// on its TUN device, and the optional services.
+type Deps struct {
+	Conn   *net.UDPConn
+	Logger *slog.Logger
+	// DataPlane is built by NewServer from these when nil.
+	TUN    []TUNQueue
+	Routes RouteInstaller
+	// Pool hands out addresses; nil: the [pool] sections in memory.
+	Pool AddressPool
+	// RADIUS is the authentication client; nil: the [local-users] file.
+	RADIUS *aaa.Client
+	Users  map[string]LocalUser
+	// Acct records sessions; nil: no accounting.
+	Acct *accounting.Accountant
+	// AuthLog records authentication outcomes (radpostauth); optional.
+	AuthLog func(ctx context.Context, user, result, reply string, at time.Time)
+}
+
+// LocalUser is an entry of the lab users file.
+type LocalUser struct {
+	Password string
+	Addr     netip.Addr
+}
+
+// Server is the LNS: it accepts tunnels and calls from the configured LACs,
+// runs PPP for each call on a few shard goroutines, authenticates through
+// RADIUS (or the lab users file) on a bounded worker pool, assigns addresses
+// and forwards the subscribers' traffic through the data plane.
+type Server struct {
+	cfg   *FileConfig
+	log   *slog.Logger
+	deps  Deps
+	ep    *l2tp.Endpoint
+	dp    *DataPlane
+	pool  AddressPool
+	local *LocalPool
+	acct  *accounting.Accountant
+	stats Stats
+
+	shards []*shard
+	jobs   chan authJob
+
+	mu       sync.RWMutex
+	sessions map[string]*session
+	up       atomic.Int64
+
+	seq  atomic.Uint64
+	boot time.Time
+	ctx  context.Context
+}
+
+// NewServer builds an LNS from its configuration and parts.
+func NewServer(cfg *FileConfig, d Deps) (*Server, error) {
+	if d.Conn == nil {
+		return nil, errors.New("lns: no UDP socket")
+	}
+	if d.Logger == nil {
+		d.Logger = slog.New(slog.DiscardHandler)
+	}
+	s := &Server{
+		cfg:      cfg,
+		log:      d.Logger,
+		deps:     d,
+		acct:     d.Acct,
+		sessions: make(map[string]*session),
+		jobs:     make(chan authJob, cfg.LNS.AuthWorkers*4),
+		boot:     time.Now(),
+	}
+	local, err := cfg.LocalPools()
+	if err != nil {
+		return nil, err
+	}
+	s.local = local
+	s.pool = d.Pool
+	if s.pool == nil {
+		if local == nil {
+			return nil, errors.New("lns: no address pool")
+		}
+		s.pool = local
+	}
+	if d.RADIUS == nil && d.Users == nil {
+		return nil, errors.New("lns: neither a RADIUS client nor local users")
+	}
+	n := cfg.LNS.Shards
+	if n <= 0 {
+		n = runtime.GOMAXPROCS(0)
+	}
+	for i := 0; i < n; i++ {
+		s.shards = append(s.shards, newShard(s, 4096))
+	}
+	udp, err := udpio.NewConn(d.Conn)
+	if err != nil {
+		return nil, err
+	}
+	s.dp, err = NewDataPlane(DataPlaneConfig{
+		TUN:         d.TUN,
+		Conn:        udp,
+		Routes:      d.Routes,
+		Control:     s.onControl,
+		Logger:      d.Logger,
+		MaxSessions: cfg.LNS.MaxSessions,
+		MTU:         cfg.TUN.MTU,
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.ep, err = l2tp.NewEndpoint(d.Conn, l2tp.Config{
+		HostName:   cfg.LNS.HostName,
+		VendorName: "bras",
+		Logger:     d.Logger,
+		Accept:     s.accept,
+		Handler:    (*l2tpEvents)(s),
+		Data:       s.onData,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Endpoint is the L2TP endpoint (for its statistics and tunnels).
+func (s *Server) Endpoint() *l2tp.Endpoint { return s.ep }
+
+// DataPlane is the forwarding path (for its statistics).
+func (s *Server) DataPlane() *DataPlane { return s.dp }
+
+// Stats are the LNS's counters.
+func (s *Server) Stats() *Stats { return &s.stats }
+
+// SessionsUp is the number of sessions with IPCP open.
+func (s *Server) SessionsUp() int { return int(s.up.Load()) }
+
+func (s *Server) countUp(d int64) { s.up.Add(d) }
+
+// Run serves until ctx is done, then shuts down gracefully: every session
+// gets its accounting Stop with cause NAS-Reboot and a CDN, every tunnel a
+// StopCCN.
+func (s *Server) Run(ctx context.Context) error {
+	s.ctx = ctx
+	shardCtx, stopShards := context.WithCancel(context.Background())
+	defer stopShards()
+	var wg sync.WaitGroup
+	for _, sh := range s.shards {
+		wg.Add(1)
+		go func() { defer wg.Done(); sh.run(shardCtx) }()
+	}
+	workerCtx, stopWorkers := context.WithCancel(context.Background())
+	defer stopWorkers()
+	for i := 0; i < s.cfg.LNS.AuthWorkers; i++ {
+		wg.Add(1)
+		go func() { defer wg.Done(); s.authWorker(workerCtx) }()
+	}
+	dpCtx, stopDP := context.WithCancel(context.Background())
+	defer stopDP()
+	dpErr := make(chan error, 1)
+	go func() { dpErr <- s.dp.Run(dpCtx) }()
+	epCtx, stopEP := context.WithCancel(context.Background())
+	defer stopEP()
+	epErr := make(chan error, 1)
+	go func() { epErr <- s.ep.Run(epCtx) }()
+
+	s.log.Info("LNS running", "listen", s.deps.Conn.LocalAddr().String(), "host_name", s.cfg.LNS.HostName, "shards", len(s.shards))
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-dpErr:
+		err = fmt.Errorf("lns: data plane: %w", err)
+	case err = <-epErr:
+		err = fmt.Errorf("lns: l2tp endpoint: %w", err)
+	}
+
+	// Graceful shutdown: Stop for every session, CDN, then StopCCN.
+	s.log.Info("LNS shutting down", "sessions", len(s.snapshot()))
+	for _, ss := range s.snapshot() {
+		done := make(chan struct{})
+		if ss.sh.send(shardCtx, event{kind: evDisconnect, s: ss, cause: accounting.CauseNASReboot, done: done}) {
+			<-done
+		}
+	}
+	// PPP may still be closing: cut what remains.
+	deadline := time.Now().Add(3 * time.Second)
+	for len(s.snapshot()) > 0 && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	for _, ss := range s.snapshot() {
+		done := make(chan struct{})
+		if ss.sh.send(shardCtx, event{kind: evCallDown, s: ss, lostTunnel: false, done: done}) {
+			<-done
+		}
+	}
+	stopEP()
+	<-epErr
+	stopWorkers()
+	stopShards()
+	stopDP()
+	<-dpErr
+	wg.Wait()
+	return err
+}
+
+// accept decides on an SCCRQ: only configured LACs, from their allowed
+// prefixes, with tunnel authentication unless disabled for that LAC.
+func (s *Server) accept(peer netip.AddrPort, hostName string) (l2tp.TunnelOptions, error) {
+	for i := range s.cfg.LACs {
+		l := &s.cfg.LACs[i]
+		if !equalFold(l.HostName, hostName) {
+			continue
+		}
+		if len(l.AllowedFrom) > 0 {
+			ok := false
+			for _, p := range l.AllowedFrom {
+				if p.Contains(peer.Addr().Unmap()) {
+					ok = true
+					break
+				}
+			}
+			if !ok {
+				s.log.Warn("tunnel refused: source not allowed for this LAC", "peer", peer.String(), "lac", l.Name)
+				return l2tp.TunnelOptions{}, fmt.Errorf("lns: %s not allowed for LAC %q", peer.Addr(), l.Name)
+			}
+		}
+		return l2tp.TunnelOptions{
+			Secret:        l.Secret.Bytes(),
+			HideAVPs:      l.HideAVPs,
+			HelloInterval: l.HelloInterval,
+			MaxSessions:   l.MaxSessions,
+		}, nil
+	}
+	s.log.Warn("tunnel refused: unknown LAC", "peer", peer.String(), "host_name", hostName)
+	return l2tp.TunnelOptions{}, fmt.Errorf("lns: unknown LAC host name %q", hostName)
+}
+
+func equalFold(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		x, y := a[i], b[i]
+		if 'A' <= x && x <= 'Z' {
+			x += 'a' - 'A'
+		}
+		if 'A' <= y && y <= 'Z' {
+			y += 'a' - 'A'
+		}
+		if x != y {
+			return false
+		}
+	}
+	return true
+}
+
+func (s *Server) lacOf(t *l2tp.Tunnel) *LACSection {
+	for i := range s.cfg.LACs {
+		if equalFold(s.cfg.LACs[i].HostName, t.PeerHostName()) {
+			return &s.cfg.LACs[i]
+		}
+	}
+	return nil
+}
+
+func (s *Server) newSessionID() string {
+	return fmt.Sprintf("%s-%x-%06x", s.cfg.LNS.Node, s.boot.Unix(), s.seq.Add(1))
+}
+
+func (s *Server) shardOf(id uint64) *shard { return s.shards[id%uint64(len(s.shards))] }
+
+// l2tpEvents adapts the Server to l2tp.Handler. Its methods run on tunnel
+// goroutines and must not block.
+type l2tpEvents Server
+
+func (e *l2tpEvents) TunnelUp(t *l2tp.Tunnel) {
+	(*Server)(e).log.Info("tunnel up", "peer", t.Peer().String(), "host_name", t.PeerHostName(), "tunnel_id", t.LocalID())
+}
+
+func (e *l2tpEvents) TunnelDown(t *l2tp.Tunnel, rc l2tp.ResultCode, err error) {
+	(*Server)(e).log.Info("tunnel down", "peer", t.Peer().String(), "tunnel_id", t.LocalID(), "result", rc.Describe(l2tp.MsgStopCCN), "err", err)
+}
+
+// IncomingCall accepts an ICRQ when the node and the LAC have room.
+func (e *l2tpEvents) IncomingCall(t *l2tp.Tunnel, c *l2tp.Session, icrq *l2tp.Message) error {
+	s := (*Server)(e)
+	lac := s.lacOf(t)
+	if lac == nil {
+		s.stats.CallsRefused.Add(1)
+		return &l2tp.CallRefusedError{Result: l2tp.ResultCode{Result: uint16(l2tp.CDNAdmin), Message: "unknown LAC"}}
+	}
+	s.mu.Lock()
+	full := len(s.sessions) >= s.cfg.LNS.MaxSessions
+	var ss *session
+	if !full {
+		n := s.seq.Load()
+		ss = &session{
+			srv:     s,
+			sh:      s.shardOf(n),
+			id:      s.newSessionID(),
+			call:    c,
+			tunnel:  t,
+			lac:     lac,
+			created: time.Now(),
+			heapIdx: -1,
+		}
+		s.sessions[ss.id] = ss
+	}
+	s.mu.Unlock()
+	if full {
+		s.stats.CallsRefused.Add(1)
+		return &l2tp.CallRefusedError{Result: l2tp.ResultCode{Result: uint16(l2tp.CDNNoFacilitiesTemporary), Message: "session limit reached"}}
+	}
+	ss.log = s.log.With("session_id", ss.id, "tunnel_id", t.LocalID(), "call_id", c.LocalID(), "peer", t.Peer().String())
+	c.SetValue(ss)
+	ss.publish()
+	s.stats.CallsAccepted.Add(1)
+	return nil
+}
+
+// SessionUp: the ICCN is in. The data-plane flow is made here so frames
+// that follow find it; PPP starts on the shard.
+func (e *l2tpEvents) SessionUp(c *l2tp.Session, _ *l2tp.Message) {
+	s := (*Server)(e)
+	ss, _ := c.Value().(*session)
+	if ss == nil {
+		return
+	}
+	f, err := NewFlow(FlowConfig{
+		LocalTunnelID:  c.Tunnel().LocalID(),
+		LocalSessionID: c.LocalID(),
+		PeerTunnelID:   c.Tunnel().PeerID(),
+		PeerSessionID:  c.PeerID(),
+		Peer:           c.Tunnel().Peer(),
+		Sequencing:     c.Sequenced(),
+		Owner:          ss,
+	})
+	if err == nil {
+		err = s.dp.Add(f)
+	}
+	if err != nil {
+		ss.log.Error("cannot set up the data path", "err", err)
+		c.Disconnect(l2tp.ResultCode{Result: uint16(l2tp.CDNGeneralError), Message: "data path"})
+		return
+	}
+	ss.flow.Store(f)
+	if !ss.sh.post(event{kind: evCallUp, s: ss}) {
+		s.stats.ControlDropped.Add(1)
+		c.Disconnect(l2tp.ResultCode{Result: uint16(l2tp.CDNNoFacilitiesTemporary), Message: "overloaded"})
+	}
+}
+
+// SessionDown: CDN received or sent, or the tunnel is gone.
+func (e *l2tpEvents) SessionDown(c *l2tp.Session, rc l2tp.ResultCode) {
+	ss, _ := c.Value().(*session)
+	if ss == nil {
+		return
+	}
+	lost := c.Tunnel().State() != l2tp.CtrlEstablished
+	ev := event{kind: evCallDown, s: ss, lostTunnel: lost}
+	if !ss.sh.post(ev) {
+		// Never lose a teardown: wait for room on another goroutine.
+		go ss.sh.send(context.Background(), ev)
+	}
+}
+
+func (e *l2tpEvents) SetLinkInfo(c *l2tp.Session, accm l2tp.ACCM) {}
+func (e *l2tpEvents) WANError(c *l2tp.Session, errs l2tp.CallErrors) {
+	if ss, _ := c.Value().(*session); ss != nil {
+		ss.log.Info("WAN error notify from the LAC", "crc", errs.CRC, "framing", errs.Framing, "overruns", errs.HardwareOverruns)
+	}
+}
+
+// onData is the l2tp endpoint's data callback, on its socket reader.
+func (s *Server) onData(_ *l2tp.Tunnel, c *l2tp.Session, _ l2tp.Header, payload []byte) {
+	ss, _ := c.Value().(*session)
+	if ss == nil {
+		s.stats.NoSession.Add(1)
+		return
+	}
+	f := ss.flow.Load()
+	if f == nil {
+		s.stats.NoSession.Add(1)
+		return
+	}
+	s.dp.Decap(f, payload)
+}
+
+// onControl gets PPP control frames from the data plane (on the socket
+// reader): a copy goes to the session's shard.
+func (s *Server) onControl(f *Flow, _ ppp.Protocol, frame []byte) {
+	ss, _ := f.Owner().(*session)
+	if ss == nil {
+		return
+	}
+	cp := append([]byte(nil), frame...)
+	if !ss.sh.post(event{kind: evControl, s: ss, frame: cp}) {
+		s.stats.ControlDropped.Add(1)
+	}
+}
+
+func (s *Server) forget(ss *session) {
+	s.mu.Lock()
+	delete(s.sessions, ss.id)
+	s.mu.Unlock()
+}
+
+func (s *Server) snapshot() []*session {
+	s.mu.RLock()
+	out := make([]*session, 0, len(s.sessions))
+	for _, ss := range s.sessions {
+		out = append(out, ss)
+	}
+	s.mu.RUnlock()
+	return out
+}
+
+func (s *Server) lookup(id string) *session {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.sessions[id]
+}
+
+// authWorker runs RADIUS requests and address allocations off the shards.
+func (s *Server) authWorker(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case j := <-s.jobs:
+			o := s.authenticate(ctx, j)
+			if !j.s.sh.send(ctx, event{kind: evAuthDone, s: j.s, auth: o}) {
+				s.releaseOutcome(j.s, o)
+			}
+		}
+	}
+}
+
+func (s *Server) authenticate(ctx context.Context, j authJob) *authOutcome {
+	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	ss, req := j.s, j.req
+	o := &authOutcome{}
+	if s.deps.RADIUS != nil {
+		ar := aaa.AuthRequest{
+			Username:         req.Username,
+			NASPort:          uint32(ss.call.LocalID()),
+			NASPortID:        fmt.Sprintf("%d/%d", ss.tunnel.LocalID(), ss.call.LocalID()),
+			AcctSessionID:    ss.id,
+			CallingStationID: ss.view.Load().Calling,
+			CalledStationID:  ss.view.Load().Called,
+			Tunnel: &aaa.TunnelInfo{
+				Type:           aaa.TunnelL2TP,
+				Medium:         aaa.MediumIPv4,
+				ClientEndpoint: ss.tunnel.Peer().Addr().String(),
+				ServerEndpoint: localAddr(s.deps.Conn),
+				ClientAuthID:   ss.tunnel.PeerHostName(),
+				ServerAuthID:   s.cfg.LNS.HostName,
+			},
+		}
+		switch req.Proto {
+		case ppp.AuthPAP:
+			ar.PAPPassword = req.Password
+		case ppp.AuthCHAPMD5:
+			ar.CHAPID, ar.CHAPChallenge, ar.CHAPResponse = req.ChapID, req.Challenge, req.Response
+		}
+		reply, err := s.deps.RADIUS.Authenticate(ctx, ar)
+		if err != nil {
+			s.stats.AuthErrors.Add(1)
+			ss.log.Warn("RADIUS gave no answer", "user", req.Username, "err", err)
+			o.message = "authentication service unavailable"
+			return o
+		}
+		o.reply = reply
+		if !reply.Accept {
+			o.message = reply.ReplyMessage
+			if o.message == "" {
+				o.message = "authentication failed"
+			}
+			s.logAuth(ctx, req.Username, "Access-Reject", o.message)
+			return o
+		}
+		s.logAuth(ctx, req.Username, "Access-Accept", "")
+		o.ok = true
+		o.addr = reply.FramedIP
+		pool := reply.FramedPool
+		if o.addr.IsValid() {
+			if s.local != nil {
+				if err := s.local.Claim(o.addr, ss.id); err != nil {
+					ss.log.Warn("Framed-IP-Address is held by another session", "addr", o.addr, "err", err)
+					return &authOutcome{message: "address in use"}
+				}
+				o.pool = "claim"
+			}
+		} else if err := s.allocate(ctx, o, pool, ss); err != nil {
+			return &authOutcome{message: "no address available"}
+		}
+		for i, d := range reply.DNS {
+			if i < 2 && d.Is4() {
+				o.dns[i] = d
+			}
+		}
+	} else {
+		u, ok := s.deps.Users[req.Username]
+		if !ok || !checkLocal(req, u.Password) {
+			s.logAuth(ctx, req.Username, "Reject", "local users file")
+			o.message = "authentication failed"
+			return o
+		}
+		s.logAuth(ctx, req.Username, "Accept", "local users file")
+		o.ok = true
+		o.addr = u.Addr
+		if !o.addr.IsValid() {
+			if err := s.allocate(ctx, o, "", ss); err != nil {
+				return &authOutcome{message: "no address available"}
+			}
+		} else if s.local != nil {
+			if err := s.local.Claim(o.addr, ss.id); err != nil {
+				return &authOutcome{message: "address in use"}
+			}
+			o.pool = "claim"
+		}
+	}
+	if !o.dns[0].IsValid() {
+		for i, d := range s.cfg.PPP.DNS {
+			o.dns[i] = d
+		}
+	}
+	return o
+}
+
+func (s *Server) allocate(ctx context.Context, o *authOutcome, pool string, ss *session) error {
+	a, err := s.pool.Allocate(ctx, pool, ss.id)
+	if err != nil {
+		s.stats.AuthErrors.Add(1)
+		ss.log.Warn("no address for the subscriber", "pool", pool, "err", err)
+		return err
+	}
+	o.addr, o.pool = a, pool
+	if o.pool == "" {
+		o.pool = "default"
+	}
+	return nil
+}
+
+// releaseOutcome gives back an address that was allocated or claimed for a
+// session that will not use it (or no longer does).
+func (s *Server) releaseOutcome(ss *session, o *authOutcome) {
+	if o == nil || !o.ok || o.pool == "" || !o.addr.IsValid() {
+		return
+	}
+	if o.pool == "claim" {
+		_ = s.local.Release(context.Background(), o.addr, ss.id)
+		return
+	}
+	addr := o.addr
+	o.pool = ""
+	go func() { // a shared pool is a database round trip: off the shard
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := s.pool.Release(ctx, addr, ss.id); err != nil {
+			ss.log.Warn("address release failed", "addr", addr, "err", err)
+		}
+	}()
+}
+
+func (s *Server) logAuth(ctx context.Context, user, result, reply string) {
+	if s.deps.AuthLog != nil {
+		s.deps.AuthLog(ctx, user, result, reply, time.Now())
+	}
+}
+
+// checkLocal verifies PAP or CHAP-MD5 credentials against a clear password.
+func checkLocal(req ppp.AuthRequest, password string) bool {
+	switch req.Proto {
+	case ppp.AuthPAP:
+		return subtle.ConstantTimeCompare(req.Password, []byte(password)) == 1
+	case ppp.AuthCHAPMD5:
+		h := md5.New()
+		h.Write([]byte{req.ChapID})
+		h.Write([]byte(password))
+		h.Write(req.Challenge)
+		return subtle.ConstantTimeCompare(h.Sum(nil), req.Response) == 1
+	}
+	return false
+}
+
+func localAddr(c *net.UDPConn) string {
+	if a, ok := c.LocalAddr().(*net.UDPAddr); ok && a.IP != nil && !a.IP.IsUnspecified() {
+		return a.IP.String()
+	}
+	return ""
+}

@@ -1,0 +1,581 @@
+package lns
+
+import (
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/bras-project/bras/aaa"
+	"github.com/bras-project/bras/accounting"
+	"github.com/bras-project/bras/l2tp"
+	"github.com/bras-project/bras/ppp"
+)
+
+// sessState is where a subscriber session stands on the LNS.
+type sessState uint8
+
+const (
+	stateStarting sessState = iota // ICRQ accepted, waiting for ICCN
+	stateLCP                       // PPP negotiating (LCP, authentication, IPCP)
+	stateUp                        // IPCP opened: forwarding, accounted
+	stateClosing                   // LCP Terminate sent, waiting for it to finish
+	stateDown                      // torn down; nothing more happens
+)
+
+func (s sessState) String() string {
+	switch s {
+	case stateStarting:
+		return "starting"
+	case stateLCP:
+		return "negotiating"
+	case stateUp:
+		return "up"
+	case stateClosing:
+		return "closing"
+	case stateDown:
+		return "down"
+	}
+	return "state(?)"
+}
+
+// authOutcome is what the worker pool found for an authentication request.
+type authOutcome struct {
+	ok      bool
+	message string
+	addr    netip.Addr
+	pool    string // the pool addr came from ("" when RADIUS gave it outright)
+	dns     [2]netip.Addr
+	reply   *aaa.AuthReply // nil for the local users file
+}
+
+// change is a CoA-Request's change to a live session (RFC 5176 section 3).
+type change struct {
+	rate           *aaa.RateLimit
+	sessionTimeout *time.Duration
+	idleTimeout    *time.Duration
+}
+
+// session is one subscriber on the LNS: an L2TP call carrying one PPP
+// session. Every field below the atomics is owned by the shard goroutine.
+type session struct {
+	srv    *Server
+	sh     *shard
+	id     string // Acct-Session-Id
+	call   *l2tp.Session
+	tunnel *l2tp.Tunnel
+	lac    *LACSection
+	log    *slog.Logger
+
+	flow atomic.Pointer[Flow]
+	view atomic.Pointer[View]
+
+	state    sessState
+	ppp      *ppp.Session
+	early    [][]byte // control frames that arrived before PPP started
+	created  time.Time
+	started  time.Time // IPCP up
+	user     string
+	addr     netip.Addr
+	addrPool string // pool addr must be released to ("" for a RADIUS address)
+	authed   *authOutcome
+	interim  time.Duration
+	class    [][]byte
+	rate     aaa.RateLimit
+
+	sessionTimeout, idleTimeout time.Duration
+	stopAt                      time.Time                 // Session-Timeout
+	idleAt                      time.Time                 // next Idle-Timeout check
+	cause                       accounting.TerminateCause // why it is closing
+	accounted                   bool                      // Start was written
+
+	deadline time.Time // in the shard's heap
+	heapIdx  int
+}
+
+// View is what the API shows of a session; the shard replaces it whenever
+// the session changes, readers load it atomically.
+type View struct {
+	ID                          string
+	State                       string
+	User                        string
+	Addr                        netip.Addr
+	LAC                         string
+	Calling                     string
+	Called                      string
+	TunnelID                    uint16
+	SessionID                   uint16
+	PeerTunnelID                uint16
+	PeerSessionID               uint16
+	Created                     time.Time
+	Started                     time.Time
+	Rate                        aaa.RateLimit
+	SessionTimeout, IdleTimeout time.Duration
+}
+
+func (s *session) publish() {
+	v := &View{
+		ID:             s.id,
+		State:          s.state.String(),
+		User:           s.user,
+		Addr:           s.addr,
+		LAC:            s.lac.Name,
+		TunnelID:       s.tunnel.LocalID(),
+		SessionID:      s.call.LocalID(),
+		PeerTunnelID:   s.tunnel.PeerID(),
+		PeerSessionID:  s.call.PeerID(),
+		Created:        s.created,
+		Started:        s.started,
+		Rate:           s.rate,
+		SessionTimeout: s.sessionTimeout,
+		IdleTimeout:    s.idleTimeout,
+	}
+	if icrq := s.call.ICRQ(); icrq != nil {
+		if a, ok := icrq.Find(l2tp.AVPCallingNumber); ok {
+			v.Calling = string(a.Value)
+		}
+		if a, ok := icrq.Find(l2tp.AVPCalledNumber); ok {
+			v.Called = string(a.Value)
+		}
+	}
+	s.view.Store(v)
+}
+
+// Send implements ppp.Link: PPP frames go to the LAC with the HDLC address
+// and control octets (RFC 2661 section 5.3).
+func (s *session) Send(frame []byte) error {
+	b := make([]byte, 0, len(frame)+2)
+	b = append(b, 0xff, 0x03)
+	b = append(b, frame...)
+	return s.tunnel.SendData(s.call, b)
+}
+
+// Authenticate implements ppp.Authenticator: the request goes to the worker
+// pool; the answer comes back to the shard as evAuthDone.
+func (s *session) Authenticate(_ *ppp.Session, req ppp.AuthRequest) {
+	s.user = req.Username
+	s.publish()
+	select {
+	case s.srv.jobs <- authJob{s: s, req: req}:
+	default:
+		s.srv.stats.AuthBusy.Add(1)
+		s.sh.later = append(s.sh.later, event{kind: evAuthFail, s: s})
+	}
+}
+
+// Up implements ppp.Handler: IPCP is open.
+func (s *session) Up(_ *ppp.Session, n ppp.NetworkInfo) {
+	if s.state >= stateClosing {
+		return
+	}
+	now := time.Now()
+	f := s.flow.Load()
+	if n.Peer != s.addr {
+		// The client may only have the address we offered (RFC 1332
+		// section 3.3: we Nak'd anything else).
+		s.log.Warn("IPCP opened with an address we did not assign", "want", s.addr, "got", n.Peer)
+		s.close(accounting.CauseNASError, "address mismatch", now)
+		return
+	}
+	if err := s.srv.dp.SetAddr(f, s.addr); err != nil {
+		s.log.Error("cannot bind the subscriber address", "addr", s.addr, "err", err)
+		s.close(accounting.CauseNASError, "address in use", now)
+		return
+	}
+	s.state = stateUp
+	s.started = now
+	if s.sessionTimeout > 0 {
+		s.stopAt = now.Add(s.sessionTimeout)
+	}
+	if s.idleTimeout > 0 {
+		s.idleAt = now.Add(idleCheck(s.idleTimeout))
+	}
+	s.srv.stats.SessionsUp.Add(1)
+	s.srv.countUp(+1)
+	s.publish()
+	s.log.Info("session up", "user", s.user, "addr", s.addr, "rate", s.rate.String())
+	if a := s.srv.acct; a != nil {
+		a.SessionStarted(accounting.SessionInfo{
+			Record:   s.record(now),
+			Interim:  s.interim,
+			Counters: s.counters,
+		})
+		s.accounted = true
+	}
+}
+
+// Down implements ppp.Handler: PPP has ended; the call goes with it.
+func (s *session) Down(_ *ppp.Session, r ppp.Reason) {
+	cause := s.cause
+	if cause == 0 {
+		switch r {
+		case ppp.ReasonPeerTerminate:
+			cause = accounting.CauseUserRequest
+		case ppp.ReasonEchoTimeout:
+			cause = accounting.CauseLostCarrier
+		case ppp.ReasonAuthFailed:
+			cause = accounting.CauseUserError
+		case ppp.ReasonLoopback:
+			cause = accounting.CausePortError
+		default:
+			cause = accounting.CauseNASError
+		}
+	}
+	s.teardown(cause, true, r.String(), time.Now())
+}
+
+func (s *session) counters() accounting.Counters {
+	f := s.flow.Load()
+	if f == nil {
+		return accounting.Counters{}
+	}
+	c := f.Counters()
+	return accounting.Counters{InOctets: c.InOctets, OutOctets: c.OutOctets, InPackets: c.InPackets, OutPackets: c.OutPackets}
+}
+
+func (s *session) record(now time.Time) accounting.Record {
+	user, realm := splitRealm(s.user)
+	v := s.view.Load()
+	r := accounting.Record{
+		Kind:             accounting.Start,
+		SessionID:        s.id,
+		Node:             s.srv.cfg.LNS.Node,
+		Username:         user,
+		Realm:            realm,
+		CallingStationID: v.Calling,
+		LAC:              s.tunnel.PeerHostName(),
+		TunnelID:         s.tunnel.LocalID(),
+		PeerTunnelID:     s.tunnel.PeerID(),
+		L2TPSessionID:    s.call.LocalID(),
+		PeerSessionID:    s.call.PeerID(),
+		Addr:             s.addr,
+		Time:             now,
+		Started:          now,
+		RateDownKbps:     uint32(s.rate.DownKbps),
+		RateUpKbps:       uint32(s.rate.UpKbps),
+		Class:            s.class,
+	}
+	if s.user != "" && realm == "" {
+		r.Username = s.user
+	}
+	return r
+}
+
+// splitRealm splits "user@realm"; the username keeps the realm off.
+func splitRealm(u string) (user, realm string) {
+	if i := strings.LastIndexByte(u, '@'); i >= 0 {
+		return u[:i], u[i+1:]
+	}
+	return u, ""
+}
+
+func idleCheck(idle time.Duration) time.Duration {
+	d := idle / 4
+	if d > 30*time.Second {
+		d = 30 * time.Second
+	}
+	if d < time.Second {
+		d = time.Second
+	}
+	return d
+}
+
+func (s *session) nextDeadline() time.Time {
+	if s.state == stateDown {
+		return time.Time{}
+	}
+	var d time.Time
+	pick := func(t time.Time) {
+		if !t.IsZero() && (d.IsZero() || t.Before(d)) {
+			d = t
+		}
+	}
+	if s.ppp != nil {
+		pick(s.ppp.NextDeadline())
+	}
+	pick(s.stopAt)
+	pick(s.idleAt)
+	return d
+}
+
+func (s *session) onTimer(now time.Time) {
+	if s.state == stateDown {
+		return
+	}
+	if !s.stopAt.IsZero() && !now.Before(s.stopAt) {
+		s.stopAt = time.Time{}
+		s.close(accounting.CauseSessionTimeout, "session timeout", now)
+		return
+	}
+	if !s.idleAt.IsZero() && !now.Before(s.idleAt) {
+		s.idleAt = time.Time{}
+		if f := s.flow.Load(); f != nil && s.state == stateUp {
+			if s.srv.dp.Idle(f) >= s.idleTimeout {
+				s.close(accounting.CauseIdleTimeout, "idle timeout", now)
+				return
+			}
+			s.idleAt = now.Add(idleCheck(s.idleTimeout))
+		}
+	}
+	if s.ppp != nil {
+		s.ppp.Tick(now)
+	}
+}
+
+func (s *session) onEvent(ev event, now time.Time) {
+	if s.state == stateDown {
+		if ev.kind == evAuthDone {
+			s.srv.releaseOutcome(s, ev.auth)
+		}
+		return
+	}
+	switch ev.kind {
+	case evCallUp:
+		s.startPPP(now)
+	case evControl:
+		if s.ppp == nil {
+			if len(s.early) < 8 {
+				s.early = append(s.early, ev.frame)
+			}
+			return
+		}
+		s.ppp.Input(ev.frame, now)
+	case evAuthDone:
+		s.applyAuth(ev.auth, now)
+	case evAuthFail:
+		if s.ppp != nil {
+			s.ppp.AuthResult(ppp.AuthResult{OK: false, Message: "authentication service busy"}, now)
+		}
+	case evCallDown:
+		cause := accounting.CauseLostCarrier
+		if ev.lostTunnel {
+			cause = accounting.CauseLostService
+		}
+		s.teardown(cause, false, "call disconnected by the LAC", now)
+	case evDisconnect:
+		s.close(ev.cause, "disconnected: "+ev.cause.String(), now)
+	case evChange:
+		s.applyChange(ev.change, now)
+	}
+}
+
+// startPPP runs PPP on the call once the ICCN is in: with the LAC's proxy
+// LCP and authentication when the LAC's policy accepts them (RFC 2661
+// section 4.4.5), else a fresh negotiation.
+func (s *session) startPPP(now time.Time) {
+	if s.ppp != nil {
+		return
+	}
+	c := s.srv.cfg
+	protos, _ := c.AuthProtos()
+	s.ppp = ppp.NewSession(s, ppp.Config{
+		Role:          ppp.Server,
+		MRU:           uint16(c.PPP.MRU),
+		Auth:          protos,
+		Authenticator: s,
+		Name:          c.LNS.HostName,
+		LocalIP:       c.PPP.LocalIP,
+		Echo:          ppp.EchoConfig{Interval: c.PPP.EchoInterval, MaxFailures: c.PPP.EchoFailures},
+		Restart:       c.PPP.Restart,
+		Logger:        s.log,
+		Handler:       s,
+	})
+	s.state = stateLCP
+	s.publish()
+	started := false
+	if s.lac.Proxy == "accept" {
+		if p, ok := proxyFromICCN(s.call.ICCN()); ok {
+			if err := s.ppp.StartProxied(p, now); err != nil {
+				s.srv.stats.ProxyRefused.Add(1)
+				s.log.Info("proxy LCP refused, renegotiating", "err", err)
+			} else {
+				s.srv.stats.ProxyAccepted.Add(1)
+				started = true
+			}
+		}
+	}
+	if !started {
+		s.ppp.Open(now)
+	}
+	for _, f := range s.early {
+		s.ppp.Input(f, now)
+	}
+	s.early = nil
+}
+
+// proxyFromICCN reads the proxy LCP and proxy authentication AVPs (RFC 2661
+// section 4.4.5). ok is false when the LAC sent none.
+func proxyFromICCN(m *l2tp.Message) (ppp.Proxy, bool) {
+	if m == nil {
+		return ppp.Proxy{}, false
+	}
+	sent, ok1 := m.Find(l2tp.AVPLastSentLCPConfReq)
+	recv, ok2 := m.Find(l2tp.AVPLastRecvLCPConfReq)
+	if !ok1 || !ok2 {
+		return ppp.Proxy{}, false
+	}
+	p := ppp.Proxy{LastSentConfReq: sent.Value, LastRecvConfReq: recv.Value}
+	if a, ok := m.Find(l2tp.AVPInitialRecvLCPConfReq); ok {
+		p.InitialRecvConfReq = a.Value
+	}
+	if a, ok := m.Find(l2tp.AVPProxyAuthenType); ok {
+		v, err := a.Uint16()
+		if err != nil {
+			return ppp.Proxy{}, false
+		}
+		proto, known := ppp.AuthFromProxyAuthenType(v)
+		if !known {
+			return ppp.Proxy{}, false
+		}
+		p.AuthProto = proto
+	}
+	if a, ok := m.Find(l2tp.AVPProxyAuthenName); ok {
+		p.AuthName = string(a.Value)
+	}
+	if a, ok := m.Find(l2tp.AVPProxyAuthenChallenge); ok {
+		p.AuthChallenge = a.Value
+	}
+	if a, ok := m.Find(l2tp.AVPProxyAuthenID); ok {
+		if id, err := l2tp.ParseProxyAuthenID(a.Value); err == nil {
+			p.AuthID = id
+		}
+	}
+	if a, ok := m.Find(l2tp.AVPProxyAuthenResponse); ok {
+		p.AuthResponse = a.Value
+	}
+	return p, true
+}
+
+// applyAuth hands the verdict to PPP; an accepted subscriber gets its
+// address, DNS, timeouts and rate limit.
+func (s *session) applyAuth(o *authOutcome, now time.Time) {
+	if s.ppp == nil || s.state != stateLCP {
+		s.srv.releaseOutcome(s, o)
+		return
+	}
+	if !o.ok {
+		s.srv.stats.AuthRejected.Add(1)
+		s.log.Info("authentication rejected", "user", s.user, "reason", o.message)
+		s.cause = accounting.CauseUserError
+		s.ppp.AuthResult(ppp.AuthResult{OK: false, Message: o.message}, now)
+		return
+	}
+	s.authed = o
+	s.addr, s.addrPool = o.addr, o.pool
+	c := s.srv.cfg
+	s.sessionTimeout, s.idleTimeout, s.interim = c.PPP.SessionLimit, c.PPP.IdleLimit, c.Accounting.InterimInterval
+	if r := o.reply; r != nil {
+		if r.SessionTimeout > 0 {
+			s.sessionTimeout = r.SessionTimeout
+		}
+		if r.IdleTimeout > 0 {
+			s.idleTimeout = r.IdleTimeout
+		}
+		if r.InterimInterval > 0 {
+			s.interim = r.InterimInterval
+		}
+		s.class = r.Class
+		s.rate = r.RateLimit
+	}
+	if f := s.flow.Load(); f != nil {
+		f.SetRates(Rate{Kbps: s.rate.UpKbps}, Rate{Kbps: s.rate.DownKbps})
+	}
+	s.publish()
+	s.ppp.AuthResult(ppp.AuthResult{OK: true, Message: "welcome", IP: o.addr, DNS1: o.dns[0], DNS2: o.dns[1]}, now)
+}
+
+func (s *session) applyChange(ch *change, now time.Time) {
+	if ch.rate != nil {
+		s.rate = *ch.rate
+		if f := s.flow.Load(); f != nil {
+			f.SetRates(Rate{Kbps: s.rate.UpKbps}, Rate{Kbps: s.rate.DownKbps})
+		}
+	}
+	if ch.sessionTimeout != nil {
+		s.sessionTimeout = *ch.sessionTimeout
+		s.stopAt = time.Time{}
+		if s.sessionTimeout > 0 {
+			base := s.started
+			if base.IsZero() {
+				base = now
+			}
+			s.stopAt = base.Add(s.sessionTimeout)
+		}
+	}
+	if ch.idleTimeout != nil {
+		s.idleTimeout = *ch.idleTimeout
+		s.idleAt = time.Time{}
+		if s.idleTimeout > 0 && s.state == stateUp {
+			s.idleAt = now.Add(idleCheck(s.idleTimeout))
+		}
+	}
+	s.log.Info("session changed by CoA", "rate", s.rate.String(), "session_timeout", s.sessionTimeout, "idle_timeout", s.idleTimeout)
+	s.publish()
+}
+
+// close ends the session from our side: LCP Terminate-Request, then (when
+// PPP has finished) CDN and the accounting Stop with cause.
+func (s *session) close(cause accounting.TerminateCause, why string, now time.Time) {
+	if s.state >= stateClosing {
+		return
+	}
+	s.cause = cause
+	if s.ppp == nil {
+		s.teardown(cause, true, why, now)
+		return
+	}
+	s.state = stateClosing
+	s.publish()
+	s.ppp.Close(why, now)
+}
+
+// teardown releases everything the session holds, once: the data-plane
+// flow and route, the address, the call (CDN unless the LAC already sent
+// one) and the accounting Stop.
+func (s *session) teardown(cause accounting.TerminateCause, sendCDN bool, why string, now time.Time) {
+	if s.state == stateDown {
+		return
+	}
+	wasUp := s.state == stateUp || s.accounted
+	s.state = stateDown
+	if s.ppp != nil && s.ppp.State() != ppp.PhaseDead {
+		s.ppp.LowerDown(now) // its Down comes back here and finds stateDown
+	}
+	var final accounting.Counters
+	if f := s.flow.Load(); f != nil {
+		final = s.counters()
+		s.srv.dp.Remove(f)
+	}
+	if sendCDN && s.call.State() != l2tp.CallIdle {
+		s.call.Disconnect(cdnResult(cause, why))
+	}
+	s.srv.releaseOutcome(s, s.authed)
+	s.authed = nil
+	if s.accounted {
+		s.srv.acct.SessionStopped(s.id, final, uint32(cause))
+	}
+	if wasUp {
+		s.srv.countUp(-1)
+	}
+	s.srv.stats.countTeardown(cause)
+	s.srv.forget(s)
+	s.publish()
+	s.log.Info("session down", "user", s.user, "addr", s.addr, "cause", cause.String(), "why", why,
+		"in_octets", final.InOctets, "out_octets", final.OutOctets)
+}
+
+// cdnResult picks the CDN Result Code for a cause (RFC 2661 section 4.4.2).
+func cdnResult(cause accounting.TerminateCause, why string) l2tp.ResultCode {
+	rc := l2tp.ResultCode{Result: uint16(l2tp.CDNAdmin), Message: why}
+	switch cause {
+	case accounting.CauseLostCarrier:
+		rc.Result = uint16(l2tp.CDNLostCarrier)
+	case accounting.CauseNASError, accounting.CausePortError:
+		rc.Result = uint16(l2tp.CDNGeneralError)
+	}
+	return rc
+}
+
+func (s *session) String() string { return fmt.Sprintf("session %s", s.id) }

@@ -1,0 +1,187 @@
+package lns
+
+import (
+	"container/heap"
+	"context"
+	"time"
+
+	"github.com/bras-project/bras/accounting"
+)
+
+// A shard is one control goroutine. It owns the PPP state of its sessions
+// (no lock per session, no goroutine per session) and a heap of their
+// timers; everything else reaches it as an event on its bounded inbox.
+type shard struct {
+	srv    *Server
+	in     chan event
+	later  []event // events raised while handling one, run before the next
+	timers timerHeap
+}
+
+type eventKind uint8
+
+const (
+	evCallUp     eventKind = iota + 1 // ICCN received: start PPP
+	evControl                         // a PPP control frame from the LAC
+	evAuthDone                        // RADIUS (or the users file) answered
+	evCallDown                        // CDN received or the tunnel is gone
+	evDisconnect                      // API, CoA Disconnect-Request or shutdown
+	evChange                          // CoA-Request
+	evAuthFail                        // the worker pool is saturated
+)
+
+func (k eventKind) String() string {
+	switch k {
+	case evCallUp:
+		return "call-up"
+	case evControl:
+		return "control"
+	case evAuthDone:
+		return "auth-done"
+	case evCallDown:
+		return "call-down"
+	case evDisconnect:
+		return "disconnect"
+	case evChange:
+		return "change"
+	case evAuthFail:
+		return "auth-fail"
+	}
+	return "event(?)"
+}
+
+type event struct {
+	kind       eventKind
+	s          *session
+	frame      []byte                    // evControl: a copy of the frame
+	auth       *authOutcome              // evAuthDone
+	cause      accounting.TerminateCause // evDisconnect, evCallDown
+	lostTunnel bool                      // evCallDown
+	change     *change                   // evChange
+	done       chan struct{}             // closed once handled, when set
+}
+
+func newShard(srv *Server, inbox int) *shard {
+	return &shard{srv: srv, in: make(chan event, inbox)}
+}
+
+// post queues ev without blocking; it reports false when the inbox is full
+// (the caller counts the drop; PPP retransmits).
+func (sh *shard) post(ev event) bool {
+	select {
+	case sh.in <- ev:
+		return true
+	default:
+		return false
+	}
+}
+
+// send queues ev, waiting for room: for the worker pool and the API, never
+// for the socket readers.
+func (sh *shard) send(ctx context.Context, ev event) bool {
+	select {
+	case sh.in <- ev:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+func (sh *shard) run(ctx context.Context) {
+	t := time.NewTimer(time.Hour)
+	defer t.Stop()
+	for {
+		var wait time.Duration = time.Hour
+		if len(sh.timers) > 0 {
+			wait = time.Until(sh.timers[0].deadline)
+			if wait < 0 {
+				wait = 0
+			}
+		}
+		t.Reset(wait)
+		select {
+		case ev := <-sh.in:
+			sh.handle(ev)
+		drain:
+			for i := 0; i < 64; i++ { // take a burst before looking at timers
+				select {
+				case ev := <-sh.in:
+					sh.handle(ev)
+				default:
+					break drain
+				}
+			}
+		case <-t.C:
+		case <-ctx.Done():
+			return
+		}
+		now := time.Now()
+		for len(sh.timers) > 0 && !sh.timers[0].deadline.After(now) {
+			s := sh.timers[0]
+			s.deadline = time.Time{}
+			heap.Pop(&sh.timers)
+			s.onTimer(now)
+			sh.runLater()
+			sh.schedule(s)
+		}
+	}
+}
+
+func (sh *shard) handle(ev event) {
+	ev.s.onEvent(ev, time.Now())
+	sh.runLater()
+	sh.schedule(ev.s)
+	if ev.done != nil {
+		close(ev.done)
+	}
+}
+
+func (sh *shard) runLater() {
+	for len(sh.later) > 0 {
+		ev := sh.later[0]
+		sh.later = sh.later[1:]
+		ev.s.onEvent(ev, time.Now())
+		sh.schedule(ev.s)
+	}
+	sh.later = sh.later[:0]
+}
+
+// schedule puts s in the timer heap at its next deadline, or takes it out.
+func (sh *shard) schedule(s *session) {
+	d := s.nextDeadline()
+	switch {
+	case d.IsZero() && s.heapIdx >= 0:
+		heap.Remove(&sh.timers, s.heapIdx)
+	case d.IsZero():
+	case s.heapIdx >= 0:
+		s.deadline = d
+		heap.Fix(&sh.timers, s.heapIdx)
+	default:
+		s.deadline = d
+		heap.Push(&sh.timers, s)
+	}
+}
+
+// timerHeap orders sessions by their next deadline.
+type timerHeap []*session
+
+func (h timerHeap) Len() int           { return len(h) }
+func (h timerHeap) Less(i, j int) bool { return h[i].deadline.Before(h[j].deadline) }
+func (h timerHeap) Swap(i, j int) {
+	h[i], h[j] = h[j], h[i]
+	h[i].heapIdx = i
+	h[j].heapIdx = j
+}
+func (h *timerHeap) Push(x any) {
+	s := x.(*session)
+	s.heapIdx = len(*h)
+	*h = append(*h, s)
+}
+func (h *timerHeap) Pop() any {
+	old := *h
+	s := old[len(old)-1]
+	old[len(old)-1] = nil
+	*h = old[:len(old)-1]
+	s.heapIdx = -1
+	return s
+}
