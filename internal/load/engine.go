@@ -1,0 +1,681 @@
+package load
+
+import (
+	"container/heap"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/bras-project/bras/ppp"
+	"github.com/bras-project/bras/pppoe"
+)
+
+// subState is where a subscriber is in its life.
+type subState uint8
+
+const (
+	stateIdle    subState = iota // not started
+	stateDialing                 // PPPoE discovery under way
+	statePPP                     // LCP, authentication, IPCP under way
+	stateUp                      // IPCP opened
+	stateFailed                  // never came up
+	stateDropped                 // came up, then went down without being asked
+	stateClosed                  // closed by Stop
+)
+
+func (s subState) String() string {
+	switch s {
+	case stateIdle:
+		return "idle"
+	case stateDialing:
+		return "dialing"
+	case statePPP:
+		return "ppp"
+	case stateUp:
+		return "up"
+	case stateFailed:
+		return "failed"
+	case stateDropped:
+		return "dropped"
+	case stateClosed:
+		return "closed"
+	}
+	return fmt.Sprintf("subState(%d)", uint8(s))
+}
+
+// sub is one emulated subscriber. Its PPP fields belong to its shard's
+// goroutine; rx belongs to the PPPoE client's reader goroutine; the
+// traffic fields to the one sender that owns the subscriber.
+type sub struct {
+	l     *Load
+	idx   int
+	mac   net.HardwareAddr
+	cred  Credential
+	auth  []ppp.AuthProto
+	shard *shard
+
+	cs    *pppoe.ClientSession
+	ps    *ppp.Session
+	state subState
+	// Stage timestamps: PADI sent, PADS received, LCP opened,
+	// authentication done (Network phase), IPCP up.
+	t0, tPADS, tLCP, tAuth, tUp time.Time
+	reason                      string // why it failed or dropped
+	padt                        bool   // the AC sent a PADT
+	released                    bool   // its in-flight slot is given back
+	heapIdx                     int
+	deadline                    time.Time
+
+	// Published for the traffic senders and the receive path.
+	up    atomic.Bool
+	local netip.Addr // valid once up is true
+
+	txSeq uint64     // owned by the sender of this subscriber
+	rx    SeqTracker // owned by the receive path
+	// upstream is what the echo server said it received (-1: unknown).
+	upstream atomic.Int64
+	bound    atomic.Bool // carries the TUN device
+}
+
+// Stats is a snapshot of a run.
+type Stats struct {
+	Elapsed   time.Duration
+	Started   int // set-ups begun
+	InFlight  int
+	Up        int // sessions up now
+	EverUp    int // sessions that reached IPCP up
+	Failed    int
+	Dropped   int
+	SetupDone bool
+	// Traffic counters.
+	Sent, Received, Reordered, Duplicated uint64
+	// Dropped control frames: a shard's inbox was full.
+	InboxDrops uint64
+}
+
+// Load is a running emulation. Start makes one; Stop ends it.
+type Load struct {
+	cfg    Config
+	log    *slog.Logger
+	client *pppoe.Client
+	subs   []*sub
+	shards []*shard
+	slots  chan struct{}
+
+	ctx        context.Context
+	cancel     context.CancelFunc
+	dialCtx    context.Context // canceled first by Stop
+	dialCancel context.CancelFunc
+	start      time.Time
+	dialers    sync.WaitGroup
+	tasks      sync.WaitGroup // client, shards, launcher, progress
+	clientDone chan error
+
+	started, inflight, upNow, everUp, failed, dropped atomic.Int64
+	resolved                                          atomic.Int64 // set-ups finished either way
+	setupDone                                         chan struct{}
+	setupEnd                                          atomic.Int64 // unix ns of the last resolution
+	sent, received, reordered, duplicated, inboxDrops atomic.Uint64
+	foreign                                           atomic.Uint64 // IPv4 frames that were not our probes
+	rtt                                               histogram
+
+	upMu   sync.Mutex
+	upList []*sub // in the order they came up; never shrinks
+
+	traffic trafficState
+	tun     *tunBinding
+
+	stopOnce sync.Once
+	report   *Report
+}
+
+// Start opens the PPPoE client on cfg.Interface (in the network namespace
+// of the calling thread) and begins bringing up cfg.Sessions subscribers
+// at cfg.Rate with at most cfg.InFlight set-ups under way. Sessions stay
+// up, with their traffic, until Stop.
+func Start(ctx context.Context, cfg Config) (*Load, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	client, err := pppoe.NewClient(pppoe.ClientConfig{Interface: cfg.Interface, Logger: cfg.Logger})
+	if err != nil {
+		return nil, fmt.Errorf("load: %w", err)
+	}
+	l := &Load{cfg: cfg, log: cfg.Logger, client: client, slots: make(chan struct{}, cfg.InFlight),
+		setupDone: make(chan struct{}), clientDone: make(chan error, 1)}
+	if cfg.TUN != "" {
+		if l.tun, err = openTUN(cfg.TUN); err != nil {
+			return nil, err
+		}
+	}
+	l.ctx, l.cancel = context.WithCancel(context.WithoutCancel(ctx))
+	l.dialCtx, l.dialCancel = context.WithCancel(l.ctx)
+	l.subs = make([]*sub, cfg.Sessions)
+	for i := range l.subs {
+		l.subs[i] = &sub{l: l, idx: i, mac: cfg.mac(i), cred: cfg.credential(i), auth: cfg.Auth.protos(i), heapIdx: -1}
+		l.subs[i].upstream.Store(-1)
+	}
+	nw := cfg.Workers
+	if nw <= 0 {
+		nw = runtime.GOMAXPROCS(0)
+	}
+	for i := range nw {
+		l.shards = append(l.shards, &shard{l: l, id: i, in: make(chan event, 8192), subs: make(map[*sub]struct{})})
+	}
+	l.start = time.Now()
+	go func() { l.clientDone <- client.Run(l.ctx) }()
+	for _, sh := range l.shards {
+		l.tasks.Add(1)
+		go func() { defer l.tasks.Done(); sh.run() }()
+	}
+	l.tasks.Add(1)
+	go func() { defer l.tasks.Done(); l.launch() }()
+	if l.tun != nil {
+		l.tasks.Add(1)
+		go func() { defer l.tasks.Done(); l.tun.run(l.ctx, l) }()
+	}
+	l.startTraffic()
+	// Stop the whole run when the caller's context ends.
+	context.AfterFunc(ctx, func() { _ = l.Stop() })
+	return l, nil
+}
+
+// launch starts the set-ups at the configured rate, each waiting for an
+// in-flight slot.
+func (l *Load) launch() {
+	var interval time.Duration
+	if l.cfg.Rate > 0 {
+		interval = time.Duration(float64(time.Second) / l.cfg.Rate)
+	}
+	next := time.Now()
+	for i, s := range l.subs {
+		if interval > 0 {
+			if d := time.Until(next); d > 0 {
+				t := time.NewTimer(d)
+				select {
+				case <-l.dialCtx.Done():
+					t.Stop()
+					l.abandon(i)
+					return
+				case <-t.C:
+				}
+			}
+			next = next.Add(interval)
+		}
+		select {
+		case <-l.dialCtx.Done():
+			l.abandon(i)
+			return
+		case l.slots <- struct{}{}:
+		}
+		l.started.Add(1)
+		l.inflight.Add(1)
+		l.dialers.Add(1)
+		go l.dial(s)
+	}
+}
+
+// abandon counts the subscribers from i on, never started, as resolved
+// so that WaitSetup returns.
+func (l *Load) abandon(i int) {
+	for range l.subs[i:] {
+		l.resolve()
+	}
+}
+
+// resolve records that one set-up ended (up or failed).
+func (l *Load) resolve() {
+	l.setupEnd.Store(time.Now().UnixNano())
+	if l.resolved.Add(1) == int64(len(l.subs)) {
+		close(l.setupDone)
+	}
+}
+
+// dial runs PPPoE discovery for s (RFC 2516 section 5) and hands the
+// session to s's shard. One goroutine per set-up in flight, never more
+// than InFlight.
+func (l *Load) dial(s *sub) {
+	defer l.dialers.Done()
+	s.shard = l.shards[s.idx%len(l.shards)]
+	t0 := time.Now()
+	cs, err := l.client.Dial(l.dialCtx, s.mac, pppoe.DialOptions{
+		ServiceName: l.cfg.ServiceName, ACName: l.cfg.ACName,
+		Timeout: l.cfg.DiscoveryTimeout,
+	})
+	ev := event{kind: evDialed, s: s, t0: t0, t1: time.Now(), cs: cs, err: err}
+	select {
+	case s.shard.in <- ev:
+	case <-l.ctx.Done():
+		if cs != nil {
+			_ = cs.Close()
+		}
+		l.release(s)
+		l.fail(s, "stopped")
+	}
+}
+
+// release gives back s's in-flight slot, once.
+func (l *Load) release(s *sub) {
+	if s.released {
+		return
+	}
+	s.released = true
+	l.inflight.Add(-1)
+	<-l.slots
+}
+
+func (l *Load) fail(s *sub, reason string) {
+	s.state = stateFailed
+	s.reason = reason
+	l.failed.Add(1)
+	l.resolve()
+	l.log.Debug("load: set-up failed", "mac", s.mac.String(), "user", s.cred.Username, "reason", reason)
+}
+
+// WaitSetup waits until every set-up has come up or failed.
+func (l *Load) WaitSetup(ctx context.Context) error {
+	select {
+	case <-l.setupDone:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// SetupDone is closed when every set-up has come up or failed.
+func (l *Load) SetupDone() <-chan struct{} { return l.setupDone }
+
+// Stats returns a snapshot of the counters.
+func (l *Load) Stats() Stats {
+	st := Stats{
+		Elapsed:    time.Since(l.start),
+		Started:    int(l.started.Load()),
+		InFlight:   int(l.inflight.Load()),
+		Up:         int(l.upNow.Load()),
+		EverUp:     int(l.everUp.Load()),
+		Failed:     int(l.failed.Load()),
+		Dropped:    int(l.dropped.Load()),
+		Sent:       l.sent.Load(),
+		Received:   l.received.Load(),
+		Reordered:  l.reordered.Load(),
+		Duplicated: l.duplicated.Load(),
+		InboxDrops: l.inboxDrops.Load(),
+	}
+	select {
+	case <-l.setupDone:
+		st.SetupDone = true
+	default:
+	}
+	return st
+}
+
+// String is the one-line progress report.
+func (st Stats) String() string {
+	return fmt.Sprintf("%6.1fs started %d in-flight %d up %d failed %d dropped %d tx %d rx %d",
+		st.Elapsed.Seconds(), st.Started, st.InFlight, st.Up, st.Failed, st.Dropped, st.Sent, st.Received)
+}
+
+// Stop ends the run: the traffic stops (replies are awaited for the grace
+// period and the echo server is asked for its counts when configured),
+// every session is closed with a PADT (RFC 2516 section 5.5), and the
+// report is made. It is safe to call more than once.
+func (l *Load) Stop() error {
+	var err error
+	l.stopOnce.Do(func() {
+		// No new set-ups; the discoveries under way fail as "stopped".
+		l.dialCancel()
+		l.stopTraffic()
+		for _, sh := range l.shards {
+			done := make(chan struct{})
+			sh.in <- event{kind: evStop, done: done}
+			<-done
+		}
+		l.cancel()
+		l.dialers.Wait()
+		l.tasks.Wait()
+		err = <-l.clientDone
+		if l.tun != nil {
+			l.tun.close()
+		}
+		l.report = l.makeReport()
+	})
+	return err
+}
+
+// ---- shards ----
+
+type evKind uint8
+
+const (
+	evDialed evKind = iota + 1 // discovery ended
+	evFrame                    // a PPP control frame
+	evStop                     // close every session, then close done
+)
+
+type event struct {
+	kind   evKind
+	s      *sub
+	frame  []byte
+	t0, t1 time.Time
+	cs     *pppoe.ClientSession
+	err    error
+	done   chan struct{}
+}
+
+// shard drives the PPP sessions of its subscribers on one goroutine, with
+// a timer heap keyed on each session's next deadline.
+type shard struct {
+	l    *Load
+	id   int
+	in   chan event
+	subs map[*sub]struct{}
+	heap subHeap
+	// stopped: Stop closed every session; late dials are closed at once.
+	stopped bool
+}
+
+func (sh *shard) run() {
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	scan := time.NewTicker(100 * time.Millisecond)
+	defer scan.Stop()
+	for {
+		wait := time.Hour
+		if len(sh.heap) > 0 {
+			wait = max(time.Until(sh.heap[0].deadline), 0)
+		}
+		timer.Reset(wait)
+		select {
+		case ev := <-sh.in:
+			now := time.Now()
+			sh.handle(ev, now)
+			// Drain what is queued before looking at timers again.
+		drain:
+			for n := 0; n < 256; n++ {
+				select {
+				case ev = <-sh.in:
+					sh.handle(ev, now)
+				default:
+					break drain
+				}
+			}
+		case now := <-timer.C:
+			sh.expire(now)
+		case now := <-scan.C:
+			sh.scanPADT(now)
+		case <-sh.l.ctx.Done():
+			if !sh.stopped {
+				sh.stopAll(time.Now())
+			}
+			return
+		}
+	}
+}
+
+func (sh *shard) handle(ev event, now time.Time) {
+	switch ev.kind {
+	case evDialed:
+		sh.dialed(ev, now)
+	case evFrame:
+		s := ev.s
+		if s.ps == nil || s.state != statePPP && s.state != stateUp {
+			return
+		}
+		s.ps.Input(ev.frame, now)
+		sh.progress(s, now)
+	case evStop:
+		sh.stopped = true
+		sh.stopAll(now)
+		close(ev.done)
+	}
+}
+
+// dialed starts PPP on a session whose discovery succeeded.
+func (sh *shard) dialed(ev event, now time.Time) {
+	s, l := ev.s, sh.l
+	s.t0, s.tPADS = ev.t0, ev.t1
+	if ev.err != nil || sh.stopped {
+		l.release(s)
+		if ev.cs != nil {
+			_ = ev.cs.Close()
+		}
+		l.fail(s, discoveryReason(ev.err))
+		return
+	}
+	s.cs = ev.cs
+	s.state = statePPP
+	mru := uint16(min(s.cs.MaxPayload, 1492))
+	s.ps = ppp.NewSession(s.cs, ppp.Config{
+		Role: ppp.Client, MRU: mru, RejectACCMPFCACFC: true,
+		Username: s.cred.Username, Password: s.cred.Password,
+		Auth: s.auth, Echo: l.cfg.Echo, Handler: s,
+	})
+	sh.subs[s] = struct{}{}
+	s.ps.Open(now)
+	s.cs.SetReceive(s.receive)
+	sh.progress(s, now)
+}
+
+func discoveryReason(err error) string {
+	switch {
+	case err == nil:
+		return "stopped"
+	case errors.Is(err, pppoe.ErrNoOffer):
+		return "no-offer"
+	case errors.Is(err, pppoe.ErrRefused):
+		return "refused"
+	case errors.Is(err, context.Canceled):
+		return "stopped"
+	}
+	return "discovery-error"
+}
+
+// progress notes the stages s reached and reschedules its timer.
+func (sh *shard) progress(s *sub, now time.Time) {
+	if s.state == statePPP {
+		if s.tLCP.IsZero() && s.ps.LCPState() == ppp.Opened {
+			s.tLCP = now
+		}
+		if s.tAuth.IsZero() && s.ps.State() == ppp.PhaseNetwork {
+			if s.tLCP.IsZero() {
+				s.tLCP = now
+			}
+			s.tAuth = now
+		}
+	}
+	sh.schedule(s)
+}
+
+// schedule puts s in the heap at its next deadline: the PPP timers, and
+// the set-up timeout while it is not up.
+func (sh *shard) schedule(s *sub) {
+	var d time.Time
+	if s.ps != nil && (s.state == statePPP || s.state == stateUp) {
+		d = s.ps.NextDeadline()
+		if s.state == statePPP {
+			if to := s.t0.Add(sh.l.cfg.SetupTimeout); d.IsZero() || to.Before(d) {
+				d = to
+			}
+		}
+	}
+	switch {
+	case d.IsZero() && s.heapIdx >= 0:
+		heap.Remove(&sh.heap, s.heapIdx)
+	case d.IsZero():
+	case s.heapIdx >= 0:
+		s.deadline = d
+		heap.Fix(&sh.heap, s.heapIdx)
+	default:
+		s.deadline = d
+		heap.Push(&sh.heap, s)
+	}
+}
+
+// expire runs the timers that are due.
+func (sh *shard) expire(now time.Time) {
+	for len(sh.heap) > 0 && !sh.heap[0].deadline.After(now) {
+		s := sh.heap[0]
+		if s.state == statePPP && !now.Before(s.t0.Add(sh.l.cfg.SetupTimeout)) {
+			s.reason = "timeout"
+			sh.end(s, now)
+			continue
+		}
+		s.ps.Tick(now)
+		sh.progress(s, now)
+		if s.heapIdx == 0 && !s.deadline.After(now) {
+			// Tick left the deadline in the past: do not spin.
+			s.deadline = now.Add(time.Millisecond)
+			heap.Fix(&sh.heap, 0)
+		}
+	}
+}
+
+// scanPADT ends the sessions the AC terminated with a PADT (RFC 2516
+// section 5.5): their PPP layer goes down at once.
+func (sh *shard) scanPADT(now time.Time) {
+	for s := range sh.subs {
+		if s.cs.Err() != nil && (s.state == statePPP || s.state == stateUp) {
+			s.padt = errors.Is(s.cs.Err(), pppoe.ErrPADT)
+			s.ps.LowerDown(now)
+		}
+	}
+}
+
+// end tears s down from the shard: PADT, and PPP LowerDown (Down follows).
+func (sh *shard) end(s *sub, now time.Time) {
+	_ = s.cs.Close()
+	if s.state == statePPP || s.state == stateUp {
+		s.ps.LowerDown(now)
+	}
+	sh.forget(s)
+}
+
+func (sh *shard) forget(s *sub) {
+	if s.heapIdx >= 0 {
+		heap.Remove(&sh.heap, s.heapIdx)
+	}
+	delete(sh.subs, s)
+}
+
+// stopAll closes every session of the shard with a PADT.
+func (sh *shard) stopAll(now time.Time) {
+	for s := range sh.subs {
+		if s.state == statePPP {
+			s.reason = "stopped"
+		}
+		if s.state == stateUp {
+			s.state = stateClosed
+			s.up.Store(false)
+			sh.l.upNow.Add(-1)
+		}
+		sh.end(s, now)
+	}
+}
+
+// Up is ppp.Handler.Up: IPCP opened (RFC 1332).
+func (s *sub) Up(ps *ppp.Session, n ppp.NetworkInfo) {
+	l := s.l
+	now := time.Now()
+	if s.tLCP.IsZero() {
+		s.tLCP = now
+	}
+	if s.tAuth.IsZero() {
+		s.tAuth = now
+	}
+	s.tUp = now
+	s.state = stateUp
+	s.local = n.Local
+	s.up.Store(true)
+	l.release(s)
+	l.everUp.Add(1)
+	l.upNow.Add(1)
+	l.upMu.Lock()
+	l.upList = append(l.upList, s)
+	l.upMu.Unlock()
+	l.resolve()
+	if l.tun != nil && s.idx == 0 {
+		s.bound.Store(true)
+		l.tun.bind(s, n)
+	}
+	l.log.Debug("load: session up", "mac", s.mac.String(), "user", s.cred.Username, "session_id", s.cs.ID, "address", n.Local.String())
+}
+
+// Down is ppp.Handler.Down: the PPP session ended.
+func (s *sub) Down(ps *ppp.Session, r ppp.Reason) {
+	l := s.l
+	reason := r.String()
+	if s.padt && r == ppp.ReasonLowerDown {
+		reason = "padt"
+	}
+	switch s.state {
+	case statePPP:
+		if s.reason != "" {
+			reason = s.reason
+		}
+		l.release(s)
+		l.fail(s, reason)
+	case stateUp:
+		s.state = stateDropped
+		s.reason = reason
+		s.up.Store(false)
+		l.upNow.Add(-1)
+		l.dropped.Add(1)
+		l.log.Info("load: session dropped", "mac", s.mac.String(), "user", s.cred.Username, "reason", reason)
+	}
+	if s.cs != nil {
+		_ = s.cs.Close()
+	}
+	if s.shard != nil {
+		s.shard.forget(s)
+	}
+}
+
+// receive gets the session's PPP frames on the PPPoE client's reader
+// goroutine: control frames go to the shard (copied; dropped and counted
+// when its inbox is full), IPv4 to the traffic accounting.
+func (s *sub) receive(frame []byte) {
+	if len(frame) >= 2 && frame[0] == 0x00 && frame[1] == 0x21 {
+		s.l.receiveIPv4(s, frame[2:])
+		return
+	}
+	if p, _, err := ppp.ParseProtocol(frame); err != nil || !p.IsControl() {
+		return
+	}
+	ev := event{kind: evFrame, s: s, frame: append([]byte(nil), frame...)}
+	select {
+	case s.shard.in <- ev:
+	default:
+		s.l.inboxDrops.Add(1)
+	}
+}
+
+// subHeap orders subscribers by deadline.
+type subHeap []*sub
+
+func (h subHeap) Len() int           { return len(h) }
+func (h subHeap) Less(i, j int) bool { return h[i].deadline.Before(h[j].deadline) }
+func (h subHeap) Swap(i, j int) {
+	h[i], h[j] = h[j], h[i]
+	h[i].heapIdx = i
+	h[j].heapIdx = j
+}
+func (h *subHeap) Push(x any) {
+	s := x.(*sub)
+	s.heapIdx = len(*h)
+	*h = append(*h, s)
+}
+func (h *subHeap) Pop() any {
+	old := *h
+	s := old[len(old)-1]
+	old[len(old)-1] = nil
+	*h = old[:len(old)-1]
+	s.heapIdx = -1
+	return s
+}

@@ -1,0 +1,295 @@
+package load_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/netip"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/bras-project/bras/internal/load"
+	"github.com/bras-project/bras/internal/load/loadtest"
+	"github.com/bras-project/bras/internal/testenv"
+	"github.com/bras-project/bras/ppp"
+	"github.com/bras-project/bras/pppoe"
+)
+
+// lab is a subscriber namespace joined to an AC namespace that runs the
+// in-process access concentrator.
+type lab struct {
+	sub, acns *testenv.Netns
+	ac        *loadtest.AC
+}
+
+const labPassword = "s3cret"
+
+var echoTarget = netip.MustParseAddrPort("198.51.100.7:9000")
+
+func newLab(t testing.TB, cfg loadtest.Config) *lab {
+	t.Helper()
+	testenv.RequireRoot(t)
+	l := &lab{acns: testenv.NewNetns(t, "lac"), sub: testenv.NewNetns(t, "lsub")}
+	testenv.Link(t, l.acns, "ac0", netip.Prefix{}, l.sub, "sub0", netip.Prefix{})
+	cfg.Interface, cfg.ACName = "ac0", "bras-loadtest"
+	if cfg.Password == "" {
+		cfg.Password = labPassword
+	}
+	if err := l.acns.Do(func() error {
+		var err error
+		l.ac, err = loadtest.New(cfg)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- l.ac.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("AC: %v", err)
+		}
+	})
+	return l
+}
+
+// start runs load.Start in the subscriber namespace.
+func (l *lab) start(t testing.TB, ctx context.Context, cfg load.Config) *load.Load {
+	t.Helper()
+	if cfg.Interface == "" {
+		cfg.Interface = "sub0"
+	}
+	var ld *load.Load
+	if err := l.sub.Do(func() error {
+		var err error
+		ld, err = load.Start(ctx, cfg)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ld.Stop() })
+	return ld
+}
+
+func waitSetup(t testing.TB, ld *load.Load, d time.Duration) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	if err := ld.WaitSetup(ctx); err != nil {
+		t.Fatalf("set-ups not done after %v: %v", d, ld.Stats())
+	}
+}
+
+func checkStages(t *testing.T, name string, l load.Latency, n int) {
+	t.Helper()
+	if l.Count != n {
+		t.Errorf("stage %s: %d samples, want %d", name, l.Count, n)
+	}
+	if !(0 <= l.P50 && l.P50 <= l.P90 && l.P90 <= l.P99 && l.P99 <= l.Max) {
+		t.Errorf("stage %s: percentiles out of order: %+v", name, l)
+	}
+}
+
+// TestNetnsSessionsAndTraffic brings up 200 subscribers, half PAP and half
+// CHAP-MD5, at a set rate with an in-flight cap, runs probes both ways and
+// checks the report a lab script would rely on.
+func TestNetnsSessionsAndTraffic(t *testing.T) {
+	const n = 200
+	l := newLab(t, loadtest.Config{})
+	ctx := context.Background()
+	var maxInflight int
+	var mu sync.Mutex
+	var progress []load.Stats
+	var rep *load.Report
+	err := l.sub.Do(func() error {
+		var err error
+		rep, err = load.Run(ctx, load.Config{
+			Interface: "sub0", Sessions: n, Rate: 1000, InFlight: 40,
+			UserPattern: "user%d@lab", PasswordPattern: labPassword, Auth: load.AuthMixed,
+			Traffic: load.Traffic{Target: echoTarget, Size: 64, PPS: 20, QueryUpstream: true},
+		}, load.RunConfig{Hold: 1500 * time.Millisecond, Progress: func(st load.Stats) {
+			mu.Lock()
+			defer mu.Unlock()
+			maxInflight = max(maxInflight, st.InFlight)
+			progress = append(progress, st)
+		}})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Up != n || rep.Failed != 0 || rep.Dropped != 0 || rep.Started != n {
+		t.Errorf("report: started %d up %d failed %d (%v) dropped %d; want %d up, none failed or dropped",
+			rep.Started, rep.Up, rep.Failed, rep.Failures, rep.Dropped, n)
+	}
+	if maxInflight > 40 {
+		t.Errorf("in flight reached %d, cap 40", maxInflight)
+	}
+	if len(progress) < 2 {
+		t.Errorf("%d progress snapshots, want one per second and a last one", len(progress))
+	}
+	_, byProto := l.ac.Up()
+	if byProto[ppp.AuthPAP] != n/2 || byProto[ppp.AuthCHAPMD5] != n/2 {
+		t.Errorf("AC authenticated %v, want %d by PAP and %d by CHAP", byProto, n/2, n/2)
+	}
+	st := rep.Stages
+	for name, lat := range map[string]load.Latency{"padi_pads": st.Discovery, "lcp": st.LCP, "auth": st.Auth, "ipcp": st.IPCP, "total": st.Total} {
+		checkStages(t, name, lat, n)
+	}
+	if st.Total.Max < st.Discovery.Max || st.Total.P50 <= 0 {
+		t.Errorf("total %+v does not cover discovery %+v", st.Total, st.Discovery)
+	}
+	if rep.SetupRate <= 0 || rep.SetupSeconds <= 0 {
+		t.Errorf("set-up rate %v over %vs", rep.SetupRate, rep.SetupSeconds)
+	}
+	tr := rep.Traffic
+	if tr == nil {
+		t.Fatal("no traffic report")
+	}
+	// 200 sessions × 20 pps × ~1.5 s.
+	if tr.Sent < n*20 || tr.Received != tr.Sent || tr.Lost != 0 || tr.Duplicated != 0 || tr.Reordered != 0 {
+		t.Errorf("traffic: sent %d received %d lost %d dup %d reordered %d; want ≥ %d sent, all back in order",
+			tr.Sent, tr.Received, tr.Lost, tr.Duplicated, tr.Reordered, n*20)
+	}
+	if tr.RTT.Count != int(tr.Received) || tr.RTT.P50 <= 0 || tr.RTT.P99 < tr.RTT.P50 {
+		t.Errorf("rtt %+v for %d echoes", tr.RTT, tr.Received)
+	}
+	if u := tr.Upstream; u == nil || u.Sessions != n || u.Sent != tr.Sent || u.ServerReceived != tr.Sent || u.UpstreamLost != 0 || u.DownstreamLost != 0 {
+		t.Errorf("per-direction accounting %+v, want all %d sessions, %d sent and received upstream", u, n, tr.Sent)
+	}
+	// Every session was closed with a PADT: the AC has none left.
+	deadline := time.Now().Add(5 * time.Second)
+	for l.ac.Srv.NumSessions() != 0 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if got := l.ac.Srv.NumSessions(); got != 0 {
+		t.Errorf("AC still has %d sessions after Stop", got)
+	}
+	if got := l.ac.Srv.Stats().PADTReceived; got != n {
+		t.Errorf("AC received %d PADTs, want %d", got, n)
+	}
+
+	// The JSON report has the documented fields.
+	var buf bytes.Buffer
+	if err := rep.WriteJSON(&buf); err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(buf.Bytes(), &m); err != nil {
+		t.Fatalf("report is not JSON: %v\n%s", err, buf.String())
+	}
+	for _, k := range []string{"sessions", "started", "up", "failed", "dropped", "failures", "drops", "setup_seconds", "setup_rate", "stages", "traffic"} {
+		if _, ok := m[k]; !ok {
+			t.Errorf("report has no %q: %s", k, buf.String())
+		}
+	}
+	stages, _ := m["stages"].(map[string]any)
+	for _, k := range []string{"padi_pads", "lcp", "auth", "ipcp", "total"} {
+		s, _ := stages[k].(map[string]any)
+		for _, f := range []string{"count", "p50_ms", "p90_ms", "p99_ms", "max_ms"} {
+			if _, ok := s[f]; !ok {
+				t.Errorf("stage %s has no %s", k, f)
+			}
+		}
+	}
+	traffic, _ := m["traffic"].(map[string]any)
+	for _, k := range []string{"sent", "received", "lost", "loss_ratio", "reordered", "duplicated", "rtt", "upstream", "delivered_pps"} {
+		if _, ok := traffic[k]; !ok {
+			t.Errorf("traffic has no %s", k)
+		}
+	}
+}
+
+// TestNetnsWrongPassword: subscribers with a wrong password are counted as
+// failed with the reason, the others come up.
+func TestNetnsWrongPassword(t *testing.T) {
+	l := newLab(t, loadtest.Config{})
+	creds := []load.Credential{
+		{"good0", labPassword}, {"bad1", "nope"}, {"good2", labPassword},
+		{"bad3", "nope"}, {"good4", labPassword}, {"bad5", "nope"},
+	}
+	ld := l.start(t, context.Background(), load.Config{Sessions: len(creds), Credentials: creds, Auth: load.AuthMixed, InFlight: 6})
+	waitSetup(t, ld, 30*time.Second)
+	if err := ld.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	rep := ld.Report()
+	if rep.Up != 3 || rep.Failed != 3 || rep.Failures["auth-failed"] != 3 {
+		t.Errorf("up %d failed %d %v; want 3 up and 3 failed with auth-failed", rep.Up, rep.Failed, rep.Failures)
+	}
+	if rep.Stages.Total.Count != 3 {
+		t.Errorf("stage samples %d, want the 3 sessions up", rep.Stages.Total.Count)
+	}
+}
+
+// TestNetnsPADTFromAC: a session the AC ends with a PADT (RFC 2516 section
+// 5.5) is counted as dropped; Stop sends a PADT for each of the others.
+func TestNetnsPADTFromAC(t *testing.T) {
+	l := newLab(t, loadtest.Config{})
+	base := net.HardwareAddr{0x02, 0x10, 0, 0, 0, 0}
+	ld := l.start(t, context.Background(), load.Config{Sessions: 5, UserPattern: "u%d", PasswordPattern: labPassword, Auth: load.AuthCHAP, MACBase: base})
+	waitSetup(t, ld, 30*time.Second)
+	if st := ld.Stats(); st.Up != 5 {
+		t.Fatalf("stats %v, want 5 up", st)
+	}
+	for _, i := range []byte{1, 3} {
+		if !l.ac.CloseMAC(pppoe.MAC{0x02, 0x10, 0, 0, 0, i}) {
+			t.Fatalf("AC has no session for subscriber %d", i)
+		}
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for ld.Stats().Dropped != 2 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if st := ld.Stats(); st.Dropped != 2 || st.Up != 3 {
+		t.Fatalf("after 2 PADTs: %v, want 2 dropped and 3 up", st)
+	}
+	if err := ld.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	rep := ld.Report()
+	if rep.Dropped != 2 || rep.Drops["padt"] != 2 || rep.Up != 5 {
+		t.Errorf("report: up %d dropped %d %v; want 5 up, 2 dropped by padt", rep.Up, rep.Dropped, rep.Drops)
+	}
+	deadline = time.Now().Add(5 * time.Second)
+	for l.ac.Srv.Stats().PADTReceived != 3 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if got := l.ac.Srv.Stats().PADTReceived; got != 3 {
+		t.Errorf("AC received %d PADTs, want 3 (the sessions still up at Stop)", got)
+	}
+}
+
+// TestNetnsDownstreamLoss: the AC drops every 10th echo on the way back;
+// the report puts exactly that loss downstream and none upstream.
+func TestNetnsDownstreamLoss(t *testing.T) {
+	const n = 20
+	l := newLab(t, loadtest.Config{DropEvery: 10})
+	ld := l.start(t, context.Background(), load.Config{Sessions: n, UserPattern: "u%d", PasswordPattern: labPassword,
+		Auth: load.AuthPAP, Traffic: load.Traffic{Target: echoTarget, Size: 1400, PPS: 50, QueryUpstream: true}})
+	waitSetup(t, ld, 30*time.Second)
+	time.Sleep(time.Second)
+	if err := ld.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	rep := ld.Report()
+	tr := rep.Traffic
+	var total, dropped uint64
+	_, dropped, _ = l.ac.Received(netip.Addr{})
+	total = tr.Upstream.ServerReceived
+	if rep.Up != n || tr.Sent == 0 || tr.Lost != dropped || tr.Sent-tr.Received != dropped {
+		t.Errorf("up %d sent %d received %d lost %d; AC dropped %d", rep.Up, tr.Sent, tr.Received, tr.Lost, dropped)
+	}
+	u := tr.Upstream
+	if u.Sessions != n || u.UpstreamLost != 0 || u.DownstreamLost != int64(dropped) || total != tr.Sent {
+		t.Errorf("per direction %+v; want %d sessions, 0 lost upstream, %d downstream", u, n, dropped)
+	}
+	if dropped < tr.Sent/10-uint64(n) {
+		t.Errorf("AC dropped %d of %d", dropped, tr.Sent)
+	}
+	t.Logf("%s", fmt.Sprint(tr.Sent, " sent, ", dropped, " dropped downstream"))
+}

@@ -1,0 +1,163 @@
+package load
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net/netip"
+)
+
+// Errors of the packet codecs.
+var (
+	ErrShort     = errors.New("load: short packet")
+	ErrMalformed = errors.New("load: malformed packet")
+)
+
+// ProbeMagic starts every probe payload.
+var ProbeMagic = [4]byte{'B', 'R', 'L', 'D'}
+
+// ProbeLen is the size of a probe payload header; the rest is padding.
+const ProbeLen = 24
+
+// Probe is the UDP payload of a traffic packet:
+//
+//	0      4          8                  16                 24
+//	+------+----------+------------------+------------------+----------
+//	| BRLD | session  | sequence number  | sent (unix ns)   | padding
+//	+------+----------+------------------+------------------+----------
+//
+// The echo server returns it unchanged, so the emulator matches the echo
+// by (session, sequence number) and takes the round-trip time from it.
+type Probe struct {
+	Session uint32
+	Seq     uint64
+	Sent    int64
+}
+
+// Append appends the probe header to b.
+func (p Probe) Append(b []byte) ([]byte, error) {
+	b = append(b, ProbeMagic[:]...)
+	b = binary.BigEndian.AppendUint32(b, p.Session)
+	b = binary.BigEndian.AppendUint64(b, p.Seq)
+	return binary.BigEndian.AppendUint64(b, uint64(p.Sent)), nil
+}
+
+// ParseProbe decodes the probe header at the start of b (padding may
+// follow).
+func ParseProbe(b []byte) (Probe, error) {
+	if len(b) < ProbeLen {
+		return Probe{}, fmt.Errorf("load: probe of %d octets: %w", len(b), ErrShort)
+	}
+	if [4]byte(b[0:4]) != ProbeMagic {
+		return Probe{}, fmt.Errorf("load: probe magic %x: %w", b[0:4], ErrMalformed)
+	}
+	return Probe{
+		Session: binary.BigEndian.Uint32(b[4:8]),
+		Seq:     binary.BigEndian.Uint64(b[8:16]),
+		Sent:    int64(binary.BigEndian.Uint64(b[16:24])),
+	}, nil
+}
+
+const (
+	ipv4HeaderLen = 20
+	udpHeaderLen  = 8
+	// minProbe is the smallest IPv4 packet that carries a probe.
+	minProbe = ipv4HeaderLen + udpHeaderLen + ProbeLen
+	// protoUDP is the IPv4 protocol number of UDP (RFC 768).
+	protoUDP = 17
+)
+
+// UDP is the part of an IPv4/UDP packet the emulator reads.
+// Payload aliases the packet.
+type UDP struct {
+	Src, Dst netip.AddrPort
+	Payload  []byte
+}
+
+// ParseUDP decodes an IPv4 packet carrying UDP (RFC 791 section 3.1, RFC
+// 768). Fragments and other protocols are ErrMalformed. It allocates
+// nothing: Payload aliases b.
+func ParseUDP(b []byte) (UDP, error) {
+	if len(b) < ipv4HeaderLen {
+		return UDP{}, fmt.Errorf("load: IPv4 header of %d octets: %w", len(b), ErrShort)
+	}
+	if b[0]>>4 != 4 {
+		return UDP{}, fmt.Errorf("load: IP version %d: %w", b[0]>>4, ErrMalformed)
+	}
+	ihl := int(b[0]&0x0f) * 4
+	total := int(binary.BigEndian.Uint16(b[2:4]))
+	if ihl < ipv4HeaderLen || total < ihl+udpHeaderLen || total > len(b) {
+		return UDP{}, fmt.Errorf("load: IPv4 header length %d, total %d of %d: %w", ihl, total, len(b), ErrMalformed)
+	}
+	if b[9] != protoUDP {
+		return UDP{}, fmt.Errorf("load: IP protocol %d: %w", b[9], ErrMalformed)
+	}
+	if binary.BigEndian.Uint16(b[6:8])&0x3fff != 0 { // MF or a fragment offset
+		return UDP{}, fmt.Errorf("load: IPv4 fragment: %w", ErrMalformed)
+	}
+	u := b[ihl:total]
+	ulen := int(binary.BigEndian.Uint16(u[4:6]))
+	if ulen < udpHeaderLen || ulen > len(u) {
+		return UDP{}, fmt.Errorf("load: UDP length %d of %d: %w", ulen, len(u), ErrMalformed)
+	}
+	return UDP{
+		Src:     netip.AddrPortFrom(netip.AddrFrom4([4]byte(b[12:16])), binary.BigEndian.Uint16(u[0:2])),
+		Dst:     netip.AddrPortFrom(netip.AddrFrom4([4]byte(b[16:20])), binary.BigEndian.Uint16(u[2:4])),
+		Payload: u[udpHeaderLen:ulen],
+	}, nil
+}
+
+// Append appends an IPv4 packet (no options, TTL 64, DF clear) carrying
+// the UDP datagram, with both checksums computed.
+func (p UDP) Append(b []byte) ([]byte, error) {
+	if !p.Src.Addr().Is4() || !p.Dst.Addr().Is4() {
+		return b, fmt.Errorf("load: UDP %v → %v: not IPv4: %w", p.Src, p.Dst, ErrMalformed)
+	}
+	total := ipv4HeaderLen + udpHeaderLen + len(p.Payload)
+	if total > 0xffff {
+		return b, fmt.Errorf("load: UDP payload of %d octets: %w", len(p.Payload), ErrMalformed)
+	}
+	off := len(b)
+	s, d := p.Src.Addr().As4(), p.Dst.Addr().As4()
+	b = append(b, 0x45, 0, byte(total>>8), byte(total), 0, 0, 0, 0, 64, protoUDP, 0, 0)
+	b = append(b, s[:]...)
+	b = append(b, d[:]...)
+	binary.BigEndian.PutUint16(b[off+10:], ^fold(sum(b[off:off+ipv4HeaderLen], 0)))
+	ulen := udpHeaderLen + len(p.Payload)
+	u := len(b)
+	b = binary.BigEndian.AppendUint16(b, p.Src.Port())
+	b = binary.BigEndian.AppendUint16(b, p.Dst.Port())
+	b = binary.BigEndian.AppendUint16(b, uint16(ulen))
+	b = append(b, 0, 0)
+	b = append(b, p.Payload...)
+	// Pseudo-header of RFC 768: addresses, zero, protocol, UDP length.
+	c := sum(s[:], 0)
+	c = sum(d[:], c)
+	c += protoUDP + uint32(ulen)
+	c = sum(b[u:], c)
+	ck := ^fold(c)
+	if ck == 0 {
+		ck = 0xffff // 0 means "no checksum"
+	}
+	binary.BigEndian.PutUint16(b[u+6:], ck)
+	return b, nil
+}
+
+// sum adds b to the one's-complement sum c (RFC 1071).
+func sum(b []byte, c uint32) uint32 {
+	for len(b) >= 2 {
+		c += uint32(b[0])<<8 | uint32(b[1])
+		b = b[2:]
+	}
+	if len(b) == 1 {
+		c += uint32(b[0]) << 8
+	}
+	return c
+}
+
+func fold(c uint32) uint16 {
+	for c > 0xffff {
+		c = c>>16 + c&0xffff
+	}
+	return uint16(c)
+}

@@ -1,0 +1,222 @@
+package load
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"sort"
+	"time"
+)
+
+// Report is the outcome of a run, written as JSON by `bras load`.
+type Report struct {
+	Sessions int `json:"sessions"` // subscribers configured
+	Started  int `json:"started"`  // set-ups begun
+	Up       int `json:"up"`       // reached IPCP up
+	Failed   int `json:"failed"`   // never came up
+	Dropped  int `json:"dropped"`  // came up, then went down unasked (PADT, LCP Terminate, echo timeout)
+	// Failures and Drops count sessions per reason ("auth-failed",
+	// "no-offer", "timeout", "padt", ...).
+	Failures map[string]int `json:"failures"`
+	Drops    map[string]int `json:"drops"`
+	// SetupSeconds runs from the first PADI to the last set-up resolved;
+	// SetupRate is Up / SetupSeconds.
+	SetupSeconds float64 `json:"setup_seconds"`
+	SetupRate    float64 `json:"setup_rate"`
+	// Stages are the set-up latencies of the sessions that came up.
+	Stages Stages `json:"stages"`
+	// Traffic is present when traffic was configured.
+	Traffic *TrafficReport `json:"traffic,omitempty"`
+	// InboxDrops counts PPP control frames dropped because a worker's
+	// inbox was full (the PPP restart timer recovers them).
+	InboxDrops uint64 `json:"inbox_drops"`
+}
+
+// Stages are the set-up latencies per stage.
+type Stages struct {
+	Discovery Latency `json:"padi_pads"` // PADI sent → PADS received (RFC 2516 section 5)
+	LCP       Latency `json:"lcp"`       // PADS → LCP Opened (RFC 1661)
+	Auth      Latency `json:"auth"`      // LCP Opened → Network phase (PAP RFC 1334, CHAP RFC 1994)
+	IPCP      Latency `json:"ipcp"`      // Network phase → IPCP Opened (RFC 1332)
+	Total     Latency `json:"total"`     // PADI → IPCP Opened
+}
+
+// TrafficReport accounts for the UDP probes.
+type TrafficReport struct {
+	Target string  `json:"target"`
+	Size   int     `json:"size"` // IPv4 packet octets
+	PPS    float64 `json:"pps_per_session,omitempty"`
+	Flood  bool    `json:"flood"`
+	// Sent and Received count probes; Received counts each sequence number
+	// once. Lost = Sent - Received.
+	Sent       uint64  `json:"sent"`
+	Received   uint64  `json:"received"`
+	Lost       uint64  `json:"lost"`
+	LossRatio  float64 `json:"loss_ratio"`
+	Reordered  uint64  `json:"reordered"`
+	Duplicated uint64  `json:"duplicated"`
+	// Foreign counts IPv4 packets on the sessions that were not probes.
+	Foreign uint64 `json:"foreign"`
+	// Upstream is what the echo server said it received (QueryUpstream),
+	// from the sessions that answered; UpstreamLost and DownstreamLost
+	// split the loss of those sessions per direction.
+	Upstream     *Direction `json:"upstream,omitempty"`
+	RTT          Latency    `json:"rtt"`
+	Seconds      float64    `json:"seconds"`
+	SentPPS      float64    `json:"sent_pps"`
+	DeliveredPPS float64    `json:"delivered_pps"`
+}
+
+// Direction splits the loss of the sessions whose echo-server counts are
+// known.
+type Direction struct {
+	Sessions       int    `json:"sessions"`        // sessions with a known count
+	Sent           uint64 `json:"sent"`            // probes those sessions sent
+	ServerReceived uint64 `json:"server_received"` // probes the echo server got
+	Received       uint64 `json:"received"`        // echoes those sessions got
+	UpstreamLost   int64  `json:"upstream_lost"`   // Sent - ServerReceived
+	DownstreamLost int64  `json:"downstream_lost"` // ServerReceived - Received
+}
+
+// Report returns the report, once Stop has returned (nil before).
+func (l *Load) Report() *Report { return l.report }
+
+func (l *Load) makeReport() *Report {
+	r := &Report{Sessions: len(l.subs), Failures: map[string]int{}, Drops: map[string]int{}, InboxDrops: l.inboxDrops.Load()}
+	var disc, lcp, auth, ipcp, total []time.Duration
+	var first time.Time
+	for _, s := range l.subs {
+		if !s.t0.IsZero() && (first.IsZero() || s.t0.Before(first)) {
+			first = s.t0
+		}
+		switch s.state {
+		case stateFailed:
+			r.Failures[s.reason]++
+		case stateDropped:
+			r.Drops[s.reason]++
+		}
+		if s.tUp.IsZero() {
+			continue
+		}
+		disc = append(disc, s.tPADS.Sub(s.t0))
+		lcp = append(lcp, s.tLCP.Sub(s.tPADS))
+		auth = append(auth, s.tAuth.Sub(s.tLCP))
+		ipcp = append(ipcp, s.tUp.Sub(s.tAuth))
+		total = append(total, s.tUp.Sub(s.t0))
+	}
+	st := l.Stats()
+	r.Started, r.Up, r.Failed, r.Dropped = st.Started, st.EverUp, st.Failed, st.Dropped
+	if end := l.setupEnd.Load(); end != 0 && !first.IsZero() {
+		r.SetupSeconds = time.Unix(0, end).Sub(first).Seconds()
+		if r.SetupSeconds > 0 {
+			r.SetupRate = float64(r.Up) / r.SetupSeconds
+		}
+	}
+	r.Stages = Stages{Discovery: Summarize(disc), LCP: Summarize(lcp), Auth: Summarize(auth), IPCP: Summarize(ipcp), Total: Summarize(total)}
+	tc := l.cfg.Traffic
+	if !tc.Target.IsValid() {
+		return r
+	}
+	tr := &TrafficReport{Target: tc.Target.String(), Size: tc.Size, Flood: tc.Flood,
+		Sent: st.Sent, Received: st.Received, Reordered: st.Reordered, Duplicated: st.Duplicated,
+		Foreign: l.foreign.Load(), RTT: l.rtt.summary()}
+	if !tc.Flood {
+		tr.PPS = tc.PPS
+	}
+	if tr.Sent > tr.Received {
+		tr.Lost = tr.Sent - tr.Received
+	}
+	if tr.Sent > 0 {
+		tr.LossRatio = float64(tr.Lost) / float64(tr.Sent)
+	}
+	l.traffic.mu.Lock()
+	if !l.traffic.first.IsZero() {
+		tr.Seconds = l.traffic.end.Sub(l.traffic.first).Seconds()
+	}
+	l.traffic.mu.Unlock()
+	if tr.Seconds > 0 {
+		tr.SentPPS = float64(tr.Sent) / tr.Seconds
+		tr.DeliveredPPS = float64(tr.Received) / tr.Seconds
+	}
+	if tc.QueryUpstream {
+		d := &Direction{}
+		for _, s := range l.subs {
+			if n := s.upstream.Load(); n >= 0 {
+				d.Sessions++
+				d.Sent += s.txSeq
+				d.ServerReceived += uint64(n)
+				d.Received += s.rx.Received
+			}
+		}
+		d.UpstreamLost = int64(d.Sent) - int64(d.ServerReceived)
+		d.DownstreamLost = int64(d.ServerReceived) - int64(d.Received)
+		tr.Upstream = d
+	}
+	r.Traffic = tr
+	return r
+}
+
+// WriteJSON writes the report, indented.
+func (r *Report) WriteJSON(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(r)
+}
+
+// FailureReasons lists the failure reasons, most frequent first.
+func (r *Report) FailureReasons() []string {
+	var out []string
+	for k := range r.Failures {
+		out = append(out, k)
+	}
+	sort.Slice(out, func(i, j int) bool { return r.Failures[out[i]] > r.Failures[out[j]] })
+	return out
+}
+
+// RunConfig adds the run's shape to a Config for Run.
+type RunConfig struct {
+	// Hold keeps the sessions up (with their traffic) this long after
+	// every set-up is done; Duration, when longer, bounds the whole run.
+	Hold time.Duration
+	// Progress, when set, gets a Stats snapshot every second.
+	Progress func(Stats)
+}
+
+// Run brings the subscribers up, holds them (traffic running), closes
+// them with PADTs and returns the report. Canceling ctx ends the run
+// early; the report is still returned.
+func Run(ctx context.Context, cfg Config, rc RunConfig) (*Report, error) {
+	l, err := Start(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	var ticks <-chan time.Time
+	if rc.Progress != nil {
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		ticks = t.C
+	}
+	var hold <-chan time.Time
+	setup := l.SetupDone()
+loop:
+	for {
+		select {
+		case <-ctx.Done():
+			break loop
+		case <-setup:
+			setup = nil
+			t := time.NewTimer(rc.Hold)
+			defer t.Stop()
+			hold = t.C
+		case <-hold:
+			break loop
+		case <-ticks:
+			rc.Progress(l.Stats())
+		}
+	}
+	err = l.Stop()
+	if rc.Progress != nil {
+		rc.Progress(l.Stats())
+	}
+	return l.Report(), err
+}

@@ -1,0 +1,274 @@
+package load
+
+import (
+	"net/netip"
+	"runtime"
+	"sync"
+	"time"
+
+	"github.com/bras-project/bras/internal/udpecho"
+)
+
+// trafficState is the senders of a run.
+type trafficState struct {
+	stop       chan struct{}
+	wg         sync.WaitGroup
+	mu         sync.Mutex // guards first, last
+	first, end time.Time  // first probe sent; senders stopped
+}
+
+// srcPort is subscriber i's UDP source port.
+func srcPort(i int) uint16 { return uint16(20000 + i%40000) }
+
+func (l *Load) startTraffic() {
+	t := &l.traffic
+	t.stop = make(chan struct{})
+	if !l.cfg.Traffic.Target.IsValid() {
+		return
+	}
+	if !l.cfg.Traffic.Flood {
+		t.wg.Add(1)
+		go func() { defer t.wg.Done(); l.paced() }()
+		return
+	}
+	n := l.cfg.Traffic.FloodWorkers
+	if n <= 0 {
+		n = runtime.GOMAXPROCS(0)
+	}
+	for w := range n {
+		t.wg.Add(1)
+		go func() { defer t.wg.Done(); l.flood(w, n) }()
+	}
+}
+
+func (l *Load) markFirst() {
+	t := &l.traffic
+	t.mu.Lock()
+	if t.first.IsZero() {
+		t.first = time.Now()
+	}
+	t.mu.Unlock()
+}
+
+// prober builds probe packets into one reused buffer.
+type prober struct {
+	l       *Load
+	buf     []byte
+	payload []byte
+}
+
+func newProber(l *Load) *prober {
+	size := l.cfg.Traffic.Size
+	return &prober{l: l, buf: make([]byte, 0, 2+size), payload: make([]byte, size-ipv4HeaderLen-udpHeaderLen)}
+}
+
+// send sends s's next probe; it reports false when the session is gone.
+func (p *prober) send(s *sub, now time.Time) bool {
+	if !s.up.Load() {
+		return false
+	}
+	s.txSeq++
+	hdr, _ := Probe{Session: uint32(s.idx), Seq: s.txSeq, Sent: now.UnixNano()}.Append(p.payload[:0])
+	_ = hdr // written in place: payload keeps its padding
+	u := UDP{Src: netip.AddrPortFrom(s.local, srcPort(s.idx)), Dst: p.l.cfg.Traffic.Target, Payload: p.payload}
+	b, err := u.Append(append(p.buf[:0], 0x00, 0x21)) // PPP Protocol: IPv4
+	if err != nil {
+		return false
+	}
+	p.buf = b
+	if s.cs.Send(b) != nil {
+		s.txSeq--
+		return false
+	}
+	p.l.sent.Add(1)
+	return true
+}
+
+// paced sends Traffic.PPS probes per second on every session that is up,
+// round robin, from one goroutine.
+func (l *Load) paced() {
+	p := newProber(l)
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	last := time.Now()
+	budget := 0.0
+	cursor := 0
+	for {
+		select {
+		case <-l.traffic.stop:
+			return
+		case now := <-tick.C:
+			l.upMu.Lock()
+			ups := l.upList[:len(l.upList):len(l.upList)]
+			l.upMu.Unlock()
+			budget += now.Sub(last).Seconds() * l.cfg.Traffic.PPS * float64(len(ups))
+			last = now
+			if len(ups) == 0 {
+				budget = 0
+				continue
+			}
+			// Skip sessions that went down, but give up after one lap.
+			for miss := 0; budget >= 1 && miss < len(ups); {
+				s := ups[cursor%len(ups)]
+				cursor++
+				if !p.send(s, now) {
+					miss++
+					continue
+				}
+				miss = 0
+				budget--
+				l.markFirst()
+			}
+			budget = min(budget, l.cfg.Traffic.PPS*float64(len(ups)))
+		}
+	}
+}
+
+// flood sends as fast as it can, once every set-up is done, over the
+// sessions whose index is w modulo n.
+func (l *Load) flood(w, n int) {
+	select {
+	case <-l.setupDone:
+	case <-l.traffic.stop:
+		return
+	}
+	l.upMu.Lock()
+	var mine []*sub
+	for _, s := range l.upList {
+		if s.idx%n == w {
+			mine = append(mine, s)
+		}
+	}
+	l.upMu.Unlock()
+	if len(mine) == 0 {
+		return
+	}
+	l.markFirst()
+	p := newProber(l)
+	for i := 0; ; i++ {
+		if i%64 == 0 {
+			select {
+			case <-l.traffic.stop:
+				return
+			default:
+			}
+		}
+		s := mine[i%len(mine)]
+		if !p.send(s, time.Now()) && i%len(mine) == len(mine)-1 {
+			// A lap where the last session failed: check they are not all gone.
+			alive := false
+			for _, s := range mine {
+				alive = alive || s.up.Load()
+			}
+			if !alive {
+				return
+			}
+		}
+	}
+}
+
+// stopTraffic stops the senders, waits the grace period for the last
+// echoes, and asks the echo server for its counts when configured.
+func (l *Load) stopTraffic() {
+	t := &l.traffic
+	close(t.stop)
+	t.wg.Wait()
+	t.mu.Lock()
+	t.end = time.Now()
+	t.mu.Unlock()
+	tc := l.cfg.Traffic
+	if !tc.Target.IsValid() || l.sent.Load() == 0 {
+		return
+	}
+	time.Sleep(tc.Grace)
+	if tc.QueryUpstream {
+		l.queryUpstream()
+	}
+}
+
+// queryUpstream asks the echo server, over every session that sent
+// probes, how many it received from the session's address (udpecho's
+// stats query); three tries, a second each.
+func (l *Load) queryUpstream() {
+	l.upMu.Lock()
+	ups := append([]*sub(nil), l.upList...)
+	l.upMu.Unlock()
+	buf := make([]byte, 0, 64)
+	for try := 0; try < 3; try++ {
+		pending := 0
+		for _, s := range ups {
+			if s.txSeq == 0 || s.upstream.Load() >= 0 || !s.up.Load() {
+				continue
+			}
+			q, _ := udpecho.Query{Addr: s.local}.Append(nil)
+			u := UDP{Src: netip.AddrPortFrom(s.local, srcPort(s.idx)), Dst: l.cfg.Traffic.Target, Payload: q}
+			b, err := u.Append(append(buf[:0], 0x00, 0x21))
+			if err != nil {
+				continue
+			}
+			_ = s.cs.Send(b)
+			pending++
+		}
+		if pending == 0 {
+			return
+		}
+		deadline := time.Now().Add(time.Second)
+		for time.Now().Before(deadline) {
+			done := true
+			for _, s := range ups {
+				if s.txSeq > 0 && s.up.Load() && s.upstream.Load() < 0 {
+					done = false
+					break
+				}
+			}
+			if done {
+				return
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+}
+
+// receiveIPv4 accounts for an IPv4 packet received on s (on the PPPoE
+// client's reader goroutine): a probe echo, or the echo server's stats
+// reply; anything else goes to the TUN device bound to s, if any.
+func (l *Load) receiveIPv4(s *sub, pkt []byte) {
+	if !s.up.Load() { // also orders the read of s.local after Up
+		l.foreign.Add(1)
+		return
+	}
+	u, err := ParseUDP(pkt)
+	if err != nil || u.Src != l.cfg.Traffic.Target || u.Dst.Addr() != s.local {
+		l.foreignIPv4(s, pkt)
+		return
+	}
+	if r, err := udpecho.ParseReply(u.Payload); err == nil {
+		if r.Addr == s.local {
+			s.upstream.Store(int64(r.Packets))
+		}
+		return
+	}
+	p, err := ParseProbe(u.Payload)
+	if err != nil || p.Session != uint32(s.idx) {
+		l.foreignIPv4(s, pkt)
+		return
+	}
+	fresh, reordered := s.rx.Add(p.Seq)
+	if !fresh {
+		l.duplicated.Add(1)
+		return
+	}
+	l.received.Add(1)
+	if reordered {
+		l.reordered.Add(1)
+	}
+	l.rtt.add(time.Duration(time.Now().UnixNano() - p.Sent))
+}
+
+func (l *Load) foreignIPv4(s *sub, pkt []byte) {
+	if l.tun != nil && s.bound.Load() {
+		l.tun.write(pkt)
+		return
+	}
+	l.foreign.Add(1)
+}
