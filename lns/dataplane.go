@@ -329,6 +329,7 @@ type DataPlane struct {
 	cfg    DataPlaneConfig
 	log    *slog.Logger
 	epoch  time.Time
+	fast   bool // cfg.Now is time.Now: read only the monotonic clock
 	addrs  *AddrTable
 	byID   *SessionTable
 	free   chan *upPacket // buffers available to Decap
@@ -351,7 +352,8 @@ func NewDataPlane(cfg DataPlaneConfig) (*DataPlane, error) {
 	if len(cfg.TUN) == 0 || cfg.Conn == nil {
 		return nil, errors.New("lns: data plane needs a TUN queue and a UDP conn")
 	}
-	if cfg.Now == nil {
+	fast := cfg.Now == nil
+	if fast {
 		cfg.Now = time.Now
 	}
 	if cfg.Logger == nil {
@@ -376,6 +378,7 @@ func NewDataPlane(cfg DataPlaneConfig) (*DataPlane, error) {
 		cfg:   cfg,
 		log:   cfg.Logger,
 		epoch: cfg.Now(),
+		fast:  fast,
 		addrs: NewAddrTable(cfg.MaxSessions),
 		byID:  NewSessionTable(cfg.MaxSessions),
 	}
@@ -393,7 +396,16 @@ func NewDataPlane(cfg DataPlaneConfig) (*DataPlane, error) {
 
 // clock is the data plane's time in nanoseconds since New (monotonic when
 // Now is time.Now).
-func (d *DataPlane) clock() int64 { return int64(d.cfg.Now().Sub(d.epoch)) }
+//
+// With the default clock it is time.Since, which reads only the monotonic
+// clock: about a third of the cost of time.Now, which reads both clocks,
+// and it runs once per upstream packet.
+func (d *DataPlane) clock() int64 {
+	if d.fast {
+		return int64(time.Since(d.epoch))
+	}
+	return int64(d.cfg.Now().Sub(d.epoch))
+}
 
 // Add registers f: HandleDatagram finds it by its local IDs (when set), and
 // its idle time starts now.
