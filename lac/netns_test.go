@@ -1,0 +1,473 @@
+package lac
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"fmt"
+	"net"
+	"net/netip"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/bras-project/bras/internal/testenv"
+	"github.com/bras-project/bras/l2tp"
+	"github.com/bras-project/bras/ppp"
+	"github.com/bras-project/bras/pppoe"
+	"golang.org/x/sync/errgroup"
+)
+
+// driver owns ppp sessions on one goroutine (as a shard does): inputs on a
+// bounded channel, timers polled.
+type driver struct {
+	in       chan func(now time.Time)
+	sessions map[*ppp.Session]bool
+}
+
+func newDriver(ctx context.Context) *driver {
+	d := &driver{in: make(chan func(time.Time), 8192), sessions: map[*ppp.Session]bool{}}
+	go func() {
+		tick := time.NewTicker(5 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case fn := <-d.in:
+				fn(time.Now())
+			case now := <-tick.C:
+				for s := range d.sessions {
+					if dl := s.NextDeadline(); !dl.IsZero() && !now.Before(dl) {
+						s.Tick(now)
+					}
+				}
+			}
+		}
+	}()
+	return d
+}
+
+func (d *driver) do(fn func(now time.Time)) {
+	select {
+	case d.in <- fn:
+	default:
+	}
+}
+
+func isControl(frame []byte) bool {
+	p, _, err := ppp.ParseProtocol(frame)
+	return err == nil && p.IsControl()
+}
+
+// labAuth accepts user<N>@<realm> with password pw<N> by PAP or CHAP-MD5
+// and assigns 100.64.x.y.
+type labAuth struct{ calls *countMap }
+
+func (a labAuth) Authenticate(s *ppp.Session, req ppp.AuthRequest) {
+	name, _, _ := strings.Cut(req.Username, "@")
+	n, err := strconv.Atoi(strings.TrimPrefix(name, "user"))
+	secret := []byte("pw" + strconv.Itoa(n))
+	ok := err == nil
+	switch req.Proto {
+	case ppp.AuthPAP:
+		ok = ok && bytes.Equal(req.Password, secret)
+	case ppp.AuthCHAPMD5:
+		r := ppp.ChapMD5(req.ChapID, secret, req.Challenge)
+		ok = ok && bytes.Equal(r[:], req.Response)
+	default:
+		ok = false
+	}
+	a.calls.add(req.Username)
+	s.AuthResult(ppp.AuthResult{OK: ok, IP: netip.AddrFrom4([4]byte{100, 64, byte(n >> 8), byte(n)})}, time.Now())
+}
+
+type countMap struct {
+	mu sync.Mutex
+	m  map[string]int
+}
+
+func (c *countMap) add(k string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil {
+		c.m = map[string]int{}
+	}
+	c.m[k]++
+}
+
+func (c *countMap) get(k string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.m[k]
+}
+
+// fakeLNS is an LNS made of the l2tp endpoint and ppp server sessions:
+// proxy LCP when the ICCN carries it, full LCP otherwise; IPv4 frames are
+// echoed back.
+type fakeLNS struct {
+	l2tp.NopHandler
+	ep   *l2tp.Endpoint
+	d    *driver
+	auth *countMap
+
+	mu      sync.Mutex
+	tunnels []*l2tp.Tunnel
+	calls   map[string]*lnsCall // by Calling Number
+	down    map[string]l2tp.ResultCode
+	icrqs   int
+}
+
+type lnsCall struct {
+	lns      *fakeLNS
+	ls       *l2tp.Session
+	pp       *ppp.Session
+	proxied  bool
+	confReqs int // LCP Configure-Requests the LNS sent
+	service  string
+}
+
+func (c *lnsCall) Send(frame []byte) error {
+	if p, info, err := ppp.ParseProtocol(frame); err == nil && p == ppp.ProtoLCP && len(info) > 0 && info[0] == 1 {
+		c.lns.mu.Lock()
+		c.confReqs++
+		c.lns.mu.Unlock()
+	}
+	return c.ls.Tunnel().SendData(c.ls, AddAddressControl(nil, frame))
+}
+
+func (f *fakeLNS) TunnelUp(t *l2tp.Tunnel) {
+	f.mu.Lock()
+	f.tunnels = append(f.tunnels, t)
+	f.mu.Unlock()
+}
+
+func (f *fakeLNS) IncomingCall(_ *l2tp.Tunnel, _ *l2tp.Session, icrq *l2tp.Message) error {
+	f.mu.Lock()
+	f.icrqs++
+	f.mu.Unlock()
+	return nil
+}
+
+func (f *fakeLNS) SessionUp(ls *l2tp.Session, iccn *l2tp.Message) {
+	icrq := ls.ICRQ()
+	calling, _ := icrq.Find(l2tp.AVPCallingNumber)
+	called, _ := icrq.Find(l2tp.AVPCalledNumber)
+	c := &lnsCall{lns: f, ls: ls, service: string(called.Value)}
+	c.pp = ppp.NewSession(c, ppp.Config{Role: ppp.Server, MRU: 1492, Auth: []ppp.AuthProto{ppp.AuthCHAPMD5},
+		Authenticator: labAuth{f.auth}, LocalIP: netip.MustParseAddr("100.64.255.254"), Handler: nopHandler{}})
+	ls.SetValue(c)
+	f.mu.Lock()
+	f.calls[string(calling.Value)] = c
+	f.mu.Unlock()
+	f.d.do(func(now time.Time) {
+		f.d.sessions[c.pp] = true
+		if px, ok, err := ProxyFromICCN(iccn); ok && err == nil {
+			if err := c.pp.StartProxied(px, now); err == nil {
+				f.mu.Lock()
+				c.proxied = true
+				f.mu.Unlock()
+				return
+			}
+		}
+		c.pp.Open(now)
+	})
+}
+
+func (f *fakeLNS) SessionDown(ls *l2tp.Session, rc l2tp.ResultCode) {
+	c, ok := ls.Value().(*lnsCall)
+	if !ok {
+		return
+	}
+	calling, _ := ls.ICRQ().Find(l2tp.AVPCallingNumber)
+	f.mu.Lock()
+	f.down[string(calling.Value)] = rc
+	f.mu.Unlock()
+	f.d.do(func(now time.Time) { c.pp.LowerDown(now); delete(f.d.sessions, c.pp) })
+}
+
+func (f *fakeLNS) data(_ *l2tp.Tunnel, ls *l2tp.Session, _ l2tp.Header, payload []byte) {
+	c, ok := ls.Value().(*lnsCall)
+	if !ok {
+		return
+	}
+	frame := ppp.StripAddressControl(payload)
+	if isControl(frame) {
+		fr := append([]byte(nil), frame...)
+		f.d.do(func(now time.Time) { c.pp.Input(fr, now) })
+		return
+	}
+	if len(frame) > 2 && frame[0] == 0x00 && frame[1] == 0x21 {
+		_ = ls.Tunnel().SendData(ls, payload) // echo, FF 03 kept
+	}
+}
+
+func (f *fakeLNS) call(mac string) *lnsCall {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.calls[mac]
+}
+
+func (f *fakeLNS) downOf(mac string) (l2tp.ResultCode, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	rc, ok := f.down[mac]
+	return rc, ok
+}
+
+// subscriber is a PPPoE client session carrying a PPP client session.
+type subscriber struct {
+	mac  net.HardwareAddr
+	cs   *pppoe.ClientSession
+	ps   *ppp.Session
+	up   chan ppp.NetworkInfo
+	data chan []byte
+}
+
+func (s *subscriber) Up(_ *ppp.Session, n ppp.NetworkInfo) {
+	select {
+	case s.up <- n:
+	default:
+	}
+}
+func (s *subscriber) Down(*ppp.Session, ppp.Reason) {}
+
+func subMAC(i int) net.HardwareAddr { return net.HardwareAddr{0x02, 0x53, 0x55, 0x42, byte(i >> 8), byte(i)} }
+
+// ipv4Frame is a PPP frame with a small IPv4 packet carrying n.
+func ipv4Frame(src netip.Addr, n int) []byte {
+	b := []byte{0x00, 0x21, 0x45, 0, 0, 24, 0, 0, 0, 0, 64, 253, 0, 0}
+	s := src.As4()
+	b = append(b, s[:]...)
+	b = append(b, 192, 0, 2, 1)
+	return binary.BigEndian.AppendUint32(b, uint32(n))
+}
+
+func within(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestNetnsLAC runs sub ── lac ── lns: 20 proxy-mode and 20
+// transparent-mode subscribers through the LAC to an LNS reached after a
+// dead one, IPv4 both ways, then PADT → CDN, CDN → PADT, StopCCN → PADT.
+func TestNetnsLAC(t *testing.T) {
+	const perMode = 20
+	testenv.RequireRoot(t)
+	sub, lacNS, lnsNS := testenv.NewNetns(t, "sub"), testenv.NewNetns(t, "lac"), testenv.NewNetns(t, "lns")
+	testenv.Link(t, sub, "s0", netip.Prefix{}, lacNS, "a0", netip.Prefix{})
+	testenv.Link(t, lacNS, "n0", netip.MustParsePrefix("10.9.0.1/24"), lnsNS, "n1", netip.MustParsePrefix("10.9.0.2/24"))
+	lnsNS.MustRun(t, "ip", "addr", "add", "10.9.0.3/24", "dev", "n1") // an LNS address nobody answers on
+
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	var bg sync.WaitGroup
+	defer bg.Wait()
+	defer cancel()
+
+	// The LNS.
+	secret := []byte("tunnel-secret")
+	flns := &fakeLNS{d: newDriver(ctx), auth: &countMap{}, calls: map[string]*lnsCall{}, down: map[string]l2tp.ResultCode{}}
+	if err := lnsNS.Do(func() error {
+		conn, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(netip.MustParseAddrPort("10.9.0.2:1701")))
+		if err != nil {
+			return err
+		}
+		flns.ep, err = l2tp.NewEndpoint(conn, l2tp.Config{HostName: "lns", Handler: flns, Data: flns.data,
+			Accept: func(netip.AddrPort, string) (l2tp.TunnelOptions, error) {
+				return l2tp.TunnelOptions{Secret: secret}, nil
+			}})
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	bg.Go(func() { flns.ep.Run(ctx) })
+
+	// The LAC: both routes list the dead LNS first.
+	dead := LNS{Name: "dead", Addr: netip.MustParseAddrPort("10.9.0.3:1701"), Secret: secret, Preference: 1}
+	live := LNS{Name: "live", Addr: netip.MustParseAddrPort("10.9.0.2:1701"), Secret: secret, Preference: 2}
+	routes, err := NewRoutes([]Route{
+		{Realms: []string{"example.com"}, LNS: []LNS{dead, live}},
+		{Services: []string{"internet"}, LNS: []LNS{dead, live}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lac, err := New(Config{Routes: routes, HoldDown: time.Minute, DialTimeout: 1500 * time.Millisecond,
+		Tunnel:      l2tp.TunnelOptions{RetransmitInitial: 200 * time.Millisecond, MaxRetries: 3},
+		CallTimeout: 20 * time.Second, Echo: ppp.EchoConfig{Interval: 5 * time.Second}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	acc := lac.NewAccess(AccessConfig{Mode: ModeTransparent, ServiceModes: map[string]Mode{"proxy": ModeProxy}})
+	var srv *pppoe.Server
+	if err := lacNS.Do(func() error {
+		conn, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(netip.MustParseAddrPort("10.9.0.1:1701")))
+		if err != nil {
+			return err
+		}
+		ep, err := l2tp.NewEndpoint(conn, l2tp.Config{HostName: "lac", Handler: lac.L2TPHandler(), Data: lac.Data})
+		if err != nil {
+			return err
+		}
+		lac.Attach(ep)
+		bg.Go(func() { ep.Run(ctx) })
+		srv, err = pppoe.NewServer(pppoe.ServerConfig{Interface: "a0", ACName: "bras-lac"}, acc)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	acc.Bind(srv)
+	bg.Go(func() { lac.Run(ctx) })
+	bg.Go(func() { srv.Run(ctx) })
+
+	// The subscribers.
+	var cli *pppoe.Client
+	if err := sub.Do(func() error {
+		var err error
+		cli, err = pppoe.NewClient(pppoe.ClientConfig{Interface: "s0"})
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	bg.Go(func() { cli.Run(ctx) })
+	subd := newDriver(ctx)
+
+	subs := make([]*subscriber, 2*perMode)
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(10)
+	for i := range subs {
+		s := &subscriber{mac: subMAC(i), up: make(chan ppp.NetworkInfo, 1), data: make(chan []byte, 4)}
+		subs[i] = s
+		service := "internet"
+		if i < perMode {
+			service = "proxy"
+		}
+		g.Go(func() error {
+			cs, err := cli.Dial(gctx, s.mac, pppoe.DialOptions{ServiceName: service, Timeout: 300 * time.Millisecond})
+			if err != nil {
+				return fmt.Errorf("subscriber %d: %w", i, err)
+			}
+			s.cs = cs
+			s.ps = ppp.NewSession(cs, ppp.Config{Role: ppp.Client, MRU: 1492, RejectACCMPFCACFC: true,
+				Username: fmt.Sprintf("user%d@example.com", i), Password: fmt.Sprintf("pw%d", i), Handler: s})
+			subd.do(func(now time.Time) { subd.sessions[s.ps] = true; s.ps.Open(now) })
+			cs.SetReceive(func(p []byte) {
+				frame := append([]byte(nil), p...)
+				if isControl(frame) {
+					subd.do(func(now time.Time) { s.ps.Input(frame, now) })
+					return
+				}
+				select {
+				case s.data <- frame:
+				default:
+				}
+			})
+			select {
+			case n := <-s.up:
+				if want := netip.AddrFrom4([4]byte{100, 64, 0, byte(i)}); n.Local != want {
+					return fmt.Errorf("subscriber %d got %v, want %v", i, n.Local, want)
+				}
+				return nil
+			case <-gctx.Done():
+				return fmt.Errorf("subscriber %d: IPCP not up: %w", i, gctx.Err())
+			}
+		})
+	}
+	if err := g.Wait(); err != nil {
+		t.Fatal(err)
+	}
+
+	// Every call went to the live LNS after the dead one failed, on one tunnel.
+	if !lac.sel.Down(dead) {
+		t.Error("the LNS that did not answer is not held down")
+	}
+	flns.mu.Lock()
+	if len(flns.tunnels) != 1 || flns.icrqs != len(subs) {
+		t.Errorf("LNS saw %d tunnels and %d ICRQs, want 1 and %d", len(flns.tunnels), flns.icrqs, len(subs))
+	}
+	flns.mu.Unlock()
+
+	// Proxy subscribers were authenticated by the LNS from the ICCN's
+	// proxy AVPs without LCP renegotiation; transparent ones negotiated
+	// LCP and CHAP with the LNS itself.
+	for i, s := range subs {
+		c := flns.call(s.mac.String())
+		if c == nil {
+			t.Fatalf("subscriber %d: no call at the LNS by Calling Number %s", i, s.mac)
+		}
+		flns.mu.Lock()
+		proxied, confReqs, service := c.proxied, c.confReqs, c.service
+		flns.mu.Unlock()
+		user := fmt.Sprintf("user%d@example.com", i)
+		switch {
+		case i < perMode && (!proxied || confReqs != 0 || service != "proxy"):
+			t.Errorf("proxy subscriber %d: proxied %v, LNS Configure-Requests %d, Called Number %q", i, proxied, confReqs, service)
+		case i >= perMode && (proxied || confReqs == 0 || service != "internet"):
+			t.Errorf("transparent subscriber %d: proxied %v, LNS Configure-Requests %d, Called Number %q", i, proxied, confReqs, service)
+		}
+		if flns.auth.get(user) != 1 {
+			t.Errorf("subscriber %d authenticated %d times at the LNS, want 1", i, flns.auth.get(user))
+		}
+	}
+
+	// IPv4 both ways over every session.
+	for i, s := range subs {
+		f := ipv4Frame(netip.AddrFrom4([4]byte{100, 64, 0, byte(i)}), i)
+		if err := s.cs.Send(f); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case got := <-s.data:
+			if !bytes.Equal(got, f) {
+				t.Errorf("subscriber %d: echo %x, want %x", i, got, f)
+			}
+		case <-time.After(3 * time.Second):
+			t.Fatalf("subscriber %d: no IPv4 echo through LAC and LNS", i)
+		}
+	}
+
+	// PADT from a subscriber → CDN to the LNS.
+	subs[0].cs.Close()
+	within(t, 5*time.Second, "the CDN of subscriber 0 at the LNS", func() bool {
+		_, ok := flns.downOf(subs[0].mac.String())
+		return ok
+	})
+	// CDN from the LNS → PADT to the subscriber.
+	flns.call(subs[perMode].mac.String()).ls.Disconnect(l2tp.ResultCode{Result: uint16(l2tp.CDNAdmin)})
+	select {
+	case <-subs[perMode].cs.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("CDN from the LNS: the subscriber got no PADT")
+	}
+	within(t, 5*time.Second, "the LAC to forget two sessions", func() bool { return lac.ActiveSessions() == len(subs)-2 })
+
+	// StopCCN from the LNS → PADT to every remaining subscriber.
+	flns.mu.Lock()
+	tun := flns.tunnels[0]
+	flns.mu.Unlock()
+	tun.Close(l2tp.ResultCode{Result: uint16(l2tp.StopCCNGeneralRequest)})
+	for i, s := range subs {
+		select {
+		case <-s.cs.Done():
+		case <-time.After(5 * time.Second):
+			t.Fatalf("StopCCN: subscriber %d got no PADT", i)
+		}
+	}
+	within(t, 5*time.Second, "the LAC to hold no session", func() bool { return lac.ActiveSessions() == 0 })
+	st := lac.Stats()
+	if st.PADTFromSub.Load() != 1 || st.CDNFromLNS.Load() != uint64(len(subs)-1) || st.CallsUp.Load() != uint64(len(subs)) {
+		t.Errorf("stats: PADT from subscribers %d, CDN from LNS %d, calls up %d", st.PADTFromSub.Load(), st.CDNFromLNS.Load(), st.CallsUp.Load())
+	}
+	if n := len(lac.Pool().Tunnels()); n != 0 {
+		t.Errorf("%d tunnels left in the pool after StopCCN", n)
+	}
+}
