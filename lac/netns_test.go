@@ -234,7 +234,9 @@ func (s *subscriber) Up(_ *ppp.Session, n ppp.NetworkInfo) {
 }
 func (s *subscriber) Down(*ppp.Session, ppp.Reason) {}
 
-func subMAC(i int) net.HardwareAddr { return net.HardwareAddr{0x02, 0x53, 0x55, 0x42, byte(i >> 8), byte(i)} }
+func subMAC(i int) net.HardwareAddr {
+	return net.HardwareAddr{0x02, 0x53, 0x55, 0x42, byte(i >> 8), byte(i)}
+}
 
 // ipv4Frame is a PPP frame with a small IPv4 packet carrying n.
 func ipv4Frame(src netip.Addr, n int) []byte {
