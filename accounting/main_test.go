@@ -16,6 +16,7 @@ func TestMain(m *testing.M) {
 		os.Exit(runChild())
 	}
 	code := m.Run()
+	stopBenchCluster()
 	testenv.StopPostgres()
 	os.Exit(code)
 }

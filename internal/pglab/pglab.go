@@ -34,6 +34,7 @@ type Cluster struct {
 
 	uid, gid int
 	asOther  bool
+	opts     Options
 
 	mu   sync.Mutex
 	cmd  *exec.Cmd
@@ -62,15 +63,25 @@ func FindBin() (string, error) {
 	return best, nil
 }
 
+// Options tune a cluster.
+type Options struct {
+	// Durable keeps fsync and full_page_writes on, as in production (for
+	// benchmarks); by default they are off, which is faster for tests.
+	Durable bool
+}
+
 // New creates a cluster in a fresh temporary directory and starts it.
 // PostgreSQL refuses to run as root, so when run as root the files belong
 // to, and the server runs as, the "postgres" user.
-func New(ctx context.Context) (*Cluster, error) {
+func New(ctx context.Context) (*Cluster, error) { return NewWithOptions(ctx, Options{}) }
+
+// NewWithOptions is New with options.
+func NewWithOptions(ctx context.Context, o Options) (*Cluster, error) {
 	bin, err := FindBin()
 	if err != nil {
 		return nil, err
 	}
-	c := &Cluster{Bin: bin}
+	c := &Cluster{Bin: bin, opts: o}
 	if os.Geteuid() == 0 {
 		u, err := user.Lookup("postgres")
 		if err != nil {
@@ -130,10 +141,12 @@ func (c *Cluster) Start(ctx context.Context) error {
 	if c.cmd != nil {
 		return nil
 	}
-	cmd := c.command(filepath.Join(c.Bin, "postgres"), "-D", c.dataDir(),
-		"-p", strconv.Itoa(c.Port), "-k", c.Dir, "-c", "listen_addresses=127.0.0.1",
-		"-c", "fsync=off", "-c", "full_page_writes=off", "-c", "max_connections=200",
-		"-c", "logging_collector=off")
+	args := []string{"-D", c.dataDir(), "-p", strconv.Itoa(c.Port), "-k", c.Dir,
+		"-c", "listen_addresses=127.0.0.1", "-c", "max_connections=200", "-c", "logging_collector=off"}
+	if !c.opts.Durable {
+		args = append(args, "-c", "fsync=off", "-c", "full_page_writes=off")
+	}
+	cmd := c.command(filepath.Join(c.Bin, "postgres"), args...)
 	cmd.SysProcAttr.Pdeathsig = syscall.SIGQUIT
 	logf, err := os.OpenFile(filepath.Join(c.Dir, "postgres.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {

@@ -84,6 +84,13 @@ func sharedCluster(t testing.TB) *pglab.Cluster {
 // stop and start the server) and destroys it when the test ends.
 func NewPostgresCluster(t testing.TB) *pglab.Cluster {
 	t.Helper()
+	return NewPostgresClusterWithOptions(t, pglab.Options{})
+}
+
+// NewPostgresClusterWithOptions is NewPostgresCluster with options (a
+// durable cluster for benchmarks).
+func NewPostgresClusterWithOptions(t testing.TB, o pglab.Options) *pglab.Cluster {
+	t.Helper()
 	if _, err := pglab.FindBin(); err != nil {
 		if InCI() {
 			t.Fatalf("%v and CI=true forbids skipping", err)
@@ -92,7 +99,7 @@ func NewPostgresCluster(t testing.TB) *pglab.Cluster {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	c, err := pglab.New(ctx)
+	c, err := pglab.NewWithOptions(ctx, o)
 	if err != nil {
 		t.Fatal(err)
 	}
