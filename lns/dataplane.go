@@ -338,6 +338,8 @@ type DataPlane struct {
 	tunOK  atomic.Uint64
 	encOK  atomic.Uint64
 	ctrlOK atomic.Uint64
+	// lastLog is the clock of the last debug line (logAllowed).
+	lastLog atomic.Int64
 }
 
 // upPacket is an upstream IP packet copied out of the receive buffer.
@@ -486,6 +488,13 @@ func (d *DataPlane) Stats() DataPlaneStats {
 	return s
 }
 
+// logAllowed rate-limits the data plane's debug lines to one a second: a
+// persistent error must not log per batch.
+func (d *DataPlane) logAllowed(now int64) bool {
+	last := d.lastLog.Load()
+	return now-last >= int64(time.Second) && d.lastLog.CompareAndSwap(last, now)
+}
+
 func (d *DataPlane) drop(f *Flow, r DropReason) DropReason {
 	d.stats[r].Add(1)
 	if f != nil {
@@ -598,7 +607,9 @@ func dpIPv4Len(b []byte) (int, bool) {
 }
 
 // Run runs, for every TUN queue, an upstream writer and a downstream worker
-// until ctx is cancelled (then it returns nil) or one of them fails.
+// until ctx is cancelled (then it returns nil) or one of them fails. It is
+// called once: on return it has moved the queues' read deadlines into the
+// past.
 func (d *DataPlane) Run(ctx context.Context) error {
 	g, ctx := errgroup.WithContext(ctx)
 	for i, q := range d.cfg.TUN {
@@ -624,11 +635,7 @@ func (d *DataPlane) Run(ctx context.Context) error {
 		}
 		return nil
 	})
-	err := g.Wait()
-	if err != nil && ctx.Err() != nil && errors.Is(err, context.Canceled) {
-		return nil
-	}
-	return err
+	return g.Wait()
 }
 
 // writeTUN writes the upstream queue to the TUN in batches: it waits for one
@@ -731,8 +738,8 @@ func (w *encapWorker) forward(n int) {
 	d.encOK.Add(uint64(sent))
 	if sent < k {
 		d.stats[DropSend].Add(uint64(k - sent))
-		if err != nil {
-			d.log.Debug("lns: data plane: sendmmsg", "err", err)
+		if err != nil && d.logAllowed(now) {
+			d.log.Debug("lns: data plane: sendmmsg", "err", err, "dropped", k-sent)
 		}
 	}
 	for i := 0; i < k; i++ {
