@@ -56,7 +56,8 @@ type channel struct {
 	rtoAt   time.Time
 	retries int
 
-	ackAt time.Time // when a ZLB is owed; zero: none
+	ackAt   time.Time // when a ZLB is owed; zero: none
+	unacked int       // messages delivered since our last Nr went out
 
 	ooo map[uint16][]byte // received ahead of a gap, by Ns
 
@@ -124,6 +125,7 @@ func (c *channel) pump(now time.Time) {
 		c.out = append(c.out, transmit{Ns: p.ns, Nr: c.nr, Payload: p.payload})
 		c.sent++
 		c.ackAt = time.Time{} // the ack rides on this message
+		c.unacked = 0
 		if c.rtoAt.IsZero() {
 			c.rtoAt = now.Add(c.rto)
 		}
@@ -156,6 +158,7 @@ func (c *channel) receive(ns, nr uint16, payload []byte, now time.Time) [][]byte
 		if c.ackAt.IsZero() {
 			c.ackAt = now.Add(c.cfg.AckDelay)
 		}
+		c.unacked += len(deliver)
 		return deliver
 	case seqLess(ns, c.nr):
 		// Section 5.8: a duplicate MUST be acknowledged again; the
@@ -226,6 +229,7 @@ func (c *channel) ack(nr uint16, now time.Time) {
 func (c *channel) zlb() {
 	c.out = append(c.out, transmit{Ns: c.ns, Nr: c.nr})
 	c.ackAt = time.Time{}
+	c.unacked = 0
 }
 
 // tick runs the timers due at now: a delayed ZLB, and retransmission with
@@ -274,7 +278,14 @@ func (c *channel) nextDeadline() time.Time {
 }
 
 // takeOutput returns the messages to write, oldest first, and forgets them.
+// Call it after the upper layer has reacted to what receive delivered: an
+// ack still owed then goes at once as a ZLB when waiting would stall the
+// peer, that is when half of our receive window is unacknowledged or when
+// our own messages wait for the window (no reply can carry it soon).
 func (c *channel) takeOutput() []transmit {
+	if !c.ackAt.IsZero() && (c.unacked >= max(int(c.cfg.RecvWindow)/2, 1) || len(c.queue) > c.sent) {
+		c.zlb()
+	}
 	out := c.out
 	c.out = nil
 	return out

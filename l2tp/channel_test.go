@@ -200,15 +200,17 @@ func TestChannelReceiveOrdering(t *testing.T) {
 		name    string
 		in      []uint16 // Ns of arriving messages
 		want    []string // delivered, in order
-		zlbs    int      // immediate ZLBs (duplicates)
+		zlbs    int      // immediate ZLBs (duplicates; half the window unacknowledged)
 		dup     uint64
 		ooo     uint64
 		outside uint64
 	}{
-		{"in order", []uint16{0, 1, 2}, []string{"m0", "m1", "m2"}, 0, 0, 0, 0},
-		{"reordered within window", []uint16{2, 1, 0, 3}, []string{"m0", "m1", "m2", "m3"}, 0, 0, 2, 0},
+		// With a receive window of 4, two unacknowledged messages are
+		// acknowledged at once rather than after the delay.
+		{"in order", []uint16{0, 1, 2}, []string{"m0", "m1", "m2"}, 1, 0, 0, 0},
+		{"reordered within window", []uint16{2, 1, 0, 3}, []string{"m0", "m1", "m2", "m3"}, 1, 0, 2, 0},
 		{"duplicate re-acked", []uint16{0, 0, 1, 0}, []string{"m0", "m1"}, 2, 2, 0, 0},
-		{"ahead twice is queued once", []uint16{1, 1, 0}, []string{"m0", "m1"}, 0, 0, 1, 0},
+		{"ahead twice is queued once", []uint16{1, 1, 0}, []string{"m0", "m1"}, 1, 0, 1, 0},
 		// 4 and 1000 are ahead beyond the window of 4: dropped. 40000 lies
 		// in the 32767 values before Nr, so section 5.8 makes it an old
 		// duplicate: re-acknowledged, not delivered.
@@ -273,5 +275,17 @@ func TestChannelWrapAround(t *testing.T) {
 	c.receive(0, 5, nil, at(0))
 	if c.outstanding() != 1 || c.stats.BadAck.Load() != 1 {
 		t.Fatalf("bogus Nr: outstanding=%d badack=%d", c.outstanding(), c.stats.BadAck.Load())
+	}
+}
+
+func TestChannelAckAtOnceWhenRepliesWait(t *testing.T) {
+	c := testChannel()
+	c.send(msg("a"), at(0)) // cwnd 1: "b" waits for the window
+	c.send(msg("b"), at(0))
+	outs(c)
+	c.receive(0, 0, msg("x"), at(time.Millisecond))
+	// "b" cannot carry the ack soon, so the ZLB goes now, not in 100 ms.
+	if diff := cmp.Diff([]tx{{2, 1, "ZLB", false}}, outs(c)); diff != "" {
+		t.Fatalf("(-want +got):\n%s", diff)
 	}
 }

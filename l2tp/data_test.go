@@ -156,3 +156,49 @@ func BenchmarkDataInput(b *testing.B) {
 		lns.input(pkt, from)
 	}
 }
+
+// BenchmarkCallSetup measures incoming calls brought up (ICRQ, ICRP, ICCN
+// and their acknowledgements) per second on one tunnel over loopback UDP,
+// with the receive window the LNS and LAC announce.
+func BenchmarkCallSetup(b *testing.B) {
+	for _, win := range []uint16{4, 64} {
+		b.Run("window-"+itoa(int(win)), func(b *testing.B) {
+			lc, _ := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+			nc, _ := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+			lacRec, lnsRec := newRecorder("lac"), newRecorder("lns")
+			opts := TunnelOptions{RecvWindow: win, RetransmitInitial: 200 * time.Millisecond}
+			lac, _ := NewEndpoint(lc, Config{HostName: "lac", Handler: lacRec, InboxSize: 4096})
+			lns, _ := NewEndpoint(nc, Config{HostName: "lns", Handler: lnsRec, InboxSize: 4096, Accept: acceptAll(opts)})
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan struct{}, 2)
+			for _, e := range []*Endpoint{lac, lns} {
+				go func() { e.Run(ctx); done <- struct{}{} }()
+			}
+			defer func() { cancel(); <-done; <-done; lc.Close(); nc.Close() }()
+			for !lac.running.Load() || !lns.running.Load() {
+				time.Sleep(time.Millisecond)
+			}
+			tn, err := lac.Dial(ctx, nc.LocalAddr().(*net.UDPAddr).AddrPort(), opts)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			start := time.Now()
+			placed := 0
+			for b.Loop() {
+				if _, err := tn.PlaceCall(CallRequest{}); err != nil {
+					b.Fatal(err)
+				}
+				placed++
+			}
+			for lnsRec.sessionsUp.Load() != int32(placed) || lacRec.sessionsUp.Load() != int32(placed) {
+				if time.Since(start) > 60*time.Second {
+					b.Fatalf("%d of %d calls up", lnsRec.sessionsUp.Load(), placed)
+				}
+				time.Sleep(100 * time.Microsecond)
+			}
+			b.ReportMetric(float64(placed)/time.Since(start).Seconds(), "calls/s")
+		})
+	}
+}
