@@ -1,0 +1,40 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+
+	"github.com/bras-project/bras/lac"
+)
+
+func init() {
+	register("lac", "run the L2TP Access Concentrator (PPPoE subscribers into L2TP tunnels)", runLAC)
+}
+
+func runLAC(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("bras lac", flag.ContinueOnError)
+	path := fs.String("config", "/etc/bras/lac.conf", "configuration `file`")
+	check := fs.Bool("check", false, "validate the configuration and exit")
+	level := fs.String("log-level", "info", "log level: debug, info, warn or error")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	cfg, err := lac.LoadConfig(*path)
+	if err != nil {
+		return err
+	}
+	if *check {
+		fmt.Printf("%s: configuration OK (%d access interfaces, %d LNS, %d RADIUS servers)\n",
+			*path, len(cfg.Access), len(cfg.LNS), len(cfg.RADIUS.Servers))
+		return nil
+	}
+	log, err := newLogger(*level)
+	if err != nil {
+		return err
+	}
+	return lac.RunDaemon(ctx, cfg, lac.DaemonOptions{Logger: log})
+}

@@ -1,0 +1,376 @@
+package lac
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"os"
+	"slices"
+	"time"
+
+	"github.com/bras-project/bras/aaa"
+	"github.com/bras-project/bras/internal/config"
+	"github.com/bras-project/bras/l2tp"
+	"github.com/bras-project/bras/ppp"
+	"github.com/bras-project/bras/pppoe"
+	"golang.org/x/sync/errgroup"
+)
+
+// FileConfig is the configuration file of `bras lac` (deploy/lac.conf
+// documents every key).
+type FileConfig struct {
+	LAC    GeneralConfig `cfg:"lac"`
+	RADIUS RADIUSConfig  `cfg:"radius"`
+	Access []AccessFile  `cfg:"access"`
+	LNS    []LNSFile     `cfg:"lns"`
+}
+
+// GeneralConfig is the [lac] section.
+type GeneralConfig struct {
+	HostName          string         `cfg:"host-name,required"`
+	Listen            netip.AddrPort `cfg:"listen"`
+	TunnelSelection   string         `cfg:"tunnel-selection"`
+	HoldDown          time.Duration  `cfg:"hold-down"`
+	DialTimeout       time.Duration  `cfg:"dial-timeout"`
+	CallTimeout       time.Duration  `cfg:"call-timeout"`
+	SessionsPerTunnel int            `cfg:"sessions-per-tunnel"`
+	HelloInterval     time.Duration  `cfg:"hello-interval"`
+	RetransmitInitial time.Duration  `cfg:"retransmit-initial"`
+	MaxRetries        int            `cfg:"max-retries"`
+	Auth              []string       `cfg:"auth"`
+	EchoInterval      time.Duration  `cfg:"echo-interval"`
+	EchoFailures      int            `cfg:"echo-failures"`
+	HeldFrames        int            `cfg:"held-frames"`
+	Shards            int            `cfg:"shards"`
+	Workers           int            `cfg:"workers"`
+	ShutdownTimeout   time.Duration  `cfg:"shutdown-timeout"`
+}
+
+// Validate checks the [lac] section.
+func (g *GeneralConfig) Validate() error {
+	switch g.TunnelSelection {
+	case "", "static", "radius":
+	default:
+		return fmt.Errorf("tunnel-selection %q: want static or radius", g.TunnelSelection)
+	}
+	for _, a := range g.Auth {
+		if _, err := parseAuth(a); err != nil {
+			return err
+		}
+	}
+	for _, v := range []struct {
+		name string
+		n    int
+	}{{"sessions-per-tunnel", g.SessionsPerTunnel}, {"max-retries", g.MaxRetries}, {"echo-failures", g.EchoFailures},
+		{"held-frames", g.HeldFrames}, {"shards", g.Shards}, {"workers", g.Workers}} {
+		if v.n < 0 {
+			return fmt.Errorf("%s %d is negative", v.name, v.n)
+		}
+	}
+	if g.SessionsPerTunnel > 65535 {
+		return fmt.Errorf("sessions-per-tunnel %d: a tunnel has 65535 session IDs", g.SessionsPerTunnel)
+	}
+	return nil
+}
+
+func parseAuth(s string) (ppp.AuthProto, error) {
+	switch s {
+	case "chap", "chap-md5":
+		return ppp.AuthCHAPMD5, nil
+	case "pap":
+		return ppp.AuthPAP, nil
+	}
+	return 0, fmt.Errorf("auth %q: want chap or pap", s)
+}
+
+// RADIUSConfig is the [radius] section: the servers asked for tunnels.
+type RADIUSConfig struct {
+	Timeout       time.Duration  `cfg:"timeout"`
+	Retries       int            `cfg:"retries"`
+	NASIdentifier string         `cfg:"nas-identifier"`
+	NASIPAddress  netip.Addr     `cfg:"nas-ip-address"`
+	Servers       []RADIUSServer `cfg:"server"`
+}
+
+// RADIUSServer is one [radius.server "name"] section.
+type RADIUSServer struct {
+	Name                        string         `cfg:",name"`
+	Address                     netip.AddrPort `cfg:"address,required"`
+	Secret                      config.Secret  `cfg:"secret,required"`
+	RequireMessageAuthenticator string         `cfg:"require-message-authenticator"`
+}
+
+// Validate checks a RADIUS server.
+func (r *RADIUSServer) Validate() error {
+	if r.RequireMessageAuthenticator != "" {
+		if _, err := aaa.ParseMAPolicy(r.RequireMessageAuthenticator); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// AccessFile is one [access "interface"] section: a PPPoE access
+// interface and the mode of its subscribers.
+type AccessFile struct {
+	Interface           string        `cfg:",name"`
+	Mode                string        `cfg:"mode"`
+	ProxyServices       []string      `cfg:"proxy-services"`
+	TransparentServices []string      `cfg:"transparent-services"`
+	VLANs               []uint16      `cfg:"vlans"`
+	Untagged            bool          `cfg:"untagged"`
+	UserVLANs           bool          `cfg:"user-vlans"`
+	ACName              string        `cfg:"ac-name"`
+	Services            []string      `cfg:"services"`
+	MaxPayload          int           `cfg:"max-payload"`
+	MaxSessions         int           `cfg:"max-sessions"`
+	MaxSessionsPerMAC   int           `cfg:"max-sessions-per-mac"`
+	PADIRate            float64       `cfg:"padi-rate"`
+	CookieSecret        config.Secret `cfg:"cookie-secret"`
+}
+
+// Validate checks an access section.
+func (a *AccessFile) Validate() error {
+	if a.Mode != "" {
+		if _, err := ParseMode(a.Mode); err != nil {
+			return err
+		}
+	}
+	for _, s := range a.ProxyServices {
+		if slices.Contains(a.TransparentServices, s) {
+			return fmt.Errorf("service %q is both proxy and transparent", s)
+		}
+	}
+	for _, v := range a.VLANs {
+		if v == 0 || v > 4094 {
+			return fmt.Errorf("vlan %d: want 1 to 4094", v)
+		}
+	}
+	if a.MaxPayload != 0 && (a.MaxPayload < 1492 || a.MaxPayload > 9000) {
+		return fmt.Errorf("max-payload %d: want 1492 to 9000 (RFC 4638)", a.MaxPayload)
+	}
+	return nil
+}
+
+// LNSFile is one [lns "name"] section: an LNS and what it serves.
+type LNSFile struct {
+	Name         string         `cfg:",name"`
+	Address      netip.AddrPort `cfg:"address,required"`
+	Secret       config.Secret  `cfg:"secret"`
+	HideAVPs     bool           `cfg:"hide-avps"`
+	Preference   uint32         `cfg:"preference"`
+	Weight       uint32         `cfg:"weight"`
+	AssignmentID string         `cfg:"assignment-id"`
+	MaxSessions  int            `cfg:"max-sessions"`
+	Realms       []string       `cfg:"realms"`
+	Services     []string       `cfg:"services"`
+	Interfaces   []string       `cfg:"interfaces"`
+	Default      bool           `cfg:"default"`
+}
+
+// Validate checks an LNS section.
+func (l *LNSFile) Validate() error {
+	if l.HideAVPs && l.Secret.Empty() {
+		return errors.New("hide-avps needs a secret (RFC 2661 section 4.3)")
+	}
+	if l.MaxSessions < 0 || l.MaxSessions > 65535 {
+		return fmt.Errorf("max-sessions %d: want 0 to 65535", l.MaxSessions)
+	}
+	if len(l.Realms)+len(l.Services)+len(l.Interfaces) == 0 && !l.Default {
+		return errors.New("serves nothing: give realms, services, interfaces or default = true")
+	}
+	return nil
+}
+
+// LoadConfig reads and validates a configuration file.
+func LoadConfig(path string) (*FileConfig, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("lac: %w", err)
+	}
+	defer f.Close()
+	var c FileConfig
+	if err := config.Decode(f, path, &c); err != nil {
+		return nil, err
+	}
+	if err := c.check(); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return &c, nil
+}
+
+func (c *FileConfig) check() error {
+	if len(c.Access) == 0 {
+		return errors.New("no [access \"interface\"] section: the LAC serves no subscriber")
+	}
+	if len(c.LNS) == 0 && c.LAC.TunnelSelection != "radius" {
+		return errors.New("no [lns \"name\"] section and tunnel-selection is not radius")
+	}
+	if c.LAC.TunnelSelection == "radius" && len(c.RADIUS.Servers) == 0 {
+		return errors.New("tunnel-selection = radius needs a [radius.server \"name\"] section")
+	}
+	_, err := c.Routes()
+	return err
+}
+
+// Routes builds the static routes of the [lns] sections: each realm,
+// service and interface is served by every LNS that lists it.
+func (c *FileConfig) Routes() (*Routes, error) {
+	type keyed struct{ realm, service, iface map[string][]LNS }
+	k := keyed{map[string][]LNS{}, map[string][]LNS{}, map[string][]LNS{}}
+	var order []Route
+	var def []LNS
+	for _, f := range c.LNS {
+		l := LNS{Name: f.Name, Addr: f.Address, Secret: f.Secret.Bytes(), HideAVPs: f.HideAVPs,
+			Preference: f.Preference, Weight: f.Weight, AssignmentID: f.AssignmentID, MaxSessions: f.MaxSessions}
+		for _, r := range f.Realms {
+			k.realm[r] = append(k.realm[r], l)
+		}
+		for _, s := range f.Services {
+			k.service[s] = append(k.service[s], l)
+		}
+		for _, i := range f.Interfaces {
+			k.iface[i] = append(k.iface[i], l)
+		}
+		if f.Default {
+			def = append(def, l)
+		}
+	}
+	for r, ls := range k.realm {
+		order = append(order, Route{Realms: []string{r}, LNS: ls})
+	}
+	for s, ls := range k.service {
+		order = append(order, Route{Services: []string{s}, LNS: ls})
+	}
+	for i, ls := range k.iface {
+		order = append(order, Route{Interfaces: []string{i}, LNS: ls})
+	}
+	if def != nil {
+		order = append(order, Route{Default: true, LNS: def})
+	}
+	return NewRoutes(order)
+}
+
+// DaemonOptions are the run-time options of RunDaemon.
+type DaemonOptions struct {
+	Logger *slog.Logger
+}
+
+// RunDaemon runs the LAC of cfg until ctx is done, then shuts down
+// gracefully: CDN and PADT for every session, StopCCN for every tunnel.
+func RunDaemon(ctx context.Context, c *FileConfig, o DaemonOptions) error {
+	log := o.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	routes, err := c.Routes()
+	if err != nil {
+		return err
+	}
+	g := c.LAC
+	cfg := Config{
+		Logger: log, Routes: routes, HoldDown: g.HoldDown, DialTimeout: g.DialTimeout, CallTimeout: g.CallTimeout,
+		SessionsPerTunnel: g.SessionsPerTunnel, HeldFrames: g.HeldFrames, Shards: g.Shards, Workers: g.Workers,
+		Tunnel: l2tp.TunnelOptions{HelloInterval: g.HelloInterval, RetransmitInitial: g.RetransmitInitial, MaxRetries: g.MaxRetries},
+		Echo:   ppp.EchoConfig{Interval: g.EchoInterval, MaxFailures: g.EchoFailures},
+	}
+	for _, a := range g.Auth {
+		p, _ := parseAuth(a)
+		cfg.Auth = append(cfg.Auth, p)
+	}
+	if g.TunnelSelection == "radius" {
+		rc := aaa.ClientConfig{Timeout: c.RADIUS.Timeout, Retries: c.RADIUS.Retries, NASIdentifier: c.RADIUS.NASIdentifier,
+			NASIPAddress: c.RADIUS.NASIPAddress, Logger: log}
+		if rc.NASIdentifier == "" {
+			rc.NASIdentifier = g.HostName
+		}
+		for _, s := range c.RADIUS.Servers {
+			ma, _ := aaa.ParseMAPolicy(s.RequireMessageAuthenticator)
+			if s.RequireMessageAuthenticator == "" {
+				ma = aaa.MAAuto
+			}
+			rc.Servers = append(rc.Servers, aaa.Server{Addr: s.Address.String(), Secret: s.Secret.Bytes(), RequireMessageAuthenticator: ma})
+		}
+		cli, err := aaa.NewClient(rc)
+		if err != nil {
+			return err
+		}
+		cfg.RADIUS = cli
+	}
+	l, err := New(cfg)
+	if err != nil {
+		return err
+	}
+	listen := g.Listen
+	if !listen.IsValid() {
+		listen = netip.MustParseAddrPort("0.0.0.0:1701")
+	}
+	conn, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(listen))
+	if err != nil {
+		return fmt.Errorf("lac: %w", err)
+	}
+	ep, err := l2tp.NewEndpoint(conn, l2tp.Config{HostName: g.HostName, Logger: log, Handler: l.L2TPHandler(), Data: l.Data,
+		ShutdownTimeout: 2 * time.Second})
+	if err != nil {
+		conn.Close()
+		return err
+	}
+	l.Attach(ep)
+	var servers []*pppoe.Server
+	for _, a := range c.Access {
+		ac := AccessConfig{ServiceModes: map[string]Mode{}}
+		ac.Mode, _ = ParseMode(a.Mode)
+		for _, s := range a.ProxyServices {
+			ac.ServiceModes[s] = ModeProxy
+		}
+		for _, s := range a.TransparentServices {
+			ac.ServiceModes[s] = ModeTransparent
+		}
+		acc := l.NewAccess(ac)
+		sc := pppoe.ServerConfig{Interface: a.Interface, VLANs: a.VLANs, ServeUntagged: a.Untagged || len(a.VLANs) == 0,
+			UserVLANs: a.UserVLANs, ACName: a.ACName, Services: a.Services, MaxPayload: a.MaxPayload,
+			MaxSessions: a.MaxSessions, MaxSessionsPerMAC: a.MaxSessionsPerMAC, PADIRate: a.PADIRate,
+			CookieSecret: a.CookieSecret.Bytes(), Logger: log}
+		if len(a.Services) > 0 {
+			sc.ServicePolicy = pppoe.ServiceList
+		}
+		if sc.ACName == "" {
+			sc.ACName = g.HostName
+		}
+		srv, err := pppoe.NewServer(sc, acc)
+		if err != nil {
+			conn.Close()
+			return err
+		}
+		acc.Bind(srv)
+		servers = append(servers, srv)
+	}
+
+	ioCtx, ioCancel := context.WithCancel(context.Background())
+	defer ioCancel()
+	eg, ectx := errgroup.WithContext(ioCtx)
+	eg.Go(func() error { return ep.Run(ectx) })
+	eg.Go(func() error { return l.Run(ectx) })
+	for _, srv := range servers {
+		eg.Go(func() error { return srv.Run(ectx) })
+	}
+	log.Info("lac: running", "host_name", g.HostName, "listen", listen.String(), "access", len(servers), "lns", len(c.LNS))
+	select {
+	case <-ctx.Done():
+	case <-ectx.Done():
+	}
+	timeout := g.ShutdownTimeout
+	if timeout <= 0 {
+		timeout = 5 * time.Second
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), timeout)
+	l.Shutdown(sctx)
+	cancel()
+	ioCancel()
+	err = eg.Wait()
+	log.Info("lac: stopped")
+	return err
+}
