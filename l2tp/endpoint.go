@@ -266,6 +266,20 @@ func (e *Endpoint) newTunnelInput(b []byte, h Header, payload []byte, from netip
 		return
 	}
 	m, err := ParseMessage(payload, nil)
+	// A peer may hide AVPs of its SCCRQ (section 4.3): the secret comes
+	// from Accept, by the Host Name, which is never hidden.
+	var asked bool
+	var opts TunnelOptions
+	var acceptErr error
+	if errors.Is(err, ErrNoSecret) && m.Type == MsgSCCRQ && e.cfg.Accept != nil {
+		if host, ok := peekHostName(payload); ok {
+			asked = true
+			opts, acceptErr = e.cfg.Accept(from, host)
+			if acceptErr == nil && len(opts.Secret) > 0 {
+				m, err = ParseMessage(payload, opts.Secret)
+			}
+		}
+	}
 	if err != nil || m.Type != MsgSCCRQ {
 		var um *UnknownMandatoryAVPError
 		if !errors.As(err, &um) {
@@ -328,11 +342,14 @@ func (e *Endpoint) newTunnelInput(b []byte, h Header, payload []byte, from netip
 	if a, ok := m.Find(AVPHostName); ok {
 		host = string(a.Value)
 	}
-	var opts TunnelOptions
 	var refuse *ResultCode
+	if !asked && e.cfg.Accept != nil {
+		opts, acceptErr = e.cfg.Accept(from, host)
+	}
+	err = acceptErr
 	if e.cfg.Accept == nil {
 		refuse = &ResultCode{Result: uint16(StopCCNNotAuthorized), HasError: true, Message: "not accepting tunnels"}
-	} else if opts, err = e.cfg.Accept(from, host); err != nil {
+	} else if err != nil {
 		refuse = &ResultCode{Result: uint16(StopCCNNotAuthorized), HasError: true, Message: "not authorized"}
 	} else if opts.PeerHostName != "" && opts.PeerHostName != host {
 		refuse = &ResultCode{Result: uint16(StopCCNNotAuthorized), HasError: true, Message: "unexpected host name"}
@@ -469,4 +486,22 @@ func randUint16() uint16 {
 	var b [2]byte
 	rand.Read(b[:])
 	return binary.BigEndian.Uint16(b[:])
+}
+
+// peekHostName finds the Host Name AVP (section 4.4.3, never hidden) in the
+// AVPs of a control message without decoding the others.
+func peekHostName(b []byte) (string, bool) {
+	for len(b) >= 6 {
+		n := int(binary.BigEndian.Uint16(b[0:2]) & 0x03ff)
+		if n < 6 || n > len(b) {
+			return "", false
+		}
+		vendor := binary.BigEndian.Uint16(b[2:4])
+		typ := AVPType(binary.BigEndian.Uint16(b[4:6]))
+		if vendor == 0 && typ == AVPHostName && b[0]&0x40 == 0 {
+			return string(b[6:n]), true
+		}
+		b = b[n:]
+	}
+	return "", false
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"net/netip"
 	"testing"
 	"time"
 
@@ -308,5 +309,45 @@ func TestCallMessagesOnTheWire(t *testing.T) {
 	}
 	if lns.Stats().UnknownMandatory.Load() != 1 {
 		t.Errorf("UnknownMandatory = %d", lns.Stats().UnknownMandatory.Load())
+	}
+}
+
+// TestHiddenSCCRQ: a peer that hides AVPs of its SCCRQ (section 4.3) is
+// decoded with the secret Accept returns for its Host Name.
+func TestHiddenSCCRQ(t *testing.T) {
+	checkGoroutines(t)
+	a, b := l2tptest.NewPipe(lacAddr, lnsAddr, l2tptest.Impairment{})
+	var hosts []string
+	lns, err := NewEndpoint(b, Config{HostName: "lns1", ShutdownTimeout: 100 * time.Millisecond,
+		Accept: func(_ netip.AddrPort, host string) (TunnelOptions, error) {
+			hosts = append(hosts, host)
+			return TunnelOptions{Secret: []byte("k"), HelloInterval: -1}, nil
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { lns.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done; a.Close(); b.Close() }()
+	waitFor(t, time.Second, "running", lns.running.Load)
+
+	p := &scripted{t: t, conn: a, to: net.UDPAddrFromAddrPort(lnsAddr)}
+	m := sccrq(77)
+	m.AVPs[3].Hidden = true // Assigned Tunnel ID
+	pkt, err := AppendControl(nil, Header{}, m, []byte("k"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := ParseControl(pkt, nil); !errors.Is(err, ErrNoSecret) {
+		t.Fatalf("the SCCRQ is not hidden: %v", err)
+	}
+	p.write(pkt)
+	r := p.recvMsg()
+	if r.m.Type != MsgSCCRP || r.h.TunnelID != 77 {
+		t.Fatalf("answer to a hidden SCCRQ: %v to tunnel %d, want SCCRP to 77", r.m.Type, r.h.TunnelID)
+	}
+	if len(hosts) != 1 || hosts[0] != "scripted-lac" {
+		t.Errorf("Accept saw host names %q", hosts)
 	}
 }
