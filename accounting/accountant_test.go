@@ -4,10 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/bras-project/bras/internal/testenv"
 )
 
 // memSink keeps what it is given; it fails while failing is set.
@@ -188,5 +193,54 @@ func TestInterimSpread(t *testing.T) {
 		if d := s.next.Sub(now); d <= 0 || d > every {
 			t.Fatalf("next interim in %v", d)
 		}
+	}
+}
+
+// TestAccountantDiskFull: with the spool's disk full the accountant says
+// so (SpoolErr, Stats) and keeps the records; once there is room they are
+// spooled and delivered, none lost.
+func TestAccountantDiskFull(t *testing.T) {
+	testenv.RequireRoot(t)
+	dir := t.TempDir()
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=32k", "tmpfs", dir).CombinedOutput(); err != nil {
+		t.Fatalf("mount tmpfs: %v: %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("umount", dir).Run() })
+	sink := &memSink{}
+	a, err := NewAccountant(AccountantConfig{SpoolDir: dir, Sinks: map[string]Sink{"mem": sink}, Interim: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	filler := filepath.Join(dir, "filler")
+	var fill []byte
+	for size := 32 << 10; size > 0; size /= 2 { // take all the room there is
+		if os.WriteFile(filler, make([]byte, len(fill)+size), 0o600) == nil {
+			fill = make([]byte, len(fill)+size)
+		}
+	}
+	os.WriteFile(filler, fill, 0o600)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
+	for i := 0; i < 100; i++ {
+		a.SessionStarted(SessionInfo{Record: Record{SessionID: fmt.Sprint(i), Username: "someone-with-a-long-name"}})
+	}
+	waitFor(t, 5*time.Second, "the disk-full error", func() bool { return a.Stats().SpoolFull > 0 })
+	if err := a.SpoolErr(); !errors.Is(err, ErrSpoolFull) {
+		t.Errorf("SpoolErr = %v, want ErrSpoolFull", err)
+	}
+	if err := os.Remove(filler); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "delivery after room is made", func() bool { return a.Stats().Delivered == 100 })
+	if a.SpoolErr() != nil {
+		t.Errorf("SpoolErr = %v after recovery", a.SpoolErr())
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if got := len(sink.snapshot()); got != 100 {
+		t.Errorf("%d records delivered, want 100", got)
 	}
 }
