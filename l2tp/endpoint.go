@@ -386,7 +386,7 @@ func (e *Endpoint) newTunnel(peer netip.AddrPort, opts TunnelOptions, accepted b
 		peer:     peer,
 		accepted: accepted,
 		inbox:    make(chan inPacket, e.cfg.InboxSize),
-		cmds:     make(chan func(), 64),
+		cmdWake:  make(chan struct{}, 1),
 		done:     make(chan struct{}),
 		upCh:     make(chan error, 1),
 		calls:    make(map[uint16]*Session),

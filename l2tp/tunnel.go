@@ -37,9 +37,14 @@ type Tunnel struct {
 	peerHost string
 
 	inbox chan inPacket
-	cmds  chan func()
-	done  chan struct{}
-	upCh  chan error
+	// Commands from other goroutines (PlaceCall, Disconnect, Close): a
+	// queue that never blocks, so a Handler may call them too.
+	cmdMu     sync.Mutex
+	cmdQ      []func()
+	cmdClosed bool
+	cmdWake   chan struct{}
+	done      chan struct{}
+	upCh      chan error
 
 	// Owned by the tunnel goroutine.
 	ch            *channel
@@ -116,13 +121,43 @@ func (t *Tunnel) post(p inPacket) {
 	}
 }
 
-// do runs f on the tunnel goroutine; false when the tunnel has ended.
+// do queues f to run on the tunnel goroutine; false when the tunnel has
+// ended. It never blocks.
 func (t *Tunnel) do(f func()) bool {
-	select {
-	case t.cmds <- f:
-		return true
-	case <-t.done:
+	t.cmdMu.Lock()
+	if t.cmdClosed {
+		t.cmdMu.Unlock()
 		return false
+	}
+	t.cmdQ = append(t.cmdQ, f)
+	t.cmdMu.Unlock()
+	select {
+	case t.cmdWake <- struct{}{}:
+	default:
+	}
+	return true
+}
+
+// runCommands runs the queued commands; with last set, it also refuses
+// new ones (the goroutine is ending).
+func (t *Tunnel) runCommands(last bool) {
+	for {
+		t.cmdMu.Lock()
+		q := t.cmdQ
+		t.cmdQ = nil
+		if last && len(q) == 0 {
+			t.cmdClosed = true
+		}
+		t.cmdMu.Unlock()
+		if len(q) == 0 {
+			return
+		}
+		for _, f := range q {
+			f()
+		}
+		if !last {
+			return
+		}
 	}
 }
 
@@ -141,6 +176,9 @@ func (t *Tunnel) run() {
 	defer t.ep.wg.Done()
 	defer close(t.done)
 	defer t.ep.remove(t)
+	// Commands queued as the tunnel ends still run: a PlaceCall gets its
+	// SessionDown, a Disconnect finds its session gone.
+	defer t.runCommands(true)
 	now := t.ep.now()
 	t.lastRx = now
 	if !t.accepted {
@@ -162,8 +200,8 @@ func (t *Tunnel) run() {
 		select {
 		case p := <-t.inbox:
 			t.input(p)
-		case f := <-t.cmds:
-			f()
+		case <-t.cmdWake:
+			t.runCommands(false)
 		case <-timer.C:
 			t.onTimer()
 		case <-stopping:
