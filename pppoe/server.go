@@ -296,7 +296,6 @@ type Server struct {
 	ports   []*port
 	c       counters
 	svcs    map[string]bool
-	closed  chan struct{}
 	nl      *netlink.Handle // set when the server creates VLAN sub-interfaces
 
 	lastBadLog atomic.Int64 // unix nanoseconds of the last malformed-frame log line
@@ -371,7 +370,6 @@ func newServer(cfg ServerConfig, h Handler) (*Server, error) {
 		now:     cfg.Now,
 		limiter: newRateLimiter(cfg.RateTableSize, cfg.PADIRate, cfg.PADIBurst),
 		svcs:    make(map[string]bool, len(cfg.Services)),
-		closed:  make(chan struct{}),
 	}
 	for _, n := range cfg.Services {
 		s.svcs[n] = true
@@ -521,14 +519,17 @@ func (s *Server) Run(ctx context.Context) error {
 	case err = <-errc:
 	}
 	cancel()
-	s.shutdown()
+	s.endAll()
+	s.releaseReads()
 	wg.Wait()
+	// A PADR answered while stopping: end that session too.
+	s.endAll()
 	s.closePorts()
 	return err
 }
 
-func (s *Server) shutdown() {
-	close(s.closed)
+// endAll ends every session with a PADT.
+func (s *Server) endAll() {
 	for _, p := range s.ports {
 		p.mu.RLock()
 		all := make([]*Session, 0, len(p.sessions))
@@ -539,7 +540,13 @@ func (s *Server) shutdown() {
 		for _, sess := range all {
 			s.end(sess, DownShutdown, "AC shutting down")
 		}
-		// Release blocked reads.
+	}
+}
+
+// releaseReads moves the read deadlines into the past so that blocked
+// reads return.
+func (s *Server) releaseReads() {
+	for _, p := range s.ports {
 		past := time.Unix(1, 0)
 		if p.disc != nil {
 			_ = p.disc.SetReadDeadline(past)
