@@ -599,11 +599,12 @@ func (s *sub) Up(ps *ppp.Session, n ppp.NetworkInfo) {
 	l.upMu.Lock()
 	l.upList = append(l.upList, s)
 	l.upMu.Unlock()
-	l.resolve()
 	if l.tun != nil && s.idx == 0 {
+		// Configure the device before the set-up counts as done.
 		s.bound.Store(true)
 		l.tun.bind(s, n)
 	}
+	l.resolve()
 	l.log.Debug("load: session up", "mac", s.mac.String(), "user", s.cred.Username, "session_id", s.cs.ID, "address", n.Local.String())
 }
 

@@ -79,7 +79,7 @@ func (a *AC) Run(ctx context.Context) error {
 	done := make(chan error, 1)
 	go func() { done <- a.Srv.Run(ctx) }()
 	sessions := map[*ppp.Session]bool{}
-	tick := time.NewTicker(5 * time.Millisecond)
+	tick := time.NewTicker(50 * time.Millisecond) // PPP timers are seconds long
 	defer tick.Stop()
 	for {
 		select {
