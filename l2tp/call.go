@@ -480,7 +480,7 @@ func (t *Tunnel) callEvent(s *Session, ev CallEvent, m *Message, rc ResultCode) 
 			t.dropCall(s, rc)
 		case ActUnexpected:
 			t.ep.stats.UnexpectedMsg.Add(1)
-			t.ep.log.Debug("l2tp: call message not allowed in this state", "tunnel_id", t.localID, "session_id", s.localID, "state", prev, "event", ev)
+			t.ep.debugLimited("l2tp: call message not allowed in this state", "tunnel_id", t.localID, "session_id", s.localID, "state", prev, "event", ev)
 		}
 	}
 }

@@ -38,7 +38,8 @@ type Endpoint struct {
 	byPeer   map[peerKey]*Tunnel // accepted tunnels by (peer, peer's Tunnel ID)
 	sessions map[uint32]*Session // by local tunnel<<16 | local session, for data
 
-	running  atomic.Bool
+	running   atomic.Bool
+	lastDebug atomic.Int64 // unix nanoseconds of the last rate-limited debug line
 	stopping chan struct{} // closed when Run's context is done
 	wg       sync.WaitGroup
 	bufPool  sync.Pool
@@ -504,4 +505,15 @@ func peekHostName(b []byte) (string, bool) {
 		b = b[n:]
 	}
 	return "", false
+}
+
+// debugLimited logs a debug line about bad input at most once a second:
+// what a peer sends must not flood the log (the counters count it all).
+func (e *Endpoint) debugLimited(msg string, args ...any) {
+	now := e.now().UnixNano()
+	last := e.lastDebug.Load()
+	if now-last < int64(time.Second) || !e.lastDebug.CompareAndSwap(last, now) {
+		return
+	}
+	e.log.Debug(msg, args...)
 }

@@ -56,6 +56,7 @@ type recorder struct {
 	sessRC                   map[*Session]ResultCode
 	iccn                     map[*Session]*Message
 	refuse                   func(icrq *Message) error
+	onUp                     func(s *Session)
 	slis                     atomic.Int32
 	wens                     atomic.Int32
 	changed                  chan struct{}
@@ -101,6 +102,9 @@ func (r *recorder) SessionUp(s *Session, iccn *Message) {
 	r.mu.Unlock()
 	r.sessionsUp.Add(1)
 	r.poke()
+	if r.onUp != nil {
+		r.onUp(s)
+	}
 }
 func (r *recorder) SessionDown(s *Session, rc ResultCode) {
 	r.mu.Lock()
@@ -620,5 +624,28 @@ func TestPlaceCallOnClosedTunnel(t *testing.T) {
 	p.lacRec.mu.Unlock()
 	if rc.Error != uint16(ErrorNoControlConnection) || tn.Sessions() != 0 {
 		t.Errorf("call on a closed tunnel: %+v, %d sessions left", rc, tn.Sessions())
+	}
+}
+
+// TestHandlerMayCallBack: a Handler callback may call the API of the
+// tunnel it runs on (here Disconnect from SessionUp) without deadlock.
+func TestHandlerMayCallBack(t *testing.T) {
+	checkGoroutines(t)
+	p := newPair(t, l2tptest.Impairment{}, acceptAll(fastOpts("")), false)
+	p.lnsRec.onUp = func(s *Session) { s.Disconnect(ResultCode{Result: uint16(CDNAdmin)}) }
+	tn, err := p.lac.Dial(context.Background(), lnsAddr, fastOpts(""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 100 {
+		if _, err := tn.PlaceCall(CallRequest{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, 5*time.Second, "every call disconnected by the LNS", func() bool {
+		return p.lacRec.sessionsDown.Load() == 100 && p.lnsRec.sessionsDown.Load() == 100
+	})
+	if tn.Sessions() != 0 {
+		t.Errorf("%d sessions left", tn.Sessions())
 	}
 }

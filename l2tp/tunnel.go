@@ -318,7 +318,7 @@ func (t *Tunnel) deliver(sid uint16, b []byte) {
 			return
 		}
 		t.ep.stats.Malformed.Add(1)
-		t.ep.log.Debug("l2tp: undecodable control message", "tunnel_id", t.localID, "peer", t.peer, "err", err)
+		t.ep.debugLimited("l2tp: undecodable control message", "tunnel_id", t.localID, "peer", t.peer, "err", err)
 		return
 	}
 	if !t.lingerUntil.IsZero() {
@@ -490,7 +490,7 @@ func (t *Tunnel) ctrlEvent(ev CtrlEvent, rc ResultCode, err error) {
 			// The endpoint accepts the peer's SCCRQ as a new tunnel.
 		case ActUnexpected:
 			t.ep.stats.UnexpectedMsg.Add(1)
-			t.ep.log.Debug("l2tp: control message not allowed in this state", "tunnel_id", t.localID, "state", prev, "event", ev)
+			t.ep.debugLimited("l2tp: control message not allowed in this state", "tunnel_id", t.localID, "state", prev, "event", ev)
 		}
 	}
 }
@@ -627,7 +627,7 @@ func (t *Tunnel) flush() {
 		}
 		t.ep.stats.ControlTx.Add(1)
 		if err := t.ep.write(t, b); err != nil {
-			t.ep.log.Debug("l2tp: control write failed", "tunnel_id", t.localID, "peer", t.peer, "err", err)
+			t.ep.debugLimited("l2tp: control write failed", "tunnel_id", t.localID, "peer", t.peer, "err", err)
 		}
 	}
 }
