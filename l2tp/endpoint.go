@@ -39,10 +39,10 @@ type Endpoint struct {
 	sessions map[uint32]*Session // by local tunnel<<16 | local session, for data
 
 	running   atomic.Bool
-	lastDebug atomic.Int64 // unix nanoseconds of the last rate-limited debug line
-	stopping chan struct{} // closed when Run's context is done
-	wg       sync.WaitGroup
-	bufPool  sync.Pool
+	lastDebug atomic.Int64  // unix nanoseconds of the last rate-limited debug line
+	stopping  chan struct{} // closed when Run's context is done
+	wg        sync.WaitGroup
+	bufPool   sync.Pool
 }
 
 type peerKey struct {
