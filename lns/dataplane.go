@@ -291,8 +291,9 @@ type DataPlaneConfig struct {
 	// Batch is the number of packets per TUN read, per sendmmsg and per
 	// TUN write round (default 128).
 	Batch int
-	// QueueLen bounds the upstream packets waiting for the TUN writer
-	// (default 1024); beyond it packets are dropped as DropQueueFull.
+	// QueueLen bounds the upstream packets waiting for (or being written
+	// by) the TUN writers (default 1024, rounded up to a power of two);
+	// beyond it packets are dropped as DropQueueFull.
 	QueueLen int
 	// MTU is the largest IP packet carried (default 1500).
 	MTU int
@@ -332,20 +333,13 @@ type DataPlane struct {
 	fast   bool // cfg.Now is time.Now: read only the monotonic clock
 	addrs  *AddrTable
 	byID   *SessionTable
-	free   chan *upPacket // buffers available to Decap
-	queue  chan *upPacket // packets waiting for the TUN writer
+	up     *upRing // packets waiting for the TUN writers
 	stats  [NumDropReasons]atomic.Uint64
 	tunOK  atomic.Uint64
 	encOK  atomic.Uint64
 	ctrlOK atomic.Uint64
 	// lastLog is the clock of the last debug line (logAllowed).
 	lastLog atomic.Int64
-}
-
-// upPacket is an upstream IP packet copied out of the receive buffer.
-type upPacket struct {
-	buf []byte // MTU octets
-	n   int
 }
 
 // NewDataPlane checks cfg, fills in the defaults and allocates every buffer the
@@ -384,15 +378,7 @@ func NewDataPlane(cfg DataPlaneConfig) (*DataPlane, error) {
 		addrs: NewAddrTable(cfg.MaxSessions),
 		byID:  NewSessionTable(cfg.MaxSessions),
 	}
-	// Every buffer is either free, queued or in the writer's batch, so
-	// the queue can never be full when a free buffer was found.
-	n := cfg.QueueLen + cfg.Batch
-	d.free = make(chan *upPacket, n)
-	d.queue = make(chan *upPacket, n)
-	mem := make([]byte, n*cfg.MTU)
-	for i := 0; i < n; i++ {
-		d.free <- &upPacket{buf: mem[i*cfg.MTU : (i+1)*cfg.MTU : (i+1)*cfg.MTU]}
-	}
+	d.up = newUpRing(cfg.QueueLen, cfg.MTU, len(cfg.TUN))
 	return d, nil
 }
 
@@ -578,14 +564,9 @@ func (d *DataPlane) Decap(f *Flow, payload []byte) DropReason {
 	if !f.up.Load().Allow(now, n) {
 		return d.drop(f, DropRateLimit)
 	}
-	var pk *upPacket
-	select {
-	case pk = <-d.free:
-	default:
+	if !d.up.put(ip) {
 		return d.drop(f, DropQueueFull)
 	}
-	pk.n = copy(pk.buf, ip)
-	d.queue <- pk // never blocks: see New
 	f.inPackets.Add(1)
 	f.inOctets.Add(uint64(n))
 	f.lastIn.Store(now)
@@ -638,47 +619,180 @@ func (d *DataPlane) Run(ctx context.Context) error {
 	return g.Wait()
 }
 
-// writeTUN writes the upstream queue to the TUN in batches: it waits for one
-// packet, takes whatever else is queued up to the batch size, and writes them
-// all in one poller round.
+// writeTUN writes the upstream queue to the TUN in batches: it takes
+// whatever is queued, up to the batch size, writes it all in one poller
+// round and gives the slots back; when the queue is empty it sleeps until a
+// producer wakes it.
 func (d *DataPlane) writeTUN(ctx context.Context, q TUNQueue) error {
-	pks := make([]*upPacket, 0, d.cfg.Batch)
+	pos := make([]uint64, d.cfg.Batch)
 	bufs := make([][]byte, 0, d.cfg.Batch)
+	done := ctx.Done()
 	for {
-		pks = pks[:0]
 		select {
-		case <-ctx.Done():
+		case <-done:
 			return nil
-		case pk := <-d.queue:
-			pks = append(pks, pk)
+		default:
 		}
-	drain:
-		for len(pks) < cap(pks) {
-			select {
-			case pk := <-d.queue:
-				pks = append(pks, pk)
-			default:
-				break drain
+		n := d.up.take(pos)
+		if n == 0 {
+			if !d.up.wait(done) {
+				return nil
 			}
+			continue
 		}
 		bufs = bufs[:0]
-		for _, pk := range pks {
-			bufs = append(bufs, pk.buf[:pk.n])
+		for _, p := range pos[:n] {
+			bufs = append(bufs, d.up.data(p))
 		}
-		n, err := q.WriteBatch(bufs, 0)
-		d.tunOK.Add(uint64(n))
-		if bad := len(pks) - n; bad > 0 {
+		w, err := q.WriteBatch(bufs, 0)
+		d.tunOK.Add(uint64(w))
+		if bad := n - w; bad > 0 {
 			d.stats[DropTUNWrite].Add(uint64(bad))
 		}
-		for i, pk := range pks {
-			pks[i] = nil
-			d.free <- pk
+		for i, p := range pos[:n] {
+			bufs[i] = nil
+			d.up.release(p)
 		}
 		// A closed queue is fatal; the kernel refusing a packet is not
 		// (WriteBatch tried the rest, and the drop is counted above).
 		if err != nil && ctx.Err() == nil && errors.Is(err, tun.ErrClosed) {
 			return err
 		}
+	}
+}
+
+// upRing is the upstream queue between Decap (producers: the L2TP socket
+// readers) and the TUN writers (consumers). It is D. Vyukov's bounded
+// multi-producer multi-consumer array queue, with the packet buffers inside
+// the slots: a producer claims a slot with one compare-and-swap on tail,
+// copies the packet in and publishes it by storing the slot's sequence
+// number; a consumer claims published slots with a compare-and-swap on head
+// and hands them back (release) once the TUN has taken the packets. No lock
+// is shared by the sessions on this path (a Go channel would take its mutex
+// twice per packet), nothing is allocated, and a full ring is a drop, never
+// a wait.
+//
+// A consumer that finds the ring empty registers as a sleeper, checks again
+// and blocks on wake; a producer that publishes while a consumer sleeps
+// sends it a token. Both sides store then load sequentially consistent
+// atomics, so a wake-up cannot be lost; under load nobody sleeps and the
+// channel is not touched.
+type upRing struct {
+	slots    []upSlot
+	mask     uint64
+	_        [48]byte
+	tail     atomic.Uint64 // next position a producer claims
+	_        [56]byte
+	head     atomic.Uint64 // next position a consumer claims
+	_        [56]byte
+	sleepers atomic.Int32
+	wake     chan struct{}
+}
+
+type upSlot struct {
+	// seq is pos when the slot is free for the producer of position
+	// pos, pos+1 once that producer published it, and pos+len(slots)
+	// when the consumer released it for the next lap.
+	seq atomic.Uint64
+	n   int
+	buf []byte
+}
+
+// newUpRing makes a ring of at least size slots of mtu octets each, for the
+// given number of consumers.
+func newUpRing(size, mtu, consumers int) *upRing {
+	n := 1
+	for n < size {
+		n <<= 1
+	}
+	r := &upRing{slots: make([]upSlot, n), mask: uint64(n - 1), wake: make(chan struct{}, consumers)}
+	mem := make([]byte, n*mtu)
+	for i := range r.slots {
+		r.slots[i].seq.Store(uint64(i))
+		r.slots[i].buf = mem[i*mtu : (i+1)*mtu : (i+1)*mtu]
+	}
+	return r
+}
+
+// put copies p (at most the slot size) into the ring; false when full.
+func (r *upRing) put(p []byte) bool {
+	pos := r.tail.Load()
+	for {
+		s := &r.slots[pos&r.mask]
+		dif := int64(s.seq.Load() - pos)
+		switch {
+		case dif == 0:
+			if !r.tail.CompareAndSwap(pos, pos+1) {
+				pos = r.tail.Load()
+				continue
+			}
+			s.n = copy(s.buf, p)
+			s.seq.Store(pos + 1)
+			if r.sleepers.Load() > 0 {
+				select {
+				case r.wake <- struct{}{}:
+				default:
+				}
+			}
+			return true
+		case dif < 0:
+			return false // the slot of this lap is still queued or being written
+		default:
+			pos = r.tail.Load() // another producer took it
+		}
+	}
+}
+
+// take claims up to len(out) published slots and stores their positions in
+// out. The caller reads them with data and must release every one.
+func (r *upRing) take(out []uint64) int {
+	n := 0
+	pos := r.head.Load()
+	for n < len(out) {
+		s := &r.slots[pos&r.mask]
+		dif := int64(s.seq.Load() - (pos + 1))
+		switch {
+		case dif == 0:
+			if r.head.CompareAndSwap(pos, pos+1) {
+				out[n] = pos
+				n++
+				pos++
+			} else {
+				pos = r.head.Load()
+			}
+		case dif < 0:
+			return n // empty
+		default:
+			pos = r.head.Load() // another consumer took it
+		}
+	}
+	return n
+}
+
+// data is the packet in the claimed slot of position pos.
+func (r *upRing) data(pos uint64) []byte {
+	s := &r.slots[pos&r.mask]
+	return s.buf[:s.n]
+}
+
+// release hands the slot of position pos back to the producers of the next
+// lap.
+func (r *upRing) release(pos uint64) { r.slots[pos&r.mask].seq.Store(pos + r.mask + 1) }
+
+// wait blocks until a producer may have published something, or done is
+// closed (then it returns false).
+func (r *upRing) wait(done <-chan struct{}) bool {
+	r.sleepers.Add(1)
+	defer r.sleepers.Add(-1)
+	pos := r.head.Load()
+	if r.slots[pos&r.mask].seq.Load() == pos+1 {
+		return true // published between take and now
+	}
+	select {
+	case <-r.wake:
+		return true
+	case <-done:
+		return false
 	}
 }
 

@@ -238,6 +238,19 @@ func dpRun(t *testing.T, d *DataPlane) {
 	})
 }
 
+// dpTake plays a TUN writer for one packet: it takes the next upstream
+// packet from the queue and releases its slot. The returned slice aliases
+// the slot (valid until the next Decap); nil when nothing is queued.
+func dpTake(d *DataPlane) []byte {
+	var pos [1]uint64
+	if d.up.take(pos[:]) == 0 {
+		return nil
+	}
+	p := d.up.data(pos[0])
+	d.up.release(pos[0])
+	return p
+}
+
 // ---- golden ----------------------------------------------------------------
 
 // TestDecapGolden feeds whole L2TP data messages, laid out as in RFC 2661
@@ -527,8 +540,7 @@ func TestRateLimitBothWays(t *testing.T) {
 		return r
 	}
 	drain := func() { // play the TUN writer
-		for len(d.queue) > 0 {
-			d.free <- <-d.queue
+		for dpTake(d) != nil {
 		}
 	}
 
@@ -575,7 +587,7 @@ func TestRateLimitBothWays(t *testing.T) {
 func TestQueueFull(t *testing.T) {
 	d, f, _, _ := newDPTestPlane(t, DataPlaneConfig{QueueLen: 4, Batch: 2}, FlowConfig{})
 	pkt := dpCat([]byte{0xff, 0x03, 0x00, 0x21}, dpIPv4UDP(dpSubAddr, dpHostAddr, 28))
-	for i := 0; i < 6; i++ { // QueueLen + Batch buffers
+	for i := 0; i < 4; i++ {
 		if r := d.Decap(f, pkt); r != DropNone {
 			t.Fatalf("packet %d: %v", i, r)
 		}
@@ -583,8 +595,103 @@ func TestQueueFull(t *testing.T) {
 	if r := d.Decap(f, pkt); r != DropQueueFull {
 		t.Errorf("packet beyond the queue: %v, want %v", r, DropQueueFull)
 	}
-	if n := d.Stats().Drops[DropQueueFull]; n != 1 {
-		t.Errorf("DataPlaneStats.Drops[queue_full] = %d, want 1", n)
+	// A packet taken by a writer but not yet written still holds its slot.
+	var pos [1]uint64
+	if d.up.take(pos[:]) != 1 {
+		t.Fatal("take found nothing")
+	}
+	if r := d.Decap(f, pkt); r != DropQueueFull {
+		t.Errorf("packet while the writer holds the slot: %v, want %v", r, DropQueueFull)
+	}
+	d.up.release(pos[0])
+	if r := d.Decap(f, pkt); r != DropNone {
+		t.Errorf("packet after the writer released a slot: %v, want forwarded", r)
+	}
+	if n := d.Stats().Drops[DropQueueFull]; n != 2 {
+		t.Errorf("DataPlaneStats.Drops[queue_full] = %d, want 2", n)
+	}
+}
+
+// TestUpRingFIFO runs the upstream ring over many laps: packets come out in
+// order, intact, and the ring is exactly its size.
+func TestUpRingFIFO(t *testing.T) {
+	r := newUpRing(5, 16, 1) // rounded up to 8 slots
+	var pos [3]uint64
+	next, want := 0, 0
+	for lap := 0; lap < 100; lap++ {
+		for r.put([]byte{byte(next), byte(next >> 8)}) {
+			next++
+		}
+		if queued := next - want; queued != 8 {
+			t.Fatalf("lap %d: ring took %d packets, want 8", lap, queued)
+		}
+		for want < next {
+			n := r.take(pos[:])
+			for _, p := range pos[:n] {
+				if got := r.data(p); len(got) != 2 || int(got[0])|int(got[1])<<8 != want {
+					t.Fatalf("lap %d: got % x, want packet %d", lap, got, want)
+				}
+				want++
+				r.release(p)
+			}
+		}
+	}
+}
+
+// TestUpRingConcurrent drives the ring from four producers and two
+// consumers (run it with -race): every packet a producer managed to put is
+// taken exactly once.
+func TestUpRingConcurrent(t *testing.T) {
+	r := newUpRing(64, 8, 2)
+	const producers, each = 4, 20000
+	var seen [producers][each]atomic.Int32
+	var put, took atomic.Int64
+	done := make(chan struct{})
+	var cw sync.WaitGroup
+	for c := 0; c < 2; c++ {
+		cw.Add(1)
+		go func() {
+			defer cw.Done()
+			var pos [16]uint64
+			for {
+				n := r.take(pos[:])
+				for _, p := range pos[:n] {
+					b := r.data(p)
+					seen[b[0]][int(b[1])|int(b[2])<<8|int(b[3])<<16].Add(1)
+					r.release(p)
+					took.Add(1)
+				}
+				if n == 0 && !r.wait(done) {
+					return
+				}
+			}
+		}()
+	}
+	var pw sync.WaitGroup
+	for p := 0; p < producers; p++ {
+		pw.Add(1)
+		go func() {
+			defer pw.Done()
+			for i := 0; i < each; i++ {
+				for !r.put([]byte{byte(p), byte(i), byte(i >> 8), byte(i >> 16)}) {
+					runtime.Gosched() // full: let the consumers run
+				}
+				put.Add(1)
+			}
+		}()
+	}
+	pw.Wait()
+	for took.Load() < put.Load() {
+		time.Sleep(time.Millisecond)
+	}
+	close(done)
+	cw.Wait()
+	for p := range seen {
+		for i := range seen[p] {
+			if n := seen[p][i].Load(); n != 1 {
+				t.Fatalf("packet %d of producer %d taken %d times, want once", i, p, n)
+			}
+		}
 	}
 }
 
@@ -627,7 +734,9 @@ func TestDecapEncapAllocs(t *testing.T) {
 		if r := d.HandleDatagram(msg); r != DropNone {
 			t.Fatal(r)
 		}
-		d.free <- <-d.queue
+		if dpTake(d) == nil {
+			t.Fatal("nothing queued")
+		}
 	}); avg != 0 {
 		t.Errorf("decap allocates %.1f times per packet, want 0", avg)
 	}
@@ -635,7 +744,9 @@ func TestDecapEncapAllocs(t *testing.T) {
 		if r := d.Decap(f, up); r != DropNone {
 			t.Fatal(r)
 		}
-		d.free <- <-d.queue
+		if dpTake(d) == nil {
+			t.Fatal("nothing queued")
+		}
 	}); avg != 0 {
 		t.Errorf("Decap allocates %.1f times per packet, want 0", avg)
 	}
@@ -1133,11 +1244,9 @@ func dpRoundTrip(t *testing.T, d *DataPlane, ip []byte) {
 	if r := d.Decap(from, payload); r != DropNone {
 		t.Fatalf("decap of an encapsulated packet: %v", r)
 	}
-	pk := <-d.queue
-	if !bytes.Equal(pk.buf[:pk.n], ip) {
-		t.Fatalf("round trip gave % x, want % x", pk.buf[:pk.n], ip)
+	if got := dpTake(d); !bytes.Equal(got, ip) {
+		t.Fatalf("round trip gave % x, want % x", got, ip)
 	}
-	d.free <- pk
 }
 
 // FuzzDecap feeds arbitrary datagrams to the upstream path. Whatever it
@@ -1175,9 +1284,7 @@ func FuzzDecap(f *testing.F) {
 			}
 			return
 		}
-		pk := <-d.queue
-		ip := bytes.Clone(pk.buf[:pk.n])
-		d.free <- pk
+		ip := bytes.Clone(dpTake(d))
 		if n, ok := dpIPv4Len(ip); !ok || n != len(ip) || !bytes.Equal(ip[12:16], dpSubAddr.AsSlice()) {
 			t.Fatalf("forwarded % x: not a whole IPv4 packet from the subscriber", ip)
 		}
