@@ -44,3 +44,39 @@ type Stats struct {
 	DataUnknownSession atomic.Uint64 // data for a tunnel/session we do not have: dropped here
 	DataTxErrors       atomic.Uint64
 }
+
+// Each calls fn with every counter's name (snake_case, stable: the daemons
+// build their Prometheus metric names from it) and value.
+func (s *Stats) Each(fn func(name string, v uint64)) {
+	fn("control_rx", s.ControlRx.Load())
+	fn("control_tx", s.ControlTx.Load())
+	fn("zlb_rx", s.ZLBRx.Load())
+	fn("zlb_tx", s.ZLBTx.Load())
+	fn("retransmits", s.Retransmits.Load())
+	fn("duplicates", s.Duplicates.Load())
+	fn("out_of_order", s.OutOfOrder.Load())
+	fn("outside_window", s.OutsideWindow.Load())
+	fn("bad_ack", s.BadAck.Load())
+	fn("retry_exhaust", s.RetryExhaust.Load())
+	fn("hellos_tx", s.HellosTx.Load())
+	fn("malformed", s.Malformed.Load())
+	fn("unknown_tunnel", s.UnknownTunnel.Load())
+	fn("inbox_full", s.InboxFull.Load())
+	fn("unexpected_msg", s.UnexpectedMsg.Load())
+	fn("unknown_mandatory", s.UnknownMandatory.Load())
+	fn("auth_failures", s.AuthFailures.Load())
+	fn("tunnels_refused", s.TunnelsRefused.Load())
+	fn("tunnel_limit", s.TunnelLimit.Load())
+	fn("stop_ccn_rx", s.StopCCNRx.Load())
+	fn("stop_ccn_tx", s.StopCCNTx.Load())
+	fn("tunnels_up", s.TunnelsUp.Load())
+	fn("tunnels_down", s.TunnelsDown.Load())
+	fn("sessions_up", s.SessionsUp.Load())
+	fn("sessions_down", s.SessionsDown.Load())
+	fn("sessions_refused", s.SessionsRefused.Load())
+	fn("sessions_rejected", s.SessionsRejected.Load())
+	fn("data_rx", s.DataRx.Load())
+	fn("data_tx", s.DataTx.Load())
+	fn("data_unknown_session", s.DataUnknownSession.Load())
+	fn("data_tx_errors", s.DataTxErrors.Load())
+}
