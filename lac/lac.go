@@ -300,6 +300,7 @@ func (a *Access) SessionUp(ps *pppoe.Session) {
 	l.stats.SessionsStarted.Add(1)
 	l.active.Add(1)
 	if !sh.post(event{kind: evStart, s: s}) {
+		s.state = stDone // never owned by the shard: its PADT event is ignored
 		l.active.Add(-1)
 		if srv := a.srv.Load(); srv != nil {
 			srv.Close(ps, "LAC overloaded")

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bras-project/bras/aaa"
 	"github.com/bras-project/bras/internal/testenv"
 	"github.com/bras-project/bras/l2tp"
 	"github.com/bras-project/bras/ppp"
@@ -118,6 +119,7 @@ type fakeLNS struct {
 	calls   map[string]*lnsCall // by Calling Number
 	down    map[string]l2tp.ResultCode
 	icrqs   int
+	stopRC  []l2tp.ResultCode // TunnelDown results
 }
 
 type lnsCall struct {
@@ -144,10 +146,19 @@ func (f *fakeLNS) TunnelUp(t *l2tp.Tunnel) {
 	f.mu.Unlock()
 }
 
+func (f *fakeLNS) TunnelDown(_ *l2tp.Tunnel, rc l2tp.ResultCode, _ error) {
+	f.mu.Lock()
+	f.stopRC = append(f.stopRC, rc)
+	f.mu.Unlock()
+}
+
 func (f *fakeLNS) IncomingCall(_ *l2tp.Tunnel, _ *l2tp.Session, icrq *l2tp.Message) error {
 	f.mu.Lock()
 	f.icrqs++
 	f.mu.Unlock()
+	if called, _ := icrq.Find(l2tp.AVPCalledNumber); strings.HasPrefix(string(called.Value), "refuse") {
+		return &l2tp.CallRefusedError{Result: l2tp.ResultCode{Result: uint16(l2tp.CDNNoFacilitiesPermanent)}}
+	}
 	return nil
 }
 
@@ -217,23 +228,6 @@ func (f *fakeLNS) downOf(mac string) (l2tp.ResultCode, bool) {
 	return rc, ok
 }
 
-// subscriber is a PPPoE client session carrying a PPP client session.
-type subscriber struct {
-	mac  net.HardwareAddr
-	cs   *pppoe.ClientSession
-	ps   *ppp.Session
-	up   chan ppp.NetworkInfo
-	data chan []byte
-}
-
-func (s *subscriber) Up(_ *ppp.Session, n ppp.NetworkInfo) {
-	select {
-	case s.up <- n:
-	default:
-	}
-}
-func (s *subscriber) Down(*ppp.Session, ppp.Reason) {}
-
 func subMAC(i int) net.HardwareAddr {
 	return net.HardwareAddr{0x02, 0x53, 0x55, 0x42, byte(i >> 8), byte(i)}
 }
@@ -258,130 +252,254 @@ func within(t *testing.T, d time.Duration, what string, cond func() bool) {
 	}
 }
 
-// TestNetnsLAC runs sub ── lac ── lns: 20 proxy-mode and 20
-// transparent-mode subscribers through the LAC to an LNS reached after a
-// dead one, IPv4 both ways, then PADT → CDN, CDN → PADT, StopCCN → PADT.
-func TestNetnsLAC(t *testing.T) {
-	const perMode = 20
+// lab is sub ── lac ── lns in three namespaces: subscribers played by
+// pppoe.Client and ppp client sessions, the LAC under test, and an LNS
+// made of the l2tp endpoint and ppp server sessions.
+type lab struct {
+	t    *testing.T
+	ctx  context.Context
+	lac  *LAC
+	lns  *fakeLNS
+	cli  *pppoe.Client
+	subd *driver
+	srv  *pppoe.Server
+	// Stop stops the LAC's goroutines, endpoints and servers.
+	stop func()
+}
+
+var labSecret = []byte("tunnel-secret")
+
+// The LNS answers on 10.9.0.2; nobody answers on 10.9.0.3.
+var (
+	deadLNS = LNS{Name: "dead", Addr: netip.MustParseAddrPort("10.9.0.3:1701"), Secret: labSecret, Preference: 1}
+	liveLNS = LNS{Name: "live", Addr: netip.MustParseAddrPort("10.9.0.2:1701"), Secret: labSecret, Preference: 2}
+)
+
+func newLab(t *testing.T, cfg Config, acc AccessConfig) *lab {
+	t.Helper()
 	testenv.RequireRoot(t)
 	sub, lacNS, lnsNS := testenv.NewNetns(t, "sub"), testenv.NewNetns(t, "lac"), testenv.NewNetns(t, "lns")
 	testenv.Link(t, sub, "s0", netip.Prefix{}, lacNS, "a0", netip.Prefix{})
 	testenv.Link(t, lacNS, "n0", netip.MustParsePrefix("10.9.0.1/24"), lnsNS, "n1", netip.MustParsePrefix("10.9.0.2/24"))
-	lnsNS.MustRun(t, "ip", "addr", "add", "10.9.0.3/24", "dev", "n1") // an LNS address nobody answers on
+	lnsNS.MustRun(t, "ip", "addr", "add", "10.9.0.3/24", "dev", "n1")
 
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
 	var bg sync.WaitGroup
-	defer bg.Wait()
-	defer cancel()
+	l := &lab{t: t, ctx: ctx}
+	var once sync.Once
+	l.stop = func() { once.Do(func() { cancel(); bg.Wait() }) }
+	t.Cleanup(l.stop)
 
-	// The LNS.
-	secret := []byte("tunnel-secret")
-	flns := &fakeLNS{d: newDriver(ctx), auth: &countMap{}, calls: map[string]*lnsCall{}, down: map[string]l2tp.ResultCode{}}
+	l.lns = &fakeLNS{d: newDriver(ctx), auth: &countMap{}, calls: map[string]*lnsCall{}, down: map[string]l2tp.ResultCode{}}
 	if err := lnsNS.Do(func() error {
-		conn, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(netip.MustParseAddrPort("10.9.0.2:1701")))
+		conn, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(liveLNS.Addr))
 		if err != nil {
 			return err
 		}
-		flns.ep, err = l2tp.NewEndpoint(conn, l2tp.Config{HostName: "lns", Handler: flns, Data: flns.data,
+		l.lns.ep, err = l2tp.NewEndpoint(conn, l2tp.Config{HostName: "lns", Handler: l.lns, Data: l.lns.data,
 			Accept: func(netip.AddrPort, string) (l2tp.TunnelOptions, error) {
-				return l2tp.TunnelOptions{Secret: secret}, nil
+				return l2tp.TunnelOptions{Secret: labSecret}, nil
 			}})
 		return err
 	}); err != nil {
 		t.Fatal(err)
 	}
-	bg.Go(func() { flns.ep.Run(ctx) })
+	bg.Go(func() { l.lns.ep.Run(ctx) })
 
-	// The LAC: both routes list the dead LNS first.
-	dead := LNS{Name: "dead", Addr: netip.MustParseAddrPort("10.9.0.3:1701"), Secret: secret, Preference: 1}
-	live := LNS{Name: "live", Addr: netip.MustParseAddrPort("10.9.0.2:1701"), Secret: secret, Preference: 2}
-	routes, err := NewRoutes([]Route{
-		{Realms: []string{"example.com"}, LNS: []LNS{dead, live}},
-		{Services: []string{"internet"}, LNS: []LNS{dead, live}},
-	})
+	if cfg.DialTimeout == 0 {
+		cfg.DialTimeout = 1500 * time.Millisecond
+	}
+	if cfg.Tunnel.RetransmitInitial == 0 {
+		cfg.Tunnel = l2tp.TunnelOptions{RetransmitInitial: 200 * time.Millisecond, MaxRetries: 3}
+	}
+	if cfg.CallTimeout == 0 {
+		cfg.CallTimeout = 20 * time.Second
+	}
+	var err error
+	l.lac, err = New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	lac, err := New(Config{Routes: routes, HoldDown: time.Minute, DialTimeout: 1500 * time.Millisecond,
-		Tunnel:      l2tp.TunnelOptions{RetransmitInitial: 200 * time.Millisecond, MaxRetries: 3},
-		CallTimeout: 20 * time.Second, Echo: ppp.EchoConfig{Interval: 5 * time.Second}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	acc := lac.NewAccess(AccessConfig{Mode: ModeTransparent, ServiceModes: map[string]Mode{"proxy": ModeProxy}})
-	var srv *pppoe.Server
+	access := l.lac.NewAccess(acc)
 	if err := lacNS.Do(func() error {
 		conn, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(netip.MustParseAddrPort("10.9.0.1:1701")))
 		if err != nil {
 			return err
 		}
-		ep, err := l2tp.NewEndpoint(conn, l2tp.Config{HostName: "lac", Handler: lac.L2TPHandler(), Data: lac.Data})
+		ep, err := l2tp.NewEndpoint(conn, l2tp.Config{HostName: "lac", Handler: l.lac.L2TPHandler(), Data: l.lac.Data})
 		if err != nil {
 			return err
 		}
-		lac.Attach(ep)
+		l.lac.Attach(ep)
 		bg.Go(func() { ep.Run(ctx) })
-		srv, err = pppoe.NewServer(pppoe.ServerConfig{Interface: "a0", ACName: "bras-lac"}, acc)
+		l.srv, err = pppoe.NewServer(pppoe.ServerConfig{Interface: "a0", ACName: "bras-lac"}, access)
 		return err
 	}); err != nil {
 		t.Fatal(err)
 	}
-	acc.Bind(srv)
-	bg.Go(func() { lac.Run(ctx) })
-	bg.Go(func() { srv.Run(ctx) })
+	access.Bind(l.srv)
+	bg.Go(func() { l.lac.Run(ctx) })
+	bg.Go(func() { l.srv.Run(ctx) })
 
-	// The subscribers.
-	var cli *pppoe.Client
 	if err := sub.Do(func() error {
 		var err error
-		cli, err = pppoe.NewClient(pppoe.ClientConfig{Interface: "s0"})
+		l.cli, err = pppoe.NewClient(pppoe.ClientConfig{Interface: "s0"})
 		return err
 	}); err != nil {
 		t.Fatal(err)
 	}
-	bg.Go(func() { cli.Run(ctx) })
-	subd := newDriver(ctx)
+	bg.Go(func() { l.cli.Run(ctx) })
+	l.subd = newDriver(ctx)
+	return l
+}
+
+// subscriber is a PPPoE client session carrying a PPP client session.
+type subscriber struct {
+	i    int
+	mac  net.HardwareAddr
+	cs   *pppoe.ClientSession
+	ps   *ppp.Session
+	up   chan ppp.NetworkInfo
+	down chan ppp.Reason
+	data chan []byte
+	// authMsg receives the message of a PAP Nak or CHAP Failure.
+	authMsg chan string
+}
+
+func (s *subscriber) Up(_ *ppp.Session, n ppp.NetworkInfo) {
+	select {
+	case s.up <- n:
+	default:
+	}
+}
+
+func (s *subscriber) Down(_ *ppp.Session, r ppp.Reason) {
+	select {
+	case s.down <- r:
+	default:
+	}
+}
+
+// watchAuth catches a PAP Nak (RFC 1334 section 2.2.2) or CHAP Failure
+// (RFC 1994 section 4.2) and passes on its message.
+func (s *subscriber) watchAuth(frame []byte) {
+	p, info, err := ppp.ParseProtocol(frame)
+	if err != nil || len(info) < 4 {
+		return
+	}
+	var msg string
+	switch {
+	case p == ppp.ProtoPAP && info[0] == 3 && len(info) >= 5:
+		msg = string(info[5:min(len(info), 5+int(info[4]))])
+	case p == ppp.ProtoCHAP && info[0] == 4:
+		msg = string(info[4:])
+	default:
+		return
+	}
+	select {
+	case s.authMsg <- msg:
+	default:
+	}
+}
+
+// dial brings up subscriber i (MAC subMAC(i)) on service as user@realm
+// with password pw<i>; it does not wait for PPP.
+func (l *lab) dial(i int, service, realm string) (*subscriber, error) {
+	s := &subscriber{i: i, mac: subMAC(i), up: make(chan ppp.NetworkInfo, 1), down: make(chan ppp.Reason, 1),
+		data: make(chan []byte, 4), authMsg: make(chan string, 1)}
+	cs, err := l.cli.Dial(l.ctx, s.mac, pppoe.DialOptions{ServiceName: service, Timeout: 300 * time.Millisecond})
+	if err != nil {
+		return nil, fmt.Errorf("subscriber %d: %w", i, err)
+	}
+	s.cs = cs
+	s.ps = ppp.NewSession(cs, ppp.Config{Role: ppp.Client, MRU: 1492, RejectACCMPFCACFC: true,
+		Username: fmt.Sprintf("user%d@%s", i, realm), Password: fmt.Sprintf("pw%d", i), Handler: s})
+	l.subd.do(func(now time.Time) { l.subd.sessions[s.ps] = true; s.ps.Open(now) })
+	cs.SetReceive(func(p []byte) {
+		frame := append([]byte(nil), p...)
+		if isControl(frame) {
+			s.watchAuth(frame)
+			l.subd.do(func(now time.Time) { s.ps.Input(frame, now) })
+			return
+		}
+		select {
+		case s.data <- frame:
+		default:
+		}
+	})
+	return s, nil
+}
+
+// waitUp waits for IPCP and checks the address the LNS assigned.
+func (s *subscriber) waitUp(ctx context.Context) error {
+	select {
+	case n := <-s.up:
+		if want := netip.AddrFrom4([4]byte{100, 64, byte(s.i >> 8), byte(s.i)}); n.Local != want {
+			return fmt.Errorf("subscriber %d got %v, want %v", s.i, n.Local, want)
+		}
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("subscriber %d: IPCP not up: %w", s.i, ctx.Err())
+	}
+}
+
+// echo sends an IPv4 frame and waits for the LNS's echo.
+func (s *subscriber) echo(t *testing.T) {
+	t.Helper()
+	f := ipv4Frame(netip.AddrFrom4([4]byte{100, 64, byte(s.i >> 8), byte(s.i)}), s.i)
+	if err := s.cs.Send(f); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case got := <-s.data:
+		if !bytes.Equal(got, f) {
+			t.Errorf("subscriber %d: echo %x, want %x", s.i, got, f)
+		}
+	case <-time.After(3 * time.Second):
+		t.Fatalf("subscriber %d: no IPv4 echo through LAC and LNS", s.i)
+	}
+}
+
+func (s *subscriber) waitPADT(t *testing.T, what string) {
+	t.Helper()
+	select {
+	case <-s.cs.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatalf("%s: subscriber %d got no PADT", what, s.i)
+	}
+}
+
+// TestNetnsLAC runs sub ── lac ── lns: 20 proxy-mode and 20
+// transparent-mode subscribers through the LAC to an LNS reached after a
+// dead one, IPv4 both ways, then PADT → CDN, CDN → PADT, StopCCN → PADT.
+func TestNetnsLAC(t *testing.T) {
+	const perMode = 20
+	routes, err := NewRoutes([]Route{
+		{Realms: []string{"example.com"}, LNS: []LNS{deadLNS, liveLNS}},
+		{Services: []string{"internet"}, LNS: []LNS{deadLNS, liveLNS}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := newLab(t, Config{Routes: routes, HoldDown: time.Minute, Echo: ppp.EchoConfig{Interval: 5 * time.Second}},
+		AccessConfig{Mode: ModeTransparent, ServiceModes: map[string]Mode{"proxy": ModeProxy}})
+	flns, lac := l.lns, l.lac
 
 	subs := make([]*subscriber, 2*perMode)
-	g, gctx := errgroup.WithContext(ctx)
+	g, gctx := errgroup.WithContext(l.ctx)
 	g.SetLimit(10)
 	for i := range subs {
-		s := &subscriber{mac: subMAC(i), up: make(chan ppp.NetworkInfo, 1), data: make(chan []byte, 4)}
-		subs[i] = s
 		service := "internet"
 		if i < perMode {
 			service = "proxy"
 		}
 		g.Go(func() error {
-			cs, err := cli.Dial(gctx, s.mac, pppoe.DialOptions{ServiceName: service, Timeout: 300 * time.Millisecond})
+			s, err := l.dial(i, service, "example.com")
 			if err != nil {
-				return fmt.Errorf("subscriber %d: %w", i, err)
+				return err
 			}
-			s.cs = cs
-			s.ps = ppp.NewSession(cs, ppp.Config{Role: ppp.Client, MRU: 1492, RejectACCMPFCACFC: true,
-				Username: fmt.Sprintf("user%d@example.com", i), Password: fmt.Sprintf("pw%d", i), Handler: s})
-			subd.do(func(now time.Time) { subd.sessions[s.ps] = true; s.ps.Open(now) })
-			cs.SetReceive(func(p []byte) {
-				frame := append([]byte(nil), p...)
-				if isControl(frame) {
-					subd.do(func(now time.Time) { s.ps.Input(frame, now) })
-					return
-				}
-				select {
-				case s.data <- frame:
-				default:
-				}
-			})
-			select {
-			case n := <-s.up:
-				if want := netip.AddrFrom4([4]byte{100, 64, 0, byte(i)}); n.Local != want {
-					return fmt.Errorf("subscriber %d got %v, want %v", i, n.Local, want)
-				}
-				return nil
-			case <-gctx.Done():
-				return fmt.Errorf("subscriber %d: IPCP not up: %w", i, gctx.Err())
-			}
+			subs[i] = s
+			return s.waitUp(gctx)
 		})
 	}
 	if err := g.Wait(); err != nil {
@@ -389,7 +507,7 @@ func TestNetnsLAC(t *testing.T) {
 	}
 
 	// Every call went to the live LNS after the dead one failed, on one tunnel.
-	if !lac.sel.Down(dead) {
+	if !lac.sel.Down(deadLNS) {
 		t.Error("the LNS that did not answer is not held down")
 	}
 	flns.mu.Lock()
@@ -422,19 +540,8 @@ func TestNetnsLAC(t *testing.T) {
 	}
 
 	// IPv4 both ways over every session.
-	for i, s := range subs {
-		f := ipv4Frame(netip.AddrFrom4([4]byte{100, 64, 0, byte(i)}), i)
-		if err := s.cs.Send(f); err != nil {
-			t.Fatal(err)
-		}
-		select {
-		case got := <-s.data:
-			if !bytes.Equal(got, f) {
-				t.Errorf("subscriber %d: echo %x, want %x", i, got, f)
-			}
-		case <-time.After(3 * time.Second):
-			t.Fatalf("subscriber %d: no IPv4 echo through LAC and LNS", i)
-		}
+	for _, s := range subs {
+		s.echo(t)
 	}
 
 	// PADT from a subscriber → CDN to the LNS.
@@ -445,11 +552,7 @@ func TestNetnsLAC(t *testing.T) {
 	})
 	// CDN from the LNS → PADT to the subscriber.
 	flns.call(subs[perMode].mac.String()).ls.Disconnect(l2tp.ResultCode{Result: uint16(l2tp.CDNAdmin)})
-	select {
-	case <-subs[perMode].cs.Done():
-	case <-time.After(5 * time.Second):
-		t.Fatal("CDN from the LNS: the subscriber got no PADT")
-	}
+	subs[perMode].waitPADT(t, "CDN from the LNS")
 	within(t, 5*time.Second, "the LAC to forget two sessions", func() bool { return lac.ActiveSessions() == len(subs)-2 })
 
 	// StopCCN from the LNS → PADT to every remaining subscriber.
@@ -457,12 +560,8 @@ func TestNetnsLAC(t *testing.T) {
 	tun := flns.tunnels[0]
 	flns.mu.Unlock()
 	tun.Close(l2tp.ResultCode{Result: uint16(l2tp.StopCCNGeneralRequest)})
-	for i, s := range subs {
-		select {
-		case <-s.cs.Done():
-		case <-time.After(5 * time.Second):
-			t.Fatalf("StopCCN: subscriber %d got no PADT", i)
-		}
+	for _, s := range subs {
+		s.waitPADT(t, "StopCCN")
 	}
 	within(t, 5*time.Second, "the LAC to hold no session", func() bool { return lac.ActiveSessions() == 0 })
 	st := lac.Stats()
@@ -472,4 +571,139 @@ func TestNetnsLAC(t *testing.T) {
 	if n := len(lac.Pool().Tunnels()); n != 0 {
 		t.Errorf("%d tunnels left in the pool after StopCCN", n)
 	}
+}
+
+// radiusFunc is an in-process RADIUS for tunnel selection.
+type radiusFunc func(ctx context.Context, req aaa.AuthRequest) (*aaa.AuthReply, error)
+
+func (f radiusFunc) Authenticate(ctx context.Context, req aaa.AuthRequest) (*aaa.AuthReply, error) {
+	return f(ctx, req)
+}
+
+// TestNetnsLACRefusals checks the clean refusals of the issue: a realm
+// with no route, a RADIUS reject, a RADIUS accept without a usable tunnel,
+// an LNS that refuses the call; and RADIUS tunnels that are used, on their
+// own tunnel because of their Tunnel-Assignment-Id.
+func TestNetnsLACRefusals(t *testing.T) {
+	routes, err := NewRoutes([]Route{
+		{Realms: []string{"example.com"}, LNS: []LNS{liveLNS}},
+		{Services: []string{"internet", "refuse"}, LNS: []LNS{liveLNS}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var radiusReqs countMap
+	rad := radiusFunc(func(_ context.Context, req aaa.AuthRequest) (*aaa.AuthReply, error) {
+		radiusReqs.add(Realm(req.Username))
+		if req.CallingStationID == "" || (req.PAPPassword == nil && len(req.CHAPResponse) != 16) {
+			return nil, fmt.Errorf("incomplete Access-Request %+v", req)
+		}
+		switch Realm(req.Username) {
+		case "reject.net":
+			return &aaa.AuthReply{ReplyMessage: "account locked"}, nil
+		case "pptp.net":
+			return &aaa.AuthReply{Accept: true, Tunnels: []aaa.TunnelChoice{{Tag: 1, Type: 1, ServerEndpoint: "10.9.0.2"}}}, nil
+		case "radius.net":
+			return &aaa.AuthReply{Accept: true, Tunnels: []aaa.TunnelChoice{
+				{Tag: 1, Type: aaa.TunnelL2TP, Medium: aaa.MediumIPv4, ServerEndpoint: "10.9.0.2", Password: labSecret,
+					Preference: 1, HasPreference: true, AssignmentID: "wholesale-7"},
+			}}, nil
+		}
+		return &aaa.AuthReply{Accept: true}, nil // no tunnel: the static routes decide
+	})
+	l := newLab(t, Config{Routes: routes, RADIUS: rad},
+		AccessConfig{Mode: ModeTransparent, ServiceModes: map[string]Mode{"proxy": ModeProxy, "refuse-proxy": ModeProxy}})
+
+	tests := []struct {
+		name, service, realm string
+		wantMsg              string // in the PAP Nak / CHAP Failure (proxy mode)
+	}{
+		{"realm with no route", "proxy", "nowhere.org", "no route"},
+		{"RADIUS reject", "proxy", "reject.net", "account locked"},
+		{"RADIUS without a usable tunnel", "proxy", "pptp.net", "no route"},
+		{"LNS refuses the call (proxy)", "refuse-proxy", "example.com", "LNS refused the call"},
+		{"LNS refuses the call (transparent)", "refuse", "example.com", ""},
+	}
+	for i, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s, err := l.dial(100+i, tc.service, tc.realm)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s.waitPADT(t, tc.name)
+			if tc.wantMsg != "" {
+				select {
+				case msg := <-s.authMsg:
+					if !strings.Contains(msg, tc.wantMsg) {
+						t.Errorf("refusal message %q, want %q", msg, tc.wantMsg)
+					}
+				default:
+					t.Error("no PAP Nak or CHAP Failure before the PADT")
+				}
+			}
+		})
+	}
+	if radiusReqs.get("reject.net") != 1 || radiusReqs.get("nowhere.org") != 1 {
+		t.Errorf("RADIUS requests %v", radiusReqs.m)
+	}
+	within(t, 5*time.Second, "the LAC to hold no session", func() bool { return l.lac.ActiveSessions() == 0 })
+	if got := l.lac.Stats().Refused.Load(); got != uint64(len(tests)) {
+		t.Errorf("%d refusals counted, want %d", got, len(tests))
+	}
+
+	// RADIUS tunnels are used, on their own tunnel (Tunnel-Assignment-Id),
+	// next to the static one for the same LNS.
+	s1, err := l.dial(1, "proxy", "radius.net")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s2, err := l.dial(2, "internet", "example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []*subscriber{s1, s2} {
+		if err := s.waitUp(l.ctx); err != nil {
+			t.Fatal(err)
+		}
+		s.echo(t)
+	}
+	l.lns.mu.Lock()
+	tunnels := len(l.lns.tunnels)
+	l.lns.mu.Unlock()
+	if tunnels != 2 {
+		t.Errorf("LNS saw %d tunnels, want 2 (one per assignment)", tunnels)
+	}
+}
+
+// TestNetnsLACShutdown: Shutdown sends CDN to the LNS and PADT to the
+// subscriber for every session, then StopCCN.
+func TestNetnsLACShutdown(t *testing.T) {
+	routes, _ := NewRoutes([]Route{{Default: true, LNS: []LNS{liveLNS}}})
+	l := newLab(t, Config{Routes: routes}, AccessConfig{Mode: ModeProxy})
+	var subs []*subscriber
+	for i := range 5 {
+		s, err := l.dial(i, "", "example.com")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.waitUp(l.ctx); err != nil {
+			t.Fatal(err)
+		}
+		subs = append(subs, s)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	l.lac.Shutdown(ctx)
+	for _, s := range subs {
+		s.waitPADT(t, "Shutdown")
+		within(t, 5*time.Second, "the CDN at the LNS", func() bool {
+			rc, ok := l.lns.downOf(s.mac.String())
+			return ok && rc.Result == uint16(l2tp.CDNAdmin)
+		})
+	}
+	within(t, 5*time.Second, "StopCCN (shutting down) at the LNS", func() bool {
+		l.lns.mu.Lock()
+		defer l.lns.mu.Unlock()
+		return len(l.lns.stopRC) == 1 && l.lns.stopRC[0].Result == uint16(l2tp.StopCCNShuttingDown)
+	})
 }
