@@ -219,3 +219,76 @@ func (w *frameWriter) write(frame []byte, dst MAC) error {
 	}
 	return nil
 }
+
+// batchWriter stages up to batchSize frames and sends them with one
+// sendmmsg(2) call on a raw socket bound to its interface.
+type batchWriter struct {
+	rc    syscall.RawConn
+	bufs  [batchSize][frameBufLen]byte
+	iovs  [batchSize]unix.Iovec
+	hdrs  [batchSize]mmsghdr
+	n     int // frames staged
+	sent  int
+	errno syscall.Errno
+	fn    func(fd uintptr) bool
+}
+
+func newBatchWriter(rc syscall.RawConn) *batchWriter {
+	w := &batchWriter{rc: rc}
+	for i := range w.hdrs {
+		w.iovs[i].Base = &w.bufs[i][0]
+		w.hdrs[i].hdr.Iov = &w.iovs[i]
+		w.hdrs[i].hdr.SetIovlen(1)
+	}
+	w.fn = w.send
+	return w
+}
+
+// stage returns the buffer for the next frame (empty, with capacity), or
+// nil when the batch is full.
+func (w *batchWriter) stage() []byte {
+	if w.n == batchSize {
+		return nil
+	}
+	return w.bufs[w.n][:0]
+}
+
+// commit records the frame built in the staged buffer.
+func (w *batchWriter) commit(frame []byte) {
+	w.iovs[w.n].SetLen(len(frame))
+	w.n++
+}
+
+func (w *batchWriter) send(fd uintptr) bool {
+	for w.sent < w.n {
+		n, _, e := unix.Syscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&w.hdrs[w.sent])), uintptr(w.n-w.sent), 0, 0, 0)
+		switch e {
+		case 0:
+			w.sent += int(n)
+		case unix.EAGAIN, unix.EINTR:
+			return false
+		default:
+			w.errno = e
+			return true
+		}
+	}
+	return true
+}
+
+// flush sends the staged frames; it returns how many went out.
+func (w *batchWriter) flush() (int, error) {
+	if w.n == 0 {
+		return 0, nil
+	}
+	w.sent, w.errno = 0, 0
+	err := w.rc.Write(w.fn)
+	sent := w.sent
+	w.n = 0
+	if err == nil && w.errno != 0 {
+		err = w.errno
+	}
+	if err != nil {
+		return sent, fmt.Errorf("pppoe: sendmmsg: %w", err)
+	}
+	return sent, nil
+}
