@@ -281,9 +281,6 @@ func TestLossyPipeSessions(t *testing.T) {
 	}
 	const total = tunnels * perTunnel
 	waitFor(t, 20*time.Second, "200 sessions up on both ends", func() bool {
-		if testing.Verbose() {
-			t.Logf("up lac %d lns %d down lac %d lns %d tdown %d %d rex %d unexp %d %d", p.lacRec.sessionsUp.Load(), p.lnsRec.sessionsUp.Load(), p.lacRec.sessionsDown.Load(), p.lnsRec.sessionsDown.Load(), p.lacRec.tunnelsDown.Load(), p.lnsRec.tunnelsDown.Load(), p.lac.Stats().Retransmits.Load(), p.lac.Stats().UnexpectedMsg.Load(), p.lns.Stats().UnexpectedMsg.Load())
-		}
 		return p.lacRec.sessionsUp.Load() == total && p.lnsRec.sessionsUp.Load() == total
 	})
 	// The LNS sees the proxy authentication AVPs in the ICCN.
