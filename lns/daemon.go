@@ -1,7 +1,6 @@
 package lns
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -9,7 +8,6 @@ import (
 	"net"
 	"net/netip"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/vishvananda/netlink"
@@ -143,13 +141,21 @@ func RunDaemon(ctx context.Context, cfg *FileConfig, o DaemonOptions) error {
 		if radius, err = aaa.NewClient(cc); err != nil {
 			return err
 		}
-		deps.RADIUS = radius
-	} else {
-		users, err := LoadUsers(cfg.LocalUsers.File)
+	}
+	var users *aaa.LocalUsers
+	if cfg.LocalUsers.File != "" {
+		f, err := os.Open(cfg.LocalUsers.File)
 		if err != nil {
-			return err
+			return fmt.Errorf("lns: local users: %w", err)
 		}
-		deps.Users = users
+		users, err = aaa.ParseLocalUsers(f)
+		f.Close()
+		if err != nil {
+			return fmt.Errorf("lns: %s: %w", cfg.LocalUsers.File, err)
+		}
+	}
+	if deps.Auth, err = aaa.SelectAuthenticator(radius, users); err != nil {
+		return err
 	}
 
 	var (
@@ -244,7 +250,7 @@ func RunDaemon(ctx context.Context, cfg *FileConfig, o DaemonOptions) error {
 	reg := metrics.New()
 	srv.RegisterMetrics(reg)
 	if radius != nil {
-		registerRADIUSMetrics(reg, radius)
+		radius.RegisterMetrics(reg)
 	}
 	if acct != nil {
 		reg.GaugeFunc(metrics.SpoolDepth, "Accounting bytes spooled and not yet delivered to the slowest sink.", nil,
@@ -316,37 +322,4 @@ func isNilCloser(c interface{ Close() error }) bool {
 		return v == nil
 	}
 	return false
-}
-
-// LoadUsers reads the lab users file: one subscriber per line, "username
-// password [address]"; '#' starts a comment.
-func LoadUsers(path string) (map[string]LocalUser, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("lns: users file: %w", err)
-	}
-	defer f.Close()
-	users := map[string]LocalUser{}
-	sc := bufio.NewScanner(f)
-	for line := 1; sc.Scan(); line++ {
-		text, _, _ := strings.Cut(sc.Text(), "#")
-		fields := strings.Fields(text)
-		if len(fields) == 0 {
-			continue
-		}
-		if len(fields) < 2 || len(fields) > 3 {
-			return nil, fmt.Errorf("%s:%d: want \"username password [address]\"", path, line)
-		}
-		u := LocalUser{Password: fields[1]}
-		if len(fields) == 3 {
-			if u.Addr, err = netip.ParseAddr(fields[2]); err != nil || !u.Addr.Is4() {
-				return nil, fmt.Errorf("%s:%d: bad IPv4 address %q", path, line, fields[2])
-			}
-		}
-		if _, dup := users[fields[0]]; dup {
-			return nil, fmt.Errorf("%s:%d: user %q listed twice", path, line, fields[0])
-		}
-		users[fields[0]] = u
-	}
-	return users, sc.Err()
 }

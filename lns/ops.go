@@ -64,18 +64,6 @@ func (s *Server) RegisterMetrics(r *metrics.Registry) {
 	})
 }
 
-func registerRADIUSMetrics(r *metrics.Registry, c *aaa.Client) {
-	r.CounterVecFunc(metrics.RadiusRequests, "RADIUS requests by result.", []string{"result"}, func(emit func(float64, ...string)) {
-		st := c.Stats()
-		emit(float64(st.Accepts), "accept")
-		emit(float64(st.Rejects), "reject")
-		emit(float64(st.AcctResponses), "accounting_response")
-		emit(float64(st.AuthFailed+st.AcctFailed), "no_answer")
-		emit(float64(st.BadAuthenticator+st.BadMessageAuthenticator+st.MissingMessageAuthenticator), "bad_authenticator")
-	})
-	r.CounterFunc(metrics.RadiusTimeouts, "RADIUS transmissions that got no answer.", nil, func() float64 { return float64(c.Stats().Timeouts) })
-}
-
 // RADIUSSink sends accounting records as RADIUS Accounting-Requests (RFC
 // 2866): Start, Interim-Update and Stop with 64-bit counters, Class echoed.
 type RADIUSSink struct {

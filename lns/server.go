@@ -2,8 +2,6 @@ package lns
 
 import (
 	"context"
-	"crypto/md5"
-	"crypto/subtle"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -59,19 +57,13 @@ type Deps struct {
 	Routes RouteInstaller
 	// Pool hands out addresses; nil: the [pool] sections in memory.
 	Pool AddressPool
-	// RADIUS is the authentication client; nil: the [local-users] file.
-	RADIUS *aaa.Client
-	Users  map[string]LocalUser
+	// Auth checks credentials: the RADIUS client, or the lab users file
+	// (aaa.SelectAuthenticator never allows both).
+	Auth aaa.Authenticator
 	// Acct records sessions; nil: no accounting.
 	Acct *accounting.Accountant
 	// AuthLog records authentication outcomes (radpostauth); optional.
 	AuthLog func(ctx context.Context, user, result, reply string, at time.Time)
-}
-
-// LocalUser is an entry of the lab users file.
-type LocalUser struct {
-	Password string
-	Addr     netip.Addr
 }
 
 // Server is the LNS: it accepts tunnels and calls from the configured LACs,
@@ -130,8 +122,8 @@ func NewServer(cfg *FileConfig, d Deps) (*Server, error) {
 		}
 		s.pool = local
 	}
-	if d.RADIUS == nil && d.Users == nil {
-		return nil, errors.New("lns: neither a RADIUS client nor local users")
+	if d.Auth == nil {
+		return nil, errors.New("lns: no authenticator (RADIUS client or local users)")
 	}
 	n := cfg.LNS.Shards
 	if n <= 0 {
@@ -487,85 +479,62 @@ func (s *Server) authenticate(ctx context.Context, j authJob) *authOutcome {
 	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()
 	ss, req := j.s, j.req
+	v := ss.view.Load()
+	ar := aaa.AuthRequest{
+		Username:         req.Username,
+		NASPort:          uint32(ss.call.LocalID()),
+		NASPortID:        fmt.Sprintf("%d/%d", ss.tunnel.LocalID(), ss.call.LocalID()),
+		AcctSessionID:    ss.id,
+		CallingStationID: v.Calling,
+		CalledStationID:  v.Called,
+		Tunnel: &aaa.TunnelInfo{
+			Type:           aaa.TunnelL2TP,
+			Medium:         aaa.MediumIPv4,
+			ClientEndpoint: ss.tunnel.Peer().Addr().String(),
+			ServerEndpoint: localAddr(s.deps.Conn),
+			ClientAuthID:   ss.tunnel.PeerHostName(),
+			ServerAuthID:   s.cfg.LNS.HostName,
+		},
+	}
+	switch req.Proto {
+	case ppp.AuthPAP:
+		ar.PAPPassword = req.Password
+	case ppp.AuthCHAPMD5:
+		ar.CHAPID, ar.CHAPChallenge, ar.CHAPResponse = req.ChapID, req.Challenge, req.Response
+	}
 	o := &authOutcome{}
-	if s.deps.RADIUS != nil {
-		ar := aaa.AuthRequest{
-			Username:         req.Username,
-			NASPort:          uint32(ss.call.LocalID()),
-			NASPortID:        fmt.Sprintf("%d/%d", ss.tunnel.LocalID(), ss.call.LocalID()),
-			AcctSessionID:    ss.id,
-			CallingStationID: ss.view.Load().Calling,
-			CalledStationID:  ss.view.Load().Called,
-			Tunnel: &aaa.TunnelInfo{
-				Type:           aaa.TunnelL2TP,
-				Medium:         aaa.MediumIPv4,
-				ClientEndpoint: ss.tunnel.Peer().Addr().String(),
-				ServerEndpoint: localAddr(s.deps.Conn),
-				ClientAuthID:   ss.tunnel.PeerHostName(),
-				ServerAuthID:   s.cfg.LNS.HostName,
-			},
-		}
-		switch req.Proto {
-		case ppp.AuthPAP:
-			ar.PAPPassword = req.Password
-		case ppp.AuthCHAPMD5:
-			ar.CHAPID, ar.CHAPChallenge, ar.CHAPResponse = req.ChapID, req.Challenge, req.Response
-		}
-		reply, err := s.deps.RADIUS.Authenticate(ctx, ar)
-		if err != nil {
-			s.stats.AuthErrors.Add(1)
-			ss.log.Warn("RADIUS gave no answer", "user", req.Username, "err", err)
-			o.message = "authentication service unavailable"
-			return o
-		}
-		o.reply = reply
-		if !reply.Accept {
-			o.message = reply.ReplyMessage
-			if o.message == "" {
-				o.message = "authentication failed"
-			}
-			s.logAuth(ctx, req.Username, "Access-Reject", o.message)
-			return o
-		}
-		s.logAuth(ctx, req.Username, "Access-Accept", "")
-		o.ok = true
-		o.addr = reply.FramedIP
-		pool := reply.FramedPool
-		if o.addr.IsValid() {
-			if s.local != nil {
-				if err := s.local.Claim(o.addr, ss.id); err != nil {
-					ss.log.Warn("Framed-IP-Address is held by another session", "addr", o.addr, "err", err)
-					return &authOutcome{message: "address in use"}
-				}
-				o.pool = "claim"
-			}
-		} else if err := s.allocate(ctx, o, pool, ss); err != nil {
-			return &authOutcome{message: "no address available"}
-		}
-		for i, d := range reply.DNS {
-			if i < 2 && d.Is4() {
-				o.dns[i] = d
-			}
-		}
-	} else {
-		u, ok := s.deps.Users[req.Username]
-		if !ok || !checkLocal(req, u.Password) {
-			s.logAuth(ctx, req.Username, "Reject", "local users file")
+	reply, err := s.deps.Auth.Authenticate(ctx, ar)
+	if err != nil {
+		s.stats.AuthErrors.Add(1)
+		ss.log.Warn("authentication got no answer", "user", req.Username, "err", err)
+		o.message = "authentication service unavailable"
+		return o
+	}
+	o.reply = reply
+	if !reply.Accept {
+		o.message = reply.ReplyMessage
+		if o.message == "" {
 			o.message = "authentication failed"
-			return o
 		}
-		s.logAuth(ctx, req.Username, "Accept", "local users file")
-		o.ok = true
-		o.addr = u.Addr
-		if !o.addr.IsValid() {
-			if err := s.allocate(ctx, o, "", ss); err != nil {
-				return &authOutcome{message: "no address available"}
-			}
-		} else if s.local != nil {
+		s.logAuth(ctx, req.Username, "Access-Reject", o.message)
+		return o
+	}
+	s.logAuth(ctx, req.Username, "Access-Accept", "")
+	o.ok = true
+	if o.addr = reply.FramedIP; o.addr.IsValid() {
+		if s.local != nil {
 			if err := s.local.Claim(o.addr, ss.id); err != nil {
+				ss.log.Warn("Framed-IP-Address is held by another session", "addr", o.addr, "err", err)
 				return &authOutcome{message: "address in use"}
 			}
 			o.pool = "claim"
+		}
+	} else if err := s.allocate(ctx, o, reply.FramedPool, ss); err != nil {
+		return &authOutcome{message: "no address available"}
+	}
+	for i, d := range reply.DNS {
+		if i < 2 && d.Is4() {
+			o.dns[i] = d
 		}
 	}
 	if !o.dns[0].IsValid() {
@@ -615,21 +584,6 @@ func (s *Server) logAuth(ctx context.Context, user, result, reply string) {
 	if s.deps.AuthLog != nil {
 		s.deps.AuthLog(ctx, user, result, reply, time.Now())
 	}
-}
-
-// checkLocal verifies PAP or CHAP-MD5 credentials against a clear password.
-func checkLocal(req ppp.AuthRequest, password string) bool {
-	switch req.Proto {
-	case ppp.AuthPAP:
-		return subtle.ConstantTimeCompare(req.Password, []byte(password)) == 1
-	case ppp.AuthCHAPMD5:
-		h := md5.New()
-		h.Write([]byte{req.ChapID})
-		h.Write([]byte(password))
-		h.Write(req.Challenge)
-		return subtle.ConstantTimeCompare(h.Sum(nil), req.Response) == 1
-	}
-	return false
 }
 
 func localAddr(c *net.UDPConn) string {

@@ -1,0 +1,410 @@
+package lns_test
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"os"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/bras-project/bras/internal/testenv"
+	"github.com/bras-project/bras/l2tp"
+	"github.com/bras-project/bras/lns"
+	"github.com/bras-project/bras/ppp"
+)
+
+// lab is the LNS end-to-end topology of the tests:
+//
+//	lac (10.10.0.1) ── (10.10.0.2) lns (10.20.0.1) ── (10.20.0.2) upstream
+//
+// with a real FreeRADIUS on the host's loopback and the LNS in-process,
+// its sockets and TUN device in namespace lns.
+type lab struct {
+	lac, lns, up *testenv.Netns
+	radius       *testenv.FreeRADIUS
+	srv          *lns.Server
+	echoAddr     netip.AddrPort
+	flood        atomic.Pointer[netip.AddrPort] // where the upstream flooder sends
+}
+
+var (
+	lnsAddr  = netip.MustParseAddrPort("10.10.0.2:1701")
+	echoAddr = netip.MustParseAddrPort("10.20.0.2:7777")
+)
+
+func startLab(t *testing.T, users []testenv.RadiusUser) *lab {
+	testenv.RequireRoot(t)
+	testenv.RequireCommand(t, "freeradius")
+	l := &lab{
+		lac: testenv.NewNetns(t, "lac"),
+		lns: testenv.NewNetns(t, "lns"),
+		up:  testenv.NewNetns(t, "up"),
+	}
+	testenv.Link(t, l.lac, "eth0", netip.MustParsePrefix("10.10.0.1/24"), l.lns, "eth0", netip.MustParsePrefix("10.10.0.2/24"))
+	testenv.Link(t, l.lns, "eth1", netip.MustParsePrefix("10.20.0.1/24"), l.up, "eth0", netip.MustParsePrefix("10.20.0.2/24"))
+	l.up.MustRun(t, "ip", "route", "add", "100.64.0.0/16", "via", "10.20.0.1")
+	l.lns.MustRun(t, "sysctl", "-qw", "net.ipv4.ip_forward=1")
+	// FreeRADIUS on the host's loopback: the RADIUS client opens its
+	// sockets from whatever thread runs it, outside namespace lns.
+	l.radius = testenv.StartFreeRADIUS(t, testenv.RadiusConfig{Users: users})
+
+	spool := t.TempDir()
+	conf := fmt.Sprintf(`
+[lns]
+node = e2e
+listen = %s
+[tun]
+name = brt0
+address = 100.64.0.1/32
+[ppp]
+dns = 192.0.2.53, 192.0.2.54
+echo-interval = 2s
+restart = 1s
+[pool "default"]
+range = 100.64.1.0/24
+[lac "lac1"]
+secret = sekrit
+proxy = accept
+[lac "lac2"]
+secret = sekrit2
+proxy = renegotiate
+[radius]
+timeout = 1s
+[radius.server "fr"]
+address = %s
+secret = %s
+[radius.accounting-server "fr"]
+address = %s
+secret = %s
+[coa]
+listen = 127.0.0.1:3799
+[coa.client "radclient"]
+address = 127.0.0.1/32
+secret = coasecret
+[accounting]
+spool-dir = %s
+interim-interval = 1h
+radius = true
+[api]
+listen = 127.0.0.1:18080
+token = tok
+`, lnsAddr, l.radius.AuthAddr, l.radius.Secret, l.radius.AcctAddr, l.radius.Secret, spool)
+	cfg, err := lns.ParseConfig(strings.NewReader(conf), "e2e.conf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	ready := make(chan *lns.Server, 1)
+	done := make(chan error, 1)
+	logger := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	go func() {
+		done <- lns.RunDaemon(ctx, cfg, lns.DaemonOptions{Logger: logger, Enter: l.lns.Do, Ready: func(s *lns.Server) { ready <- s }})
+	}()
+	select {
+	case l.srv = <-ready:
+	case err := <-done:
+		t.Fatalf("LNS did not start: %v", err)
+	case <-time.After(15 * time.Second):
+		t.Fatal("LNS did not start in 15 s")
+	}
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("LNS shutdown: %v", err)
+			}
+		case <-time.After(20 * time.Second):
+			t.Error("LNS did not shut down in 20 s")
+		}
+	})
+	l.startUpstream(t, ctx)
+	return l
+}
+
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	if testing.Verbose() || os.Getenv("BRAS_TEST_LOG") != "" {
+		w.t.Log(strings.TrimRight(string(p), "\n"))
+	}
+	return len(p), nil
+}
+
+// startUpstream runs a UDP echo server on upstream and a flooder that sends
+// 1000-octet datagrams to whatever address l.flood names.
+func (l *lab) startUpstream(t *testing.T, ctx context.Context) {
+	var echo, flood *net.UDPConn
+	if err := l.up.Do(func() error {
+		var err error
+		if echo, err = net.ListenUDP("udp4", net.UDPAddrFromAddrPort(echoAddr)); err != nil {
+			return err
+		}
+		flood, err = net.ListenUDP("udp4", &net.UDPAddr{})
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { echo.Close(); flood.Close() })
+	go func() {
+		buf := make([]byte, 2048)
+		for {
+			n, from, err := echo.ReadFromUDPAddrPort(buf)
+			if err != nil {
+				return
+			}
+			echo.WriteToUDPAddrPort(buf[:n], from)
+		}
+	}()
+	go func() {
+		payload := make([]byte, 972) // 1000-octet IP packets
+		for ctx.Err() == nil {
+			dst := l.flood.Load()
+			if dst == nil {
+				time.Sleep(10 * time.Millisecond)
+				continue
+			}
+			flood.WriteToUDPAddrPort(payload, *dst)
+			time.Sleep(200 * time.Microsecond) // ~5k packets/s, 40 Mbit/s offered
+		}
+	}()
+}
+
+func waitUp(t *testing.T, s *simSub) ppp.NetworkInfo {
+	t.Helper()
+	select {
+	case n := <-s.up:
+		return n
+	case r := <-s.down:
+		t.Fatalf("%s: PPP went down instead of up: %v", s.user, r)
+	case rc := <-s.cdn:
+		t.Fatalf("%s: CDN instead of up: %v", s.user, rc.Describe(l2tp.MsgCDN))
+	case <-time.After(20 * time.Second):
+		t.Fatalf("%s: no IPCP in 20 s", s.user)
+	}
+	return ppp.NetworkInfo{}
+}
+
+func waitCDN(t *testing.T, s *simSub, within time.Duration) l2tp.ResultCode {
+	t.Helper()
+	select {
+	case rc := <-s.cdn:
+		return rc
+	case <-time.After(within):
+		t.Fatalf("%s: no CDN within %v", s.user, within)
+	}
+	return l2tp.ResultCode{}
+}
+
+// ping sends one UDP datagram to the upstream echo server as the
+// subscriber and waits for the echo to come back through the LNS.
+func ping(t *testing.T, s *simSub, from netip.Addr, seq int) {
+	t.Helper()
+	msg := []byte(fmt.Sprintf("%s-%d", s.user, seq))
+	src := netip.AddrPortFrom(from, 40000)
+	for try := 0; try < 5; try++ {
+		if err := s.sendIP(udp4(src, echoAddr, msg)); err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.After(time.Second)
+		for {
+			select {
+			case pkt := <-s.ip:
+				if len(pkt) >= 28 && netip.AddrFrom4([4]byte(pkt[16:20])) == from && string(pkt[28:]) == string(msg) {
+					return
+				}
+				continue
+			case <-deadline:
+			}
+			break
+		}
+	}
+	t.Fatalf("%s: no echo from upstream for %q", s.user, msg)
+}
+
+func TestLNSEndToEnd(t *testing.T) {
+	users := []testenv.RadiusUser{
+		{Name: "alice", Password: "wonderland", Reply: []testenv.RadiusAttr{{Name: "Framed-IP-Address", Value: "100.64.0.50"}, {Name: "Class", Value: "gold"}}},
+		{Name: "bob", Password: "builder"},
+		{Name: "carol", Password: "proxied"},
+		{Name: "dave", Password: "timeout", Reply: []testenv.RadiusAttr{{Name: "Session-Timeout", Value: "2"}}},
+		{Name: "erin", Password: "ratelimit", Reply: []testenv.RadiusAttr{{Name: "Filter-Id", Value: "4000/4000"}}},
+		{Name: "frank", Password: "renegotiate"},
+	}
+	l := startLab(t, users)
+	ctx := context.Background()
+	lac := startSimLAC(t, ctx, l.lac, "lac1", lnsAddr, "sekrit")
+
+	t.Run("PAP with Framed-IP-Address", func(t *testing.T) {
+		s := lac.dialAuth("alice", "wonderland", "02:00:00:00:00:01", ppp.AuthPAP)
+		n := waitUp(t, s)
+		if n.Local != netip.MustParseAddr("100.64.0.50") {
+			t.Fatalf("alice got %v, want RADIUS's Framed-IP-Address 100.64.0.50", n.Local)
+		}
+		if n.DNS1 != netip.MustParseAddr("192.0.2.53") {
+			t.Errorf("alice's DNS = %v, want the configured 192.0.2.53", n.DNS1)
+		}
+		for i := 0; i < 3; i++ {
+			ping(t, s, n.Local, i)
+		}
+	})
+
+	var bob *simSub
+	var bobAddr netip.Addr
+	t.Run("CHAP with a pool address", func(t *testing.T) {
+		bob = lac.dialAuth("bob", "builder", "02:00:00:00:00:02", ppp.AuthCHAPMD5)
+		n := waitUp(t, bob)
+		if !netip.MustParsePrefix("100.64.1.0/24").Contains(n.Local) {
+			t.Fatalf("bob got %v, want an address of the default pool 100.64.1.0/24", n.Local)
+		}
+		bobAddr = n.Local
+		ping(t, bob, n.Local, 0)
+	})
+
+	t.Run("wrong password", func(t *testing.T) {
+		s := lac.dialAuth("bob", "not-the-password", "02:00:00:00:00:03", ppp.AuthCHAPMD5)
+		select {
+		case r := <-s.down:
+			if r != ppp.ReasonAuthFailed {
+				t.Fatalf("PPP ended with %v, want %v", r, ppp.ReasonAuthFailed)
+			}
+		case <-s.up:
+			t.Fatal("a wrong password came up")
+		case <-time.After(20 * time.Second):
+			t.Fatal("no CHAP Failure in 20 s")
+		}
+		waitCDN(t, s, 10*time.Second)
+	})
+
+	t.Run("proxy LCP and PAP accepted", func(t *testing.T) {
+		before := l.srv.Stats().ProxyAccepted.Load()
+		s := lac.dial("carol", "proxied", "02:00:00:00:00:04", proxyPAP("carol", "proxied"), true)
+		n := waitUp(t, s)
+		if !netip.MustParsePrefix("100.64.1.0/24").Contains(n.Local) {
+			t.Fatalf("carol got %v", n.Local)
+		}
+		if got := l.srv.Stats().ProxyAccepted.Load(); got != before+1 {
+			t.Fatalf("ProxyAccepted = %d, want %d: the LNS renegotiated", got, before+1)
+		}
+		ping(t, s, n.Local, 0)
+	})
+
+	t.Run("proxy LCP renegotiated by policy", func(t *testing.T) {
+		lac2 := startSimLAC(t, ctx, l.lac, "lac2", lnsAddr, "sekrit2")
+		before := l.srv.Stats().ProxyAccepted.Load()
+		s := lac2.dial("frank", "renegotiate", "02:00:00:00:00:05", proxyPAP("frank", "renegotiate"), false)
+		n := waitUp(t, s)
+		if got := l.srv.Stats().ProxyAccepted.Load(); got != before {
+			t.Fatalf("ProxyAccepted moved to %d though lac2's policy is renegotiate", got)
+		}
+		ping(t, s, n.Local, 0)
+	})
+
+	t.Run("Session-Timeout", func(t *testing.T) {
+		s := lac.dialAuth("dave", "timeout", "02:00:00:00:00:06", ppp.AuthPAP)
+		waitUp(t, s)
+		start := time.Now()
+		waitCDN(t, s, 10*time.Second)
+		if el := time.Since(start); el < 1500*time.Millisecond || el > 7*time.Second {
+			t.Fatalf("session ended after %v, want about 2 s (Session-Timeout 2)", el)
+		}
+	})
+
+	t.Run("CoA halves the rate", func(t *testing.T) {
+		s := lac.dialAuth("erin", "ratelimit", "02:00:00:00:00:07", ppp.AuthPAP)
+		n := waitUp(t, s)
+		dst := netip.AddrPortFrom(n.Local, 9)
+		l.flood.Store(&dst)
+		defer l.flood.Store(nil)
+		full := measure(s, 2*time.Second)
+		out := l.lns.MustRun(t, "sh", "-c", fmt.Sprintf("printf 'User-Name = erin\\nFilter-Id = \"2000/2000\"\\n' | radclient -x 127.0.0.1:3799 coa coasecret"))
+		if !strings.Contains(out, "CoA-ACK") {
+			t.Fatalf("radclient CoA: %s", out)
+		}
+		half := measure(s, 2*time.Second)
+		t.Logf("erin downstream: %.0f kbit/s at 4000/4000, %.0f kbit/s after CoA to 2000/2000", full, half)
+		if full < 3200 || full > 4800 {
+			t.Errorf("rate before CoA %.0f kbit/s, want 4000 ± 20 %%", full)
+		}
+		if half < 1600 || half > 2400 {
+			t.Errorf("rate after CoA %.0f kbit/s, want 2000 ± 20 %%", half)
+		}
+	})
+
+	t.Run("Disconnect-Request from radclient", func(t *testing.T) {
+		out := l.lns.MustRun(t, "sh", "-c", "printf 'User-Name = bob\\n' | radclient -x 127.0.0.1:3799 disconnect coasecret")
+		if !strings.Contains(out, "Disconnect-ACK") {
+			t.Fatalf("radclient disconnect: %s", out)
+		}
+		waitCDN(t, bob, 10*time.Second)
+		out = l.lns.MustRun(t, "sh", "-c", "printf 'User-Name = nobody\\n' | radclient -x 127.0.0.1:3799 disconnect coasecret || true")
+		if !strings.Contains(out, "Disconnect-NAK") || !strings.Contains(out, "Session-Context-Not-Found") {
+			t.Fatalf("disconnect of an unknown user: %s", out)
+		}
+		// RADIUS accounting: bob's Stop with Admin-Reset reached FreeRADIUS.
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			recs, _ := l.radius.ReadAccounting()
+			for _, r := range recs {
+				if r.Get("User-Name") == "bob" && r.Get("Acct-Status-Type") == "Stop" {
+					if c := r.Get("Acct-Terminate-Cause"); c != "Admin-Reset" {
+						t.Fatalf("bob's Stop has cause %q, want Admin-Reset", c)
+					}
+					if r.Get("Framed-IP-Address") != bobAddr.String() {
+						t.Errorf("bob's Stop has Framed-IP-Address %q, want %v", r.Get("Framed-IP-Address"), bobAddr)
+					}
+					return
+				}
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("no Stop for bob in FreeRADIUS's detail file; records: %v", recs)
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+	})
+}
+
+// measure drains s's IPv4 packets for d and returns the rate in kbit/s.
+func measure(s *simSub, d time.Duration) float64 {
+	// Let the bucket settle and drop what queued before.
+	settle := time.After(500 * time.Millisecond)
+	for done := false; !done; {
+		select {
+		case <-s.ip:
+		case <-settle:
+			done = true
+		}
+	}
+	var octets int
+	end := time.After(d)
+	for {
+		select {
+		case p := <-s.ip:
+			octets += len(p)
+		case <-end:
+			return float64(octets*8) / d.Seconds() / 1000
+		}
+	}
+}
+
+// proxyPAP builds the proxy LCP and proxy authentication AVPs of RFC 2661
+// section 4.4.5 an LAC sends in its ICCN after negotiating LCP and taking
+// the subscriber's PAP credentials.
+func proxyPAP(user, password string) []l2tp.AVP {
+	sent := []byte{1, 4, 0x05, 0xb4, 3, 4, 0xc0, 0x23, 5, 6, 0x11, 0x22, 0x33, 0x44} // MRU 1460, PAP, magic
+	recv := []byte{1, 4, 0x05, 0xb4, 5, 6, 0x55, 0x66, 0x77, 0x88}                   // MRU 1460, magic
+	return []l2tp.AVP{
+		l2tp.NewAVPBytes(l2tp.AVPInitialRecvLCPConfReq, recv),
+		l2tp.NewAVPBytes(l2tp.AVPLastSentLCPConfReq, sent),
+		l2tp.NewAVPBytes(l2tp.AVPLastRecvLCPConfReq, recv),
+		l2tp.NewAVPUint16(l2tp.AVPProxyAuthenType, 3),
+		l2tp.NewAVPString(l2tp.AVPProxyAuthenName, user),
+		l2tp.NewAVPProxyAuthenID(1),
+		l2tp.NewAVPBytes(l2tp.AVPProxyAuthenResponse, []byte(password)),
+	}
+}
