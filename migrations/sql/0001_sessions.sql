@@ -58,7 +58,6 @@ CREATE TABLE acct_records (
 	written_at       timestamptz NOT NULL DEFAULT now(),
 	PRIMARY KEY (acct_session_id, seq)
 );
-CREATE INDEX acct_records_time_idx ON acct_records (event_time);
 
 -- Addresses of the pools shared by several LNS nodes. An address is one row,
 -- so it can be leased to at most one session; a session holds at most one
