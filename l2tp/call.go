@@ -157,8 +157,14 @@ func (e *Endpoint) addSession(t *Tunnel, s *Session) error {
 		return ErrTooManySessions
 	}
 	base := uint32(t.localID) << 16
-	for range 256 {
-		id := randUint16()
+	// Random IDs (section 4.4.4 only asks for non-zero and unique), then a
+	// scan from a random point when the space is nearly full.
+	start := randUint16()
+	for i := range 65536 + 64 {
+		id := start + uint16(i-64)
+		if i < 64 {
+			id = randUint16()
+		}
 		if id == 0 {
 			continue
 		}

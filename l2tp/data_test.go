@@ -202,3 +202,27 @@ func BenchmarkCallSetup(b *testing.B) {
 		})
 	}
 }
+
+// TestSessionIDSpace: a tunnel can hold 65535 sessions (section 4.4.4:
+// IDs are 16 bits, 0 reserved), each with its own ID.
+func TestSessionIDSpace(t *testing.T) {
+	e, _ := NewEndpoint(&captureConn{}, Config{HostName: "x"})
+	tn, err := e.newTunnel(lnsAddr, TunnelOptions{}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := make(map[uint16]bool, 65535)
+	for i := range 65535 {
+		s := &Session{t: tn}
+		if err := e.addSession(tn, s); err != nil {
+			t.Fatalf("session %d: %v", i, err)
+		}
+		if s.localID == 0 || seen[s.localID] {
+			t.Fatalf("session %d got ID %d twice or zero", i, s.localID)
+		}
+		seen[s.localID] = true
+	}
+	if err := e.addSession(tn, &Session{t: tn}); err != ErrTooManySessions {
+		t.Fatalf("session 65536: %v, want ErrTooManySessions", err)
+	}
+}
