@@ -57,6 +57,10 @@ type DialOptions struct {
 	// VLAN, when not 0, tags the session's frames with this 802.1Q VLAN ID
 	// (in user space, on the client's interface).
 	VLAN uint16
+	// AccessLine, when set, is added to PADI and PADR as the Broadband
+	// Forum Vendor-Specific tag, as an intermediate agent (a DSLAM, TR-101)
+	// would: to test what the LAC passes on to RADIUS.
+	AccessLine *AccessLine
 	// Receive, when set, gets the session's frames from the start (see
 	// ClientSession.SetReceive).
 	Receive func(payload []byte)
@@ -383,6 +387,13 @@ func (c *Client) Dial(ctx context.Context, hw net.HardwareAddr, o DialOptions) (
 	}()
 
 	extra := []Tag{{Type: TagHostUniq, Value: o.HostUniq}}
+	if o.AccessLine != nil {
+		v, err := o.AccessLine.Append(nil)
+		if err != nil {
+			return nil, fmt.Errorf("pppoe: dial: access line: %w", err)
+		}
+		extra = append(extra, Tag{Type: TagVendorSpecific, Value: v})
+	}
 	if o.MaxPayload > 1492 {
 		extra = append(extra, Tag{Type: TagPPPMaxPayload, Value: binary.BigEndian.AppendUint16(nil, uint16(o.MaxPayload))})
 	}

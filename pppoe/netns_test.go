@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/bras-project/bras/internal/testenv"
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 	"golang.org/x/sync/errgroup"
 )
 
@@ -552,7 +554,9 @@ func TestAcceptablePADO(t *testing.T) {
 }
 
 // TestNetnsMaxPayload agrees a PPP-Max-Payload of 1500 (RFC 4638) on links
-// with an MTU of 1508 and carries a full 1500-octet PPP payload.
+// with an MTU of 1508 and carries a full 1500-octet PPP payload; a second
+// subscriber keeps 1492 and its access-line tag (TR-101) reaches the AC's
+// Session.
 func TestNetnsMaxPayload(t *testing.T) {
 	h := newEchoHandler()
 	l := newLab(t, ServerConfig{}, h)
@@ -579,7 +583,7 @@ func TestNetnsMaxPayload(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s := h.session(t, cs.ID); cs.MaxPayload != 1500 || s.MaxPayload != 1500 {
+	if s := h.session(t, cs.ID); cs.MaxPayload != 1500 || s.MaxPayload != 1500 || s.AccessLine != nil {
 		t.Fatalf("max payload: client %d, AC %d; want 1500", cs.MaxPayload, s.MaxPayload)
 	}
 	big := append([]byte{0x00, 0x21}, bytes.Repeat([]byte{0xab}, 1500)...)
@@ -594,13 +598,18 @@ func TestNetnsMaxPayload(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("no echo of the 1500-octet payload")
 	}
-	// Without the tag the session keeps 1492.
-	cs2, err := l.cli.Dial(ctx, subMAC(2), DialOptions{Timeout: 200 * time.Millisecond})
+	// Without the tag the session keeps 1492. This subscriber's PADR
+	// carries access-line information as a DSLAM would insert it.
+	line := &AccessLine{CircuitID: "dslam7 atm 1/1/04:0.35", RemoteID: "cust-0042", ActualRateDown: 16000, ActualRateUp: 1024}
+	cs2, err := l.cli.Dial(ctx, subMAC(2), DialOptions{Timeout: 200 * time.Millisecond, AccessLine: line})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if cs2.MaxPayload != 1492 {
 		t.Errorf("max payload without PPP-Max-Payload: %d, want 1492", cs2.MaxPayload)
+	}
+	if s := h.session(t, cs2.ID); s.AccessLine == nil || !cmp.Equal(*s.AccessLine, *line, cmpopts.EquateEmpty()) {
+		t.Errorf("AC access line %+v, want %+v", s.AccessLine, line)
 	}
 }
 
