@@ -74,6 +74,7 @@ func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.DurationVar(&cfg.DiscoveryTimeout, "discovery-timeout", time.Second, "first wait for a PADO/PADS (doubles on retries)")
 	fs.DurationVar(&cfg.SetupTimeout, "setup-timeout", 30*time.Second, "limit for one set-up, PADI to IPCP up")
 	fs.DurationVar(&echoInterval, "lcp-echo", 0, "LCP Echo-Request interval (0: off)")
+	fs.DurationVar(&cfg.Restart, "restart", 3*time.Second, "PPP restart timer (RFC 1661 section 4.6)")
 	fs.IntVar(&cfg.Workers, "workers", 0, "goroutines driving PPP (default: one per CPU)")
 	fs.DurationVar(&hold, "hold", 0, "keep the sessions up (traffic running) this long after every set-up is done")
 	fs.DurationVar(&duration, "duration", 0, "upper bound of the whole run (0: none)")

@@ -155,6 +155,9 @@ type Config struct {
 	DiscoveryTimeout, SetupTimeout time.Duration
 	// Echo is the LCP keepalive of every session (off by default).
 	Echo ppp.EchoConfig
+	// Restart is the PPP restart timer (RFC 1661 section 4.6; 3 s by
+	// default): how long a lost control packet stalls a set-up.
+	Restart time.Duration
 	// Workers is the number of goroutines driving PPP sessions (default
 	// GOMAXPROCS).
 	Workers int

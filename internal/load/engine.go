@@ -133,6 +133,8 @@ type Load struct {
 	tun     *tunBinding
 
 	stopOnce sync.Once
+	stopped  chan struct{} // closed when Stop is done
+	stopErr  error
 	report   *Report
 }
 
@@ -149,7 +151,7 @@ func Start(ctx context.Context, cfg Config) (*Load, error) {
 		return nil, fmt.Errorf("load: %w", err)
 	}
 	l := &Load{cfg: cfg, log: cfg.Logger, client: client, slots: make(chan struct{}, cfg.InFlight),
-		setupDone: make(chan struct{}), clientDone: make(chan error, 1)}
+		setupDone: make(chan struct{}), clientDone: make(chan error, 1), stopped: make(chan struct{})}
 	if cfg.TUN != "" {
 		if l.tun, err = openTUN(cfg.TUN); err != nil {
 			return nil, err
@@ -325,10 +327,11 @@ func (st Stats) String() string {
 // Stop ends the run: the traffic stops (replies are awaited for the grace
 // period and the echo server is asked for its counts when configured),
 // every session is closed with a PADT (RFC 2516 section 5.5), and the
-// report is made. It is safe to call more than once.
+// report is made. It may be called more than once and from several
+// goroutines; every call returns once the run has stopped.
 func (l *Load) Stop() error {
-	var err error
 	l.stopOnce.Do(func() {
+		defer close(l.stopped)
 		// No new set-ups; the discoveries under way fail as "stopped".
 		l.dialCancel()
 		l.stopTraffic()
@@ -340,13 +343,14 @@ func (l *Load) Stop() error {
 		l.cancel()
 		l.dialers.Wait()
 		l.tasks.Wait()
-		err = <-l.clientDone
+		l.stopErr = <-l.clientDone
 		if l.tun != nil {
 			l.tun.close()
 		}
 		l.report = l.makeReport()
 	})
-	return err
+	<-l.stopped
+	return l.stopErr
 }
 
 // ---- shards ----
@@ -455,7 +459,7 @@ func (sh *shard) dialed(ev event, now time.Time) {
 	s.ps = ppp.NewSession(s.cs, ppp.Config{
 		Role: ppp.Client, MRU: mru, RejectACCMPFCACFC: true,
 		Username: s.cred.Username, Password: s.cred.Password,
-		Auth: s.auth, Echo: l.cfg.Echo, Handler: s,
+		Auth: s.auth, Echo: l.cfg.Echo, Restart: l.cfg.Restart, Handler: s,
 	})
 	sh.subs[s] = struct{}{}
 	s.ps.Open(now)

@@ -293,3 +293,31 @@ func TestNetnsDownstreamLoss(t *testing.T) {
 	}
 	t.Logf("%s", fmt.Sprint(tr.Sent, " sent, ", dropped, " dropped downstream"))
 }
+
+// TestNetnsRate: set-ups start no faster than the configured rate, and
+// the in-flight cap holds.
+func TestNetnsRate(t *testing.T) {
+	const n, rate = 31, 100.0
+	l := newLab(t, loadtest.Config{})
+	ld := l.start(t, context.Background(), load.Config{Sessions: n, Rate: rate, InFlight: 2, UserPattern: "r%d", PasswordPattern: labPassword})
+	maxIn := 0
+	deadline := time.Now().Add(30 * time.Second)
+	for !ld.Stats().SetupDone && time.Now().Before(deadline) {
+		maxIn = max(maxIn, ld.Stats().InFlight)
+		time.Sleep(time.Millisecond)
+	}
+	if err := ld.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	rep := ld.Report()
+	if rep.Up != n {
+		t.Fatalf("%d of %d up: %v", rep.Up, n, rep.Failures)
+	}
+	// 31 set-ups at 100/s: the last starts 300 ms after the first.
+	if min := (n - 1) / rate; rep.SetupSeconds < min {
+		t.Errorf("set-up took %.3fs, faster than %v/s allows (%.2fs)", rep.SetupSeconds, rate, min)
+	}
+	if maxIn > 2 {
+		t.Errorf("%d set-ups in flight, cap 2", maxIn)
+	}
+}
