@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -256,13 +257,14 @@ func within(t *testing.T, d time.Duration, what string, cond func() bool) {
 // pppoe.Client and ppp client sessions, the LAC under test, and an LNS
 // made of the l2tp endpoint and ppp server sessions.
 type lab struct {
-	t    *testing.T
-	ctx  context.Context
-	lac  *LAC
-	lns  *fakeLNS
-	cli  *pppoe.Client
-	subd *driver
-	srv  *pppoe.Server
+	t     *testing.T
+	ctx   context.Context
+	lac   *LAC
+	lns   *fakeLNS
+	cli   *pppoe.Client
+	subd  *driver
+	srv   *pppoe.Server
+	lnsNS *testenv.Netns
 	// Stop stops the LAC's goroutines, endpoints and servers.
 	stop func()
 }
@@ -285,7 +287,7 @@ func newLab(t *testing.T, cfg Config, acc AccessConfig) *lab {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	var bg sync.WaitGroup
-	l := &lab{t: t, ctx: ctx}
+	l := &lab{t: t, ctx: ctx, lnsNS: lnsNS}
 	var once sync.Once
 	l.stop = func() { once.Do(func() { cancel(); bg.Wait() }) }
 	t.Cleanup(l.stop)
@@ -364,6 +366,10 @@ type subscriber struct {
 	data chan []byte
 	// authMsg receives the message of a PAP Nak or CHAP Failure.
 	authMsg chan string
+	// vanish makes the subscriber deaf once it has answered a CHAP
+	// Challenge: it vanishes without PADT.
+	vanish bool
+	deaf   atomic.Bool
 }
 
 func (s *subscriber) Up(_ *ppp.Session, n ppp.NetworkInfo) {
@@ -405,8 +411,12 @@ func (s *subscriber) watchAuth(frame []byte) {
 // dial brings up subscriber i (MAC subMAC(i)) on service as user@realm
 // with password pw<i>; it does not wait for PPP.
 func (l *lab) dial(i int, service, realm string) (*subscriber, error) {
+	return l.dialVanishing(i, service, realm, false)
+}
+
+func (l *lab) dialVanishing(i int, service, realm string, vanish bool) (*subscriber, error) {
 	s := &subscriber{i: i, mac: subMAC(i), up: make(chan ppp.NetworkInfo, 1), down: make(chan ppp.Reason, 1),
-		data: make(chan []byte, 4), authMsg: make(chan string, 1)}
+		data: make(chan []byte, 4), authMsg: make(chan string, 1), vanish: vanish}
 	cs, err := l.cli.Dial(l.ctx, s.mac, pppoe.DialOptions{ServiceName: service, Timeout: 300 * time.Millisecond})
 	if err != nil {
 		return nil, fmt.Errorf("subscriber %d: %w", i, err)
@@ -417,6 +427,12 @@ func (l *lab) dial(i int, service, realm string) (*subscriber, error) {
 	l.subd.do(func(now time.Time) { l.subd.sessions[s.ps] = true; s.ps.Open(now) })
 	cs.SetReceive(func(p []byte) {
 		frame := append([]byte(nil), p...)
+		if s.deaf.Load() {
+			return
+		}
+		if proto, _, _ := ppp.ParseProtocol(frame); s.vanish && proto == ppp.ProtoCHAP {
+			s.deaf.Store(true)
+		}
 		if isControl(frame) {
 			s.watchAuth(frame)
 			l.subd.do(func(now time.Time) { s.ps.Input(frame, now) })
@@ -706,4 +722,61 @@ func TestNetnsLACShutdown(t *testing.T) {
 		defer l.lns.mu.Unlock()
 		return len(l.lns.stopRC) == 1 && l.lns.stopRC[0].Result == uint16(l2tp.StopCCNShuttingDown)
 	})
+}
+
+// TestNetnsLACLostTunnel: an LNS that vanishes (its link goes down) loses
+// the tunnel to HELLO retransmission; every subscriber on it gets a PADT.
+func TestNetnsLACLostTunnel(t *testing.T) {
+	routes, _ := NewRoutes([]Route{{Default: true, LNS: []LNS{liveLNS}}})
+	l := newLab(t, Config{Routes: routes, Tunnel: l2tp.TunnelOptions{
+		HelloInterval: 300 * time.Millisecond, RetransmitInitial: 200 * time.Millisecond, MaxRetries: 2}},
+		AccessConfig{Mode: ModeTransparent})
+	var subs []*subscriber
+	for i := range 3 {
+		s, err := l.dial(i, "internet", "example.com")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.waitUp(l.ctx); err != nil {
+			t.Fatal(err)
+		}
+		subs = append(subs, s)
+	}
+	l.lnsNS.MustRun(t, "ip", "link", "set", "n1", "down")
+	for _, s := range subs {
+		select {
+		case <-s.cs.Done():
+		case <-time.After(10 * time.Second):
+			t.Fatalf("lost tunnel: subscriber %d got no PADT", s.i)
+		}
+	}
+	within(t, 5*time.Second, "the LAC to hold no session and no tunnel", func() bool {
+		return l.lac.ActiveSessions() == 0 && len(l.lac.Pool().Tunnels()) == 0
+	})
+}
+
+// TestNetnsLACVanishingSubscriber: in proxy mode a subscriber that
+// vanishes without PADT while its call is being placed is found by the
+// LAC's LCP echo and cleared with a PADT; the late tunnel result is
+// released.
+func TestNetnsLACVanishingSubscriber(t *testing.T) {
+	routes, _ := NewRoutes([]Route{{Realms: []string{"slow.net"}, LNS: []LNS{deadLNS}}})
+	l := newLab(t, Config{Routes: routes, DialTimeout: 3 * time.Second, Echo: ppp.EchoConfig{Interval: 200 * time.Millisecond, MaxFailures: 3}},
+		AccessConfig{Mode: ModeProxy})
+	s, err := l.dialVanishing(1, "", "slow.net", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-s.cs.Done():
+	case <-time.After(2500 * time.Millisecond):
+		t.Fatal("the vanished subscriber was not cleared by LCP echo before the dial gave up")
+	}
+	if !s.deaf.Load() {
+		t.Error("the subscriber never got a CHAP Challenge")
+	}
+	if got := l.lac.Stats().ProxyNegotiation.Load(); got != 1 {
+		t.Errorf("%d proxy negotiations ended, want 1", got)
+	}
+	within(t, 5*time.Second, "the LAC to hold no session", func() bool { return l.lac.ActiveSessions() == 0 })
 }
