@@ -55,8 +55,9 @@ type DialOptions struct {
 	// MaxPayload > 1492 asks for it with the PPP-Max-Payload tag (RFC 4638).
 	MaxPayload int
 	// VLAN, when not 0, tags the session's frames with this 802.1Q VLAN ID
-	// (in user space, on the client's interface).
-	VLAN uint16
+	// (in user space, on the client's interface); with OuterVLAN too, they
+	// are double-tagged (802.1ad S-tag OuterVLAN, then C-tag VLAN).
+	VLAN, OuterVLAN uint16
 	// AccessLine, when set, is added to PADI and PADR as the Broadband
 	// Forum Vendor-Specific tag, as an intermediate agent (a DSLAM, TR-101)
 	// would: to test what the LAC passes on to RADIUS.
@@ -86,7 +87,7 @@ type dialState struct {
 	hostUniq []byte
 	ac       MAC // the AC the PADR went to; zero while waiting for PADOs
 	svc      string
-	vlan     uint16
+	vlan     vlanKey
 	ch       chan offer
 	// early holds session frames from ac that overtook the PADS (the two
 	// ethertypes are read by different goroutines).
@@ -106,6 +107,8 @@ type ClientSession struct {
 	ID          uint16
 	MAC, ACMAC  MAC
 	VLAN        uint16 // 0 when untagged
+	OuterVLAN   uint16 // QinQ service VLAN, 0 when single-tagged
+	tag         vlanKey
 	ServiceName string
 	ACName      string
 	// MaxPayload is 1492, or the PPP-Max-Payload agreed with the AC.
@@ -197,15 +200,16 @@ func (c *Client) NumSessions() int {
 
 // handleDiscovery routes PADO and PADS to the running dial of their
 // destination MAC, and PADT to its session.
-func (c *Client) handleDiscovery(frame []byte, vid uint16) {
-	eth, rest, err := ParseEthernet(frame)
-	if err != nil || eth.EtherType != EtherTypeDiscovery || eth.NumVLANs > 1 || eth.NumVLANs == 1 && vid != 0 {
+func (c *Client) handleDiscovery(frame []byte, aux uint16) {
+	vid, off, ok := frameVLAN(frame, aux)
+	if !ok || len(frame) < off+2 || EtherType(binary.BigEndian.Uint16(frame[off:])) != EtherTypeDiscovery {
 		c.Malformed.Add(1)
 		return
 	}
-	if eth.NumVLANs == 1 {
-		vid = eth.VLANs[0].ID()
-	}
+	var eth Ethernet
+	copy(eth.Dst[:], frame[0:6])
+	copy(eth.Src[:], frame[6:12])
+	rest := frame[off+2:]
 	var p Packet
 	if err := p.Decode(rest); err != nil {
 		c.Malformed.Add(1)
@@ -254,7 +258,7 @@ func (c *Client) handleDiscovery(frame []byte, vid uint16) {
 			// Register before the AC's first PPP frame can arrive.
 			k := sessKey{vid, eth.Dst, p.SessionID}
 			if c.sessions[k] == nil {
-				cs := &ClientSession{ID: p.SessionID, MAC: eth.Dst, ACMAC: eth.Src, VLAN: vid, ServiceName: d.svc,
+				cs := &ClientSession{ID: p.SessionID, MAC: eth.Dst, ACMAC: eth.Src, VLAN: vid.inner(), OuterVLAN: vid.outer(), tag: vid, ServiceName: d.svc,
 					MaxPayload: 1492, c: c, done: make(chan struct{})}
 				if n, _ := p.Tag(TagACName); n != nil {
 					cs.ACName = string(n)
@@ -278,13 +282,9 @@ func (c *Client) handleDiscovery(frame []byte, vid uint16) {
 }
 
 // handleSession delivers a session frame to its ClientSession.
-func (c *Client) handleSession(frame []byte, vid uint16) {
-	off := 12
-	if vid == 0 && len(frame) >= 18 && frame[12] == 0x81 && frame[13] == 0x00 {
-		vid = binary.BigEndian.Uint16(frame[14:]) & 0x0fff
-		off = 16
-	}
-	if len(frame) < off+2+HeaderLen || frame[off] != 0x88 || frame[off+1] != 0x64 {
+func (c *Client) handleSession(frame []byte, aux uint16) {
+	vid, off, ok := frameVLAN(frame, aux)
+	if !ok || len(frame) < off+2+HeaderLen || frame[off] != 0x88 || frame[off+1] != 0x64 {
 		c.Malformed.Add(1)
 		return
 	}
@@ -324,7 +324,7 @@ func (c *Client) handleSession(frame []byte, vid uint16) {
 
 // holdEarly keeps a frame that overtook the PADS of a running dial; the
 // session is looked up again under the lock in case the PADS just came.
-func (c *Client) holdEarly(dst, src MAC, vid, sid uint16, payload []byte) bool {
+func (c *Client) holdEarly(dst, src MAC, vid vlanKey, sid uint16, payload []byte) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.sessions[sessKey{vid, dst, sid}] != nil {
@@ -363,10 +363,11 @@ func (c *Client) Dial(ctx context.Context, hw net.HardwareAddr, o DialOptions) (
 	if o.HostUniq == nil {
 		o.HostUniq = binary.BigEndian.AppendUint64(nil, rand.Uint64())
 	}
-	if o.VLAN > 4094 {
-		return nil, fmt.Errorf("pppoe: dial: VLAN %d out of range", o.VLAN)
+	if o.VLAN > 4094 || o.OuterVLAN > 4094 || o.OuterVLAN != 0 && o.VLAN == 0 {
+		return nil, fmt.Errorf("pppoe: dial: VLAN %d/%d out of range", o.OuterVLAN, o.VLAN)
 	}
-	d := &dialState{hostUniq: o.HostUniq, svc: o.ServiceName, vlan: o.VLAN, ch: make(chan offer, 8)}
+	vk := vlanKey(o.OuterVLAN)<<16 | vlanKey(o.VLAN)
+	d := &dialState{hostUniq: o.HostUniq, svc: o.ServiceName, vlan: vk, ch: make(chan offer, 8)}
 	c.mu.Lock()
 	if c.pending[mac] != nil {
 		c.mu.Unlock()
@@ -409,7 +410,7 @@ func (c *Client) Dial(ctx context.Context, hw net.HardwareAddr, o DialOptions) (
 		var pado *offer
 		for ; padis < o.PADIAttempts && pado == nil; padis++ {
 			tags := append([]Tag{{Type: TagServiceName, Value: []byte(o.ServiceName)}}, extra...)
-			if err := c.sendDiscovery(Broadcast, mac, o.VLAN, Packet{Code: CodePADI, Tags: tags}); err != nil {
+			if err := c.sendDiscovery(Broadcast, mac, vk, Packet{Code: CodePADI, Tags: tags}); err != nil {
 				return nil, err
 			}
 			var err error
@@ -436,7 +437,7 @@ func (c *Client) Dial(ctx context.Context, hw net.HardwareAddr, o DialOptions) (
 		c.mu.Unlock()
 		wait = o.Timeout
 		for range o.PADRAttempts {
-			if err := c.sendDiscovery(pado.src, mac, o.VLAN, Packet{Code: CodePADR, Tags: tags}); err != nil {
+			if err := c.sendDiscovery(pado.src, mac, vk, Packet{Code: CodePADR, Tags: tags}); err != nil {
 				return nil, err
 			}
 			pads, err := c.await(ctx, d, wait, func(of *offer) bool { return of.pkt.Code == CodePADS })
@@ -506,7 +507,7 @@ func (c *Client) await(ctx context.Context, st *dialState, d time.Duration, ok f
 	}
 }
 
-func (c *Client) sendDiscovery(dst, src MAC, vid uint16, p Packet) error {
+func (c *Client) sendDiscovery(dst, src MAC, vid vlanKey, p Packet) error {
 	b := appendEth(make([]byte, 0, 128), dst, src, vid, EtherTypeDiscovery)
 	b, err := p.Append(b)
 	if err != nil {
@@ -543,7 +544,7 @@ func (cs *ClientSession) Send(payload []byte) error {
 		return fmt.Errorf("pppoe: %d octets: %w", len(payload), ErrTooBig)
 	}
 	bp := framePool.Get().(*[]byte)
-	b := appendSessionFrame((*bp)[:0], cs.ACMAC, cs.MAC, cs.VLAN, cs.ID, payload)
+	b := appendSessionFrame((*bp)[:0], cs.ACMAC, cs.MAC, cs.tag, cs.ID, payload)
 	err := cs.c.sw.write(b, cs.ACMAC)
 	*bp = b
 	framePool.Put(bp)
@@ -555,7 +556,7 @@ func (cs *ClientSession) Close() error {
 	if !cs.end(ErrClosed) {
 		return nil
 	}
-	return cs.c.sendDiscovery(cs.ACMAC, cs.MAC, cs.VLAN, Packet{Code: CodePADT, SessionID: cs.ID})
+	return cs.c.sendDiscovery(cs.ACMAC, cs.MAC, cs.tag, Packet{Code: CodePADT, SessionID: cs.ID})
 }
 
 // end marks the session ended; it reports whether this call ended it.
@@ -565,7 +566,7 @@ func (cs *ClientSession) end(err error) bool {
 	}
 	c := cs.c
 	c.mu.Lock()
-	delete(c.sessions, sessKey{cs.VLAN, cs.MAC, cs.ID})
+	delete(c.sessions, sessKey{cs.tag, cs.MAC, cs.ID})
 	c.mu.Unlock()
 	cs.err = err
 	close(cs.done)

@@ -778,3 +778,38 @@ func BenchmarkNetnsSendBatch(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "frames/s")
 }
+
+// TestNetnsQinQ serves the double-tagged VLAN 10/20 (802.1ad outside
+// 802.1Q) in user space.
+func TestNetnsQinQ(t *testing.T) {
+	h := newEchoHandler()
+	l := newLab(t, ServerConfig{UserVLANs: true, QinQ: []VLANPair{{Outer: 10, Inner: 20}}}, h)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	got := make(chan []byte, 1)
+	cs, err := l.cli.Dial(ctx, subMAC(1), DialOptions{OuterVLAN: 10, VLAN: 20, Timeout: 200 * time.Millisecond,
+		Receive: func(p []byte) { got <- append([]byte(nil), p...) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := h.session(t, cs.ID)
+	if s.OuterVLAN != 10 || s.VLAN != 20 || cs.OuterVLAN != 10 || cs.VLAN != 20 {
+		t.Fatalf("AC session VLANs %d/%d, client %d/%d; want 10/20", s.OuterVLAN, s.VLAN, cs.OuterVLAN, cs.VLAN)
+	}
+	if err := cs.Send(ipv4Frame(1)); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case b := <-got:
+		if !bytes.Equal(b, ipv4Frame(1)) {
+			t.Errorf("echo %x", b)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no echo over QinQ 10/20")
+	}
+	if _, err := l.cli.Dial(ctx, subMAC(2), DialOptions{OuterVLAN: 11, VLAN: 20, Timeout: 100 * time.Millisecond, PADIAttempts: 2}); !errors.Is(err, ErrNoOffer) {
+		t.Errorf("dial on QinQ 11/20: %v, want ErrNoOffer", err)
+	}
+	_ = cs.Close()
+	waitFor(t, "the PADT over QinQ", func() bool { return l.srv.NumSessions() == 0 })
+}

@@ -99,6 +99,9 @@ type ServerConfig struct {
 	// tag of each frame and tagging replies in user space: no
 	// sub-interfaces (for kernels without 802.1Q support, or many VLANs).
 	UserVLANs bool
+	// QinQ are double-tagged VLANs (802.1ad S-tag, TPID 0x88a8, outside
+	// an 802.1Q C-tag) served in user space; requires UserVLANs.
+	QinQ []VLANPair
 
 	// ACName is sent in every PADO and PADS (RFC 2516 section 5.2).
 	ACName string
@@ -139,6 +142,48 @@ type ServerConfig struct {
 	Now func() time.Time
 }
 
+// VLANPair is an 802.1ad service VLAN (outer) and customer VLAN (inner).
+type VLANPair struct{ Outer, Inner uint16 }
+
+// vlanKey identifies the VLAN(s) of a frame: 0 untagged, a VLAN ID, or
+// outer<<16 | inner for a double-tagged (QinQ) frame.
+type vlanKey uint32
+
+func (k vlanKey) outer() uint16 { return uint16(k >> 16) }
+func (k vlanKey) inner() uint16 { return uint16(k) }
+
+// frameVLAN combines the tag the kernel took off a received frame (aux,
+// from PACKET_AUXDATA; 0 for none) with the tags left inline, and returns
+// the frame's VLAN key and the offset of its ethertype. More than two
+// tags is not ok.
+func frameVLAN(frame []byte, aux uint16) (k vlanKey, off int, ok bool) {
+	var tags [2]uint16
+	n := 0
+	if aux != 0 {
+		tags[0], n = aux, 1
+	}
+	off = 12
+	for len(frame) >= off+4 {
+		et := EtherType(binary.BigEndian.Uint16(frame[off:]))
+		if et != EtherTypeVLAN && et != EtherTypeQinQ {
+			break
+		}
+		if n == len(tags) {
+			return 0, 0, false
+		}
+		tags[n] = binary.BigEndian.Uint16(frame[off+2:]) & 0x0fff
+		n++
+		off += 4
+	}
+	switch n {
+	case 1:
+		k = vlanKey(tags[0])
+	case 2:
+		k = vlanKey(tags[0])<<16 | vlanKey(tags[1])
+	}
+	return k, off, true
+}
+
 // Stats are the counters of a Server.
 type Stats struct {
 	PADIReceived, PADOSent, PADIRateLimited        uint64
@@ -166,12 +211,13 @@ type Session struct {
 	ID          uint16
 	ClientMAC   MAC
 	Interface   string
-	VLAN        uint16 // 0 when untagged
+	VLAN        uint16 // the (inner) VLAN ID; 0 when untagged
+	OuterVLAN   uint16 // the QinQ service VLAN ID; 0 when single-tagged
 	ServiceName string
 	HostUniq    []byte
-	// tag is the VLAN ID put on the session's frames in user-space VLAN
+	// tag is the VLAN(s) put on the session's frames in user-space VLAN
 	// mode (0 on an untagged socket or a VLAN sub-interface).
-	tag uint16
+	tag vlanKey
 	// AccessLine is the Broadband Forum access-line information of the
 	// PADR (or nil when the intermediate agent added none).
 	AccessLine *AccessLine
@@ -227,10 +273,10 @@ func (s *Session) Send(payload []byte) error {
 	return nil
 }
 
-// appendSessionFrame appends an Ethernet header (802.1Q-tagged when vid is
-// not 0) and a session-stage PPPoE header.
-func appendSessionFrame(b []byte, dst, src MAC, vid, sid uint16, payload []byte) []byte {
-	b = appendEth(b, dst, src, vid, EtherTypeSession)
+// appendSessionFrame appends an Ethernet header (tagged as vk says) and a
+// session-stage PPPoE header.
+func appendSessionFrame(b []byte, dst, src MAC, vk vlanKey, sid uint16, payload []byte) []byte {
+	b = appendEth(b, dst, src, vk, EtherTypeSession)
 	b, _ = AppendSession(b, sid, payload) // length checked by callers
 	return b
 }
@@ -245,7 +291,7 @@ type frameConn interface {
 }
 
 type sessKey struct {
-	vlan uint16
+	vlan vlanKey
 	mac  MAC
 	id   uint16
 }
@@ -270,7 +316,7 @@ type port struct {
 	// Which frames the port serves: untagged ones, and (user-space VLAN
 	// mode) those tagged with a VLAN ID of vlans.
 	untagged bool
-	vlans    map[uint16]bool
+	vlans    map[vlanKey]bool
 
 	mu       sync.RWMutex
 	sessions map[sessKey]*Session
@@ -491,12 +537,16 @@ func (s *Server) end(sess *Session, why DownReason, msg string) {
 	s.h.SessionDown(sess, why)
 }
 
-// appendEth appends an Ethernet header, with an 802.1Q tag when vid is not 0.
-func appendEth(b []byte, dst, src MAC, vid uint16, et EtherType) []byte {
+// appendEth appends an Ethernet header, tagged as vk says: an 802.1ad
+// S-tag (0x88a8) then an 802.1Q C-tag for QinQ, or one 802.1Q tag.
+func appendEth(b []byte, dst, src MAC, vk vlanKey, et EtherType) []byte {
 	b = append(b, dst[:]...)
 	b = append(b, src[:]...)
-	if vid != 0 {
-		b = append(b, 0x81, 0x00, byte(vid>>8)&0x0f, byte(vid))
+	if o := vk.outer(); o != 0 {
+		b = append(b, 0x88, 0xa8, byte(o>>8)&0x0f, byte(o))
+	}
+	if i := vk.inner(); i != 0 {
+		b = append(b, 0x81, 0x00, byte(i>>8)&0x0f, byte(i))
 	}
 	return binary.BigEndian.AppendUint16(b, uint16(et))
 }
@@ -682,12 +732,12 @@ func (p *port) readSessions(ctx context.Context) error {
 	return readFrames(ctx, p.sess, p.handleSessionTagged, "pppoe: "+p.name+": session")
 }
 
-// allowed reports whether the port serves VLAN vid (0: untagged).
-func (p *port) allowed(vid uint16) bool {
-	if vid == 0 {
+// allowed reports whether the port serves VLAN key vk (0: untagged).
+func (p *port) allowed(vk vlanKey) bool {
+	if vk == 0 {
 		return p.untagged
 	}
-	return p.vlans[vid]
+	return p.vlans[vk]
 }
 
 // handleSession delivers one session-stage Ethernet frame (an 802.1Q tag
@@ -696,14 +746,10 @@ func (p *port) handleSession(frame []byte) { p.handleSessionTagged(frame, 0) }
 
 // handleSessionTagged delivers one session-stage Ethernet frame whose VLAN
 // tag the kernel took off (vid), or that carries it inline.
-func (p *port) handleSessionTagged(frame []byte, vid uint16) {
+func (p *port) handleSessionTagged(frame []byte, aux uint16) {
 	c := &p.srv.c
-	off := 12
-	if vid == 0 && len(frame) >= 18 && frame[12] == 0x81 && frame[13] == 0x00 {
-		vid = binary.BigEndian.Uint16(frame[14:]) & 0x0fff
-		off = 16
-	}
-	if len(frame) < off+2+HeaderLen || frame[off] != 0x88 || frame[off+1] != 0x64 {
+	vid, off, ok := frameVLAN(frame, aux)
+	if !ok || len(frame) < off+2+HeaderLen || frame[off] != 0x88 || frame[off+1] != 0x64 {
 		c.malformed.Add(1)
 		return
 	}
@@ -779,16 +825,18 @@ func (p *port) handleDiscovery(frame []byte, now time.Time) (reply []byte, dst M
 
 // handleDiscoveryTagged is handleDiscovery for a frame whose 802.1Q tag the
 // kernel took off (vid), or that carries it inline.
-func (p *port) handleDiscoveryTagged(frame []byte, vid uint16, now time.Time) (reply []byte, dst MAC) {
+func (p *port) handleDiscoveryTagged(frame []byte, aux uint16, now time.Time) (reply []byte, dst MAC) {
 	c := &p.srv.c
-	eth, rest, err := ParseEthernet(frame)
-	if err != nil || eth.EtherType != EtherTypeDiscovery || eth.NumVLANs > 1 || eth.NumVLANs == 1 && vid != 0 {
+	vid, off, ok := frameVLAN(frame, aux)
+	if !ok || len(frame) < off+2 || EtherType(binary.BigEndian.Uint16(frame[off:])) != EtherTypeDiscovery {
 		c.malformed.Add(1)
 		return nil, dst
 	}
-	if eth.NumVLANs == 1 {
-		vid = eth.VLANs[0].ID()
-	}
+	var eth Ethernet
+	copy(eth.Dst[:], frame[0:6])
+	copy(eth.Src[:], frame[6:12])
+	eth.EtherType = EtherTypeDiscovery
+	rest := frame[off+2:]
 	if !p.allowed(vid) {
 		c.ignored.Add(1)
 		return nil, dst
@@ -871,7 +919,7 @@ func (p *port) agreedPayload(in *Packet) int {
 
 // padi answers a PADI with a PADO (RFC 2516 section 5.2). It keeps no state
 // but the rate limiter's bounded table.
-func (p *port) padi(eth *Ethernet, vid uint16, in *Packet, now time.Time) ([]byte, MAC) {
+func (p *port) padi(eth *Ethernet, vid vlanKey, in *Packet, now time.Time) ([]byte, MAC) {
 	c := &p.srv.c
 	// SESSION_ID MUST be zero and there MUST be exactly one Service-Name,
 	// section 5.1.
@@ -968,7 +1016,7 @@ func (p *port) cookieOK(client MAC, got []byte, now time.Time) bool {
 
 // padr answers a PADR with a PADS (RFC 2516 section 5.4): a session, or an
 // error tag and SESSION_ID 0.
-func (p *port) padr(eth *Ethernet, vid uint16, in *Packet, now time.Time) ([]byte, MAC) {
+func (p *port) padr(eth *Ethernet, vid vlanKey, in *Packet, now time.Time) ([]byte, MAC) {
 	c := &p.srv.c
 	if in.SessionID != 0 || in.Count(TagServiceName) != 1 {
 		c.malformed.Add(1)
@@ -1013,7 +1061,7 @@ func (p *port) padr(eth *Ethernet, vid uint16, in *Packet, now time.Time) ([]byt
 		tag: vid,
 	}
 	if vid != 0 {
-		sess.VLAN = vid
+		sess.VLAN, sess.OuterVLAN = vid.inner(), vid.outer()
 	}
 	if hu != nil {
 		sess.HostUniq = append([]byte(nil), hu...)
@@ -1082,7 +1130,7 @@ func (p *port) pads(sess *Session) []byte {
 // padsError builds a PADS with SESSION_ID 0 and an error tag (RFC 2516
 // section 5.4 and appendix A), echoing Service-Name, Host-Uniq and
 // Relay-Session-Id.
-func (p *port) padsError(dst MAC, vid uint16, in *Packet, t TagType, msg string) []byte {
+func (p *port) padsError(dst MAC, vid vlanKey, in *Packet, t TagType, msg string) []byte {
 	b := appendEth(p.out[:0], dst, p.mac, vid, EtherTypeDiscovery)
 	start := len(b)
 	b = append(b, 0x11, byte(CodePADS), 0, 0, 0, 0)

@@ -2,6 +2,7 @@ package pppoe
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"math/rand/v2"
 	"net"
@@ -597,8 +598,8 @@ func BenchmarkSessionReceive(b *testing.B) {
 
 func TestUserVLANDiscovery(t *testing.T) {
 	a := newTestAC(t, ServerConfig{})
-	a.p.untagged, a.p.vlans = false, map[uint16]bool{100: true}
-	tagged := func(vid uint16, p Packet) []byte {
+	a.p.untagged, a.p.vlans = false, map[vlanKey]bool{100: true}
+	tagged := func(vid vlanKey, p Packet) []byte {
 		b, _ := p.Append(appendEth(nil, Broadcast, hostMAC, vid, EtherTypeDiscovery))
 		return b
 	}
@@ -633,7 +634,7 @@ func FuzzHandleDiscovery(f *testing.F) {
 	f.Add(frame(f, Broadcast, hostMAC, padi("isp", Tag{Type: TagHostUniq, Value: []byte{1}}, Tag{Type: TagPPPMaxPayload, Value: []byte{5, 0xdc}})))
 	f.Add(frame(f, acMAC, hostMAC, Packet{Code: CodePADR, Tags: []Tag{{Type: TagServiceName}, {Type: TagVendorSpecific, Value: goldenAccessLine.b}}}))
 	a := newTestAC(f, ServerConfig{PADIRate: -1})
-	a.p.vlans = map[uint16]bool{100: true}
+	a.p.vlans = map[vlanKey]bool{100: true}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		reply, _ := a.p.handleDiscovery(b, a.now)
 		a.p.finishUp()
@@ -718,5 +719,46 @@ func TestClientBadInput(t *testing.T) {
 	c.handleDiscovery(frame(t, hostMAC, acMAC, Packet{Code: CodePADT, SessionID: 5}), 0)
 	if !errors.Is(o.sess.Err(), ErrPADT) || c.NumSessions() != 0 {
 		t.Errorf("after PADT: %v, %d sessions", o.sess.Err(), c.NumSessions())
+	}
+}
+
+func TestQinQDiscovery(t *testing.T) {
+	a := newTestAC(t, ServerConfig{})
+	a.p.untagged, a.p.vlans = false, map[vlanKey]bool{10<<16 | 20: true, 30: true}
+	padiOn := func(vk vlanKey) []byte {
+		b, _ := padi("").Append(appendEth(nil, Broadcast, hostMAC, vk, EtherTypeDiscovery))
+		return b
+	}
+	for _, tt := range []struct {
+		name   string
+		frame  []byte
+		aux    uint16
+		answer bool
+	}{
+		{"both tags inline", padiOn(10<<16 | 20), 0, true},
+		{"outer tag from the kernel, inner inline", padiOn(20), 10, true},
+		{"other inner VLAN", padiOn(10<<16 | 21), 0, false},
+		{"single-tagged 30", padiOn(30), 0, true},
+		{"the C-tag alone", padiOn(20), 0, false},
+		{"three tags", cat(appendEth(nil, Broadcast, hostMAC, 10<<16|20, EtherTypeVLAN), []byte{0, 5, 0x88, 0x63, 0x11, 0x09, 0, 0, 0, 4, 1, 1, 0, 0}), 0, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			reply, _ := a.p.handleDiscoveryTagged(tt.frame, tt.aux, a.now)
+			if (reply != nil) != tt.answer {
+				t.Fatalf("answered = %v, want %v", reply != nil, tt.answer)
+			}
+			if reply == nil {
+				return
+			}
+			// The PADO carries the same tags back, outer S-tag first.
+			want, _, _ := frameVLAN(tt.frame, tt.aux)
+			got, off, ok := frameVLAN(reply, 0)
+			if !ok || got != want || EtherType(binary.BigEndian.Uint16(reply[off:])) != EtherTypeDiscovery {
+				t.Errorf("PADO tagged %#x, want %#x", got, want)
+			}
+			if want.outer() != 0 && (reply[12] != 0x88 || reply[13] != 0xa8) {
+				t.Errorf("outer TPID %x, want 88a8", reply[12:14])
+			}
+		})
 	}
 }

@@ -85,6 +85,9 @@ func (s *Server) open() error {
 	if cfg.UserVLANs {
 		return s.openUserVLANs()
 	}
+	if len(cfg.QinQ) > 0 {
+		return errors.New("pppoe: server: QinQ needs UserVLANs")
+	}
 	var ws []want
 	if cfg.ServeUntagged || len(cfg.VLANs) == 0 {
 		ws = append(ws, want{cfg.Interface, 0})
@@ -152,13 +155,19 @@ func (s *Server) openUserVLANs() error {
 		return fmt.Errorf("pppoe: server: %s has no Ethernet address", cfg.Interface)
 	}
 	p := s.newPort(cfg.Interface, 0, mac, ifi.MTU)
-	p.untagged = cfg.ServeUntagged || len(cfg.VLANs) == 0
-	p.vlans = make(map[uint16]bool, len(cfg.VLANs))
+	p.untagged = cfg.ServeUntagged || len(cfg.VLANs) == 0 && len(cfg.QinQ) == 0
+	p.vlans = make(map[vlanKey]bool, len(cfg.VLANs)+len(cfg.QinQ))
 	for _, vid := range cfg.VLANs {
 		if vid == 0 || vid > 4094 {
 			return fmt.Errorf("pppoe: server: VLAN %d out of range 1-4094", vid)
 		}
-		p.vlans[vid] = true
+		p.vlans[vlanKey(vid)] = true
+	}
+	for _, q := range cfg.QinQ {
+		if q.Outer == 0 || q.Outer > 4094 || q.Inner == 0 || q.Inner > 4094 {
+			return fmt.Errorf("pppoe: server: QinQ %d/%d out of range 1-4094", q.Outer, q.Inner)
+		}
+		p.vlans[vlanKey(q.Outer)<<16|vlanKey(q.Inner)] = true
 	}
 	s.ports = append(s.ports, p)
 	if p.disc, err = listen(ifi, EtherTypeDiscovery, true); err != nil {
