@@ -72,8 +72,7 @@ func establishedOnClock(t *testing.T, opts TunnelOptions) (*Tunnel, *captureConn
 	if err != nil {
 		t.Fatal(err)
 	}
-	tn.lastRx = clk.now
-	tn.ctrlEvent(CtrlOpen, ResultCode{}, nil)
+	tn.begin()
 	tn.flush()
 	if got := conn.take(t); len(got) != 1 || got[0] != "SCCRQ 0/0" {
 		t.Fatalf("open: wrote %v, want SCCRQ 0/0", got)
@@ -243,5 +242,32 @@ func TestReplyFromNewPort(t *testing.T) {
 	defer conn.mu.Unlock()
 	if len(conn.to) != 1 || conn.to[0].(*net.UDPAddr).AddrPort() != want {
 		t.Fatalf("StopCCN sent to %v, want %v", conn.to, want)
+	}
+}
+
+// TestHalfOpenTimesOut: an LAC that acknowledges our SCCRP but never sends
+// SCCCN does not hold the tunnel forever: after one retransmission cycle
+// it gets StopCCN.
+func TestHalfOpenTimesOut(t *testing.T) {
+	conn := &captureConn{}
+	clk := &fakeClock{now: t0}
+	ep, _ := NewEndpoint(conn, Config{HostName: "lns", Now: clk.Now})
+	tn, _ := ep.newTunnel(lacAddr, TunnelOptions{}, true)
+	tn.begin()
+	b, _ := AppendControl(nil, Header{}, sccrq(77), nil, nil)
+	tn.input(inPacket{b: b, from: lacAddr})
+	tn.flush()
+	if got := conn.take(t); len(got) != 1 || got[0] != "SCCRP 0/1" {
+		t.Fatalf("answer to SCCRQ: %v", got)
+	}
+	clk.now = t0.Add(time.Second / 2)
+	zlb, _ := AppendControl(nil, Header{TunnelID: tn.localID, Ns: 1, Nr: 1}, nil, nil, nil)
+	tn.input(inPacket{b: zlb, from: lacAddr})
+	at, wrote := runTimers(t, tn, conn, clk, t0.Add(40*time.Second))
+	if len(wrote) == 0 || wrote[0] != "StopCCN 1/1" || at[0] != 31*time.Second {
+		t.Fatalf("half-open tunnel: wrote %v at %v, want StopCCN at 31 s", wrote, at)
+	}
+	if tn.State() != CtrlIdle {
+		t.Errorf("state %v", tn.State())
 	}
 }

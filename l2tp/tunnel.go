@@ -59,6 +59,7 @@ type Tunnel struct {
 	finished      bool
 	stopping      bool
 	stopBy        time.Time
+	setupBy       time.Time // zero once established
 	downSent      bool
 	callSerial    uint32
 	wbuf          []byte
@@ -179,11 +180,7 @@ func (t *Tunnel) run() {
 	// Commands queued as the tunnel ends still run: a PlaceCall gets its
 	// SessionDown, a Disconnect finds its session gone.
 	defer t.runCommands(true)
-	now := t.ep.now()
-	t.lastRx = now
-	if !t.accepted {
-		t.ctrlEvent(CtrlOpen, ResultCode{}, nil)
-	}
+	t.begin()
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	stopping := t.ep.stopping
@@ -219,9 +216,23 @@ func (t *Tunnel) run() {
 	}
 }
 
+// begin starts the tunnel on its goroutine: the dialing side sends its
+// SCCRQ (section 7.2.1, local open request).
+func (t *Tunnel) begin() {
+	now := t.ep.now()
+	t.lastRx = now
+	// A peer that acknowledges but never completes the three-way
+	// handshake would hold the tunnel forever: give it one
+	// retransmission cycle.
+	t.setupBy = now.Add(t.ch.cycle())
+	if !t.accepted {
+		t.ctrlEvent(CtrlOpen, ResultCode{}, nil)
+	}
+}
+
 func (t *Tunnel) nextDeadline() time.Time {
 	dl := t.ch.nextDeadline()
-	for _, d := range []time.Time{t.helloAt, t.lingerUntil, t.stopBy} {
+	for _, d := range []time.Time{t.helloAt, t.lingerUntil, t.stopBy, t.setupBy} {
 		if !d.IsZero() && (dl.IsZero() || d.Before(dl)) {
 			dl = d
 		}
@@ -249,6 +260,14 @@ func (t *Tunnel) onTimer() {
 	if t.stopping && !t.stopBy.IsZero() && (!now.Before(t.stopBy) || (t.ch.outstanding() == 0 && !t.lingerUntil.IsZero())) {
 		t.finished = true
 		return
+	}
+	if !t.setupBy.IsZero() && !now.Before(t.setupBy) {
+		t.setupBy = time.Time{}
+		if t.ctrl != CtrlEstablished && !t.downSent {
+			t.ctrlEvent(CtrlClose, ResultCode{Result: uint16(StopCCNGeneralError), HasError: true, Message: "control connection set-up timed out"},
+				fmt.Errorf("%w: set-up not completed in %v", ErrPeerUnreachable, t.ch.cycle()))
+			return
+		}
 	}
 	if !t.helloAt.IsZero() && !now.Before(t.helloAt) {
 		// Section 6.5: keepalive after the idle interval; an unanswered
@@ -497,6 +516,7 @@ func (t *Tunnel) ctrlEvent(ev CtrlEvent, rc ResultCode, err error) {
 
 func (t *Tunnel) up() {
 	t.upReported = true
+	t.setupBy = time.Time{}
 	t.ep.stats.TunnelsUp.Add(1)
 	if t.opts.HelloInterval > 0 {
 		t.helloAt = t.ep.now().Add(t.opts.HelloInterval)
