@@ -1,7 +1,6 @@
 package pppoe
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"net"
@@ -145,16 +144,6 @@ func auxVLAN(oob []byte) uint16 {
 func isTimeout(err error) bool {
 	var ne net.Error
 	return errors.As(err, &ne) && ne.Timeout() || errors.Is(err, syscall.EAGAIN)
-}
-
-// untag returns the VLAN ID of frame and the frame with an inline 802.1Q
-// tag (if any) folded away in place: b[4:] is the untagged frame then. A
-// kernel that did not strip the tag leaves it inline.
-func inlineVLAN(frame []byte) (vid uint16, ok bool) {
-	if len(frame) >= 18 && binary.BigEndian.Uint16(frame[12:]) == uint16(EtherTypeVLAN) {
-		return binary.BigEndian.Uint16(frame[14:]) & 0x0fff, true
-	}
-	return 0, false
 }
 
 // frameWriter sends whole Ethernet frames. On an AF_PACKET socket bound to

@@ -653,15 +653,13 @@ func (p *port) send(reply []byte, dst MAC) {
 
 // isPADO tells a PADO among the frames this package builds.
 func isPADO(frame []byte) bool {
-	off := EthernetHeaderLen
-	if len(frame) >= 18 && frame[12] == 0x81 && frame[13] == 0x00 {
-		off += 4
-	}
-	return len(frame) > off+1 && Code(frame[off+1]) == CodePADO
+	_, off, ok := frameVLAN(frame, 0)
+	off += 2 // the ethertype, then the PPPoE header
+	return ok && len(frame) > off+1 && Code(frame[off+1]) == CodePADO
 }
 
-// readFrames reads frames until ctx is done and hands each to fn with its
-// VLAN ID. On an AF_PACKET socket it reads batches with recvmmsg(2);
+// readFrames reads frames until ctx is done and hands each to fn with the
+// VLAN ID the kernel took off it (0 for none). On an AF_PACKET socket it reads batches with recvmmsg(2);
 // other conns (tests) are read one frame at a time.
 func readFrames(ctx context.Context, conn frameConn, fn func(frame []byte, vid uint16), what string) error {
 	if sc, ok := conn.(syscallConn); ok {
