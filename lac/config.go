@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"net/netip"
 	"os"
 	"slices"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/bras-project/bras/aaa"
 	"github.com/bras-project/bras/internal/config"
+	"github.com/bras-project/bras/internal/metrics"
 	"github.com/bras-project/bras/l2tp"
 	"github.com/bras-project/bras/ppp"
 	"github.com/bras-project/bras/pppoe"
@@ -47,6 +49,7 @@ type GeneralConfig struct {
 	Shards            int            `cfg:"shards"`
 	Workers           int            `cfg:"workers"`
 	ShutdownTimeout   time.Duration  `cfg:"shutdown-timeout"`
+	MetricsListen     netip.AddrPort `cfg:"metrics-listen"`
 }
 
 // Validate checks the [lac] section.
@@ -356,6 +359,27 @@ func RunDaemon(ctx context.Context, c *FileConfig, o DaemonOptions) error {
 	eg.Go(func() error { return l.Run(ectx) })
 	for _, srv := range servers {
 		eg.Go(func() error { return srv.Run(ectx) })
+	}
+	if g.MetricsListen.IsValid() {
+		reg := metrics.New()
+		reg.RegisterRuntime()
+		l.RegisterMetrics(reg)
+		mux := http.NewServeMux()
+		mux.Handle("/metrics", reg.Handler())
+		hs := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+		ml, err := net.Listen("tcp", g.MetricsListen.String())
+		if err != nil {
+			ioCancel()
+			eg.Wait()
+			return fmt.Errorf("lac: metrics-listen: %w", err)
+		}
+		eg.Go(func() error {
+			if err := hs.Serve(ml); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				return err
+			}
+			return nil
+		})
+		eg.Go(func() error { <-ectx.Done(); return hs.Close() })
 	}
 	log.Info("lac: running", "host_name", g.HostName, "listen", listen.String(), "access", len(servers), "lns", len(c.LNS))
 	select {

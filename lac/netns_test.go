@@ -5,8 +5,11 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"io"
 	"net"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -265,6 +268,8 @@ type lab struct {
 	subd  *driver
 	srv   *pppoe.Server
 	lnsNS *testenv.Netns
+	lacNS *testenv.Netns
+	bg    *sync.WaitGroup
 	// Stop stops the LAC's goroutines, endpoints and servers.
 	stop func()
 }
@@ -279,35 +284,15 @@ var (
 
 func newLab(t *testing.T, cfg Config, acc AccessConfig) *lab {
 	t.Helper()
-	testenv.RequireRoot(t)
-	sub, lacNS, lnsNS := testenv.NewNetns(t, "sub"), testenv.NewNetns(t, "lac"), testenv.NewNetns(t, "lns")
-	testenv.Link(t, sub, "s0", netip.Prefix{}, lacNS, "a0", netip.Prefix{})
-	testenv.Link(t, lacNS, "n0", netip.MustParsePrefix("10.9.0.1/24"), lnsNS, "n1", netip.MustParsePrefix("10.9.0.2/24"))
-	lnsNS.MustRun(t, "ip", "addr", "add", "10.9.0.3/24", "dev", "n1")
+	l := newLabWithoutLAC(t)
+	l.startLAC(cfg, acc)
+	return l
+}
 
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	var bg sync.WaitGroup
-	l := &lab{t: t, ctx: ctx, lnsNS: lnsNS}
-	var once sync.Once
-	l.stop = func() { once.Do(func() { cancel(); bg.Wait() }) }
-	t.Cleanup(l.stop)
-
-	l.lns = &fakeLNS{d: newDriver(ctx), auth: &countMap{}, calls: map[string]*lnsCall{}, down: map[string]l2tp.ResultCode{}}
-	if err := lnsNS.Do(func() error {
-		conn, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(liveLNS.Addr))
-		if err != nil {
-			return err
-		}
-		l.lns.ep, err = l2tp.NewEndpoint(conn, l2tp.Config{HostName: "lns", Handler: l.lns, Data: l.lns.data,
-			Accept: func(netip.AddrPort, string) (l2tp.TunnelOptions, error) {
-				return l2tp.TunnelOptions{Secret: labSecret}, nil
-			}})
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
-	bg.Go(func() { l.lns.ep.Run(ctx) })
-
+// startLAC runs a LAC on a0 (PPPoE) and 10.9.0.1 (L2TP) in the lac namespace.
+func (l *lab) startLAC(cfg Config, acc AccessConfig) {
+	t, ctx, bg, lacNS := l.t, l.ctx, l.bg, l.lacNS
+	t.Helper()
 	if cfg.DialTimeout == 0 {
 		cfg.DialTimeout = 1500 * time.Millisecond
 	}
@@ -342,6 +327,39 @@ func newLab(t *testing.T, cfg Config, acc AccessConfig) *lab {
 	access.Bind(l.srv)
 	bg.Go(func() { l.lac.Run(ctx) })
 	bg.Go(func() { l.srv.Run(ctx) })
+
+}
+
+func newLabWithoutLAC(t *testing.T) *lab {
+	t.Helper()
+	testenv.RequireRoot(t)
+	sub, lacNS, lnsNS := testenv.NewNetns(t, "sub"), testenv.NewNetns(t, "lac"), testenv.NewNetns(t, "lns")
+	testenv.Link(t, sub, "s0", netip.Prefix{}, lacNS, "a0", netip.Prefix{})
+	testenv.Link(t, lacNS, "n0", netip.MustParsePrefix("10.9.0.1/24"), lnsNS, "n1", netip.MustParsePrefix("10.9.0.2/24"))
+	lnsNS.MustRun(t, "ip", "addr", "add", "10.9.0.3/24", "dev", "n1")
+
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	bg := &sync.WaitGroup{}
+	l := &lab{t: t, ctx: ctx, lnsNS: lnsNS, lacNS: lacNS, bg: bg}
+	var once sync.Once
+	l.stop = func() { once.Do(func() { cancel(); bg.Wait() }) }
+	t.Cleanup(l.stop)
+
+	l.lns = &fakeLNS{d: newDriver(ctx), auth: &countMap{}, calls: map[string]*lnsCall{}, down: map[string]l2tp.ResultCode{}}
+	if err := lnsNS.Do(func() error {
+		conn, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(liveLNS.Addr))
+		if err != nil {
+			return err
+		}
+		l.lns.ep, err = l2tp.NewEndpoint(conn, l2tp.Config{HostName: "lns", Handler: l.lns, Data: l.lns.data,
+			Accept: func(netip.AddrPort, string) (l2tp.TunnelOptions, error) {
+				return l2tp.TunnelOptions{Secret: labSecret}, nil
+			}})
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	bg.Go(func() { l.lns.ep.Run(ctx) })
 
 	if err := sub.Do(func() error {
 		var err error
@@ -779,4 +797,86 @@ func TestNetnsLACVanishingSubscriber(t *testing.T) {
 		t.Errorf("%d proxy negotiations ended, want 1", got)
 	}
 	within(t, 5*time.Second, "the LAC to hold no session", func() bool { return l.lac.ActiveSessions() == 0 })
+}
+
+// TestNetnsDaemon runs RunDaemon from a configuration file like `bras
+// lac` does: a subscriber comes up through it, /metrics answers, and
+// cancelling the context ends the session with PADT and CDN.
+func TestNetnsDaemon(t *testing.T) {
+	l := newLabWithoutLAC(t)
+	conf := `
+[lac]
+host-name = lac-daemon
+listen = 10.9.0.1:1701
+dial-timeout = 2s
+metrics-listen = 10.9.0.1:9102
+shutdown-timeout = 3s
+
+[access "a0"]
+mode = proxy
+ac-name = bras-lac
+
+[lns "lab"]
+address = 10.9.0.2:1701
+secret = tunnel-secret
+realms = example.com
+`
+	path := filepath.Join(t.TempDir(), "lac.conf")
+	if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := LoadConfig(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(l.ctx)
+	done := make(chan error, 1)
+	go func() { done <- l.lacNS.Do(func() error { return RunDaemon(ctx, cfg, DaemonOptions{}) }) }()
+
+	var s *subscriber
+	within(t, 5*time.Second, "the daemon to answer PPPoE", func() bool {
+		s, err = l.dial(3, "", "example.com")
+		return err == nil
+	})
+	if err := s.waitUp(l.ctx); err != nil {
+		t.Fatal(err)
+	}
+	s.echo(t)
+
+	var body []byte
+	if err := l.lacNS.Do(func() error {
+		c, err := net.DialTimeout("tcp", "10.9.0.1:9102", 2*time.Second)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(3 * time.Second))
+		if _, err := io.WriteString(c, "GET /metrics HTTP/1.0\r\n\r\n"); err != nil {
+			return err
+		}
+		body, err = io.ReadAll(c)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{MetricSessions + " 1", MetricCalls + `{result="up"} 1`, MetricTunnels + " 1"} {
+		if !bytes.Contains(body, []byte(want)) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+
+	cancel()
+	s.waitPADT(t, "daemon shutdown")
+	within(t, 5*time.Second, "the CDN at the LNS", func() bool {
+		rc, ok := l.lns.downOf(s.mac.String())
+		return ok && rc.Result == uint16(l2tp.CDNAdmin)
+	})
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("RunDaemon: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("RunDaemon did not return after its context was cancelled")
+	}
 }

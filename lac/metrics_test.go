@@ -1,0 +1,37 @@
+package lac
+
+import (
+	"io"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/bras-project/bras/internal/metrics"
+)
+
+func TestRegisterMetrics(t *testing.T) {
+	l, err := New(Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := metrics.New()
+	l.RegisterMetrics(reg)
+	l.stats.CallsUp.Add(3)
+	l.stats.Refused.Add(2)
+	l.stats.PADTFromSub.Add(1)
+	l.active.Add(7)
+	rec := httptest.NewRecorder()
+	reg.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	body, _ := io.ReadAll(rec.Body)
+	for _, want := range []string{
+		MetricSessions + " 7",
+		MetricCalls + `{result="up"} 3`,
+		MetricCalls + `{result="refused"} 2`,
+		MetricTeardowns + `{cause="subscriber-padt"} 1`,
+		MetricTunnels + " 0",
+	} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("scrape lacks %q:\n%s", want, body)
+		}
+	}
+}
