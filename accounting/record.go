@@ -83,7 +83,9 @@ type Counters struct {
 
 // Record is one accounting record of a session: Start (Seq 0),
 // Interim-Update (Seq 1, 2, ...) or Stop (the last Seq). (SessionID, Seq)
-// identifies it, which is what makes every write idempotent.
+// identifies it, which is what makes every write idempotent; so a
+// SessionID must never be reused, on any node, even after a restart
+// (prefix it with the node and its boot time).
 type Record struct {
 	Kind      Kind
 	Seq       uint32
@@ -91,7 +93,8 @@ type Record struct {
 	Node      string
 	NASIP     netip.Addr // NAS-IP-Address, optional
 
-	Username, Realm  string
+	Username         string // User-Name as the subscriber sent it
+	Realm            string
 	CallingStationID string // subscriber MAC
 	NASPortID        string
 	CircuitID        string // TR-101 Agent-Circuit-Id
