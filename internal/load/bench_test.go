@@ -49,8 +49,8 @@ func benchSetup(b *testing.B, n int) {
 		if rep.Up != n {
 			b.Fatalf("%d of %d up, failures %v", rep.Up, n, rep.Failures)
 		}
-		b.Logf("%d sessions: %.0f/s over %.3fs; total %+v; discovery max %.1f ms; inbox drops %d; AC %+v",
-			n, rep.SetupRate, rep.SetupSeconds, rep.Stages.Total, rep.Stages.Discovery.Max, rep.InboxDrops, l.ac.Srv.Stats())
+		b.Logf("%d sessions: %.0f/s over %.3fs; total %+v; discovery max %.1f ms; inbox drops %d; client %+v; AC %+v",
+			n, rep.SetupRate, rep.SetupSeconds, rep.Stages.Total, rep.Stages.Discovery.Max, rep.InboxDrops, rep.PPPoE, l.ac.Srv.Stats())
 		rate += rep.SetupRate
 		p50 += rep.Stages.Total.P50
 		p99 += rep.Stages.Total.P99

@@ -30,6 +30,15 @@ type Report struct {
 	// InboxDrops counts PPP control frames dropped because a worker's
 	// inbox was full (the PPP restart timer recovers them).
 	InboxDrops uint64 `json:"inbox_drops"`
+	// PPPoE are the client's counters of frames it could not use.
+	PPPoE PPPoECounters `json:"pppoe"`
+}
+
+// PPPoECounters are the PPPoE client's drop counters.
+type PPPoECounters struct {
+	Malformed uint64 `json:"malformed"` // undecodable frames
+	Ignored   uint64 `json:"ignored"`   // discovery packets for no dial under way
+	Unknown   uint64 `json:"unknown"`   // session frames or PADTs for no session
 }
 
 // Stages are the set-up latencies per stage.
@@ -104,6 +113,7 @@ func (l *Load) makeReport() *Report {
 		ipcp = append(ipcp, s.tUp.Sub(s.tAuth))
 		total = append(total, s.tUp.Sub(s.t0))
 	}
+	r.PPPoE = PPPoECounters{Malformed: l.client.Malformed.Load(), Ignored: l.client.Ignored.Load(), Unknown: l.client.Unknown.Load()}
 	st := l.Stats()
 	r.Started, r.Up, r.Failed, r.Dropped = st.Started, st.EverUp, st.Failed, st.Dropped
 	if end := l.setupEnd.Load(); end != 0 && !first.IsZero() {
