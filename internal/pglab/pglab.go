@@ -91,11 +91,16 @@ func NewWithOptions(ctx context.Context, o Options) (*Cluster, error) {
 		c.gid, _ = strconv.Atoi(u.Gid)
 		c.asOther = true
 	}
-	dir, err := os.MkdirTemp("", "bras-pg-")
+	sweep()
+	dir, err := os.MkdirTemp("", dirPrefix)
 	if err != nil {
 		return nil, fmt.Errorf("pglab: %w", err)
 	}
 	c.Dir = dir
+	if err := os.WriteFile(filepath.Join(dir, ownerFile), []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
+		os.RemoveAll(dir)
+		return nil, fmt.Errorf("pglab: %w", err)
+	}
 	if c.asOther {
 		if err := os.Chown(dir, c.uid, c.gid); err != nil {
 			os.RemoveAll(dir)
@@ -243,6 +248,31 @@ func (c *Cluster) CreateDatabase(ctx context.Context, name string) (string, erro
 		return "", fmt.Errorf("pglab: create database %s: %w", name, err)
 	}
 	return c.DSN(name), nil
+}
+
+const (
+	dirPrefix = "bras-pg-"
+	ownerFile = "owner.pid" // the process that made the cluster
+)
+
+// sweep removes the directories of clusters whose owner died without
+// Destroy (a test binary killed by its timeout): their server is already
+// gone (it gets SIGQUIT when its parent dies).
+func sweep() {
+	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), dirPrefix+"*"))
+	for _, d := range dirs {
+		b, err := os.ReadFile(filepath.Join(d, ownerFile))
+		if err != nil {
+			continue // not ours, or being made right now
+		}
+		pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+		if err != nil || pid <= 0 {
+			continue
+		}
+		if syscall.Kill(pid, 0) == syscall.ESRCH {
+			os.RemoveAll(d)
+		}
+	}
 }
 
 func freePort() (int, error) {
