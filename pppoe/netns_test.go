@@ -813,3 +813,31 @@ func TestNetnsQinQ(t *testing.T) {
 	_ = cs.Close()
 	waitFor(t, "the PADT over QinQ", func() bool { return l.srv.NumSessions() == 0 })
 }
+
+// BenchmarkNetnsDial measures PPPoE discovery (PADI, PADO, PADR, PADS)
+// through a veth pair, 64 dials in flight.
+func BenchmarkNetnsDial(b *testing.B) {
+	h := newEchoHandler()
+	l := newLab(b, ServerConfig{PADIRate: -1}, h)
+	ctx := context.Background()
+	var g errgroup.Group
+	g.SetLimit(64)
+	b.ReportAllocs()
+	b.ResetTimer()
+	start := time.Now()
+	for i := range b.N {
+		mac := subMAC(i % 60000)
+		g.Go(func() error {
+			cs, err := l.cli.Dial(ctx, mac, DialOptions{Timeout: time.Second})
+			if err != nil {
+				return err
+			}
+			return cs.Close()
+		})
+	}
+	if err := g.Wait(); err != nil {
+		b.Fatal(err)
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "sessions/s")
+}

@@ -806,6 +806,12 @@ func (p *port) finishUp() {
 	p.upNext = nil
 	p.srv.h.SessionUp(sess)
 	sess.earlyMu.Lock()
+	if sess.closed.Load() {
+		// The handler refused it (Server.Close in SessionUp).
+		sess.early = nil
+		sess.earlyMu.Unlock()
+		return
+	}
 	for _, f := range sess.early {
 		p.srv.h.SessionData(sess, f)
 	}
