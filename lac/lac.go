@@ -241,15 +241,15 @@ func (l *LAC) Shutdown(ctx context.Context) {
 	}
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
+wait:
 	for l.active.Load() > 0 {
 		select {
 		case <-ctx.Done():
 			l.log.Warn("lac: sessions still open at shutdown", "sessions", l.active.Load())
-			goto tunnels
+			break wait
 		case <-tick.C:
 		}
 	}
-tunnels:
 	for t := range l.pool.Tunnels() {
 		if lt, ok := t.(*l2tp.Tunnel); ok {
 			lt.Close(l2tp.ResultCode{Result: uint16(l2tp.StopCCNShuttingDown)})
@@ -700,9 +700,10 @@ func (sh *shard) handle(ev event) {
 
 // refusal is the message a refused subscriber gets.
 func refusal(err error) string {
+	var rej *rejectError
 	switch {
-	case errors.Is(err, errRejected):
-		return err.Error()
+	case errors.As(err, &rej):
+		return rej.msg
 	case errors.Is(err, ErrNoRoute):
 		return "no route for the subscriber's realm or service"
 	case errors.Is(err, ErrNoTunnel):
@@ -769,7 +770,10 @@ func (l *LAC) worker(ctx context.Context) {
 	}
 }
 
-var errRejected = errors.New("lac: RADIUS rejected the subscriber")
+// rejectError is a RADIUS Access-Reject; msg is its Reply-Message.
+type rejectError struct{ msg string }
+
+func (e *rejectError) Error() string { return "lac: RADIUS rejected the subscriber: " + e.msg }
 
 // place picks the tunnel for s and places the call. It reads s.auth and
 // s.ps, which do not change once the job is queued.
@@ -818,7 +822,7 @@ func (l *LAC) place(ctx context.Context, s *session) (*l2tp.Session, *Lease, err
 }
 
 // radiusTunnels asks RADIUS for the subscriber's tunnels (RFC 2868); a
-// reject is errRejected, an accept without usable tunnel gives none (the
+// reject is a *rejectError, an accept without usable tunnel gives none (the
 // static routes then decide).
 func (l *LAC) radiusTunnels(ctx context.Context, s *session) ([]LNS, error) {
 	req := aaa.AuthRequest{
@@ -844,7 +848,7 @@ func (l *LAC) radiusTunnels(ctx context.Context, s *session) ([]LNS, error) {
 		if msg == "" {
 			msg = "authentication rejected"
 		}
-		return nil, fmt.Errorf("%w: %s", errRejected, msg)
+		return nil, &rejectError{msg: msg}
 	}
 	return TunnelsFromRADIUS(reply.Tunnels), nil
 }
