@@ -762,3 +762,47 @@ func TestQinQDiscovery(t *testing.T) {
 		})
 	}
 }
+
+// TestSessionIDSpace fills the 65534 session IDs of an interface (0 and
+// 0xffff are never used, RFC 2516 section 4), refuses one more with
+// AC-System-Error, and reuses a freed ID.
+func TestSessionIDSpace(t *testing.T) {
+	if testing.Short() {
+		t.Skip("skipped in -short: 65534 sessions")
+	}
+	a := newTestAC(t, ServerConfig{PADIRate: -1})
+	h := &nopHandler{}
+	a.srv.h = h
+	mac := func(i int) MAC { return MAC{0x02, 0x10, 0, byte(i >> 16), byte(i >> 8), byte(i)} }
+	padr := func(m MAC) Packet {
+		reply, _ := a.p.handleDiscovery(frame(t, Broadcast, m, padi("")), a.now)
+		_, pado := parseFrame(t, reply)
+		cookie, _ := pado.Tag(TagACCookie)
+		reply, _ = a.p.handleDiscovery(frame(t, acMAC, m, Packet{Code: CodePADR, Tags: []Tag{{Type: TagServiceName}, {Type: TagACCookie, Value: cookie}}}), a.now)
+		a.p.finishUp()
+		_, pads := parseFrame(t, reply)
+		return pads
+	}
+	seen := make([]bool, 65536)
+	for i := range 65534 {
+		id := padr(mac(i)).SessionID
+		if id == 0 || id == 0xffff || seen[id] {
+			t.Fatalf("session %d got ID %#x", i, id)
+		}
+		seen[id] = true
+	}
+	pads := padr(mac(70000))
+	if _, ok := pads.Tag(TagACSystemError); !ok || pads.SessionID != 0 {
+		t.Fatalf("session 65535: %v %v, want AC-System-Error", pads.SessionID, pads.Tags)
+	}
+	a.p.mu.RLock()
+	victim := a.p.sessions[sessKey{0, mac(1234), 1235}]
+	a.p.mu.RUnlock()
+	if victim == nil {
+		t.Fatal("no session 1235 for the 1235th MAC")
+	}
+	a.srv.Close(victim, "")
+	if id := padr(mac(70001)).SessionID; id != 1235 {
+		t.Errorf("after freeing 1235 the next session got %#x", id)
+	}
+}
