@@ -129,8 +129,10 @@ type Load struct {
 	upMu   sync.Mutex
 	upList []*sub // in the order they came up; never shrinks
 
-	traffic trafficState
-	tun     *tunBinding
+	traffic   trafficState
+	tun       *tunBinding
+	raw       *rawSender // flood mode's batched sender
+	rawErrors atomic.Uint64
 
 	stopOnce sync.Once
 	stopped  chan struct{} // closed when Stop is done
@@ -152,8 +154,24 @@ func Start(ctx context.Context, cfg Config) (*Load, error) {
 	}
 	l := &Load{cfg: cfg, log: cfg.Logger, client: client, slots: make(chan struct{}, cfg.InFlight),
 		setupDone: make(chan struct{}), clientDone: make(chan error, 1), stopped: make(chan struct{})}
+	closeClient := func() {
+		// Run with a done context only closes the sockets.
+		dead, cancel := context.WithCancel(context.Background())
+		cancel()
+		_ = client.Run(dead)
+	}
 	if cfg.TUN != "" {
 		if l.tun, err = openTUN(cfg.TUN); err != nil {
+			closeClient()
+			return nil, err
+		}
+	}
+	if cfg.Traffic.Flood && cfg.Traffic.Target.IsValid() {
+		if l.raw, err = openRawSender(cfg.Interface); err != nil {
+			closeClient()
+			if l.tun != nil {
+				l.tun.close()
+			}
 			return nil, err
 		}
 	}
@@ -346,6 +364,9 @@ func (l *Load) Stop() error {
 		l.stopErr = <-l.clientDone
 		if l.tun != nil {
 			l.tun.close()
+		}
+		if l.raw != nil {
+			l.raw.close()
 		}
 		l.report = l.makeReport()
 	})

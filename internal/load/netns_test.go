@@ -321,3 +321,37 @@ func TestNetnsRate(t *testing.T) {
 		t.Errorf("%d set-ups in flight, cap 2", maxIn)
 	}
 }
+
+// TestNetnsFlood: flood mode sends batches as fast as it can once every
+// set-up is done; whatever the loss, the books balance: every probe sent is
+// received once or counted lost, and the echo server's count splits the
+// loss per direction.
+func TestNetnsFlood(t *testing.T) {
+	const n = 4
+	l := newLab(t, loadtest.Config{})
+	ld := l.start(t, context.Background(), load.Config{Sessions: n, UserPattern: "f%d", PasswordPattern: labPassword,
+		Traffic: load.Traffic{Target: echoTarget, Size: 64, Flood: true, QueryUpstream: true}})
+	waitSetup(t, ld, 30*time.Second)
+	time.Sleep(300 * time.Millisecond)
+	if err := ld.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	tr := ld.Report().Traffic
+	if tr.Sent < 1000 || tr.Received == 0 || tr.Received+tr.Lost != tr.Sent || tr.Duplicated != 0 {
+		t.Errorf("flood: sent %d received %d lost %d duplicated %d", tr.Sent, tr.Received, tr.Lost, tr.Duplicated)
+	}
+	var server uint64
+	for i := range n {
+		got, _, _ := l.ac.Received(netip.AddrFrom4([4]byte{100, 64, 0, byte(1 + i)}))
+		server += got
+	}
+	u := tr.Upstream
+	if u == nil || u.Sessions != n || u.Sent != tr.Sent || u.ServerReceived != server ||
+		u.UpstreamLost != int64(tr.Sent)-int64(server) || u.DownstreamLost != int64(server)-int64(tr.Received) {
+		t.Errorf("per direction %+v; sent %d, AC received %d, echoes %d", u, tr.Sent, server, tr.Received)
+	}
+	if tr.SentPPS <= 0 || tr.DeliveredPPS <= 0 {
+		t.Errorf("rates: sent %v/s delivered %v/s", tr.SentPPS, tr.DeliveredPPS)
+	}
+	t.Logf("flood: %d sent (%.0f/s), %d echoed back (%.0f/s), AC got %d", tr.Sent, tr.SentPPS, tr.Received, tr.DeliveredPPS, server)
+}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/bras-project/bras/internal/udpecho"
+	"github.com/bras-project/bras/pppoe"
 )
 
 // trafficState is the senders of a run.
@@ -62,21 +63,24 @@ func newProber(l *Load) *prober {
 	return &prober{l: l, buf: make([]byte, 0, 2+size), payload: make([]byte, size-ipv4HeaderLen-udpHeaderLen)}
 }
 
+// build makes s's next probe as a PPP frame (Protocol IPv4, RFC 1332
+// section 3) in the prober's buffer, valid until the next call.
+func (p *prober) build(s *sub, now time.Time) []byte {
+	s.txSeq++
+	// Written in place: the payload keeps its padding after the header.
+	_, _ = Probe{Session: uint32(s.idx), Seq: s.txSeq, Sent: now.UnixNano()}.Append(p.payload[:0])
+	u := UDP{Src: netip.AddrPortFrom(s.local, srcPort(s.idx)), Dst: p.l.cfg.Traffic.Target, Payload: p.payload}
+	b, _ := u.Append(append(p.buf[:0], 0x00, 0x21)) // IPv4 and a valid size: cannot fail
+	p.buf = b
+	return b
+}
+
 // send sends s's next probe; it reports false when the session is gone.
 func (p *prober) send(s *sub, now time.Time) bool {
 	if !s.up.Load() {
 		return false
 	}
-	s.txSeq++
-	hdr, _ := Probe{Session: uint32(s.idx), Seq: s.txSeq, Sent: now.UnixNano()}.Append(p.payload[:0])
-	_ = hdr // written in place: payload keeps its padding
-	u := UDP{Src: netip.AddrPortFrom(s.local, srcPort(s.idx)), Dst: p.l.cfg.Traffic.Target, Payload: p.payload}
-	b, err := u.Append(append(p.buf[:0], 0x00, 0x21)) // PPP Protocol: IPv4
-	if err != nil {
-		return false
-	}
-	p.buf = b
-	if s.cs.Send(b) != nil {
+	if s.cs.Send(p.build(s, now)) != nil {
 		s.txSeq--
 		return false
 	}
@@ -145,6 +149,10 @@ func (l *Load) flood(w, n int) {
 	}
 	l.markFirst()
 	p := newProber(l)
+	if l.raw != nil {
+		l.floodBatched(p, mine)
+		return
+	}
 	for i := 0; ; i++ {
 		if i%64 == 0 {
 			select {
@@ -271,4 +279,53 @@ func (l *Load) foreignIPv4(s *sub, pkt []byte) {
 		return
 	}
 	l.foreign.Add(1)
+}
+
+// floodBatched is flood with sendmmsg batches of 64 frames on the raw
+// sender; tagged sessions go through their ClientSession one by one.
+func (l *Load) floodBatched(p *prober, mine []*sub) {
+	b := newFrameBatch(64, 14+pppoe.HeaderLen+2+l.cfg.Traffic.Size)
+	var batched []*sub // the subscriber of each frame in b, to undo txSeq
+	for i := 0; ; i++ {
+		select {
+		case <-l.traffic.stop:
+			return
+		default:
+		}
+		alive := false
+		now := time.Now()
+		for range len(mine) {
+			s := mine[i%len(mine)]
+			i++
+			if !s.up.Load() {
+				continue
+			}
+			alive = true
+			if s.cs.VLAN != 0 || s.cs.OuterVLAN != 0 {
+				p.send(s, now)
+				continue
+			}
+			if b.appendFrame(s.cs, p.build(s, now)) != nil {
+				s.txSeq--
+				continue
+			}
+			batched = append(batched, s)
+			if b.full() {
+				break
+			}
+		}
+		if !alive {
+			return
+		}
+		n, err := l.raw.flush(b)
+		l.sent.Add(uint64(n))
+		for _, s := range batched[n:] {
+			s.txSeq-- // not sent: its sequence number is reused
+		}
+		batched = batched[:0]
+		if err != nil {
+			l.rawErrors.Add(1)
+			time.Sleep(time.Millisecond) // ENOBUFS and the like: back off
+		}
+	}
 }
