@@ -2,12 +2,14 @@ package lns_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/netip"
 	"os"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -28,6 +30,7 @@ type lab struct {
 	lac, lns, up *testenv.Netns
 	radius       *testenv.FreeRADIUS
 	srv          *lns.Server
+	stop         func() // shuts the LNS down (once)
 	echoAddr     netip.AddrPort
 	flood        atomic.Pointer[netip.AddrPort] // where the upstream flooder sends
 }
@@ -112,17 +115,21 @@ token = tok
 	case <-time.After(15 * time.Second):
 		t.Fatal("LNS did not start in 15 s")
 	}
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("LNS shutdown: %v", err)
+	var once sync.Once
+	l.stop = func() {
+		once.Do(func() {
+			cancel()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Errorf("LNS shutdown: %v", err)
+				}
+			case <-time.After(20 * time.Second):
+				t.Error("LNS did not shut down in 20 s")
 			}
-		case <-time.After(20 * time.Second):
-			t.Error("LNS did not shut down in 20 s")
-		}
-	})
+		})
+	}
+	t.Cleanup(l.stop)
 	l.startUpstream(t, ctx)
 	return l
 }
@@ -407,4 +414,124 @@ func proxyPAP(user, password string) []l2tp.AVP {
 		l2tp.NewAVPProxyAuthenID(1),
 		l2tp.NewAVPBytes(l2tp.AVPProxyAuthenResponse, []byte(password)),
 	}
+}
+
+// waitStop waits for the accounting Stop of user in FreeRADIUS's detail
+// file and checks its Acct-Terminate-Cause.
+func (l *lab) waitStop(t *testing.T, user, cause string) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		recs, _ := l.radius.ReadAccounting()
+		for _, r := range recs {
+			if r.Get("User-Name") == user && r.Get("Acct-Status-Type") == "Stop" {
+				if c := r.Get("Acct-Terminate-Cause"); c != cause {
+					t.Fatalf("%s's Stop has cause %q, want %q", user, c, cause)
+				}
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no Stop for %s in FreeRADIUS's detail file", user)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// TestLNSTeardownCauses ends sessions every way the LNS knows and checks
+// the Acct-Terminate-Cause (RFC 2866 section 5.10) of each accounting Stop.
+func TestLNSTeardownCauses(t *testing.T) {
+	users := []testenv.RadiusUser{
+		{Name: "gina", Password: "pw"}, {Name: "hank", Password: "pw"},
+		{Name: "ivan", Password: "pw", Reply: []testenv.RadiusAttr{{Name: "Idle-Timeout", Value: "2"}}},
+		{Name: "judy", Password: "pw"}, {Name: "kim", Password: "pw"}, {Name: "liam", Password: "pw"},
+	}
+	l := startLab(t, users)
+	ctx := context.Background()
+	lac := startSimLAC(t, ctx, l.lac, "lac1", lnsAddr, "sekrit")
+
+	t.Run("unknown LAC, wrong or missing secret refused", func(t *testing.T) {
+		for _, c := range []struct{ host, secret string }{{"intruder", "sekrit"}, {"lac1", "wrong"}, {"lac1", ""}} {
+			var conn *net.UDPConn
+			if err := l.lac.Do(func() (err error) { conn, err = net.ListenUDP("udp4", &net.UDPAddr{}); return }); err != nil {
+				t.Fatal(err)
+			}
+			ep, err := l2tp.NewEndpoint(conn, l2tp.Config{HostName: c.host})
+			if err != nil {
+				t.Fatal(err)
+			}
+			rctx, cancel := context.WithCancel(ctx)
+			go ep.Run(rctx)
+			var derr error
+			for i := 0; i < 100; i++ {
+				dctx, dcancel := context.WithTimeout(ctx, 10*time.Second)
+				_, derr = ep.Dial(dctx, lnsAddr, l2tp.TunnelOptions{Secret: []byte(c.secret)})
+				dcancel()
+				if !errors.Is(derr, l2tp.ErrNotRunning) {
+					break
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+			cancel()
+			conn.Close()
+			if derr == nil {
+				t.Fatalf("tunnel from host %q with secret %q was accepted", c.host, c.secret)
+			}
+		}
+		// The unknown host is refused by the LNS's Accept; a wrong or
+		// missing secret by whichever side checks a Challenge Response
+		// first (RFC 2661 section 5.1.1, StopCCN result 4).
+		if st := l.srv.Endpoint().Stats(); st.TunnelsRefused.Load() < 1 {
+			t.Fatalf("the LNS counted %d refused tunnels, want at least 1", st.TunnelsRefused.Load())
+		}
+		established := 0
+		for _, tn := range l.srv.Endpoint().Tunnels() { // refused ones linger, cleared (RFC 2661 section 5.7)
+			if tn.State() == l2tp.CtrlEstablished {
+				established++
+			}
+		}
+		if established != 1 {
+			t.Fatalf("the LNS has %d established tunnels, want only the good one", established)
+		}
+	})
+
+	t.Run("User-Request", func(t *testing.T) {
+		s := lac.dialAuth("gina", "pw", "02:00:00:00:01:01", ppp.AuthPAP)
+		waitUp(t, s)
+		lac.in <- simInput{sub: s, close: true}
+		waitCDN(t, s, 10*time.Second)
+		l.waitStop(t, "gina", "User-Request")
+	})
+	t.Run("CDN from the LAC is Lost-Carrier", func(t *testing.T) {
+		s := lac.dialAuth("hank", "pw", "02:00:00:00:01:02", ppp.AuthPAP)
+		waitUp(t, s)
+		s.call.Disconnect(l2tp.ResultCode{Result: uint16(l2tp.CDNLostCarrier)})
+		l.waitStop(t, "hank", "Lost-Carrier")
+	})
+	t.Run("Idle-Timeout", func(t *testing.T) {
+		s := lac.dialAuth("ivan", "pw", "02:00:00:00:01:03", ppp.AuthPAP)
+		waitUp(t, s)
+		waitCDN(t, s, 10*time.Second)
+		l.waitStop(t, "ivan", "Idle-Timeout")
+	})
+	t.Run("echo failure is Lost-Carrier", func(t *testing.T) {
+		s := lac.dialAuth("judy", "pw", "02:00:00:00:01:04", ppp.AuthPAP)
+		waitUp(t, s)
+		s.deaf.Store(true) // the subscriber vanishes without a word
+		waitCDN(t, s, 20*time.Second)
+		l.waitStop(t, "judy", "Lost-Carrier")
+	})
+	t.Run("StopCCN is Lost-Service", func(t *testing.T) {
+		lac3 := startSimLAC(t, ctx, l.lac, "lac1", lnsAddr, "sekrit")
+		s := lac3.dialAuth("kim", "pw", "02:00:00:00:01:05", ppp.AuthPAP)
+		waitUp(t, s)
+		lac3.tun.Close(l2tp.ResultCode{Result: uint16(l2tp.StopCCNGeneralRequest)})
+		l.waitStop(t, "kim", "Lost-Service")
+	})
+	t.Run("shutdown is NAS-Reboot", func(t *testing.T) {
+		s := lac.dialAuth("liam", "pw", "02:00:00:00:01:06", ppp.AuthPAP)
+		waitUp(t, s)
+		l.stop()
+		l.waitStop(t, "liam", "NAS-Reboot")
+	})
 }

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -29,6 +30,7 @@ type simLAC struct {
 type simInput struct {
 	sub   *simSub
 	frame []byte // nil: start PPP
+	close bool   // LCP Terminate-Request from the subscriber
 }
 
 // simSub is one emulated subscriber.
@@ -49,6 +51,8 @@ type simSub struct {
 
 	// manual IPCP for the proxy case
 	ipcpAddr netip.Addr
+	// deaf drops everything from the LNS: a subscriber that vanished.
+	deaf atomic.Bool
 }
 
 func (s *simSub) Send(frame []byte) error {
@@ -100,6 +104,9 @@ func startSimLAC(t testing.TB, ctx context.Context, ns *testenv.Netns, hostName 
 				return
 			}
 			sub := v.(*simSub)
+			if sub.deaf.Load() {
+				return
+			}
 			p := ppp.StripAddressControl(payload)
 			proto, _, err := ppp.ParseProtocol(p)
 			if err != nil {
@@ -185,6 +192,12 @@ func (l *simLAC) drive(ctx context.Context) {
 		case in := <-l.in:
 			now := time.Now()
 			s := in.sub
+			if in.close {
+				if s.ppp != nil {
+					s.ppp.Close("subscriber hangs up", now)
+				}
+				continue
+			}
 			if in.frame == nil {
 				if s.ppp != nil {
 					continue
