@@ -253,8 +253,8 @@ type BatchWriter interface {
 	WriteBatch(b *udpio.Batch) (int, error)
 }
 
-// RouteInstaller installs and removes the route of a subscriber address through the
-// TUN device (*tun.Link).
+// RouteInstaller installs and removes the route of a subscriber address
+// through the TUN device (*tun.Link).
 type RouteInstaller interface {
 	AddRoute(dst netip.Prefix) error
 	DelRoute(dst netip.Prefix) error
@@ -342,8 +342,8 @@ type DataPlane struct {
 	lastLog atomic.Int64
 }
 
-// NewDataPlane checks cfg, fills in the defaults and allocates every buffer the
-// upstream queue will use.
+// NewDataPlane checks cfg, fills in the defaults and allocates every buffer
+// the upstream queue will use.
 func NewDataPlane(cfg DataPlaneConfig) (*DataPlane, error) {
 	if len(cfg.TUN) == 0 || cfg.Conn == nil {
 		return nil, errors.New("lns: data plane needs a TUN queue and a UDP conn")
@@ -382,10 +382,8 @@ func NewDataPlane(cfg DataPlaneConfig) (*DataPlane, error) {
 	return d, nil
 }
 
-// clock is the data plane's time in nanoseconds since New (monotonic when
-// Now is time.Now).
-//
-// With the default clock it is time.Since, which reads only the monotonic
+// clock is the data plane's time in nanoseconds since NewDataPlane. With the
+// default clock it is time.Since, which reads only the monotonic
 // clock: about a third of the cost of time.Now, which reads both clocks,
 // and it runs once per upstream packet.
 func (d *DataPlane) clock() int64 {
