@@ -88,28 +88,105 @@ ON CONFLICT (acct_session_id) DO UPDATE SET
 	interim_interval = COALESCE(EXCLUDED.interim_interval, sessions.interim_interval),
 	last_seq = GREATEST(sessions.last_seq, EXCLUDED.last_seq)`
 
-// Write stores records in one transaction of two statements: every record
-// into acct_records (a replayed one is ignored by its key), and the
-// sessions upserted so that counters and times only move forward. It is
-// the Postgres Sink.
+// updateSessions moves the counters and times of sessions already in the
+// table: the narrow path for Interim-Update and Stop, which carry nothing
+// else that changes.
+const updateSessions = `UPDATE sessions s SET
+	update_time = GREATEST(s.update_time, u.t),
+	stop_time = COALESCE(s.stop_time, u.st),
+	terminate_cause = COALESCE(s.terminate_cause, NULLIF(u.c, 0)),
+	in_octets = GREATEST(s.in_octets, u.io),
+	out_octets = GREATEST(s.out_octets, u.oo),
+	in_packets = GREATEST(s.in_packets, u.ip),
+	out_packets = GREATEST(s.out_packets, u.op),
+	framed_ip = COALESCE(NULLIF(u.a, '')::inet, s.framed_ip),
+	rate_down_kbps = CASE WHEN u.seq >= s.last_seq THEN u.rd ELSE s.rate_down_kbps END,
+	rate_up_kbps = CASE WHEN u.seq >= s.last_seq THEN u.ru ELSE s.rate_up_kbps END,
+	last_seq = GREATEST(s.last_seq, u.seq)
+FROM unnest($1::text[], $2::timestamptz[], $3::timestamptz[], $4::integer[], $5::bigint[], $6::bigint[],
+	$7::bigint[], $8::bigint[], $9::bigint[], $10::text[], $11::integer[], $12::integer[])
+	AS u(id, t, st, c, io, oo, ip, op, seq, a, rd, ru)
+WHERE s.acct_session_id = u.id`
+
+// Write stores records in one transaction: every record into
+// acct_records (a replayed one is ignored by its key), and the sessions
+// moved forward so that counters and times never go back: sessions that
+// start in this batch are upserted whole, the others get the narrow
+// update (falling back to the upsert if a row is missing). It is the
+// Postgres Sink.
 func (s *Store) Write(ctx context.Context, recs []Record) error {
 	if len(recs) == 0 {
 		return nil
 	}
+	starts := map[string]bool{}
+	for i := range recs {
+		if recs[i].Kind == Start {
+			starts[recs[i].SessionID] = true
+		}
+	}
+	var full, narrow []Record
+	for _, m := range mergeSessions(recs) {
+		if starts[m.SessionID] {
+			full = append(full, m)
+		} else {
+			narrow = append(narrow, m)
+		}
+	}
 	rargs := recordArgs(recs)
-	sargs := sessionArgs(mergeSessions(recs))
 	err := s.db.With(ctx, func(c *pgx.Conn) error {
 		return pgx.BeginFunc(ctx, c, func(tx pgx.Tx) error {
 			b := &pgx.Batch{}
 			b.Queue(insertRecords, rargs...)
-			b.Queue(upsertSessions, sargs...)
-			return tx.SendBatch(ctx, b).Close()
+			if len(full) > 0 {
+				b.Queue(upsertSessions, sessionArgs(full)...)
+			}
+			if len(narrow) > 0 {
+				b.Queue(updateSessions, updateArgs(narrow)...)
+			}
+			br := tx.SendBatch(ctx, b)
+			var updated int64
+			for i := 0; i < b.Len(); i++ {
+				tag, err := br.Exec()
+				if err != nil {
+					br.Close()
+					return err
+				}
+				updated = tag.RowsAffected()
+			}
+			if err := br.Close(); err != nil {
+				return err
+			}
+			if len(narrow) > 0 && updated < int64(len(narrow)) {
+				// Some session has no row (its Start went elsewhere):
+				// the full upsert creates it.
+				_, err := tx.Exec(ctx, upsertSessions, sessionArgs(narrow)...)
+				return err
+			}
+			return nil
 		})
 	})
 	if err != nil {
 		return fmt.Errorf("accounting: postgres: write %d records: %w", len(recs), err)
 	}
 	return nil
+}
+
+func updateArgs(ss []Record) []any {
+	n := len(ss)
+	id, addr := make([]string, n), make([]string, n)
+	t, stop := make([]pgtype.Timestamptz, n), make([]pgtype.Timestamptz, n)
+	cause, rd, ru := make([]int32, n), make([]int32, n), make([]int32, n)
+	io, oo, ip, op, seq := make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n)
+	for i := range ss {
+		r := &ss[i]
+		id[i], addr[i], t[i] = r.SessionID, addrText(r.Addr), ts(r.Time)
+		if r.Kind == Stop {
+			stop[i], cause[i] = ts(r.Time), int32(r.Cause)
+		}
+		io[i], oo[i], ip[i], op[i], seq[i] = int64(r.InOctets), int64(r.OutOctets), int64(r.InPackets), int64(r.OutPackets), int64(r.Seq)
+		rd[i], ru[i] = int32(r.RateDownKbps), int32(r.RateUpKbps)
+	}
+	return []any{id, t, stop, cause, io, oo, ip, op, seq, addr, rd, ru}
 }
 
 func ts(t time.Time) pgtype.Timestamptz { return pgtype.Timestamptz{Time: t, Valid: !t.IsZero()} }

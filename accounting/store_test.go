@@ -239,3 +239,27 @@ func TestRecordAuth(t *testing.T) {
 		t.Errorf("radpostauth (-want +got)\n%s", diff)
 	}
 }
+
+// TestWriteWithoutStart: an Interim-Update or Stop whose session has no
+// row yet (its Start was written by another path) still creates the
+// session with its counters, through the fallback upsert.
+func TestWriteWithoutStart(t *testing.T) {
+	_, db := migrated(t)
+	s := NewStore(db, "lns1")
+	ctx := context.Background()
+	known := sess("k1", "kim", 0, Start, t0, 0, 0)
+	if err := s.Write(ctx, []Record{known}); err != nil {
+		t.Fatal(err)
+	}
+	stop := sess("z1", "zoe", 2, Stop, t0.Add(time.Hour), 70, 80)
+	stop.Cause = CauseAdminReset
+	if err := s.Write(ctx, []Record{sess("k1", "kim", 1, Interim, t0.Add(time.Minute), 5, 6), sess("z1", "zoe", 1, Interim, t0.Add(time.Minute), 50, 60), stop}); err != nil {
+		t.Fatal(err)
+	}
+	got := query(t, db, `SELECT acct_session_id, username, in_octets::text, out_octets::text, COALESCE(terminate_cause, 0)::text, last_seq::text,
+		to_char(start_time AT TIME ZONE 'UTC', 'HH24:MI') FROM sessions ORDER BY 1`)
+	want := [][]string{{"k1", "kim", "5", "6", "0", "1", "23:00"}, {"z1", "zoe", "70", "80", "6", "2", "23:00"}}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("sessions (-want +got)\n%s", diff)
+	}
+}
