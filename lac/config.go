@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/bras-project/bras/aaa"
+	"github.com/bras-project/bras/internal/api"
 	"github.com/bras-project/bras/internal/config"
 	"github.com/bras-project/bras/internal/metrics"
 	"github.com/bras-project/bras/l2tp"
@@ -26,6 +27,7 @@ import (
 type FileConfig struct {
 	LAC    GeneralConfig `cfg:"lac"`
 	RADIUS RADIUSConfig  `cfg:"radius"`
+	API    APIConfig     `cfg:"api"`
 	Access []AccessFile  `cfg:"access"`
 	LNS    []LNSFile     `cfg:"lns"`
 }
@@ -114,6 +116,31 @@ func (r *RADIUSServer) Validate() error {
 		}
 	}
 	return nil
+}
+
+// APIConfig is the optional [api] section: the HTTP API (sessions,
+// disconnect, tunnels, /metrics), enabled by a token.
+type APIConfig struct {
+	Listen           string        `cfg:"listen"`
+	AllowRemote      bool          `cfg:"allow-remote"`
+	Token            config.Secret `cfg:"token"`
+	MetricsNeedToken bool          `cfg:"metrics-need-token"`
+}
+
+// Enabled reports whether the section asks for the API.
+func (a *APIConfig) Enabled() bool { return !a.Token.Empty() || a.Listen != "" }
+
+func (a *APIConfig) settings() api.Settings {
+	return api.Settings{Listen: a.Listen, AllowRemote: a.AllowRemote, Token: a.Token, MetricsNeedToken: a.MetricsNeedToken}
+}
+
+// Validate checks the section when the API is enabled.
+func (a *APIConfig) Validate() error {
+	if !a.Enabled() {
+		return nil
+	}
+	s := a.settings()
+	return s.Validate()
 }
 
 // AccessFile is one [access "interface"] section: a PPPoE access
@@ -360,10 +387,13 @@ func RunDaemon(ctx context.Context, c *FileConfig, o DaemonOptions) error {
 	for _, srv := range servers {
 		eg.Go(func() error { return srv.Run(ectx) })
 	}
-	if g.MetricsListen.IsValid() {
-		reg := metrics.New()
+	var reg *metrics.Registry
+	if g.MetricsListen.IsValid() || c.API.Enabled() {
+		reg = metrics.New()
 		reg.RegisterRuntime()
 		l.RegisterMetrics(reg)
+	}
+	if g.MetricsListen.IsValid() {
 		mux := http.NewServeMux()
 		mux.Handle("/metrics", reg.Handler())
 		hs := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
@@ -380,6 +410,23 @@ func RunDaemon(ctx context.Context, c *FileConfig, o DaemonOptions) error {
 			return nil
 		})
 		eg.Go(func() error { <-ectx.Done(); return hs.Close() })
+	}
+	if c.API.Enabled() {
+		st := c.API.settings()
+		ac := st.Config()
+		ac.Backend, ac.Metrics, ac.Logger = l.API(), reg, log
+		a, err := api.New(ac)
+		if err == nil {
+			var ln net.Listener
+			if ln, err = net.Listen("tcp", ac.Listen); err == nil {
+				eg.Go(func() error { return a.Serve(ectx, ln) })
+			}
+		}
+		if err != nil {
+			ioCancel()
+			eg.Wait()
+			return fmt.Errorf("lac: api: %w", err)
+		}
 	}
 	log.Info("lac: running", "host_name", g.HostName, "listen", listen.String(), "access", len(servers), "lns", len(c.LNS))
 	select {

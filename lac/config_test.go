@@ -14,7 +14,7 @@ import (
 )
 
 func setSecrets(t *testing.T) {
-	for _, k := range []string{"BRAS_RADIUS_SECRET", "BRAS_COOKIE_SECRET", "BRAS_LNS_A_SECRET", "BRAS_LNS_B_SECRET", "BRAS_WHOLESALE_SECRET"} {
+	for _, k := range []string{"BRAS_RADIUS_SECRET", "BRAS_COOKIE_SECRET", "BRAS_LNS_A_SECRET", "BRAS_LNS_B_SECRET", "BRAS_WHOLESALE_SECRET", "BRAS_API_TOKEN"} {
 		t.Setenv(k, strings.ToLower(k))
 	}
 }
@@ -31,6 +31,9 @@ func TestReferenceConfig(t *testing.T) {
 	}
 	if got := c.Access[0]; got.Interface != "eth1" || got.Mode != "proxy" || !cmp.Equal(got.VLANs, []uint16{100, 101}) {
 		t.Errorf("access %+v", got)
+	}
+	if !c.API.Enabled() || c.API.Listen != "127.0.0.1:8081" {
+		t.Errorf("api %+v", c.API)
 	}
 	if string(c.LNS[0].Secret) != "bras_lns_a_secret" {
 		t.Error("secret not read from the environment")
@@ -83,6 +86,7 @@ func TestConfigErrors(t *testing.T) {
 		{"radius without server", "[lac]\nhost-name = l\ntunnel-selection = radius\n[access \"eth1\"]\n", "radius.server", nil},
 		{"bad vlan", base + "vlans = 4095\n" + lns, "vlan 4095", nil},
 		{"bad auth", "[lac]\nhost-name = l\nauth = eap\n[access \"eth1\"]\n" + lns, "eap", nil},
+		{"api without token", base + lns + "[api]\nlisten = 127.0.0.1:8081\n", "token", nil},
 		{"service both ways", base + "proxy-services = x\ntransparent-services = x\n" + lns, "both", nil},
 	}
 	for _, tc := range tests {

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/bras-project/bras/aaa"
+	"github.com/bras-project/bras/internal/api"
 	"github.com/bras-project/bras/l2tp"
 	"github.com/bras-project/bras/ppp"
 	"github.com/bras-project/bras/pppoe"
@@ -131,6 +132,8 @@ type LAC struct {
 	stats  Stats
 	nextSh atomic.Uint32
 	active atomic.Int64
+	byID   sync.Map // Acct-Session-Id → *session, for the API
+	seq    atomic.Uint64
 	ctx    context.Context
 	cancel context.CancelFunc
 }
@@ -295,13 +298,17 @@ func (a *Access) mode(service string) Mode {
 func (a *Access) SessionUp(ps *pppoe.Session) {
 	l := a.l
 	sh := l.shards[int(l.nextSh.Add(1))%len(l.shards)]
-	s := &session{l: l, acc: a, ps: ps, mode: a.mode(ps.ServiceName), sh: sh, downFn: ps.Send}
+	now := l.now()
+	s := &session{l: l, acc: a, ps: ps, mode: a.mode(ps.ServiceName), sh: sh, downFn: ps.Send, started: now,
+		id: fmt.Sprintf("%08x%08x", uint32(now.Unix()), uint32(l.seq.Add(1)))}
 	ps.Owner = s
+	l.byID.Store(s.id, s)
 	l.stats.SessionsStarted.Add(1)
 	l.active.Add(1)
 	if !sh.post(event{kind: evStart, s: s}) {
 		s.state = stDone // never owned by the shard: its PADT event is ignored
 		l.active.Add(-1)
+		l.byID.Delete(s.id)
 		if srv := a.srv.Load(); srv != nil {
 			srv.Close(ps, "LAC overloaded")
 		}
@@ -382,6 +389,22 @@ func (l *LAC) Data(_ *l2tp.Tunnel, ls *l2tp.Session, _ l2tp.Header, payload []by
 // state is a session's progress.
 type state uint8
 
+func (s state) String() string {
+	switch s {
+	case stNegotiating:
+		return "negotiating"
+	case stSelecting:
+		return "selecting"
+	case stCalling:
+		return "calling"
+	case stUp:
+		return "up"
+	case stDone:
+		return "done"
+	}
+	return "state(" + strconv.Itoa(int(s)) + ")"
+}
+
 const (
 	stNegotiating state = iota // proxy: LCP and authentication with the subscriber
 	stSelecting                // a worker picks a tunnel and places the call
@@ -393,11 +416,13 @@ const (
 // session is one subscriber. Fields marked shard are owned by the shard
 // goroutine; the rest are atomics of the data path.
 type session struct {
-	l    *LAC
-	acc  *Access
-	ps   *pppoe.Session
-	mode Mode
-	sh   *shard
+	l       *LAC
+	acc     *Access
+	ps      *pppoe.Session
+	mode    Mode
+	sh      *shard
+	id      string // Acct-Session-Id style identifier for the API
+	started time.Time
 
 	// Data path.
 	up      atomic.Bool
@@ -492,6 +517,8 @@ const (
 	evCallUp
 	evCallDown
 	evShutdown
+	evSnapshot
+	evAdminClose
 )
 
 type event struct {
@@ -504,6 +531,7 @@ type event struct {
 	rc    l2tp.ResultCode
 	upFn  *func([]byte) error
 	err   error
+	reply chan []api.Session
 }
 
 // shard owns a set of sessions: their state, PPP machines and timers.
@@ -598,6 +626,23 @@ func (sh *shard) handle(ev event) {
 			}
 			s.finish("LAC shutting down")
 		}
+		return
+	case evSnapshot:
+		list := make([]api.Session, 0, len(sh.sessions))
+		for s := range sh.sessions {
+			list = append(list, s.info())
+		}
+		ev.reply <- list // buffered for every shard
+		return
+	case evAdminClose:
+		if s.state == stDone {
+			return
+		}
+		if s.ls != nil {
+			s.ls.Disconnect(l2tp.ResultCode{Result: uint16(l2tp.CDNAdmin), HasError: true, Message: "administrative reset"})
+		}
+		l.log.Info("lac: session reset by the operator", s.logAttrs()...)
+		s.finish("administrative reset")
 		return
 	case evStart:
 		sh.sessions[s] = struct{}{}
@@ -747,6 +792,7 @@ func (s *session) finish(msg string) {
 	s.lease.Release()
 	delete(s.sh.sessions, s)
 	s.l.active.Add(-1)
+	s.l.byID.Delete(s.id)
 	if srv := s.acc.srv.Load(); srv != nil {
 		srv.Close(s.ps, msg) // no-op when the subscriber sent the PADT
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -18,6 +19,7 @@ import (
 	"time"
 
 	"github.com/bras-project/bras/aaa"
+	"github.com/bras-project/bras/internal/api"
 	"github.com/bras-project/bras/internal/testenv"
 	"github.com/bras-project/bras/l2tp"
 	"github.com/bras-project/bras/ppp"
@@ -578,6 +580,44 @@ func TestNetnsLAC(t *testing.T) {
 		s.echo(t)
 	}
 
+	// The API lists every session with its tunnel and counters; its
+	// Disconnect sends CDN (administrative) and PADT.
+	b := lac.API()
+	list, err := b.Sessions(l.ctx, api.SessionFilter{State: "up"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	byMAC := map[string]api.Session{}
+	for _, a := range list {
+		byMAC[a.MAC] = a
+	}
+	for i, s := range subs {
+		a, ok := byMAC[s.mac.String()]
+		switch {
+		case !ok:
+			t.Errorf("subscriber %d missing from the API", i)
+		case a.TunnelID == 0 || a.SessionID == 0 || a.PeerSessionID == 0 || a.InPackets == 0 || a.OutPackets == 0:
+			t.Errorf("subscriber %d in the API: %+v", i, a)
+		case i < perMode && a.User != fmt.Sprintf("user%d@example.com", i):
+			t.Errorf("proxy subscriber %d: API user %q", i, a.User)
+		}
+	}
+	tl, err := b.Tunnels(l.ctx)
+	if err != nil || len(tl) != 1 || tl[0].Sessions != len(subs) || tl[0].HostName != "lns" {
+		t.Errorf("API tunnels %+v, %v", tl, err)
+	}
+	if err := b.Disconnect(l.ctx, byMAC[subs[1].mac.String()].ID, api.CauseAdminReset); err != nil {
+		t.Fatal(err)
+	}
+	subs[1].waitPADT(t, "API disconnect")
+	within(t, 5*time.Second, "the administrative CDN at the LNS", func() bool {
+		rc, ok := flns.downOf(subs[1].mac.String())
+		return ok && rc.Result == uint16(l2tp.CDNAdmin)
+	})
+	if err := b.Disconnect(l.ctx, "nonexistent", api.CauseAdminReset); !errors.Is(err, api.ErrNotFound) {
+		t.Errorf("Disconnect of an unknown session: %v", err)
+	}
+
 	// PADT from a subscriber → CDN to the LNS.
 	subs[0].cs.Close()
 	within(t, 5*time.Second, "the CDN of subscriber 0 at the LNS", func() bool {
@@ -587,7 +627,7 @@ func TestNetnsLAC(t *testing.T) {
 	// CDN from the LNS → PADT to the subscriber.
 	flns.call(subs[perMode].mac.String()).ls.Disconnect(l2tp.ResultCode{Result: uint16(l2tp.CDNAdmin)})
 	subs[perMode].waitPADT(t, "CDN from the LNS")
-	within(t, 5*time.Second, "the LAC to forget two sessions", func() bool { return lac.ActiveSessions() == len(subs)-2 })
+	within(t, 5*time.Second, "the LAC to forget three sessions", func() bool { return lac.ActiveSessions() == len(subs)-3 })
 
 	// StopCCN from the LNS → PADT to every remaining subscriber.
 	flns.mu.Lock()
@@ -599,7 +639,7 @@ func TestNetnsLAC(t *testing.T) {
 	}
 	within(t, 5*time.Second, "the LAC to hold no session", func() bool { return lac.ActiveSessions() == 0 })
 	st := lac.Stats()
-	if st.PADTFromSub.Load() != 1 || st.CDNFromLNS.Load() != uint64(len(subs)-1) || st.CallsUp.Load() != uint64(len(subs)) {
+	if st.PADTFromSub.Load() != 1 || st.CDNFromLNS.Load() != uint64(len(subs)-2) || st.CallsUp.Load() != uint64(len(subs)) {
 		t.Errorf("stats: PADT from subscribers %d, CDN from LNS %d, calls up %d", st.PADTFromSub.Load(), st.CDNFromLNS.Load(), st.CallsUp.Load())
 	}
 	if n := len(lac.Pool().Tunnels()); n != 0 {
@@ -812,6 +852,11 @@ dial-timeout = 2s
 metrics-listen = 10.9.0.1:9102
 shutdown-timeout = 3s
 
+[api]
+listen = 10.9.0.1:8081
+allow-remote = true
+token = lab-token
+
 [access "a0"]
 mode = proxy
 ac-name = bras-lac
@@ -835,6 +880,11 @@ realms = example.com
 
 	var s *subscriber
 	within(t, 5*time.Second, "the daemon to answer PPPoE", func() bool {
+		select {
+		case err := <-done:
+			t.Fatalf("RunDaemon: %v", err)
+		default:
+		}
 		s, err = l.dial(3, "", "example.com")
 		return err == nil
 	})
@@ -843,26 +893,33 @@ realms = example.com
 	}
 	s.echo(t)
 
-	var body []byte
-	if err := l.lacNS.Do(func() error {
-		c, err := net.DialTimeout("tcp", "10.9.0.1:9102", 2*time.Second)
-		if err != nil {
+	get := func(addr, path string) []byte {
+		var body []byte
+		if err := l.lacNS.Do(func() error {
+			c, err := net.DialTimeout("tcp", addr, 2*time.Second)
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			c.SetDeadline(time.Now().Add(3 * time.Second))
+			if _, err := io.WriteString(c, "GET "+path+" HTTP/1.0\r\nAuthorization: Bearer lab-token\r\n\r\n"); err != nil {
+				return err
+			}
+			body, err = io.ReadAll(c)
 			return err
+		}); err != nil {
+			t.Fatal(err)
 		}
-		defer c.Close()
-		c.SetDeadline(time.Now().Add(3 * time.Second))
-		if _, err := io.WriteString(c, "GET /metrics HTTP/1.0\r\n\r\n"); err != nil {
-			return err
-		}
-		body, err = io.ReadAll(c)
-		return err
-	}); err != nil {
-		t.Fatal(err)
+		return body
 	}
+	body := get("10.9.0.1:9102", "/metrics")
 	for _, want := range []string{MetricSessions + " 1", MetricCalls + `{result="up"} 1`, MetricTunnels + " 1"} {
 		if !bytes.Contains(body, []byte(want)) {
 			t.Errorf("/metrics lacks %q", want)
 		}
+	}
+	if body := get("10.9.0.1:8081", "/api/v1/sessions"); !bytes.Contains(body, []byte(s.mac.String())) || !bytes.Contains(body, []byte("user3@example.com")) {
+		t.Errorf("/api/v1/sessions does not list the subscriber:\n%s", body)
 	}
 
 	cancel()

@@ -292,10 +292,11 @@ type DialFunc func(ctx context.Context, l LNS) (Tunnel, error)
 
 // tunnelEntry is one tunnel of the pool and the sessions placed on it.
 type tunnelEntry struct {
-	lns  LNS
-	t    Tunnel
-	n    int // sessions held, under Pool.mu
-	gone bool
+	lns   LNS
+	t     Tunnel
+	n     int // sessions held, under Pool.mu
+	gone  bool
+	since time.Time
 }
 
 // Pool shares tunnels among sessions: one tunnel per LNS and assignment
@@ -423,7 +424,7 @@ func (p *Pool) acquire(ctx context.Context, l LNS) (*Lease, error) {
 			return nil, fmt.Errorf("lac: LNS %v: %w", l, err)
 		}
 		p.sel.MarkAlive(l)
-		e := &tunnelEntry{lns: l, t: t, n: 1}
+		e := &tunnelEntry{lns: l, t: t, n: 1, since: time.Now()}
 		list := slices.DeleteFunc(p.tunnels[k], func(e *tunnelEntry) bool { return e.gone })
 		p.tunnels[k] = append(list, e)
 		p.mu.Unlock()
@@ -461,4 +462,27 @@ func (p *Pool) Tunnels() map[Tunnel]int {
 		}
 	}
 	return m
+}
+
+// PoolTunnel describes one tunnel of the pool.
+type PoolTunnel struct {
+	Tunnel   Tunnel
+	LNS      LNS
+	Sessions int // sessions leased on it
+	Since    time.Time
+}
+
+// List returns the tunnels of the pool.
+func (p *Pool) List() []PoolTunnel {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var r []PoolTunnel
+	for _, list := range p.tunnels {
+		for _, e := range list {
+			if !e.gone {
+				r = append(r, PoolTunnel{Tunnel: e.t, LNS: e.lns, Sessions: e.n, Since: e.since})
+			}
+		}
+	}
+	return r
 }
