@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
+	"syscall"
 	"testing"
 	"time"
 
@@ -104,5 +106,83 @@ func TestInvalid(t *testing.T) {
 	w.Len = 5
 	if _, err := c.WriteBatch(w); !errors.Is(err, udpio.ErrInvalid) {
 		t.Errorf("WriteBatch with Len > messages = %v, want ErrInvalid", err)
+	}
+}
+
+// TestReadBatchAllocs: reading a batch allocates nothing, the sender
+// addresses included.
+func TestReadBatchAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocation counts are meaningless under -race")
+	}
+	a, b := listen(t), listen(t)
+	cb, _ := udpio.NewConn(b)
+	r := udpio.NewBatch(8, 2048)
+	b.SetReadDeadline(time.Now().Add(5 * time.Second))
+	msg := []byte("x")
+	if avg := testing.AllocsPerRun(100, func() {
+		if _, err := a.WriteToUDPAddrPort(msg, b.LocalAddr().(*net.UDPAddr).AddrPort()); err != nil {
+			t.Fatal(err)
+		}
+		if n, err := cb.ReadBatch(r); err != nil || n != 1 {
+			t.Fatalf("ReadBatch = %d, %v", n, err)
+		}
+	}); avg != 0 {
+		t.Errorf("ReadBatch allocates %.1f times per call, want 0", avg)
+	}
+}
+
+// TestReadBatchIPv6AndTruncation reads from an IPv6 socket: the sender is
+// decoded from sockaddr_in6, and a datagram longer than its buffer is cut
+// and flagged MSG_TRUNC.
+func TestReadBatchIPv6AndTruncation(t *testing.T) {
+	b, err := net.ListenUDP("udp6", &net.UDPAddr{IP: net.IPv6loopback})
+	if err != nil {
+		t.Skipf("no IPv6 loopback: %v", err)
+	}
+	defer b.Close()
+	a, err := net.ListenUDP("udp6", &net.UDPAddr{IP: net.IPv6loopback})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	cb, _ := udpio.NewConn(b)
+	r := udpio.NewBatch(4, 8)
+	if _, err := a.WriteTo([]byte("0123456789"), b.LocalAddr()); err != nil {
+		t.Fatal(err)
+	}
+	b.SetReadDeadline(time.Now().Add(3 * time.Second))
+	n, err := cb.ReadBatch(r)
+	if err != nil || n != 1 {
+		t.Fatalf("ReadBatch = %d, %v", n, err)
+	}
+	if got := r.Msgs[0].Addr.String(); got != a.LocalAddr().String() {
+		t.Errorf("sender %s, want %s", got, a.LocalAddr())
+	}
+	if string(r.Data(0)) != "01234567" || r.Msgs[0].Flags&syscall.MSG_TRUNC == 0 {
+		t.Errorf("datagram %q flags %#x, want \"01234567\" with MSG_TRUNC", r.Data(0), r.Msgs[0].Flags)
+	}
+}
+
+// TestReadBatchDeadline: a read blocked on an idle socket is released by
+// its deadline, as the data-plane workers stop on cancellation.
+func TestReadBatchDeadline(t *testing.T) {
+	b := listen(t)
+	cb, _ := udpio.NewConn(b)
+	r := udpio.NewBatch(4, 2048)
+	done := make(chan error, 1)
+	go func() {
+		_, err := cb.ReadBatch(r)
+		done <- err
+	}()
+	time.Sleep(20 * time.Millisecond)
+	b.SetReadDeadline(time.Unix(1, 0))
+	select {
+	case err := <-done:
+		if !errors.Is(err, os.ErrDeadlineExceeded) {
+			t.Errorf("ReadBatch after the deadline = %v, want os.ErrDeadlineExceeded", err)
+		}
+	case <-time.After(3 * time.Second):
+		t.Fatal("ReadBatch still blocked 3 s after its deadline")
 	}
 }
