@@ -84,7 +84,7 @@ func TestUDPLoopbackHiddenAVPs(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	waitFor(t, 2*time.Second, "10 echoes", func() bool { return echoed.Load() == 10 })
+	waitFor(t, 5*time.Second, "10 echoes", func() bool { return echoed.Load() == 10 })
 	if lns.Stats().DataRx.Load() != 10 {
 		t.Errorf("LNS DataRx = %d", lns.Stats().DataRx.Load())
 	}

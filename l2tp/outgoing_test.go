@@ -44,7 +44,7 @@ func TestOutgoingCall(t *testing.T) {
 			if _, err := p.lac.Dial(context.Background(), lnsAddr, fastOpts("x")); err != nil {
 				t.Fatal(err)
 			}
-			waitFor(t, 2*time.Second, "LNS tunnel up", func() bool { return p.lnsRec.tunnelsUp.Load() == 1 })
+			waitFor(t, 5*time.Second, "LNS tunnel up", func() bool { return p.lnsRec.tunnelsUp.Load() == 1 })
 			lt := p.lns.Tunnels()[0]
 			s, err := lt.PlaceOutgoingCall(OutgoingCallRequest{OCRQ: []AVP{NewAVPString(AVPCalledNumber, "5551234")}})
 			if err != nil {
@@ -83,12 +83,12 @@ func TestOutgoingCallRefusedWithoutHandler(t *testing.T) {
 	if _, err := p.lac.Dial(context.Background(), lnsAddr, fastOpts("")); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, time.Second, "LNS tunnel up", func() bool { return p.lnsRec.tunnelsUp.Load() == 1 })
+	waitFor(t, 5*time.Second, "LNS tunnel up", func() bool { return p.lnsRec.tunnelsUp.Load() == 1 })
 	s, err := p.lns.Tunnels()[0].PlaceOutgoingCall(OutgoingCallRequest{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, time.Second, "refused", func() bool { return p.lnsRec.sessionsDown.Load() == 1 })
+	waitFor(t, 5*time.Second, "refused", func() bool { return p.lnsRec.sessionsDown.Load() == 1 })
 	p.lnsRec.mu.Lock()
 	rc := p.lnsRec.sessRC[s]
 	p.lnsRec.mu.Unlock()

@@ -140,7 +140,7 @@ func newScripted(t *testing.T) (*scripted, *Endpoint, *recorder) {
 	done := make(chan struct{})
 	go func() { lns.Run(ctx); close(done) }()
 	t.Cleanup(func() { cancel(); <-done; a.Close(); b.Close() })
-	waitFor(t, time.Second, "running", lns.running.Load)
+	waitFor(t, 5*time.Second, "running", lns.running.Load)
 
 	p := &scripted{t: t, conn: a, to: net.UDPAddrFromAddrPort(lnsAddr)}
 	p.send(0, sccrq(77))
@@ -153,12 +153,12 @@ func newScripted(t *testing.T) (*scripted, *Endpoint, *recorder) {
 	}
 	a2, _ := r.m.Find(AVPAssignedTunnelID)
 	p.tid, _ = a2.Uint16()
-	waitFor(t, time.Second, "duplicate SCCRQ counted", func() bool { return lns.Stats().Duplicates.Load() == 1 })
+	waitFor(t, 5*time.Second, "duplicate SCCRQ counted", func() bool { return lns.Stats().Duplicates.Load() == 1 })
 	if n := len(lns.Tunnels()); n != 1 {
 		t.Fatalf("%d tunnels after a retransmitted SCCRQ, want 1", n)
 	}
 	p.send(0, &Message{Type: MsgSCCCN})
-	waitFor(t, time.Second, "tunnel up", func() bool { return rec.tunnelsUp.Load() == 1 })
+	waitFor(t, 5*time.Second, "tunnel up", func() bool { return rec.tunnelsUp.Load() == 1 })
 	// The duplicate SCCRQ was re-acknowledged at once (ZLB, Nr 1); the
 	// SCCCN is acknowledged by a ZLB after the ack delay.
 	if r := p.recv(); r.m != nil || r.h.Nr != 1 || r.h.Ns != 1 {
@@ -219,7 +219,7 @@ func TestBadInputOnEstablishedTunnel(t *testing.T) {
 	if rc := resultAVP(t, r.m); rc.Result != uint16(StopCCNFSMError) {
 		t.Errorf("StopCCN result %d, want 7", rc.Result)
 	}
-	waitFor(t, time.Second, "tunnel down", func() bool { return rec.tunnelsDown.Load() == 1 })
+	waitFor(t, 5*time.Second, "tunnel down", func() bool { return rec.tunnelsDown.Load() == 1 })
 	// We acknowledge the StopCCN; the LNS lingers and re-acks a
 	// retransmission of ours, then releases the tunnel.
 	p.send(0, nil)
@@ -247,7 +247,7 @@ func TestCallMessagesOnTheWire(t *testing.T) {
 	p.send(lsid, &Message{Type: MsgICCN, AVPs: []AVP{
 		NewAVPUint32(AVPTxConnectSpeed, 1e9), FramingSync.AVP(AVPFramingType), NewAVPBytes(AVPSequencingRequired, nil),
 	}})
-	waitFor(t, time.Second, "session up", func() bool { return rec.sessionsUp.Load() == 1 })
+	waitFor(t, 5*time.Second, "session up", func() bool { return rec.sessionsUp.Load() == 1 })
 	var s *Session
 	rec.mu.Lock()
 	for k := range rec.iccn {
@@ -260,7 +260,7 @@ func TestCallMessagesOnTheWire(t *testing.T) {
 	// SLI and WEN go to the handler (section 6.13, 6.14).
 	p.send(lsid, &Message{Type: MsgSLI, AVPs: []AVP{ACCM{Send: 0xffffffff}.AVP()}})
 	p.send(lsid, &Message{Type: MsgWEN, AVPs: []AVP{CallErrors{CRC: 3}.AVP()}})
-	waitFor(t, time.Second, "SLI and WEN", func() bool { return rec.slis.Load() == 1 && rec.wens.Load() == 1 })
+	waitFor(t, 5*time.Second, "SLI and WEN", func() bool { return rec.slis.Load() == 1 && rec.wens.Load() == 1 })
 
 	// Data: sequenced because we sent Sequencing Required; both ways.
 	got := make(chan []byte, 1)
@@ -291,7 +291,7 @@ func TestCallMessagesOnTheWire(t *testing.T) {
 	// Data for an unknown session is counted and dropped by the endpoint.
 	db, _ := AppendHeader(nil, Header{TunnelID: p.tid, SessionID: lsid + 1}, 2)
 	p.write(append(db, 0xff, 0x03))
-	waitFor(t, time.Second, "unknown data counted", func() bool { return lns.Stats().DataUnknownSession.Load() == 1 })
+	waitFor(t, 5*time.Second, "unknown data counted", func() bool { return lns.Stats().DataUnknownSession.Load() == 1 })
 
 	// An unknown mandatory AVP in a session message clears the session
 	// with CDN result 2, error 8 (section 4.2).
@@ -303,7 +303,7 @@ func TestCallMessagesOnTheWire(t *testing.T) {
 	if rc := resultAVP(t, r.m); rc.Result != uint16(CDNGeneralError) || rc.Error != uint16(ErrorUnknownMandatoryAVP) {
 		t.Errorf("CDN result %+v, want 2/8", rc)
 	}
-	waitFor(t, time.Second, "session down", func() bool { return rec.sessionsDown.Load() == 1 })
+	waitFor(t, 5*time.Second, "session down", func() bool { return rec.sessionsDown.Load() == 1 })
 	if err := s.Tunnel().SendData(s, []byte{1}); !errors.Is(err, ErrTunnelClosed) {
 		t.Errorf("SendData on a cleared session: %v, want ErrTunnelClosed", err)
 	}
@@ -330,7 +330,7 @@ func TestHiddenSCCRQ(t *testing.T) {
 	done := make(chan struct{})
 	go func() { lns.Run(ctx); close(done) }()
 	defer func() { cancel(); <-done; a.Close(); b.Close() }()
-	waitFor(t, time.Second, "running", lns.running.Load)
+	waitFor(t, 5*time.Second, "running", lns.running.Load)
 
 	p := &scripted{t: t, conn: a, to: net.UDPAddrFromAddrPort(lnsAddr)}
 	m := sccrq(77)
