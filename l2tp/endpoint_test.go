@@ -425,8 +425,8 @@ func TestSilentPeerDetected(t *testing.T) {
 	checkGoroutines(t)
 	opts := TunnelOptions{
 		HelloInterval:     100 * time.Millisecond,
-		RetransmitInitial: 20 * time.Millisecond,
-		RetransmitCap:     40 * time.Millisecond,
+		RetransmitInitial: 50 * time.Millisecond,
+		RetransmitCap:     100 * time.Millisecond,
 		MaxRetries:        3,
 		AckDelay:          2 * time.Millisecond,
 	}
@@ -441,17 +441,17 @@ func TestSilentPeerDetected(t *testing.T) {
 	}
 	waitFor(t, 5*time.Second, "session up", func() bool { return p.lnsRec.sessionsUp.Load() == 1 && p.lacRec.sessionsUp.Load() == 1 })
 	// Idle but alive: HELLOs keep the tunnel up past several intervals.
-	time.Sleep(350 * time.Millisecond)
+	time.Sleep(600 * time.Millisecond)
 	if p.lacRec.tunnelsDown.Load() != 0 || p.lac.Stats().HellosTx.Load() == 0 {
 		t.Fatalf("idle tunnel: down %d, hellos %d", p.lacRec.tunnelsDown.Load(), p.lac.Stats().HellosTx.Load())
 	}
 	p.lnsConn.SetSilent(true)
 	p.lacConn.SetSilent(true) // the LNS hears nothing either
 	start := time.Now()
-	// Budget: hello interval + 20+40+40+40 ms of retransmission.
+	// Budget: hello interval + 50+100+100+100 ms of retransmission.
 	waitFor(t, 5*time.Second, "silent peer detected", func() bool { return p.lacRec.tunnelsDown.Load() == 1 })
 	if d := time.Since(start); d > 1500*time.Millisecond { // generous: the fake-clock test pins the exact schedule
-		t.Errorf("silent peer detected after %v, budget about 240 ms", d)
+		t.Errorf("silent peer detected after %v, budget about 450 ms", d)
 	}
 	p.lacRec.mu.Lock()
 	err = p.lacRec.downErr[tn]
