@@ -303,7 +303,8 @@ func (c *FileConfig) AuthProtos() ([]ppp.AuthProto, error) {
 	return out, nil
 }
 
-// LocalPools builds the in-memory pools of the [pool] sections.
+// LocalPools builds the in-memory pools of the [pool] sections. The LNS's
+// own IPCP address is held from the start: it is never a subscriber's.
 func (c *FileConfig) LocalPools() (*LocalPool, error) {
 	defs := make(map[string][]string, len(c.Pools))
 	for _, p := range c.Pools {
@@ -312,5 +313,14 @@ func (c *FileConfig) LocalPools() (*LocalPool, error) {
 	if len(defs) == 0 {
 		return nil, nil
 	}
-	return NewLocalPool(defs, c.PPP.DefaultPool)
+	p, err := NewLocalPool(defs, c.PPP.DefaultPool)
+	if err != nil {
+		return nil, err
+	}
+	if c.PPP.LocalIP.IsValid() {
+		if err := p.Claim(c.PPP.LocalIP, "lns"); err != nil {
+			return nil, err
+		}
+	}
+	return p, nil
 }

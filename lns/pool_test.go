@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"strings"
 	"testing"
 )
 
@@ -97,5 +98,36 @@ func TestNewLocalPoolErrors(t *testing.T) {
 	}
 	if _, err := NewLocalPool(map[string][]string{"a": {"10.0.0.0/30"}}, "b"); err == nil {
 		t.Error("undefined default pool accepted")
+	}
+}
+
+func TestPoolsNeverHandOutTheLNSAddress(t *testing.T) {
+	cfg, err := ParseConfig(strings.NewReader(`
+[lns]
+node = n
+[tun]
+address = 100.64.0.1/32
+[pool "p"]
+range = 100.64.0.0/30
+[lac "a"]
+secret = x
+[local-users]
+file = /dev/null
+[api]
+token = t
+`), "t.conf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool, err := cfg.LocalPools()
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := pool.Allocate(context.Background(), "", "s1")
+	if err != nil || a != netip.MustParseAddr("100.64.0.2") {
+		t.Fatalf("the only free address of 100.64.0.0/30 besides the LNS's 100.64.0.1 is .2, got %v, %v", a, err)
+	}
+	if _, err := pool.Allocate(context.Background(), "", "s2"); !errors.Is(err, ErrPoolExhausted) {
+		t.Fatalf("second allocation: %v, want ErrPoolExhausted", err)
 	}
 }

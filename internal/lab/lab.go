@@ -1,0 +1,470 @@
+// Package lab runs bras's main job end to end on one machine: network
+// namespaces sub ── lac ── lns ── upstream joined by veth pairs, an
+// ephemeral PostgreSQL, a FreeRADIUS with generated subscribers, the LAC and
+// the LNS as their own processes, subscribers brought up by bras load with
+// traffic, then the live sessions (through the API) and a usage report (from
+// PostgreSQL). Everything it made is removed at the end, also on failure or
+// Ctrl-C.
+package lab
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/bras-project/bras/internal/load"
+	"github.com/bras-project/bras/internal/netlab"
+	"github.com/bras-project/bras/internal/pglab"
+	"github.com/bras-project/bras/internal/radiuslab"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/bras-project/bras/migrations"
+)
+
+// Options say what the lab runs.
+type Options struct {
+	Bras        string        // the bras binary to run the daemons with (default: this executable)
+	Subscribers int           // subscribers bras load brings up (default 100)
+	Rate        float64       // set-ups per second (0: as fast as the in-flight cap allows)
+	Mode        string        // LAC mode: proxy or transparent (default proxy)
+	Hold        time.Duration // how long the sessions stay up with traffic (default 10s)
+	TrafficPPS  float64       // probes per second per session (default 5)
+	Keep        bool          // leave the logs directory in place
+	Out         io.Writer     // progress and results (default os.Stdout)
+}
+
+// Result is what a lab run measured; tests assert on it.
+type Result struct {
+	Load         load.Report
+	APISessions  int    // sessions the LNS API listed while they were up
+	SessionsText string // the `bras sessions` output
+	UsageText    string // the `bras report usage` output
+	// From PostgreSQL after the run: rows of the sessions table, sessions
+	// closed, and the octets the accounting recorded in each direction.
+	DBSessions, DBStopped       int
+	DBInOctets, DBOutOctets     int64
+	DBInPackets, DBOutPackets   int64
+	LogDir                      string
+}
+
+const (
+	lacSecret   = "lab-tunnel-secret"
+	radSecret   = "lab-radius-secret"
+	apiToken    = "lab-api-token"
+	realm       = "lab"
+	upstreamUDP = "10.255.2.2:9000"
+)
+
+// Run runs the lab. It returns when everything it made is gone again.
+func Run(ctx context.Context, o Options) (res *Result, err error) {
+	if o.Out == nil {
+		o.Out = os.Stdout
+	}
+	if o.Subscribers <= 0 {
+		o.Subscribers = 100
+	}
+	if o.Mode == "" {
+		o.Mode = "proxy"
+	}
+	if o.Mode != "proxy" && o.Mode != "transparent" {
+		return nil, fmt.Errorf("lab: mode %q: want proxy or transparent", o.Mode)
+	}
+	if o.Hold <= 0 {
+		o.Hold = 10 * time.Second
+	}
+	if o.TrafficPPS <= 0 {
+		o.TrafficPPS = 5
+	}
+	if o.Bras == "" {
+		if o.Bras, err = os.Executable(); err != nil {
+			return nil, err
+		}
+	}
+	if os.Geteuid() != 0 {
+		return nil, errors.New("lab: needs root (network namespaces, raw sockets, TUN)")
+	}
+	say := func(format string, a ...any) { fmt.Fprintf(o.Out, "lab: "+format+"\n", a...) }
+	os.Setenv("BRAS_API_TOKEN", apiToken) // for bras sessions
+
+	dir, err := os.MkdirTemp("", "bras-lab-")
+	if err != nil {
+		return nil, err
+	}
+	res = &Result{LogDir: dir}
+	var cleanups []func()
+	defer func() {
+		say("removing everything the lab made")
+		for i := len(cleanups) - 1; i >= 0; i-- {
+			cleanups[i]()
+		}
+		if o.Keep {
+			say("logs kept in %s", dir)
+		} else {
+			os.RemoveAll(dir)
+		}
+	}()
+
+	// 1. The network.
+	id := netlab.RandHex(3)
+	ns := map[string]*netlab.Netns{}
+	for _, n := range []string{"sub", "lac", "lns", "upstream"} {
+		x, err := netlab.Create("bras-lab-" + id + "-" + n)
+		if err != nil {
+			return res, err
+		}
+		ns[n] = x
+		cleanups = append(cleanups, x.Delete)
+	}
+	say("namespaces %s, %s, %s, %s", ns["sub"].Name, ns["lac"].Name, ns["lns"].Name, ns["upstream"].Name)
+	none := netip.Prefix{}
+	if err := netlab.Link(ns["sub"], "eth0", none, ns["lac"], "eth0", none); err != nil {
+		return res, err
+	}
+	if err := netlab.Link(ns["lac"], "eth1", netip.MustParsePrefix("10.255.1.1/24"), ns["lns"], "eth0", netip.MustParsePrefix("10.255.1.2/24")); err != nil {
+		return res, err
+	}
+	if err := netlab.Link(ns["lns"], "eth1", netip.MustParsePrefix("10.255.2.1/24"), ns["upstream"], "eth0", netip.MustParsePrefix("10.255.2.2/24")); err != nil {
+		return res, err
+	}
+	if _, err := ns["upstream"].Run("ip", "route", "add", "100.64.0.0/16", "via", "10.255.2.1"); err != nil {
+		return res, err
+	}
+	if _, err := ns["lns"].Run("sysctl", "-qw", "net.ipv4.ip_forward=1"); err != nil {
+		return res, err
+	}
+	say("links: sub eth0 ── eth0 lac 10.255.1.1 ── 10.255.1.2 lns 10.255.2.1 ── 10.255.2.2 upstream")
+
+	// 2. PostgreSQL, migrated; reached over its unix socket from every namespace.
+	say("starting an ephemeral PostgreSQL")
+	pg, err := pglab.New(ctx)
+	if err != nil {
+		return res, err
+	}
+	cleanups = append(cleanups, func() { pg.Destroy() })
+	dsn, err := pg.CreateDatabase(ctx, "bras")
+	if err != nil {
+		return res, err
+	}
+	if err := migrate(ctx, dsn); err != nil {
+		return res, err
+	}
+	say("PostgreSQL on %s, schema migrated", pg.Dir)
+
+	// 3. FreeRADIUS in namespace lns, with the subscribers.
+	rc := radiuslab.Config{
+		Dir:      filepath.Join(dir, "radius"),
+		AuthAddr: netip.MustParseAddrPort("127.0.0.1:1812"),
+		AcctAddr: netip.MustParseAddrPort("127.0.0.1:1813"),
+		Secret:   radSecret,
+	}
+	for i := 0; i < o.Subscribers; i++ {
+		rc.Users = append(rc.Users, radiuslab.User{
+			Name: fmt.Sprintf("user%d@%s", i, realm), Password: fmt.Sprintf("pw%d", i),
+			Reply: []radiuslab.Attr{{Name: "Acct-Interim-Interval", Value: "60"}, {Name: "Class", Value: fmt.Sprintf("plan-%d", i%3)}},
+		})
+	}
+	if err := radiuslab.Write(rc); err != nil {
+		return res, err
+	}
+	rad, err := start(ctx, dir, "freeradius", radiuslab.Command(ctx, rc, false, "ip", "netns", "exec", ns["lns"].Name))
+	if err != nil {
+		return res, err
+	}
+	cleanups = append(cleanups, rad.stop)
+	if err := ns["lns"].Do(func() error {
+		pctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+		defer cancel()
+		for {
+			if err := radiuslab.Probe(pctx, rc.AuthAddr, radSecret); err == nil {
+				return nil
+			} else if pctx.Err() != nil {
+				return fmt.Errorf("lab: FreeRADIUS did not answer: %w (log %s)", err, rad.log)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}); err != nil {
+		return res, err
+	}
+	say("FreeRADIUS up in lns with %d subscribers user0@%s .. user%d@%s", o.Subscribers, realm, o.Subscribers-1, realm)
+
+	// 4. The LNS and the LAC, each as its own bras process in its namespace.
+	lnsConf := filepath.Join(dir, "lns.conf")
+	if err := os.WriteFile(lnsConf, []byte(fmt.Sprintf(lnsConfig, dsn, filepath.Join(dir, "spool"))), 0o600); err != nil {
+		return res, err
+	}
+	lnsProc, err := start(ctx, dir, "lns", exec.Command("ip", "netns", "exec", ns["lns"].Name, o.Bras, "lns", "-config", lnsConf))
+	if err != nil {
+		return res, err
+	}
+	cleanups = append(cleanups, lnsProc.stop)
+	if err := lnsProc.waitLog(ctx, "LNS running", 15*time.Second); err != nil {
+		return res, err
+	}
+	say("LNS running in lns (L2TP on 10.255.1.2:1701, API on 127.0.0.1:8080 there), logs %s", lnsProc.log)
+
+	lacConf := filepath.Join(dir, "lac.conf")
+	if err := os.WriteFile(lacConf, []byte(fmt.Sprintf(lacConfig, o.Mode)), 0o600); err != nil {
+		return res, err
+	}
+	lacProc, err := start(ctx, dir, "lac", exec.Command("ip", "netns", "exec", ns["lac"].Name, o.Bras, "lac", "-config", lacConf))
+	if err != nil {
+		return res, err
+	}
+	cleanups = append(cleanups, lacProc.stop)
+	time.Sleep(500 * time.Millisecond)
+	if lacProc.exited() {
+		return res, fmt.Errorf("lab: the LAC exited at start; its log %s:\n%s", lacProc.log, lacProc.tail())
+	}
+	say("LAC running in lac (%s mode, PPPoE on eth0), logs %s", o.Mode, lacProc.log)
+
+	echo, err := start(ctx, dir, "echo", exec.Command("ip", "netns", "exec", ns["upstream"].Name, o.Bras, "echo", "-listen", upstreamUDP))
+	if err != nil {
+		return res, err
+	}
+	cleanups = append(cleanups, echo.stop)
+	say("UDP echo server on upstream %s", upstreamUDP)
+
+	// 5. The subscribers.
+	say("bringing up %d subscribers with bras load (PAP and CHAP mixed), traffic %.0f packets/s each, held %v", o.Subscribers, o.TrafficPPS, o.Hold)
+	report := filepath.Join(dir, "load.json")
+	args := []string{"netns", "exec", ns["sub"].Name, o.Bras, "load", "-iface", "eth0", "-n", fmt.Sprint(o.Subscribers),
+		"-user", "user%d@" + realm, "-password", "pw%d", "-auth", "mixed", "-inflight", "200",
+		"-traffic-target", upstreamUDP, "-traffic-pps", fmt.Sprint(o.TrafficPPS), "-hold", o.Hold.String(),
+		"-setup-timeout", "60s", "-json", report}
+	if o.Rate > 0 {
+		args = append(args, "-rate", fmt.Sprint(o.Rate))
+	}
+	loadCmd := exec.CommandContext(ctx, "ip", args...)
+	loadCmd.Stdout = o.Out
+	loadCmd.Stderr = o.Out
+	if err := loadCmd.Start(); err != nil {
+		return res, err
+	}
+	loadDone := make(chan error, 1)
+	go func() { loadDone <- loadCmd.Wait() }()
+
+	// 6. While they are up: the sessions, through the LNS's API.
+	deadline := time.Now().Add(90 * time.Second)
+	for time.Now().Before(deadline) {
+		out, err := ns["lns"].Run(o.Bras, "sessions", "-api", "http://127.0.0.1:8080", "-state", "up", "-format", "csv")
+		if err == nil {
+			n := strings.Count(out, "\n") - 1
+			res.APISessions = n
+			if n >= o.Subscribers {
+				break
+			}
+		}
+		select {
+		case err := <-loadDone:
+			loadDone <- err
+			deadline = time.Now()
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+	out, _ := ns["lns"].Command(o.Bras, "sessions", "-api", "http://127.0.0.1:8080", "-limit", "10").CombinedOutput()
+	res.SessionsText = string(out)
+	say("%d sessions up on the LNS (API); the first ten:", res.APISessions)
+	fmt.Fprint(o.Out, res.SessionsText)
+
+	if err := <-loadDone; err != nil {
+		say("bras load: %v", err)
+	}
+	b, err := os.ReadFile(report)
+	if err != nil {
+		return res, fmt.Errorf("lab: bras load wrote no report: %w", err)
+	}
+	if err := json.Unmarshal(b, &res.Load); err != nil {
+		return res, fmt.Errorf("lab: load report: %w", err)
+	}
+	say("bras load: %d up, %d failed, set-up rate %.0f/s, PADI→IPCP p50 %.1f ms p99 %.1f ms", res.Load.Up, res.Load.Failed,
+		res.Load.SetupRate, res.Load.Stages.Total.P50, res.Load.Stages.Total.P99)
+	if tr := res.Load.Traffic; tr != nil {
+		say("traffic: %d probes sent, %d echoed back, %d lost (%.2f %%)", tr.Sent, tr.Received, tr.Lost, tr.LossRatio*100)
+	}
+
+	// 7. Stop the daemons so every accounting Stop is written, then report.
+	lacProc.stop()
+	lnsProc.stop()
+	say("LAC and LNS stopped; accounting flushed")
+	if err := dbTotals(ctx, dsn, res); err != nil {
+		return res, err
+	}
+	say("PostgreSQL: %d sessions recorded, %d closed; %d octets in, %d octets out", res.DBSessions, res.DBStopped, res.DBInOctets, res.DBOutOctets)
+	usage, err := exec.CommandContext(ctx, o.Bras, "report", "usage", "-dsn", dsn,
+		"-from", time.Now().UTC().Add(-24*time.Hour).Format("2006-01-02"), "-to", time.Now().UTC().Add(24*time.Hour).Format("2006-01-02")).CombinedOutput()
+	res.UsageText = string(usage)
+	say("usage report (bras report usage), per subscriber and day:")
+	printHead(o.Out, res.UsageText, 12)
+	if err != nil {
+		return res, fmt.Errorf("lab: bras report usage: %v", err)
+	}
+	return res, nil
+}
+
+func printHead(w io.Writer, s string, n int) {
+	sc := bufio.NewScanner(strings.NewReader(s))
+	lines := 0
+	for sc.Scan() {
+		if lines == n {
+			fmt.Fprintf(w, "... (%d more rows)\n", strings.Count(s, "\n")-n)
+			return
+		}
+		fmt.Fprintln(w, sc.Text())
+		lines++
+	}
+}
+
+func migrate(ctx context.Context, dsn string) error {
+	c, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		return err
+	}
+	defer c.Close(ctx)
+	_, err = migrations.Up(ctx, c)
+	return err
+}
+
+func dbTotals(ctx context.Context, dsn string, res *Result) error {
+	c, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		return err
+	}
+	defer c.Close(ctx)
+	return c.QueryRow(ctx, `SELECT count(*), count(stop_time),
+		coalesce(sum(in_octets),0), coalesce(sum(out_octets),0), coalesce(sum(in_packets),0), coalesce(sum(out_packets),0)
+		FROM sessions`).Scan(&res.DBSessions, &res.DBStopped, &res.DBInOctets, &res.DBOutOctets, &res.DBInPackets, &res.DBOutPackets)
+}
+
+// proc is a daemon the lab started, its output in a log file.
+type proc struct {
+	name string
+	cmd  *exec.Cmd
+	log  string
+	done chan struct{}
+}
+
+func start(ctx context.Context, dir, name string, cmd *exec.Cmd) (*proc, error) {
+	logPath := filepath.Join(dir, name+".log")
+	f, err := os.Create(logPath)
+	if err != nil {
+		return nil, err
+	}
+	cmd.Stdout, cmd.Stderr = f, f
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("lab: start %s: %w", name, err)
+	}
+	p := &proc{name: name, cmd: cmd, log: logPath, done: make(chan struct{})}
+	go func() { cmd.Wait(); f.Close(); close(p.done) }()
+	return p, nil
+}
+
+func (p *proc) exited() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// stop asks the process to end (SIGTERM: graceful shutdown) and kills it
+// after 20 s.
+func (p *proc) stop() {
+	if p.exited() {
+		return
+	}
+	syscall.Kill(-p.cmd.Process.Pid, syscall.SIGTERM)
+	select {
+	case <-p.done:
+	case <-time.After(20 * time.Second):
+		syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+		<-p.done
+	}
+}
+
+func (p *proc) tail() string {
+	b, _ := os.ReadFile(p.log)
+	if len(b) > 4000 {
+		b = b[len(b)-4000:]
+	}
+	return string(b)
+}
+
+func (p *proc) waitLog(ctx context.Context, text string, d time.Duration) error {
+	deadline := time.Now().Add(d)
+	for time.Now().Before(deadline) {
+		if b, _ := os.ReadFile(p.log); bytes.Contains(b, []byte(text)) {
+			return nil
+		}
+		if p.exited() {
+			return fmt.Errorf("lab: %s exited at start:\n%s", p.name, p.tail())
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	return fmt.Errorf("lab: %s did not start in %v:\n%s", p.name, d, p.tail())
+}
+
+const lnsConfig = `# generated by bras lab
+[lns]
+node = lab-lns
+listen = 10.255.1.2:1701
+[tun]
+name = bras0
+address = 100.64.0.1/32
+[ppp]
+dns = 100.64.0.1
+echo-interval = 10s
+[pool "default"]
+range = 100.64.0.0/16
+[lac "lab-lac"]
+secret = ` + lacSecret + `
+[radius]
+[radius.server "lab"]
+address = 127.0.0.1:1812
+secret = ` + radSecret + `
+[radius.accounting-server "lab"]
+address = 127.0.0.1:1813
+secret = ` + radSecret + `
+[coa]
+listen = 127.0.0.1:3799
+[coa.client "lab"]
+address = 127.0.0.1/32
+secret = ` + radSecret + `
+[accounting]
+database = %s
+spool-dir = %s
+radius = true
+[api]
+listen = 127.0.0.1:8080
+token = ` + apiToken + `
+`
+
+const lacConfig = `# generated by bras lab
+[lac]
+host-name = lab-lac
+listen = 10.255.1.1:1701
+[access "eth0"]
+mode = %s
+[lns "lab-lns"]
+address = 10.255.1.2:1701
+secret = ` + lacSecret + `
+realms = ` + realm + `
+default = true
+`

@@ -1,0 +1,78 @@
+package lab
+
+import (
+	"context"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/bras-project/bras/internal/testenv"
+)
+
+// buildBras builds the bras binary the lab runs its daemons with.
+func buildBras(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "bras")
+	cmd := exec.Command("go", "build", "-o", bin, "../../cmd/bras")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// TestLabEndToEnd is the product's main job, through real processes: 200
+// PPPoE subscribers through the LAC (proxy mode, then transparent mode) and
+// the LNS, with a real FreeRADIUS and a real PostgreSQL. Every subscriber
+// gets an address, the traffic to upstream comes back without loss, and the
+// accounting in PostgreSQL matches the traffic that was sent.
+func TestLabEndToEnd(t *testing.T) {
+	testenv.RequireRoot(t)
+	testenv.RequireCommand(t, "freeradius")
+	testenv.RequireCommand(t, "initdb")
+	bin := buildBras(t)
+	for _, mode := range []string{"proxy", "transparent"} {
+		t.Run(mode, func(t *testing.T) {
+			const n = 200
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+			defer cancel()
+			var out io.Writer = io.Discard
+			if testing.Verbose() {
+				out = os.Stdout
+			}
+			res, err := Run(ctx, Options{Bras: bin, Subscribers: n, Mode: mode, Hold: 4 * time.Second, TrafficPPS: 5, Out: out})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Load.Up != n || res.Load.Failed != 0 {
+				t.Fatalf("%d of %d subscribers up, %d failed: %v", res.Load.Up, n, res.Load.Failed, res.Load.Failures)
+			}
+			if res.APISessions != n {
+				t.Errorf("the LNS API listed %d sessions up, want %d", res.APISessions, n)
+			}
+			tr := res.Load.Traffic
+			if tr == nil || tr.Sent == 0 {
+				t.Fatal("no traffic was sent")
+			}
+			if tr.Lost != 0 || tr.Received != tr.Sent {
+				t.Errorf("traffic: %d sent, %d echoed back, %d lost; want no loss", tr.Sent, tr.Received, tr.Lost)
+			}
+			if res.DBSessions != n || res.DBStopped != n {
+				t.Errorf("PostgreSQL has %d sessions, %d closed; want %d and %d", res.DBSessions, res.DBStopped, n, n)
+			}
+			// Every probe went up through the LNS (in) and its echo came
+			// down (out): the accounted packets match what bras load counted.
+			if res.DBInPackets < int64(tr.Sent) || res.DBInPackets > int64(tr.Sent)+2*n {
+				t.Errorf("accounted in_packets %d, bras load sent %d probes", res.DBInPackets, tr.Sent)
+			}
+			if res.DBOutPackets < int64(tr.Received) || res.DBOutPackets > int64(tr.Received)+2*n {
+				t.Errorf("accounted out_packets %d, bras load got %d echoes", res.DBOutPackets, tr.Received)
+			}
+			if res.DBInOctets < int64(tr.Sent)*int64(tr.Size) {
+				t.Errorf("accounted in_octets %d < %d probes of %d octets", res.DBInOctets, tr.Sent, tr.Size)
+			}
+		})
+	}
+}
