@@ -52,10 +52,10 @@ type Result struct {
 	UsageText    string // the `bras report usage` output
 	// From PostgreSQL after the run: rows of the sessions table, sessions
 	// closed, and the octets the accounting recorded in each direction.
-	DBSessions, DBStopped       int
-	DBInOctets, DBOutOctets     int64
-	DBInPackets, DBOutPackets   int64
-	LogDir                      string
+	DBSessions, DBStopped     int
+	DBInOctets, DBOutOctets   int64
+	DBInPackets, DBOutPackets int64
+	LogDir                    string
 }
 
 const (
