@@ -21,7 +21,8 @@ var ErrInvalid = errors.New("udpio: invalid argument")
 // behind them are never reallocated.
 //
 // For reading, Msgs[i].Buffers[0] is buffer i and, after ReadBatch, Msgs[i].N
-// its length and Msgs[i].Addr the sender. For writing, the caller points
+// its length and Msgs[i].Addr the sender (a *net.UDPAddr owned by the batch
+// and overwritten by the next read). For writing, the caller points
 // Msgs[i].Buffers[0] at the datagram (a slice of any buffer it owns, so a
 // header can be prepended in headroom without copying), sets Msgs[i].Addr
 // (a *net.UDPAddr; nil on a connected socket) and Len.
