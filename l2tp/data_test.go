@@ -79,6 +79,20 @@ func TestUDPLoopbackHiddenAVPs(t *testing.T) {
 	if !ok || string(a.Value) != "hidden" || !a.Hidden {
 		t.Fatalf("LNS ICRQ Calling Number %q hidden=%v (found %v), want %q hidden", a.Value, a.Hidden, ok, "hidden")
 	}
+	// The two ends agree on each other's IDs and names.
+	lt, nt := s.Tunnel(), ls.Tunnel()
+	if lt.PeerID() != nt.LocalID() || nt.PeerID() != lt.LocalID() || s.PeerID() != ls.LocalID() || ls.PeerID() != s.LocalID() {
+		t.Errorf("IDs: LAC tunnel %d/%d session %d/%d, LNS tunnel %d/%d session %d/%d",
+			lt.LocalID(), lt.PeerID(), s.LocalID(), s.PeerID(), nt.LocalID(), nt.PeerID(), ls.LocalID(), ls.PeerID())
+	}
+	if lt.PeerHostName() != "lns" || nt.PeerHostName() != "lac" || lt.State() != CtrlEstablished || nt.Sessions() != 1 ||
+		s.State() != CallEstablished || ls.State() != CallEstablished || s.Role() != LACIncoming || ls.Role() != LNSIncoming {
+		t.Errorf("LAC sees %q %v, LNS sees %q with %d sessions; session states %v %v",
+			lt.PeerHostName(), lt.State(), nt.PeerHostName(), nt.Sessions(), s.State(), ls.State())
+	}
+	if nt.Peer() != lt.ep.conn.LocalAddr().(*net.UDPAddr).AddrPort() {
+		t.Errorf("LNS sends to %v, the LAC is at %v", nt.Peer(), lt.ep.conn.LocalAddr())
+	}
 	for range 10 {
 		if err := s.Tunnel().SendData(s, []byte("ping")); err != nil {
 			t.Fatal(err)
