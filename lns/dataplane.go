@@ -124,7 +124,10 @@ type FlowConfig struct {
 	Peer netip.AddrPort
 	// Sequencing is set when the LAC sent Sequencing Required (RFC 2661
 	// section 4.4.6): downstream data messages then carry Ns, counted per
-	// session (section 5.4).
+	// session (section 5.4). Ns is taken atomically per packet; with
+	// several TUN queues, packets of one session read by different
+	// workers may leave a few positions out of Ns order (the kernel keeps
+	// each 5-tuple on one queue, so a single flow stays in order).
 	Sequencing bool
 	// Up and Down are the initial rate limits from the subscriber and
 	// towards it; zero means unlimited.
