@@ -296,7 +296,7 @@ func (l *Load) fail(s *sub, reason string) {
 	s.reason = reason
 	l.failed.Add(1)
 	l.resolve()
-	l.log.Debug("load: set-up failed", "mac", s.mac.String(), "user", s.cred.Username, "reason", reason)
+	l.log.Debug("load: set-up failed", "mac", s.mac, "user", s.cred.Username, "reason", reason)
 }
 
 // WaitSetup waits until every set-up has come up or failed.
@@ -630,7 +630,7 @@ func (s *sub) Up(ps *ppp.Session, n ppp.NetworkInfo) {
 		l.tun.bind(s, n)
 	}
 	l.resolve()
-	l.log.Debug("load: session up", "mac", s.mac.String(), "user", s.cred.Username, "session_id", s.cs.ID, "address", n.Local.String())
+	l.log.Debug("load: session up", "mac", s.mac, "user", s.cred.Username, "session_id", s.cs.ID, "address", n.Local)
 }
 
 // Down is ppp.Handler.Down: the PPP session ended.
@@ -653,7 +653,7 @@ func (s *sub) Down(ps *ppp.Session, r ppp.Reason) {
 		s.up.Store(false)
 		l.upNow.Add(-1)
 		l.dropped.Add(1)
-		l.log.Info("load: session dropped", "mac", s.mac.String(), "user", s.cred.Username, "reason", reason)
+		l.log.Info("load: session dropped", "mac", s.mac, "user", s.cred.Username, "reason", reason)
 	}
 	if s.cs != nil {
 		_ = s.cs.Close()
