@@ -48,6 +48,7 @@ type GeneralConfig struct {
 	EchoInterval      time.Duration  `cfg:"echo-interval"`
 	EchoFailures      int            `cfg:"echo-failures"`
 	HeldFrames        int            `cfg:"held-frames"`
+	ReadyWait         time.Duration  `cfg:"ready-wait"`
 	Shards            int            `cfg:"shards"`
 	Workers           int            `cfg:"workers"`
 	ShutdownTimeout   time.Duration  `cfg:"shutdown-timeout"`
@@ -303,7 +304,7 @@ func RunDaemon(ctx context.Context, c *FileConfig, o DaemonOptions) error {
 	g := c.LAC
 	cfg := Config{
 		Logger: log, Routes: routes, HoldDown: g.HoldDown, DialTimeout: g.DialTimeout, CallTimeout: g.CallTimeout,
-		SessionsPerTunnel: g.SessionsPerTunnel, HeldFrames: g.HeldFrames, Shards: g.Shards, Workers: g.Workers,
+		SessionsPerTunnel: g.SessionsPerTunnel, HeldFrames: g.HeldFrames, ReadyWait: g.ReadyWait, Shards: g.Shards, Workers: g.Workers,
 		Tunnel: l2tp.TunnelOptions{HelloInterval: g.HelloInterval, RetransmitInitial: g.RetransmitInitial, MaxRetries: g.MaxRetries},
 		Echo:   ppp.EchoConfig{Interval: g.EchoInterval, MaxFailures: g.EchoFailures},
 	}

@@ -97,6 +97,10 @@ type Config struct {
 	Workers    int // tunnel-selection workers (dial, RADIUS); 0: 32
 	QueueSize  int // events per shard and jobs queued; 0: 8192
 	HeldFrames int // transparent mode: frames held until ICCN; 0: 16
+	// ReadyWait is how long frames held during call set-up wait, after
+	// the ICCN, for the LNS's first frame: an LNS handles the ICCN on its
+	// control path and may drop data that overtakes it. 0: 1 s.
+	ReadyWait time.Duration
 }
 
 // Stats are the LAC's counters.
@@ -167,6 +171,9 @@ func New(cfg Config) (*LAC, error) {
 	}
 	if cfg.HeldFrames <= 0 {
 		cfg.HeldFrames = 16
+	}
+	if cfg.ReadyWait <= 0 {
+		cfg.ReadyWait = time.Second
 	}
 	if cfg.NASPortType == 0 {
 		cfg.NASPortType = aaa.PortEthernet
@@ -384,6 +391,10 @@ func (l *LAC) Data(_ *l2tp.Tunnel, ls *l2tp.Session, _ l2tp.Header, payload []by
 		return
 	}
 	s.forwardDown(payload)
+	if !s.lnsSpoke.Load() && s.lnsSpoke.CompareAndSwap(false, true) {
+		// The LNS has processed the ICCN: held frames may follow.
+		s.sh.postCtrl(event{kind: evLNSReady, s: s})
+	}
 }
 
 // state is a session's progress.
@@ -425,10 +436,11 @@ type session struct {
 	started time.Time
 
 	// Data path.
-	up      atomic.Bool
-	pending atomic.Int32 // frames handed to the shard not yet processed
-	upFn    atomic.Pointer[func([]byte) error]
-	downFn  func([]byte) error
+	up       atomic.Bool
+	pending  atomic.Int32 // frames handed to the shard not yet processed
+	upFn     atomic.Pointer[func([]byte) error]
+	downFn   func([]byte) error
+	lnsSpoke atomic.Bool // a data frame came from the LNS
 	// Counters (64-bit, PPP frames without FF 03).
 	UpPackets, UpBytes, DownPackets, DownBytes, Dropped atomic.Uint64
 
@@ -519,6 +531,7 @@ const (
 	evShutdown
 	evSnapshot
 	evAdminClose
+	evLNSReady
 )
 
 type event struct {
@@ -597,6 +610,10 @@ func (sh *shard) expire(te timerEntry, now time.Time) {
 	}
 	if !s.deadline.IsZero() && !now.Before(s.deadline) {
 		s.deadline = time.Time{}
+		if s.state == stUp {
+			s.flush() // the LNS stayed silent (passive LCP): send what we hold
+			return
+		}
 		if s.refusing {
 			s.finish(s.refuseMsg)
 			return
@@ -662,9 +679,9 @@ func (sh *shard) handle(ev event) {
 		s.pending.Add(-1)
 		switch {
 		case s.state == stDone:
-		case s.state == stUp:
+		case s.state == stUp && s.up.Load():
 			s.forwardUp(ev.frame)
-		case s.pp != nil:
+		case s.pp != nil && s.state != stUp:
 			s.pp.Input(ev.frame, now)
 		case len(s.held) < l.cfg.HeldFrames:
 			s.held = append(s.held, ev.frame)
@@ -710,16 +727,21 @@ func (sh *shard) handle(ev event) {
 		}
 		s.ls = ev.ls
 		s.state = stUp
-		s.deadline = time.Time{}
 		s.pp = nil // the LNS takes over PPP
 		s.upFn.Store(ev.upFn)
-		for _, f := range s.held {
-			s.forwardUp(f)
-		}
-		s.held = nil
-		s.up.Store(true)
 		l.stats.CallsUp.Add(1)
 		l.log.Info("lac: call up", s.logAttrs()...)
+		if s.lnsSpoke.Load() {
+			s.flush()
+		} else {
+			// Held frames wait until the LNS has processed the ICCN (its
+			// first frame), or ReadyWait.
+			s.deadline = now.Add(l.cfg.ReadyWait)
+		}
+	case evLNSReady:
+		if s.state == stUp && !s.up.Load() {
+			s.flush()
+		}
 	case evCallDown:
 		if s.state == stDone || (s.ls != nil && s.ls != ev.ls) {
 			return
@@ -741,6 +763,17 @@ func (sh *shard) handle(ev event) {
 		return
 	}
 	sh.schedule(s)
+}
+
+// flush sends the frames held during call set-up, in order, and opens
+// the direct path.
+func (s *session) flush() {
+	s.deadline = time.Time{}
+	for _, f := range s.held {
+		s.forwardUp(f)
+	}
+	s.held = nil
+	s.up.Store(true)
 }
 
 // refusal is the message a refused subscriber gets.

@@ -247,7 +247,7 @@ func ipv4Frame(src netip.Addr, n int) []byte {
 	return binary.BigEndian.AppendUint32(b, uint32(n))
 }
 
-func within(t *testing.T, d time.Duration, what string, cond func() bool) {
+func within(t testing.TB, d time.Duration, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(d)
 	for !cond() {
@@ -262,7 +262,7 @@ func within(t *testing.T, d time.Duration, what string, cond func() bool) {
 // pppoe.Client and ppp client sessions, the LAC under test, and an LNS
 // made of the l2tp endpoint and ppp server sessions.
 type lab struct {
-	t     *testing.T
+	t     testing.TB
 	ctx   context.Context
 	lac   *LAC
 	lns   *fakeLNS
@@ -284,7 +284,7 @@ var (
 	liveLNS = LNS{Name: "live", Addr: netip.MustParseAddrPort("10.9.0.2:1701"), Secret: labSecret, Preference: 2}
 )
 
-func newLab(t *testing.T, cfg Config, acc AccessConfig) *lab {
+func newLab(t testing.TB, cfg Config, acc AccessConfig) *lab {
 	t.Helper()
 	l := newLabWithoutLAC(t)
 	l.startLAC(cfg, acc)
@@ -332,7 +332,7 @@ func (l *lab) startLAC(cfg Config, acc AccessConfig) {
 
 }
 
-func newLabWithoutLAC(t *testing.T) *lab {
+func newLabWithoutLAC(t testing.TB) *lab {
 	t.Helper()
 	testenv.RequireRoot(t)
 	sub, lacNS, lnsNS := testenv.NewNetns(t, "sub"), testenv.NewNetns(t, "lac"), testenv.NewNetns(t, "lns")
@@ -480,7 +480,7 @@ func (s *subscriber) waitUp(ctx context.Context) error {
 }
 
 // echo sends an IPv4 frame and waits for the LNS's echo.
-func (s *subscriber) echo(t *testing.T) {
+func (s *subscriber) echo(t testing.TB) {
 	t.Helper()
 	f := ipv4Frame(netip.AddrFrom4([4]byte{100, 64, byte(s.i >> 8), byte(s.i)}), s.i)
 	if err := s.cs.Send(f); err != nil {
@@ -496,7 +496,7 @@ func (s *subscriber) echo(t *testing.T) {
 	}
 }
 
-func (s *subscriber) waitPADT(t *testing.T, what string) {
+func (s *subscriber) waitPADT(t testing.TB, what string) {
 	t.Helper()
 	select {
 	case <-s.cs.Done():
@@ -935,5 +935,36 @@ realms = example.com
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("RunDaemon did not return after its context was cancelled")
+	}
+}
+
+// BenchmarkNetnsSessionSetup measures PADI to IPCP up through the LAC and
+// the in-process LNS, 50 subscribers dialling at once, in both modes.
+func BenchmarkNetnsSessionSetup(b *testing.B) {
+	for _, mode := range []Mode{ModeTransparent, ModeProxy} {
+		b.Run(mode.String(), func(b *testing.B) {
+			routes, _ := NewRoutes([]Route{{Default: true, LNS: []LNS{liveLNS}}})
+			l := newLab(b, Config{Routes: routes}, AccessConfig{Mode: mode})
+			if b.N > 60000 {
+				b.Skip("more sessions than MACs")
+			}
+			b.ResetTimer()
+			start := time.Now()
+			g, gctx := errgroup.WithContext(l.ctx)
+			g.SetLimit(50)
+			for i := range b.N {
+				g.Go(func() error {
+					s, err := l.dial(i, "", "example.com")
+					if err != nil {
+						return err
+					}
+					return s.waitUp(gctx)
+				})
+			}
+			if err := g.Wait(); err != nil {
+				b.Fatal(err)
+			}
+			b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "sessions/s")
+		})
 	}
 }
