@@ -2,6 +2,8 @@ package lac
 
 import (
 	"container/heap"
+	"context"
+	"runtime"
 	"testing"
 	"time"
 
@@ -172,4 +174,21 @@ func TestPADTBeforeTheCall(t *testing.T) {
 	if s.state != stDone || len(h.sent) != 0 {
 		t.Error("a call up after PADT revived the session")
 	}
+}
+
+func TestRunStopsItsGoroutines(t *testing.T) {
+	before := runtime.NumGoroutine()
+	l, err := New(Config{Shards: 3, Workers: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- l.Run(ctx) }()
+	within(t, time.Second, "the shards and workers to start", func() bool { return runtime.NumGoroutine() >= before+9 })
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	within(t, time.Second, "every goroutine of Run to end", func() bool { return runtime.NumGoroutine() <= before })
 }
