@@ -646,3 +646,24 @@ func TestHandlerMayCallBack(t *testing.T) {
 		t.Errorf("%d sessions left", tn.Sessions())
 	}
 }
+
+// TestWrongSecretWithHiddenAVPs: with hidden AVPs on both ends and
+// different secrets, the SCCRP does not decode: refused as result 4.
+func TestWrongSecretWithHiddenAVPs(t *testing.T) {
+	checkGoroutines(t)
+	lo := fastOpts("lns-secret")
+	lo.HideAVPs = true
+	p := newPair(t, l2tptest.Impairment{}, acceptAll(lo), false)
+	o := fastOpts("lac-secret")
+	o.HideAVPs = true
+	_, err := p.lac.Dial(context.Background(), lnsAddr, o)
+	var te *TunnelError
+	if !errors.As(err, &te) || !errors.Is(err, ErrNotAuthorized) {
+		t.Fatalf("Dial: %v, want ErrNotAuthorized", err)
+	}
+	// The LAC cannot read the LNS's hidden Assigned Tunnel ID, so it
+	// cannot address a StopCCN; it fails at once and counts it.
+	if te.Result.Result != uint16(StopCCNNotAuthorized) || p.lac.Stats().AuthFailures.Load() != 1 {
+		t.Errorf("Dial: result %d, LAC AuthFailures %d; want 4 and 1", te.Result.Result, p.lac.Stats().AuthFailures.Load())
+	}
+}

@@ -333,11 +333,34 @@ func (t *Tunnel) deliver(sid uint16, b []byte) {
 				}
 				return
 			}
-			t.ctrlEvent(CtrlClose, um.Result(), fmt.Errorf("%w: %v", ErrProtocol, err))
+			ev, ok := badSCC(m.Type)
+			if !ok {
+				ev = CtrlClose
+			}
+			if a, found := m.Find(AVPAssignedTunnelID); found && t.PeerID() == 0 {
+				if pid, err := a.Uint16(); err == nil {
+					t.peerID.Store(uint32(pid)) // so the StopCCN reaches the peer
+				}
+			}
+			t.ctrlEvent(ev, um.Result(), fmt.Errorf("%w: %v", ErrProtocol, err))
 			return
 		}
 		t.ep.stats.Malformed.Add(1)
 		t.ep.debugLimited("l2tp: undecodable control message", "tunnel_id", t.localID, "peer", t.peer, "err", err)
+		if ev, ok := badSCC(m.Type); ok && t.lingerUntil.IsZero() {
+			// An SCCRQ, SCCRP or SCCCN we cannot decode is "not
+			// acceptable" (section 7.2.1). With hidden AVPs that do not
+			// reveal, the secrets differ: result 4 (section 5.1.1).
+			rc := ResultCode{Result: uint16(StopCCNGeneralError), HasError: true, Error: uint16(ErrorValueOutOfRange), Message: err.Error()}
+			cause := fmt.Errorf("%w: %v", ErrProtocol, err)
+			if len(t.opts.Secret) > 0 && hasHidden(b) {
+				t.ep.stats.AuthFailures.Add(1)
+				t.ep.log.Warn("l2tp: tunnel authentication failed: hidden AVPs do not reveal with our secret", "tunnel_id", t.localID, "peer", t.peer)
+				rc = ResultCode{Result: uint16(StopCCNNotAuthorized), HasError: true, Message: "hidden AVPs do not reveal"}
+				cause = fmt.Errorf("%w: %v", ErrNotAuthorized, err)
+			}
+			t.ctrlEvent(ev, rc, cause)
+		}
 		return
 	}
 	if !t.lingerUntil.IsZero() {
@@ -494,8 +517,10 @@ func (t *Tunnel) ctrlEvent(ev CtrlEvent, rc ResultCode, err error) {
 				}
 			}
 			t.ep.stats.StopCCNTx.Add(1)
+			// Never hidden: a peer with the wrong secret must still
+			// read why it is refused.
 			m := &Message{Type: MsgStopCCN, AVPs: []AVP{
-				t.hide(NewAVPUint16(AVPAssignedTunnelID, t.localID)),
+				NewAVPUint16(AVPAssignedTunnelID, t.localID),
 				rc.AVP(),
 			}}
 			t.sendMsg(m, 0)
@@ -650,4 +675,32 @@ func (t *Tunnel) flush() {
 			t.ep.debugLimited("l2tp: control write failed", "tunnel_id", t.localID, "peer", t.peer, "err", err)
 		}
 	}
+}
+
+// badSCC is the "not acceptable" event of a control connection message.
+func badSCC(t MsgType) (CtrlEvent, bool) {
+	switch t {
+	case MsgSCCRQ:
+		return CtrlRecvSCCRQBad, true
+	case MsgSCCRP:
+		return CtrlRecvSCCRPBad, true
+	case MsgSCCCN:
+		return CtrlRecvSCCCNBad, true
+	}
+	return 0, false
+}
+
+// hasHidden reports whether any AVP of an encoded message has the H bit.
+func hasHidden(b []byte) bool {
+	for len(b) >= 6 {
+		n := int(binary.BigEndian.Uint16(b[0:2]) & 0x03ff)
+		if n < 6 || n > len(b) {
+			return false
+		}
+		if b[0]&0x40 != 0 {
+			return true
+		}
+		b = b[n:]
+	}
+	return false
 }

@@ -351,3 +351,30 @@ func TestHiddenSCCRQ(t *testing.T) {
 		t.Errorf("Accept saw host names %q", hosts)
 	}
 }
+
+// TestSCCRQUnknownMandatoryAVP: section 4.2, an unrecognised AVP with the
+// M bit in an SCCRQ refuses the tunnel with StopCCN result 2, error 8.
+func TestSCCRQUnknownMandatoryAVP(t *testing.T) {
+	checkGoroutines(t)
+	a, b := l2tptest.NewPipe(lacAddr, lnsAddr, l2tptest.Impairment{})
+	lns, _ := NewEndpoint(b, Config{HostName: "lns1", ShutdownTimeout: 100 * time.Millisecond, Accept: acceptAll(TunnelOptions{})})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { lns.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done; a.Close(); b.Close() }()
+	waitFor(t, 5*time.Second, "running", lns.running.Load)
+	p := &scripted{t: t, conn: a, to: net.UDPAddrFromAddrPort(lnsAddr)}
+	m := sccrq(77)
+	m.AVPs = append(m.AVPs, AVP{Mandatory: true, VendorID: 9, Type: 1, Value: []byte{1, 2}})
+	p.send(0, m)
+	r := p.recvMsg()
+	if r.m.Type != MsgStopCCN || r.h.TunnelID != 77 {
+		t.Fatalf("answer: %v to tunnel %d, want StopCCN to 77", r.m.Type, r.h.TunnelID)
+	}
+	if rc := resultAVP(t, r.m); rc.Result != uint16(StopCCNGeneralError) || rc.Error != uint16(ErrorUnknownMandatoryAVP) {
+		t.Errorf("StopCCN result %+v, want 2/8", rc)
+	}
+	if lns.Stats().UnknownMandatory.Load() != 1 {
+		t.Errorf("UnknownMandatory = %d", lns.Stats().UnknownMandatory.Load())
+	}
+}
