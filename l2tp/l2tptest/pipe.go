@@ -113,24 +113,38 @@ func (c *Conn) ReadFrom(p []byte) (int, net.Addr, error) {
 		dl, wake := c.deadline, c.wake
 		c.mu.Unlock()
 		var tc <-chan time.Time
+		var tm *time.Timer
 		if !dl.IsZero() {
 			d := time.Until(dl)
 			if d <= 0 {
 				return 0, nil, c.opErr("read", os.ErrDeadlineExceeded)
 			}
-			t := time.NewTimer(d)
-			defer t.Stop()
-			tc = t.C
+			tm = time.NewTimer(d)
+			tc = tm.C
 		}
+		var (
+			n   int
+			err error
+			got bool
+		)
 		select {
 		case b := <-c.inbox:
-			return copy(p, b), c.remote, nil
+			n, got = copy(p, b), true
 		case <-c.closed:
-			return 0, nil, c.opErr("read", net.ErrClosed)
+			err = c.opErr("read", net.ErrClosed)
 		case <-tc:
-			return 0, nil, c.opErr("read", os.ErrDeadlineExceeded)
+			err = c.opErr("read", os.ErrDeadlineExceeded)
 		case <-wake:
 			// the deadline moved: look again
+		}
+		if tm != nil {
+			tm.Stop()
+		}
+		if got {
+			return n, c.remote, nil
+		}
+		if err != nil {
+			return 0, nil, err
 		}
 	}
 }
