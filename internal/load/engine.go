@@ -131,13 +131,14 @@ type Load struct {
 
 	traffic   trafficState
 	tun       *tunBinding
-	raw       *rawSender // flood mode's batched sender
+	raw       *rawSender // the traffic senders' batched socket
 	rawErrors atomic.Uint64
 
+	unhook   atomic.Pointer[func() bool] // undoes the AfterFunc on Start's context
 	stopOnce sync.Once
 	stopped  chan struct{} // closed when Stop is done
 	stopErr  error
-	report   *Report
+	report   atomic.Pointer[Report]
 }
 
 // Start opens the PPPoE client on cfg.Interface (in the network namespace
@@ -166,7 +167,7 @@ func Start(ctx context.Context, cfg Config) (*Load, error) {
 			return nil, err
 		}
 	}
-	if cfg.Traffic.Flood && cfg.Traffic.Target.IsValid() {
+	if cfg.Traffic.Target.IsValid() {
 		if l.raw, err = openRawSender(cfg.Interface); err != nil {
 			closeClient()
 			if l.tun != nil {
@@ -203,7 +204,8 @@ func Start(ctx context.Context, cfg Config) (*Load, error) {
 	}
 	l.startTraffic()
 	// Stop the whole run when the caller's context ends.
-	context.AfterFunc(ctx, func() { _ = l.Stop() })
+	unhook := context.AfterFunc(ctx, func() { _ = l.Stop() })
+	l.unhook.Store(&unhook)
 	return l, nil
 }
 
@@ -350,6 +352,9 @@ func (st Stats) String() string {
 func (l *Load) Stop() error {
 	l.stopOnce.Do(func() {
 		defer close(l.stopped)
+		if u := l.unhook.Load(); u != nil {
+			(*u)()
+		}
 		// No new set-ups; the discoveries under way fail as "stopped".
 		l.dialCancel()
 		l.stopTraffic()
@@ -368,7 +373,7 @@ func (l *Load) Stop() error {
 		if l.raw != nil {
 			l.raw.close()
 		}
-		l.report = l.makeReport()
+		l.report.Store(l.makeReport())
 	})
 	<-l.stopped
 	return l.stopErr

@@ -88,7 +88,7 @@ type Direction struct {
 }
 
 // Report returns the report, once Stop has returned (nil before).
-func (l *Load) Report() *Report { return l.report }
+func (l *Load) Report() *Report { return l.report.Load() }
 
 func (l *Load) makeReport() *Report {
 	r := &Report{Sessions: len(l.subs), Failures: map[string]int{}, Drops: map[string]int{}, InboxDrops: l.inboxDrops.Load()}

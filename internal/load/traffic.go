@@ -91,7 +91,7 @@ func (p *prober) send(s *sub, now time.Time) bool {
 // paced sends Traffic.PPS probes per second on every session that is up,
 // round robin, from one goroutine.
 func (l *Load) paced() {
-	p := newProber(l)
+	bt := newBatcher(l)
 	tick := time.NewTicker(10 * time.Millisecond)
 	defer tick.Stop()
 	last := time.Now()
@@ -115,7 +115,7 @@ func (l *Load) paced() {
 			for miss := 0; budget >= 1 && miss < len(ups); {
 				s := ups[cursor%len(ups)]
 				cursor++
-				if !p.send(s, now) {
+				if !bt.send(s, now) {
 					miss++
 					continue
 				}
@@ -123,6 +123,7 @@ func (l *Load) paced() {
 				budget--
 				l.markFirst()
 			}
+			bt.flush()
 			budget = min(budget, l.cfg.Traffic.PPS*float64(len(ups)))
 		}
 	}
@@ -148,30 +149,77 @@ func (l *Load) flood(w, n int) {
 		return
 	}
 	l.markFirst()
-	p := newProber(l)
+	bt := newBatcher(l)
+	defer bt.flush()
+	for {
+		select {
+		case <-l.traffic.stop:
+			return
+		default:
+		}
+		alive := false
+		now := time.Now()
+		for _, s := range mine {
+			alive = bt.send(s, now) || alive
+		}
+		if !alive {
+			return
+		}
+	}
+}
+
+// batcher sends probes in sendmmsg batches on the raw sender when there is
+// one (untagged sessions), through each ClientSession otherwise. It belongs
+// to one sender goroutine.
+type batcher struct {
+	l    *Load
+	p    *prober
+	b    *frameBatch
+	subs []*sub // the subscriber of each frame in b
+}
+
+func newBatcher(l *Load) *batcher {
+	bt := &batcher{l: l, p: newProber(l)}
 	if l.raw != nil {
-		l.floodBatched(p, mine)
+		bt.b = newFrameBatch(64, 14+pppoe.HeaderLen+2+l.cfg.Traffic.Size)
+	}
+	return bt
+}
+
+// send queues (or sends) s's next probe; false when s is not up.
+func (bt *batcher) send(s *sub, now time.Time) bool {
+	if !s.up.Load() {
+		return false
+	}
+	if bt.b == nil || s.cs.VLAN != 0 || s.cs.OuterVLAN != 0 {
+		return bt.p.send(s, now)
+	}
+	if bt.b.appendFrame(s.cs, bt.p.build(s, now)) != nil {
+		s.txSeq--
+		return false
+	}
+	bt.subs = append(bt.subs, s)
+	if bt.b.full() {
+		bt.flush()
+	}
+	return true
+}
+
+// flush sends the queued frames; a frame the kernel did not take gives its
+// sequence number back (frames of one session are queued in order).
+func (bt *batcher) flush() {
+	if bt.b == nil || bt.b.count == 0 {
 		return
 	}
-	for i := 0; ; i++ {
-		if i%64 == 0 {
-			select {
-			case <-l.traffic.stop:
-				return
-			default:
-			}
-		}
-		s := mine[i%len(mine)]
-		if !p.send(s, time.Now()) && i%len(mine) == len(mine)-1 {
-			// A lap where the last session failed: check they are not all gone.
-			alive := false
-			for _, s := range mine {
-				alive = alive || s.up.Load()
-			}
-			if !alive {
-				return
-			}
-		}
+	n, err := bt.l.raw.flush(bt.b)
+	bt.l.sent.Add(uint64(n))
+	for _, s := range bt.subs[n:] {
+		s.txSeq--
+	}
+	bt.subs = bt.subs[:0]
+	if err != nil {
+		bt.l.rawErrors.Add(1)
+		time.Sleep(time.Millisecond) // ENOBUFS and the like: back off
 	}
 }
 
@@ -279,53 +327,4 @@ func (l *Load) foreignIPv4(s *sub, pkt []byte) {
 		return
 	}
 	l.foreign.Add(1)
-}
-
-// floodBatched is flood with sendmmsg batches of 64 frames on the raw
-// sender; tagged sessions go through their ClientSession one by one.
-func (l *Load) floodBatched(p *prober, mine []*sub) {
-	b := newFrameBatch(64, 14+pppoe.HeaderLen+2+l.cfg.Traffic.Size)
-	var batched []*sub // the subscriber of each frame in b, to undo txSeq
-	for i := 0; ; i++ {
-		select {
-		case <-l.traffic.stop:
-			return
-		default:
-		}
-		alive := false
-		now := time.Now()
-		for range len(mine) {
-			s := mine[i%len(mine)]
-			i++
-			if !s.up.Load() {
-				continue
-			}
-			alive = true
-			if s.cs.VLAN != 0 || s.cs.OuterVLAN != 0 {
-				p.send(s, now)
-				continue
-			}
-			if b.appendFrame(s.cs, p.build(s, now)) != nil {
-				s.txSeq--
-				continue
-			}
-			batched = append(batched, s)
-			if b.full() {
-				break
-			}
-		}
-		if !alive {
-			return
-		}
-		n, err := l.raw.flush(b)
-		l.sent.Add(uint64(n))
-		for _, s := range batched[n:] {
-			s.txSeq-- // not sent: its sequence number is reused
-		}
-		batched = batched[:0]
-		if err != nil {
-			l.rawErrors.Add(1)
-			time.Sleep(time.Millisecond) // ENOBUFS and the like: back off
-		}
-	}
 }
