@@ -1354,10 +1354,7 @@ func TestRunLeavesNoGoroutine(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- d.Run(ctx) }()
-	time.Sleep(20 * time.Millisecond)
-	if n := runtime.NumGoroutine(); n < before+5 {
-		t.Errorf("%d goroutines while running, want at least %d (a writer and a worker per queue)", n, before+5)
-	}
+	dpWaitFor(t, "a writer and a worker per queue to start", func() bool { return runtime.NumGoroutine() >= before+5 })
 	cancel()
 	if err := <-done; err != nil {
 		t.Errorf("Run = %v, want nil after cancel", err)
