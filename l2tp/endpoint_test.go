@@ -231,7 +231,9 @@ func acceptAll(opts TunnelOptions) func(netip.AddrPort, string) (TunnelOptions, 
 func TestLossyPipeSessions(t *testing.T) {
 	checkGoroutines(t)
 	imp := l2tptest.Impairment{Loss: 0.3, Duplicate: 0.1, Reorder: 0.1, Seed: 42}
-	p := newPair(t, imp, acceptAll(fastOpts("s3cret")), true)
+	opts := fastOpts("s3cret")
+	opts.HideAVPs = true // hidden AVPs (section 4.3) under loss too
+	p := newPair(t, imp, acceptAll(opts), true)
 
 	var lacEcho sync.Map // *Session -> true once an echo came back
 	p.lnsData = func(tn *Tunnel, s *Session, h Header, b []byte) {
@@ -254,7 +256,7 @@ func TestLossyPipeSessions(t *testing.T) {
 	defer cancel()
 	var tuns []*Tunnel
 	for i := range tunnels {
-		tn, err := p.lac.Dial(ctx, lnsAddr, fastOpts("s3cret"))
+		tn, err := p.lac.Dial(ctx, lnsAddr, opts)
 		if err != nil {
 			t.Fatalf("tunnel %d: %v", i, err)
 		}
