@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -243,4 +244,23 @@ func TestAccountantDiskFull(t *testing.T) {
 	if got := len(sink.snapshot()); got != 100 {
 		t.Errorf("%d records delivered, want 100", got)
 	}
+}
+
+// TestAccountantNoGoroutineLeak: Run's goroutines are gone when it returns.
+func TestAccountantNoGoroutineLeak(t *testing.T) {
+	before := runtime.NumGoroutine()
+	a, err := NewAccountant(AccountantConfig{SpoolDir: t.TempDir(), Sinks: map[string]Sink{"a": &memSink{}, "b": &memSink{}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
+	a.SessionStarted(SessionInfo{Record: Record{SessionID: "x"}})
+	waitFor(t, 5*time.Second, "delivery to both sinks", func() bool { return a.Stats().Delivered == 2 })
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, "goroutines to end", func() bool { return runtime.NumGoroutine() <= before })
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bras-project/bras/internal/testenv"
 	"github.com/google/go-cmp/cmp"
 	"github.com/jackc/pgx/v5"
 )
@@ -261,5 +262,28 @@ func TestWriteWithoutStart(t *testing.T) {
 	want := [][]string{{"k1", "kim", "5", "6", "0", "1", "23:00"}, {"z1", "zoe", "70", "80", "6", "2", "23:00"}}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("sessions (-want +got)\n%s", diff)
+	}
+}
+
+func TestCheckSchema(t *testing.T) {
+	dsn := testenv.Postgres(t)
+	ctx := context.Background()
+	db, err := Open(ctx, dsn, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := CheckSchema(ctx, db); !errors.Is(err, ErrSchemaOld) {
+		t.Errorf("CheckSchema on an empty database = %v, want ErrSchemaOld", err)
+	}
+	_, mdb := migrated(t)
+	if err := CheckSchema(ctx, mdb); err != nil {
+		t.Errorf("CheckSchema after migrations: %v", err)
+	}
+	if _, err := Open(ctx, "postgres://postgres@127.0.0.1:1/x?connect_timeout=2", 1); err == nil {
+		t.Error("Open of a dead server succeeded")
+	}
+	if _, err := Open(ctx, "postgres://%zz", 1); err == nil {
+		t.Error("Open of a malformed DSN succeeded")
 	}
 }
