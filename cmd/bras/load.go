@@ -76,7 +76,7 @@ func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.DurationVar(&echoInterval, "lcp-echo", 0, "LCP Echo-Request interval (0: off)")
 	fs.DurationVar(&cfg.Restart, "restart", 3*time.Second, "PPP restart timer (RFC 1661 section 4.6)")
 	fs.IntVar(&cfg.Workers, "workers", 0, "goroutines driving PPP (default: one per CPU)")
-	fs.DurationVar(&hold, "hold", 0, "keep the sessions up (traffic running) this long after every set-up is done")
+	fs.DurationVar(&hold, "hold", 0, "keep the sessions up (traffic running) this long after every set-up is done; negative: until interrupted")
 	fs.DurationVar(&duration, "duration", 0, "upper bound of the whole run (0: none)")
 	fs.StringVar(&target, "traffic-target", "", "UDP echo server IP:PORT upstream (bras echo); enables traffic")
 	fs.IntVar(&cfg.Traffic.Size, "traffic-size", 64, "IPv4 packet size of the probes, octets")

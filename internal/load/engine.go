@@ -75,7 +75,8 @@ type sub struct {
 
 	// Published for the traffic senders and the receive path.
 	up    atomic.Bool
-	local netip.Addr // valid once up is true
+	local netip.Addr  // valid once up is true
+	info  SessionInfo // set before up is first stored
 
 	txSeq uint64     // owned by the sender of this subscriber
 	rx    SeqTracker // owned by the receive path
@@ -229,7 +230,10 @@ func (l *Load) launch() {
 				case <-t.C:
 				}
 			}
-			next = next.Add(interval)
+			// Held back by the in-flight cap: do not burst to catch up.
+			if next = next.Add(interval); next.Before(time.Now().Add(-interval)) {
+				next = time.Now()
+			}
 		}
 		select {
 		case <-l.dialCtx.Done():
@@ -299,6 +303,31 @@ func (l *Load) fail(s *sub, reason string) {
 	l.failed.Add(1)
 	l.resolve()
 	l.log.Debug("load: set-up failed", "mac", s.mac, "user", s.cred.Username, "reason", reason)
+}
+
+// SessionInfo describes a session that came up.
+type SessionInfo struct {
+	Index     int // subscriber number, from 0
+	MAC       net.HardwareAddr
+	Username  string
+	SessionID uint16 // PPPoE session ID
+	// Address is the subscriber's IPCP address, Peer the AC's (RFC 1332);
+	// DNS1 and DNS2 the servers of RFC 1877.
+	Address, Peer, DNS1, DNS2 netip.Addr
+	Up                        bool // still up
+}
+
+// Sessions lists the sessions that came up, in the order they did.
+func (l *Load) Sessions() []SessionInfo {
+	l.upMu.Lock()
+	ups := l.upList[:len(l.upList):len(l.upList)]
+	l.upMu.Unlock()
+	out := make([]SessionInfo, len(ups))
+	for i, s := range ups {
+		out[i] = s.info
+		out[i].Up = s.up.Load()
+	}
+	return out
 }
 
 // WaitSetup waits until every set-up has come up or failed.
@@ -622,6 +651,8 @@ func (s *sub) Up(ps *ppp.Session, n ppp.NetworkInfo) {
 	s.tUp = now
 	s.state = stateUp
 	s.local = n.Local
+	s.info = SessionInfo{Index: s.idx, MAC: s.mac, Username: s.cred.Username, SessionID: s.cs.ID,
+		Address: n.Local, Peer: n.Peer, DNS1: n.DNS1, DNS2: n.DNS2}
 	s.up.Store(true)
 	l.release(s)
 	l.everUp.Add(1)

@@ -249,6 +249,19 @@ func TestNetnsPADTFromAC(t *testing.T) {
 	if st := ld.Stats(); st.Dropped != 2 || st.Up != 3 {
 		t.Fatalf("after 2 PADTs: %v, want 2 dropped and 3 up", st)
 	}
+	infos := ld.Sessions()
+	addrs := map[netip.Addr]bool{}
+	for _, in := range infos {
+		wantUp := in.MAC[5] != 1 && in.MAC[5] != 3
+		if in.Up != wantUp || in.SessionID == 0 || !netip.MustParsePrefix("100.64.0.0/10").Contains(in.Address) ||
+			in.Username != fmt.Sprintf("u%d", in.Index) || in.DNS1 != netip.MustParseAddr("192.0.2.53") {
+			t.Errorf("session %+v (want up %v)", in, wantUp)
+		}
+		addrs[in.Address] = true
+	}
+	if len(infos) != 5 || len(addrs) != 5 {
+		t.Errorf("%d sessions with %d distinct addresses, want 5", len(infos), len(addrs))
+	}
 	if err := ld.Stop(); err != nil {
 		t.Fatal(err)
 	}

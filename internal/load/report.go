@@ -186,7 +186,7 @@ func (r *Report) FailureReasons() []string {
 // RunConfig adds the run's shape to a Config for Run.
 type RunConfig struct {
 	// Hold keeps the sessions up (with their traffic) this long after
-	// every set-up is done; Duration, when longer, bounds the whole run.
+	// every set-up is done; a negative Hold keeps them up until ctx ends.
 	Hold time.Duration
 	// Progress, when set, gets a Stats snapshot every second.
 	Progress func(Stats)
@@ -215,9 +215,11 @@ loop:
 			break loop
 		case <-setup:
 			setup = nil
-			t := time.NewTimer(rc.Hold)
-			defer t.Stop()
-			hold = t.C
+			if rc.Hold >= 0 {
+				t := time.NewTimer(rc.Hold)
+				defer t.Stop()
+				hold = t.C
+			}
 		case <-hold:
 			break loop
 		case <-ticks:
