@@ -85,6 +85,7 @@ type Accountant struct {
 	due      dueHeap
 	pending  map[string][]Record // per sink, not yet in its spool
 
+	enqueued, handled                        atomic.Uint64
 	records, spooled, delivered, sinkErrors  atomic.Uint64
 	spoolErrors, spoolFull, dropped, unknown atomic.Uint64
 	active                                   atomic.Int64
@@ -179,6 +180,7 @@ func (a *Accountant) enqueue(ev event) {
 		return
 	}
 	a.events = append(a.events, ev)
+	a.enqueued.Add(1)
 	a.mu.Unlock()
 	select {
 	case a.wake <- struct{}{}:
@@ -224,6 +226,31 @@ func (a *Accountant) SpoolErr() error {
 		return *p
 	}
 	return nil
+}
+
+// WaitDelivered waits until every event given so far has become records
+// that every sink has taken, or ctx ends. For a graceful shutdown: stop
+// every session, wait (with a deadline) for delivery, then cancel Run;
+// whatever is left stays in the spool for the next start.
+func (a *Accountant) WaitDelivered(ctx context.Context) error {
+	t := time.NewTicker(20 * time.Millisecond)
+	defer t.Stop()
+	for {
+		if a.enqueued.Load() == a.handled.Load() && a.records.Load()*uint64(len(a.names)) == a.spooled.Load() {
+			pending := int64(0)
+			for _, sp := range a.spools {
+				pending += sp.Pending()
+			}
+			if pending == 0 {
+				return nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("accounting: records not yet delivered: %w", ctx.Err())
+		case <-t.C:
+		}
+	}
 }
 
 // Run makes and spools records and feeds the sinks until ctx ends. On the
@@ -293,6 +320,7 @@ func (a *Accountant) takeEvents() {
 	a.mu.Unlock()
 	for i := range evs {
 		a.handle(&evs[i])
+		a.handled.Add(1)
 	}
 }
 

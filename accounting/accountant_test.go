@@ -136,8 +136,17 @@ func TestAccountantSinkDown(t *testing.T) {
 	if st := a.Stats(); st.Spooled != 1000 || st.Delivered != 0 {
 		t.Fatalf("while down: %+v; want 1000 spooled, 0 delivered", st)
 	}
+	short, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	if err := a.WaitDelivered(short); err == nil {
+		t.Error("WaitDelivered returned nil while the sink is down")
+	}
 	sink.failing.Store(false)
-	waitFor(t, 5*time.Second, "delivery", func() bool { return a.Stats().Delivered == 1000 })
+	wctx, wcancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer wcancel()
+	if err := a.WaitDelivered(wctx); err != nil {
+		t.Fatal(err)
+	}
 	recs := sink.snapshot()
 	if len(recs) != 1000 {
 		t.Fatalf("%d records delivered, want 1000", len(recs))

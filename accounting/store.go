@@ -349,17 +349,39 @@ WHERE node = $1 AND leased_at < $2`, node, bootedAt)
 	return n, nil
 }
 
+// AuthOutcome is one authentication result, like a row of FreeRADIUS's
+// radpostauth.
+type AuthOutcome struct {
+	Username         string
+	Result           string // "Access-Accept", "Access-Reject", ...
+	Reply            string // Reply-Message or a reason
+	CallingStationID string
+	CalledStationID  string
+	Class            []byte
+	At               time.Time
+}
+
 // RecordAuth logs an authentication outcome (result is "Access-Accept",
-// "Access-Reject", ...; reply the Reply-Message or a reason), like
-// FreeRADIUS's radpostauth, which the radpostauth view reproduces.
+// "Access-Reject", ...; reply the Reply-Message or a reason); the
+// radpostauth view shows it as FreeRADIUS would.
 func (s *Store) RecordAuth(ctx context.Context, username, result, reply string, at time.Time) error {
+	return s.RecordAuthOutcome(ctx, AuthOutcome{Username: username, Result: result, Reply: reply, At: at})
+}
+
+// RecordAuthOutcome is RecordAuth with every field.
+func (s *Store) RecordAuthOutcome(ctx context.Context, o AuthOutcome) error {
+	class := ""
+	if len(o.Class) > 0 {
+		class = "0x" + hex.EncodeToString(o.Class)
+	}
 	err := s.db.With(ctx, func(c *pgx.Conn) error {
-		_, err := c.Exec(ctx, `INSERT INTO auth_log (username, result, reply, node, auth_time) VALUES ($1, $2, $3, $4, $5)`,
-			username, result, reply, s.node, at)
+		_, err := c.Exec(ctx, `INSERT INTO auth_log (username, result, reply, node, calling_station_id, called_station_id, class, auth_time)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+			o.Username, o.Result, o.Reply, s.node, o.CallingStationID, o.CalledStationID, class, o.At)
 		return err
 	})
 	if err != nil {
-		return fmt.Errorf("accounting: record auth of %q: %w", username, err)
+		return fmt.Errorf("accounting: record auth of %q: %w", o.Username, err)
 	}
 	return nil
 }

@@ -234,8 +234,15 @@ func TestRecordAuth(t *testing.T) {
 	if err := s.RecordAuth(context.Background(), "alice", "Access-Reject", "bad password", t0); err != nil {
 		t.Fatal(err)
 	}
-	got := query(t, db, `SELECT username, reply, authdate::text FROM radpostauth`)
-	want := [][]string{{"alice", "Access-Reject", "2026-03-31 23:00:00+00"}}
+	if err := s.RecordAuthOutcome(context.Background(), AuthOutcome{Username: "bob", Result: "Access-Accept",
+		CallingStationID: "02:00:00:00:00:02", CalledStationID: "lac1", Class: []byte{0xca, 0xfe}, At: t0.Add(time.Second)}); err != nil {
+		t.Fatal(err)
+	}
+	got := query(t, db, `SELECT username, reply, callingstationid, calledstationid, class, authdate::text FROM radpostauth ORDER BY id`)
+	want := [][]string{
+		{"alice", "Access-Reject", "", "", "", "2026-03-31 23:00:00+00"},
+		{"bob", "Access-Accept", "02:00:00:00:00:02", "lac1", "0xcafe", "2026-03-31 23:00:01+00"},
+	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("radpostauth (-want +got)\n%s", diff)
 	}
