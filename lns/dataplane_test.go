@@ -358,9 +358,8 @@ func TestEncapGolden(t *testing.T) {
 			if diff := cmp.Diff(FlowCounters{OutOctets: 120, OutPackets: 2}, f.Counters()); diff != "" {
 				t.Errorf("counters (-want +got):\n%s", diff)
 			}
-			if got := d.Stats().Encapsulated; got != 2 {
-				t.Errorf("Stats.Encapsulated = %d, want 2", got)
-			}
+			// The worker counts a batch after the socket took it.
+			dpWaitFor(t, "DataPlaneStats.Encapsulated == 2", func() bool { return d.Stats().Encapsulated == 2 })
 		})
 	}
 }
@@ -461,6 +460,8 @@ func TestEncapDecisions(t *testing.T) {
 		tn.in <- p
 	}
 	conn.waitSent(t, 1) // the good one, after the others
+	// The worker counts a batch after the socket took it.
+	dpWaitFor(t, "the batch to be counted", func() bool { return d.Stats().Encapsulated == 1 })
 	want := DataPlaneStats{Encapsulated: 1}
 	want.Drops[DropNoSession] = 1
 	want.Drops[DropProtocol] = 1
@@ -1399,6 +1400,8 @@ func TestDecapConcurrent(t *testing.T) {
 	wg.Wait()
 	n := forwarded.Load()
 	tn.waitWritten(t, int(n))
+	// The writer counts a batch after the TUN took it.
+	dpWaitFor(t, "the TUN writes to be counted", func() bool { return d.Stats().TUNWritten == n })
 	s := d.Stats()
 	if s.TUNWritten != n || s.Drops[DropQueueFull] != gs*perG-n {
 		t.Errorf("TUN got %d, queue-full drops %d; want %d and %d", s.TUNWritten, s.Drops[DropQueueFull], n, gs*perG-n)
