@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -521,6 +522,8 @@ func TestNetnsLAC(t *testing.T) {
 		AccessConfig{Mode: ModeTransparent, ServiceModes: map[string]Mode{"proxy": ModeProxy}})
 	flns, lac := l.lns, l.lac
 
+	stopCapture := capture(t, l.lacNS, "a0", "n0")
+
 	subs := make([]*subscriber, 2*perMode)
 	g, gctx := errgroup.WithContext(l.ctx)
 	g.SetLimit(10)
@@ -578,6 +581,14 @@ func TestNetnsLAC(t *testing.T) {
 	// IPv4 both ways over every session.
 	for _, s := range subs {
 		s.echo(t)
+	}
+
+	// Wireshark's dissectors find nothing malformed in the PPPoE, PPP and
+	// L2TP traffic, and see the proxy AVPs and Calling Number.
+	if stopCapture != nil {
+		checkDecode(t, stopCapture(),
+			"Incoming_Call_Connected", "Proxy Authen Name: user0@example.com", "Calling Number: "+subs[0].mac.String(),
+			"PPPoE Session", "Active Discovery Session-confirmation")
 	}
 
 	// The API lists every session with its tunnel and counters; its
@@ -688,6 +699,7 @@ func TestNetnsLACRefusals(t *testing.T) {
 	l := newLab(t, Config{Routes: routes, RADIUS: rad},
 		AccessConfig{Mode: ModeTransparent, ServiceModes: map[string]Mode{"proxy": ModeProxy, "refuse-proxy": ModeProxy}})
 
+	stopCapture := capture(t, l.lacNS, "a0", "n0")
 	tests := []struct {
 		name, service, realm string
 		wantMsg              string // in the PAP Nak / CHAP Failure (proxy mode)
@@ -716,6 +728,9 @@ func TestNetnsLACRefusals(t *testing.T) {
 				}
 			}
 		})
+	}
+	if stopCapture != nil {
+		checkDecode(t, stopCapture(), "Active Discovery Terminate", "Call_Disconnect_Notification")
 	}
 	if radiusReqs.get("reject.net") != 1 || radiusReqs.get("nowhere.org") != 1 {
 		t.Errorf("RADIUS requests %v", radiusReqs.m)
@@ -966,5 +981,93 @@ func BenchmarkNetnsSessionSetup(b *testing.B) {
 			}
 			b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "sessions/s")
 		})
+	}
+}
+
+// capture records the traffic of ifaces in ns with dumpcap; the returned
+// function stops it and returns tshark's full decode. nil when Wireshark's
+// tools are not installed (outside CI).
+func capture(t testing.TB, ns *testenv.Netns, ifaces ...string) func() string {
+	t.Helper()
+	dumpcap, err1 := exec.LookPath("dumpcap")
+	tshark, err2 := exec.LookPath("tshark")
+	if err1 != nil || err2 != nil {
+		if testenv.InCI() {
+			t.Fatal("dumpcap and tshark are required under CI=true (deploy/test.sh installs them)")
+		}
+		t.Log("dumpcap/tshark not installed: traffic not checked against Wireshark's dissectors")
+		return nil
+	}
+	file := filepath.Join(t.TempDir(), "lac.pcapng")
+	args := []string{"-q", "-w", file}
+	for _, i := range ifaces {
+		args = append(args, "-i", i)
+	}
+	cmd := ns.Command(dumpcap, args...)
+	stderr, _ := cmd.StderrPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	ready := make(chan struct{})
+	var seen []byte
+	readerDone := make(chan struct{})
+	go func() {
+		defer close(readerDone)
+		buf := make([]byte, 4096)
+		closed := false
+		for {
+			n, err := stderr.Read(buf)
+			seen = append(seen, buf[:n]...)
+			if !closed && bytes.Contains(seen, []byte("Capturing on")) {
+				close(ready)
+				closed = true
+			}
+			if err != nil {
+				if !closed {
+					close(ready)
+				}
+				return
+			}
+		}
+	}()
+	select {
+	case <-ready:
+	case <-time.After(5 * time.Second):
+		t.Log("dumpcap did not report it was capturing")
+	}
+	// dumpcap reports before every interface is open.
+	time.Sleep(time.Second)
+	return func() string {
+		// dumpcap hands frames over by ring blocks that a timeout retires:
+		// give the last block time before the interrupt.
+		time.Sleep(time.Second)
+		cmd.Process.Signal(os.Interrupt)
+		cmd.Wait()
+		<-readerDone
+		if bytes.Contains(seen, []byte("dropped")) && !bytes.Contains(seen, []byte("/0 (")) {
+			t.Logf("dumpcap dropped frames: %s", seen)
+		}
+		out, err := exec.Command(tshark, "-n", "-r", file, "-V").CombinedOutput()
+		if err != nil {
+			t.Fatalf("tshark: %v\n%.2000s", err, out)
+		}
+		return string(out)
+	}
+}
+
+// checkDecode requires that Wireshark's dissectors find nothing malformed
+// in the capture, and every want in it.
+func checkDecode(t testing.TB, text string, want ...string) {
+	t.Helper()
+	for _, bad := range []string{"Malformed", "Expert Info (Error"} {
+		if i := strings.Index(text, bad); i >= 0 {
+			start := max(0, strings.LastIndex(text[:i], "\nFrame "))
+			t.Errorf("tshark reports %q:\n%.3000s", bad, text[start:])
+		}
+	}
+	for _, w := range want {
+		if !strings.Contains(text, w) {
+			t.Errorf("tshark never shows %q", w)
+		}
 	}
 }
