@@ -80,6 +80,12 @@ type Accountant struct {
 	events []event
 	wake   chan struct{}
 
+	// the spool backlog of the last run, per sink, and whether each sink
+	// has caught up with it
+	replayTarget map[string]Cursor
+	replayLeft   int
+	replayed     chan struct{}
+
 	// owned by the run loop
 	sessions map[string]*acctSession
 	due      dueHeap
@@ -168,7 +174,41 @@ func NewAccountant(cfg AccountantConfig) (*Accountant, error) {
 		a.names = append(a.names, name)
 	}
 	sort.Strings(a.names)
+	a.replayTarget = map[string]Cursor{}
+	a.replayed = make(chan struct{})
+	for _, name := range a.names {
+		a.replayTarget[name] = a.spools[name].End()
+	}
+	a.replayLeft = len(a.names)
 	return a, nil
+}
+
+// caughtUp notes that sink name has delivered up to cur.
+func (a *Accountant) caughtUp(name string, cur Cursor) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	t, ok := a.replayTarget[name]
+	if !ok || cur.Before(t) {
+		return
+	}
+	delete(a.replayTarget, name)
+	a.replayLeft--
+	if a.replayLeft == 0 {
+		close(a.replayed)
+	}
+}
+
+// WaitReplayed waits until every sink has taken the records the spool
+// held when the accountant was made (those of the last run), or ctx ends.
+// The daemon calls it before Store.CloseOrphans, with a deadline; if the
+// database is down it runs CloseOrphans later.
+func (a *Accountant) WaitReplayed(ctx context.Context) error {
+	select {
+	case <-a.replayed:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("accounting: spool of the last run not yet replayed: %w", ctx.Err())
+	}
 }
 
 func (a *Accountant) enqueue(ev event) {
@@ -457,6 +497,7 @@ func (a *Accountant) deliver(ctx context.Context, name string, sink Sink, sp *Sp
 			return err
 		}
 		if len(recs) == 0 {
+			a.caughtUp(name, cur)
 			select {
 			case <-ctx.Done():
 				return nil
@@ -494,6 +535,7 @@ func (a *Accountant) deliver(ctx context.Context, name string, sink Sink, sp *Sp
 		if err := sp.Commit(cur); err != nil {
 			a.log.Warn("accounting: spool commit", "sink", name, "err", err)
 		}
+		a.caughtUp(name, cur)
 	}
 }
 

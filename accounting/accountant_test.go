@@ -265,6 +265,9 @@ func TestAccountantNoGoroutineLeak(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- a.Run(ctx) }()
+	if err := a.WaitReplayed(ctx); err != nil {
+		t.Errorf("WaitReplayed on empty spools: %v", err)
+	}
 	a.SessionStarted(SessionInfo{Record: Record{SessionID: "x"}})
 	waitFor(t, 5*time.Second, "delivery to both sinks", func() bool { return a.Stats().Delivered == 2 })
 	cancel()
@@ -272,4 +275,30 @@ func TestAccountantNoGoroutineLeak(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, 5*time.Second, "goroutines to end", func() bool { return runtime.NumGoroutine() <= before })
+}
+
+// TestWaitReplayed: records left in the spool by the last run are
+// delivered by the next one before WaitReplayed returns.
+func TestWaitReplayed(t *testing.T) {
+	dir := t.TempDir()
+	down := &memSink{}
+	down.failing.Store(true)
+	a, stop := runAccountant(t, AccountantConfig{SpoolDir: dir, Sinks: map[string]Sink{"pg": down}, Interim: -1})
+	for i := 0; i < 50; i++ {
+		a.SessionStarted(SessionInfo{Record: Record{SessionID: fmt.Sprint(i)}})
+	}
+	waitFor(t, 5*time.Second, "the records in the spool", func() bool { return a.Stats().Spooled == 50 })
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	up := &memSink{}
+	b, _ := runAccountant(t, AccountantConfig{SpoolDir: dir, Sinks: map[string]Sink{"pg": up}, Interim: -1})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := b.WaitReplayed(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := len(up.snapshot()); got != 50 {
+		t.Errorf("%d records replayed before WaitReplayed returned, want 50", got)
+	}
 }

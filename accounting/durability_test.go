@@ -204,7 +204,19 @@ func TestKillWriter(t *testing.T) {
 	segs, _ := filepath.Glob(filepath.Join(spool, "postgres", "*.seg"))
 	t.Logf("killed with %d of %d records written, %d spool segments", before, 2*childN, len(segs))
 	a, stop := runAccountant(t, AccountantConfig{SpoolDir: spool, Node: "lns1", Sinks: map[string]Sink{"postgres": NewStore(db, "lns1")}})
-	waitFor(t, 30*time.Second, "the replay", func() bool { return a.Stats().SpoolPending == 0 })
+	wctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := a.WaitReplayed(wctx); err != nil {
+		t.Fatal(err)
+	}
+	if st := a.Stats(); st.SpoolPending != 0 {
+		t.Errorf("WaitReplayed returned with %d bytes still spooled", st.SpoolPending)
+	}
+	// Nothing of the last run is left open: CloseOrphans (run after the
+	// replay, as the daemon does) closes nothing.
+	if n, err := NewStore(db, "lns1").CloseOrphans(context.Background(), "lns1", time.Now()); err != nil || n != 0 {
+		t.Errorf("CloseOrphans after the replay = %d, %v; want 0", n, err)
+	}
 	if err := stop(); err != nil {
 		t.Fatal(err)
 	}

@@ -244,6 +244,18 @@ func (s *Spool) rotate() error {
 	return nil
 }
 
+// End is the cursor after the last durable record.
+func (s *Spool) End() Cursor {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return Cursor{Seg: s.wseg, Off: s.wsize}
+}
+
+// Before reports whether c is an earlier position than o.
+func (c Cursor) Before(o Cursor) bool {
+	return c.Seg < o.Seg || (c.Seg == o.Seg && c.Off < o.Off)
+}
+
 // Notify is signalled after every Append.
 func (s *Spool) Notify() <-chan struct{} { return s.notify }
 

@@ -76,8 +76,11 @@ FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
 	a20, a21, a22, a23, a24, a25, a26, a27, a28)
 ON CONFLICT (acct_session_id) DO UPDATE SET
 	update_time = GREATEST(sessions.update_time, EXCLUDED.update_time),
-	stop_time = COALESCE(sessions.stop_time, EXCLUDED.stop_time),
-	terminate_cause = COALESCE(sessions.terminate_cause, EXCLUDED.terminate_cause),
+	stop_time = CASE WHEN sessions.orphan_closed AND EXCLUDED.stop_time IS NOT NULL THEN EXCLUDED.stop_time
+		ELSE COALESCE(sessions.stop_time, EXCLUDED.stop_time) END,
+	terminate_cause = CASE WHEN sessions.orphan_closed AND EXCLUDED.stop_time IS NOT NULL THEN EXCLUDED.terminate_cause
+		ELSE COALESCE(sessions.terminate_cause, EXCLUDED.terminate_cause) END,
+	orphan_closed = sessions.orphan_closed AND EXCLUDED.stop_time IS NULL,
 	in_octets = GREATEST(sessions.in_octets, EXCLUDED.in_octets),
 	out_octets = GREATEST(sessions.out_octets, EXCLUDED.out_octets),
 	in_packets = GREATEST(sessions.in_packets, EXCLUDED.in_packets),
@@ -93,8 +96,10 @@ ON CONFLICT (acct_session_id) DO UPDATE SET
 // else that changes.
 const updateSessions = `UPDATE sessions s SET
 	update_time = GREATEST(s.update_time, u.t),
-	stop_time = COALESCE(s.stop_time, u.st),
-	terminate_cause = COALESCE(s.terminate_cause, NULLIF(u.c, 0)),
+	stop_time = CASE WHEN s.orphan_closed AND u.st IS NOT NULL THEN u.st ELSE COALESCE(s.stop_time, u.st) END,
+	terminate_cause = CASE WHEN s.orphan_closed AND u.st IS NOT NULL THEN NULLIF(u.c, 0)
+		ELSE COALESCE(s.terminate_cause, NULLIF(u.c, 0)) END,
+	orphan_closed = s.orphan_closed AND u.st IS NULL,
 	in_octets = GREATEST(s.in_octets, u.io),
 	out_octets = GREATEST(s.out_octets, u.oo),
 	in_packets = GREATEST(s.in_packets, u.ip),
@@ -309,25 +314,34 @@ func sessionArgs(ss []Record) []any {
 		start, upd, stop, cause, io, oo, ip, op, down, up, interim, class, seq}
 }
 
+// OrphanSeq is the Seq of the Stop record CloseOrphans writes: out of the
+// range a session reaches, so it never takes the key of a real record that
+// is still on its way from a spool.
+const OrphanSeq = 1<<32 - 1
+
 // CloseOrphans closes the sessions this node left open when it stopped
-// without sending Stop (a crash, a power cut): each gets a Stop record with
-// Acct-Terminate-Cause NAS-Reboot (RFC 2866 section 5.10), its last known
-// counters and the time it was last known alive (its last update). Only
-// sessions started before bootedAt are touched, so sessions of the new
-// run are safe; their pool leases are freed too. Run it after the spool
-// has been replayed. It returns how many sessions it closed.
+// without sending Stop (a crash, a power cut): each gets a Stop record
+// (Seq OrphanSeq) with Acct-Terminate-Cause NAS-Reboot (RFC 2866 section
+// 5.10), its last known counters and the time it was last known alive (its
+// last update). Only sessions started before bootedAt are touched, so
+// sessions of the new run are safe; their pool leases are freed too. Run
+// it once the spool of the last run has been replayed
+// (Accountant.WaitReplayed): a session whose Start was still in the spool
+// has no row to close yet. Should a real Stop of a closed session arrive
+// later anyway, it replaces the NAS-Reboot stop time and cause. It returns
+// how many sessions it closed.
 func (s *Store) CloseOrphans(ctx context.Context, node string, bootedAt time.Time) (int, error) {
 	var n int
 	err := s.db.With(ctx, func(c *pgx.Conn) error {
 		return pgx.BeginFunc(ctx, c, func(tx pgx.Tx) error {
 			rows, err := tx.Query(ctx, `WITH closed AS (
-	UPDATE sessions SET stop_time = COALESCE(update_time, start_time), terminate_cause = 11, last_seq = last_seq + 1
+	UPDATE sessions SET stop_time = COALESCE(update_time, start_time), terminate_cause = 11, orphan_closed = true
 	WHERE node = $1 AND stop_time IS NULL AND start_time < $2
-	RETURNING acct_session_id, last_seq, node, stop_time, in_octets, out_octets, in_packets, out_packets)
+	RETURNING acct_session_id, node, stop_time, in_octets, out_octets, in_packets, out_packets)
 INSERT INTO acct_records (acct_session_id, seq, kind, node, event_time, in_octets, out_octets, in_packets, out_packets, terminate_cause)
-SELECT acct_session_id, last_seq, 2, node, stop_time, in_octets, out_octets, in_packets, out_packets, 11 FROM closed
+SELECT acct_session_id, $3, 2, node, stop_time, in_octets, out_octets, in_packets, out_packets, 11 FROM closed
 ON CONFLICT (acct_session_id, seq) DO NOTHING
-RETURNING acct_session_id`, node, bootedAt)
+RETURNING acct_session_id`, node, bootedAt, int64(OrphanSeq))
 			if err != nil {
 				return err
 			}

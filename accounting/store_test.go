@@ -142,7 +142,7 @@ func TestCloseOrphans(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("sessions (-want +got)\n%s", diff)
 	}
-	if n := queryInt(t, db, `SELECT count(*) FROM acct_records WHERE acct_session_id = 'o1' AND kind = 2 AND seq = 2 AND in_octets = 10`); n != 1 {
+	if n := queryInt(t, db, `SELECT count(*) FROM acct_records WHERE acct_session_id = 'o1' AND kind = 2 AND seq = 4294967295 AND in_octets = 10`); n != 1 {
 		t.Errorf("Stop records of o1 = %d, want 1", n)
 	}
 	if n := queryInt(t, db, `SELECT count(*) FROM pool_addresses WHERE session_id IS NOT NULL`); n != 0 {
@@ -151,6 +151,21 @@ func TestCloseOrphans(t *testing.T) {
 	// Idempotent: a second run closes nothing.
 	if n, err := s.CloseOrphans(ctx, "lns1", boot); err != nil || n != 0 {
 		t.Errorf("second CloseOrphans = %d, %v; want 0", n, err)
+	}
+	// The real Interim and Stop turn up late from a spool: nothing of them
+	// is lost, and the real Stop replaces the NAS-Reboot.
+	late := sess("o1", "alice", 3, Stop, t0.Add(3*time.Hour), 30, 40)
+	late.Cause = CauseIdleTimeout
+	if err := s.Write(ctx, []Record{sess("o1", "alice", 2, Interim, t0.Add(2*time.Hour), 20, 30), late}); err != nil {
+		t.Fatal(err)
+	}
+	got = query(t, db, `SELECT terminate_cause::text, stop_time::text, in_octets::text, orphan_closed::text FROM sessions WHERE acct_session_id = 'o1'`)
+	want = [][]string{{"4", t0.Add(3 * time.Hour).Format("2006-01-02 15:04:05+00"), "30", "false"}}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("o1 after the late Stop (-want +got)\n%s", diff)
+	}
+	if n := queryInt(t, db, `SELECT count(*) FROM acct_records WHERE acct_session_id = 'o1'`); n != 5 {
+		t.Errorf("o1 has %d records, want 5 (Start, 2 Interims, the NAS-Reboot Stop, the real Stop)", n)
 	}
 }
 

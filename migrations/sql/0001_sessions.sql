@@ -33,7 +33,10 @@ CREATE TABLE sessions (
 	rate_up_kbps       integer     NOT NULL DEFAULT 0,
 	interim_interval   integer,                       -- Acct-Interim-Interval, RFC 2869 section 5.16
 	class              text[],                        -- Class values in hex, RFC 2865 section 5.25
-	last_seq           bigint      NOT NULL DEFAULT 0
+	last_seq           bigint      NOT NULL DEFAULT 0,
+	-- closed by CloseOrphans (NAS-Reboot) rather than by a Stop: a real
+	-- Stop replayed later still sets the stop time and cause.
+	orphan_closed      boolean     NOT NULL DEFAULT false
 ) WITH (fillfactor = 70); -- room on the page for HOT updates by interims
 CREATE INDEX sessions_active_idx ON sessions (node) WHERE stop_time IS NULL;
 CREATE INDEX sessions_user_start_idx ON sessions (username, start_time);
