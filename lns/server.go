@@ -41,6 +41,10 @@ func (st *Stats) countTeardown(c accounting.TerminateCause) {
 	}
 }
 
+// callSetupTimeout bounds the wait for the ICCN after the ICRP (RFC 2661
+// section 7.4.2 leaves it to the implementation).
+const callSetupTimeout = 30 * time.Second
+
 type authJob struct {
 	s   *session
 	req ppp.AuthRequest
@@ -351,8 +355,14 @@ func (e *l2tpEvents) IncomingCall(t *l2tp.Tunnel, c *l2tp.Session, icrq *l2tp.Me
 		return &l2tp.CallRefusedError{Result: l2tp.ResultCode{Result: uint16(l2tp.CDNNoFacilitiesTemporary), Message: "session limit reached"}}
 	}
 	ss.log = s.log.With("session_id", ss.id, "tunnel_id", t.LocalID(), "call_id", c.LocalID(), "peer", t.Peer().String())
+	ss.setupBy = ss.created.Add(callSetupTimeout)
 	c.SetValue(ss)
 	ss.publish()
+	if !ss.sh.post(event{kind: evCallIn, s: ss}) {
+		s.forget(ss)
+		s.stats.CallsRefused.Add(1)
+		return &l2tp.CallRefusedError{Result: l2tp.ResultCode{Result: uint16(l2tp.CDNNoFacilitiesTemporary), Message: "overloaded"}}
+	}
 	s.stats.CallsAccepted.Add(1)
 	return nil
 }

@@ -91,6 +91,7 @@ type session struct {
 	cause                       accounting.TerminateCause // why it is closing
 	accounted                   bool                      // Start was written
 
+	setupBy  time.Time // the ICCN must arrive by then
 	deadline time.Time // in the shard's heap
 	heapIdx  int
 }
@@ -171,17 +172,11 @@ func (s *session) Up(_ *ppp.Session, n ppp.NetworkInfo) {
 		return
 	}
 	now := time.Now()
-	f := s.flow.Load()
 	if n.Peer != s.addr {
 		// The client may only have the address we offered (RFC 1332
 		// section 3.3: we Nak'd anything else).
 		s.log.Warn("IPCP opened with an address we did not assign", "want", s.addr, "got", n.Peer)
 		s.close(accounting.CauseNASError, "address mismatch", now)
-		return
-	}
-	if err := s.srv.dp.SetAddr(f, s.addr); err != nil {
-		s.log.Error("cannot bind the subscriber address", "addr", s.addr, "err", err)
-		s.close(accounting.CauseNASError, "address in use", now)
 		return
 	}
 	s.state = stateUp
@@ -295,6 +290,9 @@ func (s *session) nextDeadline() time.Time {
 	if s.ppp != nil {
 		pick(s.ppp.NextDeadline())
 	}
+	if s.state == stateStarting {
+		pick(s.setupBy)
+	}
 	pick(s.stopAt)
 	pick(s.idleAt)
 	return d
@@ -302,6 +300,10 @@ func (s *session) nextDeadline() time.Time {
 
 func (s *session) onTimer(now time.Time) {
 	if s.state == stateDown {
+		return
+	}
+	if s.state == stateStarting && !now.Before(s.setupBy) {
+		s.teardown(accounting.CauseNASError, true, "no ICCN from the LAC", now)
 		return
 	}
 	if !s.stopAt.IsZero() && !now.Before(s.stopAt) {
@@ -332,6 +334,7 @@ func (s *session) onEvent(ev event, now time.Time) {
 		return
 	}
 	switch ev.kind {
+	case evCallIn: // only schedules the set-up deadline
 	case evCallUp:
 		s.startPPP(now)
 	case evControl:
@@ -481,6 +484,15 @@ func (s *session) applyAuth(o *authOutcome, now time.Time) {
 	}
 	if f := s.flow.Load(); f != nil {
 		f.SetRates(Rate{Kbps: s.rate.UpKbps}, Rate{Kbps: s.rate.DownKbps})
+		// Bind the address (table and route) before IPCP offers it, so
+		// the first packet after IPCP opens on the subscriber's side
+		// already finds its way both ways.
+		if err := s.srv.dp.SetAddr(f, s.addr); err != nil {
+			s.log.Error("cannot bind the subscriber address", "addr", s.addr, "err", err)
+			s.cause = accounting.CauseNASError
+			s.ppp.AuthResult(ppp.AuthResult{OK: false, Message: "address in use"}, now)
+			return
+		}
 	}
 	s.publish()
 	s.ppp.AuthResult(ppp.AuthResult{OK: true, Message: "welcome", IP: o.addr, DNS1: o.dns[0], DNS2: o.dns[1]}, now)

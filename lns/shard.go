@@ -21,7 +21,8 @@ type shard struct {
 type eventKind uint8
 
 const (
-	evCallUp     eventKind = iota + 1 // ICCN received: start PPP
+	evCallIn     eventKind = iota + 1 // ICRQ accepted: wait for the ICCN
+	evCallUp                          // ICCN received: start PPP
 	evControl                         // a PPP control frame from the LAC
 	evAuthDone                        // RADIUS (or the users file) answered
 	evCallDown                        // CDN received or the tunnel is gone
@@ -32,6 +33,8 @@ const (
 
 func (k eventKind) String() string {
 	switch k {
+	case evCallIn:
+		return "call-in"
 	case evCallUp:
 		return "call-up"
 	case evControl:

@@ -2,6 +2,7 @@ package lab
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -57,7 +58,12 @@ func TestLabEndToEnd(t *testing.T) {
 				t.Fatal("no traffic was sent")
 			}
 			if tr.Lost != 0 || tr.Received != tr.Sent {
-				t.Errorf("traffic: %d sent, %d echoed back, %d lost; want no loss", tr.Sent, tr.Received, tr.Lost)
+				up := "unknown"
+				if tr.Upstream != nil {
+					up = fmt.Sprintf("%d of %d reached the echo server", tr.Upstream.ServerReceived, tr.Upstream.Sent)
+				}
+				t.Errorf("traffic: %d sent, %d echoed back, %d lost (%s; PPPoE client %+v, inbox drops %d); want no loss",
+					tr.Sent, tr.Received, tr.Lost, up, res.Load.PPPoE, res.Load.InboxDrops)
 			}
 			if res.DBSessions != n || res.DBStopped != n {
 				t.Errorf("PostgreSQL has %d sessions, %d closed; want %d and %d", res.DBSessions, res.DBStopped, n, n)
