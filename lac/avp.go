@@ -13,56 +13,157 @@ import (
 // ADSL Forum), 3561, the Vendor ID of the access-line AVPs below.
 const VendorBBF = 3561
 
-// Access-line information travels to the LNS as vendor AVPs: Vendor ID
-// 3561 (Broadband Forum), Attribute Type = the sub-option number of the
-// PPPoE Vendor-Specific tag it came from (RFC 4679 section 3: 0x01
-// Agent-Circuit-Id, 0x02 Agent-Remote-Id, 0x81-0x8e rates and delays as
-// 4-octet integers, 0x90 Access-Loop-Encapsulation, 0xfe IWF-Session), the
-// value copied as it is, M bit clear so that an LNS that does not know
-// them ignores them (RFC 2661 section 4.1). RFC 5515 defines IETF AVP
-// numbers for the same information; they are not used because this code
-// could not check them against the RFC text.
+// Access-line information travels to the LNS as the Broadband Forum's
+// vendor AVPs: Vendor ID 3561, Attribute Type = the number of the PPPoE
+// access-line sub-option it comes from (RFC 4679 section 3), M bit clear
+// so that an LNS that does not know them ignores them (RFC 2661 section
+// 4.1):
+//
+//	1    Agent-Circuit-Id                 string
+//	2    Agent-Remote-Id                  string
+//	129-138 the data rates (actual, minimum, attainable, maximum, low
+//	     power; upstream then downstream)  8 octets, bit/s
+//	139-142 the interleaving delays        4 octets, ms
+//	144  Access-Loop-Encapsulation        3 octets
+//
+// This is the layout RFC 5515 gives these AVPs as Wireshark's L2TP
+// dissector implements it (the RFC text is not in the tree; the layout is
+// checked against tshark in TestTsharkICRQICCN). PPPoE carries the rates
+// in kbit/s in 4 octets, L2TP in bit/s in 8. Sub-options the pppoe package
+// does not interpret are passed on unchanged; IWF-Session is not sent.
 
-// AccessLineAVPs returns the access-line information of a as vendor AVPs
-// (see above), in the order of the PPPoE tag. nil for a nil a.
+// accessLineRates are the rate sub-options in order; the delays follow.
+var accessLineRates = []pppoe.SubOption{
+	pppoe.SubActualRateUp, pppoe.SubActualRateDown, pppoe.SubMinRateUp, pppoe.SubMinRateDown,
+	pppoe.SubAttainableRateUp, pppoe.SubAttainableRateDown, pppoe.SubMaxRateUp, pppoe.SubMaxRateDown,
+	pppoe.SubMinRateUpLowPower, pppoe.SubMinRateDownLowPower,
+}
+
+var accessLineDelays = []pppoe.SubOption{
+	pppoe.SubMaxInterleavingDelayUp, pppoe.SubActualInterleavingDelayUp,
+	pppoe.SubMaxInterleavingDelayDown, pppoe.SubActualInterleavingDelayDown,
+}
+
+// lineField returns the field of a rate or delay sub-option.
+func lineField(a *pppoe.AccessLine, t pppoe.SubOption) *uint32 {
+	switch t {
+	case pppoe.SubActualRateUp:
+		return &a.ActualRateUp
+	case pppoe.SubActualRateDown:
+		return &a.ActualRateDown
+	case pppoe.SubMinRateUp:
+		return &a.MinRateUp
+	case pppoe.SubMinRateDown:
+		return &a.MinRateDown
+	case pppoe.SubAttainableRateUp:
+		return &a.AttainableRateUp
+	case pppoe.SubAttainableRateDown:
+		return &a.AttainableRateDown
+	case pppoe.SubMaxRateUp:
+		return &a.MaxRateUp
+	case pppoe.SubMaxRateDown:
+		return &a.MaxRateDown
+	case pppoe.SubMinRateUpLowPower:
+		return &a.MinRateUpLowPower
+	case pppoe.SubMinRateDownLowPower:
+		return &a.MinRateDownLowPower
+	case pppoe.SubMaxInterleavingDelayUp:
+		return &a.MaxInterleavingDelayUp
+	case pppoe.SubActualInterleavingDelayUp:
+		return &a.ActualInterleavingDelayUp
+	case pppoe.SubMaxInterleavingDelayDown:
+		return &a.MaxInterleavingDelayDown
+	case pppoe.SubActualInterleavingDelayDown:
+		return &a.ActualInterleavingDelayDown
+	}
+	return nil
+}
+
+func isRate(t pppoe.SubOption) bool {
+	return t >= pppoe.SubActualRateUp && t <= pppoe.SubMinRateDownLowPower
+}
+
+func bbfAVP(t pppoe.SubOption, v []byte) l2tp.AVP {
+	return l2tp.AVP{VendorID: VendorBBF, Type: l2tp.AVPType(t), Value: v}
+}
+
+// AccessLineAVPs returns the access-line information of a as the vendor
+// AVPs above. nil for a nil a.
 func AccessLineAVPs(a *pppoe.AccessLine) ([]l2tp.AVP, error) {
 	if a == nil {
 		return nil, nil
 	}
-	v, err := a.Append(nil)
-	if err != nil {
-		return nil, fmt.Errorf("lac: access line: %w", err)
-	}
-	v = v[4:] // the vendor id
 	var avps []l2tp.AVP
-	for len(v) >= 2 {
-		t, n := v[0], int(v[1])
-		if n > len(v)-2 {
-			return nil, fmt.Errorf("lac: access line sub-option %#02x overruns", t)
+	if a.CircuitID != "" {
+		avps = append(avps, bbfAVP(pppoe.SubAgentCircuitID, []byte(a.CircuitID)))
+	}
+	if a.RemoteID != "" {
+		avps = append(avps, bbfAVP(pppoe.SubAgentRemoteID, []byte(a.RemoteID)))
+	}
+	for _, t := range accessLineRates {
+		if v := *lineField(a, t); v != 0 {
+			avps = append(avps, bbfAVP(t, binary.BigEndian.AppendUint64(nil, uint64(v)*1000)))
 		}
-		avps = append(avps, l2tp.AVP{VendorID: VendorBBF, Type: l2tp.AVPType(t), Value: append([]byte(nil), v[2:2+n]...)})
-		v = v[2+n:]
+	}
+	for _, t := range accessLineDelays {
+		if v := *lineField(a, t); v != 0 {
+			avps = append(avps, bbfAVP(t, binary.BigEndian.AppendUint32(nil, v)))
+		}
+	}
+	if a.HasEncapsulation {
+		avps = append(avps, bbfAVP(pppoe.SubAccessLoopEncapsulation, append([]byte(nil), a.Encapsulation[:]...)))
+	}
+	for _, u := range a.Unknown {
+		if len(u.Value) > 1023-6 {
+			return nil, fmt.Errorf("lac: access line %v of %d octets is too long for an AVP", u.Type, len(u.Value))
+		}
+		avps = append(avps, bbfAVP(u.Type, append([]byte(nil), u.Value...)))
 	}
 	return avps, nil
 }
 
 // ParseAccessLineAVPs collects the access-line vendor AVPs of m back into
-// an AccessLine (what an LNS does); ok is false when m carries none.
+// an AccessLine (what an LNS does); ok is false when m carries none. A
+// value of the wrong size is an error.
 func ParseAccessLineAVPs(m *l2tp.Message) (a pppoe.AccessLine, ok bool, err error) {
-	v := binary.BigEndian.AppendUint32(nil, VendorBBF)
 	for _, avp := range m.AVPs {
-		if avp.VendorID != VendorBBF || avp.Type > 0xff || len(avp.Value) > 0xff {
+		if avp.VendorID != VendorBBF || avp.Type > 0xff {
 			continue
 		}
-		v = append(v, byte(avp.Type), byte(len(avp.Value)))
-		v = append(v, avp.Value...)
 		ok = true
+		t, v := pppoe.SubOption(avp.Type), avp.Value
+		switch {
+		case t == pppoe.SubAgentCircuitID:
+			a.CircuitID = string(v)
+		case t == pppoe.SubAgentRemoteID:
+			a.RemoteID = string(v)
+		case isRate(t):
+			if len(v) != 8 {
+				return a, true, fmt.Errorf("lac: %v AVP of %d octets, want 8", t, len(v))
+			}
+			kbps := binary.BigEndian.Uint64(v) / 1000
+			if kbps > 1<<32-1 {
+				return a, true, fmt.Errorf("lac: %v of %d kbit/s does not fit the PPPoE tag", t, kbps)
+			}
+			*lineField(&a, t) = uint32(kbps)
+		case lineField(&a, t) != nil:
+			if len(v) != 4 {
+				return a, true, fmt.Errorf("lac: %v AVP of %d octets, want 4", t, len(v))
+			}
+			*lineField(&a, t) = binary.BigEndian.Uint32(v)
+		case t == pppoe.SubAccessLoopEncapsulation:
+			if len(v) != 3 {
+				return a, true, fmt.Errorf("lac: %v AVP of %d octets, want 3", t, len(v))
+			}
+			copy(a.Encapsulation[:], v)
+			a.HasEncapsulation = true
+		case t == pppoe.SubIWFSession:
+			a.IWFSession = true
+		default:
+			a.Unknown = append(a.Unknown, pppoe.RawSubOption{Type: t, Value: append([]byte(nil), v...)})
+		}
 	}
-	if !ok {
-		return a, false, nil
-	}
-	a, err = pppoe.ParseAccessLine(v)
-	return a, true, err
+	return a, ok, nil
 }
 
 // CallInfo is what the LAC tells the LNS about a subscriber in the ICRQ

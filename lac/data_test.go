@@ -165,8 +165,8 @@ func TestAccessLineAVPs(t *testing.T) {
 		/* M=0 H=0 length 6+21 */ "001b"+ /* vendor 3561 */ "0de9"+ /* type 1 Agent-Circuit-Id */ "0001"+
 		hex.EncodeToString([]byte("dslam1 atm 1/0/3:8.35"))+
 		"000d"+"0de9"+"0002"+ /* Agent-Remote-Id */ hex.EncodeToString([]byte("cust-42"))+
-		"000a"+"0de9"+"0081"+ /* Actual-Data-Rate-Upstream */ "00000400"+
-		"000a"+"0de9"+"0082"+ /* Actual-Data-Rate-Downstream */ "00004000")
+		"000e"+"0de9"+"0081"+ /* Actual-Data-Rate-Upstream: 1024 kbit/s in bit/s */ "00000000 000fa000"+
+		"000e"+"0de9"+"0082"+ /* Actual-Data-Rate-Downstream: 16384 kbit/s */ "00000000 00fa0000")
 	if !bytes.Equal(b, want) {
 		t.Errorf("access-line AVPs\n got %x\nwant %x", b, want)
 	}

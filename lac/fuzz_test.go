@@ -31,9 +31,10 @@ func FuzzParseAccessLineAVPs(f *testing.F) {
 			t.Fatalf("AccessLineAVPs of a parsed access line: %v", err)
 		}
 		a2, ok, err := ParseAccessLineAVPs(&l2tp.Message{Type: l2tp.MsgICRQ, AVPs: avps})
-		if err != nil || !ok {
+		if err != nil || (!ok && len(avps) > 0) {
 			t.Fatalf("re-parse: %v %v", ok, err)
 		}
+		a.IWFSession = false // not sent on (see AccessLineAVPs)
 		if diff := cmp.Diff(a, a2); diff != "" {
 			t.Errorf("round trip (-first +second)\n%s", diff)
 		}
