@@ -66,8 +66,35 @@ const (
 	upstreamUDP = "10.255.2.2:9000"
 )
 
-// Run runs the lab. It returns when everything it made is gone again.
-func Run(ctx context.Context, o Options) (res *Result, err error) {
+// Env is the lab's running world: the namespaces, PostgreSQL, FreeRADIUS,
+// the LNS, the LAC and the upstream echo server. Close removes it.
+type Env struct {
+	Opts     Options
+	Dir      string                   // logs and generated configuration
+	NS       map[string]*netlab.Netns // sub, lac, lns, upstream
+	DSN      string                   // the accounting database
+	LNS, LAC *Proc
+	say      func(format string, a ...any)
+	cleanups []func()
+}
+
+// Close stops everything Setup started and removes what it made.
+func (e *Env) Close() {
+	e.say("removing everything the lab made")
+	for i := len(e.cleanups) - 1; i >= 0; i-- {
+		e.cleanups[i]()
+	}
+	if e.Opts.Keep {
+		e.say("logs kept in %s", e.Dir)
+	} else {
+		os.RemoveAll(e.Dir)
+	}
+}
+
+// Setup builds the lab up to the point where subscribers can dial: network,
+// PostgreSQL, FreeRADIUS, LNS, LAC and the upstream echo server. On error
+// it has already removed what it made.
+func Setup(ctx context.Context, o Options) (env *Env, err error) {
 	if o.Out == nil {
 		o.Out = os.Stdout
 	}
@@ -94,54 +121,50 @@ func Run(ctx context.Context, o Options) (res *Result, err error) {
 	if os.Geteuid() != 0 {
 		return nil, errors.New("lab: needs root (network namespaces, raw sockets, TUN)")
 	}
-	say := func(format string, a ...any) { fmt.Fprintf(o.Out, "lab: "+format+"\n", a...) }
-	os.Setenv("BRAS_API_TOKEN", apiToken) // for bras sessions
-
 	dir, err := os.MkdirTemp("", "bras-lab-")
 	if err != nil {
 		return nil, err
 	}
-	res = &Result{LogDir: dir}
-	var cleanups []func()
+	e := &Env{Opts: o, Dir: dir, NS: map[string]*netlab.Netns{}}
+	e.say = func(format string, a ...any) { fmt.Fprintf(o.Out, "lab: "+format+"\n", a...) }
 	defer func() {
-		say("removing everything the lab made")
-		for i := len(cleanups) - 1; i >= 0; i-- {
-			cleanups[i]()
-		}
-		if o.Keep {
-			say("logs kept in %s", dir)
-		} else {
-			os.RemoveAll(dir)
+		if err != nil {
+			e.Close()
 		}
 	}()
+	err = e.setup(ctx)
+	return e, err
+}
 
+func (e *Env) setup(ctx context.Context) error {
+	o, dir, say, ns := e.Opts, e.Dir, e.say, e.NS
+	os.Setenv("BRAS_API_TOKEN", apiToken) // for bras sessions
 	// 1. The network.
 	id := netlab.RandHex(3)
-	ns := map[string]*netlab.Netns{}
 	for _, n := range []string{"sub", "lac", "lns", "upstream"} {
 		x, err := netlab.Create("bras-lab-" + id + "-" + n)
 		if err != nil {
-			return res, err
+			return err
 		}
 		ns[n] = x
-		cleanups = append(cleanups, x.Delete)
+		e.cleanups = append(e.cleanups, x.Delete)
 	}
 	say("namespaces %s, %s, %s, %s", ns["sub"].Name, ns["lac"].Name, ns["lns"].Name, ns["upstream"].Name)
 	none := netip.Prefix{}
 	if err := netlab.Link(ns["sub"], "eth0", none, ns["lac"], "eth0", none); err != nil {
-		return res, err
+		return err
 	}
 	if err := netlab.Link(ns["lac"], "eth1", netip.MustParsePrefix("10.255.1.1/24"), ns["lns"], "eth0", netip.MustParsePrefix("10.255.1.2/24")); err != nil {
-		return res, err
+		return err
 	}
 	if err := netlab.Link(ns["lns"], "eth1", netip.MustParsePrefix("10.255.2.1/24"), ns["upstream"], "eth0", netip.MustParsePrefix("10.255.2.2/24")); err != nil {
-		return res, err
+		return err
 	}
 	if _, err := ns["upstream"].Run("ip", "route", "add", "100.64.0.0/16", "via", "10.255.2.1"); err != nil {
-		return res, err
+		return err
 	}
 	if _, err := ns["lns"].Run("sysctl", "-qw", "net.ipv4.ip_forward=1"); err != nil {
-		return res, err
+		return err
 	}
 	say("links: sub eth0 ── eth0 lac 10.255.1.1 ── 10.255.1.2 lns 10.255.2.1 ── 10.255.2.2 upstream")
 
@@ -149,15 +172,16 @@ func Run(ctx context.Context, o Options) (res *Result, err error) {
 	say("starting an ephemeral PostgreSQL")
 	pg, err := pglab.New(ctx)
 	if err != nil {
-		return res, err
+		return err
 	}
-	cleanups = append(cleanups, func() { pg.Destroy() })
+	e.cleanups = append(e.cleanups, func() { pg.Destroy() })
 	dsn, err := pg.CreateDatabase(ctx, "bras")
+	e.DSN = dsn
 	if err != nil {
-		return res, err
+		return err
 	}
 	if err := migrate(ctx, dsn); err != nil {
-		return res, err
+		return err
 	}
 	say("PostgreSQL on %s, schema migrated", pg.Dir)
 
@@ -175,13 +199,13 @@ func Run(ctx context.Context, o Options) (res *Result, err error) {
 		})
 	}
 	if err := radiuslab.Write(rc); err != nil {
-		return res, err
+		return err
 	}
 	rad, err := start(ctx, dir, "freeradius", radiuslab.Command(ctx, rc, false, "ip", "netns", "exec", ns["lns"].Name))
 	if err != nil {
-		return res, err
+		return err
 	}
-	cleanups = append(cleanups, rad.stop)
+	e.cleanups = append(e.cleanups, rad.stop)
 	if err := ns["lns"].Do(func() error {
 		pctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 		defer cancel()
@@ -194,47 +218,60 @@ func Run(ctx context.Context, o Options) (res *Result, err error) {
 			time.Sleep(100 * time.Millisecond)
 		}
 	}); err != nil {
-		return res, err
+		return err
 	}
 	say("FreeRADIUS up in lns with %d subscribers user0@%s .. user%d@%s", o.Subscribers, realm, o.Subscribers-1, realm)
 
 	// 4. The LNS and the LAC, each as its own bras process in its namespace.
 	lnsConf := filepath.Join(dir, "lns.conf")
 	if err := os.WriteFile(lnsConf, []byte(fmt.Sprintf(lnsConfig, dsn, filepath.Join(dir, "spool"))), 0o600); err != nil {
-		return res, err
+		return err
 	}
-	lnsProc, err := start(ctx, dir, "lns", exec.Command("ip", "netns", "exec", ns["lns"].Name, o.Bras, "lns", "-config", lnsConf))
+	e.LNS, err = start(ctx, dir, "lns", exec.Command("ip", "netns", "exec", ns["lns"].Name, o.Bras, "lns", "-config", lnsConf))
 	if err != nil {
-		return res, err
+		return err
 	}
-	cleanups = append(cleanups, lnsProc.stop)
-	if err := lnsProc.waitLog(ctx, "LNS running", 15*time.Second); err != nil {
-		return res, err
+	e.cleanups = append(e.cleanups, e.LNS.stop)
+	if err := e.LNS.waitLog(ctx, "LNS running", 15*time.Second); err != nil {
+		return err
 	}
-	say("LNS running in lns (L2TP on 10.255.1.2:1701, API on 127.0.0.1:8080 there), logs %s", lnsProc.log)
+	say("LNS running in lns (L2TP on 10.255.1.2:1701, API on 127.0.0.1:8080 there), logs %s", e.LNS.log)
 
 	lacConf := filepath.Join(dir, "lac.conf")
 	if err := os.WriteFile(lacConf, []byte(fmt.Sprintf(lacConfig, o.Mode)), 0o600); err != nil {
-		return res, err
+		return err
 	}
-	lacProc, err := start(ctx, dir, "lac", exec.Command("ip", "netns", "exec", ns["lac"].Name, o.Bras, "lac", "-config", lacConf))
+	e.LAC, err = start(ctx, dir, "lac", exec.Command("ip", "netns", "exec", ns["lac"].Name, o.Bras, "lac", "-config", lacConf))
 	if err != nil {
-		return res, err
+		return err
 	}
-	cleanups = append(cleanups, lacProc.stop)
+	e.cleanups = append(e.cleanups, e.LAC.stop)
 	time.Sleep(500 * time.Millisecond)
-	if lacProc.exited() {
-		return res, fmt.Errorf("lab: the LAC exited at start; its log %s:\n%s", lacProc.log, lacProc.tail())
+	if e.LAC.exited() {
+		return fmt.Errorf("lab: the LAC exited at start; its log %s:\n%s", e.LAC.log, e.LAC.tail())
 	}
-	say("LAC running in lac (%s mode, PPPoE on eth0), logs %s", o.Mode, lacProc.log)
+	say("LAC running in lac (%s mode, PPPoE on eth0), logs %s", o.Mode, e.LAC.log)
 
 	echo, err := start(ctx, dir, "echo", exec.Command("ip", "netns", "exec", ns["upstream"].Name, o.Bras, "echo", "-listen", upstreamUDP))
 	if err != nil {
-		return res, err
+		return err
 	}
-	cleanups = append(cleanups, echo.stop)
+	e.cleanups = append(e.cleanups, echo.stop)
 	say("UDP echo server on upstream %s", upstreamUDP)
+	return nil
+}
 
+// Run runs the lab. It returns when everything it made is gone again.
+func Run(ctx context.Context, o Options) (*Result, error) {
+	e, err := Setup(ctx, o)
+	if err != nil {
+		return nil, err
+	}
+	defer e.Close()
+	o = e.Opts
+	say, ns := e.say, e.NS
+	res := &Result{LogDir: e.Dir}
+	dir := e.Dir
 	// 5. The subscribers.
 	say("bringing up %d subscribers with bras load (PAP and CHAP mixed), traffic %.0f packets/s each, held %v", o.Subscribers, o.TrafficPPS, o.Hold)
 	report := filepath.Join(dir, "load.json")
@@ -294,14 +331,14 @@ func Run(ctx context.Context, o Options) (res *Result, err error) {
 	}
 
 	// 7. Stop the daemons so every accounting Stop is written, then report.
-	lacProc.stop()
-	lnsProc.stop()
+	e.LAC.stop()
+	e.LNS.stop()
 	say("LAC and LNS stopped; accounting flushed")
-	if err := dbTotals(ctx, dsn, res); err != nil {
+	if err := dbTotals(ctx, e.DSN, res); err != nil {
 		return res, err
 	}
 	say("PostgreSQL: %d sessions recorded, %d closed; %d octets in, %d octets out", res.DBSessions, res.DBStopped, res.DBInOctets, res.DBOutOctets)
-	usage, err := exec.CommandContext(ctx, o.Bras, "report", "usage", "-dsn", dsn,
+	usage, err := exec.CommandContext(ctx, o.Bras, "report", "usage", "-dsn", e.DSN,
 		"-from", time.Now().UTC().Add(-24*time.Hour).Format("2006-01-02"), "-to", time.Now().UTC().Add(24*time.Hour).Format("2006-01-02")).CombinedOutput()
 	res.UsageText = string(usage)
 	say("usage report (bras report usage), per subscriber and day:")
@@ -346,15 +383,15 @@ func dbTotals(ctx context.Context, dsn string, res *Result) error {
 		FROM sessions`).Scan(&res.DBSessions, &res.DBStopped, &res.DBInOctets, &res.DBOutOctets, &res.DBInPackets, &res.DBOutPackets)
 }
 
-// proc is a daemon the lab started, its output in a log file.
-type proc struct {
+// Proc is a daemon the lab started, its output in a log file.
+type Proc struct {
 	name string
 	cmd  *exec.Cmd
 	log  string
 	done chan struct{}
 }
 
-func start(ctx context.Context, dir, name string, cmd *exec.Cmd) (*proc, error) {
+func start(ctx context.Context, dir, name string, cmd *exec.Cmd) (*Proc, error) {
 	logPath := filepath.Join(dir, name+".log")
 	f, err := os.Create(logPath)
 	if err != nil {
@@ -366,12 +403,39 @@ func start(ctx context.Context, dir, name string, cmd *exec.Cmd) (*proc, error) 
 		f.Close()
 		return nil, fmt.Errorf("lab: start %s: %w", name, err)
 	}
-	p := &proc{name: name, cmd: cmd, log: logPath, done: make(chan struct{})}
+	p := &Proc{name: name, cmd: cmd, log: logPath, done: make(chan struct{})}
 	go func() { cmd.Wait(); f.Close(); close(p.done) }()
 	return p, nil
 }
 
-func (p *proc) exited() bool {
+// Pid is the daemon's process ID (ip netns exec replaces itself with it).
+func (p *Proc) Pid() int { return p.cmd.Process.Pid }
+
+// RSS is the daemon's resident memory in bytes, from /proc.
+func (p *Proc) RSS() (int64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.Pid()))
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			var kb int64
+			if _, err := fmt.Sscanf(strings.TrimSpace(rest), "%d kB", &kb); err != nil {
+				return 0, err
+			}
+			return kb * 1024, nil
+		}
+	}
+	return 0, errors.New("lab: no VmRSS")
+}
+
+// Log is the path of the daemon's log.
+func (p *Proc) Log() string { return p.log }
+
+// Stop ends the daemon gracefully (SIGTERM), killing it after 20 s.
+func (p *Proc) Stop() { p.stop() }
+
+func (p *Proc) exited() bool {
 	select {
 	case <-p.done:
 		return true
@@ -382,7 +446,7 @@ func (p *proc) exited() bool {
 
 // stop asks the process to end (SIGTERM: graceful shutdown) and kills it
 // after 20 s.
-func (p *proc) stop() {
+func (p *Proc) stop() {
 	if p.exited() {
 		return
 	}
@@ -395,7 +459,7 @@ func (p *proc) stop() {
 	}
 }
 
-func (p *proc) tail() string {
+func (p *Proc) tail() string {
 	b, _ := os.ReadFile(p.log)
 	if len(b) > 4000 {
 		b = b[len(b)-4000:]
@@ -403,7 +467,7 @@ func (p *proc) tail() string {
 	return string(b)
 }
 
-func (p *proc) waitLog(ctx context.Context, text string, d time.Duration) error {
+func (p *Proc) waitLog(ctx context.Context, text string, d time.Duration) error {
 	deadline := time.Now().Add(d)
 	for time.Now().Before(deadline) {
 		if b, _ := os.ReadFile(p.log); bytes.Contains(b, []byte(text)) {
