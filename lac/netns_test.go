@@ -764,11 +764,14 @@ func TestNetnsLACRefusals(t *testing.T) {
 	}
 }
 
-// TestNetnsLACShutdown: Shutdown sends CDN to the LNS and PADT to the
-// subscriber for every session, then StopCCN.
+// TestNetnsLACShutdown: proxy mode with hidden AVPs; Shutdown sends CDN
+// to the LNS and PADT to the subscriber for every session, then StopCCN.
 func TestNetnsLACShutdown(t *testing.T) {
-	routes, _ := NewRoutes([]Route{{Default: true, LNS: []LNS{liveLNS}}})
+	hidden := liveLNS
+	hidden.HideAVPs = true // the proxy AVPs travel hidden (RFC 2661 section 4.3)
+	routes, _ := NewRoutes([]Route{{Default: true, LNS: []LNS{hidden}}})
 	l := newLab(t, Config{Routes: routes}, AccessConfig{Mode: ModeProxy})
+	stopCapture := capture(t, l.lacNS, "n0")
 	var subs []*subscriber
 	for i := range 5 {
 		s, err := l.dial(i, "", "example.com")
@@ -779,6 +782,22 @@ func TestNetnsLACShutdown(t *testing.T) {
 			t.Fatal(err)
 		}
 		subs = append(subs, s)
+	}
+	for _, s := range subs {
+		c := l.lns.call(s.mac.String())
+		l.lns.mu.Lock()
+		proxied := c != nil && c.proxied
+		l.lns.mu.Unlock()
+		if !proxied {
+			t.Errorf("subscriber %d: the LNS did not get usable hidden proxy AVPs", s.i)
+		}
+	}
+	if stopCapture != nil {
+		text := stopCapture()
+		checkDecode(t, text, "Hidden: True", "Random Vector")
+		if strings.Contains(text, "Proxy Authen Name: user") {
+			t.Error("a proxy user name went in clear although the LNS asks for hidden AVPs")
+		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
