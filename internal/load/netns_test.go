@@ -405,3 +405,27 @@ func TestNetnsNoGoroutineLeak(t *testing.T) {
 	buf := make([]byte, 1<<20)
 	t.Errorf("%d goroutines after Stop, %d before:\n%s", after, before, buf[:runtime.Stack(buf, true)])
 }
+
+// TestNetnsStopEarly: Stop during the set-up phase stops launching, ends
+// the set-ups under way as "stopped", and still reports.
+func TestNetnsStopEarly(t *testing.T) {
+	const n = 50
+	l := newLab(t, loadtest.Config{})
+	ld := l.start(t, context.Background(), load.Config{Sessions: n, Rate: 10, UserPattern: "e%d", PasswordPattern: labPassword})
+	time.Sleep(350 * time.Millisecond)
+	if err := ld.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-ld.SetupDone():
+	default:
+		t.Fatal("SetupDone still open after Stop")
+	}
+	rep := ld.Report()
+	if rep.Started < 2 || rep.Started > 6 || rep.Up+rep.Failed != rep.Started || rep.Failed != rep.Failures["stopped"] {
+		t.Errorf("report after an early stop: started %d up %d failed %d %v", rep.Started, rep.Up, rep.Failed, rep.Failures)
+	}
+	if rep.Sessions != n {
+		t.Errorf("sessions %d, want %d", rep.Sessions, n)
+	}
+}
