@@ -125,21 +125,20 @@ type Stats struct {
 // bounded worker pool; the data path runs on the PPPoE and L2TP reader
 // goroutines without locks or allocation.
 type LAC struct {
-	cfg    Config
-	log    *slog.Logger
-	now    func() time.Time
-	sel    *Selector
-	pool   *Pool
-	ep     atomic.Pointer[l2tp.Endpoint]
-	shards []*shard
-	jobs   chan *session
-	stats  Stats
-	nextSh atomic.Uint32
-	active atomic.Int64
-	byID   sync.Map // Acct-Session-Id → *session, for the API
-	seq    atomic.Uint64
-	ctx    context.Context
-	cancel context.CancelFunc
+	cfg     Config
+	log     *slog.Logger
+	now     func() time.Time
+	sel     *Selector
+	pool    *Pool
+	ep      atomic.Pointer[l2tp.Endpoint]
+	shards  []*shard
+	jobs    chan *session
+	stats   Stats
+	nextSh  atomic.Uint32
+	active  atomic.Int64
+	byID    sync.Map // Acct-Session-Id → *session, for the API
+	closing atomic.Bool
+	seq     atomic.Uint64
 }
 
 // New returns a LAC. Attach an l2tp.Endpoint (made with L2TPHandler and
@@ -187,7 +186,6 @@ func New(cfg Config) (*LAC, error) {
 	for range cfg.Shards {
 		l.shards = append(l.shards, &shard{l: l, in: make(chan event, cfg.QueueSize), sessions: map[*session]struct{}{}})
 	}
-	l.ctx, l.cancel = context.WithCancel(context.Background())
 	return l, nil
 }
 
@@ -237,7 +235,6 @@ func (l *LAC) Run(ctx context.Context) error {
 		wg.Go(func() { l.worker(ctx) })
 	}
 	<-ctx.Done()
-	l.cancel()
 	wg.Wait()
 	return nil
 }
@@ -246,6 +243,7 @@ func (l *LAC) Run(ctx context.Context) error {
 // subscriber), waits until they are gone or ctx is done, then closes every
 // tunnel with StopCCN (result 6, shutting down).
 func (l *LAC) Shutdown(ctx context.Context) {
+	l.closing.Store(true) // new subscribers get a PADT
 	for _, sh := range l.shards {
 		sh.post(event{kind: evShutdown})
 	}
@@ -304,6 +302,12 @@ func (a *Access) mode(service string) Mode {
 // SessionUp takes a new PPPoE subscriber (after the PADS).
 func (a *Access) SessionUp(ps *pppoe.Session) {
 	l := a.l
+	if l.closing.Load() {
+		if srv := a.srv.Load(); srv != nil {
+			srv.Close(ps, "LAC shutting down")
+		}
+		return
+	}
 	sh := l.shards[int(l.nextSh.Add(1))%len(l.shards)]
 	now := l.now()
 	s := &session{l: l, acc: a, ps: ps, mode: a.mode(ps.ServiceName), sh: sh, downFn: ps.Send, started: now,
