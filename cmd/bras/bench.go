@@ -1,0 +1,129 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/bras-project/bras/internal/lab"
+)
+
+func init() {
+	register("bench", "whole-chain benchmarks in the lab: set-up rate, memory per session, forwarding vs the kernel", func(ctx context.Context, args []string) error {
+		return runBench(ctx, args, os.Stdout)
+	})
+}
+
+func runBench(ctx context.Context, args []string, stdout io.Writer) error {
+	if len(args) == 0 {
+		return errors.New("usage: bras bench setup|memory|forward [flags] (bras bench <what> -h)")
+	}
+	what, args := args[0], args[1:]
+	fs := flag.NewFlagSet("bras bench "+what, flag.ContinueOnError)
+	var (
+		o        lab.Options
+		inflight int
+		hold     time.Duration
+		sizes    string
+		dur      time.Duration
+		reverse  bool
+		verbose  bool
+	)
+	fs.StringVar(&o.Mode, "mode", "proxy", "LAC mode: proxy or transparent")
+	fs.BoolVar(&o.Keep, "keep-logs", false, "keep the daemons' logs")
+	fs.BoolVar(&verbose, "v", false, "print the lab's progress")
+	switch what {
+	case "setup", "memory":
+		fs.IntVar(&o.Subscribers, "n", 1000, "subscribers to bring up")
+		fs.Float64Var(&o.Rate, "rate", 0, "set-ups per second (0: as fast as -inflight allows)")
+		fs.IntVar(&inflight, "inflight", 200, "bras load's cap on set-ups under way")
+		fs.DurationVar(&hold, "hold", 3*time.Second, "how long the sessions stay up once all are up")
+	case "forward":
+		fs.StringVar(&sizes, "size", "64,1400", "iperf3 UDP payload sizes (-l), comma separated")
+		fs.DurationVar(&dur, "t", 5*time.Second, "duration of each iperf3 run")
+		fs.BoolVar(&reverse, "reverse", true, "also measure downstream (iperf3 -R)")
+	default:
+		return fmt.Errorf("unknown benchmark %q: want setup, memory or forward", what)
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	o.Out = io.Discard
+	if verbose {
+		o.Out = os.Stderr
+	}
+	fmt.Fprintf(stdout, "machine: %s; load average at start %s; %s\n", lab.Machine(), lab.LoadAvg(), time.Now().UTC().Format("2006-01-02 15:04 MST"))
+	switch what {
+	case "setup", "memory":
+		b, err := lab.BenchSessions(ctx, o, inflight, hold)
+		if err != nil {
+			return err
+		}
+		printSessions(stdout, what, b)
+		if b.Load.Up != o.Subscribers {
+			return fmt.Errorf("%d of %d subscribers came up", b.Load.Up, o.Subscribers)
+		}
+		return nil
+	default:
+		var fo lab.ForwardOptions
+		for _, s := range strings.Split(sizes, ",") {
+			n, err := strconv.Atoi(strings.TrimSpace(s))
+			if err != nil || n < 16 || n > 1440 {
+				return fmt.Errorf("-size %q: want UDP payload sizes 16..1440", s)
+			}
+			fo.Sizes = append(fo.Sizes, n)
+		}
+		fo.Duration, fo.Reverse = dur, reverse
+		res, err := lab.BenchForward(ctx, o, fo)
+		printForward(stdout, res, dur)
+		return err
+	}
+}
+
+func printSessions(w io.Writer, what string, b *lab.SessionsBench) {
+	r := b.Load
+	fmt.Fprintf(w, "subscribers %d: %d up, %d failed %v, %d dropped\n", b.Subscribers, r.Up, r.Failed, r.Failures, r.Dropped)
+	fmt.Fprintf(w, "set-up: %.0f sessions/s (%.2f s first PADI → last IPCP up); PADI→IPCP p50 %.1f ms p99 %.1f ms max %.1f ms\n",
+		r.SetupRate, r.SetupSeconds, r.Stages.Total.P50, r.Stages.Total.P99, r.Stages.Total.Max)
+	fmt.Fprintf(w, "stages p50/p99 ms: discovery %.1f/%.1f, LCP %.1f/%.1f, auth %.1f/%.1f, IPCP %.1f/%.1f\n",
+		r.Stages.Discovery.P50, r.Stages.Discovery.P99, r.Stages.LCP.P50, r.Stages.LCP.P99,
+		r.Stages.Auth.P50, r.Stages.Auth.P99, r.Stages.IPCP.P50, r.Stages.IPCP.P99)
+	fmt.Fprintf(w, "CPU seconds from the first PADI to all up (%.1f s):", b.UpAt.Seconds())
+	for _, c := range b.CPU {
+		fmt.Fprintf(w, " %s %.2f", c.Name, c.Seconds)
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintf(w, "memory: LNS RSS %.1f → %.1f MiB = %.0f B/session; LAC RSS %.1f → %.1f MiB = %.0f B/session\n",
+		mib(b.LNSRSSBefore), mib(b.LNSRSSUp), b.LNSBytesPerSession(), mib(b.LACRSSBefore), mib(b.LACRSSUp), b.LACBytesPerSession())
+	if what == "setup" {
+		fmt.Fprintf(w, "BENCHMARKS.md: | %d | %.0f | %.1f ms | %.1f ms | %d |\n", b.Subscribers, r.SetupRate, r.Stages.Total.P50, r.Stages.Total.P99, r.Failed)
+	} else {
+		fmt.Fprintf(w, "BENCHMARKS.md: | %d | %.1f KiB | %.1f KiB |\n", r.Up, b.LNSBytesPerSession()/1024, b.LACBytesPerSession()/1024)
+	}
+}
+
+func printForward(w io.Writer, res []lab.ForwardBench, d time.Duration) {
+	for _, f := range res {
+		dir := "upstream (sub → upstream)"
+		if f.Reverse {
+			dir = "downstream (upstream → sub, -R)"
+		}
+		fmt.Fprintf(w, "%s, %d-octet UDP payload (%d-octet IPv4), %v: bras %.0f pkt/s delivered (%d of %d), kernel %.0f pkt/s (%d of %d), ratio %.2f\n",
+			dir, f.Size, f.Size+28, d, f.Bras.PPS(), f.Bras.Delivered, f.Bras.Sent, f.Kernel.PPS(), f.Kernel.Delivered, f.Kernel.Sent, f.Ratio())
+	}
+	for _, f := range res {
+		dir := "up"
+		if f.Reverse {
+			dir = "down"
+		}
+		fmt.Fprintf(w, "BENCHMARKS.md: | %s | %d | %.0f | %.0f | %.2f |\n", dir, f.Size+28, f.Bras.PPS(), f.Kernel.PPS(), f.Ratio())
+	}
+}
+
+func mib(b int64) float64 { return float64(b) / (1 << 20) }
