@@ -4,17 +4,19 @@ import (
 	"bufio"
 	"fmt"
 	"io"
-	"math"
 	"net/http"
-	"runtime"
-	"runtime/metrics"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
 )
 
 // Type is the type of a metric family in the Prometheus exposition format.
@@ -39,6 +41,14 @@ func (t Type) String() string {
 	return "untyped"
 }
 
+// valueType is the client_golang type of a func series of a family.
+func (t Type) valueType() prometheus.ValueType {
+	if t == TypeCounter {
+		return prometheus.CounterValue
+	}
+	return prometheus.GaugeValue
+}
+
 // Labels are the labels of one series registered with CounterFunc or
 // GaugeFunc. Keep their values to bounded sets.
 type Labels map[string]string
@@ -47,147 +57,238 @@ type Labels map[string]string
 // 10 s: the range of a RADIUS or PostgreSQL round trip.
 var DefBuckets = []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}
 
-// Registry holds metric families and renders them in the Prometheus text
-// exposition format (version 0.0.4). The packages of the product keep
-// their own atomic counters and expose them here with CounterFunc and
+// Registry holds metric families on a prometheus.Registry and renders them
+// in the Prometheus text exposition format. The packages of the product
+// keep their own atomic counters and expose them here with CounterFunc and
 // GaugeFunc, read at scrape time; what has no counter elsewhere uses
 // NewCounter, NewGauge and NewHistogram.
 //
-// Registering a family twice with a different type, help or label names,
-// or the same series twice, is a programming error and panics, as
-// prometheus.MustRegister does.
+// Each metric name is one family, registered once with the
+// prometheus.Registry as a collector that holds the family's vector (if
+// NewCounter, NewGauge or NewHistogram made one) and its func series.
+// Registering a family twice with a different type, help, label names or
+// buckets, or the same func series twice, is a programming error and
+// panics, as prometheus.MustRegister does; registering it again with the
+// same shape returns the shared family.
 type Registry struct {
+	reg *prometheus.Registry
+
 	mu       sync.Mutex
 	families map[string]*family
 }
 
 // New returns an empty registry.
 func New() *Registry {
-	return &Registry{families: map[string]*family{}}
+	return &Registry{reg: prometheus.NewRegistry(), families: map[string]*family{}}
 }
 
+// family is one metric name: a prometheus.Collector over an optional
+// client_golang vector and the series read from funcs at scrape time.
 type family struct {
 	name, help string
 	typ        Type
 	labels     []string
 	buckets    []float64
+	desc       *prometheus.Desc
 
-	mu     sync.Mutex
-	series map[string]*series // by label values joined with labelSep
-	vecFns []func(emit func(v float64, labelValues ...string))
+	mu       sync.Mutex
+	counters *prometheus.CounterVec
+	gauges   *prometheus.GaugeVec
+	hists    *prometheus.HistogramVec
+	fns      map[string]funcSeries // by label values joined with labelSep
+	vecFns   []func(emit func(v float64, labelValues ...string))
 }
 
 const labelSep = "\xff"
 
-type series struct {
+type funcSeries struct {
 	values []string
-	val    atomicFloat
 	fn     func() float64
-	hist   *Histogram
 }
 
-// atomicFloat is a float64 updated without a lock.
-type atomicFloat struct{ bits atomic.Uint64 }
+// Describe implements prometheus.Collector: a family has one descriptor.
+func (f *family) Describe(ch chan<- *prometheus.Desc) { ch <- f.desc }
 
-func (a *atomicFloat) load() float64 { return math.Float64frombits(a.bits.Load()) }
-func (a *atomicFloat) store(v float64) {
-	a.bits.Store(math.Float64bits(v))
-}
-func (a *atomicFloat) add(v float64) {
-	for {
-		old := a.bits.Load()
-		if a.bits.CompareAndSwap(old, math.Float64bits(math.Float64frombits(old)+v)) {
-			return
-		}
+// Collect implements prometheus.Collector. The funcs run outside the
+// family's lock, so a slow one delays only this scrape.
+func (f *family) Collect(ch chan<- prometheus.Metric) {
+	f.mu.Lock()
+	var vec prometheus.Collector
+	switch {
+	case f.counters != nil:
+		vec = f.counters
+	case f.gauges != nil:
+		vec = f.gauges
+	case f.hists != nil:
+		vec = f.hists
+	}
+	fns := make([]funcSeries, 0, len(f.fns))
+	for _, s := range f.fns {
+		fns = append(fns, s)
+	}
+	vecFns := slices.Clone(f.vecFns)
+	f.mu.Unlock()
+
+	if vec != nil {
+		vec.Collect(ch)
+	}
+	vt := f.typ.valueType()
+	for _, s := range fns {
+		ch <- f.constMetric(vt, s.fn(), s.values)
+	}
+	for _, fn := range vecFns {
+		fn(func(v float64, labelValues ...string) {
+			ch <- f.constMetric(vt, v, labelValues)
+		})
 	}
 }
 
-// Counter is a monotonically increasing value.
-type Counter struct{ s *series }
+// constMetric is one series read at scrape time. A wrong number of label
+// values is a bug in the emitting func: the series is dropped and the
+// scrape reports the error (promhttp counts it in
+// promhttp_metric_handler_errors_total and serves the other series).
+func (f *family) constMetric(vt prometheus.ValueType, v float64, values []string) prometheus.Metric {
+	if len(values) != len(f.labels) {
+		return prometheus.NewInvalidMetric(f.desc, fmt.Errorf("metrics: %s: %d label values for labels %v", f.name, len(values), f.labels))
+	}
+	m, err := prometheus.NewConstMetric(f.desc, vt, v, values...)
+	if err != nil {
+		return prometheus.NewInvalidMetric(f.desc, fmt.Errorf("metrics: %s: %w", f.name, err))
+	}
+	return m
+}
+
+// Counter is a monotonically increasing value. It holds the client_golang
+// child of its vector, so Inc and Add are a lock-free atomic update.
+type Counter struct{ c prometheus.Counter }
 
 // Inc adds one.
-func (c *Counter) Inc() { c.s.val.add(1) }
+func (c *Counter) Inc() { c.c.Inc() }
 
-// Add adds v; a negative v is ignored, since a counter never goes down.
+// Add adds v; a negative v is ignored, since a counter never goes down
+// (client_golang would panic).
 func (c *Counter) Add(v float64) {
 	if v > 0 {
-		c.s.val.add(v)
+		c.c.Add(v)
 	}
 }
 
 // Value returns the current value.
-func (c *Counter) Value() float64 { return c.s.val.load() }
+func (c *Counter) Value() float64 {
+	var m dto.Metric
+	if err := c.c.Write(&m); err != nil {
+		return 0
+	}
+	return m.GetCounter().GetValue()
+}
 
 // Gauge is a value that goes up and down.
-type Gauge struct{ s *series }
+type Gauge struct{ g prometheus.Gauge }
 
 // Set sets the gauge to v.
-func (g *Gauge) Set(v float64) { g.s.val.store(v) }
+func (g *Gauge) Set(v float64) { g.g.Set(v) }
 
 // Add adds v (which may be negative).
-func (g *Gauge) Add(v float64) { g.s.val.add(v) }
+func (g *Gauge) Add(v float64) { g.g.Add(v) }
 
 // Inc adds one.
-func (g *Gauge) Inc() { g.s.val.add(1) }
+func (g *Gauge) Inc() { g.g.Inc() }
 
 // Dec subtracts one.
-func (g *Gauge) Dec() { g.s.val.add(-1) }
+func (g *Gauge) Dec() { g.g.Dec() }
 
 // Value returns the current value.
-func (g *Gauge) Value() float64 { return g.s.val.load() }
-
-// Histogram counts observations into cumulative buckets.
-type Histogram struct {
-	upper  []float64 // sorted upper bounds, without +Inf
-	counts []atomic.Uint64
-	count  atomic.Uint64
-	sum    atomicFloat
+func (g *Gauge) Value() float64 {
+	var m dto.Metric
+	if err := g.g.Write(&m); err != nil {
+		return 0
+	}
+	return m.GetGauge().GetValue()
 }
+
+// Histogram counts observations into cumulative buckets; a value on a
+// bucket's upper bound counts in that bucket (le).
+type Histogram struct{ h prometheus.Histogram }
 
 // Observe records one value.
-func (h *Histogram) Observe(v float64) {
-	i := sort.SearchFloat64s(h.upper, v) // first bound >= v
-	if i < len(h.counts) {
-		h.counts[i].Add(1)
-	}
-	h.sum.add(v)
-	h.count.Add(1)
-}
+func (h *Histogram) Observe(v float64) { h.h.Observe(v) }
 
 // ObserveDuration records d in seconds.
-func (h *Histogram) ObserveDuration(d time.Duration) { h.Observe(d.Seconds()) }
+func (h *Histogram) ObserveDuration(d time.Duration) { h.h.Observe(d.Seconds()) }
 
 // Count returns the number of observations.
-func (h *Histogram) Count() uint64 { return h.count.Load() }
+func (h *Histogram) Count() uint64 {
+	var m dto.Metric
+	if err := h.h.Write(&m); err != nil {
+		return 0
+	}
+	return m.GetHistogram().GetSampleCount()
+}
 
 // CounterVec is a counter family with labels.
-type CounterVec struct{ f *family }
+type CounterVec struct {
+	f   *family
+	vec *prometheus.CounterVec
+}
 
 // With returns the counter for the label values, given in the order of the
-// label names, creating it at zero. It is a map lookup under a mutex: on a
-// hot path, keep the *Counter it returns.
-func (v *CounterVec) With(labelValues ...string) *Counter { return &Counter{v.f.get(labelValues)} }
+// label names, creating it at zero. It is a hash lookup in the vector: on
+// a hot path, keep the *Counter it returns.
+func (v *CounterVec) With(labelValues ...string) *Counter {
+	v.f.checkValues(labelValues)
+	return &Counter{v.vec.WithLabelValues(labelValues...)}
+}
 
 // GaugeVec is a gauge family with labels.
-type GaugeVec struct{ f *family }
+type GaugeVec struct {
+	f   *family
+	vec *prometheus.GaugeVec
+}
 
 // With returns the gauge for the label values.
-func (v *GaugeVec) With(labelValues ...string) *Gauge { return &Gauge{v.f.get(labelValues)} }
+func (v *GaugeVec) With(labelValues ...string) *Gauge {
+	v.f.checkValues(labelValues)
+	return &Gauge{v.vec.WithLabelValues(labelValues...)}
+}
 
 // HistogramVec is a histogram family with labels.
-type HistogramVec struct{ f *family }
+type HistogramVec struct {
+	f   *family
+	vec *prometheus.HistogramVec
+}
 
 // With returns the histogram for the label values.
-func (v *HistogramVec) With(labelValues ...string) *Histogram { return v.f.get(labelValues).hist }
+func (v *HistogramVec) With(labelValues ...string) *Histogram {
+	v.f.checkValues(labelValues)
+	return &Histogram{v.vec.WithLabelValues(labelValues...).(prometheus.Histogram)}
+}
+
+func (f *family) checkValues(values []string) {
+	if len(values) != len(f.labels) {
+		panic(fmt.Sprintf("metrics: %s: %d label values for labels %v", f.name, len(values), f.labels))
+	}
+}
 
 // NewCounter registers a counter family with the given label names.
 func (r *Registry) NewCounter(name, help string, labelNames ...string) *CounterVec {
-	return &CounterVec{r.family(name, help, TypeCounter, labelNames, nil)}
+	f := r.family(name, help, TypeCounter, labelNames, nil)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.counters == nil {
+		f.counters = prometheus.NewCounterVec(prometheus.CounterOpts{Name: name, Help: help}, f.labels)
+	}
+	return &CounterVec{f, f.counters}
 }
 
 // NewGauge registers a gauge family with the given label names.
 func (r *Registry) NewGauge(name, help string, labelNames ...string) *GaugeVec {
-	return &GaugeVec{r.family(name, help, TypeGauge, labelNames, nil)}
+	f := r.family(name, help, TypeGauge, labelNames, nil)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.gauges == nil {
+		f.gauges = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: name, Help: help}, f.labels)
+	}
+	return &GaugeVec{f, f.gauges}
 }
 
 // NewHistogram registers a histogram family; nil buckets means DefBuckets.
@@ -195,10 +296,25 @@ func (r *Registry) NewHistogram(name, help string, buckets []float64, labelNames
 	if buckets == nil {
 		buckets = DefBuckets
 	}
-	if !sort.Float64sAreSorted(buckets) || len(buckets) == 0 {
-		panic("metrics: " + name + ": histogram buckets must be sorted and non-empty")
+	if len(buckets) == 0 || !increasing(buckets) {
+		panic("metrics: " + name + ": histogram buckets must be increasing and non-empty")
 	}
-	return &HistogramVec{r.family(name, help, TypeHistogram, labelNames, slices.Clone(buckets))}
+	f := r.family(name, help, TypeHistogram, labelNames, slices.Clone(buckets))
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.hists == nil {
+		f.hists = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: name, Help: help, Buckets: f.buckets}, f.labels)
+	}
+	return &HistogramVec{f, f.hists}
+}
+
+func increasing(b []float64) bool {
+	for i := 1; i < len(b); i++ {
+		if !(b[i-1] < b[i]) {
+			return false
+		}
+	}
+	return true
 }
 
 // CounterFunc registers one counter series whose value fn returns at scrape
@@ -216,7 +332,8 @@ func (r *Registry) GaugeFunc(name, help string, labels Labels, fn func() float64
 
 // GaugeVecFunc registers a gauge family whose series are produced at
 // scrape time by fn, which calls emit once per series: for example the
-// sessions counted by state from the session table.
+// sessions counted by state from the session table. emit must not be kept
+// past fn's return.
 func (r *Registry) GaugeVecFunc(name, help string, labelNames []string, fn func(emit func(v float64, labelValues ...string))) {
 	f := r.family(name, help, TypeGauge, labelNames, nil)
 	f.mu.Lock()
@@ -232,19 +349,15 @@ func (r *Registry) CounterVecFunc(name, help string, labelNames []string, fn fun
 	f.mu.Unlock()
 }
 
-// RegisterRuntime adds go_goroutines and go_memstats_heap_inuse_bytes.
+// RegisterRuntime adds client_golang's Go collector (go_goroutines,
+// go_memstats_heap_inuse_bytes, go_gc_duration_seconds, ...) and process
+// collector (process_resident_memory_bytes, process_open_fds, ...). It
+// panics if called twice on one registry.
 func (r *Registry) RegisterRuntime() {
-	r.GaugeFunc(GoGoroutines, "Number of goroutines that currently exist.", nil, func() float64 {
-		return float64(runtime.NumGoroutine())
-	})
-	r.GaugeFunc(GoHeapBytes, "Bytes in in-use heap spans.", nil, func() float64 {
-		s := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
-		metrics.Read(s)
-		if s[0].Value.Kind() != metrics.KindUint64 {
-			return math.NaN()
-		}
-		return float64(s[0].Value.Uint64())
-	})
+	r.reg.MustRegister(
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+	)
 }
 
 func (r *Registry) funcSeries(name, help string, typ Type, labels Labels, fn func() float64) {
@@ -261,13 +374,17 @@ func (r *Registry) funcSeries(name, help string, typ Type, labels Labels, fn fun
 	key := strings.Join(values, labelSep)
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if _, dup := f.series[key]; dup {
+	if _, dup := f.fns[key]; dup {
 		panic(fmt.Sprintf("metrics: %s: series %v registered twice", name, labels))
 	}
-	f.series[key] = &series{values: values, fn: fn}
+	f.fns[key] = funcSeries{values: values, fn: fn}
 }
 
+// family returns the family of name, registering it with the
+// prometheus.Registry the first time.
 func (r *Registry) family(name, help string, typ Type, labelNames []string, buckets []float64) *family {
+	// client_golang accepts UTF-8 names; the text format 0.0.4 that
+	// operators' tools read wants the classic ones.
 	if !validName(name, true) {
 		panic("metrics: invalid metric name " + strconv.Quote(name))
 	}
@@ -284,28 +401,15 @@ func (r *Registry) family(name, help string, typ Type, labelNames []string, buck
 		}
 		return f
 	}
-	f := &family{name: name, help: help, typ: typ, labels: slices.Clone(labelNames), buckets: buckets, series: map[string]*series{}}
+	f := &family{
+		name: name, help: help, typ: typ,
+		labels: slices.Clone(labelNames), buckets: buckets,
+		desc: prometheus.NewDesc(name, help, labelNames, nil),
+		fns:  map[string]funcSeries{},
+	}
+	r.reg.MustRegister(f)
 	r.families[name] = f
 	return f
-}
-
-// get returns the stored series for the label values, creating it.
-func (f *family) get(values []string) *series {
-	if len(values) != len(f.labels) {
-		panic(fmt.Sprintf("metrics: %s: %d label values for labels %v", f.name, len(values), f.labels))
-	}
-	key := strings.Join(values, labelSep)
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if s, ok := f.series[key]; ok {
-		return s
-	}
-	s := &series{values: slices.Clone(values)}
-	if f.typ == TypeHistogram {
-		s.hist = &Histogram{upper: f.buckets, counts: make([]atomic.Uint64, len(f.buckets))}
-	}
-	f.series[key] = s
-	return s
 }
 
 func validName(s string, metric bool) bool {
@@ -330,176 +434,83 @@ type Sample struct {
 	Value  float64           `json:"value"`
 }
 
-// point is a series' values read at one instant.
-type point struct {
-	values []string
-	v      float64
-	hist   *histPoint
-}
-
-type histPoint struct {
-	cum   []uint64
-	count uint64
-	sum   float64
-}
-
-// gather reads every family, sorted by name, its series sorted by label
-// values.
-func (r *Registry) gather() ([]*family, [][]point) {
-	r.mu.Lock()
-	fams := make([]*family, 0, len(r.families))
-	for _, f := range r.families {
-		fams = append(fams, f)
-	}
-	r.mu.Unlock()
-	sort.Slice(fams, func(i, j int) bool { return fams[i].name < fams[j].name })
-	out := make([][]point, len(fams))
-	for i, f := range fams {
-		f.mu.Lock()
-		ss := make([]*series, 0, len(f.series))
-		for _, s := range f.series {
-			ss = append(ss, s)
-		}
-		fns := slices.Clone(f.vecFns)
-		f.mu.Unlock()
-		var pts []point
-		for _, s := range ss {
-			switch {
-			case s.hist != nil:
-				hp := &histPoint{cum: make([]uint64, len(s.hist.counts)), count: s.hist.count.Load(), sum: s.hist.sum.load()}
-				var c uint64
-				for j := range s.hist.counts {
-					c += s.hist.counts[j].Load()
-					hp.cum[j] = c
-				}
-				pts = append(pts, point{values: s.values, hist: hp})
-			case s.fn != nil:
-				pts = append(pts, point{values: s.values, v: s.fn()})
-			default:
-				pts = append(pts, point{values: s.values, v: s.val.load()})
-			}
-		}
-		for _, fn := range fns {
-			fn(func(v float64, labelValues ...string) {
-				if len(labelValues) != len(f.labels) {
-					return // a bug in the collector; drop the series rather than render garbage
-				}
-				pts = append(pts, point{values: slices.Clone(labelValues), v: v})
-			})
-		}
-		sort.Slice(pts, func(a, b int) bool { return slices.Compare(pts[a].values, pts[b].values) < 0 })
-		out[i] = pts
-	}
-	return fams, out
-}
-
-// Samples returns every series' current value; a histogram gives its
-// _count and _sum.
+// Samples returns every series' current value, sorted by name and label
+// values; a histogram gives its _count and _sum. A series that fails to
+// gather is left out.
 func (r *Registry) Samples() []Sample {
-	fams, pts := r.gather()
+	mfs, _ := r.reg.Gather()
 	var out []Sample
-	for i, f := range fams {
-		for _, p := range pts[i] {
+	for _, mf := range mfs {
+		name := mf.GetName()
+		for _, m := range mf.GetMetric() {
 			var lbl map[string]string
-			if len(f.labels) > 0 {
-				lbl = make(map[string]string, len(f.labels))
-				for j, n := range f.labels {
-					lbl[n] = p.values[j]
+			if lp := m.GetLabel(); len(lp) > 0 {
+				lbl = make(map[string]string, len(lp))
+				for _, p := range lp {
+					lbl[p.GetName()] = p.GetValue()
 				}
 			}
-			if p.hist != nil {
-				out = append(out, Sample{Name: f.name + "_count", Labels: lbl, Value: float64(p.hist.count)},
-					Sample{Name: f.name + "_sum", Labels: lbl, Value: p.hist.sum})
-				continue
+			switch mf.GetType() {
+			case dto.MetricType_COUNTER:
+				out = append(out, Sample{Name: name, Labels: lbl, Value: m.GetCounter().GetValue()})
+			case dto.MetricType_GAUGE:
+				out = append(out, Sample{Name: name, Labels: lbl, Value: m.GetGauge().GetValue()})
+			case dto.MetricType_UNTYPED:
+				out = append(out, Sample{Name: name, Labels: lbl, Value: m.GetUntyped().GetValue()})
+			case dto.MetricType_HISTOGRAM, dto.MetricType_GAUGE_HISTOGRAM:
+				h := m.GetHistogram()
+				out = append(out, Sample{Name: name + "_count", Labels: lbl, Value: float64(h.GetSampleCount())},
+					Sample{Name: name + "_sum", Labels: lbl, Value: h.GetSampleSum()})
+			case dto.MetricType_SUMMARY:
+				s := m.GetSummary()
+				out = append(out, Sample{Name: name + "_count", Labels: lbl, Value: float64(s.GetSampleCount())},
+					Sample{Name: name + "_sum", Labels: lbl, Value: s.GetSampleSum()})
 			}
-			out = append(out, Sample{Name: f.name, Labels: lbl, Value: p.v})
 		}
 	}
 	return out
 }
 
-// ContentType is the media type of the text exposition format.
-const ContentType = "text/plain; version=0.0.4; charset=utf-8"
+// ContentType is the media type of the text exposition format (version
+// 0.0.4) as Handler answers a client that asks for no other format: the
+// escaping parameter says metric names are in the classic character set.
+const ContentType = string(expfmt.FmtText) + "; escaping=underscores"
 
-// Write renders every family in the Prometheus text exposition format.
+// Write renders every family in the Prometheus text exposition format,
+// families sorted by name, series by label values. If a series failed to
+// gather, the others are still written and the error is returned.
 func (r *Registry) Write(w io.Writer) error {
+	mfs, gerr := r.reg.Gather()
 	bw := bufio.NewWriter(w)
-	fams, pts := r.gather()
-	for i, f := range fams {
-		fmt.Fprintf(bw, "# HELP %s %s\n# TYPE %s %s\n", f.name, escapeHelp(f.help), f.name, f.typ)
-		for _, p := range pts[i] {
-			if p.hist == nil {
-				writeSample(bw, f.name, f.labels, p.values, "", p.v)
-				continue
-			}
-			for j, ub := range f.buckets {
-				writeSample(bw, f.name+"_bucket", f.labels, p.values, formatFloat(ub), float64(p.hist.cum[j]))
-			}
-			writeSample(bw, f.name+"_bucket", f.labels, p.values, "+Inf", float64(p.hist.count))
-			writeSample(bw, f.name+"_sum", f.labels, p.values, "", p.hist.sum)
-			writeSample(bw, f.name+"_count", f.labels, p.values, "", float64(p.hist.count))
+	for _, mf := range mfs {
+		if _, err := expfmt.MetricFamilyToText(bw, mf); err != nil {
+			return fmt.Errorf("metrics: writing %s: %w", mf.GetName(), err)
 		}
 	}
-	return bw.Flush()
-}
-
-func writeSample(w *bufio.Writer, name string, labels, values []string, le string, v float64) {
-	w.WriteString(name)
-	if len(labels) > 0 || le != "" {
-		w.WriteByte('{')
-		for i, l := range labels {
-			if i > 0 {
-				w.WriteByte(',')
-			}
-			w.WriteString(l)
-			w.WriteString(`="`)
-			w.WriteString(escapeLabel(values[i]))
-			w.WriteByte('"')
-		}
-		if le != "" {
-			if len(labels) > 0 {
-				w.WriteByte(',')
-			}
-			w.WriteString(`le="`)
-			w.WriteString(le)
-			w.WriteByte('"')
-		}
-		w.WriteByte('}')
+	if err := bw.Flush(); err != nil {
+		return fmt.Errorf("metrics: %w", err)
 	}
-	w.WriteByte(' ')
-	w.WriteString(formatFloat(v))
-	w.WriteByte('\n')
-}
-
-func formatFloat(v float64) string {
-	switch {
-	case math.IsInf(v, 1):
-		return "+Inf"
-	case math.IsInf(v, -1):
-		return "-Inf"
-	case math.IsNaN(v):
-		return "NaN"
+	if gerr != nil {
+		return fmt.Errorf("metrics: gathering: %w", gerr)
 	}
-	return strconv.FormatFloat(v, 'g', -1, 64)
+	return nil
 }
 
-var (
-	helpEscaper  = strings.NewReplacer(`\`, `\\`, "\n", `\n`)
-	labelEscaper = strings.NewReplacer(`\`, `\\`, "\n", `\n`, `"`, `\"`)
-)
-
-func escapeHelp(s string) string  { return helpEscaper.Replace(s) }
-func escapeLabel(s string) string { return labelEscaper.Replace(s) }
-
-// Handler serves the registry on /metrics.
+// Handler serves the registry on /metrics with promhttp, which negotiates
+// the format (text or protobuf) and gzip with the scraper. A collector error drops only the faulty series and is counted
+// in promhttp_metric_handler_errors_total. Methods other than GET and HEAD
+// are refused with 405.
 func (r *Registry) Handler() http.Handler {
+	h := promhttp.HandlerFor(r.reg, promhttp.HandlerOpts{
+		ErrorHandling: promhttp.ContinueOnError,
+		Registry:      r.reg,
+	})
 	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		if req.Method != http.MethodGet && req.Method != http.MethodHead {
 			w.Header().Set("Allow", "GET, HEAD")
 			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 			return
 		}
-		w.Header().Set("Content-Type", ContentType)
-		_ = r.Write(w)
+		h.ServeHTTP(w, req)
 	})
 }
