@@ -202,7 +202,7 @@ func RunDaemon(ctx context.Context, cfg *FileConfig, o DaemonOptions) error {
 		sinks["postgres"] = store
 	}
 	if cfg.Accounting.RADIUS && radius != nil {
-		sinks["radius"] = &RADIUSSink{Client: radius, NASPortType: aaa.PortVirtual}
+		sinks["radius"] = &accounting.RADIUSSink{Client: radius}
 	}
 	var acct *accounting.Accountant
 	acctCtx, stopAcct := context.WithCancel(context.Background())
@@ -223,8 +223,16 @@ func RunDaemon(ctx context.Context, cfg *FileConfig, o DaemonOptions) error {
 		go func() { acctDone <- acct.Run(acctCtx) }()
 		if store != nil {
 			// Sessions this node left open when it stopped without a
-			// Stop: closed with cause NAS-Reboot and their last counters.
-			if n, err := store.CloseOrphans(ctx, cfg.LNS.Node, time.Now()); err != nil {
+			// Stop: closed with cause NAS-Reboot and their last counters,
+			// once the spool of the last run has been replayed (a Start
+			// still in the spool has no row to close yet).
+			booted := time.Now()
+			wctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+			err := acct.WaitReplayed(wctx)
+			cancel()
+			if err != nil {
+				log.Warn("the spool of the last run is not replayed yet (database down?): sessions it left open are not closed now", "err", err)
+			} else if n, err := store.CloseOrphans(ctx, cfg.LNS.Node, booted); err != nil {
 				log.Warn("closing the sessions left open by the last run failed", "err", err)
 			} else if n > 0 {
 				log.Info("closed sessions left open by the last run", "sessions", n, "cause", "NAS-Reboot")
@@ -300,6 +308,16 @@ func RunDaemon(ctx context.Context, cfg *FileConfig, o DaemonOptions) error {
 			stop()
 		}
 	}
+	if acct != nil {
+		// Graceful shutdown: every Stop delivered, or left in the spool
+		// for the next start when a sink stays down.
+		wctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		if err := acct.WaitDelivered(wctx); err != nil {
+			log.Warn("accounting not fully delivered at shutdown; the rest stays in the spool", "err", err)
+		}
+		cancel()
+	}
+	// Accounting-Off after the Stops (RFC 2866 section 5.1).
 	if cfg.Accounting.RADIUS && radius != nil {
 		cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		if err := radius.Account(cctx, aaa.AcctRequest{Status: aaa.AcctOff}); err != nil {

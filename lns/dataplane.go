@@ -31,6 +31,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -163,6 +164,9 @@ type Flow struct {
 	ns                    atomic.Uint32
 	_                     [64]byte
 	drops                 atomic.Uint64
+	// routes are the Framed-Route prefixes behind the subscriber (RFC
+	// 2865 section 5.22): their sources pass the anti-spoofing check.
+	routes atomic.Pointer[[]span4]
 }
 
 // NewFlow makes the data-plane state of a session.
@@ -330,17 +334,21 @@ type DataPlaneStats struct {
 // f.SetRates. Accounting: f.Counters(). Idle-Timeout: dp.Idle(f) or
 // dp.IdleIn(f). Call down: dp.Remove(f).
 type DataPlane struct {
-	cfg    DataPlaneConfig
-	log    *slog.Logger
-	epoch  time.Time
-	fast   bool // cfg.Now is time.Now: read only the monotonic clock
-	addrs  *AddrTable
-	byID   *SessionTable
-	up     *upRing // packets waiting for the TUN writers
-	stats  [NumDropReasons]atomic.Uint64
-	tunOK  atomic.Uint64
-	encOK  atomic.Uint64
-	ctrlOK atomic.Uint64
+	cfg   DataPlaneConfig
+	log   *slog.Logger
+	epoch time.Time
+	fast  bool // cfg.Now is time.Now: read only the monotonic clock
+	addrs *AddrTable
+	byID  *SessionTable
+	// routed holds the Framed-Route prefixes of every session, looked up
+	// when the exact address table misses (see framedroute.go).
+	routed   atomic.Pointer[[]routedSpan]
+	routedMu sync.Mutex
+	up       *upRing // packets waiting for the TUN writers
+	stats    [NumDropReasons]atomic.Uint64
+	tunOK    atomic.Uint64
+	encOK    atomic.Uint64
+	ctrlOK   atomic.Uint64
 	// lastLog is the clock of the last debug line (logAllowed).
 	lastLog atomic.Int64
 }
@@ -436,6 +444,7 @@ func (d *DataPlane) Remove(f *Flow) {
 	if a := f.Addr(); a.IsValid() {
 		d.unbind(f, a)
 	}
+	d.dropRoutes(f)
 	if f.localTunnel != 0 || f.localSession != 0 {
 		d.byID.Delete(f.localTunnel, f.localSession, f)
 	}
@@ -555,7 +564,7 @@ func (d *DataPlane) Decap(f *Flow, payload []byte) DropReason {
 	ip = ip[:n]
 	// Anti-spoofing: the source must be the address IPCP gave this
 	// session (a session without one sends no IPv4).
-	if src := binary.BigEndian.Uint32(ip[12:16]); src == 0 || src != f.addr.Load() {
+	if src := binary.BigEndian.Uint32(ip[12:16]); src == 0 || (src != f.addr.Load() && !f.routedFrom(src)) {
 		return d.drop(f, DropSpoof)
 	}
 	if n > d.cfg.MTU {
@@ -877,9 +886,12 @@ func (d *DataPlane) encap(buf []byte, size int, now int64) (*Flow, []byte, DropR
 	if !ok {
 		return nil, nil, d.drop(nil, DropMalformed)
 	}
-	f := d.addrs.Lookup4(binary.BigEndian.Uint32(ip[16:20]))
+	dst := binary.BigEndian.Uint32(ip[16:20])
+	f := d.addrs.Lookup4(dst)
 	if f == nil {
-		return nil, nil, d.drop(nil, DropNoSession)
+		if f = d.routedLookup(dst); f == nil {
+			return nil, nil, d.drop(nil, DropNoSession)
+		}
 	}
 	if !f.down.Load().Allow(now, n) {
 		return f, nil, d.drop(f, DropRateLimit)

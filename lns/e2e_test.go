@@ -51,6 +51,7 @@ func startLab(t *testing.T, users []testenv.RadiusUser) *lab {
 	testenv.Link(t, l.lac, "eth0", netip.MustParsePrefix("10.10.0.1/24"), l.lns, "eth0", netip.MustParsePrefix("10.10.0.2/24"))
 	testenv.Link(t, l.lns, "eth1", netip.MustParsePrefix("10.20.0.1/24"), l.up, "eth0", netip.MustParsePrefix("10.20.0.2/24"))
 	l.up.MustRun(t, "ip", "route", "add", "100.64.0.0/16", "via", "10.20.0.1")
+	l.up.MustRun(t, "ip", "route", "add", "198.51.100.0/24", "via", "10.20.0.1") // Framed-Routes
 	l.lns.MustRun(t, "sysctl", "-qw", "net.ipv4.ip_forward=1")
 	// FreeRADIUS on the host's loopback: the RADIUS client opens its
 	// sockets from whatever thread runs it, outside namespace lns.
@@ -236,7 +237,8 @@ func ping(t *testing.T, s *simSub, from netip.Addr, seq int) {
 
 func TestLNSEndToEnd(t *testing.T) {
 	users := []testenv.RadiusUser{
-		{Name: "alice", Password: "wonderland", Reply: []testenv.RadiusAttr{{Name: "Framed-IP-Address", Value: "100.64.0.50"}, {Name: "Class", Value: "gold"}}},
+		{Name: "alice", Password: "wonderland", Reply: []testenv.RadiusAttr{{Name: "Framed-IP-Address", Value: "100.64.0.50"}, {Name: "Class", Value: "gold"},
+			{Name: "Framed-Route", Value: "198.51.100.0/29 0.0.0.0 1"}}},
 		{Name: "bob", Password: "builder"},
 		{Name: "carol", Password: "proxied"},
 		{Name: "dave", Password: "timeout", Reply: []testenv.RadiusAttr{{Name: "Session-Timeout", Value: "2"}}},
@@ -258,6 +260,22 @@ func TestLNSEndToEnd(t *testing.T) {
 		}
 		for i := 0; i < 3; i++ {
 			ping(t, s, n.Local, i)
+		}
+		// Framed-Route 198.51.100.0/29: the network behind alice is routed to her.
+		dst := netip.MustParseAddrPort("198.51.100.3:9")
+		l.flood.Store(&dst)
+		defer l.flood.Store(nil)
+		deadline := time.After(5 * time.Second)
+		for {
+			select {
+			case pkt := <-s.ip:
+				if len(pkt) >= 20 && netip.AddrFrom4([4]byte(pkt[16:20])) == dst.Addr() {
+					return
+				}
+				continue
+			case <-deadline:
+				t.Fatal("nothing for the Framed-Route 198.51.100.0/29 reached alice")
+			}
 		}
 	})
 

@@ -5,9 +5,7 @@ import (
 	"errors"
 	"net/url"
 	"slices"
-	"time"
 
-	"github.com/bras-project/bras/aaa"
 	"github.com/bras-project/bras/accounting"
 	"github.com/bras-project/bras/internal/api"
 	"github.com/bras-project/bras/internal/metrics"
@@ -62,55 +60,6 @@ func (s *Server) RegisterMetrics(r *metrics.Registry) {
 			}
 		}
 	})
-}
-
-// RADIUSSink sends accounting records as RADIUS Accounting-Requests (RFC
-// 2866): Start, Interim-Update and Stop with 64-bit counters, Class echoed.
-type RADIUSSink struct {
-	Client      *aaa.Client
-	NASPortType aaa.NASPortType
-}
-
-// Write implements accounting.Sink; records go one by one, in order.
-func (r *RADIUSSink) Write(ctx context.Context, recs []accounting.Record) error {
-	for _, rec := range recs {
-		req := aaa.AcctRequest{
-			SessionID:        rec.SessionID,
-			Username:         rec.Username,
-			FramedIP:         rec.Addr,
-			NASPort:          uint32(rec.L2TPSessionID),
-			NASPortID:        rec.NASPortID,
-			NASPortType:      r.NASPortType,
-			CallingStationID: rec.CallingStationID,
-			InOctets:         rec.InOctets,
-			OutOctets:        rec.OutOctets,
-			InPackets:        rec.InPackets,
-			OutPackets:       rec.OutPackets,
-			Class:            rec.Class,
-			EventTime:        rec.Time,
-		}
-		if rec.Realm != "" {
-			req.Username = rec.Username + "@" + rec.Realm
-		}
-		if !rec.Started.IsZero() && rec.Time.After(rec.Started) {
-			req.SessionTime = rec.Time.Sub(rec.Started).Truncate(time.Second)
-		}
-		switch rec.Kind {
-		case accounting.Start:
-			req.Status = aaa.AcctStart
-		case accounting.Interim:
-			req.Status = aaa.AcctInterimUpdate
-		case accounting.Stop:
-			req.Status = aaa.AcctStop
-			req.Cause = aaa.TerminateCause(rec.Cause)
-		default:
-			continue
-		}
-		if err := r.Client.Account(ctx, req); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // ReportsOf serves accounting's billing reports through the HTTP API.

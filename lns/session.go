@@ -493,6 +493,20 @@ func (s *session) applyAuth(o *authOutcome, now time.Time) {
 			s.ppp.AuthResult(ppp.AuthResult{OK: false, Message: "address in use"}, now)
 			return
 		}
+		if o.reply != nil && len(o.reply.FramedRoutes) > 0 {
+			var routes []netip.Prefix
+			for _, r := range o.reply.FramedRoutes {
+				p, err := ParseFramedRoute(r)
+				if err != nil {
+					s.log.Warn("Framed-Route ignored", "route", r, "err", err)
+					continue
+				}
+				routes = append(routes, p)
+			}
+			if err := s.srv.dp.AddRoutes(f, routes); err != nil {
+				s.log.Warn("Framed-Route not installed", "routes", routes, "err", err)
+			}
+		}
 	}
 	s.publish()
 	s.ppp.AuthResult(ppp.AuthResult{OK: true, Message: "welcome", IP: o.addr, DNS1: o.dns[0], DNS2: o.dns[1]}, now)
