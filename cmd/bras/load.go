@@ -81,6 +81,7 @@ func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.StringVar(&target, "traffic-target", "", "UDP echo server IP:PORT upstream (bras echo); enables traffic")
 	fs.IntVar(&cfg.Traffic.Size, "traffic-size", 64, "IPv4 packet size of the probes, octets")
 	fs.Float64Var(&cfg.Traffic.PPS, "traffic-pps", 10, "probes per second per session")
+	fs.Float64Var(&cfg.Traffic.TotalPPS, "traffic-total-pps", 0, "probes per second of all sessions together (instead of -traffic-pps)")
 	fs.BoolVar(&cfg.Traffic.Flood, "flood", false, "send as fast as possible once every set-up is done (forwarding benchmark)")
 	fs.BoolVar(&cfg.Traffic.QueryUpstream, "query-upstream", true, "ask the echo server what it received, to split loss per direction")
 	fs.StringVar(&cfg.TUN, "tun", "", "bind the first session to a TUN device of this name (ping, iperf3 over it)")

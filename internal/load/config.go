@@ -112,7 +112,9 @@ type Traffic struct {
 	// at most 1492).
 	Size int
 	// PPS is the packets per second each session sends (default 1).
-	PPS float64
+	// TotalPPS, when > 0, is instead the rate of all sessions together,
+	// spread round robin over the sessions up.
+	PPS, TotalPPS float64
 	// Flood sends as fast as possible over all sessions once every set-up
 	// is done, for the forwarding benchmark; PPS is then ignored.
 	Flood bool

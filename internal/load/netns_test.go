@@ -156,6 +156,13 @@ func TestNetnsSessionsAndTraffic(t *testing.T) {
 		t.Errorf("traffic: sent %d received %d lost %d dup %d reordered %d; want ≥ %d sent, all back in order",
 			tr.Sent, tr.Received, tr.Lost, tr.Duplicated, tr.Reordered, n*20)
 	}
+	var perSecond uint64
+	for _, v := range tr.DeliveredPerSecond {
+		perSecond += v
+	}
+	if len(tr.DeliveredPerSecond) < 1 || tr.DeliveredPerSecond[0] == 0 || perSecond > tr.Received {
+		t.Errorf("delivered per second %v for %d received", tr.DeliveredPerSecond, tr.Received)
+	}
 	if tr.RTT.Count != int(tr.Received) || tr.RTT.P50 <= 0 || tr.RTT.P99 < tr.RTT.P50 {
 		t.Errorf("rtt %+v for %d echoes", tr.RTT, tr.Received)
 	}
@@ -284,7 +291,7 @@ func TestNetnsDownstreamLoss(t *testing.T) {
 	const n = 20
 	l := newLab(t, loadtest.Config{DropEvery: 10})
 	ld := l.start(t, context.Background(), load.Config{Sessions: n, UserPattern: "u%d", PasswordPattern: labPassword,
-		Auth: load.AuthPAP, Traffic: load.Traffic{Target: echoTarget, Size: 1400, PPS: 50, QueryUpstream: true}})
+		Auth: load.AuthPAP, Traffic: load.Traffic{Target: echoTarget, Size: 1400, TotalPPS: 1000, QueryUpstream: true}})
 	waitSetup(t, ld, 30*time.Second)
 	time.Sleep(time.Second)
 	if err := ld.Stop(); err != nil {
@@ -304,6 +311,10 @@ func TestNetnsDownstreamLoss(t *testing.T) {
 	}
 	if dropped < tr.Sent/10-uint64(n) {
 		t.Errorf("AC dropped %d of %d", dropped, tr.Sent)
+	}
+	// 1,000 packets/s in total for about a second (plus the set-up).
+	if tr.Sent < 800 || tr.Sent > 1600 {
+		t.Errorf("sent %d at 1000/s in total for about 1 s", tr.Sent)
 	}
 	t.Logf("%s", fmt.Sprint(tr.Sent, " sent, ", dropped, " dropped downstream"))
 }

@@ -52,10 +52,11 @@ type Stages struct {
 
 // TrafficReport accounts for the UDP probes.
 type TrafficReport struct {
-	Target string  `json:"target"`
-	Size   int     `json:"size"` // IPv4 packet octets
-	PPS    float64 `json:"pps_per_session,omitempty"`
-	Flood  bool    `json:"flood"`
+	Target   string  `json:"target"`
+	Size     int     `json:"size"` // IPv4 packet octets
+	PPS      float64 `json:"pps_per_session,omitempty"`
+	TotalPPS float64 `json:"pps_total,omitempty"`
+	Flood    bool    `json:"flood"`
 	// Sent and Received count probes; Received counts each sequence number
 	// once. Lost = Sent - Received.
 	Sent       uint64  `json:"sent"`
@@ -69,11 +70,14 @@ type TrafficReport struct {
 	// Upstream is what the echo server said it received (QueryUpstream),
 	// from the sessions that answered; UpstreamLost and DownstreamLost
 	// split the loss of those sessions per direction.
-	Upstream     *Direction `json:"upstream,omitempty"`
-	RTT          Latency    `json:"rtt"`
-	Seconds      float64    `json:"seconds"`
-	SentPPS      float64    `json:"sent_pps"`
-	DeliveredPPS float64    `json:"delivered_pps"`
+	Upstream *Direction `json:"upstream,omitempty"`
+	RTT      Latency    `json:"rtt"`
+	// DeliveredPerSecond is the probes echoed back in each whole second
+	// after the first probe was sent.
+	DeliveredPerSecond []uint64 `json:"delivered_per_second"`
+	Seconds            float64  `json:"seconds"`
+	SentPPS            float64  `json:"sent_pps"`
+	DeliveredPPS       float64  `json:"delivered_pps"`
 }
 
 // Direction splits the loss of the sessions whose echo-server counts are
@@ -131,7 +135,7 @@ func (l *Load) makeReport() *Report {
 		Sent: st.Sent, Received: st.Received, Reordered: st.Reordered, Duplicated: st.Duplicated,
 		Foreign: l.foreign.Load(), RTT: l.rtt.summary()}
 	if !tc.Flood {
-		tr.PPS = tc.PPS
+		tr.PPS, tr.TotalPPS = tc.PPS, tc.TotalPPS
 	}
 	if tr.Sent > tr.Received {
 		tr.Lost = tr.Sent - tr.Received
@@ -143,6 +147,7 @@ func (l *Load) makeReport() *Report {
 	if !l.traffic.first.IsZero() {
 		tr.Seconds = l.traffic.end.Sub(l.traffic.first).Seconds()
 	}
+	tr.DeliveredPerSecond = append([]uint64{}, l.traffic.perSecond...)
 	l.traffic.mu.Unlock()
 	if tr.Seconds > 0 {
 		tr.SentPPS = float64(tr.Sent) / tr.Seconds

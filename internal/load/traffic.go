@@ -14,8 +14,11 @@ import (
 type trafficState struct {
 	stop       chan struct{}
 	wg         sync.WaitGroup
-	mu         sync.Mutex // guards first, last
+	mu         sync.Mutex // guards the fields below
 	first, end time.Time  // first probe sent; senders stopped
+	// perSecond holds the probes delivered back in each whole second
+	// since the first was sent.
+	perSecond []uint64
 }
 
 // srcPort is subscriber i's UDP source port.
@@ -27,6 +30,8 @@ func (l *Load) startTraffic() {
 	if !l.cfg.Traffic.Target.IsValid() {
 		return
 	}
+	t.wg.Add(1)
+	go func() { defer t.wg.Done(); l.sample() }()
 	if !l.cfg.Traffic.Flood {
 		t.wg.Add(1)
 		go func() { defer t.wg.Done(); l.paced() }()
@@ -39,6 +44,41 @@ func (l *Load) startTraffic() {
 	for w := range n {
 		t.wg.Add(1)
 		go func() { defer t.wg.Done(); l.flood(w, n) }()
+	}
+}
+
+// sample records the probes delivered back in each second, from the
+// first probe sent until the senders stop.
+func (l *Load) sample() {
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	var next time.Time
+	var last uint64
+	for {
+		select {
+		case <-l.traffic.stop:
+			return
+		case now := <-tick.C:
+			t := &l.traffic
+			t.mu.Lock()
+			first := t.first
+			t.mu.Unlock()
+			if first.IsZero() {
+				continue
+			}
+			if next.IsZero() {
+				next = first.Add(time.Second)
+			}
+			if now.Before(next) {
+				continue
+			}
+			rx := l.received.Load()
+			t.mu.Lock()
+			t.perSecond = append(t.perSecond, rx-last)
+			t.mu.Unlock()
+			last = rx
+			next = next.Add(time.Second)
+		}
 	}
 }
 
@@ -105,7 +145,11 @@ func (l *Load) paced() {
 			l.upMu.Lock()
 			ups := l.upList[:len(l.upList):len(l.upList)]
 			l.upMu.Unlock()
-			budget += now.Sub(last).Seconds() * l.cfg.Traffic.PPS * float64(len(ups))
+			rate := l.cfg.Traffic.PPS * float64(len(ups))
+			if l.cfg.Traffic.TotalPPS > 0 {
+				rate = l.cfg.Traffic.TotalPPS
+			}
+			budget += now.Sub(last).Seconds() * rate
 			last = now
 			if len(ups) == 0 {
 				budget = 0
@@ -124,7 +168,7 @@ func (l *Load) paced() {
 				l.markFirst()
 			}
 			bt.flush()
-			budget = min(budget, l.cfg.Traffic.PPS*float64(len(ups)))
+			budget = min(budget, rate) // at most a second's worth owed
 		}
 	}
 }
