@@ -71,6 +71,8 @@ echo-interval = 2s
 restart = 1s
 [pool "default"]
 range = 100.64.1.0/24
+[pool "business"]
+range = 100.64.2.10-100.64.2.20
 [lac "lac1"]
 secret = sekrit
 proxy = accept
@@ -244,6 +246,8 @@ func TestLNSEndToEnd(t *testing.T) {
 		{Name: "dave", Password: "timeout", Reply: []testenv.RadiusAttr{{Name: "Session-Timeout", Value: "2"}}},
 		{Name: "erin", Password: "ratelimit", Reply: []testenv.RadiusAttr{{Name: "Filter-Id", Value: "4000/4000"}}},
 		{Name: "frank", Password: "renegotiate"},
+		{Name: "nina", Password: "pool", Reply: []testenv.RadiusAttr{{Name: "Framed-Pool", Value: "business"},
+			{Name: "MS-Primary-DNS-Server", Value: "198.51.100.53"}, {Name: "MS-Secondary-DNS-Server", Value: "198.51.100.54"}}},
 	}
 	l := startLab(t, users)
 	ctx := context.Background()
@@ -289,6 +293,18 @@ func TestLNSEndToEnd(t *testing.T) {
 		}
 		bobAddr = n.Local
 		ping(t, bob, n.Local, 0)
+	})
+
+	t.Run("Framed-Pool and DNS from RADIUS", func(t *testing.T) {
+		s := lac.dialAuth("nina", "pool", "02:00:00:00:00:08", ppp.AuthCHAPMD5)
+		n := waitUp(t, s)
+		if a := n.Local.As4(); a[2] != 2 || a[3] < 10 || a[3] > 20 {
+			t.Fatalf("nina got %v, want an address of pool business (100.64.2.10-20)", n.Local)
+		}
+		if n.DNS1 != netip.MustParseAddr("198.51.100.53") || n.DNS2 != netip.MustParseAddr("198.51.100.54") {
+			t.Fatalf("nina's DNS = %v, %v; want RADIUS's MS-Primary/Secondary-DNS-Server", n.DNS1, n.DNS2)
+		}
+		ping(t, s, n.Local, 0)
 	})
 
 	t.Run("wrong password", func(t *testing.T) {
