@@ -144,13 +144,32 @@ func TestRegistrationMistakesPanic(t *testing.T) {
 		{"reserved label", func(r *Registry) { r.NewCounter("bras_x", "h", "__name") }},
 		{"le on histogram", func(r *Registry) { r.NewHistogram("bras_x", "h", nil, "le") }},
 		{"unsorted buckets", func(r *Registry) { r.NewHistogram("bras_x", "h", []float64{2, 1}) }},
+		{"repeated bucket", func(r *Registry) { r.NewHistogram("bras_x", "h", []float64{1, 1, 2}) }},
+		{"empty buckets", func(r *Registry) { r.NewHistogram("bras_x", "h", []float64{}) }},
 		{"type conflict", func(r *Registry) { r.NewCounter("bras_x", "h"); r.NewGauge("bras_x", "h") }},
+		{"func type conflict", func(r *Registry) {
+			r.CounterFunc("bras_x", "h", nil, func() float64 { return 0 })
+			r.GaugeVecFunc("bras_x", "h", nil, func(func(float64, ...string)) {})
+		}},
+		{"help conflict", func(r *Registry) { r.NewCounter("bras_x", "h"); r.NewCounter("bras_x", "other") }},
+		{"bucket conflict", func(r *Registry) {
+			r.NewHistogram("bras_x", "h", []float64{1})
+			r.NewHistogram("bras_x", "h", []float64{2})
+		}},
 		{"label conflict", func(r *Registry) { r.NewCounter("bras_x", "h", "a"); r.NewCounter("bras_x", "h", "b") }},
+		{"duplicate label", func(r *Registry) { r.NewCounter("bras_x", "h", "a", "a") }},
+		{"name of the runtime collector", func(r *Registry) {
+			r.RegisterRuntime()
+			r.GaugeFunc(GoGoroutines, "h", nil, func() float64 { return 0 })
+		}},
+		{"runtime twice", func(r *Registry) { r.RegisterRuntime(); r.RegisterRuntime() }},
 		{"duplicate func series", func(r *Registry) {
 			r.CounterFunc("bras_x", "h", Labels{"a": "1"}, func() float64 { return 0 })
 			r.CounterFunc("bras_x", "h", Labels{"a": "1"}, func() float64 { return 0 })
 		}},
 		{"wrong label count", func(r *Registry) { r.NewCounter("bras_x", "h", "a").With("1", "2") }},
+		{"wrong gauge label count", func(r *Registry) { r.NewGauge("bras_x", "h", "a").With() }},
+		{"wrong histogram label count", func(r *Registry) { r.NewHistogram("bras_x", "h", nil).With("1") }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
