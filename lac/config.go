@@ -10,6 +10,8 @@ import (
 	"net/netip"
 	"os"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/bras-project/bras/aaa"
@@ -154,6 +156,7 @@ type AccessFile struct {
 	VLANs               []uint16      `cfg:"vlans"`
 	Untagged            bool          `cfg:"untagged"`
 	UserVLANs           bool          `cfg:"user-vlans"`
+	QinQ                []string      `cfg:"qinq"`
 	ACName              string        `cfg:"ac-name"`
 	Services            []string      `cfg:"services"`
 	MaxPayload          int           `cfg:"max-payload"`
@@ -180,10 +183,31 @@ func (a *AccessFile) Validate() error {
 			return fmt.Errorf("vlan %d: want 1 to 4094", v)
 		}
 	}
+	if _, err := a.qinq(); err != nil {
+		return err
+	}
+	if len(a.QinQ) > 0 && !a.UserVLANs {
+		return errors.New("qinq needs user-vlans = true")
+	}
 	if a.MaxPayload != 0 && (a.MaxPayload < 1492 || a.MaxPayload > 9000) {
 		return fmt.Errorf("max-payload %d: want 1492 to 9000 (RFC 4638)", a.MaxPayload)
 	}
 	return nil
+}
+
+// qinq parses the "outer:inner" pairs of the qinq key.
+func (a *AccessFile) qinq() ([]pppoe.VLANPair, error) {
+	var r []pppoe.VLANPair
+	for _, q := range a.QinQ {
+		o, i, ok := strings.Cut(q, ":")
+		outer, err1 := strconv.ParseUint(o, 10, 16)
+		inner, err2 := strconv.ParseUint(i, 10, 16)
+		if !ok || err1 != nil || err2 != nil || outer == 0 || outer > 4094 || inner == 0 || inner > 4094 {
+			return nil, fmt.Errorf("qinq %q: want outer:inner VLAN IDs from 1 to 4094", q)
+		}
+		r = append(r, pppoe.VLANPair{Outer: uint16(outer), Inner: uint16(inner)})
+	}
+	return r, nil
 }
 
 // LNSFile is one [lns "name"] section: an LNS and what it serves.
@@ -368,6 +392,7 @@ func RunDaemon(ctx context.Context, c *FileConfig, o DaemonOptions) error {
 		if len(a.Services) > 0 {
 			sc.ServicePolicy = pppoe.ServiceList
 		}
+		sc.QinQ, _ = a.qinq() // checked by Validate
 		if sc.ACName == "" {
 			sc.ACName = g.HostName
 		}

@@ -55,12 +55,12 @@ func TestReferenceConfig(t *testing.T) {
 		{"default", "other.org", "eth1", 0, "x", []string{"lns-a", "lns-b"}},
 	}
 	for _, tc := range tests {
-		got := names(r.Lookup(tc.realm, tc.iface, tc.vlan, tc.service))
+		got := names(r.Lookup(tc.realm, Port{Interface: tc.iface, VLAN: tc.vlan}, tc.service))
 		if diff := cmp.Diff(tc.want, got); diff != "" {
 			t.Errorf("%s: (-want +got)\n%s", tc.name, diff)
 		}
 	}
-	l := r.Lookup("example.net", "", 0, "")[0]
+	l := r.Lookup("example.net", Port{}, "")[0]
 	want := LNS{Name: "lns-a", Addr: netip.MustParseAddrPort("198.51.100.1:1701"), Secret: []byte("bras_lns_a_secret"),
 		Preference: 10, Weight: 3, AssignmentID: "retail", MaxSessions: 16000}
 	if diff := cmp.Diff(want, l, cmp.Comparer(func(a, b netip.AddrPort) bool { return a == b })); diff != "" {
@@ -87,6 +87,8 @@ func TestConfigErrors(t *testing.T) {
 		{"bad vlan", base + "vlans = 4095\n" + lns, "vlan 4095", nil},
 		{"bad auth", "[lac]\nhost-name = l\nauth = eap\n[access \"eth1\"]\n" + lns, "eap", nil},
 		{"api without token", base + lns + "[api]\nlisten = 127.0.0.1:8081\n", "token", nil},
+		{"bad qinq", base + "user-vlans = true\nqinq = 10-100\n" + lns, "outer:inner", nil},
+		{"qinq without user-vlans", base + "qinq = 10:100\n" + lns, "user-vlans", nil},
 		{"service both ways", base + "proxy-services = x\ntransparent-services = x\n" + lns, "both", nil},
 	}
 	for _, tc := range tests {

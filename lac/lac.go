@@ -877,7 +877,7 @@ func (l *LAC) place(ctx context.Context, s *session) (*l2tp.Session, *Lease, err
 		}
 	}
 	if len(cands) == 0 {
-		cands = l.cfg.Routes.Lookup(realm, ps.Interface, ps.VLAN, ps.ServiceName)
+		cands = l.cfg.Routes.Lookup(realm, Port{Interface: ps.Interface, OuterVLAN: ps.OuterVLAN, VLAN: ps.VLAN}, ps.ServiceName)
 	}
 	if len(cands) == 0 {
 		return nil, nil, fmt.Errorf("%w (realm %q, service %q, interface %s)", ErrNoRoute, realm, ps.ServiceName, ps.Interface)

@@ -273,6 +273,9 @@ type lab struct {
 	lnsNS *testenv.Netns
 	lacNS *testenv.Netns
 	bg    *sync.WaitGroup
+	// pppoeCfg is the access concentrator's configuration (Interface and
+	// ACName are set by startLAC).
+	pppoeCfg pppoe.ServerConfig
 	// Stop stops the LAC's goroutines, endpoints and servers.
 	stop func()
 }
@@ -322,7 +325,9 @@ func (l *lab) startLAC(cfg Config, acc AccessConfig) {
 		}
 		l.lac.Attach(ep)
 		bg.Go(func() { ep.Run(ctx) })
-		l.srv, err = pppoe.NewServer(pppoe.ServerConfig{Interface: "a0", ACName: "bras-lac"}, access)
+		pc := l.pppoeCfg
+		pc.Interface, pc.ACName = "a0", "bras-lac"
+		l.srv, err = pppoe.NewServer(pc, access)
 		return err
 	}); err != nil {
 		t.Fatal(err)
@@ -432,13 +437,19 @@ func (s *subscriber) watchAuth(frame []byte) {
 // dial brings up subscriber i (MAC subMAC(i)) on service as user@realm
 // with password pw<i>; it does not wait for PPP.
 func (l *lab) dial(i int, service, realm string) (*subscriber, error) {
-	return l.dialVanishing(i, service, realm, false)
+	return l.dialWith(i, service, realm, false, 0)
 }
 
 func (l *lab) dialVanishing(i int, service, realm string, vanish bool) (*subscriber, error) {
+	return l.dialWith(i, service, realm, vanish, 0)
+}
+
+// dialWith is dial for a subscriber that vanishes after the CHAP
+// Challenge (vanish) or sits on an 802.1Q VLAN (vlan).
+func (l *lab) dialWith(i int, service, realm string, vanish bool, vlan uint16) (*subscriber, error) {
 	s := &subscriber{i: i, mac: subMAC(i), up: make(chan ppp.NetworkInfo, 1), down: make(chan ppp.Reason, 1),
 		data: make(chan []byte, 4), authMsg: make(chan string, 1), vanish: vanish}
-	cs, err := l.cli.Dial(l.ctx, s.mac, pppoe.DialOptions{ServiceName: service, Timeout: 300 * time.Millisecond})
+	cs, err := l.cli.Dial(l.ctx, s.mac, pppoe.DialOptions{ServiceName: service, Timeout: 300 * time.Millisecond, VLAN: vlan})
 	if err != nil {
 		return nil, fmt.Errorf("subscriber %d: %w", i, err)
 	}
@@ -1088,5 +1099,31 @@ func checkDecode(t testing.TB, text string, want ...string) {
 		if !strings.Contains(text, w) {
 			t.Errorf("tshark never shows %q", w)
 		}
+	}
+}
+
+// TestNetnsLACVLANRoutes: subscribers on 802.1Q VLANs of the access
+// interface are routed by "interface.vlan"; a VLAN without a route is
+// refused.
+func TestNetnsLACVLANRoutes(t *testing.T) {
+	routes, _ := NewRoutes([]Route{{Interfaces: []string{"a0.100"}, LNS: []LNS{liveLNS}}})
+	l := newLabWithoutLAC(t)
+	l.pppoeCfg = pppoe.ServerConfig{UserVLANs: true, VLANs: []uint16{100, 200}}
+	l.startLAC(Config{Routes: routes}, AccessConfig{Mode: ModeTransparent})
+	s, err := l.dialWith(1, "", "", false, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.waitUp(l.ctx); err != nil {
+		t.Fatal(err)
+	}
+	s.echo(t)
+	s2, err := l.dialWith(2, "", "", false, 200)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s2.waitPADT(t, "a VLAN without a route")
+	if l.lac.Stats().Refused.Load() != 1 {
+		t.Errorf("%d refusals, want 1", l.lac.Stats().Refused.Load())
 	}
 }

@@ -63,8 +63,8 @@ type tunnelKey struct {
 }
 
 // Route is a static route: the LNS that serve subscribers matched by realm,
-// by service name, by access interface (with a VLAN: "eth1.100"), or every
-// subscriber (Default).
+// by service name, by access port ("eth1", "eth1.100" with a VLAN,
+// "eth1.10.100" with QinQ tags 10 and 100), or every subscriber (Default).
 type Route struct {
 	Realms     []string
 	Services   []string
@@ -116,10 +116,20 @@ func NewRoutes(routes []Route) (*Routes, error) {
 	return r, nil
 }
 
+// Port is where a subscriber arrived: the access interface and its VLAN
+// tags (OuterVLAN is the QinQ S-tag, 0 when single-tagged or untagged).
+type Port struct {
+	Interface string
+	OuterVLAN uint16
+	VLAN      uint16
+}
+
 // Lookup returns the LNS for a subscriber: by realm first (proxy mode; ""
-// in transparent mode), then by interface and VLAN, interface, service
-// name, and the default route. nil when nothing matches.
-func (r *Routes) Lookup(realm, iface string, vlan uint16, service string) []LNS {
+// in transparent mode), then by port, most specific first
+// ("eth1.10.100" for S-tag 10 and C-tag 100, "eth1.10", "eth1.100",
+// "eth1"), then by service name, then the default route. nil when nothing
+// matches.
+func (r *Routes) Lookup(realm string, p Port, service string) []LNS {
 	if r == nil {
 		return nil
 	}
@@ -128,13 +138,22 @@ func (r *Routes) Lookup(realm, iface string, vlan uint16, service string) []LNS 
 			return l
 		}
 	}
-	if vlan != 0 {
-		if l, ok := r.iface[fmt.Sprintf("%s.%d", iface, vlan)]; ok {
+	var keys [3]string
+	n := 0
+	switch {
+	case p.OuterVLAN != 0:
+		keys[0] = fmt.Sprintf("%s.%d.%d", p.Interface, p.OuterVLAN, p.VLAN)
+		keys[1] = fmt.Sprintf("%s.%d", p.Interface, p.OuterVLAN)
+		n = 2
+	case p.VLAN != 0:
+		keys[0] = fmt.Sprintf("%s.%d", p.Interface, p.VLAN)
+		n = 1
+	}
+	keys[n] = p.Interface
+	for _, k := range keys[:n+1] {
+		if l, ok := r.iface[k]; ok {
 			return l
 		}
-	}
-	if l, ok := r.iface[iface]; ok {
-		return l
 	}
 	if l, ok := r.service[service]; ok {
 		return l

@@ -26,40 +26,46 @@ func names(ls []LNS) []string {
 
 func TestRoutesLookup(t *testing.T) {
 	a, b, c, d := []LNS{lns("a1", 0, 0)}, []LNS{lns("b2", 0, 0)}, []LNS{lns("c3", 0, 0)}, []LNS{lns("d4", 0, 0)}
-	e := []LNS{lns("e5", 0, 0)}
+	e, f, g := []LNS{lns("e5", 0, 0)}, []LNS{lns("f6", 0, 0)}, []LNS{lns("g7", 0, 0)}
 	r, err := NewRoutes([]Route{
 		{Realms: []string{"Example.COM"}, LNS: a},
 		{Services: []string{"internet"}, LNS: b},
 		{Interfaces: []string{"eth1"}, LNS: c},
 		{Interfaces: []string{"eth1.100"}, LNS: d},
+		{Interfaces: []string{"eth1.10.100"}, LNS: f},
+		{Interfaces: []string{"eth1.20"}, LNS: g},
 		{Default: true, LNS: e},
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	tests := []struct {
-		name, realm, iface string
-		vlan               uint16
-		service            string
-		want               []LNS
+		name    string
+		realm   string
+		port    Port
+		service string
+		want    []LNS
 	}{
-		{"realm case-insensitive", "example.com", "eth9", 0, "internet", a},
-		{"realm wins over interface", "EXAMPLE.com", "eth1", 100, "", a},
-		{"vlan", "", "eth1", 100, "internet", d},
-		{"interface", "", "eth1", 7, "internet", c},
-		{"unknown realm falls to service", "other.net", "eth9", 0, "internet", b},
-		{"default", "", "eth9", 0, "video", e},
+		{"realm case-insensitive", "example.com", Port{Interface: "eth9"}, "internet", a},
+		{"realm wins over interface", "EXAMPLE.com", Port{"eth1", 0, 100}, "", a},
+		{"vlan", "", Port{"eth1", 0, 100}, "internet", d},
+		{"QinQ pair", "", Port{"eth1", 10, 100}, "internet", f},
+		{"QinQ S-tag", "", Port{"eth1", 20, 5}, "internet", g},
+		{"QinQ falls to interface", "", Port{"eth1", 30, 100}, "internet", c},
+		{"interface", "", Port{"eth1", 0, 7}, "internet", c},
+		{"unknown realm falls to service", "other.net", Port{Interface: "eth9"}, "internet", b},
+		{"default", "", Port{Interface: "eth9"}, "video", e},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got := r.Lookup(tc.realm, tc.iface, tc.vlan, tc.service)
+			got := r.Lookup(tc.realm, tc.port, tc.service)
 			if diff := cmp.Diff(names(tc.want), names(got)); diff != "" {
 				t.Errorf("(-want +got)\n%s", diff)
 			}
 		})
 	}
 	noDefault, _ := NewRoutes([]Route{{Realms: []string{"x"}, LNS: a}})
-	if got := noDefault.Lookup("y", "eth0", 0, ""); got != nil {
+	if got := noDefault.Lookup("y", Port{Interface: "eth0"}, ""); got != nil {
 		t.Errorf("a realm with no route got %v", names(got))
 	}
 	if _, err := NewRoutes([]Route{{Realms: []string{"x"}}, {Realms: []string{"X"}}}); err == nil {
