@@ -299,8 +299,14 @@ func (c *Client) handleSession(frame []byte, aux uint16) {
 	c.mu.RLock()
 	cs := c.sessions[sessKey{vid, dst, sid}]
 	c.mu.RUnlock()
-	if cs == nil && c.holdEarly(dst, src, vid, sid, payload) {
-		return
+	if cs == nil {
+		if c.holdEarly(dst, src, vid, sid, payload) {
+			return
+		}
+		// The PADS registered the session between the two lookups.
+		c.mu.RLock()
+		cs = c.sessions[sessKey{vid, dst, sid}]
+		c.mu.RUnlock()
 	}
 	if cs == nil || cs.ACMAC != src || cs.closed.Load() {
 		c.Unknown.Add(1)

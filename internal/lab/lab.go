@@ -41,7 +41,11 @@ type Options struct {
 	Hold        time.Duration // how long the sessions stay up with traffic (default 10s)
 	TrafficPPS  float64       // probes per second per session (default 5)
 	Keep        bool          // leave the logs directory in place
-	Out         io.Writer     // progress and results (default os.Stdout)
+	// Capture records the access link (PPPoE), the tunnel link (L2TP) and
+	// the RADIUS exchanges with tshark while the subscribers are up, and
+	// counts the packets tshark finds malformed.
+	Capture bool
+	Out     io.Writer // progress and results (default os.Stdout)
 }
 
 // Result is what a lab run measured; tests assert on it.
@@ -56,6 +60,10 @@ type Result struct {
 	DBInOctets, DBOutOctets   int64
 	DBInPackets, DBOutPackets int64
 	LogDir                    string
+	// With Options.Capture: packets captured on each link and those
+	// tshark calls malformed (each one is a bug of ours).
+	Captured, Malformed map[string]int
+	MalformedText       string
 }
 
 const (
@@ -272,6 +280,22 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	say, ns := e.say, e.NS
 	res := &Result{LogDir: e.Dir}
 	dir := e.Dir
+	var captures []*capture
+	if o.Capture {
+		for _, c := range []struct{ name, ns, iface, filter string }{
+			{"pppoe", "lac", "eth0", ""},
+			{"l2tp", "lac", "eth1", "udp port 1701"},
+			{"radius", "lns", "lo", "udp port 1812 or udp port 1813 or udp port 3799"},
+		} {
+			cp, err := startCapture(ctx, dir, c.name, ns[c.ns], c.iface, c.filter)
+			if err != nil {
+				return res, err
+			}
+			captures = append(captures, cp)
+		}
+		say("capturing the PPPoE, L2TP and RADIUS links with tshark")
+	}
+
 	// 5. The subscribers.
 	say("bringing up %d subscribers with bras load (PAP and CHAP mixed), traffic %.0f packets/s each, held %v", o.Subscribers, o.TrafficPPS, o.Hold)
 	report := filepath.Join(dir, "load.json")
@@ -334,6 +358,20 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	e.LAC.stop()
 	e.LNS.stop()
 	say("LAC and LNS stopped; accounting flushed")
+	if len(captures) > 0 {
+		res.Captured, res.Malformed = map[string]int{}, map[string]int{}
+		var bad strings.Builder
+		for _, cp := range captures {
+			total, malformed, text, err := cp.finish(ctx)
+			if err != nil {
+				return res, err
+			}
+			res.Captured[cp.name], res.Malformed[cp.name] = total, malformed
+			bad.WriteString(text)
+			say("tshark: %s link: %d packets, %d malformed", cp.name, total, malformed)
+		}
+		res.MalformedText = bad.String()
+	}
 	if err := dbTotals(ctx, e.DSN, res); err != nil {
 		return res, err
 	}
@@ -532,3 +570,75 @@ secret = ` + lacSecret + `
 realms = ` + realm + `
 default = true
 `
+
+// capture is a tshark recording of one link of the lab.
+type capture struct {
+	name, file string
+	cmd        *exec.Cmd
+	done       chan struct{}
+}
+
+func startCapture(ctx context.Context, dir, name string, ns *netlab.Netns, iface, filter string) (*capture, error) {
+	file := filepath.Join(dir, name+".pcapng")
+	args := []string{"-q", "-n", "-i", iface, "-w", file}
+	if filter != "" {
+		args = append(args, "-f", filter)
+	}
+	cmd := ns.Command("tshark", args...)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		return nil, err
+	}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("lab: tshark: %w", err)
+	}
+	c := &capture{name: name, file: file, cmd: cmd, done: make(chan struct{})}
+	started := make(chan struct{})
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		once := false
+		for sc.Scan() {
+			if !once && strings.Contains(sc.Text(), "Capturing on") {
+				once = true
+				close(started)
+			}
+		}
+		if !once {
+			close(started)
+		}
+		cmd.Wait()
+		close(c.done)
+	}()
+	select {
+	case <-started:
+	case <-time.After(15 * time.Second):
+		return nil, fmt.Errorf("lab: tshark on %s did not start", iface)
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	return c, nil
+}
+
+// finish stops the capture and has tshark decode it: the packet count, the
+// malformed ones and a line for each of those.
+func (c *capture) finish(ctx context.Context) (total, malformed int, text string, err error) {
+	c.cmd.Process.Signal(syscall.SIGINT)
+	select {
+	case <-c.done:
+	case <-time.After(10 * time.Second):
+		c.cmd.Process.Kill()
+		<-c.done
+	}
+	out, err := exec.CommandContext(ctx, "tshark", "-n", "-r", c.file, "-T", "fields", "-e", "frame.number").Output()
+	if err != nil {
+		return 0, 0, "", fmt.Errorf("lab: tshark -r %s: %w", c.file, err)
+	}
+	total = strings.Count(string(out), "\n")
+	bad, err := exec.CommandContext(ctx, "tshark", "-n", "-r", c.file, "-Y", "_ws.malformed").Output()
+	if err != nil {
+		return 0, 0, "", fmt.Errorf("lab: tshark -r %s: %w", c.file, err)
+	}
+	malformed = strings.Count(string(bad), "\n")
+	return total, malformed, string(bad), nil
+}

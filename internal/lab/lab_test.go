@@ -33,6 +33,7 @@ func TestLabEndToEnd(t *testing.T) {
 	testenv.RequireRoot(t)
 	testenv.RequireCommand(t, "freeradius")
 	testenv.RequireCommand(t, "initdb")
+	testenv.RequireCommand(t, "tshark")
 	bin := buildBras(t)
 	for _, mode := range []string{"proxy", "transparent"} {
 		t.Run(mode, func(t *testing.T) {
@@ -43,9 +44,19 @@ func TestLabEndToEnd(t *testing.T) {
 			if testing.Verbose() {
 				out = os.Stdout
 			}
-			res, err := Run(ctx, Options{Bras: bin, Subscribers: n, Mode: mode, Hold: 4 * time.Second, TrafficPPS: 5, Out: out})
+			res, err := Run(ctx, Options{Bras: bin, Subscribers: n, Mode: mode, Hold: 4 * time.Second, TrafficPPS: 5, Out: out, Capture: true})
 			if err != nil {
 				t.Fatal(err)
+			}
+			// DESIGN section 7: a capture with a malformed L2TP, PPPoE, PPP
+			// or RADIUS packet is a bug.
+			for link, total := range res.Captured {
+				if total == 0 {
+					t.Errorf("tshark captured nothing on the %s link", link)
+				}
+			}
+			if m := res.Malformed["pppoe"] + res.Malformed["l2tp"] + res.Malformed["radius"]; m != 0 {
+				t.Errorf("tshark found %d malformed packets:\n%s", m, res.MalformedText)
 			}
 			if res.Load.Up != n || res.Load.Failed != 0 {
 				t.Fatalf("%d of %d subscribers up, %d failed: %v", res.Load.Up, n, res.Load.Failed, res.Load.Failures)
