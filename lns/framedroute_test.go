@@ -3,6 +3,8 @@ package lns
 import (
 	"net/netip"
 	"testing"
+
+	"github.com/bras-project/bras/l2tp"
 )
 
 type recordRoutes struct{ added, deleted []netip.Prefix }
@@ -67,5 +69,37 @@ func TestFramedRoute(t *testing.T) {
 	}
 	if len(routes.added) < 2 || len(routes.deleted) < 2 || routes.deleted[len(routes.deleted)-1] != behind {
 		t.Fatalf("kernel routes added %v, deleted %v; want %v added and removed", routes.added, routes.deleted, behind)
+	}
+}
+
+// A sequenced session's control frames and forwarded packets share one Ns
+// sequence (RFC 2661 section 5.4).
+func TestSendFrameSharesNs(t *testing.T) {
+	d, f, _, conn := newDPTestPlane(t, DataPlaneConfig{}, FlowConfig{Sequencing: true})
+	for i := 0; i < 3; i++ {
+		if err := d.SendFrame(f, []byte{0xc0, 0x21, 9, 1, 0, 8, 0, 0, 0, 0}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pkt := dpIPv4UDP(netip.MustParseAddr("203.0.113.1"), dpSubAddr, 64)
+	buf := make([]byte, DataHeadroom+len(pkt))
+	copy(buf[DataHeadroom:], pkt)
+	_, msg, reason := d.encap(buf, len(pkt), d.clock())
+	if reason != DropNone {
+		t.Fatal(reason)
+	}
+	h, _, err := l2tp.ParseHeader(msg)
+	if err != nil || !h.HasSeq || h.Ns != 3 {
+		t.Fatalf("forwarded packet after 3 control frames: Ns %d (seq %v, err %v), want 3", h.Ns, h.HasSeq, err)
+	}
+	sent := conn.waitSent(t, 3)
+	if len(sent) != 3 {
+		t.Fatalf("%d control frames on the wire, want 3", len(sent))
+	}
+	for i, m := range sent {
+		h, payload, err := l2tp.ParseHeader(m.Data)
+		if err != nil || h.Ns != uint16(i) || h.TunnelID != 7 || h.SessionID != 9 || payload[0] != 0xff || payload[1] != 0x03 {
+			t.Fatalf("control frame %d: %+v %x %v", i, h, payload, err)
+		}
 	}
 }

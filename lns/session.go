@@ -147,6 +147,9 @@ func (s *session) publish() {
 // Send implements ppp.Link: PPP frames go to the LAC with the HDLC address
 // and control octets (RFC 2661 section 5.3).
 func (s *session) Send(frame []byte) error {
+	if f := s.flow.Load(); f != nil && s.call.Sequenced() {
+		return s.srv.dp.SendFrame(f, frame) // one Ns sequence with the data path
+	}
 	b := make([]byte, 0, len(frame)+2)
 	b = append(b, 0xff, 0x03)
 	b = append(b, frame...)
