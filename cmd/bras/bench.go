@@ -94,7 +94,7 @@ func printSessions(w io.Writer, what string, b *lab.SessionsBench) {
 	fmt.Fprintf(w, "stages p50/p99 ms: discovery %.1f/%.1f, LCP %.1f/%.1f, auth %.1f/%.1f, IPCP %.1f/%.1f\n",
 		r.Stages.Discovery.P50, r.Stages.Discovery.P99, r.Stages.LCP.P50, r.Stages.LCP.P99,
 		r.Stages.Auth.P50, r.Stages.Auth.P99, r.Stages.IPCP.P50, r.Stages.IPCP.P99)
-	fmt.Fprintf(w, "CPU seconds from the first PADI to all up (%.1f s):", b.UpAt.Seconds())
+	fmt.Fprintf(w, "CPU seconds from the first PADI to all resolved (%.1f s):", b.UpAt.Seconds())
 	for _, c := range b.CPU {
 		fmt.Fprintf(w, " %s %.2f", c.Name, c.Seconds)
 	}

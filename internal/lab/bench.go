@@ -43,9 +43,10 @@ type SessionsBench struct {
 	// was up (while they were held up), in bytes.
 	LNSRSSBefore, LNSRSSUp int64
 	LACRSSBefore, LACRSSUp int64
-	// UpAt is when bras load first reported every subscriber up (its
-	// progress line, one-second resolution), measured from the start of
-	// bras load; zero when that never happened.
+	// UpAt is when bras load first reported every set-up resolved (up,
+	// failed, or up and dropped again; its progress line, one-second
+	// resolution), from the start of bras load; zero when that never
+	// happened.
 	UpAt time.Duration
 	// CPU is the CPU time each part used from the start of bras load to
 	// UpAt (or to the end of the set-up when not all came up), largest first.
@@ -129,7 +130,7 @@ func BenchSessions(ctx context.Context, o Options, inflight int, hold time.Durat
 		if tail = append(tail, line); len(tail) > 20 {
 			tail = tail[1:]
 		}
-		if up, ok := progressUp(line); ok && up >= o.Subscribers && res.UpAt == 0 {
+		if n, ok := progressResolved(line); ok && n >= o.Subscribers && res.UpAt == 0 {
 			res.UpAt = time.Since(start)
 			cpu1 = sampleCPU(procs)
 			if res.LNSRSSUp, err = env.LNS.RSS(); err != nil {
@@ -138,7 +139,7 @@ func BenchSessions(ctx context.Context, o Options, inflight int, hold time.Durat
 			if res.LACRSSUp, err = env.LAC.RSS(); err != nil {
 				return nil, err
 			}
-			env.say("all %d up after %.1f s (progress line); LNS RSS %d MiB, LAC RSS %d MiB",
+			env.say("all %d set-ups resolved after %.1f s (progress line); LNS RSS %d MiB, LAC RSS %d MiB",
 				o.Subscribers, res.UpAt.Seconds(), res.LNSRSSUp>>20, res.LACRSSUp>>20)
 		}
 	}
@@ -165,17 +166,28 @@ func BenchSessions(ctx context.Context, o Options, inflight int, hold time.Durat
 	return res, nil
 }
 
-// progressUp reads the sessions up from a bras load progress line
-// ("   3.0s started 1000 in-flight 0 up 1000 failed 0 ...").
-func progressUp(line string) (int, bool) {
+// progressResolved reads how many set-ups are resolved from a bras load
+// progress line ("   3.0s started 1000 in-flight 0 up 990 failed 4
+// dropped 6 ..."): the sessions up now plus those that failed or came up
+// and dropped again.
+func progressResolved(line string) (int, bool) {
 	f := strings.Fields(line)
+	n, found := 0, 0
 	for i := 0; i+1 < len(f); i++ {
-		if f[i] == "up" {
-			n, err := strconv.Atoi(f[i+1])
-			return n, err == nil
+		switch f[i] {
+		case "up", "failed", "dropped":
+			v, err := strconv.Atoi(f[i+1])
+			if err != nil {
+				return 0, false
+			}
+			n += v
+			found++
 		}
 	}
-	return 0, false
+	if found != 3 {
+		return 0, false
+	}
+	return n, true
 }
 
 // chainProcs names the process groups of the chain whose CPU the set-up

@@ -12,21 +12,22 @@ import (
 	"github.com/google/go-cmp/cmp"
 )
 
-func TestProgressUp(t *testing.T) {
+func TestProgressResolved(t *testing.T) {
 	for _, tc := range []struct {
 		line string
-		up   int
+		n    int
 		ok   bool
 	}{
 		{"   3.0s started 1000 in-flight 0 up 1000 failed 0 dropped 0 tx 0 rx 0 rate 998/s", 1000, true},
+		{"  84.0s started 10000 in-flight 0 up 9990 failed 4 dropped 6 tx 0 rx 0 rate 12/s", 10000, true},
 		{"   0.5s started 12 in-flight 12 up 0 failed 0 dropped 0 tx 0 rx 0 rate 0/s", 0, true},
 		{`time=2026-11-21T06:00:00Z level=WARN msg="load: tun" err="no such device"`, 0, false},
-		{"up", 0, false},
-		{"up x", 0, false},
+		{"up 5 failed 1", 0, false},
+		{"up x failed 0 dropped 0", 0, false},
 	} {
-		up, ok := progressUp(tc.line)
-		if diff := cmp.Diff([2]any{tc.up, tc.ok}, [2]any{up, ok}); diff != "" {
-			t.Errorf("progressUp(%q) (-want +got):\n%s", tc.line, diff)
+		n, ok := progressResolved(tc.line)
+		if diff := cmp.Diff([2]any{tc.n, tc.ok}, [2]any{n, ok}); diff != "" {
+			t.Errorf("progressResolved(%q) (-want +got):\n%s", tc.line, diff)
 		}
 	}
 }
@@ -106,7 +107,7 @@ func TestBenchWholeChain(t *testing.T) {
 			t.Fatalf("%d of %d up, %d failed %v", b.Load.Up, n, b.Load.Failed, b.Load.Failures)
 		}
 		if b.UpAt == 0 {
-			t.Error("bras load never reported every subscriber up")
+			t.Error("bras load never reported every set-up resolved")
 		}
 		if b.Load.SetupRate <= 0 || b.Load.Stages.Total.Count != n || b.Load.Stages.Total.P99 < b.Load.Stages.Total.P50 {
 			t.Errorf("set-up figures: rate %v, total latency %+v", b.Load.SetupRate, b.Load.Stages.Total)
