@@ -418,6 +418,9 @@ func RunDaemon(ctx context.Context, c *FileConfig, o DaemonOptions) error {
 		reg = metrics.New()
 		reg.RegisterRuntime()
 		l.RegisterMetrics(reg)
+		if cli, ok := cfg.RADIUS.(*aaa.Client); ok {
+			cli.RegisterMetrics(reg)
+		}
 	}
 	if g.MetricsListen.IsValid() {
 		mux := http.NewServeMux()

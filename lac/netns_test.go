@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/bras-project/bras/aaa"
+	"github.com/bras-project/bras/aaa/aaatest"
 	"github.com/bras-project/bras/internal/api"
 	"github.com/bras-project/bras/internal/testenv"
 	"github.com/bras-project/bras/l2tp"
@@ -1125,5 +1126,58 @@ func TestNetnsLACVLANRoutes(t *testing.T) {
 	s2.waitPADT(t, "a VLAN without a route")
 	if l.lac.Stats().Refused.Load() != 1 {
 		t.Errorf("%d refusals, want 1", l.lac.Stats().Refused.Load())
+	}
+}
+
+// TestNetnsLACRADIUSClient: tunnel selection through the real RADIUS
+// client (aaa.Client) against an in-process RADIUS server: the tagged
+// Tunnel-* attributes of the Access-Accept (Tunnel-Password encrypted,
+// RFC 2868 section 3.5) bring the subscriber to the LNS; a wrong CHAP
+// response is rejected with the Reply-Message.
+func TestNetnsLACRADIUSClient(t *testing.T) {
+	radiusSecret := []byte("radius-secret")
+	srv := aaatest.New(t, radiusSecret, aaatest.Users(map[string]aaatest.User{
+		"user5@radius.net": {Password: "pw5", Reply: aaa.AuthReply{Tunnels: []aaa.TunnelChoice{
+			{Tag: 1, Type: aaa.TunnelL2TP, Medium: aaa.MediumIPv4, ServerEndpoint: "10.9.0.3", Password: labSecret,
+				Preference: 1, HasPreference: true},
+			{Tag: 2, Type: aaa.TunnelL2TP, Medium: aaa.MediumIPv4, ServerEndpoint: "10.9.0.2", Password: labSecret,
+				Preference: 2, HasPreference: true, AssignmentID: "wholesale-7"},
+		}}},
+		"user6@radius.net": {Password: "not-pw6"},
+	}))
+	cli, err := aaa.NewClient(aaa.ClientConfig{Servers: []aaa.Server{{Addr: srv.Addr, Secret: radiusSecret}},
+		Timeout: time.Second, NASIdentifier: "lac"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := newLab(t, Config{RADIUS: cli, DialTimeout: time.Second}, AccessConfig{Mode: ModeProxy})
+	s, err := l.dial(5, "", "radius.net")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.waitUp(l.ctx); err != nil {
+		t.Fatal(err)
+	}
+	s.echo(t)
+	if !l.lac.sel.Down(LNS{Addr: netip.MustParseAddrPort("10.9.0.3:1701")}) {
+		t.Error("the RADIUS tunnel that did not answer is not held down")
+	}
+	reqs := srv.Requests()
+	if len(reqs) != 1 || string(reqs[0].Get(1)) != "user5@radius.net" || reqs[0].Get(3) == nil {
+		t.Errorf("RADIUS saw %d requests; want one CHAP Access-Request for user5", len(reqs))
+	}
+
+	s6, err := l.dial(6, "", "radius.net")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s6.waitPADT(t, "RADIUS reject")
+	select {
+	case msg := <-s6.authMsg:
+		if msg != "authentication rejected" {
+			t.Errorf("refusal message %q", msg)
+		}
+	default:
+		t.Error("no CHAP Failure before the PADT")
 	}
 }
