@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bras-project/bras/aaa"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -281,5 +282,34 @@ func TestPoolConcurrentDialOnce(t *testing.T) {
 	wg.Wait()
 	if len(d.dials) != 1 {
 		t.Errorf("%d dials for 50 concurrent sessions under the cap, want 1", len(d.dials))
+	}
+}
+
+func TestTunnelsFromRADIUS(t *testing.T) {
+	got := TunnelsFromRADIUS([]aaa.TunnelChoice{
+		{Tag: 1, Type: aaa.TunnelL2TP, Medium: aaa.MediumIPv4, ServerEndpoint: "192.0.2.1", Password: []byte("s1"), Preference: 5, HasPreference: true, AssignmentID: "a"},
+		{Tag: 2, Type: 1 /* PPTP */, ServerEndpoint: "192.0.2.2"},
+		{Tag: 3, ServerEndpoint: "192.0.2.3:1702", ClientAuthID: "lac-x"},
+		{Tag: 4, Type: aaa.TunnelL2TP, ServerEndpoint: "lns.example.net"}, // a name: not resolved here
+		{Tag: 5, Type: aaa.TunnelL2TP, Medium: aaa.MediumIPv6, ServerEndpoint: "2001:db8::1"},
+	})
+	type row struct {
+		Addr   string
+		Secret string
+		Pref   uint32
+		Assign string
+		AuthID string
+	}
+	var rows []row
+	for _, l := range got {
+		rows = append(rows, row{l.Addr.String(), string(l.Secret), l.Preference, l.AssignmentID, l.ClientAuthID})
+	}
+	want := []row{
+		{"192.0.2.1:1701", "s1", 5, "a", ""},
+		{"192.0.2.3:1702", "", 1 << 24, "", "lac-x"},
+		{"[2001:db8::1]:1701", "", 1 << 24, "", ""},
+	}
+	if diff := cmp.Diff(want, rows); diff != "" {
+		t.Errorf("(-want +got)\n%s", diff)
 	}
 }
