@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/netip"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -251,7 +252,7 @@ func (s *Server) Run(ctx context.Context) error {
 func (s *Server) accept(peer netip.AddrPort, hostName string) (l2tp.TunnelOptions, error) {
 	for i := range s.cfg.LACs {
 		l := &s.cfg.LACs[i]
-		if !equalFold(l.HostName, hostName) {
+		if !strings.EqualFold(l.HostName, hostName) {
 			continue
 		}
 		if len(l.AllowedFrom) > 0 {
@@ -278,28 +279,9 @@ func (s *Server) accept(peer netip.AddrPort, hostName string) (l2tp.TunnelOption
 	return l2tp.TunnelOptions{}, fmt.Errorf("lns: unknown LAC host name %q", hostName)
 }
 
-func equalFold(a, b string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := 0; i < len(a); i++ {
-		x, y := a[i], b[i]
-		if 'A' <= x && x <= 'Z' {
-			x += 'a' - 'A'
-		}
-		if 'A' <= y && y <= 'Z' {
-			y += 'a' - 'A'
-		}
-		if x != y {
-			return false
-		}
-	}
-	return true
-}
-
 func (s *Server) lacOf(t *l2tp.Tunnel) *LACSection {
 	for i := range s.cfg.LACs {
-		if equalFold(s.cfg.LACs[i].HostName, t.PeerHostName()) {
+		if strings.EqualFold(s.cfg.LACs[i].HostName, t.PeerHostName()) {
 			return &s.cfg.LACs[i]
 		}
 	}
