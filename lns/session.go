@@ -356,7 +356,10 @@ func (s *session) onEvent(ev event, now time.Time) {
 		}
 	case evCallDown:
 		cause := accounting.CauseLostCarrier
-		if ev.lostTunnel {
+		switch {
+		case s.cause != 0: // we were closing it already: our reason stands
+			cause = s.cause
+		case ev.lostTunnel:
 			cause = accounting.CauseLostService
 		}
 		s.teardown(cause, false, "call disconnected by the LAC", now)
