@@ -367,7 +367,7 @@ func RunDaemon(ctx context.Context, c *FileConfig, o DaemonOptions) error {
 	if err != nil {
 		return fmt.Errorf("lac: %w", err)
 	}
-	ep, err := l2tp.NewEndpoint(conn, l2tp.Config{HostName: g.HostName, Logger: log, Handler: l.L2TPHandler(), Data: l.Data,
+	ep, err := l2tp.NewEndpoint(conn, l2tp.Config{HostName: g.HostName, VendorName: "bras", Logger: log, Handler: l.L2TPHandler(), Data: l.Data,
 		ShutdownTimeout: 2 * time.Second})
 	if err != nil {
 		conn.Close()
