@@ -34,10 +34,12 @@ func runBench(ctx context.Context, args []string, stdout io.Writer) error {
 		dur      time.Duration
 		reverse  bool
 		verbose  bool
+		noEcho   bool
 	)
 	fs.StringVar(&o.Mode, "mode", "proxy", "LAC mode: proxy or transparent")
 	fs.BoolVar(&o.Keep, "keep-logs", false, "keep the daemons' logs")
 	fs.BoolVar(&verbose, "v", false, "print the lab's progress")
+	fs.BoolVar(&noEcho, "no-lns-keepalive", false, "run the LNS with LCP keepalive off (works around the Echo-Reply ping-pong between ppp.Sessions)")
 	switch what {
 	case "setup", "memory":
 		fs.IntVar(&o.Subscribers, "n", 1000, "subscribers to bring up")
@@ -58,7 +60,23 @@ func runBench(ctx context.Context, args []string, stdout io.Writer) error {
 	if verbose {
 		o.Out = os.Stderr
 	}
-	fmt.Fprintf(stdout, "machine: %s; load average at start %s; %s\n", lab.Machine(), lab.LoadAvg(), time.Now().UTC().Format("2006-01-02 15:04 MST"))
+	keepalive := "LNS LCP keepalive 10s (the lab's configuration)"
+	if noEcho {
+		self, err := os.Executable()
+		if err != nil {
+			return err
+		}
+		dir, err := os.MkdirTemp("", "bras-bench-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(dir)
+		if o.Bras, err = lab.WithoutLNSKeepalive(self, dir); err != nil {
+			return err
+		}
+		keepalive = "LNS LCP keepalive off (-no-lns-keepalive)"
+	}
+	fmt.Fprintf(stdout, "machine: %s; load average at start %s; %s; %s\n", lab.Machine(), lab.LoadAvg(), time.Now().UTC().Format("2006-01-02 15:04 MST"), keepalive)
 	switch what {
 	case "setup", "memory":
 		b, err := lab.BenchSessions(ctx, o, inflight, hold)

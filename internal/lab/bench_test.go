@@ -4,6 +4,8 @@ import (
 	"context"
 	"io"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -75,6 +77,41 @@ func TestPerSession(t *testing.T) {
 	}
 	if got := (ForwardBench{Bras: Iperf{Delivered: 5, Seconds: 1}}).Ratio(); got != 0 {
 		t.Errorf("ratio against nothing delivered by the kernel %v, want 0", got)
+	}
+}
+
+// TestWithoutLNSKeepalive runs the wrapper around a stand-in for bras that
+// prints its arguments and the configuration it was given: bras lns gets
+// a copy with keepalive off and everything else intact; other commands
+// pass through unchanged.
+func TestWithoutLNSKeepalive(t *testing.T) {
+	dir := t.TempDir()
+	fake := filepath.Join(dir, "fake-bras")
+	if err := os.WriteFile(fake, []byte("#!/bin/sh\necho \"args: $*\"\nif [ \"$1\" = lns ]; then cat \"$3\"; fi\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	conf := filepath.Join(dir, "lns.conf")
+	if err := os.WriteFile(conf, []byte("[ppp]\ndns = 100.64.0.1\necho-interval = 10s\n[api]\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	w, err := WithoutLNSKeepalive(fake, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(w, "lns", "-config", conf, "-v").CombinedOutput()
+	if err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	want := "args: lns -config " + conf + ".bench -v\n[ppp]\ndns = 100.64.0.1\necho-interval = 0s\n[api]\n"
+	if diff := cmp.Diff(want, string(out)); diff != "" {
+		t.Errorf("bras lns through the wrapper (-want +got):\n%s", diff)
+	}
+	out, err = exec.Command(w, "load", "-n", "1", "-user", "a b").CombinedOutput()
+	if err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	if diff := cmp.Diff("args: load -n 1 -user a b\n", string(out)); diff != "" {
+		t.Errorf("bras load through the wrapper (-want +got):\n%s", diff)
 	}
 }
 
