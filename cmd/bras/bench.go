@@ -134,6 +134,11 @@ func printForward(w io.Writer, res []lab.ForwardBench, d time.Duration) {
 		}
 		fmt.Fprintf(w, "%s, %d-octet UDP payload (%d-octet IPv4), %v: bras %.0f pkt/s delivered (%d of %d), kernel %.0f pkt/s (%d of %d), ratio %.2f\n",
 			dir, f.Size, f.Size+28, d, f.Bras.PPS(), f.Bras.Delivered, f.Bras.Sent, f.Kernel.PPS(), f.Kernel.Delivered, f.Kernel.Sent, f.Ratio())
+		fmt.Fprintf(w, "  CPU seconds during the bras run:")
+		for _, c := range f.CPU {
+			fmt.Fprintf(w, " %s %.2f", c.Name, c.Seconds)
+		}
+		fmt.Fprintln(w)
 	}
 	for _, f := range res {
 		dir := "up"

@@ -353,6 +353,9 @@ type ForwardBench struct {
 	Reverse bool // downstream: the upstream host sends (iperf3 -R)
 	Bras    Iperf
 	Kernel  Iperf
+	// CPU is the CPU time the LNS, the LAC and bras load (the subscriber
+	// side's TUN ↔ PPPoE bridge) used during the bras path's run.
+	CPU []ProcCPU
 }
 
 // Ratio is the bras path's delivered packets/s over the kernel path's.
@@ -448,6 +451,7 @@ func BenchForward(ctx context.Context, o Options, fo ForwardOptions) ([]ForwardB
 		return nil, fmt.Errorf("%w\nbras load:\n%s", err, b)
 	}
 	env.say("subscriber session up, %s routes 10.255.2.0/24 in sub", brasTUN)
+	procs := map[string][]int{"lns": {env.LNS.Pid()}, "lac": {env.LAC.Pid()}, "bras load": {load.Process.Pid}}
 
 	for _, s := range []struct {
 		ns   *netlab.Netns
@@ -470,9 +474,14 @@ func BenchForward(ctx context.Context, o Options, fo ForwardOptions) ([]ForwardB
 	for _, rev := range dirs {
 		for _, size := range fo.Sizes {
 			fb := ForwardBench{Size: size, Reverse: rev}
+			cpu0 := sampleCPU(procs)
 			if fb.Bras, err = runIperf(ctx, env.NS["sub"], upstreamHost, size, fo.Duration, rev); err != nil {
 				return out, fmt.Errorf("lab: bras path: %w", err)
 			}
+			for name, s := range sampleCPU(procs) {
+				fb.CPU = append(fb.CPU, ProcCPU{Name: name, Seconds: s - cpu0[name]})
+			}
+			sort.Slice(fb.CPU, func(i, j int) bool { return fb.CPU[i].Seconds > fb.CPU[j].Seconds })
 			if fb.Kernel, err = runIperf(ctx, kern[0], strings.TrimSuffix(kernUp, "/24"), size, fo.Duration, rev); err != nil {
 				return out, fmt.Errorf("lab: kernel path: %w", err)
 			}

@@ -186,6 +186,9 @@ func TestBenchWholeChain(t *testing.T) {
 		if f.Kernel.Delivered <= 0 || f.Kernel.Seconds <= 0 {
 			t.Errorf("kernel path delivered nothing: %+v", f.Kernel)
 		}
+		if len(f.CPU) != 3 {
+			t.Errorf("CPU of the bras path's processes: %v, want lns, lac and bras load", f.CPU)
+		}
 		t.Logf("64-octet payload: bras %.0f pkt/s, kernel %.0f pkt/s, ratio %.2f", f.Bras.PPS(), f.Kernel.PPS(), f.Ratio())
 	})
 }
