@@ -281,10 +281,11 @@ func (c *cp) input(b []byte) {
 			s.loopSuspected()
 			return
 		}
+		// RFC 1661 section 5.8: an Echo-Reply answers our request and
+		// is never answered itself (the automaton's ser action is for
+		// Echo-Requests only, section 4.4); likewise Discard-Request.
 		s.echoOutstanding = 0
-		c.event(RXR)
 	case DiscardReq:
-		c.event(RXR)
 	}
 }
 

@@ -738,6 +738,17 @@ func TestEchoReply(t *testing.T) {
 	}
 }
 
+// An Echo-Reply or a Discard-Request is never answered (RFC 1661 section
+// 5.8): two keepalive ends would otherwise bounce replies forever.
+func TestEchoReplyAndDiscardNotAnswered(t *testing.T) {
+	x := serverUp(t)
+	x.s.Input(frame(ppp.ProtoLCP, ppp.EchoReply, 7, 9, 9, 9, 9), x.now)
+	x.s.Input(frame(ppp.ProtoLCP, ppp.DiscardReq, 8, 9, 9, 9, 9), x.now)
+	if out := x.take(); len(out) != 0 {
+		t.Fatalf("%d frames sent in answer to an Echo-Reply and a Discard-Request, want none", len(out))
+	}
+}
+
 func TestCHAPBadResponse(t *testing.T) {
 	x := newSingle(ppp.Config{Auth: []ppp.AuthProto{ppp.AuthCHAPMD5}})
 	x.s.Open(x.now)
