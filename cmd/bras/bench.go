@@ -21,8 +21,16 @@ func init() {
 }
 
 func runBench(ctx context.Context, args []string, stdout io.Writer) error {
-	if len(args) == 0 {
-		return errors.New("usage: bras bench setup|memory|forward [flags] (bras bench <what> -h)")
+	if len(args) == 0 || args[0] == "-h" || args[0] == "-help" || args[0] == "help" {
+		fmt.Fprint(os.Stderr, `usage: bras bench setup|memory|forward [flags]   (bras bench <what> -h for the flags)
+
+  setup    bring N subscribers up through LAC and LNS with FreeRADIUS and PostgreSQL:
+           sessions/s, p50/p99 PADI → IPCP up, CPU per process
+  memory   the same run, reported as LNS and LAC RSS growth per session
+  forward  iperf3 over one subscriber session (PPPoE → L2TP → TUN) next to plain
+           kernel routing over the same namespace shape: packets/s and the ratio
+`)
+		return errors.New("no benchmark named")
 	}
 	what, args := args[0], args[1:]
 	fs := flag.NewFlagSet("bras bench "+what, flag.ContinueOnError)

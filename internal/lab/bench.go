@@ -423,26 +423,26 @@ func BenchForward(ctx context.Context, o Options, fo ForwardOptions) ([]ForwardB
 	env.say("kernel path: namespaces %s ── %s ── %s ── %s, plain IP routing", kern[0].Name, kern[1].Name, kern[2].Name, kern[3].Name)
 
 	// One subscriber bound to a TUN device in sub, routing upstream through it.
-	load := env.NS["sub"].Command(env.Opts.Bras, "load", "-iface", "eth0", "-n", "1", "-user", "user%d@"+realm,
+	loadCmd := env.NS["sub"].Command(env.Opts.Bras, "load", "-iface", "eth0", "-n", "1", "-user", "user%d@"+realm,
 		"-password", "pw%d", "-tun", brasTUN, "-tun-route", "10.255.2.0/24", "-hold", "-1s", "-q", "-json", filepath.Join(env.Dir, "load.json"))
 	lf, err := os.Create(filepath.Join(env.Dir, "load.log"))
 	if err != nil {
 		return nil, err
 	}
 	defer lf.Close()
-	load.Stdout, load.Stderr = lf, lf
-	load.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := load.Start(); err != nil {
+	loadCmd.Stdout, loadCmd.Stderr = lf, lf
+	loadCmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := loadCmd.Start(); err != nil {
 		return nil, err
 	}
 	loadDone := make(chan struct{})
-	go func() { load.Wait(); close(loadDone) }()
+	go func() { loadCmd.Wait(); close(loadDone) }()
 	defer func() {
-		load.Process.Signal(os.Interrupt)
+		loadCmd.Process.Signal(os.Interrupt)
 		select {
 		case <-loadDone:
 		case <-time.After(10 * time.Second):
-			load.Process.Kill()
+			loadCmd.Process.Kill()
 			<-loadDone
 		}
 	}()
@@ -451,7 +451,7 @@ func BenchForward(ctx context.Context, o Options, fo ForwardOptions) ([]ForwardB
 		return nil, fmt.Errorf("%w\nbras load:\n%s", err, b)
 	}
 	env.say("subscriber session up, %s routes 10.255.2.0/24 in sub", brasTUN)
-	procs := map[string][]int{"lns": {env.LNS.Pid()}, "lac": {env.LAC.Pid()}, "bras load": {load.Process.Pid}}
+	procs := map[string][]int{"lns": {env.LNS.Pid()}, "lac": {env.LAC.Pid()}, "bras load": {loadCmd.Process.Pid}}
 
 	for _, s := range []struct {
 		ns   *netlab.Netns
