@@ -55,6 +55,7 @@ type Spool struct {
 	wsize   int64 // durable (fsync'd) size of the write segment
 	rd      Cursor
 	rf      *os.File
+	cf      *os.File // the cursor file, rewritten in place by Commit
 	rfSeg   uint64
 	rfSize  int64
 	buf     []byte
@@ -109,8 +110,7 @@ func openSpool(dir string, segMax int64, nosync bool) (*Spool, error) {
 	s.wsize = good
 	s.rd = Cursor{Seg: s.segs[0]}
 	if b, err := os.ReadFile(filepath.Join(dir, cursorFile)); err == nil {
-		var c Cursor
-		if _, err := fmt.Sscanf(string(b), "%d %d", &c.Seg, &c.Off); err == nil && s.has(c.Seg) && c.Off >= 0 {
+		if c, ok := parseCursor(b); ok && s.has(c.Seg) && c.Off >= 0 {
 			if c.Seg != s.wseg || c.Off <= s.wsize {
 				s.rd = c
 			}
@@ -367,9 +367,15 @@ func (s *Spool) Commit(c Cursor) error {
 		keep = append(keep, v)
 	}
 	s.segs = keep
-	tmp := filepath.Join(s.dir, cursorFile+".tmp")
-	if werr := os.WriteFile(tmp, []byte(fmt.Sprintf("%d %d\n", c.Seg, c.Off)), 0o640); werr == nil {
-		_ = os.Rename(tmp, filepath.Join(s.dir, cursorFile))
+	// One fixed-size write in place (no new file per commit: that cost a
+	// create and a rename per delivered batch). A torn or stale cursor
+	// fails its CRC and the records are offered again, which the sinks'
+	// idempotent writes absorb.
+	if s.cf == nil {
+		s.cf, _ = os.OpenFile(filepath.Join(s.dir, cursorFile), os.O_RDWR|os.O_CREATE, 0o640)
+	}
+	if s.cf != nil {
+		_, _ = s.cf.WriteAt(appendCursor(nil, c), 0)
 	}
 	if err != nil {
 		return fmt.Errorf("accounting: spool: %w", err)
@@ -415,7 +421,32 @@ func (s *Spool) Close() error {
 		s.rf.Close()
 		s.rf = nil
 	}
+	if s.cf != nil {
+		s.cf.Close()
+		s.cf = nil
+	}
 	return s.w.Close()
+}
+
+// appendCursor encodes c as a fixed-width line with a CRC-32C:
+// "SEG OFF CRC\n", always the same length so it is rewritten in place.
+func appendCursor(b []byte, c Cursor) []byte {
+	body := fmt.Sprintf("%020d %020d", c.Seg, c.Off)
+	return fmt.Appendf(b, "%s %08x\n", body, crc32.Checksum([]byte(body), castagnoli))
+}
+
+// parseCursor reads what appendCursor wrote (and the older "SEG OFF" form).
+func parseCursor(b []byte) (Cursor, bool) {
+	var c Cursor
+	var sum uint32
+	if n, _ := fmt.Sscanf(string(b), "%d %d %x", &c.Seg, &c.Off, &sum); n == 3 {
+		body := fmt.Sprintf("%020d %020d", c.Seg, c.Off)
+		return c, crc32.Checksum([]byte(body), castagnoli) == sum
+	}
+	if n, _ := fmt.Sscanf(string(b), "%d %d", &c.Seg, &c.Off); n == 2 {
+		return c, true
+	}
+	return Cursor{}, false
 }
 
 func syncDir(dir string) error {

@@ -250,3 +250,22 @@ func FuzzParseSpoolSegment(f *testing.F) {
 		}
 	})
 }
+
+func TestCursorEncoding(t *testing.T) {
+	c := Cursor{Seg: 7, Off: 123456}
+	b := appendCursor(nil, c)
+	if got, ok := parseCursor(b); !ok || got != c {
+		t.Fatalf("parseCursor(%q) = %v, %v", b, got, ok)
+	}
+	if len(appendCursor(nil, Cursor{Seg: 1, Off: 1})) != len(b) {
+		t.Fatal("cursor lines differ in length: an in-place rewrite could leave a tail")
+	}
+	torn := append([]byte(nil), b...)
+	torn[25] ^= 1 // a digit of the offset changed: the CRC catches it
+	if _, ok := parseCursor(torn); ok {
+		t.Fatalf("a corrupted cursor %q was accepted", torn)
+	}
+	if got, ok := parseCursor([]byte("3 99\n")); !ok || got != (Cursor{Seg: 3, Off: 99}) {
+		t.Fatalf("the older cursor form: %v, %v", got, ok)
+	}
+}
