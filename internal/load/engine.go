@@ -642,6 +642,13 @@ func (sh *shard) stopAll(now time.Time) {
 func (s *sub) Up(ps *ppp.Session, n ppp.NetworkInfo) {
 	l := s.l
 	now := time.Now()
+	if s.up.Load() {
+		// IPCP opened again (the peer renegotiated, RFC 1661 section
+		// 4.1): the same session, counted once.
+		s.local = n.Local
+		s.info.Address, s.info.Peer, s.info.DNS1, s.info.DNS2 = n.Local, n.Peer, n.DNS1, n.DNS2
+		return
+	}
 	if s.tLCP.IsZero() {
 		s.tLCP = now
 	}
