@@ -355,10 +355,6 @@ func RunDaemon(ctx context.Context, c *FileConfig, o DaemonOptions) error {
 		}
 		cfg.RADIUS = cli
 	}
-	l, err := New(cfg)
-	if err != nil {
-		return err
-	}
 	listen := g.Listen
 	if !listen.IsValid() {
 		listen = netip.MustParseAddrPort("0.0.0.0:1701")
@@ -366,6 +362,12 @@ func RunDaemon(ctx context.Context, c *FileConfig, o DaemonOptions) error {
 	conn, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(listen))
 	if err != nil {
 		return fmt.Errorf("lac: %w", err)
+	}
+	cfg.DataConn = conn
+	l, err := New(cfg)
+	if err != nil {
+		conn.Close()
+		return err
 	}
 	ep, err := l2tp.NewEndpoint(conn, l2tp.Config{HostName: g.HostName, VendorName: "bras", Logger: log, Handler: l.L2TPHandler(), Data: l.Data,
 		ShutdownTimeout: 2 * time.Second})

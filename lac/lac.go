@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/netip"
 	"runtime"
 	"strconv"
@@ -101,6 +102,12 @@ type Config struct {
 	// the ICCN, for the LNS's first frame: an LNS handles the ICCN on its
 	// control path and may drop data that overtakes it. 0: 1 s.
 	ReadyWait time.Duration
+
+	// DataConn is the UDP socket of the l2tp.Endpoint. When it is an IPv4
+	// UDP socket, upstream data messages are sent from it in batches
+	// (sendmmsg) by one goroutine instead of one SendData system call per
+	// frame; sequenced sessions still use SendData. nil: SendData.
+	DataConn net.PacketConn
 }
 
 // Stats are the LAC's counters.
@@ -136,6 +143,7 @@ type LAC struct {
 	stats   Stats
 	nextSh  atomic.Uint32
 	active  atomic.Int64
+	snd     *sender  // batched upstream data; nil: SendData
 	byID    sync.Map // Acct-Session-Id → *session, for the API
 	closing atomic.Bool
 	seq     atomic.Uint64
@@ -182,6 +190,7 @@ func New(cfg Config) (*LAC, error) {
 		l.sel = NewSelector(cfg.HoldDown)
 	}
 	l.pool = NewPool(l.sel, l.dial, cfg.SessionsPerTunnel)
+	l.snd = newSender(cfg.DataConn, cfg.QueueSize)
 	l.jobs = make(chan *session, cfg.QueueSize)
 	for range cfg.Shards {
 		l.shards = append(l.shards, &shard{l: l, in: make(chan event, cfg.QueueSize), sessions: map[*session]struct{}{}})
@@ -233,6 +242,9 @@ func (l *LAC) Run(ctx context.Context) error {
 	}
 	for range l.cfg.Workers {
 		wg.Go(func() { l.worker(ctx) })
+	}
+	if l.snd != nil {
+		wg.Go(func() { l.snd.run(ctx) })
 	}
 	<-ctx.Done()
 	wg.Wait()
@@ -368,8 +380,11 @@ func (h l2tpSide) IncomingCall(*l2tp.Tunnel, *l2tp.Session, *l2tp.Message) error
 
 func (h l2tpSide) SessionUp(ls *l2tp.Session, _ *l2tp.Message) {
 	if s, ok := ls.Value().(*session); ok {
-		t := ls.Tunnel()
-		fn := func(b []byte) error { return t.SendData(ls, b) }
+		fn := h.l.snd.dataFunc(ls)
+		if fn == nil {
+			t := ls.Tunnel()
+			fn = func(b []byte) error { return t.SendData(ls, b) }
+		}
 		s.sh.postCtrl(event{kind: evCallUp, s: s, ls: ls, upFn: &fn})
 	}
 }

@@ -129,6 +129,9 @@ type fakeLNS struct {
 	down    map[string]l2tp.ResultCode
 	icrqs   int
 	stopRC  []l2tp.ResultCode // TunnelDown results
+
+	ipv4In atomic.Int64 // IPv4 frames received
+	noEcho atomic.Bool  // do not echo them
 }
 
 type lnsCall struct {
@@ -220,7 +223,10 @@ func (f *fakeLNS) data(_ *l2tp.Tunnel, ls *l2tp.Session, _ l2tp.Header, payload 
 		return
 	}
 	if len(frame) > 2 && frame[0] == 0x00 && frame[1] == 0x21 {
-		_ = ls.Tunnel().SendData(ls, payload) // echo, FF 03 kept
+		f.ipv4In.Add(1)
+		if !f.noEcho.Load() {
+			_ = ls.Tunnel().SendData(ls, payload) // echo, FF 03 kept
+		}
 	}
 }
 
@@ -278,6 +284,9 @@ type lab struct {
 	// pppoeCfg is the access concentrator's configuration (Interface and
 	// ACName are set by startLAC).
 	pppoeCfg pppoe.ServerConfig
+	// sendData makes the LAC send upstream data with l2tp's SendData
+	// instead of its batch sender.
+	sendData bool
 	// Stop stops the LAC's goroutines, endpoints and servers.
 	stop func()
 }
@@ -310,6 +319,17 @@ func (l *lab) startLAC(cfg Config, acc AccessConfig) {
 	if cfg.CallTimeout == 0 {
 		cfg.CallTimeout = 20 * time.Second
 	}
+	var conn *net.UDPConn
+	if err := lacNS.Do(func() error {
+		var err error
+		conn, err = net.ListenUDP("udp4", net.UDPAddrFromAddrPort(netip.MustParseAddrPort("10.9.0.1:1701")))
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if !l.sendData {
+		cfg.DataConn = conn // batched upstream, as RunDaemon does
+	}
 	var err error
 	l.lac, err = New(cfg)
 	if err != nil {
@@ -317,10 +337,6 @@ func (l *lab) startLAC(cfg Config, acc AccessConfig) {
 	}
 	access := l.lac.NewAccess(acc)
 	if err := lacNS.Do(func() error {
-		conn, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(netip.MustParseAddrPort("10.9.0.1:1701")))
-		if err != nil {
-			return err
-		}
 		ep, err := l2tp.NewEndpoint(conn, l2tp.Config{HostName: "lac", Handler: l.lac.L2TPHandler(), Data: l.lac.Data})
 		if err != nil {
 			return err
@@ -595,6 +611,9 @@ func TestNetnsLAC(t *testing.T) {
 	for _, s := range subs {
 		s.echo(t)
 	}
+	if lac.snd == nil || lac.snd.sent.Load() < uint64(len(subs)) {
+		t.Error("upstream data did not go through the batch sender")
+	}
 
 	// Wireshark's dissectors find nothing malformed in the PPPoE, PPP and
 	// L2TP traffic, and see the proxy AVPs and Calling Number.
@@ -833,7 +852,9 @@ func TestNetnsLACShutdown(t *testing.T) {
 // the tunnel to HELLO retransmission; every subscriber on it gets a PADT.
 func TestNetnsLACLostTunnel(t *testing.T) {
 	routes, _ := NewRoutes([]Route{{Default: true, LNS: []LNS{liveLNS}}})
-	l := newLab(t, Config{Routes: routes, Tunnel: l2tp.TunnelOptions{
+	l := newLabWithoutLAC(t)
+	l.sendData = true // this lab's upstream goes through l2tp's SendData
+	l.startLAC(Config{Routes: routes, Tunnel: l2tp.TunnelOptions{
 		HelloInterval: 300 * time.Millisecond, RetransmitInitial: 200 * time.Millisecond, MaxRetries: 2}},
 		AccessConfig{Mode: ModeTransparent})
 	var subs []*subscriber
@@ -845,7 +866,11 @@ func TestNetnsLACLostTunnel(t *testing.T) {
 		if err := s.waitUp(l.ctx); err != nil {
 			t.Fatal(err)
 		}
+		s.echo(t)
 		subs = append(subs, s)
+	}
+	if l.lac.snd != nil {
+		t.Error("the batch sender is on without DataConn")
 	}
 	l.lnsNS.MustRun(t, "ip", "link", "set", "n1", "down")
 	for _, s := range subs {
@@ -1187,10 +1212,17 @@ func TestNetnsLACRADIUSClient(t *testing.T) {
 // LAC to the LNS, which echoes them back through the LAC: the figure is
 // the frames delivered back per second (both directions cross the LAC).
 func BenchmarkNetnsForward(b *testing.B) {
-	for _, size := range []int{64, 1400} {
-		b.Run(strconv.Itoa(size), func(b *testing.B) {
+	for _, tc := range []struct {
+		name     string
+		size     int
+		sendData bool
+	}{{"64/batch", 64, false}, {"64/senddata", 64, true}, {"1400/batch", 1400, false}, {"1400/senddata", 1400, true}} {
+		size := tc.size
+		b.Run(tc.name, func(b *testing.B) {
 			routes, _ := NewRoutes([]Route{{Default: true, LNS: []LNS{liveLNS}}})
-			l := newLab(b, Config{Routes: routes}, AccessConfig{Mode: ModeTransparent})
+			l := newLabWithoutLAC(b)
+			l.sendData = tc.sendData
+			l.startLAC(Config{Routes: routes}, AccessConfig{Mode: ModeTransparent})
 			s, err := l.dial(1, "", "example.com")
 			if err != nil {
 				b.Fatal(err)
@@ -1227,6 +1259,50 @@ func BenchmarkNetnsForward(b *testing.B) {
 			el := time.Since(start)
 			b.ReportMetric(float64(got.Load())/el.Seconds(), "echoes/s")
 			b.ReportMetric(100*float64(int64(b.N)-got.Load())/float64(b.N), "%lost")
+		})
+	}
+}
+
+// BenchmarkNetnsUpstream floods IPv4 frames from a subscriber through the
+// LAC to the LNS (no echo): frames delivered to the LNS per second, with
+// the batch sender and with one SendData per frame.
+func BenchmarkNetnsUpstream(b *testing.B) {
+	for _, tc := range []struct {
+		name     string
+		sendData bool
+	}{{"batch", false}, {"senddata", true}} {
+		b.Run(tc.name, func(b *testing.B) {
+			routes, _ := NewRoutes([]Route{{Default: true, LNS: []LNS{liveLNS}}})
+			l := newLabWithoutLAC(b)
+			l.sendData = tc.sendData
+			l.startLAC(Config{Routes: routes}, AccessConfig{Mode: ModeTransparent})
+			s, err := l.dial(1, "", "example.com")
+			if err != nil {
+				b.Fatal(err)
+			}
+			if err := s.waitUp(l.ctx); err != nil {
+				b.Fatal(err)
+			}
+			l.lns.noEcho.Store(true)
+			base := l.lns.ipv4In.Load()
+			f := ipv4Frame(netip.AddrFrom4([4]byte{100, 64, 0, 1}), 1)
+			b.ResetTimer()
+			start := time.Now()
+			for i := range b.N {
+				if err := s.cs.Send(f); err != nil {
+					b.Fatal(err)
+				}
+				for int64(i)-(l.lns.ipv4In.Load()-base) > 512 && time.Since(start) < 30*time.Second {
+					runtime.Gosched()
+				}
+			}
+			deadline := time.Now().Add(2 * time.Second)
+			for l.lns.ipv4In.Load()-base < int64(b.N) && time.Now().Before(deadline) {
+				time.Sleep(time.Millisecond)
+			}
+			got := l.lns.ipv4In.Load() - base
+			b.ReportMetric(float64(got)/time.Since(start).Seconds(), "frames/s")
+			b.ReportMetric(100*float64(int64(b.N)-got)/float64(b.N), "%lost")
 		})
 	}
 }
