@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"github.com/bras-project/bras/internal/race"
 	"math/rand/v2"
 	"net"
 	"net/netip"
@@ -473,7 +474,7 @@ func TestNetnsUserVLANs(t *testing.T) {
 // TestNetnsSendAllocs checks that sending a session frame on a real raw
 // socket allocates nothing, on the AC and on the client.
 func TestNetnsSendAllocs(t *testing.T) {
-	if raceEnabled {
+	if race.Enabled {
 		t.Skip("skipped: allocation counts are meaningless under the race detector")
 	}
 	h := newEchoHandler()
@@ -705,7 +706,7 @@ func TestNetnsSendBatch(t *testing.T) {
 		}
 	}
 	mu.Unlock()
-	if !raceEnabled {
+	if !race.Enabled {
 		if a := testing.AllocsPerRun(100, func() {
 			if _, err := l.srv.SendBatch(mixed[:64]); err != nil {
 				t.Fatal(err)

@@ -3,6 +3,7 @@ package udpio_test
 import (
 	"errors"
 	"fmt"
+	"github.com/bras-project/bras/internal/race"
 	"net"
 	"os"
 	"syscall"
@@ -72,7 +73,7 @@ func TestRoundTrip(t *testing.T) {
 }
 
 func TestWriteBatchAllocs(t *testing.T) {
-	if raceEnabled {
+	if race.Enabled {
 		t.Skip("allocation counts are meaningless under -race (sync.Pool drops items)")
 	}
 	a, b := listen(t), listen(t)
@@ -112,7 +113,7 @@ func TestInvalid(t *testing.T) {
 // TestReadBatchAllocs: reading a batch allocates nothing, the sender
 // addresses included.
 func TestReadBatchAllocs(t *testing.T) {
-	if raceEnabled {
+	if race.Enabled {
 		t.Skip("allocation counts are meaningless under -race")
 	}
 	a, b := listen(t), listen(t)

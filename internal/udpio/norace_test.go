@@ -1,5 +1,0 @@
-//go:build !race
-
-package udpio_test
-
-const raceEnabled = false

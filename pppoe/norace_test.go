@@ -1,5 +1,0 @@
-//go:build !race
-
-package pppoe
-
-const raceEnabled = false

@@ -1,7 +1,0 @@
-//go:build race
-
-package pppoe
-
-// raceEnabled: the race detector makes sync.Pool drop items, so allocation
-// counts are not meaningful.
-const raceEnabled = true
