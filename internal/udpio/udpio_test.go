@@ -3,13 +3,13 @@ package udpio_test
 import (
 	"errors"
 	"fmt"
-	"github.com/bras-project/bras/internal/race"
 	"net"
 	"os"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/bras-project/bras/internal/race"
 	"github.com/bras-project/bras/internal/udpio"
 )
 
