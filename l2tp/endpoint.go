@@ -41,6 +41,8 @@ type Endpoint struct {
 	running   atomic.Bool
 	lastDebug atomic.Int64  // unix nanoseconds of the last rate-limited debug line
 	stopping  chan struct{} // closed when Run's context is done
+	startMu   sync.Mutex    // orders tunnel starts (wg.Add) before Run's wg.Wait
+	closing   bool          // under startMu: Run is shutting down, no new tunnel
 	wg        sync.WaitGroup
 	bufPool   sync.Pool
 }
@@ -115,6 +117,9 @@ func (e *Endpoint) Run(ctx context.Context) error {
 	if !e.running.CompareAndSwap(false, true) {
 		return errors.New("l2tp: Run called twice")
 	}
+	e.startMu.Lock()
+	e.closing = false
+	e.startMu.Unlock()
 	readErr := make(chan error, 1)
 	go func() { readErr <- e.readLoop() }()
 
@@ -125,6 +130,9 @@ func (e *Endpoint) Run(ctx context.Context) error {
 		readErr = nil
 	}
 	close(e.stopping) // every tunnel sends StopCCN and finishes
+	e.startMu.Lock()
+	e.closing = true
+	e.startMu.Unlock()
 	done := make(chan struct{})
 	go func() { e.wg.Wait(); close(done) }()
 	select {
@@ -375,7 +383,7 @@ func (e *Endpoint) newTunnelInput(b []byte, h Header, payload []byte, from netip
 	t.byPeerKey = key
 	e.mu.Unlock()
 	t.post(inPacket{b: append([]byte(nil), b...), from: from})
-	t.start()
+	t.start() // false at shutdown: the SCCRQ is dropped, the peer retries elsewhere
 }
 
 // newTunnel allocates a local Tunnel ID and registers the tunnel.
@@ -458,7 +466,9 @@ func (e *Endpoint) Dial(ctx context.Context, peer netip.AddrPort, opts TunnelOpt
 	if err != nil {
 		return nil, err
 	}
-	t.start()
+	if !t.start() {
+		return nil, ErrNotRunning
+	}
 	select {
 	case err := <-t.upCh:
 		if err != nil {

@@ -168,9 +168,21 @@ func (t *Tunnel) Close(rc ResultCode) {
 	t.do(func() { t.ctrlEvent(CtrlClose, rc, fmt.Errorf("%w: closed locally", ErrTunnelClosed)) })
 }
 
-func (t *Tunnel) start() {
-	t.ep.wg.Add(1)
+// start runs the tunnel's goroutine, unless the endpoint is shutting down
+// (then the tunnel is unregistered and false returned): Run's wait for the
+// tunnel goroutines must never race with a new one being added.
+func (t *Tunnel) start() bool {
+	e := t.ep
+	e.startMu.Lock()
+	defer e.startMu.Unlock()
+	if e.closing {
+		e.remove(t)
+		close(t.done)
+		return false
+	}
+	e.wg.Add(1)
 	go t.run()
+	return true
 }
 
 func (t *Tunnel) run() {
