@@ -1,7 +1,6 @@
 package accounting
 
 import (
-	"container/heap"
 	"context"
 	"errors"
 	"fmt"
@@ -14,6 +13,8 @@ import (
 	"time"
 
 	"golang.org/x/sync/errgroup"
+
+	"github.com/bras-project/bras/internal/timerq"
 )
 
 // SessionInfo is what the LNS knows of a session when IPCP comes up.
@@ -88,7 +89,7 @@ type Accountant struct {
 
 	// owned by the run loop
 	sessions map[string]*acctSession
-	due      dueHeap
+	due      timerq.Queue[*acctSession]
 	pending  map[string][]Record // per sink, not yet in its spool
 
 	enqueued, handled                        atomic.Uint64
@@ -120,8 +121,7 @@ type acctSession struct {
 	rec      Record
 	seq      uint32
 	every    time.Duration
-	next     time.Time
-	index    int // in the heap, -1 when not scheduled
+	timer    timerq.Timer // next interim, in the accountant's queue
 	counters func() Counters
 }
 
@@ -334,8 +334,8 @@ func (a *Accountant) loop(ctx context.Context) error {
 		if !ok {
 			wait = time.Second // the spool failed: retry
 		}
-		if len(a.due) > 0 {
-			wait = min(wait, max(a.due[0].next.Sub(a.cfg.Now()), 0))
+		if next, ok := a.due.Next(); ok {
+			wait = min(wait, max(next.Sub(a.cfg.Now()), 0))
 		}
 		timer.Reset(wait)
 		select {
@@ -372,7 +372,7 @@ func (a *Accountant) handle(ev *event) {
 			a.log.Warn("accounting: session started twice, ignored", "session_id", ev.id)
 			return
 		}
-		s := &acctSession{rec: ev.info.Record, counters: ev.info.Counters, index: -1}
+		s := &acctSession{rec: ev.info.Record, counters: ev.info.Counters}
 		s.rec.Node = a.cfg.Node
 		if ev.info.Node != "" {
 			s.rec.Node = ev.info.Node
@@ -390,11 +390,11 @@ func (a *Accountant) handle(ev *event) {
 		if s.every > 0 {
 			// First interim somewhere in the last Jitter part of the interval.
 			j := time.Duration(rand.Float64() * a.cfg.Jitter * float64(s.every))
-			s.next = s.rec.Started.Add(s.every - j)
-			if s.next.Before(ev.at) {
-				s.next = ev.at
+			next := s.rec.Started.Add(s.every - j)
+			if next.Before(ev.at) {
+				next = ev.at
 			}
-			heap.Push(&a.due, s)
+			a.due.Set(s, next)
 		}
 	case evStopped:
 		s, ok := a.sessions[ev.id]
@@ -403,9 +403,7 @@ func (a *Accountant) handle(ev *event) {
 			a.log.Warn("accounting: Stop for a session not being accounted, ignored", "session_id", ev.id)
 			return
 		}
-		if s.index >= 0 {
-			heap.Remove(&a.due, s.index)
-		}
+		a.due.Set(s, time.Time{})
 		delete(a.sessions, ev.id)
 		a.active.Store(int64(len(a.sessions)))
 		a.emit(s, Stop, ev.at, ev.final, TerminateCause(ev.cause))
@@ -416,29 +414,31 @@ func (a *Accountant) handle(ev *event) {
 			return
 		}
 		s.every = ev.every
-		if s.index >= 0 {
-			heap.Remove(&a.due, s.index)
-		}
+		var next time.Time
 		if s.every > 0 {
-			s.next = ev.at.Add(s.every)
-			heap.Push(&a.due, s)
+			next = ev.at.Add(s.every)
 		}
+		a.due.Set(s, next)
 	}
 }
 
 func (a *Accountant) fireDue(now time.Time) {
-	for len(a.due) > 0 && !a.due[0].next.After(now) {
-		s := a.due[0]
+	for {
+		due, ok := a.due.Next()
+		if !ok || due.After(now) {
+			return
+		}
+		s, _ := a.due.PopDue(now)
 		var c Counters
 		if s.counters != nil {
 			c = s.counters()
 		}
 		a.emit(s, Interim, now, c, 0)
-		s.next = s.next.Add(s.every)
-		if s.next.Before(now) {
-			s.next = now.Add(s.every) // fell behind: do not fire a burst
+		next := due.Add(s.every)
+		if next.Before(now) {
+			next = now.Add(s.every) // fell behind: do not fire a burst
 		}
-		heap.Fix(&a.due, 0)
+		a.due.Set(s, next)
 	}
 }
 
@@ -539,25 +539,5 @@ func (a *Accountant) deliver(ctx context.Context, name string, sink Sink, sp *Sp
 	}
 }
 
-// dueHeap orders sessions by their next interim.
-type dueHeap []*acctSession
-
-func (h dueHeap) Len() int           { return len(h) }
-func (h dueHeap) Less(i, j int) bool { return h[i].next.Before(h[j].next) }
-func (h dueHeap) Swap(i, j int) {
-	h[i], h[j] = h[j], h[i]
-	h[i].index, h[j].index = i, j
-}
-func (h *dueHeap) Push(x any) {
-	s := x.(*acctSession)
-	s.index = len(*h)
-	*h = append(*h, s)
-}
-func (h *dueHeap) Pop() any {
-	old := *h
-	s := old[len(old)-1]
-	old[len(old)-1] = nil
-	s.index = -1
-	*h = old[:len(old)-1]
-	return s
-}
+// Timer places the session in the accountant's interim queue.
+func (s *acctSession) Timer() *timerq.Timer { return &s.timer }

@@ -177,8 +177,8 @@ func TestInterimSpread(t *testing.T) {
 	}
 	a.takeEvents()
 	buckets := map[int64]int{}
-	for _, s := range a.due {
-		d := s.next.Sub(now)
+	for _, s := range a.sessions {
+		d := s.timer.When().Sub(now)
 		if d < every/2 || d > every {
 			t.Fatalf("first interim after %v, want within [%v, %v]", d, every/2, every)
 		}
@@ -199,8 +199,8 @@ func TestInterimSpread(t *testing.T) {
 	if got := len(a.pending["mem"]); got != 65536*2 {
 		t.Errorf("%d records pending, want 65536 Starts + 65536 Interims", got)
 	}
-	for _, s := range a.due {
-		if d := s.next.Sub(now); d <= 0 || d > every {
+	for _, s := range a.sessions {
+		if d := s.timer.When().Sub(now); d <= 0 || d > every {
 			t.Fatalf("next interim in %v", d)
 		}
 	}

@@ -327,7 +327,6 @@ func (e *l2tpEvents) IncomingCall(t *l2tp.Tunnel, c *l2tp.Session, icrq *l2tp.Me
 			tunnel:  t,
 			lac:     lac,
 			created: time.Now(),
-			heapIdx: -1,
 		}
 		s.sessions[ss.id] = ss
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/bras-project/bras/aaa"
 	"github.com/bras-project/bras/accounting"
+	"github.com/bras-project/bras/internal/timerq"
 	"github.com/bras-project/bras/l2tp"
 	"github.com/bras-project/bras/ppp"
 )
@@ -91,10 +92,12 @@ type session struct {
 	cause                       accounting.TerminateCause // why it is closing
 	accounted                   bool                      // Start was written
 
-	setupBy  time.Time // the ICCN must arrive by then
-	deadline time.Time // in the shard's heap
-	heapIdx  int
+	setupBy time.Time    // the ICCN must arrive by then
+	timer   timerq.Timer // in the shard's queue
 }
+
+// Timer places the session in its shard's deadline queue.
+func (s *session) Timer() *timerq.Timer { return &s.timer }
 
 // View is what the API shows of a session; the shard replaces it whenever
 // the session changes, readers load it atomically.

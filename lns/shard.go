@@ -1,21 +1,21 @@
 package lns
 
 import (
-	"container/heap"
 	"context"
 	"time"
 
 	"github.com/bras-project/bras/accounting"
+	"github.com/bras-project/bras/internal/timerq"
 )
 
 // A shard is one control goroutine. It owns the PPP state of its sessions
-// (no lock per session, no goroutine per session) and a heap of their
-// timers; everything else reaches it as an event on its bounded inbox.
+// (no lock per session, no goroutine per session) and a deadline queue of
+// their timers; everything else reaches it as an event on its bounded inbox.
 type shard struct {
 	srv    *Server
 	in     chan event
 	later  []event // events raised while handling one, run before the next
-	timers timerHeap
+	timers timerq.Queue[*session]
 }
 
 type eventKind uint8
@@ -94,12 +94,9 @@ func (sh *shard) run(ctx context.Context) {
 	t := time.NewTimer(time.Hour)
 	defer t.Stop()
 	for {
-		var wait time.Duration = time.Hour
-		if len(sh.timers) > 0 {
-			wait = time.Until(sh.timers[0].deadline)
-			if wait < 0 {
-				wait = 0
-			}
+		wait := time.Hour
+		if next, ok := sh.timers.Next(); ok {
+			wait = max(time.Until(next), 0)
 		}
 		t.Reset(wait)
 		select {
@@ -119,10 +116,11 @@ func (sh *shard) run(ctx context.Context) {
 			return
 		}
 		now := time.Now()
-		for len(sh.timers) > 0 && !sh.timers[0].deadline.After(now) {
-			s := sh.timers[0]
-			s.deadline = time.Time{}
-			heap.Pop(&sh.timers)
+		for {
+			s, ok := sh.timers.PopDue(now)
+			if !ok {
+				break
+			}
 			s.onTimer(now)
 			sh.runLater()
 			sh.schedule(s)
@@ -149,42 +147,5 @@ func (sh *shard) runLater() {
 	sh.later = sh.later[:0]
 }
 
-// schedule puts s in the timer heap at its next deadline, or takes it out.
-func (sh *shard) schedule(s *session) {
-	d := s.nextDeadline()
-	switch {
-	case d.IsZero() && s.heapIdx >= 0:
-		heap.Remove(&sh.timers, s.heapIdx)
-	case d.IsZero():
-	case s.heapIdx >= 0:
-		s.deadline = d
-		heap.Fix(&sh.timers, s.heapIdx)
-	default:
-		s.deadline = d
-		heap.Push(&sh.timers, s)
-	}
-}
-
-// timerHeap orders sessions by their next deadline.
-type timerHeap []*session
-
-func (h timerHeap) Len() int           { return len(h) }
-func (h timerHeap) Less(i, j int) bool { return h[i].deadline.Before(h[j].deadline) }
-func (h timerHeap) Swap(i, j int) {
-	h[i], h[j] = h[j], h[i]
-	h[i].heapIdx = i
-	h[j].heapIdx = j
-}
-func (h *timerHeap) Push(x any) {
-	s := x.(*session)
-	s.heapIdx = len(*h)
-	*h = append(*h, s)
-}
-func (h *timerHeap) Pop() any {
-	old := *h
-	s := old[len(old)-1]
-	old[len(old)-1] = nil
-	*h = old[:len(old)-1]
-	s.heapIdx = -1
-	return s
-}
+// schedule queues s for its next deadline, or takes it out.
+func (sh *shard) schedule(s *session) { sh.timers.Set(s, s.nextDeadline()) }

@@ -1,7 +1,6 @@
 package load
 
 import (
-	"container/heap"
 	"context"
 	"errors"
 	"fmt"
@@ -13,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/bras-project/bras/internal/timerq"
 	"github.com/bras-project/bras/ppp"
 	"github.com/bras-project/bras/pppoe"
 )
@@ -67,11 +67,10 @@ type sub struct {
 	// Stage timestamps: PADI sent, PADS received, LCP opened,
 	// authentication done (Network phase), IPCP up.
 	t0, tPADS, tLCP, tAuth, tUp time.Time
-	reason                      string // why it failed or dropped
-	padt                        bool   // the AC sent a PADT
-	released                    bool   // its in-flight slot is given back
-	heapIdx                     int
-	deadline                    time.Time
+	reason                      string       // why it failed or dropped
+	padt                        bool         // the AC sent a PADT
+	released                    bool         // its in-flight slot is given back
+	timer                       timerq.Timer // in its shard's deadline queue
 
 	// Published for the traffic senders and the receive path.
 	up    atomic.Bool
@@ -181,7 +180,7 @@ func Start(ctx context.Context, cfg Config) (*Load, error) {
 	l.dialCtx, l.dialCancel = context.WithCancel(l.ctx)
 	l.subs = make([]*sub, cfg.Sessions)
 	for i := range l.subs {
-		l.subs[i] = &sub{l: l, idx: i, mac: cfg.mac(i), cred: cfg.credential(i), auth: cfg.Auth.protos(i), heapIdx: -1}
+		l.subs[i] = &sub{l: l, idx: i, mac: cfg.mac(i), cred: cfg.credential(i), auth: cfg.Auth.protos(i)}
 		l.subs[i].upstream.Store(-1)
 	}
 	nw := cfg.Workers
@@ -429,13 +428,13 @@ type event struct {
 }
 
 // shard drives the PPP sessions of its subscribers on one goroutine, with
-// a timer heap keyed on each session's next deadline.
+// a deadline queue (internal/timerq) keyed on each session's next deadline.
 type shard struct {
-	l    *Load
-	id   int
-	in   chan event
-	subs map[*sub]struct{}
-	heap subHeap
+	l      *Load
+	id     int
+	in     chan event
+	subs   map[*sub]struct{}
+	timers timerq.Queue[*sub]
 	// stopped: Stop closed every session; late dials are closed at once.
 	stopped bool
 }
@@ -447,8 +446,8 @@ func (sh *shard) run() {
 	defer scan.Stop()
 	for {
 		wait := time.Hour
-		if len(sh.heap) > 0 {
-			wait = max(time.Until(sh.heap[0].deadline), 0)
+		if next, ok := sh.timers.Next(); ok {
+			wait = max(time.Until(next), 0)
 		}
 		timer.Reset(wait)
 		select {
@@ -552,7 +551,7 @@ func (sh *shard) progress(s *sub, now time.Time) {
 	sh.schedule(s)
 }
 
-// schedule puts s in the heap at its next deadline: the PPP timers, and
+// schedule queues s at its next deadline: the PPP timers, and
 // the set-up timeout while it is not up.
 func (sh *shard) schedule(s *sub) {
 	var d time.Time
@@ -564,23 +563,16 @@ func (sh *shard) schedule(s *sub) {
 			}
 		}
 	}
-	switch {
-	case d.IsZero() && s.heapIdx >= 0:
-		heap.Remove(&sh.heap, s.heapIdx)
-	case d.IsZero():
-	case s.heapIdx >= 0:
-		s.deadline = d
-		heap.Fix(&sh.heap, s.heapIdx)
-	default:
-		s.deadline = d
-		heap.Push(&sh.heap, s)
-	}
+	sh.timers.Set(s, d)
 }
 
 // expire runs the timers that are due.
 func (sh *shard) expire(now time.Time) {
-	for len(sh.heap) > 0 && !sh.heap[0].deadline.After(now) {
-		s := sh.heap[0]
+	for {
+		s, ok := sh.timers.PopDue(now)
+		if !ok {
+			return
+		}
 		if s.state == statePPP && !now.Before(s.t0.Add(sh.l.cfg.SetupTimeout)) {
 			s.reason = "timeout"
 			sh.end(s, now)
@@ -588,10 +580,9 @@ func (sh *shard) expire(now time.Time) {
 		}
 		s.ps.Tick(now)
 		sh.progress(s, now)
-		if s.heapIdx == 0 && !s.deadline.After(now) {
+		if s.timer.Queued() && !s.timer.When().After(now) {
 			// Tick left the deadline in the past: do not spin.
-			s.deadline = now.Add(time.Millisecond)
-			heap.Fix(&sh.heap, 0)
+			sh.timers.Set(s, now.Add(time.Millisecond))
 		}
 	}
 }
@@ -617,9 +608,7 @@ func (sh *shard) end(s *sub, now time.Time) {
 }
 
 func (sh *shard) forget(s *sub) {
-	if s.heapIdx >= 0 {
-		heap.Remove(&sh.heap, s.heapIdx)
-	}
+	sh.timers.Set(s, time.Time{})
 	delete(sh.subs, s)
 }
 
@@ -725,26 +714,5 @@ func (s *sub) receive(frame []byte) {
 	}
 }
 
-// subHeap orders subscribers by deadline.
-type subHeap []*sub
-
-func (h subHeap) Len() int           { return len(h) }
-func (h subHeap) Less(i, j int) bool { return h[i].deadline.Before(h[j].deadline) }
-func (h subHeap) Swap(i, j int) {
-	h[i], h[j] = h[j], h[i]
-	h[i].heapIdx = i
-	h[j].heapIdx = j
-}
-func (h *subHeap) Push(x any) {
-	s := x.(*sub)
-	s.heapIdx = len(*h)
-	*h = append(*h, s)
-}
-func (h *subHeap) Pop() any {
-	old := *h
-	s := old[len(old)-1]
-	old[len(old)-1] = nil
-	*h = old[:len(old)-1]
-	s.heapIdx = -1
-	return s
-}
+// Timer places the subscriber in its shard's deadline queue.
+func (s *sub) Timer() *timerq.Timer { return &s.timer }
