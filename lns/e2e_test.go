@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -377,6 +378,28 @@ func TestLNSEndToEnd(t *testing.T) {
 		}
 	})
 
+	t.Run("HTTP API and Prometheus metrics", func(t *testing.T) {
+		sessions := l.httpGet(t, "/api/v1/sessions?user=alice", "tok")
+		if !strings.Contains(sessions, `"user":"alice"`) || !strings.Contains(sessions, `"addr":"100.64.0.50"`) {
+			t.Fatalf("GET /api/v1/sessions?user=alice: %s", sessions)
+		}
+		if got := l.httpGet(t, "/api/v1/sessions", ""); !strings.Contains(got, "401") {
+			t.Fatalf("no token: %s", got)
+		}
+		m := l.httpGet(t, "/metrics", "")
+		for _, series := range []string{
+			`bras_sessions{state="up"}`, `bras_session_setups_total{result="up"}`,
+			`bras_session_setups_total{result="auth_rejected"}`, `bras_session_teardowns_total{cause=`,
+			`bras_radius_latency_seconds_bucket`, `bras_radius_timeouts_total`, `bras_spool_depth`,
+			`bras_dataplane_packets_total{direction="up"}`, `bras_dataplane_drops_total{reason=`,
+			`bras_l2tp_tunnels`,
+		} {
+			if !strings.Contains(m, series) {
+				t.Errorf("/metrics lacks %s", series)
+			}
+		}
+	})
+
 	t.Run("Disconnect-Request from radclient", func(t *testing.T) {
 		out := l.lns.MustRun(t, "sh", "-c", "printf 'User-Name = bob\\n' | radclient -x 127.0.0.1:3799 disconnect coasecret")
 		if !strings.Contains(out, "Disconnect-ACK") {
@@ -568,4 +591,32 @@ func TestLNSTeardownCauses(t *testing.T) {
 		l.stop()
 		l.waitStop(t, "liam", "NAS-Reboot")
 	})
+}
+
+// httpGet fetches path from the LNS's API inside namespace lns (the
+// connection is dialled from a thread in that namespace); it returns the
+// status line and the body.
+func (l *lab) httpGet(t *testing.T, path, token string) string {
+	t.Helper()
+	var conn net.Conn
+	if err := l.lns.Do(func() (err error) {
+		conn, err = net.Dial("tcp", "127.0.0.1:18080")
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	req := "GET " + path + " HTTP/1.0\r\nHost: 127.0.0.1\r\n"
+	if token != "" {
+		req += "Authorization: Bearer " + token + "\r\n"
+	}
+	if _, err := conn.Write([]byte(req + "\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	b, err := io.ReadAll(conn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }
