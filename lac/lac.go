@@ -1,7 +1,6 @@
 package lac
 
 import (
-	"container/heap"
 	"context"
 	"errors"
 	"fmt"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/bras-project/bras/aaa"
 	"github.com/bras-project/bras/internal/api"
+	"github.com/bras-project/bras/internal/timerq"
 	"github.com/bras-project/bras/l2tp"
 	"github.com/bras-project/bras/ppp"
 	"github.com/bras-project/bras/pppoe"
@@ -128,7 +128,7 @@ type Stats struct {
 
 // LAC binds PPPoE sessions to L2TP incoming calls (RFC 2661 section
 // 7.4.1). Control work runs on a few shard goroutines that own their
-// sessions and a timer heap; tunnel selection (dials, RADIUS) runs on a
+// sessions and a deadline queue; tunnel selection (dials, RADIUS) runs on a
 // bounded worker pool; the data path runs on the PPPoE and L2TP reader
 // goroutines without locks or allocation.
 type LAC struct {
@@ -446,6 +446,7 @@ const (
 // session is one subscriber. Fields marked shard are owned by the shard
 // goroutine; the rest are atomics of the data path.
 type session struct {
+	timer   timerq.Timer // in its shard's deadline queue
 	l       *LAC
 	acc     *Access
 	ps      *pppoe.Session
@@ -571,7 +572,7 @@ type shard struct {
 	l        *LAC
 	in       chan event
 	sessions map[*session]struct{}
-	timers   timerHeap
+	timers   timerq.Queue[*session]
 }
 
 func (sh *shard) post(ev event) bool {
@@ -599,32 +600,41 @@ func (sh *shard) run(ctx context.Context) {
 		case <-timer.C:
 		}
 		now := sh.l.now()
-		for len(sh.timers) > 0 && !sh.timers[0].at.After(now) {
-			te := heap.Pop(&sh.timers).(timerEntry)
-			sh.expire(te, now)
-		}
+		sh.expireDue(now)
 		d := time.Hour
-		if len(sh.timers) > 0 {
-			d = max(sh.timers[0].at.Sub(now), 0)
+		if next, ok := sh.timers.Next(); ok {
+			d = max(next.Sub(now), 0)
 		}
 		timer.Reset(d)
 	}
 }
 
-// schedule pushes s's next deadline on the heap (stale entries are
-// skipped when popped).
-func (sh *shard) schedule(s *session) {
-	if s.state == stDone {
-		return
-	}
-	if d := s.nextDeadline(); !d.IsZero() {
-		heap.Push(&sh.timers, timerEntry{at: d, s: s})
+// expireDue runs the timers that are due at now.
+func (sh *shard) expireDue(now time.Time) {
+	for {
+		s, ok := sh.timers.PopDue(now)
+		if !ok {
+			return
+		}
+		sh.expire(s, now)
+		sh.schedule(s)
 	}
 }
 
-func (sh *shard) expire(te timerEntry, now time.Time) {
-	s := te.s
-	if s.state == stDone || !te.at.Equal(s.nextDeadline()) {
+// schedule queues s for its next deadline, or takes it out.
+func (sh *shard) schedule(s *session) {
+	var d time.Time
+	if s.state != stDone {
+		d = s.nextDeadline()
+	}
+	sh.timers.Set(s, d)
+}
+
+// Timer places the session in its shard's deadline queue.
+func (s *session) Timer() *timerq.Timer { return &s.timer }
+
+func (sh *shard) expire(s *session, now time.Time) {
+	if s.state == stDone {
 		return
 	}
 	if !s.deadline.IsZero() && !now.Before(s.deadline) {
@@ -987,23 +997,4 @@ func TunnelsFromRADIUS(choices []aaa.TunnelChoice) []LNS {
 		})
 	}
 	return r
-}
-
-// timerHeap orders session deadlines (container/heap).
-type timerEntry struct {
-	at time.Time
-	s  *session
-}
-
-type timerHeap []timerEntry
-
-func (h timerHeap) Len() int           { return len(h) }
-func (h timerHeap) Less(i, j int) bool { return h[i].at.Before(h[j].at) }
-func (h timerHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
-func (h *timerHeap) Push(x any)        { *h = append(*h, x.(timerEntry)) }
-func (h *timerHeap) Pop() any {
-	old := *h
-	x := old[len(old)-1]
-	*h = old[:len(old)-1]
-	return x
 }

@@ -1,7 +1,6 @@
 package lac
 
 import (
-	"container/heap"
 	"context"
 	"runtime"
 	"testing"
@@ -73,9 +72,7 @@ func (h *shardHarness) frame(s *session, f []byte) {
 // advance moves the clock and runs the timers that are due.
 func (h *shardHarness) advance(d time.Duration) {
 	h.now = h.now.Add(d)
-	for len(h.sh.timers) > 0 && !h.sh.timers[0].at.After(h.now) {
-		h.sh.expire(heap.Pop(&h.sh.timers).(timerEntry), h.now)
-	}
+	h.sh.expireDue(h.now)
 }
 
 func lcpFrame(id byte) []byte { return []byte{0xc0, 0x21, 0x01, id, 0x00, 0x04} }
