@@ -125,6 +125,21 @@ type ClientSession struct {
 
 // NewClient opens the raw sockets on cfg.Interface. Call it in the network
 // namespace to use, then run Run.
+//
+// Many subscribers, each with its own source MAC, on one interface:
+//
+//	cli, err := pppoe.NewClient(pppoe.ClientConfig{Interface: "veth0"})
+//	if err != nil {
+//		return err
+//	}
+//	go cli.Run(ctx)
+//	cs, err := cli.Dial(ctx, mac, pppoe.DialOptions{Timeout: time.Second})
+//	if err != nil {
+//		return err
+//	}
+//	cs.SetReceive(func(frame []byte) { /* to the ppp.Session */ })
+//	_ = cs.Send(frame) // a ppp.Session uses cs as its Link
+//	_ = cs.Close()     // PADT
 func NewClient(cfg ClientConfig) (*Client, error) {
 	ifi, err := net.InterfaceByName(cfg.Interface)
 	if err != nil {

@@ -351,6 +351,21 @@ type Server struct {
 // NewServer validates cfg and opens the raw sockets (creating VLAN
 // sub-interfaces when asked). Call it in the network namespace to serve;
 // then call Run.
+//
+// An access concentrator on eth1 serving VLANs 100 and 200 in user space;
+// a LAC binds each session to an L2TP session in h.SessionUp, forwards
+// frames from h.SessionData (the payload aliases the read buffer) and sends
+// back with Session.Send:
+//
+//	srv, err := pppoe.NewServer(pppoe.ServerConfig{
+//		Interface: "eth1", VLANs: []uint16{100, 200}, UserVLANs: true,
+//		ACName: "bras-1", ServicePolicy: pppoe.ServiceAny,
+//		CookieSecret: secret, PADIRate: 5,
+//	}, h)
+//	if err != nil {
+//		return err
+//	}
+//	return srv.Run(ctx) // PADT to every session on return
 func NewServer(cfg ServerConfig, h Handler) (*Server, error) {
 	s, err := newServer(cfg, h)
 	if err != nil {
