@@ -26,51 +26,10 @@ import (
 	"github.com/bras-project/bras/internal/testenv"
 	"github.com/bras-project/bras/l2tp"
 	"github.com/bras-project/bras/ppp"
+	"github.com/bras-project/bras/ppp/ppptest"
 	"github.com/bras-project/bras/pppoe"
 	"golang.org/x/sync/errgroup"
 )
-
-// driver owns ppp sessions on one goroutine (as a shard does): inputs on a
-// bounded channel, timers polled.
-type driver struct {
-	in       chan func(now time.Time)
-	sessions map[*ppp.Session]bool
-}
-
-func newDriver(ctx context.Context) *driver {
-	d := &driver{in: make(chan func(time.Time), 8192), sessions: map[*ppp.Session]bool{}}
-	go func() {
-		tick := time.NewTicker(5 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case fn := <-d.in:
-				fn(time.Now())
-			case now := <-tick.C:
-				for s := range d.sessions {
-					if dl := s.NextDeadline(); !dl.IsZero() && !now.Before(dl) {
-						s.Tick(now)
-					}
-				}
-			}
-		}
-	}()
-	return d
-}
-
-func (d *driver) do(fn func(now time.Time)) {
-	select {
-	case d.in <- fn:
-	default:
-	}
-}
-
-func isControl(frame []byte) bool {
-	p, _, err := ppp.ParseProtocol(frame)
-	return err == nil && p.IsControl()
-}
 
 // labAuth accepts user<N>@<realm> with password pw<N> by PAP or CHAP-MD5
 // and assigns 100.64.x.y.
@@ -120,7 +79,7 @@ func (c *countMap) get(k string) int {
 type fakeLNS struct {
 	l2tp.NopHandler
 	ep   *l2tp.Endpoint
-	d    *driver
+	d    *ppptest.Driver
 	auth *countMap
 
 	mu      sync.Mutex
@@ -185,8 +144,8 @@ func (f *fakeLNS) SessionUp(ls *l2tp.Session, iccn *l2tp.Message) {
 	f.mu.Lock()
 	f.calls[string(calling.Value)] = c
 	f.mu.Unlock()
-	f.d.do(func(now time.Time) {
-		f.d.sessions[c.pp] = true
+	f.d.Do(func(now time.Time) {
+		f.d.Track(c.pp)
 		if px, ok, err := ProxyFromICCN(iccn); ok && err == nil {
 			if err := c.pp.StartProxied(px, now); err == nil {
 				f.mu.Lock()
@@ -208,7 +167,7 @@ func (f *fakeLNS) SessionDown(ls *l2tp.Session, rc l2tp.ResultCode) {
 	f.mu.Lock()
 	f.down[string(calling.Value)] = rc
 	f.mu.Unlock()
-	f.d.do(func(now time.Time) { c.pp.LowerDown(now); delete(f.d.sessions, c.pp) })
+	f.d.Do(func(now time.Time) { c.pp.LowerDown(now); f.d.Forget(c.pp) })
 }
 
 func (f *fakeLNS) data(_ *l2tp.Tunnel, ls *l2tp.Session, _ l2tp.Header, payload []byte) {
@@ -217,9 +176,9 @@ func (f *fakeLNS) data(_ *l2tp.Tunnel, ls *l2tp.Session, _ l2tp.Header, payload 
 		return
 	}
 	frame := ppp.StripAddressControl(payload)
-	if isControl(frame) {
+	if ppptest.IsControl(frame) {
 		fr := append([]byte(nil), frame...)
-		f.d.do(func(now time.Time) { c.pp.Input(fr, now) })
+		f.d.Do(func(now time.Time) { c.pp.Input(fr, now) })
 		return
 	}
 	if len(frame) > 2 && frame[0] == 0x00 && frame[1] == 0x21 {
@@ -276,7 +235,7 @@ type lab struct {
 	lac   *LAC
 	lns   *fakeLNS
 	cli   *pppoe.Client
-	subd  *driver
+	subd  *ppptest.Driver
 	srv   *pppoe.Server
 	lnsNS *testenv.Netns
 	lacNS *testenv.Netns
@@ -371,7 +330,7 @@ func newLabWithoutLAC(t testing.TB) *lab {
 	l.stop = func() { once.Do(func() { cancel(); bg.Wait() }) }
 	t.Cleanup(l.stop)
 
-	l.lns = &fakeLNS{d: newDriver(ctx), auth: &countMap{}, calls: map[string]*lnsCall{}, down: map[string]l2tp.ResultCode{}}
+	l.lns = &fakeLNS{d: ppptest.NewDriver(ctx, 8192), auth: &countMap{}, calls: map[string]*lnsCall{}, down: map[string]l2tp.ResultCode{}}
 	if err := lnsNS.Do(func() error {
 		conn, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(liveLNS.Addr))
 		if err != nil {
@@ -395,7 +354,7 @@ func newLabWithoutLAC(t testing.TB) *lab {
 		t.Fatal(err)
 	}
 	bg.Go(func() { l.cli.Run(ctx) })
-	l.subd = newDriver(ctx)
+	l.subd = ppptest.NewDriver(ctx, 8192)
 	return l
 }
 
@@ -474,7 +433,7 @@ func (l *lab) dialWith(i int, service, realm string, vanish bool, vlan uint16) (
 	s.cs = cs
 	s.ps = ppp.NewSession(cs, ppp.Config{Role: ppp.Client, MRU: 1492, RejectACCMPFCACFC: true,
 		Username: fmt.Sprintf("user%d@%s", i, realm), Password: fmt.Sprintf("pw%d", i), Handler: s})
-	l.subd.do(func(now time.Time) { l.subd.sessions[s.ps] = true; s.ps.Open(now) })
+	l.subd.Do(func(now time.Time) { l.subd.Track(s.ps); s.ps.Open(now) })
 	cs.SetReceive(func(p []byte) {
 		frame := append([]byte(nil), p...)
 		if s.deaf.Load() {
@@ -483,9 +442,9 @@ func (l *lab) dialWith(i int, service, realm string, vanish bool, vlan uint16) (
 		if proto, _, _ := ppp.ParseProtocol(frame); s.vanish && proto == ppp.ProtoCHAP {
 			s.deaf.Store(true)
 		}
-		if isControl(frame) {
+		if ppptest.IsControl(frame) {
 			s.watchAuth(frame)
-			l.subd.do(func(now time.Time) { s.ps.Input(frame, now) })
+			l.subd.Do(func(now time.Time) { s.ps.Input(frame, now) })
 			return
 		}
 		select {

@@ -13,54 +13,9 @@ import (
 	"time"
 
 	"github.com/bras-project/bras/ppp"
+	"github.com/bras-project/bras/ppp/ppptest"
 	"golang.org/x/sync/errgroup"
 )
-
-// driver owns a set of ppp.Sessions on one goroutine, as the LAC/LNS
-// shards do: frames and commands arrive on a bounded channel, timers are
-// checked every few milliseconds.
-type driver struct {
-	in       chan func(now time.Time)
-	sessions map[*ppp.Session]bool
-}
-
-func newDriver(ctx context.Context) *driver {
-	d := &driver{in: make(chan func(time.Time), 4096), sessions: map[*ppp.Session]bool{}}
-	go func() {
-		tick := time.NewTicker(5 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case fn := <-d.in:
-				fn(time.Now())
-			case now := <-tick.C:
-				for s := range d.sessions {
-					if dl := s.NextDeadline(); !dl.IsZero() && !now.Before(dl) {
-						s.Tick(now)
-					}
-				}
-			}
-		}
-	}()
-	return d
-}
-
-// do runs fn on the driver goroutine; a full queue drops it like a data
-// plane would (the PPP restart timer recovers a dropped control frame).
-func (d *driver) do(fn func(now time.Time)) {
-	select {
-	case d.in <- fn:
-	default:
-	}
-}
-
-// control reports whether a PPP frame is for the control plane.
-func control(frame []byte) bool {
-	p, _, err := ppp.ParseProtocol(frame)
-	return err == nil && p.IsControl()
-}
 
 // labAuth checks user<N>/pw<N> by PAP or CHAP-MD5 and assigns 100.64.0.0/16
 // addresses.
@@ -89,7 +44,7 @@ func (labAuth) Authenticate(s *ppp.Session, req ppp.AuthRequest) {
 // acPPP terminates PPP on the AC's PPPoE sessions: PAP for even client
 // MACs, CHAP-MD5 for odd ones; IPv4 frames are echoed once PPP is up.
 type acPPP struct {
-	d  *driver
+	d  *ppptest.Driver
 	mu sync.Mutex
 	up map[uint16]*Session // PPPoE session ID → session, once IPCP is up
 	pp map[*Session]*ppp.Session
@@ -109,8 +64,8 @@ func (a *acPPP) SessionUp(s *Session) {
 		Handler: acUp{a, s, proto},
 	})
 	s.Owner = ps
-	a.d.do(func(now time.Time) {
-		a.d.sessions[ps] = true
+	a.d.Do(func(now time.Time) {
+		a.d.Track(ps)
 		ps.Open(now)
 	})
 }
@@ -131,7 +86,7 @@ func (u acUp) Down(*ppp.Session, ppp.Reason) {}
 
 func (a *acPPP) SessionDown(s *Session, _ DownReason) {
 	ps := s.Owner.(*ppp.Session)
-	a.d.do(func(time.Time) { delete(a.d.sessions, ps) })
+	a.d.Do(func(time.Time) { a.d.Forget(ps) })
 	a.mu.Lock()
 	delete(a.up, s.ID)
 	a.mu.Unlock()
@@ -139,9 +94,9 @@ func (a *acPPP) SessionDown(s *Session, _ DownReason) {
 
 func (a *acPPP) SessionData(s *Session, payload []byte) {
 	ps := s.Owner.(*ppp.Session)
-	if control(payload) {
+	if ppptest.IsControl(payload) {
 		frame := append([]byte(nil), payload...)
-		a.d.do(func(now time.Time) { ps.Input(frame, now) })
+		a.d.Do(func(now time.Time) { ps.Input(frame, now) })
 		return
 	}
 	a.mu.Lock()
@@ -168,7 +123,7 @@ func TestNetnsPPPSessions(t *testing.T) {
 	const n = 100
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	acd, subd := newDriver(ctx), newDriver(ctx)
+	acd, subd := ppptest.NewDriver(ctx, 4096), ppptest.NewDriver(ctx, 4096)
 	ac := &acPPP{d: acd, up: map[uint16]*Session{}, pp: map[*Session]*ppp.Session{}, auth: map[ppp.AuthProto]int{}}
 	l := newLab(t, ServerConfig{}, ac)
 
@@ -189,14 +144,14 @@ func TestNetnsPPPSessions(t *testing.T) {
 				Username: fmt.Sprintf("user%d", i), Password: fmt.Sprintf("pw%d", i),
 				Handler: sub,
 			})
-			subd.do(func(now time.Time) {
-				subd.sessions[sub.ps] = true
+			subd.Do(func(now time.Time) {
+				subd.Track(sub.ps)
 				sub.ps.Open(now)
 			})
 			cs.SetReceive(func(p []byte) {
 				frame := append([]byte(nil), p...)
-				if control(frame) {
-					subd.do(func(now time.Time) { sub.ps.Input(frame, now) })
+				if ppptest.IsControl(frame) {
+					subd.Do(func(now time.Time) { sub.ps.Input(frame, now) })
 					return
 				}
 				select {
