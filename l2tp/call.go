@@ -383,28 +383,7 @@ func (t *Tunnel) callEvent(s *Session, ev CallEvent, m *Message, rc ResultCode) 
 					s.peerID.Store(uint32(psid))
 				}
 			}
-			msg := &Message{Type: MsgICCN}
-			var speed, framing bool
-			for _, a := range s.req.ICCN {
-				if a.VendorID == 0 {
-					speed = speed || a.Type == AVPTxConnectSpeed
-					framing = framing || a.Type == AVPFramingType
-					if a.Type == AVPSequencingRequired {
-						// Section 4.4.6: the LAC asks; both ends sequence data.
-						s.seq.Store(true)
-					}
-				}
-				msg.Add(t.hide(a))
-			}
-			if !speed {
-				msg.Add(t.hide(NewAVPUint32(AVPTxConnectSpeed, 10_000_000)))
-			}
-			if !framing {
-				msg.Add(t.hide(FramingSync.AVP(AVPFramingType)))
-			}
-			s.iccn = msg
-			t.sendMsg(msg, s.PeerID())
-			t.sessionUp(s, msg)
+			t.sendConnected(s, MsgICCN)
 		case ActSendOCRQ:
 			msg := &Message{Type: MsgOCRQ}
 			msg.Add(t.hide(NewAVPUint16(AVPAssignedSessionID, s.localID)))
@@ -443,27 +422,7 @@ func (t *Tunnel) callEvent(s *Session, ev CallEvent, m *Message, rc ResultCode) 
 			// The OutgoingCallHandler was asked before the OCRP; it
 			// reports the bearer with Answer or Disconnect.
 		case ActSendOCCN:
-			msg := &Message{Type: MsgOCCN}
-			var speed, framing bool
-			for _, a := range s.req.ICCN {
-				if a.VendorID == 0 {
-					speed = speed || a.Type == AVPTxConnectSpeed
-					framing = framing || a.Type == AVPFramingType
-					if a.Type == AVPSequencingRequired {
-						s.seq.Store(true)
-					}
-				}
-				msg.Add(t.hide(a))
-			}
-			if !speed {
-				msg.Add(t.hide(NewAVPUint32(AVPTxConnectSpeed, 10_000_000)))
-			}
-			if !framing {
-				msg.Add(t.hide(FramingSync.AVP(AVPFramingType)))
-			}
-			s.iccn = msg
-			t.sendMsg(msg, s.PeerID())
-			t.sessionUp(s, msg)
+			t.sendConnected(s, MsgOCCN)
 		case ActPrepareData:
 			s.iccn = m
 			if _, ok := m.Find(AVPSequencingRequired); ok {
@@ -556,4 +515,32 @@ func (t *Tunnel) SendData(s *Session, payload []byte) error {
 	}
 	t.ep.stats.DataTx.Add(1)
 	return nil
+}
+
+// sendConnected sends the ICCN (section 6.8) or OCCN (section 6.11) of s
+// with the caller's AVPs, adding the required Tx Connect Speed and Framing
+// Type when missing, and reports the session up.
+func (t *Tunnel) sendConnected(s *Session, typ MsgType) {
+	msg := &Message{Type: typ}
+	var speed, framing bool
+	for _, a := range s.req.ICCN {
+		if a.VendorID == 0 {
+			speed = speed || a.Type == AVPTxConnectSpeed
+			framing = framing || a.Type == AVPFramingType
+			if a.Type == AVPSequencingRequired {
+				// Section 4.4.6: the LAC asks; both ends sequence data.
+				s.seq.Store(true)
+			}
+		}
+		msg.Add(t.hide(a))
+	}
+	if !speed {
+		msg.Add(t.hide(NewAVPUint32(AVPTxConnectSpeed, 10_000_000)))
+	}
+	if !framing {
+		msg.Add(t.hide(FramingSync.AVP(AVPFramingType)))
+	}
+	s.iccn = msg
+	t.sendMsg(msg, s.PeerID())
+	t.sessionUp(s, msg)
 }
