@@ -329,23 +329,9 @@ func BenchmarkEncapNetns(b *testing.B) {
 			b.ReportAllocs()
 			b.SetBytes(int64(size))
 			b.ResetTimer()
-			start := time.Now()
-			for sent := 0; sent < b.N; {
-				batch.Len = min(len(batch.Msgs), b.N-sent)
-				n, err := sc.WriteBatch(batch)
-				if err != nil {
-					b.Fatal(err)
-				}
-				sent += n
-			}
+			start := dpBlast(b, sc, batch)
 			// Wait until the data plane has drained what the TUN holds.
-			last, lastChange := d.Stats().Encapsulated, time.Now()
-			for time.Since(lastChange) < 50*time.Millisecond {
-				time.Sleep(time.Millisecond)
-				if n := d.Stats().Encapsulated; n != last {
-					last, lastChange = n, time.Now()
-				}
-			}
+			last, lastChange := dpSettle(func() uint64 { return d.Stats().Encapsulated })
 			el := lastChange.Sub(start)
 			b.StopTimer()
 			cancel()
@@ -435,22 +421,8 @@ func BenchmarkUpstreamUDPNetns(b *testing.B) {
 			b.ReportAllocs()
 			b.SetBytes(int64(bc.size))
 			b.ResetTimer()
-			start := time.Now()
-			for sent := 0; sent < b.N; {
-				batch.Len = min(len(batch.Msgs), b.N-sent)
-				n, err := sc.WriteBatch(batch)
-				if err != nil {
-					b.Fatal(err)
-				}
-				sent += n
-			}
-			last, lastChange := d.Stats().TUNWritten, time.Now()
-			for time.Since(lastChange) < 50*time.Millisecond {
-				time.Sleep(time.Millisecond)
-				if n := d.Stats().TUNWritten; n != last {
-					last, lastChange = n, time.Now()
-				}
-			}
+			start := dpBlast(b, sc, batch)
+			last, lastChange := dpSettle(func() uint64 { return d.Stats().TUNWritten })
 			el := lastChange.Sub(start)
 			b.StopTimer()
 			lnsConn.Close()
@@ -463,4 +435,32 @@ func BenchmarkUpstreamUDPNetns(b *testing.B) {
 			b.ReportMetric(100*float64(last)/float64(b.N), "delivered%")
 		})
 	}
+}
+
+// dpBlast sends b.N datagrams from batch (its buffers set by the caller)
+// with sendmmsg and returns when it started.
+func dpBlast(b *testing.B, sc *udpio.Conn, batch *udpio.Batch) time.Time {
+	start := time.Now()
+	for sent := 0; sent < b.N; {
+		batch.Len = min(len(batch.Msgs), b.N-sent)
+		n, err := sc.WriteBatch(batch)
+		if err != nil {
+			b.Fatal(err)
+		}
+		sent += n
+	}
+	return start
+}
+
+// dpSettle waits until counter has not moved for 50 ms and returns its
+// value and when it last moved.
+func dpSettle(counter func() uint64) (uint64, time.Time) {
+	last, lastChange := counter(), time.Now()
+	for time.Since(lastChange) < 50*time.Millisecond {
+		time.Sleep(time.Millisecond)
+		if n := counter(); n != last {
+			last, lastChange = n, time.Now()
+		}
+	}
+	return last, lastChange
 }
