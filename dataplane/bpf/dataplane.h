@@ -1,0 +1,416 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * The bras XDP fast path: map keys and values shared by the BPF programs
+ * and, through the bpf2go-generated Go types, by package dataplane; and the
+ * small helpers both roles use (checksums, the policer, TCP MSS clamping,
+ * reason counters).
+ *
+ * Byte order. Fields named __be16/__be32 are stored in network order: the
+ * programs compare them with packet bytes or copy them into headers as
+ * they are, and the Go side converts when it writes them. Every other
+ * field (slots, flags, lengths, rates) is in host order.
+ */
+#ifndef BRAS_DATAPLANE_H
+#define BRAS_DATAPLANE_H
+
+#include <linux/types.h>
+#include <linux/bpf.h>
+#include <linux/if_ether.h>
+#include <linux/ip.h>
+#include <linux/in.h>
+#include <linux/udp.h>
+#include <linux/tcp.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+
+#ifndef AF_INET
+#define AF_INET 2
+#endif
+
+/* Ethertypes (IEEE 802.1Q, 802.1ad, RFC 2516 section 4). */
+#define ETH_P_8021Q_ 0x8100
+#define ETH_P_8021AD_ 0x88A8
+#define ETH_P_PPPOE_SESS 0x8864
+
+/* PPP protocol numbers (RFC 1661 section 2, RFC 1332 section 3). */
+#define PPP_IPV4 0x0021
+
+/* Sizes of the headers the programs push and pull. */
+#define DP_L2TP_HDR 6	/* flags/version, Tunnel ID, Session ID: RFC 2661 section 3.1 */
+#define DP_PPP_HDR 4	/* FF 03 and the two-octet protocol */
+#define DP_PPPOE_HDR 6	/* RFC 2516 section 4 */
+#define DP_ENCAP (sizeof(struct iphdr) + sizeof(struct udphdr) + DP_L2TP_HDR + DP_PPP_HDR) /* 38 */
+
+/* The L2TPv2 data header's flag bits (RFC 2661 section 3.1). */
+#define L2TP_T 0x8000
+#define L2TP_L 0x4000
+#define L2TP_S 0x0800
+#define L2TP_O 0x0200
+#define L2TP_VER_MASK 0x000f
+#define L2TP_VER2 2
+
+/*
+ * Why a packet left the fast path, or that it was forwarded: the index of
+ * the per-CPU array reason_stats. Keep in step with dataplane.Reason in Go.
+ */
+enum dp_reason {
+	DP_FWD_UP = 0,		/* forwarded, subscriber to network */
+	DP_FWD_DOWN,		/* forwarded, network to subscriber */
+	DP_PASS_OTHER,		/* not for the fast path (ethertype, protocol, port): passed */
+	DP_PASS_CONTROL,	/* L2TP control message: passed */
+	DP_PASS_PPP,		/* PPP protocol other than IPv4 (LCP, IPCP, auth, ...): passed */
+	DP_PASS_NO_SESSION,	/* session or address not in the maps: passed */
+	DP_PASS_SEQUENCED,	/* S bit set or the session needs sequence numbers: passed */
+	DP_PASS_FRAGMENT,	/* IPv4 fragment: passed */
+	DP_PASS_OPTIONS,	/* IPv4 header with options: passed */
+	DP_PASS_TTL,		/* TTL 1 or 0: passed (the slow path sends Time Exceeded) */
+	DP_PASS_MTU,		/* larger than the session's MTU or MRU, or the link's: passed */
+	DP_PASS_FIB,		/* FIB lookup found no usable next hop: passed */
+	DP_PASS_MALFORMED,	/* truncated or inconsistent headers: passed to the slow path, which counts and drops */
+	DP_DROP_SPOOF,		/* source address not the session's: dropped */
+	DP_DROP_POLICER,	/* over the session's rate: dropped */
+	DP_DROP_PEER,		/* L2TP datagram for a known session from another address or port: dropped */
+	DP_ERR_ADJUST,		/* bpf_xdp_adjust_head/tail failed: dropped */
+	DP_MSS_CLAMPED,		/* not a verdict: a SYN's MSS option was lowered */
+	DP_NUM_REASONS,
+};
+
+/* Session flags (host order). */
+#define DP_F_SEQUENCING (1U << 0) /* the peer asked for sequence numbers: leave to the slow path */
+
+/* A session's traffic, per CPU; the Go side sums the CPUs. Octets are
+ * those of the IP packets, as RADIUS accounting counts them. */
+struct dp_counters {
+	__u64 up_packets;
+	__u64 up_octets;
+	__u64 down_packets;
+	__u64 down_octets;
+	__u64 drops;		/* spoofed or over the rate */
+};
+
+/*
+ * One direction of a session's policer: the Generic Cell Rate Algorithm,
+ * the same meter as the user-space engine's lns.TokenBucket. tat is the
+ * theoretical arrival time of the next octet (bpf_ktime_get_ns clock);
+ * a packet of n octets conforms when tat + n*ps_per_octet/1000 - now stays
+ * within tolerance_ns. ps_per_octet 0 means no limit. The Go side writes a
+ * whole bucket with tat 0 (a full bucket) on every rate change.
+ */
+struct dp_bucket {
+	__u64 tat;
+	__u64 ps_per_octet;
+	__u64 tolerance_ns;
+};
+
+struct dp_policer {
+	struct dp_bucket up;	/* from the subscriber */
+	struct dp_bucket down;	/* towards the subscriber */
+};
+
+/* Global settings, the single entry of the settings map. */
+struct dp_config {
+	__be16 l2tp_port;	/* the L2TP UDP port the LNS listens on, 1701 */
+	__u16 pad;
+	__u32 slow_ifindex;	/* a FIB result through this device (the TUN) goes to the slow path */
+};
+
+/* ---------------------------------------------------------------- LNS -- */
+
+/* lns_sessions key: the LNS's own IDs, as the LAC writes them in the data
+ * header (network order). */
+struct lns_sess_key {
+	__be16 tunnel_id;
+	__be16 session_id;
+};
+
+/* lns_sessions value: what the upstream path checks. */
+struct lns_sess {
+	__be32 lac_addr;	/* the LAC's address, source of the tunnel's datagrams */
+	__be32 sub_addr;	/* the subscriber's address from IPCP (0: none yet, all spoofed) */
+	__be16 lac_port;	/* the LAC's UDP port */
+	__u16 mtu;		/* largest IP packet the session carries */
+	__u16 mss;		/* TCP MSS clamp (0: none) */
+	__u16 pad;
+	__u32 slot;		/* index of session_counters and session_policers */
+	__u32 flags;		/* DP_F_* */
+};
+
+/* lns_subs value, keyed by the subscriber's address (__be32), and
+ * lns_routes value, keyed by a Framed-Route prefix: what the downstream
+ * path needs to encapsulate towards the LAC. */
+struct lns_sub {
+	__be32 lac_addr;	/* outer destination */
+	__be32 lns_addr;	/* outer source */
+	__be16 lac_port;	/* outer UDP destination */
+	__be16 lns_port;	/* outer UDP source */
+	__be16 peer_tunnel;	/* the LAC's Assigned Tunnel ID */
+	__be16 peer_session;	/* the LAC's Assigned Session ID */
+	__u16 mtu;		/* largest IP packet the session carries */
+	__u16 mss;		/* TCP MSS clamp (0: none) */
+	__u32 slot;
+	__u32 flags;
+};
+
+/* lns_routes key (LPM trie): a Framed-Route prefix (RFC 2865 section 5.22). */
+struct lns_route_key {
+	__u32 prefixlen;
+	__be32 addr;
+};
+
+/* ---------------------------------------------------------------- LAC -- */
+
+/* lac_subs key: a PPPoE session as it arrives on the access port. */
+struct lac_sub_key {
+	__u32 ifindex;		/* access interface (ingress_ifindex) */
+	__u8 mac[6];		/* subscriber MAC (Ethernet source) */
+	__be16 pppoe_sid;	/* PPPoE SESSION_ID */
+	__be16 vlan[2];		/* VLAN IDs, outer then inner (TCI & 0x0fff, network order); 0: no tag */
+};
+
+/* lac_subs value: the L2TP session the frames go into. */
+struct lac_sub {
+	__be32 lac_addr;	/* outer source */
+	__be32 lns_addr;	/* outer destination */
+	__be16 lac_port;	/* outer UDP source */
+	__be16 lns_port;	/* outer UDP destination */
+	__be16 peer_tunnel;	/* the LNS's Assigned Tunnel ID */
+	__be16 peer_session;	/* the LNS's Assigned Session ID */
+	__u16 mss;		/* TCP MSS clamp (0: none) */
+	__u16 pad;
+	__u32 slot;
+	__u32 flags;
+};
+
+/* lac_sessions key: the LAC's own IDs, as the LNS writes them. */
+struct lac_sess_key {
+	__be16 tunnel_id;
+	__be16 session_id;
+};
+
+/* lac_sessions value: the PPPoE session the frames go out on. */
+struct lac_sess {
+	__be32 lns_addr;	/* the LNS's address, source of the tunnel's datagrams */
+	__u32 ifindex;		/* access interface to redirect to */
+	__u8 sub_mac[6];	/* Ethernet destination */
+	__u8 ac_mac[6];		/* Ethernet source */
+	__be16 pppoe_sid;
+	__be16 lns_port;	/* the LNS's UDP port */
+	__be16 vlan_tpid[2];	/* tags to push, outer first (0x8100/0x88a8, network order; 0: none) */
+	__be16 vlan_tci[2];
+	__u16 mru;		/* the subscriber's MRU: a longer IP packet goes to the slow path */
+	__u16 mss;		/* TCP MSS clamp (0: none) */
+	__u32 slot;
+	__u32 flags;
+};
+
+/* -------------------------------------------------------- shared maps -- */
+
+/* Sized by the Go loader (MaxEntries) before loading. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__type(key, __u32);
+	__type(value, struct dp_counters);
+	__uint(max_entries, 65536);
+} session_counters SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, struct dp_policer);
+	__uint(max_entries, 65536);
+} session_policers SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(max_entries, DP_NUM_REASONS);
+} reason_stats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, struct dp_config);
+	__uint(max_entries, 1);
+} settings SEC(".maps");
+
+/* ------------------------------------------------------------ helpers -- */
+
+#define DP_INLINE static __always_inline
+
+/* Keeps clang from proving a bounds check redundant and dropping it, which
+ * leaves the verifier with an unbounded offset (shared/notes/xdp.md). */
+#define DP_BARRIER(x) asm volatile("" : "+r"(x))
+
+DP_INLINE void dp_count(__u32 reason)
+{
+	__u64 *v = bpf_map_lookup_elem(&reason_stats, &reason);
+	if (v)
+		*v += 1;
+}
+
+/* dp_verdict counts reason and returns the XDP verdict. */
+DP_INLINE int dp_verdict(__u32 reason, int verdict)
+{
+	dp_count(reason);
+	return verdict;
+}
+
+DP_INLINE struct dp_config *dp_cfg(void)
+{
+	__u32 k = 0;
+	return bpf_map_lookup_elem(&settings, &k);
+}
+
+DP_INLINE struct dp_counters *dp_session_counters(__u32 slot)
+{
+	return bpf_map_lookup_elem(&session_counters, &slot);
+}
+
+DP_INLINE __u16 dp_csum_fold(__u64 sum)
+{
+	sum = (sum & 0xffff) + (sum >> 16);
+	sum = (sum & 0xffff) + (sum >> 16);
+	sum = (sum & 0xffff) + (sum >> 16);
+	return (__u16)~sum;
+}
+
+/* dp_ipv4_csum computes the checksum of a 20-octet IPv4 header (RFC 791
+ * section 3.1) whose check field is zero. */
+DP_INLINE __u16 dp_ipv4_csum(const struct iphdr *iph)
+{
+	const __u16 *w = (const __u16 *)iph;
+	__u64 sum = 0;
+#pragma unroll
+	for (int i = 0; i < 10; i++)
+		sum += w[i];
+	return dp_csum_fold(sum);
+}
+
+/* dp_csum_replace2 updates the checksum *sum for a 16-bit field changing
+ * from old to new (RFC 1624 equation 3: HC' = ~(~HC + ~m + m')). All three
+ * in network order. */
+DP_INLINE void dp_csum_replace2(__u16 *sum, __u16 old, __u16 new)
+{
+	__u32 s = (__u16)~*sum;
+	s += (__u16)~old;
+	s += new;
+	s = (s & 0xffff) + (s >> 16);
+	s = (s & 0xffff) + (s >> 16);
+	*sum = (__u16)~s;
+}
+
+/* dp_ttl_dec decrements the TTL of a header checked to have TTL > 1 and
+ * updates its checksum (RFC 1812 section 5.3.1, RFC 1624). */
+DP_INLINE void dp_ttl_dec(struct iphdr *iph)
+{
+	__u16 old = *(__u16 *)&iph->ttl; /* TTL and protocol share a word */
+	iph->ttl--;
+	dp_csum_replace2(&iph->check, old, *(__u16 *)&iph->ttl);
+}
+
+/* dp_police charges n octets to bucket b at now; it returns 1 when the
+ * packet conforms. A nonconforming packet is not charged. The state is one
+ * word changed by compare-and-swap, like lns.TokenBucket, because every CPU
+ * charges the same bucket; a few lost races let a packet through rather
+ * than spin. */
+DP_INLINE int dp_police(struct dp_bucket *b, __u32 n, __u64 now)
+{
+	__u64 ps = b->ps_per_octet;
+	if (ps == 0)
+		return 1;
+	__u64 cost = (__u64)n * ps / 1000;
+	__u64 tol = b->tolerance_ns;
+#pragma unroll
+	for (int i = 0; i < 4; i++) {
+		__u64 old = b->tat;
+		__u64 t = old < now ? now : old;
+		__u64 next = t + cost;
+		if (next - now > tol)
+			return 0;
+		if (__sync_val_compare_and_swap(&b->tat, old, next) == old)
+			return 1;
+	}
+	return 1;
+}
+
+/* TCP option kinds (RFC 9293 section 3.2). */
+#define TCPOPT_EOL_ 0
+#define TCPOPT_NOP_ 1
+#define TCPOPT_MSS_ 2
+
+/*
+ * dp_mss_clamp lowers the MSS option of a TCP SYN (or SYN-ACK) in the IPv4
+ * packet at iph to mss, when it is larger, and fixes the TCP checksum
+ * incrementally. The IPv4 header is known to be 20 octets (no options) and
+ * not a fragment. It returns 1 when it changed the packet. A packet it
+ * cannot parse is left alone: the clamp is an optimisation for the peers,
+ * never a reason to drop.
+ */
+DP_INLINE int dp_mss_clamp(struct iphdr *iph, void *data_end, __u16 mss)
+{
+	if (mss == 0 || iph->protocol != IPPROTO_TCP)
+		return 0;
+	struct tcphdr *th = (void *)(iph + 1);
+	if ((void *)(th + 1) > data_end)
+		return 0;
+	if (!th->syn)
+		return 0;
+	__u32 doff = th->doff * 4;
+	if (doff <= sizeof(*th) || doff > 60)
+		return 0;
+	__u8 *opt = (__u8 *)(th + 1);
+	__u8 *end = (__u8 *)th + doff;
+	if ((void *)end > data_end)
+		return 0;
+	/* At most 40 octets of options: a bounded walk, one option a step. */
+#pragma unroll
+	for (int i = 0; i < 20; i++) {
+		if ((void *)(opt + 1) > data_end || opt >= end)
+			return 0;
+		__u8 kind = opt[0];
+		if (kind == TCPOPT_EOL_)
+			return 0;
+		if (kind == TCPOPT_NOP_) {
+			opt++;
+			continue;
+		}
+		if ((void *)(opt + 2) > data_end)
+			return 0;
+		__u8 len = opt[1];
+		if (len < 2)
+			return 0;
+		if (kind == TCPOPT_MSS_ && len == 4) {
+			if ((void *)(opt + 4) > data_end || opt + 4 > end)
+				return 0;
+			__u16 *val = (__u16 *)(opt + 2);
+			__u16 old;
+			__builtin_memcpy(&old, val, 2);
+			if (bpf_ntohs(old) <= mss)
+				return 0;
+			__u16 new = bpf_htons(mss);
+			__builtin_memcpy(val, &new, 2);
+			dp_csum_replace2(&th->check, old, new);
+			dp_count(DP_MSS_CLAMPED);
+			return 1;
+		}
+		opt += len;
+	}
+	return 0;
+}
+
+/* dp_fib_fill prepares a bpf_fib_lookup for an IPv4 packet of tot_len
+ * octets from src to dst arriving on ifindex. */
+DP_INLINE void dp_fib_fill(struct bpf_fib_lookup *p, __u32 ifindex, __be32 src, __be32 dst, __u8 tos, __u16 tot_len)
+{
+	__builtin_memset(p, 0, sizeof(*p));
+	p->family = AF_INET;
+	p->ipv4_src = src;
+	p->ipv4_dst = dst;
+	p->tos = tos;
+	p->l4_protocol = IPPROTO_UDP;
+	p->tot_len = tot_len;
+	p->ifindex = ifindex;
+}
+
+#endif /* BRAS_DATAPLANE_H */
