@@ -45,7 +45,10 @@ type Options struct {
 	// the RADIUS exchanges with tshark while the subscribers are up, and
 	// counts the packets tshark finds malformed.
 	Capture bool
-	Out     io.Writer // progress and results (default os.Stdout)
+	// Engine is the daemons' forwarding engine ([dataplane] engine: auto,
+	// xdp or userspace); empty leaves their default.
+	Engine string
+	Out    io.Writer // progress and results (default os.Stdout)
 }
 
 // Result is what a lab run measured; tests assert on it.
@@ -232,7 +235,7 @@ func (e *Env) setup(ctx context.Context) error {
 
 	// 4. The LNS and the LAC, each as its own bras process in its namespace.
 	lnsConf := filepath.Join(dir, "lns.conf")
-	if err := os.WriteFile(lnsConf, []byte(fmt.Sprintf(lnsConfig, dsn, filepath.Join(dir, "spool"))), 0o600); err != nil {
+	if err := os.WriteFile(lnsConf, []byte(fmt.Sprintf(lnsConfig, dsn, filepath.Join(dir, "spool"))+dataplaneSection(o.Engine, "eth0", "eth1")), 0o600); err != nil {
 		return err
 	}
 	e.LNS, err = start(ctx, dir, "lns", exec.Command("ip", "netns", "exec", ns["lns"].Name, o.Bras, "lns", "-config", lnsConf))
@@ -246,7 +249,7 @@ func (e *Env) setup(ctx context.Context) error {
 	say("LNS running in lns (L2TP on 10.255.1.2:1701, API on 127.0.0.1:8080 there), logs %s", e.LNS.log)
 
 	lacConf := filepath.Join(dir, "lac.conf")
-	if err := os.WriteFile(lacConf, []byte(fmt.Sprintf(lacConfig, o.Mode)), 0o600); err != nil {
+	if err := os.WriteFile(lacConf, []byte(fmt.Sprintf(lacConfig, o.Mode)+dataplaneSection(o.Engine, "eth0", "eth1")), 0o600); err != nil {
 		return err
 	}
 	e.LAC, err = start(ctx, dir, "lac", exec.Command("ip", "netns", "exec", ns["lac"].Name, o.Bras, "lac", "-config", lacConf))
@@ -570,6 +573,15 @@ secret = ` + lacSecret + `
 realms = ` + realm + `
 default = true
 `
+
+// dataplaneSection is the daemons' [dataplane] section for engine on the
+// given interfaces, or nothing when engine is empty.
+func dataplaneSection(engine string, ifaces ...string) string {
+	if engine == "" {
+		return ""
+	}
+	return "[dataplane]\nengine = " + engine + "\ninterfaces = " + strings.Join(ifaces, " ") + "\n"
+}
 
 // capture is a tshark recording of one link of the lab.
 type capture struct {
