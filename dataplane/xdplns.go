@@ -1,0 +1,194 @@
+package dataplane
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"sync"
+
+	"github.com/cilium/ebpf"
+)
+
+// LNSPath is the LNS's XDP fast path (bpf/lns.c): L2TPv2 data messages of
+// its sessions are decapsulated and routed, and packets to their addresses
+// encapsulated towards the LAC, on the attached interfaces. What it does not
+// handle reaches the kernel and the user-space engine unchanged.
+//
+// The control plane adds a session when its call is up, binds the address
+// after IPCP, sets rates from RADIUS and CoA, reads counters for
+// accounting and removes it at teardown. Methods are safe for concurrent use.
+type LNSPath struct {
+	core
+	objs lnsObjects
+
+	mu sync.Mutex // orders map writes of one session against another
+}
+
+// LNSSession describes one session to the fast path.
+type LNSSession struct {
+	// LocalTunnel and LocalSession are the LNS's IDs, which the LAC
+	// writes into its data messages.
+	LocalTunnel, LocalSession uint16
+	// PeerTunnel and PeerSession are the LAC's, written into ours.
+	PeerTunnel, PeerSession uint16
+	// LAC is the LAC's UDP address; Local ours (the source of the
+	// encapsulated packets).
+	LAC, Local netip.AddrPort
+	// MTU is the largest IP packet the session carries; MSS the TCP MSS
+	// clamp (0: none).
+	MTU int
+	MSS uint16
+	// Sequencing: the LAC asked for sequence numbers; the session is left
+	// to the user-space engine.
+	Sequencing bool
+}
+
+// LNSHandle is a session in the fast path.
+type LNSHandle struct {
+	slot   uint32
+	key    lnsLnsSessKey
+	sess   lnsLnsSess
+	sub    lnsLnsSub
+	addr   netip.Addr
+	routes []netip.Prefix
+}
+
+// NewLNSPath loads the LNS program and attaches it to cfg.Interfaces.
+func NewLNSPath(cfg Config) (*LNSPath, error) {
+	if err := cfg.fill(); err != nil {
+		return nil, err
+	}
+	spec, err := loadLns()
+	if err != nil {
+		return nil, fmt.Errorf("dataplane: %w", err)
+	}
+	size(spec, cfg.MaxSessions, "lns_sessions", "lns_subs", "lns_routes", "session_counters", "session_policers")
+	p := &LNSPath{}
+	if err := spec.LoadAndAssign(&p.objs, nil); err != nil {
+		return nil, fmt.Errorf("dataplane: load the LNS program: %w", err)
+	}
+	p.core.prog = p.objs.XdpLns
+	p.counters, p.policers, p.reasons, p.settings = p.objs.SessionCounters, p.objs.SessionPolicers, p.objs.ReasonStats, p.objs.Settings
+	if err := p.start(cfg); err != nil {
+		p.objs.Close()
+		return nil, err
+	}
+	return p, nil
+}
+
+// Close detaches the program and frees the maps.
+func (p *LNSPath) Close() error {
+	p.detach()
+	return p.objs.Close()
+}
+
+// Add puts a session into the fast path; its upstream packets are all
+// spoofed (dropped) until SetAddr. ErrFull: no slot left.
+func (p *LNSPath) Add(s LNSSession) (*LNSHandle, error) {
+	if !s.LAC.Addr().Unmap().Is4() || !s.Local.Addr().Unmap().Is4() {
+		return nil, fmt.Errorf("dataplane: LNS session needs IPv4 tunnel addresses (%v, %v)", s.LAC, s.Local)
+	}
+	slot, err := p.slot()
+	if err != nil {
+		return nil, err
+	}
+	var flags uint32
+	if s.Sequencing {
+		flags |= dpFSequencing
+	}
+	mtu := uint16(min(max(s.MTU, 0), 65535))
+	h := &LNSHandle{
+		slot: slot,
+		key:  lnsLnsSessKey{TunnelId: be16(s.LocalTunnel), SessionId: be16(s.LocalSession)},
+		sess: lnsLnsSess{LacAddr: addr4(s.LAC.Addr()), LacPort: be16(s.LAC.Port()), Mtu: mtu, Mss: s.MSS, Slot: slot, Flags: flags},
+		sub: lnsLnsSub{LacAddr: addr4(s.LAC.Addr()), LnsAddr: addr4(s.Local.Addr()), LacPort: be16(s.LAC.Port()),
+			LnsPort: be16(s.Local.Port()), PeerTunnel: be16(s.PeerTunnel), PeerSession: be16(s.PeerSession),
+			Mtu: mtu, Mss: s.MSS, Slot: slot, Flags: flags},
+	}
+	if err := p.setRate(slot, Rate{}, Rate{}); err != nil {
+		p.release(slot)
+		return nil, err
+	}
+	if err := p.objs.LnsSessions.Update(h.key, h.sess, ebpf.UpdateAny); err != nil {
+		p.release(slot)
+		if errors.Is(err, ebpf.ErrKeyExist) || isNoSpace(err) {
+			return nil, ErrFull
+		}
+		return nil, fmt.Errorf("dataplane: add LNS session: %w", err)
+	}
+	return h, nil
+}
+
+// SetAddr binds the subscriber's address: upstream packets from it pass
+// the source check, downstream packets to it are encapsulated.
+func (p *LNSPath) SetAddr(h *LNSHandle, a netip.Addr) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	a = a.Unmap()
+	if !a.Is4() {
+		return fmt.Errorf("dataplane: subscriber address %v is not IPv4", a)
+	}
+	if h.addr.IsValid() && h.addr != a {
+		_ = p.objs.LnsSubs.Delete(addr4(h.addr))
+	}
+	if err := p.objs.LnsSubs.Update(addr4(a), h.sub, ebpf.UpdateAny); err != nil {
+		return fmt.Errorf("dataplane: bind %v: %w", a, err)
+	}
+	h.addr = a
+	h.sess.SubAddr = addr4(a)
+	if err := p.objs.LnsSessions.Update(h.key, h.sess, ebpf.UpdateExist); err != nil {
+		return fmt.Errorf("dataplane: bind %v: %w", a, err)
+	}
+	return nil
+}
+
+// AddRoutes routes the Framed-Route prefixes (RFC 2865 section 5.22) to
+// the session and lets their sources through its anti-spoofing check.
+func (p *LNSPath) AddRoutes(h *LNSHandle, routes []netip.Prefix) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, r := range routes {
+		r = r.Masked()
+		if !r.Addr().Is4() {
+			continue
+		}
+		k := lnsLnsRouteKey{Prefixlen: uint32(r.Bits()), Addr: addr4(r.Addr())}
+		if err := p.objs.LnsRoutes.Update(k, h.sub, ebpf.UpdateAny); err != nil {
+			return fmt.Errorf("dataplane: route %v: %w", r, err)
+		}
+		h.routes = append(h.routes, r)
+	}
+	return nil
+}
+
+// SetRate replaces the session's rate limits (RADIUS, CoA); the buckets
+// start full.
+func (p *LNSPath) SetRate(h *LNSHandle, up, down Rate) error { return p.setRate(h.slot, up, down) }
+
+// Counters reads the session's fast-path counters.
+func (p *LNSPath) Counters(h *LNSHandle) (Counters, error) { return p.read(h.slot) }
+
+// Remove takes the session out of the maps and returns its final counters.
+// Packets in flight on other CPUs may still be counted in the slot until
+// it is cleared, a few microseconds later; they are lost to accounting.
+func (p *LNSPath) Remove(h *LNSHandle) (Counters, error) {
+	p.mu.Lock()
+	_ = p.objs.LnsSessions.Delete(h.key)
+	if h.addr.IsValid() {
+		// Only if still ours: another session may have the address now.
+		var cur lnsLnsSub
+		if p.objs.LnsSubs.Lookup(addr4(h.addr), &cur) == nil && cur.Slot == h.slot {
+			_ = p.objs.LnsSubs.Delete(addr4(h.addr))
+		}
+	}
+	for _, r := range h.routes {
+		_ = p.objs.LnsRoutes.Delete(lnsLnsRouteKey{Prefixlen: uint32(r.Bits()), Addr: addr4(r.Addr())})
+	}
+	p.mu.Unlock()
+	c, err := p.read(h.slot)
+	p.release(h.slot)
+	return c, err
+}
+
+// Stats sums the reason counters.
+func (p *LNSPath) Stats() (Stats, error) { return p.stats() }
