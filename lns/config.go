@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/bras-project/bras/aaa"
+	"github.com/bras-project/bras/dataplane"
 	"github.com/bras-project/bras/internal/api"
 	"github.com/bras-project/bras/internal/config"
 	"github.com/bras-project/bras/ppp"
@@ -18,16 +19,17 @@ import (
 // FileConfig is the LNS configuration file, decoded strictly by
 // internal/config. deploy/lns.conf documents every key.
 type FileConfig struct {
-	LNS        LNSSection    `cfg:"lns"`
-	TUN        TUNSection    `cfg:"tun"`
-	PPP        PPPSection    `cfg:"ppp"`
-	Pools      []PoolSection `cfg:"pool"`
-	LACs       []LACSection  `cfg:"lac"`
-	RADIUS     RADIUSSection `cfg:"radius"`
-	LocalUsers UsersSection  `cfg:"local-users"`
-	CoA        CoASection    `cfg:"coa"`
-	Accounting AcctSection   `cfg:"accounting"`
-	API        api.Settings  `cfg:"api"`
+	LNS        LNSSection         `cfg:"lns"`
+	TUN        TUNSection         `cfg:"tun"`
+	PPP        PPPSection         `cfg:"ppp"`
+	Pools      []PoolSection      `cfg:"pool"`
+	LACs       []LACSection       `cfg:"lac"`
+	RADIUS     RADIUSSection      `cfg:"radius"`
+	LocalUsers UsersSection       `cfg:"local-users"`
+	CoA        CoASection         `cfg:"coa"`
+	Accounting AcctSection        `cfg:"accounting"`
+	API        api.Settings       `cfg:"api"`
+	Dataplane  dataplane.Settings `cfg:"dataplane"`
 }
 
 // LNSSection is [lns].
@@ -280,6 +282,9 @@ func (c *FileConfig) check() error {
 	}
 	if c.Accounting.SharedPools && c.Accounting.Database.Empty() {
 		bad("accounting.shared-pools", "needs accounting.database")
+	}
+	if _, err := c.Dataplane.Check(); err != nil {
+		bad("dataplane", "%v", err)
 	}
 	if c.CoA.Listen.IsValid() && len(c.CoA.Clients) == 0 {
 		bad("coa.client", "a CoA listener needs at least one client")

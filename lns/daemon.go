@@ -14,6 +14,7 @@ import (
 
 	"github.com/bras-project/bras/aaa"
 	"github.com/bras-project/bras/accounting"
+	"github.com/bras-project/bras/dataplane"
 	"github.com/bras-project/bras/internal/api"
 	"github.com/bras-project/bras/internal/metrics"
 	"github.com/bras-project/bras/internal/tun"
@@ -49,6 +50,7 @@ func RunDaemon(ctx context.Context, cfg *FileConfig, o DaemonOptions) error {
 		apiLn   net.Listener
 		dev     *tun.Device
 		link    *tun.Link
+		fast    *dataplane.LNSPath
 	)
 	err := enter(func() error {
 		var err error
@@ -83,7 +85,11 @@ func RunDaemon(ctx context.Context, cfg *FileConfig, o DaemonOptions) error {
 		if err := link.Up(cfg.TUN.MTU); err != nil {
 			return err
 		}
-		return link.AddAddr(cfg.TUN.Address)
+		if err := link.AddAddr(cfg.TUN.Address); err != nil {
+			return err
+		}
+		fast, err = openFastPath(cfg, log)
+		return err
 	})
 	closeAll := func() {
 		for _, c := range []interface{ Close() error }{conn, dev} {
@@ -97,6 +103,9 @@ func RunDaemon(ctx context.Context, cfg *FileConfig, o DaemonOptions) error {
 		if apiLn != nil {
 			apiLn.Close()
 		}
+		if fast != nil {
+			fast.Close()
+		}
 	}
 	if err != nil {
 		closeAll()
@@ -104,7 +113,7 @@ func RunDaemon(ctx context.Context, cfg *FileConfig, o DaemonOptions) error {
 	}
 	defer closeAll()
 
-	deps := Deps{Conn: conn, Logger: log, TUN: TUNQueues(dev)}
+	deps := Deps{Conn: conn, Logger: log, TUN: TUNQueues(dev), Fast: fast}
 	if cfg.TUN.Routes == "per-session" {
 		deps.Routes = link
 	} else {

@@ -37,6 +37,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/bras-project/bras/dataplane"
 	"github.com/bras-project/bras/internal/tun"
 	"github.com/bras-project/bras/internal/udpio"
 	"github.com/bras-project/bras/l2tp"
@@ -167,6 +168,11 @@ type Flow struct {
 	// routes are the Framed-Route prefixes behind the subscriber (RFC
 	// 2865 section 5.22): their sources pass the anti-spoofing check.
 	routes atomic.Pointer[[]span4]
+	// fast is the flow's entry in the XDP fast path (nil: none);
+	// fastDone the counters of an entry already removed.
+	fast     atomic.Pointer[fastFlow]
+	fastMu   sync.Mutex
+	fastDone dataplane.Counters
 }
 
 // NewFlow makes the data-plane state of a session.
@@ -212,6 +218,7 @@ func (f *Flow) Addr() netip.Addr {
 func (f *Flow) SetRates(up, down Rate) {
 	f.up.Store(NewTokenBucket(up))
 	f.down.Store(NewTokenBucket(down))
+	f.applyFastRates()
 }
 
 // Rates returns the rate limits in force (zero Rate: unlimited).
@@ -225,14 +232,16 @@ func (f *Flow) Rates() (up, down Rate) {
 	return up, down
 }
 
-// Counters returns a snapshot of the session's counters, for accounting.
+// Counters returns a snapshot of the session's counters, for accounting:
+// what the user-space engine and the fast path forwarded, summed.
 func (f *Flow) Counters() FlowCounters {
+	x := f.fastCounters()
 	return FlowCounters{
-		InOctets:   f.inOctets.Load(),
-		InPackets:  f.inPackets.Load(),
-		OutOctets:  f.outOctets.Load(),
-		OutPackets: f.outPackets.Load(),
-		Drops:      f.drops.Load(),
+		InOctets:   f.inOctets.Load() + x.UpOctets,
+		InPackets:  f.inPackets.Load() + x.UpPackets,
+		OutOctets:  f.outOctets.Load() + x.DownOctets,
+		OutPackets: f.outPackets.Load() + x.DownPackets,
+		Drops:      f.drops.Load() + x.Drops,
 	}
 }
 
@@ -304,6 +313,13 @@ type DataPlaneConfig struct {
 	QueueLen int
 	// MTU is the largest IP packet carried (default 1500).
 	MTU int
+	// Fast, when set, is the XDP fast path every session is mirrored
+	// into (see fastpath.go); Local is the tunnels' local UDP address (an
+	// unspecified address is resolved per LAC through the routing table),
+	// and MSS the TCP MSS clamp of the fast path (0: none).
+	Fast  *dataplane.LNSPath
+	Local netip.AddrPort
+	MSS   uint16
 }
 
 // DataPlaneStats are the data plane's global counters.
@@ -351,6 +367,7 @@ type DataPlane struct {
 	ctrlOK   atomic.Uint64
 	// lastLog is the clock of the last debug line (logAllowed).
 	lastLog atomic.Int64
+	xdp     fastState
 }
 
 // NewDataPlane checks cfg, fills in the defaults and allocates every buffer
@@ -413,7 +430,11 @@ func (d *DataPlane) Add(f *Flow) error {
 	if f.localTunnel == 0 && f.localSession == 0 {
 		return nil
 	}
-	return d.byID.Insert(f.localTunnel, f.localSession, f)
+	if err := d.byID.Insert(f.localTunnel, f.localSession, f); err != nil {
+		return err
+	}
+	d.addFast(f)
+	return nil
 }
 
 // SetAddr binds the subscriber address addr (from IPCP, RFC 1332 section
@@ -435,12 +456,19 @@ func (d *DataPlane) SetAddr(f *Flow, addr netip.Addr) error {
 	}
 	k, _ := tableAddrKey(addr) // valid: Insert accepted it
 	f.addr.Store(k)
+	if ff := f.fast.Load(); ff != nil {
+		if err := ff.p.SetAddr(ff.h, addr); err != nil {
+			d.log.Warn("lns: fast path: binding the subscriber address; the session forwards in user space", "addr", addr, "err", err)
+			d.removeFast(f)
+		}
+	}
 	return nil
 }
 
 // Remove unregisters f: its address and IDs are unbound (and its route
 // removed). Packets already in flight may still be counted on f.
 func (d *DataPlane) Remove(f *Flow) {
+	d.removeFast(f)
 	if a := f.Addr(); a.IsValid() {
 		d.unbind(f, a)
 	}
@@ -465,6 +493,7 @@ func (d *DataPlane) Lookup(addr netip.Addr) *Flow { return d.addrs.Lookup(addr) 
 // Idle is how long f has forwarded no packet in either direction (RADIUS
 // Idle-Timeout, RFC 2865 section 5.28, counted from Add).
 func (d *DataPlane) Idle(f *Flow) time.Duration {
+	d.touchFast(f)
 	last := max(f.lastIn.Load(), f.lastOut.Load())
 	return time.Duration(d.clock() - last)
 }
@@ -472,6 +501,7 @@ func (d *DataPlane) Idle(f *Flow) time.Duration {
 // IdleIn is how long the subscriber has sent nothing that was forwarded, for
 // operators whose Idle-Timeout ignores downstream traffic.
 func (d *DataPlane) IdleIn(f *Flow) time.Duration {
+	d.touchFast(f)
 	return time.Duration(d.clock() - f.lastIn.Load())
 }
 

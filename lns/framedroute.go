@@ -90,6 +90,11 @@ func (d *DataPlane) AddRoutes(f *Flow, prefixes []netip.Prefix) error {
 	}
 	f.routes.Store(&mine)
 	d.routed.Store(&next)
+	if ff := f.fast.Load(); ff != nil {
+		if err := ff.p.AddRoutes(ff.h, added); err != nil {
+			d.log.Warn("lns: fast path: Framed-Route; traffic to it forwards in user space", "routes", added, "err", err)
+		}
+	}
 	return nil
 }
 

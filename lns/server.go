@@ -15,6 +15,7 @@ import (
 
 	"github.com/bras-project/bras/aaa"
 	"github.com/bras-project/bras/accounting"
+	"github.com/bras-project/bras/dataplane"
 	"github.com/bras-project/bras/internal/udpio"
 	"github.com/bras-project/bras/l2tp"
 	"github.com/bras-project/bras/ppp"
@@ -60,6 +61,9 @@ type Deps struct {
 	// DataPlane is built by NewServer from these when nil.
 	TUN    []TUNQueue
 	Routes RouteInstaller
+	// Fast is the XDP fast path the data plane mirrors its sessions
+	// into; nil: user space only.
+	Fast *dataplane.LNSPath
 	// Pool hands out addresses; nil: the [pool] sections in memory.
 	Pool AddressPool
 	// Auth checks credentials: the RADIUS client, or the lab users file
@@ -141,6 +145,7 @@ func NewServer(cfg *FileConfig, d Deps) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	plan, _ := cfg.Dataplane.Check() // checked with the configuration
 	s.dp, err = NewDataPlane(DataPlaneConfig{
 		TUN:         d.TUN,
 		Conn:        udp,
@@ -149,6 +154,9 @@ func NewServer(cfg *FileConfig, d Deps) (*Server, error) {
 		Logger:      d.Logger,
 		MaxSessions: cfg.LNS.MaxSessions,
 		MTU:         cfg.TUN.MTU,
+		Fast:        d.Fast,
+		Local:       d.Conn.LocalAddr().(*net.UDPAddr).AddrPort(),
+		MSS:         plan.ClampFor(cfg.PPP.MRU),
 	})
 	if err != nil {
 		return nil, err

@@ -580,8 +580,8 @@ func (s *session) teardown(cause accounting.TerminateCause, sendCDN bool, why st
 	}
 	var final accounting.Counters
 	if f := s.flow.Load(); f != nil {
+		s.srv.dp.Remove(f) // first: the fast path's final counters join the flow's
 		final = s.counters()
-		s.srv.dp.Remove(f)
 	}
 	if sendCDN && s.call.State() != l2tp.CallIdle {
 		s.call.Disconnect(cdnResult(cause, why))

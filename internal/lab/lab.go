@@ -580,7 +580,7 @@ func dataplaneSection(engine string, ifaces ...string) string {
 	if engine == "" {
 		return ""
 	}
-	return "[dataplane]\nengine = " + engine + "\ninterfaces = " + strings.Join(ifaces, " ") + "\n"
+	return "[dataplane]\nengine = " + engine + "\ninterfaces = " + strings.Join(ifaces, ", ") + "\n"
 }
 
 // capture is a tshark recording of one link of the lab.
