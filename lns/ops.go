@@ -7,6 +7,7 @@ import (
 	"slices"
 
 	"github.com/bras-project/bras/accounting"
+	"github.com/bras-project/bras/dataplane"
 	"github.com/bras-project/bras/internal/api"
 	"github.com/bras-project/bras/internal/metrics"
 	"github.com/bras-project/bras/internal/table"
@@ -59,6 +60,20 @@ func (s *Server) RegisterMetrics(r *metrics.Registry) {
 				emit(float64(n), DropReason(i).String())
 			}
 		}
+	})
+	r.CounterVecFunc(metrics.FastPathPackets, "Packets the XDP fast path forwarded, handed to user space or dropped, by reason.", []string{"reason"}, func(emit func(float64, ...string)) {
+		f := s.dp.FastStats()
+		if f.Engine != "xdp" {
+			return
+		}
+		for i, n := range f.Reasons {
+			emit(float64(n), dataplane.Reason(i).String())
+		}
+	})
+	r.CounterVecFunc(metrics.FastPathRefused, "Sessions the XDP fast path could not take (they forward in user space).", []string{"reason"}, func(emit func(float64, ...string)) {
+		f := s.dp.FastStats()
+		emit(float64(f.Full), "full")
+		emit(float64(f.Failed), "error")
 	})
 }
 

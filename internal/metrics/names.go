@@ -40,6 +40,13 @@ const (
 	// DataplaneDrops counts dropped packets ("reason": "no-session",
 	// "malformed", "rate-limit", "queue-full", ...).
 	DataplaneDrops = "bras_dataplane_drops_total"
+	// FastPathPackets counts the XDP fast path's packets by what it did
+	// with them ("reason": "forwarded_up", "forwarded_down", "pass_*"
+	// for those handed to the user-space engine, "drop_*").
+	FastPathPackets = "bras_fastpath_packets_total"
+	// FastPathRefused counts sessions left to the user-space engine
+	// ("reason": "full", "error").
+	FastPathRefused = "bras_fastpath_sessions_refused_total"
 
 	// L2TPTunnels is a gauge of established L2TP tunnels.
 	L2TPTunnels = "bras_l2tp_tunnels"
