@@ -181,4 +181,3 @@ func TestMain(m *testing.M) {
 	}
 	os.Exit(m.Run())
 }
-
