@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sort"
 
+	"github.com/bras-project/bras/dataplane"
 	"github.com/bras-project/bras/internal/api"
 	"github.com/bras-project/bras/l2tp"
 )
@@ -28,6 +29,12 @@ func (s *session) info() api.Session {
 		MAC: s.ps.ClientMAC.String(), CallingStationID: calling, Started: s.started,
 		InOctets: s.UpBytes.Load(), InPackets: s.UpPackets.Load(),
 		OutOctets: s.DownBytes.Load(), OutPackets: s.DownPackets.Load(),
+	}
+	if x := s.fastCounters(); x != (dataplane.Counters{}) {
+		a.InOctets += x.UpOctets
+		a.InPackets += x.UpPackets
+		a.OutOctets += x.DownOctets
+		a.OutPackets += x.DownPackets
 	}
 	if s.ls != nil {
 		a.TunnelID, a.SessionID = s.ls.Tunnel().LocalID(), s.ls.LocalID()

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/bras-project/bras/aaa"
+	"github.com/bras-project/bras/dataplane"
 	"github.com/bras-project/bras/internal/api"
 	"github.com/bras-project/bras/internal/config"
 	"github.com/bras-project/bras/internal/metrics"
@@ -32,6 +33,8 @@ type FileConfig struct {
 	API    APIConfig     `cfg:"api"`
 	Access []AccessFile  `cfg:"access"`
 	LNS    []LNSFile     `cfg:"lns"`
+	// Dataplane is [dataplane]: the forwarding engine.
+	Dataplane dataplane.Settings `cfg:"dataplane"`
 }
 
 // GeneralConfig is the [lac] section.
@@ -267,6 +270,9 @@ func (c *FileConfig) check() error {
 	if c.LAC.TunnelSelection == "radius" && len(c.RADIUS.Servers) == 0 {
 		return errors.New("tunnel-selection = radius needs a [radius.server \"name\"] section")
 	}
+	if _, err := c.Dataplane.Check(); err != nil {
+		return fmt.Errorf("dataplane: %w", err)
+	}
 	_, err := c.Routes()
 	return err
 }
@@ -364,6 +370,18 @@ func RunDaemon(ctx context.Context, c *FileConfig, o DaemonOptions) error {
 		return fmt.Errorf("lac: %w", err)
 	}
 	cfg.DataConn = conn
+	fast, err := openFastPath(c, log, conn.LocalAddr())
+	if err != nil {
+		conn.Close()
+		return err
+	}
+	if fast != nil {
+		defer fast.Close()
+		plan, _ := c.Dataplane.Check()
+		cfg.Fast, cfg.FastLocal = fast, conn.LocalAddr().(*net.UDPAddr).AddrPort()
+		// The subscriber's IP MTU is its PPPoE payload, 1492 by default.
+		cfg.MSS = plan.ClampFor(1492)
+	}
 	l, err := New(cfg)
 	if err != nil {
 		conn.Close()

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/bras-project/bras/aaa"
+	"github.com/bras-project/bras/dataplane"
 	"github.com/bras-project/bras/internal/api"
 	"github.com/bras-project/bras/internal/timerq"
 	"github.com/bras-project/bras/l2tp"
@@ -108,6 +109,13 @@ type Config struct {
 	// (sendmmsg) by one goroutine instead of one SendData system call per
 	// frame; sequenced sessions still use SendData. nil: SendData.
 	DataConn net.PacketConn
+
+	// Fast, when set, is the XDP fast path sessions go into once their
+	// call is up (fastpath.go); FastLocal is the tunnels' local UDP
+	// address and MSS the TCP MSS clamp (0: none).
+	Fast      *dataplane.LACPath
+	FastLocal netip.AddrPort
+	MSS       uint16
 }
 
 // Stats are the LAC's counters.
@@ -124,6 +132,8 @@ type Stats struct {
 	HeldDropped      atomic.Uint64 // frames beyond HeldFrames before ICCN
 	DataNoSession    atomic.Uint64 // L2TP data for a session that is not ours
 	ProxyNegotiation atomic.Uint64 // proxy-mode PPP ended before the call (echo, LCP failure)
+	FastFull         atomic.Uint64 // sessions relayed in user space: the fast path was full
+	FastFailed       atomic.Uint64 // sessions relayed in user space: the fast path refused them
 }
 
 // LAC binds PPPoE sessions to L2TP incoming calls (RFC 2661 section
@@ -461,6 +471,7 @@ type session struct {
 	upFn     atomic.Pointer[func([]byte) error]
 	downFn   func([]byte) error
 	lnsSpoke atomic.Bool // a data frame came from the LNS
+	fast     atomic.Pointer[fastSession]
 	// Counters (64-bit, PPP frames without FF 03).
 	UpPackets, UpBytes, DownPackets, DownBytes, Dropped atomic.Uint64
 
@@ -803,6 +814,7 @@ func (s *session) flush() {
 	}
 	s.held = nil
 	s.up.Store(true)
+	s.addFast()
 }
 
 // refusal is the message a refused subscriber gets.
@@ -849,6 +861,7 @@ func (s *session) finish(msg string) {
 	s.state = stDone
 	s.up.Store(false)
 	s.upFn.Store(nil)
+	s.removeFast()
 	s.held = nil
 	s.pp = nil
 	s.lease.Release()

@@ -273,6 +273,20 @@ func (s *Session) Send(payload []byte) error {
 	return nil
 }
 
+// Wire is how the session's frames look on its port, for a data plane
+// that writes them itself: the AC's MAC (their Ethernet source) and the
+// VLAN tags they carry, outer first (none on an untagged port or a VLAN
+// sub-interface).
+func (s *Session) Wire() (local MAC, tags []VLAN) {
+	if o := s.tag.outer(); o != 0 {
+		tags = append(tags, VLAN{TPID: EtherTypeQinQ, TCI: o})
+	}
+	if i := s.tag.inner(); i != 0 {
+		tags = append(tags, VLAN{TPID: EtherTypeVLAN, TCI: i})
+	}
+	return s.port.mac, tags
+}
+
 // appendSessionFrame appends an Ethernet header (tagged as vk says) and a
 // session-stage PPPoE header.
 func appendSessionFrame(b []byte, dst, src MAC, vk vlanKey, sid uint16, payload []byte) []byte {
