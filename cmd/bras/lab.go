@@ -19,6 +19,7 @@ func runLab(ctx context.Context, args []string) error {
 	fs.IntVar(&o.Subscribers, "n", 100, "subscribers to bring up")
 	fs.Float64Var(&o.Rate, "rate", 0, "set-ups per second (0: as fast as the in-flight cap allows)")
 	fs.StringVar(&o.Mode, "mode", "proxy", "LAC mode: proxy or transparent")
+	fs.StringVar(&o.Engine, "engine", "", "forwarding engine of both daemons: auto, xdp or userspace (default: their configuration's, auto)")
 	fs.DurationVar(&o.Hold, "hold", 10*time.Second, "how long the subscribers stay up with traffic")
 	fs.Float64Var(&o.TrafficPPS, "traffic-pps", 5, "probe packets per second per subscriber")
 	fs.BoolVar(&o.Keep, "keep-logs", false, "keep the daemons' logs")

@@ -178,6 +178,17 @@ func (e *Env) setup(ctx context.Context) error {
 		return err
 	}
 	say("links: sub eth0 ── eth0 lac 10.255.1.1 ── 10.255.1.2 lns 10.255.2.1 ── 10.255.2.2 upstream")
+	if o.Engine == "xdp" || o.Engine == "auto" {
+		// The fast path redirects frames into the veths towards the
+		// subscriber and upstream; a veth delivers redirected frames
+		// only when its receiving end has NAPI, which GRO gives it
+		// (shared/notes/xdp.md). A NIC needs nothing of the kind.
+		for _, n := range []string{"sub", "upstream"} {
+			if _, err := ns[n].Run("ethtool", "-K", "eth0", "gro", "on"); err != nil {
+				return fmt.Errorf("lab: the XDP engine needs GRO on the veths it redirects into: %w", err)
+			}
+		}
+	}
 
 	// 2. PostgreSQL, migrated; reached over its unix socket from every namespace.
 	say("starting an ephemeral PostgreSQL")
