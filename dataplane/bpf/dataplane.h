@@ -413,4 +413,109 @@ DP_INLINE void dp_fib_fill(struct bpf_fib_lookup *p, __u32 ifindex, __be32 src, 
 	p->ifindex = ifindex;
 }
 
+/* ------------------------------------------------- L2TP and PPP parsing -- */
+
+/* Longest L2TPv2 data header dp_parse_l2tp accepts: flags, Length, Tunnel
+ * ID, Session ID, Offset Size and at most DP_L2TP_MAX_PAD octets of offset
+ * padding (a longer padding goes to the slow path). */
+#define DP_L2TP_MAX_PAD 255
+#define DP_L2TP_MAX_HDR (DP_L2TP_HDR + 2 + 2 + DP_L2TP_MAX_PAD)
+
+/* What dp_parse_l2tp found in an L2TPv2 data header. */
+struct dp_l2tp {
+	__be16 tunnel_id;	/* as on the wire (network order): the receiver's own ID */
+	__be16 session_id;
+	__u32 hdr_len;		/* octets from the L2TP header to the PPP frame, <= DP_L2TP_MAX_HDR */
+};
+
+/*
+ * dp_parse_l2tp parses the L2TPv2 data header at h (RFC 2661 section 3.1),
+ * the start of a UDP payload of plen octets that the caller has checked to
+ * end within the frame (h + plen <= data_end). It returns 0 and fills *out,
+ * or the reason to pass the datagram to the slow path: DP_PASS_CONTROL (T
+ * bit), DP_PASS_OTHER (version not 2), DP_PASS_SEQUENCED (S bit: Ns and Nr
+ * are the slow path's business), DP_PASS_MALFORMED (header longer than the
+ * payload, Length field not plen, offset padding over DP_L2TP_MAX_PAD).
+ * out->hdr_len is bounded, but clang may drop a bound it can prove: callers
+ * adding it to a packet pointer bound it again after DP_BARRIER.
+ */
+DP_INLINE int dp_parse_l2tp(void *h, void *data_end, __u32 plen, struct dp_l2tp *out)
+{
+	__u8 *p = h;
+	if ((void *)(p + DP_L2TP_HDR) > data_end || plen < DP_L2TP_HDR)
+		return DP_PASS_MALFORMED;
+	__u16 fl = ((__u16)p[0] << 8) | p[1];
+	if (fl & L2TP_T)
+		return DP_PASS_CONTROL;
+	if ((fl & L2TP_VER_MASK) != L2TP_VER2)
+		return DP_PASS_OTHER;
+	if (fl & L2TP_S)
+		return DP_PASS_SEQUENCED;
+	__u32 off = 2;
+	if (fl & L2TP_L) {
+		if ((((__u32)p[2] << 8) | p[3]) != plen)
+			return DP_PASS_MALFORMED;
+		off = 4;
+	}
+	/* off is 2 or 4; Tunnel ID and Session ID follow. */
+	__u8 *ids = p + off;
+	if ((void *)(ids + 4) > data_end)
+		return DP_PASS_MALFORMED;
+	__builtin_memcpy(&out->tunnel_id, ids, 2);
+	__builtin_memcpy(&out->session_id, ids + 2, 2);
+	off += 4;
+	if (fl & L2TP_O) {
+		__u8 *os = p + off;
+		if ((void *)(os + 2) > data_end)
+			return DP_PASS_MALFORMED;
+		__u32 pad = ((__u32)os[0] << 8) | os[1];
+		if (pad > DP_L2TP_MAX_PAD)
+			return DP_PASS_MALFORMED;
+		off += 2 + pad;
+	}
+	DP_BARRIER(off);
+	if (off > plen || off > DP_L2TP_MAX_HDR)
+		return DP_PASS_MALFORMED;
+	out->hdr_len = off;
+	return 0;
+}
+
+/*
+ * dp_parse_ppp parses the header of the PPP frame at p, len octets long
+ * (within the frame): the address and control field FF 03, absent under
+ * ACFC (RFC 1662 section 3.2), then the protocol, one octet when its low
+ * bit is 1 (PFC, RFC 1661 section 6.6) and two otherwise. It returns 0 and
+ * the header length (1..4) in *hlen when the frame carries IPv4;
+ * DP_PASS_PPP for any other protocol, DP_PASS_MALFORMED when the header
+ * does not fit in len.
+ */
+DP_INLINE int dp_parse_ppp(void *p, void *data_end, __u32 len, __u32 *hlen)
+{
+	__u8 *b = p;
+	__u32 n = 0;
+	if ((void *)(b + 2) > data_end || len < 2)
+		return DP_PASS_MALFORMED;
+	if (b[0] == 0xff) {
+		if (b[1] != 0x03)
+			return DP_PASS_PPP;
+		n = 2;
+	}
+	/* n is 0 or 2: the protocol field starts at b + n. */
+	__u8 *pr = b + n;
+	if ((void *)(pr + 1) > data_end || n + 1 > len)
+		return DP_PASS_MALFORMED;
+	if (pr[0] & 1) {
+		if (pr[0] != PPP_IPV4)
+			return DP_PASS_PPP;
+		*hlen = n + 1;
+		return 0;
+	}
+	if ((void *)(pr + 2) > data_end || n + 2 > len)
+		return DP_PASS_MALFORMED;
+	if (pr[0] != 0 || pr[1] != PPP_IPV4)
+		return DP_PASS_PPP;
+	*hlen = n + 2;
+	return 0;
+}
+
 #endif /* BRAS_DATAPLANE_H */
