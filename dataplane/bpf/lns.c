@@ -40,10 +40,277 @@ struct {
 	__uint(max_entries, 65536);
 } lns_routes SEC(".maps");
 
+#define IP_MF_ 0x2000
+#define IP_OFFSET_ 0x1fff
+#define IP_DF_ 0x4000
+
+/* dp_redirect_eth writes the Ethernet header of a frame going out through
+ * the FIB's next hop and redirects it there. */
+DP_INLINE int dp_redirect_eth(struct ethhdr *eth, const struct bpf_fib_lookup *fib, __u32 reason)
+{
+	__builtin_memcpy(eth->h_dest, fib->dmac, ETH_ALEN);
+	__builtin_memcpy(eth->h_source, fib->smac, ETH_ALEN);
+	eth->h_proto = bpf_htons(ETH_P_IP);
+	dp_count(reason);
+	return bpf_redirect(fib->ifindex, 0);
+}
+
+/* dp_trim removes the octets past the first want octets of the frame
+ * (Ethernet padding, or the tail of a datagram longer than its IP
+ * packet). It returns 0, or -1 when the kernel refused. */
+DP_INLINE int dp_trim(struct xdp_md *ctx, __u32 want)
+{
+	__u64 len = bpf_xdp_get_buff_len(ctx);
+	if (len <= want)
+		return 0;
+	if (len - want > 0xffff)
+		return -1;
+	return bpf_xdp_adjust_tail(ctx, -(int)(len - want)) ? -1 : 0;
+}
+
+/*
+ * lns_up decapsulates an L2TPv2 data message (RFC 2661 section 3.1) that
+ * arrived in the IPv4/UDP datagram at ip (20-octet header, not a fragment,
+ * to the L2TP port) and routes the subscriber's IPv4 packet it carries.
+ */
+DP_INLINE int lns_up(struct xdp_md *ctx, struct iphdr *ip, void *data_end)
+{
+	__u32 tot = bpf_ntohs(ip->tot_len);
+	if ((void *)ip + tot > data_end)
+		return dp_verdict(DP_PASS_MALFORMED, XDP_PASS);
+	struct udphdr *udp = (void *)(ip + 1);
+	if ((void *)(udp + 1) > data_end)
+		return dp_verdict(DP_PASS_MALFORMED, XDP_PASS);
+	__u32 ulen = bpf_ntohs(udp->len);
+	if (ulen < sizeof(*udp) || ulen + sizeof(*ip) > tot)
+		return dp_verdict(DP_PASS_MALFORMED, XDP_PASS);
+	__u32 plen = ulen - sizeof(*udp); /* the L2TP message; Ethernet padding after it is ignored */
+
+	struct dp_l2tp l2;
+	int r = dp_parse_l2tp(udp + 1, data_end, plen, &l2);
+	if (r)
+		return dp_verdict(r, XDP_PASS);
+
+	struct lns_sess_key key = {.tunnel_id = l2.tunnel_id, .session_id = l2.session_id};
+	struct lns_sess *sess = bpf_map_lookup_elem(&lns_sessions, &key);
+	if (!sess)
+		return dp_verdict(DP_PASS_NO_SESSION, XDP_PASS);
+	if (ip->saddr != sess->lac_addr || udp->source != sess->lac_port)
+		return dp_verdict(DP_DROP_PEER, XDP_DROP);
+	if (sess->flags & DP_F_SEQUENCING)
+		return dp_verdict(DP_PASS_SEQUENCED, XDP_PASS);
+
+	__u32 hl = l2.hdr_len;
+	DP_BARRIER(hl);
+	if (hl > DP_L2TP_MAX_HDR || hl > plen)
+		return dp_verdict(DP_PASS_MALFORMED, XDP_PASS);
+	__u8 *ppp = (__u8 *)(udp + 1) + hl;
+	__u32 ph;
+	r = dp_parse_ppp(ppp, data_end, plen - hl, &ph);
+	if (r)
+		return dp_verdict(r, XDP_PASS);
+	DP_BARRIER(ph);
+	if (ph > DP_PPP_HDR)
+		return dp_verdict(DP_PASS_MALFORMED, XDP_PASS);
+	__u32 ilen = plen - hl - ph; /* what the L2TP message has left for the IP packet */
+
+	struct iphdr *in = (void *)(ppp + ph);
+	if ((void *)(in + 1) > data_end || ilen < sizeof(*in))
+		return dp_verdict(DP_PASS_MALFORMED, XDP_PASS);
+	if (in->version != 4 || in->ihl < 5)
+		return dp_verdict(DP_PASS_MALFORMED, XDP_PASS);
+	if (in->ihl > 5)
+		return dp_verdict(DP_PASS_OPTIONS, XDP_PASS);
+	__u32 itot = bpf_ntohs(in->tot_len);
+	if (itot < sizeof(*in) || itot > ilen)
+		return dp_verdict(DP_PASS_MALFORMED, XDP_PASS);
+	if (in->frag_off & bpf_htons(IP_MF_ | IP_OFFSET_))
+		return dp_verdict(DP_PASS_FRAGMENT, XDP_PASS);
+	if (in->ttl <= 1)
+		return dp_verdict(DP_PASS_TTL, XDP_PASS);
+	if (itot > sess->mtu)
+		return dp_verdict(DP_PASS_MTU, XDP_PASS);
+
+	__u32 slot = sess->slot;
+	struct dp_counters *c = dp_session_counters(slot);
+	struct dp_policer *pol = bpf_map_lookup_elem(&session_policers, &slot);
+	if (!c || !pol)
+		return dp_verdict(DP_PASS_NO_SESSION, XDP_PASS);
+
+	/* Anti-spoofing: the session's address or one of its Framed-Routes. */
+	if (in->saddr != sess->sub_addr || sess->sub_addr == 0) {
+		struct lns_route_key rk = {.prefixlen = 32, .addr = in->saddr};
+		struct lns_sub *rt = bpf_map_lookup_elem(&lns_routes, &rk);
+		if (!rt || rt->slot != slot) {
+			c->drops += 1;
+			return dp_verdict(DP_DROP_SPOOF, XDP_DROP);
+		}
+	}
+
+	struct bpf_fib_lookup fib;
+	dp_fib_fill(&fib, ctx->ingress_ifindex, in->saddr, in->daddr, in->tos, itot);
+	fib.l4_protocol = in->protocol;
+	long rc = bpf_fib_lookup(ctx, &fib, sizeof(fib), 0);
+	if (rc == BPF_FIB_LKUP_RET_FRAG_NEEDED)
+		return dp_verdict(DP_PASS_MTU, XDP_PASS);
+	if (rc != BPF_FIB_LKUP_RET_SUCCESS)
+		return dp_verdict(DP_PASS_FIB, XDP_PASS);
+	struct dp_config *cfg = dp_cfg();
+	if (!cfg || fib.ifindex == cfg->slow_ifindex)
+		return dp_verdict(DP_PASS_FIB, XDP_PASS);
+
+	if (!dp_police(&pol->up, itot, bpf_ktime_get_ns())) {
+		c->drops += 1;
+		return dp_verdict(DP_DROP_POLICER, XDP_DROP);
+	}
+	c->up_packets += 1;
+	c->up_octets += itot;
+
+	dp_mss_clamp(in, data_end, sess->mss);
+	dp_ttl_dec(in);
+
+	/* Keep a new Ethernet header and the inner packet, nothing else. */
+	__u32 ioff = sizeof(struct ethhdr) + sizeof(*ip) + sizeof(*udp) + hl + ph;
+	if (dp_trim(ctx, ioff + itot))
+		return dp_verdict(DP_ERR_ADJUST, XDP_DROP);
+	if (bpf_xdp_adjust_head(ctx, (int)(ioff - sizeof(struct ethhdr))))
+		return dp_verdict(DP_ERR_ADJUST, XDP_DROP);
+	void *data = (void *)(long)ctx->data;
+	data_end = (void *)(long)ctx->data_end;
+	struct ethhdr *eth = data;
+	if ((void *)(eth + 1) > data_end)
+		return dp_verdict(DP_ERR_ADJUST, XDP_DROP);
+	return dp_redirect_eth(eth, &fib, DP_FWD_UP);
+}
+
+/*
+ * lns_down encapsulates the IPv4 packet at ip, addressed to a subscriber
+ * (sub), into an L2TPv2 data message towards the LAC: IPv4, UDP, the L2TP
+ * data header without optional fields, and PPP FF 03 00 21.
+ */
+DP_INLINE int lns_down(struct xdp_md *ctx, struct iphdr *ip, void *data_end, struct lns_sub *sub)
+{
+	if (sub->flags & DP_F_SEQUENCING)
+		return dp_verdict(DP_PASS_SEQUENCED, XDP_PASS);
+	if (ip->version != 4 || ip->ihl < 5)
+		return dp_verdict(DP_PASS_MALFORMED, XDP_PASS);
+	if (ip->ihl > 5)
+		return dp_verdict(DP_PASS_OPTIONS, XDP_PASS);
+	__u32 tot = bpf_ntohs(ip->tot_len);
+	if (tot < sizeof(*ip) || (void *)ip + tot > data_end)
+		return dp_verdict(DP_PASS_MALFORMED, XDP_PASS);
+	if (ip->frag_off & bpf_htons(IP_MF_ | IP_OFFSET_))
+		return dp_verdict(DP_PASS_FRAGMENT, XDP_PASS);
+	if (ip->ttl <= 1)
+		return dp_verdict(DP_PASS_TTL, XDP_PASS);
+	if (tot > sub->mtu)
+		return dp_verdict(DP_PASS_MTU, XDP_PASS);
+
+	__u32 slot = sub->slot;
+	struct dp_counters *c = dp_session_counters(slot);
+	struct dp_policer *pol = bpf_map_lookup_elem(&session_policers, &slot);
+	if (!c || !pol)
+		return dp_verdict(DP_PASS_NO_SESSION, XDP_PASS);
+
+	struct bpf_fib_lookup fib;
+	dp_fib_fill(&fib, ctx->ingress_ifindex, sub->lns_addr, sub->lac_addr, 0, tot + DP_ENCAP);
+	long rc = bpf_fib_lookup(ctx, &fib, sizeof(fib), 0);
+	if (rc == BPF_FIB_LKUP_RET_FRAG_NEEDED)
+		return dp_verdict(DP_PASS_MTU, XDP_PASS);
+	if (rc != BPF_FIB_LKUP_RET_SUCCESS)
+		return dp_verdict(DP_PASS_FIB, XDP_PASS);
+
+	if (!dp_police(&pol->down, tot, bpf_ktime_get_ns())) {
+		c->drops += 1;
+		return dp_verdict(DP_DROP_POLICER, XDP_DROP);
+	}
+	c->down_packets += 1;
+	c->down_octets += tot;
+
+	dp_mss_clamp(ip, data_end, sub->mss);
+	dp_ttl_dec(ip);
+
+	if (dp_trim(ctx, sizeof(struct ethhdr) + tot))
+		return dp_verdict(DP_ERR_ADJUST, XDP_DROP);
+	if (bpf_xdp_adjust_head(ctx, -(int)DP_ENCAP))
+		return dp_verdict(DP_ERR_ADJUST, XDP_DROP);
+	void *data = (void *)(long)ctx->data;
+	data_end = (void *)(long)ctx->data_end;
+	struct ethhdr *eth = data;
+	struct iphdr *o = (void *)(eth + 1);
+	struct udphdr *udp = (void *)(o + 1);
+	__u8 *l2tp = (void *)(udp + 1);
+	if ((void *)(l2tp + DP_L2TP_HDR + DP_PPP_HDR) > data_end)
+		return dp_verdict(DP_ERR_ADJUST, XDP_DROP);
+
+	o->version = 4;
+	o->ihl = 5;
+	o->tos = 0;
+	o->tot_len = bpf_htons(tot + DP_ENCAP);
+	o->id = 0;
+	o->frag_off = bpf_htons(IP_DF_);
+	o->ttl = 64;
+	o->protocol = IPPROTO_UDP;
+	o->check = 0;
+	o->saddr = sub->lns_addr;
+	o->daddr = sub->lac_addr;
+	o->check = dp_ipv4_csum(o);
+
+	udp->source = sub->lns_port;
+	udp->dest = sub->lac_port;
+	udp->len = bpf_htons(tot + DP_ENCAP - sizeof(*o));
+	udp->check = 0; /* no UDP checksum: IPv4 allows it (RFC 768) */
+
+	/* T=0 L=0 S=0 O=0, version 2; the LAC's IDs; PPP address, control, IPv4. */
+	l2tp[0] = 0x00;
+	l2tp[1] = L2TP_VER2;
+	__builtin_memcpy(l2tp + 2, &sub->peer_tunnel, 2);
+	__builtin_memcpy(l2tp + 4, &sub->peer_session, 2);
+	l2tp[6] = 0xff;
+	l2tp[7] = 0x03;
+	l2tp[8] = 0x00;
+	l2tp[9] = PPP_IPV4;
+
+	return dp_redirect_eth(eth, &fib, DP_FWD_DOWN);
+}
+
 SEC("xdp")
 int xdp_lns(struct xdp_md *ctx)
 {
-	return dp_verdict(DP_PASS_OTHER, XDP_PASS);
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	struct ethhdr *eth = data;
+	if ((void *)(eth + 1) > data_end || eth->h_proto != bpf_htons(ETH_P_IP))
+		return dp_verdict(DP_PASS_OTHER, XDP_PASS);
+	struct iphdr *ip = (void *)(eth + 1);
+	if ((void *)(ip + 1) > data_end)
+		return dp_verdict(DP_PASS_MALFORMED, XDP_PASS);
+	struct dp_config *cfg = dp_cfg();
+	if (!cfg)
+		return dp_verdict(DP_PASS_OTHER, XDP_PASS);
+
+	/* UDP to the L2TP port: upstream. A later fragment has no UDP
+	 * header and is not recognised: the downstream path passes it. */
+	if (ip->version == 4 && ip->ihl == 5 && ip->protocol == IPPROTO_UDP &&
+	    !(ip->frag_off & bpf_htons(IP_OFFSET_))) {
+		struct udphdr *udp = (void *)(ip + 1);
+		if ((void *)(udp + 1) <= data_end && udp->dest == cfg->l2tp_port) {
+			if (ip->frag_off & bpf_htons(IP_MF_))
+				return dp_verdict(DP_PASS_FRAGMENT, XDP_PASS);
+			return lns_up(ctx, ip, data_end);
+		}
+	}
+
+	/* Downstream: to a subscriber's address or Framed-Route. */
+	__be32 daddr = ip->daddr;
+	struct lns_sub *sub = bpf_map_lookup_elem(&lns_subs, &daddr);
+	if (!sub) {
+		struct lns_route_key rk = {.prefixlen = 32, .addr = daddr};
+		sub = bpf_map_lookup_elem(&lns_routes, &rk);
+	}
+	if (!sub)
+		return dp_verdict(DP_PASS_OTHER, XDP_PASS);
+	return lns_down(ctx, ip, data_end, sub);
 }
 
 char _license[] SEC("license") = "Dual BSD/GPL";
