@@ -40,7 +40,7 @@ type testWorld struct {
 }
 
 // newTestWorld builds the namespace (root only; deleted when t ends).
-func newTestWorld(t *testing.T) *testWorld {
+func newTestWorld(t testing.TB) *testWorld {
 	t.Helper()
 	ns := testenv.NewNetns(t, "dp")
 	w := &testWorld{
@@ -97,7 +97,7 @@ type xdpMD struct {
 
 // run runs prog on frame as if it arrived on ifindex and returns the verdict
 // and the frame as the program left it.
-func (w *testWorld) run(t *testing.T, prog *ebpf.Program, ifindex int, frame []byte) (uint32, []byte) {
+func (w *testWorld) run(t testing.TB, prog *ebpf.Program, ifindex int, frame []byte) (uint32, []byte) {
 	t.Helper()
 	in := append([]byte(nil), frame...)
 	out := make([]byte, len(frame)+256)

@@ -9,7 +9,6 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/bras-project/bras/internal/testenv"
 )
 
 // Golden frames for xdp_lac (bpf/lac.c). The frames are written field by
@@ -762,44 +761,6 @@ func TestLACTruncated(t *testing.T) {
 	}
 }
 
-// newLacFuzzWorld is newTestWorld for a fuzz target (testing.F): the same
-// namespace, built with testing.TB.
-func newLacFuzzWorld(tb testing.TB) *testWorld {
-	tb.Helper()
-	ns := testenv.NewNetns(tb, "dpf")
-	w := &testWorld{ns: ns}
-	for _, c := range [][]string{
-		{"ip", "link", "add", "dp-a", "address", testMACA.String(), "type", "veth", "peer", "name", "dp-a-p"},
-		{"ip", "link", "add", "dp-b", "address", testMACB.String(), "type", "veth", "peer", "name", "dp-b-p"},
-		{"ip", "link", "set", "dp-a", "up"}, {"ip", "link", "set", "dp-a-p", "up"},
-		{"ip", "link", "set", "dp-b", "up"}, {"ip", "link", "set", "dp-b-p", "up"},
-		{"ip", "addr", "add", "192.0.2.1/24", "dev", "dp-a"},
-		{"ip", "addr", "add", "198.51.100.1/24", "dev", "dp-b"},
-		{"ip", "neigh", "replace", "192.0.2.2", "lladdr", testMACA2.String(), "dev", "dp-a", "nud", "permanent"},
-		{"sysctl", "-qw", "net.ipv4.conf.all.forwarding=1"},
-		{"sysctl", "-qw", "net.ipv4.conf.dp-b.forwarding=1"},
-	} {
-		ns.MustRun(tb, c[0], c[1:]...)
-	}
-	err := ns.Do(func() error {
-		for _, x := range []struct {
-			name string
-			idx  *int
-		}{{"dp-a", &w.ifA}, {"dp-b", &w.ifB}} {
-			ifc, err := net.InterfaceByName(x.name)
-			if err != nil {
-				return err
-			}
-			*x.idx = ifc.Index
-		}
-		return nil
-	})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return w
-}
-
 // FuzzXDPLAC runs arbitrary frames, seeded with the golden ones, through
 // xdp_lac on the access port: the verdict is PASS, DROP or REDIRECT; a
 // passed frame is unchanged; a forwarded frame parses as IPv4 with a valid
@@ -809,7 +770,7 @@ func FuzzXDPLAC(f *testing.F) {
 	for _, tc := range lacCases() {
 		f.Add(tc.in)
 	}
-	w := newLacFuzzWorld(f)
+	w := newTestWorld(f)
 	objs := lacLoad(f, w)
 	f.Fuzz(func(t *testing.T, in []byte) {
 		if len(in) < 14 || len(in) > 2048 {
