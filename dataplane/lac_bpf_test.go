@@ -8,7 +8,6 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
-
 )
 
 // Golden frames for xdp_lac (bpf/lac.c). The frames are written field by
