@@ -4,7 +4,7 @@
 set -euo pipefail
 need=()
 have() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
-for p in postgresql freeradius freeradius-utils tshark iperf3 iputils-ping iproute2 ethtool; do
+for p in postgresql freeradius freeradius-utils tshark iperf3 iputils-ping iproute2 ethtool curl; do
   have "$p" || need+=("$p")
 done
 if [ ${#need[@]} -gt 0 ]; then

@@ -19,6 +19,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -66,7 +67,10 @@ type Result struct {
 	// With Options.Capture: packets captured on each link and those
 	// tshark calls malformed (each one is a bug of ours).
 	Captured, Malformed map[string]int
-	MalformedText       string
+	// FastPath is the LNS's fast-path packets by reason after the
+	// traffic (with Options.Engine xdp or auto).
+	FastPath      FastCounts
+	MalformedText string
 }
 
 const (
@@ -355,6 +359,11 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if err := <-loadDone; err != nil {
 		say("bras load: %v", err)
 	}
+	if o.Engine != "" && o.Engine != "userspace" {
+		res.FastPath = scrapeFastPath(ns["lns"])
+		say("LNS fast path: %d packets forwarded up, %d down, %d handed to user space", res.FastPath["forwarded_up"],
+			res.FastPath["forwarded_down"], res.FastPath.passed())
+	}
 	b, err := os.ReadFile(report)
 	if err != nil {
 		return res, fmt.Errorf("lab: bras load wrote no report: %w", err)
@@ -584,6 +593,40 @@ secret = ` + lacSecret + `
 realms = ` + realm + `
 default = true
 `
+
+// FastCounts are the LNS's bras_fastpath_packets_total by reason.
+type FastCounts map[string]int64
+
+func (f FastCounts) passed() int64 {
+	var n int64
+	for r, v := range f {
+		if strings.HasPrefix(r, "pass_") {
+			n += v
+		}
+	}
+	return n
+}
+
+// scrapeFastPath reads the LNS's fast-path counters from its /metrics
+// (nil when they cannot be read).
+func scrapeFastPath(n *netlab.Netns) FastCounts {
+	out, err := n.Run("curl", "-s", "-H", "Authorization: Bearer "+apiToken, "http://127.0.0.1:8080/metrics")
+	if err != nil {
+		return nil
+	}
+	f := FastCounts{}
+	for _, line := range strings.Split(out, "\n") {
+		rest, ok := strings.CutPrefix(line, `bras_fastpath_packets_total{reason="`)
+		if !ok {
+			continue
+		}
+		reason, val, ok := strings.Cut(rest, `"} `)
+		if v, err := strconv.ParseFloat(strings.TrimSpace(val), 64); ok && err == nil {
+			f[reason] = int64(v)
+		}
+	}
+	return f
+}
 
 // dataplaneSection is the daemons' [dataplane] section for engine on the
 // given interfaces, or nothing when engine is empty.

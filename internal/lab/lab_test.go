@@ -35,8 +35,13 @@ func TestLabEndToEnd(t *testing.T) {
 	testenv.RequireCommand(t, "initdb")
 	testenv.RequireCommand(t, "tshark")
 	bin := buildBras(t)
-	for _, mode := range []string{"proxy", "transparent"} {
-		t.Run(mode, func(t *testing.T) {
+	for _, c := range []struct{ mode, engine string }{{"proxy", ""}, {"transparent", ""}, {"proxy", "xdp"}, {"transparent", "xdp"}} {
+		mode := c.mode
+		name := mode
+		if c.engine != "" {
+			name += "-" + c.engine
+		}
+		t.Run(name, func(t *testing.T) {
 			const n = 200
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 			defer cancel()
@@ -44,7 +49,7 @@ func TestLabEndToEnd(t *testing.T) {
 			if testing.Verbose() {
 				out = os.Stdout
 			}
-			res, err := Run(ctx, Options{Bras: bin, Subscribers: n, Mode: mode, Hold: 4 * time.Second, TrafficPPS: 5, Out: out, Capture: true})
+			res, err := Run(ctx, Options{Bras: bin, Subscribers: n, Mode: mode, Engine: c.engine, Hold: 4 * time.Second, TrafficPPS: 5, Out: out, Capture: true})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -86,6 +91,15 @@ func TestLabEndToEnd(t *testing.T) {
 			}
 			if res.DBOutPackets < int64(tr.Received) || res.DBOutPackets > int64(tr.Received)+2*n {
 				t.Errorf("accounted out_packets %d, bras load got %d echoes", res.DBOutPackets, tr.Received)
+			}
+			if c.engine == "xdp" {
+				// The subscribers' probes and echoes went through the
+				// XDP programs, not the user-space engine: the fast
+				// path forwarded (nearly) all of them both ways.
+				up, down := res.FastPath["forwarded_up"], res.FastPath["forwarded_down"]
+				if up < int64(tr.Sent)*9/10 || down < int64(tr.Received)*9/10 {
+					t.Errorf("fast path forwarded %d up and %d down of %d probes and %d echoes (%v)", up, down, tr.Sent, tr.Received, res.FastPath)
+				}
 			}
 			if res.DBInOctets < int64(tr.Sent)*int64(tr.Size) {
 				t.Errorf("accounted in_octets %d < %d probes of %d octets", res.DBInOctets, tr.Sent, tr.Size)
