@@ -117,6 +117,13 @@ func lnsRoutedPkt(pkt []byte) []byte {
 	return lnsIPv4Sum(pkt)
 }
 
+// lnsWrongSum returns pkt with its IPv4 header checksum off by one.
+func lnsWrongSum(pkt []byte) []byte {
+	pkt = append([]byte(nil), pkt...)
+	pkt[11]++
+	return pkt
+}
+
 // lnsUDP is a 32-octet IPv4/UDP packet from src to dst.
 func lnsUDP(src, dst string, ttl int) []byte {
 	return lnsIPv4Sum(lnsHex(
@@ -445,6 +452,7 @@ func lnsUpCases() []lnsCase {
 			"01010100",            // options: NOP NOP NOP EOL
 			"3039 0035 0008 0000", // UDP, no payload
 		))), ReasonPassOptions),
+		pass("inner header checksum wrong", lnsData(lnsWrongSum(pkt)), ReasonPassMalformed),
 		pass("inner IHL 4", lnsData(lnsPatch(pkt, 0, 0x44)), ReasonPassMalformed),
 		pass("inner IPv6", lnsData(lnsPatch(pkt, 0, 0x65)), ReasonPassMalformed),
 		pass("inner total length past the message", lnsData(lnsPatch(pkt, 2, 0, 33)), ReasonPassMalformed),
@@ -529,6 +537,7 @@ func lnsDownCases() []lnsCase {
 			"3039 0035 0008 0000", // UDP, no payload
 		)), ReasonPassOptions),
 		pass("IHL 4", lnsPatch(pkt, 0, 0x44), ReasonPassMalformed),
+		pass("header checksum wrong", lnsWrongSum(pkt), ReasonPassMalformed),
 		pass("total length past the frame", lnsPatch(pkt, 2, 0, 33), ReasonPassMalformed),
 		pass("total length under 20", lnsPatch(pkt, 2, 0, 19), ReasonPassMalformed),
 		{name: "over the session's MTU", ifindex: lnsOnB, in: lnsFromNet(pkt), verdict: xdpPass,

@@ -276,7 +276,8 @@ DP_INLINE __u16 dp_csum_fold(__u64 sum)
 }
 
 /* dp_ipv4_csum computes the checksum of a 20-octet IPv4 header (RFC 791
- * section 3.1) whose check field is zero. */
+ * section 3.1) whose check field is zero; over a header with its checksum
+ * in place it gives 0 when that checksum is right. */
 DP_INLINE __u16 dp_ipv4_csum(const struct iphdr *iph)
 {
 	const __u16 *w = (const __u16 *)iph;

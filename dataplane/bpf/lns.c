@@ -121,6 +121,10 @@ DP_INLINE int lns_up(struct xdp_md *ctx, struct iphdr *ip, void *data_end)
 		return dp_verdict(DP_PASS_MALFORMED, XDP_PASS);
 	if (in->ihl > 5)
 		return dp_verdict(DP_PASS_OPTIONS, XDP_PASS);
+	/* A router verifies the header checksum (RFC 1812 section 5.2.2);
+	 * the TTL update below is incremental and would carry a bad one on. */
+	if (dp_ipv4_csum(in) != 0)
+		return dp_verdict(DP_PASS_MALFORMED, XDP_PASS);
 	__u32 itot = bpf_ntohs(in->tot_len);
 	if (itot < sizeof(*in) || itot > ilen)
 		return dp_verdict(DP_PASS_MALFORMED, XDP_PASS);
@@ -196,6 +200,8 @@ DP_INLINE int lns_down(struct xdp_md *ctx, struct iphdr *ip, void *data_end, str
 		return dp_verdict(DP_PASS_MALFORMED, XDP_PASS);
 	if (ip->ihl > 5)
 		return dp_verdict(DP_PASS_OPTIONS, XDP_PASS);
+	if (dp_ipv4_csum(ip) != 0) /* RFC 1812 section 5.2.2 */
+		return dp_verdict(DP_PASS_MALFORMED, XDP_PASS);
 	__u32 tot = bpf_ntohs(ip->tot_len);
 	if (tot < sizeof(*ip) || (void *)ip + tot > data_end)
 		return dp_verdict(DP_PASS_MALFORMED, XDP_PASS);
