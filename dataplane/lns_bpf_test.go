@@ -11,8 +11,6 @@ import (
 
 	"github.com/cilium/ebpf"
 	"github.com/google/go-cmp/cmp"
-
-	"github.com/bras-project/bras/internal/testenv"
 )
 
 // Golden frames for xdp_lns (bpf/lns.c), built field by field from RFC 791
@@ -729,48 +727,6 @@ func lnsCheckOut(b []byte) error {
 	return nil
 }
 
-// newLNSFuzzWorld is newTestWorld for a fuzz target (testing.F): the same
-// namespace, built with testing.TB.
-func newLNSFuzzWorld(tb testing.TB) *testWorld {
-	tb.Helper()
-	ns := testenv.NewNetns(tb, "dpl")
-	w := &testWorld{ns: ns}
-	for _, c := range [][]string{
-		{"ip", "link", "add", "dp-a", "address", testMACA.String(), "type", "veth", "peer", "name", "dp-a-p"},
-		{"ip", "link", "add", "dp-b", "address", testMACB.String(), "type", "veth", "peer", "name", "dp-b-p"},
-		{"ip", "link", "set", "dp-a", "up"}, {"ip", "link", "set", "dp-a-p", "up"},
-		{"ip", "link", "set", "dp-b", "up"}, {"ip", "link", "set", "dp-b-p", "up"},
-		{"ip", "addr", "add", "192.0.2.1/24", "dev", "dp-a"},
-		{"ip", "addr", "add", "198.51.100.1/24", "dev", "dp-b"},
-		{"ip", "neigh", "replace", "192.0.2.2", "lladdr", testMACA2.String(), "dev", "dp-a", "nud", "permanent"},
-		{"ip", "neigh", "replace", "198.51.100.2", "lladdr", testMACB2.String(), "dev", "dp-b", "nud", "permanent"},
-		{"ip", "route", "add", "203.0.113.0/24", "via", "198.51.100.2"},
-		{"ip", "route", "add", "10.0.0.0/8", "via", "192.0.2.2"},
-		{"sysctl", "-qw", "net.ipv4.conf.all.forwarding=1"},
-		{"sysctl", "-qw", "net.ipv4.conf.dp-a.forwarding=1"},
-		{"sysctl", "-qw", "net.ipv4.conf.dp-b.forwarding=1"},
-	} {
-		ns.MustRun(tb, c[0], c[1:]...)
-	}
-	err := ns.Do(func() error {
-		for _, x := range []struct {
-			name string
-			idx  *int
-		}{{"dp-a", &w.ifA}, {"dp-b", &w.ifB}} {
-			ifc, err := net.InterfaceByName(x.name)
-			if err != nil {
-				return err
-			}
-			*x.idx = ifc.Index
-		}
-		return nil
-	})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return w
-}
-
 // FuzzXDPLNS runs arbitrary frames, seeded with the golden ones, through
 // xdp_lns on dp-a and dp-b: the verdict is PASS, DROP or REDIRECT; a passed
 // frame is unchanged; a forwarded frame parses as Ethernet and IPv4 with a
@@ -779,7 +735,7 @@ func FuzzXDPLNS(f *testing.F) {
 	for _, tc := range append(lnsUpAll(), lnsDownCases()...) {
 		f.Add(tc.in, tc.ifindex != nil)
 	}
-	w := newLNSFuzzWorld(f)
+	w := newTestWorld(f)
 	objs := lnsLoad(f, w)
 	f.Fuzz(func(t *testing.T, in []byte, onB bool) {
 		if len(in) < 14 || len(in) > 3000 {
