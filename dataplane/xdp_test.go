@@ -181,3 +181,56 @@ func TestMain(m *testing.M) {
 	}
 	os.Exit(m.Run())
 }
+
+// BenchmarkLNSPathAddRemove is the control plane's cost of putting a
+// session into the fast path (Add, SetAddr) and taking it out (Remove).
+func BenchmarkLNSPathAddRemove(b *testing.B) {
+	w := newTestWorld(b)
+	var p *LNSPath
+	if err := w.ns.Do(func() (err error) {
+		p, err = NewLNSPath(Config{Interfaces: []string{"dp-a"}, MaxSessions: 1 << 17})
+		return err
+	}); err != nil {
+		b.Fatal(err)
+	}
+	defer p.Close()
+	lac, local := netip.MustParseAddrPort("192.0.2.2:1701"), netip.MustParseAddrPort("192.0.2.1:1701")
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		h, err := p.Add(LNSSession{LocalTunnel: 1, LocalSession: uint16(i), PeerTunnel: 2, PeerSession: 3, LAC: lac, Local: local, MTU: 1500})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := p.SetAddr(h, netip.AddrFrom4([4]byte{10, 1, byte(i >> 8), byte(i)})); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := p.Remove(h); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkLNSPathCounters is one session's counter read (an interim
+// update, an API listing).
+func BenchmarkLNSPathCounters(b *testing.B) {
+	w := newTestWorld(b)
+	var p *LNSPath
+	if err := w.ns.Do(func() (err error) {
+		p, err = NewLNSPath(Config{Interfaces: []string{"dp-a"}})
+		return err
+	}); err != nil {
+		b.Fatal(err)
+	}
+	defer p.Close()
+	h, err := p.Add(LNSSession{LocalTunnel: 1, LocalSession: 1, PeerTunnel: 2, PeerSession: 3,
+		LAC: netip.MustParseAddrPort("192.0.2.2:1701"), Local: netip.MustParseAddrPort("192.0.2.1:1701"), MTU: 1500})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := p.Counters(h); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
