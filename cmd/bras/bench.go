@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -27,8 +28,10 @@ func runBench(ctx context.Context, args []string, stdout io.Writer) error {
   setup    bring N subscribers up through LAC and LNS with FreeRADIUS and PostgreSQL:
            sessions/s, p50/p99 PADI → IPCP up, CPU per process
   memory   the same run, reported as LNS and LAC RSS growth per session
-  forward  iperf3 over one subscriber session (PPPoE → L2TP → TUN) next to plain
-           kernel routing over the same namespace shape: packets/s and the ratio
+  forward  packets/s through one subscriber session (sub → LAC → LNS → upstream and
+           back) next to plain kernel routing over the same number of hops, with a
+           NIC-like generator (BPF_PROG_TEST_RUN live frames) and an XDP sink;
+           -iperf: iperf3 over a bras load TUN session instead
 `)
 		return errors.New("no benchmark named")
 	}
@@ -43,6 +46,9 @@ func runBench(ctx context.Context, args []string, stdout io.Writer) error {
 		reverse  bool
 		verbose  bool
 		noEcho   bool
+		iperf    bool
+		rounds   int
+		asJSON   bool
 	)
 	fs.StringVar(&o.Mode, "mode", "proxy", "LAC mode: proxy or transparent")
 	fs.BoolVar(&o.Keep, "keep-logs", false, "keep the daemons' logs")
@@ -55,9 +61,13 @@ func runBench(ctx context.Context, args []string, stdout io.Writer) error {
 		fs.IntVar(&inflight, "inflight", 200, "bras load's cap on set-ups under way")
 		fs.DurationVar(&hold, "hold", 3*time.Second, "how long the sessions stay up once all are up")
 	case "forward":
-		fs.StringVar(&sizes, "size", "64,1400", "iperf3 UDP payload sizes (-l), comma separated")
-		fs.DurationVar(&dur, "t", 5*time.Second, "duration of each iperf3 run")
-		fs.BoolVar(&reverse, "reverse", true, "also measure downstream (iperf3 -R)")
+		fs.StringVar(&o.Engine, "engine", "auto", "the daemons' forwarding engine: auto, xdp or userspace")
+		fs.StringVar(&sizes, "size", "64,1400", "packet sizes, comma separated: IPv4 total length in octets (with -iperf: UDP payload, iperf3 -l)")
+		fs.DurationVar(&dur, "t", 5*time.Second, "duration of each run (with -iperf: of each iperf3 run)")
+		fs.IntVar(&rounds, "rounds", 3, "bras and kernel runs per direction and size, alternating")
+		fs.BoolVar(&asJSON, "json", false, "print one JSON object instead of the table")
+		fs.BoolVar(&iperf, "iperf", false, "run the iperf3 benchmark over a bras load TUN session instead (application-level figure)")
+		fs.BoolVar(&reverse, "reverse", true, "with -iperf: also measure downstream (iperf3 -R)")
 	default:
 		return fmt.Errorf("unknown benchmark %q: want setup, memory or forward", what)
 	}
@@ -84,7 +94,12 @@ func runBench(ctx context.Context, args []string, stdout io.Writer) error {
 		}
 		keepalive = "LNS LCP keepalive off (-no-lns-keepalive)"
 	}
-	fmt.Fprintf(stdout, "machine: %s; load average at start %s; %s; %s\n", lab.Machine(), lab.LoadAvg(), time.Now().UTC().Format("2006-01-02 15:04 MST"), keepalive)
+	machine := fmt.Sprintf("machine: %s; load average at start %s; %s; %s", lab.Machine(), lab.LoadAvg(), time.Now().UTC().Format("2006-01-02 15:04 MST"), keepalive)
+	if asJSON {
+		fmt.Fprintln(os.Stderr, machine)
+	} else {
+		fmt.Fprintln(stdout, machine)
+	}
 	switch what {
 	case "setup", "memory":
 		b, err := lab.BenchSessions(ctx, o, inflight, hold)
@@ -96,7 +111,36 @@ func runBench(ctx context.Context, args []string, stdout io.Writer) error {
 			return fmt.Errorf("%d of %d subscribers came up", b.Load.Up, o.Subscribers)
 		}
 		return nil
-	default:
+	case "forward":
+		if !iperf {
+			switch o.Engine {
+			case "auto", "xdp", "userspace":
+			default:
+				return fmt.Errorf("-engine %q: want auto, xdp or userspace", o.Engine)
+			}
+			fo := lab.XDPForwardOptions{Duration: dur, Rounds: rounds}
+			for _, s := range strings.Split(sizes, ",") {
+				n, err := strconv.Atoi(strings.TrimSpace(s))
+				if err != nil || n < 64 || n > 1472 {
+					return fmt.Errorf("-size %q: want IPv4 packet sizes 64..1472", s)
+				}
+				fo.Sizes = append(fo.Sizes, n)
+			}
+			res, err := lab.BenchForwardXDP(ctx, o, fo)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				enc := json.NewEncoder(stdout)
+				enc.SetIndent("", "  ")
+				return enc.Encode(res)
+			}
+			printForwardXDP(stdout, res, fo)
+			return nil
+		}
+		if asJSON {
+			return errors.New("-json: only without -iperf")
+		}
 		var fo lab.ForwardOptions
 		for _, s := range strings.Split(sizes, ",") {
 			n, err := strconv.Atoi(strings.TrimSpace(s))
@@ -110,6 +154,7 @@ func runBench(ctx context.Context, args []string, stdout io.Writer) error {
 		printForward(stdout, res, dur)
 		return err
 	}
+	return fmt.Errorf("unknown benchmark %q", what)
 }
 
 func printSessions(w io.Writer, what string, b *lab.SessionsBench) {
@@ -154,6 +199,26 @@ func printForward(w io.Writer, res []lab.ForwardBench, d time.Duration) {
 			dir = "down"
 		}
 		fmt.Fprintf(w, "BENCHMARKS.md: | %s | %d | %.0f | %.0f | %.2f |\n", dir, f.Size+28, f.Bras.PPS(), f.Kernel.PPS(), f.Ratio())
+	}
+}
+
+func printForwardXDP(w io.Writer, b *lab.XDPForwardBench, fo lab.XDPForwardOptions) {
+	fmt.Fprintf(w, "engine %s; %d rounds of %v per path, alternating; NIC-like generator (BPF_PROG_TEST_RUN live frames) → XDP sink; medians\n",
+		b.Engine, len(b.Results[0].Rounds), fo.Duration)
+	fmt.Fprintf(w, "%-5s %5s %12s %12s %7s   %s\n", "dir", "size", "bras pkt/s", "kernel pkt/s", "ratio", "rounds: bras/kernel pkt/s (CPU seconds of the daemons in the bras run)")
+	for _, r := range b.Results {
+		var rounds []string
+		for _, x := range r.Rounds {
+			var cpu []string
+			for _, c := range x.CPU {
+				cpu = append(cpu, fmt.Sprintf("%s %.2f", c.Name, c.Seconds))
+			}
+			rounds = append(rounds, fmt.Sprintf("%.0f/%.0f (%s)", x.BrasPPS, x.KernelPPS, strings.Join(cpu, " ")))
+		}
+		fmt.Fprintf(w, "%-5s %5d %12.0f %12.0f %7.2f   %s\n", r.Direction, r.Size, r.BrasPPS, r.KernelPPS, r.Ratio, strings.Join(rounds, ", "))
+	}
+	for _, r := range b.Results {
+		fmt.Fprintf(w, "BENCHMARKS.md: | %s | %s | %d | %.0f | %.0f | %.2f |\n", b.Engine, r.Direction, r.Size, r.BrasPPS, r.KernelPPS, r.Ratio)
 	}
 }
 
