@@ -126,3 +126,19 @@ const (
 	xdpTX       = 3
 	xdpRedirect = 4
 )
+
+// inetChecksum is the Internet checksum of b (RFC 1071 section 4.1),
+// computed independently of the programs for the golden frames.
+func inetChecksum(b []byte) uint16 {
+	var s uint32
+	for i := 0; i+1 < len(b); i += 2 {
+		s += uint32(b[i])<<8 | uint32(b[i+1])
+	}
+	if len(b)%2 == 1 {
+		s += uint32(b[len(b)-1]) << 8
+	}
+	for s>>16 != 0 {
+		s = s&0xffff + s>>16
+	}
+	return ^uint16(s)
+}

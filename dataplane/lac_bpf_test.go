@@ -154,34 +154,19 @@ func lacLoad(tb testing.TB, w *testWorld) *lacObjects {
 
 // ---------------------------------------------------------- checksums --
 
-// lacChecksum is the Internet checksum of b (RFC 1071 section 4.1).
-func lacChecksum(b []byte) uint16 {
-	var s uint32
-	for i := 0; i+1 < len(b); i += 2 {
-		s += uint32(b[i])<<8 | uint32(b[i+1])
-	}
-	if len(b)%2 == 1 {
-		s += uint32(b[len(b)-1]) << 8
-	}
-	for s>>16 != 0 {
-		s = s&0xffff + s>>16
-	}
-	return ^uint16(s)
-}
-
 // lacWithSums fills the header checksum of the IPv4 packet b (RFC 791
 // section 3.1) and, for a TCP segment, the TCP checksum over the
 // pseudo-header (RFC 9293 section 3.1).
 func lacWithSums(b []byte) []byte {
 	ihl := int(b[0]&0x0f) * 4
 	binary.BigEndian.PutUint16(b[10:], 0)
-	binary.BigEndian.PutUint16(b[10:], lacChecksum(b[:ihl]))
+	binary.BigEndian.PutUint16(b[10:], inetChecksum(b[:ihl]))
 	if b[9] == 6 {
 		seg := b[ihl:]
 		binary.BigEndian.PutUint16(seg[16:], 0)
 		ph := append([]byte(nil), b[12:20]...)                   // source, destination
 		ph = append(ph, 0, 6, byte(len(seg)>>8), byte(len(seg))) // zero, protocol, TCP length
-		binary.BigEndian.PutUint16(seg[16:], lacChecksum(append(ph, seg...)))
+		binary.BigEndian.PutUint16(seg[16:], inetChecksum(append(ph, seg...)))
 	}
 	return b
 }
@@ -335,7 +320,7 @@ func lacL2TPOut(inner []byte) []byte {
 		lacOwnAddr[:], // source: the LAC
 		lacLNSAddr[:], // destination: the LNS
 	)
-	binary.BigEndian.PutUint16(ip[10:], lacChecksum(ip))
+	binary.BigEndian.PutUint16(ip[10:], inetChecksum(ip))
 	return lacCat(
 		testMACA2, // destination: the LNS (the FIB's neighbour)
 		testMACA,  // source: dp-a
@@ -376,7 +361,7 @@ func lacL2TPIn(src [4]byte, sport uint16, payload []byte) []byte {
 		src[:],        // source: the LNS
 		lacOwnAddr[:], // destination: the LAC
 	)
-	binary.BigEndian.PutUint16(ip[10:], lacChecksum(ip))
+	binary.BigEndian.PutUint16(ip[10:], inetChecksum(ip))
 	return lacCat(
 		testMACA,  // destination: dp-a
 		testMACA2, // source: the LNS
@@ -802,7 +787,7 @@ func lacCheckOut(b []byte) error {
 		if len(ip) < 20 || ip[0] != 0x45 {
 			return fmt.Errorf("IPv4 header % x", ip[:min(len(ip), 20)])
 		}
-		if lacChecksum(ip[:20]) != 0 {
+		if inetChecksum(ip[:20]) != 0 {
 			return fmt.Errorf("IPv4 header checksum")
 		}
 		if int(binary.BigEndian.Uint16(ip[2:])) != len(ip) {

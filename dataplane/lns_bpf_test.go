@@ -67,27 +67,12 @@ func lnsIP(s string) string {
 func lnsU16(v int) string { return fmt.Sprintf("%04x", v) }
 func lnsU8(v int) string  { return fmt.Sprintf("%02x", v) }
 
-// lnsChecksum is the Internet checksum of RFC 1071.
-func lnsChecksum(b []byte) uint16 {
-	var s uint32
-	for i := 0; i+1 < len(b); i += 2 {
-		s += uint32(b[i])<<8 | uint32(b[i+1])
-	}
-	if len(b)%2 == 1 {
-		s += uint32(b[len(b)-1]) << 8
-	}
-	for s>>16 != 0 {
-		s = s&0xffff + s>>16
-	}
-	return ^uint16(s)
-}
-
 // lnsIPv4Sum returns pkt with its IPv4 header checksum computed.
 func lnsIPv4Sum(pkt []byte) []byte {
 	pkt = append([]byte(nil), pkt...)
 	ihl := int(pkt[0]&0x0f) * 4
 	pkt[10], pkt[11] = 0, 0
-	binary.BigEndian.PutUint16(pkt[10:], lnsChecksum(pkt[:ihl]))
+	binary.BigEndian.PutUint16(pkt[10:], inetChecksum(pkt[:ihl]))
 	return pkt
 }
 
@@ -97,7 +82,7 @@ func lnsTCPSum(pkt []byte) []byte {
 	pkt = append([]byte(nil), pkt...)
 	seg := pkt[20:]
 	seg[16], seg[17] = 0, 0
-	binary.BigEndian.PutUint16(seg[16:], lnsChecksum(lnsTCPPseudo(pkt)))
+	binary.BigEndian.PutUint16(seg[16:], inetChecksum(lnsTCPPseudo(pkt)))
 	return pkt
 }
 
@@ -626,7 +611,7 @@ func TestXDPLNSMSSClamp(t *testing.T) {
 				if got := binary.BigEndian.Uint16(out[14+20+22:]); got != uint16(tc.out) {
 					t.Errorf("MSS %d, want %d", got, tc.out)
 				}
-				if s := lnsChecksum(lnsTCPPseudo(out[14:])); s != 0 {
+				if s := inetChecksum(lnsTCPPseudo(out[14:])); s != 0 {
 					t.Errorf("TCP checksum does not verify (%#04x)", s)
 				}
 			}
@@ -718,7 +703,7 @@ func lnsCheckOut(b []byte) error {
 	if ip[0] != 0x45 {
 		return fmt.Errorf("forwarded IPv4 header starts %#02x", ip[0])
 	}
-	if s := lnsChecksum(ip[:20]); s != 0 {
+	if s := inetChecksum(ip[:20]); s != 0 {
 		return fmt.Errorf("forwarded IPv4 header checksum does not verify (%#04x)", s)
 	}
 	if tot := int(binary.BigEndian.Uint16(ip[2:])); tot != len(ip) {
