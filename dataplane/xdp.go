@@ -3,6 +3,7 @@ package dataplane
 import (
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"sync"
@@ -169,6 +170,26 @@ func size(spec *ebpf.CollectionSpec, n int, names ...string) {
 			m.MaxEntries = uint32(n)
 		}
 	}
+}
+
+// open loads spec (as its loader returned it, with specErr) into objs,
+// after sizing the session-indexed maps to cfg.MaxSessions; bind points
+// the core at the loaded program and shared maps; then it attaches. On
+// error nothing stays loaded or attached.
+func (c *core) open(spec *ebpf.CollectionSpec, specErr error, cfg Config, objs io.Closer, bind func(), maps ...string) error {
+	if specErr != nil {
+		return fmt.Errorf("dataplane: %w", specErr)
+	}
+	size(spec, cfg.MaxSessions, append(maps, "session_counters", "session_policers")...)
+	if err := spec.LoadAndAssign(objs, nil); err != nil {
+		return fmt.Errorf("dataplane: load the program: %w", err)
+	}
+	bind()
+	if err := c.start(cfg); err != nil {
+		objs.Close()
+		return err
+	}
+	return nil
 }
 
 // start writes the settings and attaches the program to every interface.

@@ -61,19 +61,12 @@ func NewLACPath(cfg Config) (*LACPath, error) {
 	if err := cfg.fill(); err != nil {
 		return nil, err
 	}
-	spec, err := loadLac()
-	if err != nil {
-		return nil, fmt.Errorf("dataplane: %w", err)
-	}
-	size(spec, cfg.MaxSessions, "lac_subs", "lac_sessions", "session_counters", "session_policers")
 	p := &LACPath{}
-	if err := spec.LoadAndAssign(&p.objs, nil); err != nil {
-		return nil, fmt.Errorf("dataplane: load the LAC program: %w", err)
-	}
-	p.core.prog = p.objs.XdpLac
-	p.counters, p.policers, p.reasons, p.settings = p.objs.SessionCounters, p.objs.SessionPolicers, p.objs.ReasonStats, p.objs.Settings
-	if err := p.start(cfg); err != nil {
-		p.objs.Close()
+	spec, err := loadLac()
+	if err := p.open(spec, err, cfg, &p.objs, func() {
+		o := &p.objs
+		p.core.prog, p.counters, p.policers, p.reasons, p.settings = o.XdpLac, o.SessionCounters, o.SessionPolicers, o.ReasonStats, o.Settings
+	}, "lac_subs", "lac_sessions"); err != nil {
 		return nil, err
 	}
 	return p, nil

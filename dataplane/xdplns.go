@@ -58,19 +58,12 @@ func NewLNSPath(cfg Config) (*LNSPath, error) {
 	if err := cfg.fill(); err != nil {
 		return nil, err
 	}
-	spec, err := loadLns()
-	if err != nil {
-		return nil, fmt.Errorf("dataplane: %w", err)
-	}
-	size(spec, cfg.MaxSessions, "lns_sessions", "lns_subs", "lns_routes", "session_counters", "session_policers")
 	p := &LNSPath{}
-	if err := spec.LoadAndAssign(&p.objs, nil); err != nil {
-		return nil, fmt.Errorf("dataplane: load the LNS program: %w", err)
-	}
-	p.core.prog = p.objs.XdpLns
-	p.counters, p.policers, p.reasons, p.settings = p.objs.SessionCounters, p.objs.SessionPolicers, p.objs.ReasonStats, p.objs.Settings
-	if err := p.start(cfg); err != nil {
-		p.objs.Close()
+	spec, err := loadLns()
+	if err := p.open(spec, err, cfg, &p.objs, func() {
+		o := &p.objs
+		p.core.prog, p.counters, p.policers, p.reasons, p.settings = o.XdpLns, o.SessionCounters, o.SessionPolicers, o.ReasonStats, o.Settings
+	}, "lns_sessions", "lns_subs", "lns_routes"); err != nil {
 		return nil, err
 	}
 	return p, nil
