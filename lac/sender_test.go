@@ -36,7 +36,15 @@ func TestSenderBatches(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { s.run(ctx); close(done) }()
-	defer func() { cancel(); <-done }()
+	stopped := false
+	stop := func() {
+		if !stopped {
+			cancel()
+			<-done
+			stopped = true
+		}
+	}
+	defer stop()
 	buf := make([]byte, 2048)
 	dst.SetReadDeadline(time.Now().Add(5 * time.Second))
 	for i := range n {
@@ -52,6 +60,9 @@ func TestSenderBatches(t *testing.T) {
 			t.Fatalf("datagram %d: payload %x, want %x (in order)", i, payload, want)
 		}
 	}
+	// The sender counts a batch after sendmmsg returns, which may be after
+	// the last datagram arrived here: stop it before reading its counters.
+	stop()
 	if s.sent.Load() != n || s.errors.Load() != 0 {
 		t.Errorf("sent %d errors %d", s.sent.Load(), s.errors.Load())
 	}
