@@ -6,6 +6,9 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
+	"path/filepath"
+	"strings"
 	"sync"
 
 	"github.com/cilium/ebpf"
@@ -86,6 +89,26 @@ func (c Counters) Add(o Counters) Counters {
 type Rate struct {
 	Kbps  uint64
 	Burst uint32
+}
+
+// ErrForwardingOff is returned when IPv4 forwarding is off on an
+// interface the fast path would attach to: bpf_fib_lookup answers
+// BPF_FIB_LKUP_RET_FWD_DISABLED for every packet arriving there, so each
+// would be handed to user space.
+var ErrForwardingOff = errors.New("dataplane: IPv4 forwarding is off")
+
+// forwarding checks net.ipv4.conf.<name>.forwarding in the calling
+// thread's network namespace.
+func forwarding(name string) error {
+	b, err := os.ReadFile(filepath.Join("/proc/sys/net/ipv4/conf", name, "forwarding"))
+	if err != nil {
+		return fmt.Errorf("dataplane: interface %s: %w", name, err)
+	}
+	if strings.TrimSpace(string(b)) != "1" {
+		return fmt.Errorf("%w on %s: the kernel's FIB lookup refuses to route its packets (sysctl -w net.ipv4.conf.%s.forwarding=1)",
+			ErrForwardingOff, name, strings.ReplaceAll(name, ".", "/"))
+	}
+	return nil
 }
 
 // ErrFull is returned by Add when every slot of the fast path's maps is in
@@ -179,6 +202,11 @@ func size(spec *ebpf.CollectionSpec, n int, names ...string) {
 func (c *core) open(spec *ebpf.CollectionSpec, specErr error, cfg Config, objs io.Closer, bind func(), maps ...string) error {
 	if specErr != nil {
 		return fmt.Errorf("dataplane: %w", specErr)
+	}
+	for _, name := range cfg.Interfaces {
+		if err := forwarding(name); err != nil {
+			return err
+		}
 	}
 	size(spec, cfg.MaxSessions, append(maps, "session_counters", "session_policers")...)
 	if err := spec.LoadAndAssign(objs, nil); err != nil {

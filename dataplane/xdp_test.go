@@ -3,6 +3,7 @@ package dataplane
 import (
 	"bufio"
 	"errors"
+	"io"
 	"net/netip"
 	"os"
 	"strings"
@@ -232,5 +233,36 @@ func BenchmarkLNSPathCounters(b *testing.B) {
 		if _, err := p.Counters(h); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestForwardingOffRefused: with IPv4 forwarding off on an interface the
+// kernel's FIB lookup refuses every packet arriving there, so the fast
+// path would hand all of them to user space; it refuses to attach and
+// says which sysctl to set.
+func TestForwardingOffRefused(t *testing.T) {
+	w := newTestWorld(t)
+	w.ns.MustRun(t, "sysctl", "-qw", "net.ipv4.conf.dp-b.forwarding=0")
+	err := w.ns.Do(func() error {
+		for _, open := range []func() (io.Closer, error){
+			func() (io.Closer, error) { return NewLNSPath(Config{Interfaces: []string{"dp-a", "dp-b"}}) },
+			func() (io.Closer, error) { return NewLACPath(Config{Interfaces: []string{"dp-b"}}) },
+		} {
+			p, err := open()
+			if err == nil {
+				p.Close()
+				return errors.New("attached to dp-b with forwarding off")
+			}
+			if !errors.Is(err, ErrForwardingOff) || !strings.Contains(err.Error(), "net.ipv4.conf.dp-b.forwarding=1") {
+				return errors.New("unexpected error: " + err.Error())
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out := w.ns.MustRun(t, "ip", "link", "show", "dp-a"); strings.Contains(out, "xdp") {
+		t.Errorf("dp-a kept a program after the refusal:\n%s", out)
 	}
 }

@@ -1,6 +1,7 @@
 package lac
 
 import (
+	"github.com/bras-project/bras/dataplane"
 	"github.com/bras-project/bras/internal/metrics"
 )
 
@@ -48,5 +49,25 @@ func (l *LAC) RegisterMetrics(reg *metrics.Registry) {
 				emit(float64(l.snd.dropped.Load()), "upstream-queue-full")
 				emit(float64(l.snd.errors.Load()), "send-error")
 			}
+		})
+	// The fast path's reasons tell an operator why frames reach the relay
+	// (PPP control, an unknown session, over the MRU) instead of the kernel.
+	reg.CounterVecFunc(metrics.FastPathPackets, "Packets the XDP fast path forwarded, handed to user space or dropped, by reason.", []string{"reason"},
+		func(emit func(float64, ...string)) {
+			if l.cfg.Fast == nil {
+				return
+			}
+			r, err := l.cfg.Fast.Stats()
+			if err != nil {
+				return
+			}
+			for i, n := range r {
+				emit(float64(n), dataplane.Reason(i).String())
+			}
+		})
+	reg.CounterVecFunc(metrics.FastPathRefused, "Sessions the XDP fast path could not take (they are relayed in user space).", []string{"reason"},
+		func(emit func(float64, ...string)) {
+			emit(float64(st.FastFull.Load()), "full")
+			emit(float64(st.FastFailed.Load()), "error")
 		})
 }

@@ -70,6 +70,7 @@ type Result struct {
 	// FastPath is the LNS's fast-path packets by reason after the
 	// traffic (with Options.Engine xdp or auto).
 	FastPath      FastCounts
+	LACFastPath   FastCounts // the LAC's, likewise
 	MalformedText string
 }
 
@@ -183,6 +184,11 @@ func (e *Env) setup(ctx context.Context) error {
 	}
 	say("links: sub eth0 ── eth0 lac 10.255.1.1 ── 10.255.1.2 lns 10.255.2.1 ── 10.255.2.2 upstream")
 	if o.Engine == "xdp" || o.Engine == "auto" {
+		// The LAC's fast path routes what it encapsulates with the
+		// kernel's FIB lookup, which answers only where forwarding is on.
+		if _, err := ns["lac"].Run("sysctl", "-qw", "net.ipv4.conf.all.forwarding=1"); err != nil {
+			return err
+		}
 		// The fast path redirects frames into the veths towards the
 		// subscriber and upstream; a veth delivers redirected frames
 		// only when its receiving end has NAPI, which GRO gives it
@@ -336,7 +342,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	// 6. While they are up: the sessions, through the LNS's API.
 	deadline := time.Now().Add(90 * time.Second)
 	for time.Now().Before(deadline) {
-		out, err := ns["lns"].Run(o.Bras, "sessions", "-api", "http://127.0.0.1:8080", "-state", "up", "-format", "csv")
+		out, err := ns["lns"].Run(o.Bras, "sessions", "-api", lnsAPI, "-state", "up", "-format", "csv")
 		if err == nil {
 			n := strings.Count(out, "\n") - 1
 			res.APISessions = n
@@ -351,7 +357,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		case <-time.After(500 * time.Millisecond):
 		}
 	}
-	out, _ := ns["lns"].Command(o.Bras, "sessions", "-api", "http://127.0.0.1:8080", "-limit", "10").CombinedOutput()
+	out, _ := ns["lns"].Command(o.Bras, "sessions", "-api", lnsAPI, "-limit", "10").CombinedOutput()
 	res.SessionsText = string(out)
 	say("%d sessions up on the LNS (API); the first ten:", res.APISessions)
 	fmt.Fprint(o.Out, res.SessionsText)
@@ -360,9 +366,12 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		say("bras load: %v", err)
 	}
 	if o.Engine != "" && o.Engine != "userspace" {
-		res.FastPath = scrapeFastPath(ns["lns"])
+		res.FastPath = scrapeFastPath(ns["lns"], lnsAPI)
 		say("LNS fast path: %d packets forwarded up, %d down, %d handed to user space", res.FastPath["forwarded_up"],
 			res.FastPath["forwarded_down"], res.FastPath.passed())
+		res.LACFastPath = scrapeFastPath(ns["lac"], lacAPI)
+		say("LAC fast path: %d packets forwarded up, %d down, %d handed to user space", res.LACFastPath["forwarded_up"],
+			res.LACFastPath["forwarded_down"], res.LACFastPath.passed())
 	}
 	b, err := os.ReadFile(report)
 	if err != nil {
@@ -592,6 +601,9 @@ address = 10.255.1.2:1701
 secret = ` + lacSecret + `
 realms = ` + realm + `
 default = true
+[api]
+listen = 127.0.0.1:8081
+token = ` + apiToken + `
 `
 
 // FastCounts are the LNS's bras_fastpath_packets_total by reason.
@@ -607,10 +619,16 @@ func (f FastCounts) passed() int64 {
 	return n
 }
 
-// scrapeFastPath reads the LNS's fast-path counters from its /metrics
-// (nil when they cannot be read).
-func scrapeFastPath(n *netlab.Netns) FastCounts {
-	out, err := n.Run("curl", "-s", "-H", "Authorization: Bearer "+apiToken, "http://127.0.0.1:8080/metrics")
+// The daemons' HTTP APIs in their namespaces.
+const (
+	lnsAPI = "http://127.0.0.1:8080"
+	lacAPI = "http://127.0.0.1:8081"
+)
+
+// scrapeFastPath reads a daemon's fast-path counters from its /metrics at
+// api (nil when they cannot be read).
+func scrapeFastPath(n *netlab.Netns, api string) FastCounts {
+	out, err := n.Run("curl", "-s", "-H", "Authorization: Bearer "+apiToken, api+"/metrics")
 	if err != nil {
 		return nil
 	}

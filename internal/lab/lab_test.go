@@ -98,7 +98,11 @@ func TestLabEndToEnd(t *testing.T) {
 				// path forwarded (nearly) all of them both ways.
 				up, down := res.FastPath["forwarded_up"], res.FastPath["forwarded_down"]
 				if up < int64(tr.Sent)*9/10 || down < int64(tr.Received)*9/10 {
-					t.Errorf("fast path forwarded %d up and %d down of %d probes and %d echoes (%v)", up, down, tr.Sent, tr.Received, res.FastPath)
+					t.Errorf("LNS fast path forwarded %d up and %d down of %d probes and %d echoes (%v)", up, down, tr.Sent, tr.Received, res.FastPath)
+				}
+				up, down = res.LACFastPath["forwarded_up"], res.LACFastPath["forwarded_down"]
+				if up < int64(tr.Sent)*9/10 || down < int64(tr.Received)*9/10 {
+					t.Errorf("LAC fast path forwarded %d up and %d down of %d probes and %d echoes (%v)", up, down, tr.Sent, tr.Received, res.LACFastPath)
 				}
 			}
 			if res.DBInOctets < int64(tr.Sent)*int64(tr.Size) {

@@ -173,6 +173,12 @@ func BenchForwardXDP(ctx context.Context, o Options, fo XDPForwardOptions) (res 
 		}
 	}
 
+	if o.Engine != "userspace" {
+		// What the fast paths did with the probes: frames handed to user
+		// space say why (an unknown session, PPP, over the MTU).
+		env.say("LAC fast path after the probes: %v", scrapeFastPath(env.NS["lac"], lacAPI))
+		env.say("LNS fast path after the probes: %v", scrapeFastPath(env.NS["lns"], lnsAPI))
+	}
 	procs := map[string][]int{"lns": {env.LNS.Pid()}, "lac": {env.LAC.Pid()}}
 	for d := range directions {
 		for _, size := range fo.Sizes {
