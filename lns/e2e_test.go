@@ -41,7 +41,11 @@ var (
 	echoAddr = netip.MustParseAddrPort("10.20.0.2:7777")
 )
 
-func startLab(t *testing.T, users []testenv.RadiusUser) *lab {
+func startLab(t *testing.T, users []testenv.RadiusUser) *lab { return startLabWith(t, users, "") }
+
+// startLabWith starts the lab with extra appended to the LNS's
+// configuration.
+func startLabWith(t *testing.T, users []testenv.RadiusUser, extra string) *lab {
 	testenv.RequireRoot(t)
 	testenv.RequireCommand(t, "freeradius")
 	l := &lab{
@@ -100,7 +104,7 @@ radius = true
 [api]
 listen = 127.0.0.1:18080
 token = tok
-`, lnsAddr, l.radius.AuthAddr, l.radius.Secret, l.radius.AcctAddr, l.radius.Secret, spool)
+`, lnsAddr, l.radius.AuthAddr, l.radius.Secret, l.radius.AcctAddr, l.radius.Secret, spool) + extra
 	cfg, err := lns.ParseConfig(strings.NewReader(conf), "e2e.conf")
 	if err != nil {
 		t.Fatal(err)
