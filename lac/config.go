@@ -375,12 +375,13 @@ func RunDaemon(ctx context.Context, c *FileConfig, o DaemonOptions) error {
 		conn.Close()
 		return err
 	}
+	// The subscriber's IP MTU is its PPPoE payload, 1492 by default; the
+	// relay clamps like the fast path.
+	plan, _ := c.Dataplane.Check()
+	cfg.MSS = plan.ClampFor(1492)
 	if fast != nil {
 		defer fast.Close()
-		plan, _ := c.Dataplane.Check()
 		cfg.Fast, cfg.FastLocal = fast, conn.LocalAddr().(*net.UDPAddr).AddrPort()
-		// The subscriber's IP MTU is its PPPoE payload, 1492 by default.
-		cfg.MSS = plan.ClampFor(1492)
 	}
 	l, err := New(cfg)
 	if err != nil {

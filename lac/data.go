@@ -3,6 +3,7 @@ package lac
 import (
 	"sync"
 
+	"github.com/bras-project/bras/dataplane"
 	"github.com/bras-project/bras/ppp"
 )
 
@@ -32,6 +33,7 @@ func (s *session) forwardUp(payload []byte) {
 		s.Dropped.Add(1)
 		return
 	}
+	s.clampMSS(payload)
 	bp := bufPool.Get().(*[]byte)
 	b := AddAddressControl((*bp)[:0], payload)
 	err := (*fn)(b)
@@ -54,10 +56,23 @@ func (s *session) forwardDown(payload []byte) {
 		s.Dropped.Add(1)
 		return
 	}
+	s.clampMSS(frame)
 	if err := s.downFn(frame); err != nil {
 		s.Dropped.Add(1)
 		return
 	}
 	s.DownPackets.Add(1)
 	s.DownBytes.Add(uint64(len(frame)))
+}
+
+// clampMSS lowers the MSS of a TCP SYN in the PPP frame to the LAC's
+// [dataplane] tcp-mss, as the fast path does, so the subscriber's TCP
+// never announces a segment its PPPoE MTU cannot carry.
+func (s *session) clampMSS(frame []byte) {
+	if s.l == nil || s.l.cfg.MSS == 0 {
+		return
+	}
+	if dataplane.ClampMSSPPP(frame, s.l.cfg.MSS) {
+		s.l.stats.MSSClamped.Add(1)
+	}
 }

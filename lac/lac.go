@@ -132,6 +132,7 @@ type Stats struct {
 	HeldDropped      atomic.Uint64 // frames beyond HeldFrames before ICCN
 	DataNoSession    atomic.Uint64 // L2TP data for a session that is not ours
 	ProxyNegotiation atomic.Uint64 // proxy-mode PPP ended before the call (echo, LCP failure)
+	MSSClamped       atomic.Uint64 // TCP SYNs relayed with their MSS lowered ([dataplane] tcp-mss)
 	FastFull         atomic.Uint64 // sessions relayed in user space: the fast path was full
 	FastFailed       atomic.Uint64 // sessions relayed in user space: the fast path refused them
 }

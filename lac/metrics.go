@@ -65,6 +65,7 @@ func (l *LAC) RegisterMetrics(reg *metrics.Registry) {
 				emit(float64(n), dataplane.Reason(i).String())
 			}
 		})
+	reg.CounterFunc(metrics.MSSClamped, "TCP SYNs whose MSS option the relay lowered ([dataplane] tcp-mss).", nil, metrics.Load(&st.MSSClamped))
 	reg.CounterVecFunc(metrics.FastPathRefused, "Sessions the XDP fast path could not take (they are relayed in user space).", []string{"reason"},
 		func(emit func(float64, ...string)) {
 			emit(float64(st.FastFull.Load()), "full")

@@ -316,7 +316,8 @@ type DataPlaneConfig struct {
 	// Fast, when set, is the XDP fast path every session is mirrored
 	// into (see fastpath.go); Local is the tunnels' local UDP address (an
 	// unspecified address is resolved per LAC through the routing table),
-	// and MSS the TCP MSS clamp of the fast path (0: none).
+	// and MSS the TCP MSS clamp of SYNs both ways, in the fast path and
+	// here (0: none).
 	Fast  *dataplane.LNSPath
 	Local netip.AddrPort
 	MSS   uint16
@@ -327,6 +328,7 @@ type DataPlaneStats struct {
 	TUNWritten   uint64 // upstream IPv4 packets the TUN accepted
 	Encapsulated uint64 // downstream packets sent to LACs
 	Control      uint64 // non-IP PPP frames handed to DataPlaneConfig.Control
+	MSSClamped   uint64 // TCP SYNs whose MSS was lowered (DataPlaneConfig.MSS)
 	Drops        [NumDropReasons]uint64
 }
 
@@ -365,6 +367,7 @@ type DataPlane struct {
 	tunOK    atomic.Uint64
 	encOK    atomic.Uint64
 	ctrlOK   atomic.Uint64
+	mssOK    atomic.Uint64
 	// lastLog is the clock of the last debug line (logAllowed).
 	lastLog atomic.Int64
 	xdp     fastState
@@ -507,7 +510,7 @@ func (d *DataPlane) IdleIn(f *Flow) time.Duration {
 
 // Stats returns a snapshot of the global counters.
 func (d *DataPlane) Stats() DataPlaneStats {
-	s := DataPlaneStats{TUNWritten: d.tunOK.Load(), Encapsulated: d.encOK.Load(), Control: d.ctrlOK.Load()}
+	s := DataPlaneStats{TUNWritten: d.tunOK.Load(), Encapsulated: d.encOK.Load(), Control: d.ctrlOK.Load(), MSSClamped: d.mssOK.Load()}
 	for i := range s.Drops {
 		s.Drops[i] = d.stats[i].Load()
 	}
@@ -603,6 +606,9 @@ func (d *DataPlane) Decap(f *Flow, payload []byte) DropReason {
 	now := d.clock()
 	if !f.up.Load().Allow(now, n) {
 		return d.drop(f, DropRateLimit)
+	}
+	if d.cfg.MSS != 0 && dataplane.ClampMSS(ip, d.cfg.MSS) {
+		d.mssOK.Add(1)
 	}
 	if !d.up.put(ip) {
 		return d.drop(f, DropQueueFull)
@@ -925,6 +931,9 @@ func (d *DataPlane) encap(buf []byte, size int, now int64) (*Flow, []byte, DropR
 	}
 	if !f.down.Load().Allow(now, n) {
 		return f, nil, d.drop(f, DropRateLimit)
+	}
+	if d.cfg.MSS != 0 && dataplane.ClampMSS(ip[:n], d.cfg.MSS) {
+		d.mssOK.Add(1)
 	}
 	h := l2tp.Header{TunnelID: f.peerTunnel, SessionID: f.peerSession}
 	if f.seq {

@@ -61,6 +61,7 @@ func (s *Server) RegisterMetrics(r *metrics.Registry) {
 			}
 		}
 	})
+	r.CounterFunc(metrics.MSSClamped, "TCP SYNs whose MSS option the user-space engine lowered ([dataplane] tcp-mss).", nil, func() float64 { return float64(s.dp.Stats().MSSClamped) })
 	r.CounterVecFunc(metrics.FastPathPackets, "Packets the XDP fast path forwarded, handed to user space or dropped, by reason.", []string{"reason"}, func(emit func(float64, ...string)) {
 		f := s.dp.FastStats()
 		if f.Engine != "xdp" {

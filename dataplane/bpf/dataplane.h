@@ -391,7 +391,13 @@ DP_INLINE int dp_mss_clamp(struct iphdr *iph, void *data_end, __u16 mss)
 				return 0;
 			__u16 new = bpf_htons(mss);
 			__builtin_memcpy(val, &new, 2);
-			dp_csum_replace2(&th->check, old, new);
+			/* The checksum sums 16-bit words from the start of the
+			 * segment: a value at an odd offset (after one NOP, say)
+			 * straddles two of them and counts byte-swapped. */
+			if (((__u8 *)val - (__u8 *)th) & 1)
+				dp_csum_replace2(&th->check, __builtin_bswap16(old), __builtin_bswap16(new));
+			else
+				dp_csum_replace2(&th->check, old, new);
 			dp_count(DP_MSS_CLAMPED);
 			return 1;
 		}

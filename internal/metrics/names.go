@@ -47,6 +47,9 @@ const (
 	// FastPathRefused counts sessions left to the user-space engine
 	// ("reason": "full", "error").
 	FastPathRefused = "bras_fastpath_sessions_refused_total"
+	// MSSClamped counts the TCP SYNs whose MSS option the user-space
+	// engine lowered (the fast path's are its reason "mss_clamped").
+	MSSClamped = "bras_mss_clamped_total"
 
 	// L2TPTunnels is a gauge of established L2TP tunnels.
 	L2TPTunnels = "bras_l2tp_tunnels"
