@@ -184,7 +184,8 @@ type Config struct {
 	Restart                                time.Duration
 	MaxConfigure, MaxFailure, MaxTerminate int
 	// RejectACCMPFCACFC refuses ACCM, PFC and ACFC, as over PPPoE (RFC 2516
-	// section 7).
+	// section 7) and on an L2TP session (ACCM travels in SLI, RFC 2661
+	// section 6.14). FCS-Alternatives is refused always.
 	RejectACCMPFCACFC bool
 	Rand              io.Reader // magic numbers, challenges; default crypto/rand
 	Logger            *slog.Logger
