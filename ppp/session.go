@@ -207,6 +207,7 @@ type Stats struct {
 	SendErrors    uint64
 	EchoSent      uint64
 	LoopSuspected uint64
+	NotConverging uint64 // negotiations ended at Max-Failure (RFC 1661 section 4.6)
 }
 
 // authState is the progress of the Authenticate phase.
