@@ -250,6 +250,7 @@ type Session struct {
 	auth         authState
 	authProto    AuthProto
 	authID       uint8
+	chapIDSet    bool // server: authID holds the last CHAP Identifier used
 	authTries    int
 	authDeadline time.Time
 	authReq      AuthRequest

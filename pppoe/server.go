@@ -5,6 +5,7 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -1036,11 +1037,13 @@ func (p *port) cookie(client MAC, bucket int64) []byte {
 	return p.sum[:16]
 }
 
-// cookieOK accepts a cookie of the current or the previous time bucket.
+// cookieOK accepts a cookie of the current or the previous time bucket,
+// compared in constant time so that a forger learns nothing from how long
+// the PADS error takes.
 func (p *port) cookieOK(client MAC, got []byte, now time.Time) bool {
 	bucket := now.UnixNano() / int64(p.srv.cfg.CookieLifetime)
 	for _, b := range []int64{bucket, bucket - 1} {
-		if hmac.Equal(got, p.cookie(client, b)) {
+		if subtle.ConstantTimeCompare(got, p.cookie(client, b)) == 1 {
 			return true
 		}
 	}
