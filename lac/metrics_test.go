@@ -2,6 +2,7 @@ package lac
 
 import (
 	"io"
+	"net"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -10,7 +11,12 @@ import (
 )
 
 func TestRegisterMetrics(t *testing.T) {
-	l, err := New(Config{})
+	conn, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	l, err := New(Config{DataConn: conn})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -29,6 +35,8 @@ func TestRegisterMetrics(t *testing.T) {
 		MetricCalls + `{result="refused"} 2`,
 		MetricTeardowns + `{cause="subscriber-padt"} 1`,
 		MetricTunnels + " 0",
+		metrics.L2TPSocketDrops + " 0",
+		metrics.L2TPSocketBuffer + `{direction="receive"}`,
 	} {
 		if !strings.Contains(string(body), want) {
 			t.Errorf("scrape lacks %q:\n%s", want, body)
