@@ -239,11 +239,31 @@ func (l *LAC) dial(ctx context.Context, n LNS) (Tunnel, error) {
 	defer cancel()
 	t, err := ep.Dial(ctx, n.Addr, o)
 	if err != nil {
-		l.log.Warn("lac: LNS did not answer, held down", "lns", n.String(), "peer", n.Addr.String(), "err", err)
+		l.log.Warn("lac: "+dialFailure(err)+"; held down", "lns", n.String(), "peer", n.Addr.String(),
+			"hold_down", l.sel.HoldDown.String(), "err", err)
 		return nil, err
 	}
 	l.log.Info("lac: tunnel up", "lns", n.String(), "peer", n.Addr.String(), "tunnel_id", t.LocalID())
 	return t, nil
+}
+
+// dialFailure says why a tunnel set-up failed, for the operator: an LNS
+// that refused the tunnel (a StopCCN, RFC 2661 section 6.4; or a
+// Challenge Response that did not match the shared secret, section 5.1.1)
+// needs its configuration checked, one that did not answer (retransmissions
+// exhausted, section 5.8) needs the path to it checked.
+func dialFailure(err error) string {
+	var te *l2tp.TunnelError
+	switch {
+	case errors.Is(err, l2tp.ErrNotAuthorized),
+		errors.Is(err, l2tp.ErrStopCCN) && errors.As(err, &te) && te.Result.Result == uint16(l2tp.StopCCNNotAuthorized):
+		return "refused by the LNS (tunnel authentication)"
+	case errors.Is(err, l2tp.ErrStopCCN):
+		return "refused by the LNS"
+	case errors.Is(err, l2tp.ErrPeerUnreachable), errors.Is(err, context.DeadlineExceeded):
+		return "the LNS did not answer"
+	}
+	return "tunnel set-up to the LNS failed"
 }
 
 // Run runs the shards and the workers until ctx is done. Call Shutdown
