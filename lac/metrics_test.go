@@ -25,6 +25,7 @@ func TestRegisterMetrics(t *testing.T) {
 	l.stats.CallsUp.Add(3)
 	l.stats.Refused.Add(2)
 	l.stats.PADTFromSub.Add(1)
+	l.stats.EndsQueued.Add(4)
 	l.active.Add(7)
 	rec := httptest.NewRecorder()
 	reg.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
@@ -36,6 +37,7 @@ func TestRegisterMetrics(t *testing.T) {
 		MetricTeardowns + `{cause="subscriber-padt"} 1`,
 		MetricTunnels + " 0",
 		metrics.L2TPSocketDrops + " 0",
+		metrics.TeardownsQueued + " 4",
 		metrics.L2TPSocketBuffer + `{direction="receive"}`,
 	} {
 		if !strings.Contains(string(body), want) {

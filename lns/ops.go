@@ -40,6 +40,7 @@ func (s *Server) RegisterMetrics(r *metrics.Registry) {
 			}
 		}
 	})
+	r.CounterFunc(metrics.TeardownsQueued, "Session teardowns that waited on a shard's teardown queue (inbox full).", nil, metrics.Load(&s.stats.TeardownsQueued))
 	st := s.ep.Stats()
 	r.GaugeFunc(metrics.L2TPTunnels, "L2TP tunnels.", nil, func() float64 { return float64(len(s.ep.Tunnels())) })
 	r.CounterVecFunc(metrics.L2TPControlMessages, "L2TP control messages by direction.", []string{"direction"}, func(emit func(float64, ...string)) {

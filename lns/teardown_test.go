@@ -13,6 +13,7 @@ import (
 	"github.com/bras-project/bras/aaa"
 	"github.com/bras-project/bras/accounting"
 	"github.com/bras-project/bras/internal/leakcheck"
+	"github.com/bras-project/bras/internal/metrics"
 	"github.com/bras-project/bras/l2tp"
 )
 
@@ -141,6 +142,19 @@ func TestTunnelDownUnderLoad(t *testing.T) {
 	}
 	if got := srv.stats.Teardowns[accounting.CauseLostService].Load(); got != uint64(n) || srv.SessionsUp() != 0 {
 		t.Errorf("%d teardowns counted, %d sessions up; want %d and 0", got, srv.SessionsUp(), n)
+	}
+	reg := metrics.New()
+	srv.RegisterMetrics(reg)
+	var scrape strings.Builder
+	reg.Write(&scrape)
+	for _, want := range []string{
+		fmt.Sprintf("%s %d\n", metrics.TeardownsQueued, srv.stats.TeardownsQueued.Load()),
+		fmt.Sprintf("%s 0\n", metrics.L2TPSocketDrops),
+		fmt.Sprintf("%s{direction=\"receive\"} ", metrics.L2TPSocketBuffer),
+	} {
+		if !strings.Contains(scrape.String(), want) {
+			t.Errorf("scrape lacks %q", want)
+		}
 	}
 }
 

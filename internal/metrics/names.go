@@ -85,4 +85,8 @@ const (
 	// L2TPSocketBuffer is a gauge of the L2TP UDP socket's buffers as the
 	// kernel granted them ("direction": "receive", "send").
 	L2TPSocketBuffer = "bras_l2tp_socket_buffer_bytes"
+	// TeardownsQueued counts session teardowns that found a control
+	// shard's inbox full and waited on its teardown queue (none is
+	// dropped): a sign the shards cannot keep up.
+	TeardownsQueued = "bras_session_teardowns_queued_total"
 )
