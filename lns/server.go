@@ -32,12 +32,13 @@ type Stats struct {
 	AuthBusy       atomic.Uint64 // worker pool saturated
 	ProxyAccepted  atomic.Uint64
 	ProxyRefused   atomic.Uint64
-	ControlDropped atomic.Uint64 // shard inbox full
+	ControlDropped atomic.Uint64     // shard inbox full
+	NoSession      atomic.Uint64     // data for a call without PPP yet
+	Teardowns      [20]atomic.Uint64 // by Acct-Terminate-Cause
+
 	// TeardownsQueued counts teardowns that found a shard's inbox full and
 	// waited on its teardown queue instead.
 	TeardownsQueued atomic.Uint64
-	NoSession       atomic.Uint64     // data for a call without PPP yet
-	Teardowns       [20]atomic.Uint64 // by Acct-Terminate-Cause
 }
 
 func (st *Stats) countTeardown(c accounting.TerminateCause) {

@@ -213,6 +213,7 @@ func TestSharedPoolReleaseQueued(t *testing.T) {
 		srv.callDown(ss, true)
 	}
 	waitFor(t, 20*time.Second, "every session torn down", func() bool { return len(srv.snapshot()) == 0 })
+	waitFor(t, 5*time.Second, "a release in flight", func() bool { return pool.inFlight.Load() > 0 })
 	if m := pool.maxSeen.Load(); m != 1 {
 		t.Errorf("%d address releases in flight at once; want 1 (the releaser)", m)
 	}
