@@ -3,6 +3,7 @@ package udpio_test
 import (
 	"bufio"
 	"fmt"
+	"log/slog"
 	"net"
 	"os"
 	"strconv"
@@ -120,6 +121,26 @@ func TestDropsMetric(t *testing.T) {
 	} {
 		if drops == 0 || !strings.Contains(b.String(), want) {
 			t.Errorf("scrape lacks %q (drops %d):\n%s", want, drops, b.String())
+		}
+	}
+}
+
+// TestLogBuffers: a grant smaller than asked (a process held to
+// net.core.rmem_max) is a warning that names what to change.
+func TestLogBuffers(t *testing.T) {
+	want := udpio.Buffers{Receive: 4 << 20, Send: 4 << 20}
+	for _, tc := range []struct {
+		name  string
+		got   udpio.Buffers
+		level string
+	}{
+		{"granted", want, "level=INFO"},
+		{"capped", udpio.Buffers{Receive: 212992, Send: 4 << 20}, "level=WARN"},
+	} {
+		var b strings.Builder
+		udpio.LogBuffers(slog.New(slog.NewTextHandler(&b, nil)), "l2tp", want, tc.got)
+		if !strings.Contains(b.String(), tc.level) || !strings.Contains(b.String(), fmt.Sprintf("receive=%d", tc.got.Receive)) {
+			t.Errorf("%s: logged %q, want %s with the granted size", tc.name, b.String(), tc.level)
 		}
 	}
 }
