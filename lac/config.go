@@ -19,6 +19,7 @@ import (
 	"github.com/bras-project/bras/internal/api"
 	"github.com/bras-project/bras/internal/config"
 	"github.com/bras-project/bras/internal/metrics"
+	"github.com/bras-project/bras/internal/udpio"
 	"github.com/bras-project/bras/l2tp"
 	"github.com/bras-project/bras/ppp"
 	"github.com/bras-project/bras/pppoe"
@@ -58,6 +59,21 @@ type GeneralConfig struct {
 	Workers           int            `cfg:"workers"`
 	ShutdownTimeout   time.Duration  `cfg:"shutdown-timeout"`
 	MetricsListen     netip.AddrPort `cfg:"metrics-listen"`
+	// Buffers of the tunnels' UDP socket in bytes; 0: 4 MiB.
+	UDPReceiveBuffer int `cfg:"udp-receive-buffer"`
+	UDPSendBuffer    int `cfg:"udp-send-buffer"`
+}
+
+// udpBuffers are the socket buffers to ask for.
+func (g *GeneralConfig) udpBuffers() udpio.Buffers {
+	b := udpio.Buffers{Receive: g.UDPReceiveBuffer, Send: g.UDPSendBuffer}
+	if b.Receive == 0 {
+		b.Receive = udpio.DefaultBuffer
+	}
+	if b.Send == 0 {
+		b.Send = udpio.DefaultBuffer
+	}
+	return b
 }
 
 // Validate checks the [lac] section.
@@ -79,6 +95,14 @@ func (g *GeneralConfig) Validate() error {
 		{"held-frames", g.HeldFrames}, {"shards", g.Shards}, {"workers", g.Workers}} {
 		if v.n < 0 {
 			return fmt.Errorf("%s %d is negative", v.name, v.n)
+		}
+	}
+	for _, v := range []struct {
+		name string
+		n    int
+	}{{"udp-receive-buffer", g.UDPReceiveBuffer}, {"udp-send-buffer", g.UDPSendBuffer}} {
+		if err := udpio.CheckBuffer(v.n); v.n != 0 && err != nil {
+			return fmt.Errorf("%s: %w", v.name, err)
 		}
 	}
 	if g.SessionsPerTunnel > 65535 {
@@ -369,6 +393,12 @@ func RunDaemon(ctx context.Context, c *FileConfig, o DaemonOptions) error {
 	if err != nil {
 		return fmt.Errorf("lac: %w", err)
 	}
+	got, err := udpio.SetBuffers(conn, g.udpBuffers())
+	if err != nil {
+		conn.Close()
+		return fmt.Errorf("lac: %w", err)
+	}
+	udpio.LogBuffers(log, "l2tp", g.udpBuffers(), got)
 	cfg.DataConn = conn
 	fast, err := openFastPath(c, log, conn.LocalAddr())
 	if err != nil {

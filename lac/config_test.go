@@ -29,6 +29,9 @@ func TestReferenceConfig(t *testing.T) {
 	if c.LAC.HostName != "lac-1" || c.LAC.HoldDown != time.Minute || len(c.Access) != 1 || len(c.LNS) != 3 {
 		t.Errorf("decoded %+v", c.LAC)
 	}
+	if c.LAC.UDPReceiveBuffer != 4<<20 || c.LAC.UDPSendBuffer != 4<<20 {
+		t.Errorf("socket buffers %d, %d; want 4 MiB", c.LAC.UDPReceiveBuffer, c.LAC.UDPSendBuffer)
+	}
 	if got := c.Access[0]; got.Interface != "eth1" || got.Mode != "proxy" || !cmp.Equal(got.VLANs, []uint16{100, 101}) {
 		t.Errorf("access %+v", got)
 	}
@@ -90,6 +93,7 @@ func TestConfigErrors(t *testing.T) {
 		{"bad qinq", base + "user-vlans = true\nqinq = 10-100\n" + lns, "outer:inner", nil},
 		{"qinq without user-vlans", base + "qinq = 10:100\n" + lns, "user-vlans", nil},
 		{"service both ways", base + "proxy-services = x\ntransparent-services = x\n" + lns, "both", nil},
+		{"tiny socket buffer", "[lac]\nhost-name = l\nudp-send-buffer = 100\n[access \"eth1\"]\n" + lns, "udp-send-buffer: 100 bytes", nil},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

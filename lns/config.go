@@ -13,6 +13,7 @@ import (
 	"github.com/bras-project/bras/dataplane"
 	"github.com/bras-project/bras/internal/api"
 	"github.com/bras-project/bras/internal/config"
+	"github.com/bras-project/bras/internal/udpio"
 	"github.com/bras-project/bras/ppp"
 )
 
@@ -40,6 +41,9 @@ type LNSSection struct {
 	MaxSessions int            `cfg:"max-sessions"`  // on this node; default 65535
 	Shards      int            `cfg:"shards"`        // control goroutines; default GOMAXPROCS
 	AuthWorkers int            `cfg:"auth-workers"`  // concurrent RADIUS/pool requests; default 256
+	// Buffers of the tunnels' UDP socket in bytes; default 4 MiB each.
+	UDPReceiveBuffer int `cfg:"udp-receive-buffer"`
+	UDPSendBuffer    int `cfg:"udp-send-buffer"`
 }
 
 // TUNSection is [tun].
@@ -168,6 +172,12 @@ func (c *FileConfig) defaults() {
 	if c.LNS.AuthWorkers <= 0 {
 		c.LNS.AuthWorkers = 256
 	}
+	if c.LNS.UDPReceiveBuffer == 0 {
+		c.LNS.UDPReceiveBuffer = udpio.DefaultBuffer
+	}
+	if c.LNS.UDPSendBuffer == 0 {
+		c.LNS.UDPSendBuffer = udpio.DefaultBuffer
+	}
 	if c.TUN.Name == "" {
 		c.TUN.Name = "bras0"
 	}
@@ -227,6 +237,12 @@ func (c *FileConfig) check() error {
 	}
 	if c.TUN.Routes != "per-session" && c.TUN.Routes != "per-pool" {
 		bad("tun.routes", "want per-session or per-pool, got %q", c.TUN.Routes)
+	}
+	if err := udpio.CheckBuffer(c.LNS.UDPReceiveBuffer); err != nil {
+		bad("lns.udp-receive-buffer", "%v", err)
+	}
+	if err := udpio.CheckBuffer(c.LNS.UDPSendBuffer); err != nil {
+		bad("lns.udp-send-buffer", "%v", err)
 	}
 	if c.TUN.MTU < 576 || c.TUN.MTU > 9000 {
 		bad("tun.mtu", "%d is out of range 576-9000", c.TUN.MTU)

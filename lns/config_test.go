@@ -21,6 +21,9 @@ func TestReferenceConfig(t *testing.T) {
 	if len(c.Pools) != 2 || c.PPP.DefaultPool != "default" || len(c.RADIUS.Servers) != 1 || !c.CoA.Listen.IsValid() {
 		t.Fatalf("reference config decoded wrong: pools %v radius %v", c.Pools, c.RADIUS.Servers)
 	}
+	if c.LNS.UDPReceiveBuffer != 4<<20 || c.LNS.UDPSendBuffer != 4<<20 {
+		t.Errorf("reference config socket buffers %d, %d; want 4 MiB", c.LNS.UDPReceiveBuffer, c.LNS.UDPSendBuffer)
+	}
 }
 
 func TestConfigErrorsNameThePlace(t *testing.T) {
@@ -47,6 +50,7 @@ token = t
 		{"radius and users", "[radius.server \"r\"]\naddress = 127.0.0.1:1812\nsecret = s\n", "silent fallback"},
 		{"bad auth", "[ppp]\nauth = mschap\n", "ppp.auth"},
 		{"bad pool", "[pool \"q\"]\nrange = 10.0.0.9-10.0.0.1\n", "pool"},
+		{"tiny socket buffer", "[lns]\nudp-receive-buffer = 1024\n", "lns.udp-receive-buffer: 1024 bytes is out of range"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -11,6 +11,7 @@ import (
 	"github.com/bras-project/bras/internal/api"
 	"github.com/bras-project/bras/internal/metrics"
 	"github.com/bras-project/bras/internal/table"
+	"github.com/bras-project/bras/internal/udpio"
 )
 
 // RegisterMetrics exposes the LNS, L2TP and data-plane counters.
@@ -39,6 +40,7 @@ func (s *Server) RegisterMetrics(r *metrics.Registry) {
 			}
 		}
 	})
+	r.CounterFunc(metrics.TeardownsQueued, "Session teardowns that waited on a shard's teardown queue (inbox full).", nil, metrics.Load(&s.stats.TeardownsQueued))
 	st := s.ep.Stats()
 	r.GaugeFunc(metrics.L2TPTunnels, "L2TP tunnels.", nil, func() float64 { return float64(len(s.ep.Tunnels())) })
 	r.CounterVecFunc(metrics.L2TPControlMessages, "L2TP control messages by direction.", []string{"direction"}, func(emit func(float64, ...string)) {
@@ -48,6 +50,7 @@ func (s *Server) RegisterMetrics(r *metrics.Registry) {
 	r.CounterFunc(metrics.L2TPRetransmits, "L2TP control messages retransmitted.", nil, metrics.Load(&st.Retransmits))
 	r.CounterFunc(metrics.L2TPMalformed, "L2TP datagrams that did not parse.", nil, metrics.Load(&st.Malformed))
 	r.CounterFunc(metrics.L2TPAuthFailures, "L2TP tunnel authentication failures (StopCCN result 4).", nil, metrics.Load(&st.AuthFailures))
+	udpio.RegisterMetrics(r, s.deps.Conn)
 	r.CounterVecFunc(metrics.DataplanePackets, "Packets forwarded by the data plane by direction.", []string{"direction"}, func(emit func(float64, ...string)) {
 		d := s.dp.Stats()
 		emit(float64(d.TUNWritten), "up")
