@@ -336,13 +336,13 @@ func (t *Tunnel) deliver(sid uint16, b []byte) {
 	if err != nil {
 		var um *UnknownMandatoryAVPError
 		if errors.As(err, &um) {
-			// Section 4.2: an unknown mandatory AVP clears the session
-			// (session-scoped message) or the tunnel.
+			// Section 4.1: an unknown mandatory AVP clears the session
+			// the message belongs to, or the tunnel. The message type
+			// says which: an ICRQ or OCRQ carries Session ID 0 in its
+			// header and still concerns one session only.
 			t.ep.stats.UnknownMandatory.Add(1)
-			if m.Type.SessionScoped() && sid != 0 {
-				if s := t.calls[sid]; s != nil {
-					t.closeCall(s, um.Result(), true)
-				}
+			if m.Type.SessionScoped() {
+				t.unknownMandatoryInCall(sid, &m, um)
 				return
 			}
 			ev, ok := badSCC(m.Type)
