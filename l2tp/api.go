@@ -88,6 +88,16 @@ type Config struct {
 	// flood of SCCRQs costs a bounded number of goroutines.
 	MaxTunnels int
 
+	// MaxHalfOpen bounds the accepted tunnels whose set-up is not
+	// complete (SCCRQ received, SCCCN not yet, or refused and lingering),
+	// in total (default 1024) and from one peer address
+	// (MaxHalfOpenPerPeer, default 64). SCCRQs beyond either are dropped
+	// and counted (Stats.HalfOpenLimit, Stats.HalfOpenPeerLimit): a flood
+	// of SCCRQs cannot hold a tunnel per SCCRQ for a retransmission
+	// cycle, and one source cannot take every slot.
+	MaxHalfOpen        int
+	MaxHalfOpenPerPeer int
+
 	// ShutdownTimeout bounds how long Run waits, after its context is
 	// done, for the StopCCNs of every tunnel to be acknowledged
 	// (default 2 s).

@@ -1,8 +1,8 @@
 package l2tp
 
 import (
-	"bytes"
 	"crypto/rand"
+	"crypto/subtle"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -27,6 +27,7 @@ type Tunnel struct {
 	lastFrom  netip.AddrPort          // source of the packet being processed
 	accepted  bool
 	byPeerKey peerKey
+	halfOpen  bool        // under ep.mu: counted in the endpoint's half-open tunnels
 	refuse    *ResultCode // accepting side: refuse the SCCRQ with this
 	state     atomic.Uint32
 	nsess     atomic.Int32
@@ -499,7 +500,9 @@ func (t *Tunnel) checkResponse(m *Message, typ MsgType) error {
 		return fmt.Errorf("%w: %v without Challenge Response", ErrNotAuthorized, typ)
 	}
 	want := ChallengeResponse(typ, t.opts.Secret, t.challenge)
-	if !bytes.Equal(a.Value, want[:]) {
+	// Constant time: the comparison must not tell a forger how many
+	// octets of its guess were right.
+	if subtle.ConstantTimeCompare(a.Value, want[:]) != 1 {
 		return fmt.Errorf("%w: wrong Challenge Response in %v", ErrNotAuthorized, typ)
 	}
 	return nil
@@ -553,6 +556,7 @@ func (t *Tunnel) ctrlEvent(ev CtrlEvent, rc ResultCode, err error) {
 
 func (t *Tunnel) up() {
 	t.upReported = true
+	t.ep.established(t)
 	t.setupBy = time.Time{}
 	t.ep.stats.TunnelsUp.Add(1)
 	if t.opts.HelloInterval > 0 {

@@ -182,9 +182,9 @@ func TestBadInputOnEstablishedTunnel(t *testing.T) {
 	// Ns far ahead of the window (section 5.8): dropped, counted.
 	p.sendRaw(p.tid, 0, p.ns+1000, p.nr, &Message{Type: MsgHELLO})
 	p.quiet(100 * time.Millisecond)
-	if st.Malformed.Load() != 1 || st.UnknownTunnel.Load() != 2 || st.OutsideWindow.Load() != 1 {
-		t.Fatalf("malformed %d unknown-tunnel %d outside-window %d, want 1, 2, 1",
-			st.Malformed.Load(), st.UnknownTunnel.Load(), st.OutsideWindow.Load())
+	if st.Malformed.Load() != 1 || st.UnknownTunnel.Load() != 1 || st.TunnelZero.Load() != 1 || st.OutsideWindow.Load() != 1 {
+		t.Fatalf("malformed %d unknown-tunnel %d tunnel-zero %d outside-window %d, want 1, 1, 1, 1",
+			st.Malformed.Load(), st.UnknownTunnel.Load(), st.TunnelZero.Load(), st.OutsideWindow.Load())
 	}
 
 	// A duplicate is re-acknowledged at once with a ZLB (section 5.8).
