@@ -62,7 +62,7 @@ func FuzzTunnelInput(f *testing.F) {
 	stop, _ := AppendControl(nil, Header{TunnelID: 1, Ns: 1, Nr: 2}, &Message{Type: MsgStopCCN, AVPs: []AVP{ResultCode{Result: 1}.AVP(), NewAVPUint16(AVPAssignedTunnelID, 9)}}, nil, nil)
 	data, _ := AppendHeader(nil, Header{TunnelID: 1, SessionID: 4}, 2)
 	unknownM := AVP{Mandatory: true, Type: 200, Value: []byte{1}}
-	helloM, _ := AppendControl(nil, Header{}, &Message{Type: MsgHELLO, AVPs: []AVP{unknownM}}, nil, nil)
+	helloM, _ := AppendControl(nil, Header{}, &Message{Type: MsgHELLO, AVPs: []AVP{NewAVPUint16(AVPAssignedTunnelID, 9), unknownM}}, nil, nil)
 	icrqM, _ := AppendControl(nil, Header{}, &Message{Type: MsgICRQ, AVPs: []AVP{NewAVPUint16(AVPAssignedSessionID, 3), unknownM}}, nil, nil)
 	scc, _ := AppendControl(nil, Header{}, sccrq(9), nil, nil)
 	for _, s := range [][]byte{hello, icrq, cdn, stop, append(data, 0xff, 0x03), {0xc8, 0x02}, helloM, icrqM, scc} {

@@ -54,6 +54,7 @@ func TestTunnelZeroOnlySCCRQ(t *testing.T) {
 	unknownM := AVP{Mandatory: true, Type: 200, Value: []byte{1}}
 	msgs := []*Message{
 		{Type: MsgHELLO, AVPs: []AVP{unknownM}},
+		{Type: MsgHELLO, AVPs: []AVP{NewAVPUint16(AVPAssignedTunnelID, 78), unknownM}},
 		{Type: MsgHELLO},
 		{Type: MsgSCCRP, AVPs: append(sccrq(77).AVPs, unknownM)},
 		{Type: MsgSCCCN, AVPs: []AVP{unknownM}},
