@@ -114,10 +114,18 @@ type TunnelOptions struct {
 	// RequireAuth also refuses a peer that does not challenge us
 	// (mutual authentication). It needs Secret.
 	RequireAuth bool
-	// HideAVPs hides the AVPs that section 4.4 allows to be hidden, in
-	// every message but the SCCRQ (the accepting side looks the secret up
-	// from the SCCRQ's Host Name). Needs Secret.
+	// HideAVPs hides the AVPs that carry the subscriber's credentials,
+	// Proxy Authen Name, Challenge, ID and Response (section 4.4.5), with
+	// the hiding of section 4.3, in the call messages. Needs Secret. The
+	// AVPs of SCCRQ, SCCRP and SCCCN are never hidden: a peer may look
+	// its secret up only once it has parsed them (xl2tpd does, from the
+	// SCCRP), and they carry nothing secret (the Challenge Response is a
+	// hash already). Proxy Authen Type says nothing secret either.
 	HideAVPs bool
+	// HideNumbers also hides Calling Number and Called Number (section
+	// 4.4.5: the subscriber's line and MAC address) in ICRQ and OCRQ.
+	// Needs HideAVPs.
+	HideNumbers bool
 	// TieBreaker sends a Tie Breaker AVP in the SCCRQ (section 4.4.3):
 	// set it when only one tunnel to the peer is wanted.
 	TieBreaker bool

@@ -617,15 +617,15 @@ func (t *Tunnel) sendSCC(typ MsgType) {
 	m := &Message{Type: typ}
 	if typ != MsgSCCCN {
 		m.Add(ProtocolVersion1.AVP())
-		m.Add(t.hide(FramingSync.AVP(AVPFramingCapabilities)))
+		m.Add(FramingSync.AVP(AVPFramingCapabilities))
 		m.Add(NewAVPString(AVPHostName, t.ep.cfg.HostName))
-		m.Add(t.hide(NewAVPUint16(AVPAssignedTunnelID, t.localID)))
+		m.Add(NewAVPUint16(AVPAssignedTunnelID, t.localID))
 		m.Add(NewAVPUint16(AVPReceiveWindowSize, t.opts.RecvWindow))
 		if t.ep.cfg.FirmwareRevision != 0 {
-			m.Add(t.hide(NewAVPUint16(AVPFirmwareRevision, t.ep.cfg.FirmwareRevision)))
+			m.Add(NewAVPUint16(AVPFirmwareRevision, t.ep.cfg.FirmwareRevision))
 		}
 		if t.ep.cfg.VendorName != "" {
-			m.Add(t.hide(NewAVPString(AVPVendorName, t.ep.cfg.VendorName)))
+			m.Add(NewAVPString(AVPVendorName, t.ep.cfg.VendorName))
 		}
 		if typ == MsgSCCRQ && t.tieBreaker != 0 {
 			m.Add(NewAVPUint64(AVPTieBreaker, t.tieBreaker))
@@ -633,26 +633,30 @@ func (t *Tunnel) sendSCC(typ MsgType) {
 		if len(t.opts.Secret) > 0 {
 			t.challenge = make([]byte, 16)
 			rand.Read(t.challenge)
-			m.Add(t.hide(NewAVPBytes(AVPChallenge, t.challenge)))
+			m.Add(NewAVPBytes(AVPChallenge, t.challenge))
 		}
 	}
 	if typ != MsgSCCRQ && t.peerChallenge != nil {
 		r := ChallengeResponse(typ, t.opts.Secret, t.peerChallenge)
-		m.Add(t.hide(NewAVPBytes(AVPChallengeResponse, r[:])))
+		m.Add(NewAVPBytes(AVPChallengeResponse, r[:]))
 	}
-	if typ == MsgSCCRQ {
-		// Never hidden: the peer finds the secret from this message.
-		for i := range m.AVPs {
-			m.AVPs[i].Hidden = false
-		}
-	}
+	// Nothing hidden (see TunnelOptions.HideAVPs): the peer may need the
+	// whole message to find its secret.
 	t.sendMsg(m, 0)
 }
 
-// hide marks a as hidden when the tunnel hides AVPs and section 4.4 allows it.
+// hide marks a call message's AVP a as hidden (section 4.3) when the
+// tunnel hides AVPs and a is one that carries the subscriber's
+// credentials, or, with HideNumbers, the subscriber's numbers.
 func (t *Tunnel) hide(a AVP) AVP {
-	if t.opts.HideAVPs && len(t.opts.Secret) > 0 && a.Type.Hideable() {
+	if !t.opts.HideAVPs || len(t.opts.Secret) == 0 || a.VendorID != 0 {
+		return a
+	}
+	switch a.Type {
+	case AVPProxyAuthenName, AVPProxyAuthenChallenge, AVPProxyAuthenID, AVPProxyAuthenResponse:
 		a.Hidden = true
+	case AVPCallingNumber, AVPCalledNumber:
+		a.Hidden = t.opts.HideNumbers
 	}
 	return a
 }
