@@ -61,7 +61,8 @@ func (r *radius) Validate() error {
 		return fmt.Errorf("retries %d is more than 10", r.Retries)
 	}
 	if r.Timeout > time.Minute {
-		return &KeyError{Key: "timeout", Err: fmt.Errorf("%v is more than a minute", r.Timeout)}
+		return errors.Join(&KeyError{Key: "timeout", Err: fmt.Errorf("%v is more than a minute", r.Timeout)},
+			&KeyError{Key: "retries", Err: errors.New("must be set with a long timeout")})
 	}
 	return nil
 }
@@ -287,7 +288,7 @@ func TestDecodeErrors(t *testing.T) {
 		{"validate hook", "[lns.radius]\nretries = 11\n",
 			"bras.conf:1: lns.radius: retries 11 is more than 10", nil},
 		{"validate hook about a key", "[lns.radius]\nretries = 1\ntimeout = 2m\n",
-			"bras.conf:3: lns.radius.timeout: 2m0s is more than a minute", nil},
+			"bras.conf:3: lns.radius.timeout: 2m0s is more than a minute\nbras.conf:2: lns.radius.retries: must be set with a long timeout", nil},
 		{"no equals", "[lns]\nlisten\n",
 			"bras.conf:2: syntax error: want 'key = value', a [section] or a # comment", ErrSyntax},
 		{"bad key", "[lns]\nlis ten = 1\n",

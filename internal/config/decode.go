@@ -569,17 +569,30 @@ func (d *decoder) finish(v reflect.Value, path string) {
 	}
 	if val, ok := v.Addr().Interface().(Validator); ok {
 		if err := val.Validate(); err != nil {
-			var ke *KeyError
-			if errors.As(err, &ke) {
-				kp := join(path, ke.Key)
-				line, set := d.set[kp]
-				if !set {
-					line = d.sections[path]
-				}
-				d.add(&Error{File: d.file, Line: line, Path: kp, Err: ke.Err})
-				return
-			}
-			d.add(&Error{File: d.file, Line: d.sections[path], Path: path, Err: err})
+			d.validateError(path, err)
 		}
 	}
+}
+
+// validateError reports what a Validate hook of the section at path
+// returned: each error of an errors.Join on its own, a KeyError at the
+// line of its key.
+func (d *decoder) validateError(path string, err error) {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		for _, e := range j.Unwrap() {
+			d.validateError(path, e)
+		}
+		return
+	}
+	var ke *KeyError
+	if !errors.As(err, &ke) {
+		d.add(&Error{File: d.file, Line: d.sections[path], Path: path, Err: err})
+		return
+	}
+	kp := join(path, ke.Key)
+	line, set := d.set[kp]
+	if !set {
+		line = d.sections[path]
+	}
+	d.add(&Error{File: d.file, Line: line, Path: kp, Err: ke.Err})
 }
