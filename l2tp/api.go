@@ -21,7 +21,8 @@ var (
 	// ErrTunnelClosed: the tunnel was closed locally, or is down.
 	ErrTunnelClosed = errors.New("l2tp: tunnel closed")
 	// ErrTieBreakerLost: our SCCRQ crossed the peer's and lost the tie
-	// breaker (section 4.4.3); the peer's tunnel is accepted instead.
+	// breaker (section 4.4.3); the peer's tunnel is accepted instead,
+	// unless both values were equal (then both tunnels are discarded).
 	ErrTieBreakerLost = errors.New("l2tp: lost the tie breaker to the peer's SCCRQ")
 	// ErrProtocol: the peer broke section 7 or sent a message we cannot
 	// accept (bad version, missing AVPs).
@@ -127,14 +128,16 @@ type TunnelOptions struct {
 	// Needs HideAVPs.
 	HideNumbers bool
 	// TieBreaker sends a Tie Breaker AVP in the SCCRQ (section 4.4.3):
-	// set it when only one tunnel to the peer is wanted.
+	// set it when only one tunnel to the peer is wanted. While the
+	// tunnel is being set up or is up, an SCCRQ from the same peer
+	// address with a higher Tie Breaker, or with none, is discarded.
 	TieBreaker bool
 
 	HelloInterval     time.Duration // idle time before a HELLO (section 6.5); 0: 60 s; <0: never
 	RecvWindow        uint16        // Receive Window Size we announce; 0: 4
 	MaxRetries        int           // retransmissions before the tunnel is cleared; 0: 5
 	RetransmitInitial time.Duration // first retransmission timeout; 0: 1 s
-	RetransmitCap     time.Duration // cap of the backoff; 0: 8 s
+	RetransmitCap     time.Duration // cap of the backoff; 0: 8 s (section 5.8: no less; the daemons' configuration refuses less)
 	AckDelay          time.Duration // how long a ZLB waits for a reply to ride on; 0: RetransmitInitial/10
 	MaxSessions       int           // sessions on the tunnel; 0: 65535
 	PeerHostName      string        // the Host Name the peer must send, when set

@@ -185,6 +185,7 @@ func TestHalfOpenReleased(t *testing.T) {
 // only one side sent a Tie Breaker, the side that included it wins; with
 // none, both tunnels open.
 func TestTieBreakerCases(t *testing.T) {
+	checkGoroutines(t)
 	tests := []struct {
 		name         string
 		ours, theirs uint64 // 0: no Tie Breaker AVP
