@@ -23,7 +23,7 @@ func udpPair(t testing.TB, lnsData func(*Tunnel, *Session, Header, []byte), lacD
 		t.Fatal(err)
 	}
 	lacRec, lnsRec := newRecorder("lac"), newRecorder("lns")
-	opts := TunnelOptions{Secret: []byte("k"), HideAVPs: true, RetransmitInitial: 100 * time.Millisecond}
+	opts := TunnelOptions{Secret: []byte("k"), HideAVPs: true, HideNumbers: true, RetransmitInitial: 100 * time.Millisecond}
 	lac, _ := NewEndpoint(lc, Config{HostName: "lac", Handler: lacRec, Data: lacData, ShutdownTimeout: time.Second})
 	lns, _ := NewEndpoint(nc, Config{HostName: "lns", Handler: lnsRec, Data: lnsData, ShutdownTimeout: time.Second, Accept: acceptAll(opts)})
 	ctx, cancel := context.WithCancel(context.Background())
@@ -69,7 +69,7 @@ func TestUDPLoopbackHiddenAVPs(t *testing.T) {
 				echoed.Add(1)
 			}
 		})
-	// The ICRQ's Calling Number travelled hidden and was revealed.
+	// The ICRQ's Calling Number travelled hidden (HideNumbers) and was revealed.
 	lnsRec.mu.Lock()
 	var ls *Session
 	for k := range lnsRec.iccn {

@@ -49,6 +49,7 @@ type GeneralConfig struct {
 	SessionsPerTunnel int            `cfg:"sessions-per-tunnel"`
 	HelloInterval     time.Duration  `cfg:"hello-interval"`
 	RetransmitInitial time.Duration  `cfg:"retransmit-initial"`
+	RetransmitCap     time.Duration  `cfg:"retransmit-cap"`
 	MaxRetries        int            `cfg:"max-retries"`
 	Auth              []string       `cfg:"auth"`
 	EchoInterval      time.Duration  `cfg:"echo-interval"`
@@ -87,6 +88,13 @@ func (g *GeneralConfig) Validate() error {
 		if _, err := parseAuth(a); err != nil {
 			return err
 		}
+	}
+	if g.RetransmitCap != 0 && g.RetransmitCap < 8*time.Second {
+		// RFC 2661 section 5.8: the cap MUST be no less than 8 seconds.
+		return &config.KeyError{Key: "retransmit-cap", Err: fmt.Errorf("%v is below 8s, the least RFC 2661 section 5.8 allows", g.RetransmitCap)}
+	}
+	if g.MaxRetries < 0 {
+		return &config.KeyError{Key: "max-retries", Err: fmt.Errorf("%d is negative", g.MaxRetries)}
 	}
 	for _, v := range []struct {
 		name string
@@ -243,6 +251,7 @@ type LNSFile struct {
 	Address      netip.AddrPort `cfg:"address,required"`
 	Secret       config.Secret  `cfg:"secret"`
 	HideAVPs     bool           `cfg:"hide-avps"`
+	HideNumbers  bool           `cfg:"hide-numbers"`
 	Preference   uint32         `cfg:"preference"`
 	Weight       uint32         `cfg:"weight"`
 	AssignmentID string         `cfg:"assignment-id"`
@@ -256,7 +265,10 @@ type LNSFile struct {
 // Validate checks an LNS section.
 func (l *LNSFile) Validate() error {
 	if l.HideAVPs && l.Secret.Empty() {
-		return errors.New("hide-avps needs a secret (RFC 2661 section 4.3)")
+		return &config.KeyError{Key: "hide-avps", Err: errors.New("needs a secret (RFC 2661 section 4.3)")}
+	}
+	if l.HideNumbers && !l.HideAVPs {
+		return &config.KeyError{Key: "hide-numbers", Err: errors.New("needs hide-avps = true")}
 	}
 	if l.MaxSessions < 0 || l.MaxSessions > 65535 {
 		return fmt.Errorf("max-sessions %d: want 0 to 65535", l.MaxSessions)
@@ -309,7 +321,7 @@ func (c *FileConfig) Routes() (*Routes, error) {
 	var order []Route
 	var def []LNS
 	for _, f := range c.LNS {
-		l := LNS{Name: f.Name, Addr: f.Address, Secret: f.Secret.Bytes(), HideAVPs: f.HideAVPs,
+		l := LNS{Name: f.Name, Addr: f.Address, Secret: f.Secret.Bytes(), HideAVPs: f.HideAVPs, HideNumbers: f.HideNumbers,
 			Preference: f.Preference, Weight: f.Weight, AssignmentID: f.AssignmentID, MaxSessions: f.MaxSessions}
 		for _, r := range f.Realms {
 			k.realm[r] = append(k.realm[r], l)
@@ -359,7 +371,7 @@ func RunDaemon(ctx context.Context, c *FileConfig, o DaemonOptions) error {
 	cfg := Config{
 		Logger: log, Routes: routes, HoldDown: g.HoldDown, DialTimeout: g.DialTimeout, CallTimeout: g.CallTimeout,
 		SessionsPerTunnel: g.SessionsPerTunnel, HeldFrames: g.HeldFrames, ReadyWait: g.ReadyWait, Shards: g.Shards, Workers: g.Workers,
-		Tunnel: l2tp.TunnelOptions{HelloInterval: g.HelloInterval, RetransmitInitial: g.RetransmitInitial, MaxRetries: g.MaxRetries},
+		Tunnel: l2tp.TunnelOptions{HelloInterval: g.HelloInterval, RetransmitInitial: g.RetransmitInitial, RetransmitCap: g.RetransmitCap, MaxRetries: g.MaxRetries},
 		Echo:   ppp.EchoConfig{Interval: g.EchoInterval, MaxFailures: g.EchoFailures},
 	}
 	for _, a := range g.Auth {

@@ -231,6 +231,7 @@ func (l *LAC) dial(ctx context.Context, n LNS) (Tunnel, error) {
 	o := l.cfg.Tunnel
 	o.Secret = n.Secret
 	o.HideAVPs = n.HideAVPs && len(n.Secret) > 0
+	o.HideNumbers = o.HideAVPs && n.HideNumbers
 	o.MaxSessions = n.MaxSessions
 	if o.MaxSessions <= 0 {
 		o.MaxSessions = l.cfg.SessionsPerTunnel

@@ -46,7 +46,8 @@ type LNS struct {
 	// MaxSessions caps the sessions of one tunnel; a further session opens
 	// a second tunnel to the same LNS. 0: the LAC's default.
 	MaxSessions int
-	HideAVPs    bool // hide the AVPs section 4.3 allows (needs Secret)
+	HideAVPs    bool // hide the proxy authentication AVPs (section 4.3; needs Secret)
+	HideNumbers bool // with HideAVPs, Calling and Called Number too
 }
 
 func (l LNS) String() string {

@@ -44,6 +44,35 @@ type LNSSection struct {
 	// Buffers of the tunnels' UDP socket in bytes; default 4 MiB each.
 	UDPReceiveBuffer int `cfg:"udp-receive-buffer"`
 	UDPSendBuffer    int `cfg:"udp-send-buffer"`
+
+	// L2TP control channel and tunnel set-up (RFC 2661 section 5.8).
+	RetransmitCap      time.Duration `cfg:"retransmit-cap"`         // longest wait between retransmissions; default 8s, no less
+	MaxRetries         int           `cfg:"max-retries"`            // retransmissions before a tunnel is cleared; default 5
+	MaxHalfOpen        int           `cfg:"max-half-open"`          // tunnels being set up, in total; default 1024
+	MaxHalfOpenPerPeer int           `cfg:"max-half-open-per-peer"` // tunnels being set up from one address; default 64
+}
+
+// Validate checks the [lns] keys that need no other section.
+func (l *LNSSection) Validate() error {
+	return checkTunnelKeys(l.RetransmitCap, map[string]int{
+		"max-retries": l.MaxRetries, "max-half-open": l.MaxHalfOpen, "max-half-open-per-peer": l.MaxHalfOpenPerPeer,
+	})
+}
+
+// checkTunnelKeys refuses a retransmission cap below 8 s (RFC 2661
+// section 5.8: the cap MUST be no less than 8 seconds; 0 is the default)
+// and negative counts.
+func checkTunnelKeys(retransmitCap time.Duration, counts map[string]int) error {
+	var errs []error
+	if retransmitCap != 0 && retransmitCap < 8*time.Second {
+		errs = append(errs, &config.KeyError{Key: "retransmit-cap", Err: fmt.Errorf("%v is below 8s, the least RFC 2661 section 5.8 allows", retransmitCap)})
+	}
+	for _, k := range []string{"max-retries", "max-half-open", "max-half-open-per-peer"} {
+		if n, ok := counts[k]; ok && n < 0 {
+			errs = append(errs, &config.KeyError{Key: k, Err: fmt.Errorf("%d is negative", n)})
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // TUNSection is [tun].
@@ -81,7 +110,7 @@ type LACSection struct {
 	HostName      string         `cfg:"host-name"`      // the Host Name AVP it sends; default the section name
 	Secret        config.Secret  `cfg:"secret"`         // tunnel secret (RFC 2661 section 5.1.1)
 	NoAuth        bool           `cfg:"no-tunnel-auth"` // allow this LAC without tunnel authentication
-	HideAVPs      bool           `cfg:"hide-avps"`
+	HideAVPs      bool           `cfg:"hide-avps"`      // hide the proxy authentication AVPs (RFC 2661 section 4.3)
 	AllowedFrom   []netip.Prefix `cfg:"allowed-from"`   // source prefixes; default any
 	HelloInterval time.Duration  `cfg:"hello-interval"` // default 60s
 	MaxSessions   int            `cfg:"max-sessions"`   // per tunnel; default 65535
@@ -177,6 +206,18 @@ func (c *FileConfig) defaults() {
 	}
 	if c.LNS.UDPSendBuffer == 0 {
 		c.LNS.UDPSendBuffer = udpio.DefaultBuffer
+	}
+	if c.LNS.RetransmitCap == 0 {
+		c.LNS.RetransmitCap = 8 * time.Second
+	}
+	if c.LNS.MaxRetries == 0 {
+		c.LNS.MaxRetries = 5
+	}
+	if c.LNS.MaxHalfOpen == 0 {
+		c.LNS.MaxHalfOpen = 1024
+	}
+	if c.LNS.MaxHalfOpenPerPeer == 0 {
+		c.LNS.MaxHalfOpenPerPeer = 64
 	}
 	if c.TUN.Name == "" {
 		c.TUN.Name = "bras0"

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/url"
 	"slices"
+	"sync/atomic"
 
 	"github.com/bras-project/bras/accounting"
 	"github.com/bras-project/bras/dataplane"
@@ -49,6 +50,15 @@ func (s *Server) RegisterMetrics(r *metrics.Registry) {
 	})
 	r.CounterFunc(metrics.L2TPRetransmits, "L2TP control messages retransmitted.", nil, metrics.Load(&st.Retransmits))
 	r.CounterFunc(metrics.L2TPMalformed, "L2TP datagrams that did not parse.", nil, metrics.Load(&st.Malformed))
+	r.CounterFuncs(metrics.L2TPDropped, "L2TP control messages and SCCRQs dropped, by reason.", "reason", map[string]*atomic.Uint64{
+		"unknown-tunnel":       &st.UnknownTunnel,
+		"tunnel-zero":          &st.TunnelZero,
+		"inbox-full":           &st.InboxFull,
+		"tunnel-limit":         &st.TunnelLimit,
+		"half-open-limit":      &st.HalfOpenLimit,
+		"half-open-peer-limit": &st.HalfOpenPeerLimit,
+		"tie-breaker":          &st.TieBreakerDrops,
+	})
 	r.CounterFunc(metrics.L2TPAuthFailures, "L2TP tunnel authentication failures (StopCCN result 4).", nil, metrics.Load(&st.AuthFailures))
 	udpio.RegisterMetrics(r, s.deps.Conn)
 	r.CounterVecFunc(metrics.DataplanePackets, "Packets forwarded by the data plane by direction.", []string{"direction"}, func(emit func(float64, ...string)) {

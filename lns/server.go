@@ -177,6 +177,9 @@ func NewServer(cfg *FileConfig, d Deps) (*Server, error) {
 		Accept:     s.accept,
 		Handler:    (*l2tpEvents)(s),
 		Data:       s.onData,
+
+		MaxHalfOpen:        cfg.LNS.MaxHalfOpen,
+		MaxHalfOpenPerPeer: cfg.LNS.MaxHalfOpenPerPeer,
 	})
 	if err != nil {
 		return nil, err
@@ -296,6 +299,8 @@ func (s *Server) accept(peer netip.AddrPort, hostName string) (l2tp.TunnelOption
 			HideAVPs:      l.HideAVPs,
 			HelloInterval: l.HelloInterval,
 			MaxSessions:   l.MaxSessions,
+			RetransmitCap: s.cfg.LNS.RetransmitCap,
+			MaxRetries:    s.cfg.LNS.MaxRetries,
 		}, nil
 	}
 	s.log.Warn("tunnel refused: unknown LAC", "peer", peer.String(), "host_name", hostName)

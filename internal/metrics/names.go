@@ -60,6 +60,9 @@ const (
 	L2TPRetransmits = "bras_l2tp_retransmits_total"
 	// L2TPMalformed counts dropped malformed L2TP packets ("reason").
 	L2TPMalformed = "bras_l2tp_malformed_total"
+	// L2TPDropped counts control messages and SCCRQs the L2TP endpoint
+	// dropped ("reason": "tunnel-zero", "half-open-limit", ...).
+	L2TPDropped = "bras_l2tp_dropped_total"
 	// L2TPAuthFailures counts tunnels refused for a wrong Challenge
 	// Response (RFC 2661, section 5.1.1).
 	L2TPAuthFailures = "bras_l2tp_tunnel_auth_failures_total"
