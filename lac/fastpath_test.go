@@ -18,16 +18,7 @@ import (
 // refuses to start, and with its capabilities the same configuration loads
 // the fast path.
 func TestAutoFallsBackWithoutBPF(t *testing.T) {
-	testenv.RequireRoot(t)
-	ns := testenv.NewNetns(t, "fb")
-	for _, c := range [][]string{
-		{"ip", "link", "add", "fb-a", "type", "veth", "peer", "name", "fb-b"},
-		{"ip", "link", "set", "fb-a", "up"}, {"ip", "link", "set", "fb-b", "up"},
-		{"sysctl", "-qw", "net.ipv4.conf.all.forwarding=1"},
-		{"sysctl", "-qw", "net.ipv4.conf.fb-a.forwarding=1"},
-	} {
-		ns.MustRun(t, c[0], c[1:]...)
-	}
+	ns := testenv.NewVethNetns(t, "fb", "fb-a", "fb-b")
 	cfg := func(engine string) *FileConfig {
 		return &FileConfig{Dataplane: dataplane.Settings{Engine: engine, Interfaces: []string{"fb-a"}}}
 	}

@@ -20,16 +20,7 @@ import (
 // engine = xdp refuses to start. With its capabilities the same
 // configuration loads the fast path, so the fallback is the refusal's doing.
 func TestAutoFallsBackWithoutBPF(t *testing.T) {
-	testenv.RequireRoot(t)
-	ns := testenv.NewNetns(t, "fb")
-	for _, c := range [][]string{
-		{"ip", "link", "add", "fb-a", "type", "veth", "peer", "name", "fb-b"},
-		{"ip", "link", "set", "fb-a", "up"}, {"ip", "link", "set", "fb-b", "up"},
-		{"sysctl", "-qw", "net.ipv4.conf.all.forwarding=1"},
-		{"sysctl", "-qw", "net.ipv4.conf.fb-a.forwarding=1"},
-	} {
-		ns.MustRun(t, c[0], c[1:]...)
-	}
+	ns := testenv.NewVethNetns(t, "fb", "fb-a", "fb-b")
 	cfg := func(engine string) *FileConfig {
 		c := &FileConfig{Dataplane: dataplane.Settings{Engine: engine, Interfaces: []string{"fb-a"}}}
 		c.LNS.Listen = netip.MustParseAddrPort("0.0.0.0:1701")

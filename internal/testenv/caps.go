@@ -3,6 +3,7 @@ package testenv
 import (
 	"fmt"
 	"runtime"
+	"testing"
 
 	"golang.org/x/sys/unix"
 )
@@ -45,4 +46,21 @@ func WithoutBPF(fn func() error) error {
 		runtime.Goexit()
 	}
 	return ferr
+}
+
+// NewVethNetns is NewNetns with a veth pair a–b inside, both ends up and
+// IPv4 forwarding on a: where a fast path can attach (XDP on a veth,
+// dataplane refuses an interface that does not forward).
+func NewVethNetns(t testing.TB, prefix, a, b string) *Netns {
+	t.Helper()
+	ns := NewNetns(t, prefix)
+	for _, c := range [][]string{
+		{"ip", "link", "add", a, "type", "veth", "peer", "name", b},
+		{"ip", "link", "set", a, "up"}, {"ip", "link", "set", b, "up"},
+		{"sysctl", "-qw", "net.ipv4.conf.all.forwarding=1"},
+		{"sysctl", "-qw", "net.ipv4.conf." + a + ".forwarding=1"},
+	} {
+		ns.MustRun(t, c[0], c[1:]...)
+	}
+	return ns
 }
