@@ -368,7 +368,7 @@ func TestLNSEndToEnd(t *testing.T) {
 		l.flood.Store(&dst)
 		defer l.flood.Store(nil)
 		full := measure(s, 2*time.Second)
-		out := l.lns.MustRun(t, "sh", "-c", fmt.Sprintf("printf 'User-Name = erin\\nFilter-Id = \"2000/2000\"\\n' | radclient -x 127.0.0.1:3799 coa coasecret"))
+		out := l.lns.MustRun(t, "sh", "-c", "printf 'User-Name = erin\\nFilter-Id = \"2000/2000\"\\nEvent-Timestamp = %s\\n' \"$(date +%s)\" | radclient -x 127.0.0.1:3799 coa coasecret")
 		if !strings.Contains(out, "CoA-ACK") {
 			t.Fatalf("radclient CoA: %s", out)
 		}
@@ -405,14 +405,19 @@ func TestLNSEndToEnd(t *testing.T) {
 	})
 
 	t.Run("Disconnect-Request from radclient", func(t *testing.T) {
-		out := l.lns.MustRun(t, "sh", "-c", "printf 'User-Name = bob\\n' | radclient -x 127.0.0.1:3799 disconnect coasecret")
+		out := l.lns.MustRun(t, "sh", "-c", "printf 'User-Name = bob\\nEvent-Timestamp = %s\\n' \"$(date +%s)\" | radclient -x 127.0.0.1:3799 disconnect coasecret")
 		if !strings.Contains(out, "Disconnect-ACK") {
 			t.Fatalf("radclient disconnect: %s", out)
 		}
 		waitCDN(t, bob, 10*time.Second)
-		out = l.lns.MustRun(t, "sh", "-c", "printf 'User-Name = nobody\\n' | radclient -x 127.0.0.1:3799 disconnect coasecret || true")
+		out = l.lns.MustRun(t, "sh", "-c", "printf 'User-Name = nobody\\nEvent-Timestamp = %s\\n' \"$(date +%s)\" | radclient -x 127.0.0.1:3799 disconnect coasecret || true")
 		if !strings.Contains(out, "Disconnect-NAK") || !strings.Contains(out, "Session-Context-Not-Found") {
 			t.Fatalf("disconnect of an unknown user: %s", out)
+		}
+		// Without Event-Timestamp: refused (RFC 5176 section 6.3).
+		out = l.lns.MustRun(t, "sh", "-c", "printf 'User-Name = nobody\\n' | radclient -x 127.0.0.1:3799 disconnect coasecret || true")
+		if !strings.Contains(out, "Disconnect-NAK") || !strings.Contains(out, "Missing-Attribute") {
+			t.Fatalf("disconnect without Event-Timestamp: %s", out)
 		}
 		// RADIUS accounting: bob's Stop with Admin-Reset reached FreeRADIUS.
 		deadline := time.Now().Add(10 * time.Second)
