@@ -25,7 +25,8 @@ type Session struct {
 	req       CallRequest
 	icrq      *Message
 	iccn      *Message
-	announced bool // SessionUp was called
+	cdn       *Message // the peer's CDN (disccause.go)
+	announced bool     // SessionUp was called
 	gone      bool
 }
 
@@ -242,6 +243,7 @@ func (t *Tunnel) callMessage(sid uint16, m *Message) {
 		}
 		t.ep.stats.Malformed.Add(1)
 	case MsgCDN:
+		s.cdn = m
 		t.callEvent(s, CallRecvCDN, m, resultOf(m))
 	default:
 		ok := m.Validate() == nil
