@@ -190,8 +190,8 @@ func (s *Server) SessionsUp() int { return int(s.up.Load()) }
 func (s *Server) countUp(d int64) { s.up.Add(d) }
 
 // Run serves until ctx is done, then shuts down gracefully: every session
-// gets its accounting Stop with cause NAS-Reboot and a CDN, every tunnel a
-// StopCCN.
+// gets its accounting Stop with cause Admin-Reboot and a CDN, every tunnel
+// a StopCCN.
 func (s *Server) Run(ctx context.Context) error {
 	s.ctx = ctx
 	shardCtx, stopShards := context.WithCancel(context.Background())
@@ -230,7 +230,7 @@ func (s *Server) Run(ctx context.Context) error {
 	s.log.Info("LNS shutting down", "sessions", len(s.snapshot()))
 	for _, ss := range s.snapshot() {
 		done := make(chan struct{})
-		if ss.sh.send(shardCtx, event{kind: evDisconnect, s: ss, cause: accounting.CauseNASReboot, done: done}) {
+		if ss.sh.send(shardCtx, event{kind: evDisconnect, s: ss, cause: causeShutdown, done: done}) {
 			<-done
 		}
 	}
@@ -241,7 +241,7 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	for _, ss := range s.snapshot() {
 		done := make(chan struct{})
-		if ss.sh.send(shardCtx, event{kind: evCallDown, s: ss, lostTunnel: false, done: done}) {
+		if ss.sh.send(shardCtx, event{kind: evCallDown, s: ss, cause: causeShutdown, done: done}) {
 			<-done
 		}
 	}
@@ -395,7 +395,7 @@ func (e *l2tpEvents) SessionDown(c *l2tp.Session, rc l2tp.ResultCode) {
 		return
 	}
 	lost := c.Tunnel().State() != l2tp.CtrlEstablished
-	ev := event{kind: evCallDown, s: ss, lostTunnel: lost}
+	ev := event{kind: evCallDown, s: ss, lostTunnel: lost, cause: callDownCause(rc, c.CDN(), lost)}
 	if !ss.sh.post(ev) {
 		// Never lose a teardown: wait for room on another goroutine.
 		go ss.sh.send(context.Background(), ev)
