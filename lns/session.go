@@ -565,11 +565,11 @@ func (s *session) callDown(ev event, now time.Time) {
 		// The subscriber's LCP Terminate-Request came first (after
 		// its Terminate-Ack PPP waits a restart period in Stopping
 		// before it reports Down, RFC 1661 section 4.4, zrc), or in
-		// the same burst as the CDN: the
-		// endpoint's one socket reader posts the frame to this shard
-		// before the tunnel goroutine posts the CDN. The LAC's CDN
-		// (lost carrier on the PADT that followed) is the consequence
-		// (RFC 2866 section 5.10: User-Request).
+		// the same burst as the CDN: the endpoint's one socket
+		// reader posts the frame to this shard before the tunnel
+		// goroutine posts the CDN. The LAC's CDN (lost carrier on the
+		// PADT that followed) is the consequence (RFC 2866 section
+		// 5.10: User-Request).
 		s.teardown(accounting.CauseUserRequest, false, "call disconnected by the LAC after the subscriber's Terminate-Request", now)
 	case ev.lostTunnel:
 		s.teardown(ev.cause, false, "tunnel to the LAC gone", now)
