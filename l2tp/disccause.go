@@ -131,3 +131,24 @@ func FindPPPDisconnectCause(m *Message) (d PPPDisconnectCause, ok bool) {
 // call ended otherwise. Read it from Handler.SessionDown (or after it):
 // it is not modified afterwards.
 func (s *Session) CDN() *Message { return s.cdn }
+
+// DisconnectWithCause is Disconnect with a PPP Disconnect Cause Code AVP
+// in the CDN, to tell the peer why PPP ended (RFC 3145 section 4).
+func (s *Session) DisconnectWithCause(rc ResultCode, d PPPDisconnectCause) {
+	s.t.do(func() {
+		if s.gone {
+			return
+		}
+		s.discCause = &d
+		s.t.callEvent(s, CallClose, nil, rc)
+	})
+}
+
+// cdnExtra is what our CDN for s carries besides its Result Code and
+// Assigned Session ID.
+func (s *Session) cdnExtra() []AVP {
+	if s.discCause == nil {
+		return nil
+	}
+	return []AVP{s.discCause.AVP()}
+}

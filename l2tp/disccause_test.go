@@ -2,8 +2,11 @@ package l2tp
 
 import (
 	"bytes"
+	"context"
 	"testing"
+	"time"
 
+	"github.com/bras-project/bras/l2tp/l2tptest"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -113,4 +116,33 @@ func FuzzParsePPPDisconnectCause(f *testing.F) {
 			t.Fatalf("re-parse: %+v, %v; want %+v", d2, err, d)
 		}
 	})
+}
+
+// TestDisconnectWithCause: a CDN sent with a PPP Disconnect Cause Code
+// reaches the peer, whose Session.CDN holds it (RFC 3145 section 4).
+func TestDisconnectWithCause(t *testing.T) {
+	checkGoroutines(t)
+	want := PPPDisconnectCause{Code: DiscNormal, Direction: DirectionPeer, Message: "subscriber hung up"}
+	p := newPair(t, l2tptest.Impairment{}, acceptAll(fastOpts("")), false)
+	p.lnsRec.onUp = func(s *Session) { s.DisconnectWithCause(ResultCode{Result: uint16(CDNLostCarrier)}, want) }
+	tn, err := p.lac.Dial(context.Background(), lnsAddr, fastOpts(""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := tn.PlaceCall(CallRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, "the call disconnected by the LNS", func() bool { return p.lacRec.sessionsDown.Load() == 1 })
+	p.lacRec.mu.Lock()
+	rc := p.lacRec.sessRC[s]
+	p.lacRec.mu.Unlock()
+	if rc.Result != uint16(CDNLostCarrier) {
+		t.Errorf("CDN result %+v", rc)
+	}
+	got, ok := FindPPPDisconnectCause(s.CDN()) // set before SessionDown, which waitFor saw
+
+	if !ok || got != want {
+		t.Errorf("CDN cause %+v (found %v), want %+v", got, ok, want)
+	}
 }

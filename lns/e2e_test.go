@@ -573,6 +573,7 @@ func TestLNSTeardownCauses(t *testing.T) {
 		{Name: "mona", Password: "pw"}, {Name: "nick", Password: "pw"}, {Name: "olga", Password: "pw"},
 		{Name: "pete", Password: "pw", Reply: []testenv.RadiusAttr{{Name: "Session-Timeout", Value: "2"}}},
 		{Name: "rita", Password: "pw"}, {Name: "sam", Password: "pw"}, {Name: "tess", Password: "pw"},
+		{Name: "vera", Password: "pw"},
 	}
 	l := startLabDB(t, users)
 	ctx := context.Background()
@@ -649,6 +650,15 @@ func TestLNSTeardownCauses(t *testing.T) {
 		waitUp(t, s)
 		s.call.Disconnect(l2tp.ResultCode{Result: uint16(l2tp.CDNAdmin), HasError: true, Message: "LAC shutting down"})
 		l.waitStop(t, "nick", "Admin-Reset")
+	})
+	t.Run("CDN with an RFC 3145 normal disconnection by the subscriber is User-Request", func(t *testing.T) {
+		// The LAC's own PPP saw the Terminate-Request: the Disconnect
+		// Cause Code says more than the Result Code.
+		s := lac.dialAuth("vera", "pw", "02:00:00:00:01:0f", ppp.AuthPAP)
+		waitUp(t, s)
+		s.call.DisconnectWithCause(l2tp.ResultCode{Result: uint16(l2tp.CDNAdmin)},
+			l2tp.PPPDisconnectCause{Code: l2tp.DiscNormal, Direction: l2tp.DirectionPeer})
+		l.waitStop(t, "vera", "User-Request")
 	})
 	t.Run("CDN with a general error is NAS-Error", func(t *testing.T) {
 		s := lac.dialAuth("olga", "pw", "02:00:00:00:01:09", ppp.AuthPAP)
