@@ -21,7 +21,8 @@ var (
 	// ErrTunnelClosed: the tunnel was closed locally, or is down.
 	ErrTunnelClosed = errors.New("l2tp: tunnel closed")
 	// ErrTieBreakerLost: our SCCRQ crossed the peer's and lost the tie
-	// breaker (section 4.4.3); the peer's tunnel is accepted instead.
+	// breaker (section 4.4.3); the peer's tunnel is accepted instead,
+	// unless both values were equal (then both tunnels are discarded).
 	ErrTieBreakerLost = errors.New("l2tp: lost the tie breaker to the peer's SCCRQ")
 	// ErrProtocol: the peer broke section 7 or sent a message we cannot
 	// accept (bad version, missing AVPs).
@@ -88,6 +89,16 @@ type Config struct {
 	// flood of SCCRQs costs a bounded number of goroutines.
 	MaxTunnels int
 
+	// MaxHalfOpen bounds the accepted tunnels whose set-up is not
+	// complete (SCCRQ received, SCCCN not yet, or refused and lingering),
+	// in total (default 1024) and from one peer address
+	// (MaxHalfOpenPerPeer, default 64). SCCRQs beyond either are dropped
+	// and counted (Stats.HalfOpenLimit, Stats.HalfOpenPeerLimit): a flood
+	// of SCCRQs cannot hold a tunnel per SCCRQ for a retransmission
+	// cycle, and one source cannot take every slot.
+	MaxHalfOpen        int
+	MaxHalfOpenPerPeer int
+
 	// ShutdownTimeout bounds how long Run waits, after its context is
 	// done, for the StopCCNs of every tunnel to be acknowledged
 	// (default 2 s).
@@ -104,19 +115,29 @@ type TunnelOptions struct {
 	// RequireAuth also refuses a peer that does not challenge us
 	// (mutual authentication). It needs Secret.
 	RequireAuth bool
-	// HideAVPs hides the AVPs that section 4.4 allows to be hidden, in
-	// every message but the SCCRQ (the accepting side looks the secret up
-	// from the SCCRQ's Host Name). Needs Secret.
+	// HideAVPs hides the AVPs that carry the subscriber's credentials,
+	// Proxy Authen Name, Challenge, ID and Response (section 4.4.5), with
+	// the hiding of section 4.3, in the call messages. Needs Secret. The
+	// AVPs of SCCRQ, SCCRP and SCCCN are never hidden: a peer may look
+	// its secret up only once it has parsed them (xl2tpd does, from the
+	// SCCRP), and they carry nothing secret (the Challenge Response is a
+	// hash already). Proxy Authen Type says nothing secret either.
 	HideAVPs bool
+	// HideNumbers also hides Calling Number and Called Number (section
+	// 4.4.5: the subscriber's line and MAC address) in ICRQ and OCRQ.
+	// Needs HideAVPs.
+	HideNumbers bool
 	// TieBreaker sends a Tie Breaker AVP in the SCCRQ (section 4.4.3):
-	// set it when only one tunnel to the peer is wanted.
+	// set it when only one tunnel to the peer is wanted. While the
+	// tunnel is being set up or is up, an SCCRQ from the same peer
+	// address with a higher Tie Breaker, or with none, is discarded.
 	TieBreaker bool
 
 	HelloInterval     time.Duration // idle time before a HELLO (section 6.5); 0: 60 s; <0: never
 	RecvWindow        uint16        // Receive Window Size we announce; 0: 4
 	MaxRetries        int           // retransmissions before the tunnel is cleared; 0: 5
 	RetransmitInitial time.Duration // first retransmission timeout; 0: 1 s
-	RetransmitCap     time.Duration // cap of the backoff; 0: 8 s
+	RetransmitCap     time.Duration // cap of the backoff; 0: 8 s (section 5.8: no less; the daemons' configuration refuses less)
 	AckDelay          time.Duration // how long a ZLB waits for a reply to ride on; 0: RetransmitInitial/10
 	MaxSessions       int           // sessions on the tunnel; 0: 65535
 	PeerHostName      string        // the Host Name the peer must send, when set

@@ -257,6 +257,36 @@ func (t *Tunnel) callMessage(sid uint16, m *Message) {
 	}
 }
 
+// unknownMandatoryInCall handles a session-scoped message with an
+// unrecognised mandatory AVP (section 4.1): the session it belongs to is
+// terminated with CDN, the tunnel and its other sessions stay up. A
+// request that would open a session (ICRQ, OCRQ), or a reply for a session
+// we no longer have, gets a CDN to the peer's Assigned Session ID.
+func (t *Tunnel) unknownMandatoryInCall(sid uint16, m *Message, um *UnknownMandatoryAVPError) {
+	if t.ctrl != CtrlEstablished {
+		t.ep.stats.UnexpectedMsg.Add(1)
+		return
+	}
+	if s := t.calls[sid]; sid != 0 && s != nil {
+		t.ep.debugLimited("l2tp: clearing a session: unknown mandatory AVP", "tunnel_id", t.localID, "session_id", s.localID, "peer", t.peer, "err", um)
+		t.closeCall(s, um.Result(), true)
+		return
+	}
+	switch m.Type {
+	case MsgICRQ, MsgOCRQ, MsgICRP, MsgOCRP:
+	default:
+		return // nothing to clear and nobody to answer
+	}
+	a, ok := m.Find(AVPAssignedSessionID)
+	psid, err := a.Uint16()
+	if !ok || err != nil || psid == 0 {
+		return
+	}
+	t.ep.stats.SessionsRefused.Add(1)
+	t.ep.debugLimited("l2tp: refusing a call: unknown mandatory AVP", "tunnel_id", t.localID, "peer", t.peer, "err", um)
+	t.sendCDN(0, psid, um.Result())
+}
+
 func isIC(t MsgType) bool { return t == MsgICRQ || t == MsgICRP || t == MsgICCN }
 
 func hasAction(acts []Action, a Action) bool {

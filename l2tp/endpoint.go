@@ -33,13 +33,16 @@ type Endpoint struct {
 	now   func() time.Time
 	stats Stats
 
-	mu       sync.RWMutex
-	tunnels  map[uint16]*Tunnel  // by local Tunnel ID
-	byPeer   map[peerKey]*Tunnel // accepted tunnels by (peer, peer's Tunnel ID)
-	sessions map[uint32]*Session // by local tunnel<<16 | local session, for data
+	mu            sync.RWMutex
+	tunnels       map[uint16]*Tunnel  // by local Tunnel ID
+	byPeer        map[peerKey]*Tunnel // accepted tunnels by (peer, peer's Tunnel ID)
+	halfOpen      map[netip.Addr]int  // accepted tunnels not yet established, by peer address
+	halfOpenTotal int
+	sessions      map[uint32]*Session // by local tunnel<<16 | local session, for data
 
 	running   atomic.Bool
-	lastDebug atomic.Int64  // unix nanoseconds of the last rate-limited debug line
+	lastDebug atomic.Int64 // unix nanoseconds of the last rate-limited debug line
+	peerLog   peerLog
 	stopping  chan struct{} // closed when Run's context is done
 	startMu   sync.Mutex    // orders tunnel starts (wg.Add) before Run's wg.Wait
 	closing   bool          // under startMu: Run is shutting down, no new tunnel
@@ -72,6 +75,12 @@ func NewEndpoint(conn net.PacketConn, cfg Config) (*Endpoint, error) {
 	if cfg.MaxTunnels <= 0 {
 		cfg.MaxTunnels = 4096
 	}
+	if cfg.MaxHalfOpen <= 0 {
+		cfg.MaxHalfOpen = 1024
+	}
+	if cfg.MaxHalfOpenPerPeer <= 0 {
+		cfg.MaxHalfOpenPerPeer = 64
+	}
 	if cfg.ShutdownTimeout <= 0 {
 		cfg.ShutdownTimeout = 2 * time.Second
 	}
@@ -87,6 +96,7 @@ func NewEndpoint(conn net.PacketConn, cfg Config) (*Endpoint, error) {
 		now:      cfg.Now,
 		tunnels:  make(map[uint16]*Tunnel),
 		byPeer:   make(map[peerKey]*Tunnel),
+		halfOpen: make(map[netip.Addr]int),
 		sessions: make(map[uint32]*Session),
 		stopping: make(chan struct{}),
 	}
@@ -267,20 +277,35 @@ func (e *Endpoint) input(b []byte, from netip.AddrPort) {
 	t.post(inPacket{b: append([]byte(nil), b...), from: from})
 }
 
-// newTunnelInput handles a control message for Tunnel ID 0: only an SCCRQ
-// may carry it (section 3.1: the peer does not know our ID yet).
+// newTunnelInput handles a control message for Tunnel ID 0. Only an
+// SCCRQ may carry it: the peer addresses everything else to the Tunnel ID
+// of our Assigned Tunnel ID AVP (section 4.4.3), except a StopCCN sent
+// before it could read that AVP, which names the peer's own.
 func (e *Endpoint) newTunnelInput(b []byte, h Header, payload []byte, from netip.AddrPort) {
 	if len(payload) == 0 {
 		e.stats.UnknownTunnel.Add(1) // a ZLB for no tunnel
 		return
 	}
 	m, err := ParseMessage(payload, nil)
+	switch {
+	case m.Type == MsgStopCCN:
+		e.stopCCNForZero(b, &m, err, from)
+		return
+	case m.Type != MsgSCCRQ:
+		if err != nil && !m.Type.Known() {
+			e.stats.Malformed.Add(1)
+			return
+		}
+		e.stats.TunnelZero.Add(1)
+		e.logPeer(slog.LevelDebug, from.Addr(), "l2tp: dropping a control message for Tunnel ID 0 that is not an SCCRQ", "msg", m.Type)
+		return
+	}
 	// A peer may hide AVPs of its SCCRQ (section 4.3): the secret comes
 	// from Accept, by the Host Name, which is never hidden.
 	var asked bool
 	var opts TunnelOptions
 	var acceptErr error
-	if errors.Is(err, ErrNoSecret) && m.Type == MsgSCCRQ && e.cfg.Accept != nil {
+	if errors.Is(err, ErrNoSecret) && e.cfg.Accept != nil {
 		if host, ok := peekHostName(payload); ok {
 			asked = true
 			opts, acceptErr = e.cfg.Accept(from, host)
@@ -289,16 +314,10 @@ func (e *Endpoint) newTunnelInput(b []byte, h Header, payload []byte, from netip
 			}
 		}
 	}
-	if err != nil || m.Type != MsgSCCRQ {
-		var um *UnknownMandatoryAVPError
-		if !errors.As(err, &um) {
-			if err != nil {
-				e.stats.Malformed.Add(1)
-			} else {
-				e.stats.UnknownTunnel.Add(1)
-			}
-			return
-		}
+	var um *UnknownMandatoryAVPError
+	if err != nil && !errors.As(err, &um) {
+		e.stats.Malformed.Add(1)
+		return
 	}
 	a, ok := m.Find(AVPAssignedTunnelID)
 	peerTID, verr := a.Uint16()
@@ -320,32 +339,11 @@ func (e *Endpoint) newTunnelInput(b []byte, h Header, payload []byte, from netip
 		return
 	default:
 	}
-	e.mu.RLock()
-	full := len(e.tunnels) >= e.cfg.MaxTunnels
-	e.mu.RUnlock()
-	if full {
-		e.stats.TunnelLimit.Add(1)
+	if !e.admit(from) {
 		return
 	}
-	// Tie breaker, section 4.4.3: an SCCRQ from a peer we are dialing.
-	if tb, ok := m.Find(AVPTieBreaker); ok && len(tb.Value) == 8 {
-		theirs := binary.BigEndian.Uint64(tb.Value)
-		for _, d := range e.Tunnels() {
-			st := CtrlState(d.state.Load())
-			if d.accepted || d.peer.Addr() != from.Addr() || d.tieBreaker == 0 || st == CtrlIdle {
-				continue
-			}
-			// Still a winner once our tunnel is up: a late copy of the
-			// loser's SCCRQ must not open a second tunnel.
-			if d.tieBreaker < theirs {
-				e.stats.UnexpectedMsg.Add(1) // we win: the peer drops its tunnel
-				e.log.Info("l2tp: won the tie breaker, discarding the peer's SCCRQ", "peer", from)
-				return
-			}
-			if st == CtrlWaitCtlReply {
-				d.post(inPacket{lostTie: true})
-			}
-		}
+	if e.tieBreak(&m, from) {
+		return
 	}
 	host := ""
 	if a, ok := m.Find(AVPHostName); ok {
@@ -366,11 +364,11 @@ func (e *Endpoint) newTunnelInput(b []byte, h Header, payload []byte, from netip
 	}
 	if refuse != nil {
 		e.stats.TunnelsRefused.Add(1)
-		e.log.Warn("l2tp: refusing tunnel", "peer", from, "host", host, "err", err)
+		e.logPeer(slog.LevelWarn, from.Addr(), "l2tp: refusing tunnel", "host", host, "err", err)
 	}
 	t, err = e.newTunnel(from, opts, true)
 	if err != nil {
-		e.log.Warn("l2tp: cannot accept tunnel", "peer", from, "err", err)
+		e.logPeer(slog.LevelWarn, from.Addr(), "l2tp: cannot accept tunnel", "err", err)
 		return
 	}
 	t.refuse = refuse
@@ -381,9 +379,124 @@ func (e *Endpoint) newTunnelInput(b []byte, h Header, payload []byte, from netip
 	}
 	e.byPeer[key] = t
 	t.byPeerKey = key
+	t.halfOpen = true
+	e.halfOpen[from.Addr()]++
+	e.halfOpenTotal++
 	e.mu.Unlock()
 	t.post(inPacket{b: append([]byte(nil), b...), from: from})
 	t.start() // false at shutdown: the SCCRQ is dropped, the peer retries elsewhere
+}
+
+// stopCCNForZero delivers a StopCCN for Tunnel ID 0 to the tunnel its
+// Assigned Tunnel ID names (section 4.4.3: the peer may not have read
+// ours), and drops it when there is none.
+func (e *Endpoint) stopCCNForZero(b []byte, m *Message, err error, from netip.AddrPort) {
+	var t *Tunnel
+	if a, ok := m.Find(AVPAssignedTunnelID); ok && err == nil {
+		if id, verr := a.Uint16(); verr == nil {
+			e.mu.RLock()
+			t = e.byPeer[peerKey{from, id}]
+			e.mu.RUnlock()
+		}
+	}
+	if t == nil {
+		e.stats.TunnelZero.Add(1)
+		e.logPeer(slog.LevelDebug, from.Addr(), "l2tp: dropping a StopCCN for Tunnel ID 0 of no tunnel")
+		return
+	}
+	t.post(inPacket{b: append([]byte(nil), b...), from: from})
+}
+
+// admit reports whether an SCCRQ from peer may open a tunnel: below
+// Config.MaxTunnels, and below the caps on tunnels being set up, in total
+// and from peer's address. It counts and logs a refusal.
+func (e *Endpoint) admit(peer netip.AddrPort) bool {
+	e.mu.RLock()
+	full := len(e.tunnels) >= e.cfg.MaxTunnels
+	total := e.halfOpenTotal >= e.cfg.MaxHalfOpen
+	fromPeer := e.halfOpen[peer.Addr()] >= e.cfg.MaxHalfOpenPerPeer
+	e.mu.RUnlock()
+	switch {
+	case full:
+		e.stats.TunnelLimit.Add(1)
+		e.logPeer(slog.LevelWarn, peer.Addr(), "l2tp: dropping an SCCRQ: tunnel limit reached", "max_tunnels", e.cfg.MaxTunnels)
+	case fromPeer:
+		e.stats.HalfOpenPeerLimit.Add(1)
+		e.logPeer(slog.LevelWarn, peer.Addr(), "l2tp: dropping an SCCRQ: too many tunnels being set up from this address", "max_half_open_per_peer", e.cfg.MaxHalfOpenPerPeer)
+	case total:
+		e.stats.HalfOpenLimit.Add(1)
+		e.logPeer(slog.LevelWarn, peer.Addr(), "l2tp: dropping an SCCRQ: too many tunnels being set up", "max_half_open", e.cfg.MaxHalfOpen)
+	default:
+		return true
+	}
+	return false
+}
+
+// established takes t out of the half-open count: its set-up completed.
+func (e *Endpoint) established(t *Tunnel) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.leaveHalfOpen(t)
+}
+
+// leaveHalfOpen is established with e.mu held.
+func (e *Endpoint) leaveHalfOpen(t *Tunnel) {
+	if !t.halfOpen {
+		return
+	}
+	t.halfOpen = false
+	a := t.byPeerKey.addr.Addr()
+	if e.halfOpen[a]--; e.halfOpen[a] <= 0 {
+		delete(e.halfOpen, a)
+	}
+	e.halfOpenTotal--
+}
+
+// tieBreak applies the Tie Breaker of section 4.4.3 to an SCCRQ from a
+// peer we are dialing too, and reports whether the SCCRQ is discarded.
+// The lower value wins and the loser silently discards its tunnel; equal
+// values discard both; when only one side sent a Tie Breaker, the
+// initiator that included it wins; when neither did, both tunnels open.
+func (e *Endpoint) tieBreak(m *Message, from netip.AddrPort) bool {
+	var theirs uint64
+	tb, has := m.Find(AVPTieBreaker)
+	if has && len(tb.Value) == 8 {
+		theirs = binary.BigEndian.Uint64(tb.Value)
+	} else {
+		has = false // a malformed Tie Breaker (M=0) is ignored, section 7.1
+	}
+	discard := false
+	for _, d := range e.Tunnels() {
+		st := CtrlState(d.state.Load())
+		if d.accepted || d.peer.Addr() != from.Addr() || st == CtrlIdle {
+			continue
+		}
+		ours := d.tieBreaker
+		// Only an SCCRQ still unanswered loses; a winner stays one once
+		// its tunnel is up, so a late copy of the loser's SCCRQ does not
+		// open a second tunnel.
+		pending := st == CtrlWaitCtlReply
+		switch {
+		case ours == 0 && !has:
+			continue
+		case has && ours == theirs:
+			discard = true
+			if pending {
+				d.post(inPacket{lostTie: true})
+			}
+		case ours != 0 && (!has || ours < theirs):
+			discard = true
+		default: // the peer's value is lower, or only the peer sent one
+			if pending {
+				d.post(inPacket{lostTie: true})
+			}
+		}
+	}
+	if discard {
+		e.stats.TieBreakerDrops.Add(1)
+		e.logPeer(slog.LevelInfo, from.Addr(), "l2tp: discarding the peer's SCCRQ: it lost the tie breaker or tied")
+	}
+	return discard
 }
 
 // newTunnel allocates a local Tunnel ID and registers the tunnel.
@@ -440,6 +553,7 @@ func (e *Endpoint) remove(t *Tunnel) {
 	if t.byPeerKey != (peerKey{}) && e.byPeer[t.byPeerKey] == t {
 		delete(e.byPeer, t.byPeerKey)
 	}
+	e.leaveHalfOpen(t)
 	for id := range t.calls {
 		delete(e.sessions, uint32(t.localID)<<16|uint32(id))
 	}
@@ -526,4 +640,46 @@ func (e *Endpoint) debugLimited(msg string, args ...any) {
 		return
 	}
 	e.log.Debug(msg, args...)
+}
+
+// peerLog rate-limits the log lines about what peers send: one line per
+// peer address per peerLogInterval, and at most peerLogBurst lines in any
+// interval over all peers (spoofed sources do not flood the log either).
+// The counters count everything.
+type peerLog struct {
+	mu     sync.Mutex
+	last   map[netip.Addr]int64
+	window int64 // start of the current interval, unix nanoseconds
+	lines  int   // lines written in it
+}
+
+const (
+	peerLogInterval = 10 * time.Second
+	peerLogBurst    = 20
+)
+
+// logPeer logs msg about peer, rate-limited by peerLog.
+func (e *Endpoint) logPeer(level slog.Level, peer netip.Addr, msg string, args ...any) {
+	if !e.log.Enabled(context.Background(), level) {
+		return
+	}
+	now := e.now().UnixNano()
+	l := &e.peerLog
+	l.mu.Lock()
+	if now-l.window >= int64(peerLogInterval) {
+		l.window, l.lines = now, 0
+		clear(l.last)
+	}
+	last, seen := l.last[peer]
+	if (seen && now-last < int64(peerLogInterval)) || l.lines >= peerLogBurst {
+		l.mu.Unlock()
+		return
+	}
+	if l.last == nil {
+		l.last = make(map[netip.Addr]int64)
+	}
+	l.last[peer] = now
+	l.lines++
+	l.mu.Unlock()
+	e.log.Log(context.Background(), level, msg, append(args, "peer", peer)...)
 }

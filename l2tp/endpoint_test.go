@@ -650,7 +650,8 @@ func TestHandlerMayCallBack(t *testing.T) {
 }
 
 // TestWrongSecretWithHiddenAVPs: with hidden AVPs on both ends and
-// different secrets, the SCCRP does not decode: refused as result 4.
+// different secrets, the SCCRP (never hidden) still decodes: its
+// Challenge Response is wrong, refused as result 4.
 func TestWrongSecretWithHiddenAVPs(t *testing.T) {
 	checkGoroutines(t)
 	lo := fastOpts("lns-secret")
@@ -663,9 +664,10 @@ func TestWrongSecretWithHiddenAVPs(t *testing.T) {
 	if !errors.As(err, &te) || !errors.Is(err, ErrNotAuthorized) {
 		t.Fatalf("Dial: %v, want ErrNotAuthorized", err)
 	}
-	// The LAC cannot read the LNS's hidden Assigned Tunnel ID, so it
-	// cannot address a StopCCN; it fails at once and counts it.
 	if te.Result.Result != uint16(StopCCNNotAuthorized) || p.lac.Stats().AuthFailures.Load() != 1 {
 		t.Errorf("Dial: result %d, LAC AuthFailures %d; want 4 and 1", te.Result.Result, p.lac.Stats().AuthFailures.Load())
 	}
+	// The LAC read the LNS's Assigned Tunnel ID: its StopCCN reaches the
+	// LNS's tunnel.
+	waitFor(t, 5*time.Second, "the LNS gets the StopCCN", func() bool { return p.lns.Stats().StopCCNRx.Load() == 1 })
 }

@@ -2,6 +2,7 @@ package l2tp
 
 import (
 	"encoding/binary"
+	"net/netip"
 	"testing"
 	"time"
 )
@@ -52,30 +53,56 @@ func FuzzChannel(f *testing.F) {
 
 // FuzzTunnelInput feeds arbitrary datagrams to an established tunnel and
 // to the endpoint's demultiplexer: bad input is dropped or answered, never
-// a panic.
+// a panic. With toNew the datagram goes to Tunnel ID 0, the new-tunnel
+// path, where only an SCCRQ may ask Accept for a tunnel (section 4.4.3).
 func FuzzTunnelInput(f *testing.F) {
 	hello, _ := AppendControl(nil, Header{TunnelID: 1, Ns: 1, Nr: 2}, &Message{Type: MsgHELLO}, nil, nil)
 	icrq, _ := AppendControl(nil, Header{TunnelID: 1, Ns: 1, Nr: 2}, &Message{Type: MsgICRQ, AVPs: []AVP{NewAVPUint16(AVPAssignedSessionID, 3), NewAVPUint32(AVPCallSerialNumber, 1)}}, nil, nil)
 	cdn, _ := AppendControl(nil, Header{TunnelID: 1, SessionID: 4, Ns: 1, Nr: 2}, &Message{Type: MsgCDN, AVPs: []AVP{ResultCode{Result: 1}.AVP(), NewAVPUint16(AVPAssignedSessionID, 3)}}, nil, nil)
 	stop, _ := AppendControl(nil, Header{TunnelID: 1, Ns: 1, Nr: 2}, &Message{Type: MsgStopCCN, AVPs: []AVP{ResultCode{Result: 1}.AVP(), NewAVPUint16(AVPAssignedTunnelID, 9)}}, nil, nil)
 	data, _ := AppendHeader(nil, Header{TunnelID: 1, SessionID: 4}, 2)
-	for _, s := range [][]byte{hello, icrq, cdn, stop, append(data, 0xff, 0x03), {0xc8, 0x02}} {
-		f.Add(s)
+	unknownM := AVP{Mandatory: true, Type: 200, Value: []byte{1}}
+	helloM, _ := AppendControl(nil, Header{}, &Message{Type: MsgHELLO, AVPs: []AVP{NewAVPUint16(AVPAssignedTunnelID, 9), unknownM}}, nil, nil)
+	icrqM, _ := AppendControl(nil, Header{}, &Message{Type: MsgICRQ, AVPs: []AVP{NewAVPUint16(AVPAssignedSessionID, 3), unknownM}}, nil, nil)
+	scc, _ := AppendControl(nil, Header{}, sccrq(9), nil, nil)
+	for _, s := range [][]byte{hello, icrq, cdn, stop, append(data, 0xff, 0x03), {0xc8, 0x02}, helloM, icrqM, scc} {
+		f.Add(s, false)
+		f.Add(s, true)
 	}
-	f.Fuzz(func(t *testing.T, b []byte) {
+	f.Fuzz(func(t *testing.T, b []byte, toNew bool) {
 		tn, _, clk, _ := establishedOnClock(t, TunnelOptions{})
-		tn.ep.cfg.Data = func(*Tunnel, *Session, Header, []byte) {}
-		// Address the packet to our tunnel when it is long enough to
-		// carry a Tunnel ID at either offset.
+		ep := tn.ep
+		ep.cfg.Data = func(*Tunnel, *Session, Header, []byte) {}
+		var accepts int
+		ep.cfg.Accept = func(netip.AddrPort, string) (TunnelOptions, error) { accepts++; return TunnelOptions{}, nil }
+		ep.closing = true // a tunnel the fuzzer opens is released at once, no goroutine
+		// Address the packet to our tunnel (or to Tunnel ID 0) when it is
+		// long enough to carry a Tunnel ID at either offset.
+		id := tn.localID
+		if toNew {
+			id = 0
+		}
 		p := append([]byte(nil), b...)
 		if len(p) >= 6 && p[0]&0x40 != 0 {
-			binary.BigEndian.PutUint16(p[4:6], tn.localID)
+			binary.BigEndian.PutUint16(p[4:6], id)
 		} else if len(p) >= 4 {
-			binary.BigEndian.PutUint16(p[2:4], tn.localID)
+			binary.BigEndian.PutUint16(p[2:4], id)
 		}
 		tn.input(inPacket{b: p, from: lnsAddr})
 		tn.flush()
-		tn.ep.input(p, lnsAddr) // control: queued on the inbox; data: demultiplexed
+		ep.input(p, lnsAddr) // control: queued on the inbox or the new-tunnel path; data: demultiplexed
+		if accepts > 0 {
+			// ParseMessage keeps the type when the rest does not decode
+			// (hidden AVPs without the secret).
+			var typ MsgType
+			if h, pl, err := ParseHeader(p); err == nil && h.Control {
+				m, _ := ParseMessage(pl, nil)
+				typ = m.Type
+			}
+			if typ != MsgSCCRQ {
+				t.Fatalf("Accept asked for a tunnel by a %v", typ)
+			}
+		}
 		clk.now = clk.now.Add(time.Hour)
 		tn.onTimer()
 		tn.flush()

@@ -24,19 +24,23 @@ type Stats struct {
 	InboxFull        atomic.Uint64 // control messages dropped because a tunnel's inbox was full
 	UnexpectedMsg    atomic.Uint64 // messages not allowed in the state they arrived in (section 7)
 	UnknownMandatory atomic.Uint64 // messages with an unknown mandatory AVP
+	TunnelZero       atomic.Uint64 // control messages for Tunnel ID 0 that are not an SCCRQ (section 4.4.3, Assigned Tunnel ID)
 
 	// Tunnels and calls.
-	AuthFailures     atomic.Uint64 // missing or wrong Challenge Response (StopCCN result 4)
-	TunnelsRefused   atomic.Uint64 // incoming SCCRQs refused by the Accept callback
-	TunnelLimit      atomic.Uint64 // incoming SCCRQs dropped: Config.MaxTunnels reached
-	StopCCNRx        atomic.Uint64
-	StopCCNTx        atomic.Uint64
-	TunnelsUp        atomic.Uint64
-	TunnelsDown      atomic.Uint64
-	SessionsUp       atomic.Uint64
-	SessionsDown     atomic.Uint64
-	SessionsRefused  atomic.Uint64 // incoming calls answered with CDN
-	SessionsRejected atomic.Uint64 // calls we placed that the peer refused
+	AuthFailures      atomic.Uint64 // missing or wrong Challenge Response (StopCCN result 4)
+	TunnelsRefused    atomic.Uint64 // incoming SCCRQs refused by the Accept callback
+	TunnelLimit       atomic.Uint64 // incoming SCCRQs dropped: Config.MaxTunnels reached
+	HalfOpenLimit     atomic.Uint64 // incoming SCCRQs dropped: Config.MaxHalfOpen tunnels being set up
+	HalfOpenPeerLimit atomic.Uint64 // incoming SCCRQs dropped: Config.MaxHalfOpenPerPeer from that address
+	TieBreakerDrops   atomic.Uint64 // incoming SCCRQs discarded by the tie breaker (section 4.4.3)
+	StopCCNRx         atomic.Uint64
+	StopCCNTx         atomic.Uint64
+	TunnelsUp         atomic.Uint64
+	TunnelsDown       atomic.Uint64
+	SessionsUp        atomic.Uint64
+	SessionsDown      atomic.Uint64
+	SessionsRefused   atomic.Uint64 // incoming calls answered with CDN
+	SessionsRejected  atomic.Uint64 // calls we placed that the peer refused
 
 	// Data messages (T=0).
 	DataRx             atomic.Uint64
@@ -64,9 +68,13 @@ func (s *Stats) Each(fn func(name string, v uint64)) {
 	fn("inbox_full", s.InboxFull.Load())
 	fn("unexpected_msg", s.UnexpectedMsg.Load())
 	fn("unknown_mandatory", s.UnknownMandatory.Load())
+	fn("tunnel_zero", s.TunnelZero.Load())
 	fn("auth_failures", s.AuthFailures.Load())
 	fn("tunnels_refused", s.TunnelsRefused.Load())
 	fn("tunnel_limit", s.TunnelLimit.Load())
+	fn("half_open_limit", s.HalfOpenLimit.Load())
+	fn("half_open_peer_limit", s.HalfOpenPeerLimit.Load())
+	fn("tie_breaker_drops", s.TieBreakerDrops.Load())
 	fn("stop_ccn_rx", s.StopCCNRx.Load())
 	fn("stop_ccn_tx", s.StopCCNTx.Load())
 	fn("tunnels_up", s.TunnelsUp.Load())

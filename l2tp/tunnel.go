@@ -1,8 +1,8 @@
 package l2tp
 
 import (
-	"bytes"
 	"crypto/rand"
+	"crypto/subtle"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -27,6 +27,7 @@ type Tunnel struct {
 	lastFrom  netip.AddrPort          // source of the packet being processed
 	accepted  bool
 	byPeerKey peerKey
+	halfOpen  bool        // under ep.mu: counted in the endpoint's half-open tunnels
 	refuse    *ResultCode // accepting side: refuse the SCCRQ with this
 	state     atomic.Uint32
 	nsess     atomic.Int32
@@ -336,13 +337,13 @@ func (t *Tunnel) deliver(sid uint16, b []byte) {
 	if err != nil {
 		var um *UnknownMandatoryAVPError
 		if errors.As(err, &um) {
-			// Section 4.2: an unknown mandatory AVP clears the session
-			// (session-scoped message) or the tunnel.
+			// Section 4.1: an unknown mandatory AVP clears the session
+			// the message belongs to, or the tunnel. The message type
+			// says which: an ICRQ or OCRQ carries Session ID 0 in its
+			// header and still concerns one session only.
 			t.ep.stats.UnknownMandatory.Add(1)
-			if m.Type.SessionScoped() && sid != 0 {
-				if s := t.calls[sid]; s != nil {
-					t.closeCall(s, um.Result(), true)
-				}
+			if m.Type.SessionScoped() {
+				t.unknownMandatoryInCall(sid, &m, um)
 				return
 			}
 			ev, ok := badSCC(m.Type)
@@ -499,7 +500,9 @@ func (t *Tunnel) checkResponse(m *Message, typ MsgType) error {
 		return fmt.Errorf("%w: %v without Challenge Response", ErrNotAuthorized, typ)
 	}
 	want := ChallengeResponse(typ, t.opts.Secret, t.challenge)
-	if !bytes.Equal(a.Value, want[:]) {
+	// Constant time: the comparison must not tell a forger how many
+	// octets of its guess were right.
+	if subtle.ConstantTimeCompare(a.Value, want[:]) != 1 {
 		return fmt.Errorf("%w: wrong Challenge Response in %v", ErrNotAuthorized, typ)
 	}
 	return nil
@@ -553,6 +556,7 @@ func (t *Tunnel) ctrlEvent(ev CtrlEvent, rc ResultCode, err error) {
 
 func (t *Tunnel) up() {
 	t.upReported = true
+	t.ep.established(t)
 	t.setupBy = time.Time{}
 	t.ep.stats.TunnelsUp.Add(1)
 	if t.opts.HelloInterval > 0 {
@@ -613,15 +617,15 @@ func (t *Tunnel) sendSCC(typ MsgType) {
 	m := &Message{Type: typ}
 	if typ != MsgSCCCN {
 		m.Add(ProtocolVersion1.AVP())
-		m.Add(t.hide(FramingSync.AVP(AVPFramingCapabilities)))
+		m.Add(FramingSync.AVP(AVPFramingCapabilities))
 		m.Add(NewAVPString(AVPHostName, t.ep.cfg.HostName))
-		m.Add(t.hide(NewAVPUint16(AVPAssignedTunnelID, t.localID)))
+		m.Add(NewAVPUint16(AVPAssignedTunnelID, t.localID))
 		m.Add(NewAVPUint16(AVPReceiveWindowSize, t.opts.RecvWindow))
 		if t.ep.cfg.FirmwareRevision != 0 {
-			m.Add(t.hide(NewAVPUint16(AVPFirmwareRevision, t.ep.cfg.FirmwareRevision)))
+			m.Add(NewAVPUint16(AVPFirmwareRevision, t.ep.cfg.FirmwareRevision))
 		}
 		if t.ep.cfg.VendorName != "" {
-			m.Add(t.hide(NewAVPString(AVPVendorName, t.ep.cfg.VendorName)))
+			m.Add(NewAVPString(AVPVendorName, t.ep.cfg.VendorName))
 		}
 		if typ == MsgSCCRQ && t.tieBreaker != 0 {
 			m.Add(NewAVPUint64(AVPTieBreaker, t.tieBreaker))
@@ -629,26 +633,30 @@ func (t *Tunnel) sendSCC(typ MsgType) {
 		if len(t.opts.Secret) > 0 {
 			t.challenge = make([]byte, 16)
 			rand.Read(t.challenge)
-			m.Add(t.hide(NewAVPBytes(AVPChallenge, t.challenge)))
+			m.Add(NewAVPBytes(AVPChallenge, t.challenge))
 		}
 	}
 	if typ != MsgSCCRQ && t.peerChallenge != nil {
 		r := ChallengeResponse(typ, t.opts.Secret, t.peerChallenge)
-		m.Add(t.hide(NewAVPBytes(AVPChallengeResponse, r[:])))
+		m.Add(NewAVPBytes(AVPChallengeResponse, r[:]))
 	}
-	if typ == MsgSCCRQ {
-		// Never hidden: the peer finds the secret from this message.
-		for i := range m.AVPs {
-			m.AVPs[i].Hidden = false
-		}
-	}
+	// Nothing hidden (see TunnelOptions.HideAVPs): the peer may need the
+	// whole message to find its secret.
 	t.sendMsg(m, 0)
 }
 
-// hide marks a as hidden when the tunnel hides AVPs and section 4.4 allows it.
+// hide marks a call message's AVP a as hidden (section 4.3) when the
+// tunnel hides AVPs and a is one that carries the subscriber's
+// credentials, or, with HideNumbers, the subscriber's numbers.
 func (t *Tunnel) hide(a AVP) AVP {
-	if t.opts.HideAVPs && len(t.opts.Secret) > 0 && a.Type.Hideable() {
+	if !t.opts.HideAVPs || len(t.opts.Secret) == 0 || a.VendorID != 0 {
+		return a
+	}
+	switch a.Type {
+	case AVPProxyAuthenName, AVPProxyAuthenChallenge, AVPProxyAuthenID, AVPProxyAuthenResponse:
 		a.Hidden = true
+	case AVPCallingNumber, AVPCalledNumber:
+		a.Hidden = t.opts.HideNumbers
 	}
 	return a
 }

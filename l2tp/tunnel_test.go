@@ -182,9 +182,9 @@ func TestBadInputOnEstablishedTunnel(t *testing.T) {
 	// Ns far ahead of the window (section 5.8): dropped, counted.
 	p.sendRaw(p.tid, 0, p.ns+1000, p.nr, &Message{Type: MsgHELLO})
 	p.quiet(100 * time.Millisecond)
-	if st.Malformed.Load() != 1 || st.UnknownTunnel.Load() != 2 || st.OutsideWindow.Load() != 1 {
-		t.Fatalf("malformed %d unknown-tunnel %d outside-window %d, want 1, 2, 1",
-			st.Malformed.Load(), st.UnknownTunnel.Load(), st.OutsideWindow.Load())
+	if st.Malformed.Load() != 1 || st.UnknownTunnel.Load() != 1 || st.TunnelZero.Load() != 1 || st.OutsideWindow.Load() != 1 {
+		t.Fatalf("malformed %d unknown-tunnel %d tunnel-zero %d outside-window %d, want 1, 1, 1, 1",
+			st.Malformed.Load(), st.UnknownTunnel.Load(), st.TunnelZero.Load(), st.OutsideWindow.Load())
 	}
 
 	// A duplicate is re-acknowledged at once with a ZLB (section 5.8).
@@ -377,4 +377,59 @@ func TestSCCRQUnknownMandatoryAVP(t *testing.T) {
 	if lns.Stats().UnknownMandatory.Load() != 1 {
 		t.Errorf("UnknownMandatory = %d", lns.Stats().UnknownMandatory.Load())
 	}
+}
+
+// openCall brings up a call from the scripted LAC (ICRQ, ICRP, ICCN) with
+// our Session ID psid and returns the LNS's.
+func (p *scripted) openCall(rec *recorder, psid uint16) uint16 {
+	p.t.Helper()
+	up := rec.sessionsUp.Load()
+	p.send(0, &Message{Type: MsgICRQ, AVPs: []AVP{NewAVPUint16(AVPAssignedSessionID, psid), NewAVPUint32(AVPCallSerialNumber, uint32(psid))}})
+	r := p.recvMsg()
+	if r.m.Type != MsgICRP || r.h.SessionID != psid {
+		p.t.Fatalf("answer to ICRQ: %v to session %d, want ICRP to %d", r.m.Type, r.h.SessionID, psid)
+	}
+	a, _ := r.m.Find(AVPAssignedSessionID)
+	lsid, _ := a.Uint16()
+	p.send(lsid, &Message{Type: MsgICCN, AVPs: []AVP{NewAVPUint32(AVPTxConnectSpeed, 1e9), FramingSync.AVP(AVPFramingType)}})
+	waitFor(p.t, 5*time.Second, "session up", func() bool { return rec.sessionsUp.Load() == up+1 })
+	return lsid
+}
+
+// TestICRQUnknownMandatoryAVPClearsOnlyTheCall: section 4.1, an ICRQ
+// concerns one session even though its header carries Session ID 0: an
+// unrecognised mandatory AVP in it is refused with a CDN (2/8) to the
+// peer's Assigned Session ID; the tunnel and its live session stay up.
+func TestICRQUnknownMandatoryAVPClearsOnlyTheCall(t *testing.T) {
+	checkGoroutines(t)
+	p, lns, rec := newScripted(t)
+	p.openCall(rec, 5)
+
+	p.send(0, &Message{Type: MsgICRQ, AVPs: []AVP{
+		NewAVPUint16(AVPAssignedSessionID, 6), NewAVPUint32(AVPCallSerialNumber, 2),
+		{Mandatory: true, VendorID: 9, Type: 1, Value: []byte{1}},
+	}})
+	r := p.recvMsg()
+	if r.m.Type != MsgCDN || r.h.SessionID != 6 {
+		t.Fatalf("answer to an ICRQ with an unknown mandatory AVP: %v to session %d, want CDN to 6", r.m.Type, r.h.SessionID)
+	}
+	if rc := resultAVP(t, r.m); rc.Result != uint16(CDNGeneralError) || rc.Error != uint16(ErrorUnknownMandatoryAVP) {
+		t.Errorf("CDN result %+v, want 2/8", rc)
+	}
+	p.send(0, nil) // acknowledge the CDN
+	p.quiet(200 * time.Millisecond)
+	st := lns.Stats()
+	if st.StopCCNTx.Load() != 0 || rec.tunnelsDown.Load() != 0 || rec.sessionsDown.Load() != 0 {
+		t.Fatalf("StopCCN sent %d, tunnels down %d, sessions down %d; want the tunnel and its session up",
+			st.StopCCNTx.Load(), rec.tunnelsDown.Load(), rec.sessionsDown.Load())
+	}
+	if st.UnknownMandatory.Load() != 1 || st.SessionsRefused.Load() != 1 {
+		t.Errorf("UnknownMandatory %d SessionsRefused %d, want 1 and 1", st.UnknownMandatory.Load(), st.SessionsRefused.Load())
+	}
+	tn := lns.Tunnels()[0]
+	if tn.State() != CtrlEstablished || tn.Sessions() != 1 {
+		t.Errorf("tunnel %v with %d sessions, want established with 1", tn.State(), tn.Sessions())
+	}
+	// The tunnel still takes calls.
+	p.openCall(rec, 7)
 }

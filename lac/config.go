@@ -19,6 +19,7 @@ import (
 	"github.com/bras-project/bras/internal/api"
 	"github.com/bras-project/bras/internal/config"
 	"github.com/bras-project/bras/internal/metrics"
+	"github.com/bras-project/bras/internal/udpio"
 	"github.com/bras-project/bras/l2tp"
 	"github.com/bras-project/bras/ppp"
 	"github.com/bras-project/bras/pppoe"
@@ -48,6 +49,7 @@ type GeneralConfig struct {
 	SessionsPerTunnel int            `cfg:"sessions-per-tunnel"`
 	HelloInterval     time.Duration  `cfg:"hello-interval"`
 	RetransmitInitial time.Duration  `cfg:"retransmit-initial"`
+	RetransmitCap     time.Duration  `cfg:"retransmit-cap"`
 	MaxRetries        int            `cfg:"max-retries"`
 	Auth              []string       `cfg:"auth"`
 	EchoInterval      time.Duration  `cfg:"echo-interval"`
@@ -58,6 +60,21 @@ type GeneralConfig struct {
 	Workers           int            `cfg:"workers"`
 	ShutdownTimeout   time.Duration  `cfg:"shutdown-timeout"`
 	MetricsListen     netip.AddrPort `cfg:"metrics-listen"`
+	// Buffers of the tunnels' UDP socket in bytes; 0: 4 MiB.
+	UDPReceiveBuffer int `cfg:"udp-receive-buffer"`
+	UDPSendBuffer    int `cfg:"udp-send-buffer"`
+}
+
+// udpBuffers are the socket buffers to ask for.
+func (g *GeneralConfig) udpBuffers() udpio.Buffers {
+	b := udpio.Buffers{Receive: g.UDPReceiveBuffer, Send: g.UDPSendBuffer}
+	if b.Receive == 0 {
+		b.Receive = udpio.DefaultBuffer
+	}
+	if b.Send == 0 {
+		b.Send = udpio.DefaultBuffer
+	}
+	return b
 }
 
 // Validate checks the [lac] section.
@@ -72,6 +89,13 @@ func (g *GeneralConfig) Validate() error {
 			return err
 		}
 	}
+	if g.RetransmitCap != 0 && g.RetransmitCap < 8*time.Second {
+		// RFC 2661 section 5.8: the cap MUST be no less than 8 seconds.
+		return &config.KeyError{Key: "retransmit-cap", Err: fmt.Errorf("%v is below 8s, the least RFC 2661 section 5.8 allows", g.RetransmitCap)}
+	}
+	if g.MaxRetries < 0 {
+		return &config.KeyError{Key: "max-retries", Err: fmt.Errorf("%d is negative", g.MaxRetries)}
+	}
 	for _, v := range []struct {
 		name string
 		n    int
@@ -79,6 +103,14 @@ func (g *GeneralConfig) Validate() error {
 		{"held-frames", g.HeldFrames}, {"shards", g.Shards}, {"workers", g.Workers}} {
 		if v.n < 0 {
 			return fmt.Errorf("%s %d is negative", v.name, v.n)
+		}
+	}
+	for _, v := range []struct {
+		name string
+		n    int
+	}{{"udp-receive-buffer", g.UDPReceiveBuffer}, {"udp-send-buffer", g.UDPSendBuffer}} {
+		if err := udpio.CheckBuffer(v.n); v.n != 0 && err != nil {
+			return fmt.Errorf("%s: %w", v.name, err)
 		}
 	}
 	if g.SessionsPerTunnel > 65535 {
@@ -219,6 +251,7 @@ type LNSFile struct {
 	Address      netip.AddrPort `cfg:"address,required"`
 	Secret       config.Secret  `cfg:"secret"`
 	HideAVPs     bool           `cfg:"hide-avps"`
+	HideNumbers  bool           `cfg:"hide-numbers"`
 	Preference   uint32         `cfg:"preference"`
 	Weight       uint32         `cfg:"weight"`
 	AssignmentID string         `cfg:"assignment-id"`
@@ -232,7 +265,10 @@ type LNSFile struct {
 // Validate checks an LNS section.
 func (l *LNSFile) Validate() error {
 	if l.HideAVPs && l.Secret.Empty() {
-		return errors.New("hide-avps needs a secret (RFC 2661 section 4.3)")
+		return &config.KeyError{Key: "hide-avps", Err: errors.New("needs a secret (RFC 2661 section 4.3)")}
+	}
+	if l.HideNumbers && !l.HideAVPs {
+		return &config.KeyError{Key: "hide-numbers", Err: errors.New("needs hide-avps = true")}
 	}
 	if l.MaxSessions < 0 || l.MaxSessions > 65535 {
 		return fmt.Errorf("max-sessions %d: want 0 to 65535", l.MaxSessions)
@@ -285,7 +321,7 @@ func (c *FileConfig) Routes() (*Routes, error) {
 	var order []Route
 	var def []LNS
 	for _, f := range c.LNS {
-		l := LNS{Name: f.Name, Addr: f.Address, Secret: f.Secret.Bytes(), HideAVPs: f.HideAVPs,
+		l := LNS{Name: f.Name, Addr: f.Address, Secret: f.Secret.Bytes(), HideAVPs: f.HideAVPs, HideNumbers: f.HideNumbers,
 			Preference: f.Preference, Weight: f.Weight, AssignmentID: f.AssignmentID, MaxSessions: f.MaxSessions}
 		for _, r := range f.Realms {
 			k.realm[r] = append(k.realm[r], l)
@@ -335,7 +371,7 @@ func RunDaemon(ctx context.Context, c *FileConfig, o DaemonOptions) error {
 	cfg := Config{
 		Logger: log, Routes: routes, HoldDown: g.HoldDown, DialTimeout: g.DialTimeout, CallTimeout: g.CallTimeout,
 		SessionsPerTunnel: g.SessionsPerTunnel, HeldFrames: g.HeldFrames, ReadyWait: g.ReadyWait, Shards: g.Shards, Workers: g.Workers,
-		Tunnel: l2tp.TunnelOptions{HelloInterval: g.HelloInterval, RetransmitInitial: g.RetransmitInitial, MaxRetries: g.MaxRetries},
+		Tunnel: l2tp.TunnelOptions{HelloInterval: g.HelloInterval, RetransmitInitial: g.RetransmitInitial, RetransmitCap: g.RetransmitCap, MaxRetries: g.MaxRetries},
 		Echo:   ppp.EchoConfig{Interval: g.EchoInterval, MaxFailures: g.EchoFailures},
 	}
 	for _, a := range g.Auth {
@@ -369,6 +405,12 @@ func RunDaemon(ctx context.Context, c *FileConfig, o DaemonOptions) error {
 	if err != nil {
 		return fmt.Errorf("lac: %w", err)
 	}
+	got, err := udpio.SetBuffers(conn, g.udpBuffers())
+	if err != nil {
+		conn.Close()
+		return fmt.Errorf("lac: %w", err)
+	}
+	udpio.LogBuffers(log, "l2tp", g.udpBuffers(), got)
 	cfg.DataConn = conn
 	fast, err := openFastPath(c, log, conn.LocalAddr())
 	if err != nil {

@@ -29,6 +29,12 @@ func TestReferenceConfig(t *testing.T) {
 	if c.LAC.HostName != "lac-1" || c.LAC.HoldDown != time.Minute || len(c.Access) != 1 || len(c.LNS) != 3 {
 		t.Errorf("decoded %+v", c.LAC)
 	}
+	if c.LAC.UDPReceiveBuffer != 4<<20 || c.LAC.UDPSendBuffer != 4<<20 {
+		t.Errorf("socket buffers %d, %d; want 4 MiB", c.LAC.UDPReceiveBuffer, c.LAC.UDPSendBuffer)
+	}
+	if c.LAC.RetransmitCap != 8*time.Second || c.LAC.MaxRetries != 5 {
+		t.Errorf("retransmit-cap %v max-retries %d, want 8s and 5", c.LAC.RetransmitCap, c.LAC.MaxRetries)
+	}
 	if got := c.Access[0]; got.Interface != "eth1" || got.Mode != "proxy" || !cmp.Equal(got.VLANs, []uint16{100, 101}) {
 		t.Errorf("access %+v", got)
 	}
@@ -83,6 +89,10 @@ func TestConfigErrors(t *testing.T) {
 		{"no lns", base, "no [lns", nil},
 		{"lns serving nothing", base + "[lns \"a\"]\naddress = 192.0.2.1:1701\n", "serves nothing", nil},
 		{"hidden without secret", base + lns + "hide-avps = true\n", "hide-avps", nil},
+		{"numbers hidden without hide-avps", base + lns + "secret = s\nhide-numbers = true\n", "lns[0].hide-numbers: needs hide-avps", nil},
+		// RFC 2661 section 5.8: the cap MUST be no less than 8 seconds.
+		{"retransmit cap below 8s", "[lac]\nhost-name = l\nretransmit-cap = 4s\n[access \"eth1\"]\n" + lns, "lac.conf:3: lac.retransmit-cap: 4s is below 8s", nil},
+		{"negative retries", "[lac]\nhost-name = l\nmax-retries = -1\n[access \"eth1\"]\n" + lns, "lac.conf:3: lac.max-retries: -1 is negative", nil},
 		{"radius without server", "[lac]\nhost-name = l\ntunnel-selection = radius\n[access \"eth1\"]\n", "radius.server", nil},
 		{"bad vlan", base + "vlans = 4095\n" + lns, "vlan 4095", nil},
 		{"bad auth", "[lac]\nhost-name = l\nauth = eap\n[access \"eth1\"]\n" + lns, "eap", nil},
@@ -90,6 +100,7 @@ func TestConfigErrors(t *testing.T) {
 		{"bad qinq", base + "user-vlans = true\nqinq = 10-100\n" + lns, "outer:inner", nil},
 		{"qinq without user-vlans", base + "qinq = 10:100\n" + lns, "user-vlans", nil},
 		{"service both ways", base + "proxy-services = x\ntransparent-services = x\n" + lns, "both", nil},
+		{"tiny socket buffer", "[lac]\nhost-name = l\nudp-send-buffer = 100\n[access \"eth1\"]\n" + lns, "udp-send-buffer: 100 bytes", nil},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -128,6 +128,7 @@ type Stats struct {
 	CDNFromLNS       atomic.Uint64 // CDN or lost tunnel → PADT
 	CallTimeouts     atomic.Uint64
 	EventsDropped    atomic.Uint64 // shard queues full
+	EndsQueued       atomic.Uint64 // PADT, CDN, shutdown behind a full shard queue
 	JobsDropped      atomic.Uint64 // worker queue full
 	HeldDropped      atomic.Uint64 // frames beyond HeldFrames before ICCN
 	DataNoSession    atomic.Uint64 // L2TP data for a session that is not ours
@@ -204,7 +205,8 @@ func New(cfg Config) (*LAC, error) {
 	l.snd = newSender(cfg.DataConn, cfg.QueueSize)
 	l.jobs = make(chan *session, cfg.QueueSize)
 	for range cfg.Shards {
-		l.shards = append(l.shards, &shard{l: l, in: make(chan event, cfg.QueueSize), sessions: map[*session]struct{}{}})
+		l.shards = append(l.shards, &shard{l: l, in: make(chan event, cfg.QueueSize), sessions: map[*session]struct{}{},
+			downed: make(chan struct{}, 1)})
 	}
 	return l, nil
 }
@@ -229,6 +231,7 @@ func (l *LAC) dial(ctx context.Context, n LNS) (Tunnel, error) {
 	o := l.cfg.Tunnel
 	o.Secret = n.Secret
 	o.HideAVPs = n.HideAVPs && len(n.Secret) > 0
+	o.HideNumbers = o.HideAVPs && n.HideNumbers
 	o.MaxSessions = n.MaxSessions
 	if o.MaxSessions <= 0 {
 		o.MaxSessions = l.cfg.SessionsPerTunnel
@@ -237,11 +240,31 @@ func (l *LAC) dial(ctx context.Context, n LNS) (Tunnel, error) {
 	defer cancel()
 	t, err := ep.Dial(ctx, n.Addr, o)
 	if err != nil {
-		l.log.Warn("lac: LNS did not answer, held down", "lns", n.String(), "peer", n.Addr.String(), "err", err)
+		l.log.Warn("lac: "+dialFailure(err)+"; held down", "lns", n.String(), "peer", n.Addr.String(),
+			"hold_down", l.sel.HoldDown.String(), "err", err)
 		return nil, err
 	}
 	l.log.Info("lac: tunnel up", "lns", n.String(), "peer", n.Addr.String(), "tunnel_id", t.LocalID())
 	return t, nil
+}
+
+// dialFailure says why a tunnel set-up failed, for the operator: an LNS
+// that refused the tunnel (a StopCCN, RFC 2661 section 6.4; or a
+// Challenge Response that did not match the shared secret, section 5.1.1)
+// needs its configuration checked, one that did not answer (retransmissions
+// exhausted, section 5.8) needs the path to it checked.
+func dialFailure(err error) string {
+	var te *l2tp.TunnelError
+	switch {
+	case errors.Is(err, l2tp.ErrNotAuthorized),
+		errors.Is(err, l2tp.ErrStopCCN) && errors.As(err, &te) && te.Result.Result == uint16(l2tp.StopCCNNotAuthorized):
+		return "refused by the LNS (tunnel authentication)"
+	case errors.Is(err, l2tp.ErrStopCCN):
+		return "refused by the LNS"
+	case errors.Is(err, l2tp.ErrPeerUnreachable), errors.Is(err, context.DeadlineExceeded):
+		return "the LNS did not answer"
+	}
+	return "tunnel set-up to the LNS failed"
 }
 
 // Run runs the shards and the workers until ctx is done. Call Shutdown
@@ -268,7 +291,7 @@ func (l *LAC) Run(ctx context.Context) error {
 func (l *LAC) Shutdown(ctx context.Context) {
 	l.closing.Store(true) // new subscribers get a PADT
 	for _, sh := range l.shards {
-		sh.post(event{kind: evShutdown})
+		sh.postDown(event{kind: evShutdown})
 	}
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
@@ -300,7 +323,20 @@ type AccessConfig struct {
 type Access struct {
 	l   *LAC
 	cfg AccessConfig
-	srv atomic.Pointer[pppoe.Server]
+	srv atomic.Pointer[padtSender]
+}
+
+// padtSender ends a PPPoE session with a PADT carrying msg as
+// Generic-Error (RFC 2516 section 5.5): a *pppoe.Server.
+type padtSender interface {
+	Close(ps *pppoe.Session, msg string)
+}
+
+// close sends the subscriber a PADT (none when it sent one itself).
+func (a *Access) close(ps *pppoe.Session, msg string) {
+	if srv := a.srv.Load(); srv != nil {
+		(*srv).Close(ps, msg)
+	}
 }
 
 // NewAccess returns the handler to give pppoe.NewServer; Bind the server
@@ -313,7 +349,15 @@ func (l *LAC) NewAccess(cfg AccessConfig) *Access {
 }
 
 // Bind sets the server whose sessions this Access handles (for PADT).
-func (a *Access) Bind(srv *pppoe.Server) { a.srv.Store(srv) }
+func (a *Access) Bind(srv *pppoe.Server) {
+	if srv == nil {
+		a.srv.Store(nil)
+		return
+	}
+	a.bind(srv)
+}
+
+func (a *Access) bind(srv padtSender) { a.srv.Store(&srv) }
 
 func (a *Access) mode(service string) Mode {
 	if m, ok := a.cfg.ServiceModes[service]; ok {
@@ -326,9 +370,7 @@ func (a *Access) mode(service string) Mode {
 func (a *Access) SessionUp(ps *pppoe.Session) {
 	l := a.l
 	if l.closing.Load() {
-		if srv := a.srv.Load(); srv != nil {
-			srv.Close(ps, "LAC shutting down")
-		}
+		a.close(ps, "LAC shutting down")
 		return
 	}
 	sh := l.shards[int(l.nextSh.Add(1))%len(l.shards)]
@@ -343,16 +385,14 @@ func (a *Access) SessionUp(ps *pppoe.Session) {
 		s.state = stDone // never owned by the shard: its PADT event is ignored
 		l.active.Add(-1)
 		l.byID.Delete(s.id)
-		if srv := a.srv.Load(); srv != nil {
-			srv.Close(ps, "LAC overloaded")
-		}
+		a.close(ps, "LAC overloaded")
 	}
 }
 
 // SessionDown hands a PADT (or a local close) to the session's shard.
 func (a *Access) SessionDown(ps *pppoe.Session, why pppoe.DownReason) {
 	if s, ok := ps.Owner.(*session); ok {
-		s.sh.postCtrl(event{kind: evPPPoEDown, s: s, why: why})
+		s.sh.postDown(event{kind: evPPPoEDown, s: s, why: why})
 	}
 }
 
@@ -402,7 +442,7 @@ func (h l2tpSide) SessionUp(ls *l2tp.Session, _ *l2tp.Message) {
 
 func (h l2tpSide) SessionDown(ls *l2tp.Session, rc l2tp.ResultCode) {
 	if s, ok := ls.Value().(*session); ok {
-		s.sh.postCtrl(event{kind: evCallDown, s: s, ls: ls, rc: rc})
+		s.sh.postDown(event{kind: evCallDown, s: s, ls: ls, rc: rc})
 	}
 }
 
@@ -585,6 +625,15 @@ type shard struct {
 	in       chan event
 	sessions map[*session]struct{}
 	timers   timerq.Queue[*session]
+
+	// Ends of sessions that found the inbox full: a PADT, a CDN (a tunnel
+	// that goes down reports every call on it at once), the shutdown. No
+	// timer recovers an established session from a lost one, and the
+	// reader or tunnel goroutine that reports it must not block. A session
+	// ends once on each side, so the queue is bounded by the sessions.
+	downMu sync.Mutex
+	downs  []event
+	downed chan struct{} // an event was queued
 }
 
 func (sh *shard) post(ev event) bool {
@@ -600,6 +649,38 @@ func (sh *shard) post(ev event) bool {
 // postCtrl posts a control event; the call timeout recovers from a drop.
 func (sh *shard) postCtrl(ev event) { sh.post(ev) }
 
+// postDown queues the end of a session without blocking and without
+// dropping it: on the inbox when there is room (in order with the
+// session's other events), else on the shard's queue of ends. A session
+// that has ended ignores what it receives afterwards, so an end that
+// overtakes earlier events loses nothing.
+func (sh *shard) postDown(ev event) {
+	select {
+	case sh.in <- ev:
+		return
+	default:
+	}
+	sh.l.stats.EndsQueued.Add(1)
+	sh.downMu.Lock()
+	sh.downs = append(sh.downs, ev)
+	sh.downMu.Unlock()
+	select {
+	case sh.downed <- struct{}{}:
+	default:
+	}
+}
+
+// takeDowns handles the queued ends of sessions.
+func (sh *shard) takeDowns() {
+	sh.downMu.Lock()
+	evs := sh.downs
+	sh.downs = nil
+	sh.downMu.Unlock()
+	for _, ev := range evs {
+		sh.handle(ev)
+	}
+}
+
 func (sh *shard) run(ctx context.Context) {
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
@@ -609,6 +690,8 @@ func (sh *shard) run(ctx context.Context) {
 			return
 		case ev := <-sh.in:
 			sh.handle(ev)
+		case <-sh.downed:
+			sh.takeDowns()
 		case <-timer.C:
 		}
 		now := sh.l.now()
@@ -869,9 +952,7 @@ func (s *session) finish(msg string) {
 	delete(s.sh.sessions, s)
 	s.l.active.Add(-1)
 	s.l.byID.Delete(s.id)
-	if srv := s.acc.srv.Load(); srv != nil {
-		srv.Close(s.ps, msg) // no-op when the subscriber sent the PADT
-	}
+	s.acc.close(s.ps, msg) // no-op when the subscriber sent the PADT
 }
 
 // worker selects tunnels and places calls, off the shards.

@@ -1,8 +1,11 @@
 package lac
 
 import (
+	"syscall"
+
 	"github.com/bras-project/bras/dataplane"
 	"github.com/bras-project/bras/internal/metrics"
+	"github.com/bras-project/bras/internal/udpio"
 )
 
 // Metric names of the LAC. Labels are bounded sets.
@@ -65,6 +68,10 @@ func (l *LAC) RegisterMetrics(reg *metrics.Registry) {
 				emit(float64(n), dataplane.Reason(i).String())
 			}
 		})
+	if c, ok := l.cfg.DataConn.(syscall.Conn); ok {
+		udpio.RegisterMetrics(reg, c)
+	}
+	reg.CounterFunc(metrics.TeardownsQueued, "PADTs, CDNs and shutdowns that waited on a shard's queue of ends (shard queue full).", nil, metrics.Load(&st.EndsQueued))
 	reg.CounterFunc(metrics.MSSClamped, "TCP SYNs whose MSS option the relay lowered ([dataplane] tcp-mss).", nil, metrics.Load(&st.MSSClamped))
 	reg.CounterVecFunc(metrics.FastPathRefused, "Sessions the XDP fast path could not take (they are relayed in user space).", []string{"reason"},
 		func(emit func(float64, ...string)) {

@@ -2,6 +2,7 @@ package lac
 
 import (
 	"io"
+	"net"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -10,7 +11,12 @@ import (
 )
 
 func TestRegisterMetrics(t *testing.T) {
-	l, err := New(Config{})
+	conn, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	l, err := New(Config{DataConn: conn})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -19,6 +25,7 @@ func TestRegisterMetrics(t *testing.T) {
 	l.stats.CallsUp.Add(3)
 	l.stats.Refused.Add(2)
 	l.stats.PADTFromSub.Add(1)
+	l.stats.EndsQueued.Add(4)
 	l.active.Add(7)
 	rec := httptest.NewRecorder()
 	reg.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
@@ -29,6 +36,9 @@ func TestRegisterMetrics(t *testing.T) {
 		MetricCalls + `{result="refused"} 2`,
 		MetricTeardowns + `{cause="subscriber-padt"} 1`,
 		MetricTunnels + " 0",
+		metrics.L2TPSocketDrops + " 0",
+		metrics.TeardownsQueued + " 4",
+		metrics.L2TPSocketBuffer + `{direction="receive"}`,
 	} {
 		if !strings.Contains(string(body), want) {
 			t.Errorf("scrape lacks %q:\n%s", want, body)

@@ -19,6 +19,9 @@ var (
 	ErrNoRoute = errors.New("lac: no tunnel configured for the subscriber")
 	// ErrNoTunnel: every LNS of the route failed or is held down.
 	ErrNoTunnel = errors.New("lac: no LNS answered")
+	// ErrHeldDown: the LNS failed a tunnel set-up less than HoldDown ago
+	// and has no tunnel with room; it is not dialled again until then.
+	ErrHeldDown = errors.New("lac: LNS held down after a failed tunnel set-up")
 )
 
 // LNS is one tunnel endpoint a subscriber may be forwarded to: from the
@@ -43,7 +46,8 @@ type LNS struct {
 	// MaxSessions caps the sessions of one tunnel; a further session opens
 	// a second tunnel to the same LNS. 0: the LAC's default.
 	MaxSessions int
-	HideAVPs    bool // hide the AVPs section 4.3 allows (needs Secret)
+	HideAVPs    bool // hide the proxy authentication AVPs (section 4.3; needs Secret)
+	HideNumbers bool // with HideAVPs, Calling and Called Number too
 }
 
 func (l LNS) String() string {
@@ -171,7 +175,8 @@ func Realm(user string) string {
 
 // Selector orders the LNS of a route: by preference, equal preferences in
 // a random order weighted by Weight, and an LNS that failed is held down
-// (tried last) for HoldDown. It is safe for concurrent use.
+// for HoldDown: tried last, on the tunnels it already has, and never
+// dialled (Pool). It is safe for concurrent use.
 type Selector struct {
 	HoldDown time.Duration
 	Now      func() time.Time
@@ -243,7 +248,8 @@ func (s *Selector) downLocked(l LNS, now time.Time) bool {
 // Order returns the LNS of cands in the order to try them: live ones by
 // ascending preference, equal preferences drawn by weight (RFC 2868
 // section 3.8 leaves ties to the LAC: we share load by weight), then the
-// held-down ones in the same way, as a last resort.
+// held-down ones in the same way, as a last resort for the tunnels they
+// already have (the Pool dials none of them).
 func (s *Selector) Order(cands []LNS) []LNS {
 	now := s.now()
 	var live, down []LNS
@@ -383,7 +389,7 @@ func (p *Pool) Acquire(ctx context.Context, cands []LNS) (*Lease, error) {
 	}
 	var last error
 	for _, l := range p.sel.Order(cands) {
-		lease, err := p.acquire(ctx, l)
+		lease, err := p.acquire(ctx, l, !p.sel.Down(l))
 		if err == nil {
 			return lease, nil
 		}
@@ -395,7 +401,10 @@ func (p *Pool) Acquire(ctx context.Context, cands []LNS) (*Lease, error) {
 	return nil, fmt.Errorf("%w: %w", ErrNoTunnel, last)
 }
 
-func (p *Pool) acquire(ctx context.Context, l LNS) (*Lease, error) {
+// acquire leases a place on a tunnel to l, opening one when none has room
+// and mayDial: a held-down LNS gets no new SCCRQ, whatever the number of
+// subscribers asking for it, until its hold-down ends.
+func (p *Pool) acquire(ctx context.Context, l LNS, mayDial bool) (*Lease, error) {
 	k := l.key()
 	for {
 		p.mu.Lock()
@@ -421,12 +430,16 @@ func (p *Pool) acquire(ctx context.Context, l LNS) (*Lease, error) {
 			select {
 			case <-wait:
 				if p.sel.Down(l) {
-					return nil, fmt.Errorf("lac: LNS %v: held down after a failed dial", l)
+					return nil, fmt.Errorf("lac: LNS %v: %w", l, ErrHeldDown)
 				}
 				continue
 			case <-ctx.Done():
 				return nil, ctx.Err()
 			}
+		}
+		if !mayDial {
+			p.mu.Unlock()
+			return nil, fmt.Errorf("lac: LNS %v: %w", l, ErrHeldDown)
 		}
 		done := make(chan struct{})
 		p.dialing[k] = done

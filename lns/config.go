@@ -13,6 +13,7 @@ import (
 	"github.com/bras-project/bras/dataplane"
 	"github.com/bras-project/bras/internal/api"
 	"github.com/bras-project/bras/internal/config"
+	"github.com/bras-project/bras/internal/udpio"
 	"github.com/bras-project/bras/ppp"
 )
 
@@ -40,6 +41,38 @@ type LNSSection struct {
 	MaxSessions int            `cfg:"max-sessions"`  // on this node; default 65535
 	Shards      int            `cfg:"shards"`        // control goroutines; default GOMAXPROCS
 	AuthWorkers int            `cfg:"auth-workers"`  // concurrent RADIUS/pool requests; default 256
+	// Buffers of the tunnels' UDP socket in bytes; default 4 MiB each.
+	UDPReceiveBuffer int `cfg:"udp-receive-buffer"`
+	UDPSendBuffer    int `cfg:"udp-send-buffer"`
+
+	// L2TP control channel and tunnel set-up (RFC 2661 section 5.8).
+	RetransmitCap      time.Duration `cfg:"retransmit-cap"`         // longest wait between retransmissions; default 8s, no less
+	MaxRetries         int           `cfg:"max-retries"`            // retransmissions before a tunnel is cleared; default 5
+	MaxHalfOpen        int           `cfg:"max-half-open"`          // tunnels being set up, in total; default 1024
+	MaxHalfOpenPerPeer int           `cfg:"max-half-open-per-peer"` // tunnels being set up from one address; default 64
+}
+
+// Validate checks the [lns] keys that need no other section.
+func (l *LNSSection) Validate() error {
+	return checkTunnelKeys(l.RetransmitCap, map[string]int{
+		"max-retries": l.MaxRetries, "max-half-open": l.MaxHalfOpen, "max-half-open-per-peer": l.MaxHalfOpenPerPeer,
+	})
+}
+
+// checkTunnelKeys refuses a retransmission cap below 8 s (RFC 2661
+// section 5.8: the cap MUST be no less than 8 seconds; 0 is the default)
+// and negative counts.
+func checkTunnelKeys(retransmitCap time.Duration, counts map[string]int) error {
+	var errs []error
+	if retransmitCap != 0 && retransmitCap < 8*time.Second {
+		errs = append(errs, &config.KeyError{Key: "retransmit-cap", Err: fmt.Errorf("%v is below 8s, the least RFC 2661 section 5.8 allows", retransmitCap)})
+	}
+	for _, k := range []string{"max-retries", "max-half-open", "max-half-open-per-peer"} {
+		if n, ok := counts[k]; ok && n < 0 {
+			errs = append(errs, &config.KeyError{Key: k, Err: fmt.Errorf("%d is negative", n)})
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // TUNSection is [tun].
@@ -77,7 +110,7 @@ type LACSection struct {
 	HostName      string         `cfg:"host-name"`      // the Host Name AVP it sends; default the section name
 	Secret        config.Secret  `cfg:"secret"`         // tunnel secret (RFC 2661 section 5.1.1)
 	NoAuth        bool           `cfg:"no-tunnel-auth"` // allow this LAC without tunnel authentication
-	HideAVPs      bool           `cfg:"hide-avps"`
+	HideAVPs      bool           `cfg:"hide-avps"`      // hide the proxy authentication AVPs (RFC 2661 section 4.3)
 	AllowedFrom   []netip.Prefix `cfg:"allowed-from"`   // source prefixes; default any
 	HelloInterval time.Duration  `cfg:"hello-interval"` // default 60s
 	MaxSessions   int            `cfg:"max-sessions"`   // per tunnel; default 65535
@@ -173,6 +206,24 @@ func (c *FileConfig) defaults() {
 	if c.LNS.AuthWorkers <= 0 {
 		c.LNS.AuthWorkers = 256
 	}
+	if c.LNS.UDPReceiveBuffer == 0 {
+		c.LNS.UDPReceiveBuffer = udpio.DefaultBuffer
+	}
+	if c.LNS.UDPSendBuffer == 0 {
+		c.LNS.UDPSendBuffer = udpio.DefaultBuffer
+	}
+	if c.LNS.RetransmitCap == 0 {
+		c.LNS.RetransmitCap = 8 * time.Second
+	}
+	if c.LNS.MaxRetries == 0 {
+		c.LNS.MaxRetries = 5
+	}
+	if c.LNS.MaxHalfOpen == 0 {
+		c.LNS.MaxHalfOpen = 1024
+	}
+	if c.LNS.MaxHalfOpenPerPeer == 0 {
+		c.LNS.MaxHalfOpenPerPeer = 64
+	}
 	if c.TUN.Name == "" {
 		c.TUN.Name = "bras0"
 	}
@@ -235,6 +286,12 @@ func (c *FileConfig) check() error {
 	}
 	if c.TUN.Routes != "per-session" && c.TUN.Routes != "per-pool" {
 		bad("tun.routes", "want per-session or per-pool, got %q", c.TUN.Routes)
+	}
+	if err := udpio.CheckBuffer(c.LNS.UDPReceiveBuffer); err != nil {
+		bad("lns.udp-receive-buffer", "%v", err)
+	}
+	if err := udpio.CheckBuffer(c.LNS.UDPSendBuffer); err != nil {
+		bad("lns.udp-send-buffer", "%v", err)
 	}
 	if c.TUN.MTU < 576 || c.TUN.MTU > 9000 {
 		bad("tun.mtu", "%d is out of range 576-9000", c.TUN.MTU)

@@ -22,6 +22,45 @@ func TestReferenceConfig(t *testing.T) {
 	if len(c.Pools) != 2 || c.PPP.DefaultPool != "default" || len(c.RADIUS.Servers) != 1 || !c.CoA.Listen.IsValid() {
 		t.Fatalf("reference config decoded wrong: pools %v radius %v", c.Pools, c.RADIUS.Servers)
 	}
+	if c.LNS.UDPReceiveBuffer != 4<<20 || c.LNS.UDPSendBuffer != 4<<20 {
+		t.Errorf("reference config socket buffers %d, %d; want 4 MiB", c.LNS.UDPReceiveBuffer, c.LNS.UDPSendBuffer)
+	}
+	if l := c.LNS; l.RetransmitCap != 8*time.Second || l.MaxRetries != 5 || l.MaxHalfOpen != 1024 || l.MaxHalfOpenPerPeer != 64 {
+		t.Errorf("reference config: retransmit-cap %v max-retries %d max-half-open %d per peer %d", l.RetransmitCap, l.MaxRetries, l.MaxHalfOpen, l.MaxHalfOpenPerPeer)
+	}
+}
+
+// TestTunnelKeys: the retransmission cap may not be set below the 8 s of
+// RFC 2661 section 5.8, and the error names the line; the retry count
+// and the half-open caps are configurable, with the RFC's defaults.
+func TestTunnelKeys(t *testing.T) {
+	const base = "[tun]\naddress = 100.64.0.1/32\n[pool \"p\"]\nrange = 100.64.0.0/24\n[lac \"a\"]\nsecret = x\n[local-users]\nfile = /dev/null\n[api]\ntoken = t\n"
+	c, err := ParseConfig(strings.NewReader("[lns]\nnode = n1\n"+base), "test.conf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l := c.LNS; l.RetransmitCap != 8*time.Second || l.MaxRetries != 5 || l.MaxHalfOpen != 1024 || l.MaxHalfOpenPerPeer != 64 {
+		t.Errorf("defaults: retransmit-cap %v max-retries %d max-half-open %d per peer %d", l.RetransmitCap, l.MaxRetries, l.MaxHalfOpen, l.MaxHalfOpenPerPeer)
+	}
+	c, err = ParseConfig(strings.NewReader("[lns]\nnode = n1\nretransmit-cap = 16s\nmax-retries = 8\nmax-half-open = 10\nmax-half-open-per-peer = 2\n"+base), "test.conf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l := c.LNS; l.RetransmitCap != 16*time.Second || l.MaxRetries != 8 || l.MaxHalfOpen != 10 || l.MaxHalfOpenPerPeer != 2 {
+		t.Errorf("set: retransmit-cap %v max-retries %d max-half-open %d per peer %d", l.RetransmitCap, l.MaxRetries, l.MaxHalfOpen, l.MaxHalfOpenPerPeer)
+	}
+	for _, tt := range []struct{ name, keys, want string }{
+		{"cap below 8s", "retransmit-cap = 7s\n", "test.conf:3: lns.retransmit-cap: 7s is below 8s"},
+		{"negative retries", "max-retries = -1\n", "test.conf:3: lns.max-retries: -1 is negative"},
+		{"negative half-open", "max-half-open-per-peer = -2\n", "test.conf:3: lns.max-half-open-per-peer: -2 is negative"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := ParseConfig(strings.NewReader("[lns]\nnode = n1\n"+tt.keys+base), "test.conf")
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("err = %v, want %q", err, tt.want)
+			}
+		})
+	}
 }
 
 func TestConfigErrorsNameThePlace(t *testing.T) {
@@ -48,6 +87,7 @@ token = t
 		{"radius and users", "[radius.server \"r\"]\naddress = 127.0.0.1:1812\nsecret = s\n", "silent fallback"},
 		{"bad auth", "[ppp]\nauth = mschap\n", "ppp.auth"},
 		{"bad pool", "[pool \"q\"]\nrange = 10.0.0.9-10.0.0.1\n", "pool"},
+		{"tiny socket buffer", "[lns]\nudp-receive-buffer = 1024\n", "lns.udp-receive-buffer: 1024 bytes is out of range"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -18,6 +18,7 @@ import (
 	"github.com/bras-project/bras/internal/api"
 	"github.com/bras-project/bras/internal/metrics"
 	"github.com/bras-project/bras/internal/tun"
+	"github.com/bras-project/bras/internal/udpio"
 )
 
 // DaemonOptions adjust how RunDaemon builds the LNS.
@@ -58,6 +59,12 @@ func RunDaemon(ctx context.Context, cfg *FileConfig, o DaemonOptions) error {
 		if err != nil {
 			return fmt.Errorf("lns: listen %s: %w", cfg.LNS.Listen, err)
 		}
+		want := udpio.Buffers{Receive: cfg.LNS.UDPReceiveBuffer, Send: cfg.LNS.UDPSendBuffer}
+		got, err := udpio.SetBuffers(conn, want)
+		if err != nil {
+			return fmt.Errorf("lns: listen %s: %w", cfg.LNS.Listen, err)
+		}
+		udpio.LogBuffers(log, "l2tp", want, got)
 		if cfg.CoA.Listen.IsValid() {
 			if coaConn, err = net.ListenUDP("udp", net.UDPAddrFromAddrPort(cfg.CoA.Listen)); err != nil {
 				return fmt.Errorf("lns: coa listen %s: %w", cfg.CoA.Listen, err)

@@ -57,6 +57,9 @@ type simSub struct {
 	ipcpAddr netip.Addr
 	// deaf drops everything from the LNS: a subscriber that vanished.
 	deaf atomic.Bool
+	// raw, when set, gets every PPP frame from the LNS: the test itself
+	// speaks PPP for the subscriber.
+	raw chan []byte
 }
 
 func (s *simSub) Send(frame []byte) error {
@@ -167,7 +170,7 @@ func (l *simLAC) dial(user, password, calling string, proxy []l2tp.AVP, manual b
 func (l *simLAC) place(sub *simSub, calling string) *simSub {
 	proxy := sub.proxy
 	sub.lac = l
-	*sub = simSub{lac: l, user: sub.user, password: sub.password, proxy: proxy, manual: sub.manual, auth: sub.auth, icrq: sub.icrq,
+	*sub = simSub{lac: l, user: sub.user, password: sub.password, proxy: proxy, manual: sub.manual, auth: sub.auth, raw: sub.raw, icrq: sub.icrq,
 		up: make(chan ppp.NetworkInfo, 4), down: make(chan ppp.Reason, 4),
 		cdn: make(chan l2tp.ResultCode, 4), ip: make(chan []byte, 4096)}
 	icrq := []l2tp.AVP{
@@ -237,6 +240,9 @@ func (l *simLAC) drive(ctx context.Context) {
 // The proxy case: LCP and authentication were done by the (simulated) LAC,
 // so the subscriber side starts at IPCP (RFC 1332), answered by hand.
 func (s *simSub) startManualIPCP() {
+	if s.raw != nil {
+		return
+	}
 	s.sendIPCP(ppp.ConfReq, 1, netip.IPv4Unspecified())
 }
 
@@ -249,6 +255,10 @@ func (s *simSub) sendIPCP(code ppp.Code, id uint8, addr netip.Addr) {
 }
 
 func (s *simSub) manualInput(frame []byte) {
+	if s.raw != nil {
+		s.raw <- frame
+		return
+	}
 	proto, info, err := ppp.ParseProtocol(frame)
 	if err != nil {
 		return

@@ -5,12 +5,14 @@ import (
 	"errors"
 	"net/url"
 	"slices"
+	"sync/atomic"
 
 	"github.com/bras-project/bras/accounting"
 	"github.com/bras-project/bras/dataplane"
 	"github.com/bras-project/bras/internal/api"
 	"github.com/bras-project/bras/internal/metrics"
 	"github.com/bras-project/bras/internal/table"
+	"github.com/bras-project/bras/internal/udpio"
 )
 
 // RegisterMetrics exposes the LNS, L2TP and data-plane counters.
@@ -39,6 +41,7 @@ func (s *Server) RegisterMetrics(r *metrics.Registry) {
 			}
 		}
 	})
+	r.CounterFunc(metrics.TeardownsQueued, "Session teardowns that waited on a shard's teardown queue (inbox full).", nil, metrics.Load(&s.stats.TeardownsQueued))
 	st := s.ep.Stats()
 	r.GaugeFunc(metrics.L2TPTunnels, "L2TP tunnels.", nil, func() float64 { return float64(len(s.ep.Tunnels())) })
 	r.CounterVecFunc(metrics.L2TPControlMessages, "L2TP control messages by direction.", []string{"direction"}, func(emit func(float64, ...string)) {
@@ -47,7 +50,17 @@ func (s *Server) RegisterMetrics(r *metrics.Registry) {
 	})
 	r.CounterFunc(metrics.L2TPRetransmits, "L2TP control messages retransmitted.", nil, metrics.Load(&st.Retransmits))
 	r.CounterFunc(metrics.L2TPMalformed, "L2TP datagrams that did not parse.", nil, metrics.Load(&st.Malformed))
+	r.CounterFuncs(metrics.L2TPDropped, "L2TP control messages and SCCRQs dropped, by reason.", "reason", map[string]*atomic.Uint64{
+		"unknown-tunnel":       &st.UnknownTunnel,
+		"tunnel-zero":          &st.TunnelZero,
+		"inbox-full":           &st.InboxFull,
+		"tunnel-limit":         &st.TunnelLimit,
+		"half-open-limit":      &st.HalfOpenLimit,
+		"half-open-peer-limit": &st.HalfOpenPeerLimit,
+		"tie-breaker":          &st.TieBreakerDrops,
+	})
 	r.CounterFunc(metrics.L2TPAuthFailures, "L2TP tunnel authentication failures (StopCCN result 4).", nil, metrics.Load(&st.AuthFailures))
+	udpio.RegisterMetrics(r, s.deps.Conn)
 	r.CounterVecFunc(metrics.DataplanePackets, "Packets forwarded by the data plane by direction.", []string{"direction"}, func(emit func(float64, ...string)) {
 		d := s.dp.Stats()
 		emit(float64(d.TUNWritten), "up")

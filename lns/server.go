@@ -35,6 +35,10 @@ type Stats struct {
 	ControlDropped atomic.Uint64     // shard inbox full
 	NoSession      atomic.Uint64     // data for a call without PPP yet
 	Teardowns      [20]atomic.Uint64 // by Acct-Terminate-Cause
+
+	// TeardownsQueued counts teardowns that found a shard's inbox full and
+	// waited on its teardown queue instead.
+	TeardownsQueued atomic.Uint64
 }
 
 func (st *Stats) countTeardown(c accounting.TerminateCause) {
@@ -93,6 +97,10 @@ type Server struct {
 	shards []*shard
 	jobs   chan authJob
 
+	relMu   sync.Mutex
+	rels    []release     // shared-pool addresses to give back
+	relWake chan struct{} // rels has work
+
 	mu       sync.RWMutex
 	sessions map[string]*session
 	up       atomic.Int64
@@ -117,6 +125,7 @@ func NewServer(cfg *FileConfig, d Deps) (*Server, error) {
 		acct:     d.Acct,
 		sessions: make(map[string]*session),
 		jobs:     make(chan authJob, cfg.LNS.AuthWorkers*4),
+		relWake:  make(chan struct{}, 1),
 		boot:     time.Now(),
 	}
 	local, err := cfg.LocalPools()
@@ -168,6 +177,9 @@ func NewServer(cfg *FileConfig, d Deps) (*Server, error) {
 		Accept:     s.accept,
 		Handler:    (*l2tpEvents)(s),
 		Data:       s.onData,
+
+		MaxHalfOpen:        cfg.LNS.MaxHalfOpen,
+		MaxHalfOpenPerPeer: cfg.LNS.MaxHalfOpenPerPeer,
 	})
 	if err != nil {
 		return nil, err
@@ -207,6 +219,10 @@ func (s *Server) Run(ctx context.Context) error {
 		wg.Add(1)
 		go func() { defer wg.Done(); s.authWorker(workerCtx) }()
 	}
+	relCtx, stopReleaser := context.WithCancel(context.Background())
+	defer stopReleaser()
+	relDone := make(chan struct{})
+	go func() { defer close(relDone); s.releaser(relCtx) }()
 	dpCtx, stopDP := context.WithCancel(context.Background())
 	defer stopDP()
 	dpErr := make(chan error, 1)
@@ -252,6 +268,8 @@ func (s *Server) Run(ctx context.Context) error {
 	stopDP()
 	<-dpErr
 	wg.Wait()
+	stopReleaser() // after the shards: they queue the last releases
+	<-relDone
 	return err
 }
 
@@ -281,6 +299,8 @@ func (s *Server) accept(peer netip.AddrPort, hostName string) (l2tp.TunnelOption
 			HideAVPs:      l.HideAVPs,
 			HelloInterval: l.HelloInterval,
 			MaxSessions:   l.MaxSessions,
+			RetransmitCap: s.cfg.LNS.RetransmitCap,
+			MaxRetries:    s.cfg.LNS.MaxRetries,
 		}, nil
 	}
 	s.log.Warn("tunnel refused: unknown LAC", "peer", peer.String(), "host_name", hostName)
@@ -395,11 +415,14 @@ func (e *l2tpEvents) SessionDown(c *l2tp.Session, rc l2tp.ResultCode) {
 		return
 	}
 	lost := c.Tunnel().State() != l2tp.CtrlEstablished
-	ev := event{kind: evCallDown, s: ss, lostTunnel: lost, cause: callDownCause(rc, c.CDN(), lost)}
-	if !ss.sh.post(ev) {
-		// Never lose a teardown: wait for room on another goroutine.
-		go ss.sh.send(context.Background(), ev)
-	}
+	(*Server)(e).callDown(ss, lost, callDownCause(rc, c.CDN(), lost))
+}
+
+// callDown hands the end of a call, with the cause its CDN or StopCCN
+// gives (cause.go), to the session's shard, on the tunnel's goroutine: it
+// neither blocks nor drops the teardown (shard.postDown).
+func (s *Server) callDown(ss *session, lostTunnel bool, cause accounting.TerminateCause) {
+	ss.sh.postDown(event{kind: evCallDown, s: ss, lostTunnel: lostTunnel, cause: cause})
 }
 
 func (e *l2tpEvents) SetLinkInfo(c *l2tp.Session, accm l2tp.ACCM) {}
@@ -570,13 +593,59 @@ func (s *Server) releaseOutcome(ss *session, o *authOutcome) {
 	}
 	addr := o.addr
 	o.pool = ""
-	go func() { // a shared pool is a database round trip: off the shard
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := s.pool.Release(ctx, addr, ss.id); err != nil {
-			ss.log.Warn("address release failed", "addr", addr, "err", err)
+	if s.pool == AddressPool(s.local) { // in memory: no wait
+		_ = s.local.Release(context.Background(), addr, ss.id)
+		return
+	}
+	// A shared pool is a database round trip: off the shard, on the
+	// releaser. Each session queues its address once, so the queue is
+	// bounded by the sessions.
+	s.relMu.Lock()
+	s.rels = append(s.rels, release{ss: ss, addr: addr})
+	s.relMu.Unlock()
+	select {
+	case s.relWake <- struct{}{}:
+	default:
+	}
+}
+
+// release is an address to give back to the shared pool.
+type release struct {
+	ss   *session
+	addr netip.Addr
+}
+
+// releaser gives back the addresses the shards queued, one at a time, until
+// ctx is done; then what remains, within releaseDrain.
+func (s *Server) releaser(ctx context.Context) {
+	for {
+		select {
+		case <-s.relWake:
+			s.releaseQueued(context.Background(), 10*time.Second)
+		case <-ctx.Done():
+			drain, cancel := context.WithTimeout(context.Background(), releaseDrain)
+			defer cancel()
+			s.releaseQueued(drain, releaseDrain)
+			return
 		}
-	}()
+	}
+}
+
+// releaseDrain bounds the releases still queued at shutdown.
+const releaseDrain = 5 * time.Second
+
+func (s *Server) releaseQueued(parent context.Context, each time.Duration) {
+	s.relMu.Lock()
+	rels := s.rels
+	s.rels = nil
+	s.relMu.Unlock()
+	for _, r := range rels {
+		ctx, cancel := context.WithTimeout(parent, each)
+		if err := s.pool.Release(ctx, r.addr, r.ss.id); err != nil {
+			r.ss.log.Warn("address release failed", "addr", r.addr, "err", err)
+		}
+		cancel()
+	}
 }
 
 func (s *Server) logAuth(ctx context.Context, user, result, reply string) {

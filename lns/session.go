@@ -396,8 +396,13 @@ func (s *session) startPPP(now time.Time) {
 		LocalIP:       c.PPP.LocalIP,
 		Echo:          ppp.EchoConfig{Interval: c.PPP.EchoInterval, MaxFailures: c.PPP.EchoFailures},
 		Restart:       c.PPP.Restart,
-		Logger:        s.log,
-		Handler:       s,
+		// ACCM, ACFC and FCS-Alternatives mean nothing on an L2TP session
+		// whose subscriber is on PPPoE (RFC 2516 section 7; ACCM travels
+		// in SLI, RFC 2661 section 6.14): refused in every LAC mode, as
+		// the LAC refuses them when it negotiates for a proxied session.
+		RejectACCMPFCACFC: true,
+		Logger:            s.log,
+		Handler:           s,
 	})
 	s.state = stateLCP
 	s.publish()

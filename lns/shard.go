@@ -2,6 +2,7 @@ package lns
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	"github.com/bras-project/bras/accounting"
@@ -16,6 +17,14 @@ type shard struct {
 	in     chan event
 	later  []event // events raised while handling one, run before the next
 	timers timerq.Queue[*session]
+
+	// Teardowns that found the inbox full. A tunnel that goes down reports
+	// every call on it at once from its own goroutine, which must not
+	// block; each session is queued here at most once, so the queue is
+	// bounded by the sessions of the shard, and a teardown is never lost.
+	downMu sync.Mutex
+	downs  []event
+	downed chan struct{} // a teardown was queued
 }
 
 type eventKind uint8
@@ -65,7 +74,37 @@ type event struct {
 }
 
 func newShard(srv *Server, inbox int) *shard {
-	return &shard{srv: srv, in: make(chan event, inbox)}
+	return &shard{srv: srv, in: make(chan event, inbox), downed: make(chan struct{}, 1)}
+}
+
+// postDown queues a teardown without blocking and without dropping it: on
+// the inbox when there is room (in order with the session's other
+// events), else on the shard's teardown queue. A session is down once its
+// teardown is handled, and ignores what it receives afterwards, so a
+// teardown that overtakes earlier events loses nothing.
+func (sh *shard) postDown(ev event) {
+	if sh.post(ev) {
+		return
+	}
+	sh.srv.stats.TeardownsQueued.Add(1)
+	sh.downMu.Lock()
+	sh.downs = append(sh.downs, ev)
+	sh.downMu.Unlock()
+	select {
+	case sh.downed <- struct{}{}:
+	default:
+	}
+}
+
+// takeDowns handles the queued teardowns.
+func (sh *shard) takeDowns() {
+	sh.downMu.Lock()
+	evs := sh.downs
+	sh.downs = nil
+	sh.downMu.Unlock()
+	for _, ev := range evs {
+		sh.handle(ev)
+	}
 }
 
 // post queues ev without blocking; it reports false when the inbox is full
@@ -111,6 +150,8 @@ func (sh *shard) run(ctx context.Context) {
 					break drain
 				}
 			}
+		case <-sh.downed:
+			sh.takeDowns()
 		case <-t.C:
 		case <-ctx.Done():
 			return

@@ -1,8 +1,8 @@
 package ppp
 
 import (
-	"bytes"
 	"crypto/md5"
+	"crypto/subtle"
 	"io"
 	"time"
 )
@@ -31,13 +31,6 @@ func (s *Session) startAuth() {
 		s.authDeadline = s.now.Add(s.cfg.Restart * time.Duration(s.cfg.MaxConfigure))
 	case s.cfg.Role == Server:
 		s.auth = authWaiting
-		s.challenge = make([]byte, challengeLen)
-		if _, err := io.ReadFull(s.cfg.Rand, s.challenge); err != nil {
-			s.log.Error("ppp: chap challenge", "err", err)
-		}
-		var id [1]byte
-		io.ReadFull(s.cfg.Rand, id[:])
-		s.authID = id[0]
 		s.sendChallenge()
 	case s.authProto == AuthPAP:
 		s.auth = authWaiting
@@ -53,8 +46,24 @@ func (s *Session) startAuth() {
 	}
 }
 
+// sendChallenge sends a new Challenge. RFC 1994 section 4.1 changes both
+// the Identifier and the Value each time a Challenge is sent, a
+// retransmission included; a Response to an earlier one is then stale.
 func (s *Session) sendChallenge() {
 	s.authTries++
+	s.challenge = make([]byte, challengeLen)
+	if _, err := io.ReadFull(s.cfg.Rand, s.challenge); err != nil {
+		s.log.Error("ppp: chap challenge", "err", err)
+	}
+	if s.chapIDSet {
+		s.authID++
+	} else {
+		// An unpredictable first Identifier, then one more for each
+		// Challenge of the session (RFC 1994 section 2.1).
+		var id [1]byte
+		io.ReadFull(s.cfg.Rand, id[:])
+		s.authID, s.chapIDSet = id[0], true
+	}
 	s.sendAuthPacket(ProtoCHAP, CHAPPacket{Code: CHAPChallenge, ID: s.authID, Value: s.challenge, Name: []byte(s.cfg.Name)})
 	s.authDeadline = s.now.Add(s.cfg.Restart)
 }
@@ -113,7 +122,7 @@ func (s *Session) papInput(b []byte) {
 			switch {
 			case p.ID == s.authID:
 				s.sendVerdict()
-			case s.authOK && string(p.PeerID) == s.authReq.Username && bytes.Equal(p.Password, s.authReq.Password):
+			case s.authOK && string(p.PeerID) == s.authReq.Username && subtle.ConstantTimeCompare(p.Password, s.authReq.Password) == 1:
 				s.authID = p.ID
 				s.sendVerdict()
 			default:

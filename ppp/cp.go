@@ -21,6 +21,11 @@ type optHandler interface {
 	// return false when negotiation cannot succeed.
 	naked(opts []Option) bool
 	rejected(opts []Option) bool
+	// essential reports whether a Configure-Nak we are about to send
+	// carries an option this end cannot open the protocol without; at
+	// Max-Failure such a Nak ends the negotiation instead of becoming a
+	// Configure-Reject.
+	essential(nak []Option) bool
 }
 
 // cp runs one control protocol: the automaton, its restart timer and the
@@ -182,7 +187,16 @@ func (c *cp) input(b []byte) {
 		}
 		code, reply := c.h.check(opts)
 		if code == ConfNak && c.naks >= s.cfg.MaxFailure {
-			// RFC 1661 section 4.6, Max-Failure: Naks become Rejects.
+			// RFC 1661 section 4.6, Max-Failure: the configuration is not
+			// converging. Naks become Rejects, except for an option we
+			// cannot do without: refusing it would open the protocol
+			// without it, so the negotiation has failed.
+			if c.h.essential(reply) {
+				s.stats.NotConverging++
+				s.log.Info("ppp: configuration not converging", "proto", c.proto, "naks", c.naks)
+				s.fail(ReasonNegotiationFailed)
+				return
+			}
 			code, reply = ConfRej, naksToRejects(opts, reply)
 			if len(reply) == 0 {
 				code = ConfAck // only hints were Nak'd: nothing left to refuse

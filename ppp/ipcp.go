@@ -116,6 +116,20 @@ func (p *ipcpOptions) check(opts []Option) (Code, []Option) {
 
 func (p *ipcpOptions) acked(opts []Option) {}
 
+// essential: a server with an address to assign never opens IPCP without
+// it (RFC 1332 section 3.3: the peer gets the address we Nak with).
+func (p *ipcpOptions) essential(nak []Option) bool {
+	if p.s.cfg.Role != Server || !p.assign.Is4() {
+		return false
+	}
+	for _, o := range nak {
+		if IPCPOption(o.Type) == IPCPAddress {
+			return true
+		}
+	}
+	return false
+}
+
 func (p *ipcpOptions) naked(opts []Option) bool {
 	for _, o := range opts {
 		if len(o.Data) != 4 {

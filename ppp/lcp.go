@@ -236,6 +236,10 @@ func (l *lcpOptions) naked(opts []Option) bool {
 	return true
 }
 
+// essential: every LCP option has a default to fall back on (RFC 1661
+// section 6), so a Nak'd one may be refused instead.
+func (l *lcpOptions) essential(nak []Option) bool { return false }
+
 func (l *lcpOptions) rejected(opts []Option) bool {
 	for _, o := range opts {
 		switch LCPOption(o.Type) {

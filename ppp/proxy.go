@@ -166,7 +166,7 @@ func (s *Session) StartProxied(p Proxy, now time.Time) error {
 		return nil
 	}
 	s.authProto = p.AuthProto
-	s.authID = p.AuthID
+	s.authID, s.chapIDSet = p.AuthID, true // a later Challenge of ours follows the LAC's
 	s.authReq = AuthRequest{Proto: p.AuthProto, Username: p.AuthName}
 	if p.AuthProto == AuthPAP {
 		s.authReq.Password = append([]byte(nil), p.AuthResponse...)

@@ -184,7 +184,8 @@ type Config struct {
 	Restart                                time.Duration
 	MaxConfigure, MaxFailure, MaxTerminate int
 	// RejectACCMPFCACFC refuses ACCM, PFC and ACFC, as over PPPoE (RFC 2516
-	// section 7).
+	// section 7) and on an L2TP session (ACCM travels in SLI, RFC 2661
+	// section 6.14). FCS-Alternatives is refused always.
 	RejectACCMPFCACFC bool
 	Rand              io.Reader // magic numbers, challenges; default crypto/rand
 	Logger            *slog.Logger
@@ -206,6 +207,7 @@ type Stats struct {
 	SendErrors    uint64
 	EchoSent      uint64
 	LoopSuspected uint64
+	NotConverging uint64 // negotiations ended at Max-Failure (RFC 1661 section 4.6)
 }
 
 // authState is the progress of the Authenticate phase.
@@ -248,6 +250,7 @@ type Session struct {
 	auth         authState
 	authProto    AuthProto
 	authID       uint8
+	chapIDSet    bool // server: authID holds the last CHAP Identifier used
 	authTries    int
 	authDeadline time.Time
 	authReq      AuthRequest

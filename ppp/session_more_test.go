@@ -69,42 +69,96 @@ func TestServerAuthTimeout(t *testing.T) {
 	}
 }
 
-// TestCHAPChallengeRetries: the challenge is repeated each restart period,
-// Max-Configure times in all, with the same Identifier and value.
-func TestCHAPChallengeRetries(t *testing.T) {
+// chapServer brings a single CHAP server session to the Authenticate phase
+// and returns it with its first Challenge.
+func chapServer(t *testing.T) (*single, ppp.CHAPPacket) {
+	t.Helper()
 	x := newSingle(ppp.Config{Auth: []ppp.AuthProto{ppp.AuthCHAPMD5}})
 	x.s.Open(x.now)
 	req := reply(t, x.take(), ppp.ProtoLCP)
 	x.s.Input(frame(ppp.ProtoLCP, ppp.ConfAck, req.ID, req.Data...), x.now)
 	x.s.Input(frame(ppp.ProtoLCP, ppp.ConfReq, 1, 5, 6, 9, 9, 9, 9), x.now)
-	var challenges []ppp.CHAPPacket
-	collect := func() {
-		for _, f := range x.take() {
-			if p, info, _ := ppp.ParseProtocol(f); p == ppp.ProtoCHAP {
-				c, err := ppp.ParseCHAP(info)
-				if err != nil {
-					t.Fatal(err)
-				}
-				challenges = append(challenges, c)
+	ch := challengesOf(t, x.take())
+	if len(ch) != 1 {
+		t.Fatalf("%d Challenges after LCP opened, want 1", len(ch))
+	}
+	return x, ch[0]
+}
+
+func challengesOf(t *testing.T, out [][]byte) []ppp.CHAPPacket {
+	t.Helper()
+	var ch []ppp.CHAPPacket
+	for _, f := range out {
+		if p, info, _ := ppp.ParseProtocol(f); p == ppp.ProtoCHAP {
+			c, err := ppp.ParseCHAP(info)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.Code == ppp.CHAPChallenge {
+				ch = append(ch, c)
 			}
 		}
 	}
-	collect()
+	return ch
+}
+
+// TestCHAPChallengeRetries: the Challenge is sent each restart period,
+// Max-Configure times in all, and each one sent, a retransmission
+// included, has a new Identifier and a new Value (RFC 1994 section 4.1).
+func TestCHAPChallengeRetries(t *testing.T) {
+	x, first := chapServer(t)
+	challenges := []ppp.CHAPPacket{first}
 	for i := 0; i < 20 && x.s.State() == ppp.PhaseAuthenticate; i++ {
 		x.now = x.s.NextDeadline()
 		x.s.Tick(x.now)
-		collect()
+		challenges = append(challenges, challengesOf(t, x.take())...)
 	}
 	if len(challenges) != 10 {
 		t.Fatalf("%d challenges, want 10", len(challenges))
 	}
-	for _, c := range challenges[1:] {
-		if diff := cmp.Diff(challenges[0], c); diff != "" {
-			t.Errorf("retransmitted challenge differs (-first +later):\n%s", diff)
+	ids := map[uint8]bool{}
+	values := map[string]bool{}
+	for i, c := range challenges {
+		if ids[c.ID] || values[string(c.Value)] {
+			t.Errorf("challenge %d repeats an Identifier (%d) or a Value (%x)", i, c.ID, c.Value)
+		}
+		ids[c.ID], values[string(c.Value)] = true, true
+		if string(c.Name) != "bras" || len(c.Value) != 16 {
+			t.Errorf("challenge %d: name %q, %d-octet value", i, c.Name, len(c.Value))
 		}
 	}
 	if x.s.Reason() != ppp.ReasonAuthFailed {
 		t.Errorf("reason %v", x.s.Reason())
+	}
+}
+
+// TestCHAPStaleResponse: once a Challenge was retransmitted, a Response to
+// the earlier one is stale and silently discarded; the Response to the
+// current one is checked against the current Value.
+func TestCHAPStaleResponse(t *testing.T) {
+	x, first := chapServer(t)
+	x.now = x.s.NextDeadline()
+	x.s.Tick(x.now)
+	second := challengesOf(t, x.take())
+	if len(second) != 1 {
+		t.Fatalf("%d Challenges after the restart timer, want 1", len(second))
+	}
+	respond := func(ch ppp.CHAPPacket) {
+		v := ppp.ChapMD5(ch.ID, []byte("builder"), ch.Value)
+		b, _ := ppp.CHAPPacket{Code: ppp.CHAPResponse, ID: ch.ID, Value: v[:], Name: []byte("bob")}.Append(ppp.AppendProtocol(nil, ppp.ProtoCHAP))
+		x.s.Input(b, x.now)
+	}
+	respond(first)
+	if len(x.auth.reqs) != 0 || len(x.take()) != 0 || x.s.Stats().Stale != 1 {
+		t.Fatalf("a Response to a superseded Challenge was used (stats %+v)", x.s.Stats())
+	}
+	respond(second[0])
+	if len(x.auth.reqs) != 1 || x.auth.reqs[0].ChapID != second[0].ID || string(x.auth.reqs[0].Challenge) != string(second[0].Value) {
+		t.Fatalf("authenticator saw %+v, want the Response to Challenge %d", x.auth.reqs, second[0].ID)
+	}
+	x.auth.flush(x.now)
+	if x.s.State() != ppp.PhaseNetwork {
+		t.Errorf("phase %v after the Response to the current Challenge", x.s.State())
 	}
 }
 
@@ -219,5 +273,39 @@ func TestProxyAuthenType(t *testing.T) {
 	}
 	if a, ok := ppp.AuthFromProxyAuthenType(1); !ok || a != ppp.AuthPAP {
 		t.Errorf("textual exchange (1) = %v %v, want PAP", a, ok)
+	}
+}
+
+// TestCHAPIdentifierAfterRenegotiation: LCP renegotiated in the Network
+// phase authenticates again, and that Challenge's Identifier follows the
+// last one sent instead of being drawn afresh, so it cannot repeat it
+// (RFC 1994 sections 2.1 and 4.1).
+func TestCHAPIdentifierAfterRenegotiation(t *testing.T) {
+	x, first := chapServer(t)
+	v := ppp.ChapMD5(first.ID, []byte("builder"), first.Value)
+	b, _ := ppp.CHAPPacket{Code: ppp.CHAPResponse, ID: first.ID, Value: v[:], Name: []byte("bob")}.Append(ppp.AppendProtocol(nil, ppp.ProtoCHAP))
+	x.s.Input(b, x.now)
+	x.auth.flush(x.now)
+	if x.s.State() != ppp.PhaseNetwork {
+		t.Fatalf("phase %v, want Network", x.s.State())
+	}
+	x.take()
+	// A Configure-Request in Opened renegotiates LCP (RFC 1661 section 4.1).
+	x.s.Input(frame(ppp.ProtoLCP, ppp.ConfReq, 2, 5, 6, 9, 9, 9, 8), x.now)
+	var req ppp.Packet
+	for _, f := range x.take() {
+		if p, info, _ := ppp.ParseProtocol(f); p == ppp.ProtoLCP {
+			if pk, _ := ppp.ParsePacket(info); pk.Code == ppp.ConfReq {
+				req = pk
+			}
+		}
+	}
+	x.s.Input(frame(ppp.ProtoLCP, ppp.ConfAck, req.ID, req.Data...), x.now)
+	again := challengesOf(t, x.take())
+	if len(again) != 1 {
+		t.Fatalf("%d Challenges after LCP renegotiated, want 1", len(again))
+	}
+	if again[0].ID != first.ID+1 || string(again[0].Value) == string(first.Value) {
+		t.Errorf("Challenge after renegotiation: id %d value %x; want id %d and a new value", again[0].ID, again[0].Value, first.ID+1)
 	}
 }

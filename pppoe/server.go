@@ -5,6 +5,7 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -326,6 +327,9 @@ type port struct {
 	in       Packet
 	out      []byte
 	sum      []byte
+	reply    Packet  // the PADO or PADS being built; tag values alias in, strs and mp
+	strs     []byte  // string tag values of reply, copied so as not to allocate
+	mp       [2]byte // reply's PPP-Max-Payload value
 
 	// Which frames the port serves: untagged ones, and (user-space VLAN
 	// mode) those tagged with a VLAN ID of vlans.
@@ -971,54 +975,82 @@ func (p *port) padi(eth *Ethernet, vid vlanKey, in *Packet, now time.Time) ([]by
 		c.serviceRejected.Add(1)
 		return nil, MAC{}
 	}
-	b := appendEth(p.out[:0], eth.Src, p.mac, vid, EtherTypeDiscovery)
-	start := len(b)
-	b = append(b, 0x11, byte(CodePADO), 0, 0, 0, 0)
-	b = appendTag(b, TagACName, p.srv.cfg.ACName)
-	b = appendTagBytes(b, TagServiceName, svc)
+	p.startReply(CodePADO, 0)
+	p.tagString(TagACName, p.srv.cfg.ACName)
+	p.tag(TagServiceName, svc)
 	if p.srv.cfg.ServicePolicy == ServiceList {
 		for _, n := range p.srv.cfg.Services {
 			if n != string(svc) {
-				b = appendTag(b, TagServiceName, n)
+				p.tagString(TagServiceName, n)
 			}
 		}
 	}
-	b = appendTagBytes(b, TagACCookie, p.cookie(eth.Src, now.UnixNano()/int64(p.srv.cfg.CookieLifetime)))
-	b = p.echo(b, in)
-	if mp := p.agreedPayload(in); mp != 0 {
-		b = append(b, 0x01, 0x20, 0, 2, byte(mp>>8), byte(mp))
-	}
-	if len(b)-start-HeaderLen > 1500-HeaderLen {
+	p.tag(TagACCookie, p.cookie(eth.Src, now.UnixNano()/int64(p.srv.cfg.CookieLifetime)))
+	p.echo(in)
+	p.maxPayload(p.agreedPayload(in))
+	b, fits := p.encode(eth.Src, vid)
+	if !fits {
 		c.malformed.Add(1)
 		return nil, MAC{}
 	}
-	binary.BigEndian.PutUint16(b[start+4:], uint16(len(b)-start-HeaderLen))
-	p.out = b
 	if p.srv.cfg.PADODelay == 0 {
 		c.padoSent.Add(1)
 	}
 	return b, eth.Src
 }
 
-// echo appends the Host-Uniq and Relay-Session-Id tags the AC MUST return
+// startReply begins the discovery packet the port answers with. Its tags
+// are added in wire order and encode builds it with Packet.Append, the
+// one encoder of the format; nothing is allocated once the port is warm.
+func (p *port) startReply(code Code, sessionID uint16) {
+	p.reply = Packet{Code: code, SessionID: sessionID, Tags: p.reply.Tags[:0]}
+	p.strs = p.strs[:0]
+}
+
+// tag adds a tag to the reply; v must stay unchanged until encode.
+func (p *port) tag(t TagType, v []byte) {
+	p.reply.Tags = append(p.reply.Tags, Tag{Type: t, Value: v})
+}
+
+// tagString adds a tag with a copy of v.
+func (p *port) tagString(t TagType, v string) {
+	off := len(p.strs)
+	p.strs = append(p.strs, v...)
+	p.tag(t, p.strs[off:len(p.strs):len(p.strs)])
+}
+
+// maxPayload adds the PPP-Max-Payload tag of RFC 4638 section 4, unless
+// mp is 0 (the default 1492 applies).
+func (p *port) maxPayload(mp int) {
+	if mp == 0 {
+		return
+	}
+	binary.BigEndian.PutUint16(p.mp[:], uint16(mp))
+	p.tag(TagPPPMaxPayload, p.mp[:])
+}
+
+// echo adds the Host-Uniq and Relay-Session-Id tags the AC MUST return
 // unmodified (RFC 2516 appendix A).
-func (p *port) echo(b []byte, in *Packet) []byte {
+func (p *port) echo(in *Packet) {
 	for i := range in.Tags {
 		if t := &in.Tags[i]; t.Type == TagHostUniq || t.Type == TagRelaySessionID {
-			b = appendTagBytes(b, t.Type, t.Value)
+			p.tag(t.Type, t.Value)
 		}
 	}
-	return b
 }
 
-func appendTag(b []byte, t TagType, v string) []byte {
-	b = append(b, byte(t>>8), byte(t), byte(len(v)>>8), byte(len(v)))
-	return append(b, v...)
-}
-
-func appendTagBytes(b []byte, t TagType, v []byte) []byte {
-	b = append(b, byte(t>>8), byte(t), byte(len(v)>>8), byte(len(v)))
-	return append(b, v...)
+// encode frames the reply for dst in p.out. fits is false when the
+// packet is larger than the 1500-octet Ethernet payload (RFC 2516
+// section 4); b is nil when a tag does not fit its length field.
+func (p *port) encode(dst MAC, vid vlanKey) (b []byte, fits bool) {
+	b = appendEth(p.out[:0], dst, p.mac, vid, EtherTypeDiscovery)
+	start := len(b)
+	b, err := p.reply.Append(b)
+	if err != nil {
+		return nil, false
+	}
+	p.out = b
+	return b, len(b)-start <= 1500
 }
 
 // cookie is the AC-Cookie of RFC 2516 section 9: an HMAC-SHA256 under the
@@ -1036,11 +1068,13 @@ func (p *port) cookie(client MAC, bucket int64) []byte {
 	return p.sum[:16]
 }
 
-// cookieOK accepts a cookie of the current or the previous time bucket.
+// cookieOK accepts a cookie of the current or the previous time bucket,
+// compared in constant time so that a forger learns nothing from how long
+// the PADS error takes.
 func (p *port) cookieOK(client MAC, got []byte, now time.Time) bool {
 	bucket := now.UnixNano() / int64(p.srv.cfg.CookieLifetime)
 	for _, b := range []int64{bucket, bucket - 1} {
-		if hmac.Equal(got, p.cookie(client, b)) {
+		if subtle.ConstantTimeCompare(got, p.cookie(client, b)) == 1 {
 			return true
 		}
 	}
@@ -1140,23 +1174,24 @@ func (p *port) allocID() uint16 {
 
 // pads builds the PADS confirming sess.
 func (p *port) pads(sess *Session) []byte {
-	b := appendEth(p.out[:0], sess.ClientMAC, p.mac, sess.tag, EtherTypeDiscovery)
-	start := len(b)
-	b = append(b, 0x11, byte(CodePADS), byte(sess.ID>>8), byte(sess.ID), 0, 0)
-	b = appendTag(b, TagServiceName, sess.ServiceName)
-	b = appendTag(b, TagACName, p.srv.cfg.ACName)
+	p.startReply(CodePADS, sess.ID)
+	p.tagString(TagServiceName, sess.ServiceName)
+	p.tagString(TagACName, p.srv.cfg.ACName)
 	if sess.HostUniq != nil {
-		b = appendTagBytes(b, TagHostUniq, sess.HostUniq)
+		p.tag(TagHostUniq, sess.HostUniq)
 	}
 	if sess.relay != nil {
-		b = appendTagBytes(b, TagRelaySessionID, sess.relay)
+		p.tag(TagRelaySessionID, sess.relay)
 	}
 	if sess.MaxPayload > 1492 {
-		b = append(b, 0x01, 0x20, 0, 2, byte(sess.MaxPayload>>8), byte(sess.MaxPayload))
+		p.maxPayload(sess.MaxPayload)
 	}
-	binary.BigEndian.PutUint16(b[start+4:], uint16(len(b)-start-HeaderLen))
-	p.out = b
-	p.srv.c.padsSent.Add(1)
+	// The PADS echoes what the PADR carried and cannot outgrow it by more
+	// than the AC-Name: it is sent as built.
+	b, _ := p.encode(sess.ClientMAC, sess.tag)
+	if b != nil {
+		p.srv.c.padsSent.Add(1)
+	}
 	return b
 }
 
@@ -1164,20 +1199,17 @@ func (p *port) pads(sess *Session) []byte {
 // section 5.4 and appendix A), echoing Service-Name, Host-Uniq and
 // Relay-Session-Id.
 func (p *port) padsError(dst MAC, vid vlanKey, in *Packet, t TagType, msg string) []byte {
-	b := appendEth(p.out[:0], dst, p.mac, vid, EtherTypeDiscovery)
-	start := len(b)
-	b = append(b, 0x11, byte(CodePADS), 0, 0, 0, 0)
+	p.startReply(CodePADS, 0)
 	if svc, ok := in.Tag(TagServiceName); ok {
-		b = appendTagBytes(b, TagServiceName, svc)
+		p.tag(TagServiceName, svc)
 	}
-	b = appendTag(b, TagACName, p.srv.cfg.ACName)
-	b = appendTag(b, t, msg)
-	b = p.echo(b, in)
-	if len(b)-start-HeaderLen > 1500-HeaderLen {
+	p.tagString(TagACName, p.srv.cfg.ACName)
+	p.tagString(t, msg)
+	p.echo(in)
+	b, fits := p.encode(dst, vid)
+	if !fits {
 		return nil
 	}
-	binary.BigEndian.PutUint16(b[start+4:], uint16(len(b)-start-HeaderLen))
-	p.out = b
 	p.srv.c.padsSent.Add(1)
 	return b
 }

@@ -310,16 +310,18 @@ DP_INLINE void dp_ttl_dec(struct iphdr *iph)
 	dp_csum_replace2(&iph->check, old, *(__u16 *)&iph->ttl);
 }
 
-/* dp_police charges n octets to bucket b at now; it returns 1 when the
+/* dp_police charges n octets to bucket b now; it returns 1 when the
  * packet conforms. A nonconforming packet is not charged. The state is one
  * word changed by compare-and-swap, like lns.TokenBucket, because every CPU
  * charges the same bucket; a few lost races let a packet through rather
- * than spin. */
-DP_INLINE int dp_police(struct dp_bucket *b, __u32 n, __u64 now)
+ * than spin. The clock is read only for a session with a rate: most have
+ * none, and the read costs as much as a map lookup. */
+DP_INLINE int dp_police(struct dp_bucket *b, __u32 n)
 {
 	__u64 ps = b->ps_per_octet;
 	if (ps == 0)
 		return 1;
+	__u64 now = bpf_ktime_get_ns();
 	__u64 cost = (__u64)n * ps / 1000;
 	__u64 tol = b->tolerance_ns;
 #pragma unroll

@@ -57,10 +57,12 @@ DP_INLINE int dp_redirect_eth(struct ethhdr *eth, const struct bpf_fib_lookup *f
 
 /* dp_trim removes the octets past the first want octets of the frame
  * (Ethernet padding, or the tail of a datagram longer than its IP
- * packet). It returns 0, or -1 when the kernel refused. */
+ * packet). It returns 0, or -1 when the kernel refused. The program is
+ * not loaded for multi-buffer frames (SEC("xdp"), not "xdp.frags"), so a
+ * frame is all between data and data_end. */
 DP_INLINE int dp_trim(struct xdp_md *ctx, __u32 want)
 {
-	__u64 len = bpf_xdp_get_buff_len(ctx);
+	__u64 len = ctx->data_end - ctx->data;
 	if (len <= want)
 		return 0;
 	if (len - want > 0xffff)
@@ -163,7 +165,7 @@ DP_INLINE int lns_up(struct xdp_md *ctx, struct iphdr *ip, void *data_end)
 	if (!cfg || fib.ifindex == cfg->slow_ifindex)
 		return dp_verdict(DP_PASS_FIB, XDP_PASS);
 
-	if (!dp_police(&pol->up, itot, bpf_ktime_get_ns())) {
+	if (!dp_police(&pol->up, itot)) {
 		c->drops += 1;
 		return dp_verdict(DP_DROP_POLICER, XDP_DROP);
 	}
@@ -226,7 +228,7 @@ DP_INLINE int lns_down(struct xdp_md *ctx, struct iphdr *ip, void *data_end, str
 	if (rc != BPF_FIB_LKUP_RET_SUCCESS)
 		return dp_verdict(DP_PASS_FIB, XDP_PASS);
 
-	if (!dp_police(&pol->down, tot, bpf_ktime_get_ns())) {
+	if (!dp_police(&pol->down, tot)) {
 		c->drops += 1;
 		return dp_verdict(DP_DROP_POLICER, XDP_DROP);
 	}

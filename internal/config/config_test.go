@@ -60,6 +60,10 @@ func (r *radius) Validate() error {
 	if r.Retries > 10 {
 		return fmt.Errorf("retries %d is more than 10", r.Retries)
 	}
+	if r.Timeout > time.Minute {
+		return errors.Join(&KeyError{Key: "timeout", Err: fmt.Errorf("%v is more than a minute", r.Timeout)},
+			&KeyError{Key: "retries", Err: errors.New("must be set with a long timeout")})
+	}
 	return nil
 }
 
@@ -283,6 +287,8 @@ func TestDecodeErrors(t *testing.T) {
 			"bras.conf:1: lns.radius.server[0].secret: required key is missing", ErrRequired},
 		{"validate hook", "[lns.radius]\nretries = 11\n",
 			"bras.conf:1: lns.radius: retries 11 is more than 10", nil},
+		{"validate hook about a key", "[lns.radius]\nretries = 1\ntimeout = 2m\n",
+			"bras.conf:3: lns.radius.timeout: 2m0s is more than a minute\nbras.conf:2: lns.radius.retries: must be set with a long timeout", nil},
 		{"no equals", "[lns]\nlisten\n",
 			"bras.conf:2: syntax error: want 'key = value', a [section] or a # comment", ErrSyntax},
 		{"bad key", "[lns]\nlis ten = 1\n",

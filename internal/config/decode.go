@@ -59,6 +59,18 @@ type Validator interface {
 	Validate() error
 }
 
+// KeyError is what a Validate hook returns about one key of its section:
+// Decode reports it at the line where the key is set (or the section's,
+// when the key is not in the file) and with the key's path.
+type KeyError struct {
+	Key string // as in the cfg tag, e.g. "retransmit-cap"
+	Err error
+}
+
+func (e *KeyError) Error() string { return e.Key + " " + e.Err.Error() }
+
+func (e *KeyError) Unwrap() error { return e.Err }
+
 // maxErrors bounds the errors one Decode collects.
 const maxErrors = 100
 
@@ -557,7 +569,30 @@ func (d *decoder) finish(v reflect.Value, path string) {
 	}
 	if val, ok := v.Addr().Interface().(Validator); ok {
 		if err := val.Validate(); err != nil {
-			d.add(&Error{File: d.file, Line: d.sections[path], Path: path, Err: err})
+			d.validateError(path, err)
 		}
 	}
+}
+
+// validateError reports what a Validate hook of the section at path
+// returned: each error of an errors.Join on its own, a KeyError at the
+// line of its key.
+func (d *decoder) validateError(path string, err error) {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		for _, e := range j.Unwrap() {
+			d.validateError(path, e)
+		}
+		return
+	}
+	var ke *KeyError
+	if !errors.As(err, &ke) {
+		d.add(&Error{File: d.file, Line: d.sections[path], Path: path, Err: err})
+		return
+	}
+	kp := join(path, ke.Key)
+	line, set := d.set[kp]
+	if !set {
+		line = d.sections[path]
+	}
+	d.add(&Error{File: d.file, Line: line, Path: kp, Err: ke.Err})
 }

@@ -60,6 +60,9 @@ const (
 	L2TPRetransmits = "bras_l2tp_retransmits_total"
 	// L2TPMalformed counts dropped malformed L2TP packets ("reason").
 	L2TPMalformed = "bras_l2tp_malformed_total"
+	// L2TPDropped counts control messages and SCCRQs the L2TP endpoint
+	// dropped ("reason": "tunnel-zero", "half-open-limit", ...).
+	L2TPDropped = "bras_l2tp_dropped_total"
 	// L2TPAuthFailures counts tunnels refused for a wrong Challenge
 	// Response (RFC 2661, section 5.1.1).
 	L2TPAuthFailures = "bras_l2tp_tunnel_auth_failures_total"
@@ -77,4 +80,16 @@ const (
 	// GoGoroutines and GoHeapBytes describe the process itself.
 	GoGoroutines = "go_goroutines"
 	GoHeapBytes  = "go_memstats_heap_inuse_bytes"
+
+	// L2TPSocketDrops counts datagrams the kernel dropped at the L2TP UDP
+	// socket, nearly always because its receive buffer was full (the
+	// socket's drops column of /proc/net/udp).
+	L2TPSocketDrops = "bras_l2tp_socket_drops_total"
+	// L2TPSocketBuffer is a gauge of the L2TP UDP socket's buffers as the
+	// kernel granted them ("direction": "receive", "send").
+	L2TPSocketBuffer = "bras_l2tp_socket_buffer_bytes"
+	// TeardownsQueued counts session teardowns that found a control
+	// shard's inbox full and waited on its teardown queue (none is
+	// dropped): a sign the shards cannot keep up.
+	TeardownsQueued = "bras_session_teardowns_queued_total"
 )

@@ -1,0 +1,2 @@
+// Package leakcheck finds goroutines a test leaves behind.
+package leakcheck
