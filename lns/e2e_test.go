@@ -573,7 +573,7 @@ func TestLNSTeardownCauses(t *testing.T) {
 		{Name: "mona", Password: "pw"}, {Name: "nick", Password: "pw"}, {Name: "olga", Password: "pw"},
 		{Name: "pete", Password: "pw", Reply: []testenv.RadiusAttr{{Name: "Session-Timeout", Value: "2"}}},
 		{Name: "rita", Password: "pw"}, {Name: "sam", Password: "pw"}, {Name: "tess", Password: "pw"},
-		{Name: "vera", Password: "pw"},
+		{Name: "vera", Password: "pw"}, {Name: "walt", Password: "pw"},
 	}
 	l := startLabDB(t, users)
 	ctx := context.Background()
@@ -684,6 +684,16 @@ func TestLNSTeardownCauses(t *testing.T) {
 		}
 		waitCDN(t, s, 10*time.Second)
 		l.waitStop(t, "rita", "Admin-Reset")
+	})
+	t.Run("RADIUS Disconnect-Request is Admin-Reset", func(t *testing.T) {
+		s := lac.dialAuth("walt", "pw", "02:00:00:00:01:10", ppp.AuthPAP)
+		waitUp(t, s)
+		out := l.lns.MustRun(t, "sh", "-c", "printf 'User-Name = walt\\nEvent-Timestamp = %s\\n' \"$(date +%s)\" | radclient -x 127.0.0.1:3799 disconnect coasecret")
+		if !strings.Contains(out, "Disconnect-ACK") {
+			t.Fatalf("radclient disconnect: %s", out)
+		}
+		waitCDN(t, s, 10*time.Second)
+		l.waitStop(t, "walt", "Admin-Reset")
 	})
 	t.Run("StopCCN requester shutting down is Admin-Reboot", func(t *testing.T) {
 		lac4 := startSimLAC(t, ctx, l.lac, "lac1", lnsAddr, "sekrit")
