@@ -293,6 +293,8 @@ func RunDaemon(ctx context.Context, cfg *FileConfig, o DaemonOptions) error {
 			clients = append(clients, aaa.DynamicClient{Addr: c.Address, Secret: c.Secret.Bytes()})
 		}
 		coa := aaa.NewCoAServer(coaConn, clients, srv.CoAHandler(), log)
+		coa.RequireEventTimestamp, coa.ReplayWindow = cfg.CoA.RequireEventTimestamp, cfg.CoA.ReplayWindow
+		coa.RegisterMetrics(reg)
 		services++
 		go func() { errc <- coa.Run(runCtx) }()
 	}
