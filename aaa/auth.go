@@ -60,6 +60,8 @@ type AuthReply struct {
 	// Tunnels are the RFC 2868 tunnel choices (for an LAC), grouped by
 	// tag and sorted by preference.
 	Tunnels []TunnelChoice
+	// IPv6 is what the reply grants for IPv6 (RFC 3162, 4818, 6911).
+	IPv6 IPv6Grant
 }
 
 // Authenticate sends an Access-Request and waits for the answer. A
@@ -247,6 +249,11 @@ func ParseAuthReply(p *radius.Packet, reqAuth [16]byte) (*AuthReply, error) {
 				return nil, bad("DNS-Server-IPv6-Address", len(v))
 			}
 			r.DNS = append(r.DNS, netip.AddrFrom16([16]byte(v)))
+		case attrFramedInterfaceID, attrFramedIPv6Prefix, attrDelegatedIPv6Prefix, attrFramedIPv6Address,
+			attrFramedIPv6Pool, attrDelegatedIPv6PrefixPool, attrStatefulIPv6AddressPool, attrFramedIPv6Route:
+			if _, err := r.IPv6.parse(uint8(avp.Type), v); err != nil {
+				return nil, fmt.Errorf("%w in %v", err, p.Code)
+			}
 		case attrVendorSpecific:
 			vendor, sub, val, ok := vendorAttr(v)
 			if !ok {
@@ -372,6 +379,11 @@ func (r *AuthReply) AppendAttributes(a radius.Attributes, secret []byte, reqAuth
 		if err := str(attrFramedRoute, rt); err != nil {
 			return nil, err
 		}
+	}
+	err := r.IPv6.append(func(t uint8, v []byte) { add(radius.Type(t), v) },
+		func(t uint8, v string) error { return str(radius.Type(t), v) })
+	if err != nil {
+		return nil, err
 	}
 	fromFilter := RateLimit{}
 	if r.FilterID != "" {

@@ -27,7 +27,10 @@ var secret = []byte("testing123")
 const testTimeout = 250 * time.Millisecond
 
 // addrCmp compares netip.Addr, whose fields are unexported.
-var addrCmp = cmp.Comparer(func(a, b netip.Addr) bool { return a == b })
+var addrCmp = cmp.Options{
+	cmp.Comparer(func(a, b netip.Addr) bool { return a == b }),
+	cmp.Comparer(func(a, b netip.Prefix) bool { return a == b }),
+}
 
 func u32(v uint32) radius.Attribute { return radius.NewInteger(v) }
 

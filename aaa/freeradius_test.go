@@ -32,6 +32,17 @@ var radiusUsers = []testenv.RadiusUser{
 		{Name: "MS-Primary-DNS-Server", Value: "192.0.2.53"},
 		{Name: "MS-Secondary-DNS-Server", Value: "192.0.2.54"},
 	}},
+	{Name: "carol", Password: "carol-pw", Reply: []testenv.RadiusAttr{
+		// A dual-stack subscriber (RFC 3162, RFC 4818, RFC 6911).
+		{Name: "Framed-Interface-Id", Value: "0200:0000:0000:0007"},
+		{Name: "Framed-IPv6-Prefix", Value: "2001:db8:1:2::/64"},
+		{Name: "Delegated-IPv6-Prefix", Value: "2001:db8:ff00::/56"},
+		{Name: "Framed-IPv6-Address", Value: "2001:db8:1:2::7"},
+		{Name: "DNS-Server-IPv6-Address", Value: "2001:db8::53"},
+		{Name: "Framed-IPv6-Pool", Value: "v6-slaac"},
+		{Name: "Delegated-IPv6-Prefix-Pool", Value: "v6-pd"},
+		{Name: "Framed-IPv6-Route", Value: "2001:db8:7::/48 :: 1"},
+	}},
 	{Name: "bob@isp.example", Password: "bob-pw", Reply: []testenv.RadiusAttr{
 		{Name: "Framed-Pool", Value: "pool-b"},
 		// Two tunnels; tag 2 is preferred.
@@ -102,6 +113,18 @@ func TestFreeRADIUSAuthentication(t *testing.T) {
 	}{
 		{"PAP accept", aaa.AuthRequest{Username: "alice", PAPPassword: []byte("alice-pw"), NASPort: 1, CallingStationID: "02:00:00:00:00:01"}, alice},
 		{"PAP reject", aaa.AuthRequest{Username: "alice", PAPPassword: []byte("wrong")}, &aaa.AuthReply{}},
+		{"dual stack", aaa.AuthRequest{Username: "carol", PAPPassword: []byte("carol-pw")}, &aaa.AuthReply{
+			Accept: true,
+			DNS:    []netip.Addr{netip.MustParseAddr("2001:db8::53")},
+			IPv6: aaa.IPv6Grant{
+				InterfaceID: [8]byte{2, 0, 0, 0, 0, 0, 0, 7}, HasInterfaceID: true,
+				Prefixes:   []netip.Prefix{netip.MustParsePrefix("2001:db8:1:2::/64")},
+				Delegated:  netip.MustParsePrefix("2001:db8:ff00::/56"),
+				Address:    netip.MustParseAddr("2001:db8:1:2::7"),
+				PrefixPool: "v6-slaac", DelegatedPool: "v6-pd",
+				Routes: []string{"2001:db8:7::/48 :: 1"},
+			},
+		}},
 		{"PAP unknown user", aaa.AuthRequest{Username: "mallory", PAPPassword: []byte("x")}, &aaa.AuthReply{}},
 		{"CHAP accept", aaa.AuthRequest{Username: "alice", CHAPID: 9, CHAPChallenge: challenge, CHAPResponse: chapResponse(9, "alice-pw", challenge),
 			Tunnel: &aaa.TunnelInfo{ClientEndpoint: "192.0.2.10", ServerEndpoint: "192.0.2.1", ClientAuthID: "lac1"}}, alice},

@@ -47,6 +47,11 @@ func TestParseAuthReplyErrors(t *testing.T) {
 		{"long Session-Timeout", radius.Attributes{{Type: 27, Attribute: radius.Attribute{0, 0, 0, 0, 1}}}},
 		{"short MS-Primary-DNS-Server", radius.Attributes{{Type: 26, Attribute: vsa(311, 28, []byte{1})}}},
 		{"bad tunnel", radius.Attributes{{Type: 64, Attribute: radius.Attribute{1}}}},
+		{"short Framed-Interface-Id", radius.Attributes{{Type: 96, Attribute: radius.Attribute{1, 2, 3, 4, 5, 6, 7}}}},
+		{"Framed-IPv6-Prefix longer than 128 bits", radius.Attributes{{Type: 97, Attribute: radius.Attribute{0, 129, 0x20, 0x01}}}},
+		{"Framed-IPv6-Prefix of /64 in 4 octets", radius.Attributes{{Type: 97, Attribute: radius.Attribute{0, 64, 0x20, 0x01, 0x0d, 0xb8}}}},
+		{"Delegated-IPv6-Prefix of one octet", radius.Attributes{{Type: 123, Attribute: radius.Attribute{0}}}},
+		{"short Framed-IPv6-Address", radius.Attributes{{Type: 168, Attribute: make(radius.Attribute, 15)}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if _, err := parseReply(t, radius.CodeAccessAccept, tc.attrs); err == nil {
@@ -70,6 +75,14 @@ func TestAuthReplyRoundTrip(t *testing.T) {
 		Class: [][]byte{{1, 2}}, FramedRoutes: []string{"10.0.0.0/8"}, FilterID: "acl-1",
 		RateLimit: aaa.RateLimit{DownKbps: 8000, UpKbps: 1000},
 		Tunnels:   []aaa.TunnelChoice{{Tag: 1, Type: aaa.TunnelL2TP, Medium: aaa.MediumIPv4, ServerEndpoint: "192.0.2.9", Password: []byte("pw")}},
+		IPv6: aaa.IPv6Grant{
+			InterfaceID: [8]byte{2, 0, 0, 0, 0, 0, 0, 7}, HasInterfaceID: true,
+			Prefixes:   []netip.Prefix{netip.MustParsePrefix("2001:db8:1:2::/64")},
+			Delegated:  netip.MustParsePrefix("2001:db8:ff00::/56"),
+			Address:    netip.MustParseAddr("2001:db8:1:2::7"),
+			PrefixPool: "v6-slaac", DelegatedPool: "v6-pd", AddressPool: "v6-na",
+			Routes: []string{"2001:db8:7::/48 :: 1"},
+		},
 	}
 	attrs, err := in.AppendAttributes(nil, secret, reqAuth)
 	if err != nil {
@@ -81,6 +94,37 @@ func TestAuthReplyRoundTrip(t *testing.T) {
 	}
 	if d := cmp.Diff(in, got, addrCmp); d != "" {
 		t.Errorf("(-want +got):\n%s", d)
+	}
+}
+
+// TestIPv6PrefixWire: Framed-IPv6-Prefix and Delegated-IPv6-Prefix in the
+// layout of RFC 3162 section 2.3 and RFC 4818 section 3 (Reserved,
+// Prefix-Length, no more prefix octets than the length needs), and bits
+// past the length cleared on reading.
+func TestIPv6PrefixWire(t *testing.T) {
+	r := &aaa.AuthReply{Accept: true, IPv6: aaa.IPv6Grant{
+		Prefixes:  []netip.Prefix{netip.MustParsePrefix("2001:db8:0:1::/64")},
+		Delegated: netip.MustParsePrefix("2001:db8:ab00::/40"),
+	}}
+	attrs, err := r.AppendAttributes(nil, secret, reqAuth)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := radius.Attributes{
+		{Type: 97, Attribute: radius.Attribute{0, 64, 0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 1}},
+		{Type: 123, Attribute: radius.Attribute{0, 40, 0x20, 0x01, 0x0d, 0xb8, 0xab}},
+	}
+	if d := cmp.Diff(want, attrs); d != "" {
+		t.Errorf("attributes (-want +got):\n%s", d)
+	}
+	got, err := parseReply(t, radius.CodeAccessAccept, radius.Attributes{
+		{Type: 97, Attribute: radius.Attribute{0, 60, 0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0x1f, 0xff}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := got.IPv6.Prefixes; len(p) != 1 || p[0] != netip.MustParsePrefix("2001:db8:0:10::/60") {
+		t.Errorf("prefix with bits past its length: %v, want 2001:db8:0:10::/60", p)
 	}
 }
 
@@ -98,6 +142,7 @@ func FuzzParseAuthReply(f *testing.F) {
 	b, _ := (&radius.Packet{Code: radius.CodeAccessAccept, Attributes: attrs}).MarshalBinary()
 	f.Add(b[20:])
 	f.Add(append([]byte{26, 12}, vsa(14988, 8, []byte("1M/2M"))...))
+	f.Add([]byte{97, 12, 0, 64, 0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 1, 123, 9, 0, 56, 0x20, 0x01, 0x0d, 0xb8, 0xff, 96, 10, 1, 2, 3, 4, 5, 6, 7, 8})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		attrs, err := radius.ParseAttributes(b)
 		if err != nil {

@@ -78,7 +78,17 @@ const (
 	attrTunnelClientAuthID   radius.Type = 90
 	attrTunnelServerAuthID   radius.Type = 91
 	attrErrorCause           radius.Type = 101
-	attrDNSServerIPv6Address radius.Type = 169 // RFC 6911 section 3.2
+
+	// IPv6 (RFC 3162 section 2, RFC 4818 section 3, RFC 6911 section 3).
+	attrFramedInterfaceID       radius.Type = 96
+	attrFramedIPv6Prefix        radius.Type = 97
+	attrFramedIPv6Route         radius.Type = 99
+	attrFramedIPv6Pool          radius.Type = 100
+	attrDelegatedIPv6Prefix     radius.Type = 123
+	attrFramedIPv6Address       radius.Type = 168
+	attrDNSServerIPv6Address    radius.Type = 169
+	attrDelegatedIPv6PrefixPool radius.Type = 171
+	attrStatefulIPv6AddressPool radius.Type = 172
 )
 
 // Vendor attributes understood in replies.
