@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -236,10 +235,14 @@ type CoAServer struct {
 	// NASIPAddress, when set, must match a request's NAS-IP-Address
 	// (else NAK 403).
 	NASIPAddress netip.Addr
-	// ReplayWindow bounds the age of Event-Timestamp (RFC 3576 section
-	// 5.4); requests outside it are silently discarded.
+	// ReplayWindow bounds the age of Event-Timestamp and is how long a
+	// request is remembered (RFC 5176 section 6.3: one window for both).
+	// NewCoAServer sets DefaultReplayWindow.
 	ReplayWindow time.Duration
-	// RequireEventTimestamp discards requests without Event-Timestamp.
+	// RequireEventTimestamp refuses requests without Event-Timestamp
+	// (the configurable discard of RFC 5176 section 6.3); NewCoAServer
+	// sets it. Without it, a request replayed after the window cannot be
+	// told from a new one.
 	RequireEventTimestamp bool
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
@@ -250,31 +253,14 @@ type CoAServer struct {
 	log     *slog.Logger
 	stats   coaCounters
 	once    onceLogger
-
-	dupMu sync.Mutex
-	dups  map[dupKey]dupEntry
+	seen    *seenCache
 }
-
-type dupKey struct {
-	from netip.AddrPort
-	id   uint8
-	auth [16]byte
-}
-
-type dupEntry struct {
-	resp []byte
-	at   time.Time
-}
-
-const (
-	dupLifetime = 30 * time.Second
-	dupMax      = 1024
-)
 
 type coaCounters struct {
-	received, unknownClient, badAuthenticator, badMA, malformed, replayed,
+	received, unknownClient, badAuthenticator, badMA, malformed,
 	duplicates, acks, naks, unexpected atomic.Uint64
 	disconnectACKs, disconnectNAKs, coaACKs, coaNAKs atomic.Uint64
+	replayed, stale, noTimestamp, cacheFull          atomic.Uint64
 }
 
 // CoAStats are the counters of a CoAServer.
@@ -284,15 +270,19 @@ type CoAStats struct {
 	BadAuthenticator        uint64 // wrong Request Authenticator: dropped
 	BadMessageAuthenticator uint64
 	Malformed               uint64
-	Replayed                uint64 // Event-Timestamp outside the window (or missing when required): dropped
 	Duplicates              uint64 // retransmissions answered from the cache
-	ACKs                    uint64
-	NAKs                    uint64
-	Unexpected              uint64 // other codes: dropped
-	DisconnectACKs          uint64
-	DisconnectNAKs          uint64
-	CoAACKs                 uint64
-	CoANAKs                 uint64
+	// Requests refused by the replay protection of RFC 5176 section 6.3.
+	Replayed       uint64 // seen within the window from another port: dropped
+	Stale          uint64 // Event-Timestamp outside the window: dropped
+	NoTimestamp    uint64 // no Event-Timestamp when required: NAK 402
+	CacheFull      uint64 // the replay cache is full: NAK 506
+	ACKs           uint64
+	NAKs           uint64
+	Unexpected     uint64 // other codes: dropped
+	DisconnectACKs uint64
+	DisconnectNAKs uint64
+	CoAACKs        uint64
+	CoANAKs        uint64
 }
 
 // NewCoAServer returns a server reading requests from conn.
@@ -304,7 +294,12 @@ func NewCoAServer(conn net.PacketConn, clients []DynamicClient, h CoAHandler, lo
 	for i, c := range clients {
 		cl[i] = DynamicClient{Addr: c.Addr.Masked(), Secret: append([]byte(nil), c.Secret...)}
 	}
-	return &CoAServer{conn: conn, clients: cl, h: h, log: logger, dups: make(map[dupKey]dupEntry)}
+	return &CoAServer{
+		ReplayWindow:          DefaultReplayWindow,
+		RequireEventTimestamp: true,
+		conn:                  conn, clients: cl, h: h, log: logger,
+		seen: newSeenCache(DefaultMaxSeen),
+	}
 }
 
 // Stats returns a snapshot of the counters.
@@ -313,7 +308,8 @@ func (s *CoAServer) Stats() CoAStats {
 	return CoAStats{
 		Received: c.received.Load(), UnknownClient: c.unknownClient.Load(),
 		BadAuthenticator: c.badAuthenticator.Load(), BadMessageAuthenticator: c.badMA.Load(),
-		Malformed: c.malformed.Load(), Replayed: c.replayed.Load(), Duplicates: c.duplicates.Load(),
+		Malformed: c.malformed.Load(), Duplicates: c.duplicates.Load(),
+		Replayed: c.replayed.Load(), Stale: c.stale.Load(), NoTimestamp: c.noTimestamp.Load(), CacheFull: c.cacheFull.Load(),
 		ACKs: c.acks.Load(), NAKs: c.naks.Load(), Unexpected: c.unexpected.Load(),
 		DisconnectACKs: c.disconnectACKs.Load(), DisconnectNAKs: c.disconnectNAKs.Load(),
 		CoAACKs: c.coaACKs.Load(), CoANAKs: c.coaNAKs.Load(),
@@ -416,10 +412,18 @@ func (s *CoAServer) Handle(ctx context.Context, b []byte, from netip.AddrPort) [
 		s.logOnce("badma/"+peer.String(), "CoA/Disconnect request with a wrong Message-Authenticator dropped", "peer", from.String())
 		return nil
 	}
-	key := dupKey{from: from, id: b[1], auth: [16]byte(b[4:20])}
-	if resp := s.cached(key); resp != nil {
-		s.stats.duplicates.Add(1)
-		return resp
+	key := seenKey{client: peer, id: b[1], auth: [16]byte(b[4:20])}
+	if e, ok := s.seen.lookup(key, s.now(), s.window()); ok {
+		if e.port == from.Port() && e.resp != nil {
+			// A retransmission (RFC 5176 section 2.3): the same answer,
+			// nothing done twice.
+			s.stats.duplicates.Add(1)
+			return e.resp
+		}
+		// The same request from another port: a replay (section 6.3).
+		s.stats.replayed.Add(1)
+		s.logOnce("replay/"+peer.String(), "CoA/Disconnect request replayed within the window dropped", "peer", from.String(), "identifier", b[1])
+		return nil
 	}
 	p, err := radius.Parse(b, client.Secret)
 	if err != nil {
@@ -433,29 +437,33 @@ func (s *CoAServer) Handle(ctx context.Context, b []byte, from netip.AddrPort) [
 		s.logOnce("malformed/"+peer.String(), "malformed CoA/Disconnect request dropped", "peer", from.String(), "err", err)
 		return nil
 	}
-	if req.EventTime.IsZero() {
-		if s.RequireEventTimestamp {
-			s.stats.replayed.Add(1)
-			s.logOnce("nots/"+peer.String(), "CoA/Disconnect request without Event-Timestamp dropped", "peer", from.String())
-			return nil
-		}
-	} else {
-		w := s.ReplayWindow
-		if w <= 0 {
-			w = DefaultReplayWindow
-		}
-		if d := s.now().Sub(req.EventTime); d > w || d < -w {
-			s.stats.replayed.Add(1)
-			s.logOnce("replay/"+peer.String(), "CoA/Disconnect request outside the Event-Timestamp window dropped", "peer", from.String(), "skew", d)
-			return nil
-		}
+	var cause ErrorCause
+	switch {
+	case req.EventTime.IsZero() && s.RequireEventTimestamp:
+		// RFC 5176 section 6.3 lets the NAS discard these; a NAK with
+		// Missing Attribute (section 3.5) tells the operator why.
+		s.stats.noTimestamp.Add(1)
+		s.logOnce("nots/"+peer.String(), "CoA/Disconnect request without Event-Timestamp refused", "peer", from.String())
+		cause = CauseMissingAttribute
+	case !req.EventTime.IsZero() && !s.current(req.EventTime):
+		// Not current: silently discarded (section 6.3).
+		s.stats.stale.Add(1)
+		s.logOnce("stale/"+peer.String(), "CoA/Disconnect request outside the Event-Timestamp window dropped", "peer", from.String(), "skew", s.now().Sub(req.EventTime))
+		return nil
+	case !s.seen.add(key, from.Port(), s.now(), s.window()):
+		// Past the bound no replay could be detected: refuse rather
+		// than act blind (section 3.5, Resources Unavailable).
+		s.stats.cacheFull.Add(1)
+		s.logOnce("cachefull", "CoA/Disconnect request refused: the replay cache is full", "peer", from.String(), "entries", DefaultMaxSeen)
+		cause = CauseResourcesUnavailable
+	default:
+		cause = s.act(ctx, req)
 	}
-	cause := s.act(ctx, req)
 	resp := s.reply(p, cause, present)
 	if resp == nil {
 		return nil
 	}
-	s.remember(key, resp)
+	s.seen.answered(key, resp)
 	args := []any{"peer", from.String(), "code", code, "acct_session_id", req.Selector.AcctSessionID, "user", req.Selector.Username}
 	switch {
 	case cause == 0 && code == radius.CodeDisconnectRequest:
@@ -545,29 +553,16 @@ func (s *CoAServer) reply(req *radius.Packet, cause ErrorCause, withMA bool) []b
 	return b
 }
 
-func (s *CoAServer) cached(k dupKey) []byte {
-	s.dupMu.Lock()
-	defer s.dupMu.Unlock()
-	e, ok := s.dups[k]
-	if !ok || s.now().Sub(e.at) > dupLifetime {
-		return nil
+func (s *CoAServer) window() time.Duration {
+	if s.ReplayWindow > 0 {
+		return s.ReplayWindow
 	}
-	return e.resp
+	return DefaultReplayWindow
 }
 
-func (s *CoAServer) remember(k dupKey, resp []byte) {
-	s.dupMu.Lock()
-	defer s.dupMu.Unlock()
-	now := s.now()
-	if len(s.dups) >= dupMax {
-		for k, e := range s.dups {
-			if now.Sub(e.at) > dupLifetime {
-				delete(s.dups, k)
-			}
-		}
-		if len(s.dups) >= dupMax {
-			clear(s.dups)
-		}
-	}
-	s.dups[k] = dupEntry{resp: resp, at: now}
+// current reports whether an Event-Timestamp is within the window of now,
+// either side (clocks are only loosely synchronised).
+func (s *CoAServer) current(t time.Time) bool {
+	d := s.now().Sub(t)
+	return d <= s.window() && d >= -s.window()
 }

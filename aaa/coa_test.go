@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/hmac"
 	"crypto/md5"
+	"fmt"
 	"net"
 	"net/netip"
 	"sync"
@@ -248,6 +249,9 @@ func TestCoAServer(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			s, h := newCoA(t)
+			if tc.req.EventTime.IsZero() {
+				tc.req.EventTime = coaNow // required by default (RFC 5176 section 6.3)
+			}
 			b := dynReq(t, tc.req, tc.extra...)
 			got := decodeResp(t, b, s.Handle(context.Background(), b, coaPeer))
 			if d := cmp.Diff(tc.want, got); d != "" {
@@ -260,7 +264,7 @@ func TestCoAServer(t *testing.T) {
 				t.Errorf("changes (-want +got):\n%s", d)
 			}
 			st := s.Stats()
-			if tc.want.Code == 0 && st.Replayed != 1 {
+			if tc.want.Code == 0 && st.Stale != 1 {
 				t.Errorf("dropped without counting: %+v", st)
 			}
 		})
@@ -300,17 +304,6 @@ func TestCoAServerDrops(t *testing.T) {
 			t.Errorf("stats %+v, handler calls %d", st, h.calls)
 		}
 	})
-	t.Run("missing Event-Timestamp when required", func(t *testing.T) {
-		s, _ := newCoA(t)
-		s.RequireEventTimestamp = true
-		b := dynReq(t, good)
-		if resp := s.Handle(context.Background(), b, coaPeer); resp != nil {
-			t.Error("answered")
-		}
-		if st := s.Stats(); st.Replayed != 1 {
-			t.Errorf("stats %+v", st)
-		}
-	})
 	t.Run("wrong Message-Authenticator", func(t *testing.T) {
 		s, _ := newCoA(t)
 		// Message-Authenticator of zeros, Request Authenticator right.
@@ -346,7 +339,7 @@ func TestCoAServerDrops(t *testing.T) {
 
 func TestCoAServerMessageAuthenticatorAndDuplicates(t *testing.T) {
 	s, h := newCoA(t)
-	req := aaa.DynamicRequest{Code: radius.CodeDisconnectRequest, Selector: aaa.SessionSelector{AcctSessionID: "S1"}}
+	req := aaa.DynamicRequest{Code: radius.CodeDisconnectRequest, Selector: aaa.SessionSelector{AcctSessionID: "S1"}, EventTime: coaNow}
 	b := dynReq(t, req, &radius.AVP{Type: 33, Attribute: radius.Attribute("proxy-1")})
 	// dynReq with extras drops the Message-Authenticator; use the plain
 	// encoder for the MA case.
@@ -469,6 +462,120 @@ func FuzzParseDynamicRequest(f *testing.F) {
 		}
 		if d := cmp.Diff(r1, r2, addrCmp); d != "" {
 			t.Fatalf("round trip (-first +second):\n%s", d)
+		}
+	})
+}
+
+// TestCoAServerReplay checks the replay protection of RFC 5176 section
+// 6.3: a request is remembered by client address, Identifier and Request
+// Authenticator for the Event-Timestamp window, whatever its source port.
+func TestCoAServerReplay(t *testing.T) {
+	disconnect := aaa.DynamicRequest{Code: radius.CodeDisconnectRequest, Selector: aaa.SessionSelector{AcctSessionID: "S1"}, EventTime: coaNow}
+	otherPort := netip.AddrPortFrom(coaPeer.Addr(), coaPeer.Port()+1)
+	type step struct {
+		after time.Duration // clock advance before sending
+		from  netip.AddrPort
+		want  coaResult
+	}
+	tests := []struct {
+		name      string
+		steps     []step
+		wantCalls int
+		wantStats aaa.CoAStats
+	}{
+		{
+			name:      "replay from another port dropped",
+			steps:     []step{{0, coaPeer, coaResult{Code: radius.CodeDisconnectACK}}, {time.Second, otherPort, coaResult{}}},
+			wantCalls: 1,
+			wantStats: aaa.CoAStats{Replayed: 1},
+		},
+		{
+			name:      "replay 60 s later from another port dropped",
+			steps:     []step{{0, coaPeer, coaResult{Code: radius.CodeDisconnectACK}}, {60 * time.Second, otherPort, coaResult{}}},
+			wantCalls: 1,
+			wantStats: aaa.CoAStats{Replayed: 1},
+		},
+		{
+			name:      "replay 60 s later from the same port answered from the cache, not acted on",
+			steps:     []step{{0, coaPeer, coaResult{Code: radius.CodeDisconnectACK}}, {60 * time.Second, coaPeer, coaResult{Code: radius.CodeDisconnectACK}}},
+			wantCalls: 1,
+			wantStats: aaa.CoAStats{Duplicates: 1},
+		},
+		{
+			name:      "replay after the window dropped by its Event-Timestamp",
+			steps:     []step{{0, coaPeer, coaResult{Code: radius.CodeDisconnectACK}}, {301 * time.Second, otherPort, coaResult{}}},
+			wantCalls: 1,
+			wantStats: aaa.CoAStats{Stale: 1},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s, h := newCoA(t)
+			now := coaNow
+			s.Now = func() time.Time { return now }
+			b := dynReq(t, disconnect)
+			for i, st := range tc.steps {
+				now = now.Add(st.after)
+				if got := decodeResp(t, b, s.Handle(context.Background(), b, st.from)); got != st.want {
+					t.Errorf("request %d from %v: reply %+v, want %+v", i, st.from, got, st.want)
+				}
+			}
+			if h.calls != tc.wantCalls {
+				t.Errorf("handler called %d times, want %d", h.calls, tc.wantCalls)
+			}
+			st := s.Stats()
+			got := aaa.CoAStats{Replayed: st.Replayed, Stale: st.Stale, Duplicates: st.Duplicates, NoTimestamp: st.NoTimestamp}
+			if d := cmp.Diff(tc.wantStats, got); d != "" {
+				t.Errorf("stats (-want +got):\n%s", d)
+			}
+		})
+	}
+
+	t.Run("without Event-Timestamp NAKed with 402", func(t *testing.T) {
+		s, h := newCoA(t)
+		req := disconnect
+		req.EventTime = time.Time{}
+		b := dynReq(t, req)
+		got := decodeResp(t, b, s.Handle(context.Background(), b, coaPeer))
+		if want := (coaResult{Code: radius.CodeDisconnectNAK, Cause: 402}); got != want {
+			t.Errorf("reply %+v, want %+v", got, want)
+		}
+		if h.calls != 0 || s.Stats().NoTimestamp != 1 {
+			t.Errorf("handler calls %d, stats %+v", h.calls, s.Stats())
+		}
+	})
+	t.Run("without Event-Timestamp accepted when not required", func(t *testing.T) {
+		s, h := newCoA(t)
+		s.RequireEventTimestamp = false
+		req := disconnect
+		req.EventTime = time.Time{}
+		b := dynReq(t, req)
+		got := decodeResp(t, b, s.Handle(context.Background(), b, coaPeer))
+		if want := (coaResult{Code: radius.CodeDisconnectACK}); got != want || h.calls != 1 {
+			t.Errorf("reply %+v, want %+v; handler calls %d", got, want, h.calls)
+		}
+		// Still refused when replayed from another port within the window.
+		if resp := s.Handle(context.Background(), b, otherPort); resp != nil || h.calls != 1 {
+			t.Errorf("replay answered %v, handler calls %d", resp != nil, h.calls)
+		}
+	})
+	t.Run("full cache NAKed with 506", func(t *testing.T) {
+		s, h := newCoA(t)
+		for i := range aaa.DefaultMaxSeen {
+			req := disconnect
+			req.Selector.AcctSessionID = fmt.Sprintf("X%d", i) // a distinct Request Authenticator each
+			b := dynReq(t, req)
+			if got := decodeResp(t, b, s.Handle(context.Background(), b, coaPeer)); got.Code != radius.CodeDisconnectNAK || got.Cause != 503 {
+				t.Fatalf("request %d: reply %+v, want a NAK 503", i, got)
+			}
+		}
+		b := dynReq(t, disconnect)
+		got := decodeResp(t, b, s.Handle(context.Background(), b, coaPeer))
+		if want := (coaResult{Code: radius.CodeDisconnectNAK, Cause: 506}); got != want {
+			t.Errorf("reply %+v, want %+v", got, want)
+		}
+		if st := s.Stats(); st.CacheFull != 1 || len(h.down) != 0 {
+			t.Errorf("stats %+v, disconnected %v", st, h.down)
 		}
 	})
 }

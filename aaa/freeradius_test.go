@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/md5"
 	"errors"
+	"fmt"
 	"net"
 	"net/netip"
 	"os/exec"
@@ -218,7 +219,8 @@ func TestRadclientAgainstCoAServer(t *testing.T) {
 	})
 	send := func(kind, secret, attrs string) string {
 		cmd := exec.Command(radclient, "-x", "-r", "1", "-t", "2", conn.LocalAddr().String(), kind, secret)
-		cmd.Stdin = strings.NewReader(attrs)
+		// Event-Timestamp (RFC 5176 section 6.3) as seconds since the epoch.
+		cmd.Stdin = strings.NewReader(fmt.Sprintf("%s, Event-Timestamp = %d", attrs, time.Now().Unix()))
 		out, _ := cmd.CombinedOutput()
 		return string(out)
 	}

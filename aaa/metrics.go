@@ -19,6 +19,10 @@ const (
 	// ("reason": "unknown-client", "bad-authenticator",
 	// "bad-message-authenticator", "malformed", "replay", "unexpected").
 	MetricCoADropped = "bras_coa_dropped_total"
+	// MetricCoAReplayRefused counts CoA/Disconnect requests refused by
+	// the replay protection of RFC 5176 section 6.3 ("reason": "replay",
+	// "stale", "no-event-timestamp", "cache-full").
+	MetricCoAReplayRefused = "bras_coa_replay_refused_total"
 )
 
 // RegisterMetrics exposes the client's counters in reg: requests by
@@ -82,7 +86,15 @@ func (s *CoAServer) RegisterMetrics(reg *metrics.Registry) {
 			emit(float64(st.BadAuthenticator), "bad-authenticator")
 			emit(float64(st.BadMessageAuthenticator), "bad-message-authenticator")
 			emit(float64(st.Malformed), "malformed")
-			emit(float64(st.Replayed), "replay")
+			emit(float64(st.Replayed+st.Stale), "replay")
 			emit(float64(st.Unexpected), "unexpected")
+		})
+	reg.CounterVecFunc(MetricCoAReplayRefused, "CoA and Disconnect requests refused by the replay protection, by reason.", []string{"reason"},
+		func(emit func(float64, ...string)) {
+			st := s.Stats()
+			emit(float64(st.Replayed), "replay")
+			emit(float64(st.Stale), "stale")
+			emit(float64(st.NoTimestamp), "no-event-timestamp")
+			emit(float64(st.CacheFull), "cache-full")
 		})
 }

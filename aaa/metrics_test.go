@@ -68,11 +68,14 @@ func TestCoAMetrics(t *testing.T) {
 	s, _ := newCoA(t)
 	reg := metrics.New()
 	s.RegisterMetrics(reg)
-	ok := dynReq(t, aaa.DynamicRequest{Code: radius.CodeDisconnectRequest, Selector: aaa.SessionSelector{AcctSessionID: "S1"}})
-	nak := dynReq(t, aaa.DynamicRequest{Code: radius.CodeCoARequest, Selector: aaa.SessionSelector{AcctSessionID: "S9"}, Change: aaa.Change{RateLimit: &aaa.RateLimit{DownKbps: 1}}})
+	ok := dynReq(t, aaa.DynamicRequest{Code: radius.CodeDisconnectRequest, Selector: aaa.SessionSelector{AcctSessionID: "S1"}, EventTime: coaNow})
+	nak := dynReq(t, aaa.DynamicRequest{Code: radius.CodeCoARequest, Selector: aaa.SessionSelector{AcctSessionID: "S9"}, Change: aaa.Change{RateLimit: &aaa.RateLimit{DownKbps: 1}}, EventTime: coaNow})
+	noTS := dynReq(t, aaa.DynamicRequest{Code: radius.CodeDisconnectRequest, Selector: aaa.SessionSelector{Username: "alice"}})
 	s.Handle(context.Background(), ok, coaPeer)
 	s.Handle(context.Background(), nak, coaPeer)
 	s.Handle(context.Background(), ok, netip.MustParseAddrPort("192.0.2.7:1"))
+	s.Handle(context.Background(), ok, netip.AddrPortFrom(coaPeer.Addr(), 1)) // a replay from another port
+	s.Handle(context.Background(), noTS, coaPeer)
 	for _, tc := range []struct {
 		name   string
 		labels map[string]string
@@ -81,6 +84,11 @@ func TestCoAMetrics(t *testing.T) {
 		{metrics.CoARequests, map[string]string{"type": "disconnect", "result": "ack"}, 1},
 		{metrics.CoARequests, map[string]string{"type": "coa", "result": "nak"}, 1},
 		{aaa.MetricCoADropped, map[string]string{"reason": "unknown-client"}, 1},
+		{aaa.MetricCoADropped, map[string]string{"reason": "replay"}, 1},
+		{aaa.MetricCoAReplayRefused, map[string]string{"reason": "replay"}, 1},
+		{aaa.MetricCoAReplayRefused, map[string]string{"reason": "no-event-timestamp"}, 1},
+		{aaa.MetricCoAReplayRefused, map[string]string{"reason": "stale"}, 0},
+		{aaa.MetricCoAReplayRefused, map[string]string{"reason": "cache-full"}, 0},
 	} {
 		got, found := sample(reg, tc.name, tc.labels)
 		if !found || got != tc.want {

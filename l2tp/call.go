@@ -25,7 +25,9 @@ type Session struct {
 	req       CallRequest
 	icrq      *Message
 	iccn      *Message
-	announced bool // SessionUp was called
+	cdn       *Message            // the peer's CDN (disccause.go)
+	discCause *PPPDisconnectCause // sent in our CDN (disccause.go)
+	announced bool                // SessionUp was called
 	gone      bool
 }
 
@@ -242,6 +244,7 @@ func (t *Tunnel) callMessage(sid uint16, m *Message) {
 		}
 		t.ep.stats.Malformed.Add(1)
 	case MsgCDN:
+		s.cdn = m
 		t.callEvent(s, CallRecvCDN, m, resultOf(m))
 	default:
 		ok := m.Validate() == nil
@@ -464,7 +467,7 @@ func (t *Tunnel) callEvent(s *Session, ev CallEvent, m *Message, rc ResultCode) 
 				rc = ResultCode{Result: uint16(CDNGeneralError), HasError: true, Error: uint16(ErrorValueOutOfRange), Message: "unexpected " + ev.String() + " in " + prev.String()}
 				t.ep.stats.UnexpectedMsg.Add(1)
 			}
-			t.sendCDN(s.localID, s.PeerID(), rc)
+			t.sendCDN(s.localID, s.PeerID(), rc, s.cdnExtra()...)
 		case ActCleanup:
 			if rc == (ResultCode{}) && m != nil {
 				rc = resultOf(m)
@@ -488,8 +491,9 @@ func (t *Tunnel) sessionUp(s *Session, m *Message) {
 
 // sendCDN sends a Call-Disconnect-Notify (section 6.12): Assigned Session ID
 // is ours (0 when we never assigned one), the header carries the peer's.
-func (t *Tunnel) sendCDN(local, peer uint16, rc ResultCode) {
-	t.sendMsg(&Message{Type: MsgCDN, AVPs: []AVP{rc.AVP(), t.hide(NewAVPUint16(AVPAssignedSessionID, local))}}, peer)
+func (t *Tunnel) sendCDN(local, peer uint16, rc ResultCode, extra ...AVP) {
+	avps := append([]AVP{rc.AVP(), t.hide(NewAVPUint16(AVPAssignedSessionID, local))}, extra...)
+	t.sendMsg(&Message{Type: MsgCDN, AVPs: avps}, peer)
 }
 
 // closeCall disconnects s with rc from our side.

@@ -16,6 +16,7 @@ import (
 	"github.com/bras-project/bras/aaa"
 	"github.com/bras-project/bras/dataplane"
 	"github.com/bras-project/bras/internal/api"
+	"github.com/bras-project/bras/internal/spill"
 	"github.com/bras-project/bras/internal/timerq"
 	"github.com/bras-project/bras/l2tp"
 	"github.com/bras-project/bras/ppp"
@@ -206,7 +207,7 @@ func New(cfg Config) (*LAC, error) {
 	l.jobs = make(chan *session, cfg.QueueSize)
 	for range cfg.Shards {
 		l.shards = append(l.shards, &shard{l: l, in: make(chan event, cfg.QueueSize), sessions: map[*session]struct{}{},
-			downed: make(chan struct{}, 1)})
+			downs: spill.New[event]()})
 	}
 	return l, nil
 }
@@ -631,9 +632,7 @@ type shard struct {
 	// timer recovers an established session from a lost one, and the
 	// reader or tunnel goroutine that reports it must not block. A session
 	// ends once on each side, so the queue is bounded by the sessions.
-	downMu sync.Mutex
-	downs  []event
-	downed chan struct{} // an event was queued
+	downs *spill.Queue[event]
 }
 
 func (sh *shard) post(ev event) bool {
@@ -661,22 +660,12 @@ func (sh *shard) postDown(ev event) {
 	default:
 	}
 	sh.l.stats.EndsQueued.Add(1)
-	sh.downMu.Lock()
-	sh.downs = append(sh.downs, ev)
-	sh.downMu.Unlock()
-	select {
-	case sh.downed <- struct{}{}:
-	default:
-	}
+	sh.downs.Push(ev)
 }
 
 // takeDowns handles the queued ends of sessions.
 func (sh *shard) takeDowns() {
-	sh.downMu.Lock()
-	evs := sh.downs
-	sh.downs = nil
-	sh.downMu.Unlock()
-	for _, ev := range evs {
+	for _, ev := range sh.downs.Take() {
 		sh.handle(ev)
 	}
 }
@@ -690,7 +679,7 @@ func (sh *shard) run(ctx context.Context) {
 			return
 		case ev := <-sh.in:
 			sh.handle(ev)
-		case <-sh.downed:
+		case <-sh.downs.Ready():
 			sh.takeDowns()
 		case <-timer.C:
 		}

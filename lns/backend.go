@@ -84,7 +84,7 @@ func (b *APIBackend) Disconnect(ctx context.Context, id string, _ string) error 
 	if ss == nil {
 		return api.ErrNotFound
 	}
-	return b.s.disconnect(ctx, ss, accounting.CauseAdminReset)
+	return b.s.disconnect(ctx, ss, causeAPIDisconnect)
 }
 
 // Tunnels implements api.Backend.
@@ -166,7 +166,7 @@ func (c *CoA) Disconnect(ctx context.Context, sel aaa.SessionSelector) error {
 		return aaa.ErrSessionNotFound
 	}
 	for _, ss := range list {
-		if err := c.s.disconnect(ctx, ss, accounting.CauseAdminReset); err != nil {
+		if err := c.s.disconnect(ctx, ss, causeCoADisconnect); err != nil {
 			return err
 		}
 	}

@@ -147,6 +147,11 @@ type UsersSection struct {
 type CoASection struct {
 	Listen  netip.AddrPort `cfg:"listen"` // e.g. 0.0.0.0:3799; unset: no CoA server
 	Clients []CoAClient    `cfg:"client"`
+	// RFC 5176 section 6.3 replay protection: refuse requests without
+	// Event-Timestamp (default true), and the window of both the
+	// timestamp check and the duplicate cache (default 300s).
+	RequireEventTimestamp bool          `cfg:"require-event-timestamp"`
+	ReplayWindow          time.Duration `cfg:"replay-window"`
 }
 
 // CoAClient is [coa.client "name"].
@@ -177,7 +182,7 @@ func LoadConfig(path string) (*FileConfig, error) {
 
 // ParseConfig decodes and checks a configuration.
 func ParseConfig(r io.Reader, name string) (*FileConfig, error) {
-	var c FileConfig
+	c := FileConfig{CoA: CoASection{RequireEventTimestamp: true}} // defaults a key can turn off
 	if err := config.Decode(r, name, &c); err != nil {
 		return nil, err
 	}
@@ -245,6 +250,9 @@ func (c *FileConfig) defaults() {
 	}
 	if c.PPP.DefaultPool == "" && len(c.Pools) > 0 {
 		c.PPP.DefaultPool = c.Pools[0].Name
+	}
+	if c.CoA.ReplayWindow <= 0 {
+		c.CoA.ReplayWindow = aaa.DefaultReplayWindow
 	}
 	if c.RADIUS.NASIdentifier == "" {
 		c.RADIUS.NASIdentifier = c.LNS.Node

@@ -101,3 +101,27 @@ token = t
 		t.Fatalf("base config: %v", err)
 	}
 }
+
+// TestCoAReplayConfig: the replay protection of RFC 5176 section 6.3 is on
+// unless turned off.
+func TestCoAReplayConfig(t *testing.T) {
+	base := "[lns]\nnode = n1\n[tun]\naddress = 100.64.0.1/32\n[pool \"p\"]\nrange = 100.64.0.0/24\n[lac \"a\"]\nsecret = x\n[local-users]\nfile = /dev/null\n[api]\ntoken = t\n"
+	for _, tc := range []struct {
+		name, extra string
+		require     bool
+		window      time.Duration
+	}{
+		{"defaults", "", true, 300 * time.Second},
+		{"set", "[coa]\nrequire-event-timestamp = false\nreplay-window = 60s\n", false, time.Minute},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := ParseConfig(strings.NewReader(base+tc.extra), "test.conf")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.CoA.RequireEventTimestamp != tc.require || c.CoA.ReplayWindow != tc.window {
+				t.Errorf("require-event-timestamp %v, replay-window %v; want %v, %v", c.CoA.RequireEventTimestamp, c.CoA.ReplayWindow, tc.require, tc.window)
+			}
+		})
+	}
+}

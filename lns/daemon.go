@@ -176,8 +176,9 @@ func (d *daemon) build(ctx context.Context) error {
 	if d.srv, err = NewServer(d.cfg, deps); err != nil {
 		return err
 	}
-	d.coa = d.coaServer()
-	d.api, err = d.apiServer(d.metrics())
+	reg := d.metrics()
+	d.coa = d.coaServer(reg)
+	d.api, err = d.apiServer(reg)
 	return err
 }
 
@@ -305,7 +306,7 @@ func (d *daemon) radiusAccounting() bool { return d.cfg.Accounting.RADIUS && d.r
 
 // coaServer answers Disconnect- and CoA-Requests (RFC 5176); nil without
 // [coa] listen.
-func (d *daemon) coaServer() *aaa.CoAServer {
+func (d *daemon) coaServer(reg *metrics.Registry) *aaa.CoAServer {
 	if d.coaConn == nil {
 		return nil
 	}
@@ -313,7 +314,10 @@ func (d *daemon) coaServer() *aaa.CoAServer {
 	for _, c := range d.cfg.CoA.Clients {
 		clients = append(clients, aaa.DynamicClient{Addr: c.Address, Secret: c.Secret.Bytes()})
 	}
-	return aaa.NewCoAServer(d.coaConn, clients, d.srv.CoAHandler(), d.log)
+	coa := aaa.NewCoAServer(d.coaConn, clients, d.srv.CoAHandler(), d.log)
+	coa.RequireEventTimestamp, coa.ReplayWindow = d.cfg.CoA.RequireEventTimestamp, d.cfg.CoA.ReplayWindow
+	coa.RegisterMetrics(reg)
+	return coa
 }
 
 func (d *daemon) metrics() *metrics.Registry {

@@ -15,10 +15,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bras-project/bras/internal/api"
 	"github.com/bras-project/bras/internal/testenv"
 	"github.com/bras-project/bras/l2tp"
 	"github.com/bras-project/bras/lns"
+	"github.com/bras-project/bras/migrations"
 	"github.com/bras-project/bras/ppp"
+	"github.com/jackc/pgx/v5"
 )
 
 // lab is the LNS end-to-end topology of the tests:
@@ -34,6 +37,7 @@ type lab struct {
 	stop         func() // shuts the LNS down (once)
 	echoAddr     netip.AddrPort
 	flood        atomic.Pointer[netip.AddrPort] // where the upstream flooder sends
+	db           string                         // PostgreSQL DSN when the lab has one (startLabDB)
 }
 
 var (
@@ -42,6 +46,27 @@ var (
 )
 
 func startLab(t *testing.T, users []testenv.RadiusUser) *lab { return startLabWith(t, users, "") }
+
+// startLabDB starts the lab with accounting in a fresh, migrated
+// PostgreSQL database too.
+func startLabDB(t *testing.T, users []testenv.RadiusUser) *lab {
+	testenv.RequireRoot(t)
+	dsn := testenv.Postgres(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = migrations.Up(ctx, conn)
+	conn.Close(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := startLabWith(t, users, "[accounting]\ndatabase = "+dsn+"\n")
+	l.db = dsn
+	return l
+}
 
 // startLabWith starts the lab with extra appended to the LNS's
 // configuration.
@@ -368,7 +393,7 @@ func TestLNSEndToEnd(t *testing.T) {
 		l.flood.Store(&dst)
 		defer l.flood.Store(nil)
 		full := measure(s, 2*time.Second)
-		out := l.lns.MustRun(t, "sh", "-c", fmt.Sprintf("printf 'User-Name = erin\\nFilter-Id = \"2000/2000\"\\n' | radclient -x 127.0.0.1:3799 coa coasecret"))
+		out := l.lns.MustRun(t, "sh", "-c", "printf 'User-Name = erin\\nFilter-Id = \"2000/2000\"\\nEvent-Timestamp = %s\\n' \"$(date +%s)\" | radclient -x 127.0.0.1:3799 coa coasecret")
 		if !strings.Contains(out, "CoA-ACK") {
 			t.Fatalf("radclient CoA: %s", out)
 		}
@@ -405,14 +430,19 @@ func TestLNSEndToEnd(t *testing.T) {
 	})
 
 	t.Run("Disconnect-Request from radclient", func(t *testing.T) {
-		out := l.lns.MustRun(t, "sh", "-c", "printf 'User-Name = bob\\n' | radclient -x 127.0.0.1:3799 disconnect coasecret")
+		out := l.lns.MustRun(t, "sh", "-c", "printf 'User-Name = bob\\nEvent-Timestamp = %s\\n' \"$(date +%s)\" | radclient -x 127.0.0.1:3799 disconnect coasecret")
 		if !strings.Contains(out, "Disconnect-ACK") {
 			t.Fatalf("radclient disconnect: %s", out)
 		}
 		waitCDN(t, bob, 10*time.Second)
-		out = l.lns.MustRun(t, "sh", "-c", "printf 'User-Name = nobody\\n' | radclient -x 127.0.0.1:3799 disconnect coasecret || true")
+		out = l.lns.MustRun(t, "sh", "-c", "printf 'User-Name = nobody\\nEvent-Timestamp = %s\\n' \"$(date +%s)\" | radclient -x 127.0.0.1:3799 disconnect coasecret || true")
 		if !strings.Contains(out, "Disconnect-NAK") || !strings.Contains(out, "Session-Context-Not-Found") {
 			t.Fatalf("disconnect of an unknown user: %s", out)
+		}
+		// Without Event-Timestamp: refused (RFC 5176 section 6.3).
+		out = l.lns.MustRun(t, "sh", "-c", "printf 'User-Name = nobody\\n' | radclient -x 127.0.0.1:3799 disconnect coasecret || true")
+		if !strings.Contains(out, "Disconnect-NAK") || !strings.Contains(out, "Missing-Attribute") {
+			t.Fatalf("disconnect without Event-Timestamp: %s", out)
 		}
 		// RADIUS accounting: bob's Stop with Admin-Reset reached FreeRADIUS.
 		deadline := time.Now().Add(10 * time.Second)
@@ -478,25 +508,59 @@ func proxyPAP(user, password string) []l2tp.AVP {
 }
 
 // waitStop waits for the accounting Stop of user in FreeRADIUS's detail
-// file and checks its Acct-Terminate-Cause.
+// file and checks its Acct-Terminate-Cause, then (when the lab has a
+// database) the session's terminate cause in PostgreSQL, as radacct shows it.
 func (l *lab) waitStop(t *testing.T, user, cause string) {
 	t.Helper()
 	deadline := time.Now().Add(15 * time.Second)
-	for {
+	for found := false; !found; {
 		recs, _ := l.radius.ReadAccounting()
 		for _, r := range recs {
 			if r.Get("User-Name") == user && r.Get("Acct-Status-Type") == "Stop" {
 				if c := r.Get("Acct-Terminate-Cause"); c != cause {
 					t.Fatalf("%s's Stop has cause %q, want %q", user, c, cause)
 				}
-				return
+				found = true
 			}
+		}
+		if found {
+			break
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("no Stop for %s in FreeRADIUS's detail file", user)
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
+	if l.db == "" {
+		return
+	}
+	for {
+		got := l.query(t, `SELECT acctterminatecause FROM radacct WHERE username = $1 AND acctstoptime IS NOT NULL`, user)
+		if got == cause {
+			return
+		}
+		if got != "" || time.Now().After(deadline) {
+			t.Fatalf("%s's session in PostgreSQL has cause %q, want %q", user, got, cause)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// query returns the first column of the first row of q as text, "" for no row.
+func (l *lab) query(t *testing.T, q string, args ...any) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, l.db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	var v string
+	if err := conn.QueryRow(ctx, q, args...).Scan(&v); err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		t.Fatalf("%s: %v", q, err)
+	}
+	return v
 }
 
 // TestLNSTeardownCauses ends sessions every way the LNS knows and checks
@@ -506,8 +570,12 @@ func TestLNSTeardownCauses(t *testing.T) {
 		{Name: "gina", Password: "pw"}, {Name: "hank", Password: "pw"},
 		{Name: "ivan", Password: "pw", Reply: []testenv.RadiusAttr{{Name: "Idle-Timeout", Value: "2"}}},
 		{Name: "judy", Password: "pw"}, {Name: "kim", Password: "pw"}, {Name: "liam", Password: "pw"},
+		{Name: "mona", Password: "pw"}, {Name: "nick", Password: "pw"}, {Name: "olga", Password: "pw"},
+		{Name: "pete", Password: "pw", Reply: []testenv.RadiusAttr{{Name: "Session-Timeout", Value: "2"}}},
+		{Name: "rita", Password: "pw"}, {Name: "sam", Password: "pw"}, {Name: "tess", Password: "pw"},
+		{Name: "vera", Password: "pw"}, {Name: "walt", Password: "pw"},
 	}
-	l := startLab(t, users)
+	l := startLabDB(t, users)
 	ctx := context.Background()
 	lac := startSimLAC(t, ctx, l.lac, "lac1", lnsAddr, "sekrit")
 
@@ -569,6 +637,89 @@ func TestLNSTeardownCauses(t *testing.T) {
 		s.call.Disconnect(l2tp.ResultCode{Result: uint16(l2tp.CDNLostCarrier)})
 		l.waitStop(t, "hank", "Lost-Carrier")
 	})
+	t.Run("Terminate-Request then the LAC's CDN at once is User-Request", func(t *testing.T) {
+		// The subscriber hangs up and its PADT follows before the LNS
+		// has finished PPP: the LAC's CDN (lost carrier) comes first.
+		s := lac.dialAuth("mona", "pw", "02:00:00:00:01:07", ppp.AuthPAP)
+		waitUp(t, s)
+		lac.in <- simInput{sub: s, close: true, cdn: &l2tp.ResultCode{Result: uint16(l2tp.CDNLostCarrier)}}
+		l.waitStop(t, "mona", "User-Request")
+	})
+	t.Run("CDN for administrative reasons is Admin-Reset", func(t *testing.T) {
+		s := lac.dialAuth("nick", "pw", "02:00:00:00:01:08", ppp.AuthPAP)
+		waitUp(t, s)
+		s.call.Disconnect(l2tp.ResultCode{Result: uint16(l2tp.CDNAdmin), HasError: true, Message: "LAC shutting down"})
+		l.waitStop(t, "nick", "Admin-Reset")
+	})
+	t.Run("CDN with an RFC 3145 normal disconnection by the subscriber is User-Request", func(t *testing.T) {
+		// The LAC's own PPP saw the Terminate-Request: the Disconnect
+		// Cause Code says more than the Result Code.
+		s := lac.dialAuth("vera", "pw", "02:00:00:00:01:0f", ppp.AuthPAP)
+		waitUp(t, s)
+		s.call.DisconnectWithCause(l2tp.ResultCode{Result: uint16(l2tp.CDNAdmin)},
+			l2tp.PPPDisconnectCause{Code: l2tp.DiscNormal, Direction: l2tp.DirectionPeer})
+		l.waitStop(t, "vera", "User-Request")
+	})
+	t.Run("CDN with a general error is NAS-Error", func(t *testing.T) {
+		s := lac.dialAuth("olga", "pw", "02:00:00:00:01:09", ppp.AuthPAP)
+		waitUp(t, s)
+		s.call.Disconnect(l2tp.ResultCode{Result: uint16(l2tp.CDNGeneralError), HasError: true, Error: uint16(l2tp.ErrorVendorSpecific)})
+		l.waitStop(t, "olga", "NAS-Error")
+	})
+	t.Run("Session-Timeout", func(t *testing.T) {
+		s := lac.dialAuth("pete", "pw", "02:00:00:00:01:0a", ppp.AuthPAP)
+		waitUp(t, s)
+		waitCDN(t, s, 10*time.Second)
+		l.waitStop(t, "pete", "Session-Timeout")
+	})
+	t.Run("API disconnect is Admin-Reset", func(t *testing.T) {
+		s := lac.dialAuth("rita", "pw", "02:00:00:00:01:0b", ppp.AuthPAP)
+		waitUp(t, s)
+		list, err := l.srv.API().Sessions(context.Background(), api.SessionFilter{User: "rita"})
+		if err != nil || len(list) != 1 {
+			t.Fatalf("rita's sessions: %v, %v", list, err)
+		}
+		if out := l.httpDo(t, "DELETE", "/api/v1/sessions/"+list[0].ID, "tok"); !strings.Contains(out, " 200 ") && !strings.Contains(out, " 204 ") {
+			t.Fatalf("DELETE: %s", out)
+		}
+		waitCDN(t, s, 10*time.Second)
+		l.waitStop(t, "rita", "Admin-Reset")
+	})
+	t.Run("RADIUS Disconnect-Request is Admin-Reset", func(t *testing.T) {
+		s := lac.dialAuth("walt", "pw", "02:00:00:00:01:10", ppp.AuthPAP)
+		waitUp(t, s)
+		out := l.lns.MustRun(t, "sh", "-c", "printf 'User-Name = walt\\nEvent-Timestamp = %s\\n' \"$(date +%s)\" | radclient -x 127.0.0.1:3799 disconnect coasecret")
+		if !strings.Contains(out, "Disconnect-ACK") {
+			t.Fatalf("radclient disconnect: %s", out)
+		}
+		waitCDN(t, s, 10*time.Second)
+		l.waitStop(t, "walt", "Admin-Reset")
+	})
+	t.Run("StopCCN requester shutting down is Admin-Reboot", func(t *testing.T) {
+		lac4 := startSimLAC(t, ctx, l.lac, "lac1", lnsAddr, "sekrit")
+		s := lac4.dialAuth("sam", "pw", "02:00:00:00:01:0c", ppp.AuthPAP)
+		waitUp(t, s)
+		lac4.tun.Close(l2tp.ResultCode{Result: uint16(l2tp.StopCCNShuttingDown)})
+		l.waitStop(t, "sam", "Admin-Reboot")
+	})
+	t.Run("access line IDs recorded", func(t *testing.T) {
+		s := lac.place(&simSub{user: "tess", password: "pw", auth: []ppp.AuthProto{ppp.AuthPAP}, icrq: []l2tp.AVP{
+			{VendorID: 3561, Type: 1, Value: []byte("olt7 eth 1/1/3:100")}, // Agent-Circuit-Id (RFC 4679)
+			{VendorID: 3561, Type: 2, Value: []byte("cpe-0042")},           // Agent-Remote-Id
+		}}, "02:00:00:00:01:0d")
+		waitUp(t, s)
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			got := l.query(t, `SELECT circuit_id || '|' || remote_id FROM sessions WHERE username = 'tess'`)
+			if got == "olt7 eth 1/1/3:100|cpe-0042" {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("tess's access line in PostgreSQL: %q", got)
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+	})
 	t.Run("Idle-Timeout", func(t *testing.T) {
 		s := lac.dialAuth("ivan", "pw", "02:00:00:00:01:03", ppp.AuthPAP)
 		waitUp(t, s)
@@ -589,11 +740,11 @@ func TestLNSTeardownCauses(t *testing.T) {
 		lac3.tun.Close(l2tp.ResultCode{Result: uint16(l2tp.StopCCNGeneralRequest)})
 		l.waitStop(t, "kim", "Lost-Service")
 	})
-	t.Run("shutdown is NAS-Reboot", func(t *testing.T) {
+	t.Run("shutdown is Admin-Reboot", func(t *testing.T) {
 		s := lac.dialAuth("liam", "pw", "02:00:00:00:01:06", ppp.AuthPAP)
 		waitUp(t, s)
 		l.stop()
-		l.waitStop(t, "liam", "NAS-Reboot")
+		l.waitStop(t, "liam", "Admin-Reboot")
 	})
 }
 
@@ -601,6 +752,12 @@ func TestLNSTeardownCauses(t *testing.T) {
 // connection is dialled from a thread in that namespace); it returns the
 // status line and the body.
 func (l *lab) httpGet(t *testing.T, path, token string) string {
+	t.Helper()
+	return l.httpDo(t, "GET", path, token)
+}
+
+// httpDo is httpGet with another method.
+func (l *lab) httpDo(t *testing.T, method, path, token string) string {
 	t.Helper()
 	var conn net.Conn
 	if err := l.lns.Do(func() (err error) {
@@ -610,7 +767,7 @@ func (l *lab) httpGet(t *testing.T, path, token string) string {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	req := "GET " + path + " HTTP/1.0\r\nHost: 127.0.0.1\r\n"
+	req := method + " " + path + " HTTP/1.0\r\nHost: 127.0.0.1\r\n"
 	if token != "" {
 		req += "Authorization: Bearer " + token + "\r\n"
 	}

@@ -59,7 +59,7 @@ func TestLNSFastPathEndToEnd(t *testing.T) {
 
 		// Torn down: the fast path forgets the address, so upstream
 		// traffic to it no longer reaches the LAC.
-		out = l.lns.MustRun(t, "sh", "-c", "printf 'User-Name = bob\\n' | radclient -x 127.0.0.1:3799 disconnect coasecret")
+		out = l.lns.MustRun(t, "sh", "-c", "printf 'User-Name = bob\\nEvent-Timestamp = %s\\n' \"$(date +%s)\" | radclient -x 127.0.0.1:3799 disconnect coasecret")
 		if !strings.Contains(out, "Disconnect-ACK") {
 			t.Fatalf("radclient disconnect: %s", out)
 		}
@@ -87,7 +87,7 @@ func TestLNSFastPathEndToEnd(t *testing.T) {
 		defer l.flood.Store(nil)
 		dropped := l.fastPath(t)["drop_policer"]
 		full := measure(s, 2*time.Second)
-		out := l.lns.MustRun(t, "sh", "-c", "printf 'User-Name = erin\\nFilter-Id = \"2000/2000\"\\n' | radclient -x 127.0.0.1:3799 coa coasecret")
+		out := l.lns.MustRun(t, "sh", "-c", "printf 'User-Name = erin\\nFilter-Id = \"2000/2000\"\\nEvent-Timestamp = %s\\n' \"$(date +%s)\" | radclient -x 127.0.0.1:3799 coa coasecret")
 		if !strings.Contains(out, "CoA-ACK") {
 			t.Fatalf("radclient CoA: %s", out)
 		}

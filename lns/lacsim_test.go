@@ -31,6 +31,9 @@ type simInput struct {
 	sub   *simSub
 	frame []byte // nil: start PPP
 	close bool   // LCP Terminate-Request from the subscriber
+	// cdn, with close: the LAC's CDN right after the Terminate-Request
+	// (the subscriber's PADT did not wait for the Terminate-Ack).
+	cdn *l2tp.ResultCode
 }
 
 // simSub is one emulated subscriber.
@@ -41,6 +44,7 @@ type simSub struct {
 	user     string
 	password string
 	proxy    []l2tp.AVP // ICCN proxy AVPs
+	icrq     []l2tp.AVP // more ICRQ AVPs (access line vendor AVPs)
 	manual   bool       // the LNS takes the proxy: PPP starts at IPCP, answered by hand
 	auth     []ppp.AuthProto
 
@@ -166,7 +170,7 @@ func (l *simLAC) dial(user, password, calling string, proxy []l2tp.AVP, manual b
 func (l *simLAC) place(sub *simSub, calling string) *simSub {
 	proxy := sub.proxy
 	sub.lac = l
-	*sub = simSub{lac: l, user: sub.user, password: sub.password, proxy: proxy, manual: sub.manual, auth: sub.auth, raw: sub.raw,
+	*sub = simSub{lac: l, user: sub.user, password: sub.password, proxy: proxy, manual: sub.manual, auth: sub.auth, raw: sub.raw, icrq: sub.icrq,
 		up: make(chan ppp.NetworkInfo, 4), down: make(chan ppp.Reason, 4),
 		cdn: make(chan l2tp.ResultCode, 4), ip: make(chan []byte, 4096)}
 	icrq := []l2tp.AVP{
@@ -174,6 +178,7 @@ func (l *simLAC) place(sub *simSub, calling string) *simSub {
 		l2tp.NewAVPString(l2tp.AVPCalledNumber, "internet"),
 		l2tp.NewAVPUint32(l2tp.AVPBearerType, 0),
 	}
+	icrq = append(icrq, sub.icrq...)
 	iccn := append([]l2tp.AVP{}, proxy...)
 	call, err := l.tun.PlaceCall(l2tp.CallRequest{ICRQ: icrq, ICCN: iccn, Value: sub})
 	if err != nil {
@@ -198,6 +203,9 @@ func (l *simLAC) drive(ctx context.Context) {
 			if in.close {
 				if s.ppp != nil {
 					s.ppp.Close("subscriber hangs up", now)
+				}
+				if in.cdn != nil {
+					s.call.Disconnect(*in.cdn)
 				}
 				continue
 			}

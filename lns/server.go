@@ -215,8 +215,8 @@ func (s *Server) SessionsUp() int { return int(s.up.Load()) }
 func (s *Server) countUp(d int64) { s.up.Add(d) }
 
 // Run serves until ctx is done, then shuts down gracefully: every session
-// gets its accounting Stop with cause NAS-Reboot and a CDN, every tunnel a
-// StopCCN.
+// gets its accounting Stop with cause Admin-Reboot and a CDN, every tunnel
+// a StopCCN.
 func (s *Server) Run(ctx context.Context) error {
 	s.ctx = ctx
 	shardCtx, stopShards := context.WithCancel(context.Background())
@@ -259,7 +259,7 @@ func (s *Server) Run(ctx context.Context) error {
 	s.log.Info("LNS shutting down", "sessions", len(s.snapshot()))
 	for _, ss := range s.snapshot() {
 		done := make(chan struct{})
-		if ss.sh.send(shardCtx, event{kind: evDisconnect, s: ss, cause: accounting.CauseNASReboot, done: done}) {
+		if ss.sh.send(shardCtx, event{kind: evDisconnect, s: ss, cause: causeShutdown, done: done}) {
 			<-done
 		}
 	}
@@ -271,7 +271,7 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	for _, ss := range s.snapshot() {
 		done := make(chan struct{})
-		if ss.sh.send(shardCtx, event{kind: evCallDown, s: ss, lostTunnel: false, done: done}) {
+		if ss.sh.send(shardCtx, event{kind: evCallDown, s: ss, cause: causeShutdown, done: done}) {
 			<-done
 		}
 	}
@@ -428,13 +428,15 @@ func (e *l2tpEvents) SessionDown(c *l2tp.Session, rc l2tp.ResultCode) {
 	if ss == nil {
 		return
 	}
-	(*Server)(e).callDown(ss, c.Tunnel().State() != l2tp.CtrlEstablished)
+	lost := c.Tunnel().State() != l2tp.CtrlEstablished
+	(*Server)(e).callDown(ss, lost, callDownCause(rc, c.CDN(), lost))
 }
 
-// callDown hands the end of a call to the session's shard, on the tunnel's
-// goroutine: it neither blocks nor drops the teardown (shard.postDown).
-func (s *Server) callDown(ss *session, lostTunnel bool) {
-	ss.sh.postDown(event{kind: evCallDown, s: ss, lostTunnel: lostTunnel})
+// callDown hands the end of a call, with the cause its CDN or StopCCN
+// gives (cause.go), to the session's shard, on the tunnel's goroutine: it
+// neither blocks nor drops the teardown (shard.postDown).
+func (s *Server) callDown(ss *session, lostTunnel bool, cause accounting.TerminateCause) {
+	ss.sh.postDown(event{kind: evCallDown, s: ss, lostTunnel: lostTunnel, cause: cause})
 }
 
 func (e *l2tpEvents) SetLinkInfo(c *l2tp.Session, accm l2tp.ACCM) {}

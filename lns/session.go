@@ -182,7 +182,7 @@ func (s *session) Up(_ *ppp.Session, n ppp.NetworkInfo) {
 		// The client may only have the address we offered (RFC 1332
 		// section 3.3: we Nak'd anything else).
 		s.log.Warn("IPCP opened with an address we did not assign", "want", s.addr, "got", n.Peer)
-		s.close(accounting.CauseNASError, "address mismatch", now)
+		s.close(causeLocalError, "address mismatch", now)
 		return
 	}
 	s.state = stateUp
@@ -211,18 +211,7 @@ func (s *session) Up(_ *ppp.Session, n ppp.NetworkInfo) {
 func (s *session) Down(_ *ppp.Session, r ppp.Reason) {
 	cause := s.cause
 	if cause == 0 {
-		switch r {
-		case ppp.ReasonPeerTerminate:
-			cause = accounting.CauseUserRequest
-		case ppp.ReasonEchoTimeout:
-			cause = accounting.CauseLostCarrier
-		case ppp.ReasonAuthFailed:
-			cause = accounting.CauseUserError
-		case ppp.ReasonLoopback:
-			cause = accounting.CausePortError
-		default:
-			cause = accounting.CauseNASError
-		}
+		cause = pppCause(r)
 	}
 	s.teardown(cause, true, r.String(), s.srv.now())
 }
@@ -261,7 +250,30 @@ func (s *session) record(now time.Time) accounting.Record {
 	if s.user != "" && realm == "" {
 		r.Username = s.user
 	}
+	r.CircuitID, r.RemoteID = accessLine(s.call.ICRQ())
 	return r
+}
+
+// vendorBBF is the Broadband Forum's Vendor ID: the LAC passes the PPPoE
+// access line's Agent-Circuit-Id and Agent-Remote-Id (RFC 4679 section 3)
+// in the ICRQ as its vendor AVPs 1 and 2 (RFC 5515).
+const vendorBBF = 3561
+
+// accessLine returns the access line IDs an ICRQ carries, if any.
+func accessLine(icrq *l2tp.Message) (circuit, remote string) {
+	if icrq == nil {
+		return "", ""
+	}
+	for _, a := range icrq.AVPs {
+		switch {
+		case a.VendorID != vendorBBF || a.Hidden:
+		case a.Type == 1:
+			circuit = string(a.Value)
+		case a.Type == 2:
+			remote = string(a.Value)
+		}
+	}
+	return circuit, remote
 }
 
 // splitRealm splits "user@realm"; the username keeps the realm off.
@@ -309,19 +321,19 @@ func (s *session) onTimer(now time.Time) {
 		return
 	}
 	if s.state == stateStarting && !now.Before(s.setupBy) {
-		s.teardown(accounting.CauseNASError, true, "no ICCN from the LAC", now)
+		s.teardown(causeLocalError, true, "no ICCN from the LAC", now)
 		return
 	}
 	if !s.stopAt.IsZero() && !now.Before(s.stopAt) {
 		s.stopAt = time.Time{}
-		s.close(accounting.CauseSessionTimeout, "session timeout", now)
+		s.close(causeSessionTimeout, "session timeout", now)
 		return
 	}
 	if !s.idleAt.IsZero() && !now.Before(s.idleAt) {
 		s.idleAt = time.Time{}
 		if f := s.flow.Load(); f != nil && s.state == stateUp {
 			if s.srv.dp.Idle(f) >= s.idleTimeout {
-				s.close(accounting.CauseIdleTimeout, "idle timeout", now)
+				s.close(causeIdleTimeout, "idle timeout", now)
 				return
 			}
 			s.idleAt = now.Add(idleCheck(s.idleTimeout))
@@ -358,14 +370,7 @@ func (s *session) onEvent(ev event, now time.Time) {
 			s.ppp.AuthResult(ppp.AuthResult{OK: false, Message: "authentication service busy"}, now)
 		}
 	case evCallDown:
-		cause := accounting.CauseLostCarrier
-		switch {
-		case s.cause != 0: // we were closing it already: our reason stands
-			cause = s.cause
-		case ev.lostTunnel:
-			cause = accounting.CauseLostService
-		}
-		s.teardown(cause, false, "call disconnected by the LAC", now)
+		s.callDown(ev, now)
 	case evDisconnect:
 		s.close(ev.cause, "disconnected: "+ev.cause.String(), now)
 	case evChange:
@@ -475,7 +480,7 @@ func (s *session) applyAuth(o *authOutcome, now time.Time) {
 	if !o.ok {
 		s.srv.stats.AuthRejected.Add(1)
 		s.log.Info("authentication rejected", "user", s.user, "reason", o.message)
-		s.cause = accounting.CauseUserError
+		s.cause = causeAuthRejected
 		s.ppp.AuthResult(ppp.AuthResult{OK: false, Message: o.message}, now)
 		return
 	}
@@ -503,7 +508,7 @@ func (s *session) applyAuth(o *authOutcome, now time.Time) {
 		// already finds its way both ways.
 		if err := s.srv.dp.SetAddr(f, s.addr); err != nil {
 			s.log.Error("cannot bind the subscriber address", "addr", s.addr, "err", err)
-			s.cause = accounting.CauseNASError
+			s.cause = causeLocalError
 			s.ppp.AuthResult(ppp.AuthResult{OK: false, Message: "address in use"}, now)
 			return
 		}
@@ -555,6 +560,35 @@ func (s *session) applyChange(ch *change, now time.Time) {
 	s.publish()
 }
 
+// callDown: the LAC disconnected the call (ev.cause is what its CDN says,
+// cause.go) or the tunnel is gone.
+func (s *session) callDown(ev event, now time.Time) {
+	switch {
+	case s.cause != 0: // we were closing it already: our reason stands
+		s.teardown(s.cause, false, "call disconnected by the LAC", now)
+	case s.peerTerminated():
+		// The subscriber's LCP Terminate-Request came first (after
+		// its Terminate-Ack PPP waits a restart period in Stopping
+		// before it reports Down, RFC 1661 section 4.4, zrc), or in
+		// the same burst as the CDN: the endpoint's one socket
+		// reader posts the frame to this shard before the tunnel
+		// goroutine posts the CDN. The LAC's CDN (lost carrier on the
+		// PADT that followed) is the consequence (RFC 2866 section
+		// 5.10: User-Request).
+		s.teardown(accounting.CauseUserRequest, false, "call disconnected by the LAC after the subscriber's Terminate-Request", now)
+	case ev.lostTunnel:
+		s.teardown(ev.cause, false, "tunnel to the LAC gone", now)
+	default:
+		s.teardown(ev.cause, false, "call disconnected by the LAC", now)
+	}
+}
+
+// peerTerminated reports whether the subscriber sent LCP Terminate-Request
+// (RFC 1661 section 5.5) while LCP was open.
+func (s *session) peerTerminated() bool {
+	return s.ppp != nil && s.ppp.Reason() == ppp.ReasonPeerTerminate
+}
+
 // close ends the session from our side: LCP Terminate-Request, then (when
 // PPP has finished) CDN and the accounting Stop with cause.
 func (s *session) close(cause accounting.TerminateCause, why string, now time.Time) {
@@ -604,18 +638,6 @@ func (s *session) teardown(cause accounting.TerminateCause, sendCDN bool, why st
 	s.publish()
 	s.log.Info("session down", "user", s.user, "addr", s.addr, "cause", cause.String(), "why", why,
 		"in_octets", final.InOctets, "out_octets", final.OutOctets)
-}
-
-// cdnResult picks the CDN Result Code for a cause (RFC 2661 section 4.4.2).
-func cdnResult(cause accounting.TerminateCause, why string) l2tp.ResultCode {
-	rc := l2tp.ResultCode{Result: uint16(l2tp.CDNAdmin), Message: why}
-	switch cause {
-	case accounting.CauseLostCarrier:
-		rc.Result = uint16(l2tp.CDNLostCarrier)
-	case accounting.CauseNASError, accounting.CausePortError:
-		rc.Result = uint16(l2tp.CDNGeneralError)
-	}
-	return rc
 }
 
 func (s *session) String() string { return fmt.Sprintf("session %s", s.id) }

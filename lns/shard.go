@@ -2,10 +2,10 @@ package lns
 
 import (
 	"context"
-	"sync"
 	"time"
 
 	"github.com/bras-project/bras/accounting"
+	"github.com/bras-project/bras/internal/spill"
 	"github.com/bras-project/bras/internal/timerq"
 )
 
@@ -22,9 +22,7 @@ type shard struct {
 	// every call on it at once from its own goroutine, which must not
 	// block; each session is queued here at most once, so the queue is
 	// bounded by the sessions of the shard, and a teardown is never lost.
-	downMu sync.Mutex
-	downs  []event
-	downed chan struct{} // a teardown was queued
+	downs *spill.Queue[event]
 }
 
 type eventKind uint8
@@ -74,7 +72,7 @@ type event struct {
 }
 
 func newShard(srv *Server, inbox int) *shard {
-	return &shard{srv: srv, in: make(chan event, inbox), downed: make(chan struct{}, 1)}
+	return &shard{srv: srv, in: make(chan event, inbox), downs: spill.New[event]()}
 }
 
 // postDown queues a teardown without blocking and without dropping it: on
@@ -87,22 +85,12 @@ func (sh *shard) postDown(ev event) {
 		return
 	}
 	sh.srv.stats.TeardownsQueued.Add(1)
-	sh.downMu.Lock()
-	sh.downs = append(sh.downs, ev)
-	sh.downMu.Unlock()
-	select {
-	case sh.downed <- struct{}{}:
-	default:
-	}
+	sh.downs.Push(ev)
 }
 
 // takeDowns handles the queued teardowns.
 func (sh *shard) takeDowns() {
-	sh.downMu.Lock()
-	evs := sh.downs
-	sh.downs = nil
-	sh.downMu.Unlock()
-	for _, ev := range evs {
+	for _, ev := range sh.downs.Take() {
 		sh.handle(ev)
 	}
 }
@@ -150,7 +138,7 @@ func (sh *shard) run(ctx context.Context) {
 					break drain
 				}
 			}
-		case <-sh.downed:
+		case <-sh.downs.Ready():
 			sh.takeDowns()
 		case <-t.C:
 		case <-ctx.Done():

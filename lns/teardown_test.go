@@ -117,7 +117,7 @@ func TestTunnelDownUnderLoad(t *testing.T) {
 
 	base := leakcheck.Take()
 	for _, ss := range sessions { // the tunnel's goroutine, reporting every call
-		srv.callDown(ss, true)
+		srv.callDown(ss, true, accounting.CauseLostService)
 	}
 	if extra := base.Extra(); extra != 0 {
 		t.Fatalf("%d goroutines started for %d teardowns; want 0", extra, n)
@@ -210,7 +210,7 @@ func TestSharedPoolReleaseQueued(t *testing.T) {
 	srvDone := make(chan error, 1)
 	go func() { srvDone <- srv.Run(srvCtx) }()
 	for _, ss := range sessions {
-		srv.callDown(ss, true)
+		srv.callDown(ss, true, accounting.CauseLostService)
 	}
 	waitFor(t, 20*time.Second, "every session torn down", func() bool { return len(srv.snapshot()) == 0 })
 	waitFor(t, 5*time.Second, "a release in flight", func() bool { return pool.inFlight.Load() > 0 })

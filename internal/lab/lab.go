@@ -58,6 +58,10 @@ type Result struct {
 	APISessions  int    // sessions the LNS API listed while they were up
 	SessionsText string // the `bras sessions` output
 	UsageText    string // the `bras report usage` output
+	// Causes counts the closed sessions by Acct-Terminate-Cause (RFC 2866
+	// section 5.10), as `bras report causes` (CausesText) shows them.
+	Causes     map[string]int
+	CausesText string
 	// From PostgreSQL after the run: rows of the sessions table, sessions
 	// closed, and the octets the accounting recorded in each direction.
 	DBSessions, DBStopped     int
@@ -416,7 +420,43 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if err != nil {
 		return res, fmt.Errorf("lab: bras report usage: %v", err)
 	}
+	causes, err := exec.CommandContext(ctx, o.Bras, "report", "causes", "-dsn", e.DSN, "-format", "csv",
+		"-from", time.Now().UTC().Add(-24*time.Hour).Format("2006-01-02"), "-to", time.Now().UTC().Add(24*time.Hour).Format("2006-01-02")).CombinedOutput()
+	res.CausesText = string(causes)
+	say("why the sessions ended (bras report causes):")
+	printHead(o.Out, res.CausesText, 20)
+	if err != nil {
+		return res, fmt.Errorf("lab: bras report causes: %v", err)
+	}
+	if res.Causes, err = dbCauses(ctx, e.DSN); err != nil {
+		return res, err
+	}
 	return res, nil
+}
+
+// dbCauses counts the closed sessions by terminate cause.
+func dbCauses(ctx context.Context, dsn string) (map[string]int, error) {
+	c, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close(ctx)
+	rows, err := c.Query(ctx, `SELECT COALESCE(bras_terminate_cause(terminate_cause), 'none'), count(*)
+		FROM sessions WHERE stop_time IS NOT NULL GROUP BY 1`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]int{}
+	for rows.Next() {
+		var cause string
+		var n int
+		if err := rows.Scan(&cause, &n); err != nil {
+			return nil, err
+		}
+		out[cause] = n
+	}
+	return out, rows.Err()
 }
 
 func printHead(w io.Writer, s string, n int) {

@@ -4,9 +4,11 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -83,6 +85,15 @@ func TestLabEndToEnd(t *testing.T) {
 			}
 			if res.DBSessions != n || res.DBStopped != n {
 				t.Errorf("PostgreSQL has %d sessions, %d closed; want %d and %d", res.DBSessions, res.DBStopped, n, n)
+			}
+			// bras load hangs up with a PADT and no LCP Terminate-Request
+			// (RFC 2516 section 5.5): the LAC's CDN says loss of carrier
+			// (RFC 2661 section 4.4.2, result 1), and so does every Stop.
+			if want := map[string]int{"Lost-Carrier": n}; !maps.Equal(res.Causes, want) {
+				t.Errorf("terminate causes %v, want %v; bras report causes:\n%s", res.Causes, want, res.CausesText)
+			}
+			if !strings.Contains(res.CausesText, fmt.Sprintf("Lost-Carrier,%d,100.0", n)) {
+				t.Errorf("bras report causes:\n%s", res.CausesText)
 			}
 			// Every probe went up through the LNS (in) and its echo came
 			// down (out): the accounted packets match what bras load counted.

@@ -47,6 +47,10 @@ type XDPRound struct {
 	// CPU is the CPU seconds the LNS and the LAC used during the bras
 	// run's measured window.
 	CPU []ProcCPU `json:"cpu"`
+	// Stages is the CPU time per packet of each XDP program in the bras
+	// run's window (the daemons' programs, the generator and the sink),
+	// from the kernel's BPF statistics.
+	Stages []StageCost `json:"stages,omitempty"`
 }
 
 // XDPForward is one direction and packet size: the medians of its rounds.
@@ -179,6 +183,11 @@ func BenchForwardXDP(ctx context.Context, o Options, fo XDPForwardOptions) (res 
 		env.say("LAC fast path after the probes: %v", scrapeFastPath(env.NS["lac"], lacAPI))
 		env.say("LNS fast path after the probes: %v", scrapeFastPath(env.NS["lns"], lnsAPI))
 	}
+	stopStats, err := enableBPFStats()
+	if err != nil {
+		env.say("no CPU per packet of the XDP programs: kernel BPF statistics: %v", err)
+	}
+	defer stopStats()
 	procs := map[string][]int{"lns": {env.LNS.Pid()}, "lac": {env.LAC.Pid()}}
 	for d := range directions {
 		for _, size := range fo.Sizes {
@@ -192,7 +201,7 @@ func BenchForwardXDP(ctx context.Context, o Options, fo XDPForwardOptions) (res 
 				if err != nil {
 					return res, err
 				}
-				rd := XDPRound{BrasPPS: b.delivered, BrasOffered: b.offered, CPU: b.cpu, KernelPPS: k.delivered, KernelOffered: k.offered}
+				rd := XDPRound{BrasPPS: b.delivered, BrasOffered: b.offered, CPU: b.cpu, Stages: b.stages, KernelPPS: k.delivered, KernelOffered: k.offered}
 				env.say("%s %d octets round %d: bras %.0f pkt/s (offered %.0f), kernel %.0f pkt/s (offered %.0f)",
 					directions[d], size, i+1, rd.BrasPPS, rd.BrasOffered, rd.KernelPPS, rd.KernelOffered)
 				r.Rounds = append(r.Rounds, rd)
@@ -232,6 +241,7 @@ const warmup = 300 * time.Millisecond
 type run struct {
 	delivered, offered float64 // packets/s
 	cpu                []ProcCPU
+	stages             []StageCost
 }
 
 // measure sends frames with the generator for warmup + d and returns the
@@ -283,7 +293,7 @@ func (p *xdpPath) measure(ctx context.Context, gen *xdpgen.Generator, dir, size 
 	if err != nil {
 		return fail(err)
 	}
-	cpu0, t0 := sampleCPU(procs), time.Now()
+	cpu0, st0, t0 := sampleCPU(procs), xdpProgStats(), time.Now()
 	if err := wait(d); err != nil {
 		return fail(err)
 	}
@@ -291,7 +301,7 @@ func (p *xdpPath) measure(ctx context.Context, gen *xdpgen.Generator, dir, size 
 	if err != nil {
 		return fail(err)
 	}
-	cpu1, t1 := sampleCPU(procs), time.Now()
+	cpu1, st1, t1 := sampleCPU(procs), xdpProgStats(), time.Now()
 	tx1, err := txPackets(p.gen[dir], "eth0")
 	if err != nil {
 		return fail(err)
@@ -306,7 +316,7 @@ func (p *xdpPath) measure(ctx context.Context, gen *xdpgen.Generator, dir, size 
 		return fail(fmt.Errorf("the sink counted 0 frames in %v while the generator offered %.0f/s", d, r.off.PPS()))
 	}
 	secs := t1.Sub(t0).Seconds()
-	out := run{delivered: float64(n) / secs, offered: float64(tx1-tx0) / secs}
+	out := run{delivered: float64(n) / secs, offered: float64(tx1-tx0) / secs, stages: stageCosts(st0, st1)}
 	for name, s := range cpu1 {
 		out.cpu = append(out.cpu, ProcCPU{Name: name, Seconds: s - cpu0[name]})
 	}
