@@ -216,7 +216,7 @@ func (d *daemon) accessServers() error {
 		}
 		srv, err := pppoe.NewServer(sc, acc)
 		if err != nil {
-			return err
+			return fmt.Errorf("lac: access %s: %w", a.Interface, err)
 		}
 		acc.Bind(srv)
 		d.servers = append(d.servers, srv)
