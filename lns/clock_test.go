@@ -155,3 +155,39 @@ func TestCallSetupTimeoutOnFakeClock(t *testing.T) {
 		t.Fatalf("at the set-up timeout: state %v, %d NAS-Error teardowns; want down, 1", ss.state, h.teardowns(accounting.CauseNASError))
 	}
 }
+
+// TestIdleTimeoutOnFakeClock: an Idle-Timeout (RFC 2865 section 5.28)
+// ends a session that forwards nothing for that long, with cause
+// Idle-Timeout; the data plane measures idleness on the control plane's
+// clock, so both agree.
+func TestIdleTimeoutOnFakeClock(t *testing.T) {
+	h := newClockHarness(t)
+	ss := h.session(stateLCP)
+	f, err := NewFlow(FlowConfig{LocalTunnelID: 1, LocalSessionID: 1, PeerTunnelID: 2, PeerSessionID: 2,
+		Peer: netip.MustParseAddrPort("192.0.2.1:1701"), Owner: ss})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.srv.dp.Add(f); err != nil {
+		t.Fatal(err)
+	}
+	ss.flow.Store(f)
+	ss.idleTimeout = time.Minute
+	ss.Up(nil, ppp.NetworkInfo{Peer: ss.addr})
+	h.sh.schedule(ss)
+
+	var downAt time.Duration
+	for d := time.Second; d <= 2*time.Minute && downAt == 0; d += time.Second {
+		h.advance(time.Second)
+		if ss.state == stateDown {
+			downAt = d
+		}
+	}
+	// Idleness is checked every quarter of the timeout (idleCheck).
+	if downAt < time.Minute || downAt > time.Minute+idleCheck(time.Minute) {
+		t.Fatalf("an idle session went down after %v; want between 1m and %v", downAt, time.Minute+idleCheck(time.Minute))
+	}
+	if h.teardowns(accounting.CauseIdleTimeout) != 1 {
+		t.Errorf("%d Idle-Timeout teardowns, want 1", h.teardowns(accounting.CauseIdleTimeout))
+	}
+}
