@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/bras-project/bras/accounting"
+	"github.com/bras-project/bras/internal/leakcheck"
 	"github.com/bras-project/bras/l2tp"
 	"github.com/bras-project/bras/ppp"
 )
@@ -29,6 +30,7 @@ var t0 = time.Unix(1000, 0)
 
 func newClockHarness(t *testing.T) *clockHarness {
 	t.Helper()
+	leakcheck.Check(t)
 	cfg, err := ParseConfig(strings.NewReader(`
 [lns]
 node = clk

@@ -1,7 +1,3 @@
-// Package task runs the named parts of a daemon on an errgroup, as
-// corerad's Serve does: the first part to end stops the others, and Wait
-// returns once every one has ended, with the first error, which names its
-// part.
 package task
 
 import (
@@ -12,7 +8,9 @@ import (
 	"golang.org/x/sync/errgroup"
 )
 
-// Group is the running parts of a daemon.
+// Group is the running parts of a daemon, as corerad's Serve runs them:
+// the first part to end stops the others, and Wait returns once every one
+// has ended, with the first error, which names its part.
 type Group struct {
 	g      *errgroup.Group
 	ctx    context.Context
