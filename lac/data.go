@@ -4,6 +4,7 @@ import (
 	"sync"
 
 	"github.com/bras-project/bras/dataplane"
+	"github.com/bras-project/bras/l2tp"
 	"github.com/bras-project/bras/ppp"
 )
 
@@ -28,6 +29,7 @@ var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 2048); return &b 
 // frame, aliasing the read buffer) into the tunnel with FF 03 in front.
 // It allocates nothing.
 func (s *session) forwardUp(payload []byte) {
+	s.noteTerminate(payload)
 	fn := s.upFn.Load()
 	if fn == nil {
 		s.Dropped.Add(1)
@@ -75,4 +77,28 @@ func (s *session) clampMSS(frame []byte) {
 	if dataplane.ClampMSSPPP(frame, s.l.cfg.MSS) {
 		s.l.stats.MSSClamped.Add(1)
 	}
+}
+
+// noteTerminate remembers an LCP Terminate-Request (RFC 1661 section 5.5)
+// from the subscriber in the PPP frame on its way to the LNS: the CDN
+// that follows the subscriber's PADT then says the subscriber ended PPP
+// (RFC 3145), which the LNS's accounting records as User-Request even
+// when the CDN overtakes the Terminate-Request it relayed.
+func (s *session) noteTerminate(frame []byte) {
+	if len(frame) >= 3 && ppp.Protocol(frame[0])<<8|ppp.Protocol(frame[1]) == ppp.ProtoLCP && frame[2] == byte(ppp.TermReq) {
+		s.peerTerm.Store(true)
+	}
+}
+
+// hangUp clears the call after the subscriber's PPPoE session ended
+// (PADT, or the access line gone): CDN result 1, with the PPP Disconnect
+// Cause Code of a normal disconnection at the peer (RFC 3145 section 3.1)
+// when the subscriber sent an LCP Terminate-Request first.
+func (s *session) hangUp() {
+	rc := l2tp.ResultCode{Result: uint16(l2tp.CDNLostCarrier)}
+	if s.peerTerm.Load() {
+		s.ls.DisconnectWithCause(rc, l2tp.PPPDisconnectCause{Code: l2tp.DiscNormal, Direction: l2tp.DirectionPeer})
+		return
+	}
+	s.ls.Disconnect(rc)
 }

@@ -513,6 +513,7 @@ type session struct {
 	upFn     atomic.Pointer[func([]byte) error]
 	downFn   func([]byte) error
 	lnsSpoke atomic.Bool // a data frame came from the LNS
+	peerTerm atomic.Bool // the subscriber sent an LCP Terminate-Request
 	fast     atomic.Pointer[fastSession]
 	// Counters (64-bit, PPP frames without FF 03).
 	UpPackets, UpBytes, DownPackets, DownBytes, Dropped atomic.Uint64
@@ -813,7 +814,7 @@ func (sh *shard) handle(ev event) {
 			s.pp.LowerDown(now)
 		}
 		if s.ls != nil {
-			s.ls.Disconnect(l2tp.ResultCode{Result: uint16(l2tp.CDNLostCarrier)})
+			s.hangUp()
 		}
 		l.log.Info("lac: subscriber left", append(s.logAttrs(), "reason", ev.why.String())...)
 		s.finish("")

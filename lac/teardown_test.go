@@ -118,6 +118,11 @@ func (c callsOnly) SessionDown(ls *l2tp.Session, rc l2tp.ResultCode) { c.h.Sessi
 // openTunnel opens a tunnel from an endpoint of l to an LNS endpoint over
 // loopback UDP that takes every call; it returns both ends.
 func openTunnel(t *testing.T, l *LAC) (lac, lns *l2tp.Tunnel) {
+	return openTunnelTo(t, l, l2tp.NopHandler{})
+}
+
+// openTunnelTo is openTunnel with lnsHandler on the LNS's endpoint.
+func openTunnelTo(t *testing.T, l *LAC, lnsHandler l2tp.Handler) (lac, lns *l2tp.Tunnel) {
 	t.Helper()
 	var conns [2]*net.UDPConn
 	for i := range conns {
@@ -132,7 +137,7 @@ func openTunnel(t *testing.T, l *LAC) (lac, lns *l2tp.Tunnel) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	lnsEP, err := l2tp.NewEndpoint(conns[1], l2tp.Config{HostName: "lns", Handler: l2tp.NopHandler{}, InboxSize: 4096,
+	lnsEP, err := l2tp.NewEndpoint(conns[1], l2tp.Config{HostName: "lns", Handler: lnsHandler, InboxSize: 4096,
 		Accept: func(netip.AddrPort, string) (l2tp.TunnelOptions, error) { return l2tp.TunnelOptions{}, nil }})
 	if err != nil {
 		t.Fatal(err)

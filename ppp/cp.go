@@ -60,6 +60,16 @@ type cp struct {
 	reply Packet
 }
 
+// running reports whether the protocol is negotiating or open: not in one
+// of the states where it is down for good (RFC 1661 section 4.2).
+func (c *cp) running() bool {
+	switch c.fsm.State {
+	case Initial, Starting, Closed, Stopped:
+		return false
+	}
+	return true
+}
+
 func (c *cp) event(ev Event) {
 	c.retransmit = ev == TOPlus
 	acts, ok := c.fsm.Handle(ev)

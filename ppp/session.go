@@ -158,6 +158,15 @@ type AuthResult struct {
 	// IP, DNS1 and DNS2 are what the server then assigns in IPCP.
 	IP         netip.Addr
 	DNS1, DNS2 netip.Addr
+	// NoIPv4 refuses IPCP (LCP Protocol-Reject, RFC 1661 section 5.7): an
+	// IPv6-only subscriber.
+	NoIPv4 bool
+	// IPv6 runs IPV6CP (RFC 5072) next to IPCP; without it the server
+	// Protocol-Rejects IPV6CP. InterfaceID, when non-zero, is the
+	// identifier the peer must use (RADIUS Framed-Interface-Id, RFC 3162
+	// section 2.2).
+	IPv6        bool
+	InterfaceID InterfaceID
 }
 
 // Config configures a Session. Zero values take the RFC defaults.
@@ -177,7 +186,12 @@ type Config struct {
 	// LocalIP is the server's own IPCP address; on a client a static address
 	// to request instead of 0.0.0.0.
 	LocalIP netip.Addr
-	Echo    EchoConfig
+	// IPv6 makes a client run IPV6CP next to IPCP (a server runs it when
+	// AuthResult.IPv6 says so). InterfaceID is our identifier (RFC 5072
+	// section 4.1); zero draws a random one per negotiation.
+	IPv6        bool
+	InterfaceID InterfaceID
+	Echo        EchoConfig
 	// Restart is the restart timer (default 3 s); MaxConfigure (10),
 	// MaxFailure (5) and MaxTerminate (2) are the counters of RFC 1661
 	// section 4.6.
@@ -245,6 +259,8 @@ type Session struct {
 	lcpOpts lcpOptions
 	ipcp    cp
 	ipOpts  ipcpOptions
+	ipv6cp  cp
+	ip6Opts ipv6cpOptions
 
 	// Authentication.
 	auth         authState
@@ -314,6 +330,9 @@ func NewSession(link Link, cfg Config) *Session {
 	s.ipcp = cp{s: s, proto: ProtoIPCP, h: &s.ipOpts, maxCode: CodeRej,
 		fsm: FSM{MaxConfigure: cfg.MaxConfigure, MaxTerminate: cfg.MaxTerminate}}
 	s.ipOpts.s = s
+	s.ipv6cp = cp{s: s, proto: ProtoIPv6CP, h: &s.ip6Opts, maxCode: CodeRej,
+		fsm: FSM{MaxConfigure: cfg.MaxConfigure, MaxTerminate: cfg.MaxTerminate}}
+	s.ip6Opts.s = s
 	return s
 }
 
@@ -386,7 +405,23 @@ func (s *Session) Input(frame []byte, now time.Time) {
 			s.stats.Discarded++
 			break
 		}
+		if !s.ipv4() {
+			s.rejectProtocol(proto, info)
+			break
+		}
 		s.ipcp.input(info)
+	case ProtoIPv6CP:
+		if s.phase != PhaseNetwork {
+			s.stats.Discarded++
+			break
+		}
+		if !s.ipv6() {
+			// RFC 5072 section 3 over RFC 1661 section 5.7: a session
+			// without IPv6 service refuses the protocol.
+			s.rejectProtocol(proto, info)
+			break
+		}
+		s.ipv6cp.input(info)
 	case ProtoIPv4, ProtoIPv6:
 		s.stats.DataIgnored++
 	default:
@@ -401,6 +436,7 @@ func (s *Session) Tick(now time.Time) {
 	s.now = now
 	s.lcp.timeout()
 	s.ipcp.timeout()
+	s.ipv6cp.timeout()
 	if !s.authDeadline.IsZero() && !now.Before(s.authDeadline) {
 		s.authDeadline = time.Time{}
 		s.authTimeout()
@@ -415,7 +451,7 @@ func (s *Session) Tick(now time.Time) {
 // NextDeadline is when Tick must next be called; zero when no timer runs.
 func (s *Session) NextDeadline() time.Time {
 	var d time.Time
-	for _, t := range [...]time.Time{s.lcp.deadline, s.ipcp.deadline, s.authDeadline, s.echoDeadline} {
+	for _, t := range [...]time.Time{s.lcp.deadline, s.ipcp.deadline, s.ipv6cp.deadline, s.authDeadline, s.echoDeadline} {
 		if !t.IsZero() && (d.IsZero() || t.Before(d)) {
 			d = t
 		}
@@ -429,6 +465,25 @@ func (s *Session) State() Phase { return s.phase }
 // LCPState and IPCPState return the automata's states.
 func (s *Session) LCPState() State  { return s.lcp.fsm.State }
 func (s *Session) IPCPState() State { return s.ipcp.fsm.State }
+
+// IPv6CPState returns IPV6CP's automaton state.
+func (s *Session) IPv6CPState() State { return s.ipv6cp.fsm.State }
+
+// IPv6Network returns the IPV6CP outcome; valid after IPv6Handler.UpIPv6.
+func (s *Session) IPv6Network() IPv6Info {
+	return IPv6Info{Local: s.ip6Opts.local, Peer: s.ip6Opts.peer}
+}
+
+// ipv4 and ipv6 say which network protocols the session runs: IPCP unless
+// the server's AuthResult refused it, IPV6CP when configured (client) or
+// granted (server).
+func (s *Session) ipv4() bool { return s.cfg.Role == Client || !s.result.NoIPv4 }
+func (s *Session) ipv6() bool {
+	if s.cfg.Role == Client {
+		return s.cfg.IPv6
+	}
+	return s.result.IPv6
+}
 
 // Reason says why the session ended, or is ending.
 func (s *Session) Reason() Reason { return s.reason }
@@ -541,9 +596,11 @@ func (s *Session) fail(r Reason) {
 func (s *Session) finish() {
 	s.phase = PhaseDead
 	s.authDeadline, s.echoDeadline = time.Time{}, time.Time{}
-	s.ipcp.deadline = time.Time{}
-	if s.ipcp.fsm.State != Initial {
-		s.ipcp.fsm = FSM{MaxConfigure: s.cfg.MaxConfigure, MaxTerminate: s.cfg.MaxTerminate}
+	for _, c := range []*cp{&s.ipcp, &s.ipv6cp} {
+		c.deadline = time.Time{}
+		if c.fsm.State != Initial {
+			c.fsm = FSM{MaxConfigure: s.cfg.MaxConfigure, MaxTerminate: s.cfg.MaxTerminate}
+		}
 	}
 	if s.down {
 		return
@@ -576,6 +633,14 @@ func (s *Session) layerUp(c *cp) {
 		}
 		return
 	}
+	if c == &s.ipv6cp {
+		n := s.IPv6Network()
+		s.log.Info("ppp: IPv6 up", "peer", n.Peer.LinkLocal(), "user", s.Username())
+		if h, ok := s.cfg.Handler.(IPv6Handler); ok {
+			h.UpIPv6(s, n)
+		}
+		return
+	}
 	s.lcpOpts.loops = 0
 	if s.cfg.Echo.Interval > 0 {
 		s.echoOutstanding = 0
@@ -587,7 +652,7 @@ func (s *Session) layerUp(c *cp) {
 
 // layerDown is This-Layer-Down.
 func (s *Session) layerDown(c *cp) {
-	if c == &s.ipcp {
+	if c == &s.ipcp || c == &s.ipv6cp {
 		return
 	}
 	s.echoDeadline = time.Time{}
@@ -599,17 +664,22 @@ func (s *Session) layerDown(c *cp) {
 			s.phase = PhaseEstablish // renegotiation (RFC 1661 section 4.1, Opened column)
 		}
 	}
-	// The phase is left first, so that IPCP finishing here does not close LCP.
-	s.ipcp.event(Down)
-	s.ipcp.event(Close)
-	s.ipcp.deadline = time.Time{}
+	// The phase is left first, so that an NCP finishing here does not
+	// close LCP.
+	for _, c := range []*cp{&s.ipcp, &s.ipv6cp} {
+		c.event(Down)
+		c.event(Close)
+		c.deadline = time.Time{}
+	}
 }
 
 // layerFinished is This-Layer-Finished.
 func (s *Session) layerFinished(c *cp) {
-	if c == &s.ipcp {
+	if c == &s.ipcp || c == &s.ipv6cp {
 		// No network protocol left: close the link (RFC 1661 section 3.7).
-		if s.phase == PhaseNetwork {
+		// The other may still be negotiating or open: IPv4 and IPv6 are
+		// independent.
+		if s.phase == PhaseNetwork && !s.ipcp.running() && !s.ipv6cp.running() {
 			s.setReason(ReasonNegotiationFailed)
 			s.closeLCP()
 		}
@@ -628,8 +698,22 @@ func (s *Session) startNetwork() {
 	if s.cfg.Role == Server {
 		s.ipOpts.assign, s.ipOpts.assignDNS1, s.ipOpts.assignDNS2 = s.result.IP, s.result.DNS1, s.result.DNS2
 	}
-	s.ipcp.event(Open)
-	s.ipcp.event(Up)
+	if s.ipv6() {
+		s.ip6Opts.reset()
+		if s.cfg.Role == Server {
+			s.ip6Opts.assign = s.result.InterfaceID
+		}
+		s.ipv6cp.event(Open)
+		s.ipv6cp.event(Up)
+	}
+	if s.ipv4() {
+		s.ipcp.event(Open)
+		s.ipcp.event(Up)
+	}
+	if !s.ipv4() && !s.ipv6() {
+		s.log.Info("ppp: no network protocol to run", "user", s.Username())
+		s.fail(ReasonNegotiationFailed)
+	}
 }
 
 func (s *Session) rejectProtocol(proto Protocol, info []byte) {
@@ -661,8 +745,11 @@ func (s *Session) protocolRejected(p Packet) {
 	}
 	switch Protocol(u16(p.Data)) {
 	case ProtoIPCP, ProtoIPv4:
-		// RXJ- for IPCP: it finishes, and with it the session.
+		// RXJ- for IPCP: it finishes, and with it the session unless
+		// IPV6CP runs.
 		s.ipcp.event(RXJMinus)
+	case ProtoIPv6CP, ProtoIPv6:
+		s.ipv6cp.event(RXJMinus)
 	case ProtoLCP, ProtoPAP, ProtoCHAP:
 		s.setReason(ReasonNegotiationFailed)
 		s.lcp.event(RXJMinus)

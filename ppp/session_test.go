@@ -35,6 +35,8 @@ var (
 type authenticator struct {
 	queue []authJob
 	reqs  []ppp.AuthRequest
+	// grant, when set, adds to an accepted result (IPv6 service, say).
+	grant func(*ppp.AuthResult)
 }
 
 type authJob struct {
@@ -56,6 +58,9 @@ func (a *authenticator) Authenticate(s *ppp.Session, req ppp.AuthRequest) {
 	res := ppp.AuthResult{OK: ok, Message: "denied"}
 	if ok {
 		res = ppp.AuthResult{OK: true, Message: "welcome", IP: assignIP, DNS1: dns1, DNS2: dns2}
+		if a.grant != nil {
+			a.grant(&res)
+		}
 	}
 	a.queue = append(a.queue, authJob{s, res})
 }
@@ -866,12 +871,18 @@ func FuzzSessionInput(f *testing.F) {
 	f.Add([]byte{0xc0, 0x23, 1, 1, 0, 6, 9, 1})
 	f.Add([]byte{0xc0, 0x23, 2, 1, 0, 5, 0})
 	f.Add([]byte{0xff, 0x03, 0xc0, 0x21, 5, 1, 0, 4, 0x7e, 0xc0, 0x21, 6, 1, 0, 4})
+	// IPV6CP (RFC 5072): a zero identifier, two of them, a Nak, a Reject.
+	f.Add([]byte{0xc0, 0x23, 1, 1, 0, 12, 3, 'b', 'o', 'b', 7, 'b', 'u', 'i', 'l', 'd', 'e', 'r', 0x7e,
+		0x80, 0x57, 1, 1, 0, 14, 1, 10, 0, 0, 0, 0, 0, 0, 0, 0})
+	f.Add([]byte{0x80, 0x57, 1, 2, 0, 24, 1, 10, 1, 2, 3, 4, 5, 6, 7, 8, 1, 10, 1, 2, 3, 4, 5, 6, 7, 8, 0x7e,
+		0x80, 0x57, 3, 1, 0, 14, 1, 10, 0, 0, 0, 0, 0, 0, 0, 0, 0x7e, 0x80, 0x57, 4, 1, 0, 4})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		frames := bytes.Split(b, []byte{0x7e})
 		for _, role := range []ppp.Role{ppp.Server, ppp.Client} {
 			x := newSingle(ppp.Config{Auth: []ppp.AuthProto{ppp.AuthPAP}})
+			x.auth.grant = func(r *ppp.AuthResult) { r.IPv6 = true }
 			if role == ppp.Client {
-				x.s = ppp.NewSession(x, ppp.Config{Role: ppp.Client, Username: "u", Password: "p", Rand: newRand(2), Handler: x.rec})
+				x.s = ppp.NewSession(x, ppp.Config{Role: ppp.Client, Username: "u", Password: "p", IPv6: true, Rand: newRand(2), Handler: x.rec})
 			}
 			x.s.Open(x.now)
 			req := reply(t, x.take(), ppp.ProtoLCP)
