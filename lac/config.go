@@ -1,12 +1,8 @@
 package lac
 
 import (
-	"context"
 	"errors"
 	"fmt"
-	"log/slog"
-	"net"
-	"net/http"
 	"net/netip"
 	"os"
 	"slices"
@@ -18,12 +14,9 @@ import (
 	"github.com/bras-project/bras/dataplane"
 	"github.com/bras-project/bras/internal/api"
 	"github.com/bras-project/bras/internal/config"
-	"github.com/bras-project/bras/internal/metrics"
 	"github.com/bras-project/bras/internal/udpio"
-	"github.com/bras-project/bras/l2tp"
 	"github.com/bras-project/bras/ppp"
 	"github.com/bras-project/bras/pppoe"
-	"golang.org/x/sync/errgroup"
 )
 
 // FileConfig is the configuration file of `bras lac` (deploy/lac.conf
@@ -349,191 +342,4 @@ func (c *FileConfig) Routes() (*Routes, error) {
 		order = append(order, Route{Default: true, LNS: def})
 	}
 	return NewRoutes(order)
-}
-
-// DaemonOptions are the run-time options of RunDaemon.
-type DaemonOptions struct {
-	Logger *slog.Logger
-}
-
-// RunDaemon runs the LAC of cfg until ctx is done, then shuts down
-// gracefully: CDN and PADT for every session, StopCCN for every tunnel.
-func RunDaemon(ctx context.Context, c *FileConfig, o DaemonOptions) error {
-	log := o.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	routes, err := c.Routes()
-	if err != nil {
-		return err
-	}
-	g := c.LAC
-	cfg := Config{
-		Logger: log, Routes: routes, HoldDown: g.HoldDown, DialTimeout: g.DialTimeout, CallTimeout: g.CallTimeout,
-		SessionsPerTunnel: g.SessionsPerTunnel, HeldFrames: g.HeldFrames, ReadyWait: g.ReadyWait, Shards: g.Shards, Workers: g.Workers,
-		Tunnel: l2tp.TunnelOptions{HelloInterval: g.HelloInterval, RetransmitInitial: g.RetransmitInitial, RetransmitCap: g.RetransmitCap, MaxRetries: g.MaxRetries},
-		Echo:   ppp.EchoConfig{Interval: g.EchoInterval, MaxFailures: g.EchoFailures},
-	}
-	for _, a := range g.Auth {
-		p, _ := parseAuth(a)
-		cfg.Auth = append(cfg.Auth, p)
-	}
-	if g.TunnelSelection == "radius" {
-		rc := aaa.ClientConfig{Timeout: c.RADIUS.Timeout, Retries: c.RADIUS.Retries, NASIdentifier: c.RADIUS.NASIdentifier,
-			NASIPAddress: c.RADIUS.NASIPAddress, Logger: log}
-		if rc.NASIdentifier == "" {
-			rc.NASIdentifier = g.HostName
-		}
-		for _, s := range c.RADIUS.Servers {
-			ma, _ := aaa.ParseMAPolicy(s.RequireMessageAuthenticator)
-			if s.RequireMessageAuthenticator == "" {
-				ma = aaa.MAAuto
-			}
-			rc.Servers = append(rc.Servers, aaa.Server{Addr: s.Address.String(), Secret: s.Secret.Bytes(), RequireMessageAuthenticator: ma})
-		}
-		cli, err := aaa.NewClient(rc)
-		if err != nil {
-			return err
-		}
-		cfg.RADIUS = cli
-	}
-	listen := g.Listen
-	if !listen.IsValid() {
-		listen = netip.MustParseAddrPort("0.0.0.0:1701")
-	}
-	conn, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(listen))
-	if err != nil {
-		return fmt.Errorf("lac: %w", err)
-	}
-	got, err := udpio.SetBuffers(conn, g.udpBuffers())
-	if err != nil {
-		conn.Close()
-		return fmt.Errorf("lac: %w", err)
-	}
-	udpio.LogBuffers(log, "l2tp", g.udpBuffers(), got)
-	cfg.DataConn = conn
-	fast, err := openFastPath(c, log, conn.LocalAddr())
-	if err != nil {
-		conn.Close()
-		return err
-	}
-	// The subscriber's IP MTU is its PPPoE payload, 1492 by default; the
-	// relay clamps like the fast path.
-	plan, _ := c.Dataplane.Check()
-	cfg.MSS = plan.ClampFor(1492)
-	if fast != nil {
-		defer fast.Close()
-		cfg.Fast, cfg.FastLocal = fast, conn.LocalAddr().(*net.UDPAddr).AddrPort()
-	}
-	l, err := New(cfg)
-	if err != nil {
-		conn.Close()
-		return err
-	}
-	ep, err := l2tp.NewEndpoint(conn, l2tp.Config{HostName: g.HostName, VendorName: "bras", Logger: log, Handler: l.L2TPHandler(), Data: l.Data,
-		ShutdownTimeout: 2 * time.Second})
-	if err != nil {
-		conn.Close()
-		return err
-	}
-	l.Attach(ep)
-	var servers []*pppoe.Server
-	for _, a := range c.Access {
-		ac := AccessConfig{ServiceModes: map[string]Mode{}}
-		ac.Mode, _ = ParseMode(a.Mode)
-		for _, s := range a.ProxyServices {
-			ac.ServiceModes[s] = ModeProxy
-		}
-		for _, s := range a.TransparentServices {
-			ac.ServiceModes[s] = ModeTransparent
-		}
-		acc := l.NewAccess(ac)
-		sc := pppoe.ServerConfig{Interface: a.Interface, VLANs: a.VLANs, ServeUntagged: a.Untagged || len(a.VLANs) == 0,
-			UserVLANs: a.UserVLANs, ACName: a.ACName, Services: a.Services, MaxPayload: a.MaxPayload,
-			MaxSessions: a.MaxSessions, MaxSessionsPerMAC: a.MaxSessionsPerMAC, PADIRate: a.PADIRate,
-			CookieSecret: a.CookieSecret.Bytes(), Logger: log}
-		if len(a.Services) > 0 {
-			sc.ServicePolicy = pppoe.ServiceList
-		}
-		sc.QinQ, _ = a.qinq() // checked by Validate
-		if sc.ACName == "" {
-			sc.ACName = g.HostName
-		}
-		srv, err := pppoe.NewServer(sc, acc)
-		if err != nil {
-			conn.Close()
-			return err
-		}
-		acc.Bind(srv)
-		servers = append(servers, srv)
-	}
-
-	ioCtx, ioCancel := context.WithCancel(context.Background())
-	defer ioCancel()
-	eg, ectx := errgroup.WithContext(ioCtx)
-	eg.Go(func() error { return ep.Run(ectx) })
-	eg.Go(func() error { return l.Run(ectx) })
-	for _, srv := range servers {
-		eg.Go(func() error { return srv.Run(ectx) })
-	}
-	var reg *metrics.Registry
-	if g.MetricsListen.IsValid() || c.API.Enabled() {
-		reg = metrics.New()
-		reg.RegisterRuntime()
-		l.RegisterMetrics(reg)
-		if cli, ok := cfg.RADIUS.(*aaa.Client); ok {
-			cli.RegisterMetrics(reg)
-		}
-	}
-	if g.MetricsListen.IsValid() {
-		mux := http.NewServeMux()
-		mux.Handle("/metrics", reg.Handler())
-		hs := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-		ml, err := net.Listen("tcp", g.MetricsListen.String())
-		if err != nil {
-			ioCancel()
-			eg.Wait()
-			return fmt.Errorf("lac: metrics-listen: %w", err)
-		}
-		eg.Go(func() error {
-			if err := hs.Serve(ml); err != nil && !errors.Is(err, http.ErrServerClosed) {
-				return err
-			}
-			return nil
-		})
-		eg.Go(func() error { <-ectx.Done(); return hs.Close() })
-	}
-	if c.API.Enabled() {
-		st := c.API.settings()
-		ac := st.Config()
-		ac.Backend, ac.Metrics, ac.Logger = l.API(), reg, log
-		a, err := api.New(ac)
-		if err == nil {
-			var ln net.Listener
-			if ln, err = net.Listen("tcp", ac.Listen); err == nil {
-				eg.Go(func() error { return a.Serve(ectx, ln) })
-			}
-		}
-		if err != nil {
-			ioCancel()
-			eg.Wait()
-			return fmt.Errorf("lac: api: %w", err)
-		}
-	}
-	log.Info("lac: running", "host_name", g.HostName, "listen", listen.String(), "access", len(servers), "lns", len(c.LNS))
-	select {
-	case <-ctx.Done():
-	case <-ectx.Done():
-	}
-	timeout := g.ShutdownTimeout
-	if timeout <= 0 {
-		timeout = 5 * time.Second
-	}
-	sctx, cancel := context.WithTimeout(context.Background(), timeout)
-	l.Shutdown(sctx)
-	cancel()
-	ioCancel()
-	err = eg.Wait()
-	log.Info("lac: stopped")
-	return err
 }

@@ -2,7 +2,6 @@ package lns
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -17,6 +16,7 @@ import (
 	"github.com/bras-project/bras/dataplane"
 	"github.com/bras-project/bras/internal/api"
 	"github.com/bras-project/bras/internal/metrics"
+	"github.com/bras-project/bras/internal/task"
 	"github.com/bras-project/bras/internal/tun"
 	"github.com/bras-project/bras/internal/udpio"
 )
@@ -31,111 +31,175 @@ type DaemonOptions struct {
 	Ready func(*Server)
 }
 
+// daemon is the LNS's parts as RunDaemon builds them; a part the
+// configuration does not name stays nil.
+type daemon struct {
+	cfg *FileConfig
+	log *slog.Logger
+
+	// Opened by open, in the namespace of DaemonOptions.Enter.
+	conn    *net.UDPConn
+	coaConn *net.UDPConn
+	apiLn   net.Listener
+	dev     *tun.Device
+	nl      *netlink.Handle
+	link    *tun.Link
+	fast    *dataplane.LNSPath
+
+	radius  *aaa.Client
+	db      *accounting.DB
+	store   *accounting.Store
+	reports *accounting.Reports
+	acct    *accounting.Accountant
+	srv     *Server
+	coa     *aaa.CoAServer
+	api     *api.Server
+}
+
 // RunDaemon builds every part the configuration names (UDP socket, TUN
 // device, RADIUS client, CoA server, accounting with its spool and
 // PostgreSQL, the HTTP API) and runs the LNS until ctx is done, then shuts
 // down gracefully: Stop for every session, CDN and StopCCN, Accounting-Off,
-// the spool flushed.
+// the spool flushed. The parts run as named tasks (see run); whatever
+// fails, every goroutine is joined and every part closed before it returns.
 func RunDaemon(ctx context.Context, cfg *FileConfig, o DaemonOptions) error {
-	log := o.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
+	d := &daemon{cfg: cfg, log: o.Logger}
+	if d.log == nil {
+		d.log = slog.New(slog.DiscardHandler)
 	}
 	enter := o.Enter
 	if enter == nil {
 		enter = func(fn func() error) error { return fn() }
 	}
-	var (
-		conn    *net.UDPConn
-		coaConn net.PacketConn
-		apiLn   net.Listener
-		dev     *tun.Device
-		link    *tun.Link
-		fast    *dataplane.LNSPath
-	)
-	err := enter(func() error {
-		var err error
-		conn, err = net.ListenUDP("udp", net.UDPAddrFromAddrPort(cfg.LNS.Listen))
-		if err != nil {
-			return fmt.Errorf("lns: listen %s: %w", cfg.LNS.Listen, err)
-		}
-		want := udpio.Buffers{Receive: cfg.LNS.UDPReceiveBuffer, Send: cfg.LNS.UDPSendBuffer}
-		got, err := udpio.SetBuffers(conn, want)
-		if err != nil {
-			return fmt.Errorf("lns: listen %s: %w", cfg.LNS.Listen, err)
-		}
-		udpio.LogBuffers(log, "l2tp", want, got)
-		if cfg.CoA.Listen.IsValid() {
-			if coaConn, err = net.ListenUDP("udp", net.UDPAddrFromAddrPort(cfg.CoA.Listen)); err != nil {
-				return fmt.Errorf("lns: coa listen %s: %w", cfg.CoA.Listen, err)
-			}
-		}
-		if !cfg.API.Token.Empty() {
-			listen := cfg.API.Listen
-			if listen == "" {
-				listen = api.DefaultListen
-			}
-			if apiLn, err = net.Listen("tcp", listen); err != nil {
-				return fmt.Errorf("lns: api listen %s: %w", listen, err)
-			}
-		}
-		if dev, err = tun.Open(cfg.TUN.Name, cfg.TUN.Queues); err != nil {
-			return err
-		}
-		h, err := netlink.NewHandle()
-		if err != nil {
-			return fmt.Errorf("lns: netlink: %w", err)
-		}
-		if link, err = tun.NewLink(h, dev.Name()); err != nil {
-			return err
-		}
-		if err := link.Up(cfg.TUN.MTU); err != nil {
-			return err
-		}
-		if err := link.AddAddr(cfg.TUN.Address); err != nil {
-			return err
-		}
-		fast, err = openFastPath(cfg, log)
-		return err
-	})
-	closeAll := func() {
-		for _, c := range []interface{ Close() error }{conn, dev} {
-			if c != nil && !isNilCloser(c) {
-				c.Close()
-			}
-		}
-		if coaConn != nil {
-			coaConn.Close()
-		}
-		if apiLn != nil {
-			apiLn.Close()
-		}
-		if fast != nil {
-			fast.Close()
-		}
-	}
-	if err != nil {
-		closeAll()
+	defer d.close()
+	if err := enter(d.open); err != nil {
 		return err
 	}
-	defer closeAll()
+	if err := d.build(ctx); err != nil {
+		return err
+	}
+	return d.run(ctx, o.Ready)
+}
 
-	deps := Deps{Conn: conn, Logger: log, TUN: TUNQueues(dev), Fast: fast}
-	if cfg.TUN.Routes == "per-session" {
-		deps.Routes = link
-	} else {
-		for _, p := range cfg.Pools {
-			for _, r := range p.Ranges {
-				if pfx, err := netip.ParsePrefix(r); err == nil {
-					if err := link.AddRoute(pfx.Masked()); err != nil {
-						return err
-					}
+// open makes the sockets and the TUN device, in the caller's namespace.
+func (d *daemon) open() error {
+	cfg := d.cfg
+	var err error
+	if d.conn, err = net.ListenUDP("udp", net.UDPAddrFromAddrPort(cfg.LNS.Listen)); err != nil {
+		return fmt.Errorf("lns: listen %s: %w", cfg.LNS.Listen, err)
+	}
+	want := udpio.Buffers{Receive: cfg.LNS.UDPReceiveBuffer, Send: cfg.LNS.UDPSendBuffer}
+	got, err := udpio.SetBuffers(d.conn, want)
+	if err != nil {
+		return fmt.Errorf("lns: listen %s: %w", cfg.LNS.Listen, err)
+	}
+	udpio.LogBuffers(d.log, "l2tp", want, got)
+	if cfg.CoA.Listen.IsValid() {
+		if d.coaConn, err = net.ListenUDP("udp", net.UDPAddrFromAddrPort(cfg.CoA.Listen)); err != nil {
+			return fmt.Errorf("lns: coa listen %s: %w", cfg.CoA.Listen, err)
+		}
+	}
+	if !cfg.API.Token.Empty() {
+		listen := cfg.API.Listen
+		if listen == "" {
+			listen = api.DefaultListen
+		}
+		if d.apiLn, err = net.Listen("tcp", listen); err != nil {
+			return fmt.Errorf("lns: api listen %s: %w", listen, err)
+		}
+	}
+	if d.dev, err = tun.Open(cfg.TUN.Name, cfg.TUN.Queues); err != nil {
+		return err
+	}
+	if d.nl, err = netlink.NewHandle(); err != nil {
+		return fmt.Errorf("lns: netlink: %w", err)
+	}
+	if d.link, err = tun.NewLink(d.nl, d.dev.Name()); err != nil {
+		return err
+	}
+	if err := d.link.Up(cfg.TUN.MTU); err != nil {
+		return err
+	}
+	if err := d.link.AddAddr(cfg.TUN.Address); err != nil {
+		return err
+	}
+	d.fast, err = openFastPath(cfg, d.log)
+	return err
+}
+
+// close closes the parts that were made, whichever step failed.
+func (d *daemon) close() {
+	if d.fast != nil {
+		d.fast.Close()
+	}
+	if d.nl != nil {
+		d.nl.Close()
+	}
+	if d.dev != nil {
+		d.dev.Close()
+	}
+	if d.apiLn != nil {
+		d.apiLn.Close()
+	}
+	if d.coaConn != nil {
+		d.coaConn.Close()
+	}
+	if d.conn != nil {
+		d.conn.Close()
+	}
+	if d.db != nil {
+		d.db.Close()
+	}
+}
+
+// build makes the parts that start no goroutine: the routes to the pools,
+// authentication, the accounting database and accountant, the Server, the
+// CoA server and the API.
+func (d *daemon) build(ctx context.Context) error {
+	deps := Deps{Conn: d.conn, Logger: d.log, TUN: TUNQueues(d.dev), Fast: d.fast}
+	if d.cfg.TUN.Routes == "per-session" {
+		deps.Routes = d.link
+	} else if err := d.poolRoutes(); err != nil {
+		return err
+	}
+	var err error
+	if deps.Auth, err = d.authenticator(); err != nil {
+		return err
+	}
+	if err := d.openDatabase(ctx, &deps); err != nil {
+		return err
+	}
+	if deps.Acct, err = d.accountant(); err != nil {
+		return err
+	}
+	d.acct = deps.Acct
+	if d.srv, err = NewServer(d.cfg, deps); err != nil {
+		return err
+	}
+	reg := d.metrics()
+	d.coa = d.coaServer(reg)
+	d.api, err = d.apiServer(reg)
+	return err
+}
+
+// poolRoutes routes every pool into the TUN device, when the routes are
+// not made per session.
+func (d *daemon) poolRoutes() error {
+	for _, p := range d.cfg.Pools {
+		for _, r := range p.Ranges {
+			if pfx, err := netip.ParsePrefix(r); err == nil {
+				if err := d.link.AddRoute(pfx.Masked()); err != nil {
+					return err
 				}
 			}
 		}
 	}
+	return nil
+}
 
-	var radius *aaa.Client
+// authenticator is the RADIUS client or the local users file.
+func (d *daemon) authenticator() (aaa.Authenticator, error) {
+	cfg := d.cfg
 	if len(cfg.RADIUS.Servers) > 0 {
 		cc := aaa.ClientConfig{
 			Timeout:       cfg.RADIUS.Timeout,
@@ -144,7 +208,7 @@ func RunDaemon(ctx context.Context, cfg *FileConfig, o DaemonOptions) error {
 			MaxInFlight:   cfg.RADIUS.MaxInFlight,
 			NASIdentifier: cfg.RADIUS.NASIdentifier,
 			NASIPAddress:  cfg.RADIUS.NASIPAddress,
-			Logger:        log,
+			Logger:        d.log,
 		}
 		for _, s := range cfg.RADIUS.Servers {
 			p, _ := aaa.ParseMAPolicy(s.RequireMessageAuthenticator)
@@ -154,208 +218,229 @@ func RunDaemon(ctx context.Context, cfg *FileConfig, o DaemonOptions) error {
 			p, _ := aaa.ParseMAPolicy(s.RequireMessageAuthenticator)
 			cc.AcctServers = append(cc.AcctServers, aaa.Server{Addr: s.Address, Secret: s.Secret.Bytes(), RequireMessageAuthenticator: p})
 		}
-		if radius, err = aaa.NewClient(cc); err != nil {
-			return err
+		var err error
+		if d.radius, err = aaa.NewClient(cc); err != nil {
+			return nil, err
 		}
 	}
 	var users *aaa.LocalUsers
 	if cfg.LocalUsers.File != "" {
 		f, err := os.Open(cfg.LocalUsers.File)
 		if err != nil {
-			return fmt.Errorf("lns: local users: %w", err)
+			return nil, fmt.Errorf("lns: local users: %w", err)
 		}
 		users, err = aaa.ParseLocalUsers(f)
 		f.Close()
 		if err != nil {
-			return fmt.Errorf("lns: %s: %w", cfg.LocalUsers.File, err)
+			return nil, fmt.Errorf("lns: %s: %w", cfg.LocalUsers.File, err)
 		}
 	}
-	if deps.Auth, err = aaa.SelectAuthenticator(radius, users); err != nil {
-		return err
-	}
-
-	var (
-		db      *accounting.DB
-		store   *accounting.Store
-		reports *accounting.Reports
-	)
-	if !cfg.Accounting.Database.Empty() {
-		if db, err = accounting.OpenLazy(string(cfg.Accounting.Database.Bytes()), 8); err != nil {
-			return err
-		}
-		defer db.Close()
-		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		err := accounting.CheckSchema(cctx, db)
-		cancel()
-		if err != nil {
-			return err
-		}
-		store = accounting.NewStore(db, cfg.LNS.Node)
-		reports = accounting.NewReports(db)
-		deps.AuthLog = func(ctx context.Context, user, result, reply string, at time.Time) {
-			if err := store.RecordAuth(ctx, user, result, reply, at); err != nil {
-				log.Debug("auth log write failed", "err", err)
-			}
-		}
-		if cfg.Accounting.SharedPools {
-			for _, p := range cfg.Pools {
-				for _, r := range p.Ranges {
-					pfx, err := netip.ParsePrefix(r)
-					if err != nil {
-						return fmt.Errorf("lns: pool %q: shared pools take CIDR ranges, got %q", p.Name, r)
-					}
-					if _, err := store.AddPool(ctx, p.Name, pfx.Masked()); err != nil {
-						return err
-					}
-				}
-			}
-			deps.Pool = store
-		}
-	}
-
-	sinks := map[string]accounting.Sink{}
-	if store != nil {
-		sinks["postgres"] = store
-	}
-	if cfg.Accounting.RADIUS && radius != nil {
-		sinks["radius"] = &accounting.RADIUSSink{Client: radius}
-	}
-	var acct *accounting.Accountant
-	acctCtx, stopAcct := context.WithCancel(context.Background())
-	defer stopAcct()
-	acctDone := make(chan error, 1)
-	if len(sinks) > 0 {
-		acct, err = accounting.NewAccountant(accounting.AccountantConfig{
-			SpoolDir: cfg.Accounting.SpoolDir,
-			Sinks:    sinks,
-			Node:     cfg.LNS.Node,
-			Logger:   log,
-			Interim:  cfg.Accounting.InterimInterval,
-		})
-		if err != nil {
-			return err
-		}
-		deps.Acct = acct
-		go func() { acctDone <- acct.Run(acctCtx) }()
-		if store != nil {
-			// Sessions this node left open when it stopped without a
-			// Stop: closed with cause NAS-Reboot and their last counters,
-			// once the spool of the last run has been replayed (a Start
-			// still in the spool has no row to close yet).
-			booted := time.Now()
-			wctx, cancel := context.WithTimeout(ctx, 15*time.Second)
-			err := acct.WaitReplayed(wctx)
-			cancel()
-			if err != nil {
-				log.Warn("the spool of the last run is not replayed yet (database down?): sessions it left open are not closed now", "err", err)
-			} else if n, err := store.CloseOrphans(ctx, cfg.LNS.Node, booted); err != nil {
-				log.Warn("closing the sessions left open by the last run failed", "err", err)
-			} else if n > 0 {
-				log.Info("closed sessions left open by the last run", "sessions", n, "cause", "NAS-Reboot")
-			}
-		}
-	} else {
-		acctDone <- nil
-	}
-	if cfg.Accounting.RADIUS && radius != nil {
-		go func() {
-			cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-			defer cancel()
-			if err := radius.Account(cctx, aaa.AcctRequest{Status: aaa.AcctOn}); err != nil {
-				log.Warn("Accounting-On not acknowledged", "err", err)
-			}
-		}()
-	}
-
-	srv, err := NewServer(cfg, deps)
-	if err != nil {
-		return err
-	}
-	reg := metrics.New()
-	srv.RegisterMetrics(reg)
-	if radius != nil {
-		radius.RegisterMetrics(reg)
-	}
-	if acct != nil {
-		reg.GaugeFunc(metrics.SpoolDepth, "Accounting bytes spooled and not yet delivered to the slowest sink.", nil,
-			func() float64 { return float64(acct.Stats().SpoolPending) })
-	}
-	reg.RegisterRuntime()
-
-	errc := make(chan error, 4)
-	runCtx, stop := context.WithCancel(ctx)
-	defer stop()
-	services := 1
-	go func() { errc <- srv.Run(runCtx) }()
-	if coaConn != nil {
-		var clients []aaa.DynamicClient
-		for _, c := range cfg.CoA.Clients {
-			clients = append(clients, aaa.DynamicClient{Addr: c.Address, Secret: c.Secret.Bytes()})
-		}
-		coa := aaa.NewCoAServer(coaConn, clients, srv.CoAHandler(), log)
-		coa.RequireEventTimestamp, coa.ReplayWindow = cfg.CoA.RequireEventTimestamp, cfg.CoA.ReplayWindow
-		coa.RegisterMetrics(reg)
-		services++
-		go func() { errc <- coa.Run(runCtx) }()
-	}
-	if apiLn != nil {
-		ac := cfg.API.Config()
-		ac.Backend = srv.API()
-		ac.Metrics = reg
-		ac.Logger = log
-		if reports != nil {
-			ac.Reports = ReportsOf(reports)
-		}
-		a, err := api.New(ac)
-		if err != nil {
-			return err
-		}
-		services++
-		go func() { errc <- a.Serve(runCtx, apiLn) }()
-	}
-	if o.Ready != nil {
-		o.Ready(srv)
-	}
-	var first error
-	for i := 0; i < services; i++ {
-		if err := <-errc; err != nil && !errors.Is(err, context.Canceled) && first == nil {
-			first = err
-			stop()
-		}
-		if i == 0 {
-			stop()
-		}
-	}
-	if acct != nil {
-		// Graceful shutdown: every Stop delivered, or left in the spool
-		// for the next start when a sink stays down.
-		wctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		if err := acct.WaitDelivered(wctx); err != nil {
-			log.Warn("accounting not fully delivered at shutdown; the rest stays in the spool", "err", err)
-		}
-		cancel()
-	}
-	// Accounting-Off after the Stops (RFC 2866 section 5.1).
-	if cfg.Accounting.RADIUS && radius != nil {
-		cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		if err := radius.Account(cctx, aaa.AcctRequest{Status: aaa.AcctOff}); err != nil {
-			log.Warn("Accounting-Off not acknowledged", "err", err)
-		}
-		cancel()
-	}
-	stopAcct()
-	if err := <-acctDone; err != nil && !errors.Is(err, context.Canceled) && first == nil {
-		first = err
-	}
-	return first
+	return aaa.SelectAuthenticator(d.radius, users)
 }
 
-func isNilCloser(c interface{ Close() error }) bool {
-	switch v := c.(type) {
-	case *net.UDPConn:
-		return v == nil
-	case *tun.Device:
-		return v == nil
+// openDatabase opens the accounting database and checks its schema; it
+// records authentications and, with shared pools, hands out addresses.
+func (d *daemon) openDatabase(ctx context.Context, deps *Deps) error {
+	cfg := d.cfg
+	if cfg.Accounting.Database.Empty() {
+		return nil
 	}
-	return false
+	var err error
+	if d.db, err = accounting.OpenLazy(string(cfg.Accounting.Database.Bytes()), 8); err != nil {
+		return err
+	}
+	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	err = accounting.CheckSchema(cctx, d.db)
+	cancel()
+	if err != nil {
+		return fmt.Errorf("lns: accounting database: %w", err)
+	}
+	d.store = accounting.NewStore(d.db, cfg.LNS.Node)
+	d.reports = accounting.NewReports(d.db)
+	deps.AuthLog = func(ctx context.Context, user, result, reply string, at time.Time) {
+		if err := d.store.RecordAuth(ctx, user, result, reply, at); err != nil {
+			d.log.Debug("auth log write failed", "err", err)
+		}
+	}
+	if !cfg.Accounting.SharedPools {
+		return nil
+	}
+	for _, p := range cfg.Pools {
+		for _, r := range p.Ranges {
+			pfx, err := netip.ParsePrefix(r)
+			if err != nil {
+				return fmt.Errorf("lns: pool %q: shared pools take CIDR ranges, got %q", p.Name, r)
+			}
+			if _, err := d.store.AddPool(ctx, p.Name, pfx.Masked()); err != nil {
+				return err
+			}
+		}
+	}
+	deps.Pool = d.store
+	return nil
+}
+
+// accountant delivers the sessions' records to PostgreSQL and RADIUS
+// through the spool; nil when neither is configured.
+func (d *daemon) accountant() (*accounting.Accountant, error) {
+	sinks := map[string]accounting.Sink{}
+	if d.store != nil {
+		sinks["postgres"] = d.store
+	}
+	if d.radiusAccounting() {
+		sinks["radius"] = &accounting.RADIUSSink{Client: d.radius}
+	}
+	if len(sinks) == 0 {
+		return nil, nil
+	}
+	return accounting.NewAccountant(accounting.AccountantConfig{
+		SpoolDir: d.cfg.Accounting.SpoolDir,
+		Sinks:    sinks,
+		Node:     d.cfg.LNS.Node,
+		Logger:   d.log,
+		Interim:  d.cfg.Accounting.InterimInterval,
+	})
+}
+
+func (d *daemon) radiusAccounting() bool { return d.cfg.Accounting.RADIUS && d.radius != nil }
+
+// coaServer answers Disconnect- and CoA-Requests (RFC 5176); nil without
+// [coa] listen.
+func (d *daemon) coaServer(reg *metrics.Registry) *aaa.CoAServer {
+	if d.coaConn == nil {
+		return nil
+	}
+	var clients []aaa.DynamicClient
+	for _, c := range d.cfg.CoA.Clients {
+		clients = append(clients, aaa.DynamicClient{Addr: c.Address, Secret: c.Secret.Bytes()})
+	}
+	coa := aaa.NewCoAServer(d.coaConn, clients, d.srv.CoAHandler(), d.log)
+	coa.RequireEventTimestamp, coa.ReplayWindow = d.cfg.CoA.RequireEventTimestamp, d.cfg.CoA.ReplayWindow
+	coa.RegisterMetrics(reg)
+	return coa
+}
+
+func (d *daemon) metrics() *metrics.Registry {
+	reg := metrics.New()
+	d.srv.RegisterMetrics(reg)
+	if d.radius != nil {
+		d.radius.RegisterMetrics(reg)
+	}
+	if a := d.acct; a != nil {
+		reg.GaugeFunc(metrics.SpoolDepth, "Accounting bytes spooled and not yet delivered to the slowest sink.", nil,
+			func() float64 { return float64(a.Stats().SpoolPending) })
+	}
+	reg.RegisterRuntime()
+	return reg
+}
+
+// apiServer is the HTTP API with the metrics; nil without an API token.
+func (d *daemon) apiServer(reg *metrics.Registry) (*api.Server, error) {
+	if d.apiLn == nil {
+		return nil, nil
+	}
+	ac := d.cfg.API.Config()
+	ac.Backend = d.srv.API()
+	ac.Metrics = reg
+	ac.Logger = d.log
+	if d.reports != nil {
+		ac.Reports = ReportsOf(d.reports)
+	}
+	return api.New(ac)
+}
+
+// run starts the parts as named tasks (corerad's Serve is the model): the
+// accountant first, on a context of its own, since it must outlive the
+// LNS to take the Stops of its shutdown; then, once the spool of the last
+// run is replayed and Accounting-On answered, the LNS (which accepts
+// tunnels), the CoA server and the API. The first task to fail or end
+// stops the others; run returns once every one has ended, with the first
+// error, which names its task.
+func (d *daemon) run(ctx context.Context, ready func(*Server)) error {
+	acctCtx, stopAcct := context.WithCancel(context.Background())
+	defer stopAcct()
+	back := task.New(acctCtx)
+	if d.acct != nil {
+		back.Go("lns: accounting", d.acct.Run)
+	}
+	// A failed accountant stops the LNS too: it would lose the records.
+	front := task.New(ctx)
+	defer context.AfterFunc(back.Context(), front.Stop)()
+
+	d.closeOrphans(front.Context())
+	d.accountingOn(front.Context())
+	front.Go("lns: l2tp server", d.srv.Run)
+	if d.coa != nil {
+		front.Go("lns: coa server", d.coa.Run)
+	}
+	if d.api != nil {
+		front.Go("lns: api", func(ctx context.Context) error { return d.api.Serve(ctx, d.apiLn) })
+	}
+	if ready != nil {
+		ready(d.srv)
+	}
+	err := front.Wait()
+
+	d.drainAccounting()
+	stopAcct()
+	if berr := back.Wait(); err == nil {
+		err = berr
+	}
+	return err
+}
+
+// closeOrphans closes the sessions this node left open when it stopped
+// without their Stop, with cause NAS-Reboot and their last counters, once
+// the spool of the last run has been replayed (a Start still in the spool
+// has no row to close yet).
+func (d *daemon) closeOrphans(ctx context.Context) {
+	if d.acct == nil || d.store == nil {
+		return
+	}
+	booted := time.Now()
+	wctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	err := d.acct.WaitReplayed(wctx)
+	cancel()
+	if err != nil {
+		d.log.Warn("the spool of the last run is not replayed yet (database down?): sessions it left open are not closed now", "err", err)
+	} else if n, err := d.store.CloseOrphans(ctx, d.cfg.LNS.Node, booted); err != nil {
+		d.log.Warn("closing the sessions left open by the last run failed", "err", err)
+	} else if n > 0 {
+		d.log.Info("closed sessions left open by the last run", "sessions", n, "cause", "NAS-Reboot")
+	}
+}
+
+// accountingOn sends Accounting-On (RFC 2866 section 5.1) and waits for
+// its answer before the LNS accepts tunnels, so that the RADIUS server
+// closes the sessions of the last run before it sees a new Start. An
+// unanswered Accounting-On is logged: the LNS serves without it.
+func (d *daemon) accountingOn(ctx context.Context) {
+	if !d.radiusAccounting() {
+		return
+	}
+	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := d.radius.Account(cctx, aaa.AcctRequest{Status: aaa.AcctOn}); err != nil {
+		d.log.Warn("Accounting-On not acknowledged", "err", err)
+	}
+}
+
+// drainAccounting ends accounting after the LNS has stopped: every Stop
+// delivered, or left in the spool for the next start when a sink stays
+// down, then Accounting-Off (RFC 2866 section 5.1).
+func (d *daemon) drainAccounting() {
+	if d.acct != nil {
+		wctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		if err := d.acct.WaitDelivered(wctx); err != nil {
+			d.log.Warn("accounting not fully delivered at shutdown; the rest stays in the spool", "err", err)
+		}
+		cancel()
+	}
+	if d.radiusAccounting() {
+		cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		if err := d.radius.Account(cctx, aaa.AcctRequest{Status: aaa.AcctOff}); err != nil {
+			d.log.Warn("Accounting-Off not acknowledged", "err", err)
+		}
+		cancel()
+	}
 }

@@ -77,6 +77,11 @@ type Deps struct {
 	Acct *accounting.Accountant
 	// AuthLog records authentication outcomes (radpostauth); optional.
 	AuthLog func(ctx context.Context, user, result, reply string, at time.Time)
+	// Now is the clock of the control plane (nil: time.Now), as in
+	// l2tp.Config: the call set-up deadline, Session-Timeout, Idle-Timeout
+	// and PPP's timers are derived from it, and the data plane and the
+	// L2TP endpoint are given it, so that idle times agree.
+	Now func() time.Time
 }
 
 // Server is the LNS: it accepts tunnels and calls from the configured LACs,
@@ -106,6 +111,7 @@ type Server struct {
 	up       atomic.Int64
 
 	seq  atomic.Uint64
+	now  func() time.Time
 	boot time.Time
 	ctx  context.Context
 }
@@ -118,6 +124,10 @@ func NewServer(cfg *FileConfig, d Deps) (*Server, error) {
 	if d.Logger == nil {
 		d.Logger = slog.New(slog.DiscardHandler)
 	}
+	now := d.Now
+	if now == nil {
+		now = time.Now
+	}
 	s := &Server{
 		cfg:      cfg,
 		log:      d.Logger,
@@ -126,7 +136,8 @@ func NewServer(cfg *FileConfig, d Deps) (*Server, error) {
 		sessions: make(map[string]*session),
 		jobs:     make(chan authJob, cfg.LNS.AuthWorkers*4),
 		relWake:  make(chan struct{}, 1),
-		boot:     time.Now(),
+		now:      now,
+		boot:     now(),
 	}
 	local, err := cfg.LocalPools()
 	if err != nil {
@@ -164,6 +175,7 @@ func NewServer(cfg *FileConfig, d Deps) (*Server, error) {
 		MaxSessions: cfg.LNS.MaxSessions,
 		MTU:         cfg.TUN.MTU,
 		Fast:        d.Fast,
+		Now:         d.Now,
 		Local:       d.Conn.LocalAddr().(*net.UDPAddr).AddrPort(),
 		MSS:         plan.ClampFor(cfg.PPP.MRU),
 	})
@@ -177,6 +189,7 @@ func NewServer(cfg *FileConfig, d Deps) (*Server, error) {
 		Accept:     s.accept,
 		Handler:    (*l2tpEvents)(s),
 		Data:       s.onData,
+		Now:        d.Now,
 
 		MaxHalfOpen:        cfg.LNS.MaxHalfOpen,
 		MaxHalfOpenPerPeer: cfg.LNS.MaxHalfOpenPerPeer,
@@ -250,7 +263,8 @@ func (s *Server) Run(ctx context.Context) error {
 			<-done
 		}
 	}
-	// PPP may still be closing: cut what remains.
+	// PPP may still be closing: cut what remains. The bound is on the
+	// system clock: a shutdown must end whatever the control plane's clock.
 	deadline := time.Now().Add(3 * time.Second)
 	for len(s.snapshot()) > 0 && time.Now().Before(deadline) {
 		time.Sleep(50 * time.Millisecond)
@@ -354,7 +368,7 @@ func (e *l2tpEvents) IncomingCall(t *l2tp.Tunnel, c *l2tp.Session, icrq *l2tp.Me
 			call:    c,
 			tunnel:  t,
 			lac:     lac,
-			created: time.Now(),
+			created: s.now(),
 		}
 		s.sessions[ss.id] = ss
 	}
@@ -650,7 +664,7 @@ func (s *Server) releaseQueued(parent context.Context, each time.Duration) {
 
 func (s *Server) logAuth(ctx context.Context, user, result, reply string) {
 	if s.deps.AuthLog != nil {
-		s.deps.AuthLog(ctx, user, result, reply, time.Now())
+		s.deps.AuthLog(ctx, user, result, reply, s.now())
 	}
 }
 

@@ -177,7 +177,7 @@ func (s *session) Up(_ *ppp.Session, n ppp.NetworkInfo) {
 	if s.state >= stateClosing {
 		return
 	}
-	now := time.Now()
+	now := s.srv.now()
 	if n.Peer != s.addr {
 		// The client may only have the address we offered (RFC 1332
 		// section 3.3: we Nak'd anything else).
@@ -213,7 +213,7 @@ func (s *session) Down(_ *ppp.Session, r ppp.Reason) {
 	if cause == 0 {
 		cause = pppCause(r)
 	}
-	s.teardown(cause, true, r.String(), time.Now())
+	s.teardown(cause, true, r.String(), s.srv.now())
 }
 
 func (s *session) counters() accounting.Counters {

@@ -123,7 +123,7 @@ func (sh *shard) run(ctx context.Context) {
 	for {
 		wait := time.Hour
 		if next, ok := sh.timers.Next(); ok {
-			wait = max(time.Until(next), 0)
+			wait = max(next.Sub(sh.srv.now()), 0)
 		}
 		t.Reset(wait)
 		select {
@@ -144,21 +144,26 @@ func (sh *shard) run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		}
-		now := time.Now()
-		for {
-			s, ok := sh.timers.PopDue(now)
-			if !ok {
-				break
-			}
-			s.onTimer(now)
-			sh.runLater()
-			sh.schedule(s)
+		sh.expireDue(sh.srv.now())
+	}
+}
+
+// expireDue runs the timers of the sessions whose deadline is not after
+// now.
+func (sh *shard) expireDue(now time.Time) {
+	for {
+		s, ok := sh.timers.PopDue(now)
+		if !ok {
+			return
 		}
+		s.onTimer(now)
+		sh.runLater()
+		sh.schedule(s)
 	}
 }
 
 func (sh *shard) handle(ev event) {
-	ev.s.onEvent(ev, time.Now())
+	ev.s.onEvent(ev, sh.srv.now())
 	sh.runLater()
 	sh.schedule(ev.s)
 	if ev.done != nil {
@@ -170,7 +175,7 @@ func (sh *shard) runLater() {
 	for len(sh.later) > 0 {
 		ev := sh.later[0]
 		sh.later = sh.later[1:]
-		ev.s.onEvent(ev, time.Now())
+		ev.s.onEvent(ev, sh.srv.now())
 		sh.schedule(ev.s)
 	}
 	sh.later = sh.later[:0]

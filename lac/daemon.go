@@ -1,0 +1,300 @@
+package lac
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"time"
+
+	"github.com/bras-project/bras/aaa"
+	"github.com/bras-project/bras/dataplane"
+	"github.com/bras-project/bras/internal/api"
+	"github.com/bras-project/bras/internal/metrics"
+	"github.com/bras-project/bras/internal/task"
+	"github.com/bras-project/bras/internal/udpio"
+	"github.com/bras-project/bras/l2tp"
+	"github.com/bras-project/bras/ppp"
+	"github.com/bras-project/bras/pppoe"
+)
+
+// DaemonOptions are the run-time options of RunDaemon.
+type DaemonOptions struct {
+	Logger *slog.Logger
+}
+
+// daemon is the LAC's parts as RunDaemon builds them; a part the
+// configuration does not name stays nil.
+type daemon struct {
+	c   *FileConfig
+	log *slog.Logger
+
+	conn      *net.UDPConn
+	fast      *dataplane.LACPath
+	lac       *LAC
+	radius    *aaa.Client
+	ep        *l2tp.Endpoint
+	metricsLn net.Listener
+	apiLn     net.Listener
+	api       *api.Server
+	reg       *metrics.Registry
+	servers   []*pppoe.Server
+	ran       bool // the PPPoE servers were run (and so closed their sockets)
+}
+
+// RunDaemon runs the LAC of cfg until ctx is done, then shuts down
+// gracefully: CDN and PADT for every session, StopCCN for every tunnel.
+// The parts run as named tasks (see run); whatever fails, every goroutine
+// is joined and every socket closed before it returns.
+func RunDaemon(ctx context.Context, c *FileConfig, o DaemonOptions) error {
+	d := &daemon{c: c, log: o.Logger}
+	if d.log == nil {
+		d.log = slog.New(slog.DiscardHandler)
+	}
+	defer d.close()
+	if err := d.build(); err != nil {
+		return err
+	}
+	return d.run(ctx)
+}
+
+// build makes every part; none starts a goroutine.
+func (d *daemon) build() error {
+	cfg, err := d.config()
+	if err != nil {
+		return err
+	}
+	if err := d.listenL2TP(); err != nil {
+		return err
+	}
+	cfg.DataConn = d.conn
+	if d.fast, err = openFastPath(d.c, d.log, d.conn.LocalAddr()); err != nil {
+		return err
+	}
+	// The subscriber's IP MTU is its PPPoE payload, 1492 by default; the
+	// relay clamps like the fast path.
+	plan, _ := d.c.Dataplane.Check()
+	cfg.MSS = plan.ClampFor(1492)
+	if d.fast != nil {
+		cfg.Fast, cfg.FastLocal = d.fast, d.conn.LocalAddr().(*net.UDPAddr).AddrPort()
+	}
+	if d.lac, err = New(cfg); err != nil {
+		return err
+	}
+	g := d.c.LAC
+	if d.ep, err = l2tp.NewEndpoint(d.conn, l2tp.Config{HostName: g.HostName, VendorName: "bras", Logger: d.log,
+		Handler: d.lac.L2TPHandler(), Data: d.lac.Data, ShutdownTimeout: 2 * time.Second}); err != nil {
+		return err
+	}
+	d.lac.Attach(d.ep)
+	if err := d.listenHTTP(); err != nil {
+		return err
+	}
+	return d.accessServers()
+}
+
+// config is the LAC's Config from the file, with the RADIUS client when
+// tunnels are selected by RADIUS.
+func (d *daemon) config() (Config, error) {
+	routes, err := d.c.Routes()
+	if err != nil {
+		return Config{}, err
+	}
+	g := d.c.LAC
+	cfg := Config{
+		Logger: d.log, Routes: routes, HoldDown: g.HoldDown, DialTimeout: g.DialTimeout, CallTimeout: g.CallTimeout,
+		SessionsPerTunnel: g.SessionsPerTunnel, HeldFrames: g.HeldFrames, ReadyWait: g.ReadyWait, Shards: g.Shards, Workers: g.Workers,
+		Tunnel: l2tp.TunnelOptions{HelloInterval: g.HelloInterval, RetransmitInitial: g.RetransmitInitial, RetransmitCap: g.RetransmitCap, MaxRetries: g.MaxRetries},
+		Echo:   ppp.EchoConfig{Interval: g.EchoInterval, MaxFailures: g.EchoFailures},
+	}
+	for _, a := range g.Auth {
+		p, _ := parseAuth(a)
+		cfg.Auth = append(cfg.Auth, p)
+	}
+	if g.TunnelSelection != "radius" {
+		return cfg, nil
+	}
+	rc := aaa.ClientConfig{Timeout: d.c.RADIUS.Timeout, Retries: d.c.RADIUS.Retries, NASIdentifier: d.c.RADIUS.NASIdentifier,
+		NASIPAddress: d.c.RADIUS.NASIPAddress, Logger: d.log}
+	if rc.NASIdentifier == "" {
+		rc.NASIdentifier = g.HostName
+	}
+	for _, s := range d.c.RADIUS.Servers {
+		ma, _ := aaa.ParseMAPolicy(s.RequireMessageAuthenticator)
+		if s.RequireMessageAuthenticator == "" {
+			ma = aaa.MAAuto
+		}
+		rc.Servers = append(rc.Servers, aaa.Server{Addr: s.Address.String(), Secret: s.Secret.Bytes(), RequireMessageAuthenticator: ma})
+	}
+	if d.radius, err = aaa.NewClient(rc); err != nil {
+		return Config{}, err
+	}
+	cfg.RADIUS = d.radius
+	return cfg, nil
+}
+
+// listenL2TP opens the tunnels' UDP socket with the configured buffers.
+func (d *daemon) listenL2TP() error {
+	g := d.c.LAC
+	listen := g.Listen
+	if !listen.IsValid() {
+		listen = netip.MustParseAddrPort("0.0.0.0:1701")
+	}
+	var err error
+	if d.conn, err = net.ListenUDP("udp", net.UDPAddrFromAddrPort(listen)); err != nil {
+		return fmt.Errorf("lac: %w", err)
+	}
+	got, err := udpio.SetBuffers(d.conn, g.udpBuffers())
+	if err != nil {
+		return fmt.Errorf("lac: %w", err)
+	}
+	udpio.LogBuffers(d.log, "l2tp", g.udpBuffers(), got)
+	return nil
+}
+
+// listenHTTP opens the listeners of /metrics and of the API, before any
+// part runs, so that an address in use stops the start-up cleanly.
+func (d *daemon) listenHTTP() error {
+	g := d.c.LAC
+	if !g.MetricsListen.IsValid() && !d.c.API.Enabled() {
+		return nil
+	}
+	d.reg = metrics.New()
+	d.reg.RegisterRuntime()
+	d.lac.RegisterMetrics(d.reg)
+	if d.radius != nil {
+		d.radius.RegisterMetrics(d.reg)
+	}
+	var err error
+	if g.MetricsListen.IsValid() {
+		if d.metricsLn, err = net.Listen("tcp", g.MetricsListen.String()); err != nil {
+			return fmt.Errorf("lac: metrics-listen: %w", err)
+		}
+	}
+	if !d.c.API.Enabled() {
+		return nil
+	}
+	st := d.c.API.settings()
+	ac := st.Config()
+	ac.Backend, ac.Metrics, ac.Logger = d.lac.API(), d.reg, d.log
+	if d.api, err = api.New(ac); err != nil {
+		return fmt.Errorf("lac: api: %w", err)
+	}
+	if d.apiLn, err = net.Listen("tcp", ac.Listen); err != nil {
+		return fmt.Errorf("lac: api: %w", err)
+	}
+	return nil
+}
+
+// accessServers opens a PPPoE access concentrator on each [access]
+// interface.
+func (d *daemon) accessServers() error {
+	g := d.c.LAC
+	for _, a := range d.c.Access {
+		ac := AccessConfig{ServiceModes: map[string]Mode{}}
+		ac.Mode, _ = ParseMode(a.Mode)
+		for _, s := range a.ProxyServices {
+			ac.ServiceModes[s] = ModeProxy
+		}
+		for _, s := range a.TransparentServices {
+			ac.ServiceModes[s] = ModeTransparent
+		}
+		acc := d.lac.NewAccess(ac)
+		sc := pppoe.ServerConfig{Interface: a.Interface, VLANs: a.VLANs, ServeUntagged: a.Untagged || len(a.VLANs) == 0,
+			UserVLANs: a.UserVLANs, ACName: a.ACName, Services: a.Services, MaxPayload: a.MaxPayload,
+			MaxSessions: a.MaxSessions, MaxSessionsPerMAC: a.MaxSessionsPerMAC, PADIRate: a.PADIRate,
+			CookieSecret: a.CookieSecret.Bytes(), Logger: d.log}
+		if len(a.Services) > 0 {
+			sc.ServicePolicy = pppoe.ServiceList
+		}
+		sc.QinQ, _ = a.qinq() // checked by Validate
+		if sc.ACName == "" {
+			sc.ACName = g.HostName
+		}
+		srv, err := pppoe.NewServer(sc, acc)
+		if err != nil {
+			return fmt.Errorf("lac: access %s: %w", a.Interface, err)
+		}
+		acc.Bind(srv)
+		d.servers = append(d.servers, srv)
+	}
+	return nil
+}
+
+// close closes the parts that were made, whichever step failed.
+func (d *daemon) close() {
+	if !d.ran && len(d.servers) > 0 {
+		// A pppoe.Server closes its sockets when its Run ends: a
+		// cancelled context ends it at once.
+		done, cancel := context.WithCancel(context.Background())
+		cancel()
+		for _, srv := range d.servers {
+			srv.Run(done)
+		}
+	}
+	for _, ln := range []net.Listener{d.apiLn, d.metricsLn} {
+		if ln != nil {
+			ln.Close()
+		}
+	}
+	if d.fast != nil {
+		d.fast.Close()
+	}
+	if d.conn != nil {
+		d.conn.Close()
+	}
+}
+
+// run starts the parts as named tasks (corerad's Serve is the model): the
+// L2TP endpoint, the sessions' shards and workers, a PPPoE server per
+// access interface, /metrics and the API. When ctx is done or a task
+// fails or ends, the LAC shuts down gracefully while the others still
+// run; run returns once every task has ended, with the first error, which
+// names its task.
+func (d *daemon) run(ctx context.Context) error {
+	tasks := task.New(context.Background())
+	tasks.Go("lac: l2tp endpoint", d.ep.Run)
+	tasks.Go("lac: sessions", d.lac.Run)
+	for i, srv := range d.servers {
+		tasks.Go("lac: pppoe "+d.c.Access[i].Interface, srv.Run)
+	}
+	d.ran = true
+	if d.metricsLn != nil {
+		tasks.Go("lac: metrics", d.serveMetrics)
+	}
+	if d.api != nil {
+		tasks.Go("lac: api", func(ctx context.Context) error { return d.api.Serve(ctx, d.apiLn) })
+	}
+	g := d.c.LAC
+	d.log.Info("lac: running", "host_name", g.HostName, "listen", d.conn.LocalAddr().String(), "access", len(d.servers), "lns", len(d.c.LNS))
+	select {
+	case <-ctx.Done():
+	case <-tasks.Context().Done():
+	}
+	timeout := g.ShutdownTimeout
+	if timeout <= 0 {
+		timeout = 5 * time.Second
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), timeout)
+	d.lac.Shutdown(sctx)
+	cancel()
+	tasks.Stop()
+	err := tasks.Wait()
+	d.log.Info("lac: stopped")
+	return err
+}
+
+// serveMetrics serves /metrics until ctx is done.
+func (d *daemon) serveMetrics(ctx context.Context) error {
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", d.reg.Handler())
+	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	defer context.AfterFunc(ctx, func() { hs.Close() })()
+	if err := hs.Serve(d.metricsLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
