@@ -27,13 +27,13 @@ var (
 // over a power-of-two array of atomic pointers to immutable entries, and a
 // lookup is a few atomic loads. Writers (session up/down, about 1000/s) are
 // serialised by a mutex that readers never touch; a removal leaves a
-// tableTombstone that later inserts reuse, and when tombstones and entries fill
+// tombstone that later inserts reuse, and when tombstones and entries fill
 // three quarters of the slots the live entries are rehashed into a fresh
 // array that is published with one atomic store (O(n), but rare: amortised
 // over at least a quarter of the table's inserts). A lookup racing a removal
 // may still return the flow being removed; the caller's packet then goes to a
 // session that is closing, which is harmless.
-type AddrTable struct{ t u32Table }
+type AddrTable struct{ t keyTable[uint32] }
 
 // NewAddrTable returns a table sized for about max sessions (it grows if
 // needed). 65536 slots of pointers cost 512 KiB.
@@ -94,7 +94,7 @@ func tableAddrKey(addr netip.Addr) (uint32, error) {
 // normally hands the session to the data plane directly; this table serves
 // callers that only have the header (DataPlane.HandleDatagram). It is the
 // same lock-free structure as AddrTable.
-type SessionTable struct{ t u32Table }
+type SessionTable struct{ t keyTable[uint32] }
 
 // NewSessionTable returns a table sized for about max sessions.
 func NewSessionTable(max int) *SessionTable {
@@ -138,54 +138,54 @@ func (s *SessionTable) Lookup(tunnel, session uint16) *Flow {
 // Len is the number of bound sessions.
 func (s *SessionTable) Len() int { return s.t.len() }
 
-// u32Table is the lock-free-read open-addressing table behind AddrTable and
-// SessionTable. Key 0 is never stored (both key spaces reserve it).
-type u32Table struct {
+// keyTable is the lock-free-read open-addressing table behind AddrTable,
+// SessionTable and PrefixTable6, over 32-bit keys (IPv4 addresses, L2TP
+// IDs) or 64-bit ones (the upper half of an IPv6 prefix).
+type keyTable[K uint32 | uint64] struct {
 	mu    sync.Mutex // serialises writers only
-	slots atomic.Pointer[slotArray]
+	slots atomic.Pointer[slotArray[K]]
 	n     int // live entries, under mu
 	tombs int // tombstones, under mu
 	count atomic.Int64
 }
 
-type slotArray struct {
-	shift uint32 // 32 - log2(len(s))
+type slotArray[K uint32 | uint64] struct {
+	shift uint32 // 64 - log2(len(s))
 	mask  uint32
-	s     []atomic.Pointer[tableEntry]
+	s     []atomic.Pointer[tableEntry[K]]
+	tomb  *tableEntry[K] // marks a removed entry: lookups probe past it, inserts reuse it
 }
 
 // tableEntry is immutable once published.
-type tableEntry struct {
-	key  uint32
+type tableEntry[K uint32 | uint64] struct {
+	key  K
 	flow *Flow
 }
-
-// tableTombstone marks a removed entry: lookups probe past it, inserts reuse it.
-var tableTombstone = &tableEntry{}
 
 // maxTableSlots bounds growth: 1<<24 slots (128 MiB of pointers) is far
 // beyond any LNS.
 const maxTableSlots = 1 << 24
 
-func newSlotArray(size int) *slotArray {
+func newSlotArray[K uint32 | uint64](size int, tomb *tableEntry[K]) *slotArray[K] {
 	n, bits := 16, uint32(4)
 	for n < size {
 		n <<= 1
 		bits++
 	}
-	return &slotArray{shift: 32 - bits, mask: uint32(n - 1), s: make([]atomic.Pointer[tableEntry], n)}
+	return &slotArray[K]{shift: 64 - bits, mask: uint32(n - 1), s: make([]atomic.Pointer[tableEntry[K]], n), tomb: tomb}
 }
 
-func (t *u32Table) init(max int) {
+func (t *keyTable[K]) init(max int) {
 	// Keep the load under one half at the expected size.
-	t.slots.Store(newSlotArray(2 * max))
+	t.slots.Store(newSlotArray[K](2*max, &tableEntry[K]{}))
 }
 
 // home is the first slot probed for k: Fibonacci hashing, which spreads
-// consecutive addresses of a pool over the table.
-func (a *slotArray) home(k uint32) uint32 { return (k * 0x9E3779B1) >> a.shift }
+// consecutive addresses of a pool (and consecutive /64s of a prefix pool)
+// over the table.
+func (a *slotArray[K]) home(k K) uint32 { return uint32((uint64(k) * 0x9E3779B97F4A7C15) >> a.shift) }
 
-func (t *u32Table) lookup(k uint32) *Flow {
+func (t *keyTable[K]) lookup(k K) *Flow {
 	a := t.slots.Load()
 	i := a.home(k)
 	for probes := uint32(0); probes <= a.mask; probes++ {
@@ -193,7 +193,7 @@ func (t *u32Table) lookup(k uint32) *Flow {
 		if e == nil {
 			return nil
 		}
-		if e.key == k && e != tableTombstone {
+		if e.key == k && e != a.tomb {
 			return e.flow
 		}
 		i = (i + 1) & a.mask
@@ -201,9 +201,9 @@ func (t *u32Table) lookup(k uint32) *Flow {
 	return nil
 }
 
-func (t *u32Table) len() int { return int(t.count.Load()) }
+func (t *keyTable[K]) len() int { return int(t.count.Load()) }
 
-func (t *u32Table) insert(k uint32, f *Flow) error {
+func (t *keyTable[K]) insert(k K, f *Flow) error {
 	if f == nil {
 		return fmt.Errorf("%w: nil flow", ErrBadKey)
 	}
@@ -227,7 +227,7 @@ func (t *u32Table) insert(k uint32, f *Flow) error {
 		if e == nil {
 			break
 		}
-		if e == tableTombstone {
+		if e == a.tomb {
 			if reuse < 0 {
 				reuse = int(i)
 			}
@@ -235,11 +235,11 @@ func (t *u32Table) insert(k uint32, f *Flow) error {
 			if e.flow == f {
 				return nil
 			}
-			return fmt.Errorf("%w: key %#08x", ErrAddrInUse, k)
+			return fmt.Errorf("%w: key %#x", ErrAddrInUse, k)
 		}
 		i = (i + 1) & a.mask
 	}
-	ne := &tableEntry{key: k, flow: f}
+	ne := &tableEntry[K]{key: k, flow: f}
 	if reuse >= 0 {
 		a.s[reuse].Store(ne)
 		t.tombs--
@@ -251,7 +251,7 @@ func (t *u32Table) insert(k uint32, f *Flow) error {
 	return nil
 }
 
-func (t *u32Table) delete(k uint32, f *Flow) bool {
+func (t *keyTable[K]) delete(k K, f *Flow) bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	a := t.slots.Load()
@@ -261,11 +261,11 @@ func (t *u32Table) delete(k uint32, f *Flow) bool {
 		if e == nil {
 			return false
 		}
-		if e != tableTombstone && e.key == k {
+		if e != a.tomb && e.key == k {
 			if e.flow != f {
 				return false
 			}
-			a.s[i].Store(tableTombstone)
+			a.s[i].Store(a.tomb)
 			t.n--
 			t.tombs++
 			t.count.Store(int64(t.n))
@@ -278,11 +278,11 @@ func (t *u32Table) delete(k uint32, f *Flow) bool {
 
 // rehash copies the live entries into a fresh array of size slots and
 // publishes it. Called with mu held.
-func (t *u32Table) rehash(old *slotArray, size int) *slotArray {
-	a := newSlotArray(size)
+func (t *keyTable[K]) rehash(old *slotArray[K], size int) *slotArray[K] {
+	a := newSlotArray[K](size, old.tomb)
 	for i := range old.s {
 		e := old.s[i].Load()
-		if e == nil || e == tableTombstone {
+		if e == nil || e == old.tomb {
 			continue
 		}
 		j := a.home(e.key)

@@ -86,7 +86,7 @@ func TestSessionTableBasics(t *testing.T) {
 
 // TestAddrTableChurn runs a long random sequence of binds and unbinds, far
 // beyond the initial size, and checks every step against a map: growth,
-// tableTombstone reuse and rehashing lose nothing and resurrect nothing.
+// Tombstone reuse and rehashing lose nothing and resurrect nothing.
 func TestAddrTableChurn(t *testing.T) {
 	tab := NewAddrTable(64)
 	model := map[uint32]*Flow{}

@@ -74,6 +74,9 @@ const (
 	DropTUNWrite             // the kernel refused the packet on the TUN
 	DropSend                 // sendmmsg to the LAC failed
 	DropControl              // an L2TP control message given to HandleDatagram
+	// DropNDFromSubscriber: a Router Advertisement or a Redirect the
+	// subscriber sent (RFC 4861 sections 6.1.2, 8.1).
+	DropNDFromSubscriber
 	NumDropReasons
 )
 
@@ -99,6 +102,8 @@ func (r DropReason) String() string {
 		return "send"
 	case DropControl:
 		return "control_message"
+	case DropNDFromSubscriber:
+		return "nd_from_subscriber"
 	}
 	return fmt.Sprintf("DropReason(%d)", uint8(r))
 }
@@ -168,6 +173,8 @@ type Flow struct {
 	// routes are the Framed-Route prefixes behind the subscriber (RFC
 	// 2865 section 5.22): their sources pass the anti-spoofing check.
 	routes atomic.Pointer[[]span4]
+	// v6 are the IPv6 prefixes of the session (SetIPv6).
+	v6 atomic.Pointer[[]netip.Prefix]
 	// fast is the flow's entry in the XDP fast path (nil: none);
 	// fastDone the counters of an entry already removed.
 	fast     atomic.Pointer[fastFlow]
@@ -357,6 +364,7 @@ type DataPlane struct {
 	epoch time.Time
 	fast  bool // cfg.Now is time.Now: read only the monotonic clock
 	addrs *AddrTable
+	v6    *PrefixTable6
 	byID  *SessionTable
 	// routed holds the Framed-Route prefixes of every session, looked up
 	// when the exact address table misses (see framedroute.go).
@@ -407,6 +415,7 @@ func NewDataPlane(cfg DataPlaneConfig) (*DataPlane, error) {
 		epoch: cfg.Now(),
 		fast:  fast,
 		addrs: NewAddrTable(cfg.MaxSessions),
+		v6:    NewPrefixTable6(cfg.MaxSessions),
 		byID:  NewSessionTable(cfg.MaxSessions),
 	}
 	d.up = newUpRing(cfg.QueueLen, cfg.MTU, len(cfg.TUN))
@@ -476,6 +485,7 @@ func (d *DataPlane) Remove(f *Flow) {
 		d.unbind(f, a)
 	}
 	d.dropRoutes(f)
+	d.unbind6(f)
 	if f.localTunnel != 0 || f.localSession != 0 {
 		d.byID.Delete(f.localTunnel, f.localSession, f)
 	}
@@ -582,13 +592,11 @@ func (d *DataPlane) Decap(f *Flow, payload []byte) DropReason {
 		}
 		proto, ip = ppp.Protocol(binary.BigEndian.Uint16(p[0:2])), p[2:]
 	}
+	if proto == ppp.ProtoIPv6 {
+		return d.decap6(f, p, ip)
+	}
 	if proto != ppp.ProtoIPv4 {
-		if d.cfg.Control == nil {
-			return d.drop(f, DropProtocol)
-		}
-		d.ctrlOK.Add(1)
-		d.cfg.Control(f, proto, p)
-		return DropNone
+		return d.control(f, proto, p)
 	}
 	n, ok := dpIPv4Len(ip)
 	if !ok {
@@ -915,24 +923,34 @@ func (d *DataPlane) encap(buf []byte, size int, now int64) (*Flow, []byte, DropR
 		return nil, nil, d.drop(nil, DropMalformed)
 	}
 	ip := buf[DataHeadroom : DataHeadroom+size]
-	if len(ip) >= 1 && ip[0]>>4 != 4 {
-		return nil, nil, d.drop(nil, DropProtocol) // IPv6 and others: not carried yet
-	}
-	n, ok := dpIPv4Len(ip)
-	if !ok {
-		return nil, nil, d.drop(nil, DropMalformed)
-	}
-	dst := binary.BigEndian.Uint32(ip[16:20])
-	f := d.addrs.Lookup4(dst)
-	if f == nil {
-		if f = d.routedLookup(dst); f == nil {
-			return nil, nil, d.drop(nil, DropNoSession)
+	var f *Flow
+	var n int
+	proto := ppp.ProtoIPv4 // RFC 1332 section 3
+	switch {
+	case len(ip) >= 1 && ip[0]>>4 == 6:
+		var r DropReason
+		if f, n, r = d.encap6(ip); f == nil {
+			return nil, nil, r
+		}
+		proto = ppp.ProtoIPv6 // RFC 5072 section 5
+	case len(ip) >= 1 && ip[0]>>4 != 4:
+		return nil, nil, d.drop(nil, DropProtocol)
+	default:
+		var ok bool
+		if n, ok = dpIPv4Len(ip); !ok {
+			return nil, nil, d.drop(nil, DropMalformed)
+		}
+		dst := binary.BigEndian.Uint32(ip[16:20])
+		if f = d.addrs.Lookup4(dst); f == nil {
+			if f = d.routedLookup(dst); f == nil {
+				return nil, nil, d.drop(nil, DropNoSession)
+			}
 		}
 	}
 	if !f.down.Load().Allow(now, n) {
 		return f, nil, d.drop(f, DropRateLimit)
 	}
-	if d.cfg.MSS != 0 && dataplane.ClampMSS(ip[:n], d.cfg.MSS) {
+	if proto == ppp.ProtoIPv4 && d.cfg.MSS != 0 && dataplane.ClampMSS(ip[:n], d.cfg.MSS) {
 		d.mssOK.Add(1)
 	}
 	h := l2tp.Header{TunnelID: f.peerTunnel, SessionID: f.peerSession}
@@ -948,7 +966,7 @@ func (d *DataPlane) encap(buf []byte, size int, now int64) (*Flow, []byte, DropR
 	}
 	hdr := buf[DataHeadroom-4 : DataHeadroom]
 	hdr[0], hdr[1] = dpHDLCAddress, dpHDLCControl
-	binary.BigEndian.PutUint16(hdr[2:4], uint16(ppp.ProtoIPv4)) // RFC 1332 section 3
+	binary.BigEndian.PutUint16(hdr[2:4], uint16(proto))
 	f.outPackets.Add(1)
 	f.outOctets.Add(uint64(n))
 	f.lastOut.Store(now)

@@ -452,19 +452,23 @@ func TestEncapDecisions(t *testing.T) {
 	d, _, tn, conn := newDPTestPlane(t, DataPlaneConfig{}, FlowConfig{})
 	dpRun(t, d)
 	noSession := dpIPv4UDP(dpHostAddr, netip.MustParseAddr("100.64.0.99"), 28)
-	ipv6 := make([]byte, 48)
-	ipv6[0] = 0x60
+	ipv6 := make([]byte, 48) // to 2001:db8::, no session's
+	ipv6[0], ipv6[24], ipv6[25], ipv6[26], ipv6[27] = 0x60, 0x20, 0x01, 0x0d, 0xb8
+	other := make([]byte, 48) // IP version 5
+	other[0] = 0x50
+	mld := make([]byte, 48) // the kernel's own MLD report on the TUN, to ff02::16
+	mld[0], mld[24], mld[25], mld[39] = 0x60, 0xff, 0x02, 0x16
 	broken := dpIPv4UDP(dpHostAddr, dpSubAddr, 28)[:24]
 	good := dpIPv4UDP(dpHostAddr, dpSubAddr, 28)
-	for _, p := range [][]byte{noSession, ipv6, broken, good} {
+	for _, p := range [][]byte{noSession, ipv6, other, mld, broken, good} {
 		tn.in <- p
 	}
 	conn.waitSent(t, 1) // the good one, after the others
 	// The worker counts a batch after the socket took it.
 	dpWaitFor(t, "the batch to be counted", func() bool { return d.Stats().Encapsulated == 1 })
 	want := DataPlaneStats{Encapsulated: 1}
-	want.Drops[DropNoSession] = 1
-	want.Drops[DropProtocol] = 1
+	want.Drops[DropNoSession] = 2
+	want.Drops[DropProtocol] = 2
 	want.Drops[DropMalformed] = 1
 	if diff := cmp.Diff(want, d.Stats()); diff != "" {
 		t.Errorf("stats (-want +got):\n%s", diff)

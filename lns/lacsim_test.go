@@ -60,6 +60,12 @@ type simSub struct {
 	// raw, when set, gets every PPP frame from the LNS: the test itself
 	// speaks PPP for the subscriber.
 	raw chan []byte
+
+	// ipv6 runs IPV6CP next to IPCP (a dual-stack subscriber): up6 gets
+	// its outcome, ip6 the IPv6 packets from the LNS.
+	ipv6 bool
+	up6  chan ppp.IPv6Info
+	ip6  chan []byte
 }
 
 func (s *simSub) Send(frame []byte) error {
@@ -67,8 +73,9 @@ func (s *simSub) Send(frame []byte) error {
 	return s.lac.tun.SendData(s.call, b)
 }
 
-func (s *simSub) Up(_ *ppp.Session, n ppp.NetworkInfo) { s.up <- n }
-func (s *simSub) Down(_ *ppp.Session, r ppp.Reason)    { s.down <- r }
+func (s *simSub) Up(_ *ppp.Session, n ppp.NetworkInfo)  { s.up <- n }
+func (s *simSub) UpIPv6(_ *ppp.Session, n ppp.IPv6Info) { s.up6 <- n }
+func (s *simSub) Down(_ *ppp.Session, r ppp.Reason)     { s.down <- r }
 
 type simEvents struct {
 	l2tp.NopHandler
@@ -127,6 +134,13 @@ func startSimLAC(t testing.TB, ctx context.Context, ns *testenv.Netns, hostName 
 				}
 				return
 			}
+			if proto == ppp.ProtoIPv6 {
+				select {
+				case sub.ip6 <- frame[2:]:
+				default:
+				}
+				return
+			}
 			l.in <- simInput{sub: sub, frame: frame}
 		},
 	})
@@ -171,8 +185,9 @@ func (l *simLAC) place(sub *simSub, calling string) *simSub {
 	proxy := sub.proxy
 	sub.lac = l
 	*sub = simSub{lac: l, user: sub.user, password: sub.password, proxy: proxy, manual: sub.manual, auth: sub.auth, raw: sub.raw, icrq: sub.icrq,
-		up: make(chan ppp.NetworkInfo, 4), down: make(chan ppp.Reason, 4),
-		cdn: make(chan l2tp.ResultCode, 4), ip: make(chan []byte, 4096)}
+		ipv6: sub.ipv6, up: make(chan ppp.NetworkInfo, 4), down: make(chan ppp.Reason, 4),
+		cdn: make(chan l2tp.ResultCode, 4), ip: make(chan []byte, 4096),
+		up6: make(chan ppp.IPv6Info, 4), ip6: make(chan []byte, 4096)}
 	icrq := []l2tp.AVP{
 		l2tp.NewAVPString(l2tp.AVPCallingNumber, calling),
 		l2tp.NewAVPString(l2tp.AVPCalledNumber, "internet"),
@@ -217,7 +232,7 @@ func (l *simLAC) drive(ctx context.Context) {
 					s.startManualIPCP()
 					continue
 				}
-				s.ppp = ppp.NewSession(s, ppp.Config{Role: ppp.Client, Username: s.user, Password: s.password, Auth: s.auth, MRU: 1460, Handler: s})
+				s.ppp = ppp.NewSession(s, ppp.Config{Role: ppp.Client, Username: s.user, Password: s.password, Auth: s.auth, MRU: 1460, IPv6: s.ipv6, Handler: s})
 				all = append(all, s)
 				s.ppp.Open(now)
 				continue

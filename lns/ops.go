@@ -42,6 +42,10 @@ func (s *Server) RegisterMetrics(r *metrics.Registry) {
 		}
 	})
 	r.CounterFunc(metrics.TeardownsQueued, "Session teardowns that waited on a shard's teardown queue (inbox full).", nil, metrics.Load(&s.stats.TeardownsQueued))
+	r.CounterFunc(metrics.RAsSent, "Router Advertisements sent to subscribers (RFC 4861).", nil, metrics.Load(&s.stats.RAsSent))
+	r.CounterFunc(metrics.DHCPv6Bound, "DHCPv6 Replies that gave or renewed a subscriber's prefix or address (RFC 8415).", nil, metrics.Load(&s.stats.DHCPv6Bound))
+	r.CounterFunc(metrics.DHCPv6Discarded, "DHCPv6 messages from subscribers discarded as RFC 8415 section 16 says.", nil, metrics.Load(&s.stats.DHCPv6Discarded))
+	r.CounterFunc(metrics.IPv6Ignored, "Link-scope IPv6 from subscribers for no service of the LNS, or before IPV6CP opened.", nil, metrics.Load(&s.stats.IPv6Ignored))
 	st := s.ep.Stats()
 	r.GaugeFunc(metrics.L2TPTunnels, "L2TP tunnels.", nil, func() float64 { return float64(len(s.ep.Tunnels())) })
 	r.CounterVecFunc(metrics.L2TPControlMessages, "L2TP control messages by direction.", []string{"direction"}, func(emit func(float64, ...string)) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/bras-project/bras/internal/dhcp6"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -39,6 +40,12 @@ type Stats struct {
 	// TeardownsQueued counts teardowns that found a shard's inbox full and
 	// waited on its teardown queue instead.
 	TeardownsQueued atomic.Uint64
+
+	// IPv6 on the sessions' links.
+	RAsSent         atomic.Uint64 // Router Advertisements
+	DHCPv6Bound     atomic.Uint64 // Replies that gave (or renewed) a binding
+	DHCPv6Discarded atomic.Uint64 // DHCPv6 messages RFC 8415 section 16 says to ignore
+	IPv6Ignored     atomic.Uint64 // link-local IPv6 for no service of ours, or before IPV6CP
 }
 
 func (st *Stats) countTeardown(c accounting.TerminateCause) {
@@ -96,6 +103,7 @@ type Server struct {
 	dp    *DataPlane
 	pool  AddressPool
 	local *LocalPool
+	dhcp  *dhcp6.Server // DHCPv6 on every session's link
 	acct  *accounting.Accountant
 	stats Stats
 
@@ -138,6 +146,7 @@ func NewServer(cfg *FileConfig, d Deps) (*Server, error) {
 		relWake:  make(chan struct{}, 1),
 		now:      now,
 		boot:     now(),
+		dhcp:     dhcp6.NewServer(cfg.LNS.Node),
 	}
 	local, err := cfg.LocalPools()
 	if err != nil {

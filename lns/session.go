@@ -94,6 +94,8 @@ type session struct {
 
 	setupBy time.Time    // the ICCN must arrive by then
 	timer   timerq.Timer // in the shard's queue
+
+	v6 *ipv6State // nil: no IPv6 service
 }
 
 // Timer places the session in its shard's deadline queue.
@@ -313,6 +315,9 @@ func (s *session) nextDeadline() time.Time {
 	}
 	pick(s.stopAt)
 	pick(s.idleAt)
+	if s.v6 != nil && s.v6.up {
+		pick(s.v6.ra.Next())
+	}
 	return d
 }
 
@@ -339,6 +344,7 @@ func (s *session) onTimer(now time.Time) {
 			s.idleAt = now.Add(idleCheck(s.idleTimeout))
 		}
 	}
+	s.sendRA(now)
 	if s.ppp != nil {
 		s.ppp.Tick(now)
 	}
@@ -360,6 +366,10 @@ func (s *session) onEvent(ev event, now time.Time) {
 			if len(s.early) < 8 {
 				s.early = append(s.early, ev.frame)
 			}
+			return
+		}
+		if proto, ip, err := ppp.ParseProtocol(ev.frame); err == nil && proto == ppp.ProtoIPv6 {
+			s.ipv6Input(ip, now)
 			return
 		}
 		s.ppp.Input(ev.frame, now)
@@ -528,7 +538,14 @@ func (s *session) applyAuth(o *authOutcome, now time.Time) {
 		}
 	}
 	s.publish()
-	s.ppp.AuthResult(ppp.AuthResult{OK: true, Message: "welcome", IP: o.addr, DNS1: o.dns[0], DNS2: o.dns[1]}, now)
+	res := ppp.AuthResult{OK: true, Message: "welcome", IP: o.addr, DNS1: o.dns[0], DNS2: o.dns[1]}
+	if s.v6 = ipv6Grant(o.reply); s.v6 != nil {
+		res.IPv6 = true
+		if s.v6.hasIID {
+			res.InterfaceID = s.v6.iid
+		}
+	}
+	s.ppp.AuthResult(res, now)
 }
 
 func (s *session) applyChange(ch *change, now time.Time) {

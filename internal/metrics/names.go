@@ -92,4 +92,13 @@ const (
 	// shard's inbox full and waited on its teardown queue (none is
 	// dropped): a sign the shards cannot keep up.
 	TeardownsQueued = "bras_session_teardowns_queued_total"
+
+	// IPv6 on the subscribers' links (LNS): Router Advertisements sent
+	// (RFC 4861), DHCPv6 Replies that gave or renewed a binding and DHCPv6
+	// messages discarded (RFC 8415 section 16), link-scope IPv6 for no
+	// service of the LNS.
+	RAsSent         = "bras_ipv6_router_advertisements_total"
+	DHCPv6Bound     = "bras_dhcpv6_bindings_total"
+	DHCPv6Discarded = "bras_dhcpv6_discarded_total"
+	IPv6Ignored     = "bras_ipv6_control_ignored_total"
 )

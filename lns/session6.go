@@ -1,0 +1,176 @@
+package lns
+
+// A session's IPv6 service (RFC 5072, RFC 4861, RFC 8415): RADIUS grants
+// the /64 advertised on the link (Framed-IPv6-Prefix, RFC 3162 section
+// 2.3), the prefix delegated to the subscriber's router
+// (Delegated-IPv6-Prefix, RFC 4818), an address (Framed-IPv6-Address, RFC
+// 6911) and the DNS servers. PPP then runs IPV6CP next to IPCP; once it is
+// open, the data plane routes the prefixes to the session, the session
+// sends Router Advertisements on its schedule and answers Router
+// Solicitations, and the DHCPv6 server answers on the link.
+
+import (
+	"net/netip"
+	"time"
+
+	"github.com/bras-project/bras/aaa"
+	"github.com/bras-project/bras/internal/dhcp6"
+	"github.com/bras-project/bras/internal/ra"
+	"github.com/bras-project/bras/ppp"
+)
+
+// ipv6State is what a session has of IPv6.
+type ipv6State struct {
+	link      netip.Prefix // advertised for SLAAC
+	delegated netip.Prefix // by DHCPv6 IA_PD
+	address   netip.Addr   // by DHCPv6 IA_NA
+	dns       []netip.Addr
+	iid       ppp.InterfaceID // the subscriber's, from RADIUS (zero: negotiated)
+	hasIID    bool
+
+	up    bool
+	local netip.Addr // the LNS's link-local address on the session
+	peer  netip.Addr // the subscriber's
+	ra    ra.Schedule
+}
+
+// ipv6Grant reads the IPv6 service of an Access-Accept; nil when it grants
+// none (the session then Protocol-Rejects IPV6CP).
+func ipv6Grant(r *aaa.AuthReply) *ipv6State {
+	if r == nil {
+		return nil
+	}
+	g := &r.IPv6
+	v := &ipv6State{delegated: g.Delegated, address: g.Address, iid: g.InterfaceID, hasIID: g.HasInterfaceID}
+	for _, p := range g.Prefixes {
+		if p.Bits() <= 64 {
+			v.link = p
+			break
+		}
+	}
+	if !v.link.IsValid() && !v.delegated.IsValid() {
+		return nil
+	}
+	for _, a := range r.DNS {
+		if a.Is6() && !a.Is4In6() {
+			v.dns = append(v.dns, a)
+		}
+	}
+	return v
+}
+
+// UpIPv6 implements ppp.IPv6Handler: IPV6CP is open.
+func (s *session) UpIPv6(_ *ppp.Session, n ppp.IPv6Info) {
+	v := s.v6
+	if v == nil || s.state >= stateClosing {
+		return
+	}
+	now := s.srv.now()
+	v.local, v.peer = n.Local.LinkLocal(), n.Peer.LinkLocal()
+	var prefixes []netip.Prefix
+	for _, p := range []netip.Prefix{v.link, v.delegated} {
+		if p.IsValid() {
+			prefixes = append(prefixes, p)
+		}
+	}
+	if f := s.flow.Load(); f != nil {
+		if err := s.srv.dp.SetIPv6(f, prefixes); err != nil {
+			s.log.Warn("IPv6 prefixes not bound; the session runs IPv4 only", "prefixes", prefixes, "err", err)
+			return
+		}
+	}
+	v.up = true
+	if v.link.IsValid() {
+		v.ra.Start(now, nil)
+	}
+	s.log.Info("IPv6 up", "user", s.user, "prefix", v.link, "delegated", v.delegated, "peer", v.peer)
+	s.publish()
+}
+
+// ipv6Input handles an IPv6 packet the data plane gave the control plane:
+// a Router Solicitation or a DHCPv6 request.
+func (s *session) ipv6Input(ip []byte, now time.Time) {
+	v := s.v6
+	if v == nil || !v.up {
+		s.srv.stats.IPv6Ignored.Add(1)
+		return
+	}
+	if k, _ := ra.Classify(ip); k == ra.Solicitation {
+		v.ra.Solicited(now)
+		return
+	}
+	if !dhcp6.IsRequest(ip, v.local) {
+		s.srv.stats.IPv6Ignored.Add(1)
+		return
+	}
+	valid, preferred := s.ipv6Lifetimes()
+	reply, o, err := s.srv.dhcp.ServePacket(ip, v.local, dhcp6.Binding{
+		Delegated: v.delegated, Address: v.address, DNS: v.dns,
+		ValidLifetime: valid, PreferredLifetime: preferred,
+	})
+	if reply == nil {
+		s.srv.stats.DHCPv6Discarded.Add(1)
+		s.log.Debug("DHCPv6 message discarded", "err", err)
+		return
+	}
+	switch o {
+	case dhcp6.Bound:
+		s.srv.stats.DHCPv6Bound.Add(1)
+	case dhcp6.Declined:
+		s.log.Warn("the subscriber declined its DHCPv6 address (in use on its link)", "user", s.user, "addr", v.address)
+	}
+	s.sendIPv6(reply)
+}
+
+// ipv6Lifetimes are the lifetimes of the prefixes and addresses given:
+// they follow the session's own limit, so a subscriber never keeps a
+// prefix past its Session-Timeout (RFC 4861 section 6.2.1 lets the
+// router choose them).
+func (s *session) ipv6Lifetimes() (valid, preferred time.Duration) {
+	valid, preferred = 2*time.Hour, time.Hour
+	if !s.stopAt.IsZero() {
+		if left := s.stopAt.Sub(s.srv.now()); left < valid {
+			valid = max(left, time.Second)
+			preferred = min(preferred, valid)
+		}
+	}
+	return valid, preferred
+}
+
+// sendRA sends the session's Router Advertisement if one is due.
+func (s *session) sendRA(now time.Time) {
+	v := s.v6
+	if v == nil || !v.up || !v.ra.Due(now) {
+		return
+	}
+	valid, preferred := s.ipv6Lifetimes()
+	pkt, err := ra.Advertisement(v.local, ra.AllNodes, ra.Config{
+		Prefixes:          []netip.Prefix{v.link},
+		ValidLifetime:     valid,
+		PreferredLifetime: preferred,
+		// M: an address comes from DHCPv6; O: other information (DNS,
+		// and the router's IA_PD client) does (RFC 4861 section 4.2).
+		Managed: v.address.IsValid(),
+		Other:   v.delegated.IsValid() || len(v.dns) > 0,
+		MTU:     s.srv.cfg.PPP.MRU,
+		DNS:     v.dns,
+	})
+	if err != nil {
+		s.log.Error("cannot build a Router Advertisement", "err", err)
+		v.ra.Stop()
+		return
+	}
+	s.sendIPv6(pkt)
+	s.srv.stats.RAsSent.Add(1)
+	v.ra.Sent(now)
+}
+
+// sendIPv6 sends an IPv6 packet to the subscriber (PPP protocol 0x0057,
+// RFC 5072 section 5) on the session's control path.
+func (s *session) sendIPv6(pkt []byte) {
+	frame := make([]byte, 0, 2+len(pkt))
+	frame = ppp.AppendProtocol(frame, ppp.ProtoIPv6)
+	if err := s.Send(append(frame, pkt...)); err != nil {
+		s.log.Debug("IPv6 control packet not sent", "err", err)
+	}
+}
