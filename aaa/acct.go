@@ -35,6 +35,10 @@ type AcctRequest struct {
 	// sent as Event-Timestamp (RFC 2869 section 5.3). Zero means now.
 	EventTime time.Time
 	Tunnel    *TunnelInfo
+	// What the subscriber got of IPv6 (RFC 3162 section 2.3, RFC 4818,
+	// RFC 6911 section 3.1), sent in Start, Interim and Stop.
+	IPv6Prefix, DelegatedPrefix netip.Prefix
+	IPv6Address                 netip.Addr
 }
 
 // Account sends an Accounting-Request and waits for the
@@ -134,6 +138,22 @@ func (c *Client) accountingRequest(rec AcctRequest, secret []byte) (*radius.Pack
 	if rec.FramedIP.IsValid() && rec.FramedIP.Unmap().Is4() {
 		a := rec.FramedIP.Unmap().As4()
 		add(attrFramedIPAddress, a[:])
+	}
+	for _, pp := range []struct {
+		t radius.Type
+		p netip.Prefix
+	}{{attrFramedIPv6Prefix, rec.IPv6Prefix}, {attrDelegatedIPv6Prefix, rec.DelegatedPrefix}} {
+		if pp.p.IsValid() {
+			v, err := appendIPv6Prefix(nil, pp.p)
+			if err != nil {
+				return nil, err
+			}
+			add(pp.t, v)
+		}
+	}
+	if a := rec.IPv6Address; a.IsValid() && a.Is6() && !a.Is4In6() {
+		b := a.As16()
+		add(attrFramedIPv6Address, b[:])
 	}
 	for _, cl := range rec.Class {
 		if len(cl) > 253 {

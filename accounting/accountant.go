@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"net/netip"
 	"path/filepath"
 	"sort"
 	"sync"
@@ -105,6 +106,7 @@ const (
 	evStarted eventKind = iota + 1
 	evStopped
 	evInterim
+	evIPv6
 )
 
 type event struct {
@@ -115,6 +117,14 @@ type event struct {
 	final Counters
 	cause uint32
 	every time.Duration
+	ipv6  IPv6Info
+}
+
+// IPv6Info is what a dual-stack session got of IPv6 (the record's fields
+// of that name).
+type IPv6Info struct {
+	Prefix, Delegated netip.Prefix
+	Address           netip.Addr
 }
 
 type acctSession struct {
@@ -239,6 +249,12 @@ func (a *Accountant) SessionStarted(s SessionInfo) {
 // Acct-Terminate-Cause (RFC 2866 section 5.10) and forgets the session.
 func (a *Accountant) SessionStopped(id string, final Counters, cause uint32) {
 	a.enqueue(event{kind: evStopped, at: a.cfg.Now(), id: id, final: final, cause: cause})
+}
+
+// SessionIPv6 records what the session got of IPv6 once its IPV6CP is up
+// (it may open after the Start): the interims and the Stop carry it.
+func (a *Accountant) SessionIPv6(id string, v IPv6Info) {
+	a.enqueue(event{kind: evIPv6, at: a.cfg.Now(), id: id, ipv6: v})
 }
 
 // SetInterim changes a session's interim interval (a CoA, RFC 5176); the
@@ -407,6 +423,13 @@ func (a *Accountant) handle(ev *event) {
 		delete(a.sessions, ev.id)
 		a.active.Store(int64(len(a.sessions)))
 		a.emit(s, Stop, ev.at, ev.final, TerminateCause(ev.cause))
+	case evIPv6:
+		s, ok := a.sessions[ev.id]
+		if !ok {
+			a.unknown.Add(1)
+			return
+		}
+		s.rec.IPv6Prefix, s.rec.DelegatedPrefix, s.rec.IPv6Address = ev.ipv6.Prefix, ev.ipv6.Delegated, ev.ipv6.Address
 	case evInterim:
 		s, ok := a.sessions[ev.id]
 		if !ok {

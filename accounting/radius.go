@@ -75,6 +75,9 @@ func AcctRequest(r *Record) aaa.AcctRequest {
 		OutPackets:       r.OutPackets,
 		Class:            r.Class,
 		EventTime:        r.Time,
+		IPv6Prefix:       r.IPv6Prefix,
+		DelegatedPrefix:  r.DelegatedPrefix,
+		IPv6Address:      r.IPv6Address,
 	}
 	if !r.Started.IsZero() && r.Time.After(r.Started) {
 		req.SessionTime = r.Time.Sub(r.Started)

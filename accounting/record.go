@@ -104,9 +104,14 @@ type Record struct {
 	TunnelID, PeerTunnelID       uint16
 	L2TPSessionID, PeerSessionID uint16
 
-	Addr    netip.Addr // Framed-IP-Address
-	Time    time.Time  // when the event happened
-	Started time.Time  // when the session started (IPCP up)
+	Addr netip.Addr // Framed-IP-Address
+	// IPv6: the /64 advertised on the link (Framed-IPv6-Prefix), the
+	// delegated prefix (Delegated-IPv6-Prefix) and the DHCPv6 address
+	// (Framed-IPv6-Address).
+	IPv6Prefix, DelegatedPrefix netip.Prefix
+	IPv6Address                 netip.Addr
+	Time                        time.Time // when the event happened
+	Started                     time.Time // when the session started (IPCP up)
 
 	InOctets, OutOctets, InPackets, OutPackets uint64
 
@@ -123,7 +128,9 @@ func (r *Record) Counters() Counters {
 
 // recordVersion is the first octet of an encoded record; a spool written
 // by a later bras with another layout is refused rather than misread.
-const recordVersion = 1
+// Version 2 added the IPv6 fields after Class; version 1 records (a spool
+// left by an earlier bras) are still read.
+const recordVersion = 2
 
 // fixedLen is the size of the fixed part of the encoding:
 //
@@ -134,8 +141,10 @@ const recordVersion = 1
 //	62 cause u32      66 rate down u32  70 rate up u32   74 interim u32
 //
 // followed by Addr and NASIP (u8 length 0, 4 or 16, then the octets), the
-// nine strings (u16 length, bytes) in field order, and Class (u16 count,
-// then u16 length and bytes each).
+// nine strings (u16 length, bytes) in field order, Class (u16 count,
+// then u16 length and bytes each), and (version 2) IPv6Prefix and
+// DelegatedPrefix (u8 length in bits, 255 for none, then 16 octets) and
+// IPv6Address (as Addr).
 const fixedLen = 78
 
 // Append encodes r for the spool.
@@ -182,7 +191,30 @@ func (r *Record) Append(b []byte) ([]byte, error) {
 		b = binary.BigEndian.AppendUint16(b, uint16(len(c)))
 		b = append(b, c...)
 	}
-	return b, nil
+	b = appendPrefix(b, r.IPv6Prefix)
+	b = appendPrefix(b, r.DelegatedPrefix)
+	return appendAddr(b, r.IPv6Address), nil
+}
+
+func appendPrefix(b []byte, p netip.Prefix) []byte {
+	if !p.IsValid() || !p.Addr().Is6() {
+		return append(b, 255)
+	}
+	a := p.Masked().Addr().As16()
+	return append(append(b, byte(p.Bits())), a[:]...)
+}
+
+func parsePrefix(b []byte) (netip.Prefix, []byte, error) {
+	if len(b) < 1 {
+		return netip.Prefix{}, b, fmt.Errorf("%w: prefix length", ErrShort)
+	}
+	if b[0] == 255 {
+		return netip.Prefix{}, b[1:], nil
+	}
+	if b[0] > 128 || len(b) < 17 {
+		return netip.Prefix{}, b, fmt.Errorf("%w: IPv6 prefix", ErrMalformed)
+	}
+	return netip.PrefixFrom(netip.AddrFrom16([16]byte(b[1:17])), int(b[0])), b[17:], nil
 }
 
 func (r *Record) strings() [9]*string {
@@ -196,7 +228,8 @@ func ParseRecord(b []byte) (Record, error) {
 	if len(b) < fixedLen {
 		return r, fmt.Errorf("%w: %d bytes", ErrShort, len(b))
 	}
-	if b[0] != recordVersion {
+	version := b[0]
+	if version != 1 && version != recordVersion {
 		return r, fmt.Errorf("%w: version %d", ErrMalformed, b[0])
 	}
 	r.Kind = Kind(b[1])
@@ -252,6 +285,17 @@ func ParseRecord(b []byte) (Record, error) {
 		}
 		r.Class = append(r.Class, append([]byte{}, b[2:2+l]...))
 		b = b[2+l:]
+	}
+	if version >= 2 {
+		if r.IPv6Prefix, b, err = parsePrefix(b); err != nil {
+			return r, err
+		}
+		if r.DelegatedPrefix, b, err = parsePrefix(b); err != nil {
+			return r, err
+		}
+		if r.IPv6Address, b, err = parseAddr(b); err != nil {
+			return r, err
+		}
 	}
 	if len(b) != 0 {
 		return r, fmt.Errorf("%w: %d trailing bytes", ErrMalformed, len(b))

@@ -9,8 +9,9 @@ import (
 	"github.com/google/go-cmp/cmp"
 )
 
-// goldenRecord is a Stop record and its encoding, field by field (the
-// layout is the one documented at fixedLen).
+// goldenRecord is a Stop record and its version-1 encoding, field by
+// field (the layout is the one documented at fixedLen): what a spool left
+// by a bras before the IPv6 fields holds.
 var goldenRecord = struct {
 	rec   Record
 	bytes []byte
@@ -45,20 +46,50 @@ var goldenRecord = struct {
 	},
 }
 
+// goldenRecord2 is goldenRecord with IPv6 in version 2: the record's
+// IPv6 fields after Class.
+var goldenRecord2 = func() (g struct {
+	rec   Record
+	bytes []byte
+}) {
+	g.rec = goldenRecord.rec
+	g.rec.IPv6Prefix = netip.MustParsePrefix("2001:db8:1:2::/64")
+	g.rec.DelegatedPrefix = netip.MustParsePrefix("2001:db8:ff00::/56")
+	g.rec.IPv6Address = netip.MustParseAddr("2001:db8:1:2::7")
+	g.bytes = append([]byte{2}, goldenRecord.bytes[1:]...)
+	g.bytes = append(g.bytes, 64, 0x20, 0x01, 0x0d, 0xb8, 0, 1, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0)    // IPv6Prefix
+	g.bytes = append(g.bytes, 56, 0x20, 0x01, 0x0d, 0xb8, 0xff, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0) // DelegatedPrefix
+	g.bytes = append(g.bytes, 16, 0x20, 0x01, 0x0d, 0xb8, 0, 1, 0, 2, 0, 0, 0, 0, 0, 0, 0, 7)    // IPv6Address
+	return g
+}()
+
+var recordCmp = cmp.Options{
+	cmp.Comparer(func(a, b netip.Addr) bool { return a == b }),
+	cmp.Comparer(func(a, b netip.Prefix) bool { return a == b }),
+}
+
 func TestRecordCodec(t *testing.T) {
-	b, err := goldenRecord.rec.Append(nil)
+	b, err := goldenRecord2.rec.Append(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff(goldenRecord.bytes, b); diff != "" {
+	if diff := cmp.Diff(goldenRecord2.bytes, b); diff != "" {
 		t.Errorf("Append (-want +got)\n%s", diff)
 	}
+	got2, err := ParseRecord(goldenRecord2.bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(goldenRecord2.rec, got2, recordCmp); diff != "" {
+		t.Errorf("ParseRecord version 2 (-want +got)\n%s", diff)
+	}
+	// A record an earlier bras spooled (version 1) still reads.
 	got, err := ParseRecord(goldenRecord.bytes)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff(goldenRecord.rec, got, cmp.Comparer(func(a, b netip.Addr) bool { return a == b })); diff != "" {
-		t.Errorf("ParseRecord (-want +got)\n%s", diff)
+	if diff := cmp.Diff(goldenRecord.rec, got, recordCmp); diff != "" {
+		t.Errorf("ParseRecord version 1 (-want +got)\n%s", diff)
 	}
 	bad := []struct {
 		name string
@@ -70,6 +101,8 @@ func TestRecordCodec(t *testing.T) {
 		{"string cut", goldenRecord.bytes[:fixedLen+8], ErrShort},
 		{"class cut", goldenRecord.bytes[:len(goldenRecord.bytes)-1], ErrShort},
 		{"trailing", append(append([]byte{}, goldenRecord.bytes...), 0), ErrMalformed},
+		{"IPv6 cut", goldenRecord2.bytes[:len(goldenRecord2.bytes)-1], ErrShort},
+		{"IPv6 prefix of 129 bits", append(append(append([]byte{2}, goldenRecord.bytes[1:]...), 129), make([]byte, 18)...), ErrMalformed},
 		{"version", append([]byte{9}, goldenRecord.bytes[1:]...), ErrMalformed},
 		{"kind", append([]byte{1, 9}, goldenRecord.bytes[2:]...), ErrMalformed},
 	}
@@ -106,7 +139,7 @@ func FuzzParseRecord(f *testing.F) {
 		if err != nil {
 			t.Fatalf("re-parse: %v", err)
 		}
-		if diff := cmp.Diff(r, r2, cmp.Comparer(func(a, b netip.Addr) bool { return a == b })); diff != "" {
+		if diff := cmp.Diff(r, r2, recordCmp); diff != "" {
 			t.Fatalf("round trip (-first +second)\n%s", diff)
 		}
 	})

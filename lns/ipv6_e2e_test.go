@@ -90,14 +90,16 @@ func waitIP6(t *testing.T, s *simSub, what string, keep func([]byte) bool) []byt
 // Advertisement with the /64 and the DNS server (RFC 4861, RFC 8106), a
 // DHCPv6 Solicit with Rapid Commit gets the delegated prefix (RFC 8415),
 // traffic from the /64 and from the delegated prefix reaches the upstream
-// host and its answers come back, and a spoofed source does not pass.
+// host and its answers come back, a spoofed source does not pass, and the
+// accounting (FreeRADIUS's detail file and PostgreSQL's radacct) records
+// the prefixes the subscriber got.
 func TestLNSDualStack(t *testing.T) {
 	users := []testenv.RadiusUser{{Name: "dual", Password: "dual-pw", Reply: []testenv.RadiusAttr{
 		{Name: "Framed-IPv6-Prefix", Value: dualLink.String()},
 		{Name: "Delegated-IPv6-Prefix", Value: dualDeleg.String()},
 		{Name: "DNS-Server-IPv6-Address", Value: "2001:db8::53"},
 	}}}
-	l := startLab(t, users)
+	l := startLabDB(t, users)
 	for _, c := range [][]string{
 		{"sysctl", "-qw", "net.ipv6.conf.all.forwarding=1"},
 		{"ip", "-6", "addr", "add", "2001:db8:20::1/64", "dev", "eth1", "nodad"},
@@ -215,5 +217,30 @@ func TestLNSDualStack(t *testing.T) {
 			t.Error("a packet from outside the session's prefixes got through and back")
 		}
 	case <-time.After(500 * time.Millisecond):
+	}
+
+	// Accounting: the Start in FreeRADIUS's detail file carries both
+	// prefixes (RFC 3162 section 2.3, RFC 4818), and radacct fills
+	// FreeRADIUS's columns for them.
+	var start string
+	deadline := time.Now().Add(10 * time.Second)
+	for start == "" && time.Now().Before(deadline) {
+		for _, r := range l.radius.AccountingRecords() {
+			if r.Get("User-Name") == "dual" && r.Get("Acct-Status-Type") == "Start" {
+				start = r.Get("Framed-IPv6-Prefix") + " " + r.Get("Delegated-IPv6-Prefix")
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if want := dualLink.String() + " " + dualDeleg.String(); start != want {
+		t.Errorf("the Start's IPv6 prefixes in FreeRADIUS's detail file: %q, want %q", start, want)
+	}
+	var row string
+	for row == "" && time.Now().Before(deadline) {
+		row = l.query(t, `SELECT framedipv6prefix::text || ' ' || delegatedipv6prefix::text FROM radacct WHERE username = 'dual'`)
+		time.Sleep(100 * time.Millisecond)
+	}
+	if want := dualLink.String() + " " + dualDeleg.String(); row != want {
+		t.Errorf("radacct framedipv6prefix, delegatedipv6prefix: %q, want %q", row, want)
 	}
 }

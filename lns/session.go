@@ -253,6 +253,9 @@ func (s *session) record(now time.Time) accounting.Record {
 		r.Username = s.user
 	}
 	r.CircuitID, r.RemoteID = accessLine(s.call.ICRQ())
+	if v := s.v6; v != nil && v.up {
+		r.IPv6Prefix, r.DelegatedPrefix, r.IPv6Address = v.link, v.delegated, v.address
+	}
 	return r
 }
 

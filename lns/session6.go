@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/bras-project/bras/aaa"
+	"github.com/bras-project/bras/accounting"
 	"github.com/bras-project/bras/internal/dhcp6"
 	"github.com/bras-project/bras/internal/ra"
 	"github.com/bras-project/bras/ppp"
@@ -82,6 +83,10 @@ func (s *session) UpIPv6(_ *ppp.Session, n ppp.IPv6Info) {
 	v.up = true
 	if v.link.IsValid() {
 		v.ra.Start(now, nil)
+	}
+	if a := s.srv.acct; a != nil && s.accounted {
+		// IPCP opened first: the Start went out without IPv6.
+		a.SessionIPv6(s.id, accounting.IPv6Info{Prefix: v.link, Delegated: v.delegated, Address: v.address})
 	}
 	s.log.Info("IPv6 up", "user", s.user, "prefix", v.link, "delegated", v.delegated, "peer", v.peer)
 	s.publish()
