@@ -24,7 +24,8 @@ var ErrBadReport = errors.New("accounting: bad report request")
 //	usage     sessions, online seconds, octets in and out per subscriber and
 //	          period (By day or month) in [From, To), optionally one User
 //	sessions  sessions online in [From, To), or with Active the open ones
-//	ip        who had address Addr at time At (abuse handling)
+//	ip        who had address Addr (IPv4, or IPv6 in a session's address,
+//	          /64 or delegated prefix) at time At (abuse handling)
 //	top       top talkers (octets in + out) in [From, To), Limit rows
 //	causes    Acct-Terminate-Cause breakdown of sessions stopped in [From, To)
 //	lac       usage per LAC (wholesale) in [From, To)
@@ -149,9 +150,17 @@ func (r *Reports) Run(ctx context.Context, name string, p ReportParams) (*table.
 			p.At = now
 		}
 		return r.query(ctx, []string{"addr", "session", "user", "calling_station", "nas_port_id", "circuit_id", "remote_id", "node", "lac", "start", "stop"},
-			`SELECT host(framed_ip), acct_session_id, username, calling_station_id, nas_port_id, circuit_id, remote_id, node, lac,
+			// An IPv6 address is found in the session's DHCPv6 address, its
+			// delegated prefix or its /64; addr then names which.
+			`SELECT CASE WHEN family($1::inet) = 4 THEN host(framed_ip)
+		WHEN framed_ipv6_address = $1::inet THEN host(framed_ipv6_address)
+		WHEN delegated_ipv6_prefix >>= $1::inet THEN delegated_ipv6_prefix::text
+		ELSE framed_ipv6_prefix::text END,
+	acct_session_id, username, calling_station_id, nas_port_id, circuit_id, remote_id, node, lac,
 	`+tsText("start_time")+`, COALESCE(`+tsText("stop_time")+`, '')
-FROM sessions WHERE framed_ip = $1::inet AND start_time <= $2 AND (stop_time IS NULL OR stop_time >= $2)
+FROM sessions WHERE (framed_ip = $1::inet OR framed_ipv6_address = $1::inet
+		OR framed_ipv6_prefix >>= $1::inet OR delegated_ipv6_prefix >>= $1::inet)
+	AND start_time <= $2 AND (stop_time IS NULL OR stop_time >= $2)
 ORDER BY start_time`, p.Addr.String(), p.At)
 	case "causes":
 		return r.query(ctx, []string{"cause", "sessions", "percent"},

@@ -142,3 +142,52 @@ func TestReportBadRequests(t *testing.T) {
 		}
 	}
 }
+
+// TestReportIPv6: bras report ip finds a dual-stack subscriber by an IPv6
+// address in its /64 or behind its router (the delegated prefix), and a
+// Stop that does not repeat the prefixes keeps them.
+func TestReportIPv6(t *testing.T) {
+	_, db := migrated(t)
+	dave := Record{Kind: Start, SessionID: "d1", Node: "lns1", Username: "dave", LAC: "lacA", CallingStationID: "02:00:00:00:00:d1",
+		Addr: netip.MustParseAddr("100.64.0.9"), Time: at("2026-04-01T06:00:00"), Started: at("2026-04-01T06:00:00"),
+		IPv6Prefix: netip.MustParsePrefix("2001:db8:1:2::/64"), DelegatedPrefix: netip.MustParsePrefix("2001:db8:ff00::/56")}
+	stop := dave
+	stop.Kind, stop.Seq, stop.Time, stop.Cause = Stop, 1, at("2026-04-01T07:00:00"), CauseUserRequest
+	stop.IPv6Prefix, stop.DelegatedPrefix = netip.Prefix{}, netip.Prefix{}
+	s := NewStore(db, "lns1")
+	if err := s.Write(context.Background(), []Record{dave}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Write(context.Background(), []Record{stop}); err != nil {
+		t.Fatal(err)
+	}
+	r := NewReports(db)
+	for _, tc := range []struct {
+		name, query string
+		want        [][]string
+	}{
+		{"in the /64", "addr=2001:db8:1:2::abcd&at=2026-04-01T06:30:00Z", [][]string{
+			{"2001:db8:1:2::/64", "d1", "dave", "02:00:00:00:00:d1", "", "", "", "lns1", "lacA", "2026-04-01T06:00:00Z", "2026-04-01T07:00:00Z"},
+		}},
+		{"behind the router", "addr=2001:db8:ff00:12::1&at=2026-04-01T06:30:00Z", [][]string{
+			{"2001:db8:ff00::/56", "d1", "dave", "02:00:00:00:00:d1", "", "", "", "lns1", "lacA", "2026-04-01T06:00:00Z", "2026-04-01T07:00:00Z"},
+		}},
+		{"after the session", "addr=2001:db8:1:2::abcd&at=2026-04-01T08:00:00Z", [][]string{}},
+		{"another prefix", "addr=2001:db8:1:3::1&at=2026-04-01T06:30:00Z", [][]string{}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			q, _ := url.ParseQuery(tc.query)
+			p, err := ParseReportParams(q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tb, err := r.Run(context.Background(), "ip", p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tc.want, tb.Rows); diff != "" {
+				t.Errorf("(-want +got)\n%s", diff)
+			}
+		})
+	}
+}
