@@ -41,11 +41,16 @@ type SessionSelector struct {
 	AcctSessionID string
 	Username      string
 	FramedIP      netip.Addr
+	// IPv6Prefix and DelegatedPrefix are Framed-IPv6-Prefix and
+	// Delegated-IPv6-Prefix (RFC 5176 section 3 names them among the
+	// session identification attributes).
+	IPv6Prefix, DelegatedPrefix netip.Prefix
 }
 
 // IsZero reports whether the selector names no session.
 func (s SessionSelector) IsZero() bool {
-	return s.AcctSessionID == "" && s.Username == "" && !s.FramedIP.IsValid()
+	return s.AcctSessionID == "" && s.Username == "" && !s.FramedIP.IsValid() &&
+		!s.IPv6Prefix.IsValid() && !s.DelegatedPrefix.IsValid()
 }
 
 // Change is what a CoA-Request asks to change; nil fields stay as they are.
@@ -108,6 +113,16 @@ func ParseDynamicRequest(code radius.Code, attrs radius.Attributes) (DynamicRequ
 				return DynamicRequest{}, bad("Framed-IP-Address", len(v))
 			}
 			r.Selector.FramedIP = netip.AddrFrom4([4]byte(v))
+		case attrFramedIPv6Prefix, attrDelegatedIPv6Prefix:
+			p, err := parseIPv6Prefix(v)
+			if err != nil {
+				return DynamicRequest{}, err
+			}
+			if avp.Type == attrFramedIPv6Prefix {
+				r.Selector.IPv6Prefix = p
+			} else {
+				r.Selector.DelegatedPrefix = p
+			}
 		case attrNASIdentifier:
 			r.NASIdentifier = string(v)
 		case attrNASIPAddress:
@@ -189,6 +204,14 @@ func (r DynamicRequest) AppendAttributes(a radius.Attributes) radius.Attributes 
 	if r.Selector.FramedIP.Is4() {
 		b := r.Selector.FramedIP.As4()
 		add(attrFramedIPAddress, b[:])
+	}
+	for _, pp := range []struct {
+		t radius.Type
+		p netip.Prefix
+	}{{attrFramedIPv6Prefix, r.Selector.IPv6Prefix}, {attrDelegatedIPv6Prefix, r.Selector.DelegatedPrefix}} {
+		if v, err := appendIPv6Prefix(nil, pp.p); err == nil {
+			add(pp.t, v)
+		}
 	}
 	if r.NASIdentifier != "" {
 		add(attrNASIdentifier, radius.Attribute(r.NASIdentifier))

@@ -421,10 +421,30 @@ func TestCoAServerRun(t *testing.T) {
 	}
 }
 
+// TestDynamicRequestIPv6Selector: a Disconnect- or CoA-Request can name a
+// session by Framed-IPv6-Prefix or Delegated-IPv6-Prefix (RFC 5176
+// section 3), in the layout of RFC 3162 section 2.3.
+func TestDynamicRequestIPv6Selector(t *testing.T) {
+	r, err := aaa.ParseDynamicRequest(radius.CodeDisconnectRequest, radius.Attributes{
+		{Type: 123, Attribute: radius.Attribute{0, 56, 0x20, 0x01, 0x0d, 0xb8, 0xff, 0x00, 0x00}},
+		{Type: 97, Attribute: radius.Attribute{0, 64, 0x20, 0x01, 0x0d, 0xb8, 0, 1, 0, 2}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Selector.DelegatedPrefix != netip.MustParsePrefix("2001:db8:ff00::/56") || r.Selector.IPv6Prefix != netip.MustParsePrefix("2001:db8:1:2::/64") || r.Selector.IsZero() {
+		t.Errorf("selector %+v", r.Selector)
+	}
+	if _, err := aaa.ParseDynamicRequest(radius.CodeDisconnectRequest, radius.Attributes{{Type: 123, Attribute: radius.Attribute{0, 64, 0x20}}}); err == nil {
+		t.Error("a Delegated-IPv6-Prefix shorter than its length was accepted")
+	}
+}
+
 func FuzzParseDynamicRequest(f *testing.F) {
 	for _, r := range []aaa.DynamicRequest{
 		{Code: radius.CodeDisconnectRequest, Selector: coaSession, NASIdentifier: "lns1", NASIPAddress: netip.MustParseAddr("192.0.2.1"), EventTime: coaNow},
 		{Code: radius.CodeCoARequest, Selector: aaa.SessionSelector{Username: "u"}, Change: aaa.Change{RateLimit: &aaa.RateLimit{DownKbps: 1, UpKbps: 2}, SessionTimeout: ptr(time.Hour), IdleTimeout: ptr(time.Minute)}, State: []byte{1}},
+		{Code: radius.CodeDisconnectRequest, Selector: aaa.SessionSelector{IPv6Prefix: netip.MustParsePrefix("2001:db8:1:2::/64"), DelegatedPrefix: netip.MustParsePrefix("2001:db8:ff00::/56")}, EventTime: coaNow},
 	} {
 		b, err := aaa.EncodeDynamicRequest(r, 1, secret)
 		if err != nil {

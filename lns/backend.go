@@ -44,6 +44,14 @@ func (s *Server) apiSession(ss *session) (api.Session, bool) {
 	if out.Started.IsZero() {
 		out.Started = v.Created
 	}
+	if v.IPv6Prefix.IsValid() {
+		p := v.IPv6Prefix
+		out.IPv6Prefix = &p
+	}
+	if v.Delegated.IsValid() {
+		p := v.Delegated
+		out.DelegatedPrefix = &p
+	}
 	if f := ss.flow.Load(); f != nil {
 		c := f.Counters()
 		out.InOctets, out.OutOctets, out.InPackets, out.OutPackets = c.InOctets, c.OutOctets, c.InPackets, c.OutPackets
@@ -118,8 +126,8 @@ func (s *Server) disconnect(ctx context.Context, ss *session, cause accounting.T
 }
 
 // select finds the sessions a CoA or Disconnect-Request names (RFC 5176
-// section 3: Acct-Session-Id, User-Name, Framed-IP-Address; all given must
-// match).
+// section 3: Acct-Session-Id, User-Name, Framed-IP-Address,
+// Framed-IPv6-Prefix, Delegated-IPv6-Prefix; all given must match).
 func (s *Server) selectSessions(sel aaa.SessionSelector) []*session {
 	var cands []*session
 	switch {
@@ -129,6 +137,16 @@ func (s *Server) selectSessions(sel aaa.SessionSelector) []*session {
 		}
 	case sel.FramedIP.IsValid():
 		if f := s.dp.Lookup(sel.FramedIP); f != nil {
+			if ss, ok := f.Owner().(*session); ok {
+				cands = []*session{ss}
+			}
+		}
+	case sel.DelegatedPrefix.IsValid() || sel.IPv6Prefix.IsValid():
+		p := sel.DelegatedPrefix
+		if !p.IsValid() {
+			p = sel.IPv6Prefix
+		}
+		if f := s.dp.v6.Lookup(p.Addr().AsSlice()); f != nil {
 			if ss, ok := f.Owner().(*session); ok {
 				cands = []*session{ss}
 			}
@@ -146,6 +164,10 @@ func (s *Server) selectSessions(sel aaa.SessionSelector) []*session {
 			continue
 		}
 		if sel.FramedIP.IsValid() && v.Addr != sel.FramedIP {
+			continue
+		}
+		if sel.IPv6Prefix.IsValid() && v.IPv6Prefix != sel.IPv6Prefix.Masked() ||
+			sel.DelegatedPrefix.IsValid() && v.Delegated != sel.DelegatedPrefix.Masked() {
 			continue
 		}
 		out = append(out, ss)

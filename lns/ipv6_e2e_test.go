@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"net"
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
@@ -92,7 +93,8 @@ func waitIP6(t *testing.T, s *simSub, what string, keep func([]byte) bool) []byt
 // traffic from the /64 and from the delegated prefix reaches the upstream
 // host and its answers come back, a spoofed source does not pass, and the
 // accounting (FreeRADIUS's detail file and PostgreSQL's radacct) records
-// the prefixes the subscriber got.
+// the prefixes the subscriber got, and a Disconnect-Request naming the
+// delegated prefix ends the session.
 func TestLNSDualStack(t *testing.T) {
 	users := []testenv.RadiusUser{{Name: "dual", Password: "dual-pw", Reply: []testenv.RadiusAttr{
 		{Name: "Framed-IPv6-Prefix", Value: dualLink.String()},
@@ -242,5 +244,24 @@ func TestLNSDualStack(t *testing.T) {
 	}
 	if want := dualLink.String() + " " + dualDeleg.String(); row != want {
 		t.Errorf("radacct framedipv6prefix, delegatedipv6prefix: %q, want %q", row, want)
+	}
+
+	// The API shows both prefixes.
+	if body := l.httpGet(t, "/api/v1/sessions", "tok"); !strings.Contains(body, `"ipv6_prefix":"`+dualLink.String()+`"`) ||
+		!strings.Contains(body, `"delegated_prefix":"`+dualDeleg.String()+`"`) {
+		t.Errorf("the API's sessions do not show the IPv6 prefixes:\n%s", body)
+	}
+
+	// A Disconnect-Request naming the delegated prefix (RFC 5176 section 3)
+	// ends the session.
+	out := l.lns.MustRun(t, "sh", "-c", "printf 'Delegated-IPv6-Prefix = "+dualDeleg.String()+"\\nEvent-Timestamp = %s\\n' \"$(date +%s)\" | radclient -x 127.0.0.1:3799 disconnect coasecret")
+	if !strings.Contains(out, "Disconnect-ACK") {
+		t.Fatalf("radclient Disconnect by Delegated-IPv6-Prefix: %s", out)
+	}
+	select {
+	case <-sub.down:
+	case <-sub.cdn:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the session named by its delegated prefix is still up 10 s after the Disconnect-ACK")
 	}
 }

@@ -119,6 +119,9 @@ type View struct {
 	Started                     time.Time
 	Rate                        aaa.RateLimit
 	SessionTimeout, IdleTimeout time.Duration
+	// IPv6Prefix and Delegated are the session's IPv6 prefixes once its
+	// IPV6CP is up.
+	IPv6Prefix, Delegated netip.Prefix
 }
 
 func (s *session) publish() {
@@ -137,6 +140,9 @@ func (s *session) publish() {
 		Rate:           s.rate,
 		SessionTimeout: s.sessionTimeout,
 		IdleTimeout:    s.idleTimeout,
+	}
+	if s.v6 != nil && s.v6.up {
+		v.IPv6Prefix, v.Delegated = s.v6.link, s.v6.delegated
 	}
 	if icrq := s.call.ICRQ(); icrq != nil {
 		if a, ok := icrq.Find(l2tp.AVPCallingNumber); ok {

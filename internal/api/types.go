@@ -72,6 +72,8 @@ type Session struct {
 	CallingStationID string        `json:"calling_station_id,omitempty"`
 	LAC              string        `json:"lac,omitempty"` // the LAC's host name, on the LNS
 	Addr             netip.Addr    `json:"addr"`
+	IPv6Prefix       *netip.Prefix `json:"ipv6_prefix,omitempty"`      // the /64 on the link (RFC 3162 Framed-IPv6-Prefix)
+	DelegatedPrefix  *netip.Prefix `json:"delegated_prefix,omitempty"` // RFC 4818
 	TunnelID         uint16        `json:"tunnel_id"`
 	SessionID        uint16        `json:"session_id"`
 	PeerTunnelID     uint16        `json:"peer_tunnel_id"`
