@@ -35,8 +35,23 @@ func ClampMSS(ip []byte, mss uint16) bool {
 	if ihl < 20 || len(ip) < ihl+20 {
 		return false
 	}
-	th := ip[ihl:]
-	if th[13]&0x02 == 0 { // SYN
+	return clampTCP(ip[ihl:], mss)
+}
+
+// ClampMSS6 is ClampMSS for an IPv6 packet (RFC 8200) whose TCP header
+// follows the fixed header directly; mss is the IPv6 clamp (the link MTU
+// minus 60: a 40-octet IPv6 header, RFC 9293 section 3.7.1). A packet with
+// extension headers in front of TCP is left alone.
+func ClampMSS6(ip []byte, mss uint16) bool {
+	if mss == 0 || len(ip) < 60 || ip[0]>>4 != 6 || ip[6] != 6 {
+		return false
+	}
+	return clampTCP(ip[40:], mss)
+}
+
+// clampTCP lowers the MSS option of the TCP SYN segment th.
+func clampTCP(th []byte, mss uint16) bool {
+	if len(th) < 20 || th[13]&0x02 == 0 { // SYN
 		return false
 	}
 	doff := int(th[12]>>4) * 4

@@ -151,5 +151,31 @@ func FuzzClampMSS(f *testing.F) {
 		if changed && valid && !tcpSumOK(c) {
 			t.Fatalf("a valid segment's checksum broke:\n% x\n% x", pkt, c)
 		}
+		c6 := bytes.Clone(pkt)
+		if !ClampMSS6(c6, mss) && !bytes.Equal(c6, pkt) {
+			t.Fatal("ClampMSS6 changed the packet but said it did not")
+		}
 	})
+}
+
+// TestClampMSS6: an IPv6 SYN whose TCP header follows the fixed header
+// is clamped; one behind an extension header (Hop-by-Hop, next header 0)
+// is left alone.
+func TestClampMSS6(t *testing.T) {
+	syn := func(next byte) []byte {
+		p := make([]byte, 64)
+		p[0], p[6] = 0x60, next
+		binary.BigEndian.PutUint16(p[4:6], 24)
+		p[40+12], p[40+13] = 6<<4, 0x02
+		p[60], p[61], p[62], p[63] = 2, 4, 0x05, 0xa0 // MSS 1440
+		return p
+	}
+	p := syn(6)
+	if !ClampMSS6(p, 1432) || binary.BigEndian.Uint16(p[62:64]) != 1432 {
+		t.Errorf("SYN not clamped: MSS %d", binary.BigEndian.Uint16(p[62:64]))
+	}
+	q := syn(0)
+	if ClampMSS6(q, 1432) || binary.BigEndian.Uint16(q[62:64]) != 1440 {
+		t.Error("a SYN behind an extension header was changed")
+	}
 }

@@ -17,6 +17,7 @@ import (
 	"encoding/binary"
 	"net/netip"
 
+	"github.com/bras-project/bras/dataplane"
 	"github.com/bras-project/bras/internal/dhcp6"
 	"github.com/bras-project/bras/internal/ra"
 	"github.com/bras-project/bras/ppp"
@@ -142,6 +143,9 @@ func (d *DataPlane) decap6(f *Flow, p, ip []byte) DropReason {
 	if !f.up.Load().Allow(now, n) {
 		return d.drop(f, DropRateLimit)
 	}
+	if d.cfg.MSS > 20 && dataplane.ClampMSS6(ip, d.cfg.MSS-20) {
+		d.mssOK.Add(1)
+	}
 	if !d.up.put(ip) {
 		return d.drop(f, DropQueueFull)
 	}
@@ -184,6 +188,11 @@ func (d *DataPlane) encap6(ip []byte) (*Flow, int, DropReason) {
 	f := d.v6.Lookup(ip[24:40])
 	if f == nil {
 		return nil, 0, d.drop(nil, DropNoSession)
+	}
+	if d.cfg.MSS > 20 && dataplane.ClampMSS6(ip[:n], d.cfg.MSS-20) {
+		// The clamp is the IPv4 one less the 20 octets IPv6's header
+		// adds (RFC 9293 section 3.7.1).
+		d.mssOK.Add(1)
 	}
 	return f, n, DropNone
 }
