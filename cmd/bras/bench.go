@@ -216,12 +216,12 @@ func printForwardXDP(w io.Writer, b *lab.XDPForwardBench, fo lab.XDPForwardOptio
 			rounds = append(rounds, fmt.Sprintf("%.0f/%.0f (%s)", x.BrasPPS, x.KernelPPS, strings.Join(cpu, " ")))
 		}
 		fmt.Fprintf(w, "%-5s %5d %12.0f %12.0f %7.2f   %s\n", r.Direction, r.Size, r.BrasPPS, r.KernelPPS, r.Ratio, strings.Join(rounds, ", "))
-		if st := r.Rounds[len(r.Rounds)-1].Stages; len(st) > 0 {
+		if st := r.Stages; len(st) > 0 {
 			var s []string
 			for _, c := range st {
 				s = append(s, fmt.Sprintf("%s %.0f", c.Program, c.NsPerPacket))
 			}
-			fmt.Fprintf(w, "%-18s ns per packet in each XDP program (last bras round): %s\n", "", strings.Join(s, ", "))
+			fmt.Fprintf(w, "%-18s ns per packet in each XDP program (one more bras run, BPF statistics on): %s\n", "", strings.Join(s, ", "))
 		}
 	}
 	for _, r := range b.Results {

@@ -47,10 +47,6 @@ type XDPRound struct {
 	// CPU is the CPU seconds the LNS and the LAC used during the bras
 	// run's measured window.
 	CPU []ProcCPU `json:"cpu"`
-	// Stages is the CPU time per packet of each XDP program in the bras
-	// run's window (the daemons' programs, the generator and the sink),
-	// from the kernel's BPF statistics.
-	Stages []StageCost `json:"stages,omitempty"`
 }
 
 // XDPForward is one direction and packet size: the medians of its rounds.
@@ -61,6 +57,11 @@ type XDPForward struct {
 	KernelPPS float64    `json:"kernel_pps"`
 	Ratio     float64    `json:"ratio"` // BrasPPS / KernelPPS
 	Rounds    []XDPRound `json:"rounds"`
+	// Stages is the CPU time per packet of each XDP program (the daemons'
+	// programs, the generator and the sink) in one more bras run after the
+	// rounds, with the kernel's BPF statistics on: they cost two clock
+	// reads per program run, so the measured rounds run without them.
+	Stages []StageCost `json:"stages,omitempty"`
 }
 
 // XDPForwardBench is what BenchForwardXDP measured.
@@ -183,11 +184,6 @@ func BenchForwardXDP(ctx context.Context, o Options, fo XDPForwardOptions) (res 
 		env.say("LAC fast path after the probes: %v", scrapeFastPath(env.NS["lac"], lacAPI))
 		env.say("LNS fast path after the probes: %v", scrapeFastPath(env.NS["lns"], lnsAPI))
 	}
-	stopStats, err := enableBPFStats()
-	if err != nil {
-		env.say("no CPU per packet of the XDP programs: kernel BPF statistics: %v", err)
-	}
-	defer stopStats()
 	procs := map[string][]int{"lns": {env.LNS.Pid()}, "lac": {env.LAC.Pid()}}
 	for d := range directions {
 		for _, size := range fo.Sizes {
@@ -201,7 +197,7 @@ func BenchForwardXDP(ctx context.Context, o Options, fo XDPForwardOptions) (res 
 				if err != nil {
 					return res, err
 				}
-				rd := XDPRound{BrasPPS: b.delivered, BrasOffered: b.offered, CPU: b.cpu, Stages: b.stages, KernelPPS: k.delivered, KernelOffered: k.offered}
+				rd := XDPRound{BrasPPS: b.delivered, BrasOffered: b.offered, CPU: b.cpu, KernelPPS: k.delivered, KernelOffered: k.offered}
 				env.say("%s %d octets round %d: bras %.0f pkt/s (offered %.0f), kernel %.0f pkt/s (offered %.0f)",
 					directions[d], size, i+1, rd.BrasPPS, rd.BrasOffered, rd.KernelPPS, rd.KernelOffered)
 				r.Rounds = append(r.Rounds, rd)
@@ -210,6 +206,13 @@ func BenchForwardXDP(ctx context.Context, o Options, fo XDPForwardOptions) (res 
 			r.KernelPPS = median(r.Rounds, func(x XDPRound) float64 { return x.KernelPPS })
 			if r.KernelPPS > 0 {
 				r.Ratio = r.BrasPPS / r.KernelPPS
+			}
+			if o.Engine != "userspace" {
+				st, err := brasPath.stageCosts(ctx, gen, d, size)
+				if err != nil {
+					env.say("no CPU per packet of the XDP programs: %v", err)
+				}
+				r.Stages = st
 			}
 			res.Results = append(res.Results, r)
 		}
@@ -322,6 +325,19 @@ func (p *xdpPath) measure(ctx context.Context, gen *xdpgen.Generator, dir, size 
 	}
 	sort.Slice(out.cpu, func(i, j int) bool { return out.cpu[i].Name > out.cpu[j].Name }) // lns, lac
 	return out, nil
+}
+
+// stageCosts runs the bras path once more for a second with the kernel's
+// BPF statistics on and returns the CPU time per packet of each XDP
+// program.
+func (p *xdpPath) stageCosts(ctx context.Context, gen *xdpgen.Generator, dir, size int) ([]StageCost, error) {
+	stop, err := enableBPFStats()
+	if err != nil {
+		return nil, err
+	}
+	defer stop()
+	r, err := p.measure(ctx, gen, dir, size, time.Second, nil)
+	return r.stages, err
 }
 
 // txPackets is the transmit packet counter of dev in n; on a veth it
