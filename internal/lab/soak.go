@@ -88,7 +88,8 @@ type SoakResult struct {
 	OrphanStops, ReplacedStops int
 	Causes                     map[string]int // Acct-Terminate-Cause of the rows
 	// Open sessions at the end, once the last subscriber hung up: in the
-	// database (stop time NULL), on the LNS's and the LAC's API.
+	// database (stop time NULL), on the LNS's and the LAC's API; -1 when
+	// they could not be read.
 	OpenDB, OpenLNS, OpenLAC int
 	Settled                  time.Duration // how long the closing took
 
@@ -134,8 +135,8 @@ func CheckSoak(r *SoakResult) []string {
 	if r.Stopless > 0 {
 		add("%d sessions seen up have no Stop in PostgreSQL", r.Stopless)
 	}
-	if r.OpenDB+r.OpenLNS+r.OpenLAC > 0 {
-		add("half-open at the end: %d sessions open in PostgreSQL, %d on the LNS, %d on the LAC", r.OpenDB, r.OpenLNS, r.OpenLAC)
+	if r.OpenDB != 0 || r.OpenLNS != 0 || r.OpenLAC != 0 {
+		add("half-open at the end (-1: could not be read): %d sessions open in PostgreSQL, %d on the LNS, %d on the LAC", r.OpenDB, r.OpenLNS, r.OpenLAC)
 	}
 	if r.Unclean > 0 {
 		add("%d subscribers were refused without a clean refusal: %v", r.Unclean, r.UncleanReasons)

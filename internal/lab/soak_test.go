@@ -115,6 +115,7 @@ func TestCheckSoak(t *testing.T) {
 		{"doubled", func(r *SoakResult) { r.Doubled = 1 }, "double"},
 		{"no stop", func(r *SoakResult) { r.Stopless = 1 }, "no Stop"},
 		{"half-open", func(r *SoakResult) { r.OpenLAC = 1 }, "half-open"},
+		{"open count unknown", func(r *SoakResult) { r.OpenLNS, r.OpenDB = -1, 1 }, "half-open"},
 		{"unclean", func(r *SoakResult) { r.Unclean = 1; r.UncleanReasons = map[string]int{"timeout": 1} }, "clean refusal"},
 		{"goroutines", func(r *SoakResult) { r.LNSGoroutines[1] = 30 + soakGoroutineSlack + 1 }, "LNS goroutines"},
 		{"rss", func(r *SoakResult) { r.LACRSS[1] = r.LACRSS[0] + soakRSSSlack + 1 }, "LAC RSS"},
