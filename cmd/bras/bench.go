@@ -16,7 +16,7 @@ import (
 )
 
 func init() {
-	register("bench", "whole-chain benchmarks in the lab: set-up rate, memory per session, forwarding vs the kernel", func(ctx context.Context, args []string) error {
+	register("bench", "whole-chain benchmarks in the lab: set-up rate, memory per session, forwarding vs the kernel, fault soak", func(ctx context.Context, args []string) error {
 		return runBench(ctx, args, os.Stdout)
 	})
 }
@@ -270,6 +270,8 @@ func printSoak(w io.Writer, r *lab.SoakResult) {
 	for _, x := range r.Examples {
 		fmt.Fprintf(w, "  %s\n", x)
 	}
-	fmt.Fprintf(w, "BENCHMARKS.md: | %d | %v | %d | %d | %d | %d | %d | %d | %d/%d | %.0f/%.0f MiB |\n", r.Subscribers, r.Duration, r.SeenUp, r.Lost, r.Doubled,
-		r.OpenDB+r.OpenLNS+r.OpenLAC, r.Unclean, r.LNSGoroutines[1]-r.LNSGoroutines[0], r.LNSRSS[0]>>20, r.LNSRSS[1]>>20, mib(r.LACRSS[0]), mib(r.LACRSS[1]))
+	fmt.Fprintf(w, "BENCHMARKS.md: | %d | %v | %d | %d | %d | %d | %d | %d | %d → %d / %d → %d | %.0f → %.0f → %.0f / %.0f → %.0f → %.0f |\n",
+		r.Subscribers, r.Duration, r.Waves, r.SeenUp, r.Lost, r.Doubled, max(r.OpenDB, 0)+max(r.OpenLNS, 0)+max(r.OpenLAC, 0), r.Unclean,
+		r.LNSGoroutines[0], r.LNSGoroutines[1], r.LACGoroutines[0], r.LACGoroutines[1],
+		mib(r.LNSRSS[0]), mib(r.LNSPeakRSS), mib(r.LNSRSS[1]), mib(r.LACRSS[0]), mib(r.LACPeakRSS), mib(r.LACRSS[1]))
 }

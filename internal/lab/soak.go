@@ -126,6 +126,12 @@ func CheckSoak(r *SoakResult) []string {
 	if r.SeenUp == 0 {
 		add("no session came up")
 	}
+	if r.LastWavesUp < r.LastWavesSize {
+		add("after the faults the last waves brought up %d of %d subscribers", r.LastWavesUp, r.LastWavesSize)
+	}
+	if r.OrphanStops == 0 {
+		add("the LNS's kill -9 hit no session up: the recovery of its sessions was not exercised")
+	}
 	if r.Lost > 0 {
 		add("%d sessions seen up have no accounting record", r.Lost)
 	}
@@ -313,6 +319,8 @@ func (s *soak) lane(ctx context.Context, k, first, n int, start time.Time, fault
 			}
 			continue
 		}
+		s.say("lane %d: wave of %d at %v: %d up, failed %v, dropped %v", k, n, w.start.Sub(start).Round(time.Second),
+			len(w.sessions), w.report.Failures, w.report.Drops)
 		s.mu.Lock()
 		s.waves = append(s.waves, w)
 		s.mu.Unlock()

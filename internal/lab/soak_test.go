@@ -100,7 +100,7 @@ func TestMatchSoak(t *testing.T) {
 // TestCheckSoak: a clean soak passes; each kind of damage is named.
 func TestCheckSoak(t *testing.T) {
 	clean := func() *SoakResult {
-		return &SoakResult{SeenUp: 10, Matched: 10, Records: 10, LNSGoroutines: [2]int{30, 35}, LACGoroutines: [2]int{20, 22},
+		return &SoakResult{SeenUp: 10, Matched: 10, Records: 10, OrphanStops: 2, LastWavesUp: 4, LastWavesSize: 4, LNSGoroutines: [2]int{30, 35}, LACGoroutines: [2]int{20, 22},
 			LNSRSS: [2]int64{20 << 20, 40 << 20}, LACRSS: [2]int64{15 << 20, 20 << 20}}
 	}
 	if p := CheckSoak(clean()); len(p) != 0 {
@@ -121,6 +121,8 @@ func TestCheckSoak(t *testing.T) {
 		{"rss", func(r *SoakResult) { r.LACRSS[1] = r.LACRSS[0] + soakRSSSlack + 1 }, "LAC RSS"},
 		{"fault", func(r *SoakResult) { r.Faults = []SoakFault{{Name: "x", Err: "no"}} }, "fault x"},
 		{"nothing up", func(r *SoakResult) { r.SeenUp = 0 }, "no session came up"},
+		{"not recovered", func(r *SoakResult) { r.LastWavesUp = 3 }, "last waves brought up 3 of 4"},
+		{"kill hit nothing", func(r *SoakResult) { r.OrphanStops = 0 }, "kill -9 hit no session"},
 	} {
 		r := clean()
 		c.break_(r)
