@@ -84,6 +84,7 @@ func runBench(ctx context.Context, args []string, stdout io.Writer) error {
 		fs.DurationVar(&so.RadiusSilent, "radius-silent", 30*time.Second, "how long FreeRADIUS stays stopped (SIGSTOP)")
 		fs.DurationVar(&so.LNSDown, "lns-down", 2*time.Second, "how long the LNS stays dead after its kill -9")
 		fs.DurationVar(&so.LinkDown, "link-down", 20*time.Second, "how long the L2TP link stays down")
+		fs.DurationVar(&so.Rest, "rest", 150*time.Second, "pause before the end state is measured (the Go runtime of an idle daemon collects every 2 min, then returns freed heap)")
 	default:
 		return fmt.Errorf("unknown benchmark %q: want setup, memory, forward or soak", what)
 	}
@@ -267,6 +268,8 @@ func printSoak(w io.Writer, r *lab.SoakResult) {
 	fmt.Fprintf(w, "goroutines before/after: LNS %d/%d, LAC %d/%d; RSS before/peak/after: LNS %.1f/%.1f/%.1f MiB, LAC %.1f/%.1f/%.1f MiB\n",
 		r.LNSGoroutines[0], r.LNSGoroutines[1], r.LACGoroutines[0], r.LACGoroutines[1],
 		mib(r.LNSRSS[0]), mib(r.LNSPeakRSS), mib(r.LNSRSS[1]), mib(r.LACRSS[0]), mib(r.LACPeakRSS), mib(r.LACRSS[1]))
+	fmt.Fprintf(w, "Go heap in use before/after: LNS %.1f/%.1f MiB, LAC %.1f/%.1f MiB\n",
+		mib(int64(r.LNSHeap[0])), mib(int64(r.LNSHeap[1])), mib(int64(r.LACHeap[0])), mib(int64(r.LACHeap[1])))
 	for _, x := range r.Examples {
 		fmt.Fprintf(w, "  %s\n", x)
 	}

@@ -46,6 +46,10 @@ type SoakOptions struct {
 	// Settle bounds the wait, once the last wave hung up, for the daemons
 	// and the database to close every session (default 60 s).
 	Settle time.Duration
+	// Rest is a pause after that, before the end state is measured: the Go
+	// runtime of an idle daemon collects every 2 minutes and only then
+	// gives the heap the churn freed back to the kernel (0: none).
+	Rest time.Duration
 }
 
 // SoakFault is one fault as it happened.
@@ -99,7 +103,11 @@ type SoakResult struct {
 	LNSGoroutines, LACGoroutines [2]int
 	LNSRSS, LACRSS               [2]int64
 	LNSPeakRSS, LACPeakRSS       int64
-	Examples                     []string // a few of the sessions lost or doubled, for the log
+	// LNSHeap and LACHeap are go_memstats_heap_inuse_bytes at the same
+	// two moments: what the Go heap holds, free or not yet collected
+	// objects' spans included, as opposed to what the kernel has mapped.
+	LNSHeap, LACHeap [2]int
+	Examples         []string // a few of the sessions lost or doubled, for the log
 }
 
 // Tolerances of the end state against the baseline: the LAC and the LNS
@@ -249,6 +257,8 @@ func (s *soak) run(ctx context.Context) error {
 	r.LACGoroutines[0] = scrapeMetric(e.NS["lac"], lacAPI, "go_goroutines")
 	r.LNSRSS[0], _ = e.LNS.RSS()
 	r.LACRSS[0], _ = e.LAC.RSS()
+	r.LNSHeap[0] = scrapeMetric(e.NS["lns"], lnsAPI, "go_memstats_heap_inuse_bytes")
+	r.LACHeap[0] = scrapeMetric(e.NS["lac"], lacAPI, "go_memstats_heap_inuse_bytes")
 	s.say("baseline: LNS %d goroutines %.1f MiB, LAC %d goroutines %.1f MiB", r.LNSGoroutines[0], mib(r.LNSRSS[0]), r.LACGoroutines[0], mib(r.LACRSS[0]))
 
 	cctx, cancel := context.WithCancel(ctx)
@@ -283,12 +293,21 @@ func (s *soak) run(ctx context.Context) error {
 	s.say("churn over after %v: %d waves, %d sessions seen up, failures %v, drops %v", time.Since(start).Round(time.Second), r.Waves, r.SeenUp, r.Failures, r.Drops)
 
 	s.settle(ctx)
+	if s.o.Rest > 0 {
+		s.say("resting %v before measuring the daemons", s.o.Rest)
+		if !sleepCtx(ctx, s.o.Rest) {
+			return ctx.Err()
+		}
+	}
+	r.LNSHeap[1] = scrapeMetric(e.NS["lns"], lnsAPI, "go_memstats_heap_inuse_bytes")
+	r.LACHeap[1] = scrapeMetric(e.NS["lac"], lacAPI, "go_memstats_heap_inuse_bytes")
 	r.LNSGoroutines[1] = scrapeMetric(e.NS["lns"], lnsAPI, "go_goroutines")
 	r.LACGoroutines[1] = scrapeMetric(e.NS["lac"], lacAPI, "go_goroutines")
 	r.LNSRSS[1], _ = s.lns.Load().RSS()
 	r.LACRSS[1], _ = e.LAC.RSS()
-	s.say("end: LNS %d goroutines %.1f MiB (peak %.1f), LAC %d goroutines %.1f MiB (peak %.1f)", r.LNSGoroutines[1], mib(r.LNSRSS[1]), mib(r.LNSPeakRSS),
-		r.LACGoroutines[1], mib(r.LACRSS[1]), mib(r.LACPeakRSS))
+	s.say("end: LNS %d goroutines RSS %.1f MiB (peak %.1f) heap %.1f MiB (%.1f before), LAC %d goroutines RSS %.1f MiB (peak %.1f) heap %.1f MiB (%.1f before)",
+		r.LNSGoroutines[1], mib(r.LNSRSS[1]), mib(r.LNSPeakRSS), mib(int64(r.LNSHeap[1])), mib(int64(r.LNSHeap[0])),
+		r.LACGoroutines[1], mib(r.LACRSS[1]), mib(r.LACPeakRSS), mib(int64(r.LACHeap[1])), mib(int64(r.LACHeap[0])))
 	// The daemons stop before the records are read, so that nothing is
 	// on its way; what was open before this is already counted.
 	e.LAC.stop()
