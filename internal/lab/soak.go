@@ -75,8 +75,8 @@ type SoakResult struct {
 	// UncleanReasons names them.
 	Unclean        int
 	UncleanReasons map[string]int
-	// LastWavesUp and LastWavesSize: the last wave of every lane, after
-	// the faults, came up this completely.
+	// LastWavesUp and LastWavesSize: the last wave of every lane, started
+	// after the last fault was undone, came up this completely.
 	LastWavesUp, LastWavesSize int
 
 	// Accounting, PostgreSQL against bras load: Records is the rows of
@@ -316,18 +316,21 @@ func (s *soak) run(ctx context.Context) error {
 }
 
 // lane churns subscribers first .. first+n-1 in waves until the soak's
-// duration is over and the faults are done.
+// duration is over and one wave has run after the last fault.
 func (s *soak) lane(ctx context.Context, k, first, n int, start time.Time, faultsDone <-chan struct{}) {
 	// Stagger the lanes so that one connects while another is up.
 	if !sleepCtx(ctx, time.Duration(k)*s.o.WaveHold/time.Duration(s.o.Lanes)) {
 		return
 	}
+	recovered := false // a wave started after the last fault
 	for ctx.Err() == nil {
+		if recovered && time.Since(start) >= s.o.Duration {
+			return
+		}
+		afterFaults := false
 		select {
 		case <-faultsDone:
-			if time.Since(start) >= s.o.Duration {
-				return
-			}
+			afterFaults = true
 		default:
 		}
 		w, err := s.wave(ctx, k, first, n)
@@ -343,6 +346,7 @@ func (s *soak) lane(ctx context.Context, k, first, n int, start time.Time, fault
 		s.mu.Lock()
 		s.waves = append(s.waves, w)
 		s.mu.Unlock()
+		recovered = recovered || afterFaults
 	}
 }
 
