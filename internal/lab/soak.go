@@ -178,11 +178,12 @@ func mib(b int64) float64 { return float64(b) / (1 << 20) }
 // was refused the protocols' way: a PADT or a PADS error (RFC 2516
 // section 5), an LCP Terminate (RFC 1661 section 5.5), a PAP or CHAP
 // failure (RFC 1334, RFC 1994), the link taken away (CDN → PADT). A
-// timeout or a negotiation that ran out of Configure-Requests is a hang.
-// "stopped" is the soak's own hang-up of a set-up still under way.
+// timeout or a negotiation that ran out of Configure-Requests is a hang,
+// and so is "stopped": a set-up still under way when the soak gave up
+// waiting for its wave.
 func cleanRefusal(reason string) bool {
 	switch reason {
-	case "padt", "refused", "auth-failed", "peer-terminate", "lower-down", "stopped":
+	case "padt", "refused", "auth-failed", "peer-terminate", "lower-down":
 		return true
 	}
 	return false
@@ -193,6 +194,7 @@ func cleanRefusal(reason string) bool {
 type soakWave struct {
 	lane, first, n int
 	start, end     time.Time
+	canceled       bool // the soak ended while the wave was setting up
 	sessions       []load.SessionInfo
 	report         *load.Report
 }
@@ -379,6 +381,7 @@ func (s *soak) wave(ctx context.Context, lane, first, n int) (soakWave, error) {
 		sleepCtx(ctx, s.o.WaveHold)
 	case <-setup.C:
 	case <-ctx.Done():
+		w.canceled = true
 	}
 	l.Stop()
 	w.end = time.Now()
@@ -510,6 +513,9 @@ func (s *soak) tally() {
 	for _, w := range s.waves {
 		r.SeenUp += len(w.sessions)
 		for k, v := range w.report.Failures {
+			if k == "stopped" && w.canceled {
+				continue // the soak's own end, not a refusal
+			}
 			r.Failures[k] += v
 			if !cleanRefusal(k) {
 				r.Unclean += v

@@ -135,11 +135,36 @@ func TestCheckSoak(t *testing.T) {
 
 func TestCleanRefusal(t *testing.T) {
 	for reason, want := range map[string]bool{
-		"padt": true, "refused": true, "auth-failed": true, "peer-terminate": true, "lower-down": true, "stopped": true,
-		"timeout": false, "negotiation-failed": false, "no-offer": false, "discovery-error": false, "echo-timeout": false,
+		"padt": true, "refused": true, "auth-failed": true, "peer-terminate": true, "lower-down": true,
+		"stopped": false, "timeout": false, "negotiation-failed": false, "no-offer": false, "discovery-error": false, "echo-timeout": false,
 	} {
 		if got := cleanRefusal(reason); got != want {
 			t.Errorf("cleanRefusal(%q) = %v, want %v", reason, got, want)
 		}
+	}
+}
+
+// TestTallySoak: set-ups cut off because their wave waited past bras
+// load's set-up timeout are hangs; those cut off because the soak ended are
+// not counted at all; the last wave of each lane is the latest one.
+func TestTallySoak(t *testing.T) {
+	t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	rep := func(failures map[string]int) *load.Report { return &load.Report{Failures: failures} }
+	s := &soak{res: &SoakResult{Failures: map[string]int{}, Drops: map[string]int{}, UncleanReasons: map[string]int{}}, waves: []soakWave{
+		{lane: 0, n: 3, start: t0, report: rep(map[string]int{"stopped": 2, "auth-failed": 1})},
+		{lane: 0, n: 3, start: t0.Add(time.Minute), canceled: true, report: rep(map[string]int{"stopped": 3})},
+		{lane: 1, n: 3, start: t0.Add(time.Second), report: rep(map[string]int{"timeout": 1}),
+			sessions: []load.SessionInfo{{Username: "a"}, {Username: "b"}}},
+	}}
+	s.tally()
+	r := s.res
+	if r.Unclean != 3 || r.UncleanReasons["stopped"] != 2 || r.UncleanReasons["timeout"] != 1 {
+		t.Errorf("unclean %d %v, want 3: stopped 2, timeout 1", r.Unclean, r.UncleanReasons)
+	}
+	if r.Failures["auth-failed"] != 1 || r.Failures["stopped"] != 2 {
+		t.Errorf("failures %v, want auth-failed 1, stopped 2", r.Failures)
+	}
+	if r.LastWavesUp != 2 || r.LastWavesSize != 6 || r.SeenUp != 2 || r.Waves != 3 {
+		t.Errorf("last waves %d of %d, seen up %d, waves %d; want 2 of 6, 2, 3", r.LastWavesUp, r.LastWavesSize, r.SeenUp, r.Waves)
 	}
 }
