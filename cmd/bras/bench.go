@@ -16,14 +16,14 @@ import (
 )
 
 func init() {
-	register("bench", "whole-chain benchmarks in the lab: set-up rate, memory per session, forwarding vs the kernel", func(ctx context.Context, args []string) error {
+	register("bench", "whole-chain benchmarks in the lab: set-up rate, memory per session, forwarding vs the kernel, fault soak", func(ctx context.Context, args []string) error {
 		return runBench(ctx, args, os.Stdout)
 	})
 }
 
 func runBench(ctx context.Context, args []string, stdout io.Writer) error {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "-help" || args[0] == "help" {
-		fmt.Fprint(os.Stderr, `usage: bras bench setup|memory|forward [flags]   (bras bench <what> -h for the flags)
+		fmt.Fprint(os.Stderr, `usage: bras bench setup|memory|forward|soak [flags]   (bras bench <what> -h for the flags)
 
   setup    bring N subscribers up through LAC and LNS with FreeRADIUS and PostgreSQL:
            sessions/s, p50/p99 PADI → IPCP up, CPU per process
@@ -32,6 +32,10 @@ func runBench(ctx context.Context, args []string, stdout io.Writer) error {
            back) next to plain kernel routing over the same number of hops, with a
            NIC-like generator (BPF_PROG_TEST_RUN live frames) and an XDP sink;
            -iperf: iperf3 over a bras load TUN session instead
+  soak     N subscribers churning (connect, traffic, hang up) for -d while PostgreSQL
+           stops, FreeRADIUS goes silent, the LNS is killed (-9) and started again
+           and the L2TP link goes down: accounting lost and doubled, sessions left
+           half-open, goroutines and RSS against the baseline, unclean refusals
 `)
 		return errors.New("no benchmark named")
 	}
@@ -49,6 +53,7 @@ func runBench(ctx context.Context, args []string, stdout io.Writer) error {
 		iperf    bool
 		rounds   int
 		asJSON   bool
+		so       lab.SoakOptions
 	)
 	fs.StringVar(&o.Mode, "mode", "proxy", "LAC mode: proxy or transparent")
 	fs.BoolVar(&o.Keep, "keep-logs", false, "keep the daemons' logs")
@@ -68,8 +73,20 @@ func runBench(ctx context.Context, args []string, stdout io.Writer) error {
 		fs.BoolVar(&asJSON, "json", false, "print one JSON object instead of the table")
 		fs.BoolVar(&iperf, "iperf", false, "run the iperf3 benchmark over a bras load TUN session instead (application-level figure)")
 		fs.BoolVar(&reverse, "reverse", true, "with -iperf: also measure downstream (iperf3 -R)")
+	case "soak":
+		fs.IntVar(&o.Subscribers, "n", 10000, "subscribers, all lanes together")
+		fs.DurationVar(&so.Duration, "d", 10*time.Minute, "how long the subscribers churn; the faults take the first part")
+		fs.IntVar(&so.Lanes, "lanes", 2, "groups of subscribers that churn in turn")
+		fs.DurationVar(&so.WaveHold, "hold", 10*time.Second, "how long each wave stays up once its set-ups are done")
+		fs.Float64Var(&o.Rate, "rate", 0, "set-ups per second of each lane (0: as fast as the in-flight cap allows)")
+		fs.Float64Var(&o.TrafficPPS, "traffic-pps", 1, "probes per second per session")
+		fs.DurationVar(&so.PGDown, "pg-down", 60*time.Second, "how long PostgreSQL stays stopped")
+		fs.DurationVar(&so.RadiusSilent, "radius-silent", 30*time.Second, "how long FreeRADIUS stays stopped (SIGSTOP)")
+		fs.DurationVar(&so.LNSDown, "lns-down", 2*time.Second, "how long the LNS stays dead after its kill -9")
+		fs.DurationVar(&so.LinkDown, "link-down", 20*time.Second, "how long the L2TP link stays down")
+		fs.DurationVar(&so.Rest, "rest", 150*time.Second, "pause before the end state is measured (the Go runtime of an idle daemon collects every 2 min, then returns freed heap)")
 	default:
-		return fmt.Errorf("unknown benchmark %q: want setup, memory or forward", what)
+		return fmt.Errorf("unknown benchmark %q: want setup, memory, forward or soak", what)
 	}
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -101,6 +118,19 @@ func runBench(ctx context.Context, args []string, stdout io.Writer) error {
 		fmt.Fprintln(stdout, machine)
 	}
 	switch what {
+	case "soak":
+		so.Options = o
+		r, err := lab.Soak(ctx, so)
+		if r != nil {
+			printSoak(stdout, r)
+		}
+		if err != nil {
+			return err
+		}
+		if p := lab.CheckSoak(r); len(p) > 0 {
+			return fmt.Errorf("soak: %s", strings.Join(p, "; "))
+		}
+		return nil
 	case "setup", "memory":
 		b, err := lab.BenchSessions(ctx, o, inflight, hold)
 		if err != nil {
@@ -230,3 +260,28 @@ func printForwardXDP(w io.Writer, b *lab.XDPForwardBench, fo lab.XDPForwardOptio
 }
 
 func mib(b int64) float64 { return float64(b) / (1 << 20) }
+
+func printSoak(w io.Writer, r *lab.SoakResult) {
+	fmt.Fprintf(w, "%d subscribers in %d lanes churning for %v: %d waves, %d sessions seen up; last waves %d of %d up\n",
+		r.Subscribers, r.Lanes, r.Duration, r.Waves, r.SeenUp, r.LastWavesUp, r.LastWavesSize)
+	for _, f := range r.Faults {
+		fmt.Fprintf(w, "  fault at %v (took %v): %s %s\n", f.At.Round(time.Second), f.Took.Round(time.Second), f.Name, f.Err)
+	}
+	fmt.Fprintf(w, "set-ups failed %v (not a clean refusal: %d %v); sessions dropped %v\n", r.Failures, r.Unclean, r.UncleanReasons, r.Drops)
+	fmt.Fprintf(w, "accounting: %d rows; of %d seen up %d matched, %d lost, %d doubled, %d without Stop; %d rows of set-ups bras load did not see up; %d closed by the restarted LNS (NAS-Reboot), %d with their real Stop later\n",
+		r.Records, r.SeenUp, r.Matched, r.Lost, r.Doubled, r.Stopless, r.Unseen, r.OrphanStops, r.ReplacedStops)
+	fmt.Fprintf(w, "causes: %s\n", lab.SoakCauses(r))
+	fmt.Fprintf(w, "half-open after %v: PostgreSQL %d, LNS %d, LAC %d\n", r.Settled.Round(time.Second), r.OpenDB, r.OpenLNS, r.OpenLAC)
+	fmt.Fprintf(w, "goroutines before/after: LNS %d/%d, LAC %d/%d; RSS before/peak/after: LNS %.1f/%.1f/%.1f MiB, LAC %.1f/%.1f/%.1f MiB\n",
+		r.LNSGoroutines[0], r.LNSGoroutines[1], r.LACGoroutines[0], r.LACGoroutines[1],
+		mib(r.LNSRSS[0]), mib(r.LNSPeakRSS), mib(r.LNSRSS[1]), mib(r.LACRSS[0]), mib(r.LACPeakRSS), mib(r.LACRSS[1]))
+	fmt.Fprintf(w, "Go heap in use before/after: LNS %.1f/%.1f MiB, LAC %.1f/%.1f MiB\n",
+		mib(int64(r.LNSHeap[0])), mib(int64(r.LNSHeap[1])), mib(int64(r.LACHeap[0])), mib(int64(r.LACHeap[1])))
+	for _, x := range r.Examples {
+		fmt.Fprintf(w, "  %s\n", x)
+	}
+	fmt.Fprintf(w, "BENCHMARKS.md: | %d | %v | %d | %d | %d | %d | %d | %d | %d → %d / %d → %d | %.0f → %.0f → %.0f / %.0f → %.0f → %.0f |\n",
+		r.Subscribers, r.Duration, r.Waves, r.SeenUp, r.Lost, r.Doubled, max(r.OpenDB, 0)+max(r.OpenLNS, 0)+max(r.OpenLAC, 0), r.Unclean,
+		r.LNSGoroutines[0], r.LNSGoroutines[1], r.LACGoroutines[0], r.LACGoroutines[1],
+		mib(r.LNSRSS[0]), mib(r.LNSPeakRSS), mib(r.LNSRSS[1]), mib(r.LACRSS[0]), mib(r.LACPeakRSS), mib(r.LACRSS[1]))
+}

@@ -94,6 +94,8 @@ type Env struct {
 	NS       map[string]*netlab.Netns // sub, lac, lns, upstream
 	DSN      string                   // the accounting database
 	LNS, LAC *Proc
+	PG       *pglab.Cluster // the accounting database's server
+	Radius   *Proc          // FreeRADIUS in namespace lns
 	say      func(format string, a ...any)
 	cleanups []func()
 }
@@ -211,6 +213,7 @@ func (e *Env) setup(ctx context.Context) error {
 		return err
 	}
 	e.cleanups = append(e.cleanups, func() { pg.Destroy() })
+	e.PG = pg
 	dsn, err := pg.CreateDatabase(ctx, "bras")
 	e.DSN = dsn
 	if err != nil {
@@ -242,6 +245,7 @@ func (e *Env) setup(ctx context.Context) error {
 		return err
 	}
 	e.cleanups = append(e.cleanups, rad.stop)
+	e.Radius = rad
 	if err := ns["lns"].Do(func() error {
 		pctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 		defer cancel()
@@ -263,12 +267,7 @@ func (e *Env) setup(ctx context.Context) error {
 	if err := os.WriteFile(lnsConf, []byte(fmt.Sprintf(lnsConfig, dsn, filepath.Join(dir, "spool"))+dataplaneSection(o.Engine, "eth0", "eth1")), 0o600); err != nil {
 		return err
 	}
-	e.LNS, err = start(ctx, dir, "lns", exec.Command("ip", "netns", "exec", ns["lns"].Name, o.Bras, "lns", "-config", lnsConf))
-	if err != nil {
-		return err
-	}
-	e.cleanups = append(e.cleanups, e.LNS.stop)
-	if err := e.LNS.waitLog(ctx, "LNS running", 15*time.Second); err != nil {
+	if err := e.startLNS(ctx, "lns"); err != nil {
 		return err
 	}
 	say("LNS running in lns (L2TP on 10.255.1.2:1701, API on 127.0.0.1:8080 there), logs %s", e.LNS.log)
@@ -295,6 +294,19 @@ func (e *Env) setup(ctx context.Context) error {
 	e.cleanups = append(e.cleanups, echo.stop)
 	say("UDP echo server on upstream %s", upstreamUDP)
 	return nil
+}
+
+// startLNS starts the LNS of the lab's configuration (written by setup)
+// in namespace lns, its output in name.log, and waits until it runs.
+func (e *Env) startLNS(ctx context.Context, name string) error {
+	conf := filepath.Join(e.Dir, "lns.conf")
+	p, err := start(ctx, e.Dir, name, exec.Command("ip", "netns", "exec", e.NS["lns"].Name, e.Opts.Bras, "lns", "-config", conf))
+	if err != nil {
+		return err
+	}
+	e.LNS = p
+	e.cleanups = append(e.cleanups, p.stop)
+	return p.waitLog(ctx, "LNS running", 15*time.Second)
 }
 
 // Run runs the lab. It returns when everything it made is gone again.
