@@ -503,12 +503,29 @@ func (a *Accountant) flush() bool {
 			continue
 		}
 		a.spooled.Add(uint64(len(recs)))
-		a.pending[name] = recs[:0]
+		a.pending[name] = reuse(recs)
 	}
 	if ok {
 		a.lastSpoolErr.Store(nil)
 	}
 	return ok
+}
+
+// keepRecords is the most records a buffer keeps for reuse after a
+// burst: a tunnel that goes down ends thousands of sessions at once, and
+// an array of their Stops kept forever holds memory the daemon would not
+// get back otherwise.
+const keepRecords = 1024
+
+// reuse empties recs for the next batch: the records it held are cleared
+// (so their strings can be collected), and the array of a burst larger
+// than keepRecords is let go.
+func reuse(recs []Record) []Record {
+	if cap(recs) > keepRecords {
+		return nil
+	}
+	clear(recs)
+	return recs[:0]
 }
 
 func (a *Accountant) deliver(ctx context.Context, name string, sink Sink, sp *Spool) error {

@@ -302,3 +302,22 @@ func TestWaitReplayed(t *testing.T) {
 		t.Errorf("%d records replayed before WaitReplayed returned, want 50", got)
 	}
 }
+
+// TestReuseAfterBurst: after a burst (a tunnel's worth of Stops) the
+// pending buffer is let go rather than kept at the burst's size, and a
+// small one is kept with its records cleared, so the memory of ended
+// sessions goes back.
+func TestReuseAfterBurst(t *testing.T) {
+	big := make([]Record, 5000)
+	for i := range big {
+		big[i] = Record{SessionID: "s", Username: "u"}
+	}
+	if got := reuse(big); cap(got) != 0 {
+		t.Errorf("after a burst of 5000 the buffer keeps room for %d", cap(got))
+	}
+	small := []Record{{SessionID: "s"}, {SessionID: "t"}}
+	got := reuse(small)
+	if len(got) != 0 || cap(got) != 2 || small[0].SessionID != "" || small[1].SessionID != "" {
+		t.Errorf("a small buffer: len %d cap %d, records %q %q; want emptied, kept, cleared", len(got), cap(got), small[0].SessionID, small[1].SessionID)
+	}
+}

@@ -178,6 +178,9 @@ func nextFrame(b []byte) (int, []byte, error) {
 
 // Append writes recs durably (one write, one fsync) or not at all: on an
 // error the segment is cut back and the caller still owns the records.
+// keepBuffer is the largest write buffer a spool keeps between appends.
+const keepBuffer = 1 << 20
+
 func (s *Spool) Append(recs []Record) error {
 	if len(recs) == 0 {
 		return nil
@@ -205,6 +208,9 @@ func (s *Spool) Append(recs []Record) error {
 		binary.BigEndian.PutUint32(b[start+4:], crc32.Checksum(p, castagnoli))
 	}
 	s.buf = b
+	if cap(b) > keepBuffer {
+		s.buf = nil // a burst's buffer is not kept (see keepRecords)
+	}
 	_, err := s.w.WriteAt(b, s.wsize)
 	if err == nil && !s.nosync {
 		err = s.w.Sync()
