@@ -608,6 +608,14 @@ func (d *DataPlane) Decap(f *Flow, payload []byte) DropReason {
 	if src := binary.BigEndian.Uint32(ip[12:16]); src == 0 || (src != f.addr.Load() && !f.routedFrom(src)) {
 		return d.drop(f, DropSpoof)
 	}
+	return d.queueUp(f, ip, false)
+}
+
+// queueUp forwards an upstream IP packet (IPv6 when v6) of f that passed
+// its checks: within the MTU, within the session's rate, MSS clamped, onto
+// the TUN writers' queue, counted.
+func (d *DataPlane) queueUp(f *Flow, ip []byte, v6 bool) DropReason {
+	n := len(ip)
 	if n > d.cfg.MTU {
 		return d.drop(f, DropMalformed)
 	}
@@ -615,7 +623,7 @@ func (d *DataPlane) Decap(f *Flow, payload []byte) DropReason {
 	if !f.up.Load().Allow(now, n) {
 		return d.drop(f, DropRateLimit)
 	}
-	if d.cfg.MSS != 0 && dataplane.ClampMSS(ip, d.cfg.MSS) {
+	if v6 && d.clampMSS6(ip) || !v6 && d.cfg.MSS != 0 && dataplane.ClampMSS(ip, d.cfg.MSS) {
 		d.mssOK.Add(1)
 	}
 	if !d.up.put(ip) {

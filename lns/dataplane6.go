@@ -136,23 +136,13 @@ func (d *DataPlane) decap6(f *Flow, p, ip []byte) DropReason {
 	if !f.from6(ip[8:24]) {
 		return d.drop(f, DropSpoof)
 	}
-	if n > d.cfg.MTU {
-		return d.drop(f, DropMalformed)
-	}
-	now := d.clock()
-	if !f.up.Load().Allow(now, n) {
-		return d.drop(f, DropRateLimit)
-	}
-	if d.cfg.MSS > 20 && dataplane.ClampMSS6(ip, d.cfg.MSS-20) {
-		d.mssOK.Add(1)
-	}
-	if !d.up.put(ip) {
-		return d.drop(f, DropQueueFull)
-	}
-	f.inPackets.Add(1)
-	f.inOctets.Add(uint64(n))
-	f.lastIn.Store(now)
-	return DropNone
+	return d.queueUp(f, ip, true)
+}
+
+// clampMSS6 clamps a TCP SYN over IPv6 to the IPv4 clamp less the 20
+// octets IPv6's header adds (RFC 9293 section 3.7.1).
+func (d *DataPlane) clampMSS6(ip []byte) bool {
+	return d.cfg.MSS > 20 && dataplane.ClampMSS6(ip, d.cfg.MSS-20)
 }
 
 // dpDstLinkScope reports whether an IPv6 packet is for the link only: a
@@ -189,9 +179,7 @@ func (d *DataPlane) encap6(ip []byte) (*Flow, int, DropReason) {
 	if f == nil {
 		return nil, 0, d.drop(nil, DropNoSession)
 	}
-	if d.cfg.MSS > 20 && dataplane.ClampMSS6(ip[:n], d.cfg.MSS-20) {
-		// The clamp is the IPv4 one less the 20 octets IPv6's header
-		// adds (RFC 9293 section 3.7.1).
+	if d.clampMSS6(ip[:n]) {
 		d.mssOK.Add(1)
 	}
 	return f, n, DropNone
