@@ -244,10 +244,24 @@ realms = lab
 
 	t.Run("tunnel chosen by RADIUS Tunnel-* attributes", func(t *testing.T) {
 		r := runLoad(t, "viaradius", 0, 3, 3*time.Second, func() {
-			for _, line := range waitSessions(t, "lnsb", 3) {
-				if !strings.Contains(line, ",100.65.") {
-					t.Errorf("lnsb session without an lnsb address: %s", line)
+			// A session is listed from its call on, before IPCP gives it
+			// its address: wait for the addresses too.
+			deadline := time.Now().Add(20 * time.Second)
+			for {
+				lines := waitSessions(t, "lnsb", 3)
+				var bad []string
+				for _, line := range lines {
+					if !strings.Contains(line, ",100.65.") {
+						bad = append(bad, line)
+					}
 				}
+				if len(bad) == 0 {
+					return
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("lnsb sessions without an lnsb address: %v", bad)
+				}
+				time.Sleep(200 * time.Millisecond)
 			}
 		})
 		if r.Up != 3 {
