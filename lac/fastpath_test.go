@@ -2,11 +2,9 @@ package lac
 
 import (
 	"bytes"
-	"errors"
+	"io"
 	"log/slog"
 	"net"
-	"strings"
-	"syscall"
 	"testing"
 
 	"github.com/bras-project/bras/dataplane"
@@ -25,45 +23,11 @@ func TestAutoFallsBackWithoutBPF(t *testing.T) {
 	local := &net.UDPAddr{IP: net.IPv4(192, 0, 2, 1), Port: 1701}
 	var logs bytes.Buffer
 	log := slog.New(slog.NewTextHandler(&logs, nil))
-
-	err := ns.Do(func() error {
-		return testenv.WithoutBPF(func() error {
-			p, err := openFastPath(cfg("auto"), log, local)
-			if p != nil {
-				p.Close()
-				return errors.New("engine = auto: the fast path loaded without CAP_BPF")
-			}
-			if err != nil {
-				return err
-			}
-			p, err = openFastPath(cfg("xdp"), log, local)
-			if p != nil {
-				p.Close()
-			}
-			if !errors.Is(err, syscall.EPERM) {
-				return errors.New("engine = xdp without CAP_BPF: want an EPERM error")
-			}
-			return nil
-		})
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := logs.String(); !strings.Contains(got, "forwarding engine: userspace") || !strings.Contains(got, "operation not permitted") {
-		t.Errorf("the fallback's log line does not say why:\n%s", got)
-	}
-
-	err = ns.Do(func() error {
-		p, err := openFastPath(cfg("auto"), log, local)
-		if err != nil {
-			return err
-		}
+	testenv.CheckFallback(t, ns, &logs, func(engine string) (io.Closer, error) {
+		p, err := openFastPath(cfg(engine), log, local)
 		if p == nil {
-			return errors.New("engine = auto with CAP_BPF: no fast path:\n" + logs.String())
+			return nil, err // no typed nil in the interface
 		}
-		return p.Close()
+		return p, err
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 }

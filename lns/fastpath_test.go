@@ -2,12 +2,9 @@ package lns
 
 import (
 	"bytes"
-	"errors"
-	"fmt"
+	"io"
 	"log/slog"
 	"net/netip"
-	"strings"
-	"syscall"
 	"testing"
 
 	"github.com/bras-project/bras/dataplane"
@@ -30,48 +27,11 @@ func TestAutoFallsBackWithoutBPF(t *testing.T) {
 	}
 	var logs bytes.Buffer
 	log := slog.New(slog.NewTextHandler(&logs, nil))
-
-	err := ns.Do(func() error {
-		return testenv.WithoutBPF(func() error {
-			p, err := openFastPath(cfg("auto"), log)
-			if p != nil {
-				p.Close()
-				return errors.New("engine = auto: the fast path loaded without CAP_BPF")
-			}
-			if err != nil {
-				return err
-			}
-			p, err = openFastPath(cfg("xdp"), log)
-			if p != nil {
-				p.Close()
-			}
-			if !errors.Is(err, syscall.EPERM) {
-				return fmt.Errorf("engine = xdp without CAP_BPF: %v, want an EPERM error", err)
-			}
-			return nil
-		})
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := logs.String(); !strings.Contains(got, "forwarding engine: userspace") || !strings.Contains(got, "operation not permitted") {
-		t.Errorf("the fallback's log line does not say why:\n%s", got)
-	}
-	if out := ns.MustRun(t, "ip", "link", "show", "fb-a"); strings.Contains(out, "xdp") {
-		t.Errorf("fb-a has a program after the refusals:\n%s", out)
-	}
-
-	err = ns.Do(func() error {
-		p, err := openFastPath(cfg("auto"), log)
-		if err != nil {
-			return err
-		}
+	testenv.CheckFallback(t, ns, &logs, func(engine string) (io.Closer, error) {
+		p, err := openFastPath(cfg(engine), log)
 		if p == nil {
-			return errors.New("engine = auto with CAP_BPF: no fast path:\n" + logs.String())
+			return nil, err // no typed nil in the interface
 		}
-		return p.Close()
+		return p, err
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 }

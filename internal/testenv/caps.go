@@ -1,8 +1,12 @@
 package testenv
 
 import (
+	"errors"
 	"fmt"
+	"io"
 	"runtime"
+	"strings"
+	"syscall"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -63,4 +67,53 @@ func NewVethNetns(t testing.TB, prefix, a, b string) *Netns {
 		ns.MustRun(t, c[0], c[1:]...)
 	}
 	return ns
+}
+
+// CheckFallback checks, in ns, how a daemon's fast path falls back where
+// the kernel refuses BPF (a thread without CAP_BPF): engine = auto opens
+// no fast path and logs why, engine = xdp fails with EPERM, and with the
+// capabilities engine = auto opens it. open opens the daemon's fast path
+// for an engine, returning nil for the user-space engine; logs is where
+// it logs.
+func CheckFallback(t testing.TB, ns *Netns, logs fmt.Stringer, open func(engine string) (io.Closer, error)) {
+	t.Helper()
+	err := ns.Do(func() error {
+		return WithoutBPF(func() error {
+			p, err := open("auto")
+			if p != nil {
+				p.Close()
+				return errors.New("engine = auto: the fast path loaded without CAP_BPF")
+			}
+			if err != nil {
+				return err
+			}
+			p, err = open("xdp")
+			if p != nil {
+				p.Close()
+			}
+			if !errors.Is(err, syscall.EPERM) {
+				return fmt.Errorf("engine = xdp without CAP_BPF: %v, want an EPERM error", err)
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := logs.String(); !strings.Contains(got, "forwarding engine: userspace") || !strings.Contains(got, "operation not permitted") {
+		t.Errorf("the fallback's log line does not say why:\n%s", got)
+	}
+	err = ns.Do(func() error {
+		p, err := open("auto")
+		if err != nil {
+			return err
+		}
+		if p == nil {
+			return errors.New("engine = auto with CAP_BPF: no fast path:\n" + logs.String())
+		}
+		return p.Close()
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 }
