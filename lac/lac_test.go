@@ -3,6 +3,7 @@ package lac
 import (
 	"context"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -173,8 +174,23 @@ func TestPADTBeforeTheCall(t *testing.T) {
 	}
 }
 
+// runGoroutines counts the goroutines running a shard's loop and a worker,
+// by their stacks: other tests' goroutines ending meanwhile do not count.
+func runGoroutines() (shards, workers int) {
+	buf := make([]byte, 1<<20)
+	for {
+		n := runtime.Stack(buf, true)
+		if n < len(buf) {
+			buf = buf[:n]
+			break
+		}
+		buf = make([]byte, 2*len(buf))
+	}
+	st := string(buf)
+	return strings.Count(st, "lac.(*shard).run("), strings.Count(st, "lac.(*LAC).worker(")
+}
+
 func TestRunStopsItsGoroutines(t *testing.T) {
-	before := runtime.NumGoroutine()
 	l, err := New(Config{Shards: 3, Workers: 5})
 	if err != nil {
 		t.Fatal(err)
@@ -182,11 +198,16 @@ func TestRunStopsItsGoroutines(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- l.Run(ctx) }()
-	// Generous waits: under -race on a loaded machine goroutines start late.
-	within(t, 10*time.Second, "the shards and workers to start", func() bool { return runtime.NumGoroutine() >= before+9 })
+	within(t, 10*time.Second, "the shards and workers to start", func() bool {
+		sh, w := runGoroutines()
+		return sh == 3 && w == 5
+	})
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
-	within(t, 10*time.Second, "every goroutine of Run to end", func() bool { return runtime.NumGoroutine() <= before })
+	// Run returned: every goroutine it started is gone.
+	if sh, w := runGoroutines(); sh != 0 || w != 0 {
+		t.Errorf("after Run returned: %d shard loops and %d workers still running", sh, w)
+	}
 }

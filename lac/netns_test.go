@@ -813,7 +813,10 @@ func TestNetnsLACLostTunnel(t *testing.T) {
 	routes, _ := NewRoutes([]Route{{Default: true, LNS: []LNS{liveLNS}}})
 	l := newLabWithoutLAC(t)
 	l.sendData = true // this lab's upstream goes through l2tp's SendData
-	l.startLAC(Config{Routes: routes, Tunnel: l2tp.TunnelOptions{
+	// The tunnel gives up fast so that its loss is seen at once; a short
+	// hold-down keeps a set-up that gives up as fast (a loaded machine,
+	// -race) from holding the only LNS down for the default minute.
+	l.startLAC(Config{Routes: routes, HoldDown: 500 * time.Millisecond, Tunnel: l2tp.TunnelOptions{
 		HelloInterval: 300 * time.Millisecond, RetransmitInitial: 200 * time.Millisecond, MaxRetries: 2}},
 		AccessConfig{Mode: ModeTransparent})
 	var subs []*subscriber
