@@ -23,11 +23,14 @@ func TestAutoFallsBackWithoutBPF(t *testing.T) {
 	local := &net.UDPAddr{IP: net.IPv4(192, 0, 2, 1), Port: 1701}
 	var logs bytes.Buffer
 	log := slog.New(slog.NewTextHandler(&logs, nil))
-	testenv.CheckFallback(t, ns, &logs, func(engine string) (io.Closer, error) {
+	err := testenv.CheckFallback(ns, &logs, func(engine string) (io.Closer, error) {
 		p, err := openFastPath(cfg(engine), log, local)
 		if p == nil {
 			return nil, err // no typed nil in the interface
 		}
 		return p, err
 	})
+	if err != nil {
+		t.Fatal(err)
+	}
 }

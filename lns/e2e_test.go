@@ -47,6 +47,14 @@ var (
 
 func startLab(t *testing.T, users []testenv.RadiusUser) *lab { return startLabWith(t, users, "") }
 
+// TestMain stops the PostgreSQL cluster the tests share (startLabDB) once
+// they are done.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	testenv.StopPostgres()
+	os.Exit(code)
+}
+
 // startLabDB starts the lab with accounting in a fresh, migrated
 // PostgreSQL database too.
 func startLabDB(t *testing.T, users []testenv.RadiusUser) *lab {

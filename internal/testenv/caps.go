@@ -74,9 +74,8 @@ func NewVethNetns(t testing.TB, prefix, a, b string) *Netns {
 // no fast path and logs why, engine = xdp fails with EPERM, and with the
 // capabilities engine = auto opens it. open opens the daemon's fast path
 // for an engine, returning nil for the user-space engine; logs is where
-// it logs.
-func CheckFallback(t testing.TB, ns *Netns, logs fmt.Stringer, open func(engine string) (io.Closer, error)) {
-	t.Helper()
+// it logs. It returns what did not hold.
+func CheckFallback(ns *Netns, logs fmt.Stringer, open func(engine string) (io.Closer, error)) error {
 	err := ns.Do(func() error {
 		return WithoutBPF(func() error {
 			p, err := open("auto")
@@ -98,12 +97,12 @@ func CheckFallback(t testing.TB, ns *Netns, logs fmt.Stringer, open func(engine 
 		})
 	})
 	if err != nil {
-		t.Fatal(err)
+		return err
 	}
 	if got := logs.String(); !strings.Contains(got, "forwarding engine: userspace") || !strings.Contains(got, "operation not permitted") {
-		t.Errorf("the fallback's log line does not say why:\n%s", got)
+		return fmt.Errorf("the fallback's log line does not say why:\n%s", got)
 	}
-	err = ns.Do(func() error {
+	return ns.Do(func() error {
 		p, err := open("auto")
 		if err != nil {
 			return err
@@ -113,7 +112,4 @@ func CheckFallback(t testing.TB, ns *Netns, logs fmt.Stringer, open func(engine 
 		}
 		return p.Close()
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 }
