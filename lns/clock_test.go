@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"strings"
 	"testing"
 	"time"
 
@@ -31,24 +30,7 @@ var t0 = time.Unix(1000, 0)
 func newClockHarness(t *testing.T) *clockHarness {
 	t.Helper()
 	leakcheck.Check(t)
-	cfg, err := ParseConfig(strings.NewReader(`
-[lns]
-node = clk
-shards = 1
-[tun]
-address = 100.64.0.1/32
-[pool "p"]
-range = 100.64.0.0/24
-[lac "a"]
-secret = x
-[local-users]
-file = /dev/null
-[api]
-token = t
-`), "clock.conf")
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := minimalConfig(t, "clk", 1, "100.64.0.0/24")
 	conn, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 	if err != nil {
 		t.Fatal(err)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -102,23 +103,7 @@ func TestNewLocalPoolErrors(t *testing.T) {
 }
 
 func TestPoolsNeverHandOutTheLNSAddress(t *testing.T) {
-	cfg, err := ParseConfig(strings.NewReader(`
-[lns]
-node = n
-[tun]
-address = 100.64.0.1/32
-[pool "p"]
-range = 100.64.0.0/30
-[lac "a"]
-secret = x
-[local-users]
-file = /dev/null
-[api]
-token = t
-`), "t.conf")
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := minimalConfig(t, "n", 0, "100.64.0.0/30")
 	pool, err := cfg.LocalPools()
 	if err != nil {
 		t.Fatal(err)
@@ -130,4 +115,21 @@ token = t
 	if _, err := pool.Allocate(context.Background(), "", "s2"); !errors.Is(err, ErrPoolExhausted) {
 		t.Fatalf("second allocation: %v, want ErrPoolExhausted", err)
 	}
+}
+
+// minimalConfig is the smallest LNS configuration the package's tests run
+// on: node, shards (0: the default) and the range of pool "p".
+func minimalConfig(t *testing.T, node string, shards int, poolRange string) *FileConfig {
+	t.Helper()
+	conf := "[lns]\nnode = " + node + "\n"
+	if shards > 0 {
+		conf += "shards = " + strconv.Itoa(shards) + "\n"
+	}
+	conf += "[tun]\naddress = 100.64.0.1/32\n[pool \"p\"]\nrange = " + poolRange +
+		"\n[lac \"a\"]\nsecret = x\n[local-users]\nfile = /dev/null\n[api]\ntoken = t\n"
+	cfg, err := ParseConfig(strings.NewReader(conf), "test.conf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
 }

@@ -44,24 +44,7 @@ func (acceptAll) Authenticate(context.Context, aaa.AuthRequest) (*aaa.AuthReply,
 // tunnel, as after IPCP came up for each.
 func teardownServer(t *testing.T, n int, pool AddressPool) (*Server, *accounting.Accountant, *stopSink, []*session) {
 	t.Helper()
-	cfg, err := ParseConfig(strings.NewReader(`
-[lns]
-node = td
-shards = 2
-[tun]
-address = 100.64.0.1/32
-[pool "p"]
-range = 100.64.0.0/16
-[lac "a"]
-secret = x
-[local-users]
-file = /dev/null
-[api]
-token = t
-`), "teardown.conf")
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := minimalConfig(t, "td", 2, "100.64.0.0/16")
 	conn, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 	if err != nil {
 		t.Fatal(err)
