@@ -29,7 +29,7 @@ var (
 	ErrProtocol = errors.New("l2tp: protocol error")
 	// ErrTooManySessions: the tunnel's session limit or ID space is full.
 	ErrTooManySessions = errors.New("l2tp: no free session")
-	// ErrNotRunning: Dial before Run, or after Run returned.
+	// ErrNotRunning: Dial once Run is returning or has returned.
 	ErrNotRunning = errors.New("l2tp: endpoint is not running")
 )
 

@@ -43,6 +43,7 @@ type Endpoint struct {
 	running   atomic.Bool
 	lastDebug atomic.Int64 // unix nanoseconds of the last rate-limited debug line
 	peerLog   peerLog
+	started   chan struct{} // closed when Run starts
 	stopping  chan struct{} // closed when Run's context is done
 	startMu   sync.Mutex    // orders tunnel starts (wg.Add) before Run's wg.Wait
 	closing   bool          // under startMu: Run is shutting down, no new tunnel
@@ -98,6 +99,7 @@ func NewEndpoint(conn net.PacketConn, cfg Config) (*Endpoint, error) {
 		byPeer:   make(map[peerKey]*Tunnel),
 		halfOpen: make(map[netip.Addr]int),
 		sessions: make(map[uint32]*Session),
+		started:  make(chan struct{}),
 		stopping: make(chan struct{}),
 	}
 	e.udp, _ = conn.(*net.UDPConn)
@@ -130,6 +132,7 @@ func (e *Endpoint) Run(ctx context.Context) error {
 	e.startMu.Lock()
 	e.closing = false
 	e.startMu.Unlock()
+	close(e.started)
 	readErr := make(chan error, 1)
 	go func() { readErr <- e.readLoop() }()
 
@@ -563,15 +566,21 @@ func (e *Endpoint) remove(t *Tunnel) {
 // and returns once it is established, refused (the error wraps
 // ErrNotAuthorized, ErrStopCCN or ErrProtocol), unreachable
 // (ErrPeerUnreachable) or ctx is done (the half-open tunnel is closed).
-// Run must be running.
+// A Dial before Run waits for Run within ctx: a daemon starts its endpoint
+// and its subscriber-facing servers together, and the first subscriber may
+// ask for a tunnel before Run has begun. After Run it is ErrNotRunning.
 func (e *Endpoint) Dial(ctx context.Context, peer netip.AddrPort, opts TunnelOptions) (*Tunnel, error) {
-	if !e.running.Load() {
-		return nil, ErrNotRunning
-	}
 	select {
 	case <-e.stopping:
 		return nil, ErrNotRunning
 	default:
+	}
+	select {
+	case <-e.started:
+	case <-e.stopping:
+		return nil, ErrNotRunning
+	case <-ctx.Done():
+		return nil, fmt.Errorf("l2tp: dial %v: endpoint not started: %w", peer, ctx.Err())
 	}
 	if (opts.RequireAuth || opts.HideAVPs) && len(opts.Secret) == 0 {
 		return nil, errors.New("l2tp: Dial: RequireAuth and HideAVPs need a Secret")

@@ -671,3 +671,46 @@ func TestWrongSecretWithHiddenAVPs(t *testing.T) {
 	// LNS's tunnel.
 	waitFor(t, 5*time.Second, "the LNS gets the StopCCN", func() bool { return p.lns.Stats().StopCCNRx.Load() == 1 })
 }
+
+// TestDialBeforeRun: a Dial that comes before Run (a daemon starts its
+// endpoint and its PPPoE servers together, and a subscriber may come first)
+// waits for Run and opens the tunnel; a Dial before a Run that never comes
+// ends with its context.
+func TestDialBeforeRun(t *testing.T) {
+	lacConn, lnsConn := l2tptest.NewPipe(lacAddr, lnsAddr, l2tptest.Impairment{})
+	lac, err := NewEndpoint(lacConn, Config{HostName: "lac1", ShutdownTimeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lns, err := NewEndpoint(lnsConn, Config{HostName: "lns1", ShutdownTimeout: time.Second,
+		Accept: func(netip.AddrPort, string) (TunnelOptions, error) { return fastOpts(""), nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	defer func() { cancel(); wg.Wait() }()
+	wg.Go(func() { lns.Run(ctx) })
+
+	short, cancelShort := context.WithTimeout(ctx, 50*time.Millisecond)
+	defer cancelShort()
+	if _, err := lac.Dial(short, lnsAddr, fastOpts("")); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Dial with no Run ever: %v, want the context's deadline", err)
+	}
+
+	dialed := make(chan error, 1)
+	go func() {
+		_, err := lac.Dial(ctx, lnsAddr, fastOpts(""))
+		dialed <- err
+	}()
+	time.Sleep(20 * time.Millisecond) // the Dial is waiting for Run
+	wg.Go(func() { lac.Run(ctx) })
+	select {
+	case err := <-dialed:
+		if err != nil {
+			t.Fatalf("Dial before Run: %v, want the tunnel once Run starts", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Dial before Run did not return after Run started")
+	}
+}
