@@ -240,6 +240,9 @@ func (l *LAC) dial(ctx context.Context, n LNS) (Tunnel, error) {
 	ctx, cancel := context.WithTimeout(ctx, l.cfg.DialTimeout)
 	defer cancel()
 	t, err := ep.Dial(ctx, n.Addr, o)
+	if errors.Is(err, l2tp.ErrNotRunning) {
+		return nil, err // the LAC is stopping
+	}
 	if err != nil {
 		l.log.Warn("lac: "+dialFailure(err)+"; held down", "lns", n.String(), "peer", n.Addr.String(),
 			"hold_down", l.sel.HoldDown.String(), "err", err)

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/bras-project/bras/l2tp"
 )
 
 // Errors of tunnel selection. They are wrapped with the realm or route
@@ -452,7 +454,11 @@ func (p *Pool) acquire(ctx context.Context, l LNS, mayDial bool) (*Lease, error)
 		close(done)
 		if err != nil {
 			p.mu.Unlock()
-			p.sel.MarkDead(l)
+			// An endpoint that has stopped is the LAC shutting down, not
+			// the LNS failing: it is not held down for it.
+			if !errors.Is(err, l2tp.ErrNotRunning) {
+				p.sel.MarkDead(l)
+			}
 			return nil, fmt.Errorf("lac: LNS %v: %w", l, err)
 		}
 		p.sel.MarkAlive(l)

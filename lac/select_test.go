@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/bras-project/bras/aaa"
+	"github.com/bras-project/bras/l2tp"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -148,6 +149,8 @@ type fakeDialer struct {
 	mu    sync.Mutex
 	dead  map[string]bool
 	dials []string
+	// err is what a dead LNS's dial returns (default: no answer).
+	err error
 }
 
 func (d *fakeDialer) dial(_ context.Context, l LNS) (Tunnel, error) {
@@ -155,6 +158,9 @@ func (d *fakeDialer) dial(_ context.Context, l LNS) (Tunnel, error) {
 	defer d.mu.Unlock()
 	d.dials = append(d.dials, l.Name)
 	if d.dead[l.Name] {
+		if d.err != nil {
+			return nil, d.err
+		}
 		return nil, errors.New("no answer")
 	}
 	return &fakeTunnel{lns: l.Name, done: make(chan struct{})}, nil
@@ -311,5 +317,21 @@ func TestTunnelsFromRADIUS(t *testing.T) {
 	}
 	if diff := cmp.Diff(want, rows); diff != "" {
 		t.Errorf("(-want +got)\n%s", diff)
+	}
+}
+
+// TestPoolStoppedEndpointHoldsNothingDown: a dial refused because the
+// LAC's own endpoint has stopped says nothing of the LNS, which is not held
+// down for it.
+func TestPoolStoppedEndpointHoldsNothingDown(t *testing.T) {
+	sel := NewSelector(time.Minute)
+	d := &fakeDialer{dead: map[string]bool{"a1": true}, err: l2tp.ErrNotRunning}
+	p := NewPool(sel, d.dial, 0)
+	cands := []LNS{lns("a1", 1, 1)}
+	if _, err := p.Acquire(context.Background(), cands); !errors.Is(err, l2tp.ErrNotRunning) {
+		t.Fatalf("Acquire: %v, want ErrNotRunning", err)
+	}
+	if sel.Down(cands[0]) {
+		t.Error("the LNS is held down for the LAC's own stopped endpoint")
 	}
 }
