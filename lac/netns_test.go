@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/netip"
 	"os"
@@ -240,6 +241,8 @@ type lab struct {
 	lnsNS *testenv.Netns
 	lacNS *testenv.Netns
 	bg    *sync.WaitGroup
+	// log is the daemons' logger, printed when the test fails.
+	log *slog.Logger
 	// pppoeCfg is the access concentrator's configuration (Interface and
 	// ACName are set by startLAC).
 	pppoeCfg pppoe.ServerConfig
@@ -289,6 +292,9 @@ func (l *lab) startLAC(cfg Config, acc AccessConfig) {
 	if !l.sendData {
 		cfg.DataConn = conn // batched upstream, as RunDaemon does
 	}
+	if cfg.Logger == nil {
+		cfg.Logger = l.log.With("daemon", "lac")
+	}
 	var err error
 	l.lac, err = New(cfg)
 	if err != nil {
@@ -296,7 +302,7 @@ func (l *lab) startLAC(cfg Config, acc AccessConfig) {
 	}
 	access := l.lac.NewAccess(acc)
 	if err := lacNS.Do(func() error {
-		ep, err := l2tp.NewEndpoint(conn, l2tp.Config{HostName: "lac", Handler: l.lac.L2TPHandler(), Data: l.lac.Data})
+		ep, err := l2tp.NewEndpoint(conn, l2tp.Config{HostName: "lac", Handler: l.lac.L2TPHandler(), Data: l.lac.Data, Logger: cfg.Logger})
 		if err != nil {
 			return err
 		}
@@ -304,6 +310,9 @@ func (l *lab) startLAC(cfg Config, acc AccessConfig) {
 		bg.Go(func() { ep.Run(ctx) })
 		pc := l.pppoeCfg
 		pc.Interface, pc.ACName = "a0", "bras-lac"
+		if pc.Logger == nil {
+			pc.Logger = cfg.Logger.With("layer", "pppoe")
+		}
 		l.srv, err = pppoe.NewServer(pc, access)
 		return err
 	}); err != nil {
@@ -323,9 +332,10 @@ func newLabWithoutLAC(t testing.TB) *lab {
 	testenv.Link(t, lacNS, "n0", netip.MustParsePrefix("10.9.0.1/24"), lnsNS, "n1", netip.MustParsePrefix("10.9.0.2/24"))
 	lnsNS.MustRun(t, "ip", "addr", "add", "10.9.0.3/24", "dev", "n1")
 
+	log := testenv.FailureLog(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	bg := &sync.WaitGroup{}
-	l := &lab{t: t, ctx: ctx, lnsNS: lnsNS, lacNS: lacNS, bg: bg}
+	l := &lab{t: t, ctx: ctx, lnsNS: lnsNS, lacNS: lacNS, bg: bg, log: log}
 	var once sync.Once
 	l.stop = func() { once.Do(func() { cancel(); bg.Wait() }) }
 	t.Cleanup(l.stop)
@@ -336,7 +346,7 @@ func newLabWithoutLAC(t testing.TB) *lab {
 		if err != nil {
 			return err
 		}
-		l.lns.ep, err = l2tp.NewEndpoint(conn, l2tp.Config{HostName: "lns", Handler: l.lns, Data: l.lns.data,
+		l.lns.ep, err = l2tp.NewEndpoint(conn, l2tp.Config{HostName: "lns", Handler: l.lns, Data: l.lns.data, Logger: log.With("daemon", "lns"),
 			Accept: func(netip.AddrPort, string) (l2tp.TunnelOptions, error) {
 				return l2tp.TunnelOptions{Secret: labSecret}, nil
 			}})
@@ -348,7 +358,7 @@ func newLabWithoutLAC(t testing.TB) *lab {
 
 	if err := sub.Do(func() error {
 		var err error
-		l.cli, err = pppoe.NewClient(pppoe.ClientConfig{Interface: "s0"})
+		l.cli, err = pppoe.NewClient(pppoe.ClientConfig{Interface: "s0", Logger: log.With("daemon", "subscribers")})
 		return err
 	}); err != nil {
 		t.Fatal(err)
@@ -463,6 +473,8 @@ func (s *subscriber) waitUp(ctx context.Context) error {
 			return fmt.Errorf("subscriber %d got %v, want %v", s.i, n.Local, want)
 		}
 		return nil
+	case r := <-s.down:
+		return fmt.Errorf("subscriber %d: PPP ended before IPCP was up: %v", s.i, r)
 	case <-ctx.Done():
 		return fmt.Errorf("subscriber %d: IPCP not up: %w", s.i, ctx.Err())
 	}
