@@ -359,7 +359,8 @@ const OrphanSeq = 1<<32 - 1
 // sessions of the new run are safe; their pool leases are freed too. Run
 // it once the spool of the last run has been replayed
 // (Accountant.WaitReplayed): a session whose Start was still in the spool
-// has no row to close yet. Should a real Stop of a closed session arrive
+// has no row to close yet. Its IPv6 prefix leases are freed with the
+// addresses. Should a real Stop of a closed session arrive
 // later anyway, it replaces the NAS-Reboot stop time and cause. It returns
 // how many sessions it closed.
 func (s *Store) CloseOrphans(ctx context.Context, node string, bootedAt time.Time) (int, error) {
@@ -384,8 +385,12 @@ RETURNING acct_session_id`, node, bootedAt, int64(OrphanSeq))
 			if err := rows.Err(); err != nil {
 				return err
 			}
-			_, err = tx.Exec(ctx, `UPDATE pool_addresses SET session_id = NULL, node = NULL, released_at = now()
-WHERE node = $1 AND leased_at < $2`, node, bootedAt)
+			if _, err := tx.Exec(ctx, `UPDATE pool_addresses SET session_id = NULL, node = NULL, released_at = now()
+WHERE node = $1 AND leased_at < $2`, node, bootedAt); err != nil {
+				return err
+			}
+			_, err = tx.Exec(ctx, `UPDATE ipv6_leases SET session_id = NULL, node = NULL, released_at = now()
+WHERE node = $1 AND session_id IS NOT NULL AND leased_at < $2`, node, bootedAt)
 			return err
 		})
 	})
