@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/netip"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 	"github.com/bras-project/bras/dataplane"
 	"github.com/bras-project/bras/internal/api"
 	"github.com/bras-project/bras/internal/config"
+	"github.com/bras-project/bras/internal/pool6"
 	"github.com/bras-project/bras/internal/udpio"
 	"github.com/bras-project/bras/ppp"
 )
@@ -24,6 +26,7 @@ type FileConfig struct {
 	TUN        TUNSection         `cfg:"tun"`
 	PPP        PPPSection         `cfg:"ppp"`
 	Pools      []PoolSection      `cfg:"pool"`
+	Pools6     []Pool6Section     `cfg:"pool6"`
 	LACs       []LACSection       `cfg:"lac"`
 	RADIUS     RADIUSSection      `cfg:"radius"`
 	LocalUsers UsersSection       `cfg:"local-users"`
@@ -96,12 +99,29 @@ type PPPSection struct {
 	DefaultPool  string        `cfg:"default-pool"`    // pool when RADIUS names none; default: the first [pool]
 	SessionLimit time.Duration `cfg:"session-timeout"` // when RADIUS gives none; 0: none
 	IdleLimit    time.Duration `cfg:"idle-timeout"`    // when RADIUS gives none; 0: none
+
+	// IPv6 pools ([pool6]) when RADIUS gives neither a prefix nor a pool
+	// name: the link's /64 (Framed-IPv6-Pool), the delegated prefix
+	// (Delegated-IPv6-Prefix-Pool), the DHCPv6 address
+	// (Stateful-IPv6-Address-Pool). Unset: none.
+	DefaultIPv6Pool        string `cfg:"default-ipv6-pool"`
+	DefaultDelegatedPool   string `cfg:"default-delegated-pool"`
+	DefaultIPv6AddressPool string `cfg:"default-ipv6-address-pool"`
 }
 
 // PoolSection is [pool "name"].
 type PoolSection struct {
 	Name   string   `cfg:",name"`
 	Ranges []string `cfg:"range,required"` // CIDR or first-last, repeatable
+}
+
+// Pool6Section is [pool6 "name"]: an IPv6 prefix cut into prefixes of
+// one length: /64s for links, shorter ones to delegate, /128s for
+// addresses.
+type Pool6Section struct {
+	Name   string       `cfg:",name"`
+	Prefix netip.Prefix `cfg:"prefix,required"` // the covering prefix, e.g. 2001:db8:100::/40
+	Length int          `cfg:"length,required"` // of each prefix handed out, e.g. 56
 }
 
 // LACSection is [lac "name"]: one LAC allowed to open tunnels.
@@ -311,6 +331,29 @@ func (c *FileConfig) check() error {
 	if _, err := c.LocalPools(); err != nil {
 		bad("pool", "%v", err)
 	}
+	if _, err := c.LocalPrefixPools(); err != nil {
+		bad("pool6", "%v", err)
+	}
+	for _, d := range []struct {
+		key, name string
+		ok        func(length int) bool
+		want      string
+	}{
+		{"default-ipv6-pool", c.PPP.DefaultIPv6Pool, func(n int) bool { return n <= 64 }, "a link prefix of /64 or shorter (RFC 3162 section 2.3)"},
+		{"default-delegated-pool", c.PPP.DefaultDelegatedPool, func(n int) bool { return n <= 64 }, "a delegated prefix of /64 or shorter"},
+		{"default-ipv6-address-pool", c.PPP.DefaultIPv6AddressPool, func(n int) bool { return n == 128 }, "addresses (length 128)"},
+	} {
+		if d.name == "" {
+			continue
+		}
+		i := slices.IndexFunc(c.Pools6, func(p Pool6Section) bool { return p.Name == d.name })
+		switch {
+		case i < 0 && !c.Accounting.SharedPools:
+			bad("ppp."+d.key, "no [pool6 %q]", d.name)
+		case i >= 0 && !d.ok(c.Pools6[i].Length):
+			bad("ppp."+d.key, "[pool6 %q] hands out /%ds; this key wants %s", d.name, c.Pools6[i].Length, d.want)
+		}
+	}
 	if len(c.LACs) == 0 {
 		bad("lac", "at least one [lac \"name\"] is required: the LNS accepts tunnels only from configured LACs")
 	}
@@ -371,6 +414,24 @@ func (c *FileConfig) AuthProtos() ([]ppp.AuthProto, error) {
 		}
 	}
 	return out, nil
+}
+
+// Pool6Defs are the [pool6] sections.
+func (c *FileConfig) Pool6Defs() []pool6.Def {
+	var defs []pool6.Def
+	for _, p := range c.Pools6 {
+		defs = append(defs, pool6.Def{Name: p.Name, Prefix: p.Prefix, Length: p.Length})
+	}
+	return defs
+}
+
+// LocalPrefixPools builds the in-memory IPv6 pools of the [pool6]
+// sections; nil when there are none.
+func (c *FileConfig) LocalPrefixPools() (*LocalPrefixPool, error) {
+	if len(c.Pools6) == 0 {
+		return nil, nil
+	}
+	return NewLocalPrefixPool(c.Pool6Defs())
 }
 
 // LocalPools builds the in-memory pools of the [pool] sections. The LNS's

@@ -125,3 +125,72 @@ func TestCoAReplayConfig(t *testing.T) {
 		})
 	}
 }
+
+// TestPool6Config: [pool6] sections and the [ppp] defaults that name
+// them; bad definitions and defaults are errors naming the place.
+func TestPool6Config(t *testing.T) {
+	const base = "[lns]\nnode = n1\n[tun]\naddress = 100.64.0.1/32\n[pool \"p\"]\nrange = 100.64.0.0/24\n[lac \"a\"]\nsecret = x\n[local-users]\nfile = /dev/null\n[api]\ntoken = t\n"
+	const pools = "[pool6 \"link\"]\nprefix = 2001:db8:1::/48\nlength = 64\n[pool6 \"pd\"]\nprefix = 2001:db8:100::/40\nlength = 56\n[pool6 \"na\"]\nprefix = 2001:db8:2::/108\nlength = 128\n"
+	c, err := ParseConfig(strings.NewReader(base+pools+"[ppp]\ndefault-ipv6-pool = link\ndefault-delegated-pool = pd\ndefault-ipv6-address-pool = na\n"), "test.conf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.PPP.DefaultIPv6Pool != "link" || c.PPP.DefaultDelegatedPool != "pd" || c.PPP.DefaultIPv6AddressPool != "na" || len(c.Pools6) != 3 {
+		t.Fatalf("decoded %+v, %+v", c.PPP, c.Pools6)
+	}
+	p, err := c.LocalPrefixPools()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for pool, want := range map[string]int{"link": 64, "pd": 56, "na": 128} {
+		if n, ok := p.Length(pool); !ok || n != want {
+			t.Errorf("pool %s hands out /%d (%v), want /%d", pool, n, ok, want)
+		}
+	}
+	// Without defaults, no IPv6 pool is used unless RADIUS names one.
+	c, err = ParseConfig(strings.NewReader(base+pools), "test.conf")
+	if err != nil || c.PPP.DefaultIPv6Pool != "" || c.PPP.DefaultDelegatedPool != "" {
+		t.Errorf("no defaults: %+v, %v", c.PPP, err)
+	}
+	for _, tt := range []struct{ name, extra, want string }{
+		{"too big", "[pool6 \"big\"]\nprefix = 2001:db8::/32\nlength = 64\n", "bad pool \"big\": 2001:db8::/32 cut into /64 is 2^32 prefixes, more than the 1048576"},
+		{"IPv4 prefix", "[pool6 \"v4\"]\nprefix = 10.0.0.0/8\nlength = 24\n", "not an IPv6 prefix"},
+		{"length shorter than the prefix", "[pool6 \"s\"]\nprefix = 2001:db8::/48\nlength = 40\n", "length 40 is outside /48-/128"},
+		{"no length", "[pool6 \"n\"]\nprefix = 2001:db8::/48\n", "length"},
+		{"overlap", "[pool6 \"o\"]\nprefix = 2001:db8:1:100::/56\nlength = 64\n", "overlap"},
+		{"unknown default", "[ppp]\ndefault-delegated-pool = gold\n", `ppp.default-delegated-pool: no [pool6 "gold"]`},
+		{"a link pool of /56s", "[ppp]\ndefault-ipv6-pool = na\n", `ppp.default-ipv6-pool: [pool6 "na"] hands out /128s`},
+		{"an address pool of /64s", "[ppp]\ndefault-ipv6-address-pool = link\n", `ppp.default-ipv6-address-pool: [pool6 "link"] hands out /64s`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := ParseConfig(strings.NewReader(base+pools+tt.extra), "test.conf")
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("err = %v, want one saying %q", err, tt.want)
+			}
+		})
+	}
+	// With shared pools, a default may name a pool only the database has.
+	if _, err := ParseConfig(strings.NewReader(base+"[ppp]\ndefault-ipv6-pool = elsewhere\n[accounting]\ndatabase = postgres://x\nshared-pools = true\n"), "test.conf"); err != nil {
+		t.Errorf("shared pools, a default the database defines: %v", err)
+	}
+}
+
+// TestReferenceConfigIPv6Pools: deploy/lns.conf shows the IPv6 pools next
+// to the IPv4 ones, with the defaults naming them.
+func TestReferenceConfigIPv6Pools(t *testing.T) {
+	for k, v := range map[string]string{
+		"BRAS_LAC1_SECRET": "s1", "BRAS_RADIUS_SECRET": "s2", "BRAS_DATABASE_URL": "postgres://x", "BRAS_API_TOKEN": "t",
+	} {
+		t.Setenv(k, v)
+	}
+	c, err := LoadConfig("../deploy/lns.conf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Pools6) < 2 || c.PPP.DefaultIPv6Pool == "" || c.PPP.DefaultDelegatedPool == "" {
+		t.Fatalf("reference config: [pool6] %+v, defaults %q %q", c.Pools6, c.PPP.DefaultIPv6Pool, c.PPP.DefaultDelegatedPool)
+	}
+	if _, err := c.LocalPrefixPools(); err != nil {
+		t.Fatal(err)
+	}
+}

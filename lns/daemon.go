@@ -183,8 +183,14 @@ func (d *daemon) build(ctx context.Context) error {
 }
 
 // poolRoutes routes every pool into the TUN device, when the routes are
-// not made per session.
+// not made per session: the CIDR ranges of [pool], the prefixes of
+// [pool6].
 func (d *daemon) poolRoutes() error {
+	for _, p := range d.cfg.Pools6 {
+		if err := d.link.AddRoute(p.Prefix); err != nil {
+			return err
+		}
+	}
 	for _, p := range d.cfg.Pools {
 		for _, r := range p.Ranges {
 			if pfx, err := netip.ParsePrefix(r); err == nil {
@@ -239,7 +245,8 @@ func (d *daemon) authenticator() (aaa.Authenticator, error) {
 }
 
 // openDatabase opens the accounting database and checks its schema; it
-// records authentications and, with shared pools, hands out addresses.
+// records authentications and, with shared pools, hands out addresses and
+// IPv6 prefixes.
 func (d *daemon) openDatabase(ctx context.Context, deps *Deps) error {
 	cfg := d.cfg
 	if cfg.Accounting.Database.Empty() {
@@ -276,7 +283,13 @@ func (d *daemon) openDatabase(ctx context.Context, deps *Deps) error {
 			}
 		}
 	}
+	for _, def := range cfg.Pool6Defs() {
+		if err := d.store.AddPrefixPool(ctx, def); err != nil {
+			return fmt.Errorf("lns: [pool6 %q]: %w", def.Name, err)
+		}
+	}
 	deps.Pool = d.store
+	deps.Prefixes = d.store
 	return nil
 }
 

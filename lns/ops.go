@@ -46,6 +46,11 @@ func (s *Server) RegisterMetrics(r *metrics.Registry) {
 	r.CounterFunc(metrics.DHCPv6Bound, "DHCPv6 Replies that gave or renewed a subscriber's prefix or address (RFC 8415).", nil, metrics.Load(&s.stats.DHCPv6Bound))
 	r.CounterFunc(metrics.DHCPv6Discarded, "DHCPv6 messages from subscribers discarded as RFC 8415 section 16 says.", nil, metrics.Load(&s.stats.DHCPv6Discarded))
 	r.CounterFunc(metrics.IPv6Ignored, "Link-scope IPv6 from subscribers for no service of the LNS, or before IPV6CP opened.", nil, metrics.Load(&s.stats.IPv6Ignored))
+	r.CounterVecFunc(metrics.PoolExhausted, "Allocations that found an address or prefix pool exhausted, by pool and family.", []string{"pool", "family"}, func(emit func(float64, ...string)) {
+		for k, c := range s.stats.exhausted {
+			emit(float64(c.Load()), k.pool, k.family)
+		}
+	})
 	st := s.ep.Stats()
 	r.GaugeFunc(metrics.L2TPTunnels, "L2TP tunnels.", nil, func() float64 { return float64(len(s.ep.Tunnels())) })
 	r.CounterVecFunc(metrics.L2TPControlMessages, "L2TP control messages by direction.", []string{"direction"}, func(emit func(float64, ...string)) {

@@ -46,6 +46,8 @@ type Stats struct {
 	DHCPv6Bound     atomic.Uint64 // Replies that gave (or renewed) a binding
 	DHCPv6Discarded atomic.Uint64 // DHCPv6 messages RFC 8415 section 16 says to ignore
 	IPv6Ignored     atomic.Uint64 // link-local IPv6 for no service of ours, or before IPV6CP
+
+	exhausted map[poolFamily]*atomic.Uint64 // allocations that found a pool exhausted; read-only map
 }
 
 func (st *Stats) countTeardown(c accounting.TerminateCause) {
@@ -77,6 +79,9 @@ type Deps struct {
 	Fast *dataplane.LNSPath
 	// Pool hands out addresses; nil: the [pool] sections in memory.
 	Pool AddressPool
+	// Prefixes hands out IPv6 prefixes; nil: the [pool6] sections in
+	// memory.
+	Prefixes PrefixPool
 	// Auth checks credentials: the RADIUS client, or the lab users file
 	// (aaa.SelectAuthenticator never allows both).
 	Auth aaa.Authenticator
@@ -106,6 +111,10 @@ type Server struct {
 	dhcp  *dhcp6.Server // DHCPv6 on every session's link
 	acct  *accounting.Accountant
 	stats Stats
+
+	// prefixes hands out IPv6 prefixes; nil when there is no IPv6 pool.
+	prefixes PrefixPool
+	local6   *LocalPrefixPool
 
 	shards []*shard
 	jobs   chan authJob
@@ -160,6 +169,16 @@ func NewServer(cfg *FileConfig, d Deps) (*Server, error) {
 		}
 		s.pool = local
 	}
+	if s.local6, err = cfg.LocalPrefixPools(); err != nil {
+		return nil, err
+	}
+	switch {
+	case d.Prefixes != nil:
+		s.prefixes = d.Prefixes
+	case s.local6 != nil:
+		s.prefixes = s.local6
+	}
+	s.stats.exhausted = exhaustedCounters(cfg)
 	if d.Auth == nil {
 		return nil, errors.New("lns: no authenticator (RADIUS client or local users)")
 	}
@@ -587,12 +606,23 @@ func (s *Server) authenticate(ctx context.Context, j authJob) *authOutcome {
 			o.dns[i] = d
 		}
 	}
+	if err := s.allocateIPv6(ctx, o, ss, req.Username); err != nil {
+		s.releaseOutcome(ss, o)
+		return &authOutcome{message: "no IPv6 prefix available"}
+	}
 	return o
 }
 
 func (s *Server) allocate(ctx context.Context, o *authOutcome, pool string, ss *session) error {
 	a, err := s.pool.Allocate(ctx, pool, ss.id)
 	if err != nil {
+		if isExhausted(err) {
+			name := pool
+			if name == "" {
+				name = s.cfg.PPP.DefaultPool
+			}
+			s.stats.countExhausted(name, "ipv4")
+		}
 		s.stats.AuthErrors.Add(1)
 		ss.log.Warn("no address for the subscriber", "pool", pool, "err", err)
 		return err
@@ -604,10 +634,18 @@ func (s *Server) allocate(ctx context.Context, o *authOutcome, pool string, ss *
 	return nil
 }
 
-// releaseOutcome gives back an address that was allocated or claimed for a
-// session that will not use it (or no longer does).
+// releaseOutcome gives back an address and IPv6 prefixes that were
+// allocated or claimed for a session that will not use them (or no longer
+// does).
 func (s *Server) releaseOutcome(ss *session, o *authOutcome) {
-	if o == nil || !o.ok || o.pool == "" || !o.addr.IsValid() {
+	if o == nil || !o.ok {
+		return
+	}
+	for _, p := range o.v6.all() {
+		s.releasePrefix(ss, p)
+	}
+	o.v6 = leases6{}
+	if o.pool == "" || !o.addr.IsValid() {
 		return
 	}
 	if o.pool == "claim" {
@@ -620,11 +658,15 @@ func (s *Server) releaseOutcome(ss *session, o *authOutcome) {
 		_ = s.local.Release(context.Background(), addr, ss.id)
 		return
 	}
-	// A shared pool is a database round trip: off the shard, on the
-	// releaser. Each session queues its address once, so the queue is
-	// bounded by the sessions.
+	s.queueRelease(release{ss: ss, addr: addr})
+}
+
+// queueRelease hands a release to the releaser: a shared pool is a
+// database round trip, off the shard. Each session queues its address and
+// prefixes once, so the queue is bounded by the sessions.
+func (s *Server) queueRelease(r release) {
 	s.relMu.Lock()
-	s.rels = append(s.rels, release{ss: ss, addr: addr})
+	s.rels = append(s.rels, r)
 	s.relMu.Unlock()
 	select {
 	case s.relWake <- struct{}{}:
@@ -632,10 +674,12 @@ func (s *Server) releaseOutcome(ss *session, o *authOutcome) {
 	}
 }
 
-// release is an address to give back to the shared pool.
+// release is an address, or an IPv6 prefix, to give back to the shared
+// pool.
 type release struct {
-	ss   *session
-	addr netip.Addr
+	ss     *session
+	addr   netip.Addr
+	prefix netip.Prefix
 }
 
 // releaser gives back the addresses the shards queued, one at a time, until
@@ -664,7 +708,11 @@ func (s *Server) releaseQueued(parent context.Context, each time.Duration) {
 	s.relMu.Unlock()
 	for _, r := range rels {
 		ctx, cancel := context.WithTimeout(parent, each)
-		if err := s.pool.Release(ctx, r.addr, r.ss.id); err != nil {
+		if r.prefix.IsValid() {
+			if err := s.prefixes.ReleasePrefix(ctx, r.prefix, r.ss.id); err != nil {
+				r.ss.log.Warn("IPv6 prefix release failed", "prefix", r.prefix, "err", err)
+			}
+		} else if err := s.pool.Release(ctx, r.addr, r.ss.id); err != nil {
 			r.ss.log.Warn("address release failed", "addr", r.addr, "err", err)
 		}
 		cancel()

@@ -50,6 +50,7 @@ type authOutcome struct {
 	pool    string // the pool addr came from ("" when RADIUS gave it outright)
 	dns     [2]netip.Addr
 	reply   *aaa.AuthReply // nil for the local users file
+	v6      leases6        // IPv6 prefixes from the pools
 }
 
 // change is a CoA-Request's change to a live session (RFC 5176 section 3).
@@ -548,7 +549,7 @@ func (s *session) applyAuth(o *authOutcome, now time.Time) {
 	}
 	s.publish()
 	res := ppp.AuthResult{OK: true, Message: "welcome", IP: o.addr, DNS1: o.dns[0], DNS2: o.dns[1]}
-	if s.v6 = ipv6Grant(o.reply); s.v6 != nil {
+	if s.v6 = ipv6Grant(o); s.v6 != nil {
 		res.IPv6 = true
 		if s.v6.hasIID {
 			res.InterfaceID = s.v6.iid

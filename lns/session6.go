@@ -35,24 +35,30 @@ type ipv6State struct {
 	ra    ra.Schedule
 }
 
-// ipv6Grant reads the IPv6 service of an Access-Accept; nil when it grants
-// none (the session then Protocol-Rejects IPV6CP).
-func ipv6Grant(r *aaa.AuthReply) *ipv6State {
-	if r == nil {
-		return nil
+// ipv6Grant is the IPv6 service of an accepted session: what the
+// Access-Accept gives outright, else what the pools gave (allocateIPv6);
+// nil when it has neither a link prefix nor a delegated one (the session
+// then Protocol-Rejects IPV6CP, RFC 1661 section 5.7).
+func ipv6Grant(o *authOutcome) *ipv6State {
+	var g aaa.IPv6Grant
+	var dns []netip.Addr
+	if r := o.reply; r != nil {
+		g, dns = r.IPv6, r.DNS
 	}
-	g := &r.IPv6
-	v := &ipv6State{delegated: g.Delegated, address: g.Address, iid: g.InterfaceID, hasIID: g.HasInterfaceID}
-	for _, p := range g.Prefixes {
-		if p.Bits() <= 64 {
-			v.link = p
-			break
-		}
+	v := &ipv6State{link: linkPrefix(&g), delegated: g.Delegated, address: g.Address, iid: g.InterfaceID, hasIID: g.HasInterfaceID}
+	if !v.link.IsValid() {
+		v.link = o.v6.link
+	}
+	if !v.delegated.IsValid() {
+		v.delegated = o.v6.delegated
+	}
+	if !v.address.IsValid() && o.v6.address.IsValid() {
+		v.address = o.v6.address.Addr()
 	}
 	if !v.link.IsValid() && !v.delegated.IsValid() {
 		return nil
 	}
-	for _, a := range r.DNS {
+	for _, a := range dns {
 		if a.Is6() && !a.Is4In6() {
 			v.dns = append(v.dns, a)
 		}

@@ -27,7 +27,7 @@ func runLNS(ctx context.Context, args []string) error {
 		return err
 	}
 	if *check {
-		fmt.Printf("%s: configuration OK (%d LACs, %d pools, %d RADIUS servers)\n", *path, len(cfg.LACs), len(cfg.Pools), len(cfg.RADIUS.Servers))
+		fmt.Printf("%s: configuration OK (%d LACs, %d pools, %d IPv6 pools, %d RADIUS servers)\n", *path, len(cfg.LACs), len(cfg.Pools), len(cfg.Pools6), len(cfg.RADIUS.Servers))
 		return nil
 	}
 	log, err := newLogger(*level)

@@ -101,4 +101,9 @@ const (
 	DHCPv6Bound     = "bras_dhcpv6_bindings_total"
 	DHCPv6Discarded = "bras_dhcpv6_discarded_total"
 	IPv6Ignored     = "bras_ipv6_control_ignored_total"
+
+	// PoolExhausted counts allocations that found an address or prefix
+	// pool exhausted ("pool": a configured pool's name or "other";
+	// "family": "ipv4", "ipv6").
+	PoolExhausted = "bras_pool_exhausted_total"
 )
