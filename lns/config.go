@@ -339,7 +339,7 @@ func (c *FileConfig) check() error {
 		ok        func(length int) bool
 		want      string
 	}{
-		{"default-ipv6-pool", c.PPP.DefaultIPv6Pool, func(n int) bool { return n <= 64 }, "a link prefix of /64 or shorter (RFC 3162 section 2.3)"},
+		{"default-ipv6-pool", c.PPP.DefaultIPv6Pool, func(n int) bool { return n == 64 }, "a link's /64 (RFC 4291 section 2.5.1)"},
 		{"default-delegated-pool", c.PPP.DefaultDelegatedPool, func(n int) bool { return n <= 64 }, "a delegated prefix of /64 or shorter"},
 		{"default-ipv6-address-pool", c.PPP.DefaultIPv6AddressPool, func(n int) bool { return n == 128 }, "addresses (length 128)"},
 	} {

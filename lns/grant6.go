@@ -84,9 +84,14 @@ func (s *Server) allocateIPv6(ctx context.Context, o *authOutcome, ss *session, 
 	return err
 }
 
-// fits says whether a prefix of a pool suits its use.
+// fits says whether a prefix of a pool suits its use: a link's is a /64
+// for SLAAC's 64-bit interface identifiers (RFC 4291 section 2.5.1, RFC
+// 4862 section 5.5.3), an address a /128.
 func fits(use string, p netip.Prefix) bool {
-	if use == "address" {
+	switch use {
+	case "link":
+		return p.Bits() == 64
+	case "address":
 		return p.Bits() == 128
 	}
 	return p.Bits() <= 64

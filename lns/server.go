@@ -584,6 +584,14 @@ func (s *Server) authenticate(ctx context.Context, j authJob) *authOutcome {
 		return o
 	}
 	s.logAuth(ctx, req.Username, "Access-Accept", "")
+	return s.assign(ctx, o, ss, req.Username)
+}
+
+// assign gives an accepted session its address, DNS servers and IPv6
+// prefixes: what the Access-Accept in o.reply says, else from the pools.
+// It returns the outcome that refuses the session when one is missing.
+func (s *Server) assign(ctx context.Context, o *authOutcome, ss *session, user string) *authOutcome {
+	reply := o.reply
 	o.ok = true
 	if o.addr = reply.FramedIP; o.addr.IsValid() {
 		if s.local != nil {
@@ -606,7 +614,7 @@ func (s *Server) authenticate(ctx context.Context, j authJob) *authOutcome {
 			o.dns[i] = d
 		}
 	}
-	if err := s.allocateIPv6(ctx, o, ss, req.Username); err != nil {
+	if err := s.allocateIPv6(ctx, o, ss, user); err != nil {
 		s.releaseOutcome(ss, o)
 		return &authOutcome{message: "no IPv6 prefix available"}
 	}
