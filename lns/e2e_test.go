@@ -57,7 +57,11 @@ func TestMain(m *testing.M) {
 
 // startLabDB starts the lab with accounting in a fresh, migrated
 // PostgreSQL database too.
-func startLabDB(t *testing.T, users []testenv.RadiusUser) *lab {
+func startLabDB(t *testing.T, users []testenv.RadiusUser) *lab { return startLabDBWith(t, users, "") }
+
+// startLabDBWith is startLabDB with extra appended to the LNS's
+// configuration.
+func startLabDBWith(t *testing.T, users []testenv.RadiusUser, extra string) *lab {
 	testenv.RequireRoot(t)
 	dsn := testenv.Postgres(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -71,7 +75,7 @@ func startLabDB(t *testing.T, users []testenv.RadiusUser) *lab {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l := startLabWith(t, users, "[accounting]\ndatabase = "+dsn+"\n")
+	l := startLabWith(t, users, "[accounting]\ndatabase = "+dsn+"\n"+extra)
 	l.db = dsn
 	return l
 }

@@ -3,6 +3,7 @@ package lns_test
 import (
 	"context"
 	"encoding/binary"
+	"fmt"
 	"net"
 	"net/netip"
 	"strings"
@@ -102,64 +103,19 @@ func TestLNSDualStack(t *testing.T) {
 		{Name: "DNS-Server-IPv6-Address", Value: "2001:db8::53"},
 	}}}
 	l := startLabDB(t, users)
-	for _, c := range [][]string{
-		{"sysctl", "-qw", "net.ipv6.conf.all.forwarding=1"},
-		{"ip", "-6", "addr", "add", "2001:db8:20::1/64", "dev", "eth1", "nodad"},
-	} {
-		l.lns.MustRun(t, c[0], c[1:]...)
-	}
-	l.up.MustRun(t, "ip", "-6", "addr", "add", "2001:db8:20::2/64", "dev", "eth0", "nodad")
-	l.up.MustRun(t, "ip", "-6", "route", "add", "2001:db8:1000::/36", "via", "2001:db8:20::1")
-	var echo *net.UDPConn
-	if err := l.up.Do(func() (err error) {
-		echo, err = net.ListenUDP("udp6", net.UDPAddrFromAddrPort(echo6Addr))
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { echo.Close() })
-	go func() {
-		buf := make([]byte, 2048)
-		for {
-			n, from, err := echo.ReadFromUDPAddrPort(buf)
-			if err != nil {
-				return
-			}
-			echo.WriteToUDPAddrPort(buf[:n], from)
-		}
-	}()
+	l.upstream6(t)
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	lac := startSimLAC(t, ctx, l.lac, "lac1", lnsAddr, "sekrit")
 	sub := lac.place(&simSub{user: "dual", password: "dual-pw", ipv6: true}, "02:00:00:00:00:61")
 	waitUp(t, sub)
-	var info struct{ local, peer netip.Addr }
-	select {
-	case n := <-sub.up6:
-		info.local, info.peer = n.Local.LinkLocal(), n.Peer.LinkLocal()
-	case <-time.After(20 * time.Second):
-		t.Fatal("no IPV6CP in 20 s")
-	}
+	local := waitUp6(t, sub)
 
 	// Router discovery.
-	rs, err := ndp.MarshalMessageChecksum(&ndp.RouterSolicitation{}, info.local, netip.MustParseAddr("ff02::2"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := sub.sendIP6(ipv6Packet(info.local, netip.MustParseAddr("ff02::2"), 58, 255, rs, -1)); err != nil {
-		t.Fatal(err)
-	}
-	raPkt := waitIP6(t, sub, "Router Advertisement", func(p []byte) bool { return len(p) > 40 && p[6] == 58 && p[40] == 134 })
-	if src := netip.AddrFrom16([16]byte(raPkt[8:24])); src != info.peer || raPkt[7] != 255 {
-		t.Errorf("RA from %v hop limit %d, want from the LNS's link-local %v with 255", src, raPkt[7], info.peer)
-	}
-	m, err := ndp.ParseMessage(raPkt[40:])
-	if err != nil {
-		t.Fatal(err)
-	}
+	ra := routerAdvertisement(t, sub, local)
 	var gotPrefix, gotDNS bool
-	for _, o := range m.(*ndp.RouterAdvertisement).Options {
+	for _, o := range ra.Options {
 		switch o := o.(type) {
 		case *ndp.PrefixInformation:
 			gotPrefix = netip.PrefixFrom(o.Prefix, int(o.PrefixLength)) == dualLink && o.AutonomousAddressConfiguration
@@ -168,46 +124,17 @@ func TestLNSDualStack(t *testing.T) {
 		}
 	}
 	if !gotPrefix || !gotDNS {
-		t.Errorf("RA options %v: want the /64 for SLAAC and the DNS server", m.(*ndp.RouterAdvertisement).Options)
+		t.Errorf("RA options %v: want the /64 for SLAAC and the DNS server", ra.Options)
 	}
 
 	// Prefix delegation.
-	sol, err := dhcpv6.NewMessage(dhcpv6.WithClientID(&dhcpv6.DUIDLL{HWType: iana.HWTypeEthernet, LinkLayerAddr: net.HardwareAddr{2, 0, 0, 0, 0, 0x61}}),
-		dhcpv6.WithIAPD([4]byte{0, 0, 0, 1}), dhcpv6.WithRapidCommit)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sol.MessageType = dhcpv6.MessageTypeSolicit
-	if err := sub.sendIP6(udp6(netip.AddrPortFrom(info.local, 546), netip.MustParseAddrPort("[ff02::1:2]:547"), sol.ToBytes())); err != nil {
-		t.Fatal(err)
-	}
-	rep := waitIP6(t, sub, "DHCPv6 Reply", func(p []byte) bool { return len(p) > 48 && p[6] == 17 && binary.BigEndian.Uint16(p[42:44]) == 546 })
-	reply, err := dhcpv6.MessageFromBytes(rep[48:])
-	if err != nil {
-		t.Fatal(err)
-	}
-	if pd := reply.Options.OneIAPD(); reply.MessageType != dhcpv6.MessageTypeReply || pd == nil || len(pd.Options.Prefixes()) != 1 ||
-		pd.Options.Prefixes()[0].Prefix.String() != dualDeleg.String() {
-		t.Fatalf("DHCPv6 answer %v: want a Reply delegating %v", reply, dualDeleg)
+	if pd := delegatedPrefix(t, sub, local, 0x61); pd != dualDeleg {
+		t.Fatalf("DHCPv6 delegated %v, want %v", pd, dualDeleg)
 	}
 
 	// Traffic both ways from the /64 and from the delegated prefix.
 	for i, from := range []netip.Addr{netip.MustParseAddr("2001:db8:1001:1::5"), netip.MustParseAddr("2001:db8:1002:1ab::1")} {
-		msg := []byte{'v', '6', byte('0' + i)}
-		var got []byte
-		for try := 0; try < 5 && got == nil; try++ {
-			if err := sub.sendIP6(udp6(netip.AddrPortFrom(from, 40000), echo6Addr, msg)); err != nil {
-				t.Fatal(err)
-			}
-			select {
-			case p := <-sub.ip6:
-				if len(p) >= 48 && netip.AddrFrom16([16]byte(p[24:40])) == from && string(p[48:]) == string(msg) {
-					got = p
-				}
-			case <-time.After(time.Second):
-			}
-		}
-		if got == nil {
+		if !echoed6(t, sub, from, byte(i)) {
 			t.Errorf("no echo from upstream for a packet from %v", from)
 		}
 	}
@@ -264,4 +191,243 @@ func TestLNSDualStack(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("the session named by its delegated prefix is still up 10 s after the Disconnect-ACK")
 	}
+}
+
+// upstream6 numbers the LNS's upstream link with IPv6, routes the
+// subscribers' 2001:db8:1000::/36 to the LNS and runs a UDP echo server
+// on echo6Addr.
+func (l *lab) upstream6(t *testing.T) {
+	t.Helper()
+	for _, c := range [][]string{
+		{"sysctl", "-qw", "net.ipv6.conf.all.forwarding=1"},
+		{"ip", "-6", "addr", "add", "2001:db8:20::1/64", "dev", "eth1", "nodad"},
+	} {
+		l.lns.MustRun(t, c[0], c[1:]...)
+	}
+	l.up.MustRun(t, "ip", "-6", "addr", "add", "2001:db8:20::2/64", "dev", "eth0", "nodad")
+	l.up.MustRun(t, "ip", "-6", "route", "add", "2001:db8:1000::/36", "via", "2001:db8:20::1")
+	var echo *net.UDPConn
+	if err := l.up.Do(func() (err error) {
+		echo, err = net.ListenUDP("udp6", net.UDPAddrFromAddrPort(echo6Addr))
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { echo.Close() })
+	go func() {
+		buf := make([]byte, 2048)
+		for {
+			n, from, err := echo.ReadFromUDPAddrPort(buf)
+			if err != nil {
+				return
+			}
+			echo.WriteToUDPAddrPort(buf[:n], from)
+		}
+	}()
+}
+
+// link6 is the two ends of a session's IPv6 link: the subscriber's
+// link-local address and the LNS's.
+type link6 struct{ local, peer netip.Addr }
+
+// waitUp6 waits for the subscriber's IPV6CP to open.
+func waitUp6(t *testing.T, s *simSub) link6 {
+	t.Helper()
+	select {
+	case n := <-s.up6:
+		return link6{n.Local.LinkLocal(), n.Peer.LinkLocal()}
+	case <-time.After(20 * time.Second):
+		t.Fatalf("%s: no IPV6CP in 20 s", s.user)
+	}
+	return link6{}
+}
+
+// routerAdvertisement sends a Router Solicitation and returns the Router
+// Advertisement that answers it (RFC 4861 section 6.2.6), checked to come
+// from the LNS's link-local address with hop limit 255.
+func routerAdvertisement(t *testing.T, s *simSub, l link6) *ndp.RouterAdvertisement {
+	t.Helper()
+	rs, err := ndp.MarshalMessageChecksum(&ndp.RouterSolicitation{}, l.local, netip.MustParseAddr("ff02::2"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.sendIP6(ipv6Packet(l.local, netip.MustParseAddr("ff02::2"), 58, 255, rs, -1)); err != nil {
+		t.Fatal(err)
+	}
+	p := waitIP6(t, s, "Router Advertisement", func(p []byte) bool { return len(p) > 40 && p[6] == 58 && p[40] == 134 })
+	if src := netip.AddrFrom16([16]byte(p[8:24])); src != l.peer || p[7] != 255 {
+		t.Errorf("RA from %v hop limit %d, want from the LNS's link-local %v with 255", src, p[7], l.peer)
+	}
+	m, err := ndp.ParseMessage(p[40:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m.(*ndp.RouterAdvertisement)
+}
+
+// advertisedPrefix is the prefix an RA offers for SLAAC.
+func advertisedPrefix(ra *ndp.RouterAdvertisement) netip.Prefix {
+	for _, o := range ra.Options {
+		if o, ok := o.(*ndp.PrefixInformation); ok && o.AutonomousAddressConfiguration {
+			return netip.PrefixFrom(o.Prefix, int(o.PrefixLength))
+		}
+	}
+	return netip.Prefix{}
+}
+
+// delegatedPrefix asks for a prefix with a DHCPv6 Solicit with Rapid
+// Commit and IA_PD (RFC 8415 sections 18.2.1 and 21.21) and returns the
+// one the Reply delegates.
+func delegatedPrefix(t *testing.T, s *simSub, l link6, mac byte) netip.Prefix {
+	t.Helper()
+	sol, err := dhcpv6.NewMessage(dhcpv6.WithClientID(&dhcpv6.DUIDLL{HWType: iana.HWTypeEthernet, LinkLayerAddr: net.HardwareAddr{2, 0, 0, 0, 0, mac}}),
+		dhcpv6.WithIAPD([4]byte{0, 0, 0, 1}), dhcpv6.WithRapidCommit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sol.MessageType = dhcpv6.MessageTypeSolicit
+	if err := s.sendIP6(udp6(netip.AddrPortFrom(l.local, 546), netip.MustParseAddrPort("[ff02::1:2]:547"), sol.ToBytes())); err != nil {
+		t.Fatal(err)
+	}
+	rep := waitIP6(t, s, "DHCPv6 Reply", func(p []byte) bool { return len(p) > 48 && p[6] == 17 && binary.BigEndian.Uint16(p[42:44]) == 546 })
+	reply, err := dhcpv6.MessageFromBytes(rep[48:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	pd := reply.Options.OneIAPD()
+	if reply.MessageType != dhcpv6.MessageTypeReply || pd == nil || len(pd.Options.Prefixes()) != 1 {
+		t.Fatalf("%s: DHCPv6 answer %v: want a Reply delegating one prefix", s.user, reply)
+	}
+	p, ok := netip.AddrFromSlice(pd.Options.Prefixes()[0].Prefix.IP)
+	if !ok {
+		t.Fatalf("%s: delegated prefix %v", s.user, pd.Options.Prefixes()[0].Prefix)
+	}
+	bits, _ := pd.Options.Prefixes()[0].Prefix.Mask.Size()
+	return netip.PrefixFrom(p, bits)
+}
+
+// echoed6 sends a datagram from from to the upstream echo server, up to
+// five times, and reports whether its echo came back.
+func echoed6(t *testing.T, s *simSub, from netip.Addr, tag byte) bool {
+	t.Helper()
+	msg := []byte{'v', '6', '0' + tag}
+	for try := 0; try < 5; try++ {
+		if err := s.sendIP6(udp6(netip.AddrPortFrom(from, 40000), echo6Addr, msg)); err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.After(time.Second)
+		for waiting := true; waiting; {
+			select {
+			case p := <-s.ip6:
+				if len(p) >= 48 && netip.AddrFrom16([16]byte(p[24:40])) == from && string(p[48:]) == string(msg) {
+					return true
+				}
+			case <-deadline:
+				waiting = false
+			}
+		}
+	}
+	return false
+}
+
+// pools6Conf are the IPv6 pools of TestLNSIPv6Pools, inside the
+// 2001:db8:1000::/36 that upstream routes to the LNS: the defaults hand
+// out /64s of a /56 and /56s of a /48; link-one and pd-one hold one
+// prefix each.
+const pools6Conf = `
+[pool6 "link"]
+prefix = 2001:db8:1100::/56
+length = 64
+[pool6 "pd"]
+prefix = 2001:db8:1200::/48
+length = 56
+[pool6 "link-one"]
+prefix = 2001:db8:1400::/64
+length = 64
+[pool6 "pd-one"]
+prefix = 2001:db8:1300::/56
+length = 56
+[ppp]
+default-ipv6-pool = link
+default-delegated-pool = pd
+`
+
+// TestLNSIPv6Pools: dual-stack subscribers whose Access-Accept (from
+// FreeRADIUS) names IPv6 pools (Framed-IPv6-Pool, RFC 3162 section 2.6;
+// Delegated-IPv6-Prefix-Pool, RFC 6911 section 3.4), or names none and
+// gets the LNS's defaults, learn their /64 from the Router Advertisement
+// and their delegated prefix from DHCPv6, send traffic from both, and
+// have them in accounting. A subscriber whose pools are exhausted comes
+// up with IPv4 only (IPV6CP refused), counted in
+// bras_pool_exhausted_total; once the holder hangs up, its prefixes go to
+// the next subscriber.
+func TestLNSIPv6Pools(t *testing.T) {
+	named := []testenv.RadiusAttr{{Name: "Framed-IPv6-Pool", Value: "link-one"}, {Name: "Delegated-IPv6-Prefix-Pool", Value: "pd-one"}}
+	users := []testenv.RadiusUser{
+		{Name: "named6", Password: "pw", Reply: named},
+		{Name: "default6", Password: "pw"},
+		{Name: "late6", Password: "pw", Reply: named},
+		{Name: "next6", Password: "pw", Reply: named},
+	}
+	l := startLabDBWith(t, users, pools6Conf)
+	l.upstream6(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	lac := startSimLAC(t, ctx, l.lac, "lac1", lnsAddr, "sekrit")
+
+	// up brings a subscriber up dual-stack and checks the prefixes it
+	// learns and the traffic from them.
+	up := func(user string, mac byte, link, deleg netip.Prefix) *simSub {
+		t.Helper()
+		s := lac.place(&simSub{user: user, password: "pw", ipv6: true}, fmt.Sprintf("02:00:00:00:00:%02x", mac))
+		waitUp(t, s)
+		l6 := waitUp6(t, s)
+		if got := advertisedPrefix(routerAdvertisement(t, s, l6)); got != link {
+			t.Errorf("%s: the RA advertises %v, want %v", user, got, link)
+		}
+		if got := delegatedPrefix(t, s, l6, mac); got != deleg {
+			t.Errorf("%s: DHCPv6 delegates %v, want %v", user, got, deleg)
+		}
+		for i, from := range []netip.Addr{link.Addr().Next(), deleg.Addr().Next()} {
+			if !echoed6(t, s, from, byte(i)) {
+				t.Errorf("%s: no echo from upstream for a packet from %v", user, from)
+			}
+		}
+		return s
+	}
+	namedSub := up("named6", 0x71, netip.MustParsePrefix("2001:db8:1400::/64"), netip.MustParsePrefix("2001:db8:1300::/56"))
+	up("default6", 0x72, netip.MustParsePrefix("2001:db8:1100::/64"), netip.MustParsePrefix("2001:db8:1200::/56"))
+
+	// Both named pools are held: IPv4 only.
+	late := lac.place(&simSub{user: "late6", password: "pw", ipv6: true}, "02:00:00:00:00:73")
+	n := waitUp(t, late)
+	ping(t, late, n.Local, 0)
+	select {
+	case <-late.up6:
+		t.Error("late6's IPV6CP opened with its pools exhausted")
+	case <-time.After(3 * time.Second):
+	}
+	metrics := l.httpGet(t, "/metrics", "")
+	for _, want := range []string{`bras_pool_exhausted_total{family="ipv6",pool="link-one"} 1`, `bras_pool_exhausted_total{family="ipv6",pool="pd-one"} 1`} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+
+	// Accounting has the pooled prefixes.
+	deadline := time.Now().Add(10 * time.Second)
+	var row string
+	for row == "" && time.Now().Before(deadline) {
+		row = l.query(t, `SELECT framedipv6prefix::text || ' ' || delegatedipv6prefix::text FROM radacct WHERE username = 'named6'`)
+		time.Sleep(100 * time.Millisecond)
+	}
+	if want := "2001:db8:1400::/64 2001:db8:1300::/56"; row != want {
+		t.Errorf("radacct of named6: %q, want %q", row, want)
+	}
+
+	// named6 hangs up: its prefixes go to the next subscriber.
+	lac.in <- simInput{sub: namedSub, close: true}
+	waitCDN(t, namedSub, 10*time.Second)
+	l.waitStop(t, "named6", "User-Request")
+	up("next6", 0x74, netip.MustParsePrefix("2001:db8:1400::/64"), netip.MustParsePrefix("2001:db8:1300::/56"))
 }
