@@ -17,8 +17,12 @@ type leases6 struct {
 	link      netip.Prefix // a /64 (or shorter) for the link
 	delegated netip.Prefix // for DHCPv6 IA_PD
 	address   netip.Prefix // a /128 for DHCPv6 IA_NA
+	// claimed are the prefixes RADIUS gave that lie in a local pool,
+	// held there for the session (LocalPrefixPool.ClaimPrefix).
+	claimed []netip.Prefix
 }
 
+// all are the prefixes taken from the pools (not the claimed ones).
 func (l *leases6) all() []netip.Prefix {
 	var out []netip.Prefix
 	for _, p := range []netip.Prefix{l.link, l.delegated, l.address} {
@@ -61,6 +65,9 @@ func (s *Server) allocateIPv6(ctx context.Context, o *authOutcome, ss *session, 
 		}
 		return def
 	}
+	if err := s.claimIPv6(o, &g, ss, user); err != nil {
+		return err
+	}
 	var err error
 	link := linkPrefix(&g)
 	if !link.IsValid() {
@@ -82,6 +89,35 @@ func (s *Server) allocateIPv6(ctx context.Context, o *authOutcome, ss *session, 
 		o.v6.address, err = s.takePrefix(ctx, ss, user, "address", or(g.AddressPool, c.DefaultIPv6AddressPool))
 	}
 	return err
+}
+
+// claimIPv6 holds the prefixes RADIUS gave outright in the local pools
+// they lie in, as IPv4 claims a Framed-IP-Address: a pool never hands
+// them to another session, and one another session holds refuses this
+// one.
+func (s *Server) claimIPv6(o *authOutcome, g *aaa.IPv6Grant, ss *session, user string) error {
+	if s.local6 == nil || s.prefixes != PrefixPool(s.local6) {
+		return nil // shared pools: not claimed (nor are IPv4 addresses in them)
+	}
+	given := []netip.Prefix{linkPrefix(g), g.Delegated}
+	if g.Address.IsValid() {
+		given = append(given, netip.PrefixFrom(g.Address, 128))
+	}
+	for _, p := range given {
+		if !p.IsValid() {
+			continue
+		}
+		ok, err := s.local6.ClaimPrefix(p, ss.id)
+		if err != nil {
+			s.stats.AuthErrors.Add(1)
+			ss.log.Warn("an IPv6 prefix from RADIUS is held by another session", "user", user, "prefix", p, "err", err)
+			return err
+		}
+		if ok {
+			o.v6.claimed = append(o.v6.claimed, p)
+		}
+	}
+	return nil
 }
 
 // fits says whether a prefix of a pool suits its use: a link's is a /64

@@ -90,6 +90,7 @@ length = 128
 		"mixed":    {IPv6: aaa.IPv6Grant{Delegated: netip.MustParsePrefix("2001:db8:900::/56")}},
 		"unknown":  {IPv6: aaa.IPv6Grant{DelegatedPool: "gold"}},
 		"pd-len":   {IPv6: aaa.IPv6Grant{PrefixPool: "pd"}}, // a pool of /56s for the link: not used
+		"claim":    {IPv6: aaa.IPv6Grant{Prefixes: []netip.Prefix{netip.MustParsePrefix("2001:db8:1::/64")}}},
 	}
 	for _, tt := range []struct {
 		name     string
@@ -111,6 +112,10 @@ length = 128
 			got6{OK: true, NoIPv6: true, InUse4: 3, InNA: 1}},
 		{"unknown pool: refused, nothing kept", defaults, []string{"unknown"},
 			got6{Message: "no IPv6 prefix available", InUse4: 1}},
+		{"a prefix RADIUS gives from a pool is held there", defaults, []string{"claim", "defaults"},
+			got6{OK: true, Link: "2001:db8:1:1::/64", Delegated: "2001:db8:100:100::/56", InUse4: 3, InLink: 2, InPD: 2}},
+		{"a prefix RADIUS gives that another session holds: refused", defaults, []string{"claim", "claim"},
+			got6{Message: "no IPv6 prefix available", InUse4: 2, InLink: 1, InPD: 1}},
 		{"a pool of the wrong length for the link", "", []string{"pd-len"},
 			got6{OK: true, NoIPv6: true, InUse4: 2}},
 	} {

@@ -119,13 +119,39 @@ func (p *LocalPrefixPool) ReleasePrefix(_ context.Context, pfx netip.Prefix, ses
 		if !ok {
 			continue
 		}
-		if c.holder[i] == sessionID {
+		if h, ok := c.holder[i]; ok && h == sessionID {
 			delete(c.holder, i)
-			delete(c.held, sessionID)
+			if c.held[sessionID] == i {
+				delete(c.held, sessionID)
+			}
 			c.used[i/64] &^= 1 << (i % 64)
 		}
 	}
 	return nil
+}
+
+// ClaimPrefix marks pfx (given by RADIUS as Framed-IPv6-Prefix,
+// Delegated-IPv6-Prefix or Framed-IPv6-Address) as used by sessionID when
+// it is one of a pool's prefixes, so the pool never hands it to another
+// session; ok reports whether it was. Claiming a prefix another session
+// holds is an error. (A prefix of another length that overlaps a pool's
+// is not claimed.)
+func (p *LocalPrefixPool) ClaimPrefix(pfx netip.Prefix, sessionID string) (ok bool, err error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for name, c := range p.pools {
+		i, in := c.def.Index(pfx)
+		if !in {
+			continue
+		}
+		if h, busy := c.holder[i]; busy && h != sessionID {
+			return false, fmt.Errorf("lns: prefix %v of IPv6 pool %q is held by session %s", pfx, name, h)
+		}
+		c.used[i/64] |= 1 << (i % 64)
+		c.holder[i] = sessionID
+		return true, nil
+	}
+	return false, nil
 }
 
 // InUse returns how many prefixes of the named pool are held.

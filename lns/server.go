@@ -652,6 +652,9 @@ func (s *Server) releaseOutcome(ss *session, o *authOutcome) {
 	for _, p := range o.v6.all() {
 		s.releasePrefix(ss, p)
 	}
+	for _, p := range o.v6.claimed {
+		_ = s.local6.ReleasePrefix(context.Background(), p, ss.id)
+	}
 	o.v6 = leases6{}
 	if o.pool == "" || !o.addr.IsValid() {
 		return
