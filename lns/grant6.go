@@ -97,7 +97,7 @@ func (s *Server) allocateIPv6(ctx context.Context, o *authOutcome, ss *session, 
 // one.
 func (s *Server) claimIPv6(o *authOutcome, g *aaa.IPv6Grant, ss *session, user string) error {
 	if s.local6 == nil || s.prefixes != PrefixPool(s.local6) {
-		return nil // shared pools: not claimed (nor are IPv4 addresses in them)
+		return nil // shared pools: PostgreSQL has no claim (left to do)
 	}
 	given := []netip.Prefix{linkPrefix(g), g.Delegated}
 	if g.Address.IsValid() {
