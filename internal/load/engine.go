@@ -622,6 +622,14 @@ func (sh *shard) progress(s *sub, now time.Time) {
 			s.tAuth = now
 		}
 	}
+	if s.v6 == v6Wait && s.ps.State() == ppp.PhaseNetwork {
+		// IPV6CP finished without opening: the peer Protocol-Rejected it
+		// (RFC 1661 section 5.7; an LNS that grants no IPv6) or it gave
+		// up negotiating (Max-Configure, Max-Failure).
+		if st := s.ps.IPv6CPState(); st == ppp.Stopped || st == ppp.Closed {
+			s.fail6("ipv6cp-refused")
+		}
+	}
 	sh.schedule(s)
 }
 

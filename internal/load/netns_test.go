@@ -440,3 +440,37 @@ func TestNetnsStopEarly(t *testing.T) {
 		t.Errorf("sessions %d, want %d", rep.Sessions, n)
 	}
 }
+
+// TestNetnsIPv6Refused: dual-stack subscribers of an access concentrator
+// that grants no IPv6 (it Protocol-Rejects IPV6CP, RFC 1661 section 5.7)
+// come up with IPv4 at once, their IPv6 set-ups counted as refused, not
+// held until the IPv6 timeout.
+func TestNetnsIPv6Refused(t *testing.T) {
+	const n = 6
+	l := newLab(t, loadtest.Config{})
+	ld := l.start(t, context.Background(), load.Config{Sessions: n, UserPattern: "v%d", PasswordPattern: labPassword,
+		IPv6: true, IPv6Timeout: time.Minute,
+		Traffic: load.Traffic{Target: echoTarget, Target6: netip.MustParseAddrPort("[2001:db8:ff::2]:9000"), PPS: 20}})
+	waitSetup(t, ld, 20*time.Second)
+	time.Sleep(300 * time.Millisecond)
+	if err := ld.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	rep := ld.Report()
+	if rep.Up != n || rep.Failed != 0 {
+		t.Fatalf("up %d failed %d %v, want %d up", rep.Up, rep.Failed, rep.Failures, n)
+	}
+	if v := rep.IPv6; v == nil || v.Up != 0 || v.Failed != n || v.Failures["ipv6cp-refused"] != n {
+		t.Errorf("IPv6 report %+v, want all %d refused", v, n)
+	}
+	if rep.SetupSeconds > 10 {
+		t.Errorf("set-up took %.1fs: the refused IPv6 held it", rep.SetupSeconds)
+	}
+	tr := rep.Traffic
+	if tr == nil || tr.IPv4 == nil || tr.IPv4.Sent == 0 || tr.IPv4.Lost != 0 || tr.IPv6 == nil || tr.IPv6.Sent != 0 {
+		t.Errorf("traffic %+v: want IPv4 probes all back and no IPv6 ones", tr)
+	}
+	if tr != nil && tr.IPv4 != nil && tr.IPv4.SentOctets != tr.IPv4.Sent*64 {
+		t.Errorf("IPv4 sent octets %d for %d probes of 64", tr.IPv4.SentOctets, tr.IPv4.Sent)
+	}
+}

@@ -58,7 +58,8 @@ type Stages struct {
 type IPv6Report struct {
 	// Up got a SLAAC prefix from a Router Advertisement and a delegated
 	// prefix from DHCPv6; Failed gave up, per reason in Failures
-	// ("no-ipv6cp", "no-ra", "no-dhcpv6", "down", "stopped").
+	// ("ipv6cp-refused", "no-ipv6cp", "no-ra", "no-dhcpv6", "down",
+	// "stopped").
 	Up       int            `json:"up"`
 	Failed   int            `json:"failed"`
 	Failures map[string]int `json:"failures"`
