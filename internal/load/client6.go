@@ -75,6 +75,18 @@ const (
 	dhcpBound                       // a Reply gave the delegated prefix
 )
 
+func (p dhcpPhase) String() string {
+	switch p {
+	case dhcpSoliciting:
+		return "soliciting"
+	case dhcpRequesting:
+		return "requesting"
+	case dhcpBound:
+		return "bound"
+	}
+	return "dhcpPhase(" + strconv.Itoa(int(p)) + ")"
+}
+
 // client6 is one subscriber's IPv6 set-up on its PPP link once IPV6CP is
 // open: a host's router discovery (RFC 4861 section 6.3.7) with SLAAC of
 // its address from the advertised /64 and its interface identifier (RFC
@@ -196,9 +208,11 @@ func (c *client6) input(pkt []byte, now time.Time) [][]byte {
 
 // advertisement takes the first autonomous /64 of a valid Router
 // Advertisement (RFC 4861 section 6.1.2: Hop Limit 255, a link-local
-// source, a right checksum) for SLAAC (RFC 4862 section 5.5.3).
+// source, a right checksum; here the source must be the peer's link-local
+// address that IPV6CP made, RFC 5072 section 5) for SLAAC (RFC 4862
+// section 5.5.3).
 func (c *client6) advertisement(ip IPv6) error {
-	if ip.HopLimit != hopLimitND || !ip.Src.IsLinkLocalUnicast() || len(ip.Payload) < 4 || ip.Payload[0] != icmpRA {
+	if ip.HopLimit != hopLimitND || !ip.Src.IsLinkLocalUnicast() || ip.Src != c.router || len(ip.Payload) < 4 || ip.Payload[0] != icmpRA {
 		return fmt.Errorf("load: not a valid Router Advertisement: %w", ErrMalformed)
 	}
 	if ^fold(pseudo6(ip.Src, ip.Dst, protoICMPv6, len(ip.Payload), sum(ip.Payload, 0))) != 0 {

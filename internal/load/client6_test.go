@@ -198,6 +198,7 @@ func TestClient6Ignores(t *testing.T) {
 		{"RA with hop limit 64", mod(good, func(b []byte) { b[7] = 64 }), 1},
 		{"RA with a bad checksum", mod(good, func(b []byte) { b[len(b)-1] ^= 1 }), 1},
 		{"RA from a global address", mod(good, func(b []byte) { b[8] = 0x20 }), 1},
+		{"RA from another link-local address", mod(good, func(b []byte) { b[23] ^= 0x10 }), 1},
 		{"RA without a prefix", noPrefix, 1},
 		{"truncated", good[:30], 1},
 		{"payload length past the end", mod(good, func(b []byte) { b[5]++ }), 1},
@@ -214,6 +215,17 @@ func TestClient6Ignores(t *testing.T) {
 				t.Errorf("ignored %d (want %d), SLAAC %v, delegated %v", c.ignored, tt.ignored, c.slaac, c.delegated)
 			}
 		})
+	}
+}
+
+func TestPhaseStrings(t *testing.T) {
+	for _, tt := range []struct{ got, want string }{
+		{v6Wait.String(), "wait-ipv6cp"}, {v6Ready.String(), "ready"}, {v6Phase(9).String(), "v6Phase(9)"},
+		{dhcpRequesting.String(), "requesting"}, {dhcpPhase(7).String(), "dhcpPhase(7)"},
+	} {
+		if tt.got != tt.want {
+			t.Errorf("String() = %q, want %q", tt.got, tt.want)
+		}
 	}
 }
 

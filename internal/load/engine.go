@@ -554,7 +554,9 @@ func (sh *shard) handle(ev event, now time.Time) {
 		sh.progress(s, now)
 	case evIPv6:
 		s := ev.s
-		if s.c6 == nil || s.v6 != v6Running || s.state != statePPP && s.state != stateUp {
+		// Once ready, the client still reads the periodic RAs (they
+		// only renew what it has).
+		if s.c6 == nil || s.v6 != v6Running && s.v6 != v6Ready || s.state != statePPP && s.state != stateUp {
 			sh.l.ignored6.Add(1)
 			return
 		}
