@@ -241,7 +241,7 @@ func (e *Env) setup(ctx context.Context) error {
 				return err
 			}
 		}
-		say("IPv6: lns %s ── %s upstream; subscribers' /64s in %s, delegated /56s in %s", lnsUp6,
+		say("IPv6 links: lns %s ── %s upstream; subscribers' /64s in %s, delegated /56s in %s", lnsUp6,
 			netip.MustParseAddrPort(upstreamUDP6).Addr(), links6, delegated6s)
 	}
 	if o.Engine == "xdp" || o.Engine == "auto" {
