@@ -376,7 +376,10 @@ func (l *Load) Sessions() []SessionInfo {
 	for i, s := range ups {
 		out[i] = s.info
 		out[i].Up = s.up.Load()
-		out[i].IPv6 = s.addr6.Load()
+		if a := s.addr6.Load(); a != nil {
+			c := *a
+			out[i].IPv6 = &c
+		}
 	}
 	return out
 }
