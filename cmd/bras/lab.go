@@ -23,15 +23,20 @@ func runLab(ctx context.Context, args []string) error {
 	fs.DurationVar(&o.Hold, "hold", 10*time.Second, "how long the subscribers stay up with traffic")
 	fs.Float64Var(&o.TrafficPPS, "traffic-pps", 5, "probe packets per second per subscriber")
 	fs.BoolVar(&o.Keep, "keep-logs", false, "keep the daemons' logs")
+	ipv4Only := fs.Bool("ipv4-only", false, "subscribers without IPv6 (by default they are dual-stack)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	o.IPv6 = !*ipv4Only
 	res, err := lab.Run(ctx, o)
 	if err != nil {
 		return err
 	}
 	if res.Load.Up != o.Subscribers {
 		return fmt.Errorf("%d of %d subscribers came up", res.Load.Up, o.Subscribers)
+	}
+	if v := res.Load.IPv6; v != nil && v.Up != o.Subscribers {
+		return fmt.Errorf("%d of %d subscribers got their IPv6 prefixes (%v)", v.Up, o.Subscribers, v.Failures)
 	}
 	fmt.Println("lab: done: every subscriber came up, exchanged traffic, and was accounted in PostgreSQL")
 	return nil

@@ -52,6 +52,7 @@ func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	var (
 		cfg                                      load.Config
 		credFile, authName, macBase, target, out string
+		target6                                  string
 		echoServer                               string
 		hold, duration, echoInterval             time.Duration
 		maxFailed                                int
@@ -79,7 +80,11 @@ func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.DurationVar(&hold, "hold", 0, "keep the sessions up (traffic running) this long after every set-up is done; negative: until interrupted")
 	fs.DurationVar(&duration, "duration", 0, "upper bound of the whole run (0: none)")
 	fs.StringVar(&target, "traffic-target", "", "UDP echo server IP:PORT upstream (bras echo); enables traffic")
-	fs.IntVar(&cfg.Traffic.Size, "traffic-size", 64, "IPv4 packet size of the probes, octets")
+	fs.StringVar(&target6, "traffic-target6", "", "UDP echo server [IPv6]:PORT upstream for the IPv6 probes (needs -ipv6)")
+	fs.BoolVar(&cfg.IPv6, "ipv6", false, "dual stack: IPV6CP, Router Solicitation (SLAAC) and DHCPv6 prefix delegation next to IPCP")
+	fs.BoolVar(&cfg.DHCPv6Address, "dhcpv6-address", false, "with -ipv6: ask DHCPv6 for an address too (IA_NA)")
+	fs.DurationVar(&cfg.IPv6Timeout, "ipv6-timeout", 10*time.Second, "with -ipv6: limit for IPV6CP after IPCP, and for the prefixes after IPV6CP")
+	fs.IntVar(&cfg.Traffic.Size, "traffic-size", 64, "IPv4 packet size of the probes, octets (IPv6 probes are 20 more)")
 	fs.Float64Var(&cfg.Traffic.PPS, "traffic-pps", 10, "probes per second per session")
 	fs.Float64Var(&cfg.Traffic.TotalPPS, "traffic-total-pps", 0, "probes per second of all sessions together (instead of -traffic-pps)")
 	fs.BoolVar(&cfg.Traffic.Flood, "flood", false, "send as fast as possible once every set-up is done (forwarding benchmark)")
@@ -122,6 +127,11 @@ func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if target != "" {
 		if cfg.Traffic.Target, err = netip.ParseAddrPort(target); err != nil {
 			return fmt.Errorf("-traffic-target: %w", err)
+		}
+	}
+	if target6 != "" {
+		if cfg.Traffic.Target6, err = netip.ParseAddrPort(target6); err != nil {
+			return fmt.Errorf("-traffic-target6: %w", err)
 		}
 	}
 	cfg.Echo.Interval = echoInterval
@@ -172,6 +182,12 @@ func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	if tr := rep.Traffic; tr != nil && tr.LossRatio > maxLoss {
 		return fmt.Errorf("probe loss %.4f (%d of %d) exceeds -max-loss %v", tr.LossRatio, tr.Lost, tr.Sent, maxLoss)
+	}
+	if v := rep.IPv6; v != nil && v.Failed > maxFailed {
+		return fmt.Errorf("%d IPv6 set-ups failed %v (limit %d)", v.Failed, v.Failures, maxFailed)
+	}
+	if tr := rep.Traffic; tr != nil && tr.IPv6 != nil && tr.IPv6.LossRatio > maxLoss {
+		return fmt.Errorf("IPv6 probe loss %.4f (%d of %d) exceeds -max-loss %v", tr.IPv6.LossRatio, tr.IPv6.Lost, tr.IPv6.Sent, maxLoss)
 	}
 	return nil
 }

@@ -49,7 +49,13 @@ type Options struct {
 	// Engine is the daemons' forwarding engine ([dataplane] engine: auto,
 	// xdp or userspace); empty leaves their default.
 	Engine string
-	Out    io.Writer // progress and results (default os.Stdout)
+	// IPv6 makes the subscribers dual-stack: RADIUS gives each a /64
+	// (Framed-IPv6-Prefix) and a /56 (Delegated-IPv6-Prefix), upstream
+	// gets an IPv6 echo server, and bras load runs IPv6 and sends IPv6
+	// probes too. `bras lab` sets it unless -ipv4-only; the benchmarks
+	// and the soak, which share Setup, keep IPv4 only.
+	IPv6 bool
+	Out  io.Writer // progress and results (default os.Stdout)
 }
 
 // Result is what a lab run measured; tests assert on it.
@@ -76,6 +82,10 @@ type Result struct {
 	FastPath      FastCounts
 	LACFastPath   FastCounts // the LAC's, likewise
 	MalformedText string
+	// With Options.Capture and IPv6: the ICMPv6 and DHCPv6 packets on the
+	// access link, and those of them tshark calls malformed or whose
+	// checksum it finds wrong.
+	ICMPv6, DHCPv6, BadIPv6 int
 }
 
 const (
@@ -84,7 +94,31 @@ const (
 	apiToken    = "lab-api-token"
 	realm       = "lab"
 	upstreamUDP = "10.255.2.2:9000"
+	// The IPv6 side: the LNS and the echo server on 2001:db8:ff::/64;
+	// subscriber i's /64 in 2001:db8:1::/48 and its delegated /56 in
+	// 2001:db8:4000::/40 (linkPrefix6, delegated6).
+	upstreamUDP6 = "[2001:db8:ff::2]:9000"
+	lnsUp6       = "2001:db8:ff::1"
+	links6       = "2001:db8:1::/48"
+	delegated6s  = "2001:db8:4000::/40"
+	// maxSubscribers6 is how many subscribers those blocks number.
+	maxSubscribers6 = 1 << 16
 )
+
+// linkPrefix6 is subscriber i's /64 (Framed-IPv6-Prefix, RFC 3162).
+func linkPrefix6(i int) netip.Prefix {
+	a := netip.MustParsePrefix(links6).Addr().As16()
+	a[6], a[7] = byte(i>>8), byte(i)
+	return netip.PrefixFrom(netip.AddrFrom16(a), 64)
+}
+
+// delegated6 is subscriber i's delegated /56 (Delegated-IPv6-Prefix, RFC
+// 4818).
+func delegated6(i int) netip.Prefix {
+	a := netip.MustParsePrefix(delegated6s).Addr().As16()
+	a[5], a[6] = byte(i>>8), byte(i)
+	return netip.PrefixFrom(netip.AddrFrom16(a), 56)
+}
 
 // Env is the lab's running world: the namespaces, PostgreSQL, FreeRADIUS,
 // the LNS, the LAC and the upstream echo server. Close removes it.
@@ -128,6 +162,9 @@ func Setup(ctx context.Context, o Options) (env *Env, err error) {
 	}
 	if o.Mode != "proxy" && o.Mode != "transparent" {
 		return nil, fmt.Errorf("lab: mode %q: want proxy or transparent", o.Mode)
+	}
+	if o.IPv6 && o.Subscribers > maxSubscribers6 {
+		return nil, fmt.Errorf("lab: %d dual-stack subscribers: the lab numbers %d IPv6 prefixes (run IPv4 only)", o.Subscribers, maxSubscribers6)
 	}
 	if o.Hold <= 0 {
 		o.Hold = 10 * time.Second
@@ -189,6 +226,24 @@ func (e *Env) setup(ctx context.Context) error {
 		return err
 	}
 	say("links: sub eth0 ── eth0 lac 10.255.1.1 ── 10.255.1.2 lns 10.255.2.1 ── 10.255.2.2 upstream")
+	if o.IPv6 {
+		for _, c := range []struct {
+			n    string
+			args []string
+		}{
+			{"lns", []string{"sysctl", "-qw", "net.ipv6.conf.all.forwarding=1"}},
+			{"lns", []string{"ip", "-6", "addr", "add", lnsUp6 + "/64", "dev", "eth1", "nodad"}},
+			{"upstream", []string{"ip", "-6", "addr", "add", netip.MustParseAddrPort(upstreamUDP6).Addr().String() + "/64", "dev", "eth0", "nodad"}},
+			{"upstream", []string{"ip", "-6", "route", "add", links6, "via", lnsUp6}},
+			{"upstream", []string{"ip", "-6", "route", "add", delegated6s, "via", lnsUp6}},
+		} {
+			if _, err := ns[c.n].Run(c.args[0], c.args[1:]...); err != nil {
+				return err
+			}
+		}
+		say("IPv6 links: lns %s ── %s upstream; subscribers' /64s in %s, delegated /56s in %s", lnsUp6,
+			netip.MustParseAddrPort(upstreamUDP6).Addr(), links6, delegated6s)
+	}
 	if o.Engine == "xdp" || o.Engine == "auto" {
 		// The LAC's fast path routes what it encapsulates with the
 		// kernel's FIB lookup, which answers only where forwarding is on.
@@ -232,10 +287,12 @@ func (e *Env) setup(ctx context.Context) error {
 		Secret:   radSecret,
 	}
 	for i := 0; i < o.Subscribers; i++ {
-		rc.Users = append(rc.Users, radiuslab.User{
-			Name: fmt.Sprintf("user%d@%s", i, realm), Password: fmt.Sprintf("pw%d", i),
-			Reply: []radiuslab.Attr{{Name: "Acct-Interim-Interval", Value: "60"}, {Name: "Class", Value: fmt.Sprintf("plan-%d", i%3)}},
-		})
+		reply := []radiuslab.Attr{{Name: "Acct-Interim-Interval", Value: "60"}, {Name: "Class", Value: fmt.Sprintf("plan-%d", i%3)}}
+		if o.IPv6 {
+			reply = append(reply, radiuslab.Attr{Name: "Framed-IPv6-Prefix", Value: linkPrefix6(i).String()},
+				radiuslab.Attr{Name: "Delegated-IPv6-Prefix", Value: delegated6(i).String()})
+		}
+		rc.Users = append(rc.Users, radiuslab.User{Name: fmt.Sprintf("user%d@%s", i, realm), Password: fmt.Sprintf("pw%d", i), Reply: reply})
 	}
 	if err := radiuslab.Write(rc); err != nil {
 		return err
@@ -261,6 +318,9 @@ func (e *Env) setup(ctx context.Context) error {
 		return err
 	}
 	say("FreeRADIUS up in lns with %d subscribers user0@%s .. user%d@%s", o.Subscribers, realm, o.Subscribers-1, realm)
+	if o.IPv6 {
+		say("each dual-stack: user0@%s has %v and %v delegated, and so on", realm, linkPrefix6(0), delegated6(0))
+	}
 
 	// 4. The LNS and the LAC, each as its own bras process in its namespace.
 	lnsConf := filepath.Join(dir, "lns.conf")
@@ -293,6 +353,14 @@ func (e *Env) setup(ctx context.Context) error {
 	}
 	e.cleanups = append(e.cleanups, echo.stop)
 	say("UDP echo server on upstream %s", upstreamUDP)
+	if o.IPv6 {
+		echo6, err := start(ctx, dir, "echo6", exec.Command("ip", "netns", "exec", ns["upstream"].Name, o.Bras, "echo", "-listen", upstreamUDP6))
+		if err != nil {
+			return err
+		}
+		e.cleanups = append(e.cleanups, echo6.stop)
+		say("UDP echo server on upstream %s", upstreamUDP6)
+	}
 	return nil
 }
 
@@ -337,7 +405,11 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	}
 
 	// 5. The subscribers.
-	say("bringing up %d subscribers with bras load (PAP and CHAP mixed), traffic %.0f packets/s each, held %v", o.Subscribers, o.TrafficPPS, o.Hold)
+	if o.IPv6 {
+		say("bringing up %d dual-stack subscribers with bras load (PAP and CHAP mixed), traffic %.0f packets/s each per family, held %v", o.Subscribers, o.TrafficPPS, o.Hold)
+	} else {
+		say("bringing up %d subscribers with bras load (PAP and CHAP mixed), traffic %.0f packets/s each, held %v", o.Subscribers, o.TrafficPPS, o.Hold)
+	}
 	report := filepath.Join(dir, "load.json")
 	args := []string{"netns", "exec", ns["sub"].Name, o.Bras, "load", "-iface", "eth0", "-n", fmt.Sprint(o.Subscribers),
 		"-user", "user%d@" + realm, "-password", "pw%d", "-auth", "mixed", "-inflight", "200",
@@ -345,6 +417,9 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		"-setup-timeout", "60s", "-json", report}
 	if o.Rate > 0 {
 		args = append(args, "-rate", fmt.Sprint(o.Rate))
+	}
+	if o.IPv6 {
+		args = append(args, "-ipv6", "-traffic-target6", upstreamUDP6)
 	}
 	loadCmd := exec.CommandContext(ctx, "ip", args...)
 	loadCmd.Stdout = o.Out
@@ -401,6 +476,17 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if tr := res.Load.Traffic; tr != nil {
 		say("traffic: %d probes sent, %d echoed back, %d lost (%.2f %%)", tr.Sent, tr.Received, tr.Lost, tr.LossRatio*100)
 	}
+	if v := res.Load.IPv6; v != nil {
+		var t6 load.FamilyTraffic
+		if tr := res.Load.Traffic; tr != nil && tr.IPv6 != nil {
+			t6 = *tr.IPv6
+		}
+		say("IPv6: %d of %d subscribers got a prefix and a delegated prefix; %d probes sent, %d echoed back, %d lost",
+			v.Up, o.Subscribers, t6.Sent, t6.Received, t6.Lost)
+		if v.Failed > 0 {
+			say("IPv6: %d set-ups failed: %v", v.Failed, v.Failures)
+		}
+	}
 
 	// 7. Stop the daemons so every accounting Stop is written, then report.
 	e.LAC.stop()
@@ -417,6 +503,14 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 			res.Captured[cp.name], res.Malformed[cp.name] = total, malformed
 			bad.WriteString(text)
 			say("tshark: %s link: %d packets, %d malformed", cp.name, total, malformed)
+			if cp.name == "pppoe" && o.IPv6 {
+				var badText string
+				if res.ICMPv6, res.DHCPv6, res.BadIPv6, badText, err = cp.ipv6(ctx); err != nil {
+					return res, err
+				}
+				bad.WriteString(badText)
+				say("tshark: pppoe link: %d ICMPv6 and %d DHCPv6 packets, %d malformed or with a wrong checksum", res.ICMPv6, res.DHCPv6, res.BadIPv6)
+			}
 		}
 		res.MalformedText = bad.String()
 	}
@@ -754,6 +848,27 @@ func startCapture(ctx context.Context, dir, name string, ns *netlab.Netns, iface
 		return nil, ctx.Err()
 	}
 	return c, nil
+}
+
+// ipv6 counts the ICMPv6 and DHCPv6 packets of a finished capture, and
+// those tshark calls malformed or whose ICMPv6 or UDP checksum it finds
+// wrong (status 0, "bad"), with a line for each of those.
+func (c *capture) ipv6(ctx context.Context) (icmp, dhcp, bad int, text string, err error) {
+	count := func(filter string) (int, string, error) {
+		out, err := exec.CommandContext(ctx, "tshark", "-n", "-o", "udp.check_checksum:TRUE", "-r", c.file, "-Y", filter).Output()
+		if err != nil {
+			return 0, "", fmt.Errorf("lab: tshark -r %s -Y %q: %w", c.file, filter, err)
+		}
+		return strings.Count(string(out), "\n"), string(out), nil
+	}
+	if icmp, _, err = count("icmpv6"); err != nil {
+		return
+	}
+	if dhcp, _, err = count("dhcpv6"); err != nil {
+		return
+	}
+	bad, text, err = count("(icmpv6 || dhcpv6) && (_ws.malformed || icmpv6.checksum.status == 0 || udp.checksum.status == 0)")
+	return
 }
 
 // finish stops the capture and has tshark decode it: the packet count, the

@@ -84,3 +84,60 @@ func TestNetnsCommand(t *testing.T) {
 		t.Errorf("report (%v): %s", err, b)
 	}
 }
+
+// TestNetnsCommandIPv6 runs `bras load -ipv6`: the JSON report has the
+// IPv6 set-ups and the traffic per family; against an access
+// concentrator that grants no IPv6 the run fails with the reason.
+func TestNetnsCommandIPv6(t *testing.T) {
+	bin := brasBinary(t)
+	dir := t.TempDir()
+	for _, grant := range []bool{true, false} {
+		l := newLab(t, loadtest.Config{IPv6: grant, RapidCommit6: true})
+		report := filepath.Join(dir, "ipv6.json")
+		cmd := l.sub.Command(bin, "load", "-iface", "sub0", "-n", "10", "-user", "six%d@lab", "-password", labPassword,
+			"-ipv6", "-traffic-target", echoTarget.String(), "-traffic-target6", echoTarget6.String(),
+			"-traffic-pps", "20", "-hold", "1s", "-json", report, "-q")
+		var stderr strings.Builder
+		cmd.Stderr = &stderr
+		err := cmd.Run()
+		b, rerr := os.ReadFile(report)
+		if rerr != nil {
+			t.Fatal(rerr)
+		}
+		var m struct {
+			IPv6 struct {
+				Up       int            `json:"up"`
+				Failed   int            `json:"failed"`
+				Failures map[string]int `json:"failures"`
+			} `json:"ipv6"`
+			Traffic struct {
+				IPv4, IPv6 struct {
+					Sent, Received, Lost uint64
+					SentOctets           uint64 `json:"sent_octets"`
+					ReceivedOctets       uint64 `json:"received_octets"`
+				}
+			} `json:"traffic"`
+		}
+		if err := json.Unmarshal(b, &m); err != nil {
+			t.Fatalf("report: %v\n%s", err, b)
+		}
+		if !grant {
+			var ee *exec.ExitError
+			if !errors.As(err, &ee) || ee.ExitCode() != 1 || !strings.Contains(stderr.String(), "IPv6 set-ups failed") {
+				t.Errorf("bras load -ipv6 without IPv6 granted: %v, want exit status 1 with the reason\n%s", err, stderr.String())
+			}
+			if m.IPv6.Failures["ipv6cp-refused"] != 10 {
+				t.Errorf("IPv6 failures %v, want 10 ipv6cp-refused", m.IPv6.Failures)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatalf("bras load -ipv6: %v\n%s", err, stderr.String())
+		}
+		f4, f6 := m.Traffic.IPv4, m.Traffic.IPv6
+		if m.IPv6.Up != 10 || f6.Sent == 0 || f6.Received != f6.Sent || f6.SentOctets != f6.Sent*84 ||
+			f4.Sent == 0 || f4.Received != f4.Sent || f4.ReceivedOctets != f4.Received*64 {
+			t.Errorf("report: %s", b)
+		}
+	}
+}

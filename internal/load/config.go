@@ -106,27 +106,37 @@ func expand(pattern string, i int) string {
 // Traffic configures the UDP probes sent over every session once IPCP is
 // up, to Target (a udpecho server upstream, which sends them back).
 type Traffic struct {
-	// Target is the echo server; the zero value sends no traffic.
+	// Target is the echo server; the zero value sends no IPv4 traffic.
 	Target netip.AddrPort
+	// Target6 is the echo server's IPv6 address (Config.IPv6): every
+	// session whose IPv6 set-up is done sends its IPv6 probes there, from
+	// its SLAAC address and from its delegated prefix in turn, at the
+	// same rate as its IPv4 probes. The zero value sends no IPv6 traffic.
+	Target6 netip.AddrPort
 	// Size is the IPv4 packet length in octets (default 64, at least 52,
-	// at most 1492).
+	// at most 1492); the IPv6 probes carry the same payload in 20 octets
+	// more.
 	Size int
 	// PPS is the packets per second each session sends (default 1).
 	// TotalPPS, when > 0, is instead the rate of all sessions together,
 	// spread round robin over the sessions up.
 	PPS, TotalPPS float64
 	// Flood sends as fast as possible over all sessions once every set-up
-	// is done, for the forwarding benchmark; PPS is then ignored.
+	// is done, for the forwarding benchmark; PPS is then ignored. It
+	// sends IPv4 only.
 	Flood bool
 	// FloodWorkers is the number of flood senders (default GOMAXPROCS).
 	FloodWorkers int
 	// QueryUpstream asks the echo server, over every session at the end,
-	// how many probes it received, to split loss per direction.
+	// how many probes it received, to split loss per direction (IPv4).
 	QueryUpstream bool
 	// Grace is how long replies are awaited after the last probe (default
 	// 500 ms).
 	Grace time.Duration
 }
+
+// enabled reports whether probes are sent at all.
+func (t *Traffic) enabled() bool { return t.Target.IsValid() || t.Target6.IsValid() }
 
 // Config configures a load run.
 type Config struct {
@@ -169,7 +179,17 @@ type Config struct {
 	// routed through it), so ordinary tools run over a real session.
 	TUN       string
 	TUNRoutes []netip.Prefix
-	Logger    *slog.Logger
+	// IPv6 makes every subscriber dual-stack: IPV6CP next to IPCP (RFC
+	// 5072), then a Router Solicitation for the /64 it forms its SLAAC
+	// address in (RFC 4861, RFC 4862) and DHCPv6 prefix delegation (RFC
+	// 8415, IA_PD; with DHCPv6Address an IA_NA too). A set-up is done
+	// when IPCP is up and the IPv6 set-up has got both prefixes or given
+	// up: IPV6CP must open within IPv6Timeout of IPCP, and the prefixes
+	// come within IPv6Timeout of IPV6CP (default 10 s).
+	IPv6          bool
+	DHCPv6Address bool
+	IPv6Timeout   time.Duration
+	Logger        *slog.Logger
 }
 
 func (c *Config) validate() error {
@@ -206,11 +226,22 @@ func (c *Config) validate() error {
 	if c.SetupTimeout <= 0 {
 		c.SetupTimeout = 30 * time.Second
 	}
+	if c.IPv6Timeout <= 0 {
+		c.IPv6Timeout = 10 * time.Second
+	}
 	t := &c.Traffic
-	if t.Target.IsValid() {
-		if !t.Target.Addr().Is4() {
-			return fmt.Errorf("%w: traffic target %v is not IPv4", ErrConfig, t.Target)
+	if t.Target6.IsValid() {
+		if a := t.Target6.Addr(); !a.Is6() || a.Is4In6() {
+			return fmt.Errorf("%w: IPv6 traffic target %v is not IPv6", ErrConfig, t.Target6)
 		}
+		if !c.IPv6 {
+			return fmt.Errorf("%w: IPv6 traffic target %v without IPv6", ErrConfig, t.Target6)
+		}
+	}
+	if t.Target.IsValid() && !t.Target.Addr().Is4() {
+		return fmt.Errorf("%w: traffic target %v is not IPv4", ErrConfig, t.Target)
+	}
+	if t.enabled() {
 		if t.Size == 0 {
 			t.Size = 64
 		}

@@ -20,9 +20,21 @@
 // Traffic.QueryUpstream the echo server is asked over each session how many
 // probes it got, which splits the loss into upstream and downstream.
 //
+// Dual stack (Config.IPv6): PPP runs IPV6CP next to IPCP (RFC 5072); once
+// it is open the subscriber's client6 sends a Router Solicitation and forms
+// its SLAAC address from the advertised /64 and its interface identifier
+// (RFC 4861, RFC 4862), and asks DHCPv6 for a delegated prefix (RFC 8415:
+// Solicit with Rapid Commit, or Solicit/Advertise/Request/Reply; IA_PD and
+// optionally IA_NA). A set-up is done when both families are (or IPv6 gave
+// up). IPv6 probes go to Traffic.Target6 from the SLAAC address and from
+// the delegated prefix in turn, next to the IPv4 ones, and are counted per
+// family with their octets.
+//
 // The Report (JSON) has: sessions, started, up, failed, dropped, failures and
 // drops per reason, setup_seconds and setup_rate, stages (padi_pads, lcp,
 // auth, ipcp, total: count, mean/p50/p90/p99/max in ms), traffic (sent,
 // received, lost, loss_ratio, reordered, duplicated, rtt, upstream,
-// sent_pps, delivered_pps), inbox_drops and the PPPoE client's drop counters.
+// sent_pps, delivered_pps, sent_octets, received_octets, and per family
+// ipv4 and ipv6), ipv6 (up, failed, failures, setup), inbox_drops and the
+// PPPoE client's drop counters.
 package load

@@ -82,6 +82,21 @@ type sub struct {
 	// upstream is what the echo server said it received (-1: unknown).
 	upstream atomic.Int64
 	bound    atomic.Bool // carries the TUN device
+
+	// IPv6 (Config.IPv6), owned by the shard: the set-up's phase, its
+	// client, when IPV6CP opened and when the prefixes came, the
+	// deadline of the phase and why it failed.
+	v6         v6Phase
+	c6         *client6
+	tV6, tV6Up time.Time
+	v6Deadline time.Time
+	v6Reason   string
+	resolved   bool // counted in Load.resolved
+
+	// Published for the senders and the receive path once IPv6 is ready.
+	addr6  atomic.Pointer[IPv6Info]
+	txSeq6 uint64     // owned by the sender of this subscriber
+	rx6    SeqTracker // owned by the receive path
 }
 
 // Stats is a snapshot of a run.
@@ -94,8 +109,13 @@ type Stats struct {
 	Failed    int
 	Dropped   int
 	SetupDone bool
-	// Traffic counters.
+	// IPv6Up counts the sessions that got their SLAAC prefix and their
+	// delegated prefix; IPv6Failed those that gave up (Config.IPv6).
+	IPv6Up, IPv6Failed int
+	// Traffic counters, IPv4 probes.
 	Sent, Received, Reordered, Duplicated uint64
+	// IPv6 probes.
+	Sent6, Received6, Reordered6, Duplicated6 uint64
 	// Dropped control frames: a shard's inbox was full.
 	InboxDrops uint64
 }
@@ -116,6 +136,7 @@ type Load struct {
 	start      time.Time
 	dialers    sync.WaitGroup
 	tasks      sync.WaitGroup // client, shards, launcher, progress
+	launched   chan struct{}  // closed when the launcher has returned
 	clientDone chan error
 
 	started, inflight, upNow, everUp, failed, dropped atomic.Int64
@@ -125,6 +146,13 @@ type Load struct {
 	sent, received, reordered, duplicated, inboxDrops atomic.Uint64
 	foreign                                           atomic.Uint64 // IPv4 frames that were not our probes
 	rtt                                               histogram
+	// IPv6: sessions ready and failed, probe counters, foreign packets,
+	// round trips; octets of the probes (IP packets) per family.
+	v6Up, v6Failed                                       atomic.Int64
+	sent6, received6, reordered6, duplicated6            atomic.Uint64
+	foreign6, ignored6                                   atomic.Uint64
+	rtt6                                                 histogram
+	sentOctets, receivedOctets, sentOctets6, recvOctets6 atomic.Uint64
 
 	upMu   sync.Mutex
 	upList []*sub // in the order they came up; never shrinks
@@ -154,7 +182,7 @@ func Start(ctx context.Context, cfg Config) (*Load, error) {
 		return nil, fmt.Errorf("load: %w", err)
 	}
 	l := &Load{cfg: cfg, log: cfg.Logger, client: client, slots: make(chan struct{}, cfg.InFlight),
-		setupDone: make(chan struct{}), clientDone: make(chan error, 1), stopped: make(chan struct{})}
+		setupDone: make(chan struct{}), clientDone: make(chan error, 1), stopped: make(chan struct{}), launched: make(chan struct{})}
 	closeClient := func() {
 		// Run with a done context only closes the sockets.
 		dead, cancel := context.WithCancel(context.Background())
@@ -167,7 +195,7 @@ func Start(ctx context.Context, cfg Config) (*Load, error) {
 			return nil, err
 		}
 	}
-	if cfg.Traffic.Target.IsValid() {
+	if cfg.Traffic.enabled() {
 		if l.raw, err = openRawSender(cfg.Interface); err != nil {
 			closeClient()
 			if l.tun != nil {
@@ -182,6 +210,9 @@ func Start(ctx context.Context, cfg Config) (*Load, error) {
 	for i := range l.subs {
 		l.subs[i] = &sub{l: l, idx: i, mac: cfg.mac(i), cred: cfg.credential(i), auth: cfg.Auth.protos(i)}
 		l.subs[i].upstream.Store(-1)
+		if cfg.IPv6 {
+			l.subs[i].v6 = v6Wait
+		}
 	}
 	nw := cfg.Workers
 	if nw <= 0 {
@@ -197,7 +228,7 @@ func Start(ctx context.Context, cfg Config) (*Load, error) {
 		go func() { defer l.tasks.Done(); sh.run() }()
 	}
 	l.tasks.Add(1)
-	go func() { defer l.tasks.Done(); l.launch() }()
+	go func() { defer l.tasks.Done(); defer close(l.launched); l.launch() }()
 	if l.tun != nil {
 		l.tasks.Add(1)
 		go func() { defer l.tasks.Done(); l.tun.run(l.ctx, l) }()
@@ -313,8 +344,28 @@ type SessionInfo struct {
 	// Address is the subscriber's IPCP address, Peer the AC's (RFC 1332);
 	// DNS1 and DNS2 the servers of RFC 1877.
 	Address, Peer, DNS1, DNS2 netip.Addr
-	Up                        bool // still up
+	// IPv6 is what the IPv6 set-up got (Config.IPv6); nil until it is
+	// ready.
+	IPv6 *IPv6Info
+	Up   bool // still up
 }
+
+// IPv6Info is a session's IPv6: the link-local addresses of both ends
+// (RFC 5072 section 5), the /64 a Router Advertisement gave and the
+// address formed in it (RFC 4862), the prefix DHCPv6 delegated (RFC 8415)
+// and the address it gave when asked (IA_NA).
+type IPv6Info struct {
+	LinkLocal, Router netip.Addr
+	Prefix            netip.Prefix
+	SLAAC             netip.Addr
+	Delegated         netip.Prefix
+	Address           netip.Addr
+}
+
+// delegatedHost is the address the probes from the delegated prefix use:
+// the prefix's first address after the subnet-router anycast one (RFC
+// 4291 section 2.6.1).
+func (i *IPv6Info) delegatedHost() netip.Addr { return i.Delegated.Addr().Next() }
 
 // Sessions lists the sessions that came up, in the order they did.
 func (l *Load) Sessions() []SessionInfo {
@@ -325,6 +376,10 @@ func (l *Load) Sessions() []SessionInfo {
 	for i, s := range ups {
 		out[i] = s.info
 		out[i].Up = s.up.Load()
+		if a := s.addr6.Load(); a != nil {
+			c := *a
+			out[i].IPv6 = &c
+		}
 	}
 	return out
 }
@@ -357,6 +412,10 @@ func (l *Load) Stats() Stats {
 		Reordered:  l.reordered.Load(),
 		Duplicated: l.duplicated.Load(),
 		InboxDrops: l.inboxDrops.Load(),
+		IPv6Up:     int(l.v6Up.Load()),
+		IPv6Failed: int(l.v6Failed.Load()),
+		Sent6:      l.sent6.Load(), Received6: l.received6.Load(),
+		Reordered6: l.reordered6.Load(), Duplicated6: l.duplicated6.Load(),
 	}
 	select {
 	case <-l.setupDone:
@@ -368,8 +427,12 @@ func (l *Load) Stats() Stats {
 
 // String is the one-line progress report.
 func (st Stats) String() string {
-	return fmt.Sprintf("%6.1fs started %d in-flight %d up %d failed %d dropped %d tx %d rx %d",
+	s := fmt.Sprintf("%6.1fs started %d in-flight %d up %d failed %d dropped %d tx %d rx %d",
 		st.Elapsed.Seconds(), st.Started, st.InFlight, st.Up, st.Failed, st.Dropped, st.Sent, st.Received)
+	if st.IPv6Up+st.IPv6Failed > 0 || st.Sent6 > 0 {
+		s += fmt.Sprintf(" ipv6 up %d failed %d tx %d rx %d", st.IPv6Up, st.IPv6Failed, st.Sent6, st.Received6)
+	}
+	return s
 }
 
 // Stop ends the run: the traffic stops (replies are awaited for the grace
@@ -391,8 +454,11 @@ func (l *Load) Stop() error {
 			sh.in <- event{kind: evStop, done: done}
 			<-done
 		}
-		l.cancel()
+		// The discoveries still under way end now; their outcome goes to
+		// the shards, which are still there to count it as "stopped".
+		<-l.launched
 		l.dialers.Wait()
+		l.cancel()
 		l.tasks.Wait()
 		l.stopErr = <-l.clientDone
 		if l.tun != nil {
@@ -414,6 +480,7 @@ type evKind uint8
 const (
 	evDialed evKind = iota + 1 // discovery ended
 	evFrame                    // a PPP control frame
+	evIPv6                     // an IPv6 packet for the client6
 	evStop                     // close every session, then close done
 )
 
@@ -488,6 +555,17 @@ func (sh *shard) handle(ev event, now time.Time) {
 		}
 		s.ps.Input(ev.frame, now)
 		sh.progress(s, now)
+	case evIPv6:
+		s := ev.s
+		// Once ready, the client still reads the periodic RAs (they
+		// only renew what it has).
+		if s.c6 == nil || s.v6 != v6Running && s.v6 != v6Ready || s.state != statePPP && s.state != stateUp {
+			sh.l.ignored6.Add(1)
+			return
+		}
+		s.send6(s.c6.input(ev.frame, now))
+		s.check6(now)
+		sh.schedule(s)
 	case evStop:
 		sh.stopped = true
 		sh.stopAll(now)
@@ -514,6 +592,7 @@ func (sh *shard) dialed(ev event, now time.Time) {
 		Role: ppp.Client, MRU: mru, RejectACCMPFCACFC: true,
 		Username: s.cred.Username, Password: s.cred.Password,
 		Auth: s.auth, Echo: l.cfg.Echo, Restart: l.cfg.Restart, Handler: s,
+		IPv6: l.cfg.IPv6,
 	})
 	sh.subs[s] = struct{}{}
 	s.ps.Open(now)
@@ -548,6 +627,14 @@ func (sh *shard) progress(s *sub, now time.Time) {
 			s.tAuth = now
 		}
 	}
+	if s.v6 == v6Wait && s.ps.State() == ppp.PhaseNetwork {
+		// IPV6CP finished without opening: the peer Protocol-Rejected it
+		// (RFC 1661 section 5.7; an LNS that grants no IPv6) or it gave
+		// up negotiating (Max-Configure, Max-Failure).
+		if st := s.ps.IPv6CPState(); st == ppp.Stopped || st == ppp.Closed {
+			s.fail6("ipv6cp-refused")
+		}
+	}
 	sh.schedule(s)
 }
 
@@ -560,6 +647,17 @@ func (sh *shard) schedule(s *sub) {
 		if s.state == statePPP {
 			if to := s.t0.Add(sh.l.cfg.SetupTimeout); d.IsZero() || to.Before(d) {
 				d = to
+			}
+		}
+		if s.v6 == v6Wait || s.v6 == v6Running {
+			var retransmit time.Time
+			if s.c6 != nil {
+				retransmit = s.c6.next()
+			}
+			for _, t := range []time.Time{s.v6Deadline, retransmit} {
+				if !t.IsZero() && (d.IsZero() || t.Before(d)) {
+					d = t
+				}
 			}
 		}
 	}
@@ -579,6 +677,9 @@ func (sh *shard) expire(now time.Time) {
 			continue
 		}
 		s.ps.Tick(now)
+		if s.v6 == v6Wait || s.v6 == v6Running {
+			s.tick6(now)
+		}
 		sh.progress(s, now)
 		if s.timer.Queued() && !s.timer.When().After(now) {
 			// Tick left the deadline in the past: do not spin.
@@ -623,6 +724,7 @@ func (sh *shard) stopAll(now time.Time) {
 			s.up.Store(false)
 			sh.l.upNow.Add(-1)
 		}
+		s.fail6("stopped")
 		sh.end(s, now)
 	}
 }
@@ -661,7 +763,11 @@ func (s *sub) Up(ps *ppp.Session, n ppp.NetworkInfo) {
 		s.bound.Store(true)
 		l.tun.bind(s, n)
 	}
-	l.resolve()
+	if s.v6 == v6Wait && s.v6Deadline.IsZero() {
+		// IPV6CP may still open; give it IPv6Timeout from here.
+		s.v6Deadline = now.Add(l.cfg.IPv6Timeout)
+	}
+	s.tryResolve()
 	l.log.Debug("load: session up", "mac", s.mac, "user", s.cred.Username, "session_id", s.cs.ID, "address", n.Local)
 }
 
@@ -686,6 +792,7 @@ func (s *sub) Down(ps *ppp.Session, r ppp.Reason) {
 		l.upNow.Add(-1)
 		l.dropped.Add(1)
 		l.log.Info("load: session dropped", "mac", s.mac, "user", s.cred.Username, "reason", reason)
+		s.fail6("down")
 	}
 	if s.cs != nil {
 		_ = s.cs.Close()
@@ -703,6 +810,19 @@ func (s *sub) receive(frame []byte) {
 		s.l.receiveIPv4(s, frame[2:])
 		return
 	}
+	if len(frame) >= 2 && frame[0] == 0x00 && frame[1] == 0x57 {
+		if !isClient6(frame[2:]) {
+			s.l.receiveIPv6(s, frame[2:])
+			return
+		}
+		ev := event{kind: evIPv6, s: s, frame: append([]byte(nil), frame[2:]...)}
+		select {
+		case s.shard.in <- ev:
+		default:
+			s.l.inboxDrops.Add(1)
+		}
+		return
+	}
 	if p, _, err := ppp.ParseProtocol(frame); err != nil || !p.IsControl() {
 		return
 	}
@@ -716,3 +836,84 @@ func (s *sub) receive(frame []byte) {
 
 // Timer places the subscriber in its shard's deadline queue.
 func (s *sub) Timer() *timerq.Timer { return &s.timer }
+
+// ---- IPv6 ----
+
+// UpIPv6 is ppp.IPv6Handler.UpIPv6: IPV6CP opened (RFC 5072); router
+// discovery and DHCPv6 begin. A renegotiation keeps what the session has.
+func (s *sub) UpIPv6(ps *ppp.Session, n ppp.IPv6Info) {
+	if s.v6 != v6Wait {
+		return
+	}
+	now := time.Now()
+	s.v6 = v6Running
+	s.tV6 = now
+	s.v6Deadline = now.Add(s.l.cfg.IPv6Timeout)
+	s.c6 = newClient6(s.mac, s.l.cfg.DHCPv6Address)
+	s.send6(s.c6.start(n, now))
+}
+
+// send6 sends IPv6 packets on the session (PPP protocol 0x0057, RFC 5072
+// section 5).
+func (s *sub) send6(pkts [][]byte) {
+	for _, p := range pkts {
+		if p == nil {
+			continue
+		}
+		_ = s.cs.Send(append([]byte{0x00, 0x57}, p...))
+	}
+}
+
+// tick6 runs the IPv6 set-up's timers: its retransmissions, and the
+// deadline of its phase.
+func (s *sub) tick6(now time.Time) {
+	if !s.v6Deadline.IsZero() && !now.Before(s.v6Deadline) {
+		switch {
+		case s.v6 == v6Wait:
+			s.fail6("no-ipv6cp")
+		case !s.c6.slaac.IsValid():
+			s.fail6("no-ra")
+		default:
+			s.fail6("no-dhcpv6")
+		}
+		return
+	}
+	if s.c6 != nil {
+		s.send6(s.c6.tick(now))
+	}
+}
+
+// check6 publishes the IPv6 set-up once the client has both prefixes.
+func (s *sub) check6(now time.Time) {
+	if s.v6 != v6Running || !s.c6.ready() {
+		return
+	}
+	c := s.c6
+	s.v6, s.tV6Up, s.v6Deadline = v6Ready, now, time.Time{}
+	s.addr6.Store(&IPv6Info{LinkLocal: c.local, Router: c.router, Prefix: c.prefix, SLAAC: c.slaac,
+		Delegated: c.delegated, Address: c.address})
+	s.l.v6Up.Add(1)
+	s.l.log.Debug("load: IPv6 up", "mac", s.mac, "user", s.cred.Username, "prefix", c.prefix, "delegated", c.delegated)
+	s.tryResolve()
+}
+
+// fail6 ends an IPv6 set-up that is still under way.
+func (s *sub) fail6(reason string) {
+	if s.v6 != v6Wait && s.v6 != v6Running {
+		return
+	}
+	s.v6, s.v6Reason, s.v6Deadline = v6Failed, reason, time.Time{}
+	s.l.v6Failed.Add(1)
+	s.l.log.Debug("load: IPv6 set-up failed", "mac", s.mac, "user", s.cred.Username, "reason", reason)
+	s.tryResolve()
+}
+
+// tryResolve counts s's set-up as done, once: IPCP came up (the session
+// may have ended since) and the IPv6 set-up, if any, has ended either way.
+func (s *sub) tryResolve() {
+	if s.resolved || s.tUp.IsZero() || s.v6 == v6Wait || s.v6 == v6Running {
+		return
+	}
+	s.resolved = true
+	s.l.resolve()
+}

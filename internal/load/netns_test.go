@@ -440,3 +440,160 @@ func TestNetnsStopEarly(t *testing.T) {
 		t.Errorf("sessions %d, want %d", rep.Sessions, n)
 	}
 }
+
+// TestNetnsIPv6Refused: dual-stack subscribers of an access concentrator
+// that grants no IPv6 (it Protocol-Rejects IPV6CP, RFC 1661 section 5.7)
+// come up with IPv4 at once, their IPv6 set-ups counted as refused, not
+// held until the IPv6 timeout.
+func TestNetnsIPv6Refused(t *testing.T) {
+	const n = 6
+	l := newLab(t, loadtest.Config{})
+	ld := l.start(t, context.Background(), load.Config{Sessions: n, UserPattern: "v%d", PasswordPattern: labPassword,
+		IPv6: true, IPv6Timeout: time.Minute,
+		Traffic: load.Traffic{Target: echoTarget, Target6: netip.MustParseAddrPort("[2001:db8:ff::2]:9000"), PPS: 20}})
+	waitSetup(t, ld, 20*time.Second)
+	time.Sleep(300 * time.Millisecond)
+	if err := ld.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	rep := ld.Report()
+	if rep.Up != n || rep.Failed != 0 {
+		t.Fatalf("up %d failed %d %v, want %d up", rep.Up, rep.Failed, rep.Failures, n)
+	}
+	if v := rep.IPv6; v == nil || v.Up != 0 || v.Failed != n || v.Failures["ipv6cp-refused"] != n {
+		t.Errorf("IPv6 report %+v, want all %d refused", v, n)
+	}
+	if rep.SetupSeconds > 10 {
+		t.Errorf("set-up took %.1fs: the refused IPv6 held it", rep.SetupSeconds)
+	}
+	tr := rep.Traffic
+	if tr == nil || tr.IPv4 == nil || tr.IPv4.Sent == 0 || tr.IPv4.Lost != 0 || tr.IPv6 == nil || tr.IPv6.Sent != 0 {
+		t.Errorf("traffic %+v: want IPv4 probes all back and no IPv6 ones", tr)
+	}
+	if tr != nil && tr.IPv4 != nil && tr.IPv4.SentOctets != tr.IPv4.Sent*64 {
+		t.Errorf("IPv4 sent octets %d for %d probes of 64", tr.IPv4.SentOctets, tr.IPv4.Sent)
+	}
+}
+
+var echoTarget6 = netip.MustParseAddrPort("[2001:db8:ff::2]:9000")
+
+// TestNetnsDualStack brings up 200 dual-stack subscribers: IPV6CP next to
+// IPCP, a Router Solicitation answered with the /64 (SLAAC from it and
+// the interface identifier), DHCPv6 prefix delegation; then probes of both
+// families both ways, counted per family with their octets. Half the
+// run uses the four-message DHCPv6 exchange.
+func TestNetnsDualStack(t *testing.T) {
+	for _, rapid := range []bool{true, false} {
+		t.Run(fmt.Sprintf("rapid-commit=%v", rapid), func(t *testing.T) {
+			n := 200
+			if !rapid {
+				n = 20
+			}
+			l := newLab(t, loadtest.Config{IPv6: true, RapidCommit6: rapid})
+			ld := l.start(t, context.Background(), load.Config{Sessions: n, UserPattern: "d%d", PasswordPattern: labPassword,
+				Auth: load.AuthMixed, InFlight: 50, IPv6: true,
+				Traffic: load.Traffic{Target: echoTarget, Target6: echoTarget6, Size: 100, PPS: 10}})
+			waitSetup(t, ld, 30*time.Second)
+			if st := ld.Stats(); st.IPv6Up != n {
+				t.Errorf("at set-up done: %v, want %d with IPv6", st, n)
+			}
+			infos := ld.Sessions()
+			time.Sleep(time.Second)
+			if err := ld.Stop(); err != nil {
+				t.Fatal(err)
+			}
+			rep := ld.Report()
+			if rep.Up != n || rep.Failed != 0 || rep.Dropped != 0 {
+				t.Fatalf("up %d failed %d %v dropped %d", rep.Up, rep.Failed, rep.Failures, rep.Dropped)
+			}
+			v := rep.IPv6
+			if v == nil || v.Up != n || v.Failed != 0 || v.Ignored != 0 || v.Setup.Count != n {
+				t.Errorf("IPv6 report %+v, want %d up", v, n)
+			}
+			// Every session has its own prefixes, its SLAAC address inside
+			// its /64.
+			delegated := map[netip.Prefix]bool{}
+			for _, in := range infos {
+				x := in.IPv6
+				if x == nil {
+					t.Errorf("session %d has no IPv6", in.Index)
+					continue
+				}
+				if !x.Prefix.Contains(x.SLAAC) || x.SLAAC == x.Prefix.Addr() || x.Delegated.Bits() != 56 || !x.LinkLocal.IsLinkLocalUnicast() ||
+					!x.Router.IsLinkLocalUnicast() || x.LinkLocal.As16()[15] == 0 && x.LinkLocal.As16()[14] == 0 {
+					t.Errorf("session %d IPv6 %+v", in.Index, x)
+				}
+				// The SLAAC address ends in the interface identifier of
+				// the link-local one (RFC 4862 section 5.3, RFC 5072
+				// section 5).
+				a, b := x.SLAAC.As16(), x.LinkLocal.As16()
+				if [8]byte(a[8:]) != [8]byte(b[8:]) {
+					t.Errorf("session %d: SLAAC %v and link-local %v differ in the interface identifier", in.Index, x.SLAAC, x.LinkLocal)
+				}
+				delegated[x.Delegated] = true
+			}
+			if len(delegated) != n {
+				t.Errorf("%d distinct delegated prefixes for %d sessions", len(delegated), n)
+			}
+			tr := rep.Traffic
+			if tr == nil || tr.IPv4 == nil || tr.IPv6 == nil {
+				t.Fatalf("traffic %+v: want both families", tr)
+			}
+			for name, f := range map[string]*load.FamilyTraffic{"IPv4": tr.IPv4, "IPv6": tr.IPv6} {
+				size := uint64(100)
+				if name == "IPv6" {
+					size = 120
+				}
+				if f.Sent < uint64(n)*5 || f.Received != f.Sent || f.Lost != 0 || f.Duplicated != 0 ||
+					f.SentOctets != f.Sent*size || f.ReceivedOctets != f.Received*size || f.Size != int(size) {
+					t.Errorf("%s traffic %+v: want ≥ %d probes of %d octets, all back", name, f, n*5, size)
+				}
+			}
+			if tr.Sent != tr.IPv4.Sent || tr.Received != tr.IPv4.Received || tr.SentOctets != tr.IPv4.SentOctets {
+				t.Errorf("the report's top-level figures %d/%d/%d are not IPv4's %+v", tr.Sent, tr.Received, tr.SentOctets, tr.IPv4)
+			}
+			// The AC echoed probes from both the SLAAC address and the
+			// delegated prefix of each session.
+			var fromSLAAC, fromDelegated uint64
+			for _, in := range infos {
+				if in.IPv6 == nil {
+					continue
+				}
+				a, _, _ := l.ac.Received(in.IPv6.SLAAC)
+				b, _, _ := l.ac.Received(in.IPv6.Delegated.Addr().Next())
+				fromSLAAC += a
+				fromDelegated += b
+			}
+			if fromSLAAC == 0 || fromDelegated == 0 || fromSLAAC+fromDelegated != tr.IPv6.Sent {
+				t.Errorf("AC got %d IPv6 probes from SLAAC addresses and %d from delegated prefixes; %d sent", fromSLAAC, fromDelegated, tr.IPv6.Sent)
+			}
+			wantDHCP := uint64(1)
+			if !rapid {
+				wantDHCP = 2
+			}
+			if answered, _ := l.ac.IPv6Control(); answered != uint64(n)*(1+wantDHCP) {
+				t.Errorf("AC answered %d IPv6 control packets, want %d (an RS and %d DHCPv6 per session)", answered, uint64(n)*(1+wantDHCP), wantDHCP)
+			}
+		})
+	}
+}
+
+// TestNetnsIPv6Retransmit: the AC drops each session's first Router
+// Solicitation and first DHCPv6 Solicit; the clients send them again and
+// still come up with IPv6, a retransmission interval later.
+func TestNetnsIPv6Retransmit(t *testing.T) {
+	const n = 10
+	l := newLab(t, loadtest.Config{IPv6: true, RapidCommit6: true, DropFirst6: true})
+	ld := l.start(t, context.Background(), load.Config{Sessions: n, UserPattern: "r%d", PasswordPattern: labPassword, IPv6: true})
+	waitSetup(t, ld, 30*time.Second)
+	if err := ld.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	v := ld.Report().IPv6
+	if v == nil || v.Up != n || v.Setup.Count != n || v.Setup.P50 < 900 {
+		t.Errorf("IPv6 report %+v: want %d up about a second after IPV6CP", v, n)
+	}
+	if answered, dropped := l.ac.IPv6Control(); dropped != 2*n || answered != 2*n {
+		t.Errorf("AC answered %d and dropped %d IPv6 control packets, want %d each", answered, dropped, 2*n)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"net/netip"
 	"sort"
 	"time"
 )
@@ -25,6 +26,8 @@ type Report struct {
 	SetupRate    float64 `json:"setup_rate"`
 	// Stages are the set-up latencies of the sessions that came up.
 	Stages Stages `json:"stages"`
+	// IPv6 is present when the subscribers ran IPv6 (Config.IPv6).
+	IPv6 *IPv6Report `json:"ipv6,omitempty"`
 	// Traffic is present when traffic was configured.
 	Traffic *TrafficReport `json:"traffic,omitempty"`
 	// InboxDrops counts PPP control frames dropped because a worker's
@@ -50,7 +53,55 @@ type Stages struct {
 	Total     Latency `json:"total"`     // PADI → IPCP Opened
 }
 
-// TrafficReport accounts for the UDP probes.
+// IPv6Report is the outcome of the IPv6 set-ups of the sessions that came
+// up.
+type IPv6Report struct {
+	// Up got a SLAAC prefix from a Router Advertisement and a delegated
+	// prefix from DHCPv6; Failed gave up, per reason in Failures
+	// ("ipv6cp-refused", "no-ipv6cp", "no-ra", "no-dhcpv6", "down",
+	// "stopped").
+	Up       int            `json:"up"`
+	Failed   int            `json:"failed"`
+	Failures map[string]int `json:"failures"`
+	// Setup runs from IPV6CP opened to both prefixes there.
+	Setup Latency `json:"setup"`
+	// Ignored counts IPv6 control packets from the LNS the clients could
+	// not use; Foreign the other IPv6 packets that were not probe echoes.
+	Ignored uint64 `json:"ignored"`
+	Foreign uint64 `json:"foreign"`
+}
+
+// FamilyTraffic accounts for the probes of one IP version.
+type FamilyTraffic struct {
+	Target     string  `json:"target"`
+	Size       int     `json:"size"` // IP packet octets
+	Sent       uint64  `json:"sent"`
+	Received   uint64  `json:"received"`
+	Lost       uint64  `json:"lost"`
+	LossRatio  float64 `json:"loss_ratio"`
+	Reordered  uint64  `json:"reordered"`
+	Duplicated uint64  `json:"duplicated"`
+	// SentOctets and ReceivedOctets are the IP packets' octets.
+	SentOctets     uint64  `json:"sent_octets"`
+	ReceivedOctets uint64  `json:"received_octets"`
+	RTT            Latency `json:"rtt"`
+}
+
+func newFamilyTraffic(target netip.AddrPort, size int, sent, received, reordered, duplicated, sentOctets, receivedOctets uint64, rtt Latency) *FamilyTraffic {
+	f := &FamilyTraffic{Target: target.String(), Size: size, Sent: sent, Received: received, Reordered: reordered,
+		Duplicated: duplicated, SentOctets: sentOctets, ReceivedOctets: receivedOctets, RTT: rtt}
+	if sent > received {
+		f.Lost = sent - received
+	}
+	if sent > 0 {
+		f.LossRatio = float64(f.Lost) / float64(sent)
+	}
+	return f
+}
+
+// TrafficReport accounts for the UDP probes: the fields at the top are
+// the IPv4 probes' (as before there was IPv6); IPv4 and IPv6 have each
+// family's figures.
 type TrafficReport struct {
 	Target   string  `json:"target"`
 	Size     int     `json:"size"` // IPv4 packet octets
@@ -67,6 +118,13 @@ type TrafficReport struct {
 	Duplicated uint64  `json:"duplicated"`
 	// Foreign counts IPv4 packets on the sessions that were not probes.
 	Foreign uint64 `json:"foreign"`
+	// SentOctets and ReceivedOctets are the IPv4 probes' octets.
+	SentOctets     uint64 `json:"sent_octets"`
+	ReceivedOctets uint64 `json:"received_octets"`
+	// IPv4 and IPv6 are the figures per family, present when the family
+	// had a target.
+	IPv4 *FamilyTraffic `json:"ipv4,omitempty"`
+	IPv6 *FamilyTraffic `json:"ipv6,omitempty"`
 	// Upstream is what the echo server said it received (QueryUpstream),
 	// from the sessions that answered; UpstreamLost and DownstreamLost
 	// split the loss of those sessions per direction.
@@ -127,13 +185,42 @@ func (l *Load) makeReport() *Report {
 		}
 	}
 	r.Stages = Stages{Discovery: Summarize(disc), LCP: Summarize(lcp), Auth: Summarize(auth), IPCP: Summarize(ipcp), Total: Summarize(total)}
+	if l.cfg.IPv6 {
+		v := &IPv6Report{Failures: map[string]int{}, Ignored: l.ignored6.Load(), Foreign: l.foreign6.Load()}
+		var setup []time.Duration
+		for _, s := range l.subs {
+			switch s.v6 {
+			case v6Ready:
+				v.Up++
+				setup = append(setup, s.tV6Up.Sub(s.tV6))
+			case v6Failed:
+				v.Failed++
+				v.Failures[s.v6Reason]++
+			}
+			if s.c6 != nil {
+				v.Ignored += s.c6.ignored
+			}
+		}
+		v.Setup = Summarize(setup)
+		r.IPv6 = v
+	}
 	tc := l.cfg.Traffic
-	if !tc.Target.IsValid() {
+	if !tc.enabled() {
 		return r
 	}
-	tr := &TrafficReport{Target: tc.Target.String(), Size: tc.Size, Flood: tc.Flood,
+	tr := &TrafficReport{Size: tc.Size, Flood: tc.Flood,
 		Sent: st.Sent, Received: st.Received, Reordered: st.Reordered, Duplicated: st.Duplicated,
-		Foreign: l.foreign.Load(), RTT: l.rtt.summary()}
+		Foreign: l.foreign.Load(), RTT: l.rtt.summary(),
+		SentOctets: l.sentOctets.Load(), ReceivedOctets: l.receivedOctets.Load()}
+	if tc.Target.IsValid() {
+		tr.Target = tc.Target.String()
+		tr.IPv4 = newFamilyTraffic(tc.Target, tc.Size, st.Sent, st.Received, st.Reordered, st.Duplicated,
+			tr.SentOctets, tr.ReceivedOctets, tr.RTT)
+	}
+	if tc.Target6.IsValid() {
+		tr.IPv6 = newFamilyTraffic(tc.Target6, tc.Size+ipv6HeaderLen-ipv4HeaderLen, st.Sent6, st.Received6, st.Reordered6,
+			st.Duplicated6, l.sentOctets6.Load(), l.recvOctets6.Load(), l.rtt6.summary())
+	}
 	if !tc.Flood {
 		tr.PPS, tr.TotalPPS = tc.PPS, tc.TotalPPS
 	}

@@ -27,7 +27,7 @@ func srcPort(i int) uint16 { return uint16(20000 + i%40000) }
 func (l *Load) startTraffic() {
 	t := &l.traffic
 	t.stop = make(chan struct{})
-	if !l.cfg.Traffic.Target.IsValid() {
+	if !l.cfg.Traffic.enabled() {
 		return
 	}
 	t.wg.Add(1)
@@ -100,31 +100,84 @@ type prober struct {
 
 func newProber(l *Load) *prober {
 	size := l.cfg.Traffic.Size
-	return &prober{l: l, buf: make([]byte, 0, 2+size), payload: make([]byte, size-ipv4HeaderLen-udpHeaderLen)}
+	return &prober{l: l, buf: make([]byte, 0, 2+size+ipv6HeaderLen-ipv4HeaderLen), payload: make([]byte, size-ipv4HeaderLen-udpHeaderLen)}
 }
 
-// build makes s's next probe as a PPP frame (Protocol IPv4, RFC 1332
-// section 3) in the prober's buffer, valid until the next call.
-func (p *prober) build(s *sub, now time.Time) []byte {
-	s.txSeq++
+// family is a probe's IP version.
+type family uint8
+
+const (
+	fam4 family = iota
+	fam6
+)
+
+// wants reports whether s sends probes of family f now: IPv4 once up,
+// IPv6 once its IPv6 set-up is done, each when it has a target.
+func (p *prober) wants(s *sub, f family) bool {
+	if f == fam6 {
+		return p.l.cfg.Traffic.Target6.IsValid() && s.addr6.Load() != nil
+	}
+	return p.l.cfg.Traffic.Target.IsValid()
+}
+
+// build makes s's next probe of family f as a PPP frame (Protocol IPv4,
+// RFC 1332 section 3, or IPv6, RFC 5072 section 5) in the prober's
+// buffer, valid until the next call. IPv6 probes alternate between the
+// SLAAC address and the delegated prefix.
+func (p *prober) build(s *sub, f family, now time.Time) []byte {
+	seq := &s.txSeq
+	if f == fam6 {
+		seq = &s.txSeq6
+	}
+	*seq++
 	// Written in place: the payload keeps its padding after the header.
-	_, _ = Probe{Session: uint32(s.idx), Seq: s.txSeq, Sent: now.UnixNano()}.Append(p.payload[:0])
+	_, _ = Probe{Session: uint32(s.idx), Seq: *seq, Sent: now.UnixNano()}.Append(p.payload[:0])
 	u := UDP{Src: netip.AddrPortFrom(s.local, srcPort(s.idx)), Dst: p.l.cfg.Traffic.Target, Payload: p.payload}
-	b, _ := u.Append(append(p.buf[:0], 0x00, 0x21)) // IPv4 and a valid size: cannot fail
+	proto := byte(0x21)
+	if f == fam6 {
+		a := s.addr6.Load()
+		src := a.SLAAC
+		if *seq%2 == 0 {
+			src = a.delegatedHost()
+		}
+		u.Src, u.Dst, proto = netip.AddrPortFrom(src, srcPort(s.idx)), p.l.cfg.Traffic.Target6, 0x57
+	}
+	b, _ := u.Append(append(p.buf[:0], 0x00, proto)) // one family and a valid size: cannot fail
 	p.buf = b
 	return b
 }
 
+// unbuild gives back the sequence number of a probe that was not sent.
+func unbuild(s *sub, f family) {
+	if f == fam6 {
+		s.txSeq6--
+	} else {
+		s.txSeq--
+	}
+}
+
+// counted adds n probes of family f to the sent counters.
+func (l *Load) counted(f family, n int) {
+	size := uint64(l.cfg.Traffic.Size)
+	if f == fam6 {
+		l.sent6.Add(uint64(n))
+		l.sentOctets6.Add(uint64(n) * (size + ipv6HeaderLen - ipv4HeaderLen))
+		return
+	}
+	l.sent.Add(uint64(n))
+	l.sentOctets.Add(uint64(n) * size)
+}
+
 // send sends s's next probe; it reports false when the session is gone.
-func (p *prober) send(s *sub, now time.Time) bool {
+func (p *prober) send(s *sub, f family, now time.Time) bool {
 	if !s.up.Load() {
 		return false
 	}
-	if s.cs.Send(p.build(s, now)) != nil {
-		s.txSeq--
+	if s.cs.Send(p.build(s, f, now)) != nil {
+		unbuild(s, f)
 		return false
 	}
-	p.l.sent.Add(1)
+	p.l.counted(f, 1)
 	return true
 }
 
@@ -159,7 +212,14 @@ func (l *Load) paced() {
 			for miss := 0; budget >= 1 && miss < len(ups); {
 				s := ups[cursor%len(ups)]
 				cursor++
-				if !bt.send(s, now) {
+				// A round: the session's IPv4 probe, then its IPv6 one.
+				sent := false
+				for _, f := range [...]family{fam4, fam6} {
+					if bt.p.wants(s, f) && bt.send(s, f, now) {
+						sent = true
+					}
+				}
+				if !sent {
 					miss++
 					continue
 				}
@@ -204,7 +264,7 @@ func (l *Load) flood(w, n int) {
 		alive := false
 		now := time.Now()
 		for _, s := range mine {
-			alive = bt.send(s, now) || alive
+			alive = bt.send(s, fam4, now) || alive
 		}
 		if !alive {
 			return
@@ -219,30 +279,33 @@ type batcher struct {
 	l    *Load
 	p    *prober
 	b    *frameBatch
-	subs []*sub // the subscriber of each frame in b
+	subs []*sub   // the subscriber of each frame in b
+	fams []family // and its family
 }
 
 func newBatcher(l *Load) *batcher {
 	bt := &batcher{l: l, p: newProber(l)}
 	if l.raw != nil {
-		bt.b = newFrameBatch(64, 14+pppoe.HeaderLen+2+l.cfg.Traffic.Size)
+		bt.b = newFrameBatch(64, 14+pppoe.HeaderLen+2+l.cfg.Traffic.Size+ipv6HeaderLen-ipv4HeaderLen)
 	}
 	return bt
 }
 
-// send queues (or sends) s's next probe; false when s is not up.
-func (bt *batcher) send(s *sub, now time.Time) bool {
+// send queues (or sends) s's next probe of family f; false when s is not
+// up.
+func (bt *batcher) send(s *sub, f family, now time.Time) bool {
 	if !s.up.Load() {
 		return false
 	}
 	if bt.b == nil || s.cs.VLAN != 0 || s.cs.OuterVLAN != 0 {
-		return bt.p.send(s, now)
+		return bt.p.send(s, f, now)
 	}
-	if bt.b.appendFrame(s.cs, bt.p.build(s, now)) != nil {
-		s.txSeq--
+	if bt.b.appendFrame(s.cs, bt.p.build(s, f, now)) != nil {
+		unbuild(s, f)
 		return false
 	}
 	bt.subs = append(bt.subs, s)
+	bt.fams = append(bt.fams, f)
 	if bt.b.full() {
 		bt.flush()
 	}
@@ -256,11 +319,18 @@ func (bt *batcher) flush() {
 		return
 	}
 	n, err := bt.l.raw.flush(bt.b)
-	bt.l.sent.Add(uint64(n))
-	for _, s := range bt.subs[n:] {
-		s.txSeq--
+	var n6 int
+	for _, f := range bt.fams[:n] {
+		if f == fam6 {
+			n6++
+		}
 	}
-	bt.subs = bt.subs[:0]
+	bt.l.counted(fam4, n-n6)
+	bt.l.counted(fam6, n6)
+	for i, s := range bt.subs[n:] {
+		unbuild(s, bt.fams[n+i])
+	}
+	bt.subs, bt.fams = bt.subs[:0], bt.fams[:0]
 	if err != nil {
 		bt.l.rawErrors.Add(1)
 		time.Sleep(time.Millisecond) // ENOBUFS and the like: back off
@@ -277,11 +347,11 @@ func (l *Load) stopTraffic() {
 	t.end = time.Now()
 	t.mu.Unlock()
 	tc := l.cfg.Traffic
-	if !tc.Target.IsValid() || l.sent.Load() == 0 {
+	if !tc.enabled() || l.sent.Load()+l.sent6.Load() == 0 {
 		return
 	}
 	time.Sleep(tc.Grace)
-	if tc.QueryUpstream {
+	if tc.QueryUpstream && tc.Target.IsValid() {
 		l.queryUpstream()
 	}
 }
@@ -359,10 +429,43 @@ func (l *Load) receiveIPv4(s *sub, pkt []byte) {
 		return
 	}
 	l.received.Add(1)
+	l.receivedOctets.Add(uint64(len(pkt)))
 	if reordered {
 		l.reordered.Add(1)
 	}
 	l.rtt.add(time.Duration(time.Now().UnixNano() - p.Sent))
+}
+
+// receiveIPv6 accounts for an IPv6 packet received on s that is not for
+// its IPv6 client (on the PPPoE client's reader goroutine): a probe echo
+// to its SLAAC address or its delegated prefix, or something foreign.
+func (l *Load) receiveIPv6(s *sub, pkt []byte) {
+	a := s.addr6.Load()
+	if a == nil {
+		l.foreign6.Add(1)
+		return
+	}
+	u, err := ParseUDP(pkt)
+	if err != nil || u.Src != l.cfg.Traffic.Target6 || u.Dst.Addr() != a.SLAAC && u.Dst.Addr() != a.delegatedHost() {
+		l.foreign6.Add(1)
+		return
+	}
+	p, err := ParseProbe(u.Payload)
+	if err != nil || p.Session != uint32(s.idx) {
+		l.foreign6.Add(1)
+		return
+	}
+	fresh, reordered := s.rx6.Add(p.Seq)
+	if !fresh {
+		l.duplicated6.Add(1)
+		return
+	}
+	l.received6.Add(1)
+	l.recvOctets6.Add(uint64(len(pkt)))
+	if reordered {
+		l.reordered6.Add(1)
+	}
+	l.rtt6.add(time.Duration(time.Now().UnixNano() - p.Sent))
 }
 
 func (l *Load) foreignIPv4(s *sub, pkt []byte) {

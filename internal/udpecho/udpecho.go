@@ -105,7 +105,8 @@ func ParseReply(b []byte) (Reply, error) {
 
 // Config configures a Server.
 type Config struct {
-	// Addr is the UDP address to listen on, e.g. "0.0.0.0:9000".
+	// Addr is the UDP address to listen on, e.g. "0.0.0.0:9000", or an
+	// IPv6 one, "[2001:db8::2]:9000".
 	Addr string
 	// Sink counts datagrams without echoing them (a forwarding benchmark's
 	// receiving end). Stats queries are answered either way.
@@ -143,11 +144,17 @@ func Listen(cfg Config) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	ua, err := net.ResolveUDPAddr("udp4", cfg.Addr)
+	ua, err := net.ResolveUDPAddr("udp", cfg.Addr)
 	if err != nil {
 		return nil, fmt.Errorf("udpecho: listen %q: %w", cfg.Addr, err)
 	}
-	c, err := net.ListenUDP("udp4", ua)
+	// An IPv6 address serves IPv6 (the stats queries still name IPv4
+	// sources only); anything else IPv4, as before.
+	network := "udp4"
+	if ua.IP != nil && ua.IP.To4() == nil {
+		network = "udp6"
+	}
+	c, err := net.ListenUDP(network, ua)
 	if err != nil {
 		return nil, fmt.Errorf("udpecho: %w", err)
 	}

@@ -157,3 +157,42 @@ func FuzzParseReply(f *testing.F) {
 		}
 	})
 }
+
+// TestServerIPv6: an IPv6 listen address serves IPv6 and counts per
+// source.
+func TestServerIPv6(t *testing.T) {
+	s, err := Listen(Config{Addr: "[::1]:0"})
+	if err != nil {
+		t.Skipf("no IPv6 loopback: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	}()
+	c, err := net.ListenUDP("udp6", &net.UDPAddr{IP: net.IPv6loopback})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if !s.Addr().Addr().Is6() {
+		t.Fatalf("listening on %v", s.Addr())
+	}
+	msg := []byte("v6 probe")
+	if _, err := c.WriteToUDPAddrPort(msg, s.Addr()); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 64)
+	_ = c.SetReadDeadline(time.Now().Add(2 * time.Second))
+	n, _, err := c.ReadFromUDPAddrPort(buf)
+	if err != nil || !bytes.Equal(buf[:n], msg) {
+		t.Fatalf("echo %q, %v; want %q", buf[:n], err, msg)
+	}
+	if p, o := s.Received(netip.MustParseAddr("::1")); p != 1 || o != uint64(len(msg)) {
+		t.Errorf("Received(::1) = %d packets %d octets", p, o)
+	}
+}
