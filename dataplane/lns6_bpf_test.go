@@ -197,7 +197,7 @@ func lns6UpCases() []lnsCase {
 		return lnsCase{name: name, in: in, verdict: xdpDrop, want: in,
 			reasons: map[Reason]uint64{r: 1}, ctrs: lnsCounters{Drops: 1}}
 	}
-	echo := lns6ICMP(lns6Link, lns6Net, 128, 64, "") // Echo Request (RFC 4443 section 4.1)
+	echo := lns6ICMP(lns6Link, lns6Net, 128, 64, "")               // Echo Request (RFC 4443 section 4.1)
 	short := lnsHex(lns6Hdr(lns6Link, lns6Net, 58, 64, 2), "8000") // two octets of ICMPv6: no checksum field
 	// A DHCPv6 Solicit (RFC 8415 section 16.2) from the client port 546
 	// to All_DHCP_Relay_Agents_and_Servers, port 547.
