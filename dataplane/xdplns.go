@@ -4,7 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/cilium/ebpf"
@@ -68,7 +71,21 @@ func NewLNSPath(cfg Config) (*LNSPath, error) {
 	}, "lns_sessions", "lns_subs", "lns_routes", "lns_routes6"); err != nil {
 		return nil, err
 	}
+	for _, name := range cfg.Interfaces {
+		if !forwarding6(name) {
+			cfg.Logger.Warn("dataplane: IPv6 forwarding is off: the fast path hands IPv6 from the interface to user space",
+				"interface", name, "fix", "sysctl -w net.ipv6.conf."+strings.ReplaceAll(name, ".", "/")+".forwarding=1")
+		}
+	}
 	return p, nil
+}
+
+// forwarding6 reports net.ipv6.conf.<name>.forwarding in the calling
+// thread's network namespace: off, bpf_fib_lookup refuses to route IPv6
+// arriving there (no IPv6 at all counts as off).
+func forwarding6(name string) bool {
+	b, err := os.ReadFile(filepath.Join("/proc/sys/net/ipv6/conf", name, "forwarding"))
+	return err == nil && strings.TrimSpace(string(b)) == "1"
 }
 
 // Close detaches the program and frees the maps.
