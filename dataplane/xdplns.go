@@ -11,6 +11,7 @@ import (
 	"sync"
 
 	"github.com/cilium/ebpf"
+	"golang.org/x/sys/unix"
 )
 
 // LNSPath is the LNS's XDP fast path (bpf/lns.c): L2TPv2 data messages of
@@ -206,7 +207,7 @@ func (p *LNSPath) SetIPv6(h *LNSHandle, prefixes []netip.Prefix) error {
 	h.v6 = h.v6[:0]
 	for _, q := range want {
 		if err := p.objs.LnsRoutes6.Update(route6Key(q), h.sub, ebpf.UpdateAny); err != nil {
-			if isNoSpace(err) {
+			if isNoSpace(err) || errors.Is(err, unix.ENOSPC) { // an LPM trie says ENOSPC
 				err = ErrFull
 			}
 			return fmt.Errorf("dataplane: IPv6 prefix %v: %w", q, err)

@@ -94,7 +94,11 @@ func (d *DataPlane) setFast6(f *Flow, prefixes []netip.Prefix) {
 		return
 	}
 	if err := ff.p.SetIPv6(ff.h, prefixes); err != nil {
-		d.xdp.failed.Add(1)
+		if errors.Is(err, dataplane.ErrFull) {
+			d.xdp.full.Add(1)
+		} else {
+			d.xdp.failed.Add(1)
+		}
 		d.log.Warn("lns: fast path: binding the IPv6 prefixes; the session forwards in user space", "tunnel_id", f.localTunnel, "session_id", f.localSession, "err", err)
 		d.removeFast(f)
 	}
