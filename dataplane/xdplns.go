@@ -74,7 +74,7 @@ func NewLNSPath(cfg Config) (*LNSPath, error) {
 	}
 	for _, name := range cfg.Interfaces {
 		if !forwarding6(name) {
-			cfg.Logger.Warn("dataplane: IPv6 forwarding is off: the fast path hands IPv6 from the interface to user space",
+			cfg.Logger.Info("dataplane: IPv6 forwarding is off: the fast path hands IPv6 from the interface to user space",
 				"interface", name, "fix", "sysctl -w net.ipv6.conf."+strings.ReplaceAll(name, ".", "/")+".forwarding=1")
 		}
 	}
