@@ -74,6 +74,13 @@ type XDPForwardBench struct {
 	Family  string       `json:"family"` // ipv4 or ipv6
 	Seconds float64      `json:"seconds"`
 	Results []XDPForward `json:"results"`
+	// ProbeFastPath is what the daemons' fast paths counted by reason
+	// after the probes (none with engine userspace): whether the probes
+	// went through XDP or to user space.
+	ProbeFastPath struct {
+		LAC FastCounts `json:"lac,omitempty"`
+		LNS FastCounts `json:"lns,omitempty"`
+	} `json:"probe_fast_path"`
 }
 
 // subscriber is what the generator needs of the bras load session: the
@@ -199,8 +206,10 @@ func BenchForwardXDP(ctx context.Context, o Options, fo XDPForwardOptions) (res 
 	if o.Engine != "userspace" {
 		// What the fast paths did with the probes: frames handed to user
 		// space say why (an unknown session, PPP, over the MTU).
-		env.say("LAC fast path after the probes: %v", scrapeFastPath(env.NS["lac"], lacAPI))
-		env.say("LNS fast path after the probes: %v", scrapeFastPath(env.NS["lns"], lnsAPI))
+		res.ProbeFastPath.LAC = scrapeFastPath(env.NS["lac"], lacAPI)
+		res.ProbeFastPath.LNS = scrapeFastPath(env.NS["lns"], lnsAPI)
+		env.say("LAC fast path after the probes: %v", res.ProbeFastPath.LAC)
+		env.say("LNS fast path after the probes: %v", res.ProbeFastPath.LNS)
 	}
 	procs := map[string][]int{"lns": {env.LNS.Pid()}, "lac": {env.LAC.Pid()}}
 	for d := range directions {

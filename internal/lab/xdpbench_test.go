@@ -108,6 +108,15 @@ func testBenchForwardXDP(t *testing.T, engine string, ipv6 bool) {
 	if got.Engine != wantEngine || got.Family != wantFamily {
 		t.Errorf("engine %q, family %q; want %q, %q", got.Engine, got.Family, wantEngine, wantFamily)
 	}
+	if engine == "xdp" {
+		// Every probe frame (1000 per direction, size and path) went
+		// through both daemons' XDP programs, none through user space.
+		for name, f := range map[string]FastCounts{"LAC": res.ProbeFastPath.LAC, "LNS": res.ProbeFastPath.LNS} {
+			if f["forwarded_up"] < 2000 || f["forwarded_down"] < 2000 {
+				t.Errorf("the %s's fast path forwarded %d up and %d down of the 2000 probes each way: %v", name, f["forwarded_up"], f["forwarded_down"], f)
+			}
+		}
+	}
 	for _, r := range res.Results {
 		if len(r.Rounds) > 0 && len(r.Rounds[0].CPU) != 2 {
 			t.Errorf("%s %d: CPU of %v, want the LNS and the LAC", r.Direction, r.Size, r.Rounds[0].CPU)
