@@ -22,6 +22,10 @@ import (
 //	dp-b  198.51.100.1/24  neighbour 198.51.100.2 = testMACB2   (upstream)
 //	route 203.0.113.0/24   via 198.51.100.2  (the Internet, behind upstream)
 //	route 10.0.0.0/8       via 192.0.2.2     (what the tunnel peer side routes)
+//
+//	dp-b  2001:db8:b::1/64  neighbour 2001:db8:b::2 = testMACB2  (upstream, IPv6)
+//	route 2001:db8:ff::/48  via 2001:db8:b::2  (the IPv6 Internet)
+//	route 2001:db8:9::/48   via 2001:db8:a::2 on dp-a (another subscriber's, behind the "TUN")
 
 var (
 	testMACA  = net.HardwareAddr{0x02, 0xd0, 0, 0, 0, 0xa1} // dp-a
@@ -64,6 +68,13 @@ func newTestWorld(t testing.TB) *testWorld {
 		{"sysctl", "-qw", "net.ipv4.conf.all.forwarding=1"},
 		{"sysctl", "-qw", "net.ipv4.conf.dp-a.forwarding=1"},
 		{"sysctl", "-qw", "net.ipv4.conf.dp-b.forwarding=1"},
+		{"sysctl", "-qw", "net.ipv6.conf.all.forwarding=1"},
+		{"ip", "-6", "addr", "add", "2001:db8:a::1/64", "dev", "dp-a", "nodad"},
+		{"ip", "-6", "addr", "add", "2001:db8:b::1/64", "dev", "dp-b", "nodad"},
+		{"ip", "-6", "neigh", "replace", "2001:db8:a::2", "lladdr", testMACA2.String(), "dev", "dp-a", "nud", "permanent"},
+		{"ip", "-6", "neigh", "replace", "2001:db8:b::2", "lladdr", testMACB2.String(), "dev", "dp-b", "nud", "permanent"},
+		{"ip", "-6", "route", "add", "2001:db8:ff::/48", "via", "2001:db8:b::2"},
+		{"ip", "-6", "route", "add", "2001:db8:9::/48", "via", "2001:db8:a::2"},
 	} {
 		ns.MustRun(t, c[0], c[1:]...)
 	}

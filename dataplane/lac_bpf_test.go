@@ -41,6 +41,8 @@ const (
 	lacDropPeer
 	lacErrAdjust
 	lacMSSClamped
+	lacDropND
+	lacPassLink
 	lacNumReasons
 )
 
@@ -304,7 +306,10 @@ func lacPPPoEFrame(tags []byte, sid uint16, proto, payload []byte) []byte {
 // lacL2TPOut is what the LAC sends the LNS for the inner packet: Ethernet to
 // the FIB's next hop, IPv4, UDP, the L2TP data header without optional
 // fields and the PPP header FF 03 00 21.
-func lacL2TPOut(inner []byte) []byte {
+func lacL2TPOut(inner []byte) []byte { return lacL2TPOutProto(inner, lacPPPIPv4) }
+
+// lacL2TPOutProto is lacL2TPOut with the PPP protocol field proto.
+func lacL2TPOutProto(inner, proto []byte) []byte {
 	n := len(inner)
 	ip := lacCat(
 		[]byte{
@@ -337,7 +342,7 @@ func lacL2TPOut(inner []byte) []byte {
 			byte(lacLNSTunnel >> 8), byte(lacLNSTunnel & 0xff), // Tunnel ID: the LNS's
 			byte(lacLNSSess >> 8), byte(lacLNSSess & 0xff), // Session ID: the LNS's
 		},
-		lacPPPAC, lacPPPIPv4,
+		lacPPPAC, proto,
 		inner,
 	)
 }
@@ -389,12 +394,17 @@ func lacL2TPData(sess uint16) []byte {
 
 // lacPPPoEOut is what the LAC sends the subscriber for the inner packet.
 func lacPPPoEOut(tags []byte, sid uint16, inner []byte) []byte {
+	return lacPPPoEOutProto(tags, sid, inner, lacPPPIPv4)
+}
+
+// lacPPPoEOutProto is lacPPPoEOut with the PPP protocol field proto.
+func lacPPPoEOutProto(tags []byte, sid uint16, inner, proto []byte) []byte {
 	return lacCat(
 		lacSubMAC, // destination: the subscriber
 		testMACB,  // source: the AC
 		tags, lacEtPPPoE,
 		lacPPPoEHdr(sid, 2+len(inner)),
-		lacPPPIPv4, // always two octets over PPPoE
+		proto, // always two octets over PPPoE
 		inner,
 	)
 }
@@ -432,7 +442,7 @@ func lacCases() []lacCase {
 	longIP := append([]byte(nil), up...)
 	longIP[3] = 0x21 // total length 33 > the 32 octets carried
 
-	return []lacCase{
+	return append([]lacCase{
 		// Upstream: PPPoE → L2TP.
 		{name: "up/untagged", up: true, in: lacPPPoEFrame(nil, lacSidPlain, lacPPPIPv4, up),
 			verdict: xdpRedirect, out: lacL2TPOut(up), reasons: []int{lacFwdUp}, slot: 1, counters: upCtr(up)},
@@ -617,7 +627,7 @@ func lacCases() []lacCase {
 			verdict: xdpPass, reasons: []int{lacPassOther}},
 		{name: "down/ARP", in: lacCat(testMACA, testMACA2, []byte{0x08, 0x06}, make([]byte, 28)),
 			verdict: xdpPass, reasons: []int{lacPassOther}},
-	}
+	}, lac6Cases()...)
 }
 
 // ------------------------------------------------------------- reading --
@@ -652,6 +662,10 @@ func (o *lacObjects) snapshot(tb testing.TB) lacSnapshot {
 			s.counters[slot].DownPackets += c.DownPackets
 			s.counters[slot].DownOctets += c.DownOctets
 			s.counters[slot].Drops += c.Drops
+			s.counters[slot].Up6Packets += c.Up6Packets
+			s.counters[slot].Up6Octets += c.Up6Octets
+			s.counters[slot].Down6Packets += c.Down6Packets
+			s.counters[slot].Down6Octets += c.Down6Octets
 		}
 	}
 	return s
@@ -667,7 +681,9 @@ func (s lacSnapshot) since(old lacSnapshot) lacSnapshot {
 		d.counters[i] = lacDpCounters{
 			UpPackets: n.UpPackets - o.UpPackets, UpOctets: n.UpOctets - o.UpOctets,
 			DownPackets: n.DownPackets - o.DownPackets, DownOctets: n.DownOctets - o.DownOctets,
-			Drops: n.Drops - o.Drops,
+			Drops:      n.Drops - o.Drops,
+			Up6Packets: n.Up6Packets - o.Up6Packets, Up6Octets: n.Up6Octets - o.Up6Octets,
+			Down6Packets: n.Down6Packets - o.Down6Packets, Down6Octets: n.Down6Octets - o.Down6Octets,
 		}
 	}
 	return d
@@ -794,7 +810,7 @@ func lacCheckOut(b []byte) error {
 			return fmt.Errorf("IPv4 total length %d, %d octets", binary.BigEndian.Uint16(ip[2:]), len(ip))
 		}
 		if len(ip) < 38 || ip[9] != 17 || int(binary.BigEndian.Uint16(ip[24:])) != len(ip)-20 ||
-			ip[28] != 0 || ip[29] != 2 || ip[34] != 0xff || ip[35] != 0x03 || ip[36] != 0 || ip[37] != 0x21 {
+			ip[28] != 0 || ip[29] != 2 || ip[34] != 0xff || ip[35] != 0x03 || ip[36] != 0 || ip[37] != 0x21 && ip[37] != 0x57 {
 			return fmt.Errorf("UDP/L2TP/PPP % x", ip[20:min(len(ip), 38)])
 		}
 		return nil
@@ -811,7 +827,7 @@ func lacCheckOut(b []byte) error {
 	if n := int(binary.BigEndian.Uint16(b[off+4:])); off+6+n != len(b) {
 		return fmt.Errorf("PPPoE LENGTH %d, %d octets after the header", n, len(b)-off-6)
 	}
-	if b[off+6] != 0 || b[off+7] != 0x21 {
+	if b[off+6] != 0 || b[off+7] != 0x21 && b[off+7] != 0x57 {
 		return fmt.Errorf("PPP protocol % x", b[off+6:off+8])
 	}
 	return nil

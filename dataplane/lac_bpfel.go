@@ -21,12 +21,16 @@ type lacDpConfig struct {
 }
 
 type lacDpCounters struct {
-	_           structs.HostLayout
-	UpPackets   uint64
-	UpOctets    uint64
-	DownPackets uint64
-	DownOctets  uint64
-	Drops       uint64
+	_            structs.HostLayout
+	UpPackets    uint64
+	UpOctets     uint64
+	DownPackets  uint64
+	DownOctets   uint64
+	Drops        uint64
+	Up6Packets   uint64
+	Up6Octets    uint64
+	Down6Packets uint64
+	Down6Octets  uint64
 }
 
 type lacDpPolicer struct {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 
@@ -210,6 +211,7 @@ func lnsDownOut(pkt []byte) []byte {
 // lnsCounters is one session's dp_counters summed over the CPUs.
 type lnsCounters struct {
 	UpPackets, UpOctets, DownPackets, DownOctets, Drops uint64
+	Up6Packets, Up6Octets, Down6Packets, Down6Octets    uint64
 }
 
 // lnsLoad loads xdp_lns and writes the session of the package comment.
@@ -260,6 +262,8 @@ func lnsFill(tb testing.TB, w *testWorld, objs *lnsObjects) {
 	if err != nil {
 		tb.Fatal(err)
 	}
+	lns6Fill(tb, objs, sub)
+
 	for _, slot := range []uint32{lnsSlot, lnsOtherSlot} {
 		put(objs.SessionCounters, slot, make([]lnsDpCounters, ncpu))
 		put(objs.SessionPolicers, slot, lnsDpPolicer{})
@@ -304,6 +308,10 @@ func (o *lnsObjects) counters(tb testing.TB, slot uint32) lnsCounters {
 		c.DownPackets += x.DownPackets
 		c.DownOctets += x.DownOctets
 		c.Drops += x.Drops
+		c.Up6Packets += x.Up6Packets
+		c.Up6Octets += x.Up6Octets
+		c.Down6Packets += x.Down6Packets
+		c.Down6Octets += x.Down6Octets
 	}
 	return c
 }
@@ -347,6 +355,7 @@ type lnsCase struct {
 	want    []byte // the frame out; nil: in, unchanged
 	reasons map[Reason]uint64
 	ctrs    lnsCounters // slot lnsSlot
+	other   lnsCounters // slot lnsOtherSlot
 	check   func(*testing.T, []byte)
 }
 
@@ -565,6 +574,9 @@ func lnsRunCases(t *testing.T, cases []lnsCase) {
 			if diff := cmp.Diff(tc.ctrs, objs.counters(t, lnsSlot)); diff != "" {
 				t.Errorf("session counters (-want +got):\n%s", diff)
 			}
+			if diff := cmp.Diff(tc.other, objs.counters(t, lnsOtherSlot)); diff != "" {
+				t.Errorf("the other session's counters (-want +got):\n%s", diff)
+			}
 			if verdict == xdpRedirect {
 				if err := lnsCheckOut(out); err != nil {
 					t.Error(err)
@@ -665,7 +677,7 @@ func TestXDPLNSPolicer(t *testing.T) {
 func TestXDPLNSTruncated(t *testing.T) {
 	w := newTestWorld(t)
 	objs := lnsLoad(t, w)
-	for _, tc := range append(lnsUpAll(), lnsDownCases()...) {
+	for _, tc := range slices.Concat(lnsUpAll(), lnsDownCases(), lns6UpCases(), lns6DownCases()) {
 		ifindex := w.ifA
 		if tc.ifindex != nil {
 			ifindex = tc.ifindex(w)
@@ -673,6 +685,9 @@ func TestXDPLNSTruncated(t *testing.T) {
 		end := len(tc.in)
 		if end >= 18 && tc.in[12] == 0x08 && tc.in[13] == 0x00 {
 			end = min(end, 14+int(binary.BigEndian.Uint16(tc.in[16:]))) // cuts in Ethernet padding leave a whole packet
+		}
+		if end >= 20 && tc.in[12] == 0x86 && tc.in[13] == 0xdd {
+			end = min(end, 14+40+int(binary.BigEndian.Uint16(tc.in[18:])))
 		}
 		for n := 14; n < end; n++ { // BPF_PROG_TEST_RUN refuses less than an Ethernet header
 			in := tc.in[:n]
@@ -691,12 +706,22 @@ func TestXDPLNSTruncated(t *testing.T) {
 }
 
 // lnsCheckOut parses a frame xdp_lns forwarded: Ethernet, then an IPv4
-// header with a valid checksum whose total length ends the frame.
+// header with a valid checksum whose total length ends the frame, or an
+// IPv6 header whose payload length ends it.
 func lnsCheckOut(b []byte) error {
 	if len(b) < 14+20 {
 		return fmt.Errorf("forwarded frame of %d octets", len(b))
 	}
-	if et := binary.BigEndian.Uint16(b[12:]); et != 0x0800 {
+	if et := binary.BigEndian.Uint16(b[12:]); et == 0x86dd {
+		ip := b[14:]
+		if len(ip) < 40 || ip[0]>>4 != 6 {
+			return fmt.Errorf("forwarded IPv6 frame of %d octets, version %d", len(b), ip[0]>>4)
+		}
+		if n := 40 + int(binary.BigEndian.Uint16(ip[4:])); n != len(ip) {
+			return fmt.Errorf("forwarded IPv6 packet of %d octets in %d", n, len(ip))
+		}
+		return nil
+	} else if et != 0x0800 {
 		return fmt.Errorf("forwarded frame with ethertype %#04x", et)
 	}
 	ip := b[14:]
@@ -717,7 +742,7 @@ func lnsCheckOut(b []byte) error {
 // frame is unchanged; a forwarded frame parses as Ethernet and IPv4 with a
 // valid header checksum.
 func FuzzXDPLNS(f *testing.F) {
-	for _, tc := range append(lnsUpAll(), lnsDownCases()...) {
+	for _, tc := range slices.Concat(lnsUpAll(), lnsDownCases(), lns6UpCases(), lns6DownCases()) {
 		f.Add(tc.in, tc.ifindex != nil)
 	}
 	w := newTestWorld(f)

@@ -21,12 +21,16 @@ type lnsDpConfig struct {
 }
 
 type lnsDpCounters struct {
-	_           structs.HostLayout
-	UpPackets   uint64
-	UpOctets    uint64
-	DownPackets uint64
-	DownOctets  uint64
-	Drops       uint64
+	_            structs.HostLayout
+	UpPackets    uint64
+	UpOctets     uint64
+	DownPackets  uint64
+	DownOctets   uint64
+	Drops        uint64
+	Up6Packets   uint64
+	Up6Octets    uint64
+	Down6Packets uint64
+	Down6Octets  uint64
 }
 
 type lnsDpPolicer struct {
@@ -43,6 +47,12 @@ type lnsDpPolicer struct {
 		PsPerOctet  uint64
 		ToleranceNs uint64
 	}
+}
+
+type lnsLnsRoute6Key struct {
+	_         structs.HostLayout
+	Prefixlen uint32
+	Addr      [16]uint8
 }
 
 type lnsLnsRouteKey struct {
@@ -88,6 +98,7 @@ type lnsLnsSub struct {
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
 	lnsMapLnsRoutes       = "lns_routes"
+	lnsMapLnsRoutes6      = "lns_routes6"
 	lnsMapLnsSessions     = "lns_sessions"
 	lnsMapLnsSubs         = "lns_subs"
 	lnsMapReasonStats     = "reason_stats"
@@ -147,6 +158,7 @@ type lnsProgramSpecs struct {
 // It can be passed ebpf.CollectionSpec.Assign.
 type lnsMapSpecs struct {
 	LnsRoutes       *ebpf.MapSpec `ebpf:"lns_routes"`
+	LnsRoutes6      *ebpf.MapSpec `ebpf:"lns_routes6"`
 	LnsSessions     *ebpf.MapSpec `ebpf:"lns_sessions"`
 	LnsSubs         *ebpf.MapSpec `ebpf:"lns_subs"`
 	ReasonStats     *ebpf.MapSpec `ebpf:"reason_stats"`
@@ -182,6 +194,7 @@ func (o *lnsObjects) Close() error {
 // It can be passed to loadLnsObjects or ebpf.CollectionSpec.LoadAndAssign.
 type lnsMaps struct {
 	LnsRoutes       *ebpf.Map `ebpf:"lns_routes"`
+	LnsRoutes6      *ebpf.Map `ebpf:"lns_routes6"`
 	LnsSessions     *ebpf.Map `ebpf:"lns_sessions"`
 	LnsSubs         *ebpf.Map `ebpf:"lns_subs"`
 	ReasonStats     *ebpf.Map `ebpf:"reason_stats"`
@@ -193,6 +206,7 @@ type lnsMaps struct {
 func (m *lnsMaps) Close() error {
 	return _LnsClose(
 		m.LnsRoutes,
+		m.LnsRoutes6,
 		m.LnsSessions,
 		m.LnsSubs,
 		m.ReasonStats,

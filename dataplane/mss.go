@@ -93,7 +93,9 @@ func clampTCP(th []byte, mss uint16) bool {
 
 // ClampMSSPPP is ClampMSS for the IPv4 packet in a PPP frame, with or
 // without the HDLC Address and Control octets (RFC 1662 section 3.1) and
-// with the protocol field compressed or not (RFC 1661 section 6.5).
+// with the protocol field compressed or not (RFC 1661 section 6.5); and
+// ClampMSS6 with mss less 20 for an IPv6 packet (protocol 0x0057, RFC 5072
+// section 3), as the XDP programs clamp IPv6.
 func ClampMSSPPP(frame []byte, mss uint16) bool {
 	if mss == 0 {
 		return false
@@ -101,11 +103,18 @@ func ClampMSSPPP(frame []byte, mss uint16) bool {
 	if len(frame) >= 2 && frame[0] == 0xff && frame[1] == 0x03 {
 		frame = frame[2:]
 	}
+	var proto byte
 	switch {
-	case len(frame) >= 1 && frame[0] == 0x21:
-		return ClampMSS(frame[1:], mss)
-	case len(frame) >= 2 && frame[0] == 0x00 && frame[1] == 0x21:
-		return ClampMSS(frame[2:], mss)
+	case len(frame) >= 1 && frame[0]&1 == 1:
+		proto, frame = frame[0], frame[1:]
+	case len(frame) >= 2 && frame[0] == 0x00:
+		proto, frame = frame[1], frame[2:]
+	}
+	switch proto {
+	case 0x21:
+		return ClampMSS(frame, mss)
+	case 0x57:
+		return mss > 20 && ClampMSS6(frame, mss-20)
 	}
 	return false
 }

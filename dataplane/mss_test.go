@@ -103,6 +103,23 @@ func TestClampMSSPPP(t *testing.T) {
 	if ClampMSSPPP(lcp, 1400) {
 		t.Error("an LCP frame was changed")
 	}
+	// IPv6: the clamp less the 20 octets IPv6's header adds, as in BPF.
+	for name, hdr := range map[string][]byte{
+		"FF 03 00 57": {0xff, 0x03, 0x00, 0x57},
+		"57 (PFC)":    {0x57},
+	} {
+		for _, odd := range []bool{false, true} {
+			f := lnsCat(hdr, lns6SYN(lns6Link, lns6Net, 1460, odd))
+			want := lnsCat(hdr, lns6SYN(lns6Link, lns6Net, 1380, odd))
+			if !ClampMSSPPP(f, 1400) || !bytes.Equal(f, want) {
+				t.Errorf("%s, odd offset %v: got % x, want % x", name, odd, f, want)
+			}
+		}
+	}
+	v6cp := lnsCat([]byte{0x80, 0x57}, lns6SYN(lns6Link, lns6Net, 1460, false))
+	if ClampMSSPPP(v6cp, 1400) {
+		t.Error("an IPV6CP frame was changed")
+	}
 }
 
 // TestClampMSSSameAsBPF: the user-space clamp gives the packet the XDP

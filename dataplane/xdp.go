@@ -47,6 +47,8 @@ const (
 	ReasonDropPeer
 	ReasonErrAdjust
 	ReasonMSSClamped
+	ReasonDropND
+	ReasonPassLink
 	NumReasons
 )
 
@@ -54,7 +56,7 @@ var reasonNames = [NumReasons]string{
 	"forwarded_up", "forwarded_down", "pass_other", "pass_l2tp_control", "pass_ppp_control",
 	"pass_no_session", "pass_sequenced", "pass_fragment", "pass_ip_options", "pass_ttl",
 	"pass_mtu", "pass_fib", "pass_malformed", "drop_spoof", "drop_policer", "drop_peer",
-	"drop_adjust", "mss_clamped",
+	"drop_adjust", "mss_clamped", "drop_nd_from_subscriber", "pass_link_scope",
 }
 
 // String is the reason's metric label.
@@ -70,17 +72,27 @@ type Stats [NumReasons]uint64
 
 // Counters are one session's traffic through the fast path. Up is from the
 // subscriber (RADIUS Acct-Input-*), Down towards it; octets are those of
-// the IP packets.
+// the IP packets. The totals count IPv4 and IPv6; the IPv6 fields are the
+// IPv6 share of them (IPv4's is the difference), for accounting that
+// reports the families apart.
 type Counters struct {
 	UpPackets, UpOctets     uint64
 	DownPackets, DownOctets uint64
-	Drops                   uint64 // spoofed or over the rate
+	Drops                   uint64 // spoofed, over the rate, or router messages from the subscriber
+
+	Up6Packets, Up6Octets     uint64
+	Down6Packets, Down6Octets uint64
 }
 
 // Add returns c + o.
 func (c Counters) Add(o Counters) Counters {
-	return Counters{c.UpPackets + o.UpPackets, c.UpOctets + o.UpOctets,
-		c.DownPackets + o.DownPackets, c.DownOctets + o.DownOctets, c.Drops + o.Drops}
+	return Counters{
+		UpPackets: c.UpPackets + o.UpPackets, UpOctets: c.UpOctets + o.UpOctets,
+		DownPackets: c.DownPackets + o.DownPackets, DownOctets: c.DownOctets + o.DownOctets,
+		Drops:      c.Drops + o.Drops,
+		Up6Packets: c.Up6Packets + o.Up6Packets, Up6Octets: c.Up6Octets + o.Up6Octets,
+		Down6Packets: c.Down6Packets + o.Down6Packets, Down6Octets: c.Down6Octets + o.Down6Octets,
+	}
 }
 
 // Rate is a session's rate limit in one direction, with the same meaning as
@@ -120,6 +132,7 @@ var ErrFull = errors.New("dataplane: fast path full")
 type (
 	counterValue struct {
 		UpPackets, UpOctets, DownPackets, DownOctets, Drops uint64
+		Up6Packets, Up6Octets, Down6Packets, Down6Octets    uint64
 	}
 	bucketValue struct {
 		Tat, PsPerOctet, ToleranceNs uint64
@@ -308,7 +321,7 @@ func (c *core) read(slot uint32) (Counters, error) {
 	}
 	var s Counters
 	for _, v := range vals {
-		s = s.Add(Counters{v.UpPackets, v.UpOctets, v.DownPackets, v.DownOctets, v.Drops})
+		s = s.Add(Counters(v))
 	}
 	return s, nil
 }

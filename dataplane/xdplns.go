@@ -4,9 +4,14 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
 	"sync"
 
 	"github.com/cilium/ebpf"
+	"golang.org/x/sys/unix"
 )
 
 // LNSPath is the LNS's XDP fast path (bpf/lns.c): L2TPv2 data messages of
@@ -51,6 +56,7 @@ type LNSHandle struct {
 	sub    lnsLnsSub
 	addr   netip.Addr
 	routes []netip.Prefix
+	v6     []netip.Prefix // in lns_routes6
 }
 
 // NewLNSPath loads the LNS program and attaches it to cfg.Interfaces.
@@ -63,10 +69,24 @@ func NewLNSPath(cfg Config) (*LNSPath, error) {
 	if err := p.open(spec, err, cfg, &p.objs, func() {
 		o := &p.objs
 		p.core.prog, p.counters, p.policers, p.reasons, p.settings = o.XdpLns, o.SessionCounters, o.SessionPolicers, o.ReasonStats, o.Settings
-	}, "lns_sessions", "lns_subs", "lns_routes"); err != nil {
+	}, "lns_sessions", "lns_subs", "lns_routes", "lns_routes6"); err != nil {
 		return nil, err
 	}
+	for _, name := range cfg.Interfaces {
+		if !forwarding6(name) {
+			cfg.Logger.Info("dataplane: IPv6 forwarding is off: the fast path hands IPv6 from the interface to user space",
+				"interface", name, "fix", "sysctl -w net.ipv6.conf."+strings.ReplaceAll(name, ".", "/")+".forwarding=1")
+		}
+	}
 	return p, nil
+}
+
+// forwarding6 reports net.ipv6.conf.<name>.forwarding in the calling
+// thread's network namespace: off, bpf_fib_lookup refuses to route IPv6
+// arriving there (no IPv6 at all counts as off).
+func forwarding6(name string) bool {
+	b, err := os.ReadFile(filepath.Join("/proc/sys/net/ipv6/conf", name, "forwarding"))
+	return err == nil && strings.TrimSpace(string(b)) == "1"
 }
 
 // Close detaches the program and frees the maps.
@@ -76,7 +96,8 @@ func (p *LNSPath) Close() error {
 }
 
 // Add puts a session into the fast path; its upstream packets are all
-// spoofed (dropped) until SetAddr. ErrFull: no slot left.
+// spoofed (dropped) until SetAddr (IPv4) and SetIPv6. ErrFull: no slot
+// left.
 func (p *LNSPath) Add(s LNSSession) (*LNSHandle, error) {
 	if !s.LAC.Addr().Unmap().Is4() || !s.Local.Addr().Unmap().Is4() {
 		return nil, fmt.Errorf("dataplane: LNS session needs IPv4 tunnel addresses (%v, %v)", s.LAC, s.Local)
@@ -154,6 +175,57 @@ func (p *LNSPath) AddRoutes(h *LNSHandle, routes []netip.Prefix) error {
 	return nil
 }
 
+// route6Key is p's lns_routes6 key.
+func route6Key(p netip.Prefix) lnsLnsRoute6Key {
+	return lnsLnsRoute6Key{Prefixlen: uint32(p.Bits()), Addr: p.Addr().As16()}
+}
+
+// SetIPv6 binds the session's IPv6 prefixes, replacing those it had: the
+// /64 of its link, its delegated prefix (RFC 4818), single addresses.
+// Downstream packets go to the session whose prefix holding the
+// destination is the longest; upstream packets must come from a source
+// whose longest prefix is the session's. A session without prefixes has
+// all its upstream IPv6 dropped as spoofed, except what goes to the
+// control plane (Router Solicitations, link-scope traffic). On error the
+// session keeps what could be bound and the caller should remove it.
+func (p *LNSPath) SetIPv6(h *LNSHandle, prefixes []netip.Prefix) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	want := make([]netip.Prefix, 0, len(prefixes))
+	for _, q := range prefixes {
+		q = q.Masked()
+		if !q.IsValid() || !q.Addr().Is6() || q.Addr().Is4In6() {
+			return fmt.Errorf("dataplane: %v is not an IPv6 prefix", q)
+		}
+		want = append(want, q)
+	}
+	for _, q := range h.v6 {
+		if !slices.Contains(want, q) {
+			p.delRoute6(h, q)
+		}
+	}
+	h.v6 = h.v6[:0]
+	for _, q := range want {
+		if err := p.objs.LnsRoutes6.Update(route6Key(q), h.sub, ebpf.UpdateAny); err != nil {
+			if isNoSpace(err) || errors.Is(err, unix.ENOSPC) { // an LPM trie says ENOSPC
+				err = ErrFull
+			}
+			return fmt.Errorf("dataplane: IPv6 prefix %v: %w", q, err)
+		}
+		h.v6 = append(h.v6, q)
+	}
+	return nil
+}
+
+// delRoute6 deletes q from lns_routes6 if it is still h's: another
+// session may have it now.
+func (p *LNSPath) delRoute6(h *LNSHandle, q netip.Prefix) {
+	var cur lnsLnsSub
+	if p.objs.LnsRoutes6.Lookup(route6Key(q), &cur) == nil && cur.Slot == h.slot {
+		_ = p.objs.LnsRoutes6.Delete(route6Key(q))
+	}
+}
+
 // SetRate replaces the session's rate limits (RADIUS, CoA); the buckets
 // start full.
 func (p *LNSPath) SetRate(h *LNSHandle, up, down Rate) error { return p.setRate(h.slot, up, down) }
@@ -177,6 +249,10 @@ func (p *LNSPath) Remove(h *LNSHandle) (Counters, error) {
 	for _, r := range h.routes {
 		_ = p.objs.LnsRoutes.Delete(lnsLnsRouteKey{Prefixlen: uint32(r.Bits()), Addr: addr4(r.Addr())})
 	}
+	for _, q := range h.v6 {
+		p.delRoute6(h, q)
+	}
+	h.v6 = nil
 	p.mu.Unlock()
 	c, err := p.read(h.slot)
 	p.release(h.slot)

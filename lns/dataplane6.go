@@ -28,7 +28,8 @@ const ipv6HeaderLen = 40
 // SetIPv6 binds f's IPv6 prefixes (64 bits or shorter), replacing any it
 // had: downstream packets into them go to f, and f's upstream IPv6
 // packets must come from them. With DataPlaneConfig.Routes each prefix
-// gets its route through the TUN.
+// gets its route through the TUN. With the fast path the prefixes are
+// bound there too (setFast6).
 func (d *DataPlane) SetIPv6(f *Flow, prefixes []netip.Prefix) error {
 	d.unbind6(f)
 	var bound []netip.Prefix
@@ -39,6 +40,7 @@ func (d *DataPlane) SetIPv6(f *Flow, prefixes []netip.Prefix) error {
 				d.cfg.Routes.DelRoute(p)
 			}
 		}
+		d.setFast6(f, nil)
 		return err
 	}
 	for _, p := range prefixes {
@@ -55,6 +57,7 @@ func (d *DataPlane) SetIPv6(f *Flow, prefixes []netip.Prefix) error {
 		bound = append(bound, p)
 	}
 	f.v6.Store(&bound)
+	d.setFast6(f, bound)
 	return nil
 }
 

@@ -17,7 +17,8 @@ import (
 // The XDP fast path beside the user-space data plane (DESIGN.md section 4).
 // A DataPlane with DataPlaneConfig.Fast mirrors every session it is given
 // into the fast path's maps: Add puts the call in, SetAddr and AddRoutes
-// bind the subscriber's address and Framed-Routes, Flow.SetRates writes the
+// bind the subscriber's address and Framed-Routes, SetIPv6 its IPv6
+// prefixes (the link's /64, the delegated prefix), Flow.SetRates writes the
 // policer, Remove takes it out. Packets the fast path forwards never reach
 // user space; the rest (PPP control, sequenced sessions, fragments, TTL
 // expiry, anything unusual) still arrive through the UDP socket and the
@@ -79,6 +80,28 @@ func (d *DataPlane) addFast(f *Flow) {
 	ff := &fastFlow{p: p, h: h}
 	f.fast.Store(ff)
 	f.applyFastRates()
+	if v6 := f.IPv6Prefixes(); len(v6) > 0 {
+		d.setFast6(f, v6)
+	}
+}
+
+// setFast6 binds f's IPv6 prefixes (none: unbinds them) in the fast path,
+// if f is there. A fast path that refuses them gives the whole session
+// back to the user-space engine, which has them already.
+func (d *DataPlane) setFast6(f *Flow, prefixes []netip.Prefix) {
+	ff := f.fast.Load()
+	if ff == nil {
+		return
+	}
+	if err := ff.p.SetIPv6(ff.h, prefixes); err != nil {
+		if errors.Is(err, dataplane.ErrFull) {
+			d.xdp.full.Add(1)
+		} else {
+			d.xdp.failed.Add(1)
+		}
+		d.log.Warn("lns: fast path: binding the IPv6 prefixes; the session forwards in user space", "tunnel_id", f.localTunnel, "session_id", f.localSession, "err", err)
+		d.removeFast(f)
+	}
 }
 
 // sourceFor is the address the kernel sources packets to peer from, for a
@@ -119,6 +142,11 @@ func (d *DataPlane) removeFast(f *Flow) {
 	f.fastDone = f.fastDone.Add(c)
 	f.fastMu.Unlock()
 }
+
+// FastCounters is what the XDP fast path forwarded for f, entries removed
+// since included (zero without a fast path); Counters includes it in its
+// totals. Its IPv6 fields are the IPv6 share of the fast path's.
+func (f *Flow) FastCounters() dataplane.Counters { return f.fastCounters() }
 
 // fastCounters is what the fast path forwarded for f, removed entries
 // included.

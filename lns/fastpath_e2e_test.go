@@ -1,14 +1,16 @@
 package lns_test
 
 import (
+	"context"
 	"fmt"
+	"net"
 	"net/netip"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
-	"context"
+	"github.com/mdlayher/ndp"
 
 	"github.com/bras-project/bras/internal/testenv"
 	"github.com/bras-project/bras/ppp"
@@ -140,4 +142,118 @@ func jsonInt(s, key string) int64 {
 		return -1
 	}
 	return v
+}
+
+// TestLNSFastPathIPv6 runs a dual-stack subscriber with [dataplane] engine
+// = xdp and requires its IPv6 to take the fast path: echoes from the /64
+// and from the delegated prefix are forwarded by the XDP program both ways
+// (its counters say so) and come back; a spoofed source and a Router
+// Advertisement from the subscriber are dropped there; a Router
+// Solicitation goes through to the control plane, which answers it.
+func TestLNSFastPathIPv6(t *testing.T) {
+	users := []testenv.RadiusUser{{Name: "dual", Password: "dual-pw", Reply: []testenv.RadiusAttr{
+		{Name: "Framed-IPv6-Prefix", Value: dualLink.String()},
+		{Name: "Delegated-IPv6-Prefix", Value: dualDeleg.String()},
+	}}}
+	l := startLabWith(t, users, "[dataplane]\nengine = xdp\ninterfaces = eth0, eth1\n")
+	l.lac.MustRun(t, "ethtool", "-K", "eth0", "gro", "on")
+	l.up.MustRun(t, "ethtool", "-K", "eth0", "gro", "on")
+	for _, c := range [][]string{
+		{"sysctl", "-qw", "net.ipv6.conf.all.forwarding=1"},
+		{"ip", "-6", "addr", "add", "2001:db8:20::1/64", "dev", "eth1", "nodad"},
+	} {
+		l.lns.MustRun(t, c[0], c[1:]...)
+	}
+	l.up.MustRun(t, "ip", "-6", "addr", "add", "2001:db8:20::2/64", "dev", "eth0", "nodad")
+	l.up.MustRun(t, "ip", "-6", "route", "add", "2001:db8:1000::/36", "via", "2001:db8:20::1")
+	var echo *net.UDPConn
+	if err := l.up.Do(func() (err error) {
+		echo, err = net.ListenUDP("udp6", net.UDPAddrFromAddrPort(echo6Addr))
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { echo.Close() })
+	go func() {
+		buf := make([]byte, 2048)
+		for {
+			n, from, err := echo.ReadFromUDPAddrPort(buf)
+			if err != nil {
+				return
+			}
+			echo.WriteToUDPAddrPort(buf[:n], from)
+		}
+	}()
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	lac := startSimLAC(t, ctx, l.lac, "lac1", lnsAddr, "sekrit")
+	sub := lac.place(&simSub{user: "dual", password: "dual-pw", ipv6: true}, "02:00:00:00:00:62")
+	waitUp(t, sub)
+	var local netip.Addr
+	select {
+	case n := <-sub.up6:
+		local = n.Local.LinkLocal()
+	case <-time.After(20 * time.Second):
+		t.Fatal("no IPV6CP in 20 s")
+	}
+
+	// echo sends msg from src to the upstream echo server until it comes
+	// back (the first finds no neighbour entry upstream: the fast path
+	// hands it to the kernel) and reports whether it did.
+	echoed := func(from netip.Addr, msg string) bool {
+		for try := 0; try < 5; try++ {
+			if err := sub.sendIP6(udp6(netip.AddrPortFrom(from, 40000), echo6Addr, []byte(msg))); err != nil {
+				t.Fatal(err)
+			}
+			deadline := time.After(time.Second)
+			for {
+				select {
+				case p := <-sub.ip6:
+					if len(p) >= 48 && netip.AddrFrom16([16]byte(p[24:40])) == from && string(p[48:]) == msg {
+						return true
+					}
+					continue
+				case <-deadline:
+				}
+				break
+			}
+		}
+		return false
+	}
+	for _, from := range []netip.Addr{netip.MustParseAddr("2001:db8:1001:1::5"), netip.MustParseAddr("2001:db8:1002:1ab::1")} {
+		if !echoed(from, "warm-up") {
+			t.Fatalf("no echo from upstream for a packet from %v", from)
+		}
+		before := l.fastPath(t)
+		const echoes = 10
+		for i := range echoes {
+			if !echoed(from, fmt.Sprintf("v6 %d", i)) {
+				t.Fatalf("echo %d from %v did not come back", i, from)
+			}
+		}
+		after := l.fastPath(t)
+		if up, down := after["forwarded_up"]-before["forwarded_up"], after["forwarded_down"]-before["forwarded_down"]; up < echoes || down < echoes {
+			t.Errorf("from %v: the fast path forwarded %d up and %d down for %d IPv6 echoes (%v)", from, up, down, echoes, after)
+		}
+	}
+
+	before := l.fastPath(t)
+	sub.sendIP6(udp6(netip.MustParseAddrPort("[2001:db8:1003::1]:40000"), echo6Addr, []byte("spoof")))
+	ra := ipv6Packet(local, netip.MustParseAddr("ff02::1"), 58, 255, []byte{134, 0, 0, 0, 64, 0, 0x07, 0x08, 0, 0, 0, 0, 0, 0, 0, 0}, 2)
+	sub.sendIP6(ra)
+	rs, err := ndp.MarshalMessageChecksum(&ndp.RouterSolicitation{}, local, netip.MustParseAddr("ff02::2"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sub.sendIP6(ipv6Packet(local, netip.MustParseAddr("ff02::2"), 58, 255, rs, -1)); err != nil {
+		t.Fatal(err)
+	}
+	waitIP6(t, sub, "Router Advertisement", func(p []byte) bool { return len(p) > 40 && p[6] == 58 && p[40] == 134 })
+	after := l.fastPath(t)
+	for reason, want := range map[string]int64{"drop_spoof": 1, "drop_nd_from_subscriber": 1, "pass_link_scope": 1} {
+		if got := after[reason] - before[reason]; got < want {
+			t.Errorf("fast path %s moved by %d, want %d (%v)", reason, got, want, after)
+		}
+	}
 }

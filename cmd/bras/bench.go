@@ -31,7 +31,7 @@ func runBench(ctx context.Context, args []string, stdout io.Writer) error {
   forward  packets/s through one subscriber session (sub → LAC → LNS → upstream and
            back) next to plain kernel routing over the same number of hops, with a
            NIC-like generator (BPF_PROG_TEST_RUN live frames) and an XDP sink;
-           -iperf: iperf3 over a bras load TUN session instead
+           -ipv6: IPv6 packets both ways; -iperf: iperf3 over a bras load TUN session instead
   soak     N subscribers churning (connect, traffic, hang up) for -d while PostgreSQL
            stops, FreeRADIUS goes silent, the LNS is killed (-9) and started again
            and the L2TP link goes down: accounting lost and doubled, sessions left
@@ -51,6 +51,7 @@ func runBench(ctx context.Context, args []string, stdout io.Writer) error {
 		verbose  bool
 		noEcho   bool
 		iperf    bool
+		ipv6     bool
 		rounds   int
 		asJSON   bool
 		so       lab.SoakOptions
@@ -67,10 +68,11 @@ func runBench(ctx context.Context, args []string, stdout io.Writer) error {
 		fs.DurationVar(&hold, "hold", 3*time.Second, "how long the sessions stay up once all are up")
 	case "forward":
 		fs.StringVar(&o.Engine, "engine", "auto", "the daemons' forwarding engine: auto, xdp or userspace")
-		fs.StringVar(&sizes, "size", "64,1400", "packet sizes, comma separated: IPv4 total length in octets (with -iperf: UDP payload, iperf3 -l)")
+		fs.StringVar(&sizes, "size", "64,1400", "packet sizes, comma separated: IP packet length in octets (with -iperf: UDP payload, iperf3 -l)")
 		fs.DurationVar(&dur, "t", 5*time.Second, "duration of each run (with -iperf: of each iperf3 run)")
 		fs.IntVar(&rounds, "rounds", 3, "bras and kernel runs per direction and size, alternating")
 		fs.BoolVar(&asJSON, "json", false, "print one JSON object instead of the table")
+		fs.BoolVar(&ipv6, "ipv6", false, "send IPv6 packets (PPP 0x0057) from and to the subscriber's /64, and route IPv6 on the kernel path")
 		fs.BoolVar(&iperf, "iperf", false, "run the iperf3 benchmark over a bras load TUN session instead (application-level figure)")
 		fs.BoolVar(&reverse, "reverse", true, "with -iperf: also measure downstream (iperf3 -R)")
 	case "soak":
@@ -148,11 +150,15 @@ func runBench(ctx context.Context, args []string, stdout io.Writer) error {
 			default:
 				return fmt.Errorf("-engine %q: want auto, xdp or userspace", o.Engine)
 			}
-			fo := lab.XDPForwardOptions{Duration: dur, Rounds: rounds}
+			fo := lab.XDPForwardOptions{Duration: dur, Rounds: rounds, IPv6: ipv6}
+			maxSize, family := 1472, "IPv4"
+			if ipv6 {
+				maxSize, family = 1452, "IPv6"
+			}
 			for _, s := range strings.Split(sizes, ",") {
 				n, err := strconv.Atoi(strings.TrimSpace(s))
-				if err != nil || n < 64 || n > 1472 {
-					return fmt.Errorf("-size %q: want IPv4 packet sizes 64..1472", s)
+				if err != nil || n < 64 || n > maxSize {
+					return fmt.Errorf("-size %q: want %s packet sizes 64..%d", s, family, maxSize)
 				}
 				fo.Sizes = append(fo.Sizes, n)
 			}
@@ -170,6 +176,9 @@ func runBench(ctx context.Context, args []string, stdout io.Writer) error {
 		}
 		if asJSON {
 			return errors.New("-json: only without -iperf")
+		}
+		if ipv6 {
+			return errors.New("-ipv6: only without -iperf")
 		}
 		var fo lab.ForwardOptions
 		for _, s := range strings.Split(sizes, ",") {
@@ -233,8 +242,8 @@ func printForward(w io.Writer, res []lab.ForwardBench, d time.Duration) {
 }
 
 func printForwardXDP(w io.Writer, b *lab.XDPForwardBench, fo lab.XDPForwardOptions) {
-	fmt.Fprintf(w, "engine %s; %d rounds of %v per path, alternating; NIC-like generator (BPF_PROG_TEST_RUN live frames) → XDP sink; medians\n",
-		b.Engine, len(b.Results[0].Rounds), fo.Duration)
+	fmt.Fprintf(w, "engine %s, %s; %d rounds of %v per path, alternating; NIC-like generator (BPF_PROG_TEST_RUN live frames) → XDP sink; medians\n",
+		b.Engine, b.Family, len(b.Results[0].Rounds), fo.Duration)
 	fmt.Fprintf(w, "%-5s %5s %12s %12s %7s   %s\n", "dir", "size", "bras pkt/s", "kernel pkt/s", "ratio", "rounds: bras/kernel pkt/s (CPU seconds of the daemons in the bras run)")
 	for _, r := range b.Results {
 		var rounds []string
@@ -255,7 +264,11 @@ func printForwardXDP(w io.Writer, b *lab.XDPForwardBench, fo lab.XDPForwardOptio
 		}
 	}
 	for _, r := range b.Results {
-		fmt.Fprintf(w, "BENCHMARKS.md: | %s | %s | %d | %.0f | %.0f | %.2f |\n", b.Engine, r.Direction, r.Size, r.BrasPPS, r.KernelPPS, r.Ratio)
+		engine := b.Engine
+		if b.Family == "ipv6" {
+			engine += ", IPv6"
+		}
+		fmt.Fprintf(w, "BENCHMARKS.md: | %s | %s | %d | %.0f | %.0f | %.2f |\n", engine, r.Direction, r.Size, r.BrasPPS, r.KernelPPS, r.Ratio)
 	}
 }
 

@@ -17,6 +17,7 @@
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
 #include <linux/ip.h>
+#include <linux/ipv6.h>
 #include <linux/in.h>
 #include <linux/udp.h>
 #include <linux/tcp.h>
@@ -26,14 +27,24 @@
 #ifndef AF_INET
 #define AF_INET 2
 #endif
+#ifndef AF_INET6
+#define AF_INET6 10
+#endif
 
 /* Ethertypes (IEEE 802.1Q, 802.1ad, RFC 2516 section 4). */
 #define ETH_P_8021Q_ 0x8100
 #define ETH_P_8021AD_ 0x88A8
 #define ETH_P_PPPOE_SESS 0x8864
 
-/* PPP protocol numbers (RFC 1661 section 2, RFC 1332 section 3). */
+/* PPP protocol numbers (RFC 1661 section 2, RFC 1332 section 3, RFC 5072
+ * section 3). */
 #define PPP_IPV4 0x0021
+#define PPP_IPV6 0x0057
+
+/* ICMPv6 types the IPv6 paths look at (RFC 4861 section 4). */
+#define ICMP6_RS 133		/* Router Solicitation: the control plane answers */
+#define ICMP6_RA 134		/* Router Advertisement: never from a subscriber */
+#define ICMP6_REDIRECT 137	/* Redirect: never from a subscriber */
 
 /* Sizes of the headers the programs push and pull. */
 #define DP_L2TP_HDR 6	/* flags/version, Tunnel ID, Session ID: RFC 2661 section 3.1 */
@@ -72,6 +83,8 @@ enum dp_reason {
 	DP_DROP_PEER,		/* L2TP datagram for a known session from another address or port: dropped */
 	DP_ERR_ADJUST,		/* bpf_xdp_adjust_head/tail failed: dropped */
 	DP_MSS_CLAMPED,		/* not a verdict: a SYN's MSS option was lowered */
+	DP_DROP_ND,		/* IPv6 Router Advertisement or Redirect from a subscriber: dropped */
+	DP_PASS_LINK,		/* IPv6 for the link (Router Solicitation, DHCPv6, neighbour discovery, link-local): passed to the control plane */
 	DP_NUM_REASONS,
 };
 
@@ -79,13 +92,18 @@ enum dp_reason {
 #define DP_F_SEQUENCING (1U << 0) /* the peer asked for sequence numbers: leave to the slow path */
 
 /* A session's traffic, per CPU; the Go side sums the CPUs. Octets are
- * those of the IP packets, as RADIUS accounting counts them. */
+ * those of the IP packets, as RADIUS accounting counts them. The totals
+ * count both families; the up6/down6 fields the IPv6 share of them. */
 struct dp_counters {
 	__u64 up_packets;
 	__u64 up_octets;
 	__u64 down_packets;
 	__u64 down_octets;
-	__u64 drops;		/* spoofed or over the rate */
+	__u64 drops;		/* spoofed, over the rate, or router messages from the subscriber */
+	__u64 up6_packets;
+	__u64 up6_octets;
+	__u64 down6_packets;
+	__u64 down6_octets;
 };
 
 /*
@@ -155,6 +173,16 @@ struct lns_sub {
 struct lns_route_key {
 	__u32 prefixlen;
 	__be32 addr;
+};
+
+/* lns_routes6 key (LPM trie): one of a session's IPv6 prefixes, the /64
+ * of its link (Framed-IPv6-Prefix, RFC 3162 section 2.3), its delegated
+ * prefix (RFC 4818) or a single address; the value is the session's
+ * struct lns_sub. The address is in network order (the trie matches its
+ * bits from the first octet). */
+struct lns_route6_key {
+	__u32 prefixlen;
+	__u8 addr[16];
 };
 
 /* ---------------------------------------------------------------- LAC -- */
@@ -343,18 +371,14 @@ DP_INLINE int dp_police(struct dp_bucket *b, __u32 n)
 #define TCPOPT_MSS_ 2
 
 /*
- * dp_mss_clamp lowers the MSS option of a TCP SYN (or SYN-ACK) in the IPv4
- * packet at iph to mss, when it is larger, and fixes the TCP checksum
- * incrementally. The IPv4 header is known to be 20 octets (no options) and
- * not a fragment. It returns 1 when it changed the packet. A packet it
- * cannot parse is left alone: the clamp is an optimisation for the peers,
- * never a reason to drop.
+ * dp_mss_clamp_tcp lowers the MSS option of the TCP SYN (or SYN-ACK)
+ * segment at th to mss, when it is larger, and fixes the TCP checksum
+ * incrementally (the pseudo-header does not change). It returns 1 when it
+ * changed the packet. A segment it cannot parse is left alone: the clamp
+ * is an optimisation for the peers, never a reason to drop.
  */
-DP_INLINE int dp_mss_clamp(struct iphdr *iph, void *data_end, __u16 mss)
+DP_INLINE int dp_mss_clamp_tcp(struct tcphdr *th, void *data_end, __u16 mss)
 {
-	if (mss == 0 || iph->protocol != IPPROTO_TCP)
-		return 0;
-	struct tcphdr *th = (void *)(iph + 1);
 	if ((void *)(th + 1) > data_end)
 		return 0;
 	if (!th->syn)
@@ -406,6 +430,32 @@ DP_INLINE int dp_mss_clamp(struct iphdr *iph, void *data_end, __u16 mss)
 		opt += len;
 	}
 	return 0;
+}
+
+/*
+ * dp_mss_clamp clamps a TCP SYN in the IPv4 packet at iph to mss
+ * (dp_mss_clamp_tcp). The IPv4 header is known to be 20 octets (no
+ * options) and not a fragment.
+ */
+DP_INLINE int dp_mss_clamp(struct iphdr *iph, void *data_end, __u16 mss)
+{
+	if (mss == 0 || iph->protocol != IPPROTO_TCP)
+		return 0;
+	return dp_mss_clamp_tcp((void *)(iph + 1), data_end, mss);
+}
+
+/*
+ * dp_mss_clamp6 clamps a TCP SYN in the IPv6 packet at ip6 (RFC 8200)
+ * whose TCP header follows the fixed header directly; mss is the IPv4
+ * clamp, and IPv6's header is 20 octets longer (RFC 9293 section 3.7.1),
+ * as in dataplane.ClampMSS6. A packet with extension headers in front of
+ * TCP is left alone.
+ */
+DP_INLINE int dp_mss_clamp6(struct ipv6hdr *ip6, void *data_end, __u16 mss)
+{
+	if (mss <= 20 || ip6->nexthdr != IPPROTO_TCP)
+		return 0;
+	return dp_mss_clamp_tcp((void *)(ip6 + 1), data_end, mss - 20);
 }
 
 /* dp_fib_fill prepares a bpf_fib_lookup for an IPv4 packet of tot_len
@@ -493,12 +543,12 @@ DP_INLINE int dp_parse_l2tp(void *h, void *data_end, __u32 plen, struct dp_l2tp 
  * dp_parse_ppp parses the header of the PPP frame at p, len octets long
  * (within the frame): the address and control field FF 03, absent under
  * ACFC (RFC 1662 section 3.2), then the protocol, one octet when its low
- * bit is 1 (PFC, RFC 1661 section 6.6) and two otherwise. It returns 0 and
- * the header length (1..4) in *hlen when the frame carries IPv4;
- * DP_PASS_PPP for any other protocol, DP_PASS_MALFORMED when the header
- * does not fit in len.
+ * bit is 1 (PFC, RFC 1661 section 6.6) and two otherwise. It returns 0,
+ * the header length (1..4) in *hlen and the protocol (PPP_IPV4 or
+ * PPP_IPV6) in *proto when the frame carries IP; DP_PASS_PPP for any other
+ * protocol, DP_PASS_MALFORMED when the header does not fit in len.
  */
-DP_INLINE int dp_parse_ppp(void *p, void *data_end, __u32 len, __u32 *hlen)
+DP_INLINE int dp_parse_ppp(void *p, void *data_end, __u32 len, __u32 *hlen, __u32 *proto)
 {
 	__u8 *b = p;
 	__u32 n = 0;
@@ -514,17 +564,54 @@ DP_INLINE int dp_parse_ppp(void *p, void *data_end, __u32 len, __u32 *hlen)
 	if ((void *)(pr + 1) > data_end || n + 1 > len)
 		return DP_PASS_MALFORMED;
 	if (pr[0] & 1) {
-		if (pr[0] != PPP_IPV4)
+		if (pr[0] != PPP_IPV4 && pr[0] != PPP_IPV6)
 			return DP_PASS_PPP;
+		*proto = pr[0];
 		*hlen = n + 1;
 		return 0;
 	}
 	if ((void *)(pr + 2) > data_end || n + 2 > len)
 		return DP_PASS_MALFORMED;
-	if (pr[0] != 0 || pr[1] != PPP_IPV4)
+	if (pr[0] != 0 || (pr[1] != PPP_IPV4 && pr[1] != PPP_IPV6))
 		return DP_PASS_PPP;
+	*proto = pr[1];
 	*hlen = n + 2;
 	return 0;
+}
+
+/* ---------------------------------------------------------------- IPv6 -- */
+
+/* dp_ip6_len is the length of the IPv6 packet at ip6 (RFC 8200 section
+ * 3: the fixed header and its Payload Length). */
+DP_INLINE __u32 dp_ip6_len(const struct ipv6hdr *ip6)
+{
+	return sizeof(*ip6) + bpf_ntohs(ip6->payload_len);
+}
+
+/* dp_ip6_link_scope reports an address the packet must not leave the link
+ * with, as lns.dpDstLinkScope does: link-local unicast (fe80::/10), or
+ * link-local or interface-local multicast (ffx2::/16, ffx1::/16). */
+DP_INLINE int dp_ip6_link_scope(const __u8 *a)
+{
+	if (a[0] == 0xfe && (a[1] & 0xc0) == 0x80)
+		return 1;
+	return a[0] == 0xff && ((a[1] & 0x0f) == 0x02 || (a[1] & 0x0f) == 0x01);
+}
+
+/* dp_fib_fill6 prepares a bpf_fib_lookup for the IPv6 packet at ip6, of
+ * tot_len octets, arriving on ifindex. */
+DP_INLINE void dp_fib_fill6(struct bpf_fib_lookup *p, __u32 ifindex, const struct ipv6hdr *ip6, __u16 tot_len)
+{
+	__builtin_memset(p, 0, sizeof(*p));
+	p->family = AF_INET6;
+	__be32 fl;
+	__builtin_memcpy(&fl, ip6, 4);
+	p->flowinfo = fl & bpf_htonl(0x0fffffff); /* traffic class and flow label */
+	p->l4_protocol = ip6->nexthdr;
+	p->tot_len = tot_len;
+	p->ifindex = ifindex;
+	__builtin_memcpy(p->ipv6_src, &ip6->saddr, 16);
+	__builtin_memcpy(p->ipv6_dst, &ip6->daddr, 16);
 }
 
 #endif /* BRAS_DATAPLANE_H */

@@ -14,6 +14,10 @@
  * lac_sessions carrying IPv4 becomes a PPPoE session frame towards the
  * subscriber (tags pushed), within the subscriber's MRU.
  *
+ * The relay does not look into the IP packet beyond its header's length
+ * (and a TCP SYN's MSS): IPv6 (PPP protocol 0x0057, RFC 5072) takes both
+ * paths as IPv4 does, counted apart as well.
+ *
  * Everything else goes to the kernel and the user-space slow path
  * unchanged (XDP_PASS), counted by reason in reason_stats.
  */
@@ -83,6 +87,55 @@ DP_INLINE int lac_trim(struct xdp_md *ctx, __u32 ip_off, __u32 tot_len, __u32 hd
 }
 
 /*
+ * lac_inner checks the IP header at ip (PPP protocol proto: PPP_IPV4 or
+ * PPP_IPV6) with avail octets of payload for the packet, at least 20 and
+ * already known to be within the frame: the version is the protocol's and
+ * the packet's length (*tot) fits. *plain says whether a TCP SYN in it may
+ * be clamped: an IPv4 header without options and not a fragment; any
+ * IPv6 packet (dp_mss_clamp6 looks at TCP right after the fixed header
+ * only). It returns 0 or DP_PASS_MALFORMED.
+ */
+DP_INLINE int lac_inner(void *ip, void *data_end, __u32 proto, __u32 avail, __u32 *tot, int *plain)
+{
+	if (proto == PPP_IPV6) {
+		struct ipv6hdr *ip6 = ip;
+		if ((void *)(ip6 + 1) > data_end || avail < sizeof(*ip6) || ip6->version != 6)
+			return DP_PASS_MALFORMED;
+		*tot = dp_ip6_len(ip6);
+		if (*tot > avail)
+			return DP_PASS_MALFORMED;
+		*plain = 1;
+		return 0;
+	}
+	struct iphdr *iph = ip;
+	if ((void *)(iph + 1) > data_end)
+		return DP_PASS_MALFORMED;
+	__u32 n = bpf_ntohs(iph->tot_len);
+	if (iph->version != 4 || iph->ihl < 5 || n < iph->ihl * 4 || n > avail)
+		return DP_PASS_MALFORMED;
+	*tot = n;
+	*plain = iph->ihl == 5 && !lac_is_fragment(iph);
+	return 0;
+}
+
+/* lac_clamp clamps a TCP SYN in the IP packet at ip to mss (the IPv4
+ * clamp; dp_mss_clamp6 takes IPv6's 20 octets off). */
+DP_INLINE void lac_clamp(void *ip, void *data_end, __u32 proto, int plain, __u16 mss)
+{
+	if (!plain)
+		return;
+	if (proto == PPP_IPV6) {
+		struct ipv6hdr *ip6 = ip;
+		if ((void *)(ip6 + 1) <= data_end)
+			dp_mss_clamp6(ip6, data_end, mss);
+		return;
+	}
+	struct iphdr *iph = ip;
+	if ((void *)(iph + 1) <= data_end)
+		dp_mss_clamp(iph, data_end, mss);
+}
+
+/*
  * lac_up handles a PPPoE session frame (RFC 2516 section 4) whose PPPoE
  * header starts at off (after Ethernet and n tags; vlan holds their VIDs).
  */
@@ -122,32 +175,33 @@ DP_INLINE int lac_up(struct xdp_md *ctx, __u32 off, __be16 vlan0, __be16 vlan1)
 	__u8 *pp = ph + DP_PPPOE_HDR;
 	if ((void *)(pp + 2) > data_end)
 		return dp_verdict(DP_PASS_MALFORMED, XDP_PASS);
-	__u32 pl;
+	__u32 pl, proto;
 	if (pp[0] & 1) {
-		if (pp[0] != PPP_IPV4)
+		if (pp[0] != PPP_IPV4 && pp[0] != PPP_IPV6)
 			return dp_verdict(DP_PASS_PPP, XDP_PASS);
+		proto = pp[0];
 		pl = 1;
 	} else {
-		if (pp[0] != 0 || pp[1] != PPP_IPV4)
+		if (pp[0] != 0 || (pp[1] != PPP_IPV4 && pp[1] != PPP_IPV6))
 			return dp_verdict(DP_PASS_PPP, XDP_PASS);
+		proto = pp[1];
 		pl = 2;
 	}
 
-	/* The inner IPv4 header (RFC 791 section 3.1), within the payload. */
+	/* The inner IP header (RFC 791 section 3.1, RFC 8200 section 3),
+	 * within the payload. */
 	__u32 ip_off = off + DP_PPPOE_HDR + pl;
 	__u32 avail = plen - pl;
 	DP_BARRIER(ip_off);
 	if (ip_off > LAC_MAX_OFF || avail < sizeof(struct iphdr))
 		return dp_verdict(DP_PASS_MALFORMED, XDP_PASS);
-	struct iphdr *iph = data + ip_off;
-	if ((void *)(iph + 1) > data_end)
-		return dp_verdict(DP_PASS_MALFORMED, XDP_PASS);
-	__u32 tot = bpf_ntohs(iph->tot_len);
-	if (iph->version != 4 || iph->ihl < 5 || tot < iph->ihl * 4 || tot > avail)
-		return dp_verdict(DP_PASS_MALFORMED, XDP_PASS);
+	__u32 tot;
+	int plain;
+	int r = lac_inner(data + ip_off, data_end, proto, avail, &tot, &plain);
+	if (r)
+		return dp_verdict(r, XDP_PASS);
 	if (sub->flags & DP_F_SEQUENCING)
 		return dp_verdict(DP_PASS_SEQUENCED, XDP_PASS);
-	int plain = iph->ihl == 5 && !lac_is_fragment(iph);
 
 	struct bpf_fib_lookup fib;
 	dp_fib_fill(&fib, ctx->ingress_ifindex, sub->lac_addr, sub->lns_addr, 0, tot + DP_ENCAP);
@@ -161,6 +215,10 @@ DP_INLINE int lac_up(struct xdp_md *ctx, __u32 off, __be16 vlan0, __be16 vlan1)
 	if (c) {
 		c->up_packets += 1;
 		c->up_octets += tot;
+		if (proto == PPP_IPV6) {
+			c->up6_packets += 1;
+			c->up6_octets += tot;
+		}
 	}
 
 	if (lac_trim(ctx, ip_off, tot, LAC_UP_HDR))
@@ -205,10 +263,9 @@ DP_INLINE int lac_up(struct xdp_md *ctx, __u32 off, __be16 vlan0, __be16 vlan1)
 	l2[6] = 0xff;
 	l2[7] = 0x03;
 	l2[8] = 0x00;
-	l2[9] = PPP_IPV4;
+	l2[9] = proto;
 
-	if (plain)
-		dp_mss_clamp(data + LAC_UP_HDR, data_end, sub->mss);
+	lac_clamp(data + LAC_UP_HDR, data_end, proto, plain, sub->mss);
 	dp_count(DP_FWD_UP);
 	return bpf_redirect(fib.ifindex, 0);
 }
@@ -270,12 +327,12 @@ DP_INLINE int lac_down(struct xdp_md *ctx)
 		return dp_verdict(DP_PASS_MALFORMED, XDP_PASS);
 	__u32 ppp_off = sizeof(struct ethhdr) + sizeof(*oh) + sizeof(*uh) + hl;
 	__u32 ppp_len = plen - hl;
-	__u32 pl = 0;
-	rc = dp_parse_ppp(data + ppp_off, data_end, ppp_len, &pl);
+	__u32 pl = 0, proto = 0;
+	rc = dp_parse_ppp(data + ppp_off, data_end, ppp_len, &pl, &proto);
 	if (rc)
 		return dp_verdict(rc, XDP_PASS);
 
-	/* The inner IPv4 header, within the PPP frame. */
+	/* The inner IP header, within the PPP frame. */
 	DP_BARRIER(pl);
 	if (pl > DP_PPP_HDR || pl > ppp_len)
 		return dp_verdict(DP_PASS_MALFORMED, XDP_PASS);
@@ -284,20 +341,22 @@ DP_INLINE int lac_down(struct xdp_md *ctx)
 	DP_BARRIER(ip_off);
 	if (ip_off > LAC_MAX_OFF || avail < sizeof(struct iphdr))
 		return dp_verdict(DP_PASS_MALFORMED, XDP_PASS);
-	struct iphdr *iph = data + ip_off;
-	if ((void *)(iph + 1) > data_end)
-		return dp_verdict(DP_PASS_MALFORMED, XDP_PASS);
-	__u32 itot = bpf_ntohs(iph->tot_len);
-	if (iph->version != 4 || iph->ihl < 5 || itot < iph->ihl * 4 || itot > avail)
-		return dp_verdict(DP_PASS_MALFORMED, XDP_PASS);
+	__u32 itot;
+	int plain;
+	rc = lac_inner(data + ip_off, data_end, proto, avail, &itot, &plain);
+	if (rc)
+		return dp_verdict(rc, XDP_PASS);
 	if (itot > s->mru)
 		return dp_verdict(DP_PASS_MTU, XDP_PASS);
-	int plain = iph->ihl == 5 && !lac_is_fragment(iph);
 
 	struct dp_counters *c = dp_session_counters(s->slot);
 	if (c) {
 		c->down_packets += 1;
 		c->down_octets += itot;
+		if (proto == PPP_IPV6) {
+			c->down6_packets += 1;
+			c->down6_octets += itot;
+		}
 	}
 
 	/* Ethernet, 0-2 tags, PPPoE, PPP protocol: 22 + 4 * ntags. */
@@ -346,11 +405,10 @@ DP_INLINE int lac_down(struct xdp_md *ctx)
 	__builtin_memcpy(p + 4, &s->pppoe_sid, 2);
 	p[6] = len >> 8;
 	p[7] = len & 0xff;
-	p[8] = 0x00; /* PPP protocol IPv4, uncompressed over PPPoE */
-	p[9] = PPP_IPV4;
+	p[8] = 0x00; /* PPP protocol, uncompressed over PPPoE */
+	p[9] = proto;
 
-	if (plain)
-		dp_mss_clamp((void *)(p + 10), data_end, s->mss);
+	lac_clamp((void *)(p + 10), data_end, proto, plain, s->mss);
 	dp_count(DP_FWD_DOWN);
 	return bpf_redirect(s->ifindex, 0);
 }

@@ -27,13 +27,17 @@ import (
 // through bras (PPPoE frames into the LAC upstream, IPv4 frames into the
 // LNS's upstream interface downstream) and once through the kernel
 // routing the inner packets over the same number of namespaces, the two
-// alternating in one run.
+// alternating in one run. With XDPForwardOptions.IPv6 the packets are
+// IPv6 on both paths (xdpbench6.go).
 
 // XDPForwardOptions say what BenchForwardXDP runs.
 type XDPForwardOptions struct {
-	Sizes    []int         // IPv4 packet total lengths (default 64 and 1400)
+	Sizes    []int         // IP packet lengths (default 64 and 1400)
 	Duration time.Duration // per run (default 5 s)
 	Rounds   int           // bras and kernel runs per direction and size (default 3)
+	// IPv6 sends IPv6 packets (from and to the subscriber's /64) instead
+	// of IPv4, through bras and through the kernel.
+	IPv6 bool
 }
 
 // XDPRound is one bras run and the kernel run after it.
@@ -52,7 +56,7 @@ type XDPRound struct {
 // XDPForward is one direction and packet size: the medians of its rounds.
 type XDPForward struct {
 	Direction string     `json:"direction"` // up (sub → upstream) or down
-	Size      int        `json:"size"`      // IPv4 total length, octets
+	Size      int        `json:"size"`      // IP packet length, octets
 	BrasPPS   float64    `json:"bras_pps"`
 	KernelPPS float64    `json:"kernel_pps"`
 	Ratio     float64    `json:"ratio"` // BrasPPS / KernelPPS
@@ -67,8 +71,16 @@ type XDPForward struct {
 // XDPForwardBench is what BenchForwardXDP measured.
 type XDPForwardBench struct {
 	Engine  string       `json:"engine"` // the daemons' [dataplane] engine ("default": none written)
+	Family  string       `json:"family"` // ipv4 or ipv6
 	Seconds float64      `json:"seconds"`
 	Results []XDPForward `json:"results"`
+	// ProbeFastPath is what the daemons' fast paths counted by reason
+	// after the probes (none with engine userspace): whether the probes
+	// went through XDP or to user space.
+	ProbeFastPath struct {
+		LAC FastCounts `json:"lac,omitempty"`
+		LNS FastCounts `json:"lns,omitempty"`
+	} `json:"probe_fast_path"`
 }
 
 // subscriber is what the generator needs of the bras load session: the
@@ -107,8 +119,11 @@ func BenchForwardXDP(ctx context.Context, o Options, fo XDPForwardOptions) (res 
 		fo.Rounds = 3
 	}
 	for _, s := range fo.Sizes {
-		if s < 28 || s > 1472 {
+		if !fo.IPv6 && (s < 28 || s > 1472) {
 			return nil, fmt.Errorf("lab: IPv4 packet size %d: want 28..1472", s)
+		}
+		if fo.IPv6 && (s < 48 || s > 1452) {
+			return nil, fmt.Errorf("lab: IPv6 packet size %d: want 48..1452", s)
 		}
 	}
 	start := time.Now()
@@ -118,9 +133,12 @@ func BenchForwardXDP(ctx context.Context, o Options, fo XDPForwardOptions) (res 
 		return nil, err
 	}
 	defer env.Close()
-	res = &XDPForwardBench{Engine: o.Engine}
+	res = &XDPForwardBench{Engine: o.Engine, Family: "ipv4"}
 	if res.Engine == "" {
 		res.Engine = "default"
+	}
+	if fo.IPv6 {
+		res.Family = "ipv6"
 	}
 	kern, err := kernelPath()
 	if err != nil {
@@ -133,14 +151,21 @@ func BenchForwardXDP(ctx context.Context, o Options, fo XDPForwardOptions) (res 
 	}()
 	env.say("kernel path: namespaces %s ── %s ── %s ── %s, plain IP routing", kern[0].Name, kern[1].Name, kern[2].Name, kern[3].Name)
 
-	sub, stop, err := env.holdSubscriber(ctx)
+	hold := env.holdSubscriber
+	if fo.IPv6 {
+		if err := env.setupIPv6(kern); err != nil {
+			return nil, err
+		}
+		hold = env.holdSubscriber6
+	}
+	sub, stop, err := hold(ctx)
 	if err != nil {
 		return nil, err
 	}
 	defer stop()
 	env.say("subscriber session up: MAC %v, PPPoE session %#04x with AC %v, address %v", sub.mac, sub.session, sub.acMAC, sub.addr)
 
-	brasPath, kernPath, err := env.xdpPaths(sub, kern)
+	brasPath, kernPath, err := env.xdpPaths(sub, kern, fo.IPv6)
 	if err != nil {
 		return nil, err
 	}
@@ -181,8 +206,10 @@ func BenchForwardXDP(ctx context.Context, o Options, fo XDPForwardOptions) (res 
 	if o.Engine != "userspace" {
 		// What the fast paths did with the probes: frames handed to user
 		// space say why (an unknown session, PPP, over the MTU).
-		env.say("LAC fast path after the probes: %v", scrapeFastPath(env.NS["lac"], lacAPI))
-		env.say("LNS fast path after the probes: %v", scrapeFastPath(env.NS["lns"], lnsAPI))
+		res.ProbeFastPath.LAC = scrapeFastPath(env.NS["lac"], lacAPI)
+		res.ProbeFastPath.LNS = scrapeFastPath(env.NS["lns"], lnsAPI)
+		env.say("LAC fast path after the probes: %v", res.ProbeFastPath.LAC)
+		env.say("LNS fast path after the probes: %v", res.ProbeFastPath.LNS)
 	}
 	procs := map[string][]int{"lns": {env.LNS.Pid()}, "lac": {env.LAC.Pid()}}
 	for d := range directions {
@@ -534,8 +561,9 @@ func readPADS(fd int, out chan<- subscriber, stop <-chan struct{}) {
 
 // xdpPaths prepares both paths: GRO on the veths the generators send into
 // (a veth receives redirected frames only with NAPI, which GRO or an XDP
-// program gives it), static neighbours on every hop, and the frames.
-func (e *Env) xdpPaths(sub *subscriber, kern []*netlab.Netns) (brasPath, kernPath *xdpPath, err error) {
+// program gives it), static neighbours on every hop, and the frames, IPv6
+// ones with v6.
+func (e *Env) xdpPaths(sub *subscriber, kern []*netlab.Netns, v6 bool) (brasPath, kernPath *xdpPath, err error) {
 	ns := e.NS
 	type ifKey struct {
 		ns  *netlab.Netns
@@ -566,11 +594,12 @@ func (e *Env) xdpPaths(sub *subscriber, kern []*netlab.Netns) (brasPath, kernPat
 			return nil, nil, fmt.Errorf("lab: the generators' frames reach a veth only with NAPI (GRO): %w", err)
 		}
 	}
-	for _, nb := range []struct {
+	type neighbour struct {
 		ns       *netlab.Netns
 		dev, ip  string
 		neighbor ifKey
-	}{
+	}
+	neighbours := []neighbour{
 		{ns["lac"], "eth1", "10.255.1.2", ifKey{ns["lns"], "eth0"}},
 		{ns["lns"], "eth0", "10.255.1.1", ifKey{ns["lac"], "eth1"}},
 		{ns["lns"], "eth1", upstreamHost, ifKey{ns["upstream"], "eth0"}},
@@ -578,7 +607,22 @@ func (e *Env) xdpPaths(sub *subscriber, kern []*netlab.Netns) (brasPath, kernPat
 		{kern[1], "eth1", "10.254.1.2", ifKey{kern[2], "eth0"}},
 		{kern[2], "eth0", "10.254.1.1", ifKey{kern[1], "eth1"}},
 		{kern[2], "eth1", "10.254.2.2", ifKey{kern[3], "eth0"}},
-	} {
+	}
+	up := netip.MustParseAddr(upstreamHost)
+	ksub, kup := netip.MustParsePrefix(kernSub).Addr(), netip.MustParsePrefix(kernUp).Addr()
+	if v6 {
+		k6 := func(i int) string { return netip.MustParsePrefix(kern6[i]).Addr().String() }
+		neighbours = append(neighbours,
+			neighbour{ns["lns"], "eth1", bench6Up.Addr().String(), ifKey{ns["upstream"], "eth0"}},
+			neighbour{kern[1], "eth0", k6(0), ifKey{kern[0], "eth0"}},
+			neighbour{kern[1], "eth1", k6(3), ifKey{kern[2], "eth0"}},
+			neighbour{kern[2], "eth0", k6(2), ifKey{kern[1], "eth1"}},
+			neighbour{kern[2], "eth1", k6(5), ifKey{kern[3], "eth0"}},
+		)
+		up = bench6Up.Addr()
+		ksub, kup = netip.MustParsePrefix(kern6[0]).Addr(), netip.MustParsePrefix(kern6[5]).Addr()
+	}
+	for _, nb := range neighbours {
 		if _, err := nb.ns.Run("ip", "neigh", "replace", nb.ip, "lladdr", macs[nb.neighbor].String(), "dev", nb.dev, "nud", "permanent"); err != nil {
 			return nil, nil, err
 		}
@@ -586,8 +630,6 @@ func (e *Env) xdpPaths(sub *subscriber, kern []*netlab.Netns) (brasPath, kernPat
 			return nil, nil, fmt.Errorf("lab: neighbour %s on %s %s: %q %v", nb.ip, nb.ns.Name, nb.dev, out, err)
 		}
 	}
-	up := netip.MustParseAddr(upstreamHost)
-	ksub, kup := netip.MustParsePrefix(kernSub).Addr(), netip.MustParsePrefix(kernUp).Addr()
 	brasPath = &xdpPath{
 		name:  "bras",
 		gen:   [2]*netlab.Netns{ns["sub"], ns["upstream"]},

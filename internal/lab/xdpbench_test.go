@@ -39,10 +39,15 @@ func TestMedian(t *testing.T) {
 }
 
 // TestBenchForwardXDP runs a short forwarding benchmark with the NIC-like
-// generator through the real processes (the daemons' default engine):
-// both paths deliver in both directions and at both sizes, and the JSON
-// report has the four cells.
+// generator through the real processes (the daemons' default engine, and
+// the XDP engine with IPv6): both paths deliver in both directions and at
+// both sizes, and the JSON report has the four cells.
 func TestBenchForwardXDP(t *testing.T) {
+	t.Run("IPv4", func(t *testing.T) { testBenchForwardXDP(t, "", false) })
+	t.Run("IPv6", func(t *testing.T) { testBenchForwardXDP(t, "xdp", true) })
+}
+
+func testBenchForwardXDP(t *testing.T, engine string, ipv6 bool) {
 	if testing.Short() {
 		t.Skip("whole-chain benchmark: not in -short")
 	}
@@ -57,7 +62,7 @@ func TestBenchForwardXDP(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	res, err := BenchForwardXDP(ctx, Options{Bras: bin, Out: out}, XDPForwardOptions{Duration: 300 * time.Millisecond, Rounds: 1})
+	res, err := BenchForwardXDP(ctx, Options{Bras: bin, Out: out, Engine: engine}, XDPForwardOptions{Duration: 300 * time.Millisecond, Rounds: 1, IPv6: ipv6})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,6 +72,7 @@ func TestBenchForwardXDP(t *testing.T) {
 	}
 	var got struct {
 		Engine  string `json:"engine"`
+		Family  string `json:"family"`
 		Results []struct {
 			Direction string   `json:"direction"`
 			Size      int      `json:"size"`
@@ -92,8 +98,24 @@ func TestBenchForwardXDP(t *testing.T) {
 	if diff := cmp.Diff([]string{"up 64", "up 1400", "down 64", "down 1400"}, cells); diff != "" {
 		t.Errorf("cells (-want +got):\n%s", diff)
 	}
-	if got.Engine != "default" {
-		t.Errorf("engine %q, want default", got.Engine)
+	wantEngine, wantFamily := "default", "ipv4"
+	if engine != "" {
+		wantEngine = engine
+	}
+	if ipv6 {
+		wantFamily = "ipv6"
+	}
+	if got.Engine != wantEngine || got.Family != wantFamily {
+		t.Errorf("engine %q, family %q; want %q, %q", got.Engine, got.Family, wantEngine, wantFamily)
+	}
+	if engine == "xdp" {
+		// Every probe frame (1000 per direction, size and path) went
+		// through both daemons' XDP programs, none through user space.
+		for name, f := range map[string]FastCounts{"LAC": res.ProbeFastPath.LAC, "LNS": res.ProbeFastPath.LNS} {
+			if f["forwarded_up"] < 2000 || f["forwarded_down"] < 2000 {
+				t.Errorf("the %s's fast path forwarded %d up and %d down of the 2000 probes each way: %v", name, f["forwarded_up"], f["forwarded_down"], f)
+			}
+		}
 	}
 	for _, r := range res.Results {
 		if len(r.Rounds) > 0 && len(r.Rounds[0].CPU) != 2 {

@@ -24,7 +24,7 @@ const (
 	SourcePortSpan = 64
 	// HeaderOctets is how much of the frame xdp_gen writes per packet
 	// from its template: a frame is at least this long.
-	HeaderOctets = 64
+	HeaderOctets = 72
 )
 
 // XDP verdicts (enum xdp_action of <linux/bpf.h>).
@@ -99,8 +99,8 @@ func (g *Generator) setTemplate(frame []byte) error {
 // interface ifindex (at least once), each with the next UDP source port. The interface is looked up in
 // the network namespace of the calling thread: a caller that works in
 // another namespace locks its goroutine to a thread switched into it
-// (netlab.Netns.Do). A frame that is not Ethernet + IPv4 + UDP, bare or in
-// a PPPoE session, is refused by the program (XDP_ABORTED).
+// (netlab.Netns.Do). A frame that is not Ethernet + IPv4 or IPv6 + UDP,
+// bare or in a PPPoE session, is refused by the program (XDP_ABORTED).
 func (g *Generator) Run(frame []byte, ifindex int, repeat uint32) error {
 	if repeat == 0 {
 		repeat = 1

@@ -15,7 +15,7 @@ import (
 
 type xdpgenGenTemplate struct {
 	_   structs.HostLayout
-	Hdr [8]uint64
+	Hdr [9]uint64
 }
 
 type xdpgenSinkCount struct {

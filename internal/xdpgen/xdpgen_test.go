@@ -57,6 +57,26 @@ const (
 		2710 0009 002c 0000                      // UDP: 10000 → 9, length 44, no checksum
 		` + zeros36
 	zeros36 = `000000000000000000000000000000000000 000000000000000000000000000000000000`
+
+	// IPv6 (RFC 8200, RFC 5072 for PPP 0x0057); the UDP checksums over
+	// the pseudo-header of RFC 8200 section 8.1 computed independently
+	// (python3, as above).
+	goldenBare6 = `
+		02d0000000b1 02d0000000a1 86dd           // Ethernet: dst, src, IPv6
+		6 00 00000 0018 11 40                    // IPv6: traffic class 0, flow 0, payload 24, UDP, hop limit 64
+		20010db8000000000000000000000001         // 2001:db8::1
+		20010db8000000000000000000000002         // → 2001:db8::2
+		2710 0009 0018 7d30                      // UDP: 10000 → 9, length 24, checksum
+		00000000000000000000000000000000`
+	goldenPPPoE6 = `
+		02d0000000b1 02d0000000a1 8864           // Ethernet: dst, src, PPPoE session
+		11 00 1234 0042                          // PPPoE: ver 1 type 1, code 0, session 0x1234, length 66
+		0057                                     // PPP: IPv6
+		6 00 00000 0018 11 40                    // IPv6: payload 24, UDP, hop limit 64
+		20010db8000100000000000000000005         // 2001:db8:1::5
+		20010db800ff00000000000000000002         // → 2001:db8:ff::2
+		2710 0009 0018 7c2c                      // UDP: 10000 → 9, length 24, checksum
+		00000000000000000000000000000000`
 )
 
 func TestFrameAppend(t *testing.T) {
@@ -67,6 +87,8 @@ func TestFrameAppend(t *testing.T) {
 	}{
 		{"bare IPv4", Frame{Dst: macB, Src: macA, SrcIP: netip.MustParseAddr("192.0.2.1"), DstIP: netip.MustParseAddr("198.51.100.2"), Size: 64}, goldenBare},
 		{"PPPoE session", Frame{Dst: macB, Src: macA, PPPoE: true, Session: 0x1234, SrcIP: netip.MustParseAddr("100.64.0.5"), DstIP: netip.MustParseAddr("10.255.2.2"), Size: 64}, goldenPPPoE},
+		{"bare IPv6", Frame{Dst: macB, Src: macA, SrcIP: netip.MustParseAddr("2001:db8::1"), DstIP: netip.MustParseAddr("2001:db8::2"), Size: 64}, goldenBare6},
+		{"PPPoE session, IPv6", Frame{Dst: macB, Src: macA, PPPoE: true, Session: 0x1234, SrcIP: netip.MustParseAddr("2001:db8:1::5"), DstIP: netip.MustParseAddr("2001:db8:ff::2"), Size: 64}, goldenPPPoE6},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := tc.frame.Append(nil)
@@ -82,6 +104,8 @@ func TestFrameAppend(t *testing.T) {
 		{Dst: macB, Src: macA, SrcIP: netip.MustParseAddr("192.0.2.1"), DstIP: netip.MustParseAddr("198.51.100.2"), Size: 27},
 		{Dst: macB, Src: macA, SrcIP: netip.MustParseAddr("::1"), DstIP: netip.MustParseAddr("198.51.100.2"), Size: 64},
 		{Dst: macB[:5], Src: macA, SrcIP: netip.MustParseAddr("192.0.2.1"), DstIP: netip.MustParseAddr("198.51.100.2"), Size: 64},
+		{Dst: macB, Src: macA, SrcIP: netip.MustParseAddr("2001:db8::1"), DstIP: netip.MustParseAddr("2001:db8::2"), Size: 47},
+		{Dst: macB, Src: macA, SrcIP: netip.MustParseAddr("::ffff:192.0.2.1"), DstIP: netip.MustParseAddr("2001:db8::2"), Size: 64},
 	} {
 		if _, err := f.Append(nil); err == nil {
 			t.Errorf("Append(%+v) gave no error", f)
@@ -132,6 +156,8 @@ func TestSink(t *testing.T) {
 	// PPPoE with the HDLC address and control field FF 03 in front.
 	ff03 := append(edit(pppoe[:20], 18, 0x00, 0x44), append([]byte{0xff, 0x03}, pppoe[20:]...)...)
 	arp := unhex(t, `ffffffffffff 02d0000000a1 0806 0001 0800 06 04 0001 02d0000000a1 c0000201 000000000000 c6336402`)
+	bare6, pppoe6 := unhex(t, goldenBare6), unhex(t, goldenPPPoE6)
+	pfc6 := append(edit(pppoe6[:20], 18, 0x00, 0x41), append([]byte{0x57}, pppoe6[22:]...)...)
 	for _, tc := range []struct {
 		name    string
 		frame   []byte
@@ -141,6 +167,12 @@ func TestSink(t *testing.T) {
 		{"PPPoE IPv4 to port 9", pppoe, verdictDrop},
 		{"PPPoE, protocol field compressed", pfc, verdictDrop},
 		{"PPPoE, FF 03 in front", ff03, verdictDrop},
+		{"IPv6 to port 9", bare6, verdictDrop},
+		{"PPPoE IPv6 to port 9", pppoe6, verdictDrop},
+		{"PPPoE IPv6, protocol field compressed", pfc6, verdictDrop},
+		{"IPv6 to port 53", edit(bare6, 56, 0x00, 0x35), verdictPass},
+		{"IPv6 TCP", edit(bare6, 20, 6), verdictPass},
+		{"IPv6 cut before UDP", bare6[:54+4], verdictPass},
 		{"IPv4 to port 53", edit(bare, 36, 0x00, 0x35), verdictPass},
 		{"IPv4 TCP", edit(bare, 23, 6), verdictPass},
 		{"IPv4 fragment", edit(bare, 20, 0x20, 0x00), verdictPass},
@@ -230,6 +262,14 @@ func TestGen(t *testing.T) {
 		{"last port", nil, bare, SourcePortSpan - 1, verdictTX, edit(bare, 34, 0x27, 0x10+SourcePortSpan-1)},
 		{"wraps", nil, bare, SourcePortSpan + 2, verdictTX, edit(bare, 34, 0x27, 0x12)},
 		{"PPPoE", nil, pppoe, 5, verdictTX, edit(pppoe, 42, 0x27, 0x15)},
+		{"IPv6, checksum updated", nil, unhex(t, goldenBare6), 1, verdictTX, func() []byte {
+			b := edit(unhex(t, goldenBare6), 54, 0x27, 0x11)
+			return edit(b, 60, 0x7d, 0x2f) // one more in the port, one less in the checksum
+		}()},
+		{"PPPoE IPv6", nil, unhex(t, goldenPPPoE6), 2, verdictTX, func() []byte {
+			b := edit(unhex(t, goldenPPPoE6), 62, 0x27, 0x12)
+			return edit(b, 68, 0x7c, 0x2a)
+		}()},
 		{"checksum updated", nil, withSum, 3, verdictTX, func() []byte {
 			b := edit(withSum, 34, 0x27, 0x13)
 			binary.BigEndian.PutUint16(b[40:], 0)
@@ -317,13 +357,21 @@ func TestGenerateToSink(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, size := range []int{64, 1400} {
-		for _, pppoe := range []bool{false, true} {
-			frame, err := Frame{Dst: dst, Src: src, PPPoE: pppoe, Session: 7, SrcIP: netip.MustParseAddr("192.0.2.1"),
-				DstIP: netip.MustParseAddr("198.51.100.2"), Size: size}.Append(nil)
+		for _, c := range []struct {
+			pppoe    bool
+			src, dst string
+			hl       int
+		}{
+			{false, "192.0.2.1", "198.51.100.2", 20}, {true, "192.0.2.1", "198.51.100.2", 20},
+			{false, "2001:db8::1", "2001:db8::2", 40}, {true, "2001:db8::1", "2001:db8::2", 40},
+		} {
+			pppoe := c.pppoe
+			frame, err := Frame{Dst: dst, Src: src, PPPoE: pppoe, Session: 7, SrcIP: netip.MustParseAddr(c.src),
+				DstIP: netip.MustParseAddr(c.dst), Size: size}.Append(nil)
 			if err != nil {
 				t.Fatal(err)
 			}
-			other := edit(frame, len(frame)-size+22, 0x00, 0x35) // to port 53: passed, not counted
+			other := edit(frame, len(frame)-size+c.hl+2, 0x00, 0x35) // to port 53: passed, not counted
 			const n = 10000
 			before, _ := sink.Count()
 			if err := a.Do(func() error {
@@ -340,7 +388,7 @@ func TestGenerateToSink(t *testing.T) {
 			}
 			got := Count{Packets: after.Packets - before.Packets, Octets: after.Octets - before.Octets}
 			if !sent(n, got.Packets) || got.Octets != got.Packets*uint64(len(frame)) {
-				t.Errorf("%d octets, PPPoE %v: sink counted %+v of %d frames of %d octets", size, pppoe, got, n, len(frame))
+				t.Errorf("%d octets, PPPoE %v, %s: sink counted %+v of %d frames of %d octets", size, pppoe, c.src, got, n, len(frame))
 			}
 		}
 	}

@@ -5,7 +5,8 @@
  *
  * xdp_gen is run by BPF_PROG_TEST_RUN with BPF_F_TEST_XDP_LIVE_FRAMES on
  * a template frame: Ethernet + IPv4 + UDP, or Ethernet + PPPoE session
- * (RFC 2516 section 5) + PPP 0x0021 + IPv4 + UDP. Per packet it sets the
+ * (RFC 2516 section 5) + PPP 0x0021 + IPv4 + UDP; or the same with IPv6
+ * (ethertype 0x86dd, PPP 0x0057, RFC 5072) in place of IPv4. Per packet it sets the
  * UDP source port to the next of GEN_SPORT_SPAN ports from GEN_SPORT_BASE
  * (the checksum updated as RFC 1624 says; a zero UDP checksum stays zero)
  * and returns XDP_TX, which live-frames mode turns into a redirect out of
@@ -18,8 +19,8 @@
  * port, never anything relative to what the page held.
  *
  * xdp_sink runs on the far end's interface: a frame carrying the marker
- * (IPv4 UDP to port SINK_PORT, bare or inside a PPPoE session with PPP
- * protocol 0x0021, compressed or not, FF 03 or not) is counted in a
+ * (IPv4 or IPv6 UDP to port SINK_PORT, bare or inside a PPPoE session with PPP
+ * protocol 0x0021 or 0x0057, compressed or not, FF 03 or not) is counted in a
  * per-CPU counter and dropped; every other frame passes unchanged, so
  * ARP, PPPoE discovery, LCP and L2TP control keep working.
  */
@@ -27,17 +28,22 @@
 #include <linux/if_ether.h>
 #include <linux/in.h>
 #include <linux/ip.h>
+#include <linux/ipv6.h>
 #include <linux/udp.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
 
-#define GEN_HDR 64 /* template octets rewritten per packet: every header */
+#define GEN_HDR 72 /* template octets rewritten per packet: every header (PPPoE + IPv6 + UDP is 70) */
 #define GEN_SPORT_BASE 10000
 #define GEN_SPORT_SPAN 64
 #define SINK_PORT 9
 
 #define ETH_P_PPPOE_SESS 0x8864
 #define PPP_IP 0x0021
+#define PPP_IP6 0x0057
+
+/* l3_off's answers carry the family in the bit above the offset. */
+#define L3_IPV6 0x10000
 
 /* struct gen_template is the start of the frame xdp_gen sends. */
 struct gen_template {
@@ -71,9 +77,9 @@ struct {
 	__uint(max_entries, 1);
 } sink_counts SEC(".maps");
 
-/* pppoe_ip returns the offset of the IPv4 header in a PPPoE session frame
- * carrying IPv4 (RFC 2516 section 5; RFC 1661 section 6.5 PFC; RFC 1662
- * section 3.1 FF 03 when present), or 0. */
+/* pppoe_ip returns the offset of the IP header in a PPPoE session frame
+ * carrying IPv4 or IPv6 (RFC 2516 section 5; RFC 1661 section 6.5 PFC;
+ * RFC 1662 section 3.1 FF 03 when present), L3_IPV6 added for IPv6, or 0. */
 static __always_inline __u32 pppoe_ip(__u8 *data, __u8 *end)
 {
 	__u8 *p = data + sizeof(struct ethhdr);
@@ -89,15 +95,35 @@ static __always_inline __u32 pppoe_ip(__u8 *data, __u8 *end)
 	}
 	if (p[0] == 0x21) /* protocol field compressed */
 		return p + 1 - data;
+	if (p[0] == 0x57)
+		return (p + 1 - data) | L3_IPV6;
 	if (p[0] == 0x00 && p[1] == 0x21)
 		return p + 2 - data;
+	if (p[0] == 0x00 && p[1] == 0x57)
+		return (p + 2 - data) | L3_IPV6;
 	return 0;
 }
 
 /* udp_at returns the UDP header of an unfragmented IPv4 packet without
- * options at offset off, or NULL. */
+ * options at offset off, or of an IPv6 packet whose fixed header UDP
+ * follows (off with L3_IPV6), or NULL. */
 static __always_inline struct udphdr *udp_at(__u8 *data, __u8 *end, __u32 off)
 {
+	if (off & L3_IPV6) {
+		off &= ~L3_IPV6;
+		asm volatile("" : "+r"(off));
+		if (off > 32)
+			return NULL;
+		struct ipv6hdr *ip6 = (struct ipv6hdr *)(data + off);
+		if ((__u8 *)(ip6 + 1) > end)
+			return NULL;
+		if (ip6->version != 6 || ip6->nexthdr != IPPROTO_UDP)
+			return NULL;
+		struct udphdr *udp = (struct udphdr *)(ip6 + 1);
+		if ((__u8 *)(udp + 1) > end)
+			return NULL;
+		return udp;
+	}
 	asm volatile("" : "+r"(off));
 	if (off > 32)
 		return NULL;
@@ -114,8 +140,8 @@ static __always_inline struct udphdr *udp_at(__u8 *data, __u8 *end, __u32 off)
 	return udp;
 }
 
-/* l3_off returns the IPv4 header's offset in an Ethernet frame, bare or in
- * a PPPoE session, or 0. */
+/* l3_off returns the IP header's offset in an Ethernet frame, bare or in
+ * a PPPoE session, L3_IPV6 added for IPv6, or 0. */
 static __always_inline __u32 l3_off(__u8 *data, __u8 *end)
 {
 	struct ethhdr *eth = (struct ethhdr *)data;
@@ -123,6 +149,8 @@ static __always_inline __u32 l3_off(__u8 *data, __u8 *end)
 		return 0;
 	if (eth->h_proto == bpf_htons(ETH_P_IP))
 		return sizeof(*eth);
+	if (eth->h_proto == bpf_htons(ETH_P_IPV6))
+		return sizeof(*eth) | L3_IPV6;
 	if (eth->h_proto == bpf_htons(ETH_P_PPPOE_SESS))
 		return pppoe_ip(data, end);
 	return 0;
