@@ -470,6 +470,7 @@ func (a *Accountant) emit(s *acctSession, k Kind, at time.Time, c Counters, caus
 	r.Kind, r.Seq, r.Time = k, s.seq, at
 	s.seq++
 	r.InOctets, r.OutOctets, r.InPackets, r.OutPackets = c.InOctets, c.OutOctets, c.InPackets, c.OutPackets
+	r.In6Octets, r.Out6Octets, r.In6Packets, r.Out6Packets = c.In6Octets, c.Out6Octets, c.In6Packets, c.Out6Packets
 	r.Cause = cause
 	if s.every > 0 {
 		r.InterimSeconds = uint32(s.every / time.Second)

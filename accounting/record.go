@@ -79,6 +79,9 @@ func (c TerminateCause) String() string {
 // subscriber (Acct-Input-Octets, RFC 2866 section 5.3), Out towards it.
 type Counters struct {
 	InOctets, OutOctets, InPackets, OutPackets uint64
+	// The IPv6 share of the totals (IPv4 is the rest): RADIUS
+	// accounting has no attribute for it, the sessions table does.
+	In6Octets, Out6Octets, In6Packets, Out6Packets uint64
 }
 
 // Record is one accounting record of a session: Start (Seq 0),
@@ -114,6 +117,8 @@ type Record struct {
 	Started                     time.Time // when the session started (IPCP up)
 
 	InOctets, OutOctets, InPackets, OutPackets uint64
+	// The IPv6 share of the counters above.
+	In6Octets, Out6Octets, In6Packets, Out6Packets uint64
 
 	Cause                    TerminateCause // Stop only
 	RateDownKbps, RateUpKbps uint32
@@ -123,14 +128,16 @@ type Record struct {
 
 // Counters returns the record's counters.
 func (r *Record) Counters() Counters {
-	return Counters{r.InOctets, r.OutOctets, r.InPackets, r.OutPackets}
+	return Counters{r.InOctets, r.OutOctets, r.InPackets, r.OutPackets,
+		r.In6Octets, r.Out6Octets, r.In6Packets, r.Out6Packets}
 }
 
 // recordVersion is the first octet of an encoded record; a spool written
 // by a later bras with another layout is refused rather than misread.
-// Version 2 added the IPv6 fields after Class; version 1 records (a spool
-// left by an earlier bras) are still read.
-const recordVersion = 2
+// Version 2 added the IPv6 fields after Class, version 3 the IPv6 share of
+// the counters after them; records of versions 1 and 2 (a spool left by an
+// earlier bras) are still read, with no IPv6 share.
+const recordVersion = 3
 
 // fixedLen is the size of the fixed part of the encoding:
 //
@@ -144,7 +151,8 @@ const recordVersion = 2
 // nine strings (u16 length, bytes) in field order, Class (u16 count,
 // then u16 length and bytes each), and (version 2) IPv6Prefix and
 // DelegatedPrefix (u8 length in bits, 255 for none, then 16 octets) and
-// IPv6Address (as Addr).
+// IPv6Address (as Addr), and (version 3) the IPv6 in and out octets and in
+// and out packets (u64 each).
 const fixedLen = 78
 
 // Append encodes r for the spool.
@@ -193,7 +201,11 @@ func (r *Record) Append(b []byte) ([]byte, error) {
 	}
 	b = appendPrefix(b, r.IPv6Prefix)
 	b = appendPrefix(b, r.DelegatedPrefix)
-	return appendAddr(b, r.IPv6Address), nil
+	b = appendAddr(b, r.IPv6Address)
+	for _, v := range [4]uint64{r.In6Octets, r.Out6Octets, r.In6Packets, r.Out6Packets} {
+		b = binary.BigEndian.AppendUint64(b, v)
+	}
+	return b, nil
 }
 
 func appendPrefix(b []byte, p netip.Prefix) []byte {
@@ -229,7 +241,7 @@ func ParseRecord(b []byte) (Record, error) {
 		return r, fmt.Errorf("%w: %d bytes", ErrShort, len(b))
 	}
 	version := b[0]
-	if version != 1 && version != recordVersion {
+	if version < 1 || version > recordVersion {
 		return r, fmt.Errorf("%w: version %d", ErrMalformed, b[0])
 	}
 	r.Kind = Kind(b[1])
@@ -296,6 +308,14 @@ func ParseRecord(b []byte) (Record, error) {
 		if r.IPv6Address, b, err = parseAddr(b); err != nil {
 			return r, err
 		}
+	}
+	if version >= 3 {
+		if len(b) < 32 {
+			return r, fmt.Errorf("%w: IPv6 counters", ErrShort)
+		}
+		r.In6Octets, r.Out6Octets = binary.BigEndian.Uint64(b), binary.BigEndian.Uint64(b[8:])
+		r.In6Packets, r.Out6Packets = binary.BigEndian.Uint64(b[16:]), binary.BigEndian.Uint64(b[24:])
+		b = b[32:]
 	}
 	if len(b) != 0 {
 		return r, fmt.Errorf("%w: %d trailing bytes", ErrMalformed, len(b))

@@ -63,19 +63,44 @@ var goldenRecord2 = func() (g struct {
 	return g
 }()
 
+// goldenRecord3 is goldenRecord2 with the IPv6 share of the counters in
+// version 3, the encoding Append writes: four u64 after IPv6Address.
+var goldenRecord3 = func() (g struct {
+	rec   Record
+	bytes []byte
+}) {
+	g.rec = goldenRecord2.rec
+	g.rec.In6Octets, g.rec.Out6Octets, g.rec.In6Packets, g.rec.Out6Packets = 6, 12, 1, 1
+	g.bytes = append([]byte{3}, goldenRecord2.bytes[1:]...)
+	g.bytes = append(g.bytes,
+		0, 0, 0, 0, 0, 0, 0, 6, // IPv6 in octets
+		0, 0, 0, 0, 0, 0, 0, 12, // IPv6 out octets
+		0, 0, 0, 0, 0, 0, 0, 1, // IPv6 in packets
+		0, 0, 0, 0, 0, 0, 0, 1) // IPv6 out packets
+	return g
+}()
+
 var recordCmp = cmp.Options{
 	cmp.Comparer(func(a, b netip.Addr) bool { return a == b }),
 	cmp.Comparer(func(a, b netip.Prefix) bool { return a == b }),
 }
 
 func TestRecordCodec(t *testing.T) {
-	b, err := goldenRecord2.rec.Append(nil)
+	b, err := goldenRecord3.rec.Append(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff(goldenRecord2.bytes, b); diff != "" {
+	if diff := cmp.Diff(goldenRecord3.bytes, b); diff != "" {
 		t.Errorf("Append (-want +got)\n%s", diff)
 	}
+	got3, err := ParseRecord(goldenRecord3.bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(goldenRecord3.rec, got3, recordCmp); diff != "" {
+		t.Errorf("ParseRecord version 3 (-want +got)\n%s", diff)
+	}
+	// A record spooled by the bras before the IPv6 counters (version 2).
 	got2, err := ParseRecord(goldenRecord2.bytes)
 	if err != nil {
 		t.Fatal(err)
@@ -102,6 +127,8 @@ func TestRecordCodec(t *testing.T) {
 		{"class cut", goldenRecord.bytes[:len(goldenRecord.bytes)-1], ErrShort},
 		{"trailing", append(append([]byte{}, goldenRecord.bytes...), 0), ErrMalformed},
 		{"IPv6 cut", goldenRecord2.bytes[:len(goldenRecord2.bytes)-1], ErrShort},
+		{"IPv6 counters cut", goldenRecord3.bytes[:len(goldenRecord3.bytes)-1], ErrShort},
+		{"version 2 with IPv6 counters", append([]byte{2}, goldenRecord3.bytes[1:]...), ErrMalformed},
 		{"IPv6 prefix of 129 bits", append(append(append([]byte{2}, goldenRecord.bytes[1:]...), 129), make([]byte, 18)...), ErrMalformed},
 		{"version", append([]byte{9}, goldenRecord.bytes[1:]...), ErrMalformed},
 		{"kind", append([]byte{1, 9}, goldenRecord.bytes[2:]...), ErrMalformed},
@@ -123,6 +150,8 @@ func TestCauseString(t *testing.T) {
 
 func FuzzParseRecord(f *testing.F) {
 	f.Add(goldenRecord.bytes)
+	f.Add(goldenRecord2.bytes)
+	f.Add(goldenRecord3.bytes)
 	r := sess("s", "u", 1, Interim, t0, 1, 2)
 	b, _ := r.Append(nil)
 	f.Add(b)

@@ -229,17 +229,20 @@ const usageSQL = `WITH periods AS (
 ), deltas AS (
 	SELECT %[1]s AS key, r.event_time,
 		GREATEST(0, r.in_octets - COALESCE(lag(r.in_octets) OVER w, 0)) AS din,
-		GREATEST(0, r.out_octets - COALESCE(lag(r.out_octets) OVER w, 0)) AS dout
+		GREATEST(0, r.out_octets - COALESCE(lag(r.out_octets) OVER w, 0)) AS dout,
+		GREATEST(0, r.in6_octets - COALESCE(lag(r.in6_octets) OVER w, 0)) AS din6,
+		GREATEST(0, r.out6_octets - COALESCE(lag(r.out6_octets) OVER w, 0)) AS dout6
 	FROM acct_records r JOIN cand c USING (acct_session_id)
 	WINDOW w AS (PARTITION BY r.acct_session_id ORDER BY r.seq)
 ), traffic AS (
-	SELECT d.key, per.pstart, sum(d.din) AS din, sum(d.dout) AS dout
+	SELECT d.key, per.pstart, sum(d.din) AS din, sum(d.dout) AS dout, sum(d.din6) AS din6, sum(d.dout6) AS dout6
 	FROM deltas d JOIN periods per ON d.event_time >= per.cstart AND d.event_time < per.cend
 	GROUP BY 1, 2
 )
 SELECT COALESCE(o.key, t.key), to_char(COALESCE(o.pstart, t.pstart), $4::text),
 	COALESCE(o.sessions, 0)::text, round(COALESCE(o.secs, 0))::bigint::text,
-	COALESCE(t.din, 0)::text, COALESCE(t.dout, 0)::text
+	COALESCE(t.din, 0)::text, COALESCE(t.dout, 0)::text,
+	COALESCE(t.din6, 0)::text, COALESCE(t.dout6, 0)::text
 FROM online o FULL JOIN traffic t ON o.key = t.key AND o.pstart = t.pstart
 ORDER BY 1, 2`
 
@@ -257,7 +260,9 @@ func (r *Reports) usage(ctx context.Context, p ReportParams, key, keyName, by st
 	case "month":
 		periods, format = periodsBy, "YYYY-MM"
 	}
-	t, err := r.query(ctx, []string{keyName, "period", "sessions", "online_seconds", "in_octets", "out_octets"},
+	// in6_octets and out6_octets are the IPv6 share of in_octets and
+	// out_octets.
+	t, err := r.query(ctx, []string{keyName, "period", "sessions", "online_seconds", "in_octets", "out_octets", "in6_octets", "out6_octets"},
 		fmt.Sprintf(usageSQL, key, periods), p.From, p.To, p.User, format, by)
 	if err != nil {
 		return nil, err
@@ -300,7 +305,7 @@ func (r *Reports) top(ctx context.Context, p ReportParams) (*table.Table, error)
 
 func (r *Reports) sessions(ctx context.Context, p ReportParams) (*table.Table, error) {
 	cols := []string{"session", "node", "user", "addr", "calling_station", "lac", "tunnel_id", "l2tp_session_id",
-		"start", "stop", "cause", "online_seconds", "in_octets", "out_octets"}
+		"start", "stop", "cause", "online_seconds", "in_octets", "out_octets", "in6_octets", "out6_octets"}
 	where := `start_time < $2 AND COALESCE(stop_time, GREATEST(update_time, start_time)) >= $1`
 	if p.Active {
 		where = `stop_time IS NULL AND $1::timestamptz IS NOT NULL AND $2::timestamptz IS NOT NULL`
@@ -309,7 +314,7 @@ func (r *Reports) sessions(ctx context.Context, p ReportParams) (*table.Table, e
 	tunnel_id::text, l2tp_session_id::text, `+tsText("start_time")+`, COALESCE(`+tsText("stop_time")+`, ''),
 	COALESCE(bras_terminate_cause(terminate_cause), ''),
 	round(EXTRACT(EPOCH FROM COALESCE(stop_time, GREATEST(update_time, start_time)) - start_time))::bigint::text,
-	in_octets::text, out_octets::text
+	in_octets::text, out_octets::text, in6_octets::text, out6_octets::text
 FROM sessions WHERE `+where+` AND ($3::text = '' OR username = $3) AND ($4::text = '' OR node = $4)
 ORDER BY start_time, acct_session_id`, p.From, p.To, p.User, p.Node)
 }

@@ -20,14 +20,20 @@ func at(s string) time.Time {
 }
 
 // reportFixture: alice's session spans midnight with interims on both
-// sides, bob later gets alice's address, carol is still online.
+// sides, bob later gets alice's address, carol is still online. Alice is
+// dual-stack: half of what she sends and a quarter of what she gets is
+// IPv6.
 func reportFixture(t *testing.T) *Reports {
 	_, db := migrated(t)
 	s := NewStore(db, "lns1")
 	mk := func(id, user, lac, realm, addr string, seq uint32, k Kind, when, started string, in, out uint64, cause TerminateCause) Record {
-		return Record{Kind: k, Seq: seq, SessionID: id, Node: "lns1", Username: user, LAC: lac, Realm: realm,
+		r := Record{Kind: k, Seq: seq, SessionID: id, Node: "lns1", Username: user, LAC: lac, Realm: realm,
 			Addr: netip.MustParseAddr(addr), Time: at(when), Started: at(started), InOctets: in, OutOctets: out, Cause: cause,
 			CallingStationID: "02:00:00:00:00:" + id[:2]}
+		if user == "alice" {
+			r.In6Octets, r.Out6Octets = in/2, out/4
+		}
+		return r
 	}
 	recs := []Record{
 		mk("a1", "alice", "lacA", "r1", "100.64.0.7", 0, Start, "2026-03-31T22:00:00", "2026-03-31T22:00:00", 0, 0, 0),
@@ -56,19 +62,19 @@ func TestReports(t *testing.T) {
 		want   [][]string
 	}{
 		{"usage by day splits alice at midnight", "usage", "from=2026-03-31&to=2026-04-02&by=day", [][]string{
-			{"alice", "2026-03-31", "1", "7200", "1000", "5000"},
-			{"alice", "2026-04-01", "1", "3600", "1000", "5000"},
-			{"bob", "2026-04-01", "1", "7200", "300", "400"},
-			{"carol", "2026-04-01", "1", "3600", "50", "60"},
+			{"alice", "2026-03-31", "1", "7200", "1000", "5000", "500", "1250"},
+			{"alice", "2026-04-01", "1", "3600", "1000", "5000", "500", "1250"},
+			{"bob", "2026-04-01", "1", "7200", "300", "400", "0", "0"},
+			{"carol", "2026-04-01", "1", "3600", "50", "60", "0", "0"},
 		}},
 		{"usage by month", "usage", "from=2026-03-01&to=2026-05-01&by=month", [][]string{
-			{"alice", "2026-03", "1", "7200", "1000", "5000"},
-			{"alice", "2026-04", "1", "3600", "1000", "5000"},
-			{"bob", "2026-04", "1", "7200", "300", "400"},
-			{"carol", "2026-04", "1", "3600", "50", "60"},
+			{"alice", "2026-03", "1", "7200", "1000", "5000", "500", "1250"},
+			{"alice", "2026-04", "1", "3600", "1000", "5000", "500", "1250"},
+			{"bob", "2026-04", "1", "7200", "300", "400", "0", "0"},
+			{"carol", "2026-04", "1", "3600", "50", "60", "0", "0"},
 		}},
 		{"usage of one user, part of a day", "usage", "from=2026-04-01T00:00:00Z&to=2026-04-01T00:45:00Z&user=alice", [][]string{
-			{"alice", "2026-04-01", "1", "2700", "500", "3000"},
+			{"alice", "2026-04-01", "1", "2700", "500", "3000", "250", "750"},
 		}},
 		{"ip: alice had it after midnight", "ip", "addr=100.64.0.7&at=2026-04-01T00:45:00Z", [][]string{
 			{"100.64.0.7", "a1", "alice", "02:00:00:00:00:a1", "", "", "", "lns1", "lacA", "2026-03-31T22:00:00Z", "2026-04-01T01:00:00Z"},
@@ -86,15 +92,15 @@ func TestReports(t *testing.T) {
 			{"User-Request", "1", "50.0"},
 		}},
 		{"per LAC", "lac", "from=2026-03-01&to=2026-05-01", [][]string{
-			{"lacA", "2", "14400", "2050", "10060"},
-			{"lacB", "1", "7200", "300", "400"},
+			{"lacA", "2", "14400", "2050", "10060", "1000", "2500"},
+			{"lacB", "1", "7200", "300", "400", "0", "0"},
 		}},
 		{"per realm", "realm", "from=2026-04-01&to=2026-04-02", [][]string{
-			{"r1", "2", "7200", "1050", "5060"},
-			{"r2", "1", "7200", "300", "400"},
+			{"r1", "2", "7200", "1050", "5060", "500", "1250"},
+			{"r2", "1", "7200", "300", "400", "0", "0"},
 		}},
 		{"active sessions", "sessions", "active=true", [][]string{
-			{"c1", "lns1", "carol", "100.64.0.8", "02:00:00:00:00:c1", "lacA", "0", "0", "2026-04-01T20:00:00Z", "", "", "3600", "50", "60"},
+			{"c1", "lns1", "carol", "100.64.0.8", "02:00:00:00:00:c1", "lacA", "0", "0", "2026-04-01T20:00:00Z", "", "", "3600", "50", "60", "0", "0"},
 		}},
 	}
 	for _, tt := range tests {

@@ -48,11 +48,13 @@ var (
 )
 
 const insertRecords = `INSERT INTO acct_records (acct_session_id, seq, kind, node, event_time,
-	in_octets, out_octets, in_packets, out_packets, terminate_cause)
-SELECT a, b, c, d, e, f, g, h, i, NULLIF(j, 0)
+	in_octets, out_octets, in_packets, out_packets, terminate_cause,
+	in6_octets, out6_octets, in6_packets, out6_packets)
+SELECT a, b, c, d, e, f, g, h, i, NULLIF(j, 0), k, l, m, n
 FROM unnest($1::text[], $2::bigint[], $3::smallint[], $4::text[], $5::timestamptz[],
-	$6::bigint[], $7::bigint[], $8::bigint[], $9::bigint[], $10::integer[])
-	WITH ORDINALITY AS u(a, b, c, d, e, f, g, h, i, j, ord)
+	$6::bigint[], $7::bigint[], $8::bigint[], $9::bigint[], $10::integer[],
+	$11::bigint[], $12::bigint[], $13::bigint[], $14::bigint[])
+	WITH ORDINALITY AS u(a, b, c, d, e, f, g, h, i, j, k, l, m, n, ord)
 ORDER BY ord
 ON CONFLICT (acct_session_id, seq) DO NOTHING`
 
@@ -62,21 +64,24 @@ const upsertSessions = `INSERT INTO sessions (acct_session_id, node, nas_ip_addr
 	start_time, update_time, stop_time, terminate_cause,
 	in_octets, out_octets, in_packets, out_packets,
 	rate_down_kbps, rate_up_kbps, interim_interval, class, last_seq,
-	framed_ipv6_prefix, delegated_ipv6_prefix, framed_ipv6_address)
+	framed_ipv6_prefix, delegated_ipv6_prefix, framed_ipv6_address,
+	in6_octets, out6_octets, in6_packets, out6_packets)
 SELECT a1, a2, NULLIF(a3, '')::inet, a4, a5, a6, a7, a8, a9, a10,
 	a11, a12, a13, a14, NULLIF(a15, '')::inet,
 	a16, a17, a18, NULLIF(a19, 0),
 	a20, a21, a22, a23, a24, a25, NULLIF(a26, 0), string_to_array(NULLIF(a27, ''), ','), a28,
-	NULLIF(a29, '')::cidr, NULLIF(a30, '')::cidr, NULLIF(a31, '')::inet
+	NULLIF(a29, '')::cidr, NULLIF(a30, '')::cidr, NULLIF(a31, '')::inet,
+	a32, a33, a34, a35
 FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
 	$6::text[], $7::text[], $8::text[], $9::text[], $10::text[],
 	$11::integer[], $12::integer[], $13::integer[], $14::integer[], $15::text[],
 	$16::timestamptz[], $17::timestamptz[], $18::timestamptz[], $19::integer[],
 	$20::bigint[], $21::bigint[], $22::bigint[], $23::bigint[],
 	$24::integer[], $25::integer[], $26::integer[], $27::text[], $28::bigint[],
-	$29::text[], $30::text[], $31::text[])
+	$29::text[], $30::text[], $31::text[],
+	$32::bigint[], $33::bigint[], $34::bigint[], $35::bigint[])
 	AS u(a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19,
-	a20, a21, a22, a23, a24, a25, a26, a27, a28, a29, a30, a31)
+	a20, a21, a22, a23, a24, a25, a26, a27, a28, a29, a30, a31, a32, a33, a34, a35)
 ON CONFLICT (acct_session_id) DO UPDATE SET
 	update_time = GREATEST(sessions.update_time, EXCLUDED.update_time),
 	stop_time = CASE WHEN sessions.orphan_closed AND EXCLUDED.stop_time IS NOT NULL THEN EXCLUDED.stop_time
@@ -88,6 +93,10 @@ ON CONFLICT (acct_session_id) DO UPDATE SET
 	out_octets = GREATEST(sessions.out_octets, EXCLUDED.out_octets),
 	in_packets = GREATEST(sessions.in_packets, EXCLUDED.in_packets),
 	out_packets = GREATEST(sessions.out_packets, EXCLUDED.out_packets),
+	in6_octets = GREATEST(sessions.in6_octets, EXCLUDED.in6_octets),
+	out6_octets = GREATEST(sessions.out6_octets, EXCLUDED.out6_octets),
+	in6_packets = GREATEST(sessions.in6_packets, EXCLUDED.in6_packets),
+	out6_packets = GREATEST(sessions.out6_packets, EXCLUDED.out6_packets),
 	framed_ip = COALESCE(EXCLUDED.framed_ip, sessions.framed_ip),
 	framed_ipv6_prefix = COALESCE(EXCLUDED.framed_ipv6_prefix, sessions.framed_ipv6_prefix),
 	delegated_ipv6_prefix = COALESCE(EXCLUDED.delegated_ipv6_prefix, sessions.delegated_ipv6_prefix),
@@ -110,6 +119,10 @@ const updateSessions = `UPDATE sessions s SET
 	out_octets = GREATEST(s.out_octets, u.oo),
 	in_packets = GREATEST(s.in_packets, u.ip),
 	out_packets = GREATEST(s.out_packets, u.op),
+	in6_octets = GREATEST(s.in6_octets, u.io6),
+	out6_octets = GREATEST(s.out6_octets, u.oo6),
+	in6_packets = GREATEST(s.in6_packets, u.ip6),
+	out6_packets = GREATEST(s.out6_packets, u.op6),
 	framed_ip = COALESCE(NULLIF(u.a, '')::inet, s.framed_ip),
 	framed_ipv6_prefix = COALESCE(NULLIF(u.p6, '')::cidr, s.framed_ipv6_prefix),
 	delegated_ipv6_prefix = COALESCE(NULLIF(u.d6, '')::cidr, s.delegated_ipv6_prefix),
@@ -119,8 +132,8 @@ const updateSessions = `UPDATE sessions s SET
 	last_seq = GREATEST(s.last_seq, u.seq)
 FROM unnest($1::text[], $2::timestamptz[], $3::timestamptz[], $4::integer[], $5::bigint[], $6::bigint[],
 	$7::bigint[], $8::bigint[], $9::bigint[], $10::text[], $11::integer[], $12::integer[],
-	$13::text[], $14::text[], $15::text[])
-	AS u(id, t, st, c, io, oo, ip, op, seq, a, rd, ru, p6, d6, a6)
+	$13::text[], $14::text[], $15::text[], $16::bigint[], $17::bigint[], $18::bigint[], $19::bigint[])
+	AS u(id, t, st, c, io, oo, ip, op, seq, a, rd, ru, p6, d6, a6, io6, oo6, ip6, op6)
 WHERE s.acct_session_id = u.id`
 
 // Write stores records in one transaction: every record into
@@ -193,9 +206,11 @@ func updateArgs(ss []Record) []any {
 	cause, rd, ru := make([]int32, n), make([]int32, n), make([]int32, n)
 	io, oo, ip, op, seq := make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n)
 	p6, d6, a6 := make([]string, n), make([]string, n), make([]string, n)
+	io6, oo6, ip6, op6 := make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n)
 	for i := range ss {
 		r := &ss[i]
 		id[i], addr[i], t[i] = r.SessionID, addrText(r.Addr), ts(r.Time)
+		io6[i], oo6[i], ip6[i], op6[i] = int64(r.In6Octets), int64(r.Out6Octets), int64(r.In6Packets), int64(r.Out6Packets)
 		p6[i], d6[i], a6[i] = prefixText(r.IPv6Prefix), prefixText(r.DelegatedPrefix), addrText(r.IPv6Address)
 		if r.Kind == Stop {
 			stop[i], cause[i] = ts(r.Time), int32(r.Cause)
@@ -203,7 +218,7 @@ func updateArgs(ss []Record) []any {
 		io[i], oo[i], ip[i], op[i], seq[i] = int64(r.InOctets), int64(r.OutOctets), int64(r.InPackets), int64(r.OutPackets), int64(r.Seq)
 		rd[i], ru[i] = int32(r.RateDownKbps), int32(r.RateUpKbps)
 	}
-	return []any{id, t, stop, cause, io, oo, ip, op, seq, addr, rd, ru, p6, d6, a6}
+	return []any{id, t, stop, cause, io, oo, ip, op, seq, addr, rd, ru, p6, d6, a6, io6, oo6, ip6, op6}
 }
 
 func prefixText(p netip.Prefix) string {
@@ -231,16 +246,19 @@ func recordArgs(recs []Record) []any {
 		at             = make([]pgtype.Timestamptz, n)
 		io, oo, ip, op = make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n)
 		cause          = make([]int32, n)
+		io6, oo6       = make([]int64, n), make([]int64, n)
+		ip6, op6       = make([]int64, n), make([]int64, n)
 	)
 	for i := range recs {
 		r := &recs[i]
 		id[i], node[i], seq[i], kind[i], at[i] = r.SessionID, r.Node, int64(r.Seq), int16(r.Kind), ts(r.Time)
 		io[i], oo[i], ip[i], op[i] = int64(r.InOctets), int64(r.OutOctets), int64(r.InPackets), int64(r.OutPackets)
+		io6[i], oo6[i], ip6[i], op6[i] = int64(r.In6Octets), int64(r.Out6Octets), int64(r.In6Packets), int64(r.Out6Packets)
 		if r.Kind == Stop {
 			cause[i] = int32(r.Cause)
 		}
 	}
-	return []any{id, seq, kind, node, at, io, oo, ip, op, cause}
+	return []any{id, seq, kind, node, at, io, oo, ip, op, cause, io6, oo6, ip6, op6}
 }
 
 // mergeSessions folds the records of a batch into one row per session
@@ -289,6 +307,10 @@ func mergeSessions(recs []Record) []Record {
 		m.OutOctets = max(prev.OutOctets, r.OutOctets)
 		m.InPackets = max(prev.InPackets, r.InPackets)
 		m.OutPackets = max(prev.OutPackets, r.OutPackets)
+		m.In6Octets = max(prev.In6Octets, r.In6Octets)
+		m.Out6Octets = max(prev.Out6Octets, r.Out6Octets)
+		m.In6Packets = max(prev.In6Packets, r.In6Packets)
+		m.Out6Packets = max(prev.Out6Packets, r.Out6Packets)
 		switch {
 		case prev.Kind == Stop:
 			m.Kind, m.Cause = Stop, prev.Cause
@@ -316,8 +338,10 @@ func sessionArgs(ss []Record) []any {
 	io, oo, ip, op, seq := make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n)
 	class := make([]string, n)
 	p6, d6, a6 := make([]string, n), make([]string, n), make([]string, n)
+	io6, oo6, ip6, op6 := make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n)
 	for i := range ss {
 		r := &ss[i]
+		io6[i], oo6[i], ip6[i], op6[i] = int64(r.In6Octets), int64(r.Out6Octets), int64(r.In6Packets), int64(r.Out6Packets)
 		p6[i], d6[i], a6[i] = prefixText(r.IPv6Prefix), prefixText(r.DelegatedPrefix), addrText(r.IPv6Address)
 		txt[0][i], txt[1][i], txt[2][i], txt[3][i], txt[4][i] = r.SessionID, r.Node, addrText(r.NASIP), r.Username, r.Realm
 		txt[5][i], txt[6][i], txt[7][i], txt[8][i], txt[9][i] = r.CallingStationID, r.NASPortID, r.CircuitID, r.RemoteID, r.LAC
@@ -343,7 +367,7 @@ func sessionArgs(ss []Record) []any {
 	}
 	return []any{txt[0], txt[1], txt[2], txt[3], txt[4], txt[5], txt[6], txt[7], txt[8], txt[9],
 		ids[0], ids[1], ids[2], ids[3], txt[10],
-		start, upd, stop, cause, io, oo, ip, op, down, up, interim, class, seq, p6, d6, a6}
+		start, upd, stop, cause, io, oo, ip, op, down, up, interim, class, seq, p6, d6, a6, io6, oo6, ip6, op6}
 }
 
 // OrphanSeq is the Seq of the Stop record CloseOrphans writes: out of the
@@ -370,9 +394,12 @@ func (s *Store) CloseOrphans(ctx context.Context, node string, bootedAt time.Tim
 			rows, err := tx.Query(ctx, `WITH closed AS (
 	UPDATE sessions SET stop_time = COALESCE(update_time, start_time), terminate_cause = 11, orphan_closed = true
 	WHERE node = $1 AND stop_time IS NULL AND start_time < $2
-	RETURNING acct_session_id, node, stop_time, in_octets, out_octets, in_packets, out_packets)
-INSERT INTO acct_records (acct_session_id, seq, kind, node, event_time, in_octets, out_octets, in_packets, out_packets, terminate_cause)
-SELECT acct_session_id, $3, 2, node, stop_time, in_octets, out_octets, in_packets, out_packets, 11 FROM closed
+	RETURNING acct_session_id, node, stop_time, in_octets, out_octets, in_packets, out_packets,
+		in6_octets, out6_octets, in6_packets, out6_packets)
+INSERT INTO acct_records (acct_session_id, seq, kind, node, event_time, in_octets, out_octets, in_packets, out_packets, terminate_cause,
+	in6_octets, out6_octets, in6_packets, out6_packets)
+SELECT acct_session_id, $3, 2, node, stop_time, in_octets, out_octets, in_packets, out_packets, 11,
+	in6_octets, out6_octets, in6_packets, out6_packets FROM closed
 ON CONFLICT (acct_session_id, seq) DO NOTHING
 RETURNING acct_session_id`, node, bootedAt, int64(OrphanSeq))
 			if err != nil {

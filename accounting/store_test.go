@@ -309,3 +309,52 @@ func TestCheckSchema(t *testing.T) {
 		t.Error("Open of a malformed DSN succeeded")
 	}
 }
+
+// TestIPv6Counters: the IPv6 share of a dual-stack session's counters
+// reaches the sessions row and every record through each path of Write
+// (the Start's upsert, the narrow update of Interims and Stop, records of
+// one session merged in a batch), never goes back when an older record
+// turns up late, and is kept in the Stop CloseOrphans writes.
+func TestIPv6Counters(t *testing.T) {
+	_, db := migrated(t)
+	s := NewStore(db, "lns1")
+	ctx := context.Background()
+	dual := func(r Record, in6, out6 uint64) Record {
+		r.In6Octets, r.Out6Octets, r.In6Packets, r.Out6Packets = in6, out6, in6/10, out6/10
+		return r
+	}
+	if err := s.Write(ctx, []Record{dual(sess("d1", "dora", 0, Start, t0, 0, 0), 0, 0),
+		dual(sess("d1", "dora", 1, Interim, t0.Add(time.Minute), 100, 200), 40, 80)}); err != nil {
+		t.Fatal(err)
+	}
+	row := `SELECT in_octets::text, out_octets::text, in6_octets::text, out6_octets::text, in6_packets::text, out6_packets::text
+		FROM sessions WHERE acct_session_id = 'd1'`
+	if diff := cmp.Diff([][]string{{"100", "200", "40", "80", "4", "8"}}, query(t, db, row)); diff != "" {
+		t.Errorf("after Start and Interim in one batch (-want +got)\n%s", diff)
+	}
+	if err := s.Write(ctx, []Record{dual(sess("d1", "dora", 2, Interim, t0.Add(2*time.Minute), 300, 600), 150, 300)}); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([][]string{{"300", "600", "150", "300", "15", "30"}}, query(t, db, row)); diff != "" {
+		t.Errorf("after the narrow update (-want +got)\n%s", diff)
+	}
+	// A replayed older record does not take the counters back.
+	if err := s.Write(ctx, []Record{dual(sess("d1", "dora", 1, Interim, t0.Add(time.Minute), 100, 200), 40, 80)}); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([][]string{{"300", "600", "150", "300", "15", "30"}}, query(t, db, row)); diff != "" {
+		t.Errorf("after a late older record (-want +got)\n%s", diff)
+	}
+	recs := query(t, db, `SELECT seq::text, in6_octets::text, out6_octets::text FROM acct_records WHERE acct_session_id = 'd1' ORDER BY seq`)
+	if diff := cmp.Diff([][]string{{"0", "0", "0"}, {"1", "40", "80"}, {"2", "150", "300"}}, recs); diff != "" {
+		t.Errorf("acct_records (-want +got)\n%s", diff)
+	}
+	if n, err := s.CloseOrphans(ctx, "lns1", time.Now()); err != nil || n != 1 {
+		t.Fatalf("CloseOrphans = %d, %v; want 1", n, err)
+	}
+	stop := query(t, db, `SELECT in6_octets::text, out6_octets::text, in6_packets::text, out6_packets::text FROM acct_records
+		WHERE acct_session_id = 'd1' AND seq = 4294967295`)
+	if diff := cmp.Diff([][]string{{"150", "300", "15", "30"}}, stop); diff != "" {
+		t.Errorf("the orphan's Stop (-want +got)\n%s", diff)
+	}
+}

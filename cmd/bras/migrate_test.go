@@ -52,7 +52,7 @@ func TestMigrateAndReport(t *testing.T) {
 		t.Errorf("status after: %q, %v", out, err)
 	}
 	out, err := run(report, "usage", "-from", "2026-01-01", "-to", "2026-02-01", "-format", "csv")
-	if err != nil || out != "user,period,sessions,online_seconds,in_octets,out_octets\n" {
+	if err != nil || out != "user,period,sessions,online_seconds,in_octets,out_octets,in6_octets,out6_octets\n" {
 		t.Errorf("usage on no data: %q, %v", out, err)
 	}
 	for _, tt := range []struct {
