@@ -115,6 +115,9 @@ type FlowCounters struct {
 	InOctets, InPackets   uint64
 	OutOctets, OutPackets uint64
 	Drops                 uint64 // spoofed, rate-limited or queue-full, both ways
+	// The IPv6 share of the totals above (IPv4 is the rest).
+	In6Octets, In6Packets   uint64
+	Out6Octets, Out6Packets uint64
 }
 
 // FlowConfig describes a session to the data plane.
@@ -161,15 +164,17 @@ type Flow struct {
 	up, down atomic.Pointer[TokenBucket]
 
 	// Upstream counters, written by the L2TP reader (Decap).
-	inOctets, inPackets atomic.Uint64
-	lastIn              atomic.Int64
-	_                   [64]byte // keep the two directions on separate cache lines
+	inOctets, inPackets   atomic.Uint64
+	in6Octets, in6Packets atomic.Uint64 // the IPv6 share
+	lastIn                atomic.Int64
+	_                     [64]byte // keep the two directions on separate cache lines
 	// Downstream counters, written by the TUN workers.
-	outOctets, outPackets atomic.Uint64
-	lastOut               atomic.Int64
-	ns                    atomic.Uint32
-	_                     [64]byte
-	drops                 atomic.Uint64
+	outOctets, outPackets   atomic.Uint64
+	out6Octets, out6Packets atomic.Uint64 // the IPv6 share
+	lastOut                 atomic.Int64
+	ns                      atomic.Uint32
+	_                       [64]byte
+	drops                   atomic.Uint64
 	// routes are the Framed-Route prefixes behind the subscriber (RFC
 	// 2865 section 5.22): their sources pass the anti-spoofing check.
 	routes atomic.Pointer[[]span4]
@@ -244,11 +249,15 @@ func (f *Flow) Rates() (up, down Rate) {
 func (f *Flow) Counters() FlowCounters {
 	x := f.fastCounters()
 	return FlowCounters{
-		InOctets:   f.inOctets.Load() + x.UpOctets,
-		InPackets:  f.inPackets.Load() + x.UpPackets,
-		OutOctets:  f.outOctets.Load() + x.DownOctets,
-		OutPackets: f.outPackets.Load() + x.DownPackets,
-		Drops:      f.drops.Load() + x.Drops,
+		InOctets:    f.inOctets.Load() + x.UpOctets,
+		InPackets:   f.inPackets.Load() + x.UpPackets,
+		OutOctets:   f.outOctets.Load() + x.DownOctets,
+		OutPackets:  f.outPackets.Load() + x.DownPackets,
+		Drops:       f.drops.Load() + x.Drops,
+		In6Octets:   f.in6Octets.Load() + x.Up6Octets,
+		In6Packets:  f.in6Packets.Load() + x.Up6Packets,
+		Out6Octets:  f.out6Octets.Load() + x.Down6Octets,
+		Out6Packets: f.out6Packets.Load() + x.Down6Packets,
 	}
 }
 
@@ -631,6 +640,10 @@ func (d *DataPlane) queueUp(f *Flow, ip []byte, v6 bool) DropReason {
 	}
 	f.inPackets.Add(1)
 	f.inOctets.Add(uint64(n))
+	if v6 {
+		f.in6Packets.Add(1)
+		f.in6Octets.Add(uint64(n))
+	}
 	f.lastIn.Store(now)
 	return DropNone
 }
@@ -977,6 +990,10 @@ func (d *DataPlane) encap(buf []byte, size int, now int64) (*Flow, []byte, DropR
 	binary.BigEndian.PutUint16(hdr[2:4], uint16(proto))
 	f.outPackets.Add(1)
 	f.outOctets.Add(uint64(n))
+	if proto == ppp.ProtoIPv6 {
+		f.out6Packets.Add(1)
+		f.out6Octets.Add(uint64(n))
+	}
 	f.lastOut.Store(now)
 	return f, buf[start : DataHeadroom+n], DropNone
 }

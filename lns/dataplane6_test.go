@@ -112,8 +112,8 @@ func TestDecapIPv6(t *testing.T) {
 	if diff := cmp.Diff([]ppp.Protocol{ppp.ProtoIPv6, ppp.ProtoIPv6}, ctl.protos); diff != "" {
 		t.Errorf("to the control plane (-want +got):\n%s", diff)
 	}
-	if c := f.Counters(); c.InPackets != 2 || c.InOctets != 1380 {
-		t.Errorf("counters %+v, want 2 packets of 1380 octets", c)
+	if c := f.Counters(); c.InPackets != 2 || c.InOctets != 1380 || c.In6Packets != 2 || c.In6Octets != 1380 {
+		t.Errorf("counters %+v, want 2 packets of 1380 octets, all of them IPv6", c)
 	}
 }
 
@@ -161,8 +161,8 @@ func TestEncapIPv6(t *testing.T) {
 	if tun, sess := binary.BigEndian.Uint16(msg[2:4]), binary.BigEndian.Uint16(msg[4:6]); tun != 8 || sess != 3 {
 		t.Errorf("outside the /56, inside the /48: sent to %d/%d, want the other session 8/3", tun, sess)
 	}
-	if c := f.Counters(); c.OutPackets != 1 || c.OutOctets != 100 {
-		t.Errorf("counters %+v", c)
+	if c := f.Counters(); c.OutPackets != 1 || c.OutOctets != 100 || c.Out6Packets != 1 || c.Out6Octets != 100 {
+		t.Errorf("counters %+v, want 1 packet of 100 octets, IPv6", c)
 	}
 }
 

@@ -579,8 +579,8 @@ func TestRateLimitBothWays(t *testing.T) {
 		t.Errorf("Rates after lifting = %v, %v; want unlimited", u, dn)
 	}
 	c := f.Counters()
-	if c.InPackets != 13 || c.OutPackets != 13 || c.Drops != 4 {
-		t.Errorf("counters %+v, want 13 in, 13 out, 4 drops", c)
+	if c.InPackets != 13 || c.OutPackets != 13 || c.Drops != 4 || c.In6Packets != 0 || c.Out6Packets != 0 {
+		t.Errorf("counters %+v, want 13 in, 13 out, 4 drops, none of it IPv6", c)
 	}
 	if n := d.Stats().Drops[DropRateLimit]; n != 4 {
 		t.Errorf("DataPlaneStats.Drops[rate_limit] = %d, want 4", n)

@@ -231,7 +231,8 @@ func (s *session) counters() accounting.Counters {
 		return accounting.Counters{}
 	}
 	c := f.Counters()
-	return accounting.Counters{InOctets: c.InOctets, OutOctets: c.OutOctets, InPackets: c.InPackets, OutPackets: c.OutPackets}
+	return accounting.Counters{InOctets: c.InOctets, OutOctets: c.OutOctets, InPackets: c.InPackets, OutPackets: c.OutPackets,
+		In6Octets: c.In6Octets, Out6Octets: c.Out6Octets, In6Packets: c.In6Packets, Out6Packets: c.Out6Packets}
 }
 
 func (s *session) record(now time.Time) accounting.Record {
