@@ -73,7 +73,10 @@ type Result struct {
 	DBSessions, DBStopped     int
 	DBInOctets, DBOutOctets   int64
 	DBInPackets, DBOutPackets int64
-	LogDir                    string
+	// The IPv6 share of the accounted traffic.
+	DBIn6Octets, DBOut6Octets   int64
+	DBIn6Packets, DBOut6Packets int64
+	LogDir                      string
 	// With Options.Capture: packets captured on each link and those
 	// tshark calls malformed (each one is a bug of ours).
 	Captured, Malformed map[string]int
@@ -259,6 +262,15 @@ func (e *Env) setup(ctx context.Context) error {
 				return fmt.Errorf("lab: the XDP engine needs GRO on the veths it redirects into: %w", err)
 			}
 		}
+		// A veth hands the LNS upstream's packets with their transport
+		// checksum left to offload (CHECKSUM_PARTIAL), which only an skb
+		// carries: XDP forwards the frame as it is, and the subscriber
+		// gets a UDP checksum that is wrong (IPv6 makes it mandatory,
+		// RFC 8200 section 8.1). A host behind a NIC sends complete
+		// checksums, as the upstream does with transmit offload off.
+		if _, err := ns["upstream"].Run("ethtool", "-K", "eth0", "tx", "off"); err != nil {
+			return fmt.Errorf("lab: the XDP engine needs checksums computed upstream: %w", err)
+		}
 	}
 
 	// 2. PostgreSQL, migrated; reached over its unix socket from every namespace.
@@ -391,7 +403,9 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	var captures []*capture
 	if o.Capture {
 		for _, c := range []struct{ name, ns, iface, filter string }{
-			{"pppoe", "lac", "eth0", ""},
+			// On the subscribers' side: the LAC's XDP program takes
+			// frames before a capture on its own end would see them.
+			{"pppoe", "sub", "eth0", ""},
 			{"l2tp", "lac", "eth1", "udp port 1701"},
 			{"radius", "lns", "lo", "udp port 1812 or udp port 1813 or udp port 3799"},
 		} {
@@ -517,7 +531,8 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if err := dbTotals(ctx, e.DSN, res); err != nil {
 		return res, err
 	}
-	say("PostgreSQL: %d sessions recorded, %d closed; %d octets in, %d octets out", res.DBSessions, res.DBStopped, res.DBInOctets, res.DBOutOctets)
+	say("PostgreSQL: %d sessions recorded, %d closed; %d octets in, %d octets out (IPv6: %d in, %d out)",
+		res.DBSessions, res.DBStopped, res.DBInOctets, res.DBOutOctets, res.DBIn6Octets, res.DBOut6Octets)
 	usage, err := exec.CommandContext(ctx, o.Bras, "report", "usage", "-dsn", e.DSN,
 		"-from", time.Now().UTC().Add(-24*time.Hour).Format("2006-01-02"), "-to", time.Now().UTC().Add(24*time.Hour).Format("2006-01-02")).CombinedOutput()
 	res.UsageText = string(usage)
@@ -595,8 +610,10 @@ func dbTotals(ctx context.Context, dsn string, res *Result) error {
 	}
 	defer c.Close(ctx)
 	return c.QueryRow(ctx, `SELECT count(*), count(stop_time),
-		coalesce(sum(in_octets),0), coalesce(sum(out_octets),0), coalesce(sum(in_packets),0), coalesce(sum(out_packets),0)
-		FROM sessions`).Scan(&res.DBSessions, &res.DBStopped, &res.DBInOctets, &res.DBOutOctets, &res.DBInPackets, &res.DBOutPackets)
+		coalesce(sum(in_octets),0), coalesce(sum(out_octets),0), coalesce(sum(in_packets),0), coalesce(sum(out_packets),0),
+		coalesce(sum(in6_octets),0), coalesce(sum(out6_octets),0), coalesce(sum(in6_packets),0), coalesce(sum(out6_packets),0)
+		FROM sessions`).Scan(&res.DBSessions, &res.DBStopped, &res.DBInOctets, &res.DBOutOctets, &res.DBInPackets, &res.DBOutPackets,
+		&res.DBIn6Octets, &res.DBOut6Octets, &res.DBIn6Packets, &res.DBOut6Packets)
 }
 
 // Proc is a daemon the lab started, its output in a log file.

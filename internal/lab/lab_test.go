@@ -116,8 +116,8 @@ func TestLabEndToEnd(t *testing.T) {
 			// and its echo came down (out): the accounted packets and
 			// octets match what bras load counted. On top come the echo
 			// server's stats queries, one or a few per session (IPv4/UDP
-			// of 36 octets up, 52 down). The accounting has no per-family
-			// split yet: the totals are compared.
+			// of 36 octets up, 52 down). The IPv6 share is exactly the
+			// IPv6 probes and echoes.
 			sent, received := int64(tr.Sent+t6.Sent), int64(tr.Received+t6.Received)
 			if res.DBInPackets < sent || res.DBInPackets > sent+2*n {
 				t.Errorf("accounted in_packets %d, bras load sent %d probes (%d IPv4, %d IPv6)", res.DBInPackets, sent, tr.Sent, t6.Sent)
@@ -134,6 +134,14 @@ func TestLabEndToEnd(t *testing.T) {
 			if replies := res.DBOutPackets - received; res.DBOutOctets != outOctets+52*replies {
 				t.Errorf("accounted out_octets %d; bras load got %d octets of echoes (%d IPv4, %d IPv6) and %d stats replies of 52",
 					res.DBOutOctets, outOctets, tr.ReceivedOctets, t6.ReceivedOctets, replies)
+			}
+			if res.DBIn6Packets != int64(t6.Sent) || res.DBIn6Octets != int64(t6.SentOctets) {
+				t.Errorf("accounted IPv6 in: %d packets, %d octets; bras load sent %d IPv6 probes of %d octets",
+					res.DBIn6Packets, res.DBIn6Octets, t6.Sent, t6.SentOctets)
+			}
+			if res.DBOut6Packets != int64(t6.Received) || res.DBOut6Octets != int64(t6.ReceivedOctets) {
+				t.Errorf("accounted IPv6 out: %d packets, %d octets; bras load got %d IPv6 echoes of %d octets",
+					res.DBOut6Packets, res.DBOut6Octets, t6.Received, t6.ReceivedOctets)
 			}
 			if c.engine == "xdp" {
 				// The subscribers' probes and echoes went through the
