@@ -66,6 +66,7 @@ func runBench(ctx context.Context, args []string, stdout io.Writer) error {
 		fs.Float64Var(&o.Rate, "rate", 0, "set-ups per second (0: as fast as -inflight allows)")
 		fs.IntVar(&inflight, "inflight", 200, "bras load's cap on set-ups under way")
 		fs.DurationVar(&hold, "hold", 3*time.Second, "how long the sessions stay up once all are up")
+		fs.BoolVar(&ipv6, "ipv6", false, "measure IPv4-only subscribers, then dual-stack ones (IPV6CP, RA, DHCPv6 prefix delegation) in the same run")
 	case "forward":
 		fs.StringVar(&o.Engine, "engine", "auto", "the daemons' forwarding engine: auto, xdp or userspace")
 		fs.StringVar(&sizes, "size", "64,1400", "packet sizes, comma separated: IP packet length in octets (with -iperf: UDP payload, iperf3 -l)")
@@ -134,13 +135,26 @@ func runBench(ctx context.Context, args []string, stdout io.Writer) error {
 		}
 		return nil
 	case "setup", "memory":
-		b, err := lab.BenchSessions(ctx, o, inflight, hold)
-		if err != nil {
-			return err
+		families := []bool{false}
+		if ipv6 {
+			families = []bool{false, true}
 		}
-		printSessions(stdout, what, b)
-		if b.Load.Up != o.Subscribers {
-			return fmt.Errorf("%d of %d subscribers came up", b.Load.Up, o.Subscribers)
+		for _, dual := range families {
+			o.IPv6 = dual
+			if ipv6 {
+				fmt.Fprintln(stdout, map[bool]string{false: "IPv4 only:", true: "dual stack:"}[dual])
+			}
+			b, err := lab.BenchSessions(ctx, o, inflight, hold)
+			if err != nil {
+				return err
+			}
+			printSessions(stdout, what, b)
+			if b.Load.Up != o.Subscribers {
+				return fmt.Errorf("%d of %d subscribers came up", b.Load.Up, o.Subscribers)
+			}
+			if v := b.Load.IPv6; dual && (v == nil || v.Up != o.Subscribers) {
+				return fmt.Errorf("IPv6: %+v; want all %d subscribers with their prefixes", v, o.Subscribers)
+			}
 		}
 		return nil
 	case "forward":
@@ -211,8 +225,14 @@ func printSessions(w io.Writer, what string, b *lab.SessionsBench) {
 	fmt.Fprintln(w)
 	fmt.Fprintf(w, "memory: LNS RSS %.1f → %.1f MiB = %.0f B/session; LAC RSS %.1f → %.1f MiB = %.0f B/session\n",
 		mib(b.LNSRSSBefore), mib(b.LNSRSSUp), b.LNSBytesPerSession(), mib(b.LACRSSBefore), mib(b.LACRSSUp), b.LACBytesPerSession())
+	family := "IPv4"
+	if v := r.IPv6; v != nil {
+		family = "dual stack"
+		fmt.Fprintf(w, "IPv6: %d up, %d failed %v; IPV6CP open → both prefixes p50 %.1f ms p99 %.1f ms\n",
+			v.Up, v.Failed, v.Failures, v.Setup.P50, v.Setup.P99)
+	}
 	if what == "setup" {
-		fmt.Fprintf(w, "BENCHMARKS.md: | %d | %.0f | %.1f ms | %.1f ms | %d |\n", b.Subscribers, r.SetupRate, r.Stages.Total.P50, r.Stages.Total.P99, r.Failed)
+		fmt.Fprintf(w, "BENCHMARKS.md: | %s | %d | %.0f | %.1f ms | %.1f ms | %d |\n", family, b.Subscribers, r.SetupRate, r.Stages.Total.P50, r.Stages.Total.P99, r.Failed)
 	} else {
 		fmt.Fprintf(w, "BENCHMARKS.md: | %d | %.1f KiB | %.1f KiB |\n", r.Up, b.LNSBytesPerSession()/1024, b.LACBytesPerSession()/1024)
 	}

@@ -110,6 +110,11 @@ func BenchSessions(ctx context.Context, o Options, inflight int, hold time.Durat
 	if o.Rate > 0 {
 		cmd.Args = append(cmd.Args, "-rate", fmt.Sprint(o.Rate))
 	}
+	if o.IPv6 {
+		// A dual-stack set-up is done once IPV6CP, the Router
+		// Advertisement and DHCPv6 prefix delegation are, too.
+		cmd.Args = append(cmd.Args, "-ipv6")
+	}
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		return nil, err
@@ -169,16 +174,23 @@ func BenchSessions(ctx context.Context, o Options, inflight int, hold time.Durat
 // progressResolved reads how many set-ups are resolved from a bras load
 // progress line ("   3.0s started 1000 in-flight 0 up 990 failed 4
 // dropped 6 ..."): the sessions up now plus those that failed or came up
-// and dropped again.
+// and dropped again. With dual-stack subscribers the line goes on with
+// "ipv6 up N failed M": a set-up is resolved once its IPv6 is too (or it
+// failed before IPv6 began).
 func progressResolved(line string) (int, bool) {
 	f := strings.Fields(line)
 	n, found := 0, 0
-	for i := 0; i+1 < len(f); i++ {
+	failed := 0
+	i := 0
+	for ; i+1 < len(f) && f[i] != "ipv6"; i++ {
 		switch f[i] {
 		case "up", "failed", "dropped":
 			v, err := strconv.Atoi(f[i+1])
 			if err != nil {
 				return 0, false
+			}
+			if f[i] == "failed" {
+				failed = v
 			}
 			n += v
 			found++
@@ -186,6 +198,14 @@ func progressResolved(line string) (int, bool) {
 	}
 	if found != 3 {
 		return 0, false
+	}
+	if i+4 < len(f) && f[i+1] == "up" && f[i+3] == "failed" {
+		up6, err1 := strconv.Atoi(f[i+2])
+		failed6, err2 := strconv.Atoi(f[i+4])
+		if err1 != nil || err2 != nil {
+			return 0, false
+		}
+		n = min(n, up6+failed6+failed)
 	}
 	return n, true
 }

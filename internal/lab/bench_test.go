@@ -25,6 +25,10 @@ func TestProgressResolved(t *testing.T) {
 		{"   0.5s started 12 in-flight 12 up 0 failed 0 dropped 0 tx 0 rx 0 rate 0/s", 0, true},
 		{`time=2026-11-21T06:00:00Z level=WARN msg="load: tun" err="no such device"`, 0, false},
 		{"up 5 failed 1", 0, false},
+		// Dual stack: resolved once IPv6 is, or the set-up failed before it.
+		{"   1.0s started 200 in-flight 30 up 198 failed 2 dropped 0 tx 0 rx 0 ipv6 up 150 failed 0 tx 0 rx 0", 152, true},
+		{"   2.0s started 200 in-flight 0 up 198 failed 2 dropped 0 tx 0 rx 0 ipv6 up 197 failed 1 tx 0 rx 0", 200, true},
+		{"   2.0s started 200 in-flight 0 up 200 failed 0 dropped 0 tx 0 rx 0 ipv6 up x failed 1", 0, false},
 		{"up x failed 0 dropped 0", 0, false},
 	} {
 		n, ok := progressResolved(tc.line)
