@@ -25,7 +25,8 @@ import (
 
 const ipv6HeaderLen = 40
 
-// SetIPv6 binds f's IPv6 prefixes (64 bits or shorter), replacing any it
+// SetIPv6 binds f's IPv6 prefixes (64 bits or shorter, or single
+// addresses), replacing any it
 // had: downstream packets into them go to f, and f's upstream IPv6
 // packets must come from them. With DataPlaneConfig.Routes each prefix
 // gets its route through the TUN. With the fast path the prefixes are

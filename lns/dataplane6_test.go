@@ -2,6 +2,7 @@ package lns
 
 import (
 	"encoding/binary"
+	"errors"
 	"net/netip"
 	"sync"
 	"testing"
@@ -223,6 +224,52 @@ func TestPrefixTable6(t *testing.T) {
 	}
 	if err := tb.Insert(netip.MustParsePrefix("2001:db8:1:2::/80"), &Flow{}); err == nil {
 		t.Error("a /80 was accepted")
+	}
+	// A single address (a DHCPv6 IA_NA address) wins over every prefix
+	// holding it, belongs to one flow, and leaves when deleted.
+	host, other := &Flow{}, &Flow{}
+	a := netip.MustParsePrefix("2001:db8:1:3::77/128")
+	if err := tb.Insert(a, host); err != nil {
+		t.Fatal(err)
+	}
+	if err := tb.Insert(a, other); !errors.Is(err, ErrAddrInUse) {
+		t.Errorf("the same /128 for another flow: %v, want ErrAddrInUse", err)
+	}
+	if got := tb.Lookup(a.Addr().AsSlice()); got != host {
+		t.Error("the /128 does not win over the /48 holding it")
+	}
+	if got := tb.Lookup(netip.MustParseAddr("2001:db8:1:3::78").AsSlice()); got != flows["2001:db8:1::/48"] {
+		t.Error("the address next to the /128 is not the /48's")
+	}
+	if tb.Delete(a, other) || !tb.Delete(a, host) {
+		t.Fatal("Delete of the /128: by another flow succeeded, or by its own failed")
+	}
+	if got := tb.Lookup(a.Addr().AsSlice()); got != flows["2001:db8:1::/48"] {
+		t.Error("the deleted /128 still routes")
+	}
+}
+
+// TestIPv6HostAddress: a session's DHCPv6 address outside its /64 (bound
+// as a /128) is routed to it downstream and accepted as its source
+// upstream; its neighbour in the same /64 is neither.
+func TestIPv6HostAddress(t *testing.T) {
+	d, f, tn, conn := newDPTestPlane(t, DataPlaneConfig{}, FlowConfig{})
+	addr := netip.MustParseAddr("2001:db8:aa::5")
+	if err := d.SetIPv6(f, []netip.Prefix{dp6Link, netip.PrefixFrom(addr, 128)}); err != nil {
+		t.Fatal(err)
+	}
+	if r := d.HandleDatagram(dp6Frame(dpIPv6UDP(addr, dp6Host, 100))); r != DropNone {
+		t.Errorf("upstream from the session's address: %v, want forwarded", r)
+	}
+	dpTake(d)
+	if r := d.HandleDatagram(dp6Frame(dpIPv6UDP(netip.MustParseAddr("2001:db8:aa::6"), dp6Host, 100))); r != DropSpoof {
+		t.Errorf("upstream from the address next to it: %v, want %v", r, DropSpoof)
+	}
+	dpRun(t, d)
+	tn.in <- dpIPv6UDP(dp6Host, addr, 100)
+	msg := conn.waitSent(t, 1)[0].Data
+	if tun, sess := binary.BigEndian.Uint16(msg[2:4]), binary.BigEndian.Uint16(msg[4:6]); tun != 7 || sess != 9 {
+		t.Errorf("downstream to the session's address sent to %d/%d, want 7/9", tun, sess)
 	}
 }
 

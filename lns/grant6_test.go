@@ -186,3 +186,25 @@ func TestIPv6ExhaustedCounted(t *testing.T) {
 		t.Errorf("IPv4 pool p exhausted %d times, want 2 (sessions f and g)", n)
 	}
 }
+
+// TestIPv6Bound: a session's DHCPv6 address is bound on its own (/128)
+// only when neither its /64 nor its delegated prefix holds it.
+func TestIPv6Bound(t *testing.T) {
+	link, deleg := netip.MustParsePrefix("2001:db8:1:2::/64"), netip.MustParsePrefix("2001:db8:ff00::/56")
+	for _, tc := range []struct {
+		name string
+		v    ipv6State
+		want []netip.Prefix
+	}{
+		{"prefixes only", ipv6State{link: link, delegated: deleg}, []netip.Prefix{link, deleg}},
+		{"an address in the /64", ipv6State{link: link, delegated: deleg, address: netip.MustParseAddr("2001:db8:1:2::9")}, []netip.Prefix{link, deleg}},
+		{"an address of its own", ipv6State{link: link, address: netip.MustParseAddr("2001:db8:aa::5")},
+			[]netip.Prefix{link, netip.MustParsePrefix("2001:db8:aa::5/128")}},
+		{"delegation and an address", ipv6State{delegated: deleg, address: netip.MustParseAddr("2001:db8:aa::5")},
+			[]netip.Prefix{deleg, netip.MustParsePrefix("2001:db8:aa::5/128")}},
+	} {
+		if diff := cmp.Diff(tc.want, tc.v.bound(), cmp.Comparer(func(a, b netip.Prefix) bool { return a == b })); diff != "" {
+			t.Errorf("%s (-want +got)\n%s", tc.name, diff)
+		}
+	}
+}

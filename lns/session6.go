@@ -66,6 +66,22 @@ func ipv6Grant(o *authOutcome) *ipv6State {
 	return v
 }
 
+// bound is what the data plane routes to the session and accepts as its
+// sources: the link's /64, the delegated prefix, and a DHCPv6 address
+// (IA_NA) that lies in neither, as a /128.
+func (v *ipv6State) bound() []netip.Prefix {
+	var prefixes []netip.Prefix
+	for _, p := range []netip.Prefix{v.link, v.delegated} {
+		if p.IsValid() {
+			prefixes = append(prefixes, p)
+		}
+	}
+	if a := v.address; a.IsValid() && !v.link.Contains(a) && !v.delegated.Contains(a) {
+		prefixes = append(prefixes, netip.PrefixFrom(a, 128))
+	}
+	return prefixes
+}
+
 // UpIPv6 implements ppp.IPv6Handler: IPV6CP is open.
 func (s *session) UpIPv6(_ *ppp.Session, n ppp.IPv6Info) {
 	v := s.v6
@@ -74,12 +90,7 @@ func (s *session) UpIPv6(_ *ppp.Session, n ppp.IPv6Info) {
 	}
 	now := s.srv.now()
 	v.local, v.peer = n.Local.LinkLocal(), n.Peer.LinkLocal()
-	var prefixes []netip.Prefix
-	for _, p := range []netip.Prefix{v.link, v.delegated} {
-		if p.IsValid() {
-			prefixes = append(prefixes, p)
-		}
-	}
+	prefixes := v.bound()
 	if f := s.flow.Load(); f != nil {
 		if err := s.srv.dp.SetIPv6(f, prefixes); err != nil {
 			s.log.Warn("IPv6 prefixes not bound; the session runs IPv4 only", "prefixes", prefixes, "err", err)
