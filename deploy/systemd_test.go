@@ -105,7 +105,7 @@ func TestUnitsVerify(t *testing.T) {
 var exposureLine = regexp.MustCompile(`Overall exposure level for [^:]+: ([0-9]+(?:\.[0-9]+)?)`)
 
 // TestUnitsSecurity: systemd-analyze security rates each unit's exposure
-// at maxExposure or below (root without a sandbox is 9.6).
+// at maxExposure or below (root without a sandbox is 9.7).
 func TestUnitsSecurity(t *testing.T) {
 	sa := testenv.RequireCommand(t, "systemd-analyze")
 	bin := brasBinary(t)
