@@ -169,6 +169,13 @@ func NewAccountant(cfg AccountantConfig) (*Accountant, error) {
 	}
 	a := &Accountant{cfg: cfg, log: cfg.Logger, spools: map[string]*Spool{}, wake: make(chan struct{}, 1),
 		sessions: map[string]*acctSession{}, pending: map[string][]Record{}}
+	if len(cfg.Sinks) > 0 {
+		// The sinks' spools are inside: whoever could write here could
+		// swap them.
+		if err := privateDir(cfg.SpoolDir); err != nil {
+			return nil, err
+		}
+	}
 	for name := range cfg.Sinks {
 		if name == "" || filepath.Base(name) != name {
 			return nil, fmt.Errorf("accounting: bad sink name %q", name)

@@ -212,7 +212,9 @@ func TestInterimSpread(t *testing.T) {
 func TestAccountantDiskFull(t *testing.T) {
 	testenv.RequireRoot(t)
 	dir := t.TempDir()
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=32k", "tmpfs", dir).CombinedOutput(); err != nil {
+	// mode=0700: a fresh tmpfs is 1777, and the accountant refuses a
+	// spool directory others can write.
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=32k,mode=0700", "tmpfs", dir).CombinedOutput(); err != nil {
 		t.Fatalf("mount tmpfs: %v: %s", err, out)
 	}
 	t.Cleanup(func() { exec.Command("umount", dir).Run() })

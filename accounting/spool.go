@@ -73,8 +73,8 @@ func openSpool(dir string, segMax int64, nosync bool) (*Spool, error) {
 	if segMax <= 0 {
 		segMax = defaultSegMax
 	}
-	if err := os.MkdirAll(dir, 0o750); err != nil {
-		return nil, fmt.Errorf("accounting: spool: %w", err)
+	if err := privateDir(dir); err != nil {
+		return nil, err
 	}
 	s := &Spool{dir: dir, segMax: segMax, nosync: nosync, notify: make(chan struct{}, 1)}
 	ents, err := os.ReadDir(dir)
@@ -122,6 +122,31 @@ func openSpool(dir string, segMax int64, nosync bool) (*Spool, error) {
 		}
 	}
 	return s, nil
+}
+
+// ErrSpoolNotPrivate is returned (wrapped) when a spool directory could be
+// written by someone other than the daemon: whoever can write there can
+// drop, replace or forge the accounting the operator bills from.
+var ErrSpoolNotPrivate = errors.New("accounting: spool directory not private to the daemon")
+
+// privateDir creates dir (mode 0750) if needed, and refuses it when group
+// or others may write it or another user owns it.
+func privateDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return fmt.Errorf("accounting: spool: %w", err)
+	}
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return fmt.Errorf("accounting: spool: %w", err)
+	}
+	if m := fi.Mode().Perm(); m&0o022 != 0 {
+		return fmt.Errorf("%w: %s has mode %04o (%v): group or others can write it; chmod go-w it", ErrSpoolNotPrivate, dir, m, fi.Mode())
+	}
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok && int(st.Uid) != os.Geteuid() {
+		return fmt.Errorf("%w: %s (mode %04o) is owned by uid %d, and the daemon runs as uid %d; chown it to the daemon's user",
+			ErrSpoolNotPrivate, dir, fi.Mode().Perm(), st.Uid, os.Geteuid())
+	}
+	return nil
 }
 
 func (s *Spool) has(seg uint64) bool {

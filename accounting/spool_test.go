@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/bras-project/bras/internal/testenv"
@@ -267,5 +268,68 @@ func TestCursorEncoding(t *testing.T) {
 	}
 	if got, ok := parseCursor([]byte("3 99\n")); !ok || got != (Cursor{Seg: 3, Off: 99}) {
 		t.Fatalf("the older cursor form: %v, %v", got, ok)
+	}
+}
+
+// TestSpoolRefusesDirOthersCanWrite: a spool directory that group or
+// others can write, or that another user owns, is refused with an error
+// naming the path and its mode; so is the accountant's spool directory,
+// which holds the sinks' spools.
+func TestSpoolRefusesDirOthersCanWrite(t *testing.T) {
+	for _, c := range []struct {
+		name  string
+		mode  os.FileMode
+		owner int // uid to chown to; -1 leaves it
+		want  string
+	}{
+		{"private", 0o700, -1, ""},
+		{"group-readable", 0o750, -1, ""},
+		{"world-writable", 0o777, -1, "mode 0777 (drwxrwxrwx): group or others can write it"},
+		{"group-writable", 0o770, -1, "mode 0770 (drwxrwx---): group or others can write it"},
+		{"sticky world-writable", os.ModeSticky | 0o777, -1, "mode 0777 (dtrwxrwxrwx): group or others can write it"},
+		{"another owner", 0o700, 65534, "(mode 0700) is owned by uid 65534, and the daemon runs as uid"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if c.owner >= 0 {
+				testenv.RequireRoot(t)
+			}
+			for _, where := range []string{"spool", "accountant"} {
+				dir := filepath.Join(t.TempDir(), "spool")
+				if err := os.Mkdir(dir, 0o700); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.Chmod(dir, c.mode); err != nil {
+					t.Fatal(err)
+				}
+				if c.owner >= 0 {
+					if err := os.Chown(dir, c.owner, c.owner); err != nil {
+						t.Fatal(err)
+					}
+				}
+				var err error
+				if where == "spool" {
+					var s *Spool
+					if s, err = OpenSpool(dir, 0); err == nil {
+						s.Close()
+					}
+				} else {
+					var a *Accountant
+					if a, err = NewAccountant(AccountantConfig{SpoolDir: dir, Sinks: map[string]Sink{"mem": &memSink{}}}); err == nil {
+						for _, s := range a.spools {
+							s.Close()
+						}
+					}
+				}
+				if c.want == "" {
+					if err != nil {
+						t.Errorf("%s: %v, want it opened", where, err)
+					}
+					continue
+				}
+				if !errors.Is(err, ErrSpoolNotPrivate) || !strings.Contains(err.Error(), dir+" ") || !strings.Contains(err.Error(), c.want) {
+					t.Errorf("%s: err = %v, want ErrSpoolNotPrivate naming %s and %q", where, err, dir, c.want)
+				}
+			}
+		})
 	}
 }
