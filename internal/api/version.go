@@ -14,17 +14,25 @@ type Version struct {
 	Go         string `json:"go"`                    // the Go toolchain
 }
 
-// BuildVersion returns the version of the running binary.
+// version and commit may be set by the linker where the build has no VCS
+// information (go build -buildvcs=false, a source tarball):
+//
+//	go build -ldflags "-X github.com/bras-project/bras/internal/api.version=v1.2.0 -X github.com/bras-project/bras/internal/api.commit=$(git rev-parse HEAD)" ./cmd/bras
+var version, commit string
+
+// BuildVersion returns the version of the running binary, from
+// runtime/debug.ReadBuildInfo (and the linker's version and commit).
 func BuildVersion() Version {
 	v := Version{Version: "unknown", Go: runtime.Version()}
 	bi, ok := debug.ReadBuildInfo()
-	if !ok {
-		return v
-	}
-	if bi.Main.Version != "" {
+	if ok && bi.Main.Version != "" {
 		v.Version = bi.Main.Version
 	}
-	for _, s := range bi.Settings {
+	var settings []debug.BuildSetting
+	if ok {
+		settings = bi.Settings
+	}
+	for _, s := range settings {
 		switch s.Key {
 		case "vcs.revision":
 			v.Commit = s.Value
@@ -33,6 +41,12 @@ func BuildVersion() Version {
 		case "vcs.modified":
 			v.Modified = s.Value == "true"
 		}
+	}
+	if version != "" {
+		v.Version = version
+	}
+	if v.Commit == "" {
+		v.Commit = commit
 	}
 	return v
 }
