@@ -17,8 +17,8 @@ import (
 	"github.com/bras-project/bras/internal/table"
 )
 
-// Client calls the API; the bras CLI (bras sessions, bras disconnect) is
-// built on it.
+// Client calls the API; the bras CLI (internal/ctl: bras show, bras
+// terminate, bras sessions, bras disconnect) is built on it.
 type Client struct {
 	base  *url.URL
 	token string
