@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/bras-project/bras/internal/leakcheck"
 )
 
 func TestFilterMatch(t *testing.T) {
@@ -262,6 +264,7 @@ func TestTerminate(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			leakcheck.Check(t) // the disconnect workers are joined
 			ts := startServer(t, nil)
 			r := ts.post(t, "/api/v1/sessions/terminate", tt.body)
 			if r.status != http.StatusOK {
