@@ -98,6 +98,8 @@ type FieldRegexp struct {
 type SessionFilter struct {
 	ID   string // exact Acct-Session-Id
 	User string // exact user name (with realm, as authenticated)
+	// Addr selects the session with this IPv4 address, or the one with an
+	// IPv6 prefix holding this IPv6 address.
 	Addr netip.Addr
 	// Prefix selects the sessions whose IPv4 address is inside it or
 	// whose IPv6 prefixes overlap it.
@@ -105,10 +107,10 @@ type SessionFilter struct {
 	MAC       string // canonical: lower case, colons (canonicalMAC)
 	CircuitID string
 	RemoteID  string
-	LAC       string // the LAC's host name or its address
-	Tunnel    uint16 // local L2TP tunnel ID; 0: any (RFC 2661 never assigns 0)
-	State     string // a session state, as Session.State shows it
-	Regexps   []FieldRegexp
+	LAC       string        // the LAC's host name or its address
+	Tunnel    uint16        // local L2TP tunnel ID; 0: any (RFC 2661 never assigns 0)
+	State     string        // a session state, as Session.State shows it
+	Regexps   []FieldRegexp // field~=expression conditions
 
 	// Sort is a column of Columns, "-" in front for descending; empty
 	// sorts by id. The API sorts; backends need not.
@@ -163,8 +165,8 @@ func (f SessionFilter) Match(s Session) bool {
 	return true
 }
 
-// hasAddr: a's the session's IPv4 address, or inside one of its IPv6
-// prefixes.
+// hasAddr reports whether a is the session's IPv4 address or inside one
+// of its IPv6 prefixes.
 func hasAddr(s Session, a netip.Addr) bool {
 	if a.Is4() || a.Is4In6() {
 		return s.Addr.IsValid() && s.Addr == a.Unmap()
@@ -172,8 +174,8 @@ func hasAddr(s Session, a netip.Addr) bool {
 	return s.IPv6Prefix != nil && s.IPv6Prefix.Contains(a) || s.DelegatedPrefix != nil && s.DelegatedPrefix.Contains(a)
 }
 
-// inPrefix: the session's IPv4 address is inside p, or one of its IPv6
-// prefixes overlaps p.
+// inPrefix reports whether the session's IPv4 address is inside p or one
+// of its IPv6 prefixes overlaps p.
 func inPrefix(s Session, p netip.Prefix) bool {
 	if p.Addr().Is4() {
 		return s.Addr.IsValid() && p.Contains(s.Addr)
