@@ -12,8 +12,8 @@ import (
 )
 
 // API returns the HTTP API backend of the LAC: its sessions (state, user,
-// MAC, tunnel and session IDs, counters), disconnect (CDN and PADT) and
-// tunnels.
+// MAC, access-line IDs, tunnel and session IDs, counters), disconnect (CDN
+// and PADT) and tunnels. It has no address pools.
 func (l *LAC) API() api.Backend { return apiBackend{l} }
 
 type apiBackend struct{ l *LAC }
@@ -29,6 +29,9 @@ func (s *session) info() api.Session {
 		MAC: s.ps.ClientMAC.String(), CallingStationID: calling, Started: s.started,
 		InOctets: s.UpBytes.Load(), InPackets: s.UpPackets.Load(),
 		OutOctets: s.DownBytes.Load(), OutPackets: s.DownPackets.Load(),
+	}
+	if al := s.ps.AccessLine; al != nil {
+		a.CircuitID, a.RemoteID = al.CircuitID, al.RemoteID
 	}
 	if x := s.fastCounters(); x != (dataplane.Counters{}) {
 		a.InOctets += x.UpOctets

@@ -2,6 +2,7 @@ package lns
 
 import (
 	"context"
+	"net"
 	"sort"
 	"time"
 
@@ -27,9 +28,12 @@ func (s *Server) apiSession(ss *session) (api.Session, bool) {
 		User:             v.User,
 		Realm:            realm,
 		State:            v.State,
-		MAC:              v.Calling,
+		MAC:              callingMAC(v.Calling),
 		CallingStationID: v.Calling,
+		CircuitID:        v.CircuitID,
+		RemoteID:         v.RemoteID,
 		LAC:              ss.tunnel.PeerHostName(),
+		LACAddr:          ss.tunnel.Peer().Addr().Unmap().String(),
 		Addr:             v.Addr,
 		TunnelID:         v.TunnelID,
 		SessionID:        v.SessionID,
@@ -57,6 +61,17 @@ func (s *Server) apiSession(ss *session) (api.Session, bool) {
 		out.InOctets, out.OutOctets, out.InPackets, out.OutPackets = c.InOctets, c.OutOctets, c.InPackets, c.OutPackets
 	}
 	return out, true
+}
+
+// callingMAC is the subscriber's MAC when the LAC sent it as the Calling
+// Number (bras lac does when the access line has no Agent-Circuit-Id),
+// lower case with colons; "" when the Calling Number is something else.
+func callingMAC(calling string) string {
+	hw, err := net.ParseMAC(calling)
+	if err != nil || len(hw) != 6 {
+		return ""
+	}
+	return hw.String()
 }
 
 // Sessions implements api.Backend.
@@ -109,6 +124,51 @@ func (b *APIBackend) Tunnels(context.Context) ([]api.Tunnel, error) {
 		})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].LocalID < out[j].LocalID })
+	return out, nil
+}
+
+// sharedPools is a pool in PostgreSQL (accounting.Store) that counts its
+// leases.
+type sharedPools interface {
+	PoolUse(ctx context.Context) ([]accounting.PoolUse, error)
+}
+
+// Pools implements api.PoolLister: the in-memory pools with what this LNS
+// holds, and the shared ones with what every node holds.
+func (b *APIBackend) Pools(ctx context.Context) ([]api.Pool, error) {
+	s := b.s
+	var out []api.Pool
+	local := func(family string, us []PoolUse) {
+		for _, u := range us {
+			out = append(out, api.Pool{Name: u.Name, Family: family, Length: u.Length, Size: u.Size, Used: u.Used, Free: u.Size - u.Used})
+		}
+	}
+	fromDB := func(p any, family string) error {
+		sp, ok := p.(sharedPools)
+		if !ok {
+			return nil
+		}
+		shared, err := sp.PoolUse(ctx)
+		if err != nil {
+			return err
+		}
+		for _, u := range shared {
+			if u.Family == family {
+				out = append(out, api.Pool{Name: u.Name, Family: family, Length: u.Length, Shared: true, Size: u.Size, Used: u.Used, Free: u.Size - u.Used})
+			}
+		}
+		return nil
+	}
+	if s.local != nil && s.pool == AddressPool(s.local) {
+		local("ipv4", s.local.Use())
+	} else if err := fromDB(s.pool, "ipv4"); err != nil {
+		return nil, err
+	}
+	if s.local6 != nil && s.prefixes == PrefixPool(s.local6) {
+		local("ipv6", s.local6.Use())
+	} else if err := fromDB(s.prefixes, "ipv6"); err != nil {
+		return nil, err
+	}
 	return out, nil
 }
 

@@ -449,7 +449,7 @@ func (c *FileConfig) LocalPools() (*LocalPool, error) {
 		return nil, err
 	}
 	if c.PPP.LocalIP.IsValid() {
-		if err := p.Claim(c.PPP.LocalIP, "lns"); err != nil {
+		if err := p.Claim(c.PPP.LocalIP, lnsHolder); err != nil {
 			return nil, err
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 )
@@ -14,6 +15,9 @@ var ErrPoolExhausted = errors.New("lns: address pool exhausted")
 
 // ErrUnknownPool is returned for a Framed-Pool the LNS has no pool of that name for.
 var ErrUnknownPool = errors.New("lns: unknown address pool")
+
+// lnsHolder holds the address the LNS claims for itself in a local pool.
+const lnsHolder = "lns"
 
 // AddressPool hands out subscriber addresses. The local pool below keeps them
 // in memory; the PostgreSQL-backed pool of the accounting package shares them
@@ -195,4 +199,32 @@ func (p *LocalPool) InUse(pool string) int {
 		return len(r.used)
 	}
 	return 0
+}
+
+// PoolUse is how much of a pool is held.
+type PoolUse struct {
+	Name   string
+	Length int // IPv6: the length of the prefixes the pool hands out
+	Size   int // addresses or prefixes it can hand out
+	Used   int // of those, held by sessions
+}
+
+// Use returns how much of each pool is held, sorted by name. An address
+// the LNS claimed for itself ([ppp] local-ip) counts neither in the size
+// nor as used: no subscriber can have it.
+func (p *LocalPool) Use() []PoolUse {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := make([]PoolUse, 0, len(p.pools))
+	for name, r := range p.pools {
+		own := 0
+		for _, id := range r.used {
+			if id == lnsHolder {
+				own++
+			}
+		}
+		out = append(out, PoolUse{Name: name, Size: r.size - own, Used: len(r.used) - own})
+	}
+	slices.SortFunc(out, func(a, b PoolUse) int { return strings.Compare(a.Name, b.Name) })
+	return out
 }

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"math/bits"
 	"net/netip"
+	"slices"
+	"strings"
 	"sync"
 
 	"github.com/bras-project/bras/internal/pool6"
@@ -173,4 +175,16 @@ func (p *LocalPrefixPool) Length(pool string) (int, bool) {
 		return c.def.Length, true
 	}
 	return 0, false
+}
+
+// Use returns how much of each pool is held, sorted by name.
+func (p *LocalPrefixPool) Use() []PoolUse {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := make([]PoolUse, 0, len(p.pools))
+	for name, c := range p.pools {
+		out = append(out, PoolUse{Name: name, Length: c.def.Length, Size: c.size, Used: len(c.holder)})
+	}
+	slices.SortFunc(out, func(a, b PoolUse) int { return strings.Compare(a.Name, b.Name) })
+	return out
 }

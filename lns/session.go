@@ -112,6 +112,7 @@ type View struct {
 	LAC                         string
 	Calling                     string
 	Called                      string
+	CircuitID, RemoteID         string // the access line's, from the ICRQ (RFC 4679 section 3)
 	TunnelID                    uint16
 	SessionID                   uint16
 	PeerTunnelID                uint16
@@ -152,6 +153,7 @@ func (s *session) publish() {
 		if a, ok := icrq.Find(l2tp.AVPCalledNumber); ok {
 			v.Called = string(a.Value)
 		}
+		v.CircuitID, v.RemoteID = accessLine(icrq)
 	}
 	s.view.Store(v)
 }

@@ -93,9 +93,11 @@ func TestSessionsCommandErrors(t *testing.T) {
 		getenv func(string) (string, bool)
 		want   string
 	}{
-		{"bad addr", []string{"-addr", "100.64.0"}, getenv, `-addr: "100.64.0" is not an IP address`},
+		{"bad addr", []string{"-addr", "100.64.0"}, getenv, `api: 400 Bad Request: parameter "ip": "100.64.0" is not an IP address or prefix`},
+		{"bad regexp", []string{"-user", "~(alice"}, getenv, "api: 400 Bad Request: parameter \"user~\": bad regular expression"},
 		{"bad format", []string{"-format", "xml"}, getenv, `-format: table: unknown format "xml" (want table, csv or json)`},
-		{"bad limit", []string{"-limit", "-3"}, getenv, `-limit: -3 is not from 0 to 1048576`},
+		{"bad limit", []string{"-limit", "-3"}, getenv, `api: 400 Bad Request: parameter "limit": "-3" is not an integer from 1 to 1048576`},
+		{"bad column", []string{"-o", "id,colour"}, getenv, `-o: unknown column "colour"`},
 		{"positional", []string{"alice"}, getenv, `unexpected argument "alice"`},
 		{"unknown flag", []string{"-usr", "x"}, getenv, "flag provided but not defined: -usr"},
 		{"no token", nil, noToken, "no API token: give -token-file FILE or set BRAS_API_TOKEN"},

@@ -105,11 +105,14 @@ func (fakeReports) Report(_ context.Context, name string, q url.Values) (*table.
 	return &table.Table{Columns: []string{"day", "user", "octets"}, Rows: [][]string{{day, "alice@isp", "1000"}, {day, "bob, jr@isp", "20"}}}, nil
 }
 
+func ptr[T any](v T) *T { return &v }
+
 func newBackend() *fakeBackend {
 	return &fakeBackend{
 		sessions: []Session{
-			{ID: "0000a1", User: "alice@isp", Realm: "isp", State: "up", MAC: "02:00:00:00:00:01", LAC: "lac1", Addr: netip.MustParseAddr("100.64.0.1"), TunnelID: 1, SessionID: 11, PeerTunnelID: 5, PeerSessionID: 55, Started: t0, InOctets: 1000, OutOctets: 2000, InPackets: 10, OutPackets: 20, RateDownKbps: 100000, RateUpKbps: 20000, SessionTimeout: time.Hour, IdleTimeout: 5 * time.Minute},
-			{ID: "0000b2", User: "bob@isp", State: "up", LAC: "lac2", Addr: netip.MustParseAddr("100.64.0.2"), TunnelID: 2, SessionID: 12, Started: t0},
+			{ID: "0000a1", User: "alice@isp", Realm: "isp", State: "up", MAC: "02:00:00:00:00:01", CircuitID: "olt1 1/1/1", RemoteID: "cpe-1", LAC: "lac1", LACAddr: "192.0.2.10", Addr: netip.MustParseAddr("100.64.0.1"),
+				IPv6Prefix: ptr(netip.MustParsePrefix("2001:db8:1::/64")), DelegatedPrefix: ptr(netip.MustParsePrefix("2001:db8:4000::/56")), TunnelID: 1, SessionID: 11, PeerTunnelID: 5, PeerSessionID: 55, Started: t0, InOctets: 1000, OutOctets: 2000, InPackets: 10, OutPackets: 20, RateDownKbps: 100000, RateUpKbps: 20000, SessionTimeout: time.Hour, IdleTimeout: 5 * time.Minute},
+			{ID: "0000b2", User: "bob@isp", State: "up", MAC: "02:00:00:00:00:0b", RemoteID: "cpe-2", LAC: "lac2", LACAddr: "192.0.2.20", Addr: netip.MustParseAddr("100.64.0.2"), TunnelID: 2, SessionID: 12, Started: t0},
 			{ID: "0000c3", User: "carol@other", State: "auth", LAC: "lac1", TunnelID: 1, SessionID: 13, Started: t0},
 		},
 		tunnels: []Tunnel{{LocalID: 1, PeerID: 5, Peer: "192.0.2.10:1701", HostName: "lac1", State: "established", Sessions: 2, Established: t0}},
@@ -220,29 +223,51 @@ func TestListSessionsFilters(t *testing.T) {
 	tests := []struct {
 		name       string
 		query      string
-		wantFilter SessionFilter
+		wantFilter string // the filter given to the backend, as Values encodes it
 		wantIDs    []string
+		wantTotal  string
 	}{
-		{"all", "", SessionFilter{}, []string{"0000a1", "0000b2", "0000c3"}},
-		{"by user", "?user=bob%40isp", SessionFilter{User: "bob@isp"}, []string{"0000b2"}},
-		{"by addr", "?addr=100.64.0.1", SessionFilter{Addr: netip.MustParseAddr("100.64.0.1")}, []string{"0000a1"}},
-		{"by lac", "?lac=lac1", SessionFilter{LAC: "lac1"}, []string{"0000a1", "0000c3"}},
-		{"by state", "?state=auth", SessionFilter{State: "auth"}, []string{"0000c3"}},
-		{"limit", "?limit=2", SessionFilter{Limit: 2}, []string{"0000a1", "0000b2"}},
-		{"combined", "?lac=lac1&state=up", SessionFilter{LAC: "lac1", State: "up"}, []string{"0000a1"}},
-		{"no match is an empty list", "?user=nobody", SessionFilter{User: "nobody"}, []string{}},
-		{"format json accepted", "?format=json&user=bob%40isp", SessionFilter{User: "bob@isp"}, []string{"0000b2"}},
+		{"all", "", "", []string{"0000a1", "0000b2", "0000c3"}, "3"},
+		{"by user", "?user=bob%40isp", "user=bob%40isp", []string{"0000b2"}, "1"},
+		{"by addr", "?addr=100.64.0.1", "ip=100.64.0.1", []string{"0000a1"}, "1"},
+		{"by ip", "?ip=100.64.0.2", "ip=100.64.0.2", []string{"0000b2"}, "1"},
+		{"by IPv4 prefix", "?ip=100.64.0.0/30", "ip=100.64.0.0%2F30", []string{"0000a1", "0000b2"}, "2"},
+		{"by IPv6 address in the delegated prefix", "?ip=2001:db8:4000:ff::1", "ip=2001%3Adb8%3A4000%3Aff%3A%3A1", []string{"0000a1"}, "1"},
+		{"by IPv6 prefix inside the link prefix", "?ip=2001:db8:1:0:8000::/65", "ip=2001%3Adb8%3A1%3A0%3A8000%3A%3A%2F65", []string{"0000a1"}, "1"},
+		{"by mac, any spelling", "?mac=02-00-00-00-00-0B", "mac=02%3A00%3A00%3A00%3A00%3A0b", []string{"0000b2"}, "1"},
+		{"by circuit id", "?circuit_id=olt1+1%2F1%2F1", "circuit_id=olt1+1%2F1%2F1", []string{"0000a1"}, "1"},
+		{"by remote id", "?remote_id=cpe-2", "remote_id=cpe-2", []string{"0000b2"}, "1"},
+		{"by lac", "?lac=lac1", "lac=lac1", []string{"0000a1", "0000c3"}, "2"},
+		{"by lac address", "?lac=192.0.2.20", "lac=192.0.2.20", []string{"0000b2"}, "1"},
+		{"by tunnel", "?tunnel=1", "tunnel=1", []string{"0000a1", "0000c3"}, "2"},
+		{"by state", "?state=auth", "state=auth", []string{"0000c3"}, "1"},
+		{"by user regexp", "?user~=%5Eb", "user~=%5Eb", []string{"0000b2"}, "1"},
+		{"by mac regexp", "?mac~=01%24", "mac~=01%24", []string{"0000a1"}, "1"},
+		{"by lac regexp", "?lac~=%5C.20%24", "lac~=%5C.20%24", []string{"0000b2"}, "1"},
+		{"limit", "?limit=2", "", []string{"0000a1", "0000b2"}, "3"},
+		{"offset", "?offset=1&limit=1", "", []string{"0000b2"}, "3"},
+		{"offset past the end", "?offset=5", "", []string{}, "3"},
+		{"sort descending", "?sort=-id", "", []string{"0000c3", "0000b2", "0000a1"}, "3"},
+		{"sort by octets", "?sort=-in_octets&limit=1", "", []string{"0000a1"}, "3"},
+		{"sort by user", "?sort=user&state=up", "state=up", []string{"0000a1", "0000b2"}, "2"},
+		{"combined", "?lac=lac1&state=up", "lac=lac1&state=up", []string{"0000a1"}, "1"},
+		{"no match is an empty list", "?user=nobody", "user=nobody", []string{}, "0"},
+		{"format json accepted", "?format=json&user=bob%40isp", "user=bob%40isp", []string{"0000b2"}, "1"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := sessionIDs(t, ts.get(t, "/api/v1/sessions"+tt.query))
+			r := ts.get(t, "/api/v1/sessions"+tt.query)
+			got := sessionIDs(t, r)
 			if diff := cmp.Diff(tt.wantIDs, got); diff != "" {
 				t.Errorf("ids (-want +got)\n%s", diff)
+			}
+			if h := r.header.Get(TotalHeader); h != tt.wantTotal {
+				t.Errorf("%s %q, want %q", TotalHeader, h, tt.wantTotal)
 			}
 			ts.backend.mu.Lock()
 			f := ts.backend.lastFilter
 			ts.backend.mu.Unlock()
-			if diff := cmp.Diff(tt.wantFilter, f, cmpopts.EquateComparable(netip.Addr{})); diff != "" {
+			if diff := cmp.Diff(tt.wantFilter, f.Values().Encode()); diff != "" {
 				t.Errorf("filter given to the backend (-want +got)\n%s", diff)
 			}
 		})
@@ -255,14 +280,24 @@ func TestMalformedFilter(t *testing.T) {
 		query string
 		want  string
 	}{
-		{"?usr=alice", `unknown parameter "usr" (want user, addr, lac, state, limit or format)`},
-		{"?addr=100.64.0", `parameter "addr": "100.64.0" is not an IP address`},
+		{"?usr=alice", `unknown parameter "usr" (want ` + FilterSyntax + `)`},
+		{"?addr=100.64.0", `parameter "addr": "100.64.0" is not an IP address or prefix`},
+		{"?ip=100.64.0.0/33", `parameter "ip": "100.64.0.0/33" is not an IP address or prefix`},
+		{"?mac=02:00:00", `parameter "mac": "02:00:00" is not a MAC address (02:00:00:00:00:01)`},
+		{"?tunnel=0", `parameter "tunnel": "0" is not a tunnel ID from 1 to 65535`},
+		{"?tunnel=70000", `parameter "tunnel": "70000" is not a tunnel ID from 1 to 65535`},
+		{"?user~=%28bob", "parameter \"user~\": bad regular expression: error parsing regexp: missing closing ): `(bob`"},
+		{"?ip~=100", `parameter "ip~": ip takes a value, not a regular expression`},
+		{"?tunnel~=1", `parameter "tunnel~": tunnel takes a value, not a regular expression`},
+		{"?user=", `parameter "user": empty (leave the parameter out to match any user)`},
+		{"?sort=color", `parameter "sort": "color" is not a column (` + strings.Join(ColumnNames(), ", ") + `)`},
 		{"?limit=-1", `parameter "limit": "-1" is not an integer from 1 to 1048576`},
 		{"?limit=ten", `parameter "limit": "ten" is not an integer from 1 to 1048576`},
+		{"?offset=-1", `parameter "offset": "-1" is not an integer from 0 to 1048576`},
 		{"?user=a&user=b", `parameter "user" given 2 times`},
 		{"?format=xml", `parameter "format": "xml" is not json or csv`},
 		{"?user=" + strings.Repeat("x", 300), `parameter "user": longer than 253 bytes`},
-		{"?addr=x&foo=1", "parameter \"addr\": \"x\" is not an IP address\nunknown parameter \"foo\" (want user, addr, lac, state, limit or format)"},
+		{"?addr=x&foo=1", "parameter \"addr\": \"x\" is not an IP address or prefix\nunknown parameter \"foo\" (want " + FilterSyntax + ")"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.query, func(t *testing.T) {
@@ -301,8 +336,13 @@ func TestGetSession(t *testing.T) {
   "realm": "isp",
   "state": "up",
   "mac": "02:00:00:00:00:01",
+  "circuit_id": "olt1 1/1/1",
+  "remote_id": "cpe-1",
   "lac": "lac1",
+  "lac_addr": "192.0.2.10",
   "addr": "100.64.0.1",
+  "ipv6_prefix": "2001:db8:1::/64",
+  "delegated_prefix": "2001:db8:4000::/56",
   "tunnel_id": 1,
   "session_id": 11,
   "peer_tunnel_id": 5,
@@ -325,7 +365,7 @@ func TestGetSession(t *testing.T) {
 	if err := json.Unmarshal([]byte(r.body), &s); err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff(ts.backend.sessions[0], s, cmpopts.EquateComparable(netip.Addr{})); diff != "" {
+	if diff := cmp.Diff(ts.backend.sessions[0], s, cmpopts.EquateComparable(netip.Addr{}, netip.Prefix{})); diff != "" {
 		t.Errorf("JSON round trip (-want +got)\n%s", diff)
 	}
 

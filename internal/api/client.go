@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -8,14 +9,16 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
+	"github.com/bras-project/bras/internal/metrics"
 	"github.com/bras-project/bras/internal/table"
 )
 
-// Client calls the API; the bras CLI (bras sessions, bras disconnect) is
-// built on it.
+// Client calls the API; the bras CLI (internal/ctl: bras show, bras
+// terminate, bras sessions, bras disconnect) is built on it.
 type Client struct {
 	base  *url.URL
 	token string
@@ -61,6 +64,11 @@ func (e *Error) Is(target error) bool {
 // do sends a request and decodes a JSON answer into out (when non-nil).
 // The path is given as segments, each escaped on its own.
 func (c *Client) do(ctx context.Context, method string, q url.Values, accept string, segs ...string) (*http.Response, error) {
+	return c.doBody(ctx, method, q, accept, nil, segs...)
+}
+
+// doBody is do with a JSON request body (when body is non-nil).
+func (c *Client) doBody(ctx context.Context, method string, q url.Values, accept string, body any, segs ...string) (*http.Response, error) {
 	u := *c.base
 	base := u.EscapedPath()
 	for _, s := range segs {
@@ -69,9 +77,20 @@ func (c *Client) do(ctx context.Context, method string, q url.Values, accept str
 	}
 	u.RawPath = base
 	u.RawQuery = q.Encode()
-	req, err := http.NewRequestWithContext(ctx, method, u.String(), nil)
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return nil, fmt.Errorf("api: %w", err)
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u.String(), rd)
 	if err != nil {
 		return nil, fmt.Errorf("api: %w", err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
 	}
 	req.Header.Set("Authorization", "Bearer "+c.token)
 	req.Header.Set("Accept", accept)
@@ -109,8 +128,62 @@ func (c *Client) getJSON(ctx context.Context, q url.Values, out any, segs ...str
 
 // Sessions lists the sessions that match f.
 func (c *Client) Sessions(ctx context.Context, f SessionFilter) ([]Session, error) {
-	var ss []Session
-	return ss, c.getJSON(ctx, f.Values(), &ss, "api", "v1", "sessions")
+	ss, _, err := c.SessionsPage(ctx, f.Values())
+	return ss, err
+}
+
+// SessionsPage lists the sessions a query of GET /api/v1/sessions selects
+// (ParseSessionFilter's parameters, sent as they are so that the server
+// judges them) and the total the filter matched before paging.
+func (c *Client) SessionsPage(ctx context.Context, q url.Values) (ss []Session, total int, err error) {
+	resp, err := c.do(ctx, http.MethodGet, q, "application/json", "api", "v1", "sessions")
+	if err != nil {
+		return nil, 0, err
+	}
+	defer resp.Body.Close()
+	if err := json.NewDecoder(io.LimitReader(resp.Body, maxResponse)).Decode(&ss); err != nil {
+		return nil, 0, fmt.Errorf("api: decoding the answer of /api/v1/sessions: %w", err)
+	}
+	total = len(ss)
+	if h := resp.Header.Get(TotalHeader); h != "" {
+		if total, err = strconv.Atoi(h); err != nil {
+			return nil, 0, fmt.Errorf("api: %s %q: %w", TotalHeader, h, err)
+		}
+	}
+	return ss, total, nil
+}
+
+// Terminate ends the sessions req names (POST /api/v1/sessions/terminate).
+func (c *Client) Terminate(ctx context.Context, req TerminateRequest) (TerminateResult, error) {
+	var res TerminateResult
+	resp, err := c.doBody(ctx, http.MethodPost, nil, "application/json", req, "api", "v1", "sessions", "terminate")
+	if err != nil {
+		return res, err
+	}
+	defer resp.Body.Close()
+	if err := json.NewDecoder(io.LimitReader(resp.Body, maxResponse)).Decode(&res); err != nil {
+		return res, fmt.Errorf("api: decoding the answer of /api/v1/sessions/terminate: %w", err)
+	}
+	return res, nil
+}
+
+// Pools lists the address and prefix pools; a daemon without pools (the
+// LAC) answers 404, which matches ErrNotFound.
+func (c *Client) Pools(ctx context.Context) ([]Pool, error) {
+	var ps []Pool
+	return ps, c.getJSON(ctx, nil, &ps, "api", "v1", "pools")
+}
+
+// Version returns the daemon's build.
+func (c *Client) Version(ctx context.Context) (Version, error) {
+	var v Version
+	return v, c.getJSON(ctx, nil, &v, "api", "v1", "version")
+}
+
+// Stats returns the daemon's counters and gauges.
+func (c *Client) Stats(ctx context.Context) ([]metrics.Sample, error) {
+	var ss []metrics.Sample
+	return ss, c.getJSON(ctx, nil, &ss, "api", "v1", "stats")
 }
 
 // Session returns one session; a 404 matches ErrNotFound.

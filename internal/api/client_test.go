@@ -23,7 +23,7 @@ func TestClient(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	eq := cmpopts.EquateComparable(netip.Addr{})
+	eq := cmpopts.EquateComparable(netip.Addr{}, netip.Prefix{})
 
 	ss, err := c.Sessions(ctx, SessionFilter{LAC: "lac1", State: "up"})
 	if err != nil {

@@ -8,13 +8,17 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"mime"
 	"net"
 	"net/http"
 	"net/netip"
 	"net/url"
+	"slices"
+	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -150,10 +154,13 @@ func (s *Server) routes() http.Handler {
 	r.Route("/api/v1", func(r chi.Router) {
 		r.Use(s.auth)
 		r.Get("/sessions", s.listSessions)
+		r.Post("/sessions/terminate", s.terminate)
 		r.Get("/sessions/{id}", s.getSession)
 		r.Delete("/sessions/{id}", s.disconnect)
 		r.Get("/tunnels", s.listTunnels)
 		r.Get("/stats", s.stats)
+		r.Get("/pools", s.pools)
+		r.Get("/version", s.version)
 		r.Get("/reports/{name}", s.report)
 	})
 	return r
@@ -393,6 +400,10 @@ func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 }
 
+// TotalHeader is the response header of GET /api/v1/sessions that gives
+// how many sessions the filter matched, before offset and limit.
+const TotalHeader = "X-Total-Count"
+
 func (s *Server) listSessions(w http.ResponseWriter, r *http.Request) {
 	f, err := ParseSessionFilter(r.URL.Query())
 	if err != nil {
@@ -404,22 +415,194 @@ func (s *Server) listSessions(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	ss, err := s.cfg.Backend.Sessions(r.Context(), f)
+	ss, err := s.matching(r.Context(), f)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
+	if err := SortSessions(ss, f.Sort); err != nil {
+		s.fail(w, r, BadRequest(err))
+		return
+	}
+	total := len(ss)
+	ss = ss[min(f.Offset, len(ss)):]
 	if f.Limit > 0 && len(ss) > f.Limit {
 		ss = ss[:f.Limit]
 	}
 	if ss == nil {
 		ss = []Session{}
 	}
+	w.Header().Set(TotalHeader, strconv.Itoa(total))
 	if format == table.CSV {
 		writeCSV(w, SessionsTable(ss))
 		return
 	}
 	writeJSONList(w, ss)
+}
+
+// matching asks the backend for every session f selects: the paging is
+// the server's, after sorting.
+func (s *Server) matching(ctx context.Context, f SessionFilter) ([]Session, error) {
+	f.Sort, f.Offset, f.Limit = "", 0, 0
+	ss, err := s.cfg.Backend.Sessions(ctx, f)
+	if err != nil {
+		return nil, err
+	}
+	out := ss[:0]
+	for _, x := range ss {
+		if f.Match(x) { // a backend may filter on part of f only
+			out = append(out, x)
+		}
+	}
+	return out, nil
+}
+
+// maxTerminateBody bounds the body of POST /api/v1/sessions/terminate.
+const maxTerminateBody = 64 << 10
+
+// terminateWorkers is how many disconnects a terminate has in flight.
+const terminateWorkers = 8
+
+func (s *Server) terminate(w http.ResponseWriter, r *http.Request) {
+	if err := onlyParams(r); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	var req TerminateRequest
+	dec := json.NewDecoder(io.LimitReader(r.Body, maxTerminateBody))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		s.fail(w, r, BadRequest(fmt.Errorf("body: want {\"filter\": {...}} or {\"all\": true, \"confirm\": true}: %v", err)))
+		return
+	}
+	q := url.Values{}
+	for k, v := range req.Filter {
+		q.Set(k, v)
+	}
+	f, err := ParseSelector(q)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	switch {
+	case req.All && !f.Empty():
+		s.fail(w, r, BadRequest(errors.New("\"all\" and a filter together: give one of them")))
+		return
+	case !req.All && f.Empty():
+		s.fail(w, r, BadRequest(errors.New("no filter: name the sessions (filter "+strings.Join(fieldList(), ", ")+") or give \"all\": true with \"confirm\": true")))
+		return
+	case req.All && !req.Confirm && !req.DryRun:
+		s.fail(w, r, BadRequest(errors.New("terminating all sessions needs \"confirm\": true; nothing was terminated")))
+		return
+	}
+	ss, err := s.matching(r.Context(), f)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	_ = SortSessions(ss, "")
+	res := TerminateResult{Matched: len(ss), IDs: []string{}, DryRun: req.DryRun}
+	if req.DryRun {
+		for _, x := range ss {
+			res.IDs = append(res.IDs, x.ID)
+		}
+		writeJSON(w, http.StatusOK, res)
+		return
+	}
+	res.IDs, res.Errors = s.disconnectAll(r.Context(), ss)
+	res.Terminated = len(res.IDs)
+	s.log.Info("sessions terminated through the API", "matched", res.Matched, "terminated", res.Terminated,
+		"failed", len(res.Errors), "filter", f.Values().Encode(), "all", req.All, "cause", CauseAdminReset, "peer", r.RemoteAddr)
+	writeJSON(w, http.StatusOK, res)
+}
+
+// disconnectAll ends the sessions with cause Admin-Reset, a few at a time.
+// A session that ended meanwhile (ErrNotFound) is neither ended nor an
+// error.
+func (s *Server) disconnectAll(ctx context.Context, ss []Session) (ended, errs []string) {
+	type outcome struct {
+		id  string
+		err error
+	}
+	work := make(chan string)
+	out := make(chan outcome, len(ss))
+	var wg sync.WaitGroup
+	for range min(terminateWorkers, len(ss)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for id := range work {
+				out <- outcome{id, s.cfg.Backend.Disconnect(ctx, id, CauseAdminReset)}
+			}
+		}()
+	}
+	for _, x := range ss {
+		work <- x.ID
+	}
+	close(work)
+	wg.Wait()
+	close(out)
+	for o := range out {
+		switch {
+		case o.err == nil:
+			ended = append(ended, o.id)
+		case errors.Is(o.err, ErrNotFound):
+		default:
+			errs = append(errs, o.id+": "+o.err.Error())
+		}
+	}
+	slices.Sort(ended)
+	slices.Sort(errs)
+	if ended == nil {
+		ended = []string{}
+	}
+	return ended, errs
+}
+
+func fieldList() []string {
+	var n []string
+	for _, f := range Fields {
+		n = append(n, f.String())
+	}
+	return n
+}
+
+func (s *Server) pools(w http.ResponseWriter, r *http.Request) {
+	if err := onlyParams(r, "format"); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	format, err := wantFormat(r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	pl, ok := s.cfg.Backend.(PoolLister)
+	if !ok {
+		writeError(w, http.StatusNotFound, "this daemon has no address pools")
+		return
+	}
+	ps, err := pl.Pools(r.Context())
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if ps == nil {
+		ps = []Pool{}
+	}
+	if format == table.CSV {
+		writeCSV(w, PoolsTable(ps))
+		return
+	}
+	writeJSONList(w, ps)
+}
+
+func (s *Server) version(w http.ResponseWriter, r *http.Request) {
+	if err := onlyParams(r); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, BuildVersion())
 }
 
 func (s *Server) getSession(w http.ResponseWriter, r *http.Request) {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"net/netip"
 	"net/url"
 	"strconv"
@@ -70,7 +69,10 @@ type Session struct {
 	State            string        `json:"state"`
 	MAC              string        `json:"mac,omitempty"`
 	CallingStationID string        `json:"calling_station_id,omitempty"`
-	LAC              string        `json:"lac,omitempty"` // the LAC's host name, on the LNS
+	CircuitID        string        `json:"circuit_id,omitempty"` // Agent-Circuit-Id (RFC 4679 section 3)
+	RemoteID         string        `json:"remote_id,omitempty"`  // Agent-Remote-Id
+	LAC              string        `json:"lac,omitempty"`        // the LAC's host name, on the LNS
+	LACAddr          string        `json:"lac_addr,omitempty"`   // the LAC's address, on the LNS
 	Addr             netip.Addr    `json:"addr"`
 	IPv6Prefix       *netip.Prefix `json:"ipv6_prefix,omitempty"`      // the /64 on the link (RFC 3162 Framed-IPv6-Prefix)
 	DelegatedPrefix  *netip.Prefix `json:"delegated_prefix,omitempty"` // RFC 4818
@@ -115,6 +117,45 @@ func (s *Session) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
+// Pool is an address or prefix pool and how much of it is held.
+type Pool struct {
+	Name   string `json:"name"`
+	Family string `json:"family"`           // "ipv4" or "ipv6"
+	Length int    `json:"length,omitempty"` // IPv6: the length of the prefixes it hands out
+	Shared bool   `json:"shared"`           // in PostgreSQL, shared by the LNS nodes: used counts every node's leases
+	Size   int    `json:"size"`             // addresses or prefixes it can hand out
+	Used   int    `json:"used"`
+	Free   int    `json:"free"`
+}
+
+// PoolLister is what a Backend that has address pools (the LNS)
+// implements besides; GET /api/v1/pools answers 404 for one that does
+// not.
+type PoolLister interface {
+	Pools(ctx context.Context) ([]Pool, error)
+}
+
+// TerminateRequest is the body of POST /api/v1/sessions/terminate: the
+// sessions to end (Acct-Terminate-Cause Admin-Reset), named by a filter
+// with the parameters of GET /api/v1/sessions ("user", "mac~", ...; no
+// paging), or every session with All and Confirm. DryRun lists what
+// would end and ends nothing.
+type TerminateRequest struct {
+	Filter  map[string]string `json:"filter,omitempty"`
+	All     bool              `json:"all,omitempty"`
+	Confirm bool              `json:"confirm,omitempty"`
+	DryRun  bool              `json:"dry_run,omitempty"`
+}
+
+// TerminateResult is the answer of a terminate.
+type TerminateResult struct {
+	Matched    int      `json:"matched"`    // sessions the filter selected
+	Terminated int      `json:"terminated"` // of those, the ones ended now (0 with dry_run)
+	IDs        []string `json:"ids"`        // the ended sessions (with dry_run: the matched ones)
+	DryRun     bool     `json:"dry_run,omitempty"`
+	Errors     []string `json:"errors,omitempty"` // sessions that could not be ended, and why
+}
+
 // Tunnel is one L2TP control connection (RFC 2661, section 7.2).
 type Tunnel struct {
 	LocalID     uint16    `json:"local_id"`
@@ -124,100 +165,6 @@ type Tunnel struct {
 	State       string    `json:"state"`
 	Sessions    int       `json:"sessions"`
 	Established time.Time `json:"established"`
-}
-
-// SessionFilter selects sessions. The zero value selects all.
-type SessionFilter struct {
-	User  string     // exact user name (with realm, as authenticated)
-	Addr  netip.Addr // the subscriber's address
-	LAC   string     // the LAC's host name
-	State string     // a session state, as Session.State shows it
-	Limit int        // at most this many sessions; 0 is no limit
-}
-
-// Match reports whether s passes the filter (Limit aside): a helper for
-// backends that filter a snapshot.
-func (f SessionFilter) Match(s Session) bool {
-	return (f.User == "" || f.User == s.User) &&
-		(!f.Addr.IsValid() || f.Addr == s.Addr) &&
-		(f.LAC == "" || f.LAC == s.LAC) &&
-		(f.State == "" || f.State == s.State)
-}
-
-// Values encodes the filter as the query ParseSessionFilter reads.
-func (f SessionFilter) Values() url.Values {
-	q := url.Values{}
-	if f.User != "" {
-		q.Set("user", f.User)
-	}
-	if f.Addr.IsValid() {
-		q.Set("addr", f.Addr.String())
-	}
-	if f.LAC != "" {
-		q.Set("lac", f.LAC)
-	}
-	if f.State != "" {
-		q.Set("state", f.State)
-	}
-	if f.Limit > 0 {
-		q.Set("limit", strconv.Itoa(f.Limit))
-	}
-	return q
-}
-
-// MaxLimit caps SessionFilter.Limit.
-const MaxLimit = 1 << 20
-
-// maxParam bounds a filter value.
-const maxParam = 253
-
-// ParseSessionFilter reads a filter from a query string, strictly: an
-// unknown or repeated parameter, or a bad value, is a *BadRequestError
-// naming the parameter. "format" is accepted and left to the caller.
-func ParseSessionFilter(q url.Values) (SessionFilter, error) {
-	var f SessionFilter
-	var errs []error
-	for _, k := range sortedKeys(q) {
-		vs := q[k]
-		if len(vs) != 1 {
-			errs = append(errs, fmt.Errorf("parameter %q given %d times", k, len(vs)))
-			continue
-		}
-		v := vs[0]
-		if len(v) > maxParam {
-			errs = append(errs, fmt.Errorf("parameter %q: longer than %d bytes", k, maxParam))
-			continue
-		}
-		switch k {
-		case "user":
-			f.User = v
-		case "lac":
-			f.LAC = v
-		case "state":
-			f.State = v
-		case "addr":
-			a, err := netip.ParseAddr(v)
-			if err != nil {
-				errs = append(errs, fmt.Errorf("parameter \"addr\": %q is not an IP address", v))
-				continue
-			}
-			f.Addr = a
-		case "limit":
-			n, err := strconv.Atoi(v)
-			if err != nil || n < 1 || n > MaxLimit {
-				errs = append(errs, fmt.Errorf("parameter \"limit\": %q is not an integer from 1 to %d", v, MaxLimit))
-				continue
-			}
-			f.Limit = n
-		case "format":
-		default:
-			errs = append(errs, fmt.Errorf("unknown parameter %q (want user, addr, lac, state, limit or format)", k))
-		}
-	}
-	if len(errs) > 0 {
-		return SessionFilter{}, BadRequest(errors.Join(errs...))
-	}
-	return f, nil
 }
 
 // SessionsTable renders sessions as a table, the same for the CLI and for
@@ -251,6 +198,20 @@ func TunnelsTable(ts []Tunnel) *table.Table {
 			est = tu.Established.UTC().Format(time.RFC3339)
 		}
 		t.Rows = append(t.Rows, []string{strconv.Itoa(int(tu.LocalID)), strconv.Itoa(int(tu.PeerID)), tu.Peer, tu.HostName, tu.State, strconv.Itoa(tu.Sessions), est})
+	}
+	return t
+}
+
+// PoolsTable renders pools as a table.
+func PoolsTable(ps []Pool) *table.Table {
+	t := &table.Table{Columns: []string{"name", "family", "length", "shared", "size", "used", "free"}}
+	for _, p := range ps {
+		length := ""
+		if p.Length > 0 {
+			length = "/" + strconv.Itoa(p.Length)
+		}
+		t.Rows = append(t.Rows, []string{p.Name, p.Family, length, strconv.FormatBool(p.Shared),
+			strconv.Itoa(p.Size), strconv.Itoa(p.Used), strconv.Itoa(p.Free)})
 	}
 	return t
 }

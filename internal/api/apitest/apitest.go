@@ -17,7 +17,26 @@ type Backend struct {
 	mu           sync.Mutex
 	sessions     []api.Session
 	tunnels      []api.Tunnel
+	pools        []api.Pool
 	disconnected []string
+}
+
+// SetPools gives the backend address pools (GET /api/v1/pools); without
+// them it answers 404 there, as the LAC does.
+func (b *Backend) SetPools(ps []api.Pool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.pools = slices.Clone(ps)
+}
+
+// Pools implements api.PoolLister.
+func (b *Backend) Pools(context.Context) ([]api.Pool, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.pools == nil {
+		return nil, fmt.Errorf("apitest: no pools: %w", api.ErrNotFound)
+	}
+	return slices.Clone(b.pools), nil
 }
 
 // NewBackend returns a backend holding copies of ss and ts.

@@ -1,0 +1,71 @@
+package api
+
+import (
+	"runtime"
+	"runtime/debug"
+)
+
+// Version is the build of a bras binary, from the Go build information.
+type Version struct {
+	Version    string `json:"version"`               // module version; "(devel)" for a build from a checkout
+	Commit     string `json:"commit,omitempty"`      // VCS revision
+	CommitTime string `json:"commit_time,omitempty"` // its time, RFC 3339
+	Modified   bool   `json:"modified,omitempty"`    // built from a tree with changes not committed
+	Go         string `json:"go"`                    // the Go toolchain
+}
+
+// version and commit may be set by the linker where the build has no VCS
+// information (go build -buildvcs=false, a source tarball):
+//
+//	go build -ldflags "-X github.com/bras-project/bras/internal/api.version=v1.2.0 -X github.com/bras-project/bras/internal/api.commit=$(git rev-parse HEAD)" ./cmd/bras
+var version, commit string
+
+// BuildVersion returns the version of the running binary, from
+// runtime/debug.ReadBuildInfo (and the linker's version and commit).
+func BuildVersion() Version {
+	v := Version{Version: "unknown", Go: runtime.Version()}
+	bi, ok := debug.ReadBuildInfo()
+	if ok && bi.Main.Version != "" {
+		v.Version = bi.Main.Version
+	}
+	var settings []debug.BuildSetting
+	if ok {
+		settings = bi.Settings
+	}
+	for _, s := range settings {
+		switch s.Key {
+		case "vcs.revision":
+			v.Commit = s.Value
+		case "vcs.time":
+			v.CommitTime = s.Value
+		case "vcs.modified":
+			v.Modified = s.Value == "true"
+		}
+	}
+	if version != "" {
+		v.Version = version
+	}
+	if v.Commit == "" {
+		v.Commit = commit
+	}
+	return v
+}
+
+// String is the one line `bras version` prints.
+func (v Version) String() string {
+	s := "bras " + v.Version
+	if v.Commit != "" {
+		c := v.Commit
+		if len(c) > 12 {
+			c = c[:12]
+		}
+		s += " commit " + c
+		if v.Modified {
+			s += "+modified"
+		}
+		if v.CommitTime != "" {
+			s += " (" + v.CommitTime + ")"
+		}
+	}
+	return s + " " + v.Go
+}
