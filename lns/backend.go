@@ -59,6 +59,7 @@ func (s *Server) apiSession(ss *session) (api.Session, bool) {
 	if f := ss.flow.Load(); f != nil {
 		c := f.Counters()
 		out.InOctets, out.OutOctets, out.InPackets, out.OutPackets = c.InOctets, c.OutOctets, c.InPackets, c.OutPackets
+		out.In6Octets, out.Out6Octets = c.In6Octets, c.Out6Octets
 	}
 	return out, true
 }

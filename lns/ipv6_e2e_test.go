@@ -3,6 +3,7 @@ package lns_test
 import (
 	"context"
 	"encoding/binary"
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/netip"
@@ -177,6 +178,22 @@ func TestLNSDualStack(t *testing.T) {
 	if body := l.httpGet(t, "/api/v1/sessions", "tok"); !strings.Contains(body, `"ipv6_prefix":"`+dualLink.String()+`"`) ||
 		!strings.Contains(body, `"delegated_prefix":"`+dualDeleg.String()+`"`) {
 		t.Errorf("the API's sessions do not show the IPv6 prefixes:\n%s", body)
+	}
+	// ... and the IPv6 share of its traffic: the echoes above, at least.
+	var sessions []struct {
+		User       string `json:"user"`
+		In6Octets  uint64 `json:"in6_octets"`
+		Out6Octets uint64 `json:"out6_octets"`
+		InOctets   uint64 `json:"in_octets"`
+	}
+	_, body, _ := strings.Cut(l.httpGet(t, "/api/v1/sessions", "tok"), "\r\n\r\n")
+	if err := json.Unmarshal([]byte(body), &sessions); err != nil {
+		t.Fatalf("%v:\n%s", err, body)
+	}
+	for _, s := range sessions {
+		if s.User == "dual" && (s.In6Octets == 0 || s.Out6Octets == 0 || s.In6Octets > s.InOctets) {
+			t.Errorf("the API's IPv6 counters of dual: %+v; want the echoes counted, within the totals", s)
+		}
 	}
 
 	// A Disconnect-Request naming the delegated prefix (RFC 5176 section 3)

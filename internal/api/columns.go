@@ -138,6 +138,8 @@ var Columns = func() []Column {
 		func(a, b Session) int { return b.Started.Compare(a.Started) })
 	nv("in_octets", "octets from the subscriber", func(s Session) uint64 { return s.InOctets })
 	nv("out_octets", "octets to the subscriber", func(s Session) uint64 { return s.OutOctets })
+	nv("in6_octets", "octets from the subscriber over IPv6 (LNS)", func(s Session) uint64 { return s.In6Octets })
+	nv("out6_octets", "octets to the subscriber over IPv6 (LNS)", func(s Session) uint64 { return s.Out6Octets })
 	nv("in_packets", "packets from the subscriber", func(s Session) uint64 { return s.InPackets })
 	nv("out_packets", "packets to the subscriber", func(s Session) uint64 { return s.OutPackets })
 	add("rate", "rate limit down/up", func(s Session, _ time.Time) string {

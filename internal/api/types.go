@@ -85,10 +85,14 @@ type Session struct {
 	OutOctets        uint64        `json:"out_octets"`
 	InPackets        uint64        `json:"in_packets"`
 	OutPackets       uint64        `json:"out_packets"`
-	RateDownKbps     uint32        `json:"rate_down_kbps,omitempty"`
-	RateUpKbps       uint32        `json:"rate_up_kbps,omitempty"`
-	SessionTimeout   time.Duration `json:"session_timeout"`
-	IdleTimeout      time.Duration `json:"idle_timeout"`
+	// The IPv6 share of the counters above (the LNS counts it; the
+	// LAC does not).
+	In6Octets      uint64        `json:"in6_octets,omitempty"`
+	Out6Octets     uint64        `json:"out6_octets,omitempty"`
+	RateDownKbps   uint32        `json:"rate_down_kbps,omitempty"`
+	RateUpKbps     uint32        `json:"rate_up_kbps,omitempty"`
+	SessionTimeout time.Duration `json:"session_timeout"`
+	IdleTimeout    time.Duration `json:"idle_timeout"`
 }
 
 // MarshalJSON renders the timeouts as seconds.
