@@ -49,7 +49,6 @@ func (l *LAC) RegisterMetrics(reg *metrics.Registry) {
 			emit(float64(st.HeldDropped.Load()), "held-overflow")
 			emit(float64(st.DataNoSession.Load()), "no-session")
 			if l.snd != nil {
-				emit(float64(l.snd.dropped.Load()), "upstream-queue-full")
 				emit(float64(l.snd.errors.Load()), "send-error")
 			}
 		})

@@ -85,6 +85,26 @@ type Handler interface {
 	SessionData(s *Session, payload []byte)
 }
 
+// BatchHandler is a Handler that also takes the session-stage frames of
+// one read (up to 64, one recvmmsg(2) on the port's session socket) in one
+// call, so that it can forward them with one system call from the reader's
+// goroutine. The server calls SessionDataBatch instead of SessionData for
+// the frames of a batch read; frames held before SessionUp returned still
+// go to SessionData.
+type BatchHandler interface {
+	Handler
+	// SessionDataBatch hands over the frames of one read, in arrival
+	// order. The payloads alias the read buffers and frames is reused:
+	// both are valid only during the call.
+	SessionDataBatch(frames []InFrame)
+}
+
+// InFrame is one session-stage frame of a read batch.
+type InFrame struct {
+	Session *Session
+	Payload []byte // PPP frame from its Protocol field
+}
+
 // ServerConfig configures an access concentrator.
 type ServerConfig struct {
 	// Interface is the access interface, e.g. "eth1".
@@ -695,6 +715,12 @@ func isPADO(frame []byte) bool {
 // VLAN ID the kernel took off it (0 for none). On an AF_PACKET socket it reads batches with recvmmsg(2);
 // other conns (tests) are read one frame at a time.
 func readFrames(ctx context.Context, conn frameConn, fn func(frame []byte, vid uint16), what string) error {
+	return readFramesBatch(ctx, conn, fn, nil, what)
+}
+
+// readFramesBatch is readFrames that also calls end (when not nil) after
+// the frames of each read.
+func readFramesBatch(ctx context.Context, conn frameConn, fn func(frame []byte, vid uint16), end func(), what string) error {
 	if sc, ok := conn.(syscallConn); ok {
 		r, err := newBatchReader(sc)
 		if err != nil {
@@ -714,6 +740,9 @@ func readFrames(ctx context.Context, conn frameConn, fn func(frame []byte, vid u
 			for i := range n {
 				fn(r.Frame(i), r.VLAN[i])
 			}
+			if end != nil {
+				end()
+			}
 		}
 	}
 	buf := make([]byte, frameBufLen)
@@ -729,6 +758,9 @@ func readFrames(ctx context.Context, conn frameConn, fn func(frame []byte, vid u
 			return fmt.Errorf("%s read: %w", what, err)
 		}
 		fn(buf[:n], 0)
+		if end != nil {
+			end()
+		}
 	}
 }
 
@@ -759,8 +791,27 @@ func (p *port) sendDelayed(ctx context.Context) {
 
 // readSessions is the session-stage loop of one port: each frame is handed
 // to its session's owner from the read buffer, without allocation.
+// With a BatchHandler the frames of each read go to it in one call.
 func (p *port) readSessions(ctx context.Context) error {
-	return readFrames(ctx, p.sess, p.handleSessionTagged, "pppoe: "+p.name+": session")
+	what := "pppoe: " + p.name + ": session"
+	bh, ok := p.srv.h.(BatchHandler)
+	if !ok {
+		return readFrames(ctx, p.sess, p.handleSessionTagged, what)
+	}
+	in := make([]InFrame, 0, batchSize)
+	collect := func(frame []byte, aux uint16) {
+		if sess, payload := p.sessionFrame(frame, aux); sess != nil {
+			in = append(in, InFrame{Session: sess, Payload: payload})
+		}
+	}
+	end := func() {
+		if len(in) > 0 {
+			bh.SessionDataBatch(in)
+			clear(in)
+			in = in[:0]
+		}
+	}
+	return readFramesBatch(ctx, p.sess, collect, end, what)
 }
 
 // allowed reports whether the port serves VLAN key vk (0: untagged).
@@ -778,23 +829,32 @@ func (p *port) handleSession(frame []byte) { p.handleSessionTagged(frame, 0) }
 // handleSessionTagged delivers one session-stage Ethernet frame whose VLAN
 // tag the kernel took off (vid), or that carries it inline.
 func (p *port) handleSessionTagged(frame []byte, aux uint16) {
+	if sess, payload := p.sessionFrame(frame, aux); sess != nil {
+		p.srv.h.SessionData(sess, payload)
+	}
+}
+
+// sessionFrame checks and counts one session-stage Ethernet frame and
+// returns its session and PPP payload (aliasing frame), or nil when the
+// frame is dropped or held until SessionUp returns.
+func (p *port) sessionFrame(frame []byte, aux uint16) (*Session, []byte) {
 	c := &p.srv.c
 	vid, off, ok := frameVLAN(frame, aux)
 	if !ok || len(frame) < off+2+HeaderLen || frame[off] != 0x88 || frame[off+1] != 0x64 {
 		c.malformed.Add(1)
-		return
+		return nil, nil
 	}
 	var dst, src MAC
 	copy(dst[:], frame[0:6])
 	copy(src[:], frame[6:12])
 	if dst != p.mac || !p.allowed(vid) {
 		c.ignored.Add(1)
-		return
+		return nil, nil
 	}
 	sid, payload, err := ParseSession(frame[off+2:])
 	if err != nil {
 		p.srv.malformed(p.name, src, err)
-		return
+		return nil, nil
 	}
 	if p.vlan != 0 {
 		vid = 0 // a sub-interface's sessions are keyed untagged
@@ -804,15 +864,15 @@ func (p *port) handleSessionTagged(frame []byte, aux uint16) {
 	p.mu.RUnlock()
 	if sess == nil || sess.closed.Load() {
 		c.sessUnknown.Add(1)
-		return
+		return nil, nil
 	}
 	c.sessIn.Add(1)
 	sess.RxPackets.Add(1)
 	sess.RxBytes.Add(uint64(len(payload)))
 	if !sess.ready.Load() && sess.hold(payload) {
-		return
+		return nil, nil
 	}
-	p.srv.h.SessionData(sess, payload)
+	return sess, payload
 }
 
 // hold keeps a copy of a frame that arrived before SessionUp returned; it
