@@ -156,8 +156,9 @@ type LAC struct {
 	stats   Stats
 	nextSh  atomic.Uint32
 	active  atomic.Int64
-	snd     *sender  // batched upstream data; nil: SendData
-	byID    sync.Map // Acct-Session-Id → *session, for the API
+	snd     *sender   // batched upstream data; nil: SendData
+	down    downBatch // batched downstream data (BatchedData)
+	byID    sync.Map  // Acct-Session-Id → *session, for the API
 	closing atomic.Bool
 	seq     atomic.Uint64
 }
@@ -463,8 +464,13 @@ func (l *LAC) Data(_ *l2tp.Tunnel, ls *l2tp.Session, _ l2tp.Header, payload []by
 		return
 	}
 	s.forwardDown(payload)
+	s.noteLNS()
+}
+
+// noteLNS records that a data frame came from the LNS: it has processed
+// the ICCN, and held frames may follow.
+func (s *session) noteLNS() {
 	if !s.lnsSpoke.Load() && s.lnsSpoke.CompareAndSwap(false, true) {
-		// The LNS has processed the ICCN: held frames may follow.
 		s.sh.postCtrl(event{kind: evLNSReady, s: s})
 	}
 }

@@ -1285,7 +1285,11 @@ type OutFrame struct {
 // per sendmmsg(2). It returns how many frames were sent; frames of ended
 // sessions or too large for their session are skipped and counted as
 // send errors. Nothing is allocated once the batch writers are warm.
-func (s *Server) SendBatch(frames []OutFrame) (int, error) {
+func (s *Server) SendBatch(frames []OutFrame) (int, error) { return SendBatch(frames) }
+
+// SendBatch is Server.SendBatch for frames of sessions of any servers
+// (several access interfaces): each frame is counted by its own server.
+func SendBatch(frames []OutFrame) (int, error) {
 	sent := 0
 	var w *batchWriter
 	var wp *port
@@ -1293,23 +1297,31 @@ func (s *Server) SendBatch(frames []OutFrame) (int, error) {
 		if w == nil {
 			return nil
 		}
+		staged := w.n
 		n, err := w.flush()
 		sent += n
-		s.c.sessOut.Add(uint64(n))
+		wp.srv.c.sessOut.Add(uint64(n))
+		if n < staged {
+			wp.srv.c.sendErrors.Add(uint64(staged - n))
+		}
 		wp.batchers.Put(w)
 		w, wp = nil, nil
 		return err
 	}
+	var first error
 	for i := range frames {
 		f := &frames[i]
 		sess := f.Session
-		if sess == nil || sess.closed.Load() || len(f.Payload) > sess.MaxPayload+2 {
-			s.c.sendErrors.Add(1)
+		if sess == nil {
 			continue
 		}
 		p := sess.port
+		if sess.closed.Load() || len(f.Payload) > sess.MaxPayload+2 {
+			p.srv.c.sendErrors.Add(1)
+			continue
+		}
 		p.writersOnce.Do(p.makeWriters)
-		if p.sw.rc == nil || len(f.Payload)+EthernetHeaderLen+4+HeaderLen > frameBufLen {
+		if p.sw.rc == nil || len(f.Payload)+EthernetHeaderLen+8+HeaderLen > frameBufLen {
 			// Not a raw socket (tests), or a jumbo frame: one write.
 			if err := sess.Send(f.Payload); err == nil {
 				sent++
@@ -1317,15 +1329,15 @@ func (s *Server) SendBatch(frames []OutFrame) (int, error) {
 			continue
 		}
 		if p != wp {
-			if err := flush(); err != nil {
-				return sent, err
+			if err := flush(); err != nil && first == nil {
+				first = err
 			}
 			w, wp = p.batchers.Get().(*batchWriter), p
 		}
 		b := w.stage()
 		if b == nil {
-			if err := flush(); err != nil {
-				return sent, err
+			if err := flush(); err != nil && first == nil {
+				first = err
 			}
 			w, wp = p.batchers.Get().(*batchWriter), p
 			b = w.stage()
@@ -1334,5 +1346,8 @@ func (s *Server) SendBatch(frames []OutFrame) (int, error) {
 		sess.TxPackets.Add(1)
 		sess.TxBytes.Add(uint64(len(f.Payload)))
 	}
-	return sent, flush()
+	if err := flush(); err != nil && first == nil {
+		first = err
+	}
+	return sent, first
 }
