@@ -123,6 +123,10 @@ type ServerConfig struct {
 	// QinQ are double-tagged VLANs (802.1ad S-tag, TPID 0x88a8, outside
 	// an 802.1Q C-tag) served in user space; requires UserVLANs.
 	QinQ []VLANPair
+	// NoRxRing reads session frames with recvmmsg(2) instead of a
+	// PACKET_MMAP receive ring (TPACKET_V2, 4 MiB per port, used when the
+	// kernel grants it).
+	NoRxRing bool
 
 	// ACName is sent in every PADO and PADS (RFC 2516 section 5.2).
 	ACName string
@@ -339,7 +343,8 @@ type port struct {
 	mac        MAC
 	mtu        int
 	disc, sess frameConn
-	created    bool // a VLAN sub-interface this server made
+	ring       *ringReader // sess's receive ring; nil: recvmmsg
+	created    bool        // a VLAN sub-interface this server made
 
 	// Owned by the discovery goroutine.
 	mac256   hash.Hash
@@ -413,7 +418,29 @@ func NewServer(cfg ServerConfig, h Handler) (*Server, error) {
 		s.closePorts()
 		return nil, err
 	}
+	if !cfg.NoRxRing {
+		s.openRings()
+	}
 	return s, nil
+}
+
+// openRings gives each port's session socket a PACKET_MMAP receive ring,
+// all ports at once: the kernel detaches the socket for an RCU grace
+// period while it sets a ring up (frames arriving meanwhile are lost,
+// which is harmless before Run). A port whose socket gets no ring reads
+// with recvmmsg(2).
+func (s *Server) openRings() {
+	var wg sync.WaitGroup
+	for _, p := range s.ports {
+		if sc, ok := p.sess.(syscallConn); ok {
+			wg.Go(func() {
+				if r, err := newRingReader(sc); err == nil {
+					p.ring = r
+				}
+			})
+		}
+	}
+	wg.Wait()
 }
 
 // newServer builds a Server without sockets (tests attach their own).
@@ -715,16 +742,33 @@ func isPADO(frame []byte) bool {
 // VLAN ID the kernel took off it (0 for none). On an AF_PACKET socket it reads batches with recvmmsg(2);
 // other conns (tests) are read one frame at a time.
 func readFrames(ctx context.Context, conn frameConn, fn func(frame []byte, vid uint16), what string) error {
-	return readFramesBatch(ctx, conn, fn, nil, what)
+	return readFramesBatch(ctx, conn, fn, nil, nil, what)
 }
 
+// frameReader is a batchReader or a ringReader.
+type frameReader interface {
+	read() (int, error)
+	Frame(i int) []byte
+	vlan(i int) uint16
+}
+
+func (r *batchReader) vlan(i int) uint16 { return r.VLAN[i] }
+func (r *ringReader) vlan(i int) uint16  { return r.VLAN[i] }
+
 // readFramesBatch is readFrames that also calls end (when not nil) after
-// the frames of each read.
-func readFramesBatch(ctx context.Context, conn frameConn, fn func(frame []byte, vid uint16), end func(), what string) error {
+// the frames of each read, and takes them from ring (conn's receive ring)
+// when it is not nil.
+func readFramesBatch(ctx context.Context, conn frameConn, fn func(frame []byte, vid uint16), end func(), ring *ringReader, what string) error {
 	if sc, ok := conn.(syscallConn); ok {
-		r, err := newBatchReader(sc)
-		if err != nil {
-			return fmt.Errorf("%s: %w", what, err)
+		var r frameReader
+		if ring != nil {
+			r = ring
+		} else {
+			br, err := newBatchReader(sc)
+			if err != nil {
+				return fmt.Errorf("%s: %w", what, err)
+			}
+			r = br
 		}
 		for {
 			n, err := r.read()
@@ -738,7 +782,7 @@ func readFramesBatch(ctx context.Context, conn frameConn, fn func(frame []byte, 
 				return fmt.Errorf("%s read: %w", what, err)
 			}
 			for i := range n {
-				fn(r.Frame(i), r.VLAN[i])
+				fn(r.Frame(i), r.vlan(i))
 			}
 			if end != nil {
 				end()
@@ -796,7 +840,7 @@ func (p *port) readSessions(ctx context.Context) error {
 	what := "pppoe: " + p.name + ": session"
 	bh, ok := p.srv.h.(BatchHandler)
 	if !ok {
-		return readFrames(ctx, p.sess, p.handleSessionTagged, what)
+		return readFramesBatch(ctx, p.sess, p.handleSessionTagged, nil, p.ring, what)
 	}
 	in := make([]InFrame, 0, batchSize)
 	collect := func(frame []byte, aux uint16) {
@@ -811,7 +855,7 @@ func (p *port) readSessions(ctx context.Context) error {
 			in = in[:0]
 		}
 	}
-	return readFramesBatch(ctx, p.sess, collect, end, what)
+	return readFramesBatch(ctx, p.sess, collect, end, p.ring, what)
 }
 
 // allowed reports whether the port serves VLAN key vk (0: untagged).

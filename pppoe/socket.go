@@ -186,6 +186,9 @@ func (s *Server) closePorts() {
 		if p.disc != nil {
 			_ = p.disc.Close()
 		}
+		if p.ring != nil {
+			p.ring.close() // the readers are done
+		}
 		if p.sess != nil {
 			_ = p.sess.Close()
 		}
