@@ -127,6 +127,10 @@ type ServerConfig struct {
 	// PACKET_MMAP receive ring (TPACKET_V2, 4 MiB per port, used when the
 	// kernel grants it).
 	NoRxRing bool
+	// NoControlSocket reads PPP control session frames (LCP, PAP, CHAP,
+	// the NCPs) on the data's socket: by default they have a socket of
+	// their own, so that a flood of data does not crowd out LCP Echo.
+	NoControlSocket bool
 
 	// ACName is sent in every PADO and PADS (RFC 2516 section 5.2).
 	ACName string
@@ -343,6 +347,7 @@ type port struct {
 	mac        MAC
 	mtu        int
 	disc, sess frameConn
+	ctrl       frameConn   // PPP control session frames; nil: all on sess
 	ring       *ringReader // sess's receive ring; nil: recvmmsg
 	created    bool        // a VLAN sub-interface this server made
 
@@ -637,11 +642,14 @@ func (s *Server) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
-	errc := make(chan error, 3*len(s.ports))
+	errc := make(chan error, 4*len(s.ports))
 	for _, p := range s.ports {
 		wg.Add(3)
 		go func() { defer wg.Done(); errc <- p.readDiscovery(ctx) }()
 		go func() { defer wg.Done(); errc <- p.readSessions(ctx) }()
+		if p.ctrl != nil {
+			wg.Go(func() { errc <- p.readControl(ctx) })
+		}
 		go func() { defer wg.Done(); p.sendDelayed(ctx) }()
 	}
 	var err error
@@ -684,6 +692,9 @@ func (s *Server) releaseReads() {
 		}
 		if p.sess != nil {
 			_ = p.sess.SetReadDeadline(past)
+		}
+		if p.ctrl != nil {
+			_ = p.ctrl.SetReadDeadline(past)
 		}
 	}
 }
@@ -856,6 +867,12 @@ func (p *port) readSessions(ctx context.Context) error {
 		}
 	}
 	return readFramesBatch(ctx, p.sess, collect, end, p.ring, what)
+}
+
+// readControl is the loop of the port's PPP control session frames: each
+// goes to its session's owner with SessionData.
+func (p *port) readControl(ctx context.Context) error {
+	return readFrames(ctx, p.ctrl, p.handleSessionTagged, "pppoe: "+p.name+": session control")
 }
 
 // allowed reports whether the port serves VLAN key vk (0: untagged).
