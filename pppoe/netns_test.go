@@ -848,12 +848,20 @@ func BenchmarkNetnsDial(b *testing.B) {
 // ring (or recvmmsg with NoRxRing), every slot handed back: more frames
 // than the ring has slots all arrive, in order of the session.
 func TestNetnsRxRing(t *testing.T) {
-	for _, noRing := range []bool{false, true} {
-		t.Run(fmt.Sprintf("NoRxRing=%v", noRing), func(t *testing.T) {
+	for _, tc := range []struct {
+		noRing bool
+		slots  int
+	}{{false, 0}, {false, 256}, {true, 0}} {
+		t.Run(fmt.Sprintf("NoRxRing=%v,RxRing=%d", tc.noRing, tc.slots), func(t *testing.T) {
 			h := newEchoHandler()
-			l := newLab(t, ServerConfig{NoRxRing: noRing}, h)
-			if got := l.srv.ports[0].ring != nil; got == noRing {
-				t.Fatalf("ring %v with NoRxRing %v", got, noRing)
+			l := newLab(t, ServerConfig{NoRxRing: tc.noRing, RxRing: tc.slots}, h)
+			want := tc.slots
+			if want == 0 {
+				want = DefaultRxRing
+			}
+			r := l.srv.ports[0].ring
+			if (r != nil) == tc.noRing || r != nil && r.frames != want {
+				t.Fatalf("ring %+v with NoRxRing %v, RxRing %d", r, tc.noRing, tc.slots)
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 			defer cancel()
@@ -863,7 +871,7 @@ func TestNetnsRxRing(t *testing.T) {
 				t.Fatal(err)
 			}
 			h.session(t, cs.ID)
-			const n = ringFrames + 500
+			const n = DefaultRxRing + 500
 			for i := range n {
 				if err := cs.Send(ipv4Frame(i)); err != nil {
 					t.Fatal(err)

@@ -18,10 +18,12 @@ import (
 // context, the biggest cost of the LAC's upstream path.
 
 const (
-	ringFrameLen  = 2048    // one slot: tpacket2_hdr, padding, a frame of frameBufLen
-	ringBlockLen  = 1 << 16 // 32 slots
-	ringBlocks    = 64      // 2048 slots, 4 MiB: what the socket's receive buffer was
-	ringFrames    = ringBlockLen / ringFrameLen * ringBlocks
+	ringFrameLen   = 2048    // one slot: tpacket2_hdr, padding, a frame of frameBufLen
+	ringBlockLen   = 1 << 16 // 32 slots
+	ringBlockSlots = ringBlockLen / ringFrameLen
+	// DefaultRxRing is the receive ring's default size in slots (frames):
+	// 4 MiB, what the socket's receive buffer was.
+	DefaultRxRing = 2048
 	ringSlotsRead = batchSize // frames handed over per read at most
 )
 
@@ -30,35 +32,38 @@ const (
 // the ring and stay the reader's until the next read, which gives them
 // back to the kernel.
 type ringReader struct {
-	rc   syscall.RawConn
-	mem  []byte
-	head int // next slot to look at
-	held int // slots handed over by the last read, from head-held
+	rc     syscall.RawConn
+	mem    []byte
+	frames int // slots
+	head   int // next slot to look at
+	held   int // slots handed over by the last read, from head-held
 
 	n      int
-	frames [ringSlotsRead][]byte
+	got    [ringSlotsRead][]byte
 	VLAN   [ringSlotsRead]uint16
 	readFn func(fd uintptr) bool
 }
 
-// newRingReader sets up the ring on c (an AF_PACKET socket); an error
-// leaves c as it was, for recvmmsg.
-func newRingReader(c syscallConn) (*ringReader, error) {
+// newRingReader sets up a ring of about slots frames (a multiple of 32,
+// at least 32) on c (an AF_PACKET socket); an error leaves c as it was,
+// for recvmmsg.
+func newRingReader(c syscallConn, slots int) (*ringReader, error) {
 	rc, err := c.SyscallConn()
 	if err != nil {
 		return nil, err
 	}
-	r := &ringReader{rc: rc}
+	blocks := max(1, (slots+ringBlockSlots-1)/ringBlockSlots)
+	r := &ringReader{rc: rc, frames: blocks * ringBlockSlots}
 	var serr error
 	if err := rc.Control(func(fd uintptr) {
 		if serr = unix.SetsockoptInt(int(fd), unix.SOL_PACKET, unix.PACKET_VERSION, unix.TPACKET_V2); serr != nil {
 			return
 		}
-		req := unix.TpacketReq{Block_size: ringBlockLen, Block_nr: ringBlocks, Frame_size: ringFrameLen, Frame_nr: ringFrames}
+		req := unix.TpacketReq{Block_size: ringBlockLen, Block_nr: uint32(blocks), Frame_size: ringFrameLen, Frame_nr: uint32(r.frames)}
 		if serr = unix.SetsockoptTpacketReq(int(fd), unix.SOL_PACKET, unix.PACKET_RX_RING, &req); serr != nil {
 			return
 		}
-		r.mem, serr = unix.Mmap(int(fd), 0, ringBlockLen*ringBlocks, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
+		r.mem, serr = unix.Mmap(int(fd), 0, ringBlockLen*blocks, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
 		if serr != nil {
 			// Drop the ring again (a zero request) and go back to V1
 			// reads through the socket queue.
@@ -96,7 +101,7 @@ func (r *ringReader) status(i int) uint32 {
 // release gives the slots of the last read back to the kernel.
 func (r *ringReader) release() {
 	for k := r.held; k > 0; k-- {
-		i := (r.head - k + ringFrames) % ringFrames
+		i := (r.head - k + r.frames) % r.frames
 		atomic.StoreUint32(&r.slot(i).Status, unix.TP_STATUS_KERNEL)
 	}
 	r.held = 0
@@ -118,14 +123,14 @@ func (r *ringReader) poll(uintptr) bool {
 			l = 0 // cannot happen with the kernel's layout; give the slot back unread
 			off = unix.SizeofTpacket2Hdr
 		}
-		r.frames[r.n] = r.mem[base+off : base+off+l : base+off+l]
+		r.got[r.n] = r.mem[base+off : base+off+l : base+off+l]
 		r.VLAN[r.n] = 0
 		if st&unix.TP_STATUS_VLAN_VALID != 0 || h.Vlan_tci != 0 {
 			r.VLAN[r.n] = h.Vlan_tci & 0x0fff
 		}
 		r.n++
 		r.held++
-		r.head = (r.head + 1) % ringFrames
+		r.head = (r.head + 1) % r.frames
 	}
 	return r.n > 0
 }
@@ -135,7 +140,7 @@ func (r *ringReader) poll(uintptr) bool {
 // passes) and returns how many it took, at most batchSize.
 func (r *ringReader) read() (int, error) {
 	r.release()
-	clear(r.frames[:r.n])
+	clear(r.got[:r.n])
 	r.n = 0
 	if err := r.rc.Read(r.readFn); err != nil {
 		return 0, err
@@ -144,4 +149,4 @@ func (r *ringReader) read() (int, error) {
 }
 
 // Frame returns frame i of the last read; it aliases the ring.
-func (r *ringReader) Frame(i int) []byte { return r.frames[i] }
+func (r *ringReader) Frame(i int) []byte { return r.got[i] }

@@ -1,6 +1,7 @@
 package pppoe
 
 import (
+	"cmp"
 	"context"
 	"crypto/hmac"
 	"crypto/rand"
@@ -124,9 +125,12 @@ type ServerConfig struct {
 	// an 802.1Q C-tag) served in user space; requires UserVLANs.
 	QinQ []VLANPair
 	// NoRxRing reads session frames with recvmmsg(2) instead of a
-	// PACKET_MMAP receive ring (TPACKET_V2, 4 MiB per port, used when the
-	// kernel grants it).
+	// PACKET_MMAP receive ring (TPACKET_V2, used when the kernel grants it).
 	NoRxRing bool
+	// RxRing is the size of each port's receive ring in frames, a multiple
+	// of 32 (default DefaultRxRing: 2 KiB of kernel memory a frame, 4 MiB a
+	// port; with many VLAN sub-interfaces, each a port, make it smaller).
+	RxRing int
 	// NoControlSocket reads PPP control session frames (LCP, PAP, CHAP,
 	// the NCPs) on the data's socket: by default they have a socket of
 	// their own, so that a flood of data does not crowd out LCP Echo.
@@ -439,7 +443,7 @@ func (s *Server) openRings() {
 	for _, p := range s.ports {
 		if sc, ok := p.sess.(syscallConn); ok {
 			wg.Go(func() {
-				if r, err := newRingReader(sc); err == nil {
+				if r, err := newRingReader(sc, cmp.Or(s.cfg.RxRing, DefaultRxRing)); err == nil {
 					p.ring = r
 				}
 			})
