@@ -83,8 +83,10 @@ type Config struct {
 	DataBatchEnd func()
 
 	// NoGRO keeps UDP_GRO off on the socket: every read is one datagram
-	// as it came (by default a run of datagrams from one peer may arrive
-	// coalesced and is cut back into them).
+	// as it came. By default a run of datagrams from one peer may arrive
+	// coalesced and is cut back into them; the reader then has 64 buffers
+	// of 64 KiB (4 MiB, touched only as far as reads fill them) instead of
+	// 64 of 4 KiB.
 	NoGRO bool
 
 	// Now is the clock (nil: time.Now); timers are derived from it.
