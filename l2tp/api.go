@@ -76,6 +76,19 @@ type Config struct {
 	// never called with a nil Session.
 	Data func(t *Tunnel, s *Session, h Header, payload []byte)
 
+	// DataBatchEnd, when set, is called on the socket reader goroutine
+	// after the datagrams of each read (up to 64 from one recvmmsg, or
+	// one): a Data that stages its output can send it here, one system
+	// call per batch.
+	DataBatchEnd func()
+
+	// NoGRO keeps UDP_GRO off on the socket: every read is one datagram
+	// as it came. By default a run of datagrams from one peer may arrive
+	// coalesced and is cut back into them; the reader then has 64 buffers
+	// of 64 KiB (4 MiB, touched only as far as reads fill them) instead of
+	// 64 of 4 KiB.
+	NoGRO bool
+
 	// Now is the clock (nil: time.Now); timers are derived from it.
 	Now func() time.Time
 

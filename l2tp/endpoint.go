@@ -15,6 +15,7 @@ import (
 
 	"golang.org/x/net/ipv4"
 	"golang.org/x/net/ipv6"
+	"golang.org/x/sys/unix"
 )
 
 // Endpoint is one UDP socket serving many tunnels (RFC 2661 section 8.1).
@@ -191,11 +192,18 @@ func (e *Endpoint) readLoop() error {
 			continue
 		}
 		e.input(buf[:n], from)
+		if e.cfg.DataBatchEnd != nil {
+			e.cfg.DataBatchEnd()
+		}
 	}
 }
 
 // readBatchLoop reads a *net.UDPConn with recvmmsg (golang.org/x/net),
-// up to batchSize datagrams per system call.
+// up to batchSize datagrams per system call. Where the kernel allows it
+// the socket has UDP_GRO on: a read may then be a run of datagrams from
+// one peer (a LAC's or LNS's UDP GSO messages, a NIC's GRO), cut back into
+// its datagrams here. Config.DataBatchEnd, when set, is called after the
+// datagrams of each read.
 func (e *Endpoint) readBatchLoop() error {
 	const batchSize, bufSize = 64, 4096
 	var rb interface {
@@ -206,10 +214,22 @@ func (e *Endpoint) readBatchLoop() error {
 	} else {
 		rb = ipv4.NewPacketConn(e.udp)
 	}
+	size := bufSize
+	gro := !e.cfg.NoGRO && enableGRO(e.udp)
+	if gro {
+		size = groBufLen
+	}
+	mem := make([]byte, batchSize*size)
+	oob := make([]byte, batchSize*groOOBLen)
 	msgs := make([]ipv4.Message, batchSize)
 	for i := range msgs {
-		msgs[i].Buffers = [][]byte{make([]byte, bufSize)}
+		msgs[i].Buffers = [][]byte{mem[i*size : (i+1)*size : (i+1)*size]}
+		if gro {
+			msgs[i].OOB = oob[i*groOOBLen : (i+1)*groOOBLen : (i+1)*groOOBLen]
+		}
 	}
+	var from netip.AddrPort
+	deliver := func(b []byte) { e.input(b, from) }
 	for {
 		n, err := rb.ReadBatch(msgs, 0)
 		if err != nil {
@@ -228,11 +248,19 @@ func (e *Endpoint) readBatchLoop() error {
 		}
 		for i := range msgs[:n] {
 			m := &msgs[i]
-			from, ok := addrPort(m.Addr)
-			if !ok || m.N > bufSize {
+			var ok bool
+			if from, ok = addrPort(m.Addr); !ok || m.N > size || m.Flags&unix.MSG_TRUNC != 0 {
+				e.stats.Malformed.Add(1)
 				continue
 			}
-			e.input(m.Buffers[0][:m.N], from)
+			seg := 0
+			if gro {
+				seg = groSize(m.OOB[:m.NN])
+			}
+			splitGRO(m.Buffers[0][:m.N], seg, deliver)
+		}
+		if e.cfg.DataBatchEnd != nil {
+			e.cfg.DataBatchEnd()
 		}
 	}
 }

@@ -85,8 +85,9 @@ func (d *daemon) build() error {
 		return err
 	}
 	g := d.c.LAC
+	data, dataEnd := d.lac.BatchedData()
 	if d.ep, err = l2tp.NewEndpoint(d.conn, l2tp.Config{HostName: g.HostName, VendorName: "bras", Logger: d.log,
-		Handler: d.lac.L2TPHandler(), Data: d.lac.Data, ShutdownTimeout: 2 * time.Second}); err != nil {
+		Handler: d.lac.L2TPHandler(), Data: data, DataBatchEnd: dataEnd, ShutdownTimeout: 2 * time.Second}); err != nil {
 		return err
 	}
 	d.lac.Attach(d.ep)

@@ -156,8 +156,9 @@ type LAC struct {
 	stats   Stats
 	nextSh  atomic.Uint32
 	active  atomic.Int64
-	snd     *sender  // batched upstream data; nil: SendData
-	byID    sync.Map // Acct-Session-Id → *session, for the API
+	snd     *sender   // batched upstream data; nil: SendData
+	down    downBatch // batched downstream data (BatchedData)
+	byID    sync.Map  // Acct-Session-Id → *session, for the API
 	closing atomic.Bool
 	seq     atomic.Uint64
 }
@@ -203,7 +204,7 @@ func New(cfg Config) (*LAC, error) {
 		l.sel = NewSelector(cfg.HoldDown)
 	}
 	l.pool = NewPool(l.sel, l.dial, cfg.SessionsPerTunnel)
-	l.snd = newSender(cfg.DataConn, cfg.QueueSize)
+	l.snd = newSender(cfg.DataConn)
 	l.jobs = make(chan *session, cfg.QueueSize)
 	for range cfg.Shards {
 		l.shards = append(l.shards, &shard{l: l, in: make(chan event, cfg.QueueSize), sessions: map[*session]struct{}{},
@@ -280,9 +281,6 @@ func (l *LAC) Run(ctx context.Context) error {
 	}
 	for range l.cfg.Workers {
 		wg.Go(func() { l.worker(ctx) })
-	}
-	if l.snd != nil {
-		wg.Go(func() { l.snd.run(ctx) })
 	}
 	<-ctx.Done()
 	wg.Wait()
@@ -435,12 +433,13 @@ func (h l2tpSide) IncomingCall(*l2tp.Tunnel, *l2tp.Session, *l2tp.Message) error
 
 func (h l2tpSide) SessionUp(ls *l2tp.Session, _ *l2tp.Message) {
 	if s, ok := ls.Value().(*session); ok {
-		fn := h.l.snd.dataFunc(ls)
+		d := h.l.snd.dest(ls)
+		fn := h.l.snd.dataFunc(d)
 		if fn == nil {
 			t := ls.Tunnel()
 			fn = func(b []byte) error { return t.SendData(ls, b) }
 		}
-		s.sh.postCtrl(event{kind: evCallUp, s: s, ls: ls, upFn: &fn})
+		s.sh.postCtrl(event{kind: evCallUp, s: s, ls: ls, upFn: &fn, upDst: d})
 	}
 }
 
@@ -465,8 +464,13 @@ func (l *LAC) Data(_ *l2tp.Tunnel, ls *l2tp.Session, _ l2tp.Header, payload []by
 		return
 	}
 	s.forwardDown(payload)
+	s.noteLNS()
+}
+
+// noteLNS records that a data frame came from the LNS: it has processed
+// the ICCN, and held frames may follow.
+func (s *session) noteLNS() {
 	if !s.lnsSpoke.Load() && s.lnsSpoke.CompareAndSwap(false, true) {
-		// The LNS has processed the ICCN: held frames may follow.
 		s.sh.postCtrl(event{kind: evLNSReady, s: s})
 	}
 }
@@ -514,6 +518,7 @@ type session struct {
 	up       atomic.Bool
 	pending  atomic.Int32 // frames handed to the shard not yet processed
 	upFn     atomic.Pointer[func([]byte) error]
+	upDst    atomic.Pointer[upDest] // the batch path's destination; nil: upFn only
 	downFn   func([]byte) error
 	lnsSpoke atomic.Bool // a data frame came from the LNS
 	peerTerm atomic.Bool // the subscriber sent an LCP Terminate-Request
@@ -620,6 +625,7 @@ type event struct {
 	lease *Lease
 	rc    l2tp.ResultCode
 	upFn  *func([]byte) error
+	upDst *upDest
 	err   error
 	reply chan []api.Session
 }
@@ -846,6 +852,7 @@ func (sh *shard) handle(ev event) {
 		s.state = stUp
 		s.pp = nil // the LNS takes over PPP
 		s.upFn.Store(ev.upFn)
+		s.upDst.Store(ev.upDst)
 		l.stats.CallsUp.Add(1)
 		l.log.Info("lac: call up", s.logAttrs()...)
 		if s.lnsSpoke.Load() {
@@ -938,6 +945,7 @@ func (s *session) finish(msg string) {
 	s.state = stDone
 	s.up.Store(false)
 	s.upFn.Store(nil)
+	s.upDst.Store(nil)
 	s.removeFast()
 	s.held = nil
 	s.pp = nil

@@ -48,10 +48,11 @@ func (l *LAC) RegisterMetrics(reg *metrics.Registry) {
 			emit(float64(st.JobsDropped.Load()), "job-queue-full")
 			emit(float64(st.HeldDropped.Load()), "held-overflow")
 			emit(float64(st.DataNoSession.Load()), "no-session")
+			errs := l.down.errors.Load()
 			if l.snd != nil {
-				emit(float64(l.snd.dropped.Load()), "upstream-queue-full")
-				emit(float64(l.snd.errors.Load()), "send-error")
+				errs += l.snd.errors.Load()
 			}
+			emit(float64(errs), "send-error")
 		})
 	// The fast path's reasons tell an operator why frames reach the relay
 	// (PPP control, an unknown session, over the MRU) instead of the kernel.

@@ -302,7 +302,8 @@ func (l *lab) startLAC(cfg Config, acc AccessConfig) {
 	}
 	access := l.lac.NewAccess(acc)
 	if err := lacNS.Do(func() error {
-		ep, err := l2tp.NewEndpoint(conn, l2tp.Config{HostName: "lac", Handler: l.lac.L2TPHandler(), Data: l.lac.Data, Logger: cfg.Logger})
+		data, dataEnd := l.lac.BatchedData() // batched downstream, as RunDaemon does
+		ep, err := l2tp.NewEndpoint(conn, l2tp.Config{HostName: "lac", Handler: l.lac.L2TPHandler(), Data: data, DataBatchEnd: dataEnd, Logger: cfg.Logger})
 		if err != nil {
 			return err
 		}

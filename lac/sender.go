@@ -1,43 +1,56 @@
 package lac
 
 import (
-	"context"
 	"errors"
 	"net"
 	"net/netip"
 	"sync"
 	"sync/atomic"
 
+	"github.com/bras-project/bras/internal/udpio"
 	"github.com/bras-project/bras/l2tp"
-	"golang.org/x/net/ipv4"
+	"github.com/bras-project/bras/pppoe"
 )
 
-// sendBatch is the most data messages one sendmmsg(2) carries.
+// sendBatch is the most data messages one sendmmsg(2) carries: a PPPoE
+// read batch.
 const sendBatch = 64
 
-// outPacket is one L2TP data message waiting for the sender.
-type outPacket struct {
-	buf  []byte // header and PPP frame
+// slotLen is the room for one data message in a batch: the L2TP header
+// (at most 16 octets), FF 03 and a PPP frame of a PPPoE read buffer.
+const slotLen = 2048
+
+// upDest is where a session's upstream data messages go on the batch
+// path: the LNS's address and the peer's Tunnel and Session IDs (RFC 2661
+// section 3.1).
+type upDest struct {
+	h    l2tp.Header
 	addr *net.UDPAddr
 }
 
-// sender batches the upstream data path: the PPPoE readers encode L2TP data
-// messages (RFC 2661 section 3.1) into pooled buffers and queue them; one
-// goroutine drains the queue with a sendmmsg(2) per batch. Under load a
-// batch fills up; when idle each message leaves at once, so nothing waits
-// for a timer. One sendto(2) per frame was most of the LAC's CPU.
+// sender is the batched upstream data path. The PPPoE reader that read a
+// batch of session frames encodes their L2TP data messages into an
+// upBatch and sends them itself with one sendmmsg(2), runs of equal-size
+// messages to one LNS as UDP GSO messages: no hand-off to another
+// goroutine and no queue. One sendto(2) per frame was most of the LAC's
+// CPU; then a sender goroutine woken per batch cost a scheduler switch
+// per batch.
 type sender struct {
-	pc      *ipv4.PacketConn
-	q       chan *outPacket
-	pool    sync.Pool
-	dropped atomic.Uint64 // queue full
-	errors  atomic.Uint64 // sendmmsg failures (messages lost)
+	conn    *udpio.Conn
+	batches sync.Pool     // *upBatch
+	errors  atomic.Uint64 // data messages the kernel refused
 	sent    atomic.Uint64
+}
+
+// upBatch is the data messages of one PPPoE read batch, in fixed slots.
+type upBatch struct {
+	out   *udpio.Batch
+	slots []byte // sendBatch × slotLen
 }
 
 // newSender returns a sender on conn, or nil when conn cannot batch (not
 // an IPv4 UDP socket): the LAC then uses l2tp.Tunnel.SendData.
-func newSender(conn net.PacketConn, queue int) *sender {
+func newSender(conn net.PacketConn) *sender {
 	u, ok := conn.(*net.UDPConn)
 	if !ok {
 		return nil
@@ -46,16 +59,21 @@ func newSender(conn net.PacketConn, queue int) *sender {
 	if !ok || la.IP.To4() == nil {
 		return nil
 	}
-	s := &sender{pc: ipv4.NewPacketConn(u), q: make(chan *outPacket, queue)}
-	s.pool.New = func() any { return &outPacket{buf: make([]byte, 0, 2048)} }
+	c, err := udpio.NewConn(u)
+	if err != nil {
+		return nil
+	}
+	s := &sender{conn: c}
+	s.batches.New = func() any {
+		return &upBatch{out: udpio.NewBatch(sendBatch, 0), slots: make([]byte, sendBatch*slotLen)}
+	}
 	return s
 }
 
-// dataFunc returns the upstream function of an L2TP session: it encodes
-// the frame (FF 03 included) with the peer's Tunnel and Session IDs and
-// queues it. nil when the session cannot use the batch path (sequenced
-// data, whose Ns the l2tp engine keeps, or a non-IPv4 peer).
-func (s *sender) dataFunc(ls *l2tp.Session) func([]byte) error {
+// dest returns the batch-path destination of an L2TP session, or nil when
+// the session cannot use it (sequenced data, whose Ns the l2tp engine
+// keeps, or a non-IPv4 peer).
+func (s *sender) dest(ls *l2tp.Session) *upDest {
 	if s == nil || ls.Sequenced() {
 		return nil
 	}
@@ -64,81 +82,109 @@ func (s *sender) dataFunc(ls *l2tp.Session) func([]byte) error {
 	if !peer.Addr().Unmap().Is4() {
 		return nil
 	}
-	addr := net.UDPAddrFromAddrPort(netip.AddrPortFrom(peer.Addr().Unmap(), peer.Port()))
-	h := l2tp.Header{TunnelID: t.PeerID(), SessionID: ls.PeerID()}
-	return func(frame []byte) error { return s.send(h, addr, frame) }
+	return &upDest{
+		h:    l2tp.Header{TunnelID: t.PeerID(), SessionID: ls.PeerID()},
+		addr: net.UDPAddrFromAddrPort(netip.AddrPortFrom(peer.Addr().Unmap(), peer.Port())),
+	}
 }
 
-// send encodes and queues one data message; a full queue drops it.
-func (s *sender) send(h l2tp.Header, addr *net.UDPAddr, frame []byte) error {
-	p := s.pool.Get().(*outPacket)
-	b, err := l2tp.AppendHeader(p.buf[:0], h, len(frame))
-	if err != nil {
-		s.pool.Put(p)
-		return err
-	}
-	p.buf, p.addr = append(b, frame...), addr
-	select {
-	case s.q <- p:
+// dataFunc returns the one-frame upstream function of an L2TP session
+// (the shard's path: held frames, proxy hand-over), nil when dest is.
+func (s *sender) dataFunc(d *upDest) func([]byte) error {
+	if d == nil {
 		return nil
-	default:
-		s.pool.Put(p)
-		s.dropped.Add(1)
-		return errQueueFull
+	}
+	return func(frame []byte) error {
+		b := s.batches.Get().(*upBatch)
+		defer s.batches.Put(b)
+		if !b.stage(d, nil, frame) {
+			return errTooBig
+		}
+		return s.flush(b)
 	}
 }
 
-var errQueueFull = errors.New("lac: upstream send queue full")
+// stage encodes a data message for d into the next slot: the L2TP header,
+// then FF 03 when ac is nil and frame already carries it, or ac and the
+// PPP frame. It reports false when the batch is full or the message does
+// not fit a slot.
+func (b *upBatch) stage(d *upDest, ac []byte, frame []byte) bool {
+	n := b.out.Len
+	if n == len(b.out.Msgs) {
+		return false
+	}
+	slot := b.slots[n*slotLen : n*slotLen : (n+1)*slotLen]
+	msg, err := l2tp.AppendHeader(slot, d.h, len(ac)+len(frame))
+	if err != nil || len(msg)+len(ac)+len(frame) > slotLen {
+		return false
+	}
+	msg = append(append(msg, ac...), frame...)
+	b.out.Msgs[n].Buffers[0] = msg
+	b.out.Msgs[n].Addr = d.addr
+	b.out.Len++
+	return true
+}
 
-// run drains the queue until ctx is done.
-func (s *sender) run(ctx context.Context) {
-	var (
-		pkts [sendBatch]*outPacket
-		msgs [sendBatch]ipv4.Message
-		bufs [sendBatch][1][]byte
-	)
-	for {
-		n := 0
-		select {
-		case <-ctx.Done():
-			return
-		case p := <-s.q:
-			pkts[n] = p
-			n++
+// flush sends the staged messages and empties the batch.
+func (s *sender) flush(b *upBatch) error {
+	if b.out.Len == 0 {
+		return nil
+	}
+	n := b.out.Len
+	sent, err := s.conn.WriteBatch(b.out)
+	s.sent.Add(uint64(sent))
+	s.errors.Add(uint64(n - sent))
+	for i := range n {
+		b.out.Msgs[i].Addr = nil
+		b.out.Msgs[i].Buffers[0] = nil
+	}
+	b.out.Len = 0
+	return err
+}
+
+var errTooBig = errors.New("lac: data message larger than a send slot")
+
+// hdlcAC is the HDLC Address and Control octets of an L2TP data message
+// (RFC 2661 section 5.3; the LAC never lets the subscriber negotiate ACFC).
+var hdlcAC = []byte{0xff, 0x03}
+
+// SessionDataBatch forwards the session frames of one PPPoE read: the
+// frames of sessions whose call is up are encoded into one batch and sent
+// from this goroutine with one sendmmsg(2) (runs of equal size as UDP GSO
+// messages); the others take SessionData's way. Frames of one session stay
+// in order: a session with frames on the shard's way sends nothing here.
+func (a *Access) SessionDataBatch(frames []pppoe.InFrame) {
+	snd := a.l.snd
+	var b *upBatch
+	for i := range frames {
+		f := &frames[i]
+		s, ok := f.Session.Owner.(*session)
+		if !ok {
+			continue
 		}
-	fill:
-		for n < sendBatch {
-			select {
-			case p := <-s.q:
-				pkts[n] = p
-				n++
-			default:
-				break fill
+		d := s.upDst.Load()
+		if snd == nil || d == nil || !s.up.Load() || s.pending.Load() != 0 {
+			a.SessionData(f.Session, f.Payload)
+			continue
+		}
+		s.noteTerminate(f.Payload)
+		s.clampMSS(f.Payload)
+		if b == nil {
+			b = snd.batches.Get().(*upBatch)
+		}
+		if !b.stage(d, hdlcAC, f.Payload) {
+			if b.out.Len < len(b.out.Msgs) {
+				s.Dropped.Add(1) // larger than a slot: cannot come from a PPPoE read buffer
+				continue
 			}
+			_ = snd.flush(b)
+			b.stage(d, hdlcAC, f.Payload)
 		}
-		for i := range n {
-			bufs[i][0] = pkts[i].buf
-			msgs[i] = ipv4.Message{Buffers: bufs[i][:], Addr: pkts[i].addr}
-		}
-		failed := 0
-		for off := 0; off < n; {
-			k, err := s.pc.WriteBatch(msgs[off:n], 0)
-			if err != nil {
-				// The message at off failed (a peer's ICMP error, say):
-				// count it and go on with the next.
-				failed++
-				k++
-			}
-			off += k
-		}
-		s.errors.Add(uint64(failed))
-		s.sent.Add(uint64(n - failed))
-		for i := range n {
-			pkts[i].buf = pkts[i].buf[:0]
-			pkts[i].addr = nil
-			s.pool.Put(pkts[i])
-			pkts[i] = nil
-			msgs[i] = ipv4.Message{}
-		}
+		s.UpPackets.Add(1)
+		s.UpBytes.Add(uint64(len(f.Payload)))
+	}
+	if b != nil {
+		_ = snd.flush(b)
+		snd.batches.Put(b)
 	}
 }

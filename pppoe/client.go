@@ -146,11 +146,11 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 		return nil, fmt.Errorf("pppoe: client: %w", err)
 	}
 	c := newClient(cfg)
-	disc, err := listen(ifi, EtherTypeDiscovery, true)
+	disc, err := listen(ifi, EtherTypeDiscovery, true, nil)
 	if err != nil {
 		return nil, err
 	}
-	sess, err := listen(ifi, EtherTypeSession, true)
+	sess, err := listen(ifi, EtherTypeSession, true, nil)
 	if err != nil {
 		disc.Close()
 		return nil, err

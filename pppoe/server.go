@@ -1,6 +1,7 @@
 package pppoe
 
 import (
+	"cmp"
 	"context"
 	"crypto/hmac"
 	"crypto/rand"
@@ -85,6 +86,26 @@ type Handler interface {
 	SessionData(s *Session, payload []byte)
 }
 
+// BatchHandler is a Handler that also takes the session-stage frames of
+// one read (up to 64, one recvmmsg(2) on the port's session socket) in one
+// call, so that it can forward them with one system call from the reader's
+// goroutine. The server calls SessionDataBatch instead of SessionData for
+// the frames of a batch read; frames held before SessionUp returned still
+// go to SessionData.
+type BatchHandler interface {
+	Handler
+	// SessionDataBatch hands over the frames of one read, in arrival
+	// order. The payloads alias the read buffers and frames is reused:
+	// both are valid only during the call.
+	SessionDataBatch(frames []InFrame)
+}
+
+// InFrame is one session-stage frame of a read batch.
+type InFrame struct {
+	Session *Session
+	Payload []byte // PPP frame from its Protocol field
+}
+
 // ServerConfig configures an access concentrator.
 type ServerConfig struct {
 	// Interface is the access interface, e.g. "eth1".
@@ -103,6 +124,17 @@ type ServerConfig struct {
 	// QinQ are double-tagged VLANs (802.1ad S-tag, TPID 0x88a8, outside
 	// an 802.1Q C-tag) served in user space; requires UserVLANs.
 	QinQ []VLANPair
+	// NoRxRing reads session frames with recvmmsg(2) instead of a
+	// PACKET_MMAP receive ring (TPACKET_V2, used when the kernel grants it).
+	NoRxRing bool
+	// RxRing is the size of each port's receive ring in frames, a multiple
+	// of 32 (default DefaultRxRing: 2 KiB of kernel memory a frame, 4 MiB a
+	// port; with many VLAN sub-interfaces, each a port, make it smaller).
+	RxRing int
+	// NoControlSocket reads PPP control session frames (LCP, PAP, CHAP,
+	// the NCPs) on the data's socket: by default they have a socket of
+	// their own, so that a flood of data does not crowd out LCP Echo.
+	NoControlSocket bool
 
 	// ACName is sent in every PADO and PADS (RFC 2516 section 5.2).
 	ACName string
@@ -319,7 +351,9 @@ type port struct {
 	mac        MAC
 	mtu        int
 	disc, sess frameConn
-	created    bool // a VLAN sub-interface this server made
+	ctrl       frameConn   // PPP control session frames; nil: all on sess
+	ring       *ringReader // sess's receive ring; nil: recvmmsg
+	created    bool        // a VLAN sub-interface this server made
 
 	// Owned by the discovery goroutine.
 	mac256   hash.Hash
@@ -393,7 +427,29 @@ func NewServer(cfg ServerConfig, h Handler) (*Server, error) {
 		s.closePorts()
 		return nil, err
 	}
+	if !cfg.NoRxRing {
+		s.openRings()
+	}
 	return s, nil
+}
+
+// openRings gives each port's session socket a PACKET_MMAP receive ring,
+// all ports at once: the kernel detaches the socket for an RCU grace
+// period while it sets a ring up (frames arriving meanwhile are lost,
+// which is harmless before Run). A port whose socket gets no ring reads
+// with recvmmsg(2).
+func (s *Server) openRings() {
+	var wg sync.WaitGroup
+	for _, p := range s.ports {
+		if sc, ok := p.sess.(syscallConn); ok {
+			wg.Go(func() {
+				if r, err := newRingReader(sc, cmp.Or(s.cfg.RxRing, DefaultRxRing)); err == nil {
+					p.ring = r
+				}
+			})
+		}
+	}
+	wg.Wait()
 }
 
 // newServer builds a Server without sockets (tests attach their own).
@@ -590,11 +646,14 @@ func (s *Server) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
-	errc := make(chan error, 3*len(s.ports))
+	errc := make(chan error, 4*len(s.ports))
 	for _, p := range s.ports {
 		wg.Add(3)
 		go func() { defer wg.Done(); errc <- p.readDiscovery(ctx) }()
 		go func() { defer wg.Done(); errc <- p.readSessions(ctx) }()
+		if p.ctrl != nil {
+			wg.Go(func() { errc <- p.readControl(ctx) })
+		}
 		go func() { defer wg.Done(); p.sendDelayed(ctx) }()
 	}
 	var err error
@@ -637,6 +696,9 @@ func (s *Server) releaseReads() {
 		}
 		if p.sess != nil {
 			_ = p.sess.SetReadDeadline(past)
+		}
+		if p.ctrl != nil {
+			_ = p.ctrl.SetReadDeadline(past)
 		}
 	}
 }
@@ -695,10 +757,33 @@ func isPADO(frame []byte) bool {
 // VLAN ID the kernel took off it (0 for none). On an AF_PACKET socket it reads batches with recvmmsg(2);
 // other conns (tests) are read one frame at a time.
 func readFrames(ctx context.Context, conn frameConn, fn func(frame []byte, vid uint16), what string) error {
+	return readFramesBatch(ctx, conn, fn, nil, nil, what)
+}
+
+// frameReader is a batchReader or a ringReader.
+type frameReader interface {
+	read() (int, error)
+	Frame(i int) []byte
+	vlan(i int) uint16
+}
+
+func (r *batchReader) vlan(i int) uint16 { return r.VLAN[i] }
+func (r *ringReader) vlan(i int) uint16  { return r.VLAN[i] }
+
+// readFramesBatch is readFrames that also calls end (when not nil) after
+// the frames of each read, and takes them from ring (conn's receive ring)
+// when it is not nil.
+func readFramesBatch(ctx context.Context, conn frameConn, fn func(frame []byte, vid uint16), end func(), ring *ringReader, what string) error {
 	if sc, ok := conn.(syscallConn); ok {
-		r, err := newBatchReader(sc)
-		if err != nil {
-			return fmt.Errorf("%s: %w", what, err)
+		var r frameReader
+		if ring != nil {
+			r = ring
+		} else {
+			br, err := newBatchReader(sc)
+			if err != nil {
+				return fmt.Errorf("%s: %w", what, err)
+			}
+			r = br
 		}
 		for {
 			n, err := r.read()
@@ -712,7 +797,10 @@ func readFrames(ctx context.Context, conn frameConn, fn func(frame []byte, vid u
 				return fmt.Errorf("%s read: %w", what, err)
 			}
 			for i := range n {
-				fn(r.Frame(i), r.VLAN[i])
+				fn(r.Frame(i), r.vlan(i))
+			}
+			if end != nil {
+				end()
 			}
 		}
 	}
@@ -729,6 +817,9 @@ func readFrames(ctx context.Context, conn frameConn, fn func(frame []byte, vid u
 			return fmt.Errorf("%s read: %w", what, err)
 		}
 		fn(buf[:n], 0)
+		if end != nil {
+			end()
+		}
 	}
 }
 
@@ -759,8 +850,33 @@ func (p *port) sendDelayed(ctx context.Context) {
 
 // readSessions is the session-stage loop of one port: each frame is handed
 // to its session's owner from the read buffer, without allocation.
+// With a BatchHandler the frames of each read go to it in one call.
 func (p *port) readSessions(ctx context.Context) error {
-	return readFrames(ctx, p.sess, p.handleSessionTagged, "pppoe: "+p.name+": session")
+	what := "pppoe: " + p.name + ": session"
+	bh, ok := p.srv.h.(BatchHandler)
+	if !ok {
+		return readFramesBatch(ctx, p.sess, p.handleSessionTagged, nil, p.ring, what)
+	}
+	in := make([]InFrame, 0, batchSize)
+	collect := func(frame []byte, aux uint16) {
+		if sess, payload := p.sessionFrame(frame, aux); sess != nil {
+			in = append(in, InFrame{Session: sess, Payload: payload})
+		}
+	}
+	end := func() {
+		if len(in) > 0 {
+			bh.SessionDataBatch(in)
+			clear(in)
+			in = in[:0]
+		}
+	}
+	return readFramesBatch(ctx, p.sess, collect, end, p.ring, what)
+}
+
+// readControl is the loop of the port's PPP control session frames: each
+// goes to its session's owner with SessionData.
+func (p *port) readControl(ctx context.Context) error {
+	return readFrames(ctx, p.ctrl, p.handleSessionTagged, "pppoe: "+p.name+": session control")
 }
 
 // allowed reports whether the port serves VLAN key vk (0: untagged).
@@ -778,23 +894,32 @@ func (p *port) handleSession(frame []byte) { p.handleSessionTagged(frame, 0) }
 // handleSessionTagged delivers one session-stage Ethernet frame whose VLAN
 // tag the kernel took off (vid), or that carries it inline.
 func (p *port) handleSessionTagged(frame []byte, aux uint16) {
+	if sess, payload := p.sessionFrame(frame, aux); sess != nil {
+		p.srv.h.SessionData(sess, payload)
+	}
+}
+
+// sessionFrame checks and counts one session-stage Ethernet frame and
+// returns its session and PPP payload (aliasing frame), or nil when the
+// frame is dropped or held until SessionUp returns.
+func (p *port) sessionFrame(frame []byte, aux uint16) (*Session, []byte) {
 	c := &p.srv.c
 	vid, off, ok := frameVLAN(frame, aux)
 	if !ok || len(frame) < off+2+HeaderLen || frame[off] != 0x88 || frame[off+1] != 0x64 {
 		c.malformed.Add(1)
-		return
+		return nil, nil
 	}
 	var dst, src MAC
 	copy(dst[:], frame[0:6])
 	copy(src[:], frame[6:12])
 	if dst != p.mac || !p.allowed(vid) {
 		c.ignored.Add(1)
-		return
+		return nil, nil
 	}
 	sid, payload, err := ParseSession(frame[off+2:])
 	if err != nil {
 		p.srv.malformed(p.name, src, err)
-		return
+		return nil, nil
 	}
 	if p.vlan != 0 {
 		vid = 0 // a sub-interface's sessions are keyed untagged
@@ -804,15 +929,15 @@ func (p *port) handleSessionTagged(frame []byte, aux uint16) {
 	p.mu.RUnlock()
 	if sess == nil || sess.closed.Load() {
 		c.sessUnknown.Add(1)
-		return
+		return nil, nil
 	}
 	c.sessIn.Add(1)
 	sess.RxPackets.Add(1)
 	sess.RxBytes.Add(uint64(len(payload)))
 	if !sess.ready.Load() && sess.hold(payload) {
-		return
+		return nil, nil
 	}
-	p.srv.h.SessionData(sess, payload)
+	return sess, payload
 }
 
 // hold keeps a copy of a frame that arrived before SessionUp returned; it
@@ -1225,7 +1350,11 @@ type OutFrame struct {
 // per sendmmsg(2). It returns how many frames were sent; frames of ended
 // sessions or too large for their session are skipped and counted as
 // send errors. Nothing is allocated once the batch writers are warm.
-func (s *Server) SendBatch(frames []OutFrame) (int, error) {
+func (s *Server) SendBatch(frames []OutFrame) (int, error) { return SendBatch(frames) }
+
+// SendBatch is Server.SendBatch for frames of sessions of any servers
+// (several access interfaces): each frame is counted by its own server.
+func SendBatch(frames []OutFrame) (int, error) {
 	sent := 0
 	var w *batchWriter
 	var wp *port
@@ -1233,23 +1362,31 @@ func (s *Server) SendBatch(frames []OutFrame) (int, error) {
 		if w == nil {
 			return nil
 		}
+		staged := w.n
 		n, err := w.flush()
 		sent += n
-		s.c.sessOut.Add(uint64(n))
+		wp.srv.c.sessOut.Add(uint64(n))
+		if n < staged {
+			wp.srv.c.sendErrors.Add(uint64(staged - n))
+		}
 		wp.batchers.Put(w)
 		w, wp = nil, nil
 		return err
 	}
+	var first error
 	for i := range frames {
 		f := &frames[i]
 		sess := f.Session
-		if sess == nil || sess.closed.Load() || len(f.Payload) > sess.MaxPayload+2 {
-			s.c.sendErrors.Add(1)
+		if sess == nil {
 			continue
 		}
 		p := sess.port
+		if sess.closed.Load() || len(f.Payload) > sess.MaxPayload+2 {
+			p.srv.c.sendErrors.Add(1)
+			continue
+		}
 		p.writersOnce.Do(p.makeWriters)
-		if p.sw.rc == nil || len(f.Payload)+EthernetHeaderLen+4+HeaderLen > frameBufLen {
+		if p.sw.rc == nil || len(f.Payload)+EthernetHeaderLen+8+HeaderLen > frameBufLen {
 			// Not a raw socket (tests), or a jumbo frame: one write.
 			if err := sess.Send(f.Payload); err == nil {
 				sent++
@@ -1257,15 +1394,15 @@ func (s *Server) SendBatch(frames []OutFrame) (int, error) {
 			continue
 		}
 		if p != wp {
-			if err := flush(); err != nil {
-				return sent, err
+			if err := flush(); err != nil && first == nil {
+				first = err
 			}
 			w, wp = p.batchers.Get().(*batchWriter), p
 		}
 		b := w.stage()
 		if b == nil {
-			if err := flush(); err != nil {
-				return sent, err
+			if err := flush(); err != nil && first == nil {
+				first = err
 			}
 			w, wp = p.batchers.Get().(*batchWriter), p
 			b = w.stage()
@@ -1274,5 +1411,8 @@ func (s *Server) SendBatch(frames []OutFrame) (int, error) {
 		sess.TxPackets.Add(1)
 		sess.TxBytes.Add(uint64(len(f.Payload)))
 	}
-	return sent, flush()
+	if err := flush(); err != nil && first == nil {
+		first = err
+	}
+	return sent, first
 }

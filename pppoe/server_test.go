@@ -2,6 +2,7 @@ package pppoe
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"errors"
 	"math/rand/v2"
@@ -804,5 +805,66 @@ func TestSessionIDSpace(t *testing.T) {
 	a.srv.Close(victim, "")
 	if id := padr(mac(70001)).SessionID; id != 1235 {
 		t.Errorf("after freeing 1235 the next session got %#x", id)
+	}
+}
+
+// batchRecHandler records SessionDataBatch calls.
+type batchRecHandler struct {
+	recHandler
+	batches [][]event
+}
+
+func (h *batchRecHandler) SessionDataBatch(frames []InFrame) {
+	var b []event
+	for _, f := range frames {
+		b = append(b, event{id: f.Session.ID, data: append([]byte(nil), f.Payload...)})
+	}
+	h.batches = append(h.batches, b)
+}
+
+// scriptConn returns its frames one per ReadFrom, then cancels the reader.
+type scriptConn struct {
+	discardConn
+	frames [][]byte
+	cancel func()
+}
+
+func (c *scriptConn) ReadFrom(b []byte) (int, net.Addr, error) {
+	if len(c.frames) == 0 {
+		c.cancel()
+		return 0, nil, net.ErrClosed
+	}
+	n := copy(b, c.frames[0])
+	c.frames = c.frames[1:]
+	return n, nil, nil
+}
+
+// TestSessionDataBatchHandler: with a BatchHandler the session reader
+// hands over its frames with SessionDataBatch (one call per read), not
+// SessionData; dropped frames are not in the batch.
+func TestSessionDataBatchHandler(t *testing.T) {
+	a := newTestAC(t, ServerConfig{})
+	bh := &batchRecHandler{}
+	a.srv.h = bh
+	pads := a.dial(t, hostMAC, "isp")
+	ppp1, ppp2 := []byte{0x00, 0x21, 1}, []byte{0x00, 0x21, 2}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	a.p.sess = &scriptConn{cancel: cancel, frames: [][]byte{
+		appendSessionFrame(nil, acMAC, hostMAC, 0, pads.SessionID, ppp1),
+		appendSessionFrame(nil, acMAC, hostMAC, 0, pads.SessionID+1, ppp1), // unknown session
+		appendSessionFrame(nil, acMAC, hostMAC, 0, pads.SessionID, ppp2),
+	}}
+	if err := a.p.readSessions(ctx); err != nil {
+		t.Fatal(err)
+	}
+	want := [][]event{{{id: pads.SessionID, data: ppp1}}, {{id: pads.SessionID, data: ppp2}}}
+	if diff := cmp.Diff(want, bh.batches, cmp.AllowUnexported(event{})); diff != "" {
+		t.Errorf("batches (-want +got)\n%s", diff)
+	}
+	for _, ev := range bh.events {
+		if ev.data != nil {
+			t.Errorf("SessionData called with %x", ev.data)
+		}
 	}
 }

@@ -24,9 +24,18 @@ const rcvBuf = 4 << 20
 // listens to every protocol (a tap, which sees frames before the kernel
 // drops the tag of a VLAN it has no sub-interface for) behind a BPF
 // filter that keeps only et, and the tag comes in PACKET_AUXDATA.
-func listen(ifi *net.Interface, et EtherType, tagged bool) (*packet.Conn, error) {
+//
+// A filter other than nil replaces that one (and is set on an untagged
+// socket too): it must itself keep only frames of et.
+func listen(ifi *net.Interface, et EtherType, tagged bool, filter []bpf.RawInstruction) (*packet.Conn, error) {
 	proto, cfg := int(et), (*packet.Config)(nil)
-	if tagged {
+	switch {
+	case filter != nil:
+		cfg = &packet.Config{Filter: filter}
+		if tagged {
+			proto = unix.ETH_P_ALL
+		}
+	case tagged:
 		filter, err := bpf.Assemble([]bpf.Instruction{
 			bpf.LoadAbsolute{Off: 12, Size: 2},
 			bpf.JumpIf{Cond: bpf.JumpEqual, Val: uint32(et), SkipFalse: 1},
@@ -132,10 +141,10 @@ func (s *Server) open() error {
 		p := s.newPort(w.name, w.vid, mac, ifi.MTU)
 		p.created = created
 		s.ports = append(s.ports, p)
-		if p.disc, err = listen(ifi, EtherTypeDiscovery, false); err != nil {
+		if p.disc, err = listen(ifi, EtherTypeDiscovery, false, nil); err != nil {
 			return err
 		}
-		if p.sess, err = listen(ifi, EtherTypeSession, false); err != nil {
+		if err := s.listenSession(p, ifi, false); err != nil {
 			return err
 		}
 	}
@@ -170,13 +179,34 @@ func (s *Server) openUserVLANs() error {
 		p.vlans[vlanKey(q.Outer)<<16|vlanKey(q.Inner)] = true
 	}
 	s.ports = append(s.ports, p)
-	if p.disc, err = listen(ifi, EtherTypeDiscovery, true); err != nil {
+	if p.disc, err = listen(ifi, EtherTypeDiscovery, true, nil); err != nil {
 		return err
 	}
-	if p.sess, err = listen(ifi, EtherTypeSession, true); err != nil {
+	return s.listenSession(p, ifi, true)
+}
+
+// listenSession opens the session sockets of p: one for PPP control
+// frames and one for the rest (filter.go), or one for all with
+// ServerConfig.NoControlSocket.
+func (s *Server) listenSession(p *port, ifi *net.Interface, tagged bool) error {
+	var err error
+	if s.cfg.NoControlSocket {
+		p.sess, err = listen(ifi, EtherTypeSession, tagged, nil)
 		return err
 	}
-	return nil
+	data, err := sessionFilter(false)
+	if err != nil {
+		return err
+	}
+	ctl, err := sessionFilter(true)
+	if err != nil {
+		return err
+	}
+	if p.sess, err = listen(ifi, EtherTypeSession, tagged, data); err != nil {
+		return err
+	}
+	p.ctrl, err = listen(ifi, EtherTypeSession, tagged, ctl)
+	return err
 }
 
 // closePorts closes the sockets and removes the sub-interfaces the server
@@ -186,8 +216,14 @@ func (s *Server) closePorts() {
 		if p.disc != nil {
 			_ = p.disc.Close()
 		}
+		if p.ring != nil {
+			p.ring.close() // the readers are done
+		}
 		if p.sess != nil {
 			_ = p.sess.Close()
+		}
+		if p.ctrl != nil {
+			_ = p.ctrl.Close()
 		}
 		if p.created {
 			deleteLink(s.nl, p.name)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"sync/atomic"
 	"syscall"
 	"unsafe"
 
@@ -41,12 +42,14 @@ type Batch struct {
 	n      int
 	errno  syscall.Errno
 	readFn func(fd uintptr) bool // b.recvmmsg, bound once
+
+	ws *writeState // sendmmsg state
 }
 
 // NewBatch makes a batch of n messages. size > 0 also allocates n buffers of
 // size bytes each for reading; size == 0 leaves the buffers to the caller.
 func NewBatch(n, size int) *Batch {
-	b := &Batch{Msgs: make([]ipv4.Message, n)}
+	b := &Batch{Msgs: make([]ipv4.Message, n), ws: newWriteState(n)}
 	for i := range b.Msgs {
 		b.Msgs[i].Buffers = make([][]byte, 1)
 	}
@@ -77,8 +80,11 @@ func (b *Batch) Data(i int) []byte { return b.Msgs[i].Buffers[0][:b.Msgs[i].N] }
 // concurrently with each other and with other users of the *net.UDPConn (the
 // L2TP control channel shares the socket); a Batch belongs to one goroutine.
 type Conn struct {
-	pc *ipv4.PacketConn
-	rc syscall.RawConn
+	rc     syscall.RawConn
+	family int // AF_INET or AF_INET6, for the destination addresses
+
+	gsoOff       atomic.Bool   // UDP_SEGMENT refused with EIO, or DisableGSO
+	gsoFallbacks atomic.Uint64 // GSO messages the kernel refused, resent singly
 }
 
 // NewConn wraps c. It does not take ownership: closing c stops the Conn.
@@ -90,8 +96,29 @@ func NewConn(c *net.UDPConn) (*Conn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("udpio: %w", err)
 	}
-	return &Conn{pc: ipv4.NewPacketConn(c), rc: rc}, nil
+	var family int
+	var serr error
+	if err := rc.Control(func(fd uintptr) {
+		family, serr = unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_DOMAIN)
+	}); err != nil {
+		return nil, fmt.Errorf("udpio: %w", err)
+	}
+	if serr != nil {
+		return nil, fmt.Errorf("udpio: SO_DOMAIN: %w", serr)
+	}
+	return &Conn{rc: rc, family: family}, nil
 }
+
+// DisableGSO makes WriteBatch send every datagram on its own (no
+// UDP_SEGMENT), as it does after the kernel refused GSO with EIO.
+func (c *Conn) DisableGSO() { c.gsoOff.Store(true) }
+
+// GSO reports whether WriteBatch still uses UDP GSO.
+func (c *Conn) GSO() bool { return !c.gsoOff.Load() }
+
+// GSOFallbacks is how many GSO messages the kernel refused; their
+// datagrams were sent again one by one.
+func (c *Conn) GSOFallbacks() uint64 { return c.gsoFallbacks.Load() }
 
 // ReadBatch waits for at least one datagram and reads as many as are queued,
 // up to len(b.Msgs), with one recvmmsg(2) through the runtime poller (so a
@@ -183,23 +210,34 @@ func (b *Batch) sender(i int) net.Addr {
 	return a
 }
 
-// WriteBatch sends Msgs[:Len] with as few sendmmsg calls as the kernel
-// allows (it may accept part of a batch) and returns how many were sent.
-// It allocates nothing.
+// WriteBatch sends Msgs[:Len] (Msgs[i].Buffers[0] each) with as few
+// sendmmsg(2) calls as the kernel allows and returns how many were sent.
+// Consecutive datagrams to one address go out as one UDP GSO message
+// (UDP_SEGMENT) when they are all as long as the first except the last,
+// which may be shorter: the receiver gets the same datagrams. A GSO message
+// the kernel refuses is sent again datagram by datagram (after EIO, GSO
+// stays off for the conn). A datagram the kernel refuses is skipped; the
+// first error is returned with the count of those sent. It allocates
+// nothing.
 func (c *Conn) WriteBatch(b *Batch) (int, error) {
 	if b.Len > len(b.Msgs) || b.Len < 0 {
 		return 0, fmt.Errorf("%w: Len %d of %d messages", ErrInvalid, b.Len, len(b.Msgs))
 	}
-	sent := 0
-	for sent < b.Len {
-		n, err := c.pc.WriteBatch(b.Msgs[sent:b.Len], 0)
-		sent += n
-		if err != nil {
-			return sent, fmt.Errorf("udpio: write: %w", err)
-		}
-		if n == 0 {
-			return sent, fmt.Errorf("udpio: write: kernel accepted 0 of %d datagrams", b.Len-sent)
-		}
+	if b.Len == 0 {
+		return 0, nil
 	}
-	return sent, nil
+	w := b.ws
+	if !w.build(b, !c.gsoOff.Load(), c.family) {
+		return 0, fmt.Errorf("%w: destination address not for this socket", ErrInvalid)
+	}
+	w.c, w.sent, w.failed, w.errno = c, 0, 0, 0
+	err := c.rc.Write(w.fn)
+	w.c = nil
+	if err != nil {
+		return w.sent, fmt.Errorf("udpio: write: %w", err)
+	}
+	if w.errno != 0 {
+		return w.sent, fmt.Errorf("udpio: write: %d of %d datagrams refused: %w", w.failed, b.Len, w.errno)
+	}
+	return w.sent, nil
 }
