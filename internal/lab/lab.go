@@ -76,6 +76,9 @@ type Result struct {
 	// The IPv6 share of the accounted traffic.
 	DBIn6Octets, DBOut6Octets   int64
 	DBIn6Packets, DBOut6Packets int64
+	// DBPooled6 counts the sessions whose /64 and delegated prefix came
+	// from the LNS's IPv6 pools.
+	DBPooled6 int
 	LogDir                      string
 	// With Options.Capture: packets captured on each link and those
 	// tshark calls malformed (each one is a bug of ours).
@@ -98,12 +101,16 @@ const (
 	realm       = "lab"
 	upstreamUDP = "10.255.2.2:9000"
 	// The IPv6 side: the LNS and the echo server on 2001:db8:ff::/64;
-	// subscriber i's /64 in 2001:db8:1::/48 and its delegated /56 in
-	// 2001:db8:4000::/40 (linkPrefix6, delegated6).
-	upstreamUDP6 = "[2001:db8:ff::2]:9000"
-	lnsUp6       = "2001:db8:ff::1"
-	links6       = "2001:db8:1::/48"
-	delegated6s  = "2001:db8:4000::/40"
+	// an even subscriber i gets from RADIUS its /64 in 2001:db8:1::/48 and
+	// its delegated /56 in 2001:db8:4000::/40 (linkPrefix6, delegated6),
+	// an odd one gets them from the LNS's default IPv6 pools, in
+	// 2001:db8:2::/48 and 2001:db8:8000::/40.
+	upstreamUDP6  = "[2001:db8:ff::2]:9000"
+	lnsUp6        = "2001:db8:ff::1"
+	links6        = "2001:db8:1::/48"
+	delegated6s   = "2001:db8:4000::/40"
+	poolLinks6    = "2001:db8:2::/48"
+	poolDelegated = "2001:db8:8000::/40"
 	// maxSubscribers6 is how many subscribers those blocks number.
 	maxSubscribers6 = 1 << 16
 )
@@ -239,13 +246,15 @@ func (e *Env) setup(ctx context.Context) error {
 			{"upstream", []string{"ip", "-6", "addr", "add", netip.MustParseAddrPort(upstreamUDP6).Addr().String() + "/64", "dev", "eth0", "nodad"}},
 			{"upstream", []string{"ip", "-6", "route", "add", links6, "via", lnsUp6}},
 			{"upstream", []string{"ip", "-6", "route", "add", delegated6s, "via", lnsUp6}},
+			{"upstream", []string{"ip", "-6", "route", "add", poolLinks6, "via", lnsUp6}},
+			{"upstream", []string{"ip", "-6", "route", "add", poolDelegated, "via", lnsUp6}},
 		} {
 			if _, err := ns[c.n].Run(c.args[0], c.args[1:]...); err != nil {
 				return err
 			}
 		}
-		say("IPv6 links: lns %s ── %s upstream; subscribers' /64s in %s, delegated /56s in %s", lnsUp6,
-			netip.MustParseAddrPort(upstreamUDP6).Addr(), links6, delegated6s)
+		say("IPv6 links: lns %s ── %s upstream; subscribers' /64s in %s and %s, delegated /56s in %s and %s", lnsUp6,
+			netip.MustParseAddrPort(upstreamUDP6).Addr(), links6, poolLinks6, delegated6s, poolDelegated)
 	}
 	if o.Engine == "xdp" || o.Engine == "auto" {
 		// The LAC's fast path routes what it encapsulates with the
@@ -300,7 +309,7 @@ func (e *Env) setup(ctx context.Context) error {
 	}
 	for i := 0; i < o.Subscribers; i++ {
 		reply := []radiuslab.Attr{{Name: "Acct-Interim-Interval", Value: "60"}, {Name: "Class", Value: fmt.Sprintf("plan-%d", i%3)}}
-		if o.IPv6 {
+		if o.IPv6 && i%2 == 0 {
 			reply = append(reply, radiuslab.Attr{Name: "Framed-IPv6-Prefix", Value: linkPrefix6(i).String()},
 				radiuslab.Attr{Name: "Delegated-IPv6-Prefix", Value: delegated6(i).String()})
 		}
@@ -331,12 +340,21 @@ func (e *Env) setup(ctx context.Context) error {
 	}
 	say("FreeRADIUS up in lns with %d subscribers user0@%s .. user%d@%s", o.Subscribers, realm, o.Subscribers-1, realm)
 	if o.IPv6 {
-		say("each dual-stack: user0@%s has %v and %v delegated, and so on", realm, linkPrefix6(0), delegated6(0))
+		say("each dual-stack: the even ones from RADIUS (user0@%s has %v and %v delegated, and so on), the odd ones from the LNS's IPv6 pools",
+			realm, linkPrefix6(0), delegated6(0))
 	}
 
 	// 4. The LNS and the LAC, each as its own bras process in its namespace.
 	lnsConf := filepath.Join(dir, "lns.conf")
-	if err := os.WriteFile(lnsConf, []byte(fmt.Sprintf(lnsConfig, dsn, filepath.Join(dir, "spool"))+dataplaneSection(o.Engine, "eth0", "eth1")), 0o600); err != nil {
+	ppp6 := ""
+	if o.IPv6 {
+		ppp6 = "default-ipv6-pool = link6\ndefault-delegated-pool = pd6\n"
+	}
+	conf := fmt.Sprintf(lnsConfig, dsn, filepath.Join(dir, "spool"), ppp6) + dataplaneSection(o.Engine, "eth0", "eth1")
+	if o.IPv6 {
+		conf += fmt.Sprintf(lnsPools6, poolLinks6, poolDelegated)
+	}
+	if err := os.WriteFile(lnsConf, []byte(conf), 0o600); err != nil {
 		return err
 	}
 	if err := e.startLNS(ctx, "lns"); err != nil {
@@ -611,9 +629,10 @@ func dbTotals(ctx context.Context, dsn string, res *Result) error {
 	defer c.Close(ctx)
 	return c.QueryRow(ctx, `SELECT count(*), count(stop_time),
 		coalesce(sum(in_octets),0), coalesce(sum(out_octets),0), coalesce(sum(in_packets),0), coalesce(sum(out_packets),0),
-		coalesce(sum(in6_octets),0), coalesce(sum(out6_octets),0), coalesce(sum(in6_packets),0), coalesce(sum(out6_packets),0)
-		FROM sessions`).Scan(&res.DBSessions, &res.DBStopped, &res.DBInOctets, &res.DBOutOctets, &res.DBInPackets, &res.DBOutPackets,
-		&res.DBIn6Octets, &res.DBOut6Octets, &res.DBIn6Packets, &res.DBOut6Packets)
+		coalesce(sum(in6_octets),0), coalesce(sum(out6_octets),0), coalesce(sum(in6_packets),0), coalesce(sum(out6_packets),0),
+		count(*) FILTER (WHERE framed_ipv6_prefix <<= $1::cidr AND delegated_ipv6_prefix <<= $2::cidr)
+		FROM sessions`, poolLinks6, poolDelegated).Scan(&res.DBSessions, &res.DBStopped, &res.DBInOctets, &res.DBOutOctets, &res.DBInPackets, &res.DBOutPackets,
+		&res.DBIn6Octets, &res.DBOut6Octets, &res.DBIn6Packets, &res.DBOut6Packets, &res.DBPooled6)
 }
 
 // Proc is a daemon the lab started, its output in a log file.
@@ -728,7 +747,7 @@ address = 100.64.0.1/32
 [ppp]
 dns = 100.64.0.1
 echo-interval = 10s
-[pool "default"]
+%[3]s[pool "default"]
 range = 100.64.0.0/16
 [lac "lab-lac"]
 secret = ` + lacSecret + `
@@ -745,12 +764,22 @@ listen = 127.0.0.1:3799
 address = 127.0.0.1/32
 secret = ` + radSecret + `
 [accounting]
-database = %s
-spool-dir = %s
+database = %[1]s
+spool-dir = %[2]s
 radius = true
 [api]
 listen = 127.0.0.1:8080
 token = ` + apiToken + `
+`
+
+// lnsPools6 are the default IPv6 pools of a dual-stack lab, for the
+// subscribers RADIUS gives no IPv6 prefix.
+const lnsPools6 = `[pool6 "link6"]
+prefix = %s
+length = 64
+[pool6 "pd6"]
+prefix = %s
+length = 56
 `
 
 const lacConfig = `# generated by bras lab

@@ -135,6 +135,9 @@ func TestLabEndToEnd(t *testing.T) {
 				t.Errorf("accounted out_octets %d; bras load got %d octets of echoes (%d IPv4, %d IPv6) and %d stats replies of 52",
 					res.DBOutOctets, outOctets, tr.ReceivedOctets, t6.ReceivedOctets, replies)
 			}
+			if want := n / 2; res.DBPooled6 != want {
+				t.Errorf("%d sessions with their IPv6 prefixes from the LNS's pools, want %d (the odd subscribers)", res.DBPooled6, want)
+			}
 			if res.DBIn6Packets != int64(t6.Sent) || res.DBIn6Octets != int64(t6.SentOctets) {
 				t.Errorf("accounted IPv6 in: %d packets, %d octets; bras load sent %d IPv6 probes of %d octets",
 					res.DBIn6Packets, res.DBIn6Octets, t6.Sent, t6.SentOctets)
