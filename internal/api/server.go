@@ -587,14 +587,20 @@ func (s *Server) pools(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	if ps == nil {
-		ps = []Pool{}
+	writeList(w, format, ps, PoolsTable)
+}
+
+// writeList answers a list endpoint: a CSV table when asked for one,
+// otherwise a JSON array ([] when there is nothing).
+func writeList[T any](w http.ResponseWriter, format table.Format, items []T, asTable func([]T) *table.Table) {
+	if items == nil {
+		items = []T{}
 	}
 	if format == table.CSV {
-		writeCSV(w, PoolsTable(ps))
+		writeCSV(w, asTable(items))
 		return
 	}
-	writeJSONList(w, ps)
+	writeJSONList(w, items)
 }
 
 func (s *Server) version(w http.ResponseWriter, r *http.Request) {
@@ -657,14 +663,7 @@ func (s *Server) listTunnels(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	if ts == nil {
-		ts = []Tunnel{}
-	}
-	if format == table.CSV {
-		writeCSV(w, TunnelsTable(ts))
-		return
-	}
-	writeJSONList(w, ts)
+	writeList(w, format, ts, TunnelsTable)
 }
 
 func (s *Server) stats(w http.ResponseWriter, r *http.Request) {

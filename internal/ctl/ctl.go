@@ -305,20 +305,27 @@ func showSessions(ctx context.Context, name string, args []string, env Env, lega
 	return nil
 }
 
-func showTunnels(ctx context.Context, args []string, env Env) error {
-	fs := newFlags("bras show tunnels", "bras show tunnels [-json]", env)
+// parseShow adds the API and output flags to fs (which holds the
+// command's own), parses args, which must be flags only, and returns the
+// output format and the daemon's API client.
+func parseShow(fs *flag.FlagSet, args []string, env Env) (table.Format, *api.Client, error) {
 	var af apiFlags
 	af.register(fs, env.Getenv)
 	var of outputFlags
 	of.register(fs)
 	if err := parseNoArgs(fs, args); err != nil {
-		return err
+		return "", nil, err
 	}
 	format, err := of.get()
 	if err != nil {
-		return err
+		return "", nil, err
 	}
 	c, err := af.client(env)
+	return format, c, err
+}
+
+func showTunnels(ctx context.Context, args []string, env Env) error {
+	format, c, err := parseShow(newFlags("bras show tunnels", "bras show tunnels [-json]", env), args, env)
 	if err != nil {
 		return err
 	}
@@ -341,19 +348,7 @@ func showTunnels(ctx context.Context, args []string, env Env) error {
 }
 
 func showPools(ctx context.Context, args []string, env Env) error {
-	fs := newFlags("bras show pools", "bras show pools [-json]", env)
-	var af apiFlags
-	af.register(fs, env.Getenv)
-	var of outputFlags
-	of.register(fs)
-	if err := parseNoArgs(fs, args); err != nil {
-		return err
-	}
-	format, err := of.get()
-	if err != nil {
-		return err
-	}
-	c, err := af.client(env)
+	format, c, err := parseShow(newFlags("bras show pools", "bras show pools [-json]", env), args, env)
 	if err != nil {
 		return err
 	}
@@ -372,25 +367,14 @@ func showPools(ctx context.Context, args []string, env Env) error {
 
 func showStats(ctx context.Context, args []string, env Env) error {
 	fs := newFlags("bras show stats", "bras show stats [-match REGEXP] [-json]", env)
-	var af apiFlags
-	af.register(fs, env.Getenv)
-	var of outputFlags
-	of.register(fs)
 	match := fs.String("match", "", "only the metrics whose name matches this regular expression")
-	if err := parseNoArgs(fs, args); err != nil {
-		return err
-	}
-	format, err := of.get()
+	format, c, err := parseShow(fs, args, env)
 	if err != nil {
 		return err
 	}
 	re, err := regexp.Compile(*match)
 	if err != nil {
 		return fmt.Errorf("-match: %w", err)
-	}
-	c, err := af.client(env)
-	if err != nil {
-		return err
 	}
 	all, err := c.Stats(ctx)
 	if err != nil {
@@ -422,19 +406,7 @@ func showStats(ctx context.Context, args []string, env Env) error {
 }
 
 func showVersion(ctx context.Context, args []string, env Env) error {
-	fs := newFlags("bras show version", "bras show version [-json]: the daemon's build", env)
-	var af apiFlags
-	af.register(fs, env.Getenv)
-	var of outputFlags
-	of.register(fs)
-	if err := parseNoArgs(fs, args); err != nil {
-		return err
-	}
-	format, err := of.get()
-	if err != nil {
-		return err
-	}
-	c, err := af.client(env)
+	format, c, err := parseShow(newFlags("bras show version", "bras show version [-json]: the daemon's build", env), args, env)
 	if err != nil {
 		return err
 	}
