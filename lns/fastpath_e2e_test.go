@@ -3,7 +3,6 @@ package lns_test
 import (
 	"context"
 	"fmt"
-	"net"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -158,32 +157,7 @@ func TestLNSFastPathIPv6(t *testing.T) {
 	l := startLabWith(t, users, "[dataplane]\nengine = xdp\ninterfaces = eth0, eth1\n")
 	l.lac.MustRun(t, "ethtool", "-K", "eth0", "gro", "on")
 	l.up.MustRun(t, "ethtool", "-K", "eth0", "gro", "on")
-	for _, c := range [][]string{
-		{"sysctl", "-qw", "net.ipv6.conf.all.forwarding=1"},
-		{"ip", "-6", "addr", "add", "2001:db8:20::1/64", "dev", "eth1", "nodad"},
-	} {
-		l.lns.MustRun(t, c[0], c[1:]...)
-	}
-	l.up.MustRun(t, "ip", "-6", "addr", "add", "2001:db8:20::2/64", "dev", "eth0", "nodad")
-	l.up.MustRun(t, "ip", "-6", "route", "add", "2001:db8:1000::/36", "via", "2001:db8:20::1")
-	var echo *net.UDPConn
-	if err := l.up.Do(func() (err error) {
-		echo, err = net.ListenUDP("udp6", net.UDPAddrFromAddrPort(echo6Addr))
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { echo.Close() })
-	go func() {
-		buf := make([]byte, 2048)
-		for {
-			n, from, err := echo.ReadFromUDPAddrPort(buf)
-			if err != nil {
-				return
-			}
-			echo.WriteToUDPAddrPort(buf[:n], from)
-		}
-	}()
+	l.upstream6(t)
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
