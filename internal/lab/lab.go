@@ -79,7 +79,7 @@ type Result struct {
 	// DBPooled6 counts the sessions whose /64 and delegated prefix came
 	// from the LNS's IPv6 pools.
 	DBPooled6 int
-	LogDir                      string
+	LogDir    string
 	// With Options.Capture: packets captured on each link and those
 	// tshark calls malformed (each one is a bug of ours).
 	Captured, Malformed map[string]int
