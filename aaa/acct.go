@@ -2,6 +2,7 @@ package aaa
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
 	"net/netip"
 	"time"
@@ -39,6 +40,9 @@ type AcctRequest struct {
 	// RFC 6911 section 3.1), sent in Start, Interim and Stop.
 	IPv6Prefix, DelegatedPrefix netip.Prefix
 	IPv6Address                 netip.Addr
+	// InterfaceID is the subscriber's IPv6 interface identifier
+	// (Framed-Interface-Id, RFC 3162 section 2.1); 0 for none.
+	InterfaceID uint64
 }
 
 // Account sends an Accounting-Request and waits for the
@@ -154,6 +158,9 @@ func (c *Client) accountingRequest(rec AcctRequest, secret []byte) (*radius.Pack
 	if a := rec.IPv6Address; a.IsValid() && a.Is6() && !a.Is4In6() {
 		b := a.As16()
 		add(attrFramedIPv6Address, b[:])
+	}
+	if id := rec.InterfaceID; id != 0 {
+		add(attrFramedInterfaceID, binary.BigEndian.AppendUint64(nil, id))
 	}
 	for _, cl := range rec.Class {
 		if len(cl) > 253 {

@@ -422,6 +422,7 @@ func TestAccounting(t *testing.T) {
 		InOctets: 5<<32 + 1000, OutOctets: 7<<32 + 2000, InPackets: 10, OutPackets: 20,
 		SessionTime: 90 * time.Second, Cause: aaa.IdleTimeout,
 		Class: [][]byte{[]byte("class-1")}, EventTime: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC),
+		InterfaceID: 0x021122fffe334455,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -462,6 +463,7 @@ func TestAccounting(t *testing.T) {
 		{"Acct-Terminate-Cause", 49, u32(4)},
 		{"Class", 25, radius.Attribute("class-1")},
 		{"Framed-IP-Address", 8, radius.Attribute{100, 64, 0, 7}},
+		{"Framed-Interface-Id (RFC 3162 section 2.1)", 96, radius.Attribute{0x02, 0x11, 0x22, 0xff, 0xfe, 0x33, 0x44, 0x55}},
 		{"Event-Timestamp", 55, u32(uint32(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).Unix()))},
 	}
 	for _, ck := range checks {

@@ -125,6 +125,7 @@ type event struct {
 type IPv6Info struct {
 	Prefix, Delegated netip.Prefix
 	Address           netip.Addr
+	InterfaceID       uint64 // the subscriber's (Framed-Interface-Id, RFC 3162 section 2.1)
 }
 
 type acctSession struct {
@@ -437,6 +438,7 @@ func (a *Accountant) handle(ev *event) {
 			return
 		}
 		s.rec.IPv6Prefix, s.rec.DelegatedPrefix, s.rec.IPv6Address = ev.ipv6.Prefix, ev.ipv6.Delegated, ev.ipv6.Address
+		s.rec.InterfaceID = ev.ipv6.InterfaceID
 	case evInterim:
 		s, ok := a.sessions[ev.id]
 		if !ok {

@@ -78,6 +78,7 @@ func AcctRequest(r *Record) aaa.AcctRequest {
 		IPv6Prefix:       r.IPv6Prefix,
 		DelegatedPrefix:  r.DelegatedPrefix,
 		IPv6Address:      r.IPv6Address,
+		InterfaceID:      r.InterfaceID,
 	}
 	if !r.Started.IsZero() && r.Time.After(r.Started) {
 		req.SessionTime = r.Time.Sub(r.Started)

@@ -113,6 +113,10 @@ type Record struct {
 	// (Framed-IPv6-Address).
 	IPv6Prefix, DelegatedPrefix netip.Prefix
 	IPv6Address                 netip.Addr
+	// InterfaceID is the subscriber's IPv6 interface identifier, as
+	// IPV6CP settled it (Framed-Interface-Id, RFC 3162 section 2.1); 0
+	// for none (RFC 5072 section 4.1 never settles on zero).
+	InterfaceID uint64
 	Time                        time.Time // when the event happened
 	Started                     time.Time // when the session started (IPCP up)
 
@@ -152,7 +156,7 @@ const recordVersion = 3
 // then u16 length and bytes each), and (version 2) IPv6Prefix and
 // DelegatedPrefix (u8 length in bits, 255 for none, then 16 octets) and
 // IPv6Address (as Addr), and (version 3) the IPv6 in and out octets and in
-// and out packets (u64 each).
+// and out packets and the interface identifier (u64 each).
 const fixedLen = 78
 
 // Append encodes r for the spool.
@@ -202,7 +206,7 @@ func (r *Record) Append(b []byte) ([]byte, error) {
 	b = appendPrefix(b, r.IPv6Prefix)
 	b = appendPrefix(b, r.DelegatedPrefix)
 	b = appendAddr(b, r.IPv6Address)
-	for _, v := range [4]uint64{r.In6Octets, r.Out6Octets, r.In6Packets, r.Out6Packets} {
+	for _, v := range [5]uint64{r.In6Octets, r.Out6Octets, r.In6Packets, r.Out6Packets, r.InterfaceID} {
 		b = binary.BigEndian.AppendUint64(b, v)
 	}
 	return b, nil
@@ -310,12 +314,13 @@ func ParseRecord(b []byte) (Record, error) {
 		}
 	}
 	if version >= 3 {
-		if len(b) < 32 {
+		if len(b) < 40 {
 			return r, fmt.Errorf("%w: IPv6 counters", ErrShort)
 		}
 		r.In6Octets, r.Out6Octets = binary.BigEndian.Uint64(b), binary.BigEndian.Uint64(b[8:])
 		r.In6Packets, r.Out6Packets = binary.BigEndian.Uint64(b[16:]), binary.BigEndian.Uint64(b[24:])
-		b = b[32:]
+		r.InterfaceID = binary.BigEndian.Uint64(b[32:])
+		b = b[40:]
 	}
 	if len(b) != 0 {
 		return r, fmt.Errorf("%w: %d trailing bytes", ErrMalformed, len(b))

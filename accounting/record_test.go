@@ -63,20 +63,23 @@ var goldenRecord2 = func() (g struct {
 	return g
 }()
 
-// goldenRecord3 is goldenRecord2 with the IPv6 share of the counters in
-// version 3, the encoding Append writes: four u64 after IPv6Address.
+// goldenRecord3 is goldenRecord2 with the IPv6 share of the counters and
+// the interface identifier in version 3, the encoding Append writes: five
+// u64 after IPv6Address.
 var goldenRecord3 = func() (g struct {
 	rec   Record
 	bytes []byte
 }) {
 	g.rec = goldenRecord2.rec
 	g.rec.In6Octets, g.rec.Out6Octets, g.rec.In6Packets, g.rec.Out6Packets = 6, 12, 1, 1
+	g.rec.InterfaceID = 0x021122fffe334455
 	g.bytes = append([]byte{3}, goldenRecord2.bytes[1:]...)
 	g.bytes = append(g.bytes,
 		0, 0, 0, 0, 0, 0, 0, 6, // IPv6 in octets
 		0, 0, 0, 0, 0, 0, 0, 12, // IPv6 out octets
 		0, 0, 0, 0, 0, 0, 0, 1, // IPv6 in packets
-		0, 0, 0, 0, 0, 0, 0, 1) // IPv6 out packets
+		0, 0, 0, 0, 0, 0, 0, 1, // IPv6 out packets
+		0x02, 0x11, 0x22, 0xff, 0xfe, 0x33, 0x44, 0x55) // interface identifier
 	return g
 }()
 

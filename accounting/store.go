@@ -65,13 +65,13 @@ const upsertSessions = `INSERT INTO sessions (acct_session_id, node, nas_ip_addr
 	in_octets, out_octets, in_packets, out_packets,
 	rate_down_kbps, rate_up_kbps, interim_interval, class, last_seq,
 	framed_ipv6_prefix, delegated_ipv6_prefix, framed_ipv6_address,
-	in6_octets, out6_octets, in6_packets, out6_packets)
+	in6_octets, out6_octets, in6_packets, out6_packets, framed_interface_id)
 SELECT a1, a2, NULLIF(a3, '')::inet, a4, a5, a6, a7, a8, a9, a10,
 	a11, a12, a13, a14, NULLIF(a15, '')::inet,
 	a16, a17, a18, NULLIF(a19, 0),
 	a20, a21, a22, a23, a24, a25, NULLIF(a26, 0), string_to_array(NULLIF(a27, ''), ','), a28,
 	NULLIF(a29, '')::cidr, NULLIF(a30, '')::cidr, NULLIF(a31, '')::inet,
-	a32, a33, a34, a35
+	a32, a33, a34, a35, NULLIF(a36, '')
 FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
 	$6::text[], $7::text[], $8::text[], $9::text[], $10::text[],
 	$11::integer[], $12::integer[], $13::integer[], $14::integer[], $15::text[],
@@ -79,9 +79,9 @@ FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
 	$20::bigint[], $21::bigint[], $22::bigint[], $23::bigint[],
 	$24::integer[], $25::integer[], $26::integer[], $27::text[], $28::bigint[],
 	$29::text[], $30::text[], $31::text[],
-	$32::bigint[], $33::bigint[], $34::bigint[], $35::bigint[])
+	$32::bigint[], $33::bigint[], $34::bigint[], $35::bigint[], $36::text[])
 	AS u(a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19,
-	a20, a21, a22, a23, a24, a25, a26, a27, a28, a29, a30, a31, a32, a33, a34, a35)
+	a20, a21, a22, a23, a24, a25, a26, a27, a28, a29, a30, a31, a32, a33, a34, a35, a36)
 ON CONFLICT (acct_session_id) DO UPDATE SET
 	update_time = GREATEST(sessions.update_time, EXCLUDED.update_time),
 	stop_time = CASE WHEN sessions.orphan_closed AND EXCLUDED.stop_time IS NOT NULL THEN EXCLUDED.stop_time
@@ -101,6 +101,7 @@ ON CONFLICT (acct_session_id) DO UPDATE SET
 	framed_ipv6_prefix = COALESCE(EXCLUDED.framed_ipv6_prefix, sessions.framed_ipv6_prefix),
 	delegated_ipv6_prefix = COALESCE(EXCLUDED.delegated_ipv6_prefix, sessions.delegated_ipv6_prefix),
 	framed_ipv6_address = COALESCE(EXCLUDED.framed_ipv6_address, sessions.framed_ipv6_address),
+	framed_interface_id = COALESCE(EXCLUDED.framed_interface_id, sessions.framed_interface_id),
 	rate_down_kbps = CASE WHEN EXCLUDED.last_seq >= sessions.last_seq THEN EXCLUDED.rate_down_kbps ELSE sessions.rate_down_kbps END,
 	rate_up_kbps = CASE WHEN EXCLUDED.last_seq >= sessions.last_seq THEN EXCLUDED.rate_up_kbps ELSE sessions.rate_up_kbps END,
 	interim_interval = COALESCE(EXCLUDED.interim_interval, sessions.interim_interval),
@@ -127,13 +128,14 @@ const updateSessions = `UPDATE sessions s SET
 	framed_ipv6_prefix = COALESCE(NULLIF(u.p6, '')::cidr, s.framed_ipv6_prefix),
 	delegated_ipv6_prefix = COALESCE(NULLIF(u.d6, '')::cidr, s.delegated_ipv6_prefix),
 	framed_ipv6_address = COALESCE(NULLIF(u.a6, '')::inet, s.framed_ipv6_address),
+	framed_interface_id = COALESCE(NULLIF(u.iid, ''), s.framed_interface_id),
 	rate_down_kbps = CASE WHEN u.seq >= s.last_seq THEN u.rd ELSE s.rate_down_kbps END,
 	rate_up_kbps = CASE WHEN u.seq >= s.last_seq THEN u.ru ELSE s.rate_up_kbps END,
 	last_seq = GREATEST(s.last_seq, u.seq)
 FROM unnest($1::text[], $2::timestamptz[], $3::timestamptz[], $4::integer[], $5::bigint[], $6::bigint[],
 	$7::bigint[], $8::bigint[], $9::bigint[], $10::text[], $11::integer[], $12::integer[],
-	$13::text[], $14::text[], $15::text[], $16::bigint[], $17::bigint[], $18::bigint[], $19::bigint[])
-	AS u(id, t, st, c, io, oo, ip, op, seq, a, rd, ru, p6, d6, a6, io6, oo6, ip6, op6)
+	$13::text[], $14::text[], $15::text[], $16::bigint[], $17::bigint[], $18::bigint[], $19::bigint[], $20::text[])
+	AS u(id, t, st, c, io, oo, ip, op, seq, a, rd, ru, p6, d6, a6, io6, oo6, ip6, op6, iid)
 WHERE s.acct_session_id = u.id`
 
 // Write stores records in one transaction: every record into
@@ -207,9 +209,11 @@ func updateArgs(ss []Record) []any {
 	io, oo, ip, op, seq := make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n)
 	p6, d6, a6 := make([]string, n), make([]string, n), make([]string, n)
 	io6, oo6, ip6, op6 := make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n)
+	iid := make([]string, n)
 	for i := range ss {
 		r := &ss[i]
 		id[i], addr[i], t[i] = r.SessionID, addrText(r.Addr), ts(r.Time)
+		iid[i] = interfaceIDText(r.InterfaceID)
 		io6[i], oo6[i], ip6[i], op6[i] = int64(r.In6Octets), int64(r.Out6Octets), int64(r.In6Packets), int64(r.Out6Packets)
 		p6[i], d6[i], a6[i] = prefixText(r.IPv6Prefix), prefixText(r.DelegatedPrefix), addrText(r.IPv6Address)
 		if r.Kind == Stop {
@@ -218,7 +222,17 @@ func updateArgs(ss []Record) []any {
 		io[i], oo[i], ip[i], op[i], seq[i] = int64(r.InOctets), int64(r.OutOctets), int64(r.InPackets), int64(r.OutPackets), int64(r.Seq)
 		rd[i], ru[i] = int32(r.RateDownKbps), int32(r.RateUpKbps)
 	}
-	return []any{id, t, stop, cause, io, oo, ip, op, seq, addr, rd, ru, p6, d6, a6, io6, oo6, ip6, op6}
+	return []any{id, t, stop, cause, io, oo, ip, op, seq, addr, rd, ru, p6, d6, a6, io6, oo6, ip6, op6, iid}
+}
+
+// interfaceIDText writes an interface identifier as FreeRADIUS prints a
+// Framed-Interface-Id (RFC 3162 section 2.1): four groups of hex digits;
+// "" for none.
+func interfaceIDText(id uint64) string {
+	if id == 0 {
+		return ""
+	}
+	return fmt.Sprintf("%x:%x:%x:%x", id>>48, id>>32&0xffff, id>>16&0xffff, id&0xffff)
 }
 
 func prefixText(p netip.Prefix) string {
@@ -300,6 +314,9 @@ func mergeSessions(recs []Record) []Record {
 		if !m.IPv6Address.IsValid() {
 			m.IPv6Address = prev.IPv6Address
 		}
+		if m.InterfaceID == 0 {
+			m.InterfaceID = prev.InterfaceID
+		}
 		if prev.Time.After(m.Time) {
 			m.Time = prev.Time
 		}
@@ -339,9 +356,11 @@ func sessionArgs(ss []Record) []any {
 	class := make([]string, n)
 	p6, d6, a6 := make([]string, n), make([]string, n), make([]string, n)
 	io6, oo6, ip6, op6 := make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n)
+	iid := make([]string, n)
 	for i := range ss {
 		r := &ss[i]
 		io6[i], oo6[i], ip6[i], op6[i] = int64(r.In6Octets), int64(r.Out6Octets), int64(r.In6Packets), int64(r.Out6Packets)
+		iid[i] = interfaceIDText(r.InterfaceID)
 		p6[i], d6[i], a6[i] = prefixText(r.IPv6Prefix), prefixText(r.DelegatedPrefix), addrText(r.IPv6Address)
 		txt[0][i], txt[1][i], txt[2][i], txt[3][i], txt[4][i] = r.SessionID, r.Node, addrText(r.NASIP), r.Username, r.Realm
 		txt[5][i], txt[6][i], txt[7][i], txt[8][i], txt[9][i] = r.CallingStationID, r.NASPortID, r.CircuitID, r.RemoteID, r.LAC
@@ -367,7 +386,7 @@ func sessionArgs(ss []Record) []any {
 	}
 	return []any{txt[0], txt[1], txt[2], txt[3], txt[4], txt[5], txt[6], txt[7], txt[8], txt[9],
 		ids[0], ids[1], ids[2], ids[3], txt[10],
-		start, upd, stop, cause, io, oo, ip, op, down, up, interim, class, seq, p6, d6, a6, io6, oo6, ip6, op6}
+		start, upd, stop, cause, io, oo, ip, op, down, up, interim, class, seq, p6, d6, a6, io6, oo6, ip6, op6, iid}
 }
 
 // OrphanSeq is the Seq of the Stop record CloseOrphans writes: out of the

@@ -323,8 +323,11 @@ func TestIPv6Counters(t *testing.T) {
 		r.In6Octets, r.Out6Octets, r.In6Packets, r.Out6Packets = in6, out6, in6/10, out6/10
 		return r
 	}
-	if err := s.Write(ctx, []Record{dual(sess("d1", "dora", 0, Start, t0, 0, 0), 0, 0),
-		dual(sess("d1", "dora", 1, Interim, t0.Add(time.Minute), 100, 200), 40, 80)}); err != nil {
+	// IPv6 comes up after the Start: the Interim brings the interface
+	// identifier, and the later records that lack it do not erase it.
+	interim := dual(sess("d1", "dora", 1, Interim, t0.Add(time.Minute), 100, 200), 40, 80)
+	interim.InterfaceID = 0x021122fffe334455
+	if err := s.Write(ctx, []Record{dual(sess("d1", "dora", 0, Start, t0, 0, 0), 0, 0), interim}); err != nil {
 		t.Fatal(err)
 	}
 	row := `SELECT in_octets::text, out_octets::text, in6_octets::text, out6_octets::text, in6_packets::text, out6_packets::text
@@ -344,6 +347,9 @@ func TestIPv6Counters(t *testing.T) {
 	}
 	if diff := cmp.Diff([][]string{{"300", "600", "150", "300", "15", "30"}}, query(t, db, row)); diff != "" {
 		t.Errorf("after a late older record (-want +got)\n%s", diff)
+	}
+	if got := query(t, db, `SELECT framedinterfaceid FROM radacct WHERE acctsessionid = 'd1'`); !cmp.Equal(got, [][]string{{"211:22ff:fe33:4455"}}) {
+		t.Errorf("radacct framedinterfaceid %v, want 211:22ff:fe33:4455", got)
 	}
 	recs := query(t, db, `SELECT seq::text, in6_octets::text, out6_octets::text FROM acct_records WHERE acct_session_id = 'd1' ORDER BY seq`)
 	if diff := cmp.Diff([][]string{{"0", "0", "0"}, {"1", "40", "80"}, {"2", "150", "300"}}, recs); diff != "" {

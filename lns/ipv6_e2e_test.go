@@ -173,6 +173,14 @@ func TestLNSDualStack(t *testing.T) {
 	if want := dualLink.String() + " " + dualDeleg.String(); row != want {
 		t.Errorf("radacct framedipv6prefix, delegatedipv6prefix: %q, want %q", row, want)
 	}
+	// ... and the interface identifier IPV6CP settled: the low 64 bits
+	// of the subscriber's link-local address (RFC 5072 section 5).
+	ll := local.local.As16()
+	wantIID := fmt.Sprintf("%x:%x:%x:%x", uint16(ll[8])<<8|uint16(ll[9]), uint16(ll[10])<<8|uint16(ll[11]),
+		uint16(ll[12])<<8|uint16(ll[13]), uint16(ll[14])<<8|uint16(ll[15]))
+	if iid := l.query(t, `SELECT COALESCE(framedinterfaceid, '') FROM radacct WHERE username = 'dual'`); iid != wantIID {
+		t.Errorf("radacct framedinterfaceid %q, want %q (of %v)", iid, wantIID, local.local)
+	}
 
 	// The API shows both prefixes.
 	if body := l.httpGet(t, "/api/v1/sessions", "tok"); !strings.Contains(body, `"ipv6_prefix":"`+dualLink.String()+`"`) ||

@@ -265,6 +265,7 @@ func (s *session) record(now time.Time) accounting.Record {
 	r.CircuitID, r.RemoteID = accessLine(s.call.ICRQ())
 	if v := s.v6; v != nil && v.up {
 		r.IPv6Prefix, r.DelegatedPrefix, r.IPv6Address = v.link, v.delegated, v.address
+		r.InterfaceID = v.interfaceID()
 	}
 	return r
 }

@@ -10,6 +10,7 @@ package lns
 // Solicitations, and the DHCPv6 server answers on the link.
 
 import (
+	"encoding/binary"
 	"net/netip"
 	"time"
 
@@ -66,6 +67,16 @@ func ipv6Grant(o *authOutcome) *ipv6State {
 	return v
 }
 
+// interfaceID is the subscriber's interface identifier as IPV6CP settled
+// it: the low 64 bits of its link-local address (RFC 5072 section 5).
+func (v *ipv6State) interfaceID() uint64 {
+	if !v.peer.IsValid() {
+		return 0
+	}
+	a := v.peer.As16()
+	return binary.BigEndian.Uint64(a[8:])
+}
+
 // bound is what the data plane routes to the session and accepts as its
 // sources: the link's /64, the delegated prefix, and a DHCPv6 address
 // (IA_NA) that lies in neither, as a /128.
@@ -103,7 +114,7 @@ func (s *session) UpIPv6(_ *ppp.Session, n ppp.IPv6Info) {
 	}
 	if a := s.srv.acct; a != nil && s.accounted {
 		// IPCP opened first: the Start went out without IPv6.
-		a.SessionIPv6(s.id, accounting.IPv6Info{Prefix: v.link, Delegated: v.delegated, Address: v.address})
+		a.SessionIPv6(s.id, accounting.IPv6Info{Prefix: v.link, Delegated: v.delegated, Address: v.address, InterfaceID: v.interfaceID()})
 	}
 	s.log.Info("IPv6 up", "user", s.user, "prefix", v.link, "delegated", v.delegated, "peer", v.peer)
 	s.publish()
