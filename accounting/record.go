@@ -117,8 +117,8 @@ type Record struct {
 	// IPV6CP settled it (Framed-Interface-Id, RFC 3162 section 2.1); 0
 	// for none (RFC 5072 section 4.1 never settles on zero).
 	InterfaceID uint64
-	Time                        time.Time // when the event happened
-	Started                     time.Time // when the session started (IPCP up)
+	Time        time.Time // when the event happened
+	Started     time.Time // when the session started (IPCP up)
 
 	InOctets, OutOctets, InPackets, OutPackets uint64
 	// The IPv6 share of the counters above.
