@@ -65,7 +65,7 @@ listen = 10.9.0.1:1701
 			if err != nil {
 				t.Fatal(err)
 			}
-			base, fds := leakcheck.Take(), openFDs(t)
+			base, fds := leakcheck.TakeSettled(), openFDs(t)
 			ctx, cancel := context.WithTimeout(l.ctx, 20*time.Second)
 			defer cancel()
 			err = l.lacNS.Do(func() error { return RunDaemon(ctx, cfg, DaemonOptions{}) })

@@ -68,7 +68,7 @@ file = /dev/null
 			if err != nil {
 				t.Fatal(err)
 			}
-			base, fds := leakcheck.Take(), openFDs(t)
+			base, fds := leakcheck.TakeSettled(), openFDs(t)
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
 			ready := false

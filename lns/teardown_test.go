@@ -98,7 +98,7 @@ func TestTunnelDownUnderLoad(t *testing.T) {
 	defer func() { cancel(); <-acctDone }()
 	waitFor(t, 20*time.Second, "every session's Start accounted", func() bool { return acct.Stats().Sessions == n })
 
-	base := leakcheck.Take()
+	base := leakcheck.TakeSettled()
 	for _, ss := range sessions { // the tunnel's goroutine, reporting every call
 		srv.callDown(ss, true, accounting.CauseLostService)
 	}

@@ -20,6 +20,20 @@ func Take() Baseline {
 	return Baseline{n: n, stacks: stacks}
 }
 
+// TakeSettled is Take once the number of goroutines has held still for
+// 100 ms (at most 2 s): a lab started just before has its background
+// goroutines still spawning theirs, which would otherwise count as a leak
+// of what the test does next.
+func TakeSettled() Baseline {
+	n, since := runtime.NumGoroutine(), time.Now()
+	for end := time.Now().Add(2 * time.Second); time.Now().Before(end) && time.Since(since) < 100*time.Millisecond; time.Sleep(5 * time.Millisecond) {
+		if m := runtime.NumGoroutine(); m != n {
+			n, since = m, time.Now()
+		}
+	}
+	return Take()
+}
+
 // Extra is how many more goroutines run now than at b.
 func (b Baseline) Extra() int { return runtime.NumGoroutine() - b.n }
 
