@@ -1,5 +1,7 @@
 package dataplane
 
+import "testing"
+
 // Golden frames for IPv6 through xdp_lac (RFC 5072 section 3: PPP
 // protocol 0x0057), both directions: the relay forwards IPv6 as it does
 // IPv4, counts it apart too, and clamps a TCP SYN's MSS to the IPv4 clamp
@@ -81,4 +83,72 @@ func lac6Cases() []lacCase {
 		{name: "down/IPv6 header cut", in: dl(lacPPPIPv6, down[:39]),
 			verdict: xdpPass, reasons: []int{lacPassMalformed}},
 	}
+}
+
+// TestLACMSSClamp6 checks what the golden frames alone cannot: a SYN
+// clamped by xdp_lac, either way and with the MSS at an even or odd
+// offset, leaves with the clamp in its MSS option and a TCP checksum that
+// verifies over the IPv6 pseudo-header (RFC 8200 section 8.1), computed
+// here from the frame itself rather than by the helper that built the
+// expected frames.
+func TestLACMSSClamp6(t *testing.T) {
+	w := newTestWorld(t)
+	objs := lacLoad(t, w)
+	const clamp = lacMSS - 20
+	for _, tc := range []struct {
+		name    string
+		up      bool
+		syn     []byte
+		ifindex int
+		in      func(pkt []byte) []byte
+	}{
+		{"up, even offset", true, lns6SYN(lac6Sub, lac6Far, 1460, false), w.ifB,
+			func(p []byte) []byte { return lacPPPoEFrame(nil, lacSidPlain, lacPPPIPv6, p) }},
+		{"up, odd offset", true, lns6SYN(lac6Sub, lac6Far, 1460, true), w.ifB,
+			func(p []byte) []byte { return lacPPPoEFrame(nil, lacSidPlain, lacPPPIPv6, p) }},
+		{"down, odd offset", false, lns6SYN(lac6Far, lac6Sub, 1460, true), w.ifA,
+			func(p []byte) []byte {
+				return lacL2TPIn(lacLNSAddr, 1701, lacCat(lacL2TPData(lacLsPlain), lacPPPAC, lacPPPIPv6, p))
+			}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			verdict, out := w.run(t, objs.XdpLac, tc.ifindex, tc.in(tc.syn))
+			if verdict != xdpRedirect || len(out) < len(tc.syn) {
+				t.Fatalf("verdict %d, %d octets out; want the SYN forwarded", verdict, len(out))
+			}
+			pkt := out[len(out)-len(tc.syn):] // the inner packet ends the frame
+			if sum := inetChecksum(lns6Pseudo(pkt)); sum != 0 {
+				t.Errorf("TCP checksum does not verify (residue %#04x):\n%x", sum, pkt)
+			}
+			if got := tcpMSS(pkt[40:]); got != clamp {
+				t.Errorf("MSS %d, want the clamp %d", got, clamp)
+			}
+		})
+	}
+}
+
+// tcpMSS is the value of the MSS option (kind 2, RFC 9293 section 3.2) of
+// the TCP segment seg, or -1.
+func tcpMSS(seg []byte) int {
+	if len(seg) < 20 {
+		return -1
+	}
+	opts := seg[20:min(len(seg), int(seg[12]>>4)*4)]
+	for i := 0; i < len(opts); {
+		switch opts[i] {
+		case 0:
+			return -1
+		case 1:
+			i++
+			continue
+		}
+		if i+1 >= len(opts) || opts[i+1] < 2 {
+			return -1
+		}
+		if opts[i] == 2 && opts[i+1] == 4 && i+4 <= len(opts) {
+			return int(opts[i+2])<<8 | int(opts[i+3])
+		}
+		i += int(opts[i+1])
+	}
+	return -1
 }
