@@ -306,6 +306,41 @@ DP_INLINE int lns_up(struct xdp_md *ctx, struct iphdr *ip, void *data_end)
 }
 
 /*
+ * lns_down_admit is what both families share downstream once the inner
+ * packet (tot octets) passed its checks: the session's counters and
+ * policer, the FIB lookup towards the LAC (into fib), the rate, and the
+ * counting (v6: the IPv6 share too). It returns -1 to go on with the
+ * encapsulation, or the verdict.
+ */
+DP_INLINE int lns_down_admit(struct xdp_md *ctx, struct lns_sub *sub, struct bpf_fib_lookup *fib, __u32 tot, int v6)
+{
+	__u32 slot = sub->slot;
+	struct dp_counters *c = dp_session_counters(slot);
+	struct dp_policer *pol = bpf_map_lookup_elem(&session_policers, &slot);
+	if (!c || !pol)
+		return dp_verdict(DP_PASS_NO_SESSION, XDP_PASS);
+
+	dp_fib_fill(fib, ctx->ingress_ifindex, sub->lns_addr, sub->lac_addr, 0, tot + DP_ENCAP);
+	long rc = bpf_fib_lookup(ctx, fib, sizeof(*fib), 0);
+	if (rc == BPF_FIB_LKUP_RET_FRAG_NEEDED)
+		return dp_verdict(DP_PASS_MTU, XDP_PASS);
+	if (rc != BPF_FIB_LKUP_RET_SUCCESS)
+		return dp_verdict(DP_PASS_FIB, XDP_PASS);
+
+	if (!dp_police(&pol->down, tot)) {
+		c->drops += 1;
+		return dp_verdict(DP_DROP_POLICER, XDP_DROP);
+	}
+	c->down_packets += 1;
+	c->down_octets += tot;
+	if (v6) {
+		c->down6_packets += 1;
+		c->down6_octets += tot;
+	}
+	return -1;
+}
+
+/*
  * lns_encap pushes IPv4, UDP, the L2TP data header without optional
  * fields and PPP FF 03 00 proto in front of the IP packet of tot octets
  * that follows the Ethernet header (anything after it trimmed), towards
@@ -382,26 +417,10 @@ DP_INLINE int lns_down(struct xdp_md *ctx, struct iphdr *ip, void *data_end, str
 	if (tot > sub->mtu)
 		return dp_verdict(DP_PASS_MTU, XDP_PASS);
 
-	__u32 slot = sub->slot;
-	struct dp_counters *c = dp_session_counters(slot);
-	struct dp_policer *pol = bpf_map_lookup_elem(&session_policers, &slot);
-	if (!c || !pol)
-		return dp_verdict(DP_PASS_NO_SESSION, XDP_PASS);
-
 	struct bpf_fib_lookup fib;
-	dp_fib_fill(&fib, ctx->ingress_ifindex, sub->lns_addr, sub->lac_addr, 0, tot + DP_ENCAP);
-	long rc = bpf_fib_lookup(ctx, &fib, sizeof(fib), 0);
-	if (rc == BPF_FIB_LKUP_RET_FRAG_NEEDED)
-		return dp_verdict(DP_PASS_MTU, XDP_PASS);
-	if (rc != BPF_FIB_LKUP_RET_SUCCESS)
-		return dp_verdict(DP_PASS_FIB, XDP_PASS);
-
-	if (!dp_police(&pol->down, tot)) {
-		c->drops += 1;
-		return dp_verdict(DP_DROP_POLICER, XDP_DROP);
-	}
-	c->down_packets += 1;
-	c->down_octets += tot;
+	int v = lns_down_admit(ctx, sub, &fib, tot, 0);
+	if (v >= 0)
+		return v;
 
 	dp_mss_clamp(ip, data_end, sub->mss);
 	dp_ttl_dec(ip);
@@ -430,28 +449,10 @@ DP_INLINE int lns_down6(struct xdp_md *ctx, struct ipv6hdr *ip6, void *data_end,
 	if (tot > sub->mtu)
 		return dp_verdict(DP_PASS_MTU, XDP_PASS);
 
-	__u32 slot = sub->slot;
-	struct dp_counters *c = dp_session_counters(slot);
-	struct dp_policer *pol = bpf_map_lookup_elem(&session_policers, &slot);
-	if (!c || !pol)
-		return dp_verdict(DP_PASS_NO_SESSION, XDP_PASS);
-
 	struct bpf_fib_lookup fib;
-	dp_fib_fill(&fib, ctx->ingress_ifindex, sub->lns_addr, sub->lac_addr, 0, tot + DP_ENCAP);
-	long rc = bpf_fib_lookup(ctx, &fib, sizeof(fib), 0);
-	if (rc == BPF_FIB_LKUP_RET_FRAG_NEEDED)
-		return dp_verdict(DP_PASS_MTU, XDP_PASS);
-	if (rc != BPF_FIB_LKUP_RET_SUCCESS)
-		return dp_verdict(DP_PASS_FIB, XDP_PASS);
-
-	if (!dp_police(&pol->down, tot)) {
-		c->drops += 1;
-		return dp_verdict(DP_DROP_POLICER, XDP_DROP);
-	}
-	c->down_packets += 1;
-	c->down_octets += tot;
-	c->down6_packets += 1;
-	c->down6_octets += tot;
+	int v = lns_down_admit(ctx, sub, &fib, tot, 1);
+	if (v >= 0)
+		return v;
 
 	dp_mss_clamp6(ip6, data_end, sub->mss);
 	ip6->hop_limit--;
