@@ -76,6 +76,9 @@ type server struct {
 	sawMA     atomic.Bool
 	// Outcomes of the requests this server answered or dropped.
 	accepts, rejects, timeouts atomic.Uint64
+	// The last answer: its round trip (nanoseconds) and when (unix
+	// nanoseconds); 0 before the first.
+	lastRTT, lastAnswer atomic.Int64
 }
 
 type clientCounters struct {
@@ -247,8 +250,11 @@ func (c *Client) exchange(ctx context.Context, list []*server, rebuild bool, bui
 			} else {
 				s.rejects.Add(1)
 			}
+			rtt := time.Since(began)
+			s.lastRTT.Store(int64(rtt))
+			s.lastAnswer.Store(c.now().UnixNano())
 			if f := c.latency.Load(); f != nil {
-				(*f)(s.kind, time.Since(began))
+				(*f)(s.kind, rtt)
 			}
 			return resp, req, nil
 		}
@@ -283,6 +289,13 @@ type ServerStats struct {
 	Rejects  uint64 // Access-Reject or Access-Challenge
 	Timeouts uint64 // requests it left unanswered
 	Dead     bool   // held down now
+	// DeadUntil is the end of the hold-down (zero when not held down).
+	DeadUntil time.Time
+	// LastLatency is the round trip of the last request it answered,
+	// retransmissions to it included, and LastAnswer when that was; both
+	// zero before the first answer.
+	LastLatency time.Duration
+	LastAnswer  time.Time
 }
 
 // ServerStats returns the per-server counters, authentication servers
@@ -291,10 +304,17 @@ func (c *Client) ServerStats() []ServerStats {
 	now := c.now().UnixNano()
 	var out []ServerStats
 	for _, s := range append(append([]*server(nil), c.auth...), c.acct...) {
-		out = append(out, ServerStats{
+		st := ServerStats{
 			Addr: s.Addr, Kind: s.kind, Accepts: s.accepts.Load(), Rejects: s.rejects.Load(),
-			Timeouts: s.timeouts.Load(), Dead: s.deadUntil.Load() > now,
-		})
+			Timeouts: s.timeouts.Load(), LastLatency: time.Duration(s.lastRTT.Load()),
+		}
+		if du := s.deadUntil.Load(); du > now {
+			st.Dead, st.DeadUntil = true, time.Unix(0, du)
+		}
+		if la := s.lastAnswer.Load(); la != 0 {
+			st.LastAnswer = time.Unix(0, la)
+		}
+		out = append(out, st)
 	}
 	return out
 }

@@ -181,6 +181,8 @@ func (d *daemon) listenHTTP() error {
 	st := d.c.API.settings()
 	ac := st.Config()
 	ac.Backend, ac.Metrics, ac.Logger = d.lac.API(), d.reg, d.log
+	ac.RADIUS = api.RADIUSOf(d.radius)
+	ac.Setups = api.NewSetupHistory(d.lac.SetupCounts, nil)
 	if d.api, err = api.New(ac); err != nil {
 		return fmt.Errorf("lac: api: %w", err)
 	}

@@ -359,6 +359,8 @@ func (d *daemon) apiServer(reg *metrics.Registry) (*api.Server, error) {
 	if d.reports != nil {
 		ac.Reports = ReportsOf(d.reports)
 	}
+	ac.RADIUS = api.RADIUSOf(d.radius)
+	ac.Setups = api.NewSetupHistory(d.srv.SetupCounts, nil)
 	return api.New(ac)
 }
 
