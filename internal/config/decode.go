@@ -132,6 +132,11 @@ func DecodeSource(r io.Reader, filename string, v any) (*Source, error) {
 		d.errs = append(d.errs[:maxErrors], fmt.Errorf("%s: too many errors", filename))
 	}
 	src := &Source{File: filename, keys: d.set, sections: d.sections, items: d.items, labels: d.labels}
+	for _, err := range d.errs {
+		if e, ok := err.(*Error); ok {
+			e.Path = src.Display(e.Path) // `[lac "a"] secret`, not lac[0].secret
+		}
+	}
 	return src, errors.Join(d.errs...)
 }
 
