@@ -21,7 +21,9 @@ type numberKey struct {
 // positive refuses the numbers and durations the file sets to zero or
 // less where that makes no sense, instead of taking the default for them.
 func (c *FileConfig) positive() []error {
-	n := func(path string, v int, def string) numberKey { return numberKey{path: path, value: float64(v), def: def} }
+	n := func(path string, v int, def string) numberKey {
+		return numberKey{path: path, value: float64(v), def: def}
+	}
 	d := func(path string, v time.Duration, def string) numberKey {
 		return numberKey{path: path, value: float64(v), duration: true, def: def}
 	}

@@ -143,9 +143,9 @@ func DecodeSource(r io.Reader, filename string, v any) (*Source, error) {
 type decoder struct {
 	file     string
 	errs     []error
-	set      map[string]int // full key path -> line where it was set
-	sections map[string]int // full section path -> line of its first header
-	names    map[string]int // slice path + name -> line, to refuse a repeated name
+	set      map[string]int    // full key path -> line where it was set
+	sections map[string]int    // full section path -> line of its first header
+	names    map[string]int    // slice path + name -> line, to refuse a repeated name
 	items    map[string][]int  // list key path -> line of each item
 	labels   map[string]string // named section path ("pool[1]") -> `pool "gold"`
 	getenv   func(string) (string, bool)
