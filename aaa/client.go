@@ -80,6 +80,7 @@ type serverSet struct {
 
 type server struct {
 	Server
+	mux       serverMux    // its sockets, shared by the requests
 	kind      string       // "access" or "accounting", a metric label
 	deadUntil atomic.Int64 // unix nanoseconds
 	sawMA     atomic.Bool
@@ -144,7 +145,7 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 		return nil, &ConfigError{Field: "nas_ip_address", Msg: "not an IPv4 address"}
 	}
 	c := &Client{cfg: cfg, sem: make(chan struct{}, cfg.MaxInFlight), log: cfg.Logger, now: cfg.Now}
-	set, err := newServerSet(cfg, nil)
+	set, err := c.newServerSet(cfg, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -155,7 +156,7 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 // newServerSet checks the servers of cfg and builds their set; a server
 // of old with the same address, kind and secret is kept as it is (its
 // hold-down and counters go on).
-func newServerSet(cfg ClientConfig, old *serverSet) (*serverSet, error) {
+func (c *Client) newServerSet(cfg ClientConfig, old *serverSet) (*serverSet, error) {
 	set := &serverSet{timeout: cfg.Timeout, retries: cfg.Retries, deadTime: cfg.DeadTime}
 	for i, list := range [][]Server{cfg.Servers, cfg.AcctServers} {
 		kind, field, prev := "access", "servers", []*server(nil)
@@ -188,6 +189,10 @@ func newServerSet(cfg ClientConfig, old *serverSet) (*serverSet, error) {
 			if srv == nil {
 				srv = &server{Server: s, kind: kind}
 				srv.Secret = append([]byte(nil), s.Secret...)
+				srv.mux = serverMux{addr: s.Addr, stray: func(id uint8) {
+					c.stats.unexpected.Add(1)
+					c.logOnce("unexpected/"+srv.Addr, "RADIUS response to no pending request dropped", "server", srv.Addr, "id", id)
+				}}
 			}
 			if i == 0 {
 				set.auth = append(set.auth, srv)
@@ -217,7 +222,7 @@ func (c *Client) Reconfigure(cfg ClientConfig) error {
 	if cfg.DeadTime <= 0 {
 		cfg.DeadTime = DefaultDeadTime
 	}
-	set, err := newServerSet(cfg, c.set.Load())
+	set, err := c.newServerSet(cfg, c.set.Load())
 	if err != nil {
 		return err
 	}
@@ -265,10 +270,10 @@ func (c *Client) order(list []*server) []*server {
 	return out
 }
 
-// builder makes the wire bytes of a request for one server. It is called
-// again for each retransmission when the packet changes (accounting's
-// Acct-Delay-Time); then it must return a new Identifier.
-type builder func(s *server, attempt int) (wire []byte, err error)
+// builder makes the wire bytes of a request for one server with
+// Identifier id. It is called again for each retransmission when the
+// packet changes (accounting's Acct-Delay-Time), with a new Identifier.
+type builder func(s *server, attempt int, id uint8) (wire []byte, err error)
 
 // exchange sends a request to the servers in turn and returns the first
 // authentic answer with the request it answers.
@@ -362,21 +367,31 @@ func (c *Client) ServerStats() []ServerStats {
 }
 
 func (c *Client) tryServer(ctx context.Context, set *serverSet, s *server, rebuild bool, build builder, want func(radius.Code) bool) (*radius.Packet, []byte, error) {
-	var d net.Dialer
-	conn, err := d.DialContext(ctx, "udp", s.Addr)
-	if err != nil {
-		return nil, nil, fmt.Errorf("aaa: dial %s: %w", s.Addr, ErrTimeout)
+	answers := make(chan []byte, 4)
+	type slot struct {
+		mc *muxConn
+		id uint8
 	}
-	defer conn.Close()
-	stop := context.AfterFunc(ctx, func() { _ = conn.SetReadDeadline(time.Unix(1, 0)) })
-	defer stop()
-
-	var sent [][]byte // every version sent on this socket; a late answer to any is good
+	var held []slot // every Identifier this request sent under; a late answer to any is good
+	defer func() {
+		for _, h := range held {
+			h.mc.release(h.id)
+		}
+	}()
+	var sent [][]byte
 	var wire []byte
-	buf := make([]byte, maxPacketLen)
+	var cur slot
+	timer := time.NewTimer(set.timeout)
+	defer timer.Stop()
 	for attempt := 0; attempt <= set.retries; attempt++ {
 		if attempt == 0 || rebuild {
-			if wire, err = build(s, attempt); err != nil {
+			mc, id, err := s.mux.acquire(ctx, answers)
+			if err != nil {
+				return nil, nil, fmt.Errorf("%w: %w", err, ErrTimeout)
+			}
+			cur = slot{mc, id}
+			held = append(held, cur)
+			if wire, err = build(s, attempt, id); err != nil {
 				return nil, nil, err
 			}
 			sent = append(sent, wire)
@@ -384,43 +399,23 @@ func (c *Client) tryServer(ctx context.Context, set *serverSet, s *server, rebui
 		if attempt > 0 {
 			c.stats.retransmits.Add(1)
 		}
-		if _, err := conn.Write(wire); err != nil {
+		if _, err := cur.mc.conn.Write(wire); err != nil {
 			// ICMP port unreachable from an earlier try shows here: the
 			// server is down; keep waiting out the timer like a loss.
 			c.log.Debug("RADIUS send failed", "server", s.Addr, "err", err)
 		}
-		deadline := time.Now().Add(set.timeout)
-		if dl, ok := ctx.Deadline(); ok && dl.Before(deadline) {
-			deadline = dl
-		}
-		if ctx.Err() != nil {
-			return nil, nil, ctx.Err()
-		}
-		_ = conn.SetReadDeadline(deadline)
-		if ctx.Err() != nil { // cancelled between the check above and the deadline
-			return nil, nil, ctx.Err()
-		}
+		timer.Reset(set.timeout)
+	wait:
 		for {
-			n, err := conn.Read(buf)
-			if err != nil {
-				if ctx.Err() != nil {
-					return nil, nil, ctx.Err()
+			select {
+			case <-ctx.Done():
+				return nil, nil, ctx.Err()
+			case <-timer.C:
+				break wait
+			case b := <-answers:
+				if p, req := c.check(s, b, sent, want); p != nil {
+					return p, req, nil
 				}
-				var ne net.Error
-				if errors.As(err, &ne) && ne.Timeout() {
-					if dl, ok := ctx.Deadline(); ok && !time.Now().Before(dl) {
-						return nil, nil, context.DeadlineExceeded
-					}
-					break
-				}
-				// Connection refused (ICMP): wait out the rest of this try.
-				if time.Now().Before(deadline) {
-					time.Sleep(time.Until(deadline))
-				}
-				break
-			}
-			if p, req := c.check(s, buf[:n], sent, want); p != nil {
-				return p, req, nil
 			}
 		}
 	}

@@ -18,6 +18,8 @@ type lacDpConfig struct {
 	L2tpPort    uint16
 	Pad         uint16
 	SlowIfindex uint32
+	FibGen      uint32
+	Fib6Admit   uint32
 }
 
 type lacDpCounters struct {

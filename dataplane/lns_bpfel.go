@@ -18,6 +18,8 @@ type lnsDpConfig struct {
 	L2tpPort    uint16
 	Pad         uint16
 	SlowIfindex uint32
+	FibGen      uint32
+	Fib6Admit   uint32
 }
 
 type lnsDpCounters struct {
@@ -47,6 +49,23 @@ type lnsDpPolicer struct {
 		PsPerOctet  uint64
 		ToleranceNs uint64
 	}
+}
+
+type lnsFib6Hop struct {
+	_       structs.HostLayout
+	Gen     uint32
+	Ifindex uint32
+	Dmac    [6]uint8
+	Smac    [6]uint8
+	Mtu     uint16
+	Pad     uint16
+}
+
+type lnsFib6Key struct {
+	_       structs.HostLayout
+	Dst     [16]uint8
+	Src64   [8]uint8
+	Ifindex uint32
 }
 
 type lnsLnsRoute6Key struct {
@@ -97,6 +116,7 @@ type lnsLnsSub struct {
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
+	lnsMapFib6Cache       = "fib6_cache"
 	lnsMapLnsRoutes       = "lns_routes"
 	lnsMapLnsRoutes6      = "lns_routes6"
 	lnsMapLnsSessions     = "lns_sessions"
@@ -157,6 +177,7 @@ type lnsProgramSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type lnsMapSpecs struct {
+	Fib6Cache       *ebpf.MapSpec `ebpf:"fib6_cache"`
 	LnsRoutes       *ebpf.MapSpec `ebpf:"lns_routes"`
 	LnsRoutes6      *ebpf.MapSpec `ebpf:"lns_routes6"`
 	LnsSessions     *ebpf.MapSpec `ebpf:"lns_sessions"`
@@ -193,6 +214,7 @@ func (o *lnsObjects) Close() error {
 //
 // It can be passed to loadLnsObjects or ebpf.CollectionSpec.LoadAndAssign.
 type lnsMaps struct {
+	Fib6Cache       *ebpf.Map `ebpf:"fib6_cache"`
 	LnsRoutes       *ebpf.Map `ebpf:"lns_routes"`
 	LnsRoutes6      *ebpf.Map `ebpf:"lns_routes6"`
 	LnsSessions     *ebpf.Map `ebpf:"lns_sessions"`
@@ -205,6 +227,7 @@ type lnsMaps struct {
 
 func (m *lnsMaps) Close() error {
 	return _LnsClose(
+		m.Fib6Cache,
 		m.LnsRoutes,
 		m.LnsRoutes6,
 		m.LnsSessions,

@@ -88,6 +88,9 @@ type Settings struct {
 	// in both directions and on both paths: "auto" (default: the
 	// session's MTU minus 40), "off", or a number of octets.
 	TCPMSS string `cfg:"tcp-mss"`
+	// NextHopCache is the LNS's IPv6 next-hop cache: "on" (default) or
+	// "off" (bpf/lns.c, fib6_cache).
+	NextHopCache string `cfg:"ipv6-next-hop-cache"`
 }
 
 // Plan is Settings checked.
@@ -98,6 +101,8 @@ type Plan struct {
 	MaxSessions int
 	// MSS: MSSAuto, MSSOff or a fixed clamp.
 	MSS int
+	// NoNextHopCache: ipv6-next-hop-cache = off.
+	NoNextHopCache bool
 }
 
 // MSS clamp settings of Plan.MSS besides a fixed value.
@@ -124,6 +129,13 @@ func (s Settings) Check() (Plan, error) {
 		return p, fmt.Errorf("max-sessions %d: must be positive", s.MaxSessions)
 	}
 	p.MaxSessions = s.MaxSessions
+	switch s.NextHopCache {
+	case "", "on":
+	case "off":
+		p.NoNextHopCache = true
+	default:
+		return p, fmt.Errorf("ipv6-next-hop-cache %q: want on or off", s.NextHopCache)
+	}
 	switch s.TCPMSS {
 	case "", "auto":
 		p.MSS = MSSAuto

@@ -144,6 +144,8 @@ type (
 		L2TPPort    uint16 // network order
 		Pad         uint16
 		SlowIfindex uint32
+		FIBGen      uint32
+		FIB6Admit   uint32
 	}
 )
 
@@ -161,7 +163,10 @@ type Config struct {
 	// SlowInterface, on the LNS, is the TUN device: a packet the FIB
 	// routes through it is left to the slow path.
 	SlowInterface string
-	Logger        *slog.Logger
+	// NoNextHopCache turns the LNS's IPv6 next-hop cache off: every
+	// upstream IPv6 packet then pays the kernel's FIB lookup.
+	NoNextHopCache bool
+	Logger         *slog.Logger
 }
 
 // core is what the LNS and LAC fast paths share: the program and its
@@ -172,6 +177,8 @@ type core struct {
 	policers *ebpf.Map
 	reasons  *ebpf.Map
 	settings *ebpf.Map
+	set      configValue // what settings holds; written under setMu
+	setMu    sync.Mutex
 	links    []link.Link
 	ncpu     int
 	log      *slog.Logger
@@ -251,6 +258,10 @@ func (c *core) start(cfg Config) error {
 		}
 		set.SlowIfindex = uint32(ifc.Index)
 	}
+	if !cfg.NoNextHopCache {
+		set.FIB6Admit = nextHopAdmit
+	}
+	c.set = set
 	if err := c.settings.Put(uint32(0), set); err != nil {
 		return fmt.Errorf("dataplane: settings: %w", err)
 	}
@@ -272,6 +283,17 @@ func (c *core) start(cfg Config) error {
 			return fmt.Errorf("dataplane: attach XDP (%s) to %s: %w", cfg.Mode, name, err)
 		}
 		c.links = append(c.links, l)
+	}
+	return nil
+}
+
+// bumpFIB moves the FIB generation on: every cached next hop is stale.
+func (c *core) bumpFIB() error {
+	c.setMu.Lock()
+	defer c.setMu.Unlock()
+	c.set.FIBGen++
+	if err := c.settings.Put(uint32(0), c.set); err != nil {
+		return fmt.Errorf("dataplane: settings: %w", err)
 	}
 	return nil
 }

@@ -24,7 +24,8 @@ import (
 // accounting and removes it at teardown. Methods are safe for concurrent use.
 type LNSPath struct {
 	core
-	objs lnsObjects
+	objs  lnsObjects
+	watch *fibWatch // keeps the IPv6 next-hop cache current (nil: cache off)
 
 	mu sync.Mutex // orders map writes of one session against another
 }
@@ -72,6 +73,16 @@ func NewLNSPath(cfg Config) (*LNSPath, error) {
 	}, "lns_sessions", "lns_subs", "lns_routes", "lns_routes6"); err != nil {
 		return nil, err
 	}
+	if !cfg.NoNextHopCache {
+		log := cfg.Logger
+		p.watch, err = watchFIB(p.bumpFIB, func(err error) {
+			log.Warn("dataplane: route watch: cached IPv6 next hops now follow route changes within a second", "err", err)
+		}, nextHopMaxAge)
+		if err != nil {
+			p.Close()
+			return nil, err
+		}
+	}
 	for _, name := range cfg.Interfaces {
 		if !forwarding6(name) {
 			cfg.Logger.Info("dataplane: IPv6 forwarding is off: the fast path hands IPv6 from the interface to user space",
@@ -91,6 +102,9 @@ func forwarding6(name string) bool {
 
 // Close detaches the program and frees the maps.
 func (p *LNSPath) Close() error {
+	if p.watch != nil {
+		p.watch.close()
+	}
 	p.detach()
 	return p.objs.Close()
 }

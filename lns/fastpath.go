@@ -232,12 +232,13 @@ func openFastPath(cfg *FileConfig, log *slog.Logger) (*dataplane.LNSPath, error)
 		max = cfg.LNS.MaxSessions
 	}
 	p, err := dataplane.NewLNSPath(dataplane.Config{
-		Interfaces:    plan.Interfaces,
-		Mode:          plan.Mode,
-		MaxSessions:   max,
-		L2TPPort:      cfg.LNS.Listen.Port(),
-		SlowInterface: cfg.TUN.Name,
-		Logger:        log,
+		Interfaces:     plan.Interfaces,
+		Mode:           plan.Mode,
+		MaxSessions:    max,
+		L2TPPort:       cfg.LNS.Listen.Port(),
+		SlowInterface:  cfg.TUN.Name,
+		NoNextHopCache: plan.NoNextHopCache,
+		Logger:         log,
 	})
 	if err != nil {
 		if plan.Engine == dataplane.EngineXDP {

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bras-project/bras/internal/api"
 	"github.com/bras-project/bras/internal/testenv"
 	"github.com/insomniacslk/dhcp/dhcpv6"
 	"github.com/insomniacslk/dhcp/iana"
@@ -393,6 +394,8 @@ func TestLNSIPv6Pools(t *testing.T) {
 		{Name: "default6", Password: "pw"},
 		{Name: "late6", Password: "pw", Reply: named},
 		{Name: "next6", Password: "pw", Reply: named},
+		{Name: "v4only", Password: "pw", Reply: named},
+		{Name: "after6", Password: "pw", Reply: named},
 	}
 	l := startLabDBWith(t, users, pools6Conf)
 	l.upstream6(t)
@@ -454,5 +457,38 @@ func TestLNSIPv6Pools(t *testing.T) {
 	lac.in <- simInput{sub: namedSub, close: true}
 	waitCDN(t, namedSub, 10*time.Second)
 	l.waitStop(t, "named6", "User-Request")
-	up("next6", 0x74, netip.MustParsePrefix("2001:db8:1400::/64"), netip.MustParsePrefix("2001:db8:1300::/56"))
+	next := up("next6", 0x74, netip.MustParsePrefix("2001:db8:1400::/64"), netip.MustParsePrefix("2001:db8:1300::/56"))
+
+	// A subscriber without IPv6 takes the pools' only prefixes at
+	// authentication, then Protocol-Rejects IPV6CP: the LNS gives them
+	// back while the session stays up on IPv4, and the next dual-stack
+	// subscriber gets them.
+	lac.in <- simInput{sub: next, close: true}
+	waitCDN(t, next, 10*time.Second)
+	l.waitStop(t, "next6", "User-Request")
+	v4 := lac.place(&simSub{user: "v4only", password: "pw"}, "02:00:00:00:00:75")
+	n4 := waitUp(t, v4)
+	ping(t, v4, n4.Local, 0)
+	used := func() map[string]int {
+		var pools []api.Pool
+		resp := l.httpGet(t, "/api/v1/pools", "tok")
+		_, body, _ := strings.Cut(resp, "\r\n\r\n")
+		if err := json.Unmarshal([]byte(body), &pools); err != nil {
+			t.Fatalf("GET /api/v1/pools: %v\n%s", err, resp)
+		}
+		m := map[string]int{}
+		for _, p := range pools {
+			m[p.Name] = p.Used
+		}
+		return m
+	}
+	deadline = time.Now().Add(10 * time.Second)
+	for u := used(); u["link-one"]+u["pd-one"] != 0; u = used() {
+		if time.Now().After(deadline) {
+			t.Fatalf("pools in use with v4only up on IPv4 alone: %v, want link-one and pd-one free", u)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	up("after6", 0x76, netip.MustParsePrefix("2001:db8:1400::/64"), netip.MustParsePrefix("2001:db8:1300::/56"))
+	ping(t, v4, n4.Local, 1)
 }

@@ -651,13 +651,10 @@ func (s *Server) allocate(ctx context.Context, o *authOutcome, pool string, ss *
 	return nil
 }
 
-// releaseOutcome gives back an address and IPv6 prefixes that were
-// allocated or claimed for a session that will not use them (or no longer
-// does).
-func (s *Server) releaseOutcome(ss *session, o *authOutcome) {
-	if o == nil || !o.ok {
-		return
-	}
+// releaseIPv6 gives back the IPv6 prefixes o took from the pools or
+// claimed in them, and returns them.
+func (s *Server) releaseIPv6(ss *session, o *authOutcome) []netip.Prefix {
+	back := append(o.v6.all(), o.v6.claimed...)
 	for _, p := range o.v6.all() {
 		s.releasePrefix(ss, p)
 	}
@@ -665,6 +662,17 @@ func (s *Server) releaseOutcome(ss *session, o *authOutcome) {
 		_ = s.local6.ReleasePrefix(context.Background(), p, ss.id)
 	}
 	o.v6 = leases6{}
+	return back
+}
+
+// releaseOutcome gives back an address and IPv6 prefixes that were
+// allocated or claimed for a session that will not use them (or no longer
+// does).
+func (s *Server) releaseOutcome(ss *session, o *authOutcome) {
+	if o == nil || !o.ok {
+		return
+	}
+	s.releaseIPv6(ss, o)
 	if o.pool == "" || !o.addr.IsValid() {
 		return
 	}

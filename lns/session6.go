@@ -120,6 +120,29 @@ func (s *session) UpIPv6(_ *ppp.Session, n ppp.IPv6Info) {
 	s.publish()
 }
 
+// DownIPv6 implements ppp.IPv6DownHandler: the subscriber rejected
+// IPV6CP, never answered it or closed it, and the session carries on
+// with IPv4 alone. The prefixes and the address it took from the pools go
+// back to them, and the data plane stops routing its IPv6.
+func (s *session) DownIPv6(_ *ppp.Session) {
+	v := s.v6
+	if v == nil {
+		return
+	}
+	s.v6 = nil
+	if f := s.flow.Load(); f != nil && v.up {
+		if err := s.srv.dp.SetIPv6(f, nil); err != nil {
+			s.log.Warn("IPv6 prefixes not unbound", "err", err)
+		}
+	}
+	var back []netip.Prefix
+	if s.authed != nil {
+		back = s.srv.releaseIPv6(s, s.authed)
+	}
+	s.log.Info("IPv6 ended; the session runs IPv4 only", "user", s.user, "released", back)
+	s.publish()
+}
+
 // ipv6Input handles an IPv6 packet the data plane gave the control plane:
 // a Router Solicitation or a DHCPv6 request.
 func (s *session) ipv6Input(ip []byte, now time.Time) {

@@ -34,6 +34,16 @@ type IPv6Handler interface {
 	UpIPv6(s *Session, n IPv6Info)
 }
 
+// IPv6DownHandler is implemented by a server's Handler that is told when
+// IPV6CP finishes while the link stays up: the peer Protocol-Rejected it,
+// never answered it (Max-Configure, RFC 1661 section 4.6) or closed it.
+// The session's IPv6 service ends there: further IPV6CP is
+// Protocol-Rejected (RFC 1661 section 5.7), so what was set aside for it
+// (prefixes, an address) can be given back. IPv4 carries on.
+type IPv6DownHandler interface {
+	DownIPv6(s *Session)
+}
+
 // ipv6cpOptions is the IPV6CP option handler (RFC 5072 section 4) for both
 // roles: each end offers its own interface identifier and accepts the
 // peer's when it is non-zero and differs from its own; the server can

@@ -11,10 +11,12 @@ import (
 // ipv6Recorder is a recorder that also runs IPv6.
 type ipv6Recorder struct {
 	*recorder
-	ups6 []ppp.IPv6Info
+	ups6   []ppp.IPv6Info
+	downs6 int
 }
 
 func (r *ipv6Recorder) UpIPv6(s *ppp.Session, n ppp.IPv6Info) { r.ups6 = append(r.ups6, n) }
+func (r *ipv6Recorder) DownIPv6(s *ppp.Session)               { r.downs6++ }
 
 // dualPair is newPair with IPv6 on both ends: the server's Authenticator
 // grants what grant sets.
@@ -117,6 +119,26 @@ func TestNCPsIndependent(t *testing.T) {
 			t.Fatalf("the session ended with IPv4 up: %v %v", p.sRec.downs, p.cRec.downs)
 		}
 	})
+}
+
+// TestIPv6RejectedBySubscriber: a subscriber without IPv6 Protocol-Rejects
+// the IPV6CP of a server that granted IPv6: the server's handler is told
+// once (DownIPv6, so the LNS gives the prefixes back), IPv4 stays up, and
+// the session lives on.
+func TestIPv6RejectedBySubscriber(t *testing.T) {
+	p, s6, _ := dualPair(t, 5, func(r *ppp.AuthResult) { r.IPv6 = true }, ppp.Config{Username: "alice", Password: "wonderland"})
+	p.open()
+	p.run(30*time.Second, func() bool { return p.bothUp() && s6.downs6 > 0 })
+	if !p.bothUp() || s6.downs6 != 1 || len(s6.ups6) != 0 {
+		t.Fatalf("IPv4 up %v, server IPv6 downs %d ups %d; want up, 1, 0\n%s", p.bothUp(), s6.downs6, len(s6.ups6), p.trace())
+	}
+	if st := p.server.IPv6CPState(); st != ppp.Stopped && st != ppp.Closed {
+		t.Errorf("server IPV6CP %v, want finished", st)
+	}
+	p.run(10*time.Second, nil)
+	if len(p.sRec.downs)+len(p.cRec.downs) != 0 || s6.downs6 != 1 {
+		t.Fatalf("after: downs %v %v, IPv6 downs %d", p.sRec.downs, p.cRec.downs, s6.downs6)
+	}
 }
 
 // TestIPV6CPServer feeds single IPV6CP Configure-Requests to a server in

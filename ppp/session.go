@@ -675,6 +675,13 @@ func (s *Session) layerDown(c *cp) {
 
 // layerFinished is This-Layer-Finished.
 func (s *Session) layerFinished(c *cp) {
+	if c == &s.ipv6cp && s.phase == PhaseNetwork && s.cfg.Role == Server && s.result.IPv6 {
+		s.result.IPv6 = false
+		s.log.Info("ppp: IPv6 finished; the session runs without it", "user", s.Username())
+		if h, ok := s.cfg.Handler.(IPv6DownHandler); ok {
+			h.DownIPv6(s)
+		}
+	}
 	if c == &s.ipcp || c == &s.ipv6cp {
 		// No network protocol left: close the link (RFC 1661 section 3.7).
 		// The other may still be negotiating or open: IPv4 and IPv6 are

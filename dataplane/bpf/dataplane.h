@@ -130,6 +130,8 @@ struct dp_config {
 	__be16 l2tp_port;	/* the L2TP UDP port the LNS listens on, 1701 */
 	__u16 pad;
 	__u32 slow_ifindex;	/* a FIB result through this device (the TUN) goes to the slow path */
+	__u32 fib_gen;		/* generation of the kernel's routes and neighbours: next hops cached under another are stale */
+	__u32 fib6_admit;	/* IPv6 next-hop cache: 0 off; else a miss is cached with probability 1/fib6_admit (a power of 2) */
 };
 
 /* ---------------------------------------------------------------- LNS -- */

@@ -56,6 +56,44 @@ struct {
 	__uint(max_entries, 65536);
 } lns_routes6 SEC(".maps");
 
+/*
+ * The FIB's answers for IPv6 upstream, per destination: the kernel's IPv6
+ * lookup costs xdp_lns about 70 ns a packet more than IPv4's (BENCHMARKS.md),
+ * most of the program's time. An entry holds for one generation of
+ * dp_config.fib_gen, which the daemon moves on every change of the
+ * kernel's routes, neighbours or links and at least once a second, so a
+ * route change reaches the fast path as it reaches the kernel. A miss is
+ * cached only with probability 1/fib6_admit, so a flood to random
+ * destinations pays the lookup, not a cache insert a packet; destinations
+ * the traffic returns to are cached within a few packets.
+ *
+ * The key is the destination, the source's /64 (policy routing by
+ * subscriber prefix keeps working) and the arrival interface. Multipath
+ * routes are chosen per destination and source /64 instead of per flow.
+ */
+struct fib6_key {
+	__u8 dst[16];
+	__u8 src64[8];
+	__u32 ifindex;
+};
+
+struct fib6_hop {
+	__u32 gen;		/* dp_config.fib_gen it was looked up under */
+	__u32 ifindex;		/* out through */
+	__u8 dmac[ETH_ALEN];
+	__u8 smac[ETH_ALEN];
+	__u16 mtu;		/* the route's MTU (bpf_fib_lookup's mtu_result) */
+	__u16 pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__type(key, struct fib6_key);
+	__type(value, struct fib6_hop);
+	__uint(map_flags, BPF_F_NO_COMMON_LRU);
+	__uint(max_entries, 65536);
+} fib6_cache SEC(".maps");
+
 #define IP_MF_ 0x2000
 #define IP_OFFSET_ 0x1fff
 #define IP_DF_ 0x4000
@@ -85,6 +123,52 @@ DP_INLINE int dp_trim(struct xdp_md *ctx, __u32 want)
 	if (len - want > 0xffff)
 		return -1;
 	return bpf_xdp_adjust_tail(ctx, -(int)(len - want)) ? -1 : 0;
+}
+
+/*
+ * lns_next_hop6 finds where the subscriber's IPv6 packet at in, of itot
+ * octets, goes: from fib6_cache when it holds an entry of this generation,
+ * else from bpf_fib_lookup (and then maybe into the cache). It returns -1
+ * with *hop filled, or the verdict when the packet goes to the kernel.
+ */
+DP_INLINE int lns_next_hop6(struct xdp_md *ctx, const struct ipv6hdr *in, __u32 itot, const struct dp_config *cfg, struct fib6_hop *hop)
+{
+	struct fib6_key key = {};
+	struct fib6_hop *cached = NULL;
+	__u32 gen = cfg->fib_gen;
+	__u32 admit = cfg->fib6_admit;
+	if (admit) {
+		__builtin_memcpy(key.dst, &in->daddr, 16);
+		__builtin_memcpy(key.src64, &in->saddr, 8);
+		key.ifindex = ctx->ingress_ifindex;
+		cached = bpf_map_lookup_elem(&fib6_cache, &key);
+		if (cached && cached->gen == gen) {
+			*hop = *cached;
+			return -1;
+		}
+	}
+
+	struct bpf_fib_lookup fib;
+	dp_fib_fill6(&fib, ctx->ingress_ifindex, in, itot);
+	long rc = bpf_fib_lookup(ctx, &fib, sizeof(fib), 0);
+	if (rc == BPF_FIB_LKUP_RET_FRAG_NEEDED)
+		return dp_verdict(DP_PASS_MTU, XDP_PASS);
+	if (rc != BPF_FIB_LKUP_RET_SUCCESS)
+		return dp_verdict(DP_PASS_FIB, XDP_PASS);
+	hop->gen = gen;
+	hop->ifindex = fib.ifindex;
+	__builtin_memcpy(hop->dmac, fib.dmac, ETH_ALEN);
+	__builtin_memcpy(hop->smac, fib.smac, ETH_ALEN);
+	/* On success mtu_result (a union with tot_len) is the route's MTU;
+	 * a kernel that leaves tot_len there has checked this packet. */
+	hop->mtu = fib.mtu_result ? fib.mtu_result : itot;
+	hop->pad = 0;
+	/* A stale entry is renewed in place; a new destination is admitted
+	 * with probability 1/admit. The update replaces the element whole
+	 * (RCU), so a reader on another CPU sees the old hop or the new. */
+	if (admit && fib.mtu_result && (cached || (bpf_get_prandom_u32() & (admit - 1)) == 0))
+		bpf_map_update_elem(&fib6_cache, &key, hop, BPF_ANY);
+	return -1;
 }
 
 /*
@@ -146,15 +230,16 @@ DP_INLINE int lns_up6(struct xdp_md *ctx, struct ipv6hdr *in, void *data_end, __
 	if (itot > sess->mtu)
 		return dp_verdict(DP_PASS_MTU, XDP_PASS);
 
-	struct bpf_fib_lookup fib;
-	dp_fib_fill6(&fib, ctx->ingress_ifindex, in, itot);
-	long rc = bpf_fib_lookup(ctx, &fib, sizeof(fib), 0);
-	if (rc == BPF_FIB_LKUP_RET_FRAG_NEEDED)
-		return dp_verdict(DP_PASS_MTU, XDP_PASS);
-	if (rc != BPF_FIB_LKUP_RET_SUCCESS)
-		return dp_verdict(DP_PASS_FIB, XDP_PASS);
 	struct dp_config *cfg = dp_cfg();
-	if (!cfg || fib.ifindex == cfg->slow_ifindex)
+	if (!cfg)
+		return dp_verdict(DP_PASS_FIB, XDP_PASS);
+	struct fib6_hop hop;
+	int v = lns_next_hop6(ctx, in, itot, cfg, &hop);
+	if (v >= 0)
+		return v;
+	if (itot > hop.mtu)
+		return dp_verdict(DP_PASS_MTU, XDP_PASS);
+	if (hop.ifindex == cfg->slow_ifindex)
 		return dp_verdict(DP_PASS_FIB, XDP_PASS);
 
 	if (!dp_police(&pol->up, itot)) {
@@ -181,7 +266,11 @@ DP_INLINE int lns_up6(struct xdp_md *ctx, struct ipv6hdr *in, void *data_end, __
 	struct ethhdr *eth = data;
 	if ((void *)(eth + 1) > data_end)
 		return dp_verdict(DP_ERR_ADJUST, XDP_DROP);
-	return dp_redirect_eth(eth, &fib, bpf_htons(ETH_P_IPV6), DP_FWD_UP);
+	__builtin_memcpy(eth->h_dest, hop.dmac, ETH_ALEN);
+	__builtin_memcpy(eth->h_source, hop.smac, ETH_ALEN);
+	eth->h_proto = bpf_htons(ETH_P_IPV6);
+	dp_count(DP_FWD_UP);
+	return bpf_redirect(hop.ifindex, 0);
 }
 
 /*
