@@ -71,7 +71,7 @@ func (c *Client) Account(ctx context.Context, rec AcctRequest) error {
 		p.Identifier = id
 		return encode(p, true)
 	}
-	_, _, err := c.exchange(ctx, c.acct, true, build, func(code radius.Code) bool {
+	_, _, err := c.exchange(ctx, true, true, build, func(code radius.Code) bool {
 		return code == radius.CodeAccountingResponse
 	})
 	if err != nil {

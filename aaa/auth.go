@@ -85,7 +85,7 @@ func (c *Client) Authenticate(ctx context.Context, req AuthRequest) (*AuthReply,
 		p.Identifier = id
 		return encode(p, true)
 	}
-	resp, wire, err := c.exchange(ctx, c.auth, false, build, func(code radius.Code) bool {
+	resp, wire, err := c.exchange(ctx, false, false, build, func(code radius.Code) bool {
 		return code == radius.CodeAccessAccept || code == radius.CodeAccessReject || code == radius.CodeAccessChallenge
 	})
 	if err != nil {

@@ -45,6 +45,7 @@ type Config struct {
 	Reports          Reports           // optional: /api/v1/reports answers 404 without it
 	Metrics          *metrics.Registry // optional: /metrics and /api/v1/stats
 	Health           func() error      // optional: /healthz is 503 with its error
+	Reload           ReloadFunc        // optional: POST /api/v1/reload answers 404 without it
 	Logger           *slog.Logger      // optional
 
 	// RADIUS, when set, gives the RADIUS servers' health for
@@ -172,6 +173,7 @@ func (s *Server) routes() http.Handler {
 		r.Get("/reports/{name}", s.report)
 		r.Get("/radius", s.radius)
 		r.Get("/setups", s.setups)
+		r.Post("/reload", s.reload)
 	})
 	return r
 }
