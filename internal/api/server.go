@@ -46,6 +46,7 @@ type Config struct {
 	Metrics          *metrics.Registry // optional: /metrics and /api/v1/stats
 	Health           func() error      // optional: /healthz is 503 with its error
 	Logger           *slog.Logger      // optional
+	LogLevels        LogLevels         // optional: /api/v1/log-level answers 404 without it
 }
 
 // Settings is the [api] section of the configuration file, decoded by
@@ -162,6 +163,10 @@ func (s *Server) routes() http.Handler {
 		r.Get("/pools", s.pools)
 		r.Get("/version", s.version)
 		r.Get("/reports/{name}", s.report)
+		if s.cfg.LogLevels != nil {
+			r.Get("/log-level", s.getLogLevel)
+			r.Put("/log-level", s.putLogLevel)
+		}
 	})
 	return r
 }
