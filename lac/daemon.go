@@ -24,18 +24,19 @@ import (
 
 // DaemonOptions are the run-time options of RunDaemon.
 type DaemonOptions struct {
+	Logger *slog.Logger
 	// Logging is the daemon's logging (internal/logx): its logger, unless
 	// Logger is set, and the levels PUT /api/v1/log-level changes.
 	Logging *logx.Logging
-	Logger  *slog.Logger
 }
 
 // daemon is the LAC's parts as RunDaemon builds them; a part the
 // configuration does not name stays nil.
 type daemon struct {
-	c       *FileConfig
-	root    *slog.Logger  // without a component
-	log     *slog.Logger  // component lac
+	c   *FileConfig
+	log *slog.Logger
+
+	root    *slog.Logger  // log without its component (lac)
 	logging *logx.Logging // nil when the caller gave only a Logger
 
 	conn      *net.UDPConn

@@ -24,10 +24,10 @@ import (
 
 // DaemonOptions adjust how RunDaemon builds the LNS.
 type DaemonOptions struct {
+	Logger *slog.Logger
 	// Logging is the daemon's logging (internal/logx): its logger, unless
 	// Logger is set, and the levels PUT /api/v1/log-level changes.
 	Logging *logx.Logging
-	Logger  *slog.Logger
 	// Enter, when set, runs the creation of sockets and of the TUN device
 	// (for example inside a network namespace, for tests and the lab).
 	Enter func(fn func() error) error
@@ -38,9 +38,10 @@ type DaemonOptions struct {
 // daemon is the LNS's parts as RunDaemon builds them; a part the
 // configuration does not name stays nil.
 type daemon struct {
-	cfg     *FileConfig
-	root    *slog.Logger  // without a component
-	log     *slog.Logger  // component lns
+	cfg *FileConfig
+	log *slog.Logger
+
+	root    *slog.Logger  // log without its component (lns)
 	logging *logx.Logging // nil when the caller gave only a Logger
 
 	// Opened by open, in the namespace of DaemonOptions.Enter.
