@@ -14,6 +14,7 @@ import (
 	"github.com/bras-project/bras/dataplane"
 	"github.com/bras-project/bras/internal/api"
 	"github.com/bras-project/bras/internal/config"
+	"github.com/bras-project/bras/internal/logx"
 	"github.com/bras-project/bras/internal/udpio"
 	"github.com/bras-project/bras/ppp"
 	"github.com/bras-project/bras/pppoe"
@@ -29,6 +30,8 @@ type FileConfig struct {
 	LNS    []LNSFile     `cfg:"lns"`
 	// Dataplane is [dataplane]: the forwarding engine.
 	Dataplane dataplane.Settings `cfg:"dataplane"`
+	// Log is [log]: the format and levels of the log lines.
+	Log logx.Settings `cfg:"log"`
 
 	src *config.Source // where the keys are in the file; nil when built in code
 }

@@ -41,6 +41,9 @@ func TestReferenceConfig(t *testing.T) {
 	if !c.API.Enabled() || c.API.Listen != "127.0.0.1:8081" {
 		t.Errorf("api %+v", c.API)
 	}
+	if c.Log.Format != "text" || c.Log.Level != "info" || c.Log.Levels != nil {
+		t.Errorf("[log] %+v; want text, info, no component levels", c.Log)
+	}
 	if string(c.LNS[0].Secret) != "bras_lns_a_secret" {
 		t.Error("secret not read from the environment")
 	}

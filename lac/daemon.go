@@ -15,6 +15,7 @@ import (
 	"github.com/bras-project/bras/aaa"
 	"github.com/bras-project/bras/dataplane"
 	"github.com/bras-project/bras/internal/api"
+	"github.com/bras-project/bras/internal/logx"
 	"github.com/bras-project/bras/internal/metrics"
 	"github.com/bras-project/bras/internal/task"
 	"github.com/bras-project/bras/internal/udpio"
@@ -36,6 +37,9 @@ type DaemonOptions struct {
 	// (levels, format); its error refuses the reload before anything
 	// else changes.
 	ApplyLog func(*FileConfig) error
+	// Logging is the daemon's logging (internal/logx): its logger, unless
+	// Logger is set, and the levels PUT /api/v1/log-level changes.
+	Logging *logx.Logging
 }
 
 // daemon is the LAC's parts as RunDaemon builds them; a part the
@@ -43,6 +47,9 @@ type DaemonOptions struct {
 type daemon struct {
 	c   *FileConfig
 	log *slog.Logger
+
+	root    *slog.Logger  // log without its component (lac)
+	logging *logx.Logging // nil when the caller gave only a Logger
 
 	conn      *net.UDPConn
 	fast      *dataplane.LACPath
@@ -64,15 +71,24 @@ type daemon struct {
 // The parts run as named tasks (see run); whatever fails, every goroutine
 // is joined and every socket closed before it returns.
 func RunDaemon(ctx context.Context, c *FileConfig, o DaemonOptions) error {
-	d := &daemon{c: c, log: o.Logger, rl: reloader{path: o.ConfigPath, applyLog: o.ApplyLog, signals: o.ReloadSignal, cur: c}}
-	if d.log == nil {
-		d.log = slog.New(slog.DiscardHandler)
+	d := &daemon{c: c, root: o.Logger, logging: o.Logging, rl: reloader{path: o.ConfigPath, applyLog: o.ApplyLog, signals: o.ReloadSignal, cur: c}}
+	if d.root == nil && o.Logging != nil {
+		d.root = o.Logging.Logger()
 	}
+	if d.root == nil {
+		d.root = slog.New(slog.DiscardHandler)
+	}
+	d.log = d.logFor(logx.LAC)
 	defer d.close()
 	if err := d.build(); err != nil {
 		return err
 	}
 	return d.run(ctx)
+}
+
+// logFor is the logger of a component of the daemon.
+func (d *daemon) logFor(component string) *slog.Logger {
+	return d.root.With(logx.KeyComponent, component)
 }
 
 // build makes every part; none starts a goroutine.
@@ -85,7 +101,7 @@ func (d *daemon) build() error {
 		return err
 	}
 	cfg.DataConn = d.conn
-	if d.fast, err = openFastPath(d.c, d.log, d.conn.LocalAddr()); err != nil {
+	if d.fast, err = openFastPath(d.c, d.logFor(logx.Dataplane), d.conn.LocalAddr()); err != nil {
 		return err
 	}
 	// The subscriber's IP MTU is its PPPoE payload, 1492 by default; the
@@ -100,7 +116,7 @@ func (d *daemon) build() error {
 	}
 	g := d.c.LAC
 	data, dataEnd := d.lac.BatchedData()
-	if d.ep, err = l2tp.NewEndpoint(d.conn, l2tp.Config{HostName: g.HostName, VendorName: "bras", Logger: d.log,
+	if d.ep, err = l2tp.NewEndpoint(d.conn, l2tp.Config{HostName: g.HostName, VendorName: "bras", Logger: d.logFor(logx.L2TP),
 		Handler: d.lac.L2TPHandler(), Data: data, DataBatchEnd: dataEnd, ShutdownTimeout: 2 * time.Second}); err != nil {
 		return err
 	}
@@ -133,7 +149,7 @@ func (d *daemon) config() (Config, error) {
 		return cfg, nil
 	}
 	rc := aaa.ClientConfig{Timeout: d.c.RADIUS.Timeout, Retries: d.c.RADIUS.Retries, NASIdentifier: d.c.RADIUS.NASIdentifier,
-		NASIPAddress: d.c.RADIUS.NASIPAddress, Logger: d.log}
+		NASIPAddress: d.c.RADIUS.NASIPAddress, Logger: d.logFor(logx.RADIUS)}
 	if rc.NASIdentifier == "" {
 		rc.NASIdentifier = g.HostName
 	}
@@ -197,7 +213,10 @@ func (d *daemon) listenHTTP() error {
 	}
 	st := d.c.API.settings()
 	ac := st.Config()
-	ac.Backend, ac.Metrics, ac.Logger = d.lac.API(), d.reg, d.log
+	ac.Backend, ac.Metrics, ac.Logger = d.lac.API(), d.reg, d.logFor(logx.API)
+	if d.logging != nil {
+		ac.LogLevels = d.logging
+	}
 	ac.RADIUS = api.RADIUSOf(d.radius)
 	ac.Setups = api.NewSetupHistory(d.lac.SetupCounts, nil)
 	ac.Reload = d.reload
@@ -227,7 +246,7 @@ func (d *daemon) accessServers() error {
 		sc := pppoe.ServerConfig{Interface: a.Interface, VLANs: a.VLANs, ServeUntagged: a.Untagged || len(a.VLANs) == 0,
 			UserVLANs: a.UserVLANs, ACName: a.ACName, Services: a.Services, MaxPayload: a.MaxPayload,
 			MaxSessions: a.MaxSessions, MaxSessionsPerMAC: a.MaxSessionsPerMAC, PADIRate: a.PADIRate,
-			CookieSecret: a.CookieSecret.Bytes(), Logger: d.log}
+			CookieSecret: a.CookieSecret.Bytes(), Logger: d.logFor(logx.PPPoE)}
 		if len(a.Services) > 0 {
 			sc.ServicePolicy = pppoe.ServiceList
 		}

@@ -16,6 +16,7 @@ import (
 	"github.com/bras-project/bras/aaa"
 	"github.com/bras-project/bras/dataplane"
 	"github.com/bras-project/bras/internal/api"
+	"github.com/bras-project/bras/internal/logx"
 	"github.com/bras-project/bras/internal/spill"
 	"github.com/bras-project/bras/internal/timerq"
 	"github.com/bras-project/bras/l2tp"
@@ -149,6 +150,7 @@ type LAC struct {
 	// Reconfigure swaps whole.
 	cfgp    atomic.Pointer[Config]
 	log     *slog.Logger
+	pppLog  *slog.Logger // of the proxy-mode PPP negotiations
 	now     func() time.Time
 	sel     *Selector
 	pool    *Pool
@@ -201,7 +203,7 @@ func New(cfg Config) (*LAC, error) {
 	if cfg.NASPortType == 0 {
 		cfg.NASPortType = aaa.PortEthernet
 	}
-	l := &LAC{log: cfg.Logger, now: cfg.Now, sel: cfg.Selector}
+	l := &LAC{log: cfg.Logger, pppLog: cfg.Logger.With(logx.KeyComponent, logx.PPP), now: cfg.Now, sel: cfg.Selector}
 	l.cfgp.Store(&cfg)
 	if l.sel == nil {
 		l.sel = NewSelector(cfg.HoldDown)
@@ -546,13 +548,21 @@ type session struct {
 	user      string
 }
 
+// logAttrs are the attributes of the session's event lines (internal/logx
+// keys), those known: the session's IDs, the subscriber's MAC, PPPoE
+// session and access interface, the user, and the L2TP tunnel and session
+// with the LNS once the call is placed.
 func (s *session) logAttrs() []any {
-	a := []any{"mac", s.ps.ClientMAC.String(), "pppoe_session_id", s.ps.ID, "interface", s.ps.Interface, "mode", s.mode.String()}
+	a := []any{logx.KeyAcctSessionID, s.id, logx.KeyMAC, s.ps.ClientMAC.String(), "pppoe_session_id", s.ps.ID,
+		"interface", s.ps.Interface, "mode", s.mode.String()}
 	if s.user != "" {
-		a = append(a, "user", s.user)
+		a = append(a, logx.KeyUser, s.user)
 	}
 	if s.ls != nil {
-		a = append(a, "tunnel_id", s.ls.Tunnel().LocalID(), "session_id", s.ls.LocalID())
+		a = append(a, logx.KeyTunnelID, s.ls.Tunnel().LocalID(), logx.KeySessionID, s.ls.LocalID(), logx.KeyPeer, s.ls.Tunnel().Peer().String())
+	}
+	if s.lease != nil {
+		a = append(a, logx.KeyLNS, s.lease.LNS().String())
 	}
 	return a
 }
@@ -593,8 +603,7 @@ func (s *session) Down(_ *ppp.Session, r ppp.Reason) {
 		return
 	}
 	s.l.stats.ProxyNegotiation.Add(1)
-	s.l.log.Info("lac: subscriber PPP ended before the call", append(s.logAttrs(), "reason", r.String())...)
-	s.finish("PPP " + r.String())
+	s.end("subscriber's PPP ended before the call: "+r.String(), "PPP "+r.String())
 }
 
 // submit queues s for tunnel selection.
@@ -787,8 +796,7 @@ func (sh *shard) handle(ev event) {
 		if s.ls != nil {
 			s.ls.Disconnect(l2tp.ResultCode{Result: uint16(l2tp.CDNAdmin), HasError: true, Message: "administrative reset"})
 		}
-		l.log.Info("lac: session reset by the operator", s.logAttrs()...)
-		s.finish("administrative reset")
+		s.end("reset by the operator", "administrative reset")
 		return
 	case evStart:
 		sh.sessions[s] = struct{}{}
@@ -797,7 +805,7 @@ func (sh *shard) handle(ev event) {
 			s.pp = ppp.NewSession(s.ps, ppp.Config{
 				Role: ppp.Server, MRU: uint16(min(s.ps.MaxPayload, 65535)), RejectACCMPFCACFC: true,
 				Auth: l.conf().Auth, Authenticator: s, Handler: s, Echo: l.conf().Echo,
-				Name: "bras-lac", Logger: l.log,
+				Name: "bras-lac", Logger: l.pppLog,
 			})
 			s.pp.Open(now)
 		} else {
@@ -831,8 +839,7 @@ func (sh *shard) handle(ev event) {
 		if s.ls != nil {
 			s.hangUp()
 		}
-		l.log.Info("lac: subscriber left", append(s.logAttrs(), "reason", ev.why.String())...)
-		s.finish("")
+		s.end("subscriber left: "+ev.why.String(), "")
 	case evPlaced:
 		if s.state == stDone {
 			if ev.ls != nil {
@@ -842,7 +849,11 @@ func (sh *shard) handle(ev event) {
 			return
 		}
 		if ev.err != nil {
-			l.log.Warn("lac: no tunnel for the subscriber", append(s.logAttrs(), "err", ev.err)...)
+			if rej := (*rejectError)(nil); errors.As(ev.err, &rej) {
+				l.log.Info(logx.MsgAuthFailed, append(s.logAttrs(), logx.KeyReason, rej.msg)...)
+			} else {
+				l.log.Warn("lac: no tunnel for the subscriber", append(s.logAttrs(), "err", ev.err)...)
+			}
 			s.refuse(refusal(ev.err))
 			return
 		}
@@ -860,7 +871,7 @@ func (sh *shard) handle(ev event) {
 		s.upFn.Store(ev.upFn)
 		s.upDst.Store(ev.upDst)
 		l.stats.CallsUp.Add(1)
-		l.log.Info("lac: call up", s.logAttrs()...)
+		l.log.Info(logx.MsgSessionUp, s.logAttrs()...)
 		if s.lnsSpoke.Load() {
 			s.flush()
 		} else {
@@ -879,13 +890,12 @@ func (sh *shard) handle(ev event) {
 		if s.state == stUp {
 			l.stats.CallsDown.Add(1)
 			l.stats.CDNFromLNS.Add(1)
-			l.log.Info("lac: call cleared by the LNS", append(s.logAttrs(), "result", ev.rc.Describe(l2tp.MsgCDN))...)
 			msg := "LNS cleared the call"
 			if ev.rc.Message != "" {
 				msg += ": " + ev.rc.Message
 			}
+			s.end("LNS cleared the call: "+ev.rc.Describe(l2tp.MsgCDN), msg)
 			s.ls = nil
-			s.finish(msg)
 			return
 		}
 		s.ls = nil
@@ -943,11 +953,17 @@ func (s *session) refuse(msg string) {
 // refuseGrace bounds the LCP Terminate exchange of a refusal.
 const refuseGrace = 5 * time.Second
 
-// finish ends the session: PADT (with msg as Generic-Error), lease back.
-func (s *session) finish(msg string) {
+// finish ends the session: PADT (with msg as Generic-Error), lease back;
+// msg is the cause its line gives.
+func (s *session) finish(msg string) { s.end(msg, msg) }
+
+// end is finish with the cause of the session's line apart from the PADT's
+// message (none when the subscriber sent the PADT).
+func (s *session) end(cause, msg string) {
 	if s.state == stDone {
 		return
 	}
+	s.l.log.Info(logx.MsgSessionDown, append(s.logAttrs(), logx.KeyCause, cause)...)
 	s.state = stDone
 	s.up.Store(false)
 	s.upFn.Store(nil)

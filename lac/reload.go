@@ -28,6 +28,7 @@ var liveKeys = []string{
 	"lac.dial-timeout", "lac.call-timeout",
 	"lac.hello-interval", "lac.retransmit-initial", "lac.retransmit-cap", "lac.max-retries",
 	"lac.auth", "lac.echo-interval", "lac.echo-failures", "lac.held-frames", "lac.ready-wait",
+	"log.level", "log.levels", // logx.Logging.Apply (the format needs a restart)
 }
 
 func isLive(path string) bool {

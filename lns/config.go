@@ -16,6 +16,7 @@ import (
 	"github.com/bras-project/bras/dataplane"
 	"github.com/bras-project/bras/internal/api"
 	"github.com/bras-project/bras/internal/config"
+	"github.com/bras-project/bras/internal/logx"
 	"github.com/bras-project/bras/internal/pool6"
 	"github.com/bras-project/bras/internal/udpio"
 	"github.com/bras-project/bras/ppp"
@@ -36,6 +37,7 @@ type FileConfig struct {
 	Accounting AcctSection        `cfg:"accounting"`
 	API        api.Settings       `cfg:"api"`
 	Dataplane  dataplane.Settings `cfg:"dataplane"`
+	Log        logx.Settings      `cfg:"log"`
 
 	src *config.Source // where the keys are in the file; nil when built in code
 }

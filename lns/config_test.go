@@ -30,6 +30,9 @@ func TestReferenceConfig(t *testing.T) {
 	if l := c.LNS; l.RetransmitCap != 8*time.Second || l.MaxRetries != 5 || l.MaxHalfOpen != 1024 || l.MaxHalfOpenPerPeer != 64 {
 		t.Errorf("reference config: retransmit-cap %v max-retries %d max-half-open %d per peer %d", l.RetransmitCap, l.MaxRetries, l.MaxHalfOpen, l.MaxHalfOpenPerPeer)
 	}
+	if c.Log.Format != "text" || c.Log.Level != "info" || c.Log.Levels != nil {
+		t.Errorf("reference config [log] %+v; want text, info, no component levels", c.Log)
+	}
 }
 
 // TestTunnelKeys: the retransmission cap may not be set below the 8 s of

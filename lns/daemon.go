@@ -15,6 +15,7 @@ import (
 	"github.com/bras-project/bras/accounting"
 	"github.com/bras-project/bras/dataplane"
 	"github.com/bras-project/bras/internal/api"
+	"github.com/bras-project/bras/internal/logx"
 	"github.com/bras-project/bras/internal/metrics"
 	"github.com/bras-project/bras/internal/task"
 	"github.com/bras-project/bras/internal/tun"
@@ -24,6 +25,9 @@ import (
 // DaemonOptions adjust how RunDaemon builds the LNS.
 type DaemonOptions struct {
 	Logger *slog.Logger
+	// Logging is the daemon's logging (internal/logx): its logger, unless
+	// Logger is set, and the levels PUT /api/v1/log-level changes.
+	Logging *logx.Logging
 	// Enter, when set, runs the creation of sockets and of the TUN device
 	// (for example inside a network namespace, for tests and the lab).
 	Enter func(fn func() error) error
@@ -46,6 +50,9 @@ type DaemonOptions struct {
 type daemon struct {
 	cfg *FileConfig
 	log *slog.Logger
+
+	root    *slog.Logger  // log without its component (lns)
+	logging *logx.Logging // nil when the caller gave only a Logger
 
 	// Opened by open, in the namespace of DaemonOptions.Enter.
 	conn    *net.UDPConn
@@ -74,10 +81,14 @@ type daemon struct {
 // the spool flushed. The parts run as named tasks (see run); whatever
 // fails, every goroutine is joined and every part closed before it returns.
 func RunDaemon(ctx context.Context, cfg *FileConfig, o DaemonOptions) error {
-	d := &daemon{cfg: cfg, log: o.Logger, rl: reloader{path: o.ConfigPath, applyLog: o.ApplyLog, signals: o.ReloadSignal}}
-	if d.log == nil {
-		d.log = slog.New(slog.DiscardHandler)
+	d := &daemon{cfg: cfg, root: o.Logger, logging: o.Logging, rl: reloader{path: o.ConfigPath, applyLog: o.ApplyLog, signals: o.ReloadSignal}}
+	if d.root == nil && o.Logging != nil {
+		d.root = o.Logging.Logger()
 	}
+	if d.root == nil {
+		d.root = slog.New(slog.DiscardHandler)
+	}
+	d.log = d.logFor(logx.LNS)
 	enter := o.Enter
 	if enter == nil {
 		enter = func(fn func() error) error { return fn() }
@@ -90,6 +101,11 @@ func RunDaemon(ctx context.Context, cfg *FileConfig, o DaemonOptions) error {
 		return err
 	}
 	return d.run(ctx, o.Ready)
+}
+
+// logFor is the logger of a component of the daemon.
+func (d *daemon) logFor(component string) *slog.Logger {
+	return d.root.With(logx.KeyComponent, component)
 }
 
 // open makes the sockets and the TUN device, in the caller's namespace.
@@ -134,7 +150,7 @@ func (d *daemon) open() error {
 	if err := d.link.AddAddr(cfg.TUN.Address); err != nil {
 		return err
 	}
-	d.fast, err = openFastPath(cfg, d.log)
+	d.fast, err = openFastPath(cfg, d.logFor(logx.Dataplane))
 	return err
 }
 
@@ -225,7 +241,7 @@ func (d *daemon) authenticator() (aaa.Authenticator, error) {
 			MaxInFlight:   cfg.RADIUS.MaxInFlight,
 			NASIdentifier: cfg.RADIUS.NASIdentifier,
 			NASIPAddress:  cfg.RADIUS.NASIPAddress,
-			Logger:        d.log,
+			Logger:        d.logFor(logx.RADIUS),
 		}
 		for _, s := range cfg.RADIUS.Servers {
 			p, _ := aaa.ParseMAPolicy(s.RequireMessageAuthenticator)
@@ -321,7 +337,7 @@ func (d *daemon) accountant() (*accounting.Accountant, error) {
 		SpoolDir: d.cfg.Accounting.SpoolDir,
 		Sinks:    sinks,
 		Node:     d.cfg.LNS.Node,
-		Logger:   d.log,
+		Logger:   d.logFor(logx.Accounting),
 		Interim:  d.cfg.Accounting.InterimInterval,
 	})
 }
@@ -338,7 +354,7 @@ func (d *daemon) coaServer(reg *metrics.Registry) *aaa.CoAServer {
 	for _, c := range d.cfg.CoA.Clients {
 		clients = append(clients, aaa.DynamicClient{Addr: c.Address, Secret: c.Secret.Bytes()})
 	}
-	coa := aaa.NewCoAServer(d.coaConn, clients, d.srv.CoAHandler(), d.log)
+	coa := aaa.NewCoAServer(d.coaConn, clients, d.srv.CoAHandler(), d.logFor(logx.RADIUS))
 	coa.RequireEventTimestamp, coa.ReplayWindow = d.cfg.CoA.RequireEventTimestamp, d.cfg.CoA.ReplayWindow
 	coa.RegisterMetrics(reg)
 	return coa
@@ -369,7 +385,10 @@ func (d *daemon) apiServer(reg *metrics.Registry) (*api.Server, error) {
 	ac := d.cfg.API.Config()
 	ac.Backend = d.srv.API()
 	ac.Metrics = reg
-	ac.Logger = d.log
+	ac.Logger = d.logFor(logx.API)
+	if d.logging != nil {
+		ac.LogLevels = d.logging
+	}
 	ac.Reload = d.reload
 	if d.reports != nil {
 		ac.Reports = ReportsOf(d.reports)

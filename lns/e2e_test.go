@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/bras-project/bras/internal/api"
+	"github.com/bras-project/bras/internal/logx"
 	"github.com/bras-project/bras/internal/testenv"
 	"github.com/bras-project/bras/l2tp"
 	"github.com/bras-project/bras/lns"
@@ -83,6 +84,13 @@ func startLabDBWith(t *testing.T, users []testenv.RadiusUser, extra string) *lab
 // startLabWith starts the lab with extra appended to the LNS's
 // configuration.
 func startLabWith(t *testing.T, users []testenv.RadiusUser, extra string) *lab {
+	return startLabLogs(t, users, extra, nil)
+}
+
+// startLabLogs is startLabWith with the daemon's own logging, as bras lns
+// sets it up from the configuration's [log] section, writing to logs too;
+// with logs nil the LNS logs in text at info.
+func startLabLogs(t *testing.T, users []testenv.RadiusUser, extra string, logs io.Writer) *lab {
 	testenv.RequireRoot(t)
 	testenv.RequireCommand(t, "freeradius")
 	l := &lab{
@@ -149,9 +157,19 @@ token = tok
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan *lns.Server, 1)
 	done := make(chan error, 1)
-	logger := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	opts := lns.DaemonOptions{Enter: l.lns.Do, Ready: func(s *lns.Server) { ready <- s }}
+	if logs == nil {
+		opts.Logger = slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	} else {
+		logging, err := logx.New(cfg.Log, logx.Options{Output: io.MultiWriter(logs, testWriter{t})})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(logging.Close) // after the LNS has stopped (cleanups run last first)
+		opts.Logging = logging
+	}
 	go func() {
-		done <- lns.RunDaemon(ctx, cfg, lns.DaemonOptions{Logger: logger, Enter: l.lns.Do, Ready: func(s *lns.Server) { ready <- s }})
+		done <- lns.RunDaemon(ctx, cfg, opts)
 	}()
 	select {
 	case l.srv = <-ready:

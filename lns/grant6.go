@@ -9,6 +9,7 @@ import (
 
 	"github.com/bras-project/bras/aaa"
 	"github.com/bras-project/bras/accounting"
+	"github.com/bras-project/bras/internal/logx"
 )
 
 // leases6 are the IPv6 prefixes a session took from the pools; a field
@@ -110,7 +111,7 @@ func (s *Server) claimIPv6(o *authOutcome, g *aaa.IPv6Grant, ss *session, user s
 		ok, err := s.local6.ClaimPrefix(p, ss.id)
 		if err != nil {
 			s.stats.AuthErrors.Add(1)
-			ss.log.Warn("an IPv6 prefix from RADIUS is held by another session", "user", user, "prefix", p, "err", err)
+			ss.log.Warn(logx.MsgAddressRefused, logx.KeyUser, user, logx.KeyReason, "an IPv6 prefix from RADIUS is held by another session", "prefix", p, "err", err)
 			return err
 		}
 		if ok {
@@ -151,7 +152,7 @@ func (s *Server) takePrefix(ctx context.Context, ss *session, user, use, pool st
 		return netip.Prefix{}, nil
 	case err != nil:
 		s.stats.AuthErrors.Add(1)
-		ss.log.Warn("no IPv6 "+use+" prefix for the subscriber", "user", user, "pool", pool, "err", err)
+		ss.log.Warn(logx.MsgAddressRefused, logx.KeyUser, user, logx.KeyReason, "no IPv6 "+use+" prefix from the pool", "pool", pool, "err", err)
 		return netip.Prefix{}, err
 	case !fits(use, p):
 		s.releasePrefix(ss, p)

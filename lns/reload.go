@@ -32,6 +32,7 @@ var liveKeys = []string{
 	"ppp.default-rate-down", "ppp.default-rate-up",
 	"ppp.default-ipv6-pool", "ppp.default-delegated-pool", "ppp.default-ipv6-address-pool",
 	"lns.retransmit-cap", "lns.max-retries", // read for each new tunnel
+	"log.level", "log.levels", // logx.Logging.Apply (the format needs a restart)
 }
 
 func isLive(path string) bool {

@@ -1,6 +1,7 @@
 package lns
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"net"
@@ -10,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/bras-project/bras/internal/api"
+	"github.com/bras-project/bras/internal/logx"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -265,4 +267,34 @@ func TestReloadWhileAllocating(t *testing.T) {
 	}
 	close(stop)
 	wg.Wait()
+}
+
+// TestReloadLogLevels: [log] levels change on a reload, through the
+// daemon's logging (logx.Logging.Apply); the format needs a restart.
+func TestReloadLogLevels(t *testing.T) {
+	const p = "[pool \"p\"]\nrange = 100.64.0.0/24\n"
+	srv := reloadServer(t, reloadConf(p, "[log]\nlevel = info\n"))
+	var buf bytes.Buffer
+	logging, err := logx.New(srv.conf().Log, logx.Options{Output: &buf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	conf := reloadConf(p, "[log]\nlevel = warn\nlevels = l2tp=debug\n")
+	next, err := ParseConfig(strings.NewReader(conf), "lns.conf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := srv.Reload(next, func() error { return logging.Apply(next.Log) }); err != nil {
+		t.Fatalf("reload of the log levels: %v", err)
+	}
+	log := logging.Logger()
+	log.With(logx.KeyComponent, logx.LNS).Info("lns info")
+	log.With(logx.KeyComponent, logx.L2TP).Debug("l2tp debug")
+	if out := buf.String(); strings.Contains(out, "lns info") || !strings.Contains(out, "l2tp debug") {
+		t.Errorf("after the reload (level warn, l2tp debug) the log holds:\n%s", out)
+	}
+	_, err = reloadTo(t, srv, reloadConf(p, "[log]\nlevel = warn\nlevels = l2tp=debug\nformat = json\n"))
+	if want := "needs a restart"; err == nil || !strings.Contains(strings.Join(reasons(t, err), "\n"), "log.format") || !strings.Contains(err.Error(), want) {
+		t.Errorf("format change: %v, want refused as needing a restart", err)
+	}
 }

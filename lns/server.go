@@ -17,6 +17,7 @@ import (
 	"github.com/bras-project/bras/aaa"
 	"github.com/bras-project/bras/accounting"
 	"github.com/bras-project/bras/dataplane"
+	"github.com/bras-project/bras/internal/logx"
 	"github.com/bras-project/bras/internal/udpio"
 	"github.com/bras-project/bras/l2tp"
 	"github.com/bras-project/bras/ppp"
@@ -203,7 +204,7 @@ func NewServer(cfg *FileConfig, d Deps) (*Server, error) {
 		Conn:        udp,
 		Routes:      d.Routes,
 		Control:     s.onControl,
-		Logger:      d.Logger,
+		Logger:      d.Logger.With(logx.KeyComponent, logx.Dataplane),
 		MaxSessions: cfg.LNS.MaxSessions,
 		MTU:         cfg.TUN.MTU,
 		Fast:        d.Fast,
@@ -217,7 +218,7 @@ func NewServer(cfg *FileConfig, d Deps) (*Server, error) {
 	s.ep, err = l2tp.NewEndpoint(d.Conn, l2tp.Config{
 		HostName:   cfg.LNS.HostName,
 		VendorName: "bras",
-		Logger:     d.Logger,
+		Logger:     d.Logger.With(logx.KeyComponent, logx.L2TP),
 		Accept:     s.accept,
 		Handler:    (*l2tpEvents)(s),
 		Data:       s.onData,
@@ -414,7 +415,8 @@ func (e *l2tpEvents) IncomingCall(t *l2tp.Tunnel, c *l2tp.Session, icrq *l2tp.Me
 		s.stats.CallsRefused.Add(1)
 		return &l2tp.CallRefusedError{Result: l2tp.ResultCode{Result: uint16(l2tp.CDNNoFacilitiesTemporary), Message: "session limit reached"}}
 	}
-	ss.log = s.log.With("session_id", ss.id, "tunnel_id", t.LocalID(), "call_id", c.LocalID(), "peer", t.Peer().String())
+	ss.log = s.log.With(logx.KeyAcctSessionID, ss.id, logx.KeyTunnelID, t.LocalID(), logx.KeySessionID, c.LocalID(),
+		logx.KeyPeer, t.Peer().String(), logx.KeyLAC, lac.Name)
 	ss.setupBy = ss.created.Add(callSetupTimeout)
 	c.SetValue(ss)
 	ss.publish()
@@ -579,8 +581,8 @@ func (s *Server) authenticate(ctx context.Context, j authJob) *authOutcome {
 	reply, err := s.deps.Auth.Authenticate(ctx, ar)
 	if err != nil {
 		s.stats.AuthErrors.Add(1)
-		ss.log.Warn("authentication got no answer", "user", req.Username, "err", err)
-		o.message = "authentication service unavailable"
+		ss.log.Warn(logx.MsgAuthFailed, logx.KeyUser, req.Username, logx.KeyReason, "no answer from the authentication service", "err", err)
+		o.message, o.logged = "authentication service unavailable", true
 		return o
 	}
 	o.reply = reply
@@ -605,13 +607,13 @@ func (s *Server) assign(ctx context.Context, o *authOutcome, ss *session, user s
 	if o.addr = reply.FramedIP; o.addr.IsValid() {
 		if s.local != nil {
 			if err := s.local.Claim(o.addr, ss.id); err != nil {
-				ss.log.Warn("Framed-IP-Address is held by another session", "addr", o.addr, "err", err)
-				return &authOutcome{message: "address in use"}
+				ss.log.Warn(logx.MsgAddressRefused, logx.KeyUser, user, logx.KeyIP, o.addr, logx.KeyReason, "Framed-IP-Address is held by another session", "err", err)
+				return &authOutcome{message: "address in use", logged: true}
 			}
 			o.pool = "claim"
 		}
-	} else if err := s.allocate(ctx, o, reply.FramedPool, ss); err != nil {
-		return &authOutcome{message: "no address available"}
+	} else if err := s.allocate(ctx, o, reply.FramedPool, ss, user); err != nil {
+		return &authOutcome{message: "no address available", logged: true}
 	}
 	for i, d := range reply.DNS {
 		if i < 2 && d.Is4() {
@@ -625,12 +627,12 @@ func (s *Server) assign(ctx context.Context, o *authOutcome, ss *session, user s
 	}
 	if err := s.allocateIPv6(ctx, o, ss, user); err != nil {
 		s.releaseOutcome(ss, o)
-		return &authOutcome{message: "no IPv6 prefix available"}
+		return &authOutcome{message: "no IPv6 prefix available", logged: true}
 	}
 	return o
 }
 
-func (s *Server) allocate(ctx context.Context, o *authOutcome, pool string, ss *session) error {
+func (s *Server) allocate(ctx context.Context, o *authOutcome, pool string, ss *session, user string) error {
 	a, err := s.pool.Allocate(ctx, pool, ss.id)
 	if err != nil {
 		if isExhausted(err) {
@@ -641,7 +643,7 @@ func (s *Server) allocate(ctx context.Context, o *authOutcome, pool string, ss *
 			s.stats.countExhausted(name, "ipv4")
 		}
 		s.stats.AuthErrors.Add(1)
-		ss.log.Warn("no address for the subscriber", "pool", pool, "err", err)
+		ss.log.Warn(logx.MsgAddressRefused, logx.KeyUser, user, logx.KeyReason, "no address from the pool", "pool", pool, "err", err)
 		return err
 	}
 	o.addr, o.pool = a, pool

@@ -10,6 +10,7 @@ import (
 
 	"github.com/bras-project/bras/aaa"
 	"github.com/bras-project/bras/accounting"
+	"github.com/bras-project/bras/internal/logx"
 	"github.com/bras-project/bras/internal/timerq"
 	"github.com/bras-project/bras/l2tp"
 	"github.com/bras-project/bras/ppp"
@@ -50,6 +51,7 @@ type authOutcome struct {
 	pool    string // the pool addr came from ("" when RADIUS gave it outright)
 	dns     [2]netip.Addr
 	reply   *aaa.AuthReply // nil for the local users file
+	logged  bool           // a refusal whose line the worker wrote (it knew the error)
 	v6      leases6        // IPv6 prefixes from the pools
 }
 
@@ -207,7 +209,7 @@ func (s *session) Up(_ *ppp.Session, n ppp.NetworkInfo) {
 	s.srv.stats.SessionsUp.Add(1)
 	s.srv.countUp(+1)
 	s.publish()
-	s.log.Info("session up", "user", s.user, "addr", s.addr, "rate", s.rate.String())
+	s.log.Info(logx.MsgSessionUp, append(s.who(), "rate", s.rate.String())...)
 	if a := s.srv.acct; a != nil {
 		a.SessionStarted(accounting.SessionInfo{
 			Record:   s.record(now),
@@ -425,7 +427,7 @@ func (s *session) startPPP(now time.Time) {
 		// in SLI, RFC 2661 section 6.14): refused in every LAC mode, as
 		// the LAC refuses them when it negotiates for a proxied session.
 		RejectACCMPFCACFC: true,
-		Logger:            s.log,
+		Logger:            s.log.With(logx.KeyComponent, logx.PPP),
 		Handler:           s,
 	})
 	s.state = stateLCP
@@ -503,7 +505,9 @@ func (s *session) applyAuth(o *authOutcome, now time.Time) {
 	}
 	if !o.ok {
 		s.srv.stats.AuthRejected.Add(1)
-		s.log.Info("authentication rejected", "user", s.user, "reason", o.message)
+		if !o.logged {
+			s.log.Info(logx.MsgAuthFailed, logx.KeyUser, s.user, logx.KeyReason, o.message)
+		}
 		s.cause = causeAuthRejected
 		s.ppp.AuthResult(ppp.AuthResult{OK: false, Message: o.message}, now)
 		return
@@ -534,7 +538,7 @@ func (s *session) applyAuth(o *authOutcome, now time.Time) {
 		// the first packet after IPCP opens on the subscriber's side
 		// already finds its way both ways.
 		if err := s.srv.dp.SetAddr(f, s.addr); err != nil {
-			s.log.Error("cannot bind the subscriber address", "addr", s.addr, "err", err)
+			s.log.Error(logx.MsgAddressRefused, append(s.who(), logx.KeyReason, "cannot bind the address in the data plane", "err", err)...)
 			s.cause = causeLocalError
 			s.ppp.AuthResult(ppp.AuthResult{OK: false, Message: "address in use"}, now)
 			return
@@ -670,8 +674,21 @@ func (s *session) teardown(cause accounting.TerminateCause, sendCDN bool, why st
 	s.srv.stats.countTeardown(cause)
 	s.srv.forget(s)
 	s.publish()
-	s.log.Info("session down", "user", s.user, "addr", s.addr, "cause", cause.String(), "why", why,
-		"in_octets", final.InOctets, "out_octets", final.OutOctets)
+	s.log.Info(logx.MsgSessionDown, append(s.who(), logx.KeyCause, cause.String(), "why", why,
+		"in_octets", final.InOctets, "out_octets", final.OutOctets)...)
+}
+
+// who is the user and the IPv4 address of the session's event lines,
+// those known; the session's logger carries its IDs.
+func (s *session) who() []any {
+	var a []any
+	if s.user != "" {
+		a = append(a, logx.KeyUser, s.user)
+	}
+	if s.addr.IsValid() {
+		a = append(a, logx.KeyIP, s.addr)
+	}
+	return a
 }
 
 func (s *session) String() string { return fmt.Sprintf("session %s", s.id) }

@@ -250,10 +250,10 @@ func (s *Session) AuthResult(r AuthResult, now time.Time) {
 	s.sendVerdict()
 	if r.OK {
 		s.result = r
-		s.log.Info("ppp: authenticated", "user", s.authReq.Username, "proto", s.authProto)
+		s.log.Debug("ppp: authenticated", "user", s.authReq.Username, "proto", s.authProto.String()) // the owner logs the event
 		s.startNetwork()
 	} else {
-		s.log.Info("ppp: authentication failed", "user", s.authReq.Username, "proto", s.authProto)
+		s.log.Debug("ppp: authentication failed", "user", s.authReq.Username, "proto", s.authProto.String())
 		s.authFailed()
 	}
 	s.settle()

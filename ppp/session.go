@@ -576,7 +576,7 @@ func (s *Session) terminate(r Reason) {
 		return
 	}
 	s.setReason(r)
-	s.log.Info("ppp: session terminated", "reason", r)
+	s.log.Debug("ppp: session terminated", "reason", r.String())
 	if s.lcp.fsm.State == Opened {
 		s.lcp.nextID++
 		s.sendPacket(ProtoLCP, Packet{Code: TermReq, ID: s.lcp.nextID})
@@ -609,7 +609,9 @@ func (s *Session) finish() {
 	if s.reason == ReasonNone {
 		s.reason = ReasonNegotiationFailed
 	}
-	s.log.Info("ppp: session down", "reason", s.reason, "user", s.Username())
+	// The session's owner writes the line of the event at info level,
+	// with its IDs; here and in layerUp PPP's own view is a debug line.
+	s.log.Debug("ppp: session down", "reason", s.reason.String(), "user", s.Username())
 	if s.cfg.Handler != nil {
 		s.cfg.Handler.Down(s, s.reason)
 	}
@@ -627,7 +629,7 @@ func (s *Session) loopSuspected() {
 func (s *Session) layerUp(c *cp) {
 	if c == &s.ipcp {
 		n := s.Network()
-		s.log.Info("ppp: network up", "peer", n.Peer, "user", s.Username())
+		s.log.Debug("ppp: network up", "peer_ip", n.Peer, "user", s.Username())
 		if s.cfg.Handler != nil {
 			s.cfg.Handler.Up(s, n)
 		}
@@ -635,7 +637,7 @@ func (s *Session) layerUp(c *cp) {
 	}
 	if c == &s.ipv6cp {
 		n := s.IPv6Network()
-		s.log.Info("ppp: IPv6 up", "peer", n.Peer.LinkLocal(), "user", s.Username())
+		s.log.Debug("ppp: IPv6 up", "peer_ip", n.Peer.LinkLocal(), "user", s.Username())
 		if h, ok := s.cfg.Handler.(IPv6Handler); ok {
 			h.UpIPv6(s, n)
 		}

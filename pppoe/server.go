@@ -621,7 +621,9 @@ func (s *Server) end(sess *Session, why DownReason, msg string) {
 			}
 		}
 	}
-	s.log.Info("pppoe session down", "session_id", sess.ID, "mac", sess.ClientMAC.String(),
+	// Debug: the owner (the LAC) writes the session's line, with the rest
+	// of its IDs.
+	s.log.Debug("pppoe session down", "pppoe_session_id", sess.ID, "mac", sess.ClientMAC.String(),
 		"interface", sess.Interface, "reason", why.String())
 	s.h.SessionDown(sess, why)
 }
@@ -1275,7 +1277,7 @@ func (p *port) padr(eth *Ethernet, vid vlanKey, in *Packet, now time.Time) ([]by
 	p.sessions[sessKey{vid, sess.ClientMAC, id}] = sess
 	p.mu.Unlock()
 	p.upNext = sess
-	p.srv.log.Info("pppoe session up", "session_id", id, "mac", sess.ClientMAC.String(),
+	p.srv.log.Debug("pppoe session up", "pppoe_session_id", id, "mac", sess.ClientMAC.String(),
 		"interface", p.name, "service", sess.ServiceName, "max_payload", sess.MaxPayload)
 	return p.pads(sess), eth.Src
 }

@@ -19,7 +19,7 @@ func runLAC(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("bras lac", flag.ContinueOnError)
 	path := fs.String("config", "/etc/bras/lac.conf", "configuration `file`")
 	check := fs.Bool("check", false, "validate the configuration and exit")
-	level := fs.String("log-level", "info", "log level: debug, info, warn or error")
+	level := fs.String("log-level", "", "log level: debug, info, warn or error; overrides [log] level")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -35,13 +35,15 @@ func runLAC(ctx context.Context, args []string) error {
 			*path, len(cfg.Access), len(cfg.LNS), len(cfg.RADIUS.Servers))
 		return nil
 	}
-	log, err := newLogger(*level)
+	logging, err := newLogging(fs, cfg.Log, *level)
 	if err != nil {
 		return err
 	}
+	defer logging.Close()
 	// SIGHUP reloads (systemctl reload, kill -HUP).
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
-	return lac.RunDaemon(ctx, cfg, lac.DaemonOptions{Logger: log, ConfigPath: *path, ReloadSignal: hup})
+	return lac.RunDaemon(ctx, cfg, lac.DaemonOptions{Logging: logging, ConfigPath: *path, ReloadSignal: hup,
+		ApplyLog: func(c *lac.FileConfig) error { return logging.Apply(c.Log) }})
 }

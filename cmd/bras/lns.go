@@ -4,7 +4,6 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
@@ -20,7 +19,7 @@ func runLNS(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("bras lns", flag.ContinueOnError)
 	path := fs.String("config", "/etc/bras/lns.conf", "configuration `file`")
 	check := fs.Bool("check", false, "validate the configuration and exit")
-	level := fs.String("log-level", "info", "log level: debug, info, warn or error")
+	level := fs.String("log-level", "", "log level: debug, info, warn or error; overrides [log] level")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -32,23 +31,15 @@ func runLNS(ctx context.Context, args []string) error {
 		fmt.Printf("%s: configuration OK (%d LACs, %d pools, %d IPv6 pools, %d RADIUS servers)\n", *path, len(cfg.LACs), len(cfg.Pools), len(cfg.Pools6), len(cfg.RADIUS.Servers))
 		return nil
 	}
-	log, err := newLogger(*level)
+	logging, err := newLogging(fs, cfg.Log, *level)
 	if err != nil {
 		return err
 	}
+	defer logging.Close()
 	// SIGHUP reloads (systemctl reload, kill -HUP).
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
-	return lns.RunDaemon(ctx, cfg, lns.DaemonOptions{Logger: log, ConfigPath: *path, ReloadSignal: hup})
-}
-
-// newLogger makes the daemons' structured logger: one line per event on
-// standard error.
-func newLogger(level string) (*slog.Logger, error) {
-	var l slog.Level
-	if err := l.UnmarshalText([]byte(level)); err != nil {
-		return nil, fmt.Errorf("bad -log-level %q: %w", level, err)
-	}
-	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: l})), nil
+	return lns.RunDaemon(ctx, cfg, lns.DaemonOptions{Logging: logging, ConfigPath: *path, ReloadSignal: hup,
+		ApplyLog: func(c *lns.FileConfig) error { return logging.Apply(c.Log) }})
 }

@@ -47,6 +47,7 @@ type Config struct {
 	Health           func() error      // optional: /healthz is 503 with its error
 	Reload           ReloadFunc        // optional: POST /api/v1/reload answers 404 without it
 	Logger           *slog.Logger      // optional
+	LogLevels        LogLevels         // optional: /api/v1/log-level answers 404 without it
 
 	// RADIUS, when set, gives the RADIUS servers' health for
 	// GET /api/v1/radius (404 without it).
@@ -174,6 +175,10 @@ func (s *Server) routes() http.Handler {
 		r.Get("/radius", s.radius)
 		r.Get("/setups", s.setups)
 		r.Post("/reload", s.reload)
+		if s.cfg.LogLevels != nil {
+			r.Get("/log-level", s.getLogLevel)
+			r.Put("/log-level", s.putLogLevel)
+		}
 	})
 	return r
 }
