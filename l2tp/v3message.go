@@ -349,3 +349,18 @@ func checkValueV3(a AVP) (ErrorCode, error) {
 	}
 	return code, err
 }
+
+// ParseV3AVPs decodes a list of AVPs of an L2TPv3 message (RFC 3931
+// section 5.1), revealing hidden ones with the shared key derived from
+// secret (section 5.3). Like ParseAVPs it does not judge M bits, and the
+// values are copies.
+func ParseV3AVPs(b []byte, secret []byte) ([]AVP, error) {
+	avps, _, err := parseAVPList(b, avpParser{secret: secret, v3: true}, 0)
+	return avps, err
+}
+
+// AppendV3AVPs appends avps in order as AppendAVPs does, with the hiding
+// rules and the derived key of RFC 3931 section 5.3.
+func AppendV3AVPs(b []byte, avps []AVP, o AppendOptions) ([]byte, error) {
+	return appendAVPs(b, avps, o, true)
+}
