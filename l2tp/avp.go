@@ -176,6 +176,41 @@ type avpParser struct {
 	secret []byte
 	rv     []byte // value of the most recent Random Vector AVP
 	haveRV bool
+	// v3 parses an L2TPv3 message (RFC 3931): the AVPs of section 5.4 are
+	// recognised too, and hidden values are revealed with the shared key
+	// derived from secret (section 5.3) instead of the secret itself.
+	v3  bool
+	key []byte // the derived hiding key, once needed
+}
+
+// known reports whether t is an IETF AVP the parser recognises.
+func (p *avpParser) known(t AVPType) bool {
+	if p.v3 {
+		return t.KnownV3()
+	}
+	return t.Known()
+}
+
+// hideable reports whether an IETF AVP of type t may be hidden.
+func (p *avpParser) hideable(t AVPType) bool {
+	if p.v3 {
+		return t.HideableV3()
+	}
+	return t.Hideable()
+}
+
+// hidingKey is what the MD5 chain of hidden AVPs is keyed with: the secret
+// itself in L2TPv2 (RFC 2661 section 4.3), the shared key derived from it
+// in L2TPv3 (RFC 3931 section 5.3).
+func (p *avpParser) hidingKey() []byte {
+	if !p.v3 {
+		return p.secret
+	}
+	if p.key == nil {
+		k := HidingKey(p.secret)
+		p.key = k[:]
+	}
+	return p.key
 }
 
 // next decodes the AVP at the start of b (values alias b) and returns the
@@ -211,9 +246,9 @@ func (p *avpParser) next(b []byte) (a AVP, rest []byte, recognized, drop bool, e
 	if w&avpReserved != 0 {
 		return a, rest, false, true, nil
 	}
-	recognized = a.VendorID == 0 && a.Type.Known()
+	recognized = a.VendorID == 0 && p.known(a.Type)
 	if a.Hidden {
-		if recognized && !a.Type.Hideable() {
+		if recognized && !p.hideable(a.Type) {
 			// Section 4.4: Random Vector, Result Code, Host Name and the
 			// others marked "MUST NOT be hidden".
 			return AVP{}, nil, false, false, fmt.Errorf("%w: %s AVP must not be hidden", ErrMalformed, a.Type)
@@ -224,7 +259,7 @@ func (p *avpParser) next(b []byte) (a AVP, rest []byte, recognized, drop bool, e
 		case !p.haveRV:
 			err = fmt.Errorf("%w: %s AVP", ErrNoRandomVector, a.name())
 		default:
-			a.Value, err = reveal(a.Type, a.Value, p.secret, p.rv)
+			a.Value, err = reveal(a.Type, a.Value, p.hidingKey(), p.rv)
 		}
 		if err != nil {
 			if !recognized {
@@ -253,11 +288,15 @@ func ParseAVPs(b []byte, secret []byte) ([]AVP, error) {
 // parseAVPs is ParseAVPs that also reports the first unrecognized AVP with
 // the M bit set, for a message of type msg.
 func parseAVPs(b []byte, secret []byte, msg MsgType) ([]AVP, *UnknownMandatoryAVPError, error) {
+	return parseAVPList(b, avpParser{secret: secret}, msg)
+}
+
+// parseAVPList is parseAVPs with the parser (version, secret) given.
+func parseAVPList(b []byte, p avpParser, msg MsgType) ([]AVP, *UnknownMandatoryAVPError, error) {
 	if len(b) == 0 {
 		return nil, nil, nil
 	}
 	b = append([]byte(nil), b...) // control plane: copy what we keep
-	p := avpParser{secret: secret}
 	var unknown *UnknownMandatoryAVPError
 	avps := make([]AVP, 0, countAVPs(b))
 	for len(b) > 0 {
@@ -312,11 +351,18 @@ type AppendOptions struct {
 // preceding it in avps; when none precedes the first hidden AVP, a fresh
 // 16-octet Random Vector AVP is inserted just before it (section 4.3).
 func AppendAVPs(b []byte, avps []AVP, o AppendOptions) ([]byte, error) {
+	return appendAVPs(b, avps, o, false)
+}
+
+// appendAVPs is AppendAVPs for L2TPv2 or, with v3, for L2TPv3: the AVPs of
+// RFC 3931 section 5.4 follow its hiding rules, and hidden values are
+// hidden with the shared key derived from o.Secret (section 5.3).
+func appendAVPs(b []byte, avps []AVP, o AppendOptions, v3 bool) ([]byte, error) {
 	rnd := o.Rand
 	if rnd == nil {
 		rnd = rand.Reader
 	}
-	var rv []byte
+	var rv, key []byte
 	haveRV := false
 	for _, a := range avps {
 		isRV := a.VendorID == 0 && a.Type == AVPRandomVector
@@ -334,11 +380,15 @@ func AppendAVPs(b []byte, avps []AVP, o AppendOptions) ([]byte, error) {
 			b = append(b, a.Value...)
 			continue
 		}
-		if a.VendorID == 0 && a.Type.Known() && !a.Type.Hideable() {
+		p := avpParser{secret: o.Secret, v3: v3}
+		if a.VendorID == 0 && p.known(a.Type) && !p.hideable(a.Type) {
 			return b, fmt.Errorf("%w: %s AVP must not be hidden", ErrMalformed, a.Type)
 		}
 		if len(o.Secret) == 0 {
 			return b, fmt.Errorf("%w: %s AVP", ErrNoSecret, a.name())
+		}
+		if key == nil {
+			key = p.hidingKey()
 		}
 		if !haveRV {
 			rv = make([]byte, randomVectorSz)
@@ -358,7 +408,7 @@ func AppendAVPs(b []byte, avps []AVP, o AppendOptions) ([]byte, error) {
 			return b, fmt.Errorf("%w: hidden %s AVP value of %d octets exceeds %d", ErrMalformed, a.name(), n, maxAVPValue)
 		}
 		b = appendAVPHeader(b, a, n)
-		b = hide(b, a.Type, a.Value, pad, o.Secret, rv)
+		b = hide(b, a.Type, a.Value, pad, key, rv)
 	}
 	return b, nil
 }

@@ -3,6 +3,8 @@ package l2tp
 import (
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 )
 
 // Sentinel errors of the codec. Every error returned by a Parse or Append
@@ -60,16 +62,24 @@ func (e *UnknownMandatoryAVPError) Result() ResultCode {
 // not defined by RFC 2661 section 3.2. When Mandatory (the M bit of the
 // Message Type AVP) is set the tunnel must be cleared (section 4.4.1);
 // otherwise the message may be ignored (it still has to be acknowledged).
+//
+// VendorID is set for a vendor-specific message type, one whose Message
+// Type AVP carries a Vendor ID (RFC 3931 section 5.4.1); bras knows none.
 type UnknownMessageError struct {
 	Type      MsgType
 	Mandatory bool
+	VendorID  uint16
 }
 
 func (e *UnknownMessageError) Error() string {
-	if e.Mandatory {
-		return fmt.Sprintf("l2tp: unknown mandatory message type %d", uint16(e.Type))
+	s := "l2tp: unknown message type " + strconv.Itoa(int(e.Type))
+	if e.VendorID != 0 {
+		s = "l2tp: unknown message type " + strconv.Itoa(int(e.Type)) + " of vendor " + strconv.Itoa(int(e.VendorID))
 	}
-	return fmt.Sprintf("l2tp: unknown message type %d", uint16(e.Type))
+	if e.Mandatory {
+		s = strings.Replace(s, "unknown ", "unknown mandatory ", 1)
+	}
+	return s
 }
 
 // Result is the Result Code of the StopCCN that clears the tunnel after an

@@ -124,6 +124,11 @@ const (
 	CDNNoDialTone            CDNResult = 9  // no dial tone
 	CDNTimeout               CDNResult = 10 // not established within the time allotted by the LAC
 	CDNNoFraming             CDNResult = 11 // connected but no appropriate framing detected
+	// CDN results RFC 3931 section 5.4.2 adds for L2TPv3 sessions.
+	CDNLostTieBreaker    CDNResult = 13 // session not established: lost the tie breaker
+	CDNUnsupportedPWType CDNResult = 14 // session not established: unsupported pseudowire type
+	CDNNoSublayer        CDNResult = 15 // sequencing required without a valid L2-Specific Sublayer
+	CDNFSMError          CDNResult = 16 // finite state machine error or timeout
 )
 
 var cdnResultNames = [...]string{
@@ -138,6 +143,10 @@ var cdnResultNames = [...]string{
 	CDNNoDialTone:            "NoDialTone",
 	CDNTimeout:               "Timeout",
 	CDNNoFraming:             "NoFraming",
+	CDNLostTieBreaker:        "LostTieBreaker",
+	CDNUnsupportedPWType:     "UnsupportedPWType",
+	CDNNoSublayer:            "NoSublayer",
+	CDNFSMError:              "FSMError",
 }
 
 func (r CDNResult) String() string {
@@ -162,6 +171,7 @@ const (
 	ErrorVendorSpecific        ErrorCode = 6 // generic vendor-specific error in the LAC
 	ErrorTryAnother            ErrorCode = 7 // try another LNS
 	ErrorUnknownMandatoryAVP   ErrorCode = 8 // unknown AVP with the M bit set (section 4.2)
+	ErrorTryAnotherDirected    ErrorCode = 9 // RFC 3931 section 5.4.2: try one of the addresses in the message
 )
 
 var errorCodeNames = [...]string{
@@ -174,6 +184,7 @@ var errorCodeNames = [...]string{
 	ErrorVendorSpecific:        "VendorSpecific",
 	ErrorTryAnother:            "TryAnother",
 	ErrorUnknownMandatoryAVP:   "UnknownMandatoryAVP",
+	ErrorTryAnotherDirected:    "TryAnotherDirected",
 }
 
 func (c ErrorCode) String() string {

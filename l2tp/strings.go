@@ -21,10 +21,14 @@ var msgNames = [...]string{
 }
 
 // String returns the RFC 2661 section 3.2 abbreviation ("SCCRQ", "ICCN"),
-// or "MsgType(N)" for a value the RFC does not define.
+// "ACK" for the Explicit Acknowledgement of RFC 3931 section 3.1, or
+// "MsgType(N)" for a value neither RFC defines.
 func (t MsgType) String() string {
 	if int(t) < len(msgNames) && msgNames[t] != "" {
 		return msgNames[t]
+	}
+	if t == MsgACK {
+		return "ACK" // RFC 3931 section 3.1
 	}
 	return "MsgType(" + strconv.Itoa(int(t)) + ")"
 }
@@ -78,10 +82,14 @@ var avpNames = [...]string{
 }
 
 // String returns the name of an IETF AVP of RFC 2661 section 4.4
-// ("AssignedTunnelID"), or "AVPType(N)" for any other value.
+// ("AssignedTunnelID") or RFC 3931 section 5.4 ("LocalSessionID"), or
+// "AVPType(N)" for any other value.
 func (t AVPType) String() string {
 	if int(t) < len(avpNames) && avpNames[t] != "" {
 		return avpNames[t]
+	}
+	if int(t) < len(v3AVPNames) && v3AVPNames[t] != "" {
+		return v3AVPNames[t] // RFC 3931 section 5.4, RFC 4951
 	}
 	return "AVPType(" + strconv.Itoa(int(t)) + ")"
 }
