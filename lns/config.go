@@ -85,6 +85,9 @@ type TUNSection struct {
 	Address netip.Prefix `cfg:"address"` // the LNS's own address on the device, e.g. 100.64.0.1/32
 	Queues  int          `cfg:"queues"`  // TUN queues (one downstream worker each); default 1
 	Routes  string       `cfg:"routes"`  // "per-session" (a /32 per subscriber, default) or "per-pool"
+	// Offload is "on" (default: IFF_VNET_HDR with TSO/USO when the kernel
+	// accepts them, see internal/tun) or "off".
+	Offload string `cfg:"offload"`
 }
 
 // PPPSection is [ppp].
@@ -256,6 +259,9 @@ func (c *FileConfig) defaults() {
 	if c.TUN.Routes == "" {
 		c.TUN.Routes = "per-session"
 	}
+	if c.TUN.Offload == "" {
+		c.TUN.Offload = "on"
+	}
 	if len(c.PPP.Auth) == 0 {
 		c.PPP.Auth = []string{"chap", "pap"}
 	}
@@ -306,6 +312,9 @@ func (c *FileConfig) check() error {
 	}
 	if c.TUN.Routes != "per-session" && c.TUN.Routes != "per-pool" {
 		bad("tun.routes", "want per-session or per-pool, got %q", c.TUN.Routes)
+	}
+	if c.TUN.Offload != "on" && c.TUN.Offload != "off" {
+		bad("tun.offload", "want on or off, got %q", c.TUN.Offload)
 	}
 	if err := udpio.CheckBuffer(c.LNS.UDPReceiveBuffer); err != nil {
 		bad("lns.udp-receive-buffer", "%v", err)
