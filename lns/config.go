@@ -78,6 +78,9 @@ type TUNSection struct {
 	Address netip.Prefix `cfg:"address"` // the LNS's own address on the device, e.g. 100.64.0.1/32
 	Queues  int          `cfg:"queues"`  // TUN queues (one downstream worker each); default 1
 	Routes  string       `cfg:"routes"`  // "per-session" (a /32 per subscriber, default) or "per-pool"
+	// Offload is "on" (default: IFF_VNET_HDR with TSO/USO when the kernel
+	// accepts them, see internal/tun) or "off".
+	Offload string `cfg:"offload"`
 }
 
 // PPPSection is [ppp].
@@ -342,6 +345,9 @@ func (c *FileConfig) defaults() {
 	if c.TUN.Routes == "" {
 		c.TUN.Routes = "per-session"
 	}
+	if c.TUN.Offload == "" {
+		c.TUN.Offload = "on"
+	}
 	if len(c.PPP.Auth) == 0 {
 		c.PPP.Auth = []string{"chap", "pap"}
 	}
@@ -397,6 +403,9 @@ func (c *FileConfig) check() error {
 	}
 	if c.LNS.Listen.Port() == 0 {
 		bad("lns.listen", "%v: want a port (1701 is L2TP's)", c.LNS.Listen)
+	}
+	if c.TUN.Offload != "on" && c.TUN.Offload != "off" {
+		bad("tun.offload", "want on or off, got %q", c.TUN.Offload)
 	}
 	if err := udpio.CheckBuffer(c.LNS.UDPReceiveBuffer); err != nil && c.LNS.UDPReceiveBuffer > 0 {
 		bad("lns.udp-receive-buffer", "%v", err)

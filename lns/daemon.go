@@ -135,8 +135,11 @@ func (d *daemon) open() error {
 			return fmt.Errorf("lns: api listen %s: %w", listen, err)
 		}
 	}
-	if d.dev, err = tun.Open(cfg.TUN.Name, cfg.TUN.Queues); err != nil {
+	if d.dev, err = tun.OpenWith(cfg.TUN.Name, cfg.TUN.Queues, tun.Options{Offload: cfg.TUN.Offload == "on"}); err != nil {
 		return err
+	}
+	if o := d.dev.Offload(); cfg.TUN.Offload == "on" {
+		d.log.Info("lns: TUN offloads", "tso", o.TSO, "uso", o.USO)
 	}
 	if d.nl, err = netlink.NewHandle(); err != nil {
 		return fmt.Errorf("lns: netlink: %w", err)

@@ -77,6 +77,9 @@ const (
 	// DropNDFromSubscriber: a Router Advertisement or a Redirect the
 	// subscriber sent (RFC 4861 sections 6.1.2, 8.1).
 	DropNDFromSubscriber
+	// DropTooBig: a segment of a TCP or UDP super-packet read from the
+	// TUN (offloads on) longer than the MTU the buffers hold.
+	DropTooBig
 	NumDropReasons
 )
 
@@ -104,6 +107,8 @@ func (r DropReason) String() string {
 		return "control_message"
 	case DropNDFromSubscriber:
 		return "nd_from_subscriber"
+	case DropTooBig:
+		return "too_big"
 	}
 	return fmt.Sprintf("DropReason(%d)", uint8(r))
 }
@@ -346,7 +351,17 @@ type DataPlaneStats struct {
 	Control      uint64 // non-IP PPP frames handed to DataPlaneConfig.Control
 	MSSClamped   uint64 // TCP SYNs whose MSS was lowered (DataPlaneConfig.MSS)
 	Drops        [NumDropReasons]uint64
+	// With TUN offloads ([tun] offload): super-packets read and the
+	// packets split out of them (downstream), super-packets written and
+	// the packets coalesced into them (upstream). The packet counters
+	// above and the sessions' count the packets one by one, as the
+	// subscriber sees them.
+	GSOReads, Segments   uint64
+	GSOWrites, Coalesced uint64
 }
+
+// tunStats is a TUN queue with offload counters (*tun.Queue).
+type tunStats interface{ Stats() tun.QueueStats }
 
 // DataPlane is the LNS forwarding path. Make it with NewDataPlane, run it
 // with Run, and feed it with Decap (or HandleDatagram). Wiring in the LNS:
@@ -532,6 +547,17 @@ func (d *DataPlane) Stats() DataPlaneStats {
 	s := DataPlaneStats{TUNWritten: d.tunOK.Load(), Encapsulated: d.encOK.Load(), Control: d.ctrlOK.Load(), MSSClamped: d.mssOK.Load()}
 	for i := range s.Drops {
 		s.Drops[i] = d.stats[i].Load()
+	}
+	for _, q := range d.cfg.TUN {
+		if q, ok := q.(tunStats); ok {
+			o := q.Stats()
+			s.GSOReads += o.GSOReads
+			s.Segments += o.Segments
+			s.GSOWrites += o.GSOWrites
+			s.Coalesced += o.Coalesced
+			s.Drops[DropTooBig] += o.TooBig
+			s.Drops[DropMalformed] += o.Malformed
+		}
 	}
 	return s
 }

@@ -797,9 +797,16 @@ type dpNetnsLab struct {
 	f            *Flow
 	lacConn      *net.UDPConn // the LAC's socket, 10.1.0.1:1701
 	lnsAddr      *net.UDPAddr
+	// handled counts the data messages the LNS's socket delivered to
+	// HandleDatagram (what it lost for want of buffer space is not in it).
+	handled atomic.Uint64
 }
 
-func newDPNetnsLab(t *testing.T) *dpNetnsLab {
+func newDPNetnsLab(t *testing.T) *dpNetnsLab { return newDPNetnsLabWith(t, false) }
+
+// newDPNetnsLabWith is newDPNetnsLab with the TUN's offloads on or off
+// ([tun] offload).
+func newDPNetnsLabWith(t *testing.T, offload bool) *dpNetnsLab {
 	testenv.RequireRoot(t)
 	l := &dpNetnsLab{
 		lac: testenv.NewNetns(t, "lac"),
@@ -817,7 +824,7 @@ func newDPNetnsLab(t *testing.T) *dpNetnsLab {
 	l.lnsAddr = &net.UDPAddr{IP: net.IPv4(10, 1, 0, 2), Port: 1701}
 	if err := l.lns.Do(func() error {
 		var err error
-		if dev, err = tun.Open("brs%d", 2); err != nil {
+		if dev, err = tun.OpenWith("brs%d", 2, tun.Options{Offload: offload}); err != nil {
 			return err
 		}
 		lnsConn, err = net.ListenUDP("udp4", l.lnsAddr)
@@ -890,6 +897,7 @@ func newDPNetnsLab(t *testing.T) *dpNetnsLab {
 				return
 			}
 			for i := 0; i < n; i++ {
+				l.handled.Add(1)
 				l.d.HandleDatagram(b.Data(i))
 			}
 		}

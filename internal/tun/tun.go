@@ -3,10 +3,12 @@ package tun
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"sync/atomic"
 	"syscall"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -22,9 +24,42 @@ var (
 
 // Device is an open TUN interface and its queues.
 type Device struct {
-	name   string
-	queues []*Queue
+	name    string
+	queues  []*Queue
+	offload Offload
 }
+
+// Options are the optional features of Open.
+type Options struct {
+	// Offload asks for IFF_VNET_HDR with checksum and segmentation
+	// offloads (TUN_F_CSUM, TUN_F_TSO4, TUN_F_TSO6, and TUN_F_USO4,
+	// TUN_F_USO6 where the kernel has them, Linux 6.2): the kernel then
+	// hands over TCP (and UDP) super-packets of up to 64 KiB, which
+	// ReadBatch splits into packets, and WriteBatch coalesces runs of
+	// segments of one flow into such super-packets (see Splitter and
+	// Coalescer). A kernel that refuses TSO leaves the device without
+	// offloads (Device.Offload tells).
+	Offload bool
+}
+
+// Offload says which offloads a device got.
+type Offload struct {
+	TSO bool // TCP segmentation both ways (IFF_VNET_HDR, TUN_F_CSUM|TUN_F_TSO4|TUN_F_TSO6)
+	USO bool // UDP segmentation as well (TUN_F_USO4|TUN_F_USO6)
+}
+
+// TUN offload flags of TUNSETOFFLOAD (linux/if_tun.h).
+const (
+	tunFCSUM = 0x01
+	tunFTSO4 = 0x02
+	tunFTSO6 = 0x04
+	tunFUSO4 = 0x20
+	tunFUSO6 = 0x40
+)
+
+// maxRead is the read buffer of a queue with offloads: the virtio_net_hdr
+// and the largest super-packet (the device's default GSO limit, 64 KiB).
+const maxRead = VnetHdrLen + 65536
 
 // Open creates (or attaches to) the TUN interface name with n queues. n > 1
 // sets IFF_MULTI_QUEUE; every queue gets its own descriptor so that each
@@ -33,6 +68,12 @@ type Device struct {
 // network namespace of the calling thread (see testenv's (*Netns).Do) and
 // disappears when the last queue is closed (it is not made persistent).
 func Open(name string, n int) (*Device, error) {
+	return OpenWith(name, n, Options{})
+}
+
+// OpenWith is Open with options. With Options.Offload it falls back to a
+// device without offloads when the kernel refuses them.
+func OpenWith(name string, n int, o Options) (*Device, error) {
 	if n < 1 || len(name) >= unix.IFNAMSIZ {
 		return nil, fmt.Errorf("%w: name %q, %d queues", ErrInvalid, name, n)
 	}
@@ -40,6 +81,22 @@ func Open(name string, n int) (*Device, error) {
 	if n > 1 {
 		flags |= unix.IFF_MULTI_QUEUE
 	}
+	if o.Offload {
+		d, err := open(name, n, flags|unix.IFF_VNET_HDR)
+		if err == nil {
+			return d, nil
+		}
+		if !errors.Is(err, errNoOffload) {
+			return nil, err
+		}
+	}
+	return open(name, n, flags)
+}
+
+// errNoOffload: the kernel refused IFF_VNET_HDR or TSO.
+var errNoOffload = errors.New("tun: offloads refused")
+
+func open(name string, n int, flags uint16) (*Device, error) {
 	d := &Device{name: name}
 	for i := 0; i < n; i++ {
 		q, got, err := openQueue(d.name, flags)
@@ -49,8 +106,43 @@ func Open(name string, n int) (*Device, error) {
 		}
 		d.name = got
 		d.queues = append(d.queues, q)
+		if flags&unix.IFF_VNET_HDR == 0 || i > 0 {
+			continue
+		}
+		// The offloads are the device's: set them once.
+		if d.offload, err = setOffload(q); err != nil {
+			d.Close()
+			return nil, err
+		}
+	}
+	for _, q := range d.queues {
+		q.setOffload(d.offload)
 	}
 	return d, nil
+}
+
+// setOffload sets the virtio_net_hdr size and the offloads on the device of
+// q: TSO, and USO where the kernel knows it.
+func setOffload(q *Queue) (Offload, error) {
+	var o Offload
+	var ioErr error
+	err := q.rc.Control(func(fd uintptr) {
+		if ioErr = unix.IoctlSetPointerInt(int(fd), unix.TUNSETVNETHDRSZ, VnetHdrLen); ioErr != nil {
+			return
+		}
+		tso := tunFCSUM | tunFTSO4 | tunFTSO6
+		if unix.IoctlSetInt(int(fd), unix.TUNSETOFFLOAD, tso|tunFUSO4|tunFUSO6) == nil {
+			o = Offload{TSO: true, USO: true}
+			return
+		}
+		if ioErr = unix.IoctlSetInt(int(fd), unix.TUNSETOFFLOAD, tso); ioErr == nil {
+			o = Offload{TSO: true}
+		}
+	})
+	if err == nil && ioErr != nil {
+		err = fmt.Errorf("%w: %w", errNoOffload, ioErr)
+	}
+	return o, err
 }
 
 func openQueue(name string, flags uint16) (*Queue, string, error) {
@@ -82,6 +174,10 @@ func (d *Device) Name() string { return d.name }
 
 // Queues returns the device's queues, one per worker.
 func (d *Device) Queues() []*Queue { return d.queues }
+
+// Offload returns the offloads the device got (none without
+// Options.Offload or when the kernel refused them).
+func (d *Device) Offload() Offload { return d.offload }
 
 // Close closes every queue; the interface goes away with the last one.
 func (d *Device) Close() error {
@@ -119,6 +215,56 @@ type Queue struct {
 	wok     int // accepted
 	werr    error
 	writeFn func(uintptr) bool
+
+	// With offloads (vnet set): the read buffer and the super-packet being
+	// split, kept across calls when it has more segments than buffers;
+	// the write plan, the current group and the iovecs of one writev.
+	vnet    bool
+	rbig    []byte
+	split   Splitter
+	splitOn bool
+	coal    Coalescer
+	wgroups []Group
+	wg      int // next group
+	wsingle int // > 0: packets of group wg left to write one by one (the kernel refused it whole)
+	whdr    [VnetHdrLen]byte
+	wzero   [VnetHdrLen]byte
+	iov     []unix.Iovec
+	stats   queueStats
+}
+
+// QueueStats are the offload counters of a queue.
+type QueueStats struct {
+	GSOReads   uint64 // super-packets read (GSO type other than none)
+	Segments   uint64 // packets split out of them
+	TooBig     uint64 // split packets dropped: longer than the caller's buffer
+	Malformed  uint64 // reads dropped: the virtio_net_hdr and the packet disagree
+	GSOWrites  uint64 // super-packets written
+	Coalesced  uint64 // packets written inside them
+	GSORefused uint64 // super-packets the kernel refused, then written packet by packet
+}
+
+type queueStats struct {
+	gsoReads, segments, tooBig, malformed atomic.Uint64
+	gsoWrites, coalesced, refused         atomic.Uint64
+}
+
+// Stats returns the queue's offload counters.
+func (q *Queue) Stats() QueueStats {
+	s := &q.stats
+	return QueueStats{
+		GSOReads: s.gsoReads.Load(), Segments: s.segments.Load(), TooBig: s.tooBig.Load(), Malformed: s.malformed.Load(),
+		GSOWrites: s.gsoWrites.Load(), Coalesced: s.coalesced.Load(), GSORefused: s.refused.Load(),
+	}
+}
+
+func (q *Queue) setOffload(o Offload) {
+	if !o.TSO {
+		return
+	}
+	q.vnet = true
+	q.rbig = make([]byte, maxRead)
+	q.coal = Coalescer{TSO: o.TSO, USO: o.USO}
 }
 
 func newQueue(f *os.File) (*Queue, error) {
@@ -145,7 +291,12 @@ func (q *Queue) ReadBatch(bufs [][]byte, sizes []int, offset int) (int, error) {
 		return 0, fmt.Errorf("%w: %d buffers, %d sizes", ErrInvalid, len(bufs), len(sizes))
 	}
 	q.rbufs, q.rsizes, q.roff, q.rn, q.rerr = bufs, sizes, offset, 0, nil
-	err := q.rc.Read(q.readFn)
+	var err error
+	if q.vnet && q.drain() {
+		// The rest of a super-packet filled every buffer.
+	} else {
+		err = q.rc.Read(q.readFn)
+	}
 	n, rerr := q.rn, q.rerr
 	q.rbufs, q.rsizes = nil, nil
 	if n > 0 {
@@ -161,6 +312,9 @@ func (q *Queue) ReadBatch(bufs [][]byte, sizes []int, offset int) (int, error) {
 }
 
 func (q *Queue) readCallback(fd uintptr) bool {
+	if q.vnet {
+		return q.readVnet(fd)
+	}
 	for q.rn < len(q.rbufs) {
 		b := q.rbufs[q.rn]
 		if q.roff < 0 || q.roff >= len(b) {
@@ -185,6 +339,85 @@ func (q *Queue) readCallback(fd uintptr) bool {
 	return true
 }
 
+// readVnet is readCallback with offloads: every read is split into the
+// buffers, and a super-packet with more segments than buffers left is kept
+// for the next ReadBatch.
+func (q *Queue) readVnet(fd uintptr) bool {
+	for {
+		if q.roff < 0 || q.roff >= len(q.rbufs[q.rn]) {
+			q.rerr = fmt.Errorf("%w: offset %d in a %d-byte buffer", ErrInvalid, q.roff, len(q.rbufs[q.rn]))
+			return true
+		}
+		if q.drain() {
+			return true
+		}
+		n, err := unix.Read(int(fd), q.rbig)
+		switch {
+		case err == unix.EINTR:
+			continue
+		case err == unix.EAGAIN:
+			return q.rn > 0
+		case err != nil:
+			q.rerr = err
+			return true
+		}
+		h, err := ParseVnetHdr(q.rbig[:n])
+		if err == nil {
+			err = q.split.Reset(h, q.rbig[VnetHdrLen:n])
+		}
+		if err != nil {
+			q.stats.malformed.Add(1)
+			continue
+		}
+		if h.GSOType != GSONone {
+			q.stats.gsoReads.Add(1)
+		}
+		q.splitOn = h.GSOType != GSONone
+		if !q.splitOn {
+			// A single packet: into the caller's buffer at once.
+			if n, err := q.split.Next(q.rbufs[q.rn][q.roff:]); err != nil {
+				q.stats.tooBig.Add(1)
+			} else {
+				q.rsizes[q.rn] = n
+				q.rn++
+			}
+		}
+		if q.rn == len(q.rbufs) {
+			return true
+		}
+	}
+}
+
+// drain writes the segments left of the super-packet being split into the
+// buffers left; it reports whether the buffers are full.
+func (q *Queue) drain() bool {
+	var segs, big uint64
+	for q.splitOn && q.rn < len(q.rbufs) {
+		b := q.rbufs[q.rn]
+		if q.roff < 0 || q.roff >= len(b) {
+			break
+		}
+		n, err := q.split.Next(b[q.roff:])
+		switch {
+		case err == io.EOF:
+			q.splitOn = false
+		case err != nil:
+			big++
+		default:
+			q.rsizes[q.rn] = n
+			q.rn++
+			segs++
+		}
+	}
+	if segs > 0 {
+		q.stats.segments.Add(segs)
+	}
+	if big > 0 {
+		q.stats.tooBig.Add(big)
+	}
+	return q.rn == len(q.rbufs)
+}
+
 // WriteBatch writes every bufs[i][offset:] as one packet, all within one
 // poller round, and returns how many the kernel accepted. A packet the kernel
 // refuses (EINVAL: not an IP packet, too long) is skipped so that it does not
@@ -195,7 +428,20 @@ func (q *Queue) WriteBatch(bufs [][]byte, offset int) (int, error) {
 		return 0, nil
 	}
 	q.wbufs, q.woff, q.wn, q.wok, q.werr = bufs, offset, 0, 0, nil
+	if q.vnet {
+		for _, b := range bufs {
+			if offset < 0 || offset > len(b) {
+				return 0, fmt.Errorf("%w: offset %d in a %d-byte buffer", ErrInvalid, offset, len(b))
+			}
+		}
+		q.wgroups, q.wg, q.wsingle = q.coal.Plan(bufs, offset), 0, 0
+	}
 	err := q.rc.Write(q.writeFn)
+	if q.vnet {
+		// Heads of groups not written (a closed queue) keep the
+		// rewritten headers: the caller drops them anyway.
+		q.wgroups = nil
+	}
 	n, werr := q.wok, q.werr
 	q.wbufs = nil
 	if err != nil {
@@ -208,6 +454,9 @@ func (q *Queue) WriteBatch(bufs [][]byte, offset int) (int, error) {
 }
 
 func (q *Queue) writeCallback(fd uintptr) bool {
+	if q.vnet {
+		return q.writeVnet(fd)
+	}
 	for q.wn < len(q.wbufs) {
 		b := q.wbufs[q.wn]
 		if q.woff < 0 || q.woff > len(b) {
@@ -230,6 +479,79 @@ func (q *Queue) writeCallback(fd uintptr) bool {
 		q.wn++
 	}
 	return true
+}
+
+// writeVnet is writeCallback with offloads: one writev per planned group,
+// the virtio_net_hdr, the first packet, then the payloads of the others (no
+// copy). A group the kernel refuses is written again packet by packet.
+func (q *Queue) writeVnet(fd uintptr) bool {
+	for q.wg < len(q.wgroups) {
+		g := &q.wgroups[q.wg]
+		iov := q.iov[:0]
+		var k int // packets in this write
+		if q.wsingle > 0 || g.N == 1 {
+			i := g.First + g.N - max(q.wsingle, 1)
+			iov = appendIov(iov, q.wzero[:])
+			iov = appendIov(iov, q.wbufs[i][q.woff:])
+			k = 1
+		} else {
+			g.Hdr.put(q.whdr[:])
+			iov = appendIov(iov, q.whdr[:])
+			iov = appendIov(iov, q.wbufs[g.First][q.woff:])
+			for i := g.First + 1; i < g.First+g.N; i++ {
+				iov = appendIov(iov, q.wbufs[i][q.woff+int(g.Hdr.HdrLen):])
+			}
+			k = g.N
+		}
+		q.iov = iov
+		err := writev(fd, iov)
+		switch {
+		case err == unix.EINTR:
+			continue
+		case err == unix.EAGAIN:
+			return false
+		case err != nil && k > 1:
+			// Refused whole (EINVAL): the packets go one by one.
+			q.stats.refused.Add(1)
+			g.Undo(q.wbufs, q.woff)
+			q.wsingle = g.N
+			continue
+		case err != nil:
+			q.werr = err
+		default:
+			q.wok += k
+			if k > 1 {
+				q.stats.gsoWrites.Add(1)
+				q.stats.coalesced.Add(uint64(k))
+			}
+		}
+		if q.wsingle > 1 {
+			q.wsingle--
+			continue
+		}
+		q.wsingle = 0
+		q.wg++
+	}
+	return true
+}
+
+func appendIov(iov []unix.Iovec, b []byte) []unix.Iovec {
+	v := unix.Iovec{}
+	if len(b) > 0 {
+		v.Base = &b[0]
+	}
+	v.SetLen(len(b))
+	return append(iov, v)
+}
+
+// writev is writev(2) on iovecs the caller keeps (unix.Writev allocates
+// them per call).
+func writev(fd uintptr, iov []unix.Iovec) error {
+	_, _, e := unix.Syscall(unix.SYS_WRITEV, fd, uintptr(unsafe.Pointer(&iov[0])), uintptr(len(iov)))
+	if e != 0 {
+		return e
+	}
+	return nil
 }
 
 // SetReadDeadline releases a blocked ReadBatch at t (a time in the past
