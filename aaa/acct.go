@@ -63,15 +63,7 @@ func (c *Client) Account(ctx context.Context, rec AcctRequest) error {
 	if rec.EventTime.IsZero() {
 		rec.EventTime = c.now()
 	}
-	var id uint8
-	build := func(s *server, attempt int) ([]byte, error) {
-		if attempt == 0 {
-			var b [1]byte
-			randomBytes(b[:])
-			id = b[0]
-		} else {
-			id++
-		}
+	build := func(s *server, attempt int, id uint8) ([]byte, error) {
 		p, err := c.accountingRequest(rec, s.Secret)
 		if err != nil {
 			return nil, err
@@ -79,7 +71,7 @@ func (c *Client) Account(ctx context.Context, rec AcctRequest) error {
 		p.Identifier = id
 		return encode(p, true)
 	}
-	_, _, err := c.exchange(ctx, c.acct, true, build, func(code radius.Code) bool {
+	_, _, err := c.exchange(ctx, true, true, build, func(code radius.Code) bool {
 		return code == radius.CodeAccountingResponse
 	})
 	if err != nil {

@@ -77,14 +77,15 @@ func (c *Client) Authenticate(ctx context.Context, req AuthRequest) (*AuthReply,
 	if req.PAPPassword == nil && len(req.CHAPResponse) != 16 {
 		return nil, fmt.Errorf("aaa: CHAP-MD5 response of %d bytes, want 16", len(req.CHAPResponse))
 	}
-	build := func(s *server, _ int) ([]byte, error) {
+	build := func(s *server, _ int, id uint8) ([]byte, error) {
 		p, err := c.accessRequest(req, s.Secret)
 		if err != nil {
 			return nil, err
 		}
+		p.Identifier = id
 		return encode(p, true)
 	}
-	resp, wire, err := c.exchange(ctx, c.auth, false, build, func(code radius.Code) bool {
+	resp, wire, err := c.exchange(ctx, false, false, build, func(code radius.Code) bool {
 		return code == radius.CodeAccessAccept || code == radius.CodeAccessReject || code == radius.CodeAccessChallenge
 	})
 	if err != nil {

@@ -1,6 +1,7 @@
 package aaa
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -57,8 +58,7 @@ type ClientConfig struct {
 // bounded worker pool, never on a session shard.
 type Client struct {
 	cfg   ClientConfig
-	auth  []*server
-	acct  []*server
+	set   atomic.Pointer[serverSet] // swapped whole by Reconfigure
 	sem   chan struct{}
 	log   *slog.Logger
 	now   func() time.Time
@@ -68,13 +68,27 @@ type Client struct {
 	latency atomic.Pointer[func(kind string, d time.Duration)]
 }
 
+// serverSet is what Reconfigure changes on a running client: the
+// servers, their secrets and the timers. A request uses the set it
+// started with.
+type serverSet struct {
+	auth, acct []*server
+	timeout    time.Duration
+	retries    int
+	deadTime   time.Duration
+}
+
 type server struct {
 	Server
+	mux       serverMux    // its sockets, shared by the requests
 	kind      string       // "access" or "accounting", a metric label
 	deadUntil atomic.Int64 // unix nanoseconds
 	sawMA     atomic.Bool
 	// Outcomes of the requests this server answered or dropped.
 	accepts, rejects, timeouts atomic.Uint64
+	// The last answer: its round trip (nanoseconds) and when (unix
+	// nanoseconds); 0 before the first.
+	lastRTT, lastAnswer atomic.Int64
 }
 
 type clientCounters struct {
@@ -134,12 +148,32 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 		return nil, &ConfigError{Field: "nas_ip_address", Msg: "not an IPv4 address"}
 	}
 	c := &Client{cfg: cfg, sem: make(chan struct{}, cfg.MaxInFlight), log: cfg.Logger, now: cfg.Now}
+	set, err := c.newServerSet(cfg, nil)
+	if err != nil {
+		return nil, err
+	}
+	c.set.Store(set)
+	return c, nil
+}
+
+// newServerSet checks the servers of cfg and builds their set; a server
+// of old with the same address, kind and secret is kept as it is (its
+// hold-down and counters go on).
+func (c *Client) newServerSet(cfg ClientConfig, old *serverSet) (*serverSet, error) {
+	set := &serverSet{timeout: cfg.Timeout, retries: cfg.Retries, deadTime: cfg.DeadTime}
 	for i, list := range [][]Server{cfg.Servers, cfg.AcctServers} {
-		for j, s := range list {
-			field := fmt.Sprintf("servers[%d]", j)
+		kind, field, prev := "access", "servers", []*server(nil)
+		if i == 1 {
+			kind, field = "accounting", "acct_servers"
+		}
+		if old != nil {
+			prev = old.auth
 			if i == 1 {
-				field = fmt.Sprintf("acct_servers[%d]", j)
+				prev = old.acct
 			}
+		}
+		for j, s := range list {
+			field := fmt.Sprintf("%s[%d]", field, j)
 			if _, _, err := net.SplitHostPort(s.Addr); err != nil {
 				return nil, &ConfigError{Field: field + ".addr", Msg: err.Error()}
 			}
@@ -149,19 +183,54 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 			if s.RequireMessageAuthenticator > MAAlways {
 				return nil, &ConfigError{Field: field + ".require_message_authenticator", Msg: "unknown policy"}
 			}
-			srv := &server{Server: s, kind: "access"}
-			if i == 1 {
-				srv.kind = "accounting"
+			var srv *server
+			for _, p := range prev {
+				if p.Addr == s.Addr && bytes.Equal(p.Secret, s.Secret) && p.RequireMessageAuthenticator == s.RequireMessageAuthenticator {
+					srv = p
+				}
 			}
-			srv.Secret = append([]byte(nil), s.Secret...)
+			if srv == nil {
+				srv = &server{Server: s, kind: kind}
+				srv.Secret = append([]byte(nil), s.Secret...)
+				srv.mux = serverMux{addr: s.Addr, stray: func(id uint8) {
+					c.stats.unexpected.Add(1)
+					c.logOnce("unexpected/"+srv.Addr, "RADIUS response to no pending request dropped", "server", srv.Addr, "id", id)
+				}}
+			}
 			if i == 0 {
-				c.auth = append(c.auth, srv)
+				set.auth = append(set.auth, srv)
 			} else {
-				c.acct = append(c.acct, srv)
+				set.acct = append(set.acct, srv)
 			}
 		}
 	}
-	return c, nil
+	return set, nil
+}
+
+// Reconfigure changes the servers, their secrets, Timeout, Retries and
+// DeadTime of a running client (a configuration reload); the other fields
+// of cfg are ignored. Requests under way finish with the servers they
+// started with; a server that stays (same address and secret) keeps its
+// hold-down and counters. Zero fields take the defaults, as in NewClient.
+func (c *Client) Reconfigure(cfg ClientConfig) error {
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = DefaultTimeout
+	}
+	if cfg.Retries < 0 {
+		return &ConfigError{Field: "retries", Msg: "negative"}
+	}
+	if cfg.Retries == 0 {
+		cfg.Retries = DefaultRetries
+	}
+	if cfg.DeadTime <= 0 {
+		cfg.DeadTime = DefaultDeadTime
+	}
+	set, err := c.newServerSet(cfg, c.set.Load())
+	if err != nil {
+		return err
+	}
+	c.set.Store(set)
+	return nil
 }
 
 // Stats returns a snapshot of the counters.
@@ -204,14 +273,19 @@ func (c *Client) order(list []*server) []*server {
 	return out
 }
 
-// builder makes the wire bytes of a request for one server. It is called
-// again for each retransmission when the packet changes (accounting's
-// Acct-Delay-Time); then it must return a new Identifier.
-type builder func(s *server, attempt int) (wire []byte, err error)
+// builder makes the wire bytes of a request for one server with
+// Identifier id. It is called again for each retransmission when the
+// packet changes (accounting's Acct-Delay-Time), with a new Identifier.
+type builder func(s *server, attempt int, id uint8) (wire []byte, err error)
 
 // exchange sends a request to the servers in turn and returns the first
 // authentic answer with the request it answers.
-func (c *Client) exchange(ctx context.Context, list []*server, rebuild bool, build builder, want func(radius.Code) bool) (*radius.Packet, []byte, error) {
+func (c *Client) exchange(ctx context.Context, accounting bool, rebuild bool, build builder, want func(radius.Code) bool) (*radius.Packet, []byte, error) {
+	set := c.set.Load()
+	list := set.auth
+	if accounting {
+		list = set.acct
+	}
 	if len(list) == 0 {
 		return nil, nil, fmt.Errorf("aaa: %w", ErrNoServer)
 	}
@@ -232,7 +306,7 @@ func (c *Client) exchange(ctx context.Context, list []*server, rebuild bool, bui
 			c.stats.failovers.Add(1)
 		}
 		began := time.Now()
-		resp, req, err := c.tryServer(ctx, s, rebuild, build, want)
+		resp, req, err := c.tryServer(ctx, set, s, rebuild, build, want)
 		if err == nil {
 			if s.deadUntil.Swap(0) != 0 {
 				c.log.Info("RADIUS server answers again", "server", s.Addr, "type", s.kind)
@@ -242,8 +316,11 @@ func (c *Client) exchange(ctx context.Context, list []*server, rebuild bool, bui
 			} else {
 				s.rejects.Add(1)
 			}
+			rtt := time.Since(began)
+			s.lastRTT.Store(int64(rtt))
+			s.lastAnswer.Store(c.now().UnixNano())
 			if f := c.latency.Load(); f != nil {
-				(*f)(s.kind, time.Since(began))
+				(*f)(s.kind, rtt)
 			}
 			return resp, req, nil
 		}
@@ -256,8 +333,8 @@ func (c *Client) exchange(ctx context.Context, list []*server, rebuild bool, bui
 		c.stats.timeouts.Add(1)
 		s.timeouts.Add(1)
 		now := c.now()
-		if s.deadUntil.Swap(now.Add(c.cfg.DeadTime).UnixNano()) == 0 {
-			c.log.Warn("RADIUS server did not answer; holding it down", "server", s.Addr, "type", s.kind, "dead_time", c.cfg.DeadTime)
+		if s.deadUntil.Swap(now.Add(set.deadTime).UnixNano()) == 0 {
+			c.log.Warn("RADIUS server did not answer; holding it down", "server", s.Addr, "type", s.kind, "dead_time", set.deadTime)
 		} else {
 			c.log.Debug("RADIUS server still not answering", "server", s.Addr, "type", s.kind)
 		}
@@ -278,6 +355,13 @@ type ServerStats struct {
 	Rejects  uint64 // Access-Reject or Access-Challenge
 	Timeouts uint64 // requests it left unanswered
 	Dead     bool   // held down now
+	// DeadUntil is the end of the hold-down (zero when not held down).
+	DeadUntil time.Time
+	// LastLatency is the round trip of the last request it answered,
+	// retransmissions to it included, and LastAnswer when that was; both
+	// zero before the first answer.
+	LastLatency time.Duration
+	LastAnswer  time.Time
 }
 
 // ServerStats returns the per-server counters, authentication servers
@@ -285,31 +369,49 @@ type ServerStats struct {
 func (c *Client) ServerStats() []ServerStats {
 	now := c.now().UnixNano()
 	var out []ServerStats
-	for _, s := range append(append([]*server(nil), c.auth...), c.acct...) {
-		out = append(out, ServerStats{
+	set := c.set.Load()
+	for _, s := range append(append([]*server(nil), set.auth...), set.acct...) {
+		st := ServerStats{
 			Addr: s.Addr, Kind: s.kind, Accepts: s.accepts.Load(), Rejects: s.rejects.Load(),
-			Timeouts: s.timeouts.Load(), Dead: s.deadUntil.Load() > now,
-		})
+			Timeouts: s.timeouts.Load(), LastLatency: time.Duration(s.lastRTT.Load()),
+		}
+		if du := s.deadUntil.Load(); du > now {
+			st.Dead, st.DeadUntil = true, time.Unix(0, du)
+		}
+		if la := s.lastAnswer.Load(); la != 0 {
+			st.LastAnswer = time.Unix(0, la)
+		}
+		out = append(out, st)
 	}
 	return out
 }
 
-func (c *Client) tryServer(ctx context.Context, s *server, rebuild bool, build builder, want func(radius.Code) bool) (*radius.Packet, []byte, error) {
-	var d net.Dialer
-	conn, err := d.DialContext(ctx, "udp", s.Addr)
-	if err != nil {
-		return nil, nil, fmt.Errorf("aaa: dial %s: %w", s.Addr, ErrTimeout)
+func (c *Client) tryServer(ctx context.Context, set *serverSet, s *server, rebuild bool, build builder, want func(radius.Code) bool) (*radius.Packet, []byte, error) {
+	answers := make(chan []byte, 4)
+	type slot struct {
+		mc *muxConn
+		id uint8
 	}
-	defer conn.Close()
-	stop := context.AfterFunc(ctx, func() { _ = conn.SetReadDeadline(time.Unix(1, 0)) })
-	defer stop()
-
-	var sent [][]byte // every version sent on this socket; a late answer to any is good
+	var held []slot // every Identifier this request sent under; a late answer to any is good
+	defer func() {
+		for _, h := range held {
+			h.mc.release(h.id)
+		}
+	}()
+	var sent [][]byte
 	var wire []byte
-	buf := make([]byte, maxPacketLen)
-	for attempt := 0; attempt <= c.cfg.Retries; attempt++ {
+	var cur slot
+	timer := time.NewTimer(set.timeout)
+	defer timer.Stop()
+	for attempt := 0; attempt <= set.retries; attempt++ {
 		if attempt == 0 || rebuild {
-			if wire, err = build(s, attempt); err != nil {
+			mc, id, err := s.mux.acquire(ctx, answers)
+			if err != nil {
+				return nil, nil, fmt.Errorf("%w: %w", err, ErrTimeout)
+			}
+			cur = slot{mc, id}
+			held = append(held, cur)
+			if wire, err = build(s, attempt, id); err != nil {
 				return nil, nil, err
 			}
 			sent = append(sent, wire)
@@ -317,43 +419,23 @@ func (c *Client) tryServer(ctx context.Context, s *server, rebuild bool, build b
 		if attempt > 0 {
 			c.stats.retransmits.Add(1)
 		}
-		if _, err := conn.Write(wire); err != nil {
+		if _, err := cur.mc.conn.Write(wire); err != nil {
 			// ICMP port unreachable from an earlier try shows here: the
 			// server is down; keep waiting out the timer like a loss.
 			c.log.Debug("RADIUS send failed", "server", s.Addr, "err", err)
 		}
-		deadline := time.Now().Add(c.cfg.Timeout)
-		if dl, ok := ctx.Deadline(); ok && dl.Before(deadline) {
-			deadline = dl
-		}
-		if ctx.Err() != nil {
-			return nil, nil, ctx.Err()
-		}
-		_ = conn.SetReadDeadline(deadline)
-		if ctx.Err() != nil { // cancelled between the check above and the deadline
-			return nil, nil, ctx.Err()
-		}
+		timer.Reset(set.timeout)
+	wait:
 		for {
-			n, err := conn.Read(buf)
-			if err != nil {
-				if ctx.Err() != nil {
-					return nil, nil, ctx.Err()
+			select {
+			case <-ctx.Done():
+				return nil, nil, ctx.Err()
+			case <-timer.C:
+				break wait
+			case b := <-answers:
+				if p, req := c.check(s, b, sent, want); p != nil {
+					return p, req, nil
 				}
-				var ne net.Error
-				if errors.As(err, &ne) && ne.Timeout() {
-					if dl, ok := ctx.Deadline(); ok && !time.Now().Before(dl) {
-						return nil, nil, context.DeadlineExceeded
-					}
-					break
-				}
-				// Connection refused (ICMP): wait out the rest of this try.
-				if time.Now().Before(deadline) {
-					time.Sleep(time.Until(deadline))
-				}
-				break
-			}
-			if p, req := c.check(s, buf[:n], sent, want); p != nil {
-				return p, req, nil
 			}
 		}
 	}

@@ -271,7 +271,7 @@ type CoAServer struct {
 	Now func() time.Time
 
 	conn    net.PacketConn
-	clients []DynamicClient
+	clients atomic.Pointer[[]DynamicClient] // swapped whole by SetClients
 	h       CoAHandler
 	log     *slog.Logger
 	stats   coaCounters
@@ -313,16 +313,25 @@ func NewCoAServer(conn net.PacketConn, clients []DynamicClient, h CoAHandler, lo
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
+	s := &CoAServer{
+		ReplayWindow:          DefaultReplayWindow,
+		RequireEventTimestamp: true,
+		conn:                  conn, h: h, log: logger,
+		seen: newSeenCache(DefaultMaxSeen),
+	}
+	s.SetClients(clients)
+	return s
+}
+
+// SetClients replaces the clients requests are accepted from (a
+// configuration reload); a request being handled finishes with the list
+// it started with.
+func (s *CoAServer) SetClients(clients []DynamicClient) {
 	cl := make([]DynamicClient, len(clients))
 	for i, c := range clients {
 		cl[i] = DynamicClient{Addr: c.Addr.Masked(), Secret: append([]byte(nil), c.Secret...)}
 	}
-	return &CoAServer{
-		ReplayWindow:          DefaultReplayWindow,
-		RequireEventTimestamp: true,
-		conn:                  conn, clients: cl, h: h, log: logger,
-		seen: newSeenCache(DefaultMaxSeen),
-	}
+	s.clients.Store(&cl)
 }
 
 // Stats returns a snapshot of the counters.
@@ -394,9 +403,10 @@ func (s *CoAServer) Handle(ctx context.Context, b []byte, from netip.AddrPort) [
 	s.stats.received.Add(1)
 	peer := from.Addr().Unmap()
 	var client *DynamicClient
-	for i := range s.clients {
-		if s.clients[i].Addr.Contains(peer) {
-			client = &s.clients[i]
+	clients := *s.clients.Load()
+	for i := range clients {
+		if clients[i].Addr.Contains(peer) {
+			client = &clients[i]
 			break
 		}
 	}

@@ -316,8 +316,12 @@ func TestFreeRADIUSFailover(t *testing.T) {
 		t.Errorf("stats %+v, want 2 failovers and 2 timeouts", st)
 	}
 	for _, s := range c.ServerStats() {
-		if s.Addr == deadAddr && !s.Dead {
-			t.Errorf("%s %s not held down", s.Kind, s.Addr)
+		switch {
+		case s.Addr == deadAddr && (!s.Dead || !s.DeadUntil.After(time.Now()) || s.LastLatency != 0 || !s.LastAnswer.IsZero()):
+			t.Errorf("%s %s: want held down, never answered: %+v", s.Kind, s.Addr, s)
+		case s.Addr != deadAddr && (s.Dead || !s.DeadUntil.IsZero() || s.LastLatency <= 0 || s.LastLatency > time.Second ||
+			time.Since(s.LastAnswer) > 10*time.Second):
+			t.Errorf("%s %s: want up with its last round trip: %+v", s.Kind, s.Addr, s)
 		}
 	}
 }

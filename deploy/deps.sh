@@ -2,11 +2,12 @@
 # Installs the Debian packages bras's lab and tests drive: PostgreSQL,
 # FreeRADIUS (+ radclient), tshark, iperf3, ping, iproute2, ethtool, curl, and
 # clang/llvm/libbpf-dev to check the committed BPF objects, systemd
-# (systemd-analyze, systemd-sysusers) to check the units. Idempotent; needs root.
+# (systemd-analyze, systemd-sysusers) to check the units, chromium (headless)
+# to test the status page. Idempotent; needs root.
 set -euo pipefail
 need=()
 have() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
-for p in postgresql freeradius freeradius-utils tshark iperf3 iputils-ping iproute2 ethtool curl clang llvm libbpf-dev systemd util-linux; do
+for p in postgresql freeradius freeradius-utils tshark iperf3 iputils-ping iproute2 ethtool curl clang llvm libbpf-dev systemd util-linux chromium; do
   have "$p" || need+=("$p")
 done
 if [ ${#need[@]} -gt 0 ]; then

@@ -18,6 +18,12 @@ func (l *LAC) API() api.Backend { return apiBackend{l} }
 
 type apiBackend struct{ l *LAC }
 
+// SetupCounts are the set-ups so far for the API's history: calls up (ICCN
+// sent), and subscribers refused or whose call timed out.
+func (l *LAC) SetupCounts() api.SetupCounts {
+	return api.SetupCounts{Up: l.stats.CallsUp.Load(), Failed: l.stats.Refused.Load() + l.stats.CallTimeouts.Load()}
+}
+
 // info describes s; shard goroutine only.
 func (s *session) info() api.Session {
 	calling := s.ps.ClientMAC.String()

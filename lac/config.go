@@ -27,6 +27,8 @@ type FileConfig struct {
 	LNS    []LNSFile     `cfg:"lns"`
 	// Dataplane is [dataplane]: the forwarding engine.
 	Dataplane dataplane.Settings `cfg:"dataplane"`
+
+	src *config.Source // where the keys are in the file; nil when built in code
 }
 
 // GeneralConfig is the [lac] section.
@@ -300,7 +302,7 @@ func (l *LNSFile) Validate() error {
 		return &config.KeyError{Key: "hide-numbers", Err: errors.New("needs hide-avps = true")}
 	}
 	if l.MaxSessions < 0 || l.MaxSessions > 65535 {
-		return fmt.Errorf("max-sessions %d: want 0 to 65535", l.MaxSessions)
+		return &config.KeyError{Key: "max-sessions", Err: fmt.Errorf("%d: want 0 to 65535", l.MaxSessions)}
 	}
 	if len(l.Realms)+len(l.Services)+len(l.Interfaces) == 0 && !l.Default {
 		return errors.New("serves nothing: give realms, services, interfaces or default = true")
@@ -308,7 +310,9 @@ func (l *LNSFile) Validate() error {
 	return nil
 }
 
-// LoadConfig reads and validates a configuration file.
+// LoadConfig reads and validates a configuration file: every problem is
+// reported, each with its file and line. `bras lac -check`, the start of
+// the daemon and a reload all check a file with it.
 func LoadConfig(path string) (*FileConfig, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -316,31 +320,18 @@ func LoadConfig(path string) (*FileConfig, error) {
 	}
 	defer f.Close()
 	var c FileConfig
-	if err := config.Decode(f, path, &c); err != nil {
+	if c.src, err = config.DecodeSource(f, path, &c); err != nil {
 		return nil, err
 	}
-	if err := c.check(); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+	if err := errors.Join(append(c.positive(), c.check()...)...); err != nil {
+		return nil, err
 	}
 	return &c, nil
 }
 
-func (c *FileConfig) check() error {
-	if len(c.Access) == 0 {
-		return errors.New("no [access \"interface\"] section: the LAC serves no subscriber")
-	}
-	if len(c.LNS) == 0 && c.LAC.TunnelSelection != "radius" {
-		return errors.New("no [lns \"name\"] section and tunnel-selection is not radius")
-	}
-	if c.LAC.TunnelSelection == "radius" && len(c.RADIUS.Servers) == 0 {
-		return errors.New("tunnel-selection = radius needs a [radius.server \"name\"] section")
-	}
-	if _, err := c.Dataplane.Check(); err != nil {
-		return fmt.Errorf("dataplane: %w", err)
-	}
-	_, err := c.Routes()
-	return err
-}
+// Source says where the keys of the file the configuration was read
+// from are; nil for a configuration built in code.
+func (c *FileConfig) Source() *config.Source { return c.src }
 
 // Routes builds the static routes of the [lns] sections: each realm,
 // service and interface is served by every LNS that lists it.

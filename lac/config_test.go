@@ -89,7 +89,7 @@ func TestConfigErrors(t *testing.T) {
 		{"no lns", base, "no [lns", nil},
 		{"lns serving nothing", base + "[lns \"a\"]\naddress = 192.0.2.1:1701\n", "serves nothing", nil},
 		{"hidden without secret", base + lns + "hide-avps = true\n", "hide-avps", nil},
-		{"numbers hidden without hide-avps", base + lns + "secret = s\nhide-numbers = true\n", "lns[0].hide-numbers: needs hide-avps", nil},
+		{"numbers hidden without hide-avps", base + lns + "secret = s\nhide-numbers = true\n", `[lns "a"] hide-numbers: needs hide-avps`, nil},
 		// RFC 2661 section 5.8: the cap MUST be no less than 8 seconds.
 		{"retransmit cap below 8s", "[lac]\nhost-name = l\nretransmit-cap = 4s\n[access \"eth1\"]\n" + lns, "lac.conf:3: lac.retransmit-cap: 4s is below 8s", nil},
 		{"negative retries", "[lac]\nhost-name = l\nmax-retries = -1\n[access \"eth1\"]\n" + lns, "lac.conf:3: lac.max-retries: -1 is negative", nil},
@@ -117,6 +117,65 @@ func TestConfigErrors(t *testing.T) {
 			}
 			if tc.sentinel != nil && !errors.Is(err, tc.sentinel) {
 				t.Errorf("error %q does not wrap %v", err, tc.sentinel)
+			}
+		})
+	}
+}
+
+// TestCheckNamesFileAndLine: what -check, the daemon's start and a
+// reload refuse, each error with its file, line and key, all of them
+// reported (not only the first).
+func TestCheckNamesFileAndLine(t *testing.T) {
+	// Lines 1-6; each case's text starts on line 7.
+	const base = "[lac]\nhost-name = l\n[access \"eth1\"]\n[lns \"a\"]\naddress = 192.0.2.1:1701\ndefault = true\n"
+	for _, tc := range []struct {
+		name, extra string
+		want        []string
+	}{
+		{"zero hold-down", "[lac]\nhold-down = 0s\n",
+			[]string{`lac.conf:8: lac.hold-down: 0s: want a value above 0 (leave the key out for the default, 60s)`}},
+		{"zero dial timeout", "[lac]\ndial-timeout = 0s\n",
+			[]string{`lac.conf:8: lac.dial-timeout: 0s: want a value above 0 (leave the key out for the default, 10s)`}},
+		{"zero max-retries", "[lac]\nmax-retries = 0\n",
+			[]string{`lac.conf:8: lac.max-retries: 0: want a value above 0 (leave the key out for the default, 5)`}},
+		{"negative echo interval", "[lac]\necho-interval = -1s\n",
+			[]string{`lac.conf:8: lac.echo-interval: -1s is negative (leave the key out for the default, 0s, none)`}},
+		{"zero RADIUS retries", "[radius]\nretries = 0\n",
+			[]string{`lac.conf:8: radius.retries: 0: want a value above 0 (leave the key out for the default, 2)`}},
+		{"zero sessions per MAC", "[access \"eth2\"]\nmax-sessions-per-mac = 0\n",
+			[]string{`lac.conf:8: [access "eth2"] max-sessions-per-mac: 0: want a value above 0 (leave the key out for the default, 1)`}},
+		{"negative LNS max-sessions", "[lns \"b\"]\naddress = 192.0.2.2:1701\nrealms = x\nmax-sessions = -1\n",
+			[]string{`lac.conf:10: [lns "b"] max-sessions: -1: want 0 to 65535`}},
+		{"LNS on port 0", "[lns \"b\"]\naddress = 192.0.2.2:0\nrealms = x\n",
+			[]string{`lac.conf:8: [lns "b"] address: 192.0.2.2:0: want a port (1701 is L2TP's)`}},
+		{"RADIUS server on port 0", "[radius.server \"r\"]\naddress = 127.0.0.1:0\nsecret = s\n",
+			[]string{`lac.conf:8: [radius.server "r"] address: 127.0.0.1:0: want a port (1812 is RADIUS authentication's)`}},
+		{"route for an interface not served", "[lns \"b\"]\naddress = 192.0.2.2:1701\ninterfaces = eth1.100\ninterfaces = eth2.100\n",
+			[]string{`lac.conf:10: [lns "b"] interfaces: "eth2.100" is no [access] interface nor a port of one (eth1)`}},
+		{"radius selection without server", "[lac]\ntunnel-selection = radius\n",
+			[]string{`lac.conf:8: lac.tunnel-selection: radius needs a [radius.server "name"] section`}},
+		{"every error at once", "[lac]\nhold-down = 0s\n[lns \"b\"]\naddress = 192.0.2.2:0\ninterfaces = eth9\n",
+			[]string{
+				`lac.conf:8: lac.hold-down: 0s: want a value above 0 (leave the key out for the default, 60s)`,
+				`lac.conf:10: [lns "b"] address: 192.0.2.2:0: want a port (1701 is L2TP's)`,
+				`lac.conf:11: [lns "b"] interfaces: "eth9" is no [access] interface nor a port of one (eth1)`,
+			}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := filepath.Join(t.TempDir(), "lac.conf")
+			if err := os.WriteFile(p, []byte(base+tc.extra), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			_, err := LoadConfig(p)
+			if err == nil {
+				t.Fatal("accepted")
+			}
+			got := strings.Split(err.Error(), "\n")
+			for i := range got {
+				got[i] = strings.TrimPrefix(got[i], filepath.Dir(p)+"/")
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("errors (-want +got):\n%s", diff)
 			}
 		})
 	}

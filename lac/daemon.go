@@ -8,6 +8,8 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"os"
+	"sync"
 	"time"
 
 	"github.com/bras-project/bras/aaa"
@@ -24,6 +26,16 @@ import (
 // DaemonOptions are the run-time options of RunDaemon.
 type DaemonOptions struct {
 	Logger *slog.Logger
+	// ConfigPath is the file the configuration was read from, re-read by
+	// a reload (SIGHUP, bras reload, POST /api/v1/reload); empty: the
+	// daemon refuses to reload.
+	ConfigPath string
+	// ReloadSignal delivers the signals (SIGHUP) that reload.
+	ReloadSignal <-chan os.Signal
+	// ApplyLog, when set, applies the logging of a reloaded configuration
+	// (levels, format); its error refuses the reload before anything
+	// else changes.
+	ApplyLog func(*FileConfig) error
 }
 
 // daemon is the LAC's parts as RunDaemon builds them; a part the
@@ -43,6 +55,8 @@ type daemon struct {
 	reg       *metrics.Registry
 	servers   []*pppoe.Server
 	ran       bool // the PPPoE servers were run (and so closed their sockets)
+	rl        reloader
+	reloadMu  sync.Mutex // one reload at a time
 }
 
 // RunDaemon runs the LAC of cfg until ctx is done, then shuts down
@@ -50,7 +64,7 @@ type daemon struct {
 // The parts run as named tasks (see run); whatever fails, every goroutine
 // is joined and every socket closed before it returns.
 func RunDaemon(ctx context.Context, c *FileConfig, o DaemonOptions) error {
-	d := &daemon{c: c, log: o.Logger}
+	d := &daemon{c: c, log: o.Logger, rl: reloader{path: o.ConfigPath, applyLog: o.ApplyLog, signals: o.ReloadSignal, cur: c}}
 	if d.log == nil {
 		d.log = slog.New(slog.DiscardHandler)
 	}
@@ -169,6 +183,9 @@ func (d *daemon) listenHTTP() error {
 	if d.radius != nil {
 		d.radius.RegisterMetrics(d.reg)
 	}
+	d.rl.counts = d.reg.NewCounter(metrics.ConfigReloads, "Configuration reloads by result: ok (applied) or refused (the configuration in force stayed).", "result")
+	d.rl.counts.With("ok")
+	d.rl.counts.With("refused")
 	var err error
 	if g.MetricsListen.IsValid() {
 		if d.metricsLn, err = net.Listen("tcp", g.MetricsListen.String()); err != nil {
@@ -181,6 +198,9 @@ func (d *daemon) listenHTTP() error {
 	st := d.c.API.settings()
 	ac := st.Config()
 	ac.Backend, ac.Metrics, ac.Logger = d.lac.API(), d.reg, d.log
+	ac.RADIUS = api.RADIUSOf(d.radius)
+	ac.Setups = api.NewSetupHistory(d.lac.SetupCounts, nil)
+	ac.Reload = d.reload
 	if d.api, err = api.New(ac); err != nil {
 		return fmt.Errorf("lac: api: %w", err)
 	}
@@ -269,6 +289,9 @@ func (d *daemon) run(ctx context.Context) error {
 	}
 	if d.api != nil {
 		tasks.Go("lac: api", func(ctx context.Context) error { return d.api.Serve(ctx, d.apiLn) })
+	}
+	if d.rl.signals != nil {
+		tasks.Go("lac: reload", d.serveReloads)
 	}
 	g := d.c.LAC
 	d.log.Info("lac: running", "host_name", g.HostName, "listen", d.conn.LocalAddr().String(), "access", len(d.servers), "lns", len(d.c.LNS))

@@ -84,10 +84,10 @@ func (s *session) downFrame(payload []byte) ([]byte, bool) {
 // [dataplane] tcp-mss, as the fast path does, so the subscriber's TCP
 // never announces a segment its PPPoE MTU cannot carry.
 func (s *session) clampMSS(frame []byte) {
-	if s.l == nil || s.l.cfg.MSS == 0 {
+	if s.l == nil || s.l.conf().MSS == 0 {
 		return
 	}
-	if dataplane.ClampMSSPPP(frame, s.l.cfg.MSS) {
+	if dataplane.ClampMSSPPP(frame, s.l.conf().MSS) {
 		s.l.stats.MSSClamped.Add(1)
 	}
 }

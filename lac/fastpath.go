@@ -31,7 +31,7 @@ type fastSession struct {
 // session the fast path cannot take stays on the relay.
 func (s *session) addFast() {
 	l := s.l
-	p := l.cfg.Fast
+	p := l.conf().Fast
 	if p == nil || s.ls == nil || s.fast.Load() != nil {
 		return
 	}
@@ -41,7 +41,7 @@ func (s *session) addFast() {
 		Interface: s.ps.Interface, SubscriberMAC: net.HardwareAddr(s.ps.ClientMAC[:]), LocalMAC: net.HardwareAddr(local[:]),
 		PPPoESession: s.ps.ID, MRU: s.ps.MaxPayload,
 		LocalTunnel: t.LocalID(), LocalSession: s.ls.LocalID(), PeerTunnel: t.PeerID(), PeerSession: s.ls.PeerID(),
-		Local: l.cfg.FastLocal, LNS: t.Peer(), MSS: l.cfg.MSS, Sequencing: s.ls.Sequenced(),
+		Local: l.conf().FastLocal, LNS: t.Peer(), MSS: l.conf().MSS, Sequencing: s.ls.Sequenced(),
 	}
 	for _, v := range tags {
 		ds.VLANs = append(ds.VLANs, dataplane.VLAN{TPID: uint16(v.TPID), ID: v.TCI & 0x0fff})
@@ -62,10 +62,10 @@ func (s *session) addFast() {
 // removeFast takes s out of the fast path, keeping its final counters.
 func (s *session) removeFast() {
 	fs := s.fast.Load()
-	if fs == nil || s.l.cfg.Fast == nil {
+	if fs == nil || s.l.conf().Fast == nil {
 		return
 	}
-	c, err := s.l.cfg.Fast.Remove(fs.h)
+	c, err := s.l.conf().Fast.Remove(fs.h)
 	if err != nil {
 		s.l.log.Warn("lac: fast path: final counters", append(s.logAttrs(), "err", err)...)
 	}
@@ -85,7 +85,7 @@ func (s *session) fastCounters() dataplane.Counters {
 	defer fs.mu.Unlock()
 	c := fs.done
 	if fs.h != nil {
-		if live, err := s.l.cfg.Fast.Counters(fs.h); err == nil {
+		if live, err := s.l.conf().Fast.Counters(fs.h); err == nil {
 			c = c.Add(live)
 		}
 	}

@@ -145,7 +145,9 @@ type Stats struct {
 // bounded worker pool; the data path runs on the PPPoE and L2TP reader
 // goroutines without locks or allocation.
 type LAC struct {
-	cfg     Config
+	// cfgp is the configuration in force, an immutable snapshot that
+	// Reconfigure swaps whole.
+	cfgp    atomic.Pointer[Config]
 	log     *slog.Logger
 	now     func() time.Time
 	sel     *Selector
@@ -199,7 +201,8 @@ func New(cfg Config) (*LAC, error) {
 	if cfg.NASPortType == 0 {
 		cfg.NASPortType = aaa.PortEthernet
 	}
-	l := &LAC{cfg: cfg, log: cfg.Logger, now: cfg.Now, sel: cfg.Selector}
+	l := &LAC{log: cfg.Logger, now: cfg.Now, sel: cfg.Selector}
+	l.cfgp.Store(&cfg)
 	if l.sel == nil {
 		l.sel = NewSelector(cfg.HoldDown)
 	}
@@ -212,6 +215,9 @@ func New(cfg Config) (*LAC, error) {
 	}
 	return l, nil
 }
+
+// conf is the configuration in force: a snapshot never changed in place.
+func (l *LAC) conf() *Config { return l.cfgp.Load() }
 
 // Attach sets the L2TP endpoint the LAC dials tunnels on.
 func (l *LAC) Attach(ep *l2tp.Endpoint) { l.ep.Store(ep) }
@@ -230,15 +236,15 @@ func (l *LAC) dial(ctx context.Context, n LNS) (Tunnel, error) {
 	if ep == nil {
 		return nil, l2tp.ErrNotRunning
 	}
-	o := l.cfg.Tunnel
+	o := l.conf().Tunnel
 	o.Secret = n.Secret
 	o.HideAVPs = n.HideAVPs && len(n.Secret) > 0
 	o.HideNumbers = o.HideAVPs && n.HideNumbers
 	o.MaxSessions = n.MaxSessions
 	if o.MaxSessions <= 0 {
-		o.MaxSessions = l.cfg.SessionsPerTunnel
+		o.MaxSessions = l.conf().SessionsPerTunnel
 	}
-	ctx, cancel := context.WithTimeout(ctx, l.cfg.DialTimeout)
+	ctx, cancel := context.WithTimeout(ctx, l.conf().DialTimeout)
 	defer cancel()
 	t, err := ep.Dial(ctx, n.Addr, o)
 	if errors.Is(err, l2tp.ErrNotRunning) {
@@ -279,7 +285,7 @@ func (l *LAC) Run(ctx context.Context) error {
 	for _, sh := range l.shards {
 		wg.Go(func() { sh.run(ctx) })
 	}
-	for range l.cfg.Workers {
+	for range l.conf().Workers {
 		wg.Go(func() { l.worker(ctx) })
 	}
 	<-ctx.Done()
@@ -816,11 +822,11 @@ func (sh *shard) handle(ev event) {
 		return
 	case evStart:
 		sh.sessions[s] = struct{}{}
-		s.deadline = now.Add(l.cfg.CallTimeout)
+		s.deadline = now.Add(l.conf().CallTimeout)
 		if s.mode == ModeProxy {
 			s.pp = ppp.NewSession(s.ps, ppp.Config{
 				Role: ppp.Server, MRU: uint16(min(s.ps.MaxPayload, 65535)), RejectACCMPFCACFC: true,
-				Auth: l.cfg.Auth, Authenticator: s, Handler: s, Echo: l.cfg.Echo,
+				Auth: l.conf().Auth, Authenticator: s, Handler: s, Echo: l.conf().Echo,
 				Name: "bras-lac", Logger: l.log,
 			})
 			s.pp.Open(now)
@@ -836,7 +842,7 @@ func (sh *shard) handle(ev event) {
 			s.forwardUp(ev.frame)
 		case s.pp != nil && s.state != stUp:
 			s.pp.Input(ev.frame, now)
-		case len(s.held) < l.cfg.HeldFrames:
+		case len(s.held) < l.conf().HeldFrames:
 			s.held = append(s.held, ev.frame)
 		default:
 			l.stats.HeldDropped.Add(1)
@@ -890,7 +896,7 @@ func (sh *shard) handle(ev event) {
 		} else {
 			// Held frames wait until the LNS has processed the ICCN (its
 			// first frame), or ReadyWait.
-			s.deadline = now.Add(l.cfg.ReadyWait)
+			s.deadline = now.Add(l.conf().ReadyWait)
 		}
 	case evLNSReady:
 		if s.state == stUp && !s.up.Load() {
@@ -1012,7 +1018,7 @@ func (e *rejectError) Error() string { return "lac: RADIUS rejected the subscrib
 // place picks the tunnel for s and places the call. It reads s.auth and
 // s.ps, which do not change once the job is queued.
 func (l *LAC) place(ctx context.Context, s *session) (*l2tp.Session, *Lease, error) {
-	ctx, cancel := context.WithTimeout(ctx, l.cfg.CallTimeout)
+	ctx, cancel := context.WithTimeout(ctx, l.conf().CallTimeout)
 	defer cancel()
 	ps := s.ps
 	realm := ""
@@ -1020,7 +1026,7 @@ func (l *LAC) place(ctx context.Context, s *session) (*l2tp.Session, *Lease, err
 		realm = Realm(s.auth.Username)
 	}
 	var cands []LNS
-	if s.mode == ModeProxy && l.cfg.RADIUS != nil {
+	if s.mode == ModeProxy && l.conf().RADIUS != nil {
 		var err error
 		cands, err = l.radiusTunnels(ctx, s)
 		if err != nil {
@@ -1028,7 +1034,7 @@ func (l *LAC) place(ctx context.Context, s *session) (*l2tp.Session, *Lease, err
 		}
 	}
 	if len(cands) == 0 {
-		cands = l.cfg.Routes.Lookup(realm, Port{Interface: ps.Interface, OuterVLAN: ps.OuterVLAN, VLAN: ps.VLAN}, ps.ServiceName)
+		cands = l.conf().Routes.Lookup(realm, Port{Interface: ps.Interface, OuterVLAN: ps.OuterVLAN, VLAN: ps.VLAN}, ps.ServiceName)
 	}
 	if len(cands) == 0 {
 		return nil, nil, fmt.Errorf("%w (realm %q, service %q, interface %s)", ErrNoRoute, realm, ps.ServiceName, ps.Interface)
@@ -1062,7 +1068,7 @@ func (l *LAC) place(ctx context.Context, s *session) (*l2tp.Session, *Lease, err
 func (l *LAC) radiusTunnels(ctx context.Context, s *session) ([]LNS, error) {
 	req := aaa.AuthRequest{
 		Username:         s.auth.Username,
-		NASPortType:      l.cfg.NASPortType,
+		NASPortType:      l.conf().NASPortType,
 		NASPort:          uint32(s.ps.ID),
 		NASPortID:        s.acc.cfg.NASPortID.Format(portInfo(s.ps)),
 		CallingStationID: s.ps.ClientMAC.String(),
@@ -1074,7 +1080,7 @@ func (l *LAC) radiusTunnels(ctx context.Context, s *session) ([]LNS, error) {
 	case ppp.AuthCHAPMD5:
 		req.CHAPID, req.CHAPChallenge, req.CHAPResponse = s.auth.ChapID, s.auth.Challenge, s.auth.Response
 	}
-	reply, err := l.cfg.RADIUS.Authenticate(ctx, req)
+	reply, err := l.conf().RADIUS.Authenticate(ctx, req)
 	if err != nil {
 		return nil, fmt.Errorf("%w: RADIUS: %w", ErrNoTunnel, err)
 	}

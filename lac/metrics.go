@@ -58,10 +58,10 @@ func (l *LAC) RegisterMetrics(reg *metrics.Registry) {
 	// (PPP control, an unknown session, over the MRU) instead of the kernel.
 	reg.CounterVecFunc(metrics.FastPathPackets, "Packets the XDP fast path forwarded, handed to user space or dropped, by reason.", []string{"reason"},
 		func(emit func(float64, ...string)) {
-			if l.cfg.Fast == nil {
+			if l.conf().Fast == nil {
 				return
 			}
-			r, err := l.cfg.Fast.Stats()
+			r, err := l.conf().Fast.Stats()
 			if err != nil {
 				return
 			}
@@ -69,7 +69,7 @@ func (l *LAC) RegisterMetrics(reg *metrics.Registry) {
 				emit(float64(n), dataplane.Reason(i).String())
 			}
 		})
-	if c, ok := l.cfg.DataConn.(syscall.Conn); ok {
+	if c, ok := l.conf().DataConn.(syscall.Conn); ok {
 		udpio.RegisterMetrics(reg, c)
 	}
 	reg.CounterFunc(metrics.TeardownsQueued, "PADTs, CDNs and shutdowns that waited on a shard's queue of ends (shard queue full).", nil, metrics.Load(&st.EndsQueued))

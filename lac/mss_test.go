@@ -56,7 +56,8 @@ func pppSYN(flags byte, mss uint16) []byte {
 // as the fast path does; an MSS already below it is left alone.
 func TestRelayClampsMSS(t *testing.T) {
 	s, up, down := testSession()
-	s.l = &LAC{cfg: Config{MSS: 1452}}
+	s.l = &LAC{}
+	s.l.cfgp.Store(&Config{MSS: 1452})
 
 	s.forwardUp(pppSYN(0x02, 1460))
 	s.forwardDown(append([]byte{0xff, 0x03}, pppSYN(0x12, 1460)...))

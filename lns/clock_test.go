@@ -53,7 +53,7 @@ func (h *clockHarness) session(st sessState) *session {
 	srv := h.srv
 	n := len(srv.sessions)
 	ss := &session{srv: srv, sh: h.sh, id: fmt.Sprintf("clk-%d", n), call: &l2tp.Session{}, tunnel: &l2tp.Tunnel{},
-		lac: &srv.cfg.LACs[0], log: srv.log, state: st, created: h.now,
+		lac: &srv.conf().LACs[0], log: srv.log, state: st, created: h.now,
 		addr: netip.AddrFrom4([4]byte{100, 64, 0, byte(10 + n)})}
 	ss.setupBy = ss.created.Add(callSetupTimeout)
 	ss.publish()

@@ -4,9 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/netip"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -34,6 +36,8 @@ type FileConfig struct {
 	Accounting AcctSection        `cfg:"accounting"`
 	API        api.Settings       `cfg:"api"`
 	Dataplane  dataplane.Settings `cfg:"dataplane"`
+
+	src *config.Source // where the keys are in the file; nil when built in code
 }
 
 // LNSSection is [lns].
@@ -55,27 +59,14 @@ type LNSSection struct {
 	MaxHalfOpenPerPeer int           `cfg:"max-half-open-per-peer"` // tunnels being set up from one address; default 64
 }
 
-// Validate checks the [lns] keys that need no other section.
+// Validate refuses a retransmission cap below 8 s (RFC 2661 section 5.8:
+// the cap MUST be no less than 8 seconds); a value of zero or less is
+// refused by FileConfig's check of numbers.
 func (l *LNSSection) Validate() error {
-	return checkTunnelKeys(l.RetransmitCap, map[string]int{
-		"max-retries": l.MaxRetries, "max-half-open": l.MaxHalfOpen, "max-half-open-per-peer": l.MaxHalfOpenPerPeer,
-	})
-}
-
-// checkTunnelKeys refuses a retransmission cap below 8 s (RFC 2661
-// section 5.8: the cap MUST be no less than 8 seconds; 0 is the default)
-// and negative counts.
-func checkTunnelKeys(retransmitCap time.Duration, counts map[string]int) error {
-	var errs []error
-	if retransmitCap != 0 && retransmitCap < 8*time.Second {
-		errs = append(errs, &config.KeyError{Key: "retransmit-cap", Err: fmt.Errorf("%v is below 8s, the least RFC 2661 section 5.8 allows", retransmitCap)})
+	if l.RetransmitCap > 0 && l.RetransmitCap < 8*time.Second {
+		return &config.KeyError{Key: "retransmit-cap", Err: fmt.Errorf("%v is below 8s, the least RFC 2661 section 5.8 allows", l.RetransmitCap)}
 	}
-	for _, k := range []string{"max-retries", "max-half-open", "max-half-open-per-peer"} {
-		if n, ok := counts[k]; ok && n < 0 {
-			errs = append(errs, &config.KeyError{Key: k, Err: fmt.Errorf("%d is negative", n)})
-		}
-	}
-	return errors.Join(errs...)
+	return nil
 }
 
 // TUNSection is [tun].
@@ -99,6 +90,10 @@ type PPPSection struct {
 	DefaultPool  string        `cfg:"default-pool"`    // pool when RADIUS names none; default: the first [pool]
 	SessionLimit time.Duration `cfg:"session-timeout"` // when RADIUS gives none; 0: none
 	IdleLimit    time.Duration `cfg:"idle-timeout"`    // when RADIUS gives none; 0: none
+	// The rate limit in kbit/s towards and from the subscriber when
+	// RADIUS gives none; 0: no limit.
+	DefaultRateDown uint64 `cfg:"default-rate-down"`
+	DefaultRateUp   uint64 `cfg:"default-rate-up"`
 
 	// IPv6 pools ([pool6]) when RADIUS gives neither a prefix nor a pool
 	// name: the link's /64 (Framed-IPv6-Pool), the delegated prefix
@@ -190,7 +185,9 @@ type AcctSection struct {
 	SharedPools     bool          `cfg:"shared-pools"`     // allocate addresses from the database (several LNS nodes)
 }
 
-// LoadConfig reads and checks the configuration file at path.
+// LoadConfig reads and checks the configuration file at path: every
+// problem is reported, each with its file and line. `bras lns -check`,
+// the start of the daemon and a reload all check a file with it.
 func LoadConfig(path string) (*FileConfig, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -203,14 +200,101 @@ func LoadConfig(path string) (*FileConfig, error) {
 // ParseConfig decodes and checks a configuration.
 func ParseConfig(r io.Reader, name string) (*FileConfig, error) {
 	c := FileConfig{CoA: CoASection{RequireEventTimestamp: true}} // defaults a key can turn off
-	if err := config.Decode(r, name, &c); err != nil {
+	src, err := config.DecodeSource(r, name, &c)
+	if err != nil {
 		return nil, err
 	}
+	c.src = src
+	errs := c.positive()
 	c.defaults()
-	if err := c.check(); err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
+	if err := errors.Join(append(errs, c.check())...); err != nil {
+		return nil, err
 	}
 	return &c, nil
+}
+
+// Source says where the keys of the file the configuration was read
+// from are; nil for a configuration built in code.
+func (c *FileConfig) Source() *config.Source { return c.src }
+
+// numberKey is a number or a duration that must be above zero when the
+// file sets it (leaving it out takes the default); zeroOK ones may be 0,
+// which means what the reference configuration says.
+type numberKey struct {
+	path   string
+	value  int64
+	def    string
+	zeroOK bool
+}
+
+func (k numberKey) check(src *config.Source, isDuration bool) error {
+	if !src.IsSet(k.path) || k.value > 0 || k.value == 0 && k.zeroOK {
+		return nil
+	}
+	v := fmt.Sprint(k.value)
+	if isDuration {
+		v = time.Duration(k.value).String()
+	}
+	if k.zeroOK {
+		return src.Errorf(k.path, "%s is negative (leave the key out for the default, %s)", v, k.def)
+	}
+	return src.Errorf(k.path, "%s: want a value above 0 (leave the key out for the default, %s)", v, k.def)
+}
+
+// positive refuses numbers and durations the file sets to zero or less
+// where that makes no sense, instead of taking the default for them.
+func (c *FileConfig) positive() []error {
+	n := func(path string, v int, def string) numberKey {
+		return numberKey{path: path, value: int64(v), def: def}
+	}
+	d := func(path string, v time.Duration, def string) numberKey {
+		return numberKey{path: path, value: int64(v), def: def}
+	}
+	zero := func(k numberKey) numberKey { k.zeroOK = true; return k }
+	counts := []numberKey{
+		n("lns.max-sessions", c.LNS.MaxSessions, "65535"),
+		zero(n("lns.shards", c.LNS.Shards, "0, one per CPU")),
+		n("lns.auth-workers", c.LNS.AuthWorkers, "256"),
+		n("lns.udp-receive-buffer", c.LNS.UDPReceiveBuffer, "4194304"),
+		n("lns.udp-send-buffer", c.LNS.UDPSendBuffer, "4194304"),
+		n("lns.max-retries", c.LNS.MaxRetries, "5"),
+		n("lns.max-half-open", c.LNS.MaxHalfOpen, "1024"),
+		n("lns.max-half-open-per-peer", c.LNS.MaxHalfOpenPerPeer, "64"),
+		n("tun.mtu", c.TUN.MTU, "1500"),
+		n("tun.queues", c.TUN.Queues, "1"),
+		n("ppp.mru", c.PPP.MRU, "1460"),
+		n("ppp.echo-failures", c.PPP.EchoFailures, "3"),
+		n("radius.retries", c.RADIUS.Retries, "2"),
+		n("radius.max-in-flight", c.RADIUS.MaxInFlight, "256"),
+	}
+	durations := []numberKey{
+		d("lns.retransmit-cap", c.LNS.RetransmitCap, "8s"),
+		zero(d("ppp.echo-interval", c.PPP.EchoInterval, "30s; 0s disables it")),
+		d("ppp.restart", c.PPP.Restart, "3s"),
+		zero(d("ppp.session-timeout", c.PPP.SessionLimit, "0s, none")),
+		zero(d("ppp.idle-timeout", c.PPP.IdleLimit, "0s, none")),
+		d("radius.timeout", c.RADIUS.Timeout, "3s"),
+		d("radius.dead-time", c.RADIUS.DeadTime, "30s"),
+		d("coa.replay-window", c.CoA.ReplayWindow, "300s"),
+		d("accounting.interim-interval", c.Accounting.InterimInterval, "5m"),
+	}
+	for i, l := range c.LACs {
+		at := fmt.Sprintf("lac[%d].", i)
+		counts = append(counts, zero(n(at+"max-sessions", l.MaxSessions, "0, the full ID space")))
+		durations = append(durations, d(at+"hello-interval", l.HelloInterval, "60s"))
+	}
+	var errs []error
+	for _, k := range counts {
+		if err := k.check(c.src, false); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	for _, k := range durations {
+		if err := k.check(c.src, true); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errs
 }
 
 func (c *FileConfig) defaults() {
@@ -226,28 +310,28 @@ func (c *FileConfig) defaults() {
 	if c.LNS.AuthWorkers <= 0 {
 		c.LNS.AuthWorkers = 256
 	}
-	if c.LNS.UDPReceiveBuffer == 0 {
+	if c.LNS.UDPReceiveBuffer <= 0 {
 		c.LNS.UDPReceiveBuffer = udpio.DefaultBuffer
 	}
-	if c.LNS.UDPSendBuffer == 0 {
+	if c.LNS.UDPSendBuffer <= 0 {
 		c.LNS.UDPSendBuffer = udpio.DefaultBuffer
 	}
-	if c.LNS.RetransmitCap == 0 {
+	if c.LNS.RetransmitCap <= 0 {
 		c.LNS.RetransmitCap = 8 * time.Second
 	}
-	if c.LNS.MaxRetries == 0 {
+	if c.LNS.MaxRetries <= 0 {
 		c.LNS.MaxRetries = 5
 	}
-	if c.LNS.MaxHalfOpen == 0 {
+	if c.LNS.MaxHalfOpen <= 0 {
 		c.LNS.MaxHalfOpen = 1024
 	}
-	if c.LNS.MaxHalfOpenPerPeer == 0 {
+	if c.LNS.MaxHalfOpenPerPeer <= 0 {
 		c.LNS.MaxHalfOpenPerPeer = 64
 	}
 	if c.TUN.Name == "" {
 		c.TUN.Name = "bras0"
 	}
-	if c.TUN.MTU == 0 {
+	if c.TUN.MTU <= 0 {
 		c.TUN.MTU = 1500
 	}
 	if c.TUN.Queues <= 0 {
@@ -262,7 +346,7 @@ func (c *FileConfig) defaults() {
 	if !c.PPP.LocalIP.IsValid() && c.TUN.Address.IsValid() {
 		c.PPP.LocalIP = c.TUN.Address.Addr()
 	}
-	if c.PPP.MRU == 0 {
+	if c.PPP.MRU <= 0 {
 		c.PPP.MRU = 1460
 	}
 	if c.PPP.EchoFailures <= 0 {
@@ -280,7 +364,7 @@ func (c *FileConfig) defaults() {
 	if c.Accounting.SpoolDir == "" {
 		c.Accounting.SpoolDir = "/var/lib/bras/spool"
 	}
-	if c.Accounting.InterimInterval == 0 {
+	if c.Accounting.InterimInterval <= 0 {
 		c.Accounting.InterimInterval = 5 * time.Minute
 	}
 	for i := range c.LACs {
@@ -294,12 +378,14 @@ func (c *FileConfig) defaults() {
 	}
 }
 
-// check validates what the decoder cannot: relations between keys. Errors
-// name the section and key.
+// check validates what the decoder cannot: relations between keys and
+// sections. Every error names the key and the line (the line of the key's
+// section when the file does not set the key).
 func (c *FileConfig) check() error {
+	src := c.src
 	var errs []error
-	bad := func(where, format string, a ...any) {
-		errs = append(errs, fmt.Errorf("%s: %s", where, fmt.Sprintf(format, a...)))
+	bad := func(path, format string, a ...any) {
+		errs = append(errs, src.Errorf(path, format, a...))
 	}
 	if !c.TUN.Address.IsValid() {
 		bad("tun.address", "required: the LNS's own address on the TUN device (e.g. 100.64.0.1/32)")
@@ -307,10 +393,13 @@ func (c *FileConfig) check() error {
 	if c.TUN.Routes != "per-session" && c.TUN.Routes != "per-pool" {
 		bad("tun.routes", "want per-session or per-pool, got %q", c.TUN.Routes)
 	}
-	if err := udpio.CheckBuffer(c.LNS.UDPReceiveBuffer); err != nil {
+	if c.LNS.Listen.Port() == 0 {
+		bad("lns.listen", "%v: want a port (1701 is L2TP's)", c.LNS.Listen)
+	}
+	if err := udpio.CheckBuffer(c.LNS.UDPReceiveBuffer); err != nil && c.LNS.UDPReceiveBuffer > 0 {
 		bad("lns.udp-receive-buffer", "%v", err)
 	}
-	if err := udpio.CheckBuffer(c.LNS.UDPSendBuffer); err != nil {
+	if err := udpio.CheckBuffer(c.LNS.UDPSendBuffer); err != nil && c.LNS.UDPSendBuffer > 0 {
 		bad("lns.udp-send-buffer", "%v", err)
 	}
 	if c.TUN.MTU < 576 || c.TUN.MTU > 9000 {
@@ -328,11 +417,166 @@ func (c *FileConfig) check() error {
 	if len(c.Pools) == 0 && !c.Accounting.SharedPools {
 		bad("pool", "at least one [pool \"name\"] is required")
 	}
-	if _, err := c.LocalPools(); err != nil {
-		bad("pool", "%v", err)
+	errs = append(errs, c.checkPools()...)
+	errs = append(errs, c.checkPools6()...)
+	if len(c.LACs) == 0 {
+		bad("lac", "at least one [lac \"name\"] is required: the LNS accepts tunnels only from configured LACs")
 	}
-	if _, err := c.LocalPrefixPools(); err != nil {
-		bad("pool6", "%v", err)
+	for i, l := range c.LACs {
+		at := fmt.Sprintf("lac[%d].", i)
+		if l.Secret.Empty() && !l.NoAuth {
+			bad(at+"secret", "required (tunnel authentication is on by default; set no-tunnel-auth = true to allow this LAC without it)")
+		}
+		if l.HideAVPs && l.Secret.Empty() {
+			bad(at+"hide-avps", "hidden AVPs need a secret")
+		}
+		if l.Proxy != "accept" && l.Proxy != "renegotiate" {
+			bad(at+"proxy", "want accept or renegotiate, got %q", l.Proxy)
+		}
+		if l.MaxSessions > 65535 {
+			bad(at+"max-sessions", "%d: a tunnel has 65535 session IDs", l.MaxSessions)
+		}
+		for j, m := range c.LACs[:i] {
+			if strings.EqualFold(m.HostName, l.HostName) {
+				bad(at+"host-name", "%q is also the host name of [lac %q] (%s)", l.HostName, m.Name, src.Where(fmt.Sprintf("lac[%d]", j)))
+			}
+		}
+	}
+	if len(c.RADIUS.Servers) == 0 && c.LocalUsers.File == "" {
+		bad("radius.server", "no RADIUS server and no [local-users] file: nobody could log in")
+	}
+	if len(c.RADIUS.Servers) > 0 && c.LocalUsers.File != "" {
+		bad("local-users.file", "RADIUS servers are configured: a local users file is never used as a silent fallback; remove one of them")
+	}
+	for _, list := range []struct {
+		path    string
+		servers []RADIUSServer
+		port    string
+	}{{"radius.server", c.RADIUS.Servers, "1812"}, {"radius.accounting-server", c.RADIUS.AcctServers, "1813"}} {
+		for i, s := range list.servers {
+			at := fmt.Sprintf("%s[%d].", list.path, i)
+			if err := checkHostPort(s.Address, list.port); err != nil {
+				bad(at+"address", "%v", err)
+			}
+			if _, err := aaa.ParseMAPolicy(s.RequireMessageAuthenticator); err != nil {
+				bad(at+"require-message-authenticator", "%v", err)
+			}
+		}
+	}
+	if c.Accounting.RADIUS && len(c.RADIUS.AcctServers) == 0 {
+		bad("accounting.radius", "needs at least one [radius.accounting-server]")
+	}
+	if c.Accounting.SharedPools && c.Accounting.Database.Empty() {
+		bad("accounting.shared-pools", "needs accounting.database")
+	}
+	if _, err := c.Dataplane.Check(); err != nil {
+		bad("dataplane", "%v", err)
+	}
+	if c.CoA.Listen.IsValid() && c.CoA.Listen.Port() == 0 {
+		bad("coa.listen", "%v: want a port (3799 is RFC 5176's)", c.CoA.Listen)
+	}
+	if c.CoA.Listen.IsValid() && len(c.CoA.Clients) == 0 {
+		bad("coa.client", "a CoA listener needs at least one client")
+	}
+	return errors.Join(errs...)
+}
+
+// checkHostPort refuses a server address without a port or with a bad
+// one; example is the port to show.
+func checkHostPort(s, example string) error {
+	host, port, err := net.SplitHostPort(s)
+	if err != nil {
+		return fmt.Errorf("%q: want host:port, such as 127.0.0.1:%s or [2001:db8::1]:%s", s, example, example)
+	}
+	if host == "" {
+		return fmt.Errorf("%q: no host", s)
+	}
+	if n, err := strconv.ParseUint(port, 10, 16); err != nil || n == 0 {
+		return fmt.Errorf("%q: port %q is not a number from 1 to 65535", s, port)
+	}
+	return nil
+}
+
+// extent4 is the first and last address a [pool] range covers (a CIDR
+// prefix whole, its network and broadcast addresses too).
+func extent4(r string) (first, last uint32, err error) {
+	sp, err := parseSpan(r)
+	if err != nil {
+		return 0, 0, err
+	}
+	if pfx, perr := netip.ParsePrefix(strings.TrimSpace(r)); perr == nil {
+		pfx = pfx.Masked()
+		first = u32(pfx.Addr())
+		return first, first + uint32(1<<(32-pfx.Bits())-1), nil
+	}
+	return sp.first, sp.first + uint32(sp.n-1), nil
+}
+
+// checkPools refuses bad ranges, pools of no address, ranges that overlap
+// (in one pool or two: an address would be handed out twice) and a
+// default pool that is not defined.
+func (c *FileConfig) checkPools() []error {
+	src := c.src
+	type placed struct {
+		pool        string
+		text, where string
+		first, last uint32
+	}
+	var errs []error
+	var seen []placed
+	for i, p := range c.Pools {
+		path := fmt.Sprintf("pool[%d].range", i)
+		for j, r := range p.Ranges {
+			line := src.ItemLine(path, j)
+			first, last, err := extent4(r)
+			if err != nil {
+				errs = append(errs, src.ErrorAt(line, path, "%v", err))
+				continue
+			}
+			for _, q := range seen {
+				if first <= q.last && q.first <= last {
+					of := fmt.Sprintf("pool %q", q.pool)
+					if q.pool == p.Name {
+						of = "the same pool"
+					}
+					errs = append(errs, src.ErrorAt(line, path, "%s overlaps %s of %s (%s)", strings.TrimSpace(r), q.text, of, q.where))
+				}
+			}
+			seen = append(seen, placed{pool: p.Name, text: strings.TrimSpace(r), where: src.WhereItem(path, j), first: first, last: last})
+		}
+	}
+	if c.PPP.DefaultPool != "" && len(c.Pools) > 0 && !slices.ContainsFunc(c.Pools, func(p PoolSection) bool { return p.Name == c.PPP.DefaultPool }) {
+		errs = append(errs, src.Errorf("ppp.default-pool", "no [pool %q]", c.PPP.DefaultPool))
+	}
+	if len(errs) == 0 {
+		if _, err := c.LocalPools(); err != nil {
+			errs = append(errs, src.Errorf("pool", "%v", err))
+		}
+	}
+	return errs
+}
+
+// checkPools6 refuses bad [pool6] definitions, pools that overlap, and
+// [ppp] defaults that name no pool or one of the wrong length.
+func (c *FileConfig) checkPools6() []error {
+	src := c.src
+	var errs []error
+	for i, p := range c.Pools6 {
+		at := fmt.Sprintf("pool6[%d].", i)
+		d := pool6.Def{Name: p.Name, Prefix: p.Prefix, Length: p.Length}
+		if err := d.Check(); err != nil {
+			key := "prefix"
+			if p.Prefix.IsValid() && p.Prefix.Addr().Is6() && p.Prefix.Masked() == p.Prefix {
+				key = "length"
+			}
+			errs = append(errs, src.Errorf(at+key, "%v", err))
+			continue
+		}
+		for j, q := range c.Pools6[:i] {
+			if q.Prefix.Overlaps(p.Prefix) {
+				errs = append(errs, src.Errorf(at+"prefix", "%v overlaps %v of pool6 %q (%s)", p.Prefix, q.Prefix, q.Name, src.Where(fmt.Sprintf("pool6[%d].prefix", j))))
+			}
+		}
 	}
 	for _, d := range []struct {
 		key, name string
@@ -349,55 +593,13 @@ func (c *FileConfig) check() error {
 		i := slices.IndexFunc(c.Pools6, func(p Pool6Section) bool { return p.Name == d.name })
 		switch {
 		case i < 0 && !c.Accounting.SharedPools:
-			bad("ppp."+d.key, "no [pool6 %q]", d.name)
+			errs = append(errs, src.Errorf("ppp."+d.key, "no [pool6 %q]", d.name))
 		case i >= 0 && !d.ok(c.Pools6[i].Length):
-			bad("ppp."+d.key, "[pool6 %q] hands out /%ds; this key wants %s", d.name, c.Pools6[i].Length, d.want)
+			errs = append(errs, src.Errorf("ppp."+d.key, "[pool6 %q] hands out /%ds; this key wants %s (%s)", d.name, c.Pools6[i].Length, d.want,
+				src.Where(fmt.Sprintf("pool6[%d].length", i))))
 		}
 	}
-	if len(c.LACs) == 0 {
-		bad("lac", "at least one [lac \"name\"] is required: the LNS accepts tunnels only from configured LACs")
-	}
-	for i, l := range c.LACs {
-		where := fmt.Sprintf("lac[%d] %q", i, l.Name)
-		if l.Secret.Empty() && !l.NoAuth {
-			bad(where+".secret", "required (tunnel authentication is on by default; set no-tunnel-auth = true to allow this LAC without it)")
-		}
-		if l.HideAVPs && l.Secret.Empty() {
-			bad(where+".hide-avps", "hidden AVPs need a secret")
-		}
-		if l.Proxy != "accept" && l.Proxy != "renegotiate" {
-			bad(where+".proxy", "want accept or renegotiate, got %q", l.Proxy)
-		}
-		for j, m := range c.LACs[:i] {
-			if strings.EqualFold(m.HostName, l.HostName) {
-				bad(where+".host-name", "%q is also the host name of lac[%d] %q", l.HostName, j, m.Name)
-			}
-		}
-	}
-	if len(c.RADIUS.Servers) == 0 && c.LocalUsers.File == "" {
-		bad("radius.server", "no RADIUS server and no [local-users] file: nobody could log in")
-	}
-	if len(c.RADIUS.Servers) > 0 && c.LocalUsers.File != "" {
-		bad("local-users.file", "RADIUS servers are configured: a local users file is never used as a silent fallback; remove one of them")
-	}
-	for i, s := range append(append([]RADIUSServer(nil), c.RADIUS.Servers...), c.RADIUS.AcctServers...) {
-		if _, err := aaa.ParseMAPolicy(s.RequireMessageAuthenticator); err != nil {
-			bad(fmt.Sprintf("radius server %d %q.require-message-authenticator", i, s.Name), "%v", err)
-		}
-	}
-	if c.Accounting.RADIUS && len(c.RADIUS.AcctServers) == 0 {
-		bad("accounting.radius", "needs at least one [radius.accounting-server]")
-	}
-	if c.Accounting.SharedPools && c.Accounting.Database.Empty() {
-		bad("accounting.shared-pools", "needs accounting.database")
-	}
-	if _, err := c.Dataplane.Check(); err != nil {
-		bad("dataplane", "%v", err)
-	}
-	if c.CoA.Listen.IsValid() && len(c.CoA.Clients) == 0 {
-		bad("coa.client", "a CoA listener needs at least one client")
-	}
-	return errors.Join(errs...)
+	return errs
 }
 
 // AuthProtos maps ppp.auth to the PPP authentication protocols.

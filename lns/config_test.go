@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
 )
 
 func TestReferenceConfig(t *testing.T) {
@@ -51,8 +53,9 @@ func TestTunnelKeys(t *testing.T) {
 	}
 	for _, tt := range []struct{ name, keys, want string }{
 		{"cap below 8s", "retransmit-cap = 7s\n", "test.conf:3: lns.retransmit-cap: 7s is below 8s"},
-		{"negative retries", "max-retries = -1\n", "test.conf:3: lns.max-retries: -1 is negative"},
-		{"negative half-open", "max-half-open-per-peer = -2\n", "test.conf:3: lns.max-half-open-per-peer: -2 is negative"},
+		{"negative retries", "max-retries = -1\n", "test.conf:3: lns.max-retries: -1: want a value above 0 (leave the key out for the default, 5)"},
+		{"negative half-open", "max-half-open-per-peer = -2\n", "test.conf:3: lns.max-half-open-per-peer: -2: want a value above 0 (leave the key out for the default, 64)"},
+		{"zero cap", "retransmit-cap = 0s\n", "test.conf:3: lns.retransmit-cap: 0s: want a value above 0 (leave the key out for the default, 8s)"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := ParseConfig(strings.NewReader("[lns]\nnode = n1\n"+tt.keys+base), "test.conf")
@@ -82,7 +85,7 @@ token = t
 		name, extra, want string
 	}{
 		{"unknown key", "[lns]\nbogus = 1\n", "bogus"},
-		{"no secret", "[lac \"b\"]\nhost-name = b\n", `lac[1] "b".secret`},
+		{"no secret", "[lac \"b\"]\nhost-name = b\n", `[lac "b"] secret`},
 		{"bad proxy", "[lac \"c\"]\nsecret = y\nproxy = maybe\n", "proxy"},
 		{"radius and users", "[radius.server \"r\"]\naddress = 127.0.0.1:1812\nsecret = s\n", "silent fallback"},
 		{"bad auth", "[ppp]\nauth = mschap\n", "ppp.auth"},
@@ -192,5 +195,87 @@ func TestReferenceConfigIPv6Pools(t *testing.T) {
 	}
 	if _, err := c.LocalPrefixPools(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestCheckNamesFileAndLine: what -check, the daemon's start and a
+// reload refuse, each error with its file, line and key, every one of
+// them reported (not only the first).
+func TestCheckNamesFileAndLine(t *testing.T) {
+	// Lines 1-10; each case's text starts on line 11.
+	const base = "[lns]\nnode = n1\n[tun]\naddress = 100.64.0.1/32\n[pool \"p\"]\nrange = 100.64.0.0/24\n[lac \"a\"]\nsecret = x\n[api]\ntoken = t\n"
+	const users = "[local-users]\nfile = /dev/null\n"
+	for _, tt := range []struct {
+		name, extra string
+		radius      bool // the case brings its RADIUS servers: no users file
+		want        []string
+	}{
+		{"pools overlap", "[pool \"q\"]\nrange = 100.64.0.128/25\n", false,
+			[]string{`test.conf:12: [pool "q"] range: 100.64.0.128/25 overlaps 100.64.0.0/24 of pool "p" (test.conf:6)`}},
+		{"ranges of one pool overlap", "[pool \"q\"]\nrange = 10.0.0.0/24\nrange = 10.0.0.10-10.0.0.20\n", false,
+			[]string{`test.conf:13: [pool "q"] range: 10.0.0.10-10.0.0.20 overlaps 10.0.0.0/24 of the same pool (test.conf:12)`}},
+		{"a range over the network address", "[pool \"q\"]\nrange = 100.64.0.0-100.64.0.0\n", false,
+			[]string{`test.conf:12: [pool "q"] range: 100.64.0.0-100.64.0.0 overlaps 100.64.0.0/24 of pool "p" (test.conf:6)`}},
+		{"bad range", "[pool \"q\"]\nrange = 10.0.0.9-10.0.0.1\n", false,
+			[]string{`test.conf:12: [pool "q"] range: bad IPv4 range "10.0.0.9-10.0.0.1"`}},
+		{"unknown default pool", "[ppp]\ndefault-pool = gold\n", false,
+			[]string{`test.conf:12: ppp.default-pool: no [pool "gold"]`}},
+		{"unknown IPv6 default pool", "[ppp]\ndefault-ipv6-pool = link\n", false,
+			[]string{`test.conf:12: ppp.default-ipv6-pool: no [pool6 "link"]`}},
+		{"IPv6 pools overlap", "[pool6 \"a\"]\nprefix = 2001:db8::/40\nlength = 56\n[pool6 \"b\"]\nprefix = 2001:db8:10::/48\nlength = 64\n", false,
+			[]string{`test.conf:15: [pool6 "b"] prefix: 2001:db8:10::/48 overlaps 2001:db8::/40 of pool6 "a" (test.conf:12)`}},
+		{"IPv6 default pool of the wrong length", "[pool6 \"pd\"]\nprefix = 2001:db8::/40\nlength = 56\n[ppp]\ndefault-ipv6-pool = pd\n", false,
+			[]string{`test.conf:15: ppp.default-ipv6-pool: [pool6 "pd"] hands out /56s; this key wants a link's /64 (RFC 4291 section 2.5.1) (test.conf:13)`}},
+		{"RADIUS server without a port", "[radius.server \"r\"]\naddress = 127.0.0.1\nsecret = s\n", true,
+			[]string{`test.conf:12: [radius.server "r"] address: "127.0.0.1": want host:port, such as 127.0.0.1:1812 or [2001:db8::1]:1812`}},
+		{"RADIUS server on port 0", "[radius.server \"r\"]\naddress = radius.example:0\nsecret = s\n", true,
+			[]string{`test.conf:12: [radius.server "r"] address: "radius.example:0": port "0" is not a number from 1 to 65535`}},
+		{"accounting server with a bad port", "[radius.server \"r\"]\naddress = 127.0.0.1:1812\nsecret = s\n[radius.accounting-server \"r\"]\naddress = 127.0.0.1:acct\nsecret = s\n", true,
+			[]string{`test.conf:15: [radius.accounting-server "r"] address: "127.0.0.1:acct": port "acct" is not a number from 1 to 65535`}},
+		{"zero MTU", "[tun]\nmtu = 0\n", false,
+			[]string{`test.conf:12: tun.mtu: 0: want a value above 0 (leave the key out for the default, 1500)`}},
+		{"zero MRU", "[ppp]\nmru = 0\n", false,
+			[]string{`test.conf:12: ppp.mru: 0: want a value above 0 (leave the key out for the default, 1460)`}},
+		{"negative echo failures", "[ppp]\necho-failures = -1\n", false,
+			[]string{`test.conf:12: ppp.echo-failures: -1: want a value above 0 (leave the key out for the default, 3)`}},
+		{"negative session timeout", "[ppp]\nsession-timeout = -5s\n", false,
+			[]string{`test.conf:12: ppp.session-timeout: -5s is negative (leave the key out for the default, 0s, none)`}},
+		{"zero RADIUS timeout", "[radius]\ntimeout = 0s\n", false,
+			[]string{`test.conf:12: radius.timeout: 0s: want a value above 0 (leave the key out for the default, 3s)`}},
+		{"zero auth workers", "[lns]\nauth-workers = 0\n", false,
+			[]string{`test.conf:12: lns.auth-workers: 0: want a value above 0 (leave the key out for the default, 256)`}},
+		{"zero interim interval", "[accounting]\ninterim-interval = 0s\n", false,
+			[]string{`test.conf:12: accounting.interim-interval: 0s: want a value above 0 (leave the key out for the default, 5m)`}},
+		{"zero hello interval", "[lac \"b\"]\nsecret = y\nhello-interval = 0s\n", false,
+			[]string{`test.conf:13: [lac "b"] hello-interval: 0s: want a value above 0 (leave the key out for the default, 60s)`}},
+		{"LAC without a secret", "[lac \"b\"]\nhost-name = b\n", false,
+			[]string{`test.conf:11: [lac "b"] secret: required (tunnel authentication is on by default; set no-tunnel-auth = true to allow this LAC without it)`}},
+		{"two LACs of one host name", "[lac \"b\"]\nhost-name = A\nsecret = y\n", false,
+			[]string{`test.conf:12: [lac "b"] host-name: "A" is also the host name of [lac "a"] (test.conf:7)`}},
+		{"CoA on port 0", "[coa]\nlisten = 127.0.0.1:0\n[coa.client \"r\"]\naddress = 127.0.0.1/32\nsecret = s\n", false,
+			[]string{`test.conf:12: coa.listen: 127.0.0.1:0: want a port (3799 is RFC 5176's)`}},
+		{"every error at once", "[pool \"q\"]\nrange = 100.64.0.0/16\n[tun]\nmtu = 0\n[radius.server \"r\"]\naddress = 127.0.0.1\nsecret = s\n", true,
+			[]string{
+				`test.conf:14: tun.mtu: 0: want a value above 0 (leave the key out for the default, 1500)`,
+				`test.conf:12: [pool "q"] range: 100.64.0.0/16 overlaps 100.64.0.0/24 of pool "p" (test.conf:6)`,
+				`test.conf:16: [radius.server "r"] address: "127.0.0.1": want host:port, such as 127.0.0.1:1812 or [2001:db8::1]:1812`,
+			}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			text := base + tt.extra
+			if !tt.radius {
+				text += users
+			}
+			_, err := ParseConfig(strings.NewReader(text), "test.conf")
+			if err == nil {
+				t.Fatal("accepted")
+			}
+			if diff := cmp.Diff(tt.want, strings.Split(err.Error(), "\n")); diff != "" {
+				t.Errorf("errors (-want +got):\n%s", diff)
+			}
+		})
+	}
+	if _, err := ParseConfig(strings.NewReader(base+users), "test.conf"); err != nil {
+		t.Fatalf("base config: %v", err)
 	}
 }

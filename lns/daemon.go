@@ -29,6 +29,16 @@ type DaemonOptions struct {
 	Enter func(fn func() error) error
 	// Ready is called with the running Server once it serves.
 	Ready func(*Server)
+	// ConfigPath is the file the configuration was read from, re-read by
+	// a reload (SIGHUP, bras reload, POST /api/v1/reload); empty: the
+	// daemon refuses to reload.
+	ConfigPath string
+	// ReloadSignal delivers the signals (SIGHUP) that reload.
+	ReloadSignal <-chan os.Signal
+	// ApplyLog, when set, applies the logging of a reloaded configuration
+	// (levels, format); its error refuses the reload before anything
+	// else changes.
+	ApplyLog func(*FileConfig) error
 }
 
 // daemon is the LNS's parts as RunDaemon builds them; a part the
@@ -54,6 +64,7 @@ type daemon struct {
 	srv     *Server
 	coa     *aaa.CoAServer
 	api     *api.Server
+	rl      reloader
 }
 
 // RunDaemon builds every part the configuration names (UDP socket, TUN
@@ -63,7 +74,7 @@ type daemon struct {
 // the spool flushed. The parts run as named tasks (see run); whatever
 // fails, every goroutine is joined and every part closed before it returns.
 func RunDaemon(ctx context.Context, cfg *FileConfig, o DaemonOptions) error {
-	d := &daemon{cfg: cfg, log: o.Logger}
+	d := &daemon{cfg: cfg, log: o.Logger, rl: reloader{path: o.ConfigPath, applyLog: o.ApplyLog, signals: o.ReloadSignal}}
 	if d.log == nil {
 		d.log = slog.New(slog.DiscardHandler)
 	}
@@ -344,6 +355,9 @@ func (d *daemon) metrics() *metrics.Registry {
 			func() float64 { return float64(a.Stats().SpoolPending) })
 	}
 	reg.RegisterRuntime()
+	d.rl.counts = reg.NewCounter(metrics.ConfigReloads, "Configuration reloads by result: ok (applied) or refused (the configuration in force stayed).", "result")
+	d.rl.counts.With("ok")
+	d.rl.counts.With("refused")
 	return reg
 }
 
@@ -356,9 +370,12 @@ func (d *daemon) apiServer(reg *metrics.Registry) (*api.Server, error) {
 	ac.Backend = d.srv.API()
 	ac.Metrics = reg
 	ac.Logger = d.log
+	ac.Reload = d.reload
 	if d.reports != nil {
 		ac.Reports = ReportsOf(d.reports)
 	}
+	ac.RADIUS = api.RADIUSOf(d.radius)
+	ac.Setups = api.NewSetupHistory(d.srv.SetupCounts, nil)
 	return api.New(ac)
 }
 
@@ -388,6 +405,9 @@ func (d *daemon) run(ctx context.Context, ready func(*Server)) error {
 	}
 	if d.api != nil {
 		front.Go("lns: api", func(ctx context.Context) error { return d.api.Serve(ctx, d.apiLn) })
+	}
+	if d.rl.signals != nil {
+		front.Go("lns: reload", d.serveReloads)
 	}
 	if ready != nil {
 		ready(d.srv)

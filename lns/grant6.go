@@ -58,7 +58,7 @@ func (s *Server) allocateIPv6(ctx context.Context, o *authOutcome, ss *session, 
 	if o.reply != nil {
 		g = o.reply.IPv6
 	}
-	c := &s.cfg.PPP
+	c := &s.conf().PPP
 	or := func(named, def string) string {
 		if named != "" {
 			return named

@@ -46,7 +46,7 @@ func grantServer(t *testing.T, pools6, ppp6 string, auth aaa.Authenticator) *Ser
 }
 
 func (s *Server) testSession(id string) *session {
-	return &session{srv: s, sh: s.shards[0], id: id, call: &l2tp.Session{}, tunnel: &l2tp.Tunnel{}, lac: &s.cfg.LACs[0], log: s.log}
+	return &session{srv: s, sh: s.shards[0], id: id, call: &l2tp.Session{}, tunnel: &l2tp.Tunnel{}, lac: &s.conf().LACs[0], log: s.log}
 }
 
 type got6 struct {

@@ -15,6 +15,15 @@ import (
 	"github.com/bras-project/bras/internal/udpio"
 )
 
+// SetupCounts are the set-ups so far for the API's history: sessions whose
+// IPCP opened, and calls refused or ended by a reject, a RADIUS or pool
+// error or a saturated worker pool.
+func (s *Server) SetupCounts() api.SetupCounts {
+	st := &s.stats
+	return api.SetupCounts{Up: st.SessionsUp.Load(),
+		Failed: st.CallsRefused.Load() + st.AuthRejected.Load() + st.AuthErrors.Load() + st.AuthBusy.Load()}
+}
+
 // RegisterMetrics exposes the LNS, L2TP and data-plane counters.
 func (s *Server) RegisterMetrics(r *metrics.Registry) {
 	r.GaugeVecFunc(metrics.Sessions, "Subscriber sessions on this LNS by state.", []string{"state"}, func(emit func(float64, ...string)) {

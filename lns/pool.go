@@ -123,11 +123,11 @@ func (r *ranges) at(i int) netip.Addr {
 
 // Allocate implements AddressPool.
 func (p *LocalPool) Allocate(_ context.Context, pool, sessionID string) (netip.Addr, error) {
-	if pool == "" {
-		pool = p.def
-	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if pool == "" {
+		pool = p.def // a reload may change it
+	}
 	r, ok := p.pools[pool]
 	if !ok {
 		return netip.Addr{}, fmt.Errorf("%w %q", ErrUnknownPool, pool)

@@ -101,16 +101,20 @@ type Deps struct {
 // RADIUS (or the lab users file) on a bounded worker pool, assigns addresses
 // and forwards the subscribers' traffic through the data plane.
 type Server struct {
-	cfg   *FileConfig
-	log   *slog.Logger
-	deps  Deps
-	ep    *l2tp.Endpoint
-	dp    *DataPlane
-	pool  AddressPool
-	local *LocalPool
-	dhcp  *dhcp6.Server // DHCPv6 on every session's link
-	acct  *accounting.Accountant
-	stats Stats
+	// cfgp is the configuration now in force, an immutable snapshot: a
+	// reload swaps it whole (Reload), and each reader takes it once per
+	// decision (conf).
+	cfgp     atomic.Pointer[FileConfig]
+	reloadMu sync.Mutex // one reload at a time
+	log      *slog.Logger
+	deps     Deps
+	ep       *l2tp.Endpoint
+	dp       *DataPlane
+	pool     AddressPool
+	local    *LocalPool
+	dhcp     *dhcp6.Server // DHCPv6 on every session's link
+	acct     *accounting.Accountant
+	stats    Stats
 
 	// prefixes hands out IPv6 prefixes; nil when there is no IPv6 pool.
 	prefixes PrefixPool
@@ -146,7 +150,6 @@ func NewServer(cfg *FileConfig, d Deps) (*Server, error) {
 		now = time.Now
 	}
 	s := &Server{
-		cfg:      cfg,
 		log:      d.Logger,
 		deps:     d,
 		acct:     d.Acct,
@@ -157,6 +160,7 @@ func NewServer(cfg *FileConfig, d Deps) (*Server, error) {
 		boot:     now(),
 		dhcp:     dhcp6.NewServer(cfg.LNS.Node),
 	}
+	s.cfgp.Store(cfg)
 	local, err := cfg.LocalPools()
 	if err != nil {
 		return nil, err
@@ -228,6 +232,9 @@ func NewServer(cfg *FileConfig, d Deps) (*Server, error) {
 	return s, nil
 }
 
+// conf is the configuration in force: a snapshot never changed in place.
+func (s *Server) conf() *FileConfig { return s.cfgp.Load() }
+
 // Endpoint is the L2TP endpoint (for its statistics and tunnels).
 func (s *Server) Endpoint() *l2tp.Endpoint { return s.ep }
 
@@ -256,7 +263,7 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	workerCtx, stopWorkers := context.WithCancel(context.Background())
 	defer stopWorkers()
-	for i := 0; i < s.cfg.LNS.AuthWorkers; i++ {
+	for i := 0; i < s.conf().LNS.AuthWorkers; i++ {
 		wg.Add(1)
 		go func() { defer wg.Done(); s.authWorker(workerCtx) }()
 	}
@@ -273,7 +280,7 @@ func (s *Server) Run(ctx context.Context) error {
 	epErr := make(chan error, 1)
 	go func() { epErr <- s.ep.Run(epCtx) }()
 
-	s.log.Info("LNS running", "listen", s.deps.Conn.LocalAddr().String(), "host_name", s.cfg.LNS.HostName, "shards", len(s.shards))
+	s.log.Info("LNS running", "listen", s.deps.Conn.LocalAddr().String(), "host_name", s.conf().LNS.HostName, "shards", len(s.shards))
 	var err error
 	select {
 	case <-ctx.Done():
@@ -318,8 +325,9 @@ func (s *Server) Run(ctx context.Context) error {
 // accept decides on an SCCRQ: only configured LACs, from their allowed
 // prefixes, with tunnel authentication unless disabled for that LAC.
 func (s *Server) accept(peer netip.AddrPort, hostName string) (l2tp.TunnelOptions, error) {
-	for i := range s.cfg.LACs {
-		l := &s.cfg.LACs[i]
+	c := s.conf()
+	for i := range c.LACs {
+		l := &c.LACs[i]
 		if !strings.EqualFold(l.HostName, hostName) {
 			continue
 		}
@@ -341,8 +349,8 @@ func (s *Server) accept(peer netip.AddrPort, hostName string) (l2tp.TunnelOption
 			HideAVPs:      l.HideAVPs,
 			HelloInterval: l.HelloInterval,
 			MaxSessions:   l.MaxSessions,
-			RetransmitCap: s.cfg.LNS.RetransmitCap,
-			MaxRetries:    s.cfg.LNS.MaxRetries,
+			RetransmitCap: c.LNS.RetransmitCap,
+			MaxRetries:    c.LNS.MaxRetries,
 		}, nil
 	}
 	s.log.Warn("tunnel refused: unknown LAC", "peer", peer.String(), "host_name", hostName)
@@ -350,16 +358,17 @@ func (s *Server) accept(peer netip.AddrPort, hostName string) (l2tp.TunnelOption
 }
 
 func (s *Server) lacOf(t *l2tp.Tunnel) *LACSection {
-	for i := range s.cfg.LACs {
-		if strings.EqualFold(s.cfg.LACs[i].HostName, t.PeerHostName()) {
-			return &s.cfg.LACs[i]
+	c := s.conf()
+	for i := range c.LACs {
+		if strings.EqualFold(c.LACs[i].HostName, t.PeerHostName()) {
+			return &c.LACs[i]
 		}
 	}
 	return nil
 }
 
 func (s *Server) newSessionID() string {
-	return fmt.Sprintf("%s-%x-%06x", s.cfg.LNS.Node, s.boot.Unix(), s.seq.Add(1))
+	return fmt.Sprintf("%s-%x-%06x", s.conf().LNS.Node, s.boot.Unix(), s.seq.Add(1))
 }
 
 func (s *Server) shardOf(id uint64) *shard { return s.shards[id%uint64(len(s.shards))] }
@@ -385,7 +394,7 @@ func (e *l2tpEvents) IncomingCall(t *l2tp.Tunnel, c *l2tp.Session, icrq *l2tp.Me
 		return &l2tp.CallRefusedError{Result: l2tp.ResultCode{Result: uint16(l2tp.CDNAdmin), Message: "unknown LAC"}}
 	}
 	s.mu.Lock()
-	full := len(s.sessions) >= s.cfg.LNS.MaxSessions
+	full := len(s.sessions) >= s.conf().LNS.MaxSessions
 	var ss *session
 	if !full {
 		n := s.seq.Load()
@@ -557,7 +566,7 @@ func (s *Server) authenticate(ctx context.Context, j authJob) *authOutcome {
 			ClientEndpoint: ss.tunnel.Peer().Addr().String(),
 			ServerEndpoint: localAddr(s.deps.Conn),
 			ClientAuthID:   ss.tunnel.PeerHostName(),
-			ServerAuthID:   s.cfg.LNS.HostName,
+			ServerAuthID:   s.conf().LNS.HostName,
 		},
 	}
 	switch req.Proto {
@@ -610,7 +619,7 @@ func (s *Server) assign(ctx context.Context, o *authOutcome, ss *session, user s
 		}
 	}
 	if !o.dns[0].IsValid() {
-		for i, d := range s.cfg.PPP.DNS {
+		for i, d := range s.conf().PPP.DNS {
 			o.dns[i] = d
 		}
 	}
@@ -627,7 +636,7 @@ func (s *Server) allocate(ctx context.Context, o *authOutcome, pool string, ss *
 		if isExhausted(err) {
 			name := pool
 			if name == "" {
-				name = s.cfg.PPP.DefaultPool
+				name = s.conf().PPP.DefaultPool
 			}
 			s.stats.countExhausted(name, "ipv4")
 		}

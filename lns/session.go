@@ -243,7 +243,7 @@ func (s *session) record(now time.Time) accounting.Record {
 	r := accounting.Record{
 		Kind:             accounting.Start,
 		SessionID:        s.id,
-		Node:             s.srv.cfg.LNS.Node,
+		Node:             s.srv.conf().LNS.Node,
 		Username:         user,
 		Realm:            realm,
 		CallingStationID: v.Calling,
@@ -409,7 +409,7 @@ func (s *session) startPPP(now time.Time) {
 	if s.ppp != nil {
 		return
 	}
-	c := s.srv.cfg
+	c := s.srv.conf()
 	protos, _ := c.AuthProtos()
 	s.ppp = ppp.NewSession(s, ppp.Config{
 		Role:          ppp.Server,
@@ -510,7 +510,7 @@ func (s *session) applyAuth(o *authOutcome, now time.Time) {
 	}
 	s.authed = o
 	s.addr, s.addrPool = o.addr, o.pool
-	c := s.srv.cfg
+	c := s.srv.conf()
 	s.sessionTimeout, s.idleTimeout, s.interim = c.PPP.SessionLimit, c.PPP.IdleLimit, c.Accounting.InterimInterval
 	if r := o.reply; r != nil {
 		if r.SessionTimeout > 0 {
@@ -524,6 +524,9 @@ func (s *session) applyAuth(o *authOutcome, now time.Time) {
 		}
 		s.class = r.Class
 		s.rate = r.RateLimit
+	}
+	if s.rate.IsZero() {
+		s.rate = aaa.RateLimit{DownKbps: c.PPP.DefaultRateDown, UpKbps: c.PPP.DefaultRateUp}
 	}
 	if f := s.flow.Load(); f != nil {
 		f.SetRates(Rate{Kbps: s.rate.UpKbps}, Rate{Kbps: s.rate.DownKbps})

@@ -208,7 +208,7 @@ func (s *session) sendRA(now time.Time) {
 		// and the router's IA_PD client) does (RFC 4861 section 4.2).
 		Managed: v.address.IsValid(),
 		Other:   v.delegated.IsValid() || len(v.dns) > 0,
-		MTU:     s.srv.cfg.PPP.MRU,
+		MTU:     s.srv.conf().PPP.MRU,
 		DNS:     v.dns,
 	})
 	if err != nil {

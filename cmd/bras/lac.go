@@ -4,6 +4,9 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
 
 	"github.com/bras-project/bras/lac"
 )
@@ -36,5 +39,9 @@ func runLAC(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	return lac.RunDaemon(ctx, cfg, lac.DaemonOptions{Logger: log})
+	// SIGHUP reloads (systemctl reload, kill -HUP).
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	return lac.RunDaemon(ctx, cfg, lac.DaemonOptions{Logger: log, ConfigPath: *path, ReloadSignal: hup})
 }

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"os/signal"
+	"syscall"
 
 	"github.com/bras-project/bras/lns"
 )
@@ -34,7 +36,11 @@ func runLNS(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	return lns.RunDaemon(ctx, cfg, lns.DaemonOptions{Logger: log})
+	// SIGHUP reloads (systemctl reload, kill -HUP).
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	return lns.RunDaemon(ctx, cfg, lns.DaemonOptions{Logger: log, ConfigPath: *path, ReloadSignal: hup})
 }
 
 // newLogger makes the daemons' structured logger: one line per event on

@@ -21,6 +21,9 @@ func init() {
 	register("sessions", "list subscriber sessions (bras show sessions with every column)", func(ctx context.Context, args []string) error {
 		return runSessions(ctx, args, os.Stdout, os.Stderr, os.LookupEnv)
 	})
+	register("reload", "make the daemon re-read its configuration file and apply what can change live (like SIGHUP), through the HTTP API", func(ctx context.Context, args []string) error {
+		return ctl.Reload(ctx, args, ctl.OSEnv())
+	})
 	register("disconnect", "disconnect sessions by ID (Admin-Reset) through the HTTP API", func(ctx context.Context, args []string) error {
 		return runDisconnect(ctx, args, os.Stdout, os.Stderr, os.LookupEnv)
 	})

@@ -50,6 +50,8 @@ func NewClient(baseURL string, token []byte, hc *http.Client) (*Client, error) {
 type Error struct {
 	Status  int    // HTTP status
 	Message string // the server's message
+
+	body []byte // the answer as it came, for the calls that read more of it
 }
 
 func (e *Error) Error() string {
@@ -109,7 +111,7 @@ func (c *Client) doBody(ctx context.Context, method string, q url.Values, accept
 		if msg == "" {
 			msg = http.StatusText(resp.StatusCode)
 		}
-		return nil, &Error{Status: resp.StatusCode, Message: msg}
+		return nil, &Error{Status: resp.StatusCode, Message: msg, body: body}
 	}
 	return resp, nil
 }

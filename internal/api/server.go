@@ -45,7 +45,15 @@ type Config struct {
 	Reports          Reports           // optional: /api/v1/reports answers 404 without it
 	Metrics          *metrics.Registry // optional: /metrics and /api/v1/stats
 	Health           func() error      // optional: /healthz is 503 with its error
+	Reload           ReloadFunc        // optional: POST /api/v1/reload answers 404 without it
 	Logger           *slog.Logger      // optional
+
+	// RADIUS, when set, gives the RADIUS servers' health for
+	// GET /api/v1/radius (404 without it).
+	RADIUS func() []RADIUSServer
+	// Setups, when set, serves GET /api/v1/setups (404 without it); Serve
+	// runs it.
+	Setups *SetupHistory
 }
 
 // Settings is the [api] section of the configuration file, decoded by
@@ -144,6 +152,7 @@ func (s *Server) routes() http.Handler {
 		writeError(w, http.StatusMethodNotAllowed, "method not allowed")
 	})
 	r.Get("/healthz", s.healthz)
+	s.uiRoutes(r)
 	if s.cfg.Metrics != nil {
 		if s.cfg.MetricsNeedToken {
 			r.With(s.auth).Method(http.MethodGet, "/metrics", s.cfg.Metrics.Handler())
@@ -162,6 +171,9 @@ func (s *Server) routes() http.Handler {
 		r.Get("/pools", s.pools)
 		r.Get("/version", s.version)
 		r.Get("/reports/{name}", s.report)
+		r.Get("/radius", s.radius)
+		r.Get("/setups", s.setups)
+		r.Post("/reload", s.reload)
 	})
 	return r
 }
@@ -193,6 +205,12 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
 	}
 	s.log.Info("api listening", "addr", ln.Addr().String())
+	if h := s.cfg.Setups; h != nil {
+		hctx, stop := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() { h.Run(hctx); close(done) }()
+		defer func() { stop(); <-done }()
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {

@@ -284,7 +284,7 @@ func TestDecodeErrors(t *testing.T) {
 		{"missing secret file", "[kinds]\nsec = file:/nonexistent/bras-secret\n",
 			"bras.conf:2: kinds.sec: bad value: open /nonexistent/bras-secret: no such file or directory", ErrBadValue},
 		{"required missing", "[lns.radius.server \"a\"]\naddress = 127.0.0.1:1812\n",
-			"bras.conf:1: lns.radius.server[0].secret: required key is missing", ErrRequired},
+			`bras.conf:1: [lns.radius.server "a"] secret: required key is missing`, ErrRequired},
 		{"validate hook", "[lns.radius]\nretries = 11\n",
 			"bras.conf:1: lns.radius: retries 11 is more than 10", nil},
 		{"validate hook about a key", "[lns.radius]\nretries = 1\ntimeout = 2m\n",

@@ -93,15 +93,26 @@ const maxErrors = 100
 // Every problem is reported, not only the first: the error is an
 // errors.Join of *Error values, each naming the file, the line and the key.
 func Decode(r io.Reader, filename string, v any) error {
+	_, err := DecodeSource(r, filename, v)
+	return err
+}
+
+// DecodeSource is Decode that also returns where every key and section
+// of the file is, for the checks that relate several sections and for
+// comparing two versions of a file. The Source is nil when v is not a
+// pointer to a struct.
+func DecodeSource(r io.Reader, filename string, v any) (*Source, error) {
 	rv := reflect.ValueOf(v)
 	if rv.Kind() != reflect.Pointer || rv.IsNil() || rv.Elem().Kind() != reflect.Struct {
-		return fmt.Errorf("config: Decode needs a non-nil pointer to a struct, not %T", v)
+		return nil, fmt.Errorf("config: Decode needs a non-nil pointer to a struct, not %T", v)
 	}
 	d := &decoder{
 		file:     filename,
 		set:      map[string]int{},
 		sections: map[string]int{},
 		names:    map[string]int{},
+		items:    map[string][]int{},
+		labels:   map[string]string{},
 		getenv:   os.LookupEnv,
 		readFile: os.ReadFile,
 	}
@@ -111,7 +122,7 @@ func Decode(r io.Reader, filename string, v any) error {
 	}
 	root := rv.Elem()
 	if err := checkType(root.Type()); err != nil {
-		return err
+		return nil, err
 	}
 	for _, sec := range secs {
 		d.section(root, sec)
@@ -120,15 +131,23 @@ func Decode(r io.Reader, filename string, v any) error {
 	if len(d.errs) > maxErrors {
 		d.errs = append(d.errs[:maxErrors], fmt.Errorf("%s: too many errors", filename))
 	}
-	return errors.Join(d.errs...)
+	src := &Source{File: filename, keys: d.set, sections: d.sections, items: d.items, labels: d.labels}
+	for _, err := range d.errs {
+		if e, ok := err.(*Error); ok {
+			e.Path = src.Display(e.Path) // `[lac "a"] secret`, not lac[0].secret
+		}
+	}
+	return src, errors.Join(d.errs...)
 }
 
 type decoder struct {
 	file     string
 	errs     []error
-	set      map[string]int // full key path -> line where it was set
-	sections map[string]int // full section path -> line of its first header
-	names    map[string]int // slice path + name -> line, to refuse a repeated name
+	set      map[string]int    // full key path -> line where it was set
+	sections map[string]int    // full section path -> line of its first header
+	names    map[string]int    // slice path + name -> line, to refuse a repeated name
+	items    map[string][]int  // list key path -> line of each item
+	labels   map[string]string // named section path ("pool[1]") -> `pool "gold"`
 	getenv   func(string) (string, bool)
 	readFile func(string) ([]byte, error)
 }
@@ -295,7 +314,9 @@ func (d *decoder) section(root reflect.Value, sec rawSection) {
 			f.Set(reflect.Append(f, reflect.New(f.Type().Elem()).Elem()))
 			n := f.Len() - 1
 			cur = f.Index(n)
+			label := fmt.Sprintf("%s %q", path, sec.name)
 			path = fmt.Sprintf("%s[%d]", path, n)
+			d.labels[path] = label
 			setName(cur, sec.name)
 		default:
 			d.errorf(sec.line, path, ErrUnknownSection, "%s is a key, not a section", path)
@@ -394,8 +415,18 @@ func (d *decoder) entry(v reflect.Value, path string, e rawEntry) {
 		return
 	}
 	d.set[kp] = e.line
+	before := 0
+	if isList {
+		before = f.Len()
+	}
 	if err := d.value(f, e.value); err != nil {
 		d.add(&Error{File: d.file, Line: e.line, Path: kp, Err: err})
+		return
+	}
+	if isList {
+		for range f.Len() - before {
+			d.items[kp] = append(d.items[kp], e.line)
+		}
 	}
 }
 

@@ -106,4 +106,9 @@ const (
 	// pool exhausted ("pool": a configured pool's name or "other";
 	// "family": "ipv4", "ipv6").
 	PoolExhausted = "bras_pool_exhausted_total"
+
+	// ConfigReloads counts configuration reloads (SIGHUP, bras reload,
+	// POST /api/v1/reload) by "result": "ok" (applied) or "refused" (the
+	// configuration in force stayed).
+	ConfigReloads = "bras_config_reloads_total"
 )
