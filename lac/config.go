@@ -210,9 +210,7 @@ func (a *AccessFile) Validate() error {
 			return fmt.Errorf("service %q is both proxy and transparent", s)
 		}
 	}
-	if _, err := a.ranges(); err != nil {
-		return err
-	}
+	// vlans and qinq are checked item by item in FileConfig.check.
 	if a.MaxSessionsPerVLAN < 0 || a.MaxSessionsPerVLAN > 65534 {
 		return &config.KeyError{Key: "max-sessions-per-vlan", Err: fmt.Errorf("%d: want 0 (no cap) to 65534", a.MaxSessionsPerVLAN)}
 	}
@@ -231,21 +229,26 @@ func (a *AccessFile) Validate() error {
 // listed: a range is refused rather than opening thousands of
 // sub-interfaces (the LAC makes none).
 func (a *AccessFile) ranges() ([]pppoe.VLANRange, error) {
+	keyErr := func(key string, err error) error {
+		ke := &vlanKeyError{key: key, err: err}
+		errors.As(err, &ke.item)
+		return ke
+	}
 	single, err := ParseVLANs(a.VLANs)
 	if err != nil {
-		return nil, &config.KeyError{Key: "vlans", Err: err}
+		return nil, keyErr("vlans", err)
 	}
 	double, err := ParseQinQ(a.QinQ)
 	if err != nil {
-		return nil, &config.KeyError{Key: "qinq", Err: err}
+		return nil, keyErr("qinq", err)
 	}
 	if !a.UserVLANs {
 		if len(double) > 0 {
-			return nil, &config.KeyError{Key: "qinq", Err: errors.New("needs user-vlans = true")}
+			return nil, keyErr("qinq", errors.New("needs user-vlans = true"))
 		}
-		for _, r := range single {
+		for i, r := range single {
 			if r.Inner.First != r.Inner.Last {
-				return nil, &config.KeyError{Key: "vlans", Err: fmt.Errorf("%s: a range needs user-vlans = true (without it each VLAN is a sub-interface %s.<vid> made by the host, listed one by one)", r, a.Interface)}
+				return nil, keyErr("vlans", itemError(i, fmt.Errorf("%s: a range needs user-vlans = true (without it each VLAN is a sub-interface %s.<vid> made by the host, listed one by one)", r, a.Interface)))
 			}
 		}
 	}

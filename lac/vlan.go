@@ -14,16 +14,18 @@ import (
 // 1 to 4094), each optionally followed by " max=N", the sessions each VLAN
 // of the item may hold. IDs 0 and 4095 are reserved (IEEE 802.1Q) and
 // refused, as are reversed ranges and items that overlap.
+//
+// An error is a *VLANItemError naming the item.
 func ParseVLANs(items []string) ([]pppoe.VLANRange, error) {
 	var r []pppoe.VLANRange
-	for _, it := range items {
+	for n, it := range items {
 		spec, limit, err := cutMax(it)
 		if err != nil {
-			return nil, err
+			return nil, itemError(n, err)
 		}
 		span, err := parseSpan(spec)
 		if err != nil {
-			return nil, fmt.Errorf("%q: %w", it, err)
+			return nil, itemError(n, fmt.Errorf("%q: %w", it, err))
 		}
 		r = append(r, pppoe.VLANRange{Inner: span, MaxSessions: limit})
 	}
@@ -34,29 +36,44 @@ func ParseVLANs(items []string) ([]pppoe.VLANRange, error) {
 // each side is a VLAN ID, a range or "any" ("10:100", "10:1-4094",
 // "10-20:any"), optionally followed by " max=N" (the sessions each
 // outer:inner pair of the item may hold).
+// An error is a *VLANItemError naming the item.
 func ParseQinQ(items []string) ([]pppoe.VLANRange, error) {
 	var r []pppoe.VLANRange
-	for _, it := range items {
+	for n, it := range items {
 		spec, limit, err := cutMax(it)
 		if err != nil {
-			return nil, err
+			return nil, itemError(n, err)
 		}
 		o, i, ok := strings.Cut(spec, ":")
 		if !ok {
-			return nil, fmt.Errorf("%q: want outer:inner, such as 10:100, 10:1-4094 or 10-20:any", it)
+			return nil, itemError(n, fmt.Errorf("%q: want outer:inner, such as 10:100, 10:1-4094 or 10-20:any", it))
 		}
 		outer, err := parseSpan(o)
 		if err != nil {
-			return nil, fmt.Errorf("%q: outer VLAN: %w", it, err)
+			return nil, itemError(n, fmt.Errorf("%q: outer VLAN: %w", it, err))
 		}
 		inner, err := parseSpan(i)
 		if err != nil {
-			return nil, fmt.Errorf("%q: inner VLAN: %w", it, err)
+			return nil, itemError(n, fmt.Errorf("%q: inner VLAN: %w", it, err))
 		}
 		r = append(r, pppoe.VLANRange{Outer: outer, Inner: inner, MaxSessions: limit})
 	}
 	return r, noOverlap(r)
 }
+
+// VLANItemError is a bad item of a vlans or qinq list: Item is its index
+// in the list (the items of every line of the key, in order), Other the
+// index of the item it overlaps (-1 for none).
+type VLANItemError struct {
+	Item, Other int
+	Err         error
+}
+
+func (e *VLANItemError) Error() string { return e.Err.Error() }
+
+func (e *VLANItemError) Unwrap() error { return e.Err }
+
+func itemError(i int, err error) error { return &VLANItemError{Item: i, Other: -1, Err: err} }
 
 // cutMax splits "spec max=N" into spec and N (0 when absent).
 func cutMax(it string) (string, int, error) {
@@ -117,13 +134,47 @@ func parseVID(s string) (uint16, error) {
 // noOverlap refuses two items that share a VLAN (or a QinQ pair).
 func noOverlap(r []pppoe.VLANRange) error {
 	for i := range r {
-		for _, o := range r[:i] {
+		for j, o := range r[:i] {
 			if r[i].Overlaps(o) {
-				return fmt.Errorf("%s overlaps %s", r[i], o)
+				return &VLANItemError{Item: i, Other: j, Err: fmt.Errorf("%s overlaps %s", r[i], o)}
 			}
 		}
 	}
 	return nil
+}
+
+// vlanKeyError is what AccessFile.ranges says of its vlans or qinq key.
+type vlanKeyError struct {
+	key  string
+	item *VLANItemError // nil: the key as a whole
+	err  error
+}
+
+func (e *vlanKeyError) Error() string { return e.key + " " + e.err.Error() }
+
+// checkVLANs reports the vlans and qinq keys of the [access] sections
+// that cannot be served, each bad item at its own line (an overlap also
+// names the line of the item it overlaps).
+func (c *FileConfig) checkVLANs() []error {
+	var errs []error
+	for i, a := range c.Access {
+		_, err := a.ranges()
+		var ke *vlanKeyError
+		if !errors.As(err, &ke) {
+			continue
+		}
+		path := fmt.Sprintf("access[%d].%s", i, ke.key)
+		if ke.item == nil {
+			errs = append(errs, c.src.Errorf(path, "%v", ke.err))
+			continue
+		}
+		msg := ke.err.Error()
+		if ke.item.Other >= 0 {
+			msg += fmt.Sprintf(" (line %d)", c.src.ItemLine(path, ke.item.Other))
+		}
+		errs = append(errs, c.src.ErrorAt(c.src.ItemLine(path, ke.item.Item), path, "%s", msg))
+	}
+	return errs
 }
 
 // PortInfo is what a port template is filled with: where a subscriber
