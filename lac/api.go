@@ -27,8 +27,8 @@ func (l *LAC) SetupCounts() api.SetupCounts {
 // info describes s; shard goroutine only.
 func (s *session) info() api.Session {
 	calling := s.ps.ClientMAC.String()
-	if s.ps.AccessLine != nil && s.ps.AccessLine.CircuitID != "" {
-		calling = s.ps.AccessLine.CircuitID
+	if s.line != nil && s.line.CircuitID != "" {
+		calling = s.line.CircuitID
 	}
 	a := api.Session{
 		ID: s.id, User: s.user, Realm: Realm(s.user), State: s.state.String(),
@@ -36,7 +36,7 @@ func (s *session) info() api.Session {
 		InOctets: s.UpBytes.Load(), InPackets: s.UpPackets.Load(),
 		OutOctets: s.DownBytes.Load(), OutPackets: s.DownPackets.Load(),
 	}
-	if al := s.ps.AccessLine; al != nil {
+	if al := s.line; al != nil {
 		a.CircuitID, a.RemoteID = al.CircuitID, al.RemoteID
 	}
 	if x := s.fastCounters(); x != (dataplane.Counters{}) {

@@ -169,17 +169,20 @@ func ParseAccessLineAVPs(m *l2tp.Message) (a pppoe.AccessLine, ok bool, err erro
 // CallInfo is what the LAC tells the LNS about a subscriber in the ICRQ
 // (RFC 2661 section 6.6).
 type CallInfo struct {
-	MAC        pppoe.MAC
-	Service    string
-	SessionID  uint16 // PPPoE session ID, sent as Physical Channel ID
-	AccessLine *pppoe.AccessLine
+	MAC     pppoe.MAC
+	Service string
+	// PhysicalChannel is the Physical Channel ID (section 4.4.5): the
+	// subscriber's tags or PPPoE session ID, as [access]
+	// physical-channel-id says (PhysicalChannel.Value).
+	PhysicalChannel uint32
+	AccessLine      *pppoe.AccessLine
 }
 
 // ICRQAVPs returns the ICRQ AVPs of a call (section 6.6): Calling Number
 // is the access line's Agent-Circuit-Id when there is one, else the
 // subscriber's MAC; Called Number is the PPPoE service name; Physical
-// Channel ID is the PPPoE session ID; Bearer Type digital; and the
-// access-line vendor AVPs. The Call Serial Number is added by the engine.
+// Channel ID; Bearer Type digital; and the access-line vendor AVPs. The
+// Call Serial Number is added by the engine.
 func ICRQAVPs(c CallInfo) ([]l2tp.AVP, error) {
 	calling := c.MAC.String()
 	if c.AccessLine != nil && c.AccessLine.CircuitID != "" {
@@ -187,7 +190,7 @@ func ICRQAVPs(c CallInfo) ([]l2tp.AVP, error) {
 	}
 	avps := []l2tp.AVP{
 		l2tp.BearerDigital.AVP(l2tp.AVPBearerType),
-		l2tp.NewAVPUint32(l2tp.AVPPhysicalChannelID, uint32(c.SessionID)),
+		l2tp.NewAVPUint32(l2tp.AVPPhysicalChannelID, c.PhysicalChannel),
 		l2tp.NewAVPString(l2tp.AVPCallingNumber, calling),
 		l2tp.NewAVPString(l2tp.AVPCalledNumber, c.Service),
 	}

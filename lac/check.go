@@ -116,6 +116,7 @@ func (c *FileConfig) check() []error {
 			}
 		}
 	}
+	errs = append(errs, c.checkVLANs()...)
 	if _, err := c.Dataplane.Check(); err != nil {
 		bad("dataplane", "%v", err)
 	}

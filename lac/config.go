@@ -6,8 +6,6 @@ import (
 	"net/netip"
 	"os"
 	"slices"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/bras-project/bras/aaa"
@@ -186,10 +184,14 @@ type AccessFile struct {
 	Mode                string        `cfg:"mode"`
 	ProxyServices       []string      `cfg:"proxy-services"`
 	TransparentServices []string      `cfg:"transparent-services"`
-	VLANs               []uint16      `cfg:"vlans"`
+	VLANs               []string      `cfg:"vlans"`
 	Untagged            bool          `cfg:"untagged"`
 	UserVLANs           bool          `cfg:"user-vlans"`
 	QinQ                []string      `cfg:"qinq"`
+	MaxSessionsPerVLAN  int           `cfg:"max-sessions-per-vlan"`
+	NASPortID           string        `cfg:"nas-port-id"`
+	CircuitID           string        `cfg:"circuit-id"`
+	PhysicalChannelID   string        `cfg:"physical-channel-id"`
 	ACName              string        `cfg:"ac-name"`
 	Services            []string      `cfg:"services"`
 	MaxPayload          int           `cfg:"max-payload"`
@@ -211,16 +213,12 @@ func (a *AccessFile) Validate() error {
 			return fmt.Errorf("service %q is both proxy and transparent", s)
 		}
 	}
-	for _, v := range a.VLANs {
-		if v == 0 || v > 4094 {
-			return fmt.Errorf("vlan %d: want 1 to 4094", v)
-		}
+	// vlans and qinq are checked item by item in FileConfig.check.
+	if a.MaxSessionsPerVLAN < 0 || a.MaxSessionsPerVLAN > 65534 {
+		return &config.KeyError{Key: "max-sessions-per-vlan", Err: fmt.Errorf("%d: want 0 (no cap) to 65534", a.MaxSessionsPerVLAN)}
 	}
-	if _, err := a.qinq(); err != nil {
+	if _, err := a.access(); err != nil {
 		return err
-	}
-	if len(a.QinQ) > 0 && !a.UserVLANs {
-		return errors.New("qinq needs user-vlans = true")
 	}
 	if a.MaxPayload != 0 && (a.MaxPayload < 1492 || a.MaxPayload > 9000) {
 		return fmt.Errorf("max-payload %d: want 1492 to 9000 (RFC 4638)", a.MaxPayload)
@@ -228,19 +226,60 @@ func (a *AccessFile) Validate() error {
 	return nil
 }
 
-// qinq parses the "outer:inner" pairs of the qinq key.
-func (a *AccessFile) qinq() ([]pppoe.VLANPair, error) {
-	var r []pppoe.VLANPair
-	for _, q := range a.QinQ {
-		o, i, ok := strings.Cut(q, ":")
-		outer, err1 := strconv.ParseUint(o, 10, 16)
-		inner, err2 := strconv.ParseUint(i, 10, 16)
-		if !ok || err1 != nil || err2 != nil || outer == 0 || outer > 4094 || inner == 0 || inner > 4094 {
-			return nil, fmt.Errorf("qinq %q: want outer:inner VLAN IDs from 1 to 4094", q)
-		}
-		r = append(r, pppoe.VLANPair{Outer: uint16(outer), Inner: uint16(inner)})
+// ranges parses the vlans and qinq keys into the VLAN ranges the
+// interface serves. Without user-vlans every VLAN is a sub-interface
+// <interface>.<vid> the host has made, so only single VLAN IDs can be
+// listed: a range is refused rather than opening thousands of
+// sub-interfaces (the LAC makes none).
+func (a *AccessFile) ranges() ([]pppoe.VLANRange, error) {
+	keyErr := func(key string, err error) error {
+		ke := &vlanKeyError{key: key, err: err}
+		errors.As(err, &ke.item)
+		return ke
 	}
-	return r, nil
+	single, err := ParseVLANs(a.VLANs)
+	if err != nil {
+		return nil, keyErr("vlans", err)
+	}
+	double, err := ParseQinQ(a.QinQ)
+	if err != nil {
+		return nil, keyErr("qinq", err)
+	}
+	if !a.UserVLANs {
+		if len(double) > 0 {
+			return nil, keyErr("qinq", errors.New("needs user-vlans = true"))
+		}
+		for i, r := range single {
+			if r.Inner.First != r.Inner.Last {
+				return nil, keyErr("vlans", itemError(i, fmt.Errorf("%s: a range needs user-vlans = true (without it each VLAN is a sub-interface %s.<vid> made by the host, listed one by one)", r, a.Interface)))
+			}
+		}
+	}
+	return append(single, double...), nil
+}
+
+// access is the LAC's AccessConfig of the section, without the modes.
+func (a *AccessFile) access() (AccessConfig, error) {
+	var ac AccessConfig
+	var err error
+	for _, t := range []struct {
+		key string
+		src string
+		dst *PortTemplate
+	}{{"nas-port-id", a.NASPortID, &ac.NASPortID}, {"circuit-id", a.CircuitID, &ac.CircuitID}} {
+		if t.src == "" {
+			continue
+		}
+		if *t.dst, err = ParsePortTemplate(t.src); err != nil {
+			return ac, &config.KeyError{Key: t.key, Err: err}
+		}
+	}
+	if a.PhysicalChannelID != "" {
+		if ac.Channel, err = ParsePhysicalChannel(a.PhysicalChannelID); err != nil {
+			return ac, &config.KeyError{Key: "physical-channel-id", Err: err}
+		}
+	}
+	return ac, nil
 }
 
 // LNSFile is one [lns "name"] section: an LNS and what it serves.

@@ -35,7 +35,7 @@ func TestReferenceConfig(t *testing.T) {
 	if c.LAC.RetransmitCap != 8*time.Second || c.LAC.MaxRetries != 5 {
 		t.Errorf("retransmit-cap %v max-retries %d, want 8s and 5", c.LAC.RetransmitCap, c.LAC.MaxRetries)
 	}
-	if got := c.Access[0]; got.Interface != "eth1" || got.Mode != "proxy" || !cmp.Equal(got.VLANs, []uint16{100, 101}) {
+	if got := c.Access[0]; got.Interface != "eth1" || got.Mode != "proxy" || !cmp.Equal(got.VLANs, []string{"100-2000", "3000", "3001 max=4"}) {
 		t.Errorf("access %+v", got)
 	}
 	if !c.API.Enabled() || c.API.Listen != "127.0.0.1:8081" {
@@ -97,7 +97,7 @@ func TestConfigErrors(t *testing.T) {
 		{"retransmit cap below 8s", "[lac]\nhost-name = l\nretransmit-cap = 4s\n[access \"eth1\"]\n" + lns, "lac.conf:3: lac.retransmit-cap: 4s is below 8s", nil},
 		{"negative retries", "[lac]\nhost-name = l\nmax-retries = -1\n[access \"eth1\"]\n" + lns, "lac.conf:3: lac.max-retries: -1 is negative", nil},
 		{"radius without server", "[lac]\nhost-name = l\ntunnel-selection = radius\n[access \"eth1\"]\n", "radius.server", nil},
-		{"bad vlan", base + "vlans = 4095\n" + lns, "vlan 4095", nil},
+		{"bad vlan", base + "vlans = 4095\n" + lns, "lac.conf:4: [access \"eth1\"] vlans: \"4095\": VLAN 4095: want 1 to 4094", nil},
 		{"bad auth", "[lac]\nhost-name = l\nauth = eap\n[access \"eth1\"]\n" + lns, "eap", nil},
 		{"api without token", base + lns + "[api]\nlisten = 127.0.0.1:8081\n", "token", nil},
 		{"bad qinq", base + "user-vlans = true\nqinq = 10-100\n" + lns, "outer:inner", nil},

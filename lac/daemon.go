@@ -234,7 +234,8 @@ func (d *daemon) listenHTTP() error {
 func (d *daemon) accessServers() error {
 	g := d.c.LAC
 	for _, a := range d.c.Access {
-		ac := AccessConfig{ServiceModes: map[string]Mode{}}
+		ac, _ := a.access() // checked by Validate
+		ac.ServiceModes = map[string]Mode{}
 		ac.Mode, _ = ParseMode(a.Mode)
 		for _, s := range a.ProxyServices {
 			ac.ServiceModes[s] = ModeProxy
@@ -243,14 +244,14 @@ func (d *daemon) accessServers() error {
 			ac.ServiceModes[s] = ModeTransparent
 		}
 		acc := d.lac.NewAccess(ac)
-		sc := pppoe.ServerConfig{Interface: a.Interface, VLANs: a.VLANs, ServeUntagged: a.Untagged || len(a.VLANs) == 0,
-			UserVLANs: a.UserVLANs, ACName: a.ACName, Services: a.Services, MaxPayload: a.MaxPayload,
+		ranges, _ := a.ranges() // checked by Validate
+		sc := pppoe.ServerConfig{Interface: a.Interface, VLANRanges: ranges, ServeUntagged: a.Untagged || len(ranges) == 0,
+			UserVLANs: a.UserVLANs, MaxSessionsPerVLAN: a.MaxSessionsPerVLAN, ACName: a.ACName, Services: a.Services, MaxPayload: a.MaxPayload,
 			MaxSessions: a.MaxSessions, MaxSessionsPerMAC: a.MaxSessionsPerMAC, PADIRate: a.PADIRate,
 			CookieSecret: a.CookieSecret.Bytes(), Logger: d.logFor(logx.PPPoE)}
 		if len(a.Services) > 0 {
 			sc.ServicePolicy = pppoe.ServiceList
 		}
-		sc.QinQ, _ = a.qinq() // checked by Validate
 		if sc.ACName == "" {
 			sc.ACName = g.HostName
 		}

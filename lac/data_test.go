@@ -200,7 +200,7 @@ func TestICRQAVPs(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			avps, err := ICRQAVPs(CallInfo{MAC: mac, Service: "internet", SessionID: 7, AccessLine: tc.line})
+			avps, err := ICRQAVPs(CallInfo{MAC: mac, Service: "internet", PhysicalChannel: 7, AccessLine: tc.line})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -326,6 +326,17 @@ type AccessConfig struct {
 	Mode Mode // default mode; 0: transparent
 	// ServiceModes overrides Mode per PPPoE service name.
 	ServiceModes map[string]Mode
+	// NASPortID is the NAS-Port-Id of the LAC's Access-Requests (proxy
+	// mode with RADIUS tunnel selection); zero: DefaultNASPortID.
+	NASPortID PortTemplate
+	// CircuitID, when set, makes an Agent-Circuit-Id for a subscriber
+	// whose PADR carries none (no intermediate agent on the access
+	// line): it reaches the LNS in the access-line AVP and as Calling
+	// Number, as an agent's would (TR-101 "circuit ID generation").
+	CircuitID PortTemplate
+	// Channel is what the ICRQ's Physical Channel ID carries (default
+	// the tags, ChannelVLAN).
+	Channel PhysicalChannel
 }
 
 // Access is the pppoe.Handler of one access interface (one
@@ -355,6 +366,9 @@ func (l *LAC) NewAccess(cfg AccessConfig) *Access {
 	if cfg.Mode == 0 {
 		cfg.Mode = ModeTransparent
 	}
+	if cfg.NASPortID.IsZero() {
+		cfg.NASPortID, _ = ParsePortTemplate(DefaultNASPortID)
+	}
 	return &Access{l: l, cfg: cfg}
 }
 
@@ -368,6 +382,21 @@ func (a *Access) Bind(srv *pppoe.Server) {
 }
 
 func (a *Access) bind(srv padtSender) { a.srv.Store(&srv) }
+
+// accessLine is the access-line information sent to the LNS for ps: the
+// intermediate agent's, with an Agent-Circuit-Id from the CircuitID
+// template when it has none.
+func (a *Access) accessLine(ps *pppoe.Session) *pppoe.AccessLine {
+	if a.cfg.CircuitID.IsZero() || ps.AccessLine != nil && ps.AccessLine.CircuitID != "" {
+		return ps.AccessLine
+	}
+	var line pppoe.AccessLine
+	if ps.AccessLine != nil {
+		line = *ps.AccessLine
+	}
+	line.CircuitID = a.cfg.CircuitID.Format(portInfo(ps))
+	return &line
+}
 
 func (a *Access) mode(service string) Mode {
 	if m, ok := a.cfg.ServiceModes[service]; ok {
@@ -385,7 +414,7 @@ func (a *Access) SessionUp(ps *pppoe.Session) {
 	}
 	sh := l.shards[int(l.nextSh.Add(1))%len(l.shards)]
 	now := l.now()
-	s := &session{l: l, acc: a, ps: ps, mode: a.mode(ps.ServiceName), sh: sh, downFn: ps.Send, started: now,
+	s := &session{l: l, acc: a, ps: ps, line: a.accessLine(ps), mode: a.mode(ps.ServiceName), sh: sh, downFn: ps.Send, started: now,
 		id: fmt.Sprintf("%08x%08x", uint32(now.Unix()), uint32(l.seq.Add(1)))}
 	ps.Owner = s
 	l.byID.Store(s.id, s)
@@ -517,6 +546,7 @@ type session struct {
 	l       *LAC
 	acc     *Access
 	ps      *pppoe.Session
+	line    *pppoe.AccessLine // what the LNS is told of the access line; fixed
 	mode    Mode
 	sh      *shard
 	id      string // Acct-Session-Id style identifier for the API
@@ -1034,12 +1064,13 @@ func (l *LAC) place(ctx context.Context, s *session) (*l2tp.Session, *Lease, err
 		lease.Release()
 		return nil, nil, errors.New("lac: pool returned a foreign tunnel")
 	}
-	icrq, err := ICRQAVPs(CallInfo{MAC: ps.ClientMAC, Service: ps.ServiceName, SessionID: ps.ID, AccessLine: ps.AccessLine})
+	icrq, err := ICRQAVPs(CallInfo{MAC: ps.ClientMAC, Service: ps.ServiceName, PhysicalChannel: s.acc.cfg.Channel.Value(portInfo(ps)),
+		AccessLine: s.line})
 	if err != nil {
 		lease.Release()
 		return nil, nil, err
 	}
-	ls, err := t.PlaceCall(l2tp.CallRequest{ICRQ: icrq, ICCN: ICCNAVPs(ps.AccessLine, s.proxy), Value: s})
+	ls, err := t.PlaceCall(l2tp.CallRequest{ICRQ: icrq, ICCN: ICCNAVPs(s.line, s.proxy), Value: s})
 	if err != nil {
 		lease.Release()
 		return nil, nil, fmt.Errorf("%w: %w", ErrNoTunnel, err)
@@ -1055,7 +1086,7 @@ func (l *LAC) radiusTunnels(ctx context.Context, s *session) ([]LNS, error) {
 		Username:         s.auth.Username,
 		NASPortType:      l.conf().NASPortType,
 		NASPort:          uint32(s.ps.ID),
-		NASPortID:        s.ps.Interface,
+		NASPortID:        s.acc.cfg.NASPortID.Format(portInfo(s.ps)),
 		CallingStationID: s.ps.ClientMAC.String(),
 		CalledStationID:  s.ps.ServiceName,
 	}

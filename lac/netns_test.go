@@ -435,9 +435,15 @@ func (l *lab) dialVanishing(i int, service, realm string, vanish bool) (*subscri
 // dialWith is dial for a subscriber that vanishes after the CHAP
 // Challenge (vanish) or sits on an 802.1Q VLAN (vlan).
 func (l *lab) dialWith(i int, service, realm string, vanish bool, vlan uint16) (*subscriber, error) {
+	return l.dialTagged(i, service, realm, vanish, 0, vlan)
+}
+
+// dialTagged is dialWith for a subscriber on QinQ outer:vlan (outer 0:
+// single-tagged or untagged).
+func (l *lab) dialTagged(i int, service, realm string, vanish bool, outer, vlan uint16) (*subscriber, error) {
 	s := &subscriber{i: i, mac: subMAC(i), up: make(chan ppp.NetworkInfo, 1), down: make(chan ppp.Reason, 1),
 		data: make(chan []byte, 4), authMsg: make(chan string, 1), vanish: vanish}
-	cs, err := l.cli.Dial(l.ctx, s.mac, pppoe.DialOptions{ServiceName: service, Timeout: 300 * time.Millisecond, VLAN: vlan})
+	cs, err := l.cli.Dial(l.ctx, s.mac, pppoe.DialOptions{ServiceName: service, Timeout: 300 * time.Millisecond, OuterVLAN: outer, VLAN: vlan})
 	if err != nil {
 		return nil, fmt.Errorf("subscriber %d: %w", i, err)
 	}

@@ -55,7 +55,7 @@ func pcapUDP(t *testing.T, pkts [][]byte) string {
 // Wireshark's L2TP dissector, written independently of this code.
 func TestTsharkICRQICCN(t *testing.T) {
 	tshark := testenv.RequireCommand(t, "tshark")
-	icrqAVPs, err := ICRQAVPs(CallInfo{MAC: pppoe.MAC{2, 0, 0, 0, 0, 0x2a}, Service: "internet", SessionID: 9, AccessLine: accessLine})
+	icrqAVPs, err := ICRQAVPs(CallInfo{MAC: pppoe.MAC{2, 0, 0, 0, 0, 0x2a}, Service: "internet", PhysicalChannel: 9, AccessLine: accessLine})
 	if err != nil {
 		t.Fatal(err)
 	}

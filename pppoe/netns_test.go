@@ -82,9 +82,20 @@ type lab struct {
 // and starts a Server on ac0 and a Client on sub0; both stop at cleanup.
 func newLab(t testing.TB, cfg ServerConfig, h Handler) *lab {
 	t.Helper()
+	return newLabWith(t, cfg, h, nil)
+}
+
+// newLabWith is newLab that runs host (when not nil) once the namespaces
+// are linked and before the Server opens its sockets: host configuration
+// such as VLAN sub-interfaces.
+func newLabWith(t testing.TB, cfg ServerConfig, h Handler, host func(l *lab)) *lab {
+	t.Helper()
 	testenv.RequireRoot(t)
 	l := &lab{ac: testenv.NewNetns(t, "ac"), sub: testenv.NewNetns(t, "sub")}
 	testenv.Link(t, l.ac, "ac0", netip.Prefix{}, l.sub, "sub0", netip.Prefix{})
+	if host != nil {
+		host(l)
+	}
 	if cfg.Interface == "" {
 		cfg.Interface = "ac0"
 	}
@@ -346,7 +357,13 @@ func TestNetnsVLAN(t *testing.T) {
 		t.Skipf("skipped: this kernel cannot create 802.1Q sub-interfaces (no 8021q support): %v: %s", err, out)
 	}
 	h := newEchoHandler()
-	l := newLab(t, ServerConfig{Interface: "ac0", VLANs: []uint16{100, 200}, CreateVLANs: true}, h)
+	// The sub-interfaces are the host's: the server only opens them.
+	l := newLabWith(t, ServerConfig{Interface: "ac0", VLANs: []uint16{100, 200}}, h, func(l *lab) {
+		for _, vid := range []string{"100", "200"} {
+			l.ac.MustRun(t, "ip", "link", "add", "link", "ac0", "name", "ac0."+vid, "type", "vlan", "id", vid)
+			l.ac.MustRun(t, "ip", "link", "set", "ac0."+vid, "up")
+		}
+	})
 	l.sub.MustRun(t, "ip", "link", "add", "link", "sub0", "name", "sub0.200", "type", "vlan", "id", "200")
 	l.sub.MustRun(t, "ip", "link", "set", "sub0.200", "up")
 	cli := l.newClient(t, "sub0.200")

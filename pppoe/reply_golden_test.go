@@ -125,7 +125,7 @@ func TestRepliesGolden(t *testing.T) {
 		if tc.mtu != 0 {
 			a.p.mtu = tc.mtu
 		}
-		a.p.untagged, a.p.vlans = true, map[vlanKey]bool{10<<16 | 20: true}
+		a.p.untagged, a.p.vlans = true, setOf(t, 10<<16|20)
 		var lines []string
 		for _, r := range tc.run(t, a) {
 			if r == nil {

@@ -17,8 +17,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/vishvananda/netlink"
 )
 
 // ServicePolicy says which Service-Name a PADI or PADR may ask for, RFC 2516
@@ -111,11 +109,10 @@ type ServerConfig struct {
 	// Interface is the access interface, e.g. "eth1".
 	Interface string
 	// VLANs are 802.1Q VLAN IDs served through sub-interfaces named
-	// "<Interface>.<vid>" (one socket pair each). With CreateVLANs they are
-	// created with netlink (and removed when the server stops); otherwise
-	// they must exist. ServeUntagged also serves Interface itself.
+	// "<Interface>.<vid>" (one socket pair each), which must exist: making
+	// them is host configuration. ServeUntagged also serves Interface
+	// itself.
 	VLANs         []uint16
-	CreateVLANs   bool
 	ServeUntagged bool
 	// UserVLANs serves the VLANs on Interface itself, reading the 802.1Q
 	// tag of each frame and tagging replies in user space: no
@@ -124,6 +121,17 @@ type ServerConfig struct {
 	// QinQ are double-tagged VLANs (802.1ad S-tag, TPID 0x88a8, outside
 	// an 802.1Q C-tag) served in user space; requires UserVLANs.
 	QinQ []VLANPair
+	// VLANRanges are more tagged frames served in user space (requires
+	// UserVLANs): ranges of single tags and of QinQ pairs, kept as bitmaps
+	// (a frame is looked up in constant time, whatever the ranges). They
+	// must not overlap each other, VLANs or QinQ. Without UserVLANs only
+	// their session caps apply, to the sub-interfaces of VLANs.
+	VLANRanges []VLANRange
+	// MaxSessionsPerVLAN caps the sessions of each VLAN (each tag, each
+	// QinQ pair, each sub-interface; not the untagged frames) unless its
+	// range sets its own cap; 0: no cap. A PADR beyond it gets a PADS
+	// with AC-System-Error.
+	MaxSessionsPerVLAN int
 	// NoRxRing reads session frames with recvmmsg(2) instead of a
 	// PACKET_MMAP receive ring (TPACKET_V2, used when the kernel grants it).
 	NoRxRing bool
@@ -185,6 +193,17 @@ type vlanKey uint32
 func (k vlanKey) outer() uint16 { return uint16(k >> 16) }
 func (k vlanKey) inner() uint16 { return uint16(k) }
 
+// String is "untagged", the VLAN ID, or "outer:inner".
+func (k vlanKey) String() string {
+	switch {
+	case k == 0:
+		return "untagged"
+	case k.outer() == 0:
+		return strconv.Itoa(int(k.inner()))
+	}
+	return strconv.Itoa(int(k.outer())) + ":" + strconv.Itoa(int(k.inner()))
+}
+
 // frameVLAN combines the tag the kernel took off a received frame (aux,
 // from PACKET_AUXDATA; 0 for none) with the tags left inline, and returns
 // the frame's VLAN key and the offset of its ethertype. More than two
@@ -222,16 +241,20 @@ type Stats struct {
 	PADIReceived, PADOSent, PADIRateLimited        uint64
 	PADRReceived, PADSSent                         uint64
 	CookieRejected, ServiceRejected, LimitRejected uint64
-	PADTReceived, PADTSent                         uint64
-	Malformed, Ignored                             uint64
-	SessionFramesIn, SessionFramesOut              uint64
-	SessionUnknown, SendErrors, DelayDropped       uint64
+	// VLANLimitRejected counts the PADRs refused by a per-VLAN session
+	// cap (also counted in LimitRejected).
+	VLANLimitRejected                        uint64
+	PADTReceived, PADTSent                   uint64
+	Malformed, Ignored                       uint64
+	SessionFramesIn, SessionFramesOut        uint64
+	SessionUnknown, SendErrors, DelayDropped uint64
 }
 
 type counters struct {
 	padiReceived, padoSent, padiRateLimited        atomic.Uint64
 	padrReceived, padsSent                         atomic.Uint64
 	cookieRejected, serviceRejected, limitRejected atomic.Uint64
+	vlanLimitRejected                              atomic.Uint64
 	padtReceived, padtSent                         atomic.Uint64
 	malformed, ignored                             atomic.Uint64
 	sessIn, sessOut, sessUnknown, sendErrors       atomic.Uint64
@@ -261,6 +284,8 @@ type Session struct {
 	Owner any
 
 	port     *port
+	capKey   vlanKey // the VLAN counted against a per-VLAN cap
+	capped   bool    // counted in port.perVLAN
 	hostUniq string
 	relay    []byte
 	closed   atomic.Bool
@@ -353,7 +378,6 @@ type port struct {
 	disc, sess frameConn
 	ctrl       frameConn   // PPP control session frames; nil: all on sess
 	ring       *ringReader // sess's receive ring; nil: recvmmsg
-	created    bool        // a VLAN sub-interface this server made
 
 	// Owned by the discovery goroutine.
 	mac256   hash.Hash
@@ -368,11 +392,14 @@ type port struct {
 	// Which frames the port serves: untagged ones, and (user-space VLAN
 	// mode) those tagged with a VLAN ID of vlans.
 	untagged bool
-	vlans    map[vlanKey]bool
+	vlans    *vlanSet
+	// limits is the ranges' session caps (nil: none but MaxSessionsPerVLAN).
+	limits *vlanSet
 
 	mu       sync.RWMutex
 	sessions map[sessKey]*Session
 	perMAC   map[MAC][]*Session // the sessions of each client MAC
+	perVLAN  map[vlanKey]int    // sessions of each VLAN, with a per-VLAN cap
 	ids      [65536 / 64]uint64 // allocated session IDs
 	nextID   uint16
 
@@ -395,14 +422,13 @@ type Server struct {
 	ports   []*port
 	c       counters
 	svcs    map[string]bool
-	nl      *netlink.Handle // set when the server creates VLAN sub-interfaces
 
-	lastBadLog atomic.Int64 // unix nanoseconds of the last malformed-frame log line
+	lastBadLog   atomic.Int64 // unix nanoseconds of the last malformed-frame log line
+	lastLimitLog atomic.Int64 // and of the last per-VLAN limit log line
 }
 
-// NewServer validates cfg and opens the raw sockets (creating VLAN
-// sub-interfaces when asked). Call it in the network namespace to serve;
-// then call Run.
+// NewServer validates cfg and opens the raw sockets. Call it in the
+// network namespace to serve; then call Run.
 //
 // An access concentrator on eth1 serving VLANs 100 and 200 in user space;
 // a LAC binds each session to an L2TP session in h.SessionUp, forwards
@@ -526,6 +552,7 @@ func (s *Server) newPort(name string, vlan uint16, mac MAC, mtu int) *port {
 		sum:      make([]byte, 0, sha256.Size),
 		sessions: make(map[sessKey]*Session),
 		perMAC:   make(map[MAC][]*Session),
+		perVLAN:  make(map[vlanKey]int),
 		nextID:   1,
 		delayed:  make(chan []byte, 1024),
 		untagged: true,
@@ -545,6 +572,18 @@ func (s *Server) malformed(iface string, src MAC, err error) {
 		"err", err, "malformed_total", s.c.malformed.Load())
 }
 
+// vlanLimited logs a PADR refused by a per-VLAN cap, at most once a
+// second, with the count so far.
+func (s *Server) vlanLimited(iface string, src MAC, k vlanKey, limit int) {
+	now := time.Now().UnixNano()
+	last := s.lastLimitLog.Load()
+	if now-last < int64(time.Second) || !s.lastLimitLog.CompareAndSwap(last, now) {
+		return
+	}
+	s.log.Warn("pppoe: PADR refused: the VLAN's session limit is reached", "interface", iface, "mac", src.String(),
+		"vlan", k.String(), "limit", limit, "refused_total", s.c.vlanLimitRejected.Load())
+}
+
 // Stats returns a snapshot of the counters.
 func (s *Server) Stats() Stats {
 	c := &s.c
@@ -552,7 +591,8 @@ func (s *Server) Stats() Stats {
 		PADIReceived: c.padiReceived.Load(), PADOSent: c.padoSent.Load(), PADIRateLimited: c.padiRateLimited.Load(),
 		PADRReceived: c.padrReceived.Load(), PADSSent: c.padsSent.Load(),
 		CookieRejected: c.cookieRejected.Load(), ServiceRejected: c.serviceRejected.Load(), LimitRejected: c.limitRejected.Load(),
-		PADTReceived: c.padtReceived.Load(), PADTSent: c.padtSent.Load(),
+		VLANLimitRejected: c.vlanLimitRejected.Load(),
+		PADTReceived:      c.padtReceived.Load(), PADTSent: c.padtSent.Load(),
 		Malformed: c.malformed.Load(), Ignored: c.ignored.Load(),
 		SessionFramesIn: c.sessIn.Load(), SessionFramesOut: c.sessOut.Load(),
 		SessionUnknown: c.sessUnknown.Load(), SendErrors: c.sendErrors.Load(), DelayDropped: c.delayDropped.Load(),
@@ -603,6 +643,13 @@ func (s *Server) end(sess *Session, why DownReason, msg string) {
 		p.perMAC[sess.ClientMAC] = mine
 	}
 	p.ids[sess.ID/64] &^= 1 << (sess.ID % 64)
+	if sess.capped {
+		if n := p.perVLAN[sess.capKey] - 1; n > 0 {
+			p.perVLAN[sess.capKey] = n
+		} else {
+			delete(p.perVLAN, sess.capKey)
+		}
+	}
 	p.mu.Unlock()
 	if why != DownPADT {
 		pkt := Packet{Code: CodePADT, SessionID: sess.ID}
@@ -886,7 +933,7 @@ func (p *port) allowed(vk vlanKey) bool {
 	if vk == 0 {
 		return p.untagged
 	}
-	return p.vlans[vk]
+	return p.vlans.has(vk)
 }
 
 // handleSession delivers one session-stage Ethernet frame (an 802.1Q tag
@@ -1243,6 +1290,22 @@ func (p *port) padr(eth *Ethernet, vid vlanKey, in *Packet, now time.Time) ([]by
 		c.limitRejected.Add(1)
 		return p.padsError(eth.Src, vid, in, TagACSystemError, "session limit reached"), eth.Src
 	}
+	// The per-VLAN cap: a tagged frame's VLAN, or the sub-interface's.
+	capKey := vid
+	if p.vlan != 0 {
+		capKey = vlanKey(p.vlan)
+	}
+	capN := 0
+	if capKey != 0 {
+		capN = p.limits.limit(capKey, p.srv.cfg.MaxSessionsPerVLAN)
+	}
+	if capN > 0 && p.perVLAN[capKey] >= capN {
+		p.mu.Unlock()
+		c.limitRejected.Add(1)
+		c.vlanLimitRejected.Add(1)
+		p.srv.vlanLimited(p.name, eth.Src, capKey, capN)
+		return p.padsError(eth.Src, vid, in, TagGenericError, "session limit of the VLAN reached"), eth.Src
+	}
 	id := p.allocID()
 	if id == 0 {
 		p.mu.Unlock()
@@ -1275,6 +1338,10 @@ func (p *port) padr(eth *Ethernet, vid vlanKey, in *Packet, now time.Time) ([]by
 	// frames find it; SessionUp follows the PADS (p.finishUp).
 	p.perMAC[eth.Src] = append(mine, sess)
 	p.sessions[sessKey{vid, sess.ClientMAC, id}] = sess
+	if capN > 0 {
+		sess.capKey, sess.capped = capKey, true
+		p.perVLAN[capKey]++
+	}
 	p.mu.Unlock()
 	p.upNext = sess
 	p.srv.log.Debug("pppoe session up", "pppoe_session_id", id, "mac", sess.ClientMAC.String(),

@@ -599,7 +599,7 @@ func BenchmarkSessionReceive(b *testing.B) {
 
 func TestUserVLANDiscovery(t *testing.T) {
 	a := newTestAC(t, ServerConfig{})
-	a.p.untagged, a.p.vlans = false, map[vlanKey]bool{100: true}
+	a.p.untagged, a.p.vlans = false, setOf(t, 100)
 	tagged := func(vid vlanKey, p Packet) []byte {
 		b, _ := p.Append(appendEth(nil, Broadcast, hostMAC, vid, EtherTypeDiscovery))
 		return b
@@ -635,7 +635,7 @@ func FuzzHandleDiscovery(f *testing.F) {
 	f.Add(frame(f, Broadcast, hostMAC, padi("isp", Tag{Type: TagHostUniq, Value: []byte{1}}, Tag{Type: TagPPPMaxPayload, Value: []byte{5, 0xdc}})))
 	f.Add(frame(f, acMAC, hostMAC, Packet{Code: CodePADR, Tags: []Tag{{Type: TagServiceName}, {Type: TagVendorSpecific, Value: goldenAccessLine.b}}}))
 	a := newTestAC(f, ServerConfig{PADIRate: -1})
-	a.p.vlans = map[vlanKey]bool{100: true}
+	a.p.vlans = setOf(f, 100)
 	f.Fuzz(func(t *testing.T, b []byte) {
 		reply, _ := a.p.handleDiscovery(b, a.now)
 		a.p.finishUp()
@@ -725,7 +725,7 @@ func TestClientBadInput(t *testing.T) {
 
 func TestQinQDiscovery(t *testing.T) {
 	a := newTestAC(t, ServerConfig{})
-	a.p.untagged, a.p.vlans = false, map[vlanKey]bool{10<<16 | 20: true, 30: true}
+	a.p.untagged, a.p.vlans = false, setOf(t, 10<<16|20, 30)
 	padiOn := func(vk vlanKey) []byte {
 		b, _ := padi("").Append(appendEth(nil, Broadcast, hostMAC, vk, EtherTypeDiscovery))
 		return b

@@ -7,7 +7,6 @@ import (
 	"strconv"
 
 	"github.com/mdlayher/packet"
-	"github.com/vishvananda/netlink"
 	"golang.org/x/net/bpf"
 	"golang.org/x/sys/unix"
 )
@@ -81,65 +80,55 @@ func listen(ifi *net.Interface, et EtherType, tagged bool, filter []bpf.RawInstr
 }
 
 // open makes the ports: the untagged interface and/or its VLAN
-// sub-interfaces (created with netlink when cfg.CreateVLANs).
+// sub-interfaces, which the host has made, or one port that reads the
+// tags itself (UserVLANs).
 func (s *Server) open() error {
 	cfg := &s.cfg
 	if cfg.Interface == "" {
 		return errors.New("pppoe: server: no interface")
 	}
+	ranges, err := cfg.ranges()
+	if err != nil {
+		return err
+	}
+	set, err := newVLANSet(ranges)
+	if err != nil {
+		return err
+	}
+	if cfg.UserVLANs {
+		return s.openUserVLANs(set, len(ranges) > 0)
+	}
+	for _, r := range ranges {
+		if r.QinQ() {
+			return errors.New("pppoe: server: QinQ needs UserVLANs")
+		}
+		if r.Inner.First != r.Inner.Last {
+			return fmt.Errorf("pppoe: server: VLAN range %s needs UserVLANs (or one server per sub-interface the host made)", r)
+		}
+	}
 	type want struct {
 		name string
 		vid  uint16
 	}
-	if cfg.UserVLANs {
-		return s.openUserVLANs()
-	}
-	if len(cfg.QinQ) > 0 {
-		return errors.New("pppoe: server: QinQ needs UserVLANs")
-	}
 	var ws []want
-	if cfg.ServeUntagged || len(cfg.VLANs) == 0 {
+	if cfg.ServeUntagged || len(ranges) == 0 {
 		ws = append(ws, want{cfg.Interface, 0})
 	}
-	for _, vid := range cfg.VLANs {
-		if vid == 0 || vid > 4094 {
-			return fmt.Errorf("pppoe: server: VLAN %d out of range 1-4094", vid)
-		}
+	for _, r := range ranges {
+		vid := r.Inner.First
 		ws = append(ws, want{cfg.Interface + "." + strconv.Itoa(int(vid)), vid})
 	}
-	if cfg.CreateVLANs && len(cfg.VLANs) > 0 {
-		// The handle stays in the namespace open runs in, so the
-		// sub-interfaces are removed there whatever thread Run ends on.
-		h, err := netlink.NewHandle()
-		if err != nil {
-			return fmt.Errorf("pppoe: server: netlink: %w", err)
-		}
-		s.nl = h
-	}
 	for _, w := range ws {
-		created := false
-		if w.vid != 0 && cfg.CreateVLANs {
-			if err := createVLAN(s.nl, cfg.Interface, w.name, w.vid); err != nil {
-				return err
-			}
-			created = true
-		}
 		ifi, err := net.InterfaceByName(w.name)
 		if err != nil {
-			if created {
-				deleteLink(s.nl, w.name)
-			}
 			return fmt.Errorf("pppoe: server: %w", err)
 		}
 		mac, ok := MACFrom(ifi.HardwareAddr)
 		if !ok {
-			if created {
-				deleteLink(s.nl, w.name)
-			}
 			return fmt.Errorf("pppoe: server: %s has no Ethernet address", w.name)
 		}
 		p := s.newPort(w.name, w.vid, mac, ifi.MTU)
-		p.created = created
+		p.limits = set
 		s.ports = append(s.ports, p)
 		if p.disc, err = listen(ifi, EtherTypeDiscovery, false, nil); err != nil {
 			return err
@@ -151,9 +140,28 @@ func (s *Server) open() error {
 	return nil
 }
 
+// ranges is every VLAN of cfg as ranges: VLANs and QinQ as ranges of one,
+// then VLANRanges.
+func (cfg *ServerConfig) ranges() ([]VLANRange, error) {
+	var r []VLANRange
+	for _, vid := range cfg.VLANs {
+		if vid == 0 || vid > 4094 {
+			return nil, fmt.Errorf("pppoe: server: VLAN %d out of range 1-4094", vid)
+		}
+		r = append(r, VLANRange{Inner: VLANSpan{vid, vid}})
+	}
+	for _, q := range cfg.QinQ {
+		if q.Outer == 0 || q.Outer > 4094 || q.Inner == 0 || q.Inner > 4094 {
+			return nil, fmt.Errorf("pppoe: server: QinQ %d/%d out of range 1-4094", q.Outer, q.Inner)
+		}
+		r = append(r, VLANRange{Outer: VLANSpan{q.Outer, q.Outer}, Inner: VLANSpan{q.Inner, q.Inner}})
+	}
+	return append(r, cfg.VLANRanges...), nil
+}
+
 // openUserVLANs makes one port on the interface that tags and untags the
-// VLANs of cfg.VLANs itself.
-func (s *Server) openUserVLANs() error {
+// VLANs of set itself; tagged tells whether any are served.
+func (s *Server) openUserVLANs(set *vlanSet, tagged bool) error {
 	cfg := &s.cfg
 	ifi, err := net.InterfaceByName(cfg.Interface)
 	if err != nil {
@@ -164,20 +172,8 @@ func (s *Server) openUserVLANs() error {
 		return fmt.Errorf("pppoe: server: %s has no Ethernet address", cfg.Interface)
 	}
 	p := s.newPort(cfg.Interface, 0, mac, ifi.MTU)
-	p.untagged = cfg.ServeUntagged || len(cfg.VLANs) == 0 && len(cfg.QinQ) == 0
-	p.vlans = make(map[vlanKey]bool, len(cfg.VLANs)+len(cfg.QinQ))
-	for _, vid := range cfg.VLANs {
-		if vid == 0 || vid > 4094 {
-			return fmt.Errorf("pppoe: server: VLAN %d out of range 1-4094", vid)
-		}
-		p.vlans[vlanKey(vid)] = true
-	}
-	for _, q := range cfg.QinQ {
-		if q.Outer == 0 || q.Outer > 4094 || q.Inner == 0 || q.Inner > 4094 {
-			return fmt.Errorf("pppoe: server: QinQ %d/%d out of range 1-4094", q.Outer, q.Inner)
-		}
-		p.vlans[vlanKey(q.Outer)<<16|vlanKey(q.Inner)] = true
-	}
+	p.untagged = cfg.ServeUntagged || !tagged
+	p.vlans, p.limits = set, set
 	s.ports = append(s.ports, p)
 	if p.disc, err = listen(ifi, EtherTypeDiscovery, true, nil); err != nil {
 		return err
@@ -209,8 +205,7 @@ func (s *Server) listenSession(p *port, ifi *net.Interface, tagged bool) error {
 	return err
 }
 
-// closePorts closes the sockets and removes the sub-interfaces the server
-// created.
+// closePorts closes the sockets.
 func (s *Server) closePorts() {
 	for _, p := range s.ports {
 		if p.disc != nil {
@@ -225,37 +220,5 @@ func (s *Server) closePorts() {
 		if p.ctrl != nil {
 			_ = p.ctrl.Close()
 		}
-		if p.created {
-			deleteLink(s.nl, p.name)
-		}
-	}
-	if s.nl != nil {
-		s.nl.Close()
-	}
-}
-
-// createVLAN adds an 802.1Q sub-interface of parent and brings it up.
-func createVLAN(h *netlink.Handle, parent, name string, vid uint16) error {
-	pl, err := h.LinkByName(parent)
-	if err != nil {
-		return fmt.Errorf("pppoe: vlan %s: parent: %w", name, err)
-	}
-	attrs := netlink.NewLinkAttrs()
-	attrs.Name = name
-	attrs.ParentIndex = pl.Attrs().Index
-	v := &netlink.Vlan{LinkAttrs: attrs, VlanId: int(vid), VlanProtocol: netlink.VLAN_PROTOCOL_8021Q}
-	if err := h.LinkAdd(v); err != nil {
-		return fmt.Errorf("pppoe: vlan %s: add: %w", name, err)
-	}
-	if err := h.LinkSetUp(v); err != nil {
-		_ = h.LinkDel(v)
-		return fmt.Errorf("pppoe: vlan %s: up: %w", name, err)
-	}
-	return nil
-}
-
-func deleteLink(h *netlink.Handle, name string) {
-	if l, err := h.LinkByName(name); err == nil {
-		_ = h.LinkDel(l)
 	}
 }

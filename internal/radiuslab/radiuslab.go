@@ -42,6 +42,10 @@ type User struct {
 	Name     string
 	Password string
 	Reply    []Attr
+	// Check are more attributes the request must carry (Name == Value,
+	// compared as FreeRADIUS does): without them the entry does not match
+	// and the user is rejected.
+	Check []Attr
 }
 
 // Client is a NAS allowed to send requests (a clients.conf entry).
@@ -136,7 +140,14 @@ func usersFile(users []User) (string, error) {
 		if u.Name == "" {
 			return "", fmt.Errorf("radiuslab: users[%d]: empty name", i)
 		}
-		fmt.Fprintf(&b, "%s\tCleartext-Password := %s\n", quote(u.Name), quote(u.Password))
+		fmt.Fprintf(&b, "%s\tCleartext-Password := %s", quote(u.Name), quote(u.Password))
+		for j, a := range u.Check {
+			if !nameRE.MatchString(a.Name) || a.Tag != 0 {
+				return "", fmt.Errorf("radiuslab: users[%d].check[%d]: bad attribute %q", i, j, a.Name)
+			}
+			fmt.Fprintf(&b, ", %s == %s", a.Name, quote(a.Value))
+		}
+		b.WriteString("\n")
 		for j, a := range u.Reply {
 			if !nameRE.MatchString(a.Name) {
 				return "", fmt.Errorf("radiuslab: users[%d].reply[%d]: bad attribute name %q", i, j, a.Name)
