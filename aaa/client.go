@@ -64,8 +64,9 @@ type Client struct {
 	now   func() time.Time
 	stats clientCounters
 	once  onceLogger
-	// latency, when set by RegisterMetrics, observes round trips.
-	latency atomic.Pointer[func(kind string, d time.Duration)]
+	// latency, when set by RegisterMetrics, observes round trips by
+	// server (its configured address) and kind.
+	latency atomic.Pointer[func(server, kind string, d time.Duration)]
 }
 
 type server struct {
@@ -243,7 +244,7 @@ func (c *Client) exchange(ctx context.Context, list []*server, rebuild bool, bui
 				s.rejects.Add(1)
 			}
 			if f := c.latency.Load(); f != nil {
-				(*f)(s.kind, time.Since(began))
+				(*f)(s.Addr, s.kind, time.Since(began))
 			}
 			return resp, req, nil
 		}
