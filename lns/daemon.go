@@ -340,9 +340,11 @@ func (d *daemon) metrics() *metrics.Registry {
 		d.radius.RegisterMetrics(reg)
 	}
 	if a := d.acct; a != nil {
-		reg.GaugeFunc(metrics.SpoolDepth, "Accounting bytes spooled and not yet delivered to the slowest sink.", nil,
+		reg.GaugeFunc(metrics.SpoolBytes, "Accounting bytes spooled and not yet delivered to the slowest sink.", nil,
 			func() float64 { return float64(a.Stats().SpoolPending) })
+		a.RegisterMetrics(reg)
 	}
+	api.RegisterBuildInfo(reg)
 	reg.RegisterRuntime()
 	return reg
 }
