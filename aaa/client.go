@@ -64,8 +64,9 @@ type Client struct {
 	now   func() time.Time
 	stats clientCounters
 	once  onceLogger
-	// latency, when set by RegisterMetrics, observes round trips.
-	latency atomic.Pointer[func(kind string, d time.Duration)]
+	// latency, when set by RegisterMetrics, observes round trips by
+	// server (its configured address) and kind.
+	latency atomic.Pointer[func(server, kind string, d time.Duration)]
 }
 
 // serverSet is what Reconfigure changes on a running client: the
@@ -320,7 +321,7 @@ func (c *Client) exchange(ctx context.Context, accounting bool, rebuild bool, bu
 			s.lastRTT.Store(int64(rtt))
 			s.lastAnswer.Store(c.now().UnixNano())
 			if f := c.latency.Load(); f != nil {
-				(*f)(s.kind, rtt)
+				(*f)(s.Addr, s.kind, rtt)
 			}
 			return resp, req, nil
 		}

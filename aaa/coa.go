@@ -275,6 +275,7 @@ type CoAServer struct {
 	h       CoAHandler
 	log     *slog.Logger
 	stats   coaCounters
+	latency atomic.Pointer[func(client, kind string, d time.Duration)] // set by RegisterMetrics
 	once    onceLogger
 	seen    *seenCache
 }
@@ -400,6 +401,7 @@ func (s *CoAServer) now() time.Time {
 // Handle processes one request datagram from a peer and returns the reply
 // to send, or nil to drop it silently. Run calls it; tests may too.
 func (s *CoAServer) Handle(ctx context.Context, b []byte, from netip.AddrPort) []byte {
+	began := time.Now()
 	s.stats.received.Add(1)
 	peer := from.Addr().Unmap()
 	var client *DynamicClient
@@ -497,6 +499,13 @@ func (s *CoAServer) Handle(ctx context.Context, b []byte, from netip.AddrPort) [
 		return nil
 	}
 	s.seen.answered(key, resp)
+	if f := s.latency.Load(); f != nil {
+		kind := "coa"
+		if code == radius.CodeDisconnectRequest {
+			kind = "disconnect"
+		}
+		(*f)(client.Addr.String(), kind, time.Since(began))
+	}
 	args := []any{"peer", from.String(), "code", code, "acct_session_id", req.Selector.AcctSessionID, "user", req.Selector.Username}
 	switch {
 	case cause == 0 && code == radius.CodeDisconnectRequest:

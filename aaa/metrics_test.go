@@ -52,10 +52,10 @@ func TestClientMetrics(t *testing.T) {
 		{metrics.RadiusRequests, map[string]string{"server": live.Addr, "type": "access", "result": "accept"}, 2},
 		{metrics.RadiusRequests, map[string]string{"server": live.Addr, "type": "access", "result": "reject"}, 1},
 		{metrics.RadiusRequests, map[string]string{"server": dead.Addr, "type": "access", "result": "timeout"}, 1},
-		{aaa.MetricServerUp, map[string]string{"server": dead.Addr, "type": "access"}, 0},
-		{aaa.MetricServerUp, map[string]string{"server": live.Addr, "type": "access"}, 1},
+		{metrics.RadiusServerUp, map[string]string{"server": dead.Addr, "type": "access"}, 0},
+		{metrics.RadiusServerUp, map[string]string{"server": live.Addr, "type": "access"}, 1},
 		{metrics.RadiusTimeouts, map[string]string{"type": "access"}, 0},
-		{metrics.RadiusLatency + "_count", map[string]string{"type": "access"}, 3},
+		{metrics.RadiusLatency + "_count", map[string]string{"server": live.Addr, "type": "access"}, 3},
 	} {
 		got, ok := sample(reg, tc.name, tc.labels)
 		if !ok || got != tc.want {
@@ -83,12 +83,17 @@ func TestCoAMetrics(t *testing.T) {
 	}{
 		{metrics.CoARequests, map[string]string{"type": "disconnect", "result": "ack"}, 1},
 		{metrics.CoARequests, map[string]string{"type": "coa", "result": "nak"}, 1},
-		{aaa.MetricCoADropped, map[string]string{"reason": "unknown-client"}, 1},
-		{aaa.MetricCoADropped, map[string]string{"reason": "replay"}, 1},
-		{aaa.MetricCoAReplayRefused, map[string]string{"reason": "replay"}, 1},
-		{aaa.MetricCoAReplayRefused, map[string]string{"reason": "no-event-timestamp"}, 1},
-		{aaa.MetricCoAReplayRefused, map[string]string{"reason": "stale"}, 0},
-		{aaa.MetricCoAReplayRefused, map[string]string{"reason": "cache-full"}, 0},
+		{metrics.CoADropped, map[string]string{"reason": "unknown_client"}, 1},
+		{metrics.CoADropped, map[string]string{"reason": "replay"}, 1},
+		{metrics.CoAReplayRefused, map[string]string{"reason": "replay"}, 1},
+		{metrics.CoAReplayRefused, map[string]string{"reason": "no_event_timestamp"}, 1},
+		{metrics.CoAReplayRefused, map[string]string{"reason": "stale"}, 0},
+		{metrics.CoAReplayRefused, map[string]string{"reason": "cache_full"}, 0},
+		// Answered requests are timed: the ACK, the NAK and the NAK for
+		// the missing Event-Timestamp; the replay is answered from the
+		// cache without a second timing.
+		{metrics.CoALatency + "_count", map[string]string{"client": "127.0.0.0/8", "type": "disconnect"}, 2},
+		{metrics.CoALatency + "_count", map[string]string{"client": "127.0.0.0/8", "type": "coa"}, 1},
 	} {
 		got, found := sample(reg, tc.name, tc.labels)
 		if !found || got != tc.want {

@@ -98,6 +98,49 @@ type Accountant struct {
 	spoolErrors, spoolFull, dropped, unknown atomic.Uint64
 	active                                   atomic.Int64
 	lastSpoolErr                             atomic.Pointer[error]
+	bySink                                   map[string]*sinkCounts // fixed after NewAccountant
+}
+
+// sinkCounts are one sink's records by kind (index Kind-1): made durable
+// in its spool, and taken by the sink.
+type sinkCounts struct {
+	spooled, delivered [3]atomic.Uint64
+}
+
+// RecordCount is how many records of one kind a sink's spool took and
+// the sink itself took.
+type RecordCount struct {
+	Sink               string
+	Kind               Kind
+	Spooled, Delivered uint64
+}
+
+// RecordCounts returns the records by sink and kind (Start, Interim,
+// Stop), sorted by sink.
+func (a *Accountant) RecordCounts() []RecordCount {
+	out := make([]RecordCount, 0, 3*len(a.names))
+	for _, name := range a.names {
+		c := a.bySink[name]
+		for _, k := range []Kind{Start, Interim, Stop} {
+			out = append(out, RecordCount{Sink: name, Kind: k, Spooled: c.spooled[k-1].Load(), Delivered: c.delivered[k-1].Load()})
+		}
+	}
+	return out
+}
+
+// countKinds adds recs to c by kind.
+func countKinds(c *[3]atomic.Uint64, recs []Record) {
+	var n [3]uint64
+	for i := range recs {
+		if k := recs[i].Kind; k >= Start && k <= Interim {
+			n[k-1]++
+		}
+	}
+	for i, v := range n {
+		if v > 0 {
+			c[i].Add(v)
+		}
+	}
 }
 
 type eventKind uint8
@@ -169,7 +212,7 @@ func NewAccountant(cfg AccountantConfig) (*Accountant, error) {
 		cfg.Now = time.Now
 	}
 	a := &Accountant{cfg: cfg, log: cfg.Logger, spools: map[string]*Spool{}, wake: make(chan struct{}, 1),
-		sessions: map[string]*acctSession{}, pending: map[string][]Record{}}
+		sessions: map[string]*acctSession{}, pending: map[string][]Record{}, bySink: map[string]*sinkCounts{}}
 	if len(cfg.Sinks) > 0 {
 		// The sinks' spools are inside: whoever could write here could
 		// swap them.
@@ -190,6 +233,7 @@ func NewAccountant(cfg AccountantConfig) (*Accountant, error) {
 		}
 		a.spools[name] = sp
 		a.names = append(a.names, name)
+		a.bySink[name] = &sinkCounts{}
 	}
 	sort.Strings(a.names)
 	a.replayTarget = map[string]Cursor{}
@@ -513,6 +557,7 @@ func (a *Accountant) flush() bool {
 			continue
 		}
 		a.spooled.Add(uint64(len(recs)))
+		countKinds(&a.bySink[name].spooled, recs)
 		a.pending[name] = reuse(recs)
 	}
 	if ok {
@@ -582,6 +627,7 @@ func (a *Accountant) deliver(ctx context.Context, name string, sink Sink, sp *Sp
 		}
 		backoff = a.cfg.RetryMin
 		a.delivered.Add(uint64(len(recs)))
+		countKinds(&a.bySink[name].delivered, recs)
 		if err := sp.Commit(cur); err != nil {
 			a.log.Warn("accounting: spool commit", "sink", name, "err", err)
 		}

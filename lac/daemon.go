@@ -195,6 +195,7 @@ func (d *daemon) listenHTTP() error {
 	}
 	d.reg = metrics.New()
 	d.reg.RegisterRuntime()
+	api.RegisterBuildInfo(d.reg)
 	d.lac.RegisterMetrics(d.reg)
 	if d.radius != nil {
 		d.radius.RegisterMetrics(d.reg)
@@ -261,6 +262,13 @@ func (d *daemon) accessServers() error {
 		}
 		acc.Bind(srv)
 		d.servers = append(d.servers, srv)
+	}
+	if d.reg != nil {
+		ifaces := make([]string, len(d.c.Access))
+		for i, a := range d.c.Access {
+			ifaces[i] = a.Interface
+		}
+		registerPPPoE(d.reg, ifaces, d.servers)
 	}
 	return nil
 }

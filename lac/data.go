@@ -49,6 +49,10 @@ func (s *session) forwardUp(payload []byte) {
 	}
 	s.UpPackets.Add(1)
 	s.UpBytes.Add(uint64(len(payload)))
+	if s.l != nil {
+		s.l.stats.UpFrames.Add(1)
+		s.l.stats.UpOctets.Add(uint64(len(payload)))
+	}
 }
 
 // forwardDown sends a PPP frame from an L2TP data message (aliasing the
@@ -65,6 +69,10 @@ func (s *session) forwardDown(payload []byte) {
 	}
 	s.DownPackets.Add(1)
 	s.DownBytes.Add(uint64(len(frame)))
+	if s.l != nil {
+		s.l.stats.DownFrames.Add(1)
+		s.l.stats.DownOctets.Add(uint64(len(frame)))
+	}
 }
 
 // downFrame turns the payload of an L2TP data message into the PPP frame
@@ -144,6 +152,8 @@ func (l *LAC) BatchedData() (data func(*l2tp.Tunnel, *l2tp.Session, l2tp.Header,
 			d.frames = append(d.frames, pppoe.OutFrame{Session: s.ps, Payload: frame})
 			s.DownPackets.Add(1)
 			s.DownBytes.Add(uint64(len(frame)))
+			l.stats.DownFrames.Add(1)
+			l.stats.DownOctets.Add(uint64(len(frame)))
 		}
 		s.noteLNS()
 	}

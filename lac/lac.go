@@ -138,6 +138,11 @@ type Stats struct {
 	MSSClamped       atomic.Uint64 // TCP SYNs relayed with their MSS lowered ([dataplane] tcp-mss)
 	FastFull         atomic.Uint64 // sessions relayed in user space: the fast path was full
 	FastFailed       atomic.Uint64 // sessions relayed in user space: the fast path refused them
+	// PPP frames the user-space relay forwarded and their octets (the
+	// PPP frame from its Protocol field), up into the tunnels and down to
+	// the subscribers.
+	UpFrames, UpOctets     atomic.Uint64
+	DownFrames, DownOctets atomic.Uint64
 }
 
 // LAC binds PPPoE sessions to L2TP incoming calls (RFC 2661 section

@@ -1,58 +1,68 @@
 package lac
 
 import (
+	"strconv"
 	"syscall"
 
 	"github.com/bras-project/bras/dataplane"
 	"github.com/bras-project/bras/internal/metrics"
 	"github.com/bras-project/bras/internal/udpio"
-)
-
-// Metric names of the LAC. Labels are bounded sets.
-const (
-	// MetricSessions is a gauge of the subscribers the LAC holds.
-	MetricSessions = "bras_lac_sessions"
-	// MetricTunnels is a gauge of the L2TP tunnels in the pool.
-	MetricTunnels = "bras_lac_tunnels"
-	// MetricCalls counts call outcomes ("result": "up", "refused",
-	// "timeout").
-	MetricCalls = "bras_lac_calls_total"
-	// MetricTeardowns counts ended calls ("cause": "subscriber-padt",
-	// "lns-cdn", "proxy-ppp").
-	MetricTeardowns = "bras_lac_teardowns_total"
-	// MetricDrops counts what the LAC dropped ("reason": "event-queue-full",
-	// "job-queue-full", "held-overflow", "no-session").
-	MetricDrops = "bras_lac_drops_total"
+	"github.com/bras-project/bras/l2tp"
+	"github.com/bras-project/bras/pppoe"
 )
 
 // RegisterMetrics exposes the LAC's counters in reg, read at scrape time.
 func (l *LAC) RegisterMetrics(reg *metrics.Registry) {
 	st := &l.stats
-	reg.GaugeFunc(MetricSessions, "Subscribers held by the LAC.", nil, func() float64 { return float64(l.active.Load()) })
-	reg.GaugeFunc(MetricTunnels, "L2TP tunnels of the LAC's pool.", nil, func() float64 { return float64(len(l.pool.Tunnels())) })
-	reg.CounterVecFunc(MetricCalls, "Incoming calls placed by the LAC, by outcome.", []string{"result"},
+	reg.GaugeFunc(metrics.LACSessions, "Subscribers held by the LAC.", nil, func() float64 { return float64(l.active.Load()) })
+	reg.GaugeFunc(metrics.L2TPTunnels, "L2TP tunnels of the LAC's pool.", nil, func() float64 { return float64(len(l.pool.Tunnels())) })
+	reg.GaugeVecFunc(metrics.L2TPTunnelSessions, "Sessions on each L2TP tunnel, by LNS (its name in the configuration) and local Tunnel ID.", []string{"peer", "tunnel_id"},
+		func(emit func(float64, ...string)) {
+			for _, pt := range l.pool.List() {
+				t, ok := pt.Tunnel.(*l2tp.Tunnel)
+				if !ok {
+					continue
+				}
+				peer := pt.LNS.Name
+				if peer == "" {
+					peer = pt.LNS.Addr.String()
+				}
+				emit(float64(pt.Sessions), peer, strconv.Itoa(int(t.LocalID())))
+			}
+		})
+	reg.CounterVecFunc(metrics.DataplanePackets, "PPP frames the user-space relay forwarded, by direction (the fast path's are in "+metrics.FastPathPackets+").", []string{"direction"},
+		func(emit func(float64, ...string)) {
+			emit(float64(st.UpFrames.Load()), "up")
+			emit(float64(st.DownFrames.Load()), "down")
+		})
+	reg.CounterVecFunc(metrics.DataplaneBytes, "Octets of the PPP frames the user-space relay forwarded, by direction.", []string{"direction"},
+		func(emit func(float64, ...string)) {
+			emit(float64(st.UpOctets.Load()), "up")
+			emit(float64(st.DownOctets.Load()), "down")
+		})
+	reg.CounterVecFunc(metrics.LACCalls, "Incoming calls placed by the LAC, by outcome.", []string{"result"},
 		func(emit func(float64, ...string)) {
 			emit(float64(st.CallsUp.Load()), "up")
 			emit(float64(st.Refused.Load()), "refused")
 			emit(float64(st.CallTimeouts.Load()), "timeout")
 		})
-	reg.CounterVecFunc(MetricTeardowns, "Calls ended, by cause.", []string{"cause"},
+	reg.CounterVecFunc(metrics.LACTeardowns, "Calls ended, by cause.", []string{"cause"},
 		func(emit func(float64, ...string)) {
-			emit(float64(st.PADTFromSub.Load()), "subscriber-padt")
-			emit(float64(st.CDNFromLNS.Load()), "lns-cdn")
-			emit(float64(st.ProxyNegotiation.Load()), "proxy-ppp")
+			emit(float64(st.PADTFromSub.Load()), "subscriber_padt")
+			emit(float64(st.CDNFromLNS.Load()), "lns_cdn")
+			emit(float64(st.ProxyNegotiation.Load()), "proxy_ppp")
 		})
-	reg.CounterVecFunc(MetricDrops, "Events and frames the LAC dropped, by reason.", []string{"reason"},
+	reg.CounterVecFunc(metrics.LACDrops, "Events and frames the LAC dropped, by reason.", []string{"reason"},
 		func(emit func(float64, ...string)) {
-			emit(float64(st.EventsDropped.Load()), "event-queue-full")
-			emit(float64(st.JobsDropped.Load()), "job-queue-full")
-			emit(float64(st.HeldDropped.Load()), "held-overflow")
-			emit(float64(st.DataNoSession.Load()), "no-session")
+			emit(float64(st.EventsDropped.Load()), "event_queue_full")
+			emit(float64(st.JobsDropped.Load()), "job_queue_full")
+			emit(float64(st.HeldDropped.Load()), "held_overflow")
+			emit(float64(st.DataNoSession.Load()), "no_session")
 			errs := l.down.errors.Load()
 			if l.snd != nil {
 				errs += l.snd.errors.Load()
 			}
-			emit(float64(errs), "send-error")
+			emit(float64(errs), "send_error")
 		})
 	// The fast path's reasons tell an operator why frames reach the relay
 	// (PPP control, an unknown session, over the MRU) instead of the kernel.
@@ -78,5 +88,29 @@ func (l *LAC) RegisterMetrics(reg *metrics.Registry) {
 		func(emit func(float64, ...string)) {
 			emit(float64(st.FastFull.Load()), "full")
 			emit(float64(st.FastFailed.Load()), "error")
+		})
+}
+
+// registerPPPoE exposes the discovery packets (RFC 2516 section 5) and
+// the malformed frames of each access interface's PPPoE server; ifaces[i]
+// names servers[i].
+func registerPPPoE(reg *metrics.Registry, ifaces []string, servers []*pppoe.Server) {
+	reg.CounterVecFunc(metrics.PPPoEDiscovery, "PPPoE discovery packets by access interface, code and direction.", []string{"interface", "code", "direction"},
+		func(emit func(float64, ...string)) {
+			for i, srv := range servers {
+				st, ifc := srv.Stats(), ifaces[i]
+				emit(float64(st.PADIReceived), ifc, "padi", "rx")
+				emit(float64(st.PADOSent), ifc, "pado", "tx")
+				emit(float64(st.PADRReceived), ifc, "padr", "rx")
+				emit(float64(st.PADSSent), ifc, "pads", "tx")
+				emit(float64(st.PADTReceived), ifc, "padt", "rx")
+				emit(float64(st.PADTSent), ifc, "padt", "tx")
+			}
+		})
+	reg.CounterVecFunc(metrics.PPPoEMalformed, "PPPoE frames dropped because they did not parse, by access interface.", []string{"interface"},
+		func(emit func(float64, ...string)) {
+			for i, srv := range servers {
+				emit(float64(srv.Stats().Malformed), ifaces[i])
+			}
 		})
 }

@@ -31,11 +31,11 @@ func TestRegisterMetrics(t *testing.T) {
 	reg.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
 	body, _ := io.ReadAll(rec.Body)
 	for _, want := range []string{
-		MetricSessions + " 7",
-		MetricCalls + `{result="up"} 3`,
-		MetricCalls + `{result="refused"} 2`,
-		MetricTeardowns + `{cause="subscriber-padt"} 1`,
-		MetricTunnels + " 0",
+		metrics.LACSessions + " 7",
+		metrics.LACCalls + `{result="up"} 3`,
+		metrics.LACCalls + `{result="refused"} 2`,
+		metrics.LACTeardowns + `{cause="subscriber_padt"} 1`,
+		metrics.L2TPTunnels + " 0",
 		metrics.L2TPSocketDrops + " 0",
 		metrics.TeardownsQueued + " 4",
 		metrics.L2TPSocketBuffer + `{direction="receive"}`,

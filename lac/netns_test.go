@@ -24,6 +24,7 @@ import (
 	"github.com/bras-project/bras/aaa"
 	"github.com/bras-project/bras/aaa/aaatest"
 	"github.com/bras-project/bras/internal/api"
+	"github.com/bras-project/bras/internal/metrics"
 	"github.com/bras-project/bras/internal/testenv"
 	"github.com/bras-project/bras/l2tp"
 	"github.com/bras-project/bras/ppp"
@@ -966,7 +967,7 @@ realms = example.com
 		return body
 	}
 	body := get("10.9.0.1:9102", "/metrics")
-	for _, want := range []string{MetricSessions + " 1", MetricCalls + `{result="up"} 1`, MetricTunnels + " 1"} {
+	for _, want := range []string{metrics.LACSessions + " 1", metrics.LACCalls + `{result="up"} 1`, metrics.L2TPTunnels + " 1"} {
 		if !bytes.Contains(body, []byte(want)) {
 			t.Errorf("/metrics lacks %q", want)
 		}

@@ -156,6 +156,7 @@ var hdlcAC = []byte{0xff, 0x03}
 func (a *Access) SessionDataBatch(frames []pppoe.InFrame) {
 	snd := a.l.snd
 	var b *upBatch
+	var n, octets uint64
 	for i := range frames {
 		f := &frames[i]
 		s, ok := f.Session.Owner.(*session)
@@ -182,6 +183,12 @@ func (a *Access) SessionDataBatch(frames []pppoe.InFrame) {
 		}
 		s.UpPackets.Add(1)
 		s.UpBytes.Add(uint64(len(f.Payload)))
+		n++
+		octets += uint64(len(f.Payload))
+	}
+	if n > 0 {
+		a.l.stats.UpFrames.Add(n)
+		a.l.stats.UpOctets.Add(octets)
 	}
 	if b != nil {
 		_ = snd.flush(b)

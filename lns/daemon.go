@@ -370,9 +370,11 @@ func (d *daemon) metrics() *metrics.Registry {
 		d.radius.RegisterMetrics(reg)
 	}
 	if a := d.acct; a != nil {
-		reg.GaugeFunc(metrics.SpoolDepth, "Accounting bytes spooled and not yet delivered to the slowest sink.", nil,
+		reg.GaugeFunc(metrics.SpoolBytes, "Accounting bytes spooled and not yet delivered to the slowest sink.", nil,
 			func() float64 { return float64(a.Stats().SpoolPending) })
+		a.RegisterMetrics(reg)
 	}
+	api.RegisterBuildInfo(reg)
 	reg.RegisterRuntime()
 	d.rl.counts = reg.NewCounter(metrics.ConfigReloads, "Configuration reloads by result: ok (applied) or refused (the configuration in force stayed).", "result")
 	d.rl.counts.With("ok")

@@ -348,9 +348,11 @@ type DataPlaneConfig struct {
 type DataPlaneStats struct {
 	TUNWritten   uint64 // upstream IPv4 packets the TUN accepted
 	Encapsulated uint64 // downstream packets sent to LACs
-	Control      uint64 // non-IP PPP frames handed to DataPlaneConfig.Control
-	MSSClamped   uint64 // TCP SYNs whose MSS was lowered (DataPlaneConfig.MSS)
-	Drops        [NumDropReasons]uint64
+	// The octets of those IP packets (without the L2TP and PPP headers).
+	TUNBytes, EncapsulatedBytes uint64
+	Control                     uint64 // non-IP PPP frames handed to DataPlaneConfig.Control
+	MSSClamped                  uint64 // TCP SYNs whose MSS was lowered (DataPlaneConfig.MSS)
+	Drops                       [NumDropReasons]uint64
 	// With TUN offloads ([tun] offload): super-packets read and the
 	// packets split out of them (downstream), super-packets written and
 	// the packets coalesced into them (upstream). The packet counters
@@ -398,6 +400,8 @@ type DataPlane struct {
 	stats    [NumDropReasons]atomic.Uint64
 	tunOK    atomic.Uint64
 	encOK    atomic.Uint64
+	tunBytes atomic.Uint64
+	encBytes atomic.Uint64
 	ctrlOK   atomic.Uint64
 	mssOK    atomic.Uint64
 	// lastLog is the clock of the last debug line (logAllowed).
@@ -544,7 +548,8 @@ func (d *DataPlane) IdleIn(f *Flow) time.Duration {
 
 // Stats returns a snapshot of the global counters.
 func (d *DataPlane) Stats() DataPlaneStats {
-	s := DataPlaneStats{TUNWritten: d.tunOK.Load(), Encapsulated: d.encOK.Load(), Control: d.ctrlOK.Load(), MSSClamped: d.mssOK.Load()}
+	s := DataPlaneStats{TUNWritten: d.tunOK.Load(), Encapsulated: d.encOK.Load(), Control: d.ctrlOK.Load(), MSSClamped: d.mssOK.Load(),
+		TUNBytes: d.tunBytes.Load(), EncapsulatedBytes: d.encBytes.Load()}
 	for i := range s.Drops {
 		s.Drops[i] = d.stats[i].Load()
 	}
@@ -747,6 +752,11 @@ func (d *DataPlane) writeTUN(ctx context.Context, q TUNQueue) error {
 		}
 		w, err := q.WriteBatch(bufs, 0)
 		d.tunOK.Add(uint64(w))
+		var octets int
+		for _, b := range bufs[:w] {
+			octets += len(b)
+		}
+		d.tunBytes.Add(uint64(octets))
 		if bad := n - w; bad > 0 {
 			d.stats[DropTUNWrite].Add(uint64(bad))
 		}
@@ -902,12 +912,13 @@ type encapWorker struct {
 	d     *DataPlane
 	bufs  [][]byte // DataHeadroom + MTU each
 	sizes []int
+	ipLen []int // the IP packet's octets of each message of out
 	out   *udpio.Batch
 }
 
 func newEncapWorker(d *DataPlane) *encapWorker {
 	n, size := d.cfg.Batch, DataHeadroom+d.cfg.MTU
-	w := &encapWorker{d: d, bufs: make([][]byte, n), sizes: make([]int, n), out: udpio.NewBatch(n, 0)}
+	w := &encapWorker{d: d, bufs: make([][]byte, n), sizes: make([]int, n), ipLen: make([]int, n), out: udpio.NewBatch(n, 0)}
 	mem := make([]byte, n*size)
 	for i := range w.bufs {
 		w.bufs[i] = mem[i*size : (i+1)*size : (i+1)*size]
@@ -943,6 +954,7 @@ func (w *encapWorker) forward(n int) {
 		}
 		w.out.Msgs[k].Buffers[0] = msg
 		w.out.Msgs[k].Addr = f.peer
+		w.ipLen[k] = w.sizes[i]
 		k++
 	}
 	if k == 0 {
@@ -951,6 +963,11 @@ func (w *encapWorker) forward(n int) {
 	w.out.Len = k
 	sent, err := d.cfg.Conn.WriteBatch(w.out)
 	d.encOK.Add(uint64(sent))
+	var octets int
+	for _, l := range w.ipLen[:sent] {
+		octets += l
+	}
+	d.encBytes.Add(uint64(octets))
 	if sent < k {
 		d.stats[DropSend].Add(uint64(k - sent))
 		if err != nil && d.logAllowed(now) {

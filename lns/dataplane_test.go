@@ -466,7 +466,7 @@ func TestEncapDecisions(t *testing.T) {
 	conn.waitSent(t, 1) // the good one, after the others
 	// The worker counts a batch after the socket took it.
 	dpWaitFor(t, "the batch to be counted", func() bool { return d.Stats().Encapsulated == 1 })
-	want := DataPlaneStats{Encapsulated: 1}
+	want := DataPlaneStats{Encapsulated: 1, EncapsulatedBytes: 28} // the IP packet's octets
 	want.Drops[DropNoSession] = 2
 	want.Drops[DropProtocol] = 2
 	want.Drops[DropMalformed] = 1

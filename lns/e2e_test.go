@@ -449,9 +449,9 @@ func TestLNSEndToEnd(t *testing.T) {
 		for _, series := range []string{
 			`bras_sessions{state="up"}`, `bras_session_setups_total{result="up"}`,
 			`bras_session_setups_total{result="auth_rejected"}`, `bras_session_teardowns_total{cause=`,
-			`bras_radius_latency_seconds_bucket`, `bras_radius_timeouts_total`, `bras_spool_depth`,
+			`bras_radius_latency_seconds_bucket`, `bras_radius_timeouts_total`, `bras_spool_bytes`,
 			`bras_dataplane_packets_total{direction="up"}`, `bras_dataplane_drops_total{reason=`,
-			`bras_l2tp_tunnels`, `bras_l2tp_dropped_total{reason="half-open-limit"}`, `bras_l2tp_dropped_total{reason="tunnel-zero"}`,
+			`bras_l2tp_tunnels`, `bras_l2tp_dropped_total{reason="half_open_limit"}`, `bras_l2tp_dropped_total{reason="tunnel_zero"}`,
 		} {
 			if !strings.Contains(m, series) {
 				t.Errorf("/metrics lacks %s", series)

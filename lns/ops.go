@@ -5,7 +5,9 @@ import (
 	"errors"
 	"net/url"
 	"slices"
+	"strconv"
 	"sync/atomic"
+	"time"
 
 	"github.com/bras-project/bras/accounting"
 	"github.com/bras-project/bras/dataplane"
@@ -24,19 +26,43 @@ func (s *Server) SetupCounts() api.SetupCounts {
 		Failed: st.CallsRefused.Load() + st.AuthRejected.Load() + st.AuthErrors.Load() + st.AuthBusy.Load()}
 }
 
+// setupStage is a stage of a session's set-up that
+// bras_session_setup_duration_seconds times from the ICRQ.
+type setupStage uint8
+
+const (
+	stageAuth   setupStage = iota // RADIUS (or the users file) accepted the subscriber
+	stageIPCP                     // IPCP opened: the session is up
+	stageIPv6CP                   // IPV6CP opened
+	numStages
+)
+
+var stageNames = [numStages]string{"auth", "ipcp", "ipv6cp"}
+
+// observeSetup records that a session reached stage d after its ICRQ.
+func (s *Server) observeSetup(stage setupStage, d time.Duration) {
+	if h := s.setup.Load(); h != nil {
+		h[stage].ObserveDuration(d)
+	}
+}
+
+// setupBuckets span a set-up from a few milliseconds (a local users file)
+// to the 30 s the LNS waits for one.
+var setupBuckets = []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30}
+
 // RegisterMetrics exposes the LNS, L2TP and data-plane counters.
 func (s *Server) RegisterMetrics(r *metrics.Registry) {
 	r.GaugeVecFunc(metrics.Sessions, "Subscriber sessions on this LNS by state.", []string{"state"}, func(emit func(float64, ...string)) {
-		counts := map[string]int{}
-		for _, ss := range s.snapshot() {
-			if v := ss.view.Load(); v != nil {
-				counts[v.State]++
-			}
-		}
 		for _, st := range []sessState{stateStarting, stateLCP, stateUp, stateClosing} {
-			emit(float64(counts[st.String()]), st.String())
+			emit(float64(s.stats.states[st].Load()), st.String())
 		}
 	})
+	hist := r.NewHistogram(metrics.SessionSetupDuration, "Time from a call's ICRQ to each stage of its set-up.", setupBuckets, "stage")
+	var stages [numStages]*metrics.Histogram
+	for i, n := range stageNames {
+		stages[i] = hist.With(n)
+	}
+	s.setup.Store(&stages)
 	r.CounterVecFunc(metrics.SessionSetups, "Session set-ups by result.", []string{"result"}, func(emit func(float64, ...string)) {
 		emit(float64(s.stats.SessionsUp.Load()), "up")
 		emit(float64(s.stats.AuthRejected.Load()), "auth_rejected")
@@ -46,7 +72,7 @@ func (s *Server) RegisterMetrics(r *metrics.Registry) {
 	r.CounterVecFunc(metrics.SessionTeardowns, "Session teardowns by Acct-Terminate-Cause.", []string{"cause"}, func(emit func(float64, ...string)) {
 		for c := range s.stats.Teardowns {
 			if n := s.stats.Teardowns[c].Load(); n > 0 {
-				emit(float64(n), accounting.TerminateCause(c).String())
+				emit(float64(n), metrics.LabelValue(accounting.TerminateCause(c).String()))
 			}
 		}
 	})
@@ -60,8 +86,16 @@ func (s *Server) RegisterMetrics(r *metrics.Registry) {
 			emit(float64(c.Load()), k.pool, k.family)
 		}
 	})
+	s.registerPools(r)
 	st := s.ep.Stats()
 	r.GaugeFunc(metrics.L2TPTunnels, "L2TP tunnels.", nil, func() float64 { return float64(len(s.ep.Tunnels())) })
+	r.GaugeVecFunc(metrics.L2TPTunnelSessions, "Sessions on each L2TP tunnel, by LAC (its host name in the configuration) and local Tunnel ID.", []string{"peer", "tunnel_id"}, func(emit func(float64, ...string)) {
+		for _, t := range s.ep.Tunnels() {
+			if l := s.lacOf(t); l != nil {
+				emit(float64(t.Sessions()), l.HostName, strconv.Itoa(int(t.LocalID())))
+			}
+		}
+	})
 	r.CounterVecFunc(metrics.L2TPControlMessages, "L2TP control messages by direction.", []string{"direction"}, func(emit func(float64, ...string)) {
 		emit(float64(st.ControlRx.Load()), "rx")
 		emit(float64(st.ControlTx.Load()), "tx")
@@ -69,20 +103,25 @@ func (s *Server) RegisterMetrics(r *metrics.Registry) {
 	r.CounterFunc(metrics.L2TPRetransmits, "L2TP control messages retransmitted.", nil, metrics.Load(&st.Retransmits))
 	r.CounterFunc(metrics.L2TPMalformed, "L2TP datagrams that did not parse.", nil, metrics.Load(&st.Malformed))
 	r.CounterFuncs(metrics.L2TPDropped, "L2TP control messages and SCCRQs dropped, by reason.", "reason", map[string]*atomic.Uint64{
-		"unknown-tunnel":       &st.UnknownTunnel,
-		"tunnel-zero":          &st.TunnelZero,
-		"inbox-full":           &st.InboxFull,
-		"tunnel-limit":         &st.TunnelLimit,
-		"half-open-limit":      &st.HalfOpenLimit,
-		"half-open-peer-limit": &st.HalfOpenPeerLimit,
-		"tie-breaker":          &st.TieBreakerDrops,
+		"unknown_tunnel":       &st.UnknownTunnel,
+		"tunnel_zero":          &st.TunnelZero,
+		"inbox_full":           &st.InboxFull,
+		"tunnel_limit":         &st.TunnelLimit,
+		"half_open_limit":      &st.HalfOpenLimit,
+		"half_open_peer_limit": &st.HalfOpenPeerLimit,
+		"tie_breaker":          &st.TieBreakerDrops,
 	})
 	r.CounterFunc(metrics.L2TPAuthFailures, "L2TP tunnel authentication failures (StopCCN result 4).", nil, metrics.Load(&st.AuthFailures))
 	udpio.RegisterMetrics(r, s.deps.Conn)
-	r.CounterVecFunc(metrics.DataplanePackets, "Packets forwarded by the data plane by direction.", []string{"direction"}, func(emit func(float64, ...string)) {
+	r.CounterVecFunc(metrics.DataplanePackets, "IP packets the user-space engine forwarded, by direction (the fast path's are in "+metrics.FastPathPackets+").", []string{"direction"}, func(emit func(float64, ...string)) {
 		d := s.dp.Stats()
 		emit(float64(d.TUNWritten), "up")
 		emit(float64(d.Encapsulated), "down")
+	})
+	r.CounterVecFunc(metrics.DataplaneBytes, "Octets of the IP packets the user-space engine forwarded, by direction.", []string{"direction"}, func(emit func(float64, ...string)) {
+		d := s.dp.Stats()
+		emit(float64(d.TUNBytes), "up")
+		emit(float64(d.EncapsulatedBytes), "down")
 	})
 	r.CounterVecFunc(metrics.DataplaneDrops, "Packets dropped by the data plane by reason.", []string{"reason"}, func(emit func(float64, ...string)) {
 		d := s.dp.Stats()
@@ -106,6 +145,30 @@ func (s *Server) RegisterMetrics(r *metrics.Registry) {
 		f := s.dp.FastStats()
 		emit(float64(f.Full), "full")
 		emit(float64(f.Failed), "error")
+	})
+}
+
+// registerPools exposes the size and use of every address and prefix
+// pool, as `bras show pools` lists them (the shared pools from
+// PostgreSQL, with a deadline: a slow database leaves them out of that
+// scrape).
+func (s *Server) registerPools(r *metrics.Registry) {
+	pools := func(emit func(float64, ...string), v func(api.Pool) int) {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		ps, err := s.API().Pools(ctx)
+		if err != nil {
+			return
+		}
+		for _, p := range ps {
+			emit(float64(v(p)), p.Name, p.Family)
+		}
+	}
+	r.GaugeVecFunc(metrics.PoolSize, "Addresses (IPv4) or prefixes (IPv6) each pool can hand out.", []string{"pool", "family"}, func(emit func(float64, ...string)) {
+		pools(emit, func(p api.Pool) int { return p.Size })
+	})
+	r.GaugeVecFunc(metrics.PoolUsed, "Addresses or prefixes of each pool held by sessions.", []string{"pool", "family"}, func(emit func(float64, ...string)) {
+		pools(emit, func(p api.Pool) int { return p.Used })
 	})
 }
 

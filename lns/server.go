@@ -18,6 +18,7 @@ import (
 	"github.com/bras-project/bras/accounting"
 	"github.com/bras-project/bras/dataplane"
 	"github.com/bras-project/bras/internal/logx"
+	"github.com/bras-project/bras/internal/metrics"
 	"github.com/bras-project/bras/internal/udpio"
 	"github.com/bras-project/bras/l2tp"
 	"github.com/bras-project/bras/ppp"
@@ -49,6 +50,10 @@ type Stats struct {
 	IPv6Ignored     atomic.Uint64 // link-local IPv6 for no service of ours, or before IPV6CP
 
 	exhausted map[poolFamily]*atomic.Uint64 // allocations that found a pool exhausted; read-only map
+
+	// states counts the sessions by state, moved as they change state
+	// (session.setState), so a scrape reads it without a walk.
+	states [numStates]atomic.Int64
 }
 
 func (st *Stats) countTeardown(c accounting.TerminateCause) {
@@ -131,6 +136,10 @@ type Server struct {
 	mu       sync.RWMutex
 	sessions map[string]*session
 	up       atomic.Int64
+
+	// setup observes set-up durations by stage; nil until
+	// RegisterMetrics.
+	setup atomic.Pointer[[numStages]*metrics.Histogram]
 
 	seq  atomic.Uint64
 	now  func() time.Time
@@ -409,6 +418,7 @@ func (e *l2tpEvents) IncomingCall(t *l2tp.Tunnel, c *l2tp.Session, icrq *l2tp.Me
 			created: s.now(),
 		}
 		s.sessions[ss.id] = ss
+		s.stats.states[stateStarting].Add(1)
 	}
 	s.mu.Unlock()
 	if full {
@@ -422,6 +432,7 @@ func (e *l2tpEvents) IncomingCall(t *l2tp.Tunnel, c *l2tp.Session, icrq *l2tp.Me
 	ss.publish()
 	if !ss.sh.post(event{kind: evCallIn, s: ss}) {
 		s.forget(ss)
+		s.stats.states[stateStarting].Add(-1)
 		s.stats.CallsRefused.Add(1)
 		return &l2tp.CallRefusedError{Result: l2tp.ResultCode{Result: uint16(l2tp.CDNNoFacilitiesTemporary), Message: "overloaded"}}
 	}

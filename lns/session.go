@@ -27,6 +27,21 @@ const (
 	stateDown                      // torn down; nothing more happens
 )
 
+// numStates is the number of session states.
+const numStates = int(stateDown) + 1
+
+// setState moves the session to st and the per-state gauge with it.
+func (s *session) setState(st sessState) {
+	if st == s.state {
+		return
+	}
+	s.srv.stats.states[s.state].Add(-1)
+	if st != stateDown {
+		s.srv.stats.states[st].Add(1)
+	}
+	s.state = st
+}
+
 func (s sessState) String() string {
 	switch s {
 	case stateStarting:
@@ -198,7 +213,7 @@ func (s *session) Up(_ *ppp.Session, n ppp.NetworkInfo) {
 		s.close(causeLocalError, "address mismatch", now)
 		return
 	}
-	s.state = stateUp
+	s.setState(stateUp)
 	s.started = now
 	if s.sessionTimeout > 0 {
 		s.stopAt = now.Add(s.sessionTimeout)
@@ -207,6 +222,7 @@ func (s *session) Up(_ *ppp.Session, n ppp.NetworkInfo) {
 		s.idleAt = now.Add(idleCheck(s.idleTimeout))
 	}
 	s.srv.stats.SessionsUp.Add(1)
+	s.srv.observeSetup(stageIPCP, now.Sub(s.created))
 	s.srv.countUp(+1)
 	s.publish()
 	s.log.Info(logx.MsgSessionUp, append(s.who(), "rate", s.rate.String())...)
@@ -430,7 +446,7 @@ func (s *session) startPPP(now time.Time) {
 		Logger:            s.log.With(logx.KeyComponent, logx.PPP),
 		Handler:           s,
 	})
-	s.state = stateLCP
+	s.setState(stateLCP)
 	s.publish()
 	started := false
 	if s.lac.Proxy == "accept" {
@@ -513,6 +529,7 @@ func (s *session) applyAuth(o *authOutcome, now time.Time) {
 		return
 	}
 	s.authed = o
+	s.srv.observeSetup(stageAuth, now.Sub(s.created))
 	s.addr, s.addrPool = o.addr, o.pool
 	c := s.srv.conf()
 	s.sessionTimeout, s.idleTimeout, s.interim = c.PPP.SessionLimit, c.PPP.IdleLimit, c.Accounting.InterimInterval
@@ -638,7 +655,7 @@ func (s *session) close(cause accounting.TerminateCause, why string, now time.Ti
 		s.teardown(cause, true, why, now)
 		return
 	}
-	s.state = stateClosing
+	s.setState(stateClosing)
 	s.publish()
 	s.ppp.Close(why, now)
 }
@@ -651,7 +668,7 @@ func (s *session) teardown(cause accounting.TerminateCause, sendCDN bool, why st
 		return
 	}
 	wasUp := s.state == stateUp || s.accounted
-	s.state = stateDown
+	s.setState(stateDown)
 	if s.ppp != nil && s.ppp.State() != ppp.PhaseDead {
 		s.ppp.LowerDown(now) // its Down comes back here and finds stateDown
 	}

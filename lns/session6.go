@@ -109,6 +109,7 @@ func (s *session) UpIPv6(_ *ppp.Session, n ppp.IPv6Info) {
 		}
 	}
 	v.up = true
+	s.srv.observeSetup(stageIPv6CP, now.Sub(s.created))
 	if v.link.IsValid() {
 		v.ra.Start(now, nil)
 	}

@@ -3,6 +3,8 @@ package api
 import (
 	"runtime"
 	"runtime/debug"
+
+	"github.com/bras-project/bras/internal/metrics"
 )
 
 // Version is the build of a bras binary, from the Go build information.
@@ -68,4 +70,13 @@ func (v Version) String() string {
 		}
 	}
 	return s + " " + v.Go
+}
+
+// RegisterBuildInfo exposes the build as bras_build_info, 1 with the
+// version, VCS revision and Go toolchain as labels, the way Prometheus
+// exporters do: a dashboard joins on it to show what runs where.
+func RegisterBuildInfo(reg *metrics.Registry) {
+	v := BuildVersion()
+	reg.GaugeFunc(metrics.BuildInfo, "The bras build: 1, with its version, VCS revision and Go version as labels.",
+		metrics.Labels{"version": v.Version, "revision": v.Commit, "go_version": v.Go}, func() float64 { return 1 })
 }

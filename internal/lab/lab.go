@@ -56,6 +56,61 @@ type Options struct {
 	// and the soak, which share Setup, keep IPv4 only.
 	IPv6 bool
 	Out  io.Writer // progress and results (default os.Stdout)
+	// Hook, when set, runs at each Stage of Run with the lab's world, to
+	// look at the daemons (Env.Metrics) or act on them; an error from it
+	// ends the run with that error.
+	Hook func(ctx context.Context, e *Env, at Stage) error
+}
+
+// Stage is a point of Run where Options.Hook runs.
+type Stage uint8
+
+const (
+	// StageReady: the daemons run, no subscriber has dialled yet.
+	StageReady Stage = iota + 1
+	// StageUp: the subscribers are up (or the wait for them ended) and
+	// their traffic flows.
+	StageUp
+	// StageDone: bras load has hung up every subscriber; the daemons
+	// still run.
+	StageDone
+)
+
+func (s Stage) String() string {
+	switch s {
+	case StageReady:
+		return "ready"
+	case StageUp:
+		return "up"
+	case StageDone:
+		return "done"
+	}
+	return "Stage(" + strconv.Itoa(int(s)) + ")"
+}
+
+// hook runs Options.Hook at stage at.
+func (e *Env) hook(ctx context.Context, at Stage) error {
+	if e.Opts.Hook == nil {
+		return nil
+	}
+	if err := e.Opts.Hook(ctx, e, at); err != nil {
+		return fmt.Errorf("lab: at stage %v: %w", at, err)
+	}
+	return nil
+}
+
+// Metrics scrapes /metrics of the daemon of role ("lns" or "lac")
+// through its API, in its namespace.
+func (e *Env) Metrics(role string) (string, error) {
+	api := map[string]string{"lns": lnsAPI, "lac": lacAPI}[role]
+	if api == "" {
+		return "", fmt.Errorf("lab: no daemon %q", role)
+	}
+	out, err := e.NS[role].Run("curl", "-sS", "-f", "-H", "Authorization: Bearer "+apiToken, api+"/metrics")
+	if err != nil {
+		return "", fmt.Errorf("lab: scraping the %s: %w", role, err)
+	}
+	return out, nil
 }
 
 // Result is what a lab run measured; tests assert on it.
@@ -436,6 +491,10 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		say("capturing the PPPoE, L2TP and RADIUS links with tshark")
 	}
 
+	if err := e.hook(ctx, StageReady); err != nil {
+		return res, err
+	}
+
 	// 5. The subscribers.
 	if o.IPv6 {
 		say("bringing up %d dual-stack subscribers with bras load (PAP and CHAP mixed), traffic %.0f packets/s each per family, held %v", o.Subscribers, o.TrafficPPS, o.Hold)
@@ -484,9 +543,17 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	res.SessionsText = string(out)
 	say("%d sessions up on the LNS (API); the first ten:", res.APISessions)
 	fmt.Fprint(o.Out, res.SessionsText)
+	if err := e.hook(ctx, StageUp); err != nil {
+		loadCmd.Process.Kill()
+		<-loadDone
+		return res, err
+	}
 
 	if err := <-loadDone; err != nil {
 		say("bras load: %v", err)
+	}
+	if err := e.hook(ctx, StageDone); err != nil {
+		return res, err
 	}
 	if o.Engine != "" && o.Engine != "userspace" {
 		res.FastPath = scrapeFastPath(ns["lns"], lnsAPI)

@@ -18,19 +18,19 @@ func TestWriteGolden(t *testing.T) {
 	r := New()
 	setups := r.NewCounter(SessionSetups, "Session set-ups by result.", "result")
 	setups.With("ok").Add(3)
-	setups.With("auth-failed").Inc()
+	setups.With("auth_rejected").Inc()
 	setups.With("ok").Add(-5) // ignored: counters never go down
 
 	var drops atomic.Uint64 // as another package's Stats would hold it
 	drops.Store(7)
-	r.CounterFunc(DataplaneDrops, "Dropped packets by reason.", Labels{"reason": "no-session"}, func() float64 { return float64(drops.Load()) })
+	r.CounterFunc(DataplaneDrops, "Dropped packets by reason.", Labels{"reason": "no_session"}, func() float64 { return float64(drops.Load()) })
 	r.CounterFunc(DataplaneDrops, "Dropped packets by reason.", Labels{"reason": "malformed"}, func() float64 { return 2 })
 
 	r.GaugeVecFunc(Sessions, "Sessions by state.", []string{"state"}, func(emit func(float64, ...string)) {
 		emit(10, "up")
 		emit(2, "auth")
 	})
-	r.GaugeFunc(SpoolDepth, "Records in the spool.", nil, func() float64 { return 0 })
+	r.GaugeFunc(SpoolBytes, "Bytes in the spool.", nil, func() float64 { return 0 })
 
 	lat := r.NewHistogram(RadiusLatency, "RADIUS round trip.", []float64{0.01, 0.1, 1}, "type")
 	lat.With("access").ObserveDuration(5 * time.Millisecond)
@@ -47,7 +47,7 @@ func TestWriteGolden(t *testing.T) {
 	want := `# HELP bras_dataplane_drops_total Dropped packets by reason.
 # TYPE bras_dataplane_drops_total counter
 bras_dataplane_drops_total{reason="malformed"} 2
-bras_dataplane_drops_total{reason="no-session"} 7
+bras_dataplane_drops_total{reason="no_session"} 7
 # HELP bras_radius_latency_seconds RADIUS round trip.
 # TYPE bras_radius_latency_seconds histogram
 bras_radius_latency_seconds_bucket{type="access",le="0.01"} 1
@@ -58,15 +58,15 @@ bras_radius_latency_seconds_sum{type="access"} 3.105
 bras_radius_latency_seconds_count{type="access"} 3
 # HELP bras_session_setups_total Session set-ups by result.
 # TYPE bras_session_setups_total counter
-bras_session_setups_total{result="auth-failed"} 1
+bras_session_setups_total{result="auth_rejected"} 1
 bras_session_setups_total{result="ok"} 3
 # HELP bras_sessions Sessions by state.
 # TYPE bras_sessions gauge
 bras_sessions{state="auth"} 2
 bras_sessions{state="up"} 10
-# HELP bras_spool_depth Records in the spool.
-# TYPE bras_spool_depth gauge
-bras_spool_depth 0
+# HELP bras_spool_bytes Bytes in the spool.
+# TYPE bras_spool_bytes gauge
+bras_spool_bytes 0
 # HELP bras_test_escape Help with \\ and\nnewline.
 # TYPE bras_test_escape gauge
 bras_test_escape{iface="eth\"0\"\n"} +Inf
@@ -79,7 +79,7 @@ bras_test_escape{iface="eth\"0\"\n"} +Inf
 	drops.Add(1)
 	b.Reset()
 	_ = r.Write(&b)
-	if !strings.Contains(b.String(), `bras_dataplane_drops_total{reason="no-session"} 8`) {
+	if !strings.Contains(b.String(), `bras_dataplane_drops_total{reason="no_session"} 8`) {
 		t.Errorf("CounterFunc not re-read at scrape:\n%s", b.String())
 	}
 }

@@ -27,9 +27,9 @@ func fixture(t *testing.T) *Registry {
 	r := New()
 	setups := r.NewCounter(SessionSetups, "Session set-ups by result.", "result")
 	setups.With("ok").Add(3)
-	setups.With("auth-failed").Inc()
+	setups.With("auth_rejected").Inc()
 	r.CounterFuncs(DataplaneDrops, "Dropped packets by reason.", "reason", nil)
-	r.CounterFunc(DataplaneDrops, "Dropped packets by reason.", Labels{"reason": "no-session"}, func() float64 { return 7 })
+	r.CounterFunc(DataplaneDrops, "Dropped packets by reason.", Labels{"reason": "no_session"}, func() float64 { return 7 })
 	r.GaugeVecFunc(Sessions, "Sessions by state.", []string{"state"}, func(emit func(float64, ...string)) {
 		emit(10, "up")
 		emit(2, "auth")
@@ -38,7 +38,7 @@ func fixture(t *testing.T) *Registry {
 		emit(5, "192.0.2.1:1812", "access", "accept")
 		emit(1, "192.0.2.1:1812", "access", "timeout")
 	})
-	r.GaugeFunc(SpoolDepth, "Records in the spool.", nil, func() float64 { return 42 })
+	r.GaugeFunc(SpoolBytes, "Bytes in the spool.", nil, func() float64 { return 42 })
 	lat := r.NewHistogram(RadiusLatency, "RADIUS round trip.", []float64{0.01, 0.1, 1}, "type")
 	lat.With("access").Observe(0.005)
 	lat.With("access").Observe(3)
@@ -112,7 +112,7 @@ func TestWriteParses(t *testing.T) {
 		`bras_radius_latency_seconds_bucket{type="access",le="0.01"} 1`,
 		`bras_radius_latency_seconds_bucket{type="access",le="+Inf"} 2`,
 		`bras_radius_latency_seconds_sum{type="access"} 3.005`,
-		`bras_spool_depth 42`,
+		`bras_spool_bytes 42`,
 		`bras_l2tp_tunnels 2`,
 		`bras_test_escape{iface="eth\"0\"\n"} -Inf`,
 	} {
@@ -220,13 +220,13 @@ func TestFaultySeries(t *testing.T) {
 	c := r.NewCounter(SessionSetups, "Set-ups.", "result")
 	c.With("ok").Inc()
 	r.CounterFunc(SessionSetups, "Set-ups.", Labels{"result": "ok"}, func() float64 { return 9 }) // same series as the vector's
-	r.GaugeFunc(SpoolDepth, "Spool.", nil, func() float64 { return 1 })
+	r.GaugeFunc(SpoolBytes, "Spool.", nil, func() float64 { return 1 })
 
 	var b strings.Builder
 	if err := r.Write(&b); err == nil {
 		t.Error("Write of faulty series: no error")
 	}
-	for _, s := range []string{`bras_sessions{state="up"} 3`, `bras_sessions{state="starting"} 4`, `bras_spool_depth 1`} {
+	for _, s := range []string{`bras_sessions{state="up"} 3`, `bras_sessions{state="starting"} 4`, `bras_spool_bytes 1`} {
 		if !strings.Contains(b.String(), s+"\n") {
 			t.Errorf("Write lacks %q:\n%s", s, b.String())
 		}
@@ -239,7 +239,7 @@ func TestFaultySeries(t *testing.T) {
 		if rec.Code != http.StatusOK {
 			t.Fatalf("scrape %d: status %d: %s", i, rec.Code, rec.Body)
 		}
-		for _, s := range []string{`bras_sessions{state="up"} 3`, `bras_sessions{state="starting"} 4`, `bras_spool_depth 1`} {
+		for _, s := range []string{`bras_sessions{state="up"} 3`, `bras_sessions{state="starting"} 4`, `bras_spool_bytes 1`} {
 			if !strings.Contains(rec.Body.String(), s+"\n") {
 				t.Errorf("scrape %d lacks %q:\n%s", i, s, rec.Body)
 			}
@@ -255,8 +255,8 @@ func TestFaultySeries(t *testing.T) {
 // under one name render as one family with one HELP and TYPE.
 func TestSharedFamily(t *testing.T) {
 	r := New()
-	r.NewCounter(DataplaneDrops, "Drops.", "reason").With("queue-full").Add(2)
-	r.CounterFunc(DataplaneDrops, "Drops.", Labels{"reason": "no-session"}, func() float64 { return 5 })
+	r.NewCounter(DataplaneDrops, "Drops.", "reason").With("queue_full").Add(2)
+	r.CounterFunc(DataplaneDrops, "Drops.", Labels{"reason": "no_session"}, func() float64 { return 5 })
 	r.CounterVecFunc(DataplaneDrops, "Drops.", []string{"reason"}, func(emit func(float64, ...string)) {
 		emit(1, "malformed")
 	})
@@ -267,8 +267,8 @@ func TestSharedFamily(t *testing.T) {
 	want := `# HELP bras_dataplane_drops_total Drops.
 # TYPE bras_dataplane_drops_total counter
 bras_dataplane_drops_total{reason="malformed"} 1
-bras_dataplane_drops_total{reason="no-session"} 5
-bras_dataplane_drops_total{reason="queue-full"} 2
+bras_dataplane_drops_total{reason="no_session"} 5
+bras_dataplane_drops_total{reason="queue_full"} 2
 `
 	if diff := cmp.Diff(want, b.String()); diff != "" {
 		t.Errorf("(-want +got)\n%s", diff)
@@ -298,7 +298,7 @@ func TestValues(t *testing.T) {
 	c.Inc()
 	c.Add(-3)
 	c.Add(math.NaN())
-	g := r.NewGauge(SpoolDepth, "h").With()
+	g := r.NewGauge(SpoolBytes, "h").With()
 	g.Set(10)
 	g.Add(-2.5)
 	g.Dec()

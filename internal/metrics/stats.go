@@ -2,8 +2,24 @@ package metrics
 
 import (
 	"sort"
+	"strings"
 	"sync/atomic"
 )
+
+// LabelValue turns a name into the label-value style of bras's metrics,
+// lower_snake_case: "User-Request" (RFC 2866's name of a terminate cause)
+// becomes "user_request".
+func LabelValue(name string) string {
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r == '-' || r == ' ':
+			return '_'
+		case 'A' <= r && r <= 'Z':
+			return r + ('a' - 'A')
+		}
+		return r
+	}, name)
+}
 
 // Load adapts an atomic counter of a package's Stats struct to
 // CounterFunc or GaugeFunc: reg.CounterFunc(L2TPRetransmits, help, nil,
@@ -23,7 +39,7 @@ func LoadInt(c *atomic.Int64) func() float64 {
 //
 //	reg.CounterFuncs(metrics.L2TPMalformed, "Dropped L2TP input.", "reason", map[string]*atomic.Uint64{
 //		"malformed":      &st.Malformed,
-//		"unknown-tunnel": &st.UnknownTunnel,
+//		"unknown_tunnel": &st.UnknownTunnel,
 //	})
 func (r *Registry) CounterFuncs(name, help, label string, byValue map[string]*atomic.Uint64) {
 	values := make([]string, 0, len(byValue))

@@ -21,7 +21,7 @@ func TestStatsAdapters(t *testing.T) {
 	r := New()
 	r.CounterFuncs(L2TPMalformed, "Dropped L2TP input.", "reason", map[string]*atomic.Uint64{
 		"malformed":      &st.Malformed,
-		"unknown-tunnel": &st.UnknownTunnel,
+		"unknown_tunnel": &st.UnknownTunnel,
 	})
 	r.CounterFunc(L2TPRetransmits, "Retransmitted control messages.", nil, Load(&st.Retransmits))
 	r.GaugeFunc(L2TPTunnels, "Established tunnels.", nil, LoadInt(&st.Tunnels))
@@ -37,7 +37,7 @@ func TestStatsAdapters(t *testing.T) {
 	want := `# HELP bras_l2tp_malformed_total Dropped L2TP input.
 # TYPE bras_l2tp_malformed_total counter
 bras_l2tp_malformed_total{reason="malformed"} 3
-bras_l2tp_malformed_total{reason="unknown-tunnel"} 1
+bras_l2tp_malformed_total{reason="unknown_tunnel"} 1
 # HELP bras_l2tp_retransmits_total Retransmitted control messages.
 # TYPE bras_l2tp_retransmits_total counter
 bras_l2tp_retransmits_total 12
@@ -47,5 +47,20 @@ bras_l2tp_tunnels 1
 `
 	if diff := cmp.Diff(want, b.String()); diff != "" {
 		t.Errorf("(-want +got)\n%s", diff)
+	}
+}
+
+func TestLabelValue(t *testing.T) {
+	for _, tt := range []struct{ in, want string }{
+		{"User-Request", "user_request"}, // RFC 2866 section 5.10
+		{"Lost-Carrier", "lost_carrier"},
+		{"half-open-limit", "half_open_limit"},
+		{"no_session", "no_session"},
+		{"up", "up"},
+		{"Interim Update", "interim_update"},
+	} {
+		if got := LabelValue(tt.in); got != tt.want {
+			t.Errorf("LabelValue(%q) = %q, want %q", tt.in, got, tt.want)
+		}
 	}
 }
