@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"os"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/bras-project/bras/aaa"
@@ -199,6 +200,29 @@ type AccessFile struct {
 	MaxSessionsPerMAC   int           `cfg:"max-sessions-per-mac"`
 	PADIRate            float64       `cfg:"padi-rate"`
 	CookieSecret        config.Secret `cfg:"cookie-secret"`
+	// RxRing is the PACKET_MMAP receive ring of the session frames, in
+	// frames (a multiple of 32), or "off" for recvmmsg(2); default
+	// pppoe.DefaultRxRing (4 MiB of kernel memory a port).
+	RxRing string `cfg:"rx-ring"`
+	// ControlSocket "on" (default) reads PPP control frames on a socket
+	// of their own, so that a flood of data does not crowd out LCP Echo;
+	// "off" reads them with the data.
+	ControlSocket string `cfg:"control-socket"`
+}
+
+// rxRing is the rx-ring key: the ring's size (0: the default), or off.
+func (a *AccessFile) rxRing() (size int, off bool, err error) {
+	switch a.RxRing {
+	case "":
+		return 0, false, nil
+	case "off":
+		return 0, true, nil
+	}
+	n, err := strconv.Atoi(a.RxRing)
+	if err != nil || n < 32 || n%32 != 0 || n > 1<<20 {
+		return 0, false, &config.KeyError{Key: "rx-ring", Err: fmt.Errorf("%q: want off or a multiple of 32 frames up to 1048576", a.RxRing)}
+	}
+	return n, false, nil
 }
 
 // Validate checks an access section.
@@ -222,6 +246,12 @@ func (a *AccessFile) Validate() error {
 	}
 	if a.MaxPayload != 0 && (a.MaxPayload < 1492 || a.MaxPayload > 9000) {
 		return fmt.Errorf("max-payload %d: want 1492 to 9000 (RFC 4638)", a.MaxPayload)
+	}
+	if _, _, err := a.rxRing(); err != nil {
+		return err
+	}
+	if a.ControlSocket != "" && a.ControlSocket != "on" && a.ControlSocket != "off" {
+		return &config.KeyError{Key: "control-socket", Err: fmt.Errorf("%q: want on or off", a.ControlSocket)}
 	}
 	return nil
 }

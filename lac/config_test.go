@@ -103,6 +103,8 @@ func TestConfigErrors(t *testing.T) {
 		{"bad qinq", base + "user-vlans = true\nqinq = 10-100\n" + lns, "outer:inner", nil},
 		{"qinq without user-vlans", base + "qinq = 10:100\n" + lns, "user-vlans", nil},
 		{"service both ways", base + "proxy-services = x\ntransparent-services = x\n" + lns, "both", nil},
+		{"rx ring not a multiple of 32", base + "rx-ring = 100\n" + lns, `lac.conf:4: [access "eth1"] rx-ring: "100"`, nil},
+		{"bad control socket", base + "control-socket = maybe\n" + lns, `lac.conf:4: [access "eth1"] control-socket: "maybe"`, nil},
 		{"tiny socket buffer", "[lac]\nhost-name = l\nudp-send-buffer = 100\n[access \"eth1\"]\n" + lns, "udp-send-buffer: 100 bytes", nil},
 	}
 	for _, tc := range tests {
@@ -181,5 +183,21 @@ func TestCheckNamesFileAndLine(t *testing.T) {
 				t.Errorf("errors (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+// TestRxRingKeys: [access] rx-ring and control-socket as the PPPoE server
+// takes them.
+func TestRxRingKeys(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		size int
+		off  bool
+	}{{"", 0, false}, {"off", 0, true}, {"4096", 4096, false}} {
+		a := AccessFile{RxRing: tc.in}
+		size, off, err := a.rxRing()
+		if err != nil || size != tc.size || off != tc.off {
+			t.Errorf("rx-ring %q: %d, %v, %v; want %d, %v", tc.in, size, off, err, tc.size, tc.off)
+		}
 	}
 }

@@ -250,6 +250,8 @@ func (d *daemon) accessServers() error {
 			UserVLANs: a.UserVLANs, MaxSessionsPerVLAN: a.MaxSessionsPerVLAN, ACName: a.ACName, Services: a.Services, MaxPayload: a.MaxPayload,
 			MaxSessions: a.MaxSessions, MaxSessionsPerMAC: a.MaxSessionsPerMAC, PADIRate: a.PADIRate,
 			CookieSecret: a.CookieSecret.Bytes(), Logger: d.logFor(logx.PPPoE)}
+		sc.RxRing, sc.NoRxRing, _ = a.rxRing() // checked by Validate
+		sc.NoControlSocket = a.ControlSocket == "off"
 		if len(a.Services) > 0 {
 			sc.ServicePolicy = pppoe.ServiceList
 		}
