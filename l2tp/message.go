@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 )
 
 // msgRule is one row of RFC 2661 section 6: the AVPs a message MUST carry,
@@ -109,18 +110,12 @@ func (t MsgType) Allows(a AVPType) bool {
 	if a == AVPRandomVector {
 		return true
 	}
-	r := msgRules[t]
-	for _, x := range r.required {
-		if x == a {
-			return true
-		}
-	}
-	for _, x := range r.optional {
-		if x == a {
-			return true
-		}
-	}
-	return false
+	return msgRules[t].lists(a)
+}
+
+// lists reports whether the rule names a, required or optional.
+func (r msgRule) lists(a AVPType) bool {
+	return slices.Contains(r.required, a) || slices.Contains(r.optional, a)
 }
 
 // ParseMessage decodes the AVPs of a control message (the payload after

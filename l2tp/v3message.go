@@ -117,18 +117,7 @@ func (t MsgType) AllowsV3(a AVPType) bool {
 	if a == AVPRandomVector || a == AVPMessageDigest {
 		return true
 	}
-	r := v3MsgRules[t]
-	for _, x := range r.required {
-		if x == a {
-			return true
-		}
-	}
-	for _, x := range r.optional {
-		if x == a {
-			return true
-		}
-	}
-	return false
+	return v3MsgRules[t].lists(a)
 }
 
 // ParseV3Message decodes the AVPs of an L2TPv3 control message (the payload
