@@ -8,6 +8,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/bras-project/bras/aaa"
 	"github.com/bras-project/bras/internal/api"
@@ -21,6 +22,7 @@ type reloader struct {
 	applyLog func(*FileConfig) error
 	signals  <-chan os.Signal
 	counts   *metrics.CounterVec
+	mu       sync.Mutex // one reload at a time: SIGHUP and the API may ask together
 }
 
 // radiusConfig is the RADIUS client's configuration in cfg.
@@ -56,6 +58,8 @@ func coaClients(cfg *FileConfig) []aaa.DynamicClient {
 // applies it, or changes nothing and says why (an *api.ReloadRefused).
 // It logs one line and counts the outcome.
 func (d *daemon) reload(context.Context) (api.ReloadResult, error) {
+	d.rl.mu.Lock()
+	defer d.rl.mu.Unlock()
 	changes, err := d.applyReload()
 	res := api.ReloadResult{Changes: changes}
 	result := "ok"
