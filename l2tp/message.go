@@ -199,15 +199,20 @@ func (m *Message) Check() (dropped []AVP, err error) {
 	if !m.Type.Known() {
 		return nil, &UnknownMessageError{Type: m.Type, Mandatory: true}
 	}
+	return m.check(AVPType.Known, checkValue, msgRules[m.Type].required)
+}
+
+// check is Check and CheckV3 after the message type: each recognised IETF
+// AVP's value is checked by value (a malformed mandatory one is fatal, a
+// malformed other one removed), then the required AVPs and those the
+// Proxy Authen Type requires must be there.
+func (m *Message) check(known func(AVPType) bool, value func(AVP) (ErrorCode, error), required []AVPType) (dropped []AVP, err error) {
 	kept := m.AVPs
 	for i, a := range m.AVPs {
-		if a.VendorID != 0 || !a.Type.Known() {
-			if dropped != nil {
-				kept = append(kept, a)
-			}
-			continue
+		code, err := ErrorNone, error(nil)
+		if a.VendorID == 0 && known(a.Type) {
+			code, err = value(a)
 		}
-		code, err := checkValue(a)
 		if err == nil {
 			if dropped != nil {
 				kept = append(kept, a)
@@ -225,7 +230,7 @@ func (m *Message) Check() (dropped []AVP, err error) {
 		dropped = append(dropped, a)
 	}
 	m.AVPs = kept
-	for _, t := range msgRules[m.Type].required {
+	for _, t := range required {
 		if _, ok := m.Find(t); !ok {
 			return dropped, &MissingAVPError{Msg: m.Type, AVP: t}
 		}

@@ -260,42 +260,8 @@ func (m *Message) CheckV3() (dropped []AVP, err error) {
 	if !m.Type.KnownV3() {
 		return nil, &UnknownMessageError{Type: m.Type, Mandatory: true}
 	}
-	kept := m.AVPs
-	for i, a := range m.AVPs {
-		code, err := ErrorNone, error(nil)
-		if a.VendorID == 0 && a.Type.KnownV3() {
-			code, err = checkValueV3(a)
-		}
-		if err == nil {
-			if dropped != nil {
-				kept = append(kept, a)
-			}
-			continue
-		}
-		if a.Mandatory {
-			return dropped, &MalformedAVPError{Msg: m.Type, AVP: a.Type, Code: code, Err: err}
-		}
-		if dropped == nil {
-			kept = append([]AVP(nil), m.AVPs[:i]...) // do not rewrite the caller's slice
-		}
-		dropped = append(dropped, a)
-	}
-	m.AVPs = kept
-	for _, t := range v3MsgRules[m.Type].required {
-		if _, ok := m.Find(t); !ok {
-			return dropped, &MissingAVPError{Msg: m.Type, AVP: t}
-		}
-	}
-	if a, ok := m.Find(AVPProxyAuthenType); ok {
-		// A PPP pseudowire's proxy authentication, as in RFC 2661.
-		typ, _ := ParseProxyAuthenType(a.Value) // size checked above
-		for _, t := range typ.RequiredAVPs() {
-			if _, ok := m.Find(t); !ok {
-				return dropped, &MissingAVPError{Msg: m.Type, AVP: t}
-			}
-		}
-	}
-	return dropped, nil
+	// A PPP pseudowire's proxy authentication is checked as in RFC 2661.
+	return m.check(AVPType.KnownV3, checkValueV3, v3MsgRules[m.Type].required)
 }
 
 // checkValueV3 checks the clear value of a recognised IETF AVP of an
