@@ -152,8 +152,6 @@ func (l *LAC) BatchedData() (data func(*l2tp.Tunnel, *l2tp.Session, l2tp.Header,
 			d.frames = append(d.frames, pppoe.OutFrame{Session: s.ps, Payload: frame})
 			s.DownPackets.Add(1)
 			s.DownBytes.Add(uint64(len(frame)))
-			l.stats.DownFrames.Add(1)
-			l.stats.DownOctets.Add(uint64(len(frame)))
 		}
 		s.noteLNS()
 	}
@@ -165,6 +163,13 @@ func (l *LAC) BatchedData() (data func(*l2tp.Tunnel, *l2tp.Session, l2tp.Header,
 		if n < len(d.frames) {
 			d.errors.Add(uint64(len(d.frames) - n))
 		}
+		// The LAC's totals once a batch, not a shared cache line a frame.
+		var octets int
+		for _, f := range d.frames[:n] {
+			octets += len(f.Payload)
+		}
+		l.stats.DownFrames.Add(uint64(n))
+		l.stats.DownOctets.Add(uint64(octets))
 		clear(d.frames)
 		d.frames = d.frames[:0]
 	}

@@ -225,6 +225,11 @@ type Group struct {
 type Coalescer struct {
 	TSO, USO bool
 	groups   []Group
+	// The packet that ended the last run, read already: the next run's
+	// head (peekAt -1: none).
+	peek   pktInfo
+	peekOK bool
+	peekAt int
 }
 
 // pktInfo is what the coalescer reads of a packet.
@@ -235,6 +240,7 @@ type pktInfo struct {
 	hl    int
 	pay   int
 	flags uint8 // TCP
+	nosum bool  // UDP over IPv4 without a checksum
 }
 
 // Plan groups bufs[i][offset:] and rewrites the first packet of every run
@@ -242,11 +248,15 @@ type pktInfo struct {
 // next call.
 func (c *Coalescer) Plan(bufs [][]byte, offset int) []Group {
 	c.groups = c.groups[:0]
+	c.peekAt = -1
 	for i := 0; i < len(bufs); {
 		c.groups = append(c.groups, Group{First: i, N: 1})
 		g := &c.groups[len(c.groups)-1]
 		head := bufs[i][offset:]
-		hi, ok := c.eligible(head)
+		hi, ok := c.peek, c.peekOK
+		if c.peekAt != i {
+			hi, ok = c.eligible(head)
+		}
 		if ok {
 			c.extend(g, bufs, offset, head, hi)
 		}
@@ -266,10 +276,17 @@ func (c *Coalescer) extend(g *Group, bufs [][]byte, offset int, head []byte, hi 
 		}
 		p := bufs[j][offset:]
 		pi, ok := c.eligible(p)
+		c.peek, c.peekOK, c.peekAt = pi, ok, j
 		if !ok || pi.pay > size || !follows(head, hi, p, pi, g.N, total) {
 			break
 		}
 		if n := l4len(total + pi.pay); hi.v6 && n > maxIPLen || !hi.v6 && hi.iph+n > maxIPLen {
+			break
+		}
+		if g.N == 1 && !sumOK(head, hi) {
+			return // a damaged head stays alone
+		}
+		if !sumOK(p, pi) {
 			break
 		}
 		total += pi.pay
@@ -360,14 +377,26 @@ func (c *Coalescer) eligible(p []byte) (pktInfo, bool) {
 		pi.hl = pi.iph + 8
 		if binary.BigEndian.Uint16(l4[6:8]) == 0 {
 			// No checksum: IPv4 only (RFC 8200 section 8.1).
-			pi.pay = len(p) - pi.hl
+			pi.pay, pi.nosum = len(p)-pi.hl, true
 			return pi, !pi.v6
 		}
 	default:
 		return pi, false
 	}
 	pi.pay = len(p) - pi.hl
-	return pi, fold(sum(l4, pseudoSum(p, pi.v6, pi.proto, len(l4)))) == 0xffff
+	return pi, true
+}
+
+// sumOK tells whether the TCP or UDP checksum of an eligible packet
+// verifies. It reads the whole packet, so the coalescer asks it only of
+// packets that would join a run: a batch of packets of different flows
+// costs no checksum at all.
+func sumOK(p []byte, pi pktInfo) bool {
+	if pi.nosum {
+		return true
+	}
+	l4 := p[pi.iph:]
+	return fold(sum(l4, pseudoSum(p, pi.v6, pi.proto, len(l4)))) == 0xffff
 }
 
 // follows tells whether p continues the run that head starts, n packets
