@@ -467,20 +467,7 @@ func (s *Store) RecordAuth(ctx context.Context, username, result, reply string, 
 
 // RecordAuthOutcome is RecordAuth with every field.
 func (s *Store) RecordAuthOutcome(ctx context.Context, o AuthOutcome) error {
-	class := ""
-	if len(o.Class) > 0 {
-		class = "0x" + hex.EncodeToString(o.Class)
-	}
-	err := s.db.With(ctx, func(c *pgx.Conn) error {
-		_, err := c.Exec(ctx, `INSERT INTO auth_log (username, result, reply, node, calling_station_id, called_station_id, class, auth_time)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-			o.Username, o.Result, o.Reply, s.node, o.CallingStationID, o.CalledStationID, class, o.At)
-		return err
-	})
-	if err != nil {
-		return fmt.Errorf("accounting: record auth of %q: %w", o.Username, err)
-	}
-	return nil
+	return s.RecordAuthOutcomes(ctx, []AuthOutcome{o})
 }
 
 // AddPool adds the host addresses of prefix (without the network and

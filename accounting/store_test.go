@@ -364,3 +364,49 @@ func TestIPv6Counters(t *testing.T) {
 		t.Errorf("the orphan's Stop (-want +got)\n%s", diff)
 	}
 }
+
+// TestAuthLog: outcomes added faster than one round trip each reach
+// auth_log in batches, every one of them, in order; those added as the
+// daemon stops are still written; beyond the queue's limit they are
+// dropped and counted, never blocking the authentication path.
+func TestAuthLog(t *testing.T) {
+	_, db := migrated(t)
+	s := NewStore(db, "lns1")
+	l := NewAuthLog(s, 0, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- l.Run(ctx) }()
+	const n = 2500
+	for i := range n {
+		l.Add(AuthOutcome{Username: fmt.Sprintf("user%d", i), Result: "Access-Accept", At: t0.Add(time.Duration(i) * time.Millisecond)})
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for l.Stats().Written < n && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	// Added just before the stop: written by Run's last pass.
+	l.Add(AuthOutcome{Username: "last", Result: "Access-Reject", Reply: "bad password", At: t0.Add(time.Hour)})
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if st := l.Stats(); st.Written != n+1 || st.Dropped != 0 || st.Queued != 0 {
+		t.Errorf("Stats = %+v, want %d written, none dropped or queued", st, n+1)
+	}
+	got := query(t, db, `SELECT count(*)::text, min(username), max(authdate)::text FROM radpostauth`)
+	if want := [][]string{{fmt.Sprint(n + 1), "last", "2026-04-01 00:00:00+00"}}; !cmp.Equal(want, got) {
+		t.Errorf("radpostauth count, first name, last time = %v, want %v", got, want)
+	}
+	order := query(t, db, `SELECT username FROM radpostauth ORDER BY id LIMIT 3`)
+	if want := [][]string{{"user0"}, {"user1"}, {"user2"}}; !cmp.Equal(want, order) {
+		t.Errorf("first rows %v, want %v (in the order added)", order, want)
+	}
+
+	full := NewAuthLog(s, 10, nil) // not running: nothing drains it
+	for i := range 15 {
+		full.Add(AuthOutcome{Username: fmt.Sprint(i), Result: "Access-Accept", At: t0})
+	}
+	if st := full.Stats(); st.Queued != 10 || st.Dropped != 5 {
+		t.Errorf("full queue: Stats = %+v, want 10 queued and 5 dropped", st)
+	}
+}

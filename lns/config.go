@@ -186,6 +186,7 @@ type AcctSection struct {
 	Database        config.Secret `cfg:"database"`         // PostgreSQL DSN; unset: no database
 	SpoolDir        string        `cfg:"spool-dir"`        // default /var/lib/bras/spool
 	InterimInterval time.Duration `cfg:"interim-interval"` // when RADIUS gives none; default 5m
+	CommitDelay     time.Duration `cfg:"commit-delay"`     // records gathered into one spool fsync; default 10ms
 	RADIUS          bool          `cfg:"radius"`           // send RADIUS accounting to [radius.accounting-server]
 	SharedPools     bool          `cfg:"shared-pools"`     // allocate addresses from the database (several LNS nodes)
 }
@@ -282,6 +283,7 @@ func (c *FileConfig) positive() []error {
 		d("radius.dead-time", c.RADIUS.DeadTime, "30s"),
 		d("coa.replay-window", c.CoA.ReplayWindow, "300s"),
 		d("accounting.interim-interval", c.Accounting.InterimInterval, "5m"),
+		d("accounting.commit-delay", c.Accounting.CommitDelay, "10ms"),
 	}
 	for i, l := range c.LACs {
 		at := fmt.Sprintf("lac[%d].", i)
@@ -374,6 +376,9 @@ func (c *FileConfig) defaults() {
 	}
 	if c.Accounting.InterimInterval <= 0 {
 		c.Accounting.InterimInterval = 5 * time.Minute
+	}
+	if c.Accounting.CommitDelay <= 0 {
+		c.Accounting.CommitDelay = 10 * time.Millisecond
 	}
 	for i := range c.LACs {
 		l := &c.LACs[i]

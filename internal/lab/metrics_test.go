@@ -74,6 +74,7 @@ var declared = map[string]struct {
 	"CoAReplayRefused":       {"lns", never, "the requests carry a current Event-Timestamp", false},
 	"SpoolBytes":             {"lns", never, "the sinks keep up: the spool empties between scrapes", false},
 	"AccountingRecords":      {"lns", always, "Starts and Stops go through the spools to PostgreSQL and RADIUS", false},
+	"AuthLogOutcomes":        {"lns", always, "every subscriber's Access-Accept goes to auth_log", false},
 	"DataplanePackets":       {"both", userspace, "the user-space engine forwards the probes (under XDP the LNS forwards none of them in user space)", false},
 	"DataplaneBytes":         {"both", userspace, "as DataplanePackets", false},
 	"DataplaneDrops":         {"lns", never, "no packet is dropped", false},

@@ -80,6 +80,10 @@ const (
 	// "radius"; "result": "spooled" when made durable in the sink's
 	// spool, "delivered" when the sink took it). LNS.
 	AccountingRecords = "bras_accounting_records_total"
+	// AuthLogOutcomes counts authentication outcomes for PostgreSQL's
+	// auth_log ("result": "written", or "dropped" when the database was
+	// away longer than the queue holds). LNS.
+	AuthLogOutcomes = "bras_auth_log_outcomes_total"
 
 	// DataplanePackets counts the IP packets the user-space engine
 	// forwarded ("direction": "up" from the subscribers, "down" towards
