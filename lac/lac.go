@@ -474,6 +474,7 @@ func (h l2tpSide) IncomingCall(*l2tp.Tunnel, *l2tp.Session, *l2tp.Message) error
 }
 
 func (h l2tpSide) SessionUp(ls *l2tp.Session, _ *l2tp.Message) {
+	ls.ReleaseMessages() // the ICRQ and ICCN are sent; nothing reads them again
 	if s, ok := ls.Value().(*session); ok {
 		d := h.l.snd.dest(ls)
 		fn := h.l.snd.dataFunc(d)
@@ -903,6 +904,10 @@ func (sh *shard) handle(ev event) {
 		s.ls = ev.ls
 		s.state = stUp
 		s.pp = nil // the LNS takes over PPP
+		// The call is placed for good: the credentials and proxy LCP it
+		// was placed with are not needed again (a box of 100,000
+		// sessions would hold them for their whole life).
+		s.auth, s.proxy = ppp.AuthRequest{}, nil
 		s.upFn.Store(ev.upFn)
 		s.upDst.Store(ev.upDst)
 		l.stats.CallsUp.Add(1)

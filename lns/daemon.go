@@ -297,7 +297,7 @@ func (d *daemon) openDatabase(ctx context.Context, deps *Deps) error {
 	d.reports = accounting.NewReports(d.db)
 	// The authentication path queues its outcome; the auth log writes
 	// them to PostgreSQL in batches.
-	d.authLog = accounting.NewAuthLog(d.store, 0, d.logFor(logx.Accounting))
+	d.authLog = accounting.NewAuthLog(d.store, 0, d.log)
 	deps.AuthLog = func(_ context.Context, user, result, reply string, at time.Time) {
 		d.authLog.Add(accounting.AuthOutcome{Username: user, Result: result, Reply: reply, At: at})
 	}

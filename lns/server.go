@@ -416,6 +416,7 @@ func (e *l2tpEvents) IncomingCall(t *l2tp.Tunnel, c *l2tp.Session, icrq *l2tp.Me
 			tunnel:  t,
 			lac:     lac,
 			created: s.now(),
+			line:    lineOf(icrq),
 		}
 		s.sessions[ss.id] = ss
 		s.stats.states[stateStarting].Add(1)

@@ -91,9 +91,12 @@ type session struct {
 	flow atomic.Pointer[Flow]
 	view atomic.Pointer[View]
 
-	state    sessState
-	ppp      *ppp.Session
-	early    [][]byte // control frames that arrived before PPP started
+	state sessState
+	ppp   *ppp.Session
+	early [][]byte // control frames that arrived before PPP started
+	// What the ICRQ said of the subscriber's line, taken when the call
+	// came in; the call's messages are let go once PPP has started.
+	line     lineInfo
 	created  time.Time
 	started  time.Time // IPCP up
 	user     string
@@ -163,15 +166,7 @@ func (s *session) publish() {
 	if s.v6 != nil && s.v6.up {
 		v.IPv6Prefix, v.Delegated = s.v6.link, s.v6.delegated
 	}
-	if icrq := s.call.ICRQ(); icrq != nil {
-		if a, ok := icrq.Find(l2tp.AVPCallingNumber); ok {
-			v.Calling = string(a.Value)
-		}
-		if a, ok := icrq.Find(l2tp.AVPCalledNumber); ok {
-			v.Called = string(a.Value)
-		}
-		v.CircuitID, v.RemoteID = accessLine(icrq)
-	}
+	v.Calling, v.Called, v.CircuitID, v.RemoteID = s.line.calling, s.line.called, s.line.circuit, s.line.remote
 	s.view.Store(v)
 }
 
@@ -280,7 +275,7 @@ func (s *session) record(now time.Time) accounting.Record {
 	if s.user != "" && realm == "" {
 		r.Username = s.user
 	}
-	r.CircuitID, r.RemoteID = accessLine(s.call.ICRQ())
+	r.CircuitID, r.RemoteID = s.line.circuit, s.line.remote
 	if v := s.v6; v != nil && v.up {
 		r.IPv6Prefix, r.DelegatedPrefix, r.IPv6Address = v.link, v.delegated, v.address
 		r.InterfaceID = v.interfaceID()
@@ -292,6 +287,30 @@ func (s *session) record(now time.Time) accounting.Record {
 // access line's Agent-Circuit-Id and Agent-Remote-Id (RFC 4679 section 3)
 // in the ICRQ as its vendor AVPs 1 and 2 (RFC 5515).
 const vendorBBF = 3561
+
+// lineInfo is what an ICRQ says of the subscriber's line: the Calling and
+// Called Numbers (RFC 2661 sections 4.4.5, the LAC's MAC and port) and the
+// access line IDs.
+type lineInfo struct {
+	calling, called string
+	circuit, remote string
+}
+
+// lineOf reads the line of icrq (nil: none known).
+func lineOf(icrq *l2tp.Message) lineInfo {
+	var l lineInfo
+	if icrq == nil {
+		return l
+	}
+	if a, ok := icrq.Find(l2tp.AVPCallingNumber); ok {
+		l.calling = string(a.Value)
+	}
+	if a, ok := icrq.Find(l2tp.AVPCalledNumber); ok {
+		l.called = string(a.Value)
+	}
+	l.circuit, l.remote = accessLine(icrq)
+	return l
+}
 
 // accessLine returns the access line IDs an ICRQ carries, if any.
 func accessLine(icrq *l2tp.Message) (circuit, remote string) {
@@ -463,6 +482,8 @@ func (s *session) startPPP(now time.Time) {
 	if !started {
 		s.ppp.Open(now)
 	}
+	// PPP has what it needs of the ICCN, the session of the ICRQ.
+	s.call.ReleaseMessages()
 	for _, f := range s.early {
 		s.ppp.Input(f, now)
 	}
@@ -584,6 +605,9 @@ func (s *session) applyAuth(o *authOutcome, now time.Time) {
 		}
 	}
 	s.ppp.AuthResult(res, now)
+	// What the session keeps of the Access-Accept is taken; the teardown
+	// needs only the address and prefixes to give back.
+	o.reply = nil
 }
 
 func (s *session) applyChange(ch *change, now time.Time) {

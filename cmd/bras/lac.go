@@ -35,6 +35,7 @@ func runLAC(ctx context.Context, args []string) error {
 			*path, len(cfg.Access), len(cfg.LNS), len(cfg.RADIUS.Servers))
 		return nil
 	}
+	daemonGC()
 	logging, err := newLogging(fs, cfg.Log, *level)
 	if err != nil {
 		return err

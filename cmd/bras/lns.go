@@ -31,6 +31,7 @@ func runLNS(ctx context.Context, args []string) error {
 		fmt.Printf("%s: configuration OK (%d LACs, %d pools, %d IPv6 pools, %d RADIUS servers)\n", *path, len(cfg.LACs), len(cfg.Pools), len(cfg.Pools6), len(cfg.RADIUS.Servers))
 		return nil
 	}
+	daemonGC()
 	logging, err := newLogging(fs, cfg.Log, *level)
 	if err != nil {
 		return err

@@ -401,7 +401,7 @@ func TestAuth(t *testing.T) {
 	paths := []struct{ method, path string }{
 		{"GET", "/api/v1/sessions"}, {"GET", "/api/v1/sessions/0000a1"}, {"DELETE", "/api/v1/sessions/0000a1"},
 		{"GET", "/api/v1/tunnels"}, {"GET", "/api/v1/stats"}, {"GET", "/api/v1/reports/usage-daily?day=2026-11-20"},
-		{"GET", "/api/v1/nonexistent"},
+		{"GET", "/api/v1/nonexistent"}, {"GET", "/api/v1/debug/pprof/heap"}, {"GET", "/api/v1/debug/pprof/"},
 	}
 	headers := []struct {
 		name, value string
@@ -689,5 +689,25 @@ func TestServeShutdown(t *testing.T) {
 	}
 	if n := runtime.NumGoroutine(); n > before {
 		t.Errorf("goroutines: %d before, %d after shutdown", before, n)
+	}
+}
+
+// TestPprof: with the token, the Go runtime's profiles are served for go
+// tool pprof (a gzipped heap profile, the index naming the profiles);
+// TestAuth checks they are refused without it.
+func TestPprof(t *testing.T) {
+	ts := startServer(t, nil)
+	auth := map[string]string{"Authorization": "Bearer " + testToken}
+	r := ts.request(t, "GET", "/api/v1/debug/pprof/heap", auth)
+	if r.status != http.StatusOK || !strings.HasPrefix(r.body, "\x1f\x8b") {
+		t.Errorf("heap profile: status %d, body starts %q; want 200 and a gzipped profile", r.status, r.body[:min(len(r.body), 8)])
+	}
+	r = ts.request(t, "GET", "/api/v1/debug/pprof/", auth)
+	if r.status != http.StatusOK || !strings.Contains(r.body, "heap") || !strings.Contains(r.body, "goroutine") {
+		t.Errorf("index: status %d, body %.200q; want the profiles listed", r.status, r.body)
+	}
+	r = ts.request(t, "GET", "/api/v1/debug/pprof/goroutine?debug=1", auth)
+	if r.status != http.StatusOK || !strings.Contains(r.body, "goroutine profile:") {
+		t.Errorf("goroutine profile: status %d, body %.200q", r.status, r.body)
 	}
 }

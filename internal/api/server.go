@@ -13,6 +13,7 @@ import (
 	"mime"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"net/netip"
 	"net/url"
 	"slices"
@@ -179,8 +180,32 @@ func (s *Server) routes() http.Handler {
 			r.Get("/log-level", s.getLogLevel)
 			r.Put("/log-level", s.putLogLevel)
 		}
+		// The Go runtime's profiles (heap, CPU, goroutines), for sizing a
+		// box and finding a cost: go tool pprof with the bearer header.
+		r.Get("/debug/pprof/*", pprofHandler)
 	})
 	return r
+}
+
+// pprofHandler serves net/http/pprof's index and profiles below
+// /api/v1/debug/pprof/.
+func pprofHandler(w http.ResponseWriter, r *http.Request) {
+	name := strings.TrimPrefix(r.URL.Path, "/api/v1/debug/pprof/")
+	switch name {
+	case "":
+		r.URL.Path = "/debug/pprof/"
+		pprof.Index(w, r)
+	case "cmdline":
+		pprof.Cmdline(w, r)
+	case "profile":
+		pprof.Profile(w, r)
+	case "symbol":
+		pprof.Symbol(w, r)
+	case "trace":
+		pprof.Trace(w, r)
+	default:
+		pprof.Handler(name).ServeHTTP(w, r)
+	}
 }
 
 // Handler returns the API's HTTP handler.

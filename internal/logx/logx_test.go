@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -476,4 +477,49 @@ func TestLimiterQuiet(t *testing.T) {
 	if len(got) != 6 {
 		t.Errorf("%d lines, want 6 (two per quiet interval, no report): %v", len(got), got)
 	}
+}
+
+// TestLoggerAttrs: a session's logger (attributes given once, then a PPP
+// logger derived from it with another component) writes its attributes
+// before the line's own, the last component once, and a group's attributes
+// inside the group; deriving it keeps the attributes as given instead of
+// preformatting them, at under 400 octets a session logger.
+func TestLoggerAttrs(t *testing.T) {
+	var buf bytes.Buffer
+	l, err := New(Settings{}, Options{Output: &buf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	sess := l.Logger().With(KeyComponent, LNS).With(KeyAcctSessionID, "0000a1", KeyTunnelID, 3, KeySessionID, 7)
+	pppLog := sess.With(KeyComponent, PPP)
+	pppLog.Info("lcp up", "mru", 1492)
+	sess.WithGroup("radius").With("server", "lab").Info("reply", "code", 2)
+	want := []string{
+		` level=INFO msg="lcp up" acct_session_id=0000a1 tunnel_id=3 session_id=7 mru=1492 component=ppp` + "\n",
+		` level=INFO msg=reply acct_session_id=0000a1 tunnel_id=3 session_id=7 component=lns radius.server=lab radius.code=2` + "\n",
+	}
+	lines := strings.SplitAfter(buf.String(), "\n")
+	for i, w := range want {
+		if i >= len(lines) || !strings.HasSuffix(lines[i], w) {
+			t.Errorf("line %d = %q, want it to end %q", i, lines[min(i, len(lines)-1)], w)
+		}
+	}
+
+	base := l.Logger().With(KeyComponent, LNS)
+	const n = 1000
+	keep := make([]*slog.Logger, n)
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	for i := range keep {
+		s := base.With(KeyAcctSessionID, "0000a1", KeyTunnelID, i, KeySessionID, i, KeyPeer, "10.255.1.1:1701", KeyLAC, "lab-lac")
+		keep[i] = s.With(KeyComponent, PPP)
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	if per := (int64(after.HeapAlloc) - int64(before.HeapAlloc)) / n; per > 400 {
+		t.Errorf("a session's two loggers hold %d octets, want under 400", per)
+	}
+	runtime.KeepAlive(keep)
 }
