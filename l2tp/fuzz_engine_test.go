@@ -78,7 +78,7 @@ func FuzzTunnelInput(f *testing.F) {
 		ep.closing = true // a tunnel the fuzzer opens is released at once, no goroutine
 		// Address the packet to our tunnel (or to Tunnel ID 0) when it is
 		// long enough to carry a Tunnel ID at either offset.
-		id := tn.localID
+		id := tn.LocalID()
 		if toNew {
 			id = 0
 		}
