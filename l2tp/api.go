@@ -55,6 +55,10 @@ type Config struct {
 	HostName         string // Host Name AVP we send (section 4.4.3); required
 	VendorName       string // Vendor Name AVP, optional
 	FirmwareRevision uint16 // Firmware Revision AVP, sent when non-zero
+	// RouterID is the Router ID AVP of L2TPv3 (RFC 3931 section 5.4.3);
+	// 0: the socket's local IPv4 address when it has one, else a hash of
+	// HostName.
+	RouterID uint32
 
 	Logger *slog.Logger // nil: discard
 
@@ -154,6 +158,31 @@ type TunnelOptions struct {
 	AckDelay          time.Duration // how long a ZLB waits for a reply to ride on; 0: RetransmitInitial/10
 	MaxSessions       int           // sessions on the tunnel; 0: 65535
 	PeerHostName      string        // the Host Name the peer must send, when set
+
+	// Version is the L2TP version of a tunnel Dial opens: 2 (RFC 2661,
+	// also when 0) or 3 (RFC 3931). On the accepting side the header of
+	// the peer's SCCRQ decides and Version is ignored.
+	Version int
+	// Digest signs every L2TPv3 control message with a Message Digest
+	// AVP (RFC 3931 sections 4.3 and 5.4.1). DigestAuto: HMAC-MD5 with
+	// nonces when Secret is set, nothing otherwise. A peer that does not
+	// sign in return is refused with StopCCN result 4; a message whose
+	// digest is missing or wrong is dropped and counted
+	// (Stats.DigestFailures). Without a Secret, DigestMD5 and DigestSHA1
+	// sign with an empty key and no nonces: the integrity check of
+	// section 4.3. Secret, not the Challenge of L2TPv2, authenticates a
+	// v3 tunnel, and RequireAuth means nothing there.
+	Digest DigestMode
+	// CookieLen is the size of the Assigned Cookie (RFC 3931 section
+	// 4.1, 5.4.4) each L2TPv3 session of the tunnel asks of the peer's
+	// data messages: 0 (none), 4 or 8 octets, a random value per
+	// session. Data with a wrong cookie is dropped and counted
+	// (Stats.CookieMismatch).
+	CookieLen int
+	// PWTypes are the pseudowire types an L2TPv3 tunnel advertises in its
+	// Pseudowire Capabilities List (section 5.4.3) and accepts in ICRQs:
+	// others are refused with CDN result 14. nil: PPP only.
+	PWTypes []PWType
 }
 
 func (o TunnelOptions) withDefaults() TunnelOptions {
@@ -180,6 +209,12 @@ func (o TunnelOptions) withDefaults() TunnelOptions {
 	}
 	if o.MaxSessions <= 0 || o.MaxSessions > 65535 {
 		o.MaxSessions = 65535
+	}
+	if o.Version == 0 {
+		o.Version = 2
+	}
+	if len(o.PWTypes) == 0 {
+		o.PWTypes = []PWType{PWPPP}
 	}
 	return o
 }
@@ -249,6 +284,9 @@ type CallRequest struct {
 	ICCN []AVP
 	// Value is attached to the Session (Session.Value) before any event.
 	Value any
+	// PWType is the pseudowire type of a call on an L2TPv3 tunnel
+	// (RFC 3931 section 5.4.4); 0: PPP. An L2TPv2 call is PPP.
+	PWType PWType
 }
 
 // OutgoingCallRequest is an outgoing call the LNS asks the LAC to place

@@ -11,14 +11,16 @@ import (
 // safe from any goroutine.
 type Session struct {
 	t       *Tunnel
-	localID uint16
+	localID uint32 // 16 bits on an L2TPv2 tunnel, 32 on an L2TPv3 one
 	peerID  atomic.Uint32
 	role    CallRole
 	st      atomic.Uint32
 	value   atomic.Pointer[any]
-	seq     atomic.Bool   // the peer asked for sequenced data (Sequencing Required)
-	dataNs  atomic.Uint32 // Ns of our next sequenced data message
-	down    atomic.Bool   // cleared: no more data
+	seq     atomic.Bool            // the peer asked for sequenced data (Sequencing Required)
+	dataNs  atomic.Uint32          // Ns of our next sequenced data message
+	down    atomic.Bool            // cleared: no more data
+	v3d     atomic.Pointer[v3Data] // L2TPv3: data framing both ways (v3call.go)
+	pwType  PWType                 // L2TPv3: the call's pseudowire type, set before SessionUp
 
 	// Owned by the tunnel goroutine.
 	state     CallState
@@ -31,11 +33,29 @@ type Session struct {
 	gone      bool
 }
 
-// LocalID is our Session ID (what the peer puts in the header).
-func (s *Session) LocalID() uint16 { return s.localID }
+// LocalID is our Session ID (what the peer puts in the header). On an
+// L2TPv3 tunnel it is the low 16 bits of LocalSessionID.
+func (s *Session) LocalID() uint16 { return uint16(s.localID) }
 
 // PeerID is the peer's Session ID (its Assigned Session ID); 0 until known.
+// On an L2TPv3 tunnel it is the low 16 bits of RemoteSessionID.
 func (s *Session) PeerID() uint16 { return uint16(s.peerID.Load()) }
+
+// LocalSessionID is our Session ID, 16 bits (L2TPv2) or 32 (L2TPv3, the
+// Local Session ID AVP of RFC 3931 section 5.4.4).
+func (s *Session) LocalSessionID() uint32 { return s.localID }
+
+// RemoteSessionID is the peer's Session ID; 0 until known.
+func (s *Session) RemoteSessionID() uint32 { return s.peerID.Load() }
+
+// PWType is the pseudowire type of the session: PPP on an L2TPv2 tunnel,
+// the Pseudowire Type AVP of the call on an L2TPv3 one.
+func (s *Session) PWType() PWType {
+	if !s.t.v3 {
+		return PWPPP
+	}
+	return s.pwType
+}
 
 // Tunnel is the tunnel carrying the session.
 func (s *Session) Tunnel() *Tunnel { return s.t }
@@ -83,7 +103,7 @@ func (s *Session) SetValue(v any) { s.value.Store(&v) }
 func (s *Session) Sequenced() bool { return s.seq.Load() }
 
 func (s *Session) String() string {
-	return fmt.Sprintf("session %d/%d on tunnel %d", s.localID, s.PeerID(), s.t.localID)
+	return fmt.Sprintf("session %d/%d on tunnel %d", s.localID, s.RemoteSessionID(), s.t.localID)
 }
 
 // Disconnect sends CDN with rc (section 6.12) and clears the session;
@@ -102,7 +122,10 @@ func (s *Session) Disconnect(rc ResultCode) {
 // tunnel if it is still being opened. The outcome arrives as
 // Handler.SessionUp or SessionDown.
 func (t *Tunnel) PlaceCall(req CallRequest) (*Session, error) {
-	s := &Session{t: t, role: LACIncoming, req: req}
+	s := &Session{t: t, role: LACIncoming, req: req, pwType: req.PWType}
+	if s.pwType == 0 {
+		s.pwType = PWPPP
+	}
 	if req.Value != nil {
 		s.SetValue(req.Value)
 	}
@@ -128,6 +151,9 @@ func (t *Tunnel) PlaceCall(req CallRequest) (*Session, error) {
 // section 7.5.2): OCRQ with req.OCRQ, then OCRP and OCCN from the LAC. The
 // outcome arrives as Handler.SessionUp (with the OCCN) or SessionDown.
 func (t *Tunnel) PlaceOutgoingCall(req OutgoingCallRequest) (*Session, error) {
+	if t.v3 {
+		return nil, errV3Outgoing
+	}
 	s := &Session{t: t, role: LNSOutgoing, req: CallRequest{ICRQ: req.OCRQ}}
 	if req.Value != nil {
 		s.SetValue(req.Value)
@@ -169,7 +195,10 @@ func (e *Endpoint) addSession(t *Tunnel, s *Session) error {
 	if int(t.nsess.Load()) >= t.opts.MaxSessions {
 		return ErrTooManySessions
 	}
-	base := uint32(t.localID) << 16
+	if t.v3 {
+		return e.addSessionV3(t, s)
+	}
+	base := t.localID << 16
 	// Random IDs (section 4.4.4 only asks for non-zero and unique), then a
 	// scan from a random point when the space is nearly full.
 	start := randUint16()
@@ -184,7 +213,7 @@ func (e *Endpoint) addSession(t *Tunnel, s *Session) error {
 		if _, ok := e.sessions[base|uint32(id)]; ok {
 			continue
 		}
-		s.localID = id
+		s.localID = uint32(id)
 		e.sessions[base|uint32(id)] = s
 		t.nsess.Add(1)
 		return nil
@@ -195,15 +224,18 @@ func (e *Endpoint) addSession(t *Tunnel, s *Session) error {
 func (e *Endpoint) removeSession(s *Session) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	k := uint32(s.t.localID)<<16 | uint32(s.localID)
-	if e.sessions[k] == s {
-		delete(e.sessions, k)
+	m, k := e.sessions, s.t.localID<<16|s.localID
+	if s.t.v3 {
+		m, k = e.v3sessions, s.localID
+	}
+	if m[k] == s {
+		delete(m, k)
 		s.t.nsess.Add(-1)
 	}
 }
 
 // callMessage dispatches a session-scoped message of an established tunnel.
-func (t *Tunnel) callMessage(sid uint16, m *Message) {
+func (t *Tunnel) callMessage(sid uint32, m *Message) {
 	if m.Type == MsgICRQ || m.Type == MsgOCRQ {
 		if sid != 0 {
 			if s := t.calls[sid]; s != nil {
@@ -228,10 +260,8 @@ func (t *Tunnel) callMessage(sid uint16, m *Message) {
 			role = LNSOutgoing
 		}
 		if _, acts := callTransition(role, CallIdle, recvEvent(m, true)); hasAction(acts, ActSendCDN) {
-			if a, ok := m.Find(AVPAssignedSessionID); ok {
-				if psid, err := a.Uint16(); err == nil {
-					t.sendCDN(0, psid, ResultCode{Result: uint16(CDNGeneralError), HasError: true, Error: uint16(ErrorInvalidSessionID)})
-				}
+			if psid, ok := t.peerSessionID(m); ok {
+				t.sendCDN(0, psid, ResultCode{Result: uint16(CDNGeneralError), HasError: true, Error: uint16(ErrorInvalidSessionID)})
 			}
 		}
 		return
@@ -240,8 +270,8 @@ func (t *Tunnel) callMessage(sid uint16, m *Message) {
 	case MsgWEN:
 		// Section 6.13: at any time after the session is up.
 		if a, ok := m.Find(AVPCallErrors); ok {
-			if ce, err := ParseCallErrors(a.Value); err == nil {
-				t.ep.h.WANError(s, ce)
+			if ce, err := ParseCircuitErrors(a.Value); err == nil && (t.v3 || len(a.Value) != 18) {
+				t.ep.h.WANError(s, CallErrors(ce))
 				return
 			}
 		}
@@ -252,17 +282,24 @@ func (t *Tunnel) callMessage(sid uint16, m *Message) {
 				t.ep.h.SetLinkInfo(s, accm)
 				return
 			}
+		} else if t.v3 {
+			return // RFC 3931 section 6.14: a Circuit Status update, no ACCM
 		}
 		t.ep.stats.Malformed.Add(1)
 	case MsgCDN:
 		s.cdn = m
 		t.callEvent(s, CallRecvCDN, m, resultOf(m))
 	default:
-		ok := m.Validate() == nil
-		if ok && (m.Type == MsgICRP || m.Type == MsgOCRP) && s.PeerID() == 0 {
-			a, _ := m.Find(AVPAssignedSessionID)
-			psid, _ := a.Uint16()
-			s.peerID.Store(uint32(psid))
+		ok := t.validate(m) == nil
+		if ok && (m.Type == MsgICRP || m.Type == MsgOCRP) && s.RemoteSessionID() == 0 {
+			psid, _ := t.peerSessionID(m)
+			s.peerID.Store(psid)
+		}
+		if ok && t.v3 && (m.Type == MsgICRP || m.Type == MsgICCN) {
+			if rc, good := t.peerFramingV3(s, m); !good {
+				t.callEvent(s, recvEvent(m, false), m, rc)
+				return
+			}
 		}
 		t.callEvent(s, recvEvent(m, ok), m, ResultCode{})
 	}
@@ -273,7 +310,7 @@ func (t *Tunnel) callMessage(sid uint16, m *Message) {
 // terminated with CDN, the tunnel and its other sessions stay up. A
 // request that would open a session (ICRQ, OCRQ), or a reply for a session
 // we no longer have, gets a CDN to the peer's Assigned Session ID.
-func (t *Tunnel) unknownMandatoryInCall(sid uint16, m *Message, um *UnknownMandatoryAVPError) {
+func (t *Tunnel) unknownMandatoryInCall(sid uint32, m *Message, um *UnknownMandatoryAVPError) {
 	if t.ctrl != CtrlEstablished {
 		t.ep.stats.UnexpectedMsg.Add(1)
 		return
@@ -288,9 +325,8 @@ func (t *Tunnel) unknownMandatoryInCall(sid uint16, m *Message, um *UnknownManda
 	default:
 		return // nothing to clear and nobody to answer
 	}
-	a, ok := m.Find(AVPAssignedSessionID)
-	psid, err := a.Uint16()
-	if !ok || err != nil || psid == 0 {
+	psid, ok := t.peerSessionID(m)
+	if !ok || psid == 0 {
 		return
 	}
 	t.ep.stats.SessionsRefused.Add(1)
@@ -341,13 +377,10 @@ func (t *Tunnel) newIncoming(m *Message) {
 	if m.Type == MsgOCRQ {
 		role = LACOutgoing
 	}
-	var psid uint16
-	if a, ok := m.Find(AVPAssignedSessionID); ok {
-		psid, _ = a.Uint16()
-	}
-	s := &Session{t: t, role: role, icrq: m}
-	s.peerID.Store(uint32(psid))
-	if err := m.Validate(); err != nil || psid == 0 {
+	psid, _ := t.peerSessionID(m)
+	s := &Session{t: t, role: role, icrq: m, pwType: PWPPP}
+	s.peerID.Store(psid)
+	if err := t.validate(m); err != nil || psid == 0 {
 		t.ep.stats.SessionsRefused.Add(1)
 		t.callEventOrphan(s, recvEvent(m, false), ResultCode{Result: uint16(CDNGeneralError), HasError: true, Error: uint16(ErrorValueOutOfRange), Message: fmt.Sprint(err)})
 		return
@@ -358,6 +391,13 @@ func (t *Tunnel) newIncoming(m *Message) {
 		return
 	}
 	t.calls[s.localID] = s
+	if t.v3 {
+		if rc, ok := t.incomingV3(s, m); !ok {
+			t.ep.stats.SessionsRefused.Add(1)
+			t.callEvent(s, recvEvent(m, false), m, rc)
+			return
+		}
+	}
 	decide := func() error { return t.ep.h.IncomingCall(t, s, m) }
 	good, bad := CallRecvICRQ, CallRecvICRQBad
 	if role == LACOutgoing {
@@ -386,8 +426,8 @@ func (t *Tunnel) newIncoming(m *Message) {
 
 // callEventOrphan runs the idle row of a call that never got an ID.
 func (t *Tunnel) callEventOrphan(s *Session, ev CallEvent, rc ResultCode) {
-	if _, acts := callTransition(s.role, CallIdle, ev); hasAction(acts, ActSendCDN) && s.PeerID() != 0 {
-		t.sendCDN(0, s.PeerID(), rc)
+	if _, acts := callTransition(s.role, CallIdle, ev); hasAction(acts, ActSendCDN) && s.RemoteSessionID() != 0 {
+		t.sendCDN(0, s.RemoteSessionID(), rc)
 	}
 }
 
@@ -406,8 +446,12 @@ func (t *Tunnel) callEvent(s *Session, ev CallEvent, m *Message, rc ResultCode) 
 				return
 			}
 		case ActSendICRQ:
+			if t.v3 {
+				t.sendICRQV3(s)
+				break
+			}
 			msg := &Message{Type: MsgICRQ}
-			msg.Add(t.hide(NewAVPUint16(AVPAssignedSessionID, s.localID)))
+			msg.Add(t.hide(NewAVPUint16(AVPAssignedSessionID, uint16(s.localID))))
 			hasSerial := false
 			for _, a := range s.req.ICRQ {
 				hasSerial = hasSerial || a.Type == AVPCallSerialNumber && a.VendorID == 0
@@ -420,17 +464,19 @@ func (t *Tunnel) callEvent(s *Session, ev CallEvent, m *Message, rc ResultCode) 
 			s.icrq = msg
 			t.sendMsg(msg, 0)
 		case ActSendICRP:
-			t.sendMsg(&Message{Type: MsgICRP, AVPs: []AVP{t.hide(NewAVPUint16(AVPAssignedSessionID, s.localID))}}, s.PeerID())
+			if t.v3 {
+				t.sendICRPV3(s)
+				break
+			}
+			t.sendMsg(&Message{Type: MsgICRP, AVPs: []AVP{t.hide(NewAVPUint16(AVPAssignedSessionID, uint16(s.localID)))}}, s.RemoteSessionID())
 		case ActSendICCN:
-			if a, ok := m.Find(AVPAssignedSessionID); ok {
-				if psid, err := a.Uint16(); err == nil {
-					s.peerID.Store(uint32(psid))
-				}
+			if psid, ok := t.peerSessionID(m); ok {
+				s.peerID.Store(psid)
 			}
 			t.sendConnected(s, MsgICCN)
 		case ActSendOCRQ:
 			msg := &Message{Type: MsgOCRQ}
-			msg.Add(t.hide(NewAVPUint16(AVPAssignedSessionID, s.localID)))
+			msg.Add(t.hide(NewAVPUint16(AVPAssignedSessionID, uint16(s.localID))))
 			have := map[AVPType]bool{}
 			for _, a := range s.req.ICRQ {
 				if a.VendorID == 0 {
@@ -461,7 +507,7 @@ func (t *Tunnel) callEvent(s *Session, ev CallEvent, m *Message, rc ResultCode) 
 			s.icrq = msg
 			t.sendMsg(msg, 0)
 		case ActSendOCRP:
-			t.sendMsg(&Message{Type: MsgOCRP, AVPs: []AVP{t.hide(NewAVPUint16(AVPAssignedSessionID, s.localID))}}, s.PeerID())
+			t.sendMsg(&Message{Type: MsgOCRP, AVPs: []AVP{t.hide(NewAVPUint16(AVPAssignedSessionID, uint16(s.localID)))}}, s.RemoteSessionID())
 		case ActOpenBearer:
 			// The OutgoingCallHandler was asked before the OCRP; it
 			// reports the bearer with Answer or Disconnect.
@@ -478,7 +524,7 @@ func (t *Tunnel) callEvent(s *Session, ev CallEvent, m *Message, rc ResultCode) 
 				rc = ResultCode{Result: uint16(CDNGeneralError), HasError: true, Error: uint16(ErrorValueOutOfRange), Message: "unexpected " + ev.String() + " in " + prev.String()}
 				t.ep.stats.UnexpectedMsg.Add(1)
 			}
-			t.sendCDN(s.localID, s.PeerID(), rc, s.cdnExtra()...)
+			t.sendCDN(s.localID, s.RemoteSessionID(), rc, s.cdnExtra()...)
 		case ActCleanup:
 			if rc == (ResultCode{}) && m != nil {
 				rc = resultOf(m)
@@ -502,8 +548,12 @@ func (t *Tunnel) sessionUp(s *Session, m *Message) {
 
 // sendCDN sends a Call-Disconnect-Notify (section 6.12): Assigned Session ID
 // is ours (0 when we never assigned one), the header carries the peer's.
-func (t *Tunnel) sendCDN(local, peer uint16, rc ResultCode, extra ...AVP) {
-	avps := append([]AVP{rc.AVP(), t.hide(NewAVPUint16(AVPAssignedSessionID, local))}, extra...)
+func (t *Tunnel) sendCDN(local, peer uint32, rc ResultCode, extra ...AVP) {
+	if t.v3 {
+		t.sendCDNV3(local, peer, rc, extra)
+		return
+	}
+	avps := append([]AVP{rc.AVP(), t.hide(NewAVPUint16(AVPAssignedSessionID, uint16(local)))}, extra...)
 	t.sendMsg(&Message{Type: MsgCDN, AVPs: avps}, peer)
 }
 
@@ -537,6 +587,9 @@ func (t *Tunnel) SendData(s *Session, payload []byte) error {
 	if s.t != t {
 		return errors.New("l2tp: SendData: session of another tunnel")
 	}
+	if t.v3 {
+		return t.sendDataV3(s, payload)
+	}
 	ps := s.PeerID()
 	if ps == 0 || s.down.Load() {
 		return ErrTunnelClosed
@@ -566,6 +619,10 @@ func (t *Tunnel) SendData(s *Session, payload []byte) error {
 // with the caller's AVPs, adding the required Tx Connect Speed and Framing
 // Type when missing, and reports the session up.
 func (t *Tunnel) sendConnected(s *Session, typ MsgType) {
+	if t.v3 {
+		t.sendConnectedV3(s, typ)
+		return
+	}
 	msg := &Message{Type: typ}
 	var speed, framing bool
 	for _, a := range s.req.ICCN {
@@ -586,6 +643,6 @@ func (t *Tunnel) sendConnected(s *Session, typ MsgType) {
 		msg.Add(t.hide(FramingSync.AVP(AVPFramingType)))
 	}
 	s.iccn = msg
-	t.sendMsg(msg, s.PeerID())
+	t.sendMsg(msg, s.RemoteSessionID())
 	t.sessionUp(s, msg)
 }

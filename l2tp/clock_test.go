@@ -84,7 +84,7 @@ func establishedOnClock(t *testing.T, opts TunnelOptions) (*Tunnel, *captureConn
 		from = netip.AddrPortFrom(lnsAddr.Addr(), 50000)
 	}
 	peer := func(ns, nr uint16, m *Message) {
-		b, _ := AppendControl(nil, Header{TunnelID: tn.localID, Ns: ns, Nr: nr}, m, nil, nil)
+		b, _ := AppendControl(nil, Header{TunnelID: tn.LocalID(), Ns: ns, Nr: nr}, m, nil, nil)
 		tn.input(inPacket{b: b, from: from})
 		tn.flush()
 	}
@@ -156,7 +156,7 @@ func TestHelloPostponedByTraffic(t *testing.T) {
 	for i := 1; i <= 4; i++ {
 		clk.now = t0.Add(time.Duration(i) * 5 * time.Second)
 		tn.onTimer()
-		b, _ := AppendControl(nil, Header{TunnelID: tn.localID, Ns: 1, Nr: 2}, nil, nil, nil)
+		b, _ := AppendControl(nil, Header{TunnelID: tn.LocalID(), Ns: 1, Nr: 2}, nil, nil, nil)
 		tn.input(inPacket{b: b})
 		tn.flush()
 	}
@@ -168,7 +168,7 @@ func TestHelloPostponedByTraffic(t *testing.T) {
 		t.Fatalf("after 10 s of silence: %v, want one HELLO", wrote)
 	}
 	// The peer acks it: no retransmission, the next HELLO 10 s later.
-	b, _ := AppendControl(nil, Header{TunnelID: tn.localID, Ns: 1, Nr: 3}, nil, nil, nil)
+	b, _ := AppendControl(nil, Header{TunnelID: tn.LocalID(), Ns: 1, Nr: 3}, nil, nil, nil)
 	tn.input(inPacket{b: b})
 	at, wrote := runTimers(t, tn, conn, clk, t0.Add(40*time.Second+time.Millisecond))
 	if len(wrote) != 1 || wrote[0] != "HELLO 3/1" || at[0] != 40*time.Second {
@@ -179,7 +179,7 @@ func TestHelloPostponedByTraffic(t *testing.T) {
 func TestStopCCNLingerOnFakeClock(t *testing.T) {
 	tn, conn, clk, rec := establishedOnClock(t, TunnelOptions{HelloInterval: -1})
 	stop := &Message{Type: MsgStopCCN, AVPs: []AVP{NewAVPUint16(AVPAssignedTunnelID, 9), ResultCode{Result: uint16(StopCCNGeneralRequest)}.AVP()}}
-	b, _ := AppendControl(nil, Header{TunnelID: tn.localID, Ns: 1, Nr: 2}, stop, nil, nil)
+	b, _ := AppendControl(nil, Header{TunnelID: tn.LocalID(), Ns: 1, Nr: 2}, stop, nil, nil)
 	clk.now = t0.Add(time.Second)
 	tn.input(inPacket{b: b})
 	tn.flush()
@@ -261,7 +261,7 @@ func TestHalfOpenTimesOut(t *testing.T) {
 		t.Fatalf("answer to SCCRQ: %v", got)
 	}
 	clk.now = t0.Add(time.Second / 2)
-	zlb, _ := AppendControl(nil, Header{TunnelID: tn.localID, Ns: 1, Nr: 1}, nil, nil, nil)
+	zlb, _ := AppendControl(nil, Header{TunnelID: tn.LocalID(), Ns: 1, Nr: 1}, nil, nil, nil)
 	tn.input(inPacket{b: zlb, from: lacAddr})
 	at, wrote := runTimers(t, tn, conn, clk, t0.Add(40*time.Second))
 	if len(wrote) == 0 || wrote[0] != "StopCCN 1/1" || at[0] != 31*time.Second {

@@ -125,7 +125,7 @@ func TestDataPathAllocs(t *testing.T) {
 		}
 		lns.mu.RUnlock()
 	}
-	pkt, _ := AppendHeader(nil, Header{TunnelID: ls.t.localID, SessionID: ls.localID}, len(payload))
+	pkt, _ := AppendHeader(nil, Header{TunnelID: ls.t.LocalID(), SessionID: ls.LocalID()}, len(payload))
 	pkt = append(pkt, payload...)
 	from := netip.MustParseAddrPort("127.0.0.1:1701")
 	before := got.Load()
@@ -162,7 +162,7 @@ func BenchmarkDataInput(b *testing.B) {
 	}
 	lns.mu.RUnlock()
 	payload := make([]byte, 1400)
-	pkt, _ := AppendHeader(nil, Header{TunnelID: ls.t.localID, SessionID: ls.localID}, len(payload))
+	pkt, _ := AppendHeader(nil, Header{TunnelID: ls.t.LocalID(), SessionID: ls.LocalID()}, len(payload))
 	pkt = append(pkt, payload...)
 	from := netip.MustParseAddrPort("127.0.0.1:1701")
 	b.ReportAllocs()
@@ -256,7 +256,7 @@ func TestSessionIDSpace(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	seen := make(map[uint16]bool, 65535)
+	seen := make(map[uint32]bool, 65535)
 	for i := range 65535 {
 		s := &Session{t: tn}
 		if err := e.addSession(tn, s); err != nil {

@@ -35,11 +35,13 @@ type Endpoint struct {
 	stats Stats
 
 	mu            sync.RWMutex
-	tunnels       map[uint16]*Tunnel  // by local Tunnel ID
-	byPeer        map[peerKey]*Tunnel // accepted tunnels by (peer, peer's Tunnel ID)
+	tunnels       map[uint32]*Tunnel  // by local Tunnel ID (v2, below 65536) or Control Connection ID (v3)
+	byPeer        map[peerKey]*Tunnel // accepted tunnels by (peer, peer's Tunnel ID, version)
 	halfOpen      map[netip.Addr]int  // accepted tunnels not yet established, by peer address
 	halfOpenTotal int
-	sessions      map[uint32]*Session // by local tunnel<<16 | local session, for data
+	sessions      map[uint32]*Session // v2, by local tunnel<<16 | local session, for data
+	v3sessions    map[uint32]*Session // v3, by local Session ID alone (RFC 3931 section 4.1)
+	routerID      uint32              // Router ID AVP of v3 tunnels
 
 	running   atomic.Bool
 	lastDebug atomic.Int64 // unix nanoseconds of the last rate-limited debug line
@@ -54,7 +56,8 @@ type Endpoint struct {
 
 type peerKey struct {
 	addr netip.AddrPort
-	id   uint16
+	id   uint32 // the peer's Tunnel ID (v2) or Control Connection ID (v3)
+	v3   bool
 }
 
 // NewEndpoint returns an Endpoint on conn; call Run to serve it.
@@ -91,19 +94,21 @@ func NewEndpoint(conn net.PacketConn, cfg Config) (*Endpoint, error) {
 		h = NopHandler{}
 	}
 	e := &Endpoint{
-		conn:     conn,
-		cfg:      cfg,
-		log:      cfg.Logger,
-		h:        h,
-		now:      cfg.Now,
-		tunnels:  make(map[uint16]*Tunnel),
-		byPeer:   make(map[peerKey]*Tunnel),
-		halfOpen: make(map[netip.Addr]int),
-		sessions: make(map[uint32]*Session),
-		started:  make(chan struct{}),
-		stopping: make(chan struct{}),
+		conn:       conn,
+		cfg:        cfg,
+		log:        cfg.Logger,
+		h:          h,
+		now:        cfg.Now,
+		tunnels:    make(map[uint32]*Tunnel),
+		byPeer:     make(map[peerKey]*Tunnel),
+		halfOpen:   make(map[netip.Addr]int),
+		sessions:   make(map[uint32]*Session),
+		v3sessions: make(map[uint32]*Session),
+		started:    make(chan struct{}),
+		stopping:   make(chan struct{}),
 	}
 	e.udp, _ = conn.(*net.UDPConn)
+	e.routerID = routerID(cfg, conn)
 	e.bufPool.New = func() any { b := make([]byte, 0, 2048); return &b }
 	return e, nil
 }
@@ -274,8 +279,14 @@ func addrPort(a net.Addr) (netip.AddrPort, bool) {
 	return netip.AddrPort{}, false
 }
 
-// input handles one datagram; b aliases the read buffer.
+// input handles one datagram; b aliases the read buffer. The Ver field
+// tells L2TPv2 from L2TPv3 (RFC 3931 section 4.7.2), which v3endpoint.go
+// handles.
 func (e *Endpoint) input(b []byte, from netip.AddrPort) {
+	if v, _, err := HeaderVersion(b); err == nil && v == Version3 {
+		e.inputV3(b, from)
+		return
+	}
 	h, payload, err := ParseHeader(b)
 	if err != nil {
 		e.stats.Malformed.Add(1)
@@ -299,10 +310,15 @@ func (e *Endpoint) input(b []byte, from netip.AddrPort) {
 		return
 	}
 	e.mu.RLock()
-	t := e.tunnels[h.TunnelID]
+	t := e.tunnels[uint32(h.TunnelID)]
 	e.mu.RUnlock()
 	if t == nil {
 		e.stats.UnknownTunnel.Add(1)
+		return
+	}
+	if t.v3 {
+		e.stats.WrongVersion.Add(1)
+		e.debugLimited("l2tp: dropping an L2TPv2 message for an L2TPv3 control connection", "tunnel_id", t.localID, "peer", from)
 		return
 	}
 	t.post(inPacket{b: append([]byte(nil), b...), from: from})
@@ -320,7 +336,7 @@ func (e *Endpoint) newTunnelInput(b []byte, h Header, payload []byte, from netip
 	m, err := ParseMessage(payload, nil)
 	switch {
 	case m.Type == MsgStopCCN:
-		e.stopCCNForZero(b, &m, err, from)
+		e.stopCCNForZero(b, &m, err, from, false)
 		return
 	case m.Type != MsgSCCRQ:
 		if err != nil && !m.Type.Known() {
@@ -356,7 +372,7 @@ func (e *Endpoint) newTunnelInput(b []byte, h Header, payload []byte, from netip
 		e.stats.Malformed.Add(1)
 		return
 	}
-	key := peerKey{from, peerTID}
+	key := peerKey{addr: from, id: uint32(peerTID)}
 	e.mu.RLock()
 	t := e.byPeer[key]
 	e.mu.RUnlock()
@@ -373,31 +389,43 @@ func (e *Endpoint) newTunnelInput(b []byte, h Header, payload []byte, from netip
 	if !e.admit(from) {
 		return
 	}
-	if e.tieBreak(&m, from) {
+	if e.tieBreak(&m, from, false) {
 		return
 	}
 	host := ""
 	if a, ok := m.Find(AVPHostName); ok {
 		host = string(a.Value)
 	}
-	var refuse *ResultCode
 	if !asked && e.cfg.Accept != nil {
 		opts, acceptErr = e.cfg.Accept(from, host)
 	}
-	err = acceptErr
-	if e.cfg.Accept == nil {
-		refuse = &ResultCode{Result: uint16(StopCCNNotAuthorized), HasError: true, Message: "not accepting tunnels"}
-	} else if err != nil {
-		refuse = &ResultCode{Result: uint16(StopCCNNotAuthorized), HasError: true, Message: "not authorized"}
-	} else if opts.PeerHostName != "" && opts.PeerHostName != host {
-		refuse = &ResultCode{Result: uint16(StopCCNNotAuthorized), HasError: true, Message: "unexpected host name"}
-		err = fmt.Errorf("host name %q, want %q", host, opts.PeerHostName)
+	refuse, err := e.decide(opts, acceptErr, host)
+	e.acceptTunnel(b, from, key, opts, refuse, host, err)
+}
+
+// decide turns what Accept said of an SCCRQ from host into the StopCCN
+// that refuses it, if any, and why.
+func (e *Endpoint) decide(opts TunnelOptions, err error, host string) (*ResultCode, error) {
+	switch {
+	case e.cfg.Accept == nil:
+		return &ResultCode{Result: uint16(StopCCNNotAuthorized), HasError: true, Message: "not accepting tunnels"}, nil
+	case err != nil:
+		return &ResultCode{Result: uint16(StopCCNNotAuthorized), HasError: true, Message: "not authorized"}, err
+	case opts.PeerHostName != "" && opts.PeerHostName != host:
+		return &ResultCode{Result: uint16(StopCCNNotAuthorized), HasError: true, Message: "unexpected host name"},
+			fmt.Errorf("host name %q, want %q", host, opts.PeerHostName)
 	}
+	return nil, nil
+}
+
+// acceptTunnel opens the tunnel of an accepted SCCRQ b from peer (key),
+// refusing it with refuse (for err) when set, and queues b on it.
+func (e *Endpoint) acceptTunnel(b []byte, from netip.AddrPort, key peerKey, opts TunnelOptions, refuse *ResultCode, host string, err error) {
 	if refuse != nil {
 		e.stats.TunnelsRefused.Add(1)
 		e.logPeer(slog.LevelWarn, from.Addr(), "l2tp: refusing tunnel", "host", host, "err", err)
 	}
-	t, err = e.newTunnel(from, opts, true)
+	t, err := e.newTunnel(from, opts, true)
 	if err != nil {
 		e.logPeer(slog.LevelWarn, from.Addr(), "l2tp: cannot accept tunnel", "err", err)
 		return
@@ -421,14 +449,12 @@ func (e *Endpoint) newTunnelInput(b []byte, h Header, payload []byte, from netip
 // stopCCNForZero delivers a StopCCN for Tunnel ID 0 to the tunnel its
 // Assigned Tunnel ID names (section 4.4.3: the peer may not have read
 // ours), and drops it when there is none.
-func (e *Endpoint) stopCCNForZero(b []byte, m *Message, err error, from netip.AddrPort) {
+func (e *Endpoint) stopCCNForZero(b []byte, m *Message, err error, from netip.AddrPort, v3 bool) {
 	var t *Tunnel
-	if a, ok := m.Find(AVPAssignedTunnelID); ok && err == nil {
-		if id, verr := a.Uint16(); verr == nil {
-			e.mu.RLock()
-			t = e.byPeer[peerKey{from, id}]
-			e.mu.RUnlock()
-		}
+	if id, ok := assignedID(m, v3); ok && err == nil {
+		e.mu.RLock()
+		t = e.byPeer[peerKey{addr: from, id: id, v3: v3}]
+		e.mu.RUnlock()
 	}
 	if t == nil {
 		e.stats.TunnelZero.Add(1)
@@ -488,7 +514,7 @@ func (e *Endpoint) leaveHalfOpen(t *Tunnel) {
 // The lower value wins and the loser silently discards its tunnel; equal
 // values discard both; when only one side sent a Tie Breaker, the
 // initiator that included it wins; when neither did, both tunnels open.
-func (e *Endpoint) tieBreak(m *Message, from netip.AddrPort) bool {
+func (e *Endpoint) tieBreak(m *Message, from netip.AddrPort, v3 bool) bool {
 	var theirs uint64
 	tb, has := m.Find(AVPTieBreaker)
 	if has && len(tb.Value) == 8 {
@@ -499,7 +525,7 @@ func (e *Endpoint) tieBreak(m *Message, from netip.AddrPort) bool {
 	discard := false
 	for _, d := range e.Tunnels() {
 		st := CtrlState(d.state.Load())
-		if d.accepted || d.peer.Addr() != from.Addr() || st == CtrlIdle {
+		if d.accepted || d.v3 != v3 || d.peer.Addr() != from.Addr() || st == CtrlIdle {
 			continue
 		}
 		ours := d.tieBreaker
@@ -542,7 +568,8 @@ func (e *Endpoint) newTunnel(peer netip.AddrPort, opts TunnelOptions, accepted b
 		cmdWake:  make(chan struct{}, 1),
 		done:     make(chan struct{}),
 		upCh:     make(chan error, 1),
-		calls:    make(map[uint16]*Session),
+		calls:    make(map[uint32]*Session),
+		v3:       opts.Version == 3,
 	}
 	t.setDst(peer)
 	t.ch = newChannel(channelConfig{
@@ -560,10 +587,16 @@ func (e *Endpoint) newTunnel(peer netip.AddrPort, opts TunnelOptions, accepted b
 			t.tieBreaker = binary.BigEndian.Uint64(b[:])
 		}
 	}
+	if t.v3 {
+		t.initV3()
+	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	for range 64 {
-		id := randUint16()
+		id := uint32(randUint16())
+		if t.v3 {
+			id = randUint32()
+		}
 		if id == 0 || e.tunnels[id] != nil {
 			continue
 		}
@@ -586,7 +619,11 @@ func (e *Endpoint) remove(t *Tunnel) {
 	}
 	e.leaveHalfOpen(t)
 	for id := range t.calls {
-		delete(e.sessions, uint32(t.localID)<<16|uint32(id))
+		if t.v3 {
+			delete(e.v3sessions, id)
+		} else {
+			delete(e.sessions, t.localID<<16|id)
+		}
 	}
 }
 
@@ -612,6 +649,9 @@ func (e *Endpoint) Dial(ctx context.Context, peer netip.AddrPort, opts TunnelOpt
 	}
 	if (opts.RequireAuth || opts.HideAVPs) && len(opts.Secret) == 0 {
 		return nil, errors.New("l2tp: Dial: RequireAuth and HideAVPs need a Secret")
+	}
+	if err := opts.check(); err != nil {
+		return nil, fmt.Errorf("l2tp: Dial: %w", err)
 	}
 	t, err := e.newTunnel(netip.AddrPortFrom(peer.Addr().Unmap(), peer.Port()), opts, false)
 	if err != nil {
@@ -648,6 +688,12 @@ func randUint16() uint16 {
 	var b [2]byte
 	rand.Read(b[:])
 	return binary.BigEndian.Uint16(b[:])
+}
+
+func randUint32() uint32 {
+	var b [4]byte
+	rand.Read(b[:])
+	return binary.BigEndian.Uint32(b[:])
 }
 
 // peekHostName finds the Host Name AVP (section 4.4.3, never hidden) in the

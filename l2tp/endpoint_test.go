@@ -229,10 +229,26 @@ func acceptAll(opts TunnelOptions) func(netip.AddrPort, string) (TunnelOptions, 
 // a pipe that drops 30 %, duplicates and reorders, 200 sessions on 4
 // tunnels come up, carry data both ways, and tear down cleanly.
 func TestLossyPipeSessions(t *testing.T) {
-	checkGoroutines(t)
-	imp := l2tptest.Impairment{Loss: 0.3, Duplicate: 0.1, Reorder: 0.1, Seed: 42}
 	opts := fastOpts("s3cret")
 	opts.HideAVPs = true // hidden AVPs (section 4.3) under loss too
+	lossyPipeSessions(t, opts)
+}
+
+// TestLossyPipeSessionsV3 is TestLossyPipeSessions on L2TPv3 control
+// connections (RFC 3931) with every message signed (HMAC-MD5 and nonces)
+// and 8-octet cookies: every control message is delivered in order, and
+// every retransmission, whose Ns and Nr differ, is signed again (a digest
+// that no longer matched would be dropped, counted and stall the test).
+func TestLossyPipeSessionsV3(t *testing.T) {
+	opts := fastOpts("s3cret")
+	opts.HideAVPs = true
+	opts.Version, opts.CookieLen = 3, 8
+	lossyPipeSessions(t, opts)
+}
+
+func lossyPipeSessions(t *testing.T, opts TunnelOptions) {
+	checkGoroutines(t)
+	imp := l2tptest.Impairment{Loss: 0.3, Duplicate: 0.1, Reorder: 0.1, Seed: 42}
 	p := newPair(t, imp, acceptAll(opts), true)
 
 	var lacEcho sync.Map // *Session -> true once an echo came back
@@ -350,8 +366,16 @@ func TestLossyPipeSessions(t *testing.T) {
 	if st.Retransmits.Load() == 0 || p.lns.Stats().Duplicates.Load() == 0 {
 		t.Error("the impaired pipe caused no retransmission or duplicate: the test proves nothing")
 	}
-	if got := p.lns.Stats().AuthFailures.Load(); got != 0 {
-		t.Errorf("AuthFailures = %d", got)
+	for _, e := range []*Endpoint{p.lac, p.lns} {
+		if st := e.Stats(); st.AuthFailures.Load() != 0 || st.DigestFailures.Load() != 0 || st.Malformed.Load() != 0 || st.CookieMismatch.Load() != 0 {
+			t.Errorf("AuthFailures %d DigestFailures %d Malformed %d CookieMismatch %d, want 0",
+				st.AuthFailures.Load(), st.DigestFailures.Load(), st.Malformed.Load(), st.CookieMismatch.Load())
+		}
+	}
+	for _, s := range sessions {
+		if v := s.Tunnel().Version(); v != opts.Version && opts.Version != 0 {
+			t.Fatalf("%v: version %d, want %d", s, v, opts.Version)
+		}
 	}
 }
 

@@ -78,7 +78,7 @@ func FuzzTunnelInput(f *testing.F) {
 		ep.closing = true // a tunnel the fuzzer opens is released at once, no goroutine
 		// Address the packet to our tunnel (or to Tunnel ID 0) when it is
 		// long enough to carry a Tunnel ID at either offset.
-		id := tn.localID
+		id := tn.LocalID()
 		if toNew {
 			id = 0
 		}
@@ -101,6 +101,97 @@ func FuzzTunnelInput(f *testing.F) {
 			}
 			if typ != MsgSCCRQ {
 				t.Fatalf("Accept asked for a tunnel by a %v", typ)
+			}
+		}
+		clk.now = clk.now.Add(time.Hour)
+		tn.onTimer()
+		tn.flush()
+	})
+}
+
+// establishedV3OnClock returns a dialing L2TPv3 tunnel, authenticating
+// with secret, brought to established on a fake clock, and the nonce of
+// the scripted peer that answered its SCCRQ.
+func establishedV3OnClock(t *testing.T, secret []byte) (*Tunnel, *captureConn, *fakeClock, []byte) {
+	t.Helper()
+	conn := &captureConn{}
+	clk := &fakeClock{now: t0}
+	ep, err := NewEndpoint(conn, Config{HostName: "lac", Now: clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tn, err := ep.newTunnel(lnsAddr, TunnelOptions{Version: 3, Secret: secret, CookieLen: 8}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tn.begin()
+	tn.flush()
+	peerNonce := []byte("fuzz-peer-nonce-0123")
+	sccrp := &Message{Type: MsgSCCRP, AVPs: []AVP{MessageDigest{}.AVP(), NewV3AVPString(AVPHostName, "lns"),
+		NewV3AVPUint32(AVPRouterID, 1), NewV3AVPUint32(AVPAssignedConnID, 9), PWCapabilities{PWPPP}.AVP(), NewV3AVP(AVPNonce, peerNonce)}}
+	b, err := AppendV3Control(nil, EncapUDP, V3ControlHeader{ConnID: tn.localID, Ns: 0, Nr: 1}, sccrp, AppendOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := SignMessage(b, peerNonce, tn.v3s.nonce, NewAuthKey(secret)); err != nil {
+		t.Fatal(err)
+	}
+	tn.input(inPacket{b: b, from: lnsAddr})
+	tn.flush()
+	if tn.State() != CtrlEstablished {
+		t.Fatalf("v3 tunnel %v after a good SCCRP, want established", tn.State())
+	}
+	conn.out = nil
+	return tn, conn, clk, peerNonce
+}
+
+// FuzzV3EndpointInput feeds arbitrary L2TPv3 datagrams, seeded with the
+// golden messages of v3golden_test.go, to an established, authenticating
+// v3 tunnel and to the endpoint's demultiplexer (control by Control
+// Connection ID, the SCCRQ path for ID 0, data by Session ID): bad input
+// is dropped, counted or answered, never a panic, and only an SCCRQ asks
+// Accept for a tunnel. With sign set the datagram is signed as the peer
+// would (when it has a Message Digest in place), so that mutations get
+// past the digest check into the message handling.
+func FuzzV3EndpointInput(f *testing.F) {
+	for _, o := range v3GoldenOrder {
+		b := v3GoldenBytes[o.name]
+		f.Add(b, false, true)
+		f.Add(b, true, true)
+		f.Add(b, false, false)
+	}
+	data, _ := AppendV3Data(nil, V3DataFormat{CookieLen: 8, Sublayer: SublayerDefault}, V3DataHeader{SessionID: 7, Cookie: 1, HasSeq: true})
+	f.Add(append(data, 0xff, 0x03, 0xc0, 0x21), false, false)
+	f.Add([]byte{0x00, 0x03, 0, 0, 0, 0, 0, 0}, false, false)
+	secret := []byte("fuzz")
+	f.Fuzz(func(t *testing.T, b []byte, toNew, sign bool) {
+		tn, _, clk, peerNonce := establishedV3OnClock(t, secret)
+		ep := tn.ep
+		ep.cfg.Data = func(*Tunnel, *Session, Header, []byte) {}
+		var accepts int
+		ep.cfg.Accept = func(netip.AddrPort, string) (TunnelOptions, error) {
+			accepts++
+			return TunnelOptions{Secret: secret, CookieLen: 4}, nil
+		}
+		ep.closing = true // a tunnel the fuzzer opens is released at once, no goroutine
+		p := append([]byte(nil), b...)
+		if v, control, err := HeaderVersion(p); err == nil && v == Version3 && control && len(p) >= 8 {
+			id := tn.localID
+			if toNew {
+				id = 0
+			}
+			binary.BigEndian.PutUint32(p[4:8], id)
+			if sign {
+				SignMessage(p, peerNonce, tn.v3s.nonce, NewAuthKey(secret))
+			}
+		}
+		tn.input(inPacket{b: p, from: lnsAddr})
+		tn.flush()
+		ep.input(p, lnsAddr)
+		if accepts > 0 {
+			_, pl, err := ParseV3ControlHeader(p)
+			if err != nil || msgTypeOf(pl) != MsgSCCRQ {
+				t.Fatalf("Accept asked for a tunnel by a %v", msgTypeOf(pl))
 			}
 		}
 		clk.now = clk.now.Add(time.Hour)

@@ -25,6 +25,9 @@ type Stats struct {
 	UnexpectedMsg    atomic.Uint64 // messages not allowed in the state they arrived in (section 7)
 	UnknownMandatory atomic.Uint64 // messages with an unknown mandatory AVP
 	TunnelZero       atomic.Uint64 // control messages for Tunnel ID 0 that are not an SCCRQ (section 4.4.3, Assigned Tunnel ID)
+	WrongVersion     atomic.Uint64 // messages of one L2TP version for a tunnel of the other (RFC 3931 section 4.7.2)
+	DigestFailures   atomic.Uint64 // L2TPv3 control messages dropped: Message Digest missing or wrong (RFC 3931 section 5.4.1)
+	CookieMismatch   atomic.Uint64 // L2TPv3 data messages dropped: cookie not the one we assigned (RFC 3931 section 4.1)
 
 	// Tunnels and calls.
 	AuthFailures      atomic.Uint64 // missing or wrong Challenge Response (StopCCN result 4)
@@ -69,6 +72,9 @@ func (s *Stats) Each(fn func(name string, v uint64)) {
 	fn("unexpected_msg", s.UnexpectedMsg.Load())
 	fn("unknown_mandatory", s.UnknownMandatory.Load())
 	fn("tunnel_zero", s.TunnelZero.Load())
+	fn("wrong_version", s.WrongVersion.Load())
+	fn("digest_failures", s.DigestFailures.Load())
+	fn("cookie_mismatch", s.CookieMismatch.Load())
 	fn("auth_failures", s.AuthFailures.Load())
 	fn("tunnels_refused", s.TunnelsRefused.Load())
 	fn("tunnel_limit", s.TunnelLimit.Load())

@@ -165,7 +165,7 @@ func TestHalfOpenReleased(t *testing.T) {
 	e, _ := NewEndpoint(&captureConn{}, Config{HostName: "lns"})
 	tn, _ := e.newTunnel(lacAddr, TunnelOptions{}, true)
 	e.mu.Lock()
-	tn.byPeerKey, tn.halfOpen = peerKey{lacAddr, 5}, true
+	tn.byPeerKey, tn.halfOpen = peerKey{addr: lacAddr, id: 5}, true
 	e.byPeer[tn.byPeerKey] = tn
 	e.halfOpen[lacAddr.Addr()]++
 	e.halfOpenTotal++

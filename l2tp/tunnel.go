@@ -20,8 +20,9 @@ import (
 type Tunnel struct {
 	ep        *Endpoint
 	opts      TunnelOptions
-	localID   uint16
+	localID   uint32 // Tunnel ID (v2, 16 bits) or Control Connection ID (v3)
 	peerID    atomic.Uint32
+	v3        bool                    // an L2TPv3 control connection (RFC 3931), v3tunnel.go
 	peer      netip.AddrPort          // the address dialed, or the SCCRQ's source
 	dst       atomic.Pointer[peerDst] // where we send: the peer's source address and port
 	lastFrom  netip.AddrPort          // source of the packet being processed
@@ -53,7 +54,8 @@ type Tunnel struct {
 	challenge     []byte // the Challenge we sent
 	peerChallenge []byte // the Challenge the peer sent, answered in SCCRP/SCCCN
 	upReported    bool
-	calls         map[uint16]*Session
+	calls         map[uint32]*Session // by local Session ID
+	v3s           v3State
 	lastRx        time.Time
 	helloAt       time.Time
 	lingerUntil   time.Time // zero: not lingering
@@ -81,11 +83,29 @@ type inPacket struct {
 	lostTie bool // the endpoint decided our SCCRQ lost the tie breaker
 }
 
-// LocalID is our Tunnel ID (what the peer puts in the header).
-func (t *Tunnel) LocalID() uint16 { return t.localID }
+// LocalID is our Tunnel ID (what the peer puts in the header). On an
+// L2TPv3 tunnel it is the low 16 bits of LocalConnID.
+func (t *Tunnel) LocalID() uint16 { return uint16(t.localID) }
 
 // PeerID is the peer's Tunnel ID (its Assigned Tunnel ID); 0 until known.
+// On an L2TPv3 tunnel it is the low 16 bits of PeerConnID.
 func (t *Tunnel) PeerID() uint16 { return uint16(t.peerID.Load()) }
+
+// LocalConnID is our Tunnel ID (L2TPv2) or Control Connection ID
+// (L2TPv3, 32 bits, RFC 3931 section 5.4.3).
+func (t *Tunnel) LocalConnID() uint32 { return t.localID }
+
+// PeerConnID is the peer's Tunnel ID or Control Connection ID; 0 until
+// known.
+func (t *Tunnel) PeerConnID() uint32 { return t.peerID.Load() }
+
+// Version is the L2TP version of the tunnel: 2 (RFC 2661) or 3 (RFC 3931).
+func (t *Tunnel) Version() int {
+	if t.v3 {
+		return 3
+	}
+	return 2
+}
 
 // Peer is the peer's UDP address and port, where we send: the address
 // dialed until the peer's SCCRP comes from another (section 8.1: the
@@ -110,7 +130,7 @@ func (t *Tunnel) Sessions() int { return int(t.nsess.Load()) }
 func (t *Tunnel) Done() <-chan struct{} { return t.done }
 
 func (t *Tunnel) String() string {
-	return fmt.Sprintf("tunnel %d/%d %v", t.localID, t.PeerID(), t.peer)
+	return fmt.Sprintf("tunnel %d/%d %v", t.localID, t.PeerConnID(), t.peer)
 }
 
 // post queues a received packet; a full inbox drops it (the peer
@@ -299,16 +319,14 @@ func (t *Tunnel) input(p inPacket) {
 		t.ctrlEvent(CtrlRecvSCCRQLoseTie, ResultCode{}, ErrTieBreakerLost)
 		return
 	}
+	if t.v3 {
+		t.inputV3(p)
+		return
+	}
 	h, payload, err := ParseHeader(p.b)
 	if err != nil || !h.Control {
 		t.ep.stats.Malformed.Add(1)
 		return
-	}
-	now := t.ep.now()
-	t.lastRx = now
-	t.lastFrom = p.from
-	if t.ctrl == CtrlEstablished && t.opts.HelloInterval > 0 {
-		t.helloAt = now.Add(t.opts.HelloInterval)
 	}
 	// The channel keeps whole packets: a message queued ahead of a gap
 	// keeps its own header (Session ID).
@@ -316,9 +334,25 @@ func (t *Tunnel) input(p inPacket) {
 	if len(payload) == 0 {
 		pkt = nil
 	}
-	for _, b := range t.ch.receive(h.Ns, h.Nr, pkt, now) {
+	t.receive(p, h.Ns, h.Nr, pkt)
+}
+
+// receive passes one control packet (nil: a ZLB or ACK) through the
+// reliable channel and delivers what is now in order.
+func (t *Tunnel) receive(p inPacket, ns, nr uint16, pkt []byte) {
+	now := t.ep.now()
+	t.lastRx = now
+	t.lastFrom = p.from
+	if t.ctrl == CtrlEstablished && t.opts.HelloInterval > 0 {
+		t.helloAt = now.Add(t.opts.HelloInterval)
+	}
+	for _, b := range t.ch.receive(ns, nr, pkt, now) {
 		if t.finished {
 			return
+		}
+		if t.v3 {
+			t.deliverV3(b)
+			continue
 		}
 		hh, pl, err := ParseHeader(b)
 		if err != nil {
@@ -334,6 +368,13 @@ func (t *Tunnel) input(p inPacket) {
 // deliver dispatches one in-order control message.
 func (t *Tunnel) deliver(sid uint16, b []byte) {
 	m, err := ParseMessage(b, t.opts.Secret)
+	t.dispatch(uint32(sid), m, err, b)
+}
+
+// dispatch acts on one in-order control message m of either version, as
+// decoded from b (err is the decoding's); sid is our Session ID it is for
+// (0: none).
+func (t *Tunnel) dispatch(sid uint32, m Message, err error, b []byte) {
 	if err != nil {
 		var um *UnknownMandatoryAVPError
 		if errors.As(err, &um) {
@@ -350,10 +391,8 @@ func (t *Tunnel) deliver(sid uint16, b []byte) {
 			if !ok {
 				ev = CtrlClose
 			}
-			if a, found := m.Find(AVPAssignedTunnelID); found && t.PeerID() == 0 {
-				if pid, err := a.Uint16(); err == nil {
-					t.peerID.Store(uint32(pid)) // so the StopCCN reaches the peer
-				}
+			if pid, found := assignedID(&m, t.v3); found && t.PeerConnID() == 0 {
+				t.peerID.Store(pid) // so the StopCCN reaches the peer
 			}
 			t.ctrlEvent(ev, um.Result(), fmt.Errorf("%w: %v", ErrProtocol, err))
 			return
@@ -416,17 +455,15 @@ func (t *Tunnel) ctrlMessage(m *Message) {
 		return ev, rc, err
 	}
 	if m.Type != MsgSCCCN {
-		if a, ok := m.Find(AVPAssignedTunnelID); ok {
-			if pid, err := a.Uint16(); err == nil && t.ctrl != CtrlEstablished {
-				t.peerID.Store(uint32(pid))
-			}
+		if pid, ok := assignedID(m, t.v3); ok && t.ctrl != CtrlEstablished {
+			t.peerID.Store(pid)
 		}
 	}
 	ev, rc, err := func() (CtrlEvent, ResultCode, error) {
 		if t.refuse != nil && m.Type == MsgSCCRQ {
 			return bad(StopCCNResult(t.refuse.Result), t.refuse.Message, fmt.Errorf("%w: refused by Accept", ErrNotAuthorized))
 		}
-		if err := m.Validate(); err != nil {
+		if err := t.validate(m); err != nil {
 			return bad(StopCCNGeneralError, err.Error(), fmt.Errorf("%w: %v", ErrProtocol, err))
 		}
 		if m.Type == MsgSCCCN {
@@ -463,10 +500,14 @@ func (t *Tunnel) ctrlMessage(m *Message) {
 				return bad(StopCCNNotAuthorized, "challenge response", err)
 			}
 		}
-		if _, ok := m.Find(AVPChallenge); ok && len(t.opts.Secret) == 0 {
+		if t.v3 {
+			if result, msg, err := t.checkSCCV3(m); err != nil {
+				return bad(result, msg, err)
+			}
+		} else if _, ok := m.Find(AVPChallenge); ok && len(t.opts.Secret) == 0 {
 			return bad(StopCCNNotAuthorized, "no secret for the challenge", fmt.Errorf("%w: peer challenged, no secret configured", ErrNotAuthorized))
 		}
-		if _, ok := m.Find(AVPChallenge); !ok && t.opts.RequireAuth {
+		if _, ok := m.Find(AVPChallenge); !ok && t.opts.RequireAuth && !t.v3 {
 			return bad(StopCCNNotAuthorized, "challenge required", fmt.Errorf("%w: peer did not challenge", ErrNotAuthorized))
 		}
 		if m.Type == MsgSCCRQ {
@@ -535,9 +576,12 @@ func (t *Tunnel) ctrlEvent(ev CtrlEvent, rc ResultCode, err error) {
 			// Never hidden: a peer with the wrong secret must still
 			// read why it is refused.
 			m := &Message{Type: MsgStopCCN, AVPs: []AVP{
-				NewAVPUint16(AVPAssignedTunnelID, t.localID),
+				NewAVPUint16(AVPAssignedTunnelID, uint16(t.localID)),
 				rc.AVP(),
 			}}
+			if t.v3 {
+				m.AVPs[0] = NewV3AVPUint32(AVPAssignedConnID, t.localID)
+			}
 			t.sendMsg(m, 0)
 		case ActTunnelOpen:
 			if prev != CtrlEstablished {
@@ -562,7 +606,7 @@ func (t *Tunnel) up() {
 	if t.opts.HelloInterval > 0 {
 		t.helloAt = t.ep.now().Add(t.opts.HelloInterval)
 	}
-	t.ep.log.Info("l2tp: tunnel up", "tunnel_id", t.localID, "peer_tunnel_id", t.PeerID(), "peer", t.peer, "host", t.PeerHostName())
+	t.ep.log.Info("l2tp: tunnel up", "tunnel_id", t.localID, "peer_tunnel_id", t.PeerConnID(), "peer", t.peer, "host", t.PeerHostName(), "version", t.Version())
 	select {
 	case t.upCh <- nil:
 	default:
@@ -614,12 +658,16 @@ func (t *Tunnel) finish(rc ResultCode, err error) {
 
 // sendSCC sends an SCCRQ, SCCRP or SCCCN with the AVPs of sections 6.1-6.3.
 func (t *Tunnel) sendSCC(typ MsgType) {
+	if t.v3 {
+		t.sendSCCV3(typ)
+		return
+	}
 	m := &Message{Type: typ}
 	if typ != MsgSCCCN {
 		m.Add(ProtocolVersion1.AVP())
 		m.Add(FramingSync.AVP(AVPFramingCapabilities))
 		m.Add(NewAVPString(AVPHostName, t.ep.cfg.HostName))
-		m.Add(NewAVPUint16(AVPAssignedTunnelID, t.localID))
+		m.Add(NewAVPUint16(AVPAssignedTunnelID, uint16(t.localID)))
 		m.Add(NewAVPUint16(AVPReceiveWindowSize, t.opts.RecvWindow))
 		if t.ep.cfg.FirmwareRevision != 0 {
 			m.Add(NewAVPUint16(AVPFirmwareRevision, t.ep.cfg.FirmwareRevision))
@@ -663,8 +711,12 @@ func (t *Tunnel) hide(a AVP) AVP {
 
 // sendMsg encodes m for the peer and queues it on the reliable channel.
 // The header's Ns and Nr are filled at each transmission.
-func (t *Tunnel) sendMsg(m *Message, peerSID uint16) {
-	h := Header{Control: true, TunnelID: t.PeerID(), SessionID: peerSID}
+func (t *Tunnel) sendMsg(m *Message, peerSID uint32) {
+	if t.v3 {
+		t.sendMsgV3(m)
+		return
+	}
+	h := Header{Control: true, TunnelID: t.PeerID(), SessionID: uint16(peerSID)}
 	b, err := AppendControl(nil, h, m, t.opts.Secret, nil)
 	if err != nil {
 		t.ep.log.Error("l2tp: cannot encode control message", "tunnel_id", t.localID, "msg", m.Type, "err", err)
@@ -678,7 +730,11 @@ func (t *Tunnel) sendMsg(m *Message, peerSID uint16) {
 func (t *Tunnel) flush() {
 	for _, o := range t.ch.takeOutput() {
 		b := o.Payload
-		if b == nil {
+		if t.v3 {
+			if b = t.outputV3(o); b == nil {
+				continue
+			}
+		} else if b == nil {
 			var err error
 			t.wbuf, err = AppendControl(t.wbuf[:0], Header{Control: true, TunnelID: t.PeerID(), Ns: o.Ns, Nr: o.Nr}, nil, nil, nil)
 			if err != nil {

@@ -1,0 +1,158 @@
+package l2tp
+
+import (
+	"encoding/binary"
+	"errors"
+	"hash/fnv"
+	"log/slog"
+	"net"
+	"net/netip"
+)
+
+// This file holds the endpoint's demultiplexing of L2TPv3 over UDP (RFC
+// 3931 section 4.1.2), next to L2TPv2 on the same socket: the Ver field
+// of the header tells them apart (section 4.7.2), the T bit control from
+// data. Control messages go to the connection their 32-bit Control
+// Connection ID names, or, for ID 0, to the SCCRQ path; data messages to
+// the session their Session ID names (dataV3, v3call.go).
+
+// inputV3 handles one v3 datagram; b aliases the read buffer.
+func (e *Endpoint) inputV3(b []byte, from netip.AddrPort) {
+	if _, control, _ := HeaderVersion(b); !control {
+		e.dataV3(b)
+		return
+	}
+	h, payload, err := ParseV3ControlHeader(b)
+	if err != nil {
+		e.stats.Malformed.Add(1)
+		return
+	}
+	e.stats.ControlRx.Add(1)
+	if h.ConnID == 0 {
+		e.newConnInput(b, payload, from)
+		return
+	}
+	e.mu.RLock()
+	t := e.tunnels[h.ConnID]
+	e.mu.RUnlock()
+	if t == nil {
+		e.stats.UnknownTunnel.Add(1)
+		return
+	}
+	if !t.v3 {
+		e.stats.WrongVersion.Add(1)
+		e.debugLimited("l2tp: dropping an L2TPv3 message for an L2TPv2 tunnel", "tunnel_id", t.localID, "peer", from)
+		return
+	}
+	t.post(inPacket{b: append([]byte(nil), b...), from: from})
+}
+
+// newConnInput handles a v3 control message for Control Connection ID 0:
+// an SCCRQ (section 3.2.1), or a StopCCN sent before the peer knew our ID.
+// It is the v3 newTunnelInput; besides, an SCCRQ that carries the nonce of
+// control message authentication must bear a good digest under the secret
+// Accept gives before a tunnel is made for it (section 5.4.1).
+func (e *Endpoint) newConnInput(b, payload []byte, from netip.AddrPort) {
+	if len(payload) == 0 {
+		e.stats.UnknownTunnel.Add(1) // a ZLB for no connection
+		return
+	}
+	m, err := ParseV3Message(payload, nil)
+	switch {
+	case m.Type == MsgStopCCN:
+		e.stopCCNForZero(b, &m, err, from, true)
+		return
+	case m.Type != MsgSCCRQ:
+		if err != nil && !m.Type.KnownV3() {
+			e.stats.Malformed.Add(1)
+			return
+		}
+		e.stats.TunnelZero.Add(1)
+		e.logPeer(slog.LevelDebug, from.Addr(), "l2tp: dropping an L2TPv3 control message for Control Connection ID 0 that is not an SCCRQ", "msg", m.Type)
+		return
+	}
+	var asked bool
+	var opts TunnelOptions
+	var acceptErr error
+	if errors.Is(err, ErrNoSecret) && e.cfg.Accept != nil {
+		if host, ok := peekHostName(payload); ok {
+			asked = true
+			opts, acceptErr = e.cfg.Accept(from, host)
+			if acceptErr == nil && len(opts.Secret) > 0 {
+				m, err = ParseV3Message(payload, opts.Secret)
+			}
+		}
+	}
+	var um *UnknownMandatoryAVPError
+	if err != nil && !errors.As(err, &um) {
+		e.stats.Malformed.Add(1)
+		return
+	}
+	peerID, ok := assignedID(&m, true)
+	if !ok || peerID == 0 {
+		e.stats.Malformed.Add(1)
+		return
+	}
+	key := peerKey{addr: from, id: peerID, v3: true}
+	e.mu.RLock()
+	t := e.byPeer[key]
+	e.mu.RUnlock()
+	if t != nil {
+		t.post(inPacket{b: append([]byte(nil), b...), from: from})
+		return
+	}
+	select {
+	case <-e.stopping:
+		return
+	default:
+	}
+	if !e.admit(from) {
+		return
+	}
+	if e.tieBreak(&m, from, true) {
+		return
+	}
+	host := ""
+	if a, ok := m.Find(AVPHostName); ok {
+		host = string(a.Value)
+	}
+	if !asked && e.cfg.Accept != nil {
+		opts, acceptErr = e.cfg.Accept(from, host)
+	}
+	refuse, err := e.decide(opts, acceptErr, host)
+	opts.Version = 3
+	if refuse == nil {
+		if cerr := opts.check(); cerr != nil {
+			e.log.Error("l2tp: Accept returned unusable tunnel options", "peer", from, "err", cerr)
+			refuse, err = &ResultCode{Result: uint16(StopCCNGeneralError), HasError: true, Message: "configuration error"}, cerr
+		}
+	}
+	if auth, _, _ := v3Auth(opts); refuse == nil && auth {
+		if _, hasNonce := m.Find(AVPNonce); hasNonce {
+			if derr := VerifyMessage(b, nil, nil, NewAuthKey(opts.Secret)); derr != nil {
+				e.stats.DigestFailures.Add(1)
+				e.stats.AuthFailures.Add(1)
+				e.logPeer(slog.LevelWarn, from.Addr(), "l2tp: dropping an SCCRQ: message digest check failed", "host", host, "err", derr)
+				return
+			}
+		}
+	}
+	e.acceptTunnel(b, from, key, opts, refuse, host, err)
+}
+
+// routerID is the Router ID of the endpoint's v3 tunnels (RFC 3931
+// section 5.4.3): configured, else the socket's IPv4 address, else a hash
+// of the host name; never 0.
+func routerID(cfg Config, conn net.PacketConn) uint32 {
+	if cfg.RouterID != 0 {
+		return cfg.RouterID
+	}
+	if a, ok := conn.LocalAddr().(*net.UDPAddr); ok {
+		if ip := a.IP.To4(); ip != nil && !ip.IsUnspecified() {
+			return binary.BigEndian.Uint32(ip)
+		}
+	}
+	h := fnv.New32a()
+	h.Write([]byte(cfg.HostName))
+	return max(h.Sum32(), 1)
+}
