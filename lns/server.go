@@ -506,10 +506,30 @@ func (s *Server) onData(_ *l2tp.Tunnel, c *l2tp.Session, _ l2tp.Header, payload 
 	}
 	f := ss.flow.Load()
 	if f == nil {
-		s.stats.NoSession.Add(1)
+		s.early(ss, payload)
 		return
 	}
 	s.dp.Decap(f, payload)
+}
+
+// early takes a frame of a call whose ICCN is still on its way through
+// the tunnel's control path: the LAC sends the ICCN and the first LCP
+// Configure-Request back to back (a voluntary client, RFC 2661 section 2,
+// or a LAC in transparent mode), and the data message may overtake the
+// ICCN here. A PPP control frame goes to the session's shard, which holds
+// it until PPP starts (evCallUp follows on the same queue); anything else
+// is dropped and counted.
+func (s *Server) early(ss *session, payload []byte) {
+	frame := ppp.StripAddressControl(payload)
+	p, _, err := ppp.ParseProtocol(frame)
+	if err != nil || !p.IsControl() {
+		s.stats.NoSession.Add(1)
+		return
+	}
+	cp := append([]byte(nil), frame...)
+	if !ss.sh.post(event{kind: evControl, s: ss, frame: cp}) {
+		s.stats.ControlDropped.Add(1)
+	}
 }
 
 // onControl gets PPP control frames from the data plane (on the socket
