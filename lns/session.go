@@ -462,6 +462,7 @@ func (s *session) startPPP(now time.Time) {
 		// in SLI, RFC 2661 section 6.14): refused in every LAC mode, as
 		// the LAC refuses them when it negotiates for a proxied session.
 		RejectACCMPFCACFC: true,
+		NoProxyLCP:        true, // the LNS hands the session to no one
 		Logger:            s.log.With(logx.KeyComponent, logx.PPP),
 		Handler:           s,
 	})

@@ -140,7 +140,7 @@ func (c *cp) sendConfReq() {
 	c.answered = false
 	c.reqOpts = append(c.reqOpts[:0], b...)
 	b = c.reqOpts
-	if c.proto == ProtoLCP {
+	if c.proto == ProtoLCP && !s.cfg.NoProxyLCP {
 		s.lastSentConfReq = append(s.lastSentConfReq[:0], b...)
 	}
 	s.sendPacket(c.proto, Packet{Code: ConfReq, ID: c.reqID, Data: b})
@@ -156,8 +156,15 @@ func (c *cp) timeout() {
 	c.event(c.fsm.Timeout())
 }
 
-// input handles one packet of this protocol (RFC 1661 section 5).
+// input handles one packet of this protocol (RFC 1661 section 5). The
+// packet and the reply are let go afterwards: a session holds no frame
+// between packets.
 func (c *cp) input(b []byte) {
+	c.handle(b)
+	c.rx, c.rxRaw, c.reply = Packet{}, nil, Packet{}
+}
+
+func (c *cp) handle(b []byte) {
 	s := c.s
 	p, err := ParsePacket(b)
 	if err != nil {
@@ -180,7 +187,7 @@ func (c *cp) input(b []byte) {
 			s.stats.BadOptions++
 			return
 		}
-		if c.proto == ProtoLCP {
+		if c.proto == ProtoLCP && !s.cfg.NoProxyLCP {
 			if s.initialRecvConfReq == nil {
 				s.initialRecvConfReq = append([]byte{}, p.Data...)
 			}

@@ -153,9 +153,11 @@ func (s *Session) StartProxied(p Proxy, now time.Time) error {
 	s.lcpOpts = l
 	s.lcp.fsm.State = Opened
 	s.lcp.nextID = 0x80 // away from the IDs the LAC used
-	s.initialRecvConfReq = append([]byte(nil), p.InitialRecvConfReq...)
-	s.lastSentConfReq = append([]byte(nil), p.LastSentConfReq...)
-	s.lastRecvConfReq = append([]byte(nil), p.LastRecvConfReq...)
+	if !s.cfg.NoProxyLCP {
+		s.initialRecvConfReq = append([]byte(nil), p.InitialRecvConfReq...)
+		s.lastSentConfReq = append([]byte(nil), p.LastSentConfReq...)
+		s.lastRecvConfReq = append([]byte(nil), p.LastRecvConfReq...)
+	}
 	if s.cfg.Echo.Interval > 0 {
 		s.echoDeadline = now.Add(s.cfg.Echo.Interval)
 	}

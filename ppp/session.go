@@ -201,9 +201,13 @@ type Config struct {
 	// section 7) and on an L2TP session (ACCM travels in SLI, RFC 2661
 	// section 6.14). FCS-Alternatives is refused always.
 	RejectACCMPFCACFC bool
-	Rand              io.Reader // magic numbers, challenges; default crypto/rand
-	Logger            *slog.Logger
-	Handler           Handler
+	// NoProxyLCP: the session is not handed on (an LNS), so the raw LCP
+	// Configure-Requests that ProxyInfo gives an LAC (RFC 2661 section
+	// 4.4.5) are not kept.
+	NoProxyLCP bool
+	Rand       io.Reader // magic numbers, challenges; default crypto/rand
+	Logger     *slog.Logger
+	Handler    Handler
 }
 
 // Stats counts what a Session dropped or refused. Bad network input never
@@ -259,8 +263,7 @@ type Session struct {
 	lcpOpts lcpOptions
 	ipcp    cp
 	ipOpts  ipcpOptions
-	ipv6cp  cp
-	ip6Opts ipv6cpOptions
+	v6      *ipv6Part // IPV6CP, made when the network phase first runs it
 
 	// Authentication.
 	auth         authState
@@ -330,10 +333,38 @@ func NewSession(link Link, cfg Config) *Session {
 	s.ipcp = cp{s: s, proto: ProtoIPCP, h: &s.ipOpts, maxCode: CodeRej,
 		fsm: FSM{MaxConfigure: cfg.MaxConfigure, MaxTerminate: cfg.MaxTerminate}}
 	s.ipOpts.s = s
-	s.ipv6cp = cp{s: s, proto: ProtoIPv6CP, h: &s.ip6Opts, maxCode: CodeRej,
-		fsm: FSM{MaxConfigure: cfg.MaxConfigure, MaxTerminate: cfg.MaxTerminate}}
-	s.ip6Opts.s = s
 	return s
+}
+
+// ipv6Part is IPV6CP's automaton and options. A session without IPv6
+// service (most, on an IPv4-only network) never makes one, and so holds
+// a third less.
+type ipv6Part struct {
+	cp   cp
+	opts ipv6cpOptions
+}
+
+// ipv6Part returns IPV6CP, making it on first use.
+func (s *Session) ipv6Part() *ipv6Part {
+	if s.v6 == nil {
+		v := &ipv6Part{}
+		v.cp = cp{s: s, proto: ProtoIPv6CP, h: &v.opts, maxCode: CodeRej,
+			fsm: FSM{MaxConfigure: s.cfg.MaxConfigure, MaxTerminate: s.cfg.MaxTerminate}}
+		v.opts.s = s
+		s.v6 = v
+	}
+	return s.v6
+}
+
+// isIPv6CP says whether c is IPV6CP's automaton.
+func (s *Session) isIPv6CP(c *cp) bool { return s.v6 != nil && c == &s.v6.cp }
+
+// ncps returns the network control protocols the session has.
+func (s *Session) ncps() []*cp {
+	if s.v6 == nil {
+		return []*cp{&s.ipcp}
+	}
+	return []*cp{&s.ipcp, &s.v6.cp}
 }
 
 // Open starts LCP: the administrative Open and the lower layer Up (RFC 1661
@@ -421,7 +452,7 @@ func (s *Session) Input(frame []byte, now time.Time) {
 			s.rejectProtocol(proto, info)
 			break
 		}
-		s.ipv6cp.input(info)
+		s.ipv6Part().cp.input(info)
 	case ProtoIPv4, ProtoIPv6:
 		s.stats.DataIgnored++
 	default:
@@ -436,7 +467,9 @@ func (s *Session) Tick(now time.Time) {
 	s.now = now
 	s.lcp.timeout()
 	s.ipcp.timeout()
-	s.ipv6cp.timeout()
+	if s.v6 != nil {
+		s.v6.cp.timeout()
+	}
 	if !s.authDeadline.IsZero() && !now.Before(s.authDeadline) {
 		s.authDeadline = time.Time{}
 		s.authTimeout()
@@ -451,7 +484,11 @@ func (s *Session) Tick(now time.Time) {
 // NextDeadline is when Tick must next be called; zero when no timer runs.
 func (s *Session) NextDeadline() time.Time {
 	var d time.Time
-	for _, t := range [...]time.Time{s.lcp.deadline, s.ipcp.deadline, s.ipv6cp.deadline, s.authDeadline, s.echoDeadline} {
+	var v6 time.Time
+	if s.v6 != nil {
+		v6 = s.v6.cp.deadline
+	}
+	for _, t := range [...]time.Time{s.lcp.deadline, s.ipcp.deadline, v6, s.authDeadline, s.echoDeadline} {
 		if !t.IsZero() && (d.IsZero() || t.Before(d)) {
 			d = t
 		}
@@ -467,11 +504,19 @@ func (s *Session) LCPState() State  { return s.lcp.fsm.State }
 func (s *Session) IPCPState() State { return s.ipcp.fsm.State }
 
 // IPv6CPState returns IPV6CP's automaton state.
-func (s *Session) IPv6CPState() State { return s.ipv6cp.fsm.State }
+func (s *Session) IPv6CPState() State {
+	if s.v6 == nil {
+		return Initial
+	}
+	return s.v6.cp.fsm.State
+}
 
 // IPv6Network returns the IPV6CP outcome; valid after IPv6Handler.UpIPv6.
 func (s *Session) IPv6Network() IPv6Info {
-	return IPv6Info{Local: s.ip6Opts.local, Peer: s.ip6Opts.peer}
+	if s.v6 == nil {
+		return IPv6Info{}
+	}
+	return IPv6Info{Local: s.v6.opts.local, Peer: s.v6.opts.peer}
 }
 
 // ipv4 and ipv6 say which network protocols the session runs: IPCP unless
@@ -596,7 +641,7 @@ func (s *Session) fail(r Reason) {
 func (s *Session) finish() {
 	s.phase = PhaseDead
 	s.authDeadline, s.echoDeadline = time.Time{}, time.Time{}
-	for _, c := range []*cp{&s.ipcp, &s.ipv6cp} {
+	for _, c := range s.ncps() {
 		c.deadline = time.Time{}
 		if c.fsm.State != Initial {
 			c.fsm = FSM{MaxConfigure: s.cfg.MaxConfigure, MaxTerminate: s.cfg.MaxTerminate}
@@ -635,7 +680,7 @@ func (s *Session) layerUp(c *cp) {
 		}
 		return
 	}
-	if c == &s.ipv6cp {
+	if s.isIPv6CP(c) {
 		n := s.IPv6Network()
 		s.log.Debug("ppp: IPv6 up", "peer_ip", n.Peer.LinkLocal(), "user", s.Username())
 		if h, ok := s.cfg.Handler.(IPv6Handler); ok {
@@ -654,7 +699,7 @@ func (s *Session) layerUp(c *cp) {
 
 // layerDown is This-Layer-Down.
 func (s *Session) layerDown(c *cp) {
-	if c == &s.ipcp || c == &s.ipv6cp {
+	if c == &s.ipcp || s.isIPv6CP(c) {
 		return
 	}
 	s.echoDeadline = time.Time{}
@@ -668,7 +713,7 @@ func (s *Session) layerDown(c *cp) {
 	}
 	// The phase is left first, so that an NCP finishing here does not
 	// close LCP.
-	for _, c := range []*cp{&s.ipcp, &s.ipv6cp} {
+	for _, c := range s.ncps() {
 		c.event(Down)
 		c.event(Close)
 		c.deadline = time.Time{}
@@ -677,18 +722,18 @@ func (s *Session) layerDown(c *cp) {
 
 // layerFinished is This-Layer-Finished.
 func (s *Session) layerFinished(c *cp) {
-	if c == &s.ipv6cp && s.phase == PhaseNetwork && s.cfg.Role == Server && s.result.IPv6 {
+	if s.isIPv6CP(c) && s.phase == PhaseNetwork && s.cfg.Role == Server && s.result.IPv6 {
 		s.result.IPv6 = false
 		s.log.Info("ppp: IPv6 finished; the session runs without it", "user", s.Username())
 		if h, ok := s.cfg.Handler.(IPv6DownHandler); ok {
 			h.DownIPv6(s)
 		}
 	}
-	if c == &s.ipcp || c == &s.ipv6cp {
+	if c == &s.ipcp || s.isIPv6CP(c) {
 		// No network protocol left: close the link (RFC 1661 section 3.7).
 		// The other may still be negotiating or open: IPv4 and IPv6 are
 		// independent.
-		if s.phase == PhaseNetwork && !s.ipcp.running() && !s.ipv6cp.running() {
+		if s.phase == PhaseNetwork && !s.ipcp.running() && (s.v6 == nil || !s.v6.cp.running()) {
 			s.setReason(ReasonNegotiationFailed)
 			s.closeLCP()
 		}
@@ -708,12 +753,13 @@ func (s *Session) startNetwork() {
 		s.ipOpts.assign, s.ipOpts.assignDNS1, s.ipOpts.assignDNS2 = s.result.IP, s.result.DNS1, s.result.DNS2
 	}
 	if s.ipv6() {
-		s.ip6Opts.reset()
+		v := s.ipv6Part()
+		v.opts.reset()
 		if s.cfg.Role == Server {
-			s.ip6Opts.assign = s.result.InterfaceID
+			v.opts.assign = s.result.InterfaceID
 		}
-		s.ipv6cp.event(Open)
-		s.ipv6cp.event(Up)
+		v.cp.event(Open)
+		v.cp.event(Up)
 	}
 	if s.ipv4() {
 		s.ipcp.event(Open)
@@ -758,7 +804,9 @@ func (s *Session) protocolRejected(p Packet) {
 		// IPV6CP runs.
 		s.ipcp.event(RXJMinus)
 	case ProtoIPv6CP, ProtoIPv6:
-		s.ipv6cp.event(RXJMinus)
+		if s.v6 != nil {
+			s.v6.cp.event(RXJMinus)
+		}
 	case ProtoLCP, ProtoPAP, ProtoCHAP:
 		s.setReason(ReasonNegotiationFailed)
 		s.lcp.event(RXJMinus)
