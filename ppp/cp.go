@@ -44,7 +44,6 @@ type cp struct {
 	sentReq bool   // reqID and reqOpts are valid
 	// retransmit is set while handling TO+: scr then repeats the request.
 	retransmit bool
-	scratch    []byte
 	answered   bool // a valid reply to reqID was received (RFC 1661 5.1)
 	naks       int  // Configure-Naks sent since the last Configure-Ack (Max-Failure)
 
@@ -53,11 +52,6 @@ type cp struct {
 	ackedID   uint8
 	ackedOpts []byte
 	deadline  time.Time
-
-	// The packet being handled, for sca/scn/sta/scj.
-	rx    Packet
-	rxRaw []byte
-	reply Packet
 }
 
 // running reports whether the protocol is negotiating or open: not in one
@@ -92,29 +86,29 @@ func (c *cp) event(ev Event) {
 		case SCR:
 			c.sendConfReq()
 		case SCA, SCN:
-			s.sendPacket(c.proto, c.reply)
+			s.sendPacket(c.proto, c.s.reply)
 		case STR:
 			c.nextID++
 			s.sendPacket(c.proto, Packet{Code: TermReq, ID: c.nextID})
 			c.deadline = s.now.Add(s.cfg.Restart)
 		case STA:
-			s.sendPacket(c.proto, Packet{Code: TermAck, ID: c.rx.ID})
+			s.sendPacket(c.proto, Packet{Code: TermAck, ID: c.s.rx.ID})
 		case SCJ:
 			// RFC 1661 section 5.6: the rejected packet, truncated to the MRU.
 			c.nextID++
-			data := c.rxRaw
+			data := c.s.rxRaw
 			if max := int(s.peerMRU()) - packetHeaderLen; len(data) > max {
 				data = data[:max]
 			}
 			s.sendPacket(c.proto, Packet{Code: CodeRej, ID: c.nextID, Data: data})
 		case SER:
 			// RFC 1661 section 5.8: our Magic-Number, then the peer's data.
-			d := make([]byte, 0, len(c.rx.Data))
+			d := make([]byte, 0, len(c.s.rx.Data))
 			d = appendU32(d, s.lcpOpts.magic)
-			if len(c.rx.Data) > 4 {
-				d = append(d, c.rx.Data[4:]...)
+			if len(c.s.rx.Data) > 4 {
+				d = append(d, c.s.rx.Data[4:]...)
 			}
-			s.sendPacket(c.proto, Packet{Code: EchoReply, ID: c.rx.ID, Data: d})
+			s.sendPacket(c.proto, Packet{Code: EchoReply, ID: c.s.rx.ID, Data: d})
 		}
 	}
 	if !c.fsm.TimerRunning() {
@@ -124,11 +118,11 @@ func (c *cp) event(ev Event) {
 
 func (c *cp) sendConfReq() {
 	s := c.s
-	b, err := AppendOptions(c.scratch[:0], c.h.request())
+	b, err := AppendOptions(c.s.scratch[:0], c.h.request())
 	if err != nil {
 		s.log.Error("ppp: building Configure-Request", "proto", c.proto, "err", err)
 	}
-	c.scratch = b
+	c.s.scratch = b
 	// RFC 1661 section 5.1: a retransmission keeps its Identifier; a new
 	// request (changed options, or one after a valid reply) gets a new one.
 	// Keeping it lets a peer that already acked recognise the repeat.
@@ -140,8 +134,8 @@ func (c *cp) sendConfReq() {
 	c.answered = false
 	c.reqOpts = append(c.reqOpts[:0], b...)
 	b = c.reqOpts
-	if c.proto == ProtoLCP && !s.cfg.NoProxyLCP {
-		s.lastSentConfReq = append(s.lastSentConfReq[:0], b...)
+	if c.proto == ProtoLCP && s.raw != nil {
+		s.raw.lastSentConfReq = append(s.raw.lastSentConfReq[:0], b...)
 	}
 	s.sendPacket(c.proto, Packet{Code: ConfReq, ID: c.reqID, Data: b})
 	c.deadline = s.now.Add(s.cfg.Restart)
@@ -161,7 +155,7 @@ func (c *cp) timeout() {
 // between packets.
 func (c *cp) input(b []byte) {
 	c.handle(b)
-	c.rx, c.rxRaw, c.reply = Packet{}, nil, Packet{}
+	c.s.rx, c.s.rxRaw, c.s.reply = Packet{}, nil, Packet{}
 }
 
 func (c *cp) handle(b []byte) {
@@ -171,8 +165,8 @@ func (c *cp) handle(b []byte) {
 		s.stats.Malformed++
 		return
 	}
-	c.rx = p
-	c.rxRaw = b[:packetHeaderLen+len(p.Data)]
+	c.s.rx = p
+	c.s.rxRaw = b[:packetHeaderLen+len(p.Data)]
 	if p.Code == 0 || p.Code > c.maxCode {
 		s.stats.UnknownCode++
 		c.event(RUC)
@@ -187,11 +181,11 @@ func (c *cp) handle(b []byte) {
 			s.stats.BadOptions++
 			return
 		}
-		if c.proto == ProtoLCP && !s.cfg.NoProxyLCP {
-			if s.initialRecvConfReq == nil {
-				s.initialRecvConfReq = append([]byte{}, p.Data...)
+		if r := s.raw; c.proto == ProtoLCP && r != nil {
+			if r.initialRecvConfReq == nil {
+				r.initialRecvConfReq = append([]byte{}, p.Data...)
 			}
-			s.lastRecvConfReq = append(s.lastRecvConfReq[:0], p.Data...)
+			r.lastRecvConfReq = append(r.lastRecvConfReq[:0], p.Data...)
 		}
 		if c.fsm.State == Opened && c.acked && p.ID == c.ackedID && bytes.Equal(p.Data, c.ackedOpts) {
 			// RFC 1661 section 5.1: the peer must change the Identifier
@@ -221,8 +215,8 @@ func (c *cp) handle(b []byte) {
 		}
 		if code == ConfAck {
 			c.naks = 0
-			c.reply = Packet{Code: ConfAck, ID: p.ID, Data: append([]byte{}, p.Data...)}
-			c.acked, c.ackedID, c.ackedOpts = true, p.ID, c.reply.Data
+			c.s.reply = Packet{Code: ConfAck, ID: p.ID, Data: append([]byte{}, p.Data...)}
+			c.acked, c.ackedID, c.ackedOpts = true, p.ID, c.s.reply.Data
 			c.event(RCRPlus)
 			return
 		}
@@ -230,7 +224,7 @@ func (c *cp) handle(b []byte) {
 			c.naks++
 		}
 		data, _ := AppendOptions(nil, reply)
-		c.reply = Packet{Code: code, ID: p.ID, Data: data}
+		c.s.reply = Packet{Code: code, ID: p.ID, Data: data}
 		c.event(RCRMinus)
 	case ConfAck:
 		// RFC 1661 section 5.2: the Identifier and the options must match

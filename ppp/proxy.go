@@ -58,10 +58,14 @@ func AuthFromProxyAuthenType(v uint16) (a AuthProto, ok bool) {
 // subscriber over to an LNS: the raw LCP Configure-Requests and the captured
 // credentials (a Server session whose Authenticator only records the request).
 func (s *Session) ProxyInfo() Proxy {
+	r := s.raw
+	if r == nil {
+		r = &rawLCP{} // NoProxyLCP: none kept
+	}
 	p := Proxy{
-		InitialRecvConfReq: append([]byte(nil), s.initialRecvConfReq...),
-		LastSentConfReq:    append([]byte(nil), s.lastSentConfReq...),
-		LastRecvConfReq:    append([]byte(nil), s.lastRecvConfReq...),
+		InitialRecvConfReq: append([]byte(nil), r.initialRecvConfReq...),
+		LastSentConfReq:    append([]byte(nil), r.lastSentConfReq...),
+		LastRecvConfReq:    append([]byte(nil), r.lastRecvConfReq...),
 		AuthProto:          s.authReq.Proto,
 		AuthName:           s.authReq.Username,
 		AuthID:             s.authID,
@@ -153,10 +157,10 @@ func (s *Session) StartProxied(p Proxy, now time.Time) error {
 	s.lcpOpts = l
 	s.lcp.fsm.State = Opened
 	s.lcp.nextID = 0x80 // away from the IDs the LAC used
-	if !s.cfg.NoProxyLCP {
-		s.initialRecvConfReq = append([]byte(nil), p.InitialRecvConfReq...)
-		s.lastSentConfReq = append([]byte(nil), p.LastSentConfReq...)
-		s.lastRecvConfReq = append([]byte(nil), p.LastRecvConfReq...)
+	if r := s.raw; r != nil {
+		r.initialRecvConfReq = append([]byte(nil), p.InitialRecvConfReq...)
+		r.lastSentConfReq = append([]byte(nil), p.LastSentConfReq...)
+		r.lastRecvConfReq = append([]byte(nil), p.LastRecvConfReq...)
 	}
 	if s.cfg.Echo.Interval > 0 {
 		s.echoDeadline = now.Add(s.cfg.Echo.Interval)

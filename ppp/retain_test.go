@@ -31,13 +31,13 @@ func TestSessionKeepsNoFrame(t *testing.T) {
 		if l.sent < 2 {
 			t.Fatalf("NoProxyLCP %v: %d frames sent, want our Configure-Request and the Ack", noProxy, l.sent)
 		}
-		if s.lcp.rxRaw != nil || s.lcp.rx.Data != nil || s.lcp.reply.Data != nil {
-			t.Errorf("NoProxyLCP %v: the session still holds the packet (%d octets) or its reply (%d)", noProxy, len(s.lcp.rxRaw), len(s.lcp.reply.Data))
+		if s.rxRaw != nil || s.rx.Data != nil || s.reply.Data != nil {
+			t.Errorf("NoProxyLCP %v: the session still holds the packet (%d octets) or its reply (%d)", noProxy, len(s.rxRaw), len(s.reply.Data))
 		}
 		if !s.lcp.acked || len(s.lcp.ackedOpts) != 10 {
 			t.Errorf("NoProxyLCP %v: the acked options (%d octets) are not kept for a repeated request", noProxy, len(s.lcp.ackedOpts))
 		}
-		kept := s.lastRecvConfReq != nil || s.initialRecvConfReq != nil || s.lastSentConfReq != nil
+		kept := s.raw != nil && (s.raw.lastRecvConfReq != nil || s.raw.initialRecvConfReq != nil || s.raw.lastSentConfReq != nil)
 		if kept == noProxy {
 			t.Errorf("NoProxyLCP %v: raw LCP requests kept = %v", noProxy, kept)
 		}

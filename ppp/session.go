@@ -284,10 +284,17 @@ type Session struct {
 	echoOutstanding int
 	echoID          uint8
 
-	// Raw LCP options for proxy LCP (RFC 2661 section 4.4.5).
-	initialRecvConfReq []byte
-	lastRecvConfReq    []byte
-	lastSentConfReq    []byte
+	// Raw LCP options for proxy LCP (RFC 2661 section 4.4.5); nil with
+	// NoProxyLCP.
+	raw *rawLCP
+
+	// The packet being handled, for sca/scn/sta/scj, and its reply: one
+	// automaton handles a packet at a time (the others it starts only send
+	// requests), so they share these; cp.input lets them go afterwards.
+	rx      Packet
+	rxRaw   []byte
+	reply   Packet
+	scratch []byte // Configure-Request options being built
 
 	stats Stats
 	out   []byte
@@ -327,6 +334,9 @@ func NewSession(link Link, cfg Config) *Session {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	s := &Session{link: link, cfg: cfg, log: cfg.Logger}
+	if !cfg.NoProxyLCP {
+		s.raw = &rawLCP{}
+	}
 	s.lcp = cp{s: s, proto: ProtoLCP, h: &s.lcpOpts, maxCode: DiscardReq,
 		fsm: FSM{MaxConfigure: cfg.MaxConfigure, MaxTerminate: cfg.MaxTerminate}}
 	s.lcpOpts.s = s
@@ -334,6 +344,14 @@ func NewSession(link Link, cfg Config) *Session {
 		fsm: FSM{MaxConfigure: cfg.MaxConfigure, MaxTerminate: cfg.MaxTerminate}}
 	s.ipOpts.s = s
 	return s
+}
+
+// rawLCP is what an LAC hands on in proxy LCP: the subscriber's first and
+// last Configure-Request and our last, as sent (RFC 2661 section 4.4.5).
+type rawLCP struct {
+	initialRecvConfReq []byte
+	lastRecvConfReq    []byte
+	lastSentConfReq    []byte
 }
 
 // ipv6Part is IPV6CP's automaton and options. A session without IPv6
