@@ -33,7 +33,8 @@ func (c *FileConfig) positive() []error {
 		d("lac.hold-down", g.HoldDown, "60s"),
 		d("lac.dial-timeout", g.DialTimeout, "10s"),
 		d("lac.call-timeout", g.CallTimeout, "30s"),
-		zero(n("lac.sessions-per-tunnel", g.SessionsPerTunnel, "0, 65535")),
+		zero(n("lac.sessions-per-tunnel", g.SessionsPerTunnel, "0, 32000")),
+		n("lac.tunnels", g.Tunnels, "1"),
 		d("lac.hello-interval", g.HelloInterval, "60s"),
 		d("lac.retransmit-initial", g.RetransmitInitial, "1s"),
 		d("lac.retransmit-cap", g.RetransmitCap, "8s"),
@@ -59,7 +60,8 @@ func (c *FileConfig) positive() []error {
 			numberKey{path: at + "padi-rate", value: a.PADIRate, def: "10"})
 	}
 	for i, l := range c.LNS {
-		keys = append(keys, zero(n(fmt.Sprintf("lns[%d].max-sessions", i), l.MaxSessions, "0, sessions-per-tunnel")))
+		keys = append(keys, zero(n(fmt.Sprintf("lns[%d].max-sessions", i), l.MaxSessions, "0, sessions-per-tunnel")),
+			zero(n(fmt.Sprintf("lns[%d].tunnels", i), l.Tunnels, "0, the [lac] tunnels")))
 	}
 	var errs []error
 	for _, k := range keys {

@@ -44,6 +44,7 @@ type GeneralConfig struct {
 	DialTimeout       time.Duration  `cfg:"dial-timeout"`
 	CallTimeout       time.Duration  `cfg:"call-timeout"`
 	SessionsPerTunnel int            `cfg:"sessions-per-tunnel"`
+	Tunnels           int            `cfg:"tunnels"`
 	HelloInterval     time.Duration  `cfg:"hello-interval"`
 	RetransmitInitial time.Duration  `cfg:"retransmit-initial"`
 	RetransmitCap     time.Duration  `cfg:"retransmit-cap"`
@@ -61,6 +62,11 @@ type GeneralConfig struct {
 	UDPReceiveBuffer int `cfg:"udp-receive-buffer"`
 	UDPSendBuffer    int `cfg:"udp-send-buffer"`
 }
+
+// maxTunnels is the most tunnels the LAC keeps open to one LNS: far more
+// than 65535 sessions each could fill, few enough that a typing error
+// does not open thousands.
+const maxTunnels = 256
 
 // udpBuffers are the socket buffers to ask for.
 func (g *GeneralConfig) udpBuffers() udpio.Buffers {
@@ -111,7 +117,10 @@ func (g *GeneralConfig) Validate() error {
 		}
 	}
 	if g.SessionsPerTunnel > 65535 {
-		return fmt.Errorf("sessions-per-tunnel %d: a tunnel has 65535 session IDs", g.SessionsPerTunnel)
+		return &config.KeyError{Key: "sessions-per-tunnel", Err: fmt.Errorf("%d: a tunnel has 65535 session IDs", g.SessionsPerTunnel)}
+	}
+	if g.Tunnels > maxTunnels {
+		return &config.KeyError{Key: "tunnels", Err: fmt.Errorf("%d: want 1 to %d", g.Tunnels, maxTunnels)}
 	}
 	return nil
 }
@@ -323,6 +332,7 @@ type LNSFile struct {
 	Weight       uint32         `cfg:"weight"`
 	AssignmentID string         `cfg:"assignment-id"`
 	MaxSessions  int            `cfg:"max-sessions"`
+	Tunnels      int            `cfg:"tunnels"`
 	Realms       []string       `cfg:"realms"`
 	Services     []string       `cfg:"services"`
 	Interfaces   []string       `cfg:"interfaces"`
@@ -339,6 +349,9 @@ func (l *LNSFile) Validate() error {
 	}
 	if l.MaxSessions < 0 || l.MaxSessions > 65535 {
 		return &config.KeyError{Key: "max-sessions", Err: fmt.Errorf("%d: want 0 to 65535", l.MaxSessions)}
+	}
+	if l.Tunnels > maxTunnels {
+		return &config.KeyError{Key: "tunnels", Err: fmt.Errorf("%d: want 0 (the [lac] tunnels) to %d", l.Tunnels, maxTunnels)}
 	}
 	if len(l.Realms)+len(l.Services)+len(l.Interfaces) == 0 && !l.Default {
 		return errors.New("serves nothing: give realms, services, interfaces or default = true")
@@ -378,7 +391,7 @@ func (c *FileConfig) Routes() (*Routes, error) {
 	var def []LNS
 	for _, f := range c.LNS {
 		l := LNS{Name: f.Name, Addr: f.Address, Secret: f.Secret.Bytes(), HideAVPs: f.HideAVPs, HideNumbers: f.HideNumbers,
-			Preference: f.Preference, Weight: f.Weight, AssignmentID: f.AssignmentID, MaxSessions: f.MaxSessions}
+			Preference: f.Preference, Weight: f.Weight, AssignmentID: f.AssignmentID, MaxSessions: f.MaxSessions, Tunnels: f.Tunnels}
 		for _, r := range f.Realms {
 			k.realm[r] = append(k.realm[r], l)
 		}

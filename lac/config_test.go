@@ -32,6 +32,9 @@ func TestReferenceConfig(t *testing.T) {
 	if c.LAC.UDPReceiveBuffer != 4<<20 || c.LAC.UDPSendBuffer != 4<<20 {
 		t.Errorf("socket buffers %d, %d; want 4 MiB", c.LAC.UDPReceiveBuffer, c.LAC.UDPSendBuffer)
 	}
+	if c.LAC.SessionsPerTunnel != 32000 || c.LAC.Tunnels != 1 {
+		t.Errorf("sessions-per-tunnel %d tunnels %d, want 32000 and 1", c.LAC.SessionsPerTunnel, c.LAC.Tunnels)
+	}
 	if c.LAC.RetransmitCap != 8*time.Second || c.LAC.MaxRetries != 5 {
 		t.Errorf("retransmit-cap %v max-retries %d, want 8s and 5", c.LAC.RetransmitCap, c.LAC.MaxRetries)
 	}
@@ -71,7 +74,7 @@ func TestReferenceConfig(t *testing.T) {
 	}
 	l := r.Lookup("example.net", Port{}, "")[0]
 	want := LNS{Name: "lns-a", Addr: netip.MustParseAddrPort("198.51.100.1:1701"), Secret: []byte("bras_lns_a_secret"),
-		Preference: 10, Weight: 3, AssignmentID: "retail", MaxSessions: 16000}
+		Preference: 10, Weight: 3, AssignmentID: "retail", MaxSessions: 16000, Tunnels: 2}
 	if diff := cmp.Diff(want, l, cmp.Comparer(func(a, b netip.AddrPort) bool { return a == b })); diff != "" {
 		t.Errorf("LNS (-want +got)\n%s", diff)
 	}
@@ -149,6 +152,16 @@ func TestCheckNamesFileAndLine(t *testing.T) {
 			[]string{`lac.conf:8: radius.retries: 0: want a value above 0 (leave the key out for the default, 2)`}},
 		{"zero sessions per MAC", "[access \"eth2\"]\nmax-sessions-per-mac = 0\n",
 			[]string{`lac.conf:8: [access "eth2"] max-sessions-per-mac: 0: want a value above 0 (leave the key out for the default, 1)`}},
+		{"sessions-per-tunnel above the Session IDs", "[lac]\nsessions-per-tunnel = 65536\n",
+			[]string{`lac.conf:8: lac.sessions-per-tunnel: 65536: a tunnel has 65535 session IDs`}},
+		{"zero tunnels", "[lac]\ntunnels = 0\n",
+			[]string{`lac.conf:8: lac.tunnels: 0: want a value above 0 (leave the key out for the default, 1)`}},
+		{"too many tunnels", "[lac]\ntunnels = 1000\n",
+			[]string{`lac.conf:8: lac.tunnels: 1000: want 1 to 256`}},
+		{"negative LNS tunnels", "[lns \"b\"]\naddress = 192.0.2.2:1701\nrealms = x\ntunnels = -1\n",
+			[]string{`lac.conf:10: [lns "b"] tunnels: -1 is negative (leave the key out for the default, 0, the [lac] tunnels)`}},
+		{"too many LNS tunnels", "[lns \"b\"]\naddress = 192.0.2.2:1701\nrealms = x\ntunnels = 300\n",
+			[]string{`lac.conf:10: [lns "b"] tunnels: 300: want 0 (the [lac] tunnels) to 256`}},
 		{"negative LNS max-sessions", "[lns \"b\"]\naddress = 192.0.2.2:1701\nrealms = x\nmax-sessions = -1\n",
 			[]string{`lac.conf:10: [lns "b"] max-sessions: -1: want 0 to 65535`}},
 		{"LNS on port 0", "[lns \"b\"]\naddress = 192.0.2.2:0\nrealms = x\n",

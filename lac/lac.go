@@ -85,8 +85,11 @@ type Config struct {
 	// HideAVPs and MaxSessions come from the LNS.
 	Tunnel l2tp.TunnelOptions
 	// SessionsPerTunnel caps the sessions of a tunnel whose LNS sets no
-	// MaxSessions (0: 65535).
+	// MaxSessions (0: DefaultSessionsPerTunnel, 32000).
 	SessionsPerTunnel int
+	// Tunnels is how many tunnels are kept open to an LNS that sets no
+	// Tunnels, new calls spread across them (0: 1).
+	Tunnels int
 
 	DialTimeout time.Duration // opening a tunnel to one LNS; 0: 10 s
 	CallTimeout time.Duration // PADS (or credentials) to ICCN; 0: 30 s
@@ -214,6 +217,7 @@ func New(cfg Config) (*LAC, error) {
 		l.sel = NewSelector(cfg.HoldDown)
 	}
 	l.pool = NewPool(l.sel, l.dial, cfg.SessionsPerTunnel)
+	l.pool.SetDefaults(cfg.SessionsPerTunnel, cfg.Tunnels)
 	l.snd = newSender(cfg.DataConn)
 	l.jobs = make(chan *session, cfg.QueueSize)
 	for range cfg.Shards {
@@ -247,10 +251,7 @@ func (l *LAC) dial(ctx context.Context, n LNS) (Tunnel, error) {
 	o.Secret = n.Secret
 	o.HideAVPs = n.HideAVPs && len(n.Secret) > 0
 	o.HideNumbers = o.HideAVPs && n.HideNumbers
-	o.MaxSessions = n.MaxSessions
-	if o.MaxSessions <= 0 {
-		o.MaxSessions = l.conf().SessionsPerTunnel
-	}
+	o.MaxSessions = l.pool.SessionCap(n)
 	ctx, cancel := context.WithTimeout(ctx, l.conf().DialTimeout)
 	defer cancel()
 	t, err := ep.Dial(ctx, n.Addr, o)
@@ -262,7 +263,7 @@ func (l *LAC) dial(ctx context.Context, n LNS) (Tunnel, error) {
 			"hold_down", l.sel.HoldDown.String(), "err", err)
 		return nil, err
 	}
-	l.log.Info("lac: tunnel up", "lns", n.String(), "peer", n.Addr.String(), "tunnel_id", t.LocalID())
+	l.log.Info("lac: tunnel up", "lns", n.String(), "peer", n.Addr.String(), "tunnel_id", t.LocalID(), "max_sessions", o.MaxSessions)
 	return t, nil
 }
 
@@ -296,6 +297,7 @@ func (l *LAC) Run(ctx context.Context) error {
 		wg.Go(func() { l.worker(ctx) })
 	}
 	<-ctx.Done()
+	l.pool.Stop()
 	wg.Wait()
 	return nil
 }
@@ -319,6 +321,7 @@ wait:
 		case <-tick.C:
 		}
 	}
+	l.pool.Stop() // no replacement for the tunnels closed below
 	for t := range l.pool.Tunnels() {
 		if lt, ok := t.(*l2tp.Tunnel); ok {
 			lt.Close(l2tp.ResultCode{Result: uint16(l2tp.StopCCNShuttingDown)})

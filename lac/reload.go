@@ -15,9 +15,10 @@ import (
 
 // A reload re-reads the configuration file, checks it as -check does,
 // and applies what can change while sessions run: the LNS list (realms,
-// services, interfaces, weights, preferences, secrets) and the RADIUS
-// servers for the subscribers that come next, the tunnels' timers for
-// new tunnels, the call timers and PPP values for new calls. Tunnels and
+// services, interfaces, weights, preferences, secrets, tunnel counts and
+// session caps) and the RADIUS servers for the subscribers that come
+// next, the tunnels' timers for new tunnels, the [lac] tunnel count and
+// session cap for the calls that come next, the call timers and PPP values for new calls. Tunnels and
 // calls up stay as they are. Any other change refuses the whole reload.
 
 // liveKeys are the keys a reload applies (paths of config.Change; a
@@ -25,7 +26,7 @@ import (
 var liveKeys = []string{
 	"lns[",
 	"radius.server[", "radius.timeout", "radius.retries",
-	"lac.dial-timeout", "lac.call-timeout",
+	"lac.dial-timeout", "lac.call-timeout", "lac.sessions-per-tunnel", "lac.tunnels",
 	"lac.hello-interval", "lac.retransmit-initial", "lac.retransmit-cap", "lac.max-retries",
 	"lac.auth", "lac.echo-interval", "lac.echo-failures", "lac.held-frames", "lac.ready-wait",
 	"log.level", "log.levels", // logx.Logging.Apply (the format needs a restart)
@@ -41,7 +42,8 @@ func isLive(path string) bool {
 }
 
 // Reconfigure makes the live part of next (Routes, Tunnel,
-// DialTimeout, CallTimeout, Auth, Echo, HeldFrames, ReadyWait) the
+// SessionsPerTunnel, Tunnels, DialTimeout, CallTimeout, Auth, Echo,
+// HeldFrames, ReadyWait) the
 // configuration of the tunnels, calls and subscribers that come next;
 // the rest of next is ignored. Safe while the LAC runs.
 func (l *LAC) Reconfigure(next Config) {
@@ -63,6 +65,8 @@ func (l *LAC) Reconfigure(next Config) {
 	if next.ReadyWait > 0 {
 		c.ReadyWait = next.ReadyWait
 	}
+	c.SessionsPerTunnel, c.Tunnels = next.SessionsPerTunnel, next.Tunnels
+	l.pool.SetDefaults(c.SessionsPerTunnel, c.Tunnels)
 	l.cfgp.Store(&c)
 }
 
@@ -85,6 +89,7 @@ func liveConfig(c *FileConfig) (Config, error) {
 	g := c.LAC
 	cfg := Config{
 		Routes: routes, DialTimeout: g.DialTimeout, CallTimeout: g.CallTimeout, HeldFrames: g.HeldFrames, ReadyWait: g.ReadyWait,
+		SessionsPerTunnel: g.SessionsPerTunnel, Tunnels: g.Tunnels,
 		Tunnel: l2tp.TunnelOptions{HelloInterval: g.HelloInterval, RetransmitInitial: g.RetransmitInitial, RetransmitCap: g.RetransmitCap, MaxRetries: g.MaxRetries},
 		Echo:   ppp.EchoConfig{Interval: g.EchoInterval, MaxFailures: g.EchoFailures},
 	}

@@ -109,3 +109,42 @@ func TestReload(t *testing.T) {
 		t.Errorf("call timeout after a refused reload: %v, want 45s still", got)
 	}
 }
+
+// TestReloadTunnelKeys: the [lac] and [lns] tunnels and session caps are
+// live: a reload gives the calls that come next the new values.
+func TestReloadTunnelKeys(t *testing.T) {
+	const conf = "[lac]\nhost-name = l\n[access \"eth1\"]\n[lns \"a\"]\naddress = 192.0.2.1:1701\nrealms = example.com\n"
+	path := filepath.Join(t.TempDir(), "lac.conf")
+	if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	d := reloadDaemon(t, path)
+	a := d.lac.conf().Routes.Lookup("example.com", Port{}, "")[0]
+	p := d.lac.Pool()
+	if got := p.SessionCap(a); got != DefaultSessionsPerTunnel {
+		t.Errorf("session cap before the reload %d, want %d", got, DefaultSessionsPerTunnel)
+	}
+	next := conf + "tunnels = 4\n[lac]\nsessions-per-tunnel = 100\ntunnels = 2\n"
+	if err := os.WriteFile(path, []byte(next), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	res, err := d.reload(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		path + ":9: lac.sessions-per-tunnel: 0 -> 100",
+		path + ":10: lac.tunnels: 0 -> 2",
+		path + ":7: [lns \"a\"] tunnels: 0 -> 4",
+	}
+	if diff := cmp.Diff(want, res.Changes); diff != "" {
+		t.Errorf("changes (-want +got):\n%s", diff)
+	}
+	a = d.lac.conf().Routes.Lookup("example.com", Port{}, "")[0]
+	p.mu.Lock()
+	cap, lnsTunnels, def := p.capOf(a), p.tunnelsOf(a), p.tunnelsOf(LNS{})
+	p.mu.Unlock()
+	if cap != 100 || lnsTunnels != 4 || def != 2 {
+		t.Errorf("after the reload: cap %d, tunnels of a %d, default tunnels %d; want 100, 4, 2", cap, lnsTunnels, def)
+	}
+}

@@ -48,6 +48,10 @@ type LNS struct {
 	// MaxSessions caps the sessions of one tunnel; a further session opens
 	// a second tunnel to the same LNS. 0: the LAC's default.
 	MaxSessions int
+	// Tunnels is how many tunnels the LAC keeps open to the LNS and spreads
+	// new calls across (more when they are all at MaxSessions). 0: the
+	// LAC's default.
+	Tunnels     int
 	HideAVPs    bool // hide the proxy authentication AVPs (section 4.3; needs Secret)
 	HideNumbers bool // with HideAVPs, Calling and Called Number too
 }
@@ -319,35 +323,88 @@ type DialFunc func(ctx context.Context, l LNS) (Tunnel, error)
 
 // tunnelEntry is one tunnel of the pool and the sessions placed on it.
 type tunnelEntry struct {
-	lns   LNS
-	t     Tunnel
-	n     int // sessions held, under Pool.mu
+	lns LNS
+	t   Tunnel
+	n   int // sessions held, under Pool.mu
+	// cap is the session cap the tunnel was opened with (the LNS is told
+	// no more in its TunnelOptions); a reload may lower the pool's cap
+	// below it, never raise a tunnel above it.
+	cap   int
 	gone  bool
 	since time.Time
 }
 
-// Pool shares tunnels among sessions: one tunnel per LNS and assignment
-// ID carries sessions up to the tunnel's cap, then a second one is
-// opened. An LNS that cannot be reached is held down by the Selector and
-// the next LNS by preference is tried.
-type Pool struct {
-	sel        *Selector
-	dial       DialFunc
-	defaultCap int
+// DefaultSessionsPerTunnel is the session cap of a tunnel whose LNS sets
+// none: about half of the 65535 Session IDs of RFC 2661 section 4.4.4, so
+// that a large LAC spreads its subscribers over several tunnels (and so
+// over several receive queues of an LNS's NIC).
+const DefaultSessionsPerTunnel = 32000
 
-	mu      sync.Mutex
-	tunnels map[tunnelKey][]*tunnelEntry
-	dialing map[tunnelKey]chan struct{}
+// replaceAfter is how long a tunnel must have been up for its loss to
+// dial a replacement at once: an LNS that takes tunnels and drops them
+// straight away gets no burst of SCCRQs, only the dials new calls ask for.
+const replaceAfter = time.Second
+
+// Pool shares tunnels among sessions. Each LNS and assignment ID has up
+// to its tunnel count open (LNS.Tunnels, else the pool's default) and a
+// new session goes to the least loaded of them with room; while fewer
+// are open, one more is dialled in the background, one dial at a time per
+// LNS; when all are at the session cap, another is dialled and the
+// session waits for it. A tunnel that goes down takes only its own
+// sessions and is replaced. An LNS that cannot be reached is held down by
+// the Selector and the next LNS by preference is tried.
+type Pool struct {
+	sel  *Selector
+	dial DialFunc
+
+	// bg is the context of the background dials; Stop cancels it.
+	bg     context.Context
+	stop   context.CancelFunc
+	dialWG sync.WaitGroup
+
+	mu          sync.Mutex
+	defaultCap  int
+	defaultTuns int
+	stopped     bool
+	tunnels     map[tunnelKey][]*tunnelEntry
+	dialing     map[tunnelKey]chan struct{}
 }
 
 // NewPool returns a pool dialing with dial; defaultCap is the session cap
-// of an LNS without MaxSessions (0: 65535).
+// of an LNS without MaxSessions (0: DefaultSessionsPerTunnel). Each LNS
+// without Tunnels gets one tunnel until SetDefaults says otherwise.
 func NewPool(sel *Selector, dial DialFunc, defaultCap int) *Pool {
-	if defaultCap <= 0 {
-		defaultCap = 65535
-	}
-	return &Pool{sel: sel, dial: dial, defaultCap: defaultCap,
+	ctx, cancel := context.WithCancel(context.Background())
+	p := &Pool{sel: sel, dial: dial, bg: ctx, stop: cancel,
 		tunnels: map[tunnelKey][]*tunnelEntry{}, dialing: map[tunnelKey]chan struct{}{}}
+	p.SetDefaults(defaultCap, 1)
+	return p
+}
+
+// SetDefaults sets the session cap (0: DefaultSessionsPerTunnel) and the
+// tunnel count (0: 1) of the LNS that set none, for the sessions that come
+// next; tunnels open keep their sessions.
+func (p *Pool) SetDefaults(sessionsPerTunnel, tunnels int) {
+	if sessionsPerTunnel <= 0 {
+		sessionsPerTunnel = DefaultSessionsPerTunnel
+	}
+	if tunnels <= 0 {
+		tunnels = 1
+	}
+	p.mu.Lock()
+	p.defaultCap, p.defaultTuns = sessionsPerTunnel, tunnels
+	p.mu.Unlock()
+}
+
+// Stop ends background dialling and waits for the dials under way: a
+// tunnel one of them opened is in the pool when Stop returns, so that a
+// shutdown closes it with the others. Acquire still works.
+func (p *Pool) Stop() {
+	p.mu.Lock()
+	p.stopped = true
+	p.mu.Unlock()
+	p.stop()
+	p.dialWG.Wait()
 }
 
 // Lease is one session's place on a tunnel; Release gives it back.
@@ -375,11 +432,28 @@ func (l *Lease) Release() {
 	})
 }
 
+// SessionCap is the sessions one tunnel to l carries: its MaxSessions,
+// else the pool's default.
+func (p *Pool) SessionCap(l LNS) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.capOf(l)
+}
+
+// capOf is SessionCap under p.mu.
 func (p *Pool) capOf(l LNS) int {
 	if l.MaxSessions > 0 {
 		return l.MaxSessions
 	}
 	return p.defaultCap
+}
+
+// tunnelsOf is the tunnels kept open to l, under p.mu.
+func (p *Pool) tunnelsOf(l LNS) int {
+	if l.Tunnels > 0 {
+		return l.Tunnels
+	}
+	return p.defaultTuns
 }
 
 // Acquire leases a place on a tunnel to the first LNS of cands (in the
@@ -403,6 +477,28 @@ func (p *Pool) Acquire(ctx context.Context, cands []LNS) (*Lease, error) {
 	return nil, fmt.Errorf("%w: %w", ErrNoTunnel, last)
 }
 
+// liveLocked drops the tunnels of k that went down and returns the
+// least loaded one with room under capacity (nil: none) and the number
+// still up.
+func (p *Pool) liveLocked(k tunnelKey, capacity int) (best *tunnelEntry, up int) {
+	for _, e := range p.tunnels[k] {
+		if e.gone {
+			continue
+		}
+		select {
+		case <-e.t.Done():
+			e.gone = true
+			continue
+		default:
+		}
+		up++
+		if e.n < min(capacity, e.cap) && (best == nil || e.n < best.n) {
+			best = e
+		}
+	}
+	return best, up
+}
+
 // acquire leases a place on a tunnel to l, opening one when none has room
 // and mayDial: a held-down LNS gets no new SCCRQ, whatever the number of
 // subscribers asking for it, until its hold-down ends.
@@ -410,24 +506,17 @@ func (p *Pool) acquire(ctx context.Context, l LNS, mayDial bool) (*Lease, error)
 	k := l.key()
 	for {
 		p.mu.Lock()
-		for _, e := range p.tunnels[k] {
-			if e.gone {
-				continue
+		capacity := p.capOf(l)
+		if e, up := p.liveLocked(k, capacity); e != nil {
+			e.n++
+			if mayDial {
+				p.growLocked(k, l, up)
 			}
-			select {
-			case <-e.t.Done():
-				e.gone = true
-				continue
-			default:
-			}
-			if e.n < p.capOf(l) {
-				e.n++
-				p.mu.Unlock()
-				return &Lease{p: p, e: e}, nil
-			}
+			p.mu.Unlock()
+			return &Lease{p: p, e: e}, nil
 		}
 		if wait, ok := p.dialing[k]; ok {
-			// Another session is opening a tunnel to this LNS: wait for it.
+			// A tunnel to this LNS is being opened: wait for it.
 			p.mu.Unlock()
 			select {
 			case <-wait:
@@ -454,33 +543,95 @@ func (p *Pool) acquire(ctx context.Context, l LNS, mayDial bool) (*Lease, error)
 		close(done)
 		if err != nil {
 			p.mu.Unlock()
-			// An endpoint that has stopped is the LAC shutting down, not
-			// the LNS failing: it is not held down for it.
-			if !errors.Is(err, l2tp.ErrNotRunning) {
-				p.sel.MarkDead(l)
-			}
+			p.failed(l, err)
 			return nil, fmt.Errorf("lac: LNS %v: %w", l, err)
 		}
 		p.sel.MarkAlive(l)
-		e := &tunnelEntry{lns: l, t: t, n: 1, since: time.Now()}
-		list := slices.DeleteFunc(p.tunnels[k], func(e *tunnelEntry) bool { return e.gone })
-		p.tunnels[k] = append(list, e)
+		e := p.addLocked(k, l, t, capacity)
+		e.n = 1
+		_, up := p.liveLocked(k, capacity)
+		p.growLocked(k, l, up)
 		p.mu.Unlock()
 		return &Lease{p: p, e: e}, nil
 	}
 }
 
-// Forget removes a tunnel that went down from the pool.
+// failed holds l down after a failed dial. An endpoint that has stopped
+// is the LAC shutting down, not the LNS failing: it is not held down for
+// it, nor for a background dial that Stop cancelled.
+func (p *Pool) failed(l LNS, err error) {
+	if errors.Is(err, l2tp.ErrNotRunning) || p.bg.Err() != nil && errors.Is(err, context.Canceled) {
+		return
+	}
+	p.sel.MarkDead(l)
+}
+
+// addLocked puts a tunnel just opened to l into the pool.
+func (p *Pool) addLocked(k tunnelKey, l LNS, t Tunnel, capacity int) *tunnelEntry {
+	e := &tunnelEntry{lns: l, t: t, cap: capacity, since: p.sel.now()}
+	list := slices.DeleteFunc(p.tunnels[k], func(e *tunnelEntry) bool { return e.gone })
+	p.tunnels[k] = append(list, e)
+	return e
+}
+
+// growLocked dials one more tunnel to l in the background when fewer
+// than its tunnel count are up, no dial to it is under way and it is not
+// held down.
+func (p *Pool) growLocked(k tunnelKey, l LNS, up int) {
+	if p.stopped || up >= p.tunnelsOf(l) {
+		return
+	}
+	if _, busy := p.dialing[k]; busy || p.sel.Down(l) {
+		return
+	}
+	done := make(chan struct{})
+	p.dialing[k] = done
+	p.dialWG.Add(1)
+	go p.dialBackground(k, l, done)
+}
+
+// dialBackground opens one tunnel to l for the pool, and the next one
+// after it while the LNS has fewer than its tunnel count.
+func (p *Pool) dialBackground(k tunnelKey, l LNS, done chan struct{}) {
+	defer p.dialWG.Done()
+	t, err := p.dial(p.bg, l)
+	p.mu.Lock()
+	delete(p.dialing, k)
+	close(done)
+	if err != nil {
+		p.mu.Unlock()
+		p.failed(l, err)
+		return
+	}
+	p.sel.MarkAlive(l)
+	capacity := p.capOf(l)
+	p.addLocked(k, l, t, capacity)
+	_, up := p.liveLocked(k, capacity)
+	p.growLocked(k, l, up)
+	p.mu.Unlock()
+}
+
+// Forget removes a tunnel that went down from the pool; its sessions go
+// down with it, the other tunnels keep theirs. When the LNS is left with
+// fewer than its tunnel count, a replacement is dialled (unless the lost
+// tunnel was up for less than replaceAfter: then the next call dials it).
 func (p *Pool) Forget(t Tunnel) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	now := p.sel.now()
 	for k, list := range p.tunnels {
+		var lost *tunnelEntry
 		for _, e := range list {
 			if e.t == t {
 				e.gone = true
+				lost = e
 			}
 		}
 		p.tunnels[k] = slices.DeleteFunc(list, func(e *tunnelEntry) bool { return e.gone })
+		if lost != nil && now.Sub(lost.since) >= replaceAfter {
+			_, up := p.liveLocked(k, p.capOf(lost.lns))
+			p.growLocked(k, lost.lns, up)
+		}
 		if len(p.tunnels[k]) == 0 {
 			delete(p.tunnels, k)
 		}

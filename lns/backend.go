@@ -2,6 +2,7 @@ package lns
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"sort"
 	"time"
@@ -9,6 +10,7 @@ import (
 	"github.com/bras-project/bras/aaa"
 	"github.com/bras-project/bras/accounting"
 	"github.com/bras-project/bras/internal/api"
+	"github.com/bras-project/bras/l2tp"
 )
 
 // APIBackend is the LNS as the HTTP API sees it (api.Backend).
@@ -126,6 +128,19 @@ func (b *APIBackend) Tunnels(context.Context) ([]api.Tunnel, error) {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].LocalID < out[j].LocalID })
 	return out, nil
+}
+
+// CloseTunnel implements api.TunnelCloser: a StopCCN (result 1, general
+// request, RFC 2661 section 4.4.2) on the tunnel of that local Tunnel ID;
+// its sessions end as for a tunnel the LAC closed, the others stay up.
+func (b *APIBackend) CloseTunnel(_ context.Context, localID uint16) error {
+	for _, t := range b.s.ep.Tunnels() {
+		if t.LocalID() == localID {
+			t.Close(l2tp.ResultCode{Result: uint16(l2tp.StopCCNGeneralRequest), Message: "cleared by the operator"})
+			return nil
+		}
+	}
+	return fmt.Errorf("lns: tunnel %d: %w", localID, api.ErrNotFound)
 }
 
 // sharedPools is a pool in PostgreSQL (accounting.Store) that counts its

@@ -225,6 +225,7 @@ func printSessions(w io.Writer, what string, b *lab.SessionsBench) {
 	fmt.Fprintln(w)
 	fmt.Fprintf(w, "memory: LNS RSS %.1f → %.1f MiB = %.0f B/session; LAC RSS %.1f → %.1f MiB = %.0f B/session\n",
 		mib(b.LNSRSSBefore), mib(b.LNSRSSUp), b.LNSBytesPerSession(), mib(b.LACRSSBefore), mib(b.LACRSSUp), b.LACBytesPerSession())
+	fmt.Fprintf(w, "tunnels: %d (%s)\n", len(b.LACTunnels), strings.Trim(strings.Join(strings.Fields(fmt.Sprint(b.LACTunnels)), ", "), "[]"))
 	family := "IPv4"
 	if v := r.IPv6; v != nil {
 		family = "dual stack"

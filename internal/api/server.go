@@ -169,6 +169,7 @@ func (s *Server) routes() http.Handler {
 		r.Get("/sessions/{id}", s.getSession)
 		r.Delete("/sessions/{id}", s.disconnect)
 		r.Get("/tunnels", s.listTunnels)
+		r.Delete("/tunnels/{id}", s.closeTunnel)
 		r.Get("/stats", s.stats)
 		r.Get("/pools", s.pools)
 		r.Get("/version", s.version)
@@ -693,6 +694,36 @@ func (s *Server) disconnect(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.log.Info("session disconnected through the API", "acct_session_id", id, "cause", CauseAdminReset, "peer", r.RemoteAddr)
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// closeTunnel is DELETE /api/v1/tunnels/{id}: a StopCCN on the tunnel of
+// that local Tunnel ID.
+func (s *Server) closeTunnel(w http.ResponseWriter, r *http.Request) {
+	if err := onlyParams(r); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	tc, ok := s.cfg.Backend.(TunnelCloser)
+	if !ok {
+		writeError(w, http.StatusNotFound, "this daemon does not clear tunnels")
+		return
+	}
+	id, err := strconv.ParseUint(pathParam(r, "id"), 10, 16)
+	if err != nil || id == 0 {
+		writeError(w, http.StatusBadRequest, fmt.Sprintf("tunnel %q: want a local Tunnel ID, 1 to 65535", pathParam(r, "id")))
+		return
+	}
+	err = tc.CloseTunnel(r.Context(), uint16(id))
+	if errors.Is(err, ErrNotFound) {
+		writeError(w, http.StatusNotFound, fmt.Sprintf("tunnel %d not found", id))
+		return
+	}
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.log.Info("tunnel cleared through the API", "tunnel_id", id, "peer", r.RemoteAddr)
 	w.WriteHeader(http.StatusNoContent)
 }
 

@@ -139,6 +139,14 @@ type PoolLister interface {
 	Pools(ctx context.Context) ([]Pool, error)
 }
 
+// TunnelCloser is what a Backend that can clear a tunnel (the LNS)
+// implements besides: DELETE /api/v1/tunnels/{id} closes the tunnel of
+// that local Tunnel ID with a StopCCN, ending its sessions only; 404 for
+// a daemon that does not.
+type TunnelCloser interface {
+	CloseTunnel(ctx context.Context, localID uint16) error
+}
+
 // TerminateRequest is the body of POST /api/v1/sessions/terminate: the
 // sessions to end (Acct-Terminate-Cause Admin-Reset), named by a filter
 // with the parameters of GET /api/v1/sessions ("user", "mac~", ...; no

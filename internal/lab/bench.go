@@ -6,12 +6,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/netip"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -19,6 +21,7 @@ import (
 	"time"
 
 	"github.com/bras-project/bras/internal/load"
+	"github.com/bras-project/bras/internal/metrics"
 	"github.com/bras-project/bras/internal/netlab"
 )
 
@@ -52,6 +55,34 @@ type SessionsBench struct {
 	// UpAt (or to the end of the set-up when not all came up), largest first.
 	CPU     []ProcCPU
 	LoadAvg string // /proc/loadavg when the run started
+	// LACTunnels is the sessions on each tunnel the LAC had open once
+	// every subscriber was up (its bras_l2tp_tunnel_sessions), by Tunnel ID.
+	LACTunnels []int
+}
+
+// TunnelSessions reads the sessions on each L2TP tunnel from a daemon's
+// /metrics text (bras_l2tp_tunnel_sessions), ordered by local Tunnel ID.
+func TunnelSessions(metricsText string) []int {
+	byID := map[int]int{}
+	for _, line := range strings.Split(metricsText, "\n") {
+		if !strings.HasPrefix(line, metrics.L2TPTunnelSessions+"{") {
+			continue
+		}
+		_, labels, _ := strings.Cut(line, `tunnel_id="`)
+		id, _, _ := strings.Cut(labels, `"`)
+		fields := strings.Fields(line)
+		n, err1 := strconv.Atoi(id)
+		v, err2 := strconv.ParseFloat(fields[len(fields)-1], 64)
+		if err1 == nil && err2 == nil {
+			byID[n] = int(v)
+		}
+	}
+	ids := slices.Sorted(maps.Keys(byID))
+	r := make([]int, len(ids))
+	for i, id := range ids {
+		r[i] = byID[id]
+	}
+	return r
 }
 
 // LNSBytesPerSession is the LNS's RSS growth divided by the sessions up.
@@ -146,6 +177,9 @@ func BenchSessions(ctx context.Context, o Options, inflight int, hold time.Durat
 			}
 			env.say("all %d set-ups resolved after %.1f s (progress line); LNS RSS %d MiB, LAC RSS %d MiB",
 				o.Subscribers, res.UpAt.Seconds(), res.LNSRSSUp>>20, res.LACRSSUp>>20)
+			if m, err := env.Metrics("lac"); err == nil {
+				res.LACTunnels = TunnelSessions(m)
+			}
 		}
 	}
 	werr := cmd.Wait()

@@ -196,3 +196,18 @@ func TestBenchWholeChain(t *testing.T) {
 		t.Logf("64-octet payload: bras %.0f pkt/s, kernel %.0f pkt/s, ratio %.2f", f.Bras.PPS(), f.Kernel.PPS(), f.Ratio())
 	})
 }
+
+// TestTunnelSessions: the sessions per tunnel are read from the
+// bras_l2tp_tunnel_sessions series of /metrics, by Tunnel ID.
+func TestTunnelSessions(t *testing.T) {
+	text := "# HELP bras_l2tp_tunnel_sessions Sessions on each L2TP tunnel.\n" +
+		"bras_l2tp_tunnel_sessions{peer=\"lab-lns\",tunnel_id=\"40000\"} 31999\n" +
+		"bras_l2tp_tunnel_sessions{peer=\"lab-lns\",tunnel_id=\"7\"} 32000\n" +
+		"bras_l2tp_tunnels 2\n"
+	if diff := cmp.Diff([]int{32000, 31999}, TunnelSessions(text)); diff != "" {
+		t.Errorf("(-want +got)\n%s", diff)
+	}
+	if got := TunnelSessions("bras_l2tp_tunnels 0\n"); len(got) != 0 {
+		t.Errorf("no tunnel: %v", got)
+	}
+}
