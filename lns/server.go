@@ -590,7 +590,7 @@ func (s *Server) authenticate(ctx context.Context, j authJob) *authOutcome {
 	ar := aaa.AuthRequest{
 		Username:         req.Username,
 		NASPort:          uint32(ss.call.LocalID()),
-		NASPortID:        fmt.Sprintf("%d/%d", ss.tunnel.LocalID(), ss.call.LocalID()),
+		NASPortID:        ss.nasPortID(),
 		AcctSessionID:    ss.id,
 		CallingStationID: v.Calling,
 		CalledStationID:  v.Called,

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -250,6 +251,14 @@ func (s *session) counters() accounting.Counters {
 		In6Octets: c.In6Octets, Out6Octets: c.Out6Octets, In6Packets: c.In6Packets, Out6Packets: c.Out6Packets}
 }
 
+// nasPortID is the session's NAS-Port-Id (RFC 2869 section 5.17): its
+// tunnel and session ID on this LNS, "tunnel/session", the same in the
+// Access-Request and in every accounting record, so RADIUS and
+// PostgreSQL can count each tunnel's sessions.
+func (s *session) nasPortID() string {
+	return strconv.Itoa(int(s.tunnel.LocalID())) + "/" + strconv.Itoa(int(s.call.LocalID()))
+}
+
 func (s *session) record(now time.Time) accounting.Record {
 	user, realm := splitRealm(s.user)
 	v := s.view.Load()
@@ -260,6 +269,7 @@ func (s *session) record(now time.Time) accounting.Record {
 		Username:         user,
 		Realm:            realm,
 		CallingStationID: v.Calling,
+		NASPortID:        s.nasPortID(),
 		LAC:              s.tunnel.PeerHostName(),
 		TunnelID:         s.tunnel.LocalID(),
 		PeerTunnelID:     s.tunnel.PeerID(),

@@ -182,6 +182,15 @@ func TestSeveralTunnels(t *testing.T) {
 		want[id] = len(ss)
 	}
 	wait("the accounting Starts in PostgreSQL", 20*time.Second, func() bool { return maps.Equal(rows(true), want) })
+	// Each record names its tunnel and session as the Access-Request did
+	// (NAS-Port-Id "tunnel/session"), for RADIUS and radacct alike.
+	var named, open int
+	if err := db.QueryRow(ctx, `SELECT count(*) FILTER (WHERE nasportid = tunnel_id || '/' || l2tp_session_id), count(*)
+		FROM radacct JOIN sessions ON sessions.acct_session_id = radacct.acctsessionid WHERE acctstoptime IS NULL`).Scan(&named, &open); err != nil {
+		t.Fatal(err)
+	} else if named != n || open != n {
+		t.Errorf("radacct: %d of %d open sessions with NAS-Port-Id tunnel/session, want all %d", named, open, n)
+	}
 
 	// The LNS clears one tunnel: only its sessions end. (The tunnels are
 	// over a second old by now, so the LAC replaces a lost one at once
