@@ -192,6 +192,19 @@ type Flow struct {
 	fastDone dataplane.Counters
 }
 
+// peerAddrs holds one *net.UDPAddr per LAC address and port: every flow
+// of a tunnel (tens of thousands) shares its LAC's instead of holding a
+// copy. A handful of LACs feed an LNS, so it stays small.
+var peerAddrs sync.Map // netip.AddrPort -> *net.UDPAddr
+
+func peerAddr(ap netip.AddrPort) *net.UDPAddr {
+	if a, ok := peerAddrs.Load(ap); ok {
+		return a.(*net.UDPAddr)
+	}
+	a, _ := peerAddrs.LoadOrStore(ap, net.UDPAddrFromAddrPort(ap))
+	return a.(*net.UDPAddr)
+}
+
 // NewFlow makes the data-plane state of a session.
 func NewFlow(c FlowConfig) (*Flow, error) {
 	if !c.Peer.IsValid() || c.PeerTunnelID == 0 || c.PeerSessionID == 0 {
@@ -202,7 +215,7 @@ func NewFlow(c FlowConfig) (*Flow, error) {
 		localSession: c.LocalSessionID,
 		peerTunnel:   c.PeerTunnelID,
 		peerSession:  c.PeerSessionID,
-		peer:         net.UDPAddrFromAddrPort(c.Peer),
+		peer:         peerAddr(c.Peer),
 		peerAddrPort: c.Peer,
 		seq:          c.Sequencing,
 		owner:        c.Owner,
