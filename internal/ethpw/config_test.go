@@ -109,4 +109,3 @@ func TestRemoteEndID(t *testing.T) {
 		}
 	}
 }
-
