@@ -35,7 +35,8 @@ type LCCE struct {
 	byEnd    map[endKey]*circuit
 
 	links     chan netlink.LinkUpdate
-	linksDone chan struct{}
+	linksDone chan struct{} // closed: the link subscription ends
+	closed    atomic.Bool
 }
 
 type endKey struct {
@@ -60,7 +61,8 @@ type port struct {
 type peer struct {
 	cfg      Peer
 	circuits []*circuit
-	replace  chan *circuit // the dialer re-places these calls
+	replace  chan *circuit     // the dialer re-places these calls
+	down     chan *l2tp.Tunnel // tunnels to it that went down (TunnelDown)
 }
 
 // New builds the LCCE of cfg and opens its sockets: the UDP socket of
@@ -118,12 +120,20 @@ func New(cfg Config, log *slog.Logger) (*LCCE, error) {
 	}
 	for _, pp := range l.peers {
 		pp.replace = make(chan *circuit, len(pp.circuits))
+		pp.down = make(chan *l2tp.Tunnel, 4)
 	}
 	// Link state: subscribe first, then read the state, so that no change
 	// falls between the two.
 	l.links, l.linksDone = make(chan netlink.LinkUpdate, 64), make(chan struct{})
 	if err := netlink.LinkSubscribeWithOptions(l.links, l.linksDone, netlink.LinkSubscribeOptions{
-		ErrorCallback: func(err error) { l.log.Warn("pw: link state subscription", "err", err) },
+		ErrorCallback: func(err error) {
+			select {
+			case <-l.linksDone:
+				// closed: the subscription ends
+			default:
+				l.log.Warn("pw: link state subscription", "err", err)
+			}
+		},
 	}); err != nil {
 		return nil, fmt.Errorf("ethpw: link state: %w", err)
 	}
@@ -157,9 +167,8 @@ func linkUp(a *netlink.LinkAttrs) bool {
 
 // close releases what New opened.
 func (l *LCCE) close() {
-	if l.linksDone != nil {
+	if l.linksDone != nil && !l.closed.Swap(true) {
 		close(l.linksDone)
-		l.linksDone = nil
 	}
 	for _, pt := range l.ports {
 		pt.conn.Close()
@@ -296,6 +305,12 @@ func (l *LCCE) serve(ctx context.Context, p *peer, t *l2tp.Tunnel) bool {
 		case <-ctx.Done():
 			t.Close(l2tp.ResultCode{Result: uint16(l2tp.StopCCNGeneralRequest)})
 			return false
+		case dt := <-p.down:
+			if dt != t {
+				continue // an earlier one
+			}
+			l.log.Warn("pw: control connection down", "peer", p.cfg.Name, "tunnel_id", t.LocalConnID())
+			return true
 		case <-t.Done():
 			l.log.Warn("pw: control connection down", "peer", p.cfg.Name, "tunnel_id", t.LocalConnID())
 			return true
@@ -449,6 +464,12 @@ func (h *handler) TunnelUp(t *l2tp.Tunnel) {
 
 func (h *handler) TunnelDown(t *l2tp.Tunnel, rc l2tp.ResultCode, err error) {
 	h.log.Info("pw: control connection cleared", "peer", t.Peer(), "tunnel_id", t.LocalConnID(), "result", rc.Describe(l2tp.MsgStopCCN), "err", err)
+	if p := h.byAddr[t.Peer().Addr().Unmap().As16()]; p != nil && p.cfg.Dial {
+		select {
+		case p.down <- t:
+		default: // the dialer has not taken the earlier ones: it is not waiting on this one
+		}
+	}
 }
 
 // IncomingCall binds an ICRQ to the circuit its Remote End ID names for
@@ -465,7 +486,7 @@ func (h *handler) IncomingCall(t *l2tp.Tunnel, s *l2tp.Session, icrq *l2tp.Messa
 		return &l2tp.CallRefusedError{Result: l2tp.ResultCode{Result: uint16(l2tp.CDNNoFacilitiesPermanent), Message: "no circuit for this Remote End ID"}}
 	}
 	if s.PWType() != c.cfg.PWType() {
-		h.log.Warn("pw: refusing a call: pseudowire type differs", "circuit", c.cfg.Name, "pw_type", s.PWType(), "want", c.cfg.PWType())
+		h.log.Warn("pw: refusing a call: pseudowire type differs", "circuit", c.cfg.Name, "pw_type", s.PWType().String(), "want", c.cfg.PWType().String())
 		return &l2tp.CallRefusedError{Result: l2tp.ResultCode{Result: uint16(l2tp.CDNUnsupportedPWType), Message: "circuit " + c.cfg.Name + " is " + c.cfg.PWType().String()}}
 	}
 	s.SetValue(c)
@@ -484,7 +505,7 @@ func (h *handler) SessionUp(s *l2tp.Session, _ *l2tp.Message) {
 		old.Disconnect(l2tp.ResultCode{Result: uint16(l2tp.CDNAdmin), Message: "replaced by a newer call"})
 	}
 	s.SetCircuitStatus(c.port.up.Load()) // a change since the ICRQ or ICRP
-	h.log.Info("pw: pseudowire up", "circuit", c.cfg.Name, "pw_type", s.PWType(), "session_id", s.LocalSessionID(),
+	h.log.Info("pw: pseudowire up", "circuit", c.cfg.Name, "pw_type", s.PWType().String(), "session_id", s.LocalSessionID(),
 		"peer_session_id", s.RemoteSessionID(), "peer_circuit_active", s.PeerCircuitActive(), "sequenced", s.Sequenced())
 }
 
