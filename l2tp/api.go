@@ -287,6 +287,10 @@ type CallRequest struct {
 	// PWType is the pseudowire type of a call on an L2TPv3 tunnel
 	// (RFC 3931 section 5.4.4); 0: PPP. An L2TPv2 call is PPP.
 	PWType PWType
+	// CircuitDown says the attachment circuit of an L2TPv3 call is
+	// inactive when it is placed: the ICRQ's Circuit Status says so (RFC
+	// 4719 section 2.2 c). Later changes: Session.SetCircuitStatus.
+	CircuitDown bool
 }
 
 // OutgoingCallRequest is an outgoing call the LNS asks the LAC to place

@@ -22,6 +22,9 @@ type Session struct {
 	v3d     atomic.Pointer[v3Data] // L2TPv3: data framing both ways (v3call.go)
 	pwType  PWType                 // L2TPv3: the call's pseudowire type, set before SessionUp
 
+	circuitDown     atomic.Bool // L2TPv3: our attachment circuit is inactive (v3circuit.go)
+	peerCircuitDown atomic.Bool // L2TPv3: the peer's is, by its last Circuit Status
+
 	// Owned by the tunnel goroutine.
 	state     CallState
 	req       CallRequest
@@ -30,6 +33,8 @@ type Session struct {
 	cdn       *Message            // the peer's CDN (disccause.go)
 	discCause *PPPDisconnectCause // sent in our CDN (disccause.go)
 	announced bool                // SessionUp was called
+	csSent    bool                // our Circuit Status went out (ICRQ or ICRP)
+	csActive  bool                // and said active
 	gone      bool
 }
 
@@ -126,6 +131,7 @@ func (t *Tunnel) PlaceCall(req CallRequest) (*Session, error) {
 	if s.pwType == 0 {
 		s.pwType = PWPPP
 	}
+	s.circuitDown.Store(req.CircuitDown)
 	if req.Value != nil {
 		s.SetValue(req.Value)
 	}
@@ -283,7 +289,14 @@ func (t *Tunnel) callMessage(sid uint32, m *Message) {
 				return
 			}
 		} else if t.v3 {
-			return // RFC 3931 section 6.14: a Circuit Status update, no ACCM
+			// RFC 3931 section 6.14, RFC 4719 section 2.3.2: a Circuit
+			// Status update, no ACCM.
+			if cs, ok := s.peerCircuitStatus(m); ok {
+				if ch, ok := t.ep.h.(CircuitHandler); ok {
+					ch.CircuitStatus(s, cs)
+				}
+			}
+			return
 		}
 		t.ep.stats.Malformed.Add(1)
 	case MsgCDN:
@@ -300,6 +313,7 @@ func (t *Tunnel) callMessage(sid uint32, m *Message) {
 				t.callEvent(s, recvEvent(m, false), m, rc)
 				return
 			}
+			s.peerCircuitStatus(m)
 		}
 		t.callEvent(s, recvEvent(m, ok), m, ResultCode{})
 	}

@@ -157,7 +157,7 @@ func (t *Tunnel) sendICRQV3(s *Session) {
 	msg.Add(NewV3AVPUint32(AVPLocalSessionID, s.localID))
 	msg.Add(NewV3AVPUint32(AVPRemoteSessionID, 0))
 	msg.Add(s.pwType.AVP())
-	msg.Add(CircuitStatus{Active: true, New: true}.AVP())
+	msg.Add(s.newCircuitStatus())
 	have := map[AVPType]bool{}
 	for _, a := range s.req.ICRQ {
 		if a.VendorID == 0 {
@@ -193,6 +193,7 @@ func (t *Tunnel) incomingV3(s *Session, m *Message) (ResultCode, bool) {
 	a, _ := m.Find(AVPPWType)
 	pw, _ := ParsePWType(a.Value) // ValidateV3 checked it is there
 	s.pwType = pw
+	s.peerCircuitStatus(m)
 	if !slices.Contains(t.opts.PWTypes, pw) {
 		t.ep.debugLimited("l2tp: refusing a call: unsupported pseudowire type", "tunnel_id", t.localID, "pw_type", pw)
 		return ResultCode{Result: uint16(CDNUnsupportedPWType), HasError: true, Message: "pseudowire type " + pw.String() + " not supported"}, false
@@ -246,7 +247,7 @@ func (t *Tunnel) sendICRPV3(s *Session) {
 	msg := &Message{Type: MsgICRP}
 	msg.Add(NewV3AVPUint32(AVPLocalSessionID, s.localID))
 	msg.Add(NewV3AVPUint32(AVPRemoteSessionID, s.RemoteSessionID()))
-	msg.Add(CircuitStatus{Active: true, New: true}.AVP())
+	msg.Add(s.newCircuitStatus())
 	for _, a := range framingAVPs(s.v3d.Load()) {
 		msg.Add(a)
 	}
@@ -266,6 +267,12 @@ func (t *Tunnel) sendConnectedV3(s *Session, typ MsgType) {
 			continue
 		}
 		msg.Add(t.hide(a))
+	}
+	if active := !s.circuitDown.Load(); active != s.csActive {
+		// RFC 4719 section 2.2 c: a change since the ICRQ, for an
+		// existing circuit.
+		s.csActive = active
+		msg.Add(CircuitStatus{Active: active}.AVP())
 	}
 	s.iccn = msg
 	t.sendMsg(msg, 0)
