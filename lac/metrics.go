@@ -27,7 +27,7 @@ func (l *LAC) RegisterMetrics(reg *metrics.Registry) {
 				if peer == "" {
 					peer = pt.LNS.Addr.String()
 				}
-				emit(float64(pt.Sessions), peer, strconv.Itoa(int(t.LocalID())))
+				emit(float64(pt.Sessions), peer, strconv.FormatUint(uint64(t.LocalConnID()), 10))
 			}
 		})
 	reg.CounterVecFunc(metrics.DataplanePackets, "PPP frames the user-space relay forwarded, by direction (the fast path's are in "+metrics.FastPathPackets+").", []string{"direction"},
