@@ -210,6 +210,9 @@ func runBench(ctx context.Context, args []string, stdout io.Writer) error {
 				enc.SetIndent("", "  ")
 				return enc.Encode(res)
 			}
+			if o.L2TPVersion == 3 {
+				fmt.Fprintln(stdout, "tunnel: L2TPv3 (RFC 3931), a PPP pseudowire signed with HMAC-MD5, 4-octet cookies both ways")
+			}
 			printForwardXDP(stdout, res, fo)
 			return nil
 		}
