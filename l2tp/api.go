@@ -183,6 +183,11 @@ type TunnelOptions struct {
 	// Pseudowire Capabilities List (section 5.4.3) and accepts in ICRQs:
 	// others are refused with CDN result 14. nil: PPP only.
 	PWTypes []PWType
+	// Versions, on the accepting side, are the L2TP versions taken from
+	// this peer (2, 3); an SCCRQ of another is refused with StopCCN
+	// result 5, whose Error Code names the highest version taken (RFC
+	// 2661 section 4.4.2). nil: both.
+	Versions []int
 }
 
 func (o TunnelOptions) withDefaults() TunnelOptions {

@@ -400,6 +400,10 @@ func (e *Endpoint) newTunnelInput(b []byte, h Header, payload []byte, from netip
 		opts, acceptErr = e.cfg.Accept(from, host)
 	}
 	refuse, err := e.decide(opts, acceptErr, host)
+	if refuse == nil {
+		refuse, err = versionRefusal(opts, 2)
+	}
+	opts.Version = 2 // the SCCRQ's header decides, whatever Accept said
 	e.acceptTunnel(b, from, key, opts, refuse, host, err)
 }
 

@@ -461,7 +461,9 @@ func (t *Tunnel) ctrlMessage(m *Message) {
 	}
 	ev, rc, err := func() (CtrlEvent, ResultCode, error) {
 		if t.refuse != nil && m.Type == MsgSCCRQ {
-			return bad(StopCCNResult(t.refuse.Result), t.refuse.Message, fmt.Errorf("%w: refused by Accept", ErrNotAuthorized))
+			ev, _, err := bad(StopCCNResult(t.refuse.Result), t.refuse.Message, fmt.Errorf("%w: refused by Accept", ErrNotAuthorized))
+			t.v3s.sign = false // a v3 refusal goes out unsigned, as checkSCCV3's
+			return ev, *t.refuse, err
 		}
 		if err := t.validate(m); err != nil {
 			return bad(StopCCNGeneralError, err.Error(), fmt.Errorf("%w: %v", ErrProtocol, err))

@@ -120,6 +120,9 @@ func (e *Endpoint) newConnInput(b, payload []byte, from netip.AddrPort) {
 		opts, acceptErr = e.cfg.Accept(from, host)
 	}
 	refuse, err := e.decide(opts, acceptErr, host)
+	if refuse == nil {
+		refuse, err = versionRefusal(opts, 3)
+	}
 	opts.Version = 3
 	if refuse == nil {
 		if cerr := opts.check(); cerr != nil {

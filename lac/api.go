@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 
 	"github.com/bras-project/bras/dataplane"
 	"github.com/bras-project/bras/internal/api"
@@ -48,6 +49,11 @@ func (s *session) info() api.Session {
 	if s.ls != nil {
 		a.TunnelID, a.SessionID = s.ls.Tunnel().LocalID(), s.ls.LocalID()
 		a.PeerTunnelID, a.PeerSessionID = s.ls.Tunnel().PeerID(), s.ls.PeerID()
+		a.L2TPVersion, a.PWType = s.ls.Tunnel().Version(), strings.ToLower(s.ls.PWType().String())
+		if a.L2TPVersion == 3 {
+			a.ConnID, a.PeerConnID = s.ls.Tunnel().LocalConnID(), s.ls.Tunnel().PeerConnID()
+			a.LocalSessionID, a.RemoteSessionID = s.ls.LocalSessionID(), s.ls.RemoteSessionID()
+		}
 	}
 	return a
 }
@@ -119,6 +125,9 @@ func (b apiBackend) Tunnels(context.Context) ([]api.Tunnel, error) {
 		}
 		r = append(r, api.Tunnel{LocalID: t.LocalID(), PeerID: t.PeerID(), Peer: t.Peer().String(),
 			HostName: t.PeerHostName(), State: t.State().String(), Sessions: pt.Sessions, Established: pt.Since})
+		if r[len(r)-1].Version = t.Version(); t.Version() == 3 {
+			r[len(r)-1].LocalConnID, r[len(r)-1].PeerConnID = t.LocalConnID(), t.PeerConnID()
+		}
 	}
 	sort.Slice(r, func(i, j int) bool { return r[i].LocalID < r[j].LocalID })
 	return r, nil

@@ -15,6 +15,7 @@ import (
 	"github.com/bras-project/bras/internal/config"
 	"github.com/bras-project/bras/internal/logx"
 	"github.com/bras-project/bras/internal/udpio"
+	"github.com/bras-project/bras/l2tp"
 	"github.com/bras-project/bras/ppp"
 	"github.com/bras-project/bras/pppoe"
 )
@@ -337,6 +338,66 @@ type LNSFile struct {
 	Services     []string       `cfg:"services"`
 	Interfaces   []string       `cfg:"interfaces"`
 	Default      bool           `cfg:"default"`
+	// Version is the L2TP version of the tunnels: 2 (RFC 2661, also
+	// when 0) or 3 (RFC 3931: the calls are PPP pseudowires).
+	Version int `cfg:"version"`
+	// Digest signs the L2TPv3 control messages (RFC 3931 section 4.3):
+	// md5 (the default with a secret), sha1 or none.
+	Digest string `cfg:"digest"`
+	// Cookie is the size of the cookie each L2TPv3 session asks of the
+	// LNS's data messages (section 4.1): 0, 4 (the default) or 8.
+	Cookie string `cfg:"cookie"`
+}
+
+// v3 returns the L2TPv3 settings of an LNS section (valid once Validate
+// accepted it).
+func (l *LNSFile) v3() (version int, digest l2tp.DigestMode, cookie int) {
+	version = max(l.Version, 2)
+	digest, _ = parseDigest(l.Digest)
+	cookie = 4
+	if l.Cookie != "" {
+		cookie, _ = strconv.Atoi(l.Cookie)
+	}
+	return version, digest, cookie
+}
+
+// parseDigest reads the digest key: md5, sha1 or none; empty is
+// md5 with a secret, nothing without one (l2tp.DigestAuto).
+func parseDigest(s string) (l2tp.DigestMode, error) {
+	switch s {
+	case "":
+		return l2tp.DigestAuto, nil
+	case "md5":
+		return l2tp.DigestMD5, nil
+	case "sha1":
+		return l2tp.DigestSHA1, nil
+	case "none":
+		return l2tp.DigestOff, nil
+	}
+	return 0, fmt.Errorf("%q: want md5, sha1 or none", s)
+}
+
+// validateV3 checks the L2TPv3 keys of an LNS section.
+func (l *LNSFile) validateV3() error {
+	if l.Version != 0 && l.Version != 2 && l.Version != 3 {
+		return &config.KeyError{Key: "version", Err: fmt.Errorf("%d: want 2 or 3", l.Version)}
+	}
+	if l.Version != 3 {
+		if l.Digest != "" {
+			return &config.KeyError{Key: "digest", Err: errors.New("is for L2TPv3 tunnels: needs version = 3")}
+		}
+		if l.Cookie != "" {
+			return &config.KeyError{Key: "cookie", Err: errors.New("is for L2TPv3 tunnels: needs version = 3")}
+		}
+		return nil
+	}
+	if _, err := parseDigest(l.Digest); err != nil {
+		return &config.KeyError{Key: "digest", Err: err}
+	}
+	if l.Cookie != "" && l.Cookie != "0" && l.Cookie != "4" && l.Cookie != "8" {
+		return &config.KeyError{Key: "cookie", Err: fmt.Errorf("%q: want 0, 4 or 8 (octets, RFC 3931 section 4.1)", l.Cookie)}
+	}
+	return nil
 }
 
 // Validate checks an LNS section.
@@ -352,6 +413,9 @@ func (l *LNSFile) Validate() error {
 	}
 	if l.Tunnels > maxTunnels {
 		return &config.KeyError{Key: "tunnels", Err: fmt.Errorf("%d: want 0 (the [lac] tunnels) to %d", l.Tunnels, maxTunnels)}
+	}
+	if err := l.validateV3(); err != nil {
+		return err
 	}
 	if len(l.Realms)+len(l.Services)+len(l.Interfaces) == 0 && !l.Default {
 		return errors.New("serves nothing: give realms, services, interfaces or default = true")
@@ -392,6 +456,7 @@ func (c *FileConfig) Routes() (*Routes, error) {
 	for _, f := range c.LNS {
 		l := LNS{Name: f.Name, Addr: f.Address, Secret: f.Secret.Bytes(), HideAVPs: f.HideAVPs, HideNumbers: f.HideNumbers,
 			Preference: f.Preference, Weight: f.Weight, AssignmentID: f.AssignmentID, MaxSessions: f.MaxSessions, Tunnels: f.Tunnels}
+		l.Version, l.Digest, l.CookieLen = f.v3()
 		for _, r := range f.Realms {
 			k.realm[r] = append(k.realm[r], l)
 		}

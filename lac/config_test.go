@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/bras-project/bras/internal/config"
+	"github.com/bras-project/bras/l2tp"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -74,9 +75,50 @@ func TestReferenceConfig(t *testing.T) {
 	}
 	l := r.Lookup("example.net", Port{}, "")[0]
 	want := LNS{Name: "lns-a", Addr: netip.MustParseAddrPort("198.51.100.1:1701"), Secret: []byte("bras_lns_a_secret"),
-		Preference: 10, Weight: 3, AssignmentID: "retail", MaxSessions: 16000, Tunnels: 2}
+		Preference: 10, Weight: 3, AssignmentID: "retail", MaxSessions: 16000, Tunnels: 2, Version: 2, CookieLen: 4}
 	if diff := cmp.Diff(want, l, cmp.Comparer(func(a, b netip.AddrPort) bool { return a == b })); diff != "" {
 		t.Errorf("LNS (-want +got)\n%s", diff)
+	}
+	w := r.Lookup("", Port{}, "wholesale")[0]
+	if w.Version != 3 || w.Digest != l2tp.DigestMD5 || w.CookieLen != 4 {
+		t.Errorf("wholesale: version %d digest %v cookie %d; want 3, md5, 4", w.Version, w.Digest, w.CookieLen)
+	}
+}
+
+// TestLNSVersionDefaults: an [lns] section without the L2TPv3 keys makes
+// L2TPv2 tunnels; with version = 3 the digest is md5 with a secret (auto)
+// and the cookie 4 octets, unless set.
+func TestLNSVersionDefaults(t *testing.T) {
+	for _, tc := range []struct {
+		name, keys string
+		version    int
+		digest     l2tp.DigestMode
+		cookie     int
+	}{
+		{"default", "", 2, l2tp.DigestAuto, 4},
+		{"v3 defaults", "version = 3\n", 3, l2tp.DigestAuto, 4},
+		{"v3 sha1 no cookie", "version = 3\ndigest = sha1\ncookie = 0\n", 3, l2tp.DigestSHA1, 0},
+		{"v3 no digest 8-octet cookie", "version = 3\ndigest = none\ncookie = 8\n", 3, l2tp.DigestOff, 8},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := filepath.Join(t.TempDir(), "lac.conf")
+			file := "[lac]\nhost-name = l\n[access \"eth1\"]\n[lns \"a\"]\naddress = 192.0.2.1:1701\nsecret = s\ndefault = true\n" + tc.keys
+			if err := os.WriteFile(p, []byte(file), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			c, err := LoadConfig(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r, err := c.Routes()
+			if err != nil {
+				t.Fatal(err)
+			}
+			l := r.Lookup("", Port{}, "")[0]
+			if l.Version != tc.version || l.Digest != tc.digest || l.CookieLen != tc.cookie {
+				t.Errorf("version %d digest %v cookie %d; want %d %v %d", l.Version, l.Digest, l.CookieLen, tc.version, tc.digest, tc.cookie)
+			}
+		})
 	}
 }
 
@@ -166,6 +208,16 @@ func TestCheckNamesFileAndLine(t *testing.T) {
 			[]string{`lac.conf:10: [lns "b"] max-sessions: -1: want 0 to 65535`}},
 		{"LNS on port 0", "[lns \"b\"]\naddress = 192.0.2.2:0\nrealms = x\n",
 			[]string{`lac.conf:8: [lns "b"] address: 192.0.2.2:0: want a port (1701 is L2TP's)`}},
+		{"L2TP version 4", "[lns \"b\"]\naddress = 192.0.2.2:1701\nrealms = x\nversion = 4\n",
+			[]string{`lac.conf:10: [lns "b"] version: 4: want 2 or 3`}},
+		{"digest on an L2TPv2 tunnel", "[lns \"b\"]\naddress = 192.0.2.2:1701\nrealms = x\ndigest = sha1\n",
+			[]string{`lac.conf:10: [lns "b"] digest: is for L2TPv3 tunnels: needs version = 3`}},
+		{"cookie on an L2TPv2 tunnel", "[lns \"b\"]\naddress = 192.0.2.2:1701\nrealms = x\nversion = 2\ncookie = 8\n",
+			[]string{`lac.conf:11: [lns "b"] cookie: is for L2TPv3 tunnels: needs version = 3`}},
+		{"unknown digest", "[lns \"b\"]\naddress = 192.0.2.2:1701\nrealms = x\nversion = 3\ndigest = sha256\n",
+			[]string{`lac.conf:11: [lns "b"] digest: "sha256": want md5, sha1 or none`}},
+		{"cookie of 2 octets", "[lns \"b\"]\naddress = 192.0.2.2:1701\nrealms = x\nversion = 3\ncookie = 2\n",
+			[]string{`lac.conf:11: [lns "b"] cookie: "2": want 0, 4 or 8 (octets, RFC 3931 section 4.1)`}},
 		{"RADIUS server on port 0", "[radius.server \"r\"]\naddress = 127.0.0.1:0\nsecret = s\n",
 			[]string{`lac.conf:8: [radius.server "r"] address: 127.0.0.1:0: want a port (1812 is RADIUS authentication's)`}},
 		{"route for an interface not served", "[lns \"b\"]\naddress = 192.0.2.2:1701\ninterfaces = eth1.100\ninterfaces = eth2.100\n",

@@ -35,6 +35,9 @@ func (s *session) addFast() {
 	if p == nil || s.ls == nil || s.fast.Load() != nil {
 		return
 	}
+	if s.ls.Tunnel().Version() == 3 {
+		return // the XDP programs know the L2TPv2 data header only: relayed in user space
+	}
 	local, tags := s.ps.Wire()
 	t := s.ls.Tunnel()
 	ds := dataplane.LACSession{

@@ -252,6 +252,7 @@ func (l *LAC) dial(ctx context.Context, n LNS) (Tunnel, error) {
 	o.HideAVPs = n.HideAVPs && len(n.Secret) > 0
 	o.HideNumbers = o.HideAVPs && n.HideNumbers
 	o.MaxSessions = l.pool.SessionCap(n)
+	o.Version, o.Digest, o.CookieLen = n.Version, n.Digest, n.CookieLen
 	ctx, cancel := context.WithTimeout(ctx, l.conf().DialTimeout)
 	defer cancel()
 	t, err := ep.Dial(ctx, n.Addr, o)
@@ -263,7 +264,7 @@ func (l *LAC) dial(ctx context.Context, n LNS) (Tunnel, error) {
 			"hold_down", l.sel.HoldDown.String(), "err", err)
 		return nil, err
 	}
-	l.log.Info("lac: tunnel up", "lns", n.String(), "peer", n.Addr.String(), "tunnel_id", t.LocalID(), "max_sessions", o.MaxSessions)
+	l.log.Info("lac: tunnel up", "lns", n.String(), "peer", n.Addr.String(), "tunnel_id", t.LocalConnID(), "version", t.Version(), "max_sessions", o.MaxSessions)
 	return t, nil
 }
 
@@ -497,7 +498,7 @@ func (h l2tpSide) SessionDown(ls *l2tp.Session, rc l2tp.ResultCode) {
 
 func (h l2tpSide) TunnelDown(t *l2tp.Tunnel, rc l2tp.ResultCode, err error) {
 	h.l.pool.Forget(t)
-	h.l.log.Info("lac: tunnel down", "tunnel_id", t.LocalID(), "peer", t.Peer().String(),
+	h.l.log.Info("lac: tunnel down", "tunnel_id", t.LocalConnID(), "peer", t.Peer().String(),
 		"result", rc.Describe(l2tp.MsgStopCCN), "err", err)
 }
 
@@ -598,7 +599,7 @@ func (s *session) logAttrs() []any {
 		a = append(a, logx.KeyUser, s.user)
 	}
 	if s.ls != nil {
-		a = append(a, logx.KeyTunnelID, s.ls.Tunnel().LocalID(), logx.KeySessionID, s.ls.LocalID(), logx.KeyPeer, s.ls.Tunnel().Peer().String())
+		a = append(a, logx.KeyTunnelID, s.ls.Tunnel().LocalConnID(), logx.KeySessionID, s.ls.LocalSessionID(), logx.KeyPeer, s.ls.Tunnel().Peer().String())
 	}
 	if s.lease != nil {
 		a = append(a, logx.KeyLNS, s.lease.LNS().String())

@@ -15,8 +15,19 @@ import (
 func (l *LAC) RegisterMetrics(reg *metrics.Registry) {
 	st := &l.stats
 	reg.GaugeFunc(metrics.LACSessions, "Subscribers held by the LAC.", nil, func() float64 { return float64(l.active.Load()) })
-	reg.GaugeFunc(metrics.L2TPTunnels, "L2TP tunnels of the LAC's pool.", nil, func() float64 { return float64(len(l.pool.Tunnels())) })
-	reg.GaugeVecFunc(metrics.L2TPTunnelSessions, "Sessions on each L2TP tunnel, by LNS (its name in the configuration) and local Tunnel ID.", []string{"peer", "tunnel_id"},
+	reg.GaugeVecFunc(metrics.L2TPTunnels, "L2TP tunnels of the LAC's pool, by L2TP version.", []string{"version"}, func(emit func(float64, ...string)) {
+		var n [2]int // L2TPv2, L2TPv3
+		for t := range l.pool.Tunnels() {
+			if lt, ok := t.(*l2tp.Tunnel); ok && lt.Version() == 3 {
+				n[1]++
+			} else {
+				n[0]++
+			}
+		}
+		emit(float64(n[0]), "2")
+		emit(float64(n[1]), "3")
+	})
+	reg.GaugeVecFunc(metrics.L2TPTunnelSessions, "Sessions on each L2TP tunnel, by LNS (its name in the configuration), local Tunnel ID and L2TP version.", []string{"peer", "tunnel_id", "version"},
 		func(emit func(float64, ...string)) {
 			for _, pt := range l.pool.List() {
 				t, ok := pt.Tunnel.(*l2tp.Tunnel)
@@ -27,7 +38,7 @@ func (l *LAC) RegisterMetrics(reg *metrics.Registry) {
 				if peer == "" {
 					peer = pt.LNS.Addr.String()
 				}
-				emit(float64(pt.Sessions), peer, strconv.Itoa(int(t.LocalID())))
+				emit(float64(pt.Sessions), peer, strconv.FormatUint(uint64(t.LocalConnID()), 10), strconv.Itoa(t.Version()))
 			}
 		})
 	reg.CounterVecFunc(metrics.DataplanePackets, "PPP frames the user-space relay forwarded, by direction (the fast path's are in "+metrics.FastPathPackets+").", []string{"direction"},

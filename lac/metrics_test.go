@@ -35,7 +35,7 @@ func TestRegisterMetrics(t *testing.T) {
 		metrics.LACCalls + `{result="up"} 3`,
 		metrics.LACCalls + `{result="refused"} 2`,
 		metrics.LACTeardowns + `{cause="subscriber_padt"} 1`,
-		metrics.L2TPTunnels + " 0",
+		metrics.L2TPTunnels + `{version="2"} 0`, metrics.L2TPTunnels + `{version="3"} 0`,
 		metrics.L2TPSocketDrops + " 0",
 		metrics.TeardownsQueued + " 4",
 		metrics.L2TPSocketBuffer + `{direction="receive"}`,

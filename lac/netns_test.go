@@ -967,7 +967,7 @@ realms = example.com
 		return body
 	}
 	body := get("10.9.0.1:9102", "/metrics")
-	for _, want := range []string{metrics.LACSessions + " 1", metrics.LACCalls + `{result="up"} 1`, metrics.L2TPTunnels + " 1"} {
+	for _, want := range []string{metrics.LACSessions + " 1", metrics.LACCalls + `{result="up"} 1`, metrics.L2TPTunnels + `{version="2"} 1`} {
 		if !bytes.Contains(body, []byte(want)) {
 			t.Errorf("/metrics lacks %q", want)
 		}

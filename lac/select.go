@@ -54,6 +54,14 @@ type LNS struct {
 	Tunnels     int
 	HideAVPs    bool // hide the proxy authentication AVPs (section 4.3; needs Secret)
 	HideNumbers bool // with HideAVPs, Calling and Called Number too
+	// Version is the L2TP version of the tunnels: 2 (also when 0) or 3
+	// (RFC 3931; the calls are PPP pseudowires with the same proxy AVPs).
+	Version int
+	// Digest and CookieLen are the L2TPv3 control message
+	// authentication and the cookie size of the sessions
+	// (l2tp.TunnelOptions).
+	Digest    l2tp.DigestMode
+	CookieLen int
 }
 
 func (l LNS) String() string {

@@ -26,6 +26,9 @@ const slotLen = 2048
 type upDest struct {
 	h    l2tp.Header
 	addr *net.UDPAddr
+	// v3 is the data header of an L2TPv3 session (RFC 3931 section
+	// 4.1.2.1: Session ID, cookie, sublayer) instead of h; nil on L2TPv2.
+	v3 *l2tp.DataFraming
 }
 
 // sender is the batched upstream data path. The PPPoE reader that read a
@@ -82,10 +85,18 @@ func (s *sender) dest(ls *l2tp.Session) *upDest {
 	if !peer.Addr().Unmap().Is4() {
 		return nil
 	}
-	return &upDest{
+	d := &upDest{
 		h:    l2tp.Header{TunnelID: t.PeerID(), SessionID: ls.PeerID()},
 		addr: net.UDPAddrFromAddrPort(netip.AddrPortFrom(peer.Addr().Unmap(), peer.Port())),
 	}
+	if t.Version() == 3 {
+		f, ok := ls.V3Framing()
+		if !ok {
+			return nil
+		}
+		d.v3 = &f
+	}
+	return d
 }
 
 // dataFunc returns the one-frame upstream function of an L2TP session
@@ -114,7 +125,13 @@ func (b *upBatch) stage(d *upDest, ac []byte, frame []byte) bool {
 		return false
 	}
 	slot := b.slots[n*slotLen : n*slotLen : (n+1)*slotLen]
-	msg, err := l2tp.AppendHeader(slot, d.h, len(ac)+len(frame))
+	var msg []byte
+	var err error
+	if d.v3 != nil {
+		msg, err = l2tp.AppendV3Data(slot, d.v3.Format, d.v3.Header)
+	} else {
+		msg, err = l2tp.AppendHeader(slot, d.h, len(ac)+len(frame))
+	}
 	if err != nil || len(msg)+len(ac)+len(frame) > slotLen {
 		return false
 	}

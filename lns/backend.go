@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/bras-project/bras/aaa"
@@ -49,6 +50,11 @@ func (s *Server) apiSession(ss *session) (api.Session, bool) {
 	}
 	if out.Started.IsZero() {
 		out.Started = v.Created
+	}
+	out.L2TPVersion, out.PWType = ss.tunnel.Version(), strings.ToLower(ss.call.PWType().String())
+	if out.L2TPVersion == 3 {
+		out.ConnID, out.PeerConnID = ss.tunnel.LocalConnID(), ss.tunnel.PeerConnID()
+		out.LocalSessionID, out.RemoteSessionID = ss.call.LocalSessionID(), ss.call.RemoteSessionID()
 	}
 	if v.IPv6Prefix.IsValid() {
 		p := v.IPv6Prefix
@@ -124,7 +130,11 @@ func (b *APIBackend) Tunnels(context.Context) ([]api.Tunnel, error) {
 			HostName: t.PeerHostName(),
 			State:    t.State().String(),
 			Sessions: t.Sessions(),
+			Version:  t.Version(),
 		})
+		if t.Version() == 3 {
+			out[len(out)-1].LocalConnID, out[len(out)-1].PeerConnID = t.LocalConnID(), t.PeerConnID()
+		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].LocalID < out[j].LocalID })
 	return out, nil

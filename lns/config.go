@@ -135,6 +135,22 @@ type LACSection struct {
 	HelloInterval time.Duration  `cfg:"hello-interval"` // default 60s
 	MaxSessions   int            `cfg:"max-sessions"`   // per tunnel; default 65535
 	Proxy         string         `cfg:"proxy"`          // "accept" (default) or "renegotiate"
+	// Versions are the L2TP versions taken from this LAC: 2 (RFC 2661)
+	// and 3 (RFC 3931, PPP pseudowires); default both.
+	Versions []int `cfg:"versions"`
+	// Cookie is the size of the cookie each L2TPv3 session asks of the
+	// LAC's data messages (RFC 3931 section 4.1): 0, 4 (default) or 8.
+	Cookie string `cfg:"cookie"`
+}
+
+// cookieLen is the cookie size of l's L2TPv3 sessions (valid once check
+// accepted it).
+func (l *LACSection) cookieLen() int {
+	if l.Cookie == "" {
+		return 4
+	}
+	n, _ := strconv.Atoi(l.Cookie)
+	return n
 }
 
 // RADIUSSection is [radius].
@@ -451,6 +467,14 @@ func (c *FileConfig) check() error {
 		}
 		if l.MaxSessions > 65535 {
 			bad(at+"max-sessions", "%d: a tunnel has 65535 session IDs", l.MaxSessions)
+		}
+		for j, v := range l.Versions {
+			if v != 2 && v != 3 {
+				errs = append(errs, src.ErrorAt(src.ItemLine(at+"versions", j), at+"versions", "%d: want 2 or 3 (L2TP versions)", v))
+			}
+		}
+		if l.Cookie != "" && l.Cookie != "0" && l.Cookie != "4" && l.Cookie != "8" {
+			bad(at+"cookie", "%q: want 0, 4 or 8 (octets, RFC 3931 section 4.1)", l.Cookie)
 		}
 		for j, m := range c.LACs[:i] {
 			if strings.EqualFold(m.HostName, l.HostName) {

@@ -53,10 +53,12 @@ const (
 )
 
 // DataHeadroom is the room the downstream path keeps in front of every packet
-// read from the TUN: the longest data header it writes (flags, Length,
-// Tunnel ID, Session ID, Ns, Nr: 12 octets, RFC 2661 section 3.1) plus the
-// PPP address, control and protocol fields (4 octets).
-const DataHeadroom = 16
+// read from the TUN: the longest data header it writes plus the PPP address,
+// control and protocol fields (4 octets). That header is L2TPv2's (flags,
+// Length, Tunnel ID, Session ID, Ns, Nr: 12 octets, RFC 2661 section 3.1) or
+// L2TPv3's over UDP (flags and Reserved, Session ID, an 8-octet cookie and the
+// Default L2-Specific Sublayer: 20 octets, RFC 3931 sections 4.1.2.1 and 4.6).
+const DataHeadroom = 24
 
 // DropReason says why the data plane dropped a packet. DropNone means the
 // packet was forwarded (or, for a non-IP frame, handed to the control plane).
@@ -147,6 +149,12 @@ type FlowConfig struct {
 	// Up and Down are the initial rate limits from the subscriber and
 	// towards it; zero means unlimited.
 	Up, Down Rate
+	// V3, when set, makes the session an L2TPv3 PPP pseudowire (RFC
+	// 3931): downstream data messages carry this data header (the LAC's
+	// Session ID and cookie) instead of L2TPv2's, PeerTunnelID and
+	// PeerSessionID are not used, and the session stays off the fast
+	// path (its programs know the L2TPv2 header only).
+	V3 *l2tp.DataFraming
 	// Owner is the control plane's session, for the Control hook.
 	Owner any
 }
@@ -164,6 +172,7 @@ type Flow struct {
 	peerAddrPort              netip.AddrPort
 	seq                       bool
 	owner                     any
+	v3                        *l2tp.DataFraming // L2TPv3 data header; nil: L2TPv2
 
 	addr     atomic.Uint32 // subscriber IPv4, 0 until SetAddr
 	up, down atomic.Pointer[TokenBucket]
@@ -207,7 +216,14 @@ func peerAddr(ap netip.AddrPort) *net.UDPAddr {
 
 // NewFlow makes the data-plane state of a session.
 func NewFlow(c FlowConfig) (*Flow, error) {
-	if !c.Peer.IsValid() || c.PeerTunnelID == 0 || c.PeerSessionID == 0 {
+	if c.V3 != nil {
+		if !c.Peer.IsValid() || c.V3.Header.SessionID == 0 {
+			return nil, fmt.Errorf("%w: L2TPv3 flow to %v session %d", ErrBadKey, c.Peer, c.V3.Header.SessionID)
+		}
+		if c.LocalTunnelID != 0 || c.LocalSessionID != 0 {
+			return nil, fmt.Errorf("%w: an L2TPv3 flow is found by its session, not by 16-bit IDs", ErrBadKey)
+		}
+	} else if !c.Peer.IsValid() || c.PeerTunnelID == 0 || c.PeerSessionID == 0 {
 		return nil, fmt.Errorf("%w: flow to %v tunnel %d session %d", ErrBadKey, c.Peer, c.PeerTunnelID, c.PeerSessionID)
 	}
 	f := &Flow{
@@ -219,6 +235,7 @@ func NewFlow(c FlowConfig) (*Flow, error) {
 		peerAddrPort: c.Peer,
 		seq:          c.Sequencing,
 		owner:        c.Owner,
+		v3:           c.V3,
 	}
 	f.SetRates(c.Up, c.Down)
 	return f, nil
@@ -1030,15 +1047,8 @@ func (d *DataPlane) encap(buf []byte, size int, now int64) (*Flow, []byte, DropR
 	if proto == ppp.ProtoIPv4 && d.cfg.MSS != 0 && dataplane.ClampMSS(ip[:n], d.cfg.MSS) {
 		d.mssOK.Add(1)
 	}
-	h := l2tp.Header{TunnelID: f.peerTunnel, SessionID: f.peerSession}
-	if f.seq {
-		// Section 5.4: Ns counts the data messages of the session; Nr is
-		// reserved in data messages and sent as 0.
-		h.HasSeq = true
-		h.Ns = uint16(f.ns.Add(1) - 1)
-	}
-	start := DataHeadroom - 4 - h.Len()
-	if _, err := l2tp.AppendHeader(buf[start:start], h, 4+n); err != nil {
+	start, err := f.appendHeader(buf[:DataHeadroom-4], 4+n)
+	if err != nil {
 		return f, nil, d.drop(f, DropMalformed)
 	}
 	hdr := buf[DataHeadroom-4 : DataHeadroom]

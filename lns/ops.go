@@ -88,11 +88,18 @@ func (s *Server) RegisterMetrics(r *metrics.Registry) {
 	})
 	s.registerPools(r)
 	st := s.ep.Stats()
-	r.GaugeFunc(metrics.L2TPTunnels, "L2TP tunnels.", nil, func() float64 { return float64(len(s.ep.Tunnels())) })
-	r.GaugeVecFunc(metrics.L2TPTunnelSessions, "Sessions on each L2TP tunnel, by LAC (its host name in the configuration) and local Tunnel ID.", []string{"peer", "tunnel_id"}, func(emit func(float64, ...string)) {
+	r.GaugeVecFunc(metrics.L2TPTunnels, "L2TP tunnels, by L2TP version.", []string{"version"}, func(emit func(float64, ...string)) {
+		var n [2]int // L2TPv2, L2TPv3
+		for _, t := range s.ep.Tunnels() {
+			n[t.Version()/3]++
+		}
+		emit(float64(n[0]), "2")
+		emit(float64(n[1]), "3")
+	})
+	r.GaugeVecFunc(metrics.L2TPTunnelSessions, "Sessions on each L2TP tunnel, by LAC (its host name in the configuration), local Tunnel ID and L2TP version.", []string{"peer", "tunnel_id", "version"}, func(emit func(float64, ...string)) {
 		for _, t := range s.ep.Tunnels() {
 			if l := s.lacOf(t); l != nil {
-				emit(float64(t.Sessions()), l.HostName, strconv.Itoa(int(t.LocalID())))
+				emit(float64(t.Sessions()), l.HostName, strconv.FormatUint(uint64(t.LocalConnID()), 10), strconv.Itoa(t.Version()))
 			}
 		}
 	})
@@ -110,6 +117,9 @@ func (s *Server) RegisterMetrics(r *metrics.Registry) {
 		"half_open_limit":      &st.HalfOpenLimit,
 		"half_open_peer_limit": &st.HalfOpenPeerLimit,
 		"tie_breaker":          &st.TieBreakerDrops,
+		"wrong_version":        &st.WrongVersion,
+		"digest_failures":      &st.DigestFailures,
+		"cookie_mismatch":      &st.CookieMismatch,
 	})
 	r.CounterFunc(metrics.L2TPAuthFailures, "L2TP tunnel authentication failures (StopCCN result 4).", nil, metrics.Load(&st.AuthFailures))
 	udpio.RegisterMetrics(r, s.deps.Conn)

@@ -361,6 +361,8 @@ func (s *Server) accept(peer netip.AddrPort, hostName string) (l2tp.TunnelOption
 			MaxSessions:   l.MaxSessions,
 			RetransmitCap: c.LNS.RetransmitCap,
 			MaxRetries:    c.LNS.MaxRetries,
+			Versions:      l.Versions,
+			CookieLen:     l.cookieLen(),
 		}, nil
 	}
 	s.log.Warn("tunnel refused: unknown LAC", "peer", peer.String(), "host_name", hostName)
@@ -388,11 +390,11 @@ func (s *Server) shardOf(id uint64) *shard { return s.shards[id%uint64(len(s.sha
 type l2tpEvents Server
 
 func (e *l2tpEvents) TunnelUp(t *l2tp.Tunnel) {
-	(*Server)(e).log.Info("tunnel up", "peer", t.Peer().String(), "host_name", t.PeerHostName(), "tunnel_id", t.LocalID())
+	(*Server)(e).log.Info("tunnel up", "peer", t.Peer().String(), "host_name", t.PeerHostName(), "tunnel_id", t.LocalConnID(), "version", t.Version())
 }
 
 func (e *l2tpEvents) TunnelDown(t *l2tp.Tunnel, rc l2tp.ResultCode, err error) {
-	(*Server)(e).log.Info("tunnel down", "peer", t.Peer().String(), "tunnel_id", t.LocalID(), "result", rc.Describe(l2tp.MsgStopCCN), "err", err)
+	(*Server)(e).log.Info("tunnel down", "peer", t.Peer().String(), "tunnel_id", t.LocalConnID(), "result", rc.Describe(l2tp.MsgStopCCN), "err", err)
 }
 
 // IncomingCall accepts an ICRQ when the node and the LAC have room.
@@ -426,7 +428,7 @@ func (e *l2tpEvents) IncomingCall(t *l2tp.Tunnel, c *l2tp.Session, icrq *l2tp.Me
 		s.stats.CallsRefused.Add(1)
 		return &l2tp.CallRefusedError{Result: l2tp.ResultCode{Result: uint16(l2tp.CDNNoFacilitiesTemporary), Message: "session limit reached"}}
 	}
-	ss.log = s.log.With(logx.KeyAcctSessionID, ss.id, logx.KeyTunnelID, t.LocalID(), logx.KeySessionID, c.LocalID(),
+	ss.log = s.log.With(logx.KeyAcctSessionID, ss.id, logx.KeyTunnelID, t.LocalConnID(), logx.KeySessionID, c.LocalSessionID(),
 		logx.KeyPeer, t.Peer().String(), logx.KeyLAC, lac.Name)
 	ss.setupBy = ss.created.Add(callSetupTimeout)
 	c.SetValue(ss)
@@ -449,7 +451,7 @@ func (e *l2tpEvents) SessionUp(c *l2tp.Session, _ *l2tp.Message) {
 	if ss == nil {
 		return
 	}
-	f, err := NewFlow(FlowConfig{
+	fc := FlowConfig{
 		LocalTunnelID:  c.Tunnel().LocalID(),
 		LocalSessionID: c.LocalID(),
 		PeerTunnelID:   c.Tunnel().PeerID(),
@@ -457,7 +459,21 @@ func (e *l2tpEvents) SessionUp(c *l2tp.Session, _ *l2tp.Message) {
 		Peer:           c.Tunnel().Peer(),
 		Sequencing:     c.Sequenced(),
 		Owner:          ss,
-	})
+	}
+	var err error
+	if c.Tunnel().Version() == 3 {
+		// An L2TPv3 pseudowire: found by its l2tp session (onData), framed
+		// as the LAC asked, forwarded in user space.
+		fr, ok := c.V3Framing()
+		if !ok {
+			err = errors.New("lns: L2TPv3 session without its data framing")
+		}
+		fc.V3, fc.LocalTunnelID, fc.LocalSessionID = &fr, 0, 0
+	}
+	var f *Flow
+	if err == nil {
+		f, err = NewFlow(fc)
+	}
 	if err == nil {
 		err = s.dp.Add(f)
 	}
@@ -589,7 +605,7 @@ func (s *Server) authenticate(ctx context.Context, j authJob) *authOutcome {
 	v := ss.view.Load()
 	ar := aaa.AuthRequest{
 		Username:         req.Username,
-		NASPort:          uint32(ss.call.LocalID()),
+		NASPort:          ss.call.LocalSessionID(),
 		NASPortID:        ss.nasPortID(),
 		AcctSessionID:    ss.id,
 		CallingStationID: v.Calling,

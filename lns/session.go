@@ -252,11 +252,12 @@ func (s *session) counters() accounting.Counters {
 }
 
 // nasPortID is the session's NAS-Port-Id (RFC 2869 section 5.17): its
-// tunnel and session ID on this LNS, "tunnel/session", the same in the
+// tunnel (L2TPv3: control connection) and session ID on this LNS,
+// "tunnel/session", 32-bit on L2TPv3, the same in the
 // Access-Request and in every accounting record, so RADIUS and
 // PostgreSQL can count each tunnel's sessions.
 func (s *session) nasPortID() string {
-	return strconv.Itoa(int(s.tunnel.LocalID())) + "/" + strconv.Itoa(int(s.call.LocalID()))
+	return strconv.FormatUint(uint64(s.tunnel.LocalConnID()), 10) + "/" + strconv.FormatUint(uint64(s.call.LocalSessionID()), 10)
 }
 
 func (s *session) record(now time.Time) accounting.Record {

@@ -55,6 +55,7 @@ func runBench(ctx context.Context, args []string, stdout io.Writer) error {
 		rounds   int
 		asJSON   bool
 		so       lab.SoakOptions
+		versions string
 	)
 	fs.StringVar(&o.Mode, "mode", "proxy", "LAC mode: proxy or transparent")
 	fs.BoolVar(&o.Keep, "keep-logs", false, "keep the daemons' logs")
@@ -67,6 +68,8 @@ func runBench(ctx context.Context, args []string, stdout io.Writer) error {
 		fs.IntVar(&inflight, "inflight", 200, "bras load's cap on set-ups under way")
 		fs.DurationVar(&hold, "hold", 3*time.Second, "how long the sessions stay up once all are up")
 		fs.BoolVar(&ipv6, "ipv6", false, "measure IPv4-only subscribers, then dual-stack ones (IPV6CP, RA, DHCPv6 prefix delegation) in the same run")
+		fs.StringVar(&versions, "l2tp-version", "2", "L2TP version of the LAC-LNS tunnel: 2, 3 (RFC 3931 PPP pseudowires), or 2,3 for both in one run, alternating")
+		fs.IntVar(&rounds, "rounds", 1, "with -l2tp-version 2,3: runs of each version, alternating")
 	case "forward":
 		fs.StringVar(&o.Engine, "engine", "auto", "the daemons' forwarding engine: auto, xdp or userspace")
 		fs.StringVar(&sizes, "size", "64,1400", "packet sizes, comma separated: IP packet length in octets (with -iperf: UDP payload, iperf3 -l)")
@@ -76,6 +79,7 @@ func runBench(ctx context.Context, args []string, stdout io.Writer) error {
 		fs.BoolVar(&ipv6, "ipv6", false, "send IPv6 packets (PPP 0x0057) from and to the subscriber's /64, and route IPv6 on the kernel path")
 		fs.BoolVar(&iperf, "iperf", false, "run the iperf3 benchmark over a bras load TUN session instead (application-level figure)")
 		fs.BoolVar(&reverse, "reverse", true, "with -iperf: also measure downstream (iperf3 -R)")
+		fs.IntVar(&o.L2TPVersion, "l2tp-version", 2, "L2TP version of the LAC-LNS tunnel: 2 or 3 (RFC 3931 PPP pseudowires, forwarded in user space)")
 	case "soak":
 		fs.IntVar(&o.Subscribers, "n", 10000, "subscribers, all lanes together")
 		fs.DurationVar(&so.Duration, "d", 10*time.Minute, "how long the subscribers churn; the faults take the first part")
@@ -139,21 +143,36 @@ func runBench(ctx context.Context, args []string, stdout io.Writer) error {
 		if ipv6 {
 			families = []bool{false, true}
 		}
-		for _, dual := range families {
-			o.IPv6 = dual
-			if ipv6 {
-				fmt.Fprintln(stdout, map[bool]string{false: "IPv4 only:", true: "dual stack:"}[dual])
-			}
-			b, err := lab.BenchSessions(ctx, o, inflight, hold)
-			if err != nil {
-				return err
-			}
-			printSessions(stdout, what, b)
-			if b.Load.Up != o.Subscribers {
-				return fmt.Errorf("%d of %d subscribers came up", b.Load.Up, o.Subscribers)
-			}
-			if v := b.Load.IPv6; dual && (v == nil || v.Up != o.Subscribers) {
-				return fmt.Errorf("IPv6: %+v; want all %d subscribers with their prefixes", v, o.Subscribers)
+		vs, err := parseL2TPVersions(versions)
+		if err != nil {
+			return err
+		}
+		if len(vs) == 1 {
+			rounds = 1
+		}
+		for round := range max(rounds, 1) {
+			for _, v := range vs {
+				o.L2TPVersion = v
+				for _, dual := range families {
+					o.IPv6 = dual
+					switch {
+					case len(vs) > 1:
+						fmt.Fprintf(stdout, "round %d, L2TPv%d%s:\n", round+1, v, map[bool]string{false: "", true: ", dual stack"}[dual])
+					case ipv6:
+						fmt.Fprintln(stdout, map[bool]string{false: "IPv4 only:", true: "dual stack:"}[dual])
+					}
+					b, err := lab.BenchSessions(ctx, o, inflight, hold)
+					if err != nil {
+						return err
+					}
+					printSessions(stdout, what, b)
+					if b.Load.Up != o.Subscribers {
+						return fmt.Errorf("%d of %d subscribers came up", b.Load.Up, o.Subscribers)
+					}
+					if v := b.Load.IPv6; dual && (v == nil || v.Up != o.Subscribers) {
+						return fmt.Errorf("IPv6: %+v; want all %d subscribers with their prefixes", v, o.Subscribers)
+					}
+				}
 			}
 		}
 		return nil
@@ -163,6 +182,12 @@ func runBench(ctx context.Context, args []string, stdout io.Writer) error {
 			case "auto", "xdp", "userspace":
 			default:
 				return fmt.Errorf("-engine %q: want auto, xdp or userspace", o.Engine)
+			}
+			if o.L2TPVersion != 2 && o.L2TPVersion != 3 {
+				return fmt.Errorf("-l2tp-version %d: want 2 or 3", o.L2TPVersion)
+			}
+			if o.L2TPVersion == 3 && o.Engine != "userspace" {
+				return errors.New("-l2tp-version 3: the XDP programs take L2TPv2 only; use -engine userspace")
 			}
 			fo := lab.XDPForwardOptions{Duration: dur, Rounds: rounds, IPv6: ipv6}
 			maxSize, family := 1472, "IPv4"
@@ -184,6 +209,9 @@ func runBench(ctx context.Context, args []string, stdout io.Writer) error {
 				enc := json.NewEncoder(stdout)
 				enc.SetIndent("", "  ")
 				return enc.Encode(res)
+			}
+			if o.L2TPVersion == 3 {
+				fmt.Fprintln(stdout, "tunnel: L2TPv3 (RFC 3931), a PPP pseudowire signed with HMAC-MD5, 4-octet cookies both ways")
 			}
 			printForwardXDP(stdout, res, fo)
 			return nil
@@ -318,4 +346,18 @@ func printSoak(w io.Writer, r *lab.SoakResult) {
 		r.Subscribers, r.Duration, r.Waves, r.SeenUp, r.Lost, r.Doubled, max(r.OpenDB, 0)+max(r.OpenLNS, 0)+max(r.OpenLAC, 0), r.Unclean,
 		r.LNSGoroutines[0], r.LNSGoroutines[1], r.LACGoroutines[0], r.LACGoroutines[1],
 		mib(r.LNSRSS[0]), mib(r.LNSPeakRSS), mib(r.LNSRSS[1]), mib(r.LACRSS[0]), mib(r.LACPeakRSS), mib(r.LACRSS[1]))
+}
+
+// parseL2TPVersions reads -l2tp-version of bras bench setup: "2", "3" or
+// "2,3" (both, alternating).
+func parseL2TPVersions(s string) ([]int, error) {
+	var vs []int
+	for _, f := range strings.Split(s, ",") {
+		v, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || (v != 2 && v != 3) {
+			return nil, fmt.Errorf("-l2tp-version %q: want 2, 3 or 2,3", s)
+		}
+		vs = append(vs, v)
+	}
+	return vs, nil
 }

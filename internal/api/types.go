@@ -93,6 +93,17 @@ type Session struct {
 	RateUpKbps     uint32        `json:"rate_up_kbps,omitempty"`
 	SessionTimeout time.Duration `json:"session_timeout"`
 	IdleTimeout    time.Duration `json:"idle_timeout"`
+	// L2TPVersion is the version of the session's tunnel (2, or 3 for
+	// an RFC 3931 pseudowire) and PWType its pseudowire type ("ppp").
+	L2TPVersion int    `json:"l2tp_version,omitempty"`
+	PWType      string `json:"pw_type,omitempty"`
+	// The 32-bit Control Connection and Session IDs of an L2TPv3
+	// session (RFC 3931 section 5.4); the IDs above hold their low 16
+	// bits.
+	ConnID          uint32 `json:"conn_id,omitempty"`
+	PeerConnID      uint32 `json:"peer_conn_id,omitempty"`
+	LocalSessionID  uint32 `json:"local_session_id,omitempty"`
+	RemoteSessionID uint32 `json:"remote_session_id,omitempty"`
 }
 
 // MarshalJSON renders the timeouts as seconds.
@@ -177,6 +188,12 @@ type Tunnel struct {
 	State       string    `json:"state"`
 	Sessions    int       `json:"sessions"`
 	Established time.Time `json:"established"`
+	// Version is the L2TP version: 2 (RFC 2661) or 3 (RFC 3931); an
+	// L2TPv3 control connection has 32-bit IDs, of which LocalID and
+	// PeerID hold the low 16 bits.
+	Version     int    `json:"version"`
+	LocalConnID uint32 `json:"local_conn_id,omitempty"`
+	PeerConnID  uint32 `json:"peer_conn_id,omitempty"`
 }
 
 // SessionsTable renders sessions as a table, the same for the CLI and for

@@ -56,6 +56,11 @@ type Options struct {
 	// and the soak, which share Setup, keep IPv4 only.
 	IPv6 bool
 	Out  io.Writer // progress and results (default os.Stdout)
+	// L2TPVersion is the version of the tunnel between the LAC and the
+	// LNS: 2 (RFC 2661, also when 0) or 3 (RFC 3931: a PPP pseudowire
+	// per subscriber, every control message signed with HMAC-MD5, 4-octet
+	// cookies both ways).
+	L2TPVersion int
 	// Hook, when set, runs at each Stage of Run with the lab's world, to
 	// look at the daemons (Env.Metrics) or act on them; an error from it
 	// ends the run with that error.
@@ -147,6 +152,10 @@ type Result struct {
 	// access link, and those of them tshark calls malformed or whose
 	// checksum it finds wrong.
 	ICMPv6, DHCPv6, BadIPv6 int
+	// With Options.Capture and L2TPVersion 3: the L2TPv3 control and data
+	// messages on the tunnel link, and the control messages whose
+	// Message Digest tshark finds wrong with the lab's secret.
+	V3Control, V3Data, BadDigests int
 }
 
 const (
@@ -233,6 +242,9 @@ func Setup(ctx context.Context, o Options) (env *Env, err error) {
 	}
 	if o.Hold <= 0 {
 		o.Hold = 10 * time.Second
+	}
+	if o.L2TPVersion != 0 && o.L2TPVersion != 2 && o.L2TPVersion != 3 {
+		return nil, fmt.Errorf("lab: L2TP version %d: want 2 or 3", o.L2TPVersion)
 	}
 	if o.TrafficPPS <= 0 {
 		o.TrafficPPS = 5
@@ -418,7 +430,11 @@ func (e *Env) setup(ctx context.Context) error {
 	say("LNS running in lns (L2TP on 10.255.1.2:1701, API on 127.0.0.1:8080 there), logs %s", e.LNS.log)
 
 	lacConf := filepath.Join(dir, "lac.conf")
-	if err := os.WriteFile(lacConf, []byte(fmt.Sprintf(lacConfig, o.Mode)+dataplaneSection(o.Engine, "eth0", "eth1")), 0o600); err != nil {
+	lc := fmt.Sprintf(lacConfig, o.Mode)
+	if o.L2TPVersion == 3 {
+		lc = strings.Replace(lc, "default = true\n", "default = true\nversion = 3\n", 1)
+	}
+	if err := os.WriteFile(lacConf, []byte(lc+dataplaneSection(o.Engine, "eth0", "eth1")), 0o600); err != nil {
 		return err
 	}
 	e.LAC, err = start(ctx, dir, "lac", exec.Command("ip", "netns", "exec", ns["lac"].Name, o.Bras, "lac", "-config", lacConf))
@@ -430,7 +446,7 @@ func (e *Env) setup(ctx context.Context) error {
 	if e.LAC.exited() {
 		return fmt.Errorf("lab: the LAC exited at start; its log %s:\n%s", e.LAC.log, e.LAC.tail())
 	}
-	say("LAC running in lac (%s mode, PPPoE on eth0), logs %s", o.Mode, e.LAC.log)
+	say("LAC running in lac (%s mode, PPPoE on eth0, L2TPv%d to the LNS), logs %s", o.Mode, max(o.L2TPVersion, 2), e.LAC.log)
 
 	echo, err := start(ctx, dir, "echo", exec.Command("ip", "netns", "exec", ns["upstream"].Name, o.Bras, "echo", "-listen", upstreamUDP))
 	if err != nil {
@@ -485,6 +501,11 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 			cp, err := startCapture(ctx, dir, c.name, ns[c.ns], c.iface, c.filter)
 			if err != nil {
 				return res, err
+			}
+			if c.name == "l2tp" {
+				// With the secret tshark reveals hidden AVPs and checks
+				// every L2TPv3 Message Digest (RFC 3931 section 5.4.1).
+				cp.prefs = []string{"-o", "l2tp.shared_secret:" + lacSecret}
 			}
 			captures = append(captures, cp)
 		}
@@ -602,6 +623,14 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 			res.Captured[cp.name], res.Malformed[cp.name] = total, malformed
 			bad.WriteString(text)
 			say("tshark: %s link: %d packets, %d malformed", cp.name, total, malformed)
+			if cp.name == "l2tp" && o.L2TPVersion == 3 {
+				var badText string
+				if res.V3Control, res.V3Data, res.BadDigests, badText, err = cp.l2tpv3(ctx); err != nil {
+					return res, err
+				}
+				bad.WriteString(badText)
+				say("tshark: l2tp link: %d L2TPv3 control and %d data messages, %d with an incorrect digest", res.V3Control, res.V3Data, res.BadDigests)
+			}
 			if cp.name == "pppoe" && o.IPv6 {
 				var badText string
 				if res.ICMPv6, res.DHCPv6, res.BadIPv6, badText, err = cp.ipv6(ctx); err != nil {
@@ -919,6 +948,7 @@ type capture struct {
 	name, file string
 	cmd        *exec.Cmd
 	done       chan struct{}
+	prefs      []string // tshark -o options for reading it
 }
 
 func startCapture(ctx context.Context, dir, name string, ns *netlab.Netns, iface, filter string) (*capture, error) {
@@ -994,15 +1024,45 @@ func (c *capture) finish(ctx context.Context) (total, malformed int, text string
 		c.cmd.Process.Kill()
 		<-c.done
 	}
-	out, err := exec.CommandContext(ctx, "tshark", "-n", "-r", c.file, "-T", "fields", "-e", "frame.number").Output()
+	out, err := exec.CommandContext(ctx, "tshark", append([]string{"-n", "-r", c.file, "-T", "fields", "-e", "frame.number"}, c.prefs...)...).Output()
 	if err != nil {
 		return 0, 0, "", fmt.Errorf("lab: tshark -r %s: %w", c.file, err)
 	}
 	total = strings.Count(string(out), "\n")
-	bad, err := exec.CommandContext(ctx, "tshark", "-n", "-r", c.file, "-Y", "_ws.malformed").Output()
+	bad, err := exec.CommandContext(ctx, "tshark", append([]string{"-n", "-r", c.file, "-Y", "_ws.malformed"}, c.prefs...)...).Output()
 	if err != nil {
 		return 0, 0, "", fmt.Errorf("lab: tshark -r %s: %w", c.file, err)
 	}
 	malformed = strings.Count(string(bad), "\n")
 	return total, malformed, string(bad), nil
+}
+
+// l2tpv3 counts the L2TPv3 control and data messages of an L2TP capture
+// (RFC 3931 over UDP) and the control messages whose Message Digest tshark
+// finds wrong (section 5.4.1), with the text of those.
+func (c *capture) l2tpv3(ctx context.Context) (control, data, badDigest int, text string, err error) {
+	count := func(filter string) (int, error) {
+		out, err := exec.CommandContext(ctx, "tshark", append([]string{"-n", "-r", c.file, "-Y", filter, "-T", "fields", "-e", "frame.number"}, c.prefs...)...).Output()
+		if err != nil {
+			return 0, fmt.Errorf("lab: tshark -r %s -Y %q: %w", c.file, filter, err)
+		}
+		return strings.Count(string(out), "\n"), nil
+	}
+	if control, err = count("l2tp.version == 3 && l2tp.type == 1"); err != nil {
+		return
+	}
+	if data, err = count("l2tp.version == 3 && l2tp.type == 0"); err != nil {
+		return
+	}
+	out, err := exec.CommandContext(ctx, "tshark", append([]string{"-n", "-r", c.file, "-V", "-Y", "l2tp.version == 3 && l2tp.type == 1"}, c.prefs...)...).Output()
+	if err != nil {
+		return 0, 0, 0, "", fmt.Errorf("lab: tshark -r %s: %w", c.file, err)
+	}
+	for _, frame := range strings.Split("\n"+string(out), "\nFrame ")[1:] {
+		if strings.Contains(frame, "[Incorrect Digest]") {
+			badDigest++
+			text += "Frame " + frame + "\n"
+		}
+	}
+	return control, data, badDigest, text, nil
 }

@@ -122,13 +122,15 @@ const (
 	// "family"). LNS.
 	PoolExhausted = "bras_pool_exhausted_total"
 
-	// L2TPTunnels is a gauge of the L2TP tunnels. Both roles.
+	// L2TPTunnels is a gauge of the L2TP tunnels ("version": "2" for
+	// RFC 2661, "3" for RFC 3931). Both roles.
 	L2TPTunnels = "bras_l2tp_tunnels"
 	// L2TPTunnelSessions is a gauge of the sessions on each tunnel
 	// ("peer": the far end's name from the configuration, the LAC's host
 	// name on an LNS and the LNS's section name on a LAC; "tunnel_id":
-	// the local Tunnel ID). A tunnel's series goes with it; sum by peer
-	// for the sessions per LAC or LNS. Both roles.
+	// the local Tunnel ID, 32 bits on L2TPv3; "version": "2" or "3"). A
+	// tunnel's series goes with it; sum by peer for the sessions per LAC
+	// or LNS, by version for those on L2TPv3 pseudowires. Both roles.
 	L2TPTunnelSessions = "bras_l2tp_tunnel_sessions"
 	// L2TPControlMessages counts control messages ("direction": "rx",
 	// "tx"). LNS.
@@ -139,7 +141,11 @@ const (
 	// LNS.
 	L2TPMalformed = "bras_l2tp_malformed_total"
 	// L2TPDropped counts control messages and SCCRQs the L2TP endpoint
-	// dropped ("reason": "tunnel_zero", "half_open_limit", ...). LNS.
+	// dropped ("reason": "tunnel_zero", "half_open_limit", ...; of
+	// L2TPv3, RFC 3931: "wrong_version", a message of one version for a
+	// tunnel of the other, "digest_failures", a Message Digest missing or
+	// wrong, and "cookie_mismatch", data messages with a cookie not
+	// assigned). LNS.
 	L2TPDropped = "bras_l2tp_dropped_total"
 	// L2TPAuthFailures counts tunnels refused for a wrong Challenge
 	// Response (RFC 2661, section 5.1.1). LNS.
