@@ -60,7 +60,7 @@ func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		quiet, verbose                           bool
 		routes                                   prefixList
 	)
-	fs.StringVar(&cfg.Interface, "iface", "", "Ethernet interface the subscribers sit on (required)")
+	fs.StringVar(&cfg.Interface, "iface", "", "Ethernet interface the subscribers sit on (required); several, comma separated: subscriber i on the (i mod count)th")
 	fs.IntVar(&cfg.Sessions, "n", 1, "number of subscribers")
 	fs.Float64Var(&cfg.Rate, "rate", 0, "set-ups started per second (0: as fast as -inflight allows)")
 	fs.IntVar(&cfg.InFlight, "inflight", 100, "cap on set-ups under way")
@@ -105,6 +105,9 @@ func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	if echoServer != "" {
 		return serveEcho(ctx, udpecho.Config{Addr: echoServer}, stderr)
+	}
+	if strings.Contains(cfg.Interface, ",") {
+		cfg.Interfaces = strings.Split(cfg.Interface, ",")
 	}
 	var err error
 	if cfg.Auth, err = load.ParseAuthMode(authName); err != nil {

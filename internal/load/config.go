@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -141,7 +142,12 @@ func (t *Traffic) enabled() bool { return t.Target.IsValid() || t.Target6.IsVali
 // Config configures a load run.
 type Config struct {
 	// Interface is the Ethernet interface the subscribers sit on.
-	Interface string
+	// Interfaces, when set, are several (Interface is then ignored):
+	// subscriber i sits on Interfaces[i % len], as the lines of one
+	// DSLAM behind several ports of the access concentrator. Traffic and
+	// TUN need a single interface.
+	Interface  string
+	Interfaces []string
 	// Sessions is the number of subscribers.
 	Sessions int
 	// Rate is the set-ups started per second (0: as fast as InFlight
@@ -193,8 +199,23 @@ type Config struct {
 }
 
 func (c *Config) validate() error {
-	if c.Interface == "" {
+	if len(c.Interfaces) == 0 && c.Interface != "" {
+		c.Interfaces = []string{c.Interface}
+	}
+	if len(c.Interfaces) == 0 {
 		return fmt.Errorf("%w: no interface", ErrConfig)
+	}
+	for i, n := range c.Interfaces {
+		if n == "" || slices.Contains(c.Interfaces[:i], n) {
+			return fmt.Errorf("%w: interface %q empty or named twice", ErrConfig, n)
+		}
+	}
+	if len(c.Interfaces) > 256 {
+		return fmt.Errorf("%w: %d interfaces (at most 256)", ErrConfig, len(c.Interfaces))
+	}
+	c.Interface = c.Interfaces[0]
+	if len(c.Interfaces) > 1 && (c.Traffic.enabled() || c.TUN != "") {
+		return fmt.Errorf("%w: traffic and TUN need one interface, not %d", ErrConfig, len(c.Interfaces))
 	}
 	if c.Sessions <= 0 {
 		return fmt.Errorf("%w: sessions %d", ErrConfig, c.Sessions)

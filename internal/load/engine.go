@@ -56,6 +56,7 @@ func (s subState) String() string {
 type sub struct {
 	l     *Load
 	idx   int
+	port  uint8 // the index of its interface in Config.Interfaces
 	mac   net.HardwareAddr
 	cred  Credential
 	auth  []ppp.AuthProto
@@ -122,12 +123,12 @@ type Stats struct {
 
 // Load is a running emulation. Start makes one; Stop ends it.
 type Load struct {
-	cfg    Config
-	log    *slog.Logger
-	client *pppoe.Client
-	subs   []*sub
-	shards []*shard
-	slots  chan struct{}
+	cfg     Config
+	log     *slog.Logger
+	clients []*pppoe.Client // one per interface
+	subs    []*sub
+	shards  []*shard
+	slots   chan struct{}
 
 	ctx        context.Context
 	cancel     context.CancelFunc
@@ -137,7 +138,7 @@ type Load struct {
 	dialers    sync.WaitGroup
 	tasks      sync.WaitGroup // client, shards, launcher, progress
 	launched   chan struct{}  // closed when the launcher has returned
-	clientDone chan error
+	clientDone chan error     // each client's Run's end
 
 	started, inflight, upNow, everUp, failed, dropped atomic.Int64
 	resolved                                          atomic.Int64 // set-ups finished either way
@@ -169,26 +170,33 @@ type Load struct {
 	report   atomic.Pointer[Report]
 }
 
-// Start opens the PPPoE client on cfg.Interface (in the network namespace
-// of the calling thread) and begins bringing up cfg.Sessions subscribers
+// Start opens a PPPoE client on each of cfg.Interfaces (in the network
+// namespace of the calling thread) and begins bringing up cfg.Sessions subscribers
 // at cfg.Rate with at most cfg.InFlight set-ups under way. Sessions stay
 // up, with their traffic, until Stop.
 func Start(ctx context.Context, cfg Config) (*Load, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	client, err := pppoe.NewClient(pppoe.ClientConfig{Interface: cfg.Interface, Logger: cfg.Logger})
-	if err != nil {
-		return nil, fmt.Errorf("load: %w", err)
-	}
-	l := &Load{cfg: cfg, log: cfg.Logger, client: client, slots: make(chan struct{}, cfg.InFlight),
-		setupDone: make(chan struct{}), clientDone: make(chan error, 1), stopped: make(chan struct{}), launched: make(chan struct{})}
+	l := &Load{cfg: cfg, log: cfg.Logger, slots: make(chan struct{}, cfg.InFlight),
+		setupDone: make(chan struct{}), clientDone: make(chan error, len(cfg.Interfaces)), stopped: make(chan struct{}), launched: make(chan struct{})}
 	closeClient := func() {
 		// Run with a done context only closes the sockets.
 		dead, cancel := context.WithCancel(context.Background())
 		cancel()
-		_ = client.Run(dead)
+		for _, c := range l.clients {
+			_ = c.Run(dead)
+		}
 	}
+	for _, name := range cfg.Interfaces {
+		client, err := pppoe.NewClient(pppoe.ClientConfig{Interface: name, Logger: cfg.Logger})
+		if err != nil {
+			closeClient()
+			return nil, fmt.Errorf("load: %w", err)
+		}
+		l.clients = append(l.clients, client)
+	}
+	var err error
 	if cfg.TUN != "" {
 		if l.tun, err = openTUN(cfg.TUN); err != nil {
 			closeClient()
@@ -208,7 +216,7 @@ func Start(ctx context.Context, cfg Config) (*Load, error) {
 	l.dialCtx, l.dialCancel = context.WithCancel(l.ctx)
 	l.subs = make([]*sub, cfg.Sessions)
 	for i := range l.subs {
-		l.subs[i] = &sub{l: l, idx: i, mac: cfg.mac(i), cred: cfg.credential(i), auth: cfg.Auth.protos(i)}
+		l.subs[i] = &sub{l: l, idx: i, port: uint8(i % len(l.clients)), mac: cfg.mac(i), cred: cfg.credential(i), auth: cfg.Auth.protos(i)}
 		l.subs[i].upstream.Store(-1)
 		if cfg.IPv6 {
 			l.subs[i].v6 = v6Wait
@@ -222,7 +230,9 @@ func Start(ctx context.Context, cfg Config) (*Load, error) {
 		l.shards = append(l.shards, &shard{l: l, id: i, in: make(chan event, 8192), subs: make(map[*sub]struct{})})
 	}
 	l.start = time.Now()
-	go func() { l.clientDone <- client.Run(l.ctx) }()
+	for _, c := range l.clients {
+		go func() { l.clientDone <- c.Run(l.ctx) }()
+	}
 	for _, sh := range l.shards {
 		l.tasks.Add(1)
 		go func() { defer l.tasks.Done(); sh.run() }()
@@ -301,7 +311,7 @@ func (l *Load) dial(s *sub) {
 	defer l.dialers.Done()
 	s.shard = l.shards[s.idx%len(l.shards)]
 	t0 := time.Now()
-	cs, err := l.client.Dial(l.dialCtx, s.mac, pppoe.DialOptions{
+	cs, err := l.clients[s.port].Dial(l.dialCtx, s.mac, pppoe.DialOptions{
 		ServiceName: l.cfg.ServiceName, ACName: l.cfg.ACName,
 		Timeout: l.cfg.DiscoveryTimeout,
 	})
@@ -460,7 +470,11 @@ func (l *Load) Stop() error {
 		l.dialers.Wait()
 		l.cancel()
 		l.tasks.Wait()
-		l.stopErr = <-l.clientDone
+		var errs []error
+		for range l.clients {
+			errs = append(errs, <-l.clientDone)
+		}
+		l.stopErr = errors.Join(errs...)
 		if l.tun != nil {
 			l.tun.close()
 		}

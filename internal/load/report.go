@@ -175,7 +175,11 @@ func (l *Load) makeReport() *Report {
 		ipcp = append(ipcp, s.tUp.Sub(s.tAuth))
 		total = append(total, s.tUp.Sub(s.t0))
 	}
-	r.PPPoE = PPPoECounters{Malformed: l.client.Malformed.Load(), Ignored: l.client.Ignored.Load(), Unknown: l.client.Unknown.Load()}
+	for _, c := range l.clients {
+		r.PPPoE.Malformed += c.Malformed.Load()
+		r.PPPoE.Ignored += c.Ignored.Load()
+		r.PPPoE.Unknown += c.Unknown.Load()
+	}
 	st := l.Stats()
 	r.Started, r.Up, r.Failed, r.Dropped = st.Started, st.EverUp, st.Failed, st.Dropped
 	if end := l.setupEnd.Load(); end != 0 && !first.IsZero() {
