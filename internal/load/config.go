@@ -195,7 +195,15 @@ type Config struct {
 	IPv6          bool
 	DHCPv6Address bool
 	IPv6Timeout   time.Duration
-	Logger        *slog.Logger
+	// Redial makes every subscriber whose session ends (PADT, LCP
+	// Terminate, echo timeout, carrier loss on its interface) dial again
+	// after RedialDelay (default 1 s, spread over its second half), the
+	// delay doubling after each attempt that fails up to RedialMax
+	// (default 32 s), until its session is up again (redial.go). IPv4
+	// only.
+	Redial                 bool
+	RedialDelay, RedialMax time.Duration
+	Logger                 *slog.Logger
 }
 
 func (c *Config) validate() error {
@@ -249,6 +257,15 @@ func (c *Config) validate() error {
 	}
 	if c.IPv6Timeout <= 0 {
 		c.IPv6Timeout = 10 * time.Second
+	}
+	if c.Redial && c.IPv6 {
+		return fmt.Errorf("%w: redial is IPv4 only", ErrConfig)
+	}
+	if c.RedialDelay <= 0 {
+		c.RedialDelay = time.Second
+	}
+	if c.RedialMax < c.RedialDelay {
+		c.RedialMax = max(32*time.Second, c.RedialDelay)
 	}
 	t := &c.Traffic
 	if t.Target6.IsValid() {
