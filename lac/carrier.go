@@ -68,7 +68,11 @@ func (d *daemon) watchCarrier(ctx context.Context) error {
 		byName[a.Interface] = d.access[i]
 		names = append(names, a.Interface)
 	}
-	return linkwatch.Watch(ctx, names, func(t linkwatch.Transition) {
+	w, err := linkwatch.New(names) // the daemon's namespace
+	if err != nil {
+		return err
+	}
+	return w.Run(ctx, func(t linkwatch.Transition) {
 		if !t.Up {
 			byName[t.Name].CarrierLost(t.Name)
 			return

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 )
 
@@ -26,17 +27,36 @@ type Transition struct {
 	At   time.Time
 }
 
-// Watch follows the carrier of the named interfaces (in the network
-// namespace of the calling thread) until ctx is done, and calls fn on
-// one goroutine, in order, each time one of them goes down or comes back
-// up. The state each interface has when Watch starts is its baseline and
-// is not reported; fn gets only changes from it. When the netlink socket
-// fails (its receive buffer overflowed), Watch subscribes again and
+// Watcher follows the carrier of some interfaces of one network
+// namespace.
+type Watcher struct {
+	names []string
+	ns    netns.NsHandle
+}
+
+// New returns a Watcher of the named interfaces in the network namespace
+// of the calling thread (a goroutine that Run starts may run on another
+// thread, in another namespace).
+func New(names []string) (*Watcher, error) {
+	ns, err := netns.Get()
+	if err != nil {
+		return nil, fmt.Errorf("linkwatch: the network namespace: %w", err)
+	}
+	return &Watcher{names: names, ns: ns}, nil
+}
+
+// Run follows the carrier of the interfaces until ctx is done, and calls
+// fn on one goroutine, in order, each time one of them goes down or comes
+// back up. The state each interface has when Run starts is its baseline
+// and is not reported; fn gets only changes from it. When the netlink
+// socket fails (its receive buffer overflowed), Run subscribes again and
 // compares the interfaces' state then with what it knew, so no change is
-// lost for good. onErr, when not nil, gets those failures.
-func Watch(ctx context.Context, names []string, fn func(Transition), onErr func(error)) error {
-	state := make(map[string]bool, len(names))
-	for _, n := range names {
+// lost for good. onErr, when not nil, gets those failures. Run closes
+// the Watcher.
+func (w *Watcher) Run(ctx context.Context, fn func(Transition), onErr func(error)) error {
+	defer w.ns.Close()
+	state := make(map[string]bool, len(w.names))
+	for _, n := range w.names {
 		state[n] = false
 	}
 	known := map[string]bool{}
@@ -46,6 +66,7 @@ func Watch(ctx context.Context, names []string, fn func(Transition), onErr func(
 		done := make(chan struct{})
 		var closed atomic.Bool // done closed: the socket's error is ours
 		err := netlink.LinkSubscribeWithOptions(ch, done, netlink.LinkSubscribeOptions{
+			Namespace:    &w.ns,
 			ListExisting: true,
 			ErrorCallback: func(err error) {
 				if ctx.Err() == nil && !closed.Load() {

@@ -56,9 +56,13 @@ func TestWatchVeth(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- ns[0].Do(func() error {
-			return Watch(ctx, []string{"eth0"}, func(tr Transition) { got <- tr }, func(err error) { t.Logf("watch: %v", err) })
-		})
+		var w *Watcher
+		if err := ns[0].Do(func() (err error) { w, err = New([]string{"eth0"}); return err }); err != nil {
+			done <- err
+			return
+		}
+		// Run goes on on any thread: the Watcher keeps its namespace.
+		done <- w.Run(ctx, func(tr Transition) { got <- tr }, func(err error) { t.Logf("watch: %v", err) })
 	}()
 	defer func() {
 		cancel()

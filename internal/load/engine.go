@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/bras-project/bras/internal/linkwatch"
 	"github.com/bras-project/bras/internal/timerq"
 	"github.com/bras-project/bras/ppp"
 	"github.com/bras-project/bras/pppoe"
@@ -255,6 +256,9 @@ func Start(ctx context.Context, cfg Config) (*Load, error) {
 	for i := range nw {
 		l.shards = append(l.shards, &shard{l: l, id: i, in: make(chan event, 8192), subs: make(map[*sub]struct{})})
 	}
+	if cfg.Redial {
+		l.redial = newRedialer(l)
+	}
 	l.start = time.Now()
 	for _, c := range l.clients {
 		go func() { l.clientDone <- c.Run(l.ctx) }()
@@ -266,14 +270,17 @@ func Start(ctx context.Context, cfg Config) (*Load, error) {
 	l.tasks.Add(1)
 	go func() { defer l.tasks.Done(); defer close(l.launched); l.launch() }()
 	l.redialDone = make(chan struct{})
-	if cfg.Redial {
-		l.redial = newRedialer(l)
+	if l.redial != nil {
 		go func() { defer close(l.redialDone); l.redial.run() }()
 	} else {
 		close(l.redialDone)
 	}
-	l.tasks.Add(1)
-	go func() { defer l.tasks.Done(); l.watchCarrier() }()
+	if watch, err := linkwatch.New(cfg.Interfaces); err != nil {
+		l.log.Warn("load: not watching the carrier", "err", err)
+	} else {
+		l.tasks.Add(1)
+		go func() { defer l.tasks.Done(); l.watchCarrier(watch) }()
+	}
 	if l.tun != nil {
 		l.tasks.Add(1)
 		go func() { defer l.tasks.Done(); l.tun.run(l.ctx, l) }()

@@ -198,12 +198,12 @@ func (s *sub) reset() {
 // watchCarrier follows the carrier of the subscribers' interfaces: a loss
 // takes down the sessions on it (their PPP layer goes down, as a CPE's
 // does when its line drops), a return lets them dial again.
-func (l *Load) watchCarrier() {
+func (l *Load) watchCarrier(w *linkwatch.Watcher) {
 	port := map[string]int{}
 	for i, n := range l.cfg.Interfaces {
 		port[n] = i
 	}
-	err := linkwatch.Watch(l.ctx, l.cfg.Interfaces, func(t linkwatch.Transition) {
+	err := w.Run(l.ctx, func(t linkwatch.Transition) {
 		p := port[t.Name]
 		if !t.Up {
 			l.carrierLosses.Add(1)
