@@ -264,7 +264,8 @@ func printSessions(w io.Writer, what string, b *lab.SessionsBench) {
 }
 
 func printReconnect(w io.Writer, b *lab.ReconnectBench) {
-	fmt.Fprintf(w, "subscribers %d: all up %.1f s after the first PADI; access links down %v\n", b.Subscribers, b.FirstUp.Seconds(), b.Down)
+	fmt.Fprintf(w, "subscribers %d: %d up %.1f s after the first PADI (first set-ups failed: %d %v); access links down %v\n",
+		b.Subscribers, b.UpBefore, b.FirstUp.Seconds(), b.Load.Failed, b.Load.Failures, b.Down)
 	rc := b.Load.Reconnect
 	if rc == nil {
 		rc = &load.ReconnectReport{}

@@ -112,7 +112,7 @@ bras_lac_carrier_losses_total 2
 // TestCheckReconnect: a clean run has nothing to say; each fault is named.
 func TestCheckReconnect(t *testing.T) {
 	good := func() *ReconnectBench {
-		return &ReconnectBench{Subscribers: 10, BackUp: time.Second, UpAfter: 10, LACCarrierLosses: 1, LACCarrierCleared: 10,
+		return &ReconnectBench{Subscribers: 10, BackUp: time.Second, UpBefore: 10, UpAfter: 10, LACCarrierLosses: 1, LACCarrierCleared: 10,
 			DBSessions: 20, DBOpen: 10, DBCauses: map[string]int{"Lost-Carrier": 10},
 			Load: load.Report{Reconnect: &load.ReconnectReport{Reconnected: 10, Drops: map[string]int{"carrier": 10}}}}
 	}
@@ -124,6 +124,7 @@ func TestCheckReconnect(t *testing.T) {
 		breakIt func(*ReconnectBench)
 		want    string
 	}{
+		{"one not up", func(b *ReconnectBench) { b.UpBefore = 9 }, "9 of 10 subscribers up before"},
 		{"one not back", func(b *ReconnectBench) { b.UpAfter = 9 }, "9 of 10 subscribers up again"},
 		{"a stop lost", func(b *ReconnectBench) { b.DBCauses["Lost-Carrier"] = 9; b.DBOpen = 11 }, "PostgreSQL"},
 		{"wrong cause", func(b *ReconnectBench) { b.DBCauses = map[string]int{"Lost-Carrier": 9, "NAS-Error": 1} }, "PostgreSQL"},
