@@ -283,8 +283,8 @@ func printReconnect(w io.Writer, b *lab.ReconnectBench) {
 		b.LACCarrierLosses, b.LACCarrierCleared, b.LACPADIRateLimited, b.LACRefused, b.LACCallTimeouts)
 	fmt.Fprintf(w, "LNS RADIUS: %d access requests (%d timed out), %d accounting requests (%d timed out); %d set-ups refused\n",
 		b.LNSAuthRequests, b.LNSAuthTimeouts, b.LNSAcctRequests, b.LNSAcctTimeouts, b.LNSSessionsRefused)
-	fmt.Fprintf(w, "PostgreSQL: %d sessions, %d closed %v, %d open; accounting spool %d bytes\n",
-		b.DBSessions, b.DBStopped(), b.DBCauses, b.DBOpen, b.SpoolBytes)
+	fmt.Fprintf(w, "PostgreSQL: %d sessions, %d closed %v, %d open; Starts and Stops not yet delivered to a sink: %d (spool %d bytes, Interim-Updates included)\n",
+		b.DBSessions, b.DBStopped(), b.DBCauses, b.DBOpen, b.AcctUndelivered, b.SpoolBytes)
 	fmt.Fprintf(w, "BENCHMARKS.md: | %d | %v | %d | %.1f s | %.0f | %.1f ms | %.1f ms | %d | %d/%d/%d |\n",
 		b.Subscribers, b.Down, b.UpAfter, rc.Seconds, rc.Rate, rc.Setup.P50, rc.Setup.P99, b.LNSAuthTimeouts+b.LNSAcctTimeouts,
 		b.DBSessions, b.DBCauses["Lost-Carrier"], b.DBOpen)

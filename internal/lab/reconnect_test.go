@@ -18,8 +18,9 @@ import (
 // The LAC sees its port lose its carrier, counts it once and clears all
 // 200 sessions; the subscribers dial again once the link is back and all
 // are up again; PostgreSQL has 400 sessions, the first 200 closed with
-// Lost-Carrier and the second 200 open; the LNS's RADIUS accounting spool
-// is drained and no RADIUS request timed out.
+// Lost-Carrier and the second 200 open; PostgreSQL and RADIUS accounting
+// took every Start and Stop the LNS spooled, and no RADIUS request timed
+// out.
 func TestBenchReconnect(t *testing.T) {
 	if testing.Short() {
 		t.Skip("whole-chain benchmark: not in -short")
@@ -90,6 +91,12 @@ bras_radius_requests_total{server="127.0.0.1:1813",type="accounting",result="acc
 bras_radius_requests_total_extra 7
 bras_spool_bytes 0
 bras_lac_carrier_losses_total 2
+bras_accounting_records_total{type="start",sink="radius",result="spooled"} 400
+bras_accounting_records_total{type="start",sink="radius",result="delivered"} 398
+bras_accounting_records_total{type="stop",sink="postgres",result="spooled"} 200
+bras_accounting_records_total{type="stop",sink="postgres",result="delivered"} 200
+bras_accounting_records_total{type="interim",sink="radius",result="spooled"} 90
+bras_accounting_records_total{type="interim",sink="radius",result="delivered"} 10
 `
 	for _, tc := range []struct {
 		name   string
@@ -106,6 +113,10 @@ bras_lac_carrier_losses_total 2
 		if got := metricSum(text, tc.name, tc.labels...); got != tc.want {
 			t.Errorf("metricSum(%s, %v) = %v, want %v", tc.name, tc.labels, got, tc.want)
 		}
+	}
+	// Two Starts on their way to RADIUS; the Interim-Updates do not count.
+	if got := acctUndelivered(text); got != 2 {
+		t.Errorf("acctUndelivered = %d, want 2", got)
 	}
 }
 
@@ -128,7 +139,7 @@ func TestCheckReconnect(t *testing.T) {
 		{"one not back", func(b *ReconnectBench) { b.UpAfter = 9 }, "9 of 10 subscribers up again"},
 		{"a stop lost", func(b *ReconnectBench) { b.DBCauses["Lost-Carrier"] = 9; b.DBOpen = 11 }, "PostgreSQL"},
 		{"wrong cause", func(b *ReconnectBench) { b.DBCauses = map[string]int{"Lost-Carrier": 9, "NAS-Error": 1} }, "PostgreSQL"},
-		{"spool", func(b *ReconnectBench) { b.SpoolBytes = 100 }, "spool"},
+		{"spool", func(b *ReconnectBench) { b.AcctUndelivered = 3; b.SpoolBytes = 100 }, "not delivered"},
 		{"RADIUS timeouts", func(b *ReconnectBench) { b.LNSAcctTimeouts = 1 }, "RADIUS timeouts"},
 		{"LAC did not clear", func(b *ReconnectBench) { b.LACCarrierCleared = 0 }, "LAC"},
 		{"drops by echo", func(b *ReconnectBench) { b.Load.Reconnect.Drops = map[string]int{"echo-timeout": 10} }, "bras load"},
