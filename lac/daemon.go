@@ -64,6 +64,8 @@ type daemon struct {
 	ran       bool // the PPPoE servers were run (and so closed their sockets)
 	rl        reloader
 	reloadMu  sync.Mutex // one reload at a time
+
+	access []*Access // the handler of each [access] interface
 }
 
 // RunDaemon runs the LAC of cfg until ctx is done, then shuts down
@@ -264,6 +266,7 @@ func (d *daemon) accessServers() error {
 		}
 		acc.Bind(srv)
 		d.servers = append(d.servers, srv)
+		d.access = append(d.access, acc)
 	}
 	if d.reg != nil {
 		ifaces := make([]string, len(d.c.Access))
@@ -313,6 +316,9 @@ func (d *daemon) run(ctx context.Context) error {
 		tasks.Go("lac: pppoe "+d.c.Access[i].Interface, srv.Run)
 	}
 	d.ran = true
+	if len(d.access) > 0 {
+		tasks.Go("lac: carrier", d.watchCarrier)
+	}
 	if d.metricsLn != nil {
 		tasks.Go("lac: metrics", d.serveMetrics)
 	}

@@ -139,6 +139,8 @@ type Stats struct {
 	DataNoSession    atomic.Uint64 // L2TP data for a session that is not ours
 	ProxyNegotiation atomic.Uint64 // proxy-mode PPP ended before the call (echo, LCP failure)
 	MSSClamped       atomic.Uint64 // TCP SYNs relayed with their MSS lowered ([dataplane] tcp-mss)
+	CarrierLosses    atomic.Uint64 // access interfaces that lost their carrier (carrier.go)
+	CarrierCleared   atomic.Uint64 // sessions those losses cleared
 	FastFull         atomic.Uint64 // sessions relayed in user space: the fast path was full
 	FastFailed       atomic.Uint64 // sessions relayed in user space: the fast path refused them
 	// PPP frames the user-space relay forwarded and their octets (the
@@ -351,9 +353,10 @@ type AccessConfig struct {
 // Access is the pppoe.Handler of one access interface (one
 // pppoe.Server).
 type Access struct {
-	l   *LAC
-	cfg AccessConfig
-	srv atomic.Pointer[padtSender]
+	l        *LAC
+	cfg      AccessConfig
+	srv      atomic.Pointer[padtSender]
+	sessions atomic.Int64 // subscribers of this interface the LAC holds
 }
 
 // padtSender ends a PPPoE session with a PADT carrying msg as
@@ -429,9 +432,11 @@ func (a *Access) SessionUp(ps *pppoe.Session) {
 	l.byID.Store(s.id, s)
 	l.stats.SessionsStarted.Add(1)
 	l.active.Add(1)
+	a.sessions.Add(1)
 	if !sh.post(event{kind: evStart, s: s}) {
 		s.state = stDone // never owned by the shard: its PADT event is ignored
 		l.active.Add(-1)
+		a.sessions.Add(-1)
 		l.byID.Delete(s.id)
 		a.close(ps, "LAC overloaded")
 	}
@@ -669,6 +674,7 @@ const (
 	evSnapshot
 	evAdminClose
 	evLNSReady
+	evCarrierLost // the access interface acc lost its carrier
 )
 
 type event struct {
@@ -683,6 +689,7 @@ type event struct {
 	upDst *upDest
 	err   error
 	reply chan []api.Session
+	acc   *Access
 }
 
 // shard owns a set of sessions: their state, PPP machines and timers.
@@ -814,6 +821,9 @@ func (sh *shard) handle(ev event) {
 	l := sh.l
 	now := l.now()
 	switch ev.kind {
+	case evCarrierLost:
+		sh.carrierLost(ev.acc, ev.rc)
+		return
 	case evShutdown:
 		for s := range sh.sessions {
 			if s.ls != nil {
@@ -1008,6 +1018,11 @@ func (s *session) end(cause, msg string) {
 		return
 	}
 	s.l.log.Info(logx.MsgSessionDown, append(s.logAttrs(), logx.KeyCause, cause)...)
+	s.release(msg)
+}
+
+// release is end without the log line.
+func (s *session) release(msg string) {
 	s.state = stDone
 	s.up.Store(false)
 	s.upFn.Store(nil)
@@ -1018,6 +1033,7 @@ func (s *session) end(cause, msg string) {
 	s.lease.Release()
 	delete(s.sh.sessions, s)
 	s.l.active.Add(-1)
+	s.acc.sessions.Add(-1)
 	s.l.byID.Delete(s.id)
 	s.acc.close(s.ps, msg) // no-op when the subscriber sent the PADT
 }

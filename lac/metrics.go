@@ -62,7 +62,9 @@ func (l *LAC) RegisterMetrics(reg *metrics.Registry) {
 			emit(float64(st.PADTFromSub.Load()), "subscriber_padt")
 			emit(float64(st.CDNFromLNS.Load()), "lns_cdn")
 			emit(float64(st.ProxyNegotiation.Load()), "proxy_ppp")
+			emit(float64(st.CarrierCleared.Load()), "carrier_lost")
 		})
+	reg.CounterFunc(metrics.LACCarrierLosses, "Access interfaces that lost their carrier (each clears its sessions).", nil, metrics.Load(&st.CarrierLosses))
 	reg.CounterVecFunc(metrics.LACDrops, "Events and frames the LAC dropped, by reason.", []string{"reason"},
 		func(emit func(float64, ...string)) {
 			emit(float64(st.EventsDropped.Load()), "event_queue_full")
@@ -116,6 +118,12 @@ func registerPPPoE(reg *metrics.Registry, ifaces []string, servers []*pppoe.Serv
 				emit(float64(st.PADSSent), ifc, "pads", "tx")
 				emit(float64(st.PADTReceived), ifc, "padt", "rx")
 				emit(float64(st.PADTSent), ifc, "padt", "tx")
+			}
+		})
+	reg.CounterVecFunc(metrics.PPPoEPADIRateLimited, "PADIs not answered because their MAC exceeded padi-rate, by access interface.", []string{"interface"},
+		func(emit func(float64, ...string)) {
+			for i, srv := range servers {
+				emit(float64(srv.Stats().PADIRateLimited), ifaces[i])
 			}
 		})
 	reg.CounterVecFunc(metrics.PPPoEMalformed, "PPPoE frames dropped because they did not parse, by access interface.", []string{"interface"},

@@ -146,6 +146,11 @@ func isTimeout(err error) bool {
 	return errors.As(err, &ne) && ne.Timeout() || errors.Is(err, syscall.EAGAIN)
 }
 
+// linkDown reports the error a packet socket returns once when its
+// interface is set down (ENETDOWN, packet(7)): the socket receives again
+// when the interface comes back up, so a reader carries on.
+func linkDown(err error) bool { return errors.Is(err, syscall.ENETDOWN) }
+
 // frameWriter sends whole Ethernet frames. On an AF_PACKET socket bound to
 // its interface it uses write(2): the frame carries its destination, and
 // no socket address is built per frame (packet.Conn.WriteTo allocates

@@ -840,7 +840,7 @@ func readFramesBatch(ctx context.Context, conn frameConn, fn func(frame []byte, 
 				if ctx.Err() != nil {
 					return nil
 				}
-				if isTimeout(err) {
+				if isTimeout(err) || linkDown(err) {
 					continue
 				}
 				return fmt.Errorf("%s read: %w", what, err)
@@ -860,7 +860,7 @@ func readFramesBatch(ctx context.Context, conn frameConn, fn func(frame []byte, 
 			if ctx.Err() != nil {
 				return nil
 			}
-			if isTimeout(err) {
+			if isTimeout(err) || linkDown(err) {
 				continue
 			}
 			return fmt.Errorf("%s read: %w", what, err)

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/bras-project/bras/internal/lab"
+	"github.com/bras-project/bras/internal/load"
 )
 
 func init() {
@@ -23,11 +24,16 @@ func init() {
 
 func runBench(ctx context.Context, args []string, stdout io.Writer) error {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "-help" || args[0] == "help" {
-		fmt.Fprint(os.Stderr, `usage: bras bench setup|memory|forward|soak [flags]   (bras bench <what> -h for the flags)
+		fmt.Fprint(os.Stderr, `usage: bras bench setup|memory|reconnect|forward|soak [flags]   (bras bench <what> -h for the flags)
 
   setup    bring N subscribers up through LAC and LNS with FreeRADIUS and PostgreSQL:
            sessions/s, p50/p99 PADI → IPCP up, CPU per process
   memory   the same run, reported as LNS and LAC RSS growth per session
+  reconnect  N subscribers up (bras load -redial, as CPEs), then the access links down
+           for -down and up again: every subscriber up again, the time from the links'
+           return to the last session up, the set-up rate and PADI → IPCP meanwhile, the
+           LNS's RADIUS and the LAC's PADI rate-limit counters, and the accounting in
+           PostgreSQL (2N sessions: N closed with Lost-Carrier, N open; spool drained)
   forward  packets/s through one subscriber session (sub → LAC → LNS → upstream and
            back) next to plain kernel routing over the same number of hops, with a
            NIC-like generator (BPF_PROG_TEST_RUN live frames) and an XDP sink;
@@ -56,6 +62,7 @@ func runBench(ctx context.Context, args []string, stdout io.Writer) error {
 		asJSON   bool
 		so       lab.SoakOptions
 		versions string
+		ro       lab.ReconnectOptions
 	)
 	fs.StringVar(&o.Mode, "mode", "proxy", "LAC mode: proxy or transparent")
 	fs.BoolVar(&o.Keep, "keep-logs", false, "keep the daemons' logs")
@@ -70,6 +77,11 @@ func runBench(ctx context.Context, args []string, stdout io.Writer) error {
 		fs.BoolVar(&ipv6, "ipv6", false, "measure IPv4-only subscribers, then dual-stack ones (IPV6CP, RA, DHCPv6 prefix delegation) in the same run")
 		fs.StringVar(&versions, "l2tp-version", "2", "L2TP version of the LAC-LNS tunnel: 2, 3 (RFC 3931 PPP pseudowires), or 2,3 for both in one run, alternating")
 		fs.IntVar(&rounds, "rounds", 1, "with -l2tp-version 2,3: runs of each version, alternating")
+	case "reconnect":
+		fs.IntVar(&o.Subscribers, "n", 1000, "subscribers to bring up and reconnect")
+		fs.DurationVar(&ro.Down, "down", 5*time.Second, "how long the access links stay down")
+		fs.IntVar(&ro.InFlight, "inflight", 200, "bras load's cap on set-ups under way")
+		fs.DurationVar(&ro.Wait, "wait", 10*time.Minute, "limit of each wait: all up, all up again")
 	case "forward":
 		fs.StringVar(&o.Engine, "engine", "auto", "the daemons' forwarding engine: auto, xdp or userspace")
 		fs.StringVar(&sizes, "size", "64,1400", "packet sizes, comma separated: IP packet length in octets (with -iperf: UDP payload, iperf3 -l)")
@@ -93,7 +105,7 @@ func runBench(ctx context.Context, args []string, stdout io.Writer) error {
 		fs.DurationVar(&so.LinkDown, "link-down", 20*time.Second, "how long the L2TP link stays down")
 		fs.DurationVar(&so.Rest, "rest", 150*time.Second, "pause before the end state is measured (the Go runtime of an idle daemon collects every 2 min, then returns freed heap)")
 	default:
-		return fmt.Errorf("unknown benchmark %q: want setup, memory, forward or soak", what)
+		return fmt.Errorf("unknown benchmark %q: want setup, memory, reconnect, forward or soak", what)
 	}
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -125,6 +137,19 @@ func runBench(ctx context.Context, args []string, stdout io.Writer) error {
 		fmt.Fprintln(stdout, machine)
 	}
 	switch what {
+	case "reconnect":
+		ro.Options = o
+		r, err := lab.BenchReconnect(ctx, ro)
+		if r != nil {
+			printReconnect(stdout, r)
+		}
+		if err != nil {
+			return err
+		}
+		if p := lab.CheckReconnect(r); len(p) > 0 {
+			return fmt.Errorf("reconnect: %s", strings.Join(p, "; "))
+		}
+		return nil
 	case "soak":
 		so.Options = o
 		r, err := lab.Soak(ctx, so)
@@ -265,6 +290,33 @@ func printSessions(w io.Writer, what string, b *lab.SessionsBench) {
 	} else {
 		fmt.Fprintf(w, "BENCHMARKS.md: | %d | %.1f KiB | %.1f KiB |\n", r.Up, b.LNSBytesPerSession()/1024, b.LACBytesPerSession()/1024)
 	}
+}
+
+func printReconnect(w io.Writer, b *lab.ReconnectBench) {
+	fmt.Fprintf(w, "subscribers %d: %d up %.1f s after the first PADI (first set-ups failed: %d %v); access links down %v\n",
+		b.Subscribers, b.UpBefore, b.FirstUp.Seconds(), b.Load.Failed, b.Load.Failures, b.Down)
+	rc := b.Load.Reconnect
+	if rc == nil {
+		rc = &load.ReconnectReport{}
+	}
+	fmt.Fprintf(w, "up again: %d of %d (bras load: %d reconnected, %d waiting; drops %v; %d attempts, failures %v)\n",
+		b.UpAfter, b.Subscribers, rc.Reconnected, rc.Waiting, rc.Drops, rc.Attempts, rc.Failures)
+	fmt.Fprintf(w, "links' return → last session up: %.2f s (bras load; the bench's progress line: %.1f s); %.0f sessions/s; PADI→IPCP p50 %.1f ms p99 %.1f ms max %.1f ms\n",
+		rc.Seconds, b.BackUp.Seconds(), rc.Rate, rc.Setup.P50, rc.Setup.P99, rc.Setup.Max)
+	fmt.Fprintf(w, "CPU seconds from the links down to all up again:")
+	for _, c := range b.CPU {
+		fmt.Fprintf(w, " %s %.2f", c.Name, c.Seconds)
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintf(w, "LAC: %d carrier losses, %d sessions cleared, %d PADIs rate-limited, %d calls refused, %d timed out\n",
+		b.LACCarrierLosses, b.LACCarrierCleared, b.LACPADIRateLimited, b.LACRefused, b.LACCallTimeouts)
+	fmt.Fprintf(w, "LNS RADIUS: %d access requests (%d timed out), %d accounting requests (%d timed out); %d set-ups refused\n",
+		b.LNSAuthRequests, b.LNSAuthTimeouts, b.LNSAcctRequests, b.LNSAcctTimeouts, b.LNSSessionsRefused)
+	fmt.Fprintf(w, "PostgreSQL: %d sessions, %d closed %v, %d open; Starts and Stops not yet delivered to a sink: %d (spool %d bytes, Interim-Updates included)\n",
+		b.DBSessions, b.DBStopped(), b.DBCauses, b.DBOpen, b.AcctUndelivered, b.SpoolBytes)
+	fmt.Fprintf(w, "BENCHMARKS.md: | %d | %v | %d | %.1f s | %.0f | %.1f ms | %.1f ms | %d | %d/%d/%d |\n",
+		b.Subscribers, b.Down, b.UpAfter, rc.Seconds, rc.Rate, rc.Setup.P50, rc.Setup.P99, b.LNSAuthTimeouts+b.LNSAcctTimeouts,
+		b.DBSessions, b.DBCauses["Lost-Carrier"], b.DBOpen)
 }
 
 func printForward(w io.Writer, res []lab.ForwardBench, d time.Duration) {

@@ -60,7 +60,7 @@ func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		quiet, verbose                           bool
 		routes                                   prefixList
 	)
-	fs.StringVar(&cfg.Interface, "iface", "", "Ethernet interface the subscribers sit on (required)")
+	fs.StringVar(&cfg.Interface, "iface", "", "Ethernet interface the subscribers sit on (required); several, comma separated: subscriber i on the (i mod count)th")
 	fs.IntVar(&cfg.Sessions, "n", 1, "number of subscribers")
 	fs.Float64Var(&cfg.Rate, "rate", 0, "set-ups started per second (0: as fast as -inflight allows)")
 	fs.IntVar(&cfg.InFlight, "inflight", 100, "cap on set-ups under way")
@@ -77,6 +77,9 @@ func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.DurationVar(&echoInterval, "lcp-echo", 0, "LCP Echo-Request interval (0: off)")
 	fs.DurationVar(&cfg.Restart, "restart", 3*time.Second, "PPP restart timer (RFC 1661 section 4.6)")
 	fs.IntVar(&cfg.Workers, "workers", 0, "goroutines driving PPP (default: one per CPU)")
+	fs.BoolVar(&cfg.Redial, "redial", false, "a subscriber whose session ends (PADT, LCP Terminate, echo timeout, carrier loss) dials again until it is up (IPv4 only)")
+	fs.DurationVar(&cfg.RedialDelay, "redial-delay", time.Second, "with -redial: wait before dialling again (spread over its second half), doubling after each failed attempt")
+	fs.DurationVar(&cfg.RedialMax, "redial-max", 32*time.Second, "with -redial: the longest wait between attempts")
 	fs.DurationVar(&hold, "hold", 0, "keep the sessions up (traffic running) this long after every set-up is done; negative: until interrupted")
 	fs.DurationVar(&duration, "duration", 0, "upper bound of the whole run (0: none)")
 	fs.StringVar(&target, "traffic-target", "", "UDP echo server IP:PORT upstream (bras echo); enables traffic")
@@ -105,6 +108,9 @@ func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	if echoServer != "" {
 		return serveEcho(ctx, udpecho.Config{Addr: echoServer}, stderr)
+	}
+	if strings.Contains(cfg.Interface, ",") {
+		cfg.Interfaces = strings.Split(cfg.Interface, ",")
 	}
 	var err error
 	if cfg.Auth, err = load.ParseAuthMode(authName); err != nil {

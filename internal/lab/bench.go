@@ -135,7 +135,7 @@ func BenchSessions(ctx context.Context, o Options, inflight int, hold time.Durat
 	}
 
 	report := filepath.Join(env.Dir, "load.json")
-	cmd := env.NS["sub"].Command(o.Bras, "load", "-iface", "eth0", "-n", fmt.Sprint(o.Subscribers),
+	cmd := env.NS["sub"].Command(o.Bras, "load", "-iface", strings.Join(subIfaces(o.Subscribers), ","), "-n", fmt.Sprint(o.Subscribers),
 		"-user", "user%d@"+realm, "-password", "pw%d", "-auth", "mixed", "-inflight", fmt.Sprint(inflight),
 		"-hold", hold.String(), "-setup-timeout", "60s", "-json", report, "-max-failed", fmt.Sprint(o.Subscribers))
 	if o.Rate > 0 {

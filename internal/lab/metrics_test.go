@@ -100,6 +100,8 @@ var declared = map[string]struct {
 	"LACCalls":               {"lac", always, "every call comes up", false},
 	"LACTeardowns":           {"lac", always, "every subscriber sends a PADT", false},
 	"LACDrops":               {"lac", never, "nothing is dropped", false},
+	"LACCarrierLosses":       {"lac", never, "no access link goes down here (bench reconnect's test moves it)", false},
+	"PPPoEPADIRateLimited":   {"lac", never, "each subscriber sends one PADI per dial", false},
 	"RAsSent":                {"lns", always, "dual-stack subscribers get Router Advertisements", false},
 	"DHCPv6Bound":            {"lns", always, "and their delegated prefixes by DHCPv6", false},
 	"DHCPv6Discarded":        {"lns", never, "bras load's DHCPv6 is well formed", false},

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -141,7 +142,12 @@ func (t *Traffic) enabled() bool { return t.Target.IsValid() || t.Target6.IsVali
 // Config configures a load run.
 type Config struct {
 	// Interface is the Ethernet interface the subscribers sit on.
-	Interface string
+	// Interfaces, when set, are several (Interface is then ignored):
+	// subscriber i sits on Interfaces[i % len], as the lines of one
+	// DSLAM behind several ports of the access concentrator. Traffic and
+	// TUN need a single interface.
+	Interface  string
+	Interfaces []string
 	// Sessions is the number of subscribers.
 	Sessions int
 	// Rate is the set-ups started per second (0: as fast as InFlight
@@ -189,12 +195,35 @@ type Config struct {
 	IPv6          bool
 	DHCPv6Address bool
 	IPv6Timeout   time.Duration
-	Logger        *slog.Logger
+	// Redial makes every subscriber whose session ends (PADT, LCP
+	// Terminate, echo timeout, carrier loss on its interface) dial again
+	// after RedialDelay (default 1 s, spread over its second half), the
+	// delay doubling after each attempt that fails up to RedialMax
+	// (default 32 s), until its session is up again (redial.go). IPv4
+	// only.
+	Redial                 bool
+	RedialDelay, RedialMax time.Duration
+	Logger                 *slog.Logger
 }
 
 func (c *Config) validate() error {
-	if c.Interface == "" {
+	if len(c.Interfaces) == 0 && c.Interface != "" {
+		c.Interfaces = []string{c.Interface}
+	}
+	if len(c.Interfaces) == 0 {
 		return fmt.Errorf("%w: no interface", ErrConfig)
+	}
+	for i, n := range c.Interfaces {
+		if n == "" || slices.Contains(c.Interfaces[:i], n) {
+			return fmt.Errorf("%w: interface %q empty or named twice", ErrConfig, n)
+		}
+	}
+	if len(c.Interfaces) > 256 {
+		return fmt.Errorf("%w: %d interfaces (at most 256)", ErrConfig, len(c.Interfaces))
+	}
+	c.Interface = c.Interfaces[0]
+	if len(c.Interfaces) > 1 && (c.Traffic.enabled() || c.TUN != "") {
+		return fmt.Errorf("%w: traffic and TUN need one interface, not %d", ErrConfig, len(c.Interfaces))
 	}
 	if c.Sessions <= 0 {
 		return fmt.Errorf("%w: sessions %d", ErrConfig, c.Sessions)
@@ -228,6 +257,15 @@ func (c *Config) validate() error {
 	}
 	if c.IPv6Timeout <= 0 {
 		c.IPv6Timeout = 10 * time.Second
+	}
+	if c.Redial && c.IPv6 {
+		return fmt.Errorf("%w: redial is IPv4 only", ErrConfig)
+	}
+	if c.RedialDelay <= 0 {
+		c.RedialDelay = time.Second
+	}
+	if c.RedialMax < c.RedialDelay {
+		c.RedialMax = max(32*time.Second, c.RedialDelay)
 	}
 	t := &c.Traffic
 	if t.Target6.IsValid() {

@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/bras-project/bras/internal/linkwatch"
 	"github.com/bras-project/bras/internal/timerq"
 	"github.com/bras-project/bras/ppp"
 	"github.com/bras-project/bras/pppoe"
@@ -28,6 +29,7 @@ const (
 	stateFailed                  // never came up
 	stateDropped                 // came up, then went down without being asked
 	stateClosed                  // closed by Stop
+	stateRedial                  // its session ended; waiting to dial again (Config.Redial)
 )
 
 func (s subState) String() string {
@@ -46,6 +48,8 @@ func (s subState) String() string {
 		return "dropped"
 	case stateClosed:
 		return "closed"
+	case stateRedial:
+		return "redial"
 	}
 	return fmt.Sprintf("subState(%d)", uint8(s))
 }
@@ -56,6 +60,7 @@ func (s subState) String() string {
 type sub struct {
 	l     *Load
 	idx   int
+	port  uint8 // the index of its interface in Config.Interfaces
 	mac   net.HardwareAddr
 	cred  Credential
 	auth  []ppp.AuthProto
@@ -93,6 +98,16 @@ type sub struct {
 	v6Reason   string
 	resolved   bool // counted in Load.resolved
 
+	// Config.Redial, owned by the shard or by the redialer while it
+	// waits: the set-ups begun after the first, the first's latencies,
+	// the carrier of its interface lost, the current back-off and its
+	// place in the redial queue.
+	attempt int
+	first   *firstSetup
+	carrier bool
+	backoff time.Duration
+	wait    waiting
+
 	// Published for the senders and the receive path once IPv6 is ready.
 	addr6  atomic.Pointer[IPv6Info]
 	txSeq6 uint64     // owned by the sender of this subscriber
@@ -118,16 +133,20 @@ type Stats struct {
 	Sent6, Received6, Reordered6, Duplicated6 uint64
 	// Dropped control frames: a shard's inbox was full.
 	InboxDrops uint64
+	// Config.Redial: sessions up again after a drop, subscribers
+	// waiting to dial again; carrier losses of the interfaces.
+	Reconnected, Redialing int
+	CarrierLosses          uint64
 }
 
 // Load is a running emulation. Start makes one; Stop ends it.
 type Load struct {
-	cfg    Config
-	log    *slog.Logger
-	client *pppoe.Client
-	subs   []*sub
-	shards []*shard
-	slots  chan struct{}
+	cfg     Config
+	log     *slog.Logger
+	clients []*pppoe.Client // one per interface
+	subs    []*sub
+	shards  []*shard
+	slots   chan struct{}
 
 	ctx        context.Context
 	cancel     context.CancelFunc
@@ -137,7 +156,7 @@ type Load struct {
 	dialers    sync.WaitGroup
 	tasks      sync.WaitGroup // client, shards, launcher, progress
 	launched   chan struct{}  // closed when the launcher has returned
-	clientDone chan error
+	clientDone chan error     // each client's Run's end
 
 	started, inflight, upNow, everUp, failed, dropped atomic.Int64
 	resolved                                          atomic.Int64 // set-ups finished either way
@@ -162,6 +181,14 @@ type Load struct {
 	raw       *rawSender // the traffic senders' batched socket
 	rawErrors atomic.Uint64
 
+	// Config.Redial: the redialer and its goroutine; sessions up again,
+	// subscribers waiting to dial again. Carrier losses seen.
+	redial        *redialer
+	redialDone    chan struct{}
+	reconnects    atomic.Int64
+	redialing     atomic.Int64
+	carrierLosses atomic.Uint64
+
 	unhook   atomic.Pointer[func() bool] // undoes the AfterFunc on Start's context
 	stopOnce sync.Once
 	stopped  chan struct{} // closed when Stop is done
@@ -169,26 +196,33 @@ type Load struct {
 	report   atomic.Pointer[Report]
 }
 
-// Start opens the PPPoE client on cfg.Interface (in the network namespace
-// of the calling thread) and begins bringing up cfg.Sessions subscribers
+// Start opens a PPPoE client on each of cfg.Interfaces (in the network
+// namespace of the calling thread) and begins bringing up cfg.Sessions subscribers
 // at cfg.Rate with at most cfg.InFlight set-ups under way. Sessions stay
 // up, with their traffic, until Stop.
 func Start(ctx context.Context, cfg Config) (*Load, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	client, err := pppoe.NewClient(pppoe.ClientConfig{Interface: cfg.Interface, Logger: cfg.Logger})
-	if err != nil {
-		return nil, fmt.Errorf("load: %w", err)
-	}
-	l := &Load{cfg: cfg, log: cfg.Logger, client: client, slots: make(chan struct{}, cfg.InFlight),
-		setupDone: make(chan struct{}), clientDone: make(chan error, 1), stopped: make(chan struct{}), launched: make(chan struct{})}
+	l := &Load{cfg: cfg, log: cfg.Logger, slots: make(chan struct{}, cfg.InFlight),
+		setupDone: make(chan struct{}), clientDone: make(chan error, len(cfg.Interfaces)), stopped: make(chan struct{}), launched: make(chan struct{})}
 	closeClient := func() {
 		// Run with a done context only closes the sockets.
 		dead, cancel := context.WithCancel(context.Background())
 		cancel()
-		_ = client.Run(dead)
+		for _, c := range l.clients {
+			_ = c.Run(dead)
+		}
 	}
+	for _, name := range cfg.Interfaces {
+		client, err := pppoe.NewClient(pppoe.ClientConfig{Interface: name, Logger: cfg.Logger})
+		if err != nil {
+			closeClient()
+			return nil, fmt.Errorf("load: %w", err)
+		}
+		l.clients = append(l.clients, client)
+	}
+	var err error
 	if cfg.TUN != "" {
 		if l.tun, err = openTUN(cfg.TUN); err != nil {
 			closeClient()
@@ -208,8 +242,9 @@ func Start(ctx context.Context, cfg Config) (*Load, error) {
 	l.dialCtx, l.dialCancel = context.WithCancel(l.ctx)
 	l.subs = make([]*sub, cfg.Sessions)
 	for i := range l.subs {
-		l.subs[i] = &sub{l: l, idx: i, mac: cfg.mac(i), cred: cfg.credential(i), auth: cfg.Auth.protos(i)}
+		l.subs[i] = &sub{l: l, idx: i, port: uint8(i % len(l.clients)), mac: cfg.mac(i), cred: cfg.credential(i), auth: cfg.Auth.protos(i)}
 		l.subs[i].upstream.Store(-1)
+		l.subs[i].wait.s = l.subs[i]
 		if cfg.IPv6 {
 			l.subs[i].v6 = v6Wait
 		}
@@ -221,14 +256,31 @@ func Start(ctx context.Context, cfg Config) (*Load, error) {
 	for i := range nw {
 		l.shards = append(l.shards, &shard{l: l, id: i, in: make(chan event, 8192), subs: make(map[*sub]struct{})})
 	}
+	if cfg.Redial {
+		l.redial = newRedialer(l)
+	}
 	l.start = time.Now()
-	go func() { l.clientDone <- client.Run(l.ctx) }()
+	for _, c := range l.clients {
+		go func() { l.clientDone <- c.Run(l.ctx) }()
+	}
 	for _, sh := range l.shards {
 		l.tasks.Add(1)
 		go func() { defer l.tasks.Done(); sh.run() }()
 	}
 	l.tasks.Add(1)
 	go func() { defer l.tasks.Done(); defer close(l.launched); l.launch() }()
+	l.redialDone = make(chan struct{})
+	if l.redial != nil {
+		go func() { defer close(l.redialDone); l.redial.run() }()
+	} else {
+		close(l.redialDone)
+	}
+	if watch, err := linkwatch.New(cfg.Interfaces); err != nil {
+		l.log.Warn("load: not watching the carrier", "err", err)
+	} else {
+		l.tasks.Add(1)
+		go func() { defer l.tasks.Done(); l.watchCarrier(watch) }()
+	}
 	if l.tun != nil {
 		l.tasks.Add(1)
 		go func() { defer l.tasks.Done(); l.tun.run(l.ctx, l) }()
@@ -301,7 +353,7 @@ func (l *Load) dial(s *sub) {
 	defer l.dialers.Done()
 	s.shard = l.shards[s.idx%len(l.shards)]
 	t0 := time.Now()
-	cs, err := l.client.Dial(l.dialCtx, s.mac, pppoe.DialOptions{
+	cs, err := l.clients[s.port].Dial(l.dialCtx, s.mac, pppoe.DialOptions{
 		ServiceName: l.cfg.ServiceName, ACName: l.cfg.ACName,
 		Timeout: l.cfg.DiscoveryTimeout,
 	})
@@ -328,6 +380,16 @@ func (l *Load) release(s *sub) {
 }
 
 func (l *Load) fail(s *sub, reason string) {
+	if s.attempt > 0 {
+		// A redial that failed: again later, unless the run is ending.
+		s.reason = reason
+		if l.dialCtx.Err() != nil {
+			s.state = stateRedial
+			return
+		}
+		l.redial.failed(s, reason, time.Now())
+		return
+	}
 	s.state = stateFailed
 	s.reason = reason
 	l.failed.Add(1)
@@ -400,19 +462,20 @@ func (l *Load) SetupDone() <-chan struct{} { return l.setupDone }
 // Stats returns a snapshot of the counters.
 func (l *Load) Stats() Stats {
 	st := Stats{
-		Elapsed:    time.Since(l.start),
-		Started:    int(l.started.Load()),
-		InFlight:   int(l.inflight.Load()),
-		Up:         int(l.upNow.Load()),
-		EverUp:     int(l.everUp.Load()),
-		Failed:     int(l.failed.Load()),
-		Dropped:    int(l.dropped.Load()),
-		Sent:       l.sent.Load(),
-		Received:   l.received.Load(),
-		Reordered:  l.reordered.Load(),
-		Duplicated: l.duplicated.Load(),
-		InboxDrops: l.inboxDrops.Load(),
-		IPv6Up:     int(l.v6Up.Load()),
+		Elapsed:     time.Since(l.start),
+		Started:     int(l.started.Load()),
+		InFlight:    int(l.inflight.Load()),
+		Up:          int(l.upNow.Load()),
+		EverUp:      int(l.everUp.Load()),
+		Failed:      int(l.failed.Load()),
+		Dropped:     int(l.dropped.Load()),
+		Sent:        l.sent.Load(),
+		Received:    l.received.Load(),
+		Reordered:   l.reordered.Load(),
+		Duplicated:  l.duplicated.Load(),
+		InboxDrops:  l.inboxDrops.Load(),
+		IPv6Up:      int(l.v6Up.Load()),
+		Reconnected: int(l.reconnects.Load()), Redialing: int(l.redialing.Load()), CarrierLosses: l.carrierLosses.Load(),
 		IPv6Failed: int(l.v6Failed.Load()),
 		Sent6:      l.sent6.Load(), Received6: l.received6.Load(),
 		Reordered6: l.reordered6.Load(), Duplicated6: l.duplicated6.Load(),
@@ -429,6 +492,9 @@ func (l *Load) Stats() Stats {
 func (st Stats) String() string {
 	s := fmt.Sprintf("%6.1fs started %d in-flight %d up %d failed %d dropped %d tx %d rx %d",
 		st.Elapsed.Seconds(), st.Started, st.InFlight, st.Up, st.Failed, st.Dropped, st.Sent, st.Received)
+	if st.Reconnected+st.Redialing > 0 || st.CarrierLosses > 0 {
+		s += fmt.Sprintf(" reconnected %d redial %d carrier-losses %d", st.Reconnected, st.Redialing, st.CarrierLosses)
+	}
 	if st.IPv6Up+st.IPv6Failed > 0 || st.Sent6 > 0 {
 		s += fmt.Sprintf(" ipv6 up %d failed %d tx %d rx %d", st.IPv6Up, st.IPv6Failed, st.Sent6, st.Received6)
 	}
@@ -457,10 +523,15 @@ func (l *Load) Stop() error {
 		// The discoveries still under way end now; their outcome goes to
 		// the shards, which are still there to count it as "stopped".
 		<-l.launched
+		<-l.redialDone
 		l.dialers.Wait()
 		l.cancel()
 		l.tasks.Wait()
-		l.stopErr = <-l.clientDone
+		var errs []error
+		for range l.clients {
+			errs = append(errs, <-l.clientDone)
+		}
+		l.stopErr = errors.Join(errs...)
 		if l.tun != nil {
 			l.tun.close()
 		}
@@ -478,10 +549,11 @@ func (l *Load) Stop() error {
 type evKind uint8
 
 const (
-	evDialed evKind = iota + 1 // discovery ended
-	evFrame                    // a PPP control frame
-	evIPv6                     // an IPv6 packet for the client6
-	evStop                     // close every session, then close done
+	evDialed  evKind = iota + 1 // discovery ended
+	evFrame                     // a PPP control frame
+	evIPv6                      // an IPv6 packet for the client6
+	evStop                      // close every session, then close done
+	evCarrier                   // the carrier of interface port was lost
 )
 
 type event struct {
@@ -492,6 +564,7 @@ type event struct {
 	cs     *pppoe.ClientSession
 	err    error
 	done   chan struct{}
+	port   int
 }
 
 // shard drives the PPP sessions of its subscribers on one goroutine, with
@@ -566,6 +639,8 @@ func (sh *shard) handle(ev event, now time.Time) {
 		s.send6(s.c6.input(ev.frame, now))
 		s.check6(now)
 		sh.schedule(s)
+	case evCarrier:
+		sh.carrierLost(ev.port, now)
 	case evStop:
 		sh.stopped = true
 		sh.stopAll(now)
@@ -753,8 +828,15 @@ func (s *sub) Up(ps *ppp.Session, n ppp.NetworkInfo) {
 		Address: n.Local, Peer: n.Peer, DNS1: n.DNS1, DNS2: n.DNS2}
 	s.up.Store(true)
 	l.release(s)
-	l.everUp.Add(1)
 	l.upNow.Add(1)
+	if s.attempt > 0 {
+		// Up again after a drop (Config.Redial): listed already.
+		l.reconnects.Add(1)
+		l.redial.upAgain(now)
+		l.log.Debug("load: session up again", "mac", s.mac, "user", s.cred.Username, "session_id", s.cs.ID, "address", n.Local)
+		return
+	}
+	l.everUp.Add(1)
 	l.upMu.Lock()
 	l.upList = append(l.upList, s)
 	l.upMu.Unlock()
@@ -774,17 +856,14 @@ func (s *sub) Up(ps *ppp.Session, n ppp.NetworkInfo) {
 // Down is ppp.Handler.Down: the PPP session ended.
 func (s *sub) Down(ps *ppp.Session, r ppp.Reason) {
 	l := s.l
-	reason := r.String()
-	if s.padt && r == ppp.ReasonLowerDown {
-		reason = "padt"
-	}
+	reason := s.downReason(r)
+	redial, failed := false, false
 	switch s.state {
 	case statePPP:
 		if s.reason != "" {
 			reason = s.reason
 		}
-		l.release(s)
-		l.fail(s, reason)
+		failed = true
 	case stateUp:
 		s.state = stateDropped
 		s.reason = reason
@@ -793,12 +872,21 @@ func (s *sub) Down(ps *ppp.Session, r ppp.Reason) {
 		l.dropped.Add(1)
 		l.log.Info("load: session dropped", "mac", s.mac, "user", s.cred.Username, "reason", reason)
 		s.fail6("down")
+		redial = l.redial != nil && l.dialCtx.Err() == nil
 	}
 	if s.cs != nil {
 		_ = s.cs.Close()
 	}
 	if s.shard != nil {
 		s.shard.forget(s)
+	}
+	// Last: a subscriber that redials is the redialer's from here.
+	if failed {
+		l.release(s)
+		l.fail(s, reason)
+	}
+	if redial {
+		l.redial.dropped(s, reason, time.Now())
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"maps"
 	"net/netip"
 	"sort"
 	"time"
@@ -35,6 +36,39 @@ type Report struct {
 	InboxDrops uint64 `json:"inbox_drops"`
 	// PPPoE are the client's counters of frames it could not use.
 	PPPoE PPPoECounters `json:"pppoe"`
+	// CarrierLosses counts the times an interface of the subscribers
+	// lost its carrier.
+	CarrierLosses uint64 `json:"carrier_losses"`
+	// Reconnect is present with Config.Redial.
+	Reconnect *ReconnectReport `json:"reconnect,omitempty"`
+}
+
+// ReconnectReport is what the subscribers did after their sessions ended
+// (Config.Redial).
+type ReconnectReport struct {
+	// Drops counts the sessions that ended and were dialled again, by
+	// reason ("carrier", "padt", "peer-terminate", ...); Reconnected those
+	// of them up again at the end, Waiting those that were not.
+	Drops       map[string]int `json:"drops"`
+	Reconnected int            `json:"reconnected"`
+	Waiting     int            `json:"waiting"`
+	// Attempts counts the discoveries begun again; Failures the attempts
+	// that did not come up, by reason.
+	Attempts int            `json:"attempts"`
+	Failures map[string]int `json:"failures"`
+	// LinkDownAt is the first carrier loss and LinkUpAt the last carrier
+	// return, LastUpAt the last session up again, in seconds from the
+	// start of the run (0: none). Seconds runs from the carrier's return
+	// (or, without one, from the first drop) to the last session up
+	// again, and Rate is Reconnected / Seconds.
+	LinkDownAt float64 `json:"link_down_at"`
+	LinkUpAt   float64 `json:"link_up_at"`
+	LastUpAt   float64 `json:"last_up_at"`
+	Seconds    float64 `json:"seconds"`
+	Rate       float64 `json:"rate"`
+	// Setup is PADI → IPCP up of the attempt that brought each session
+	// back.
+	Setup Latency `json:"setup"`
 }
 
 // PPPoECounters are the PPPoE client's drop counters.
@@ -154,10 +188,11 @@ func (l *Load) Report() *Report { return l.report.Load() }
 
 func (l *Load) makeReport() *Report {
 	r := &Report{Sessions: len(l.subs), Failures: map[string]int{}, Drops: map[string]int{}, InboxDrops: l.inboxDrops.Load()}
-	var disc, lcp, auth, ipcp, total []time.Duration
+	var disc, lcp, auth, ipcp, total, again []time.Duration
 	var first time.Time
+	rc := &ReconnectReport{}
 	for _, s := range l.subs {
-		if !s.t0.IsZero() && (first.IsZero() || s.t0.Before(first)) {
+		if s.attempt == 0 && !s.t0.IsZero() && (first.IsZero() || s.t0.Before(first)) {
 			first = s.t0
 		}
 		switch s.state {
@@ -165,6 +200,17 @@ func (l *Load) makeReport() *Report {
 			r.Failures[s.reason]++
 		case stateDropped:
 			r.Drops[s.reason]++
+		}
+		if f := s.first; f != nil {
+			// Redialled: its first set-up's latencies were kept.
+			disc, lcp, auth, ipcp, total = append(disc, f.disc), append(lcp, f.lcp), append(auth, f.auth), append(ipcp, f.ipcp), append(total, f.total)
+			if s.state == stateUp || s.state == stateClosed && !s.tUp.IsZero() {
+				rc.Reconnected++
+				again = append(again, s.tUp.Sub(s.t0))
+			} else {
+				rc.Waiting++
+			}
+			continue
 		}
 		if s.tUp.IsZero() {
 			continue
@@ -175,7 +221,34 @@ func (l *Load) makeReport() *Report {
 		ipcp = append(ipcp, s.tUp.Sub(s.tAuth))
 		total = append(total, s.tUp.Sub(s.t0))
 	}
-	r.PPPoE = PPPoECounters{Malformed: l.client.Malformed.Load(), Ignored: l.client.Ignored.Load(), Unknown: l.client.Unknown.Load()}
+	r.CarrierLosses = l.carrierLosses.Load()
+	if rd := l.redial; rd != nil {
+		rd.mu.Lock()
+		rc.Drops, rc.Failures, rc.Attempts = maps.Clone(rd.drops), maps.Clone(rd.failures), rd.attempts
+		since := func(t time.Time) float64 {
+			if t.IsZero() {
+				return 0
+			}
+			return t.Sub(l.start).Seconds()
+		}
+		rc.LinkDownAt, rc.LinkUpAt, rc.LastUpAt = since(rd.linkDown), since(rd.linkUp), since(rd.lastUp)
+		from := rc.LinkUpAt
+		if from == 0 {
+			from = rc.firstDrop(l)
+		}
+		if rc.LastUpAt > from && rc.Reconnected > 0 {
+			rc.Seconds = rc.LastUpAt - from
+			rc.Rate = float64(rc.Reconnected) / rc.Seconds
+		}
+		rd.mu.Unlock()
+		rc.Setup = Summarize(again)
+		r.Reconnect = rc
+	}
+	for _, c := range l.clients {
+		r.PPPoE.Malformed += c.Malformed.Load()
+		r.PPPoE.Ignored += c.Ignored.Load()
+		r.PPPoE.Unknown += c.Unknown.Load()
+	}
 	st := l.Stats()
 	r.Started, r.Up, r.Failed, r.Dropped = st.Started, st.EverUp, st.Failed, st.Dropped
 	if end := l.setupEnd.Load(); end != 0 && !first.IsZero() {
@@ -256,6 +329,22 @@ func (l *Load) makeReport() *Report {
 	}
 	r.Traffic = tr
 	return r
+}
+
+// firstDrop stands for the start of the reconnection when no carrier
+// return was seen: the earliest start of an attempt after a drop, in
+// seconds from the start of the run.
+func (rc *ReconnectReport) firstDrop(l *Load) float64 {
+	var first time.Time
+	for _, s := range l.subs {
+		if s.first != nil && !s.t0.IsZero() && (first.IsZero() || s.t0.Before(first)) {
+			first = s.t0
+		}
+	}
+	if first.IsZero() {
+		return 0
+	}
+	return first.Sub(l.start).Seconds()
 }
 
 // WriteJSON writes the report, indented.

@@ -165,6 +165,9 @@ const (
 	// PPPoEMalformed counts dropped PPPoE frames that did not parse
 	// ("interface"). LAC.
 	PPPoEMalformed = "bras_pppoe_malformed_total"
+	// PPPoEPADIRateLimited counts the PADIs left unanswered because
+	// their MAC sent more than padi-rate per second ("interface"). LAC.
+	PPPoEPADIRateLimited = "bras_pppoe_padi_rate_limited_total"
 
 	// LACSessions is a gauge of the subscribers the LAC holds. LAC.
 	LACSessions = "bras_lac_sessions"
@@ -172,8 +175,12 @@ const (
 	// "up", "refused", "timeout"). LAC.
 	LACCalls = "bras_lac_calls_total"
 	// LACTeardowns counts the LAC's ended calls ("cause":
-	// "subscriber_padt", "lns_cdn", "proxy_ppp"). LAC.
+	// "subscriber_padt", "lns_cdn", "proxy_ppp", "carrier_lost"). LAC.
 	LACTeardowns = "bras_lac_teardowns_total"
+	// LACCarrierLosses counts the access interfaces that lost their
+	// carrier; the sessions each cleared are in LACTeardowns (cause
+	// "carrier_lost"). LAC.
+	LACCarrierLosses = "bras_lac_carrier_losses_total"
 	// LACDrops counts what the LAC dropped ("reason": "event_queue_full",
 	// "job_queue_full", "held_overflow", "no_session", "send_error"). LAC.
 	LACDrops = "bras_lac_drops_total"
