@@ -27,17 +27,18 @@ import (
 // Stats are the LNS's own counters (the l2tp endpoint, the data plane, the
 // RADIUS client and the accountant keep theirs).
 type Stats struct {
-	CallsAccepted  atomic.Uint64
-	CallsRefused   atomic.Uint64
-	SessionsUp     atomic.Uint64 // IPCP opened
-	AuthRejected   atomic.Uint64
-	AuthErrors     atomic.Uint64 // RADIUS unreachable, pool exhausted
-	AuthBusy       atomic.Uint64 // worker pool saturated
-	ProxyAccepted  atomic.Uint64
-	ProxyRefused   atomic.Uint64
-	ControlDropped atomic.Uint64     // shard inbox full
-	NoSession      atomic.Uint64     // data for a call without PPP yet
-	Teardowns      [20]atomic.Uint64 // by Acct-Terminate-Cause
+	CallsAccepted     atomic.Uint64
+	CallsRefused      atomic.Uint64
+	SessionsUp        atomic.Uint64 // IPCP opened
+	AuthRejected      atomic.Uint64
+	AuthErrors        atomic.Uint64 // RADIUS unreachable, pool exhausted
+	AuthBusy          atomic.Uint64 // worker pool saturated
+	ProxyAccepted     atomic.Uint64
+	ProxyRefused      atomic.Uint64
+	ControlDropped    atomic.Uint64     // shard inbox full
+	NoSession         atomic.Uint64     // data for a call without PPP yet
+	ControlSendErrors atomic.Uint64     // PPP control frames the socket refused
+	Teardowns         [20]atomic.Uint64 // by Acct-Terminate-Cause
 
 	// TeardownsQueued counts teardowns that found a shard's inbox full and
 	// waited on its teardown queue instead.

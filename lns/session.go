@@ -174,8 +174,12 @@ func (s *session) publish() {
 // Send implements ppp.Link: PPP frames go to the LAC with the HDLC address
 // and control octets (RFC 2661 section 5.3).
 func (s *session) Send(frame []byte) error {
-	if f := s.flow.Load(); f != nil && s.call.Sequenced() {
-		return s.srv.dp.SendFrame(f, frame) // one Ns sequence with the data path
+	if f := s.flow.Load(); f != nil {
+		if s.call.Sequenced() {
+			// At once: one Ns sequence with the data path, in order.
+			return s.srv.dp.SendFrame(f, frame)
+		}
+		return s.sh.queueFrame(f, frame) // sent at the end of the shard's pass
 	}
 	b := make([]byte, 0, len(frame)+2)
 	b = append(b, 0xff, 0x03)

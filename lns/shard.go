@@ -2,6 +2,7 @@ package lns
 
 import (
 	"context"
+	"github.com/bras-project/bras/internal/udpio"
 	"time"
 
 	"github.com/bras-project/bras/accounting"
@@ -23,6 +24,60 @@ type shard struct {
 	// block; each session is queued here at most once, so the queue is
 	// bounded by the sessions of the shard, and a teardown is never lost.
 	downs *spill.Queue[event]
+
+	// out gathers the PPP control frames the sessions send during one
+	// pass of the loop (LCP and IPCP of the set-ups, Echo-Requests falling
+	// due together) for one sendmmsg at its end, instead of a system call
+	// each; the kernel sends a run to one LAC as one UDP GSO message.
+	out *udpio.Batch
+}
+
+// outbox sizes: frames a pass gathers before it sends early, and the
+// room for each (an LCP frame of a 1500-octet MRU and the largest data
+// header).
+const (
+	outboxFrames = 64
+	outboxRoom   = DataHeadroom + 2 + 1500
+)
+
+// queueFrame adds a PPP control frame of f's session to the outbox, FF 03
+// included (RFC 2661 section 5.3); a full outbox is sent at once.
+func (sh *shard) queueFrame(f *Flow, frame []byte) error {
+	if len(frame)+2+DataHeadroom > outboxRoom {
+		return sh.srv.dp.SendFrame(f, frame)
+	}
+	if sh.out == nil {
+		sh.out = udpio.NewBatch(outboxFrames, outboxRoom)
+	}
+	i := sh.out.Len
+	hr := sh.out.Buf(i)[:DataHeadroom-4]
+	start, err := f.appendHeader(hr, 2+len(frame))
+	if err != nil {
+		return err
+	}
+	b := append(hr[start:], dpHDLCAddress, dpHDLCControl)
+	b = append(b, frame...)
+	sh.out.Msgs[i].Buffers[0] = b
+	sh.out.Msgs[i].Addr = f.peer
+	sh.out.Len++
+	if sh.out.Len == outboxFrames {
+		sh.flushOut()
+	}
+	return nil
+}
+
+// flushOut sends what the outbox holds.
+func (sh *shard) flushOut() {
+	if sh.out == nil || sh.out.Len == 0 {
+		return
+	}
+	n := sh.out.Len
+	sent, err := sh.srv.dp.cfg.Conn.WriteBatch(sh.out)
+	sh.out.Len = 0
+	if err != nil {
+		sh.srv.stats.ControlSendErrors.Add(uint64(n - sent))
+		sh.srv.log.Debug("PPP control frames not sent", "frames", n-sent, "err", err)
+	}
 }
 
 type eventKind uint8
@@ -120,6 +175,7 @@ func (sh *shard) send(ctx context.Context, ev event) bool {
 func (sh *shard) run(ctx context.Context) {
 	t := time.NewTimer(time.Hour)
 	defer t.Stop()
+	defer sh.flushOut()
 	for {
 		wait := time.Hour
 		if next, ok := sh.timers.Next(); ok {
@@ -145,6 +201,7 @@ func (sh *shard) run(ctx context.Context) {
 			return
 		}
 		sh.expireDue(sh.srv.now())
+		sh.flushOut()
 	}
 }
 
