@@ -107,6 +107,20 @@ func registerPPPoE(reg *metrics.Registry, ifaces []string, servers []*pppoe.Serv
 				emit(float64(st.PADTSent), ifc, "padt", "tx")
 			}
 		})
+	// What the servers turned away: a storm beyond the limits shows here,
+	// by limit, next to the packets it sent.
+	reg.CounterVecFunc(metrics.PPPoEDiscoveryRefused, "PPPoE discovery packets refused, by access interface and reason.", []string{"interface", "reason"},
+		func(emit func(float64, ...string)) {
+			for i, srv := range servers {
+				st, ifc := srv.Stats(), ifaces[i]
+				emit(float64(st.PADIRateLimited), ifc, "padi_rate_limit")
+				emit(float64(st.DelayDropped), ifc, "pado_delay_full")
+				emit(float64(st.CookieRejected), ifc, "cookie")
+				emit(float64(st.ServiceRejected), ifc, "service")
+				emit(float64(st.LimitRejected-st.VLANLimitRejected), ifc, "session_limit")
+				emit(float64(st.VLANLimitRejected), ifc, "vlan_session_limit")
+			}
+		})
 	reg.CounterVecFunc(metrics.PPPoEMalformed, "PPPoE frames dropped because they did not parse, by access interface.", []string{"interface"},
 		func(emit func(float64, ...string)) {
 			for i, srv := range servers {

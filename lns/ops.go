@@ -68,6 +68,7 @@ func (s *Server) RegisterMetrics(r *metrics.Registry) {
 		emit(float64(s.stats.AuthRejected.Load()), "auth_rejected")
 		emit(float64(s.stats.AuthErrors.Load()), "auth_error")
 		emit(float64(s.stats.CallsRefused.Load()), "refused")
+		emit(float64(s.stats.AuthBusy.Load()), "auth_busy")
 	})
 	r.CounterVecFunc(metrics.SessionTeardowns, "Session teardowns by Acct-Terminate-Cause.", []string{"cause"}, func(emit func(float64, ...string)) {
 		for c := range s.stats.Teardowns {

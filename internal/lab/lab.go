@@ -60,6 +60,9 @@ type Options struct {
 	// look at the daemons (Env.Metrics) or act on them; an error from it
 	// ends the run with that error.
 	Hook func(ctx context.Context, e *Env, at Stage) error
+	// LNSConfig and LACConfig, when set, rewrite the daemons' generated
+	// configuration before they start (a test's capacity limits, say).
+	LNSConfig, LACConfig func(conf string) string
 }
 
 // Stage is a point of Run where Options.Hook runs.
@@ -409,6 +412,9 @@ func (e *Env) setup(ctx context.Context) error {
 	if o.IPv6 {
 		conf += fmt.Sprintf(lnsPools6, poolLinks6, poolDelegated)
 	}
+	if o.LNSConfig != nil {
+		conf = o.LNSConfig(conf)
+	}
 	if err := os.WriteFile(lnsConf, []byte(conf), 0o600); err != nil {
 		return err
 	}
@@ -418,7 +424,11 @@ func (e *Env) setup(ctx context.Context) error {
 	say("LNS running in lns (L2TP on 10.255.1.2:1701, API on 127.0.0.1:8080 there), logs %s", e.LNS.log)
 
 	lacConf := filepath.Join(dir, "lac.conf")
-	if err := os.WriteFile(lacConf, []byte(fmt.Sprintf(lacConfig, o.Mode)+dataplaneSection(o.Engine, "eth0", "eth1")), 0o600); err != nil {
+	lacText := fmt.Sprintf(lacConfig, o.Mode) + dataplaneSection(o.Engine, "eth0", "eth1")
+	if o.LACConfig != nil {
+		lacText = o.LACConfig(lacText)
+	}
+	if err := os.WriteFile(lacConf, []byte(lacText), 0o600); err != nil {
 		return err
 	}
 	e.LAC, err = start(ctx, dir, "lac", exec.Command("ip", "netns", "exec", ns["lac"].Name, o.Bras, "lac", "-config", lacConf))

@@ -95,6 +95,7 @@ var declared = map[string]struct {
 	"L2TPSocketDrops":        {"both", never, "the socket's buffer keeps up", false},
 	"L2TPSocketBuffer":       {"both", never, "constant: the buffers the kernel granted", false},
 	"PPPoEDiscovery":         {"lac", always, "PADI, PADO, PADR, PADS and PADT of every subscriber", false},
+	"PPPoEDiscoveryRefused":  {"lac", never, "the subscribers stay within every limit (TestStorm drives them beyond)", false},
 	"PPPoEMalformed":         {"lac", always, "the test sends a PADI with a session ID", false},
 	"LACSessions":            {"lac", always, "the subscribers come up, then go", false},
 	"LACCalls":               {"lac", always, "every call comes up", false},
