@@ -105,12 +105,23 @@ func TestStorm(t *testing.T) {
 			return strings.Replace(c, "listen = 10.255.1.2:1701\n", fmt.Sprintf("listen = 10.255.1.2:1701\nmax-sessions = %d\n", capacity), 1)
 		}})
 		st.checkCommon(t)
-		const why = `LNS refused the call: No facilities available, temporary/No general error: "session limit reached"`
+		const why = `LNS refused the call: NoFacilitiesTemporary/None: "session limit reached"`
 		st.checkProxyRefusal(t, n-capacity, why)
 		st.wantDelta(t, "lns", "bras_session_setups_total", "result=refused", float64(n-capacity))
 		st.wantDelta(t, "lns", "bras_session_setups_total", "result=up", float64(capacity))
 		st.wantDelta(t, "lac", "bras_lac_calls_total", "result=refused", float64(n-capacity))
 		st.wantDelta(t, "lac", "bras_lac_calls_total", "result=up", float64(capacity))
+	})
+
+	t.Run("lns-tunnel-cap", func(t *testing.T) {
+		st := runStorm(t, bin, n, capacity, Options{LNSConfig: func(c string) string {
+			return strings.Replace(c, "[lac \"lab-lac\"]\n", fmt.Sprintf("[lac \"lab-lac\"]\nmax-sessions = %d\n", capacity), 1)
+		}})
+		st.checkCommon(t)
+		st.checkProxyRefusal(t, n-capacity, `LNS refused the call: NoFacilitiesTemporary/InsufficientResources`)
+		st.wantDelta(t, "lns", "bras_session_setups_total", "result=refused", float64(n-capacity))
+		st.wantDelta(t, "lns", "bras_session_setups_total", "result=up", float64(capacity))
+		st.wantDelta(t, "lac", "bras_lac_calls_total", "result=refused", float64(n-capacity))
 	})
 
 	t.Run("pool-exhausted", func(t *testing.T) {
@@ -329,7 +340,7 @@ func (st *storm) checkProxyRefusal(t *testing.T, refused int, msg string) {
 	}
 	// A Terminate-Request from the AC's side (its MAC is the source).
 	mac := st.lacMAC(t)
-	if term := st.fields(t, "lcp.code == 5 && eth.src == "+mac, "lcp.code"); len(term) < refused {
+	if term := st.fields(t, "lcp && ppp.code == 5 && eth.src == "+mac, "ppp.code"); len(term) < refused {
 		t.Errorf("%d LCP Terminate-Requests from the LAC, want at least %d", len(term), refused)
 	}
 }
