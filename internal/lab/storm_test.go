@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -195,7 +196,7 @@ func runStorm(t *testing.T, bin string, n, capacity int, o Options) *storm {
 	report := filepath.Join(e.Dir, "load.json")
 	cmd := e.NS["sub"].Command(bin, "load", "-iface", "eth0", "-n", fmt.Sprint(n),
 		"-user", "user%d@"+realm, "-password", "pw%d", "-auth", "mixed", "-inflight", "200",
-		"-traffic-target", upstreamUDP, "-traffic-pps", "2", "-hold", "8s", "-setup-timeout", "30s", "-json", report)
+		"-traffic-target", upstreamUDP, "-traffic-pps", "2", "-hold", "5s", "-setup-timeout", "30s", "-json", report)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -215,10 +216,10 @@ func runStorm(t *testing.T, bin string, n, capacity int, o Options) *storm {
 		}
 		if r, ok := progressResolved(line); ok && r >= n && !resolved {
 			resolved = true
-			// Every set-up is resolved and the capacity is held for 8 s:
-			// the refused ones must be gone from every part already.
+			// Every set-up is resolved and the capacity is held for 5 s:
+			// the refused ones must be gone from every part by then.
 			want := stormCounts{capacity, capacity, capacity, capacity, capacity}
-			st.during = st.waitCounts(ctx, want, 6*time.Second)
+			st.during = st.waitCounts(ctx, want, 4*time.Second)
 		}
 	}
 	werr := cmd.Wait()
@@ -343,6 +344,23 @@ func (st *storm) checkProxyRefusal(t *testing.T, refused int, msg string) {
 	if term := st.fields(t, "lcp && ppp.code == 5 && eth.src == "+mac, "ppp.code"); len(term) < refused {
 		t.Errorf("%d LCP Terminate-Requests from the LAC, want at least %d", len(term), refused)
 	}
+	// Every refused subscriber's PPPoE session ended with a PADT (RFC
+	// 2516 section 5.5) from one side or the other, and every PADT of the
+	// LAC says why in a Generic-Error.
+	padt := map[string]bool{}
+	for _, l := range st.fields(t, "pppoe.code == 0xa7", "eth.src", "eth.dst") {
+		for _, m := range strings.Split(l, "\t") {
+			padt[m] = true
+		}
+	}
+	for _, l := range st.fields(t, "pap.code == 3 || chap.code == 4", "eth.dst") {
+		if !padt[l] {
+			t.Errorf("subscriber %s was refused and got no PADT, nor sent one", l)
+		}
+	}
+	if lac := st.fields(t, "pppoe.code == 0xa7 && eth.src == "+mac, "pppoed.tags.generic_error"); slices.Contains(lac, "") {
+		t.Errorf("a PADT of the LAC without a Generic-Error: %q", lac)
+	}
 }
 
 // lacMAC is the LAC's MAC on the access link.
@@ -362,20 +380,22 @@ func (st *storm) lacMAC(t *testing.T) string {
 }
 
 // fields is one line per packet of the access link's capture that filter
-// selects, with field's values.
-func (st *storm) fields(t *testing.T, filter, field string) []string {
+// selects, with the values of its fields separated by tabs (an empty line
+// for a packet without any of them).
+func (st *storm) fields(t *testing.T, filter string, fields ...string) []string {
 	t.Helper()
-	out, err := exec.Command("tshark", "-n", "-r", st.capture.file, "-Y", filter, "-T", "fields", "-e", field).Output()
+	args := []string{"-n", "-r", st.capture.file, "-Y", filter, "-T", "fields"}
+	for _, f := range fields {
+		args = append(args, "-e", f)
+	}
+	out, err := exec.Command("tshark", args...).Output()
 	if err != nil {
 		t.Fatalf("tshark -Y %q: %v", filter, err)
 	}
-	var lines []string
-	for _, l := range strings.Split(strings.TrimSpace(string(out)), "\n") {
-		if l != "" {
-			lines = append(lines, l)
-		}
+	if len(out) == 0 {
+		return nil
 	}
-	return lines
+	return strings.Split(strings.TrimSuffix(string(out), "\n"), "\n")
 }
 
 // wantDelta checks that the series of name with labels (sorted
