@@ -64,7 +64,8 @@ const (
 // max-sessions (a CDN, RFC 2661 section 4.4.2 result 4, that the LAC
 // turns into a PAP Nak or CHAP Failure, LCP Terminate-Request and a PADT
 // with the message, RFC 1661 section 5.5, RFC 2516 section 5.5), beyond
-// the address pool (the LNS's PAP Nak or CHAP Failure "no address
+// the LNS's per-tunnel [lac] max-sessions (likewise, the CDN's error
+// "insufficient resources"), beyond the address pool (the LNS's PAP Nak or CHAP Failure "no address
 // available"), and a PADI flood faster than padi-rate while subscribers
 // are up with traffic (dropped and counted, no probe lost).
 func TestStorm(t *testing.T) {
