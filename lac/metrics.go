@@ -120,10 +120,18 @@ func registerPPPoE(reg *metrics.Registry, ifaces []string, servers []*pppoe.Serv
 				emit(float64(st.PADTSent), ifc, "padt", "tx")
 			}
 		})
-	reg.CounterVecFunc(metrics.PPPoEPADIRateLimited, "PADIs not answered because their MAC exceeded padi-rate, by access interface.", []string{"interface"},
+	// What the servers turned away: a storm beyond the limits shows here,
+	// by limit, next to the packets it sent.
+	reg.CounterVecFunc(metrics.PPPoEDiscoveryRefused, "PPPoE discovery packets refused, by access interface and reason.", []string{"interface", "reason"},
 		func(emit func(float64, ...string)) {
 			for i, srv := range servers {
-				emit(float64(srv.Stats().PADIRateLimited), ifaces[i])
+				st, ifc := srv.Stats(), ifaces[i]
+				emit(float64(st.PADIRateLimited), ifc, "padi_rate_limit")
+				emit(float64(st.DelayDropped), ifc, "pado_delay_full")
+				emit(float64(st.CookieRejected), ifc, "cookie")
+				emit(float64(st.ServiceRejected), ifc, "service")
+				emit(float64(st.LimitRejected-st.VLANLimitRejected), ifc, "session_limit")
+				emit(float64(st.VLANLimitRejected), ifc, "vlan_session_limit")
 			}
 		})
 	reg.CounterVecFunc(metrics.PPPoEMalformed, "PPPoE frames dropped because they did not parse, by access interface.", []string{"interface"},

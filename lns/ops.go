@@ -23,7 +23,19 @@ import (
 func (s *Server) SetupCounts() api.SetupCounts {
 	st := &s.stats
 	return api.SetupCounts{Up: st.SessionsUp.Load(),
-		Failed: st.CallsRefused.Load() + st.AuthRejected.Load() + st.AuthErrors.Load() + st.AuthBusy.Load()}
+		Failed: s.callsRefused() + st.AuthRejected.Load() + st.AuthErrors.Load() + st.AuthBusy.Load()}
+}
+
+// callsRefused counts the calls answered with a CDN: those the LNS's
+// limits refused (the node's max-sessions, a full shard, an unknown LAC)
+// and those the L2TP endpoint refused before they reached it (a tunnel at
+// its [lac] max-sessions, an ICRQ it could not accept). The endpoint
+// counts both, the LNS only its own.
+func (s *Server) callsRefused() uint64 {
+	if s.ep == nil {
+		return s.stats.CallsRefused.Load()
+	}
+	return max(s.ep.Stats().SessionsRefused.Load(), s.stats.CallsRefused.Load())
 }
 
 // setupStage is a stage of a session's set-up that
@@ -67,7 +79,8 @@ func (s *Server) RegisterMetrics(r *metrics.Registry) {
 		emit(float64(s.stats.SessionsUp.Load()), "up")
 		emit(float64(s.stats.AuthRejected.Load()), "auth_rejected")
 		emit(float64(s.stats.AuthErrors.Load()), "auth_error")
-		emit(float64(s.stats.CallsRefused.Load()), "refused")
+		emit(float64(s.callsRefused()), "refused")
+		emit(float64(s.stats.AuthBusy.Load()), "auth_busy")
 	})
 	r.CounterVecFunc(metrics.SessionTeardowns, "Session teardowns by Acct-Terminate-Cause.", []string{"cause"}, func(emit func(float64, ...string)) {
 		for c := range s.stats.Teardowns {

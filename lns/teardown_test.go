@@ -207,3 +207,30 @@ func TestSharedPoolReleaseQueued(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestSetupMetricsCountEveryRefusal: a refused set-up shows in
+// bras_session_setups_total whichever limit refused it: the LNS's own
+// (the node's max-sessions), the L2TP endpoint's before the LNS sees the
+// call (a tunnel's [lac] max-sessions), or the full queue of the
+// authentication workers.
+func TestSetupMetricsCountEveryRefusal(t *testing.T) {
+	srv, _, _, _ := teardownServer(t, 0, nil)
+	srv.stats.CallsRefused.Add(2)                 // by the LNS, so by its endpoint too
+	srv.Endpoint().Stats().SessionsRefused.Add(5) // those 2 and 3 at a tunnel's cap
+	srv.stats.AuthBusy.Add(4)
+	reg := metrics.New()
+	srv.RegisterMetrics(reg)
+	var scrape strings.Builder
+	reg.Write(&scrape)
+	for _, want := range []string{
+		metrics.SessionSetups + `{result="refused"} 5` + "\n",
+		metrics.SessionSetups + `{result="auth_busy"} 4` + "\n",
+	} {
+		if !strings.Contains(scrape.String(), want) {
+			t.Errorf("scrape lacks %q", want)
+		}
+	}
+	if got := srv.SetupCounts().Failed; got != 9 {
+		t.Errorf("SetupCounts().Failed = %d, want 9 (5 refused, 4 busy)", got)
+	}
+}

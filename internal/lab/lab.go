@@ -65,6 +65,9 @@ type Options struct {
 	// look at the daemons (Env.Metrics) or act on them; an error from it
 	// ends the run with that error.
 	Hook func(ctx context.Context, e *Env, at Stage) error
+	// LNSConfig and LACConfig, when set, rewrite the daemons' generated
+	// configuration before they start (a test's capacity limits, say).
+	LNSConfig, LACConfig func(conf string) string
 }
 
 // Stage is a point of Run where Options.Hook runs.
@@ -425,6 +428,9 @@ func (e *Env) setup(ctx context.Context) error {
 	if o.IPv6 {
 		conf += fmt.Sprintf(lnsPools6, poolLinks6, poolDelegated)
 	}
+	if o.LNSConfig != nil {
+		conf = o.LNSConfig(conf)
+	}
 	if err := os.WriteFile(lnsConf, []byte(conf), 0o600); err != nil {
 		return err
 	}
@@ -444,7 +450,11 @@ func (e *Env) setup(ctx context.Context) error {
 	if o.L2TPVersion == 3 {
 		lc = strings.Replace(lc, "default = true\n", "default = true\nversion = 3\n", 1)
 	}
-	if err := os.WriteFile(lacConf, []byte(lc+dataplaneSection(o.Engine, o.Subscribers, lacIfaces...)), 0o600); err != nil {
+	lacText := lc + dataplaneSection(o.Engine, o.Subscribers, lacIfaces...)
+	if o.LACConfig != nil {
+		lacText = o.LACConfig(lacText)
+	}
+	if err := os.WriteFile(lacConf, []byte(lacText), 0o600); err != nil {
 		return err
 	}
 	e.LAC, err = start(ctx, dir, "lac", exec.Command("ip", "netns", "exec", ns["lac"].Name, o.Bras, "lac", "-config", lacConf))

@@ -310,7 +310,7 @@ func (e *Env) reconnectCounters() (*ReconnectBench, error) {
 	c := &ReconnectBench{
 		LACCarrierLosses:   int64(metricSum(lac, metrics.LACCarrierLosses)),
 		LACCarrierCleared:  int64(metricSum(lac, metrics.LACTeardowns, `cause="carrier_lost"`)),
-		LACPADIRateLimited: int64(metricSum(lac, metrics.PPPoEPADIRateLimited)),
+		LACPADIRateLimited: int64(metricSum(lac, metrics.PPPoEDiscoveryRefused, `reason="padi_rate_limit"`)),
 		LACRefused:         int64(metricSum(lac, metrics.LACCalls, `result="refused"`)),
 		LACCallTimeouts:    int64(metricSum(lac, metrics.LACCalls, `result="timeout"`)),
 		LNSAuthRequests:    int64(metricSum(lns, metrics.RadiusRequests, `type="access"`)),

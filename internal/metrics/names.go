@@ -20,7 +20,9 @@ const (
 	// state. LNS.
 	Sessions = "bras_sessions"
 	// SessionSetups counts the LNS's session set-ups by result ("result":
-	// "up", "auth_rejected", "auth_error", "refused"). LNS.
+	// "up", "auth_rejected", "auth_error", "refused", "auth_busy": the
+	// authentication workers' queue was full and the subscriber was
+	// refused with "authentication service busy"). LNS.
 	SessionSetups = "bras_session_setups_total"
 	// SessionSetupDuration is a histogram of the time from a call's ICRQ
 	// to each stage of its set-up ("stage": "auth" when RADIUS accepted
@@ -162,12 +164,18 @@ const (
 	// ("interface": the [access] interface; "code": "padi", "pado",
 	// "padr", "pads", "padt"; "direction": "rx", "tx"). LAC.
 	PPPoEDiscovery = "bras_pppoe_discovery_packets_total"
+	// PPPoEDiscoveryRefused counts the discovery packets the LAC
+	// refused ("interface"; "reason": "padi_rate_limit" (a PADI beyond
+	// padi-rate, dropped unanswered), "pado_delay_full" (a PADO dropped
+	// because the delay queue was full), "cookie" (a PADR with a missing,
+	// wrong or stale AC-Cookie), "service" (a Service-Name not offered),
+	// "session_limit" (max-sessions, max-sessions-per-mac or no session
+	// ID left: PADS with AC-System-Error), "vlan_session_limit" (the
+	// VLAN's cap: PADS with Generic-Error)). LAC.
+	PPPoEDiscoveryRefused = "bras_pppoe_discovery_refused_total"
 	// PPPoEMalformed counts dropped PPPoE frames that did not parse
 	// ("interface"). LAC.
 	PPPoEMalformed = "bras_pppoe_malformed_total"
-	// PPPoEPADIRateLimited counts the PADIs left unanswered because
-	// their MAC sent more than padi-rate per second ("interface"). LAC.
-	PPPoEPADIRateLimited = "bras_pppoe_padi_rate_limited_total"
 
 	// LACSessions is a gauge of the subscribers the LAC holds. LAC.
 	LACSessions = "bras_lac_sessions"
