@@ -636,7 +636,10 @@ func (p *Pool) Forget(t Tunnel) {
 			}
 		}
 		p.tunnels[k] = slices.DeleteFunc(list, func(e *tunnelEntry) bool { return e.gone })
-		if lost != nil && now.Sub(lost.since) >= replaceAfter {
+		// An LNS kept on several tunnels gets its count back at once; with
+		// one, the next call dials, as it would after a restart (an LAC
+		// with no subscriber to that LNS keeps no idle tunnel to it).
+		if lost != nil && now.Sub(lost.since) >= replaceAfter && p.tunnelsOf(lost.lns) > 1 {
 			_, up := p.liveLocked(k, p.capOf(lost.lns))
 			p.growLocked(k, lost.lns, up)
 		}
