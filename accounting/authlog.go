@@ -85,6 +85,8 @@ func (l *AuthLog) Stats() AuthLogStats {
 func (l *AuthLog) Run(ctx context.Context) error {
 	retry := time.NewTimer(time.Hour)
 	defer retry.Stop()
+	gather := time.NewTimer(time.Hour)
+	defer gather.Stop()
 	for {
 		ok := l.writeAll(ctx)
 		if ctx.Err() != nil {
@@ -101,10 +103,20 @@ func (l *AuthLog) Run(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 		case <-l.wake:
+			// Let the outcomes of a burst of set-ups gather into one COPY.
+			gather.Reset(authLogGather)
+			select {
+			case <-ctx.Done():
+			case <-gather.C:
+			}
 		case <-again:
 		}
 	}
 }
+
+// authLogGather is how long the outcome that wakes the writer waits for
+// others to join its COPY.
+const authLogGather = 20 * time.Millisecond
 
 // writeAll writes the queue in batches; false if a write failed (the
 // outcomes stay queued, in order).
