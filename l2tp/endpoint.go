@@ -324,48 +324,74 @@ func (e *Endpoint) input(b []byte, from netip.AddrPort) {
 	t.post(inPacket{b: append([]byte(nil), b...), from: from})
 }
 
-// newTunnelInput handles a control message for Tunnel ID 0. Only an
-// SCCRQ may carry it: the peer addresses everything else to the Tunnel ID
-// of our Assigned Tunnel ID AVP (section 4.4.3), except a StopCCN sent
-// before it could read that AVP, which names the peer's own.
-func (e *Endpoint) newTunnelInput(b []byte, h Header, payload []byte, from netip.AddrPort) {
+// zeroMessage is a message for Tunnel (Control Connection) ID 0 that
+// zeroInput let through: an SCCRQ, parsed with the secret Accept gave
+// when the peer hid AVPs, and what Accept said.
+type zeroMessage struct {
+	m         Message
+	opts      TunnelOptions
+	asked     bool // Accept was called
+	acceptErr error
+}
+
+// zeroInput takes a control message for ID 0, L2TPv2's (RFC 2661 section
+// 3.1) or L2TPv3's (RFC 3931 section 3.2.1): a StopCCN sent before the
+// peer knew our ID is handled, anything else but an SCCRQ dropped and
+// counted, and an SCCRQ parsed (with the secret from Accept, by the Host
+// Name, which is never hidden, when the peer hid AVPs: section 4.3 of
+// both). ok is false when the message was dealt with.
+func (e *Endpoint) zeroInput(b, payload []byte, from netip.AddrPort, v3 bool) (zeroMessage, bool) {
+	var z zeroMessage
 	if len(payload) == 0 {
 		e.stats.UnknownTunnel.Add(1) // a ZLB for no tunnel
-		return
+		return z, false
 	}
-	m, err := ParseMessage(payload, nil)
+	parse, known, what := ParseMessage, MsgType.Known, "l2tp: dropping a control message for Tunnel ID 0 that is not an SCCRQ"
+	if v3 {
+		parse, known, what = ParseV3Message, MsgType.KnownV3, "l2tp: dropping an L2TPv3 control message for Control Connection ID 0 that is not an SCCRQ"
+	}
+	m, err := parse(payload, nil)
 	switch {
 	case m.Type == MsgStopCCN:
-		e.stopCCNForZero(b, &m, err, from, false)
-		return
+		e.stopCCNForZero(b, &m, err, from, v3)
+		return z, false
 	case m.Type != MsgSCCRQ:
-		if err != nil && !m.Type.Known() {
+		if err != nil && !known(m.Type) {
 			e.stats.Malformed.Add(1)
-			return
+			return z, false
 		}
 		e.stats.TunnelZero.Add(1)
-		e.logPeer(slog.LevelDebug, from.Addr(), "l2tp: dropping a control message for Tunnel ID 0 that is not an SCCRQ", "msg", m.Type)
-		return
+		e.logPeer(slog.LevelDebug, from.Addr(), what, "msg", m.Type)
+		return z, false
 	}
-	// A peer may hide AVPs of its SCCRQ (section 4.3): the secret comes
-	// from Accept, by the Host Name, which is never hidden.
-	var asked bool
-	var opts TunnelOptions
-	var acceptErr error
 	if errors.Is(err, ErrNoSecret) && e.cfg.Accept != nil {
 		if host, ok := peekHostName(payload); ok {
-			asked = true
-			opts, acceptErr = e.cfg.Accept(from, host)
-			if acceptErr == nil && len(opts.Secret) > 0 {
-				m, err = ParseMessage(payload, opts.Secret)
+			z.asked = true
+			z.opts, z.acceptErr = e.cfg.Accept(from, host)
+			if z.acceptErr == nil && len(z.opts.Secret) > 0 {
+				m, err = parse(payload, z.opts.Secret)
 			}
 		}
 	}
 	var um *UnknownMandatoryAVPError
 	if err != nil && !errors.As(err, &um) {
 		e.stats.Malformed.Add(1)
+		return z, false
+	}
+	z.m = m
+	return z, true
+}
+
+// newTunnelInput handles a control message for Tunnel ID 0. Only an
+// SCCRQ may carry it: the peer addresses everything else to the Tunnel ID
+// of our Assigned Tunnel ID AVP (section 4.4.3), except a StopCCN sent
+// before it could read that AVP, which names the peer's own.
+func (e *Endpoint) newTunnelInput(b []byte, h Header, payload []byte, from netip.AddrPort) {
+	zero, ok := e.zeroInput(b, payload, from, false)
+	if !ok {
 		return
 	}
+	m, opts, asked, acceptErr := zero.m, zero.opts, zero.asked, zero.acceptErr
 	a, ok := m.Find(AVPAssignedTunnelID)
 	peerTID, verr := a.Uint16()
 	if !ok || verr != nil || peerTID == 0 {

@@ -2,7 +2,6 @@ package l2tp
 
 import (
 	"encoding/binary"
-	"errors"
 	"hash/fnv"
 	"log/slog"
 	"net"
@@ -53,41 +52,11 @@ func (e *Endpoint) inputV3(b []byte, from netip.AddrPort) {
 // control message authentication must bear a good digest under the secret
 // Accept gives before a tunnel is made for it (section 5.4.1).
 func (e *Endpoint) newConnInput(b, payload []byte, from netip.AddrPort) {
-	if len(payload) == 0 {
-		e.stats.UnknownTunnel.Add(1) // a ZLB for no connection
+	zero, ok := e.zeroInput(b, payload, from, true)
+	if !ok {
 		return
 	}
-	m, err := ParseV3Message(payload, nil)
-	switch {
-	case m.Type == MsgStopCCN:
-		e.stopCCNForZero(b, &m, err, from, true)
-		return
-	case m.Type != MsgSCCRQ:
-		if err != nil && !m.Type.KnownV3() {
-			e.stats.Malformed.Add(1)
-			return
-		}
-		e.stats.TunnelZero.Add(1)
-		e.logPeer(slog.LevelDebug, from.Addr(), "l2tp: dropping an L2TPv3 control message for Control Connection ID 0 that is not an SCCRQ", "msg", m.Type)
-		return
-	}
-	var asked bool
-	var opts TunnelOptions
-	var acceptErr error
-	if errors.Is(err, ErrNoSecret) && e.cfg.Accept != nil {
-		if host, ok := peekHostName(payload); ok {
-			asked = true
-			opts, acceptErr = e.cfg.Accept(from, host)
-			if acceptErr == nil && len(opts.Secret) > 0 {
-				m, err = ParseV3Message(payload, opts.Secret)
-			}
-		}
-	}
-	var um *UnknownMandatoryAVPError
-	if err != nil && !errors.As(err, &um) {
-		e.stats.Malformed.Add(1)
-		return
-	}
+	m, opts, asked, acceptErr := zero.m, zero.opts, zero.asked, zero.acceptErr
 	peerID, ok := assignedID(&m, true)
 	if !ok || peerID == 0 {
 		e.stats.Malformed.Add(1)
