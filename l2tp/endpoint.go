@@ -391,46 +391,57 @@ func (e *Endpoint) newTunnelInput(b []byte, h Header, payload []byte, from netip
 	if !ok {
 		return
 	}
-	m, opts, asked, acceptErr := zero.m, zero.opts, zero.asked, zero.acceptErr
-	a, ok := m.Find(AVPAssignedTunnelID)
+	a, ok := zero.m.Find(AVPAssignedTunnelID)
 	peerTID, verr := a.Uint16()
 	if !ok || verr != nil || peerTID == 0 {
 		e.stats.Malformed.Add(1)
 		return
 	}
 	key := peerKey{addr: from, id: uint32(peerTID)}
+	opts, host, refuse, err, ok := e.decideSCCRQ(b, from, key, &zero, 2)
+	if !ok {
+		return
+	}
+	e.acceptTunnel(b, from, key, opts, refuse, host, err)
+}
+
+// decideSCCRQ goes on with an SCCRQ from peer (key) that zeroInput let
+// through: a retransmission goes to the tunnel it made, an endpoint
+// stopping or a peer over its rate makes none, a tie breaker may settle
+// it (RFC 2661 section 4.4.3); else the options Accept gives for the
+// peer's host name, and the StopCCN that refuses it, if any, and why
+// (version: the SCCRQ header's, 2 or 3). ok is false when nothing more
+// is to be done.
+func (e *Endpoint) decideSCCRQ(b []byte, from netip.AddrPort, key peerKey, z *zeroMessage, version int) (opts TunnelOptions, host string, refuse *ResultCode, err error, ok bool) {
 	e.mu.RLock()
 	t := e.byPeer[key]
 	e.mu.RUnlock()
 	if t != nil {
 		// A retransmitted SCCRQ: the tunnel it made re-acknowledges it.
 		t.post(inPacket{b: append([]byte(nil), b...), from: from})
-		return
+		return opts, "", nil, nil, false
 	}
 	select {
 	case <-e.stopping:
-		return
+		return opts, "", nil, nil, false
 	default:
 	}
-	if !e.admit(from) {
-		return
+	if !e.admit(from) || e.tieBreak(&z.m, from, version == 3) {
+		return opts, "", nil, nil, false
 	}
-	if e.tieBreak(&m, from, false) {
-		return
-	}
-	host := ""
-	if a, ok := m.Find(AVPHostName); ok {
+	if a, found := z.m.Find(AVPHostName); found {
 		host = string(a.Value)
 	}
-	if !asked && e.cfg.Accept != nil {
+	opts, acceptErr := z.opts, z.acceptErr
+	if !z.asked && e.cfg.Accept != nil {
 		opts, acceptErr = e.cfg.Accept(from, host)
 	}
-	refuse, err := e.decide(opts, acceptErr, host)
+	refuse, err = e.decide(opts, acceptErr, host)
 	if refuse == nil {
-		refuse, err = versionRefusal(opts, 2)
+		refuse, err = versionRefusal(opts, version)
 	}
-	opts.Version = 2 // the SCCRQ's header decides, whatever Accept said
-	e.acceptTunnel(b, from, key, opts, refuse, host, err)
+	opts.Version = version // the SCCRQ's header decides, whatever Accept said
+	return opts, host, refuse, err, true
 }
 
 // decide turns what Accept said of an SCCRQ from host into the StopCCN

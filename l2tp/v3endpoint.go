@@ -56,43 +56,17 @@ func (e *Endpoint) newConnInput(b, payload []byte, from netip.AddrPort) {
 	if !ok {
 		return
 	}
-	m, opts, asked, acceptErr := zero.m, zero.opts, zero.asked, zero.acceptErr
+	m := zero.m
 	peerID, ok := assignedID(&m, true)
 	if !ok || peerID == 0 {
 		e.stats.Malformed.Add(1)
 		return
 	}
 	key := peerKey{addr: from, id: peerID, v3: true}
-	e.mu.RLock()
-	t := e.byPeer[key]
-	e.mu.RUnlock()
-	if t != nil {
-		t.post(inPacket{b: append([]byte(nil), b...), from: from})
+	opts, host, refuse, err, ok := e.decideSCCRQ(b, from, key, &zero, 3)
+	if !ok {
 		return
 	}
-	select {
-	case <-e.stopping:
-		return
-	default:
-	}
-	if !e.admit(from) {
-		return
-	}
-	if e.tieBreak(&m, from, true) {
-		return
-	}
-	host := ""
-	if a, ok := m.Find(AVPHostName); ok {
-		host = string(a.Value)
-	}
-	if !asked && e.cfg.Accept != nil {
-		opts, acceptErr = e.cfg.Accept(from, host)
-	}
-	refuse, err := e.decide(opts, acceptErr, host)
-	if refuse == nil {
-		refuse, err = versionRefusal(opts, 3)
-	}
-	opts.Version = 3
 	if refuse == nil {
 		if cerr := opts.check(); cerr != nil {
 			e.log.Error("l2tp: Accept returned unusable tunnel options", "peer", from, "err", cerr)
