@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -104,7 +105,9 @@ func TestStorm(t *testing.T) {
 
 	t.Run("lns-max-sessions", func(t *testing.T) {
 		st := runStorm(t, bin, n, capacity, Options{LNSConfig: func(c string) string {
-			return strings.Replace(c, "listen = 10.255.1.2:1701\n", fmt.Sprintf("listen = 10.255.1.2:1701\nmax-sessions = %d\n", capacity), 1)
+			// The lab sizes [lns] max-sessions for its subscribers: the
+			// storm's cap replaces it.
+			return regexp.MustCompile(`(?m)^max-sessions = \d+$`).ReplaceAllString(c, fmt.Sprintf("max-sessions = %d", capacity))
 		}})
 		st.checkCommon(t)
 		const why = `LNS refused the call: NoFacilitiesTemporary/None: "session limit reached"`

@@ -3,6 +3,7 @@ package linkwatch
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"sync/atomic"
 	"time"
 
@@ -65,8 +66,7 @@ func (w *Watcher) Run(ctx context.Context, fn func(Transition), onErr func(error
 		ch := make(chan netlink.LinkUpdate, 64)
 		done := make(chan struct{})
 		var closed atomic.Bool // done closed: the socket's error is ours
-		err := netlink.LinkSubscribeWithOptions(ch, done, netlink.LinkSubscribeOptions{
-			Namespace:    &w.ns,
+		err := w.subscribe(ch, done, netlink.LinkSubscribeOptions{
 			ListExisting: true,
 			ErrorCallback: func(err error) {
 				if ctx.Err() == nil && !closed.Load() {
@@ -97,6 +97,26 @@ func (w *Watcher) Run(ctx context.Context, fn func(Transition), onErr func(error
 		}
 	}
 	return nil
+}
+
+// subscribe opens the netlink subscription in the Watcher's namespace. A
+// thread already in it opens the socket where it is: entering a namespace
+// (setns) needs CAP_SYS_ADMIN, which a daemon running as its own user
+// does not have (deploy/systemd), and its threads never leave its
+// namespace. Only a thread elsewhere (a test that moves threads between
+// namespaces) enters it.
+func (w *Watcher) subscribe(ch chan<- netlink.LinkUpdate, done <-chan struct{}, opts netlink.LinkSubscribeOptions) error {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	if cur, err := netns.Get(); err != nil || !cur.Equal(w.ns) {
+		opts.Namespace = &w.ns
+		if err == nil {
+			cur.Close()
+		}
+	} else {
+		cur.Close()
+	}
+	return netlink.LinkSubscribeWithOptions(ch, done, opts)
 }
 
 // watch reads updates until ctx is done or ch is closed (the
