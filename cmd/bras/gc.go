@@ -10,8 +10,8 @@ import (
 // of 100 the heap grows to twice that state before a collection, and the
 // resident size with it. At 40 it stays within 1.4 times, for a little
 // more collection work during set-up bursts: 128,000 sessions on one LNS
-// take 7.7 KiB each instead of 8.5 at 50 and 14 at 100, at the same
-// set-up rate (BENCHMARKS.md, "Scale").
+// take 7.7 KiB each instead of 8.5 at 50, at the same set-up rate
+// (BENCHMARKS.md, "Scale").
 const daemonGCPercent = 40
 
 // daemonGC sets the collector of a daemon. GOGC in the environment wins;
