@@ -1,6 +1,7 @@
 package lns
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -253,6 +254,10 @@ func TestCheckNamesFileAndLine(t *testing.T) {
 			[]string{`test.conf:13: [lac "b"] hello-interval: 0s: want a value above 0 (leave the key out for the default, 60s)`}},
 		{"LAC without a secret", "[lac \"b\"]\nhost-name = b\n", false,
 			[]string{`test.conf:11: [lac "b"] secret: required (tunnel authentication is on by default; set no-tunnel-auth = true to allow this LAC without it)`}},
+		{"an L2TP version that is none", "[lac \"b\"]\nsecret = y\nversions = 2, 4\n", false,
+			[]string{`test.conf:13: [lac "b"] versions: 4: want 2 or 3 (L2TP versions)`}},
+		{"an L2TPv3 cookie of 5 octets", "[lac \"b\"]\nsecret = y\ncookie = 5\n", false,
+			[]string{`test.conf:13: [lac "b"] cookie: "5": want 0, 4 or 8 (octets, RFC 3931 section 4.1)`}},
 		{"two LACs of one host name", "[lac \"b\"]\nhost-name = A\nsecret = y\n", false,
 			[]string{`test.conf:12: [lac "b"] host-name: "A" is also the host name of [lac "a"] (test.conf:7)`}},
 		{"CoA on port 0", "[coa]\nlisten = 127.0.0.1:0\n[coa.client \"r\"]\naddress = 127.0.0.1/32\nsecret = s\n", false,
@@ -280,5 +285,30 @@ func TestCheckNamesFileAndLine(t *testing.T) {
 	}
 	if _, err := ParseConfig(strings.NewReader(base+users), "test.conf"); err != nil {
 		t.Fatalf("base config: %v", err)
+	}
+}
+
+// TestLACVersionsAndCookie: a [lac] takes both L2TP versions and asks
+// 4-octet cookies of its L2TPv3 sessions unless told otherwise (RFC 3931
+// section 4.1: 0, 4 or 8).
+func TestLACVersionsAndCookie(t *testing.T) {
+	const base = "[lns]\nnode = n1\n[tun]\naddress = 100.64.0.1/32\n[pool \"p\"]\nrange = 100.64.0.0/24\n[api]\ntoken = t\n[local-users]\nfile = /dev/null\n"
+	for _, tt := range []struct {
+		lac      string
+		versions []int
+		cookie   int
+	}{
+		{"[lac \"a\"]\nsecret = x\n", nil, 4},
+		{"[lac \"a\"]\nsecret = x\nversions = 3\ncookie = 8\n", []int{3}, 8},
+		{"[lac \"a\"]\nsecret = x\nversions = 2, 3\ncookie = 0\n", []int{2, 3}, 0},
+	} {
+		c, err := ParseConfig(strings.NewReader(base+tt.lac), "test.conf")
+		if err != nil {
+			t.Fatalf("%q: %v", tt.lac, err)
+		}
+		l := &c.LACs[0]
+		if !slices.Equal(l.Versions, tt.versions) || l.cookieLen() != tt.cookie {
+			t.Errorf("%q: versions %v cookie %d, want %v and %d", tt.lac, l.Versions, l.cookieLen(), tt.versions, tt.cookie)
+		}
 	}
 }
