@@ -132,22 +132,40 @@ func (r msgRule) lists(a AVPType) bool {
 // ErrNoRandomVector. ParseMessage does not check the section 6 table; call
 // Validate for that.
 func ParseMessage(b []byte, secret []byte) (Message, error) {
-	if len(b) < avpHeaderLen+2 {
-		return Message{}, fmt.Errorf("%w: %d octets, no Message Type AVP", ErrShort, len(b))
+	m, vendor, w, n, err := parseMessageType(b, false)
+	if err != nil {
+		return m, err
 	}
-	w := binary.BigEndian.Uint16(b[0:2])
-	n := int(w & avpLenMask)
-	if vendor, typ := binary.BigEndian.Uint16(b[2:4]), AVPType(binary.BigEndian.Uint16(b[4:6])); vendor != 0 || typ != AVPMessageType {
-		return Message{}, fmt.Errorf("%w: first AVP is vendor %d type %d, not Message Type", ErrMalformed, vendor, uint16(typ))
+	if !m.Type.Known() {
+		return m, &UnknownMessageError{Type: m.Type, Mandatory: w&avpFlagM != 0, VendorID: vendor}
+	}
+	return m.parseBody(b[n:], avpParser{secret: secret})
+}
+
+// parseMessageType reads the Message Type AVP every control message
+// opens with (RFC 2661 section 4.4.1, RFC 3931 section 5.4.1): m with its
+// type, the AVP's vendor, flags word and length. An L2TPv2 message must
+// carry the IETF one; L2TPv3 allows vendor-specific message types
+// (vendorTypes), which the caller refuses as unknown.
+func parseMessageType(b []byte, vendorTypes bool) (m Message, vendor, w uint16, n int, err error) {
+	if len(b) < avpHeaderLen+2 {
+		return Message{}, 0, 0, 0, fmt.Errorf("%w: %d octets, no Message Type AVP", ErrShort, len(b))
+	}
+	w = binary.BigEndian.Uint16(b[0:2])
+	n = int(w & avpLenMask)
+	vendor, typ := binary.BigEndian.Uint16(b[2:4]), AVPType(binary.BigEndian.Uint16(b[4:6]))
+	if typ != AVPMessageType || vendor != 0 && !vendorTypes {
+		return Message{}, 0, 0, 0, fmt.Errorf("%w: first AVP is vendor %d type %d, not Message Type", ErrMalformed, vendor, uint16(typ))
 	}
 	if n != avpHeaderLen+2 || w&(avpFlagH|avpReserved) != 0 {
-		return Message{}, fmt.Errorf("%w: Message Type AVP header %#04x", ErrMalformed, w)
+		return Message{}, 0, 0, 0, fmt.Errorf("%w: Message Type AVP header %#04x", ErrMalformed, w)
 	}
-	m := Message{Type: MsgType(binary.BigEndian.Uint16(b[6:8]))}
-	if !m.Type.Known() {
-		return m, &UnknownMessageError{Type: m.Type, Mandatory: w&avpFlagM != 0}
-	}
-	avps, unknown, err := parseAVPs(b[n:], secret, m.Type)
+	return Message{Type: MsgType(binary.BigEndian.Uint16(b[6:8]))}, vendor, w, n, nil
+}
+
+// parseBody parses the AVPs after the Message Type into m.AVPs.
+func (m Message) parseBody(b []byte, p avpParser) (Message, error) {
+	avps, unknown, err := parseAVPList(b, p, m.Type)
 	m.AVPs = avps
 	if err != nil {
 		return m, fmt.Errorf("%s: %w", m.Type, err)

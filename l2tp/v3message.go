@@ -135,31 +135,14 @@ func (t MsgType) AllowsV3(a AVPType) bool {
 // be revealed wrap ErrNoSecret or ErrNoRandomVector. Call ValidateV3 for
 // the table of section 6.
 func ParseV3Message(b []byte, secret []byte) (Message, error) {
-	if len(b) < avpHeaderLen+2 {
-		return Message{}, fmt.Errorf("%w: %d octets, no Message Type AVP", ErrShort, len(b))
+	m, vendor, w, n, err := parseMessageType(b, true)
+	if err != nil {
+		return m, err
 	}
-	w := binary.BigEndian.Uint16(b[0:2])
-	n := int(w & avpLenMask)
-	vendor, typ := binary.BigEndian.Uint16(b[2:4]), AVPType(binary.BigEndian.Uint16(b[4:6]))
-	if typ != AVPMessageType {
-		return Message{}, fmt.Errorf("%w: first AVP is vendor %d type %d, not Message Type", ErrMalformed, vendor, uint16(typ))
-	}
-	if n != avpHeaderLen+2 || w&(avpFlagH|avpReserved) != 0 {
-		return Message{}, fmt.Errorf("%w: Message Type AVP header %#04x", ErrMalformed, w)
-	}
-	m := Message{Type: MsgType(binary.BigEndian.Uint16(b[6:8]))}
 	if vendor != 0 || !m.Type.KnownV3() {
 		return m, &UnknownMessageError{Type: m.Type, Mandatory: w&avpFlagM != 0, VendorID: vendor}
 	}
-	avps, unknown, err := parseAVPList(b[n:], avpParser{secret: secret, v3: true}, m.Type)
-	m.AVPs = avps
-	if err != nil {
-		return m, fmt.Errorf("%s: %w", m.Type, err)
-	}
-	if unknown != nil {
-		return m, unknown
-	}
-	return m, nil
+	return m.parseBody(b[n:], avpParser{secret: secret, v3: true})
 }
 
 // AppendV3 appends the Message Type AVP of m (M=1, section 5.4.1) and then
