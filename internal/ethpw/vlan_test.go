@@ -139,3 +139,35 @@ func TestTagAllocs(t *testing.T) {
 		t.Errorf("%v allocations per frame, want 0", n)
 	}
 }
+
+// FuzzVLANTag: whatever a packet socket hands over, reading and rewriting
+// the outer tag never panics, a rewrite changes only the VLAN ID (RFC 4719
+// section 4: priority and DEI kept), and a tag put back is read back as
+// given.
+func FuzzVLANTag(f *testing.F) {
+	f.Add(arpFrame, uint16(100))
+	f.Add([]byte{}, uint16(1))
+	f.Add(make([]byte, 17), uint16(4095))
+	f.Fuzz(func(t *testing.T, frame []byte, vid uint16) {
+		in := append([]byte(nil), frame...)
+		old, tagged := outerVID(frame)
+		if rewriteVID(frame, vid) != tagged {
+			t.Fatalf("rewriteVID and outerVID disagree on whether % x is tagged", in)
+		}
+		if tagged {
+			if got, _ := outerVID(frame); got != vid&vidMask {
+				t.Fatalf("VLAN %d rewritten to %d, reads %d", old, vid, got)
+			}
+			if pcp := func(b []byte) uint16 { return binary.BigEndian.Uint16(b[macsLen+2:]) &^ vidMask }; pcp(frame) != pcp(in) {
+				t.Fatalf("priority and DEI changed: % x -> % x", in, frame)
+			}
+		}
+		if len(in) >= macsLen {
+			buf := append(make([]byte, tagLen), in...)
+			out := insertTag(buf, len(in), tpid8021Q, vid)
+			if got, ok := outerVID(out); len(out) >= ethHdrLen+tagLen && (!ok || got != vid&vidMask) {
+				t.Fatalf("tag %d put back on % x reads %d, %v", vid, in, got, ok)
+			}
+		}
+	})
+}
