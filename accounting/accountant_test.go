@@ -132,7 +132,12 @@ func TestAccountantSinkDown(t *testing.T) {
 		a.SessionStarted(SessionInfo{Record: Record{SessionID: id}})
 		a.SessionStopped(id, Counters{InOctets: uint64(i)}, uint32(CauseLostCarrier))
 	}
-	waitFor(t, 5*time.Second, "sink errors", func() bool { return a.Stats().SinkErrors >= 3 })
+	// Spooling is a group commit, so the last records can reach the spool
+	// after the sink has already failed a few times: wait for both.
+	waitFor(t, 5*time.Second, "sink errors and the whole spool", func() bool {
+		st := a.Stats()
+		return st.SinkErrors >= 3 && st.Spooled >= 1000
+	})
 	if st := a.Stats(); st.Spooled != 1000 || st.Delivered != 0 {
 		t.Fatalf("while down: %+v; want 1000 spooled, 0 delivered", st)
 	}
