@@ -50,7 +50,8 @@ func (e *TunnelError) Error() string {
 
 func (e *TunnelError) Unwrap() error { return e.Err }
 
-// Config configures an Endpoint: one UDP socket serving many tunnels.
+// Config configures an Endpoint: one UDP socket serving many tunnels, or
+// one raw socket of IP protocol 115 serving L2TPv3 control connections.
 type Config struct {
 	HostName         string // Host Name AVP we send (section 4.4.3); required
 	VendorName       string // Vendor Name AVP, optional
@@ -59,6 +60,10 @@ type Config struct {
 	// 0: the socket's local IPv4 address when it has one, else a hash of
 	// HostName.
 	RouterID uint32
+	// Encap is EncapIP when the socket carries IP protocol 115 payloads
+	// (L2TPv3 over IP, RFC 3931 section 4.1.1); it is set by itself for
+	// a *net.IPConn. Such an endpoint runs L2TPv3 only.
+	Encap Encap
 
 	Logger *slog.Logger // nil: discard
 

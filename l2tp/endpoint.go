@@ -18,7 +18,8 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Endpoint is one UDP socket serving many tunnels (RFC 2661 section 8.1).
+// Endpoint is one UDP socket serving many tunnels (RFC 2661 section 8.1),
+// or one socket of IP protocol 115 serving L2TPv3 (RFC 3931 section 4.1.1).
 // A reader goroutine (Run) demultiplexes: control messages by Tunnel ID
 // onto the owning tunnel's bounded inbox (a new SCCRQ, Tunnel ID 0, by the
 // peer's address and Assigned Tunnel ID, so a retransmitted SCCRQ finds the
@@ -28,6 +29,7 @@ import (
 type Endpoint struct {
 	conn  net.PacketConn
 	udp   *net.UDPConn // conn, when it is one: allocation-free writes
+	encap Encap        // EncapIP on a raw socket of IP protocol 115, else EncapUDP
 	cfg   Config
 	log   *slog.Logger
 	h     Handler
@@ -108,6 +110,9 @@ func NewEndpoint(conn net.PacketConn, cfg Config) (*Endpoint, error) {
 		stopping:   make(chan struct{}),
 	}
 	e.udp, _ = conn.(*net.UDPConn)
+	if _, ok := conn.(*net.IPConn); ok || cfg.Encap == EncapIP {
+		e.encap = EncapIP
+	}
 	e.routerID = routerID(cfg, conn)
 	e.bufPool.New = func() any { b := make([]byte, 0, 2048); return &b }
 	return e, nil
@@ -275,6 +280,9 @@ func addrPort(a net.Addr) (netip.AddrPort, bool) {
 	case *net.UDPAddr:
 		ap := a.AddrPort()
 		return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()), true
+	case *net.IPAddr: // L2TPv3 over IP: no port (RFC 3931 section 4.1.1)
+		ip, ok := netip.AddrFromSlice(a.IP)
+		return netip.AddrPortFrom(ip.Unmap().WithZone(a.Zone), 0), ok
 	}
 	return netip.AddrPort{}, false
 }
@@ -283,6 +291,10 @@ func addrPort(a net.Addr) (netip.AddrPort, bool) {
 // tells L2TPv2 from L2TPv3 (RFC 3931 section 4.7.2), which v3endpoint.go
 // handles.
 func (e *Endpoint) input(b []byte, from netip.AddrPort) {
+	if e.encap == EncapIP {
+		e.inputIP(b, from)
+		return
+	}
 	if v, _, err := HeaderVersion(b); err == nil && v == Version3 {
 		e.inputV3(b, from)
 		return
@@ -694,6 +706,9 @@ func (e *Endpoint) Dial(ctx context.Context, peer netip.AddrPort, opts TunnelOpt
 	if err := opts.check(); err != nil {
 		return nil, fmt.Errorf("l2tp: Dial: %w", err)
 	}
+	if e.encap == EncapIP && opts.Version != 3 {
+		return nil, errors.New("l2tp: Dial: only L2TPv3 runs over IP (RFC 3931 section 4.1.1)")
+	}
 	t, err := e.newTunnel(netip.AddrPortFrom(peer.Addr().Unmap(), peer.Port()), opts, false)
 	if err != nil {
 		return nil, err
@@ -720,8 +735,24 @@ func (e *Endpoint) write(t *Tunnel, b []byte) error {
 	if e.udp != nil {
 		_, err = e.udp.WriteToUDPAddrPort(b, d.ap)
 	} else {
-		_, err = e.conn.WriteTo(b, d.udp)
+		_, err = e.conn.WriteTo(b, d.addr)
 	}
+	return err
+}
+
+// writeControl sends one control message, which the tunnel builds in its
+// UDP form (RFC 3931 section 3.2.1). Over IP it goes after a Session ID of
+// zero (section 4.1.1.2); the Message Digest, computed from the header on,
+// is the same in both (section 5.4.1).
+func (e *Endpoint) writeControl(t *Tunnel, b []byte) error {
+	if e.encap != EncapIP {
+		return e.write(t, b)
+	}
+	bp := e.bufPool.Get().(*[]byte)
+	w := append(append((*bp)[:0], 0, 0, 0, 0), b...)
+	err := e.write(t, w)
+	*bp = w[:0]
+	e.bufPool.Put(bp)
 	return err
 }
 

@@ -69,12 +69,18 @@ type Tunnel struct {
 }
 
 type peerDst struct {
-	ap  netip.AddrPort
-	udp *net.UDPAddr
+	ap   netip.AddrPort
+	addr net.Addr // *net.UDPAddr, or *net.IPAddr over IP (the port is 0)
 }
 
 func (t *Tunnel) setDst(ap netip.AddrPort) {
-	t.dst.Store(&peerDst{ap: ap, udp: net.UDPAddrFromAddrPort(ap)})
+	d := &peerDst{ap: ap}
+	if t.ep.encap == EncapIP {
+		d.addr = &net.IPAddr{IP: ap.Addr().AsSlice(), Zone: ap.Addr().Zone()}
+	} else {
+		d.addr = net.UDPAddrFromAddrPort(ap)
+	}
+	t.dst.Store(d)
 }
 
 type inPacket struct {
@@ -749,7 +755,7 @@ func (t *Tunnel) flush() {
 			binary.BigEndian.PutUint16(b[10:12], o.Nr)
 		}
 		t.ep.stats.ControlTx.Add(1)
-		if err := t.ep.write(t, b); err != nil {
+		if err := t.ep.writeControl(t, b); err != nil {
 			t.ep.debugLimited("l2tp: control write failed", "tunnel_id", t.localID, "peer", t.peer, "err", err)
 		}
 	}

@@ -55,17 +55,22 @@ func (e *Endpoint) addSessionV3(t *Tunnel, s *Session) error {
 	return ErrTooManySessions
 }
 
-// dataV3 handles an L2TPv3 data message over UDP (section 4.1.2.1); b
-// aliases the read buffer. The session is found by Session ID alone, then
+// dataV3 handles an L2TPv3 data message, over UDP (section 4.1.2.1) or
+// over IP (section 4.1.1.1, the endpoint's encapsulation); b aliases the
+// read buffer. The session is found by Session ID alone, then
 // the cookie must be the one it assigned (section 4.1): a mismatch is
 // dropped silently and counted.
 func (e *Endpoint) dataV3(b []byte) {
 	e.stats.DataRx.Add(1)
-	if len(b) < v3UDPDataPrefix+4 {
+	off := v3UDPDataPrefix
+	if e.encap == EncapIP {
+		off = 0
+	}
+	if len(b) < off+4 {
 		e.stats.Malformed.Add(1)
 		return
 	}
-	sid := binary.BigEndian.Uint32(b[v3UDPDataPrefix:])
+	sid := binary.BigEndian.Uint32(b[off:])
 	if sid == 0 {
 		e.stats.Malformed.Add(1) // section 4.1.2.1: reserved, never a session
 		return
@@ -78,7 +83,9 @@ func (e *Endpoint) dataV3(b []byte) {
 		return
 	}
 	d := s.v3d.Load()
-	h, frame, err := ParseV3Data(b, d.rx)
+	f := d.rx
+	f.Encap = e.encap
+	h, frame, err := ParseV3Data(b, f)
 	if err != nil {
 		e.stats.Malformed.Add(1)
 		return
@@ -104,8 +111,10 @@ func (t *Tunnel) sendDataV3(s *Session, payload []byte) error {
 		h.HasSeq = true
 		h.Seq = (s.dataNs.Add(1) - 1) & SeqMask
 	}
+	f := d.tx
+	f.Encap = t.ep.encap
 	bp := t.ep.bufPool.Get().(*[]byte)
-	b, err := AppendV3Data((*bp)[:0], d.tx, h)
+	b, err := AppendV3Data((*bp)[:0], f, h)
 	if err == nil {
 		b = append(b, payload...)
 		err = t.ep.write(t, b)

@@ -21,6 +21,40 @@ func (e *Endpoint) inputV3(b []byte, from netip.AddrPort) {
 		e.dataV3(b)
 		return
 	}
+	e.controlV3(b, from)
+}
+
+// inputIP handles one packet of IP protocol 115 (RFC 3931 section 4.1.1);
+// b is the IP payload. A Session ID of zero marks a control message, which
+// is handled in its UDP form, the header that follows (section 4.1.1.2);
+// anything else is a data message. Only L2TPv3 runs over IP: a control
+// header of another version is dropped and counted.
+func (e *Endpoint) inputIP(b []byte, from netip.AddrPort) {
+	control, err := V3IPControl(b)
+	if err != nil {
+		e.stats.Malformed.Add(1)
+		return
+	}
+	if !control {
+		e.dataV3(b)
+		return
+	}
+	c := b[v3IPSessionIDLen:]
+	v, t, err := HeaderVersion(c)
+	switch {
+	case err != nil || !t:
+		e.stats.Malformed.Add(1)
+	case v != Version3:
+		e.stats.WrongVersion.Add(1)
+		e.debugLimited("l2tp: dropping a control message over IP that is not L2TPv3", "version", v, "peer", from.Addr())
+	default:
+		e.controlV3(c, from)
+	}
+}
+
+// controlV3 handles one v3 control message in its UDP form; b aliases the
+// read buffer.
+func (e *Endpoint) controlV3(b []byte, from netip.AddrPort) {
 	h, payload, err := ParseV3ControlHeader(b)
 	if err != nil {
 		e.stats.Malformed.Add(1)
@@ -93,10 +127,15 @@ func routerID(cfg Config, conn net.PacketConn) uint32 {
 	if cfg.RouterID != 0 {
 		return cfg.RouterID
 	}
-	if a, ok := conn.LocalAddr().(*net.UDPAddr); ok {
-		if ip := a.IP.To4(); ip != nil && !ip.IsUnspecified() {
-			return binary.BigEndian.Uint32(ip)
-		}
+	var ip net.IP
+	switch a := conn.LocalAddr().(type) {
+	case *net.UDPAddr:
+		ip = a.IP
+	case *net.IPAddr:
+		ip = a.IP
+	}
+	if ip := ip.To4(); ip != nil && !ip.IsUnspecified() {
+		return binary.BigEndian.Uint32(ip)
 	}
 	h := fnv.New32a()
 	h.Write([]byte(cfg.HostName))
