@@ -64,6 +64,9 @@ type Config struct {
 	// (L2TPv3 over IP, RFC 3931 section 4.1.1); it is set by itself for
 	// a *net.IPConn. Such an endpoint runs L2TPv3 only.
 	Encap Encap
+	// Stats, when set, are the counters the endpoint adds to: a daemon's
+	// UDP and IP endpoints share one set. nil: the endpoint's own.
+	Stats *Stats
 
 	Logger *slog.Logger // nil: discard
 

@@ -34,7 +34,7 @@ type Endpoint struct {
 	log   *slog.Logger
 	h     Handler
 	now   func() time.Time
-	stats Stats
+	stats *Stats // Config.Stats, or the endpoint's own
 
 	mu            sync.RWMutex
 	tunnels       map[uint32]*Tunnel  // by local Tunnel ID (v2, below 65536) or Control Connection ID (v3)
@@ -109,6 +109,9 @@ func NewEndpoint(conn net.PacketConn, cfg Config) (*Endpoint, error) {
 		started:    make(chan struct{}),
 		stopping:   make(chan struct{}),
 	}
+	if e.stats = cfg.Stats; e.stats == nil {
+		e.stats = new(Stats)
+	}
 	e.udp, _ = conn.(*net.UDPConn)
 	if _, ok := conn.(*net.IPConn); ok || cfg.Encap == EncapIP {
 		e.encap = EncapIP
@@ -119,7 +122,7 @@ func NewEndpoint(conn net.PacketConn, cfg Config) (*Endpoint, error) {
 }
 
 // Stats returns the endpoint's counters.
-func (e *Endpoint) Stats() *Stats { return &e.stats }
+func (e *Endpoint) Stats() *Stats { return e.stats }
 
 // Tunnels returns the tunnels that exist now, in no particular order.
 func (e *Endpoint) Tunnels() []*Tunnel {
@@ -632,7 +635,7 @@ func (e *Endpoint) newTunnel(peer netip.AddrPort, opts TunnelOptions, accepted b
 		RTOCap:     opts.RetransmitCap,
 		MaxRetries: opts.MaxRetries,
 		AckDelay:   opts.AckDelay,
-	}, &e.stats)
+	}, e.stats)
 	if opts.TieBreaker && !accepted {
 		for t.tieBreaker == 0 {
 			var b [8]byte

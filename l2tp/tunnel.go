@@ -105,6 +105,10 @@ func (t *Tunnel) LocalConnID() uint32 { return t.localID }
 // known.
 func (t *Tunnel) PeerConnID() uint32 { return t.peerID.Load() }
 
+// Encap is how the tunnel's messages travel: over UDP, or, for L2TPv3,
+// straight over IP (RFC 3931 section 4.1.1).
+func (t *Tunnel) Encap() Encap { return t.ep.encap }
+
 // Version is the L2TP version of the tunnel: 2 (RFC 2661) or 3 (RFC 3931).
 func (t *Tunnel) Version() int {
 	if t.v3 {

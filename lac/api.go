@@ -124,7 +124,7 @@ func (b apiBackend) Tunnels(context.Context) ([]api.Tunnel, error) {
 			continue
 		}
 		r = append(r, api.Tunnel{LocalID: t.LocalID(), PeerID: t.PeerID(), Peer: t.Peer().String(),
-			HostName: t.PeerHostName(), State: t.State().String(), Sessions: pt.Sessions, Established: pt.Since})
+			HostName: t.PeerHostName(), State: t.State().String(), Sessions: pt.Sessions, Established: pt.Since, Encap: t.Encap().String()})
 		if r[len(r)-1].Version = t.Version(); t.Version() == 3 {
 			r[len(r)-1].LocalConnID, r[len(r)-1].PeerConnID = t.LocalConnID(), t.PeerConnID()
 		}

@@ -347,6 +347,19 @@ type LNSFile struct {
 	// Cookie is the size of the cookie each L2TPv3 session asks of the
 	// LNS's data messages (section 4.1): 0, 4 (the default) or 8.
 	Cookie string `cfg:"cookie"`
+	// Encap carries the L2TPv3 tunnels over udp (port 1701, the default)
+	// or straight over ip (protocol 115, RFC 3931 section 4.1.1; the
+	// address's port is not used).
+	Encap string `cfg:"encap"`
+}
+
+// encap returns the encapsulation of an LNS section's tunnels (valid once
+// Validate accepted it).
+func (l *LNSFile) encap() l2tp.Encap {
+	if l.Encap == "ip" {
+		return l2tp.EncapIP
+	}
+	return l2tp.EncapUDP
 }
 
 // v3 returns the L2TPv3 settings of an LNS section (valid once Validate
@@ -382,7 +395,13 @@ func (l *LNSFile) validateV3() error {
 	if l.Version != 0 && l.Version != 2 && l.Version != 3 {
 		return &config.KeyError{Key: "version", Err: fmt.Errorf("%d: want 2 or 3", l.Version)}
 	}
+	if l.Encap != "" && l.Encap != "udp" && l.Encap != "ip" {
+		return &config.KeyError{Key: "encap", Err: fmt.Errorf("%q: want udp or ip", l.Encap)}
+	}
 	if l.Version != 3 {
+		if l.Encap == "ip" {
+			return &config.KeyError{Key: "encap", Err: errors.New("ip is for L2TPv3 tunnels: needs version = 3 (RFC 3931 section 4.1.1)")}
+		}
 		if l.Digest != "" {
 			return &config.KeyError{Key: "digest", Err: errors.New("is for L2TPv3 tunnels: needs version = 3")}
 		}
@@ -457,6 +476,9 @@ func (c *FileConfig) Routes() (*Routes, error) {
 		l := LNS{Name: f.Name, Addr: f.Address, Secret: f.Secret.Bytes(), HideAVPs: f.HideAVPs, HideNumbers: f.HideNumbers,
 			Preference: f.Preference, Weight: f.Weight, AssignmentID: f.AssignmentID, MaxSessions: f.MaxSessions, Tunnels: f.Tunnels}
 		l.Version, l.Digest, l.CookieLen = f.v3()
+		if l.Encap = f.encap(); l.Encap == l2tp.EncapIP {
+			l.Addr = netip.AddrPortFrom(l.Addr.Addr(), 0) // no port over IP
+		}
 		for _, r := range f.Realms {
 			k.realm[r] = append(k.realm[r], l)
 		}

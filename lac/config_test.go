@@ -87,18 +87,22 @@ func TestReferenceConfig(t *testing.T) {
 
 // TestLNSVersionDefaults: an [lns] section without the L2TPv3 keys makes
 // L2TPv2 tunnels; with version = 3 the digest is md5 with a secret (auto)
-// and the cookie 4 octets, unless set.
+// and the cookie 4 octets, over UDP, unless set.
 func TestLNSVersionDefaults(t *testing.T) {
 	for _, tc := range []struct {
 		name, keys string
 		version    int
 		digest     l2tp.DigestMode
 		cookie     int
+		encap      l2tp.Encap
+		addr       string
 	}{
-		{"default", "", 2, l2tp.DigestAuto, 4},
-		{"v3 defaults", "version = 3\n", 3, l2tp.DigestAuto, 4},
-		{"v3 sha1 no cookie", "version = 3\ndigest = sha1\ncookie = 0\n", 3, l2tp.DigestSHA1, 0},
-		{"v3 no digest 8-octet cookie", "version = 3\ndigest = none\ncookie = 8\n", 3, l2tp.DigestOff, 8},
+		{"default", "", 2, l2tp.DigestAuto, 4, l2tp.EncapUDP, "192.0.2.1:1701"},
+		{"v3 defaults", "version = 3\n", 3, l2tp.DigestAuto, 4, l2tp.EncapUDP, "192.0.2.1:1701"},
+		{"v3 sha1 no cookie", "version = 3\ndigest = sha1\ncookie = 0\n", 3, l2tp.DigestSHA1, 0, l2tp.EncapUDP, "192.0.2.1:1701"},
+		{"v3 no digest 8-octet cookie", "version = 3\ndigest = none\ncookie = 8\n", 3, l2tp.DigestOff, 8, l2tp.EncapUDP, "192.0.2.1:1701"},
+		{"v3 over UDP", "version = 3\nencap = udp\n", 3, l2tp.DigestAuto, 4, l2tp.EncapUDP, "192.0.2.1:1701"},
+		{"v3 over IP: no port", "version = 3\nencap = ip\n", 3, l2tp.DigestAuto, 4, l2tp.EncapIP, "192.0.2.1:0"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := filepath.Join(t.TempDir(), "lac.conf")
@@ -115,8 +119,9 @@ func TestLNSVersionDefaults(t *testing.T) {
 				t.Fatal(err)
 			}
 			l := r.Lookup("", Port{}, "")[0]
-			if l.Version != tc.version || l.Digest != tc.digest || l.CookieLen != tc.cookie {
-				t.Errorf("version %d digest %v cookie %d; want %d %v %d", l.Version, l.Digest, l.CookieLen, tc.version, tc.digest, tc.cookie)
+			if l.Version != tc.version || l.Digest != tc.digest || l.CookieLen != tc.cookie || l.Encap != tc.encap || l.Addr.String() != tc.addr {
+				t.Errorf("version %d digest %v cookie %d over %v to %v; want %d %v %d over %v to %s",
+					l.Version, l.Digest, l.CookieLen, l.Encap, l.Addr, tc.version, tc.digest, tc.cookie, tc.encap, tc.addr)
 			}
 		})
 	}
@@ -218,6 +223,10 @@ func TestCheckNamesFileAndLine(t *testing.T) {
 			[]string{`lac.conf:11: [lns "b"] digest: "sha256": want md5, sha1 or none`}},
 		{"cookie of 2 octets", "[lns \"b\"]\naddress = 192.0.2.2:1701\nrealms = x\nversion = 3\ncookie = 2\n",
 			[]string{`lac.conf:11: [lns "b"] cookie: "2": want 0, 4 or 8 (octets, RFC 3931 section 4.1)`}},
+		{"L2TPv2 over IP", "[lns \"b\"]\naddress = 192.0.2.2:1701\nrealms = x\nencap = ip\n",
+			[]string{`lac.conf:10: [lns "b"] encap: ip is for L2TPv3 tunnels: needs version = 3 (RFC 3931 section 4.1.1)`}},
+		{"unknown encapsulation", "[lns \"b\"]\naddress = 192.0.2.2:1701\nrealms = x\nversion = 3\nencap = gre\n",
+			[]string{`lac.conf:11: [lns "b"] encap: "gre": want udp or ip`}},
 		{"RADIUS server on port 0", "[radius.server \"r\"]\naddress = 127.0.0.1:0\nsecret = s\n",
 			[]string{`lac.conf:8: [radius.server "r"] address: 127.0.0.1:0: want a port (1812 is RADIUS authentication's)`}},
 		{"route for an interface not served", "[lns \"b\"]\naddress = 192.0.2.2:1701\ninterfaces = eth1.100\ninterfaces = eth2.100\n",

@@ -52,10 +52,12 @@ type daemon struct {
 	logging *logx.Logging // nil when the caller gave only a Logger
 
 	conn      *net.UDPConn
+	connIP    *net.IPConn // L2TPv3 over IP, when an [lns] has encap = ip
 	fast      *dataplane.LACPath
 	lac       *LAC
 	radius    *aaa.Client
 	ep        *l2tp.Endpoint
+	epIP      *l2tp.Endpoint
 	metricsLn net.Listener
 	apiLn     net.Listener
 	api       *api.Server
@@ -123,6 +125,13 @@ func (d *daemon) build() error {
 		return err
 	}
 	d.lac.Attach(d.ep)
+	if d.connIP != nil {
+		if d.epIP, err = l2tp.NewEndpoint(d.connIP, l2tp.Config{HostName: g.HostName, VendorName: "bras", Logger: d.logFor(logx.L2TP),
+			Handler: d.lac.L2TPHandler(), Data: data, DataBatchEnd: dataEnd, ShutdownTimeout: 2 * time.Second}); err != nil {
+			return err
+		}
+		d.lac.AttachIP(d.epIP)
+	}
 	if err := d.listenHTTP(); err != nil {
 		return err
 	}
@@ -169,7 +178,8 @@ func (d *daemon) config() (Config, error) {
 	return cfg, nil
 }
 
-// listenL2TP opens the tunnels' UDP socket with the configured buffers.
+// listenL2TP opens the tunnels' UDP socket with the configured buffers, and
+// the raw socket of L2TPv3 over IP when an [lns] asks for it.
 func (d *daemon) listenL2TP() error {
 	g := d.c.LAC
 	listen := g.Listen
@@ -185,6 +195,22 @@ func (d *daemon) listenL2TP() error {
 		return fmt.Errorf("lac: %w", err)
 	}
 	udpio.LogBuffers(d.log, "l2tp", g.udpBuffers(), got)
+	for _, l := range d.c.LNS {
+		if l.encap() != l2tp.EncapIP {
+			continue
+		}
+		// RFC 3931 section 4.1.1: one raw socket of protocol 115 on
+		// the tunnels' local address carries every LNS's tunnels.
+		network, ip := "ip4:115", listen.Addr()
+		if ip.Is6() && !ip.Is4In6() {
+			network = "ip6:115"
+		}
+		if d.connIP, err = net.ListenIP(network, &net.IPAddr{IP: ip.Unmap().AsSlice()}); err != nil {
+			return fmt.Errorf("lac: L2TPv3 over IP (encap = ip): %w", err)
+		}
+		d.log.Info("lac: L2TPv3 over IP protocol 115", "listen", ip.String())
+		break
+	}
 	return nil
 }
 
@@ -300,6 +326,9 @@ func (d *daemon) close() {
 	if d.conn != nil {
 		d.conn.Close()
 	}
+	if d.connIP != nil {
+		d.connIP.Close()
+	}
 }
 
 // run starts the parts as named tasks (corerad's Serve is the model): the
@@ -311,6 +340,9 @@ func (d *daemon) close() {
 func (d *daemon) run(ctx context.Context) error {
 	tasks := task.New(context.Background())
 	tasks.Go("lac: l2tp endpoint", d.ep.Run)
+	if d.epIP != nil {
+		tasks.Go("lac: l2tp endpoint over ip", d.epIP.Run)
+	}
 	tasks.Go("lac: sessions", d.lac.Run)
 	for i, srv := range d.servers {
 		tasks.Go("lac: pppoe "+d.c.Access[i].Interface, srv.Run)

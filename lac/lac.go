@@ -165,6 +165,7 @@ type LAC struct {
 	sel     *Selector
 	pool    *Pool
 	ep      atomic.Pointer[l2tp.Endpoint]
+	epIP    atomic.Pointer[l2tp.Endpoint] // L2TPv3 over IP, when an LNS asks for it
 	shards  []*shard
 	jobs    chan *session
 	stats   Stats
@@ -235,6 +236,10 @@ func (l *LAC) conf() *Config { return l.cfgp.Load() }
 // Attach sets the L2TP endpoint the LAC dials tunnels on.
 func (l *LAC) Attach(ep *l2tp.Endpoint) { l.ep.Store(ep) }
 
+// AttachIP attaches the endpoint of L2TPv3 over IP protocol 115, which
+// the LNS entries with Encap EncapIP dial from.
+func (l *LAC) AttachIP(ep *l2tp.Endpoint) { l.epIP.Store(ep) }
+
 // Stats returns the LAC's counters.
 func (l *LAC) Stats() *Stats { return &l.stats }
 
@@ -246,6 +251,11 @@ func (l *LAC) ActiveSessions() int { return int(l.active.Load()) }
 
 func (l *LAC) dial(ctx context.Context, n LNS) (Tunnel, error) {
 	ep := l.ep.Load()
+	if n.Encap == l2tp.EncapIP {
+		if ep = l.epIP.Load(); ep == nil && l.ep.Load() != nil {
+			return nil, errors.New("lac: no socket of IP protocol 115: an [lns] with encap = ip was added by a reload; restart the LAC to open it")
+		}
+	}
 	if ep == nil {
 		return nil, l2tp.ErrNotRunning
 	}

@@ -62,6 +62,9 @@ type LNS struct {
 	// (l2tp.TunnelOptions).
 	Digest    l2tp.DigestMode
 	CookieLen int
+	// Encap is EncapIP for L2TPv3 straight over IP (RFC 3931 section
+	// 4.1.1; Addr's port is then 0), else UDP.
+	Encap l2tp.Encap
 }
 
 func (l LNS) String() string {

@@ -91,8 +91,8 @@ func (s *sender) dest(ls *l2tp.Session) *upDest {
 	}
 	if t.Version() == 3 {
 		f, ok := ls.V3Framing()
-		if !ok {
-			return nil
+		if !ok || f.Format.Encap != l2tp.EncapUDP {
+			return nil // over IP: the endpoint's raw socket, SendData
 		}
 		d.v3 = &f
 	}

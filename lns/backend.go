@@ -122,7 +122,7 @@ func (b *APIBackend) Disconnect(ctx context.Context, id string, _ string) error 
 // Tunnels implements api.Backend.
 func (b *APIBackend) Tunnels(context.Context) ([]api.Tunnel, error) {
 	var out []api.Tunnel
-	for _, t := range b.s.ep.Tunnels() {
+	for _, t := range b.s.tunnels() {
 		out = append(out, api.Tunnel{
 			LocalID:  t.LocalID(),
 			PeerID:   t.PeerID(),
@@ -131,6 +131,7 @@ func (b *APIBackend) Tunnels(context.Context) ([]api.Tunnel, error) {
 			State:    t.State().String(),
 			Sessions: t.Sessions(),
 			Version:  t.Version(),
+			Encap:    t.Encap().String(),
 		})
 		if t.Version() == 3 {
 			out[len(out)-1].LocalConnID, out[len(out)-1].PeerConnID = t.LocalConnID(), t.PeerConnID()
@@ -144,7 +145,7 @@ func (b *APIBackend) Tunnels(context.Context) ([]api.Tunnel, error) {
 // request, RFC 2661 section 4.4.2) on the tunnel of that local Tunnel ID;
 // its sessions end as for a tunnel the LAC closed, the others stay up.
 func (b *APIBackend) CloseTunnel(_ context.Context, localID uint16) error {
-	for _, t := range b.s.ep.Tunnels() {
+	for _, t := range b.s.tunnels() {
 		if t.LocalID() == localID {
 			t.Close(l2tp.ResultCode{Result: uint16(l2tp.StopCCNGeneralRequest), Message: "cleared by the operator"})
 			return nil

@@ -44,12 +44,15 @@ type FileConfig struct {
 
 // LNSSection is [lns].
 type LNSSection struct {
-	Node        string         `cfg:"node,required"` // prefix of every Acct-Session-Id; unique per LNS node
-	HostName    string         `cfg:"host-name"`     // Host Name AVP; default: node
-	Listen      netip.AddrPort `cfg:"listen"`        // UDP address of the tunnels; default 0.0.0.0:1701
-	MaxSessions int            `cfg:"max-sessions"`  // on this node; default 65535
-	Shards      int            `cfg:"shards"`        // control goroutines; default GOMAXPROCS
-	AuthWorkers int            `cfg:"auth-workers"`  // concurrent RADIUS/pool requests; default 256
+	Node     string         `cfg:"node,required"` // prefix of every Acct-Session-Id; unique per LNS node
+	HostName string         `cfg:"host-name"`     // Host Name AVP; default: node
+	Listen   netip.AddrPort `cfg:"listen"`        // UDP address of the tunnels; default 0.0.0.0:1701
+	// ListenIP also takes L2TPv3 straight over IP protocol 115 (RFC 3931
+	// section 4.1.1) on this address; unset: over UDP only.
+	ListenIP    netip.Addr `cfg:"listen-ip"`
+	MaxSessions int        `cfg:"max-sessions"` // on this node; default 65535
+	Shards      int        `cfg:"shards"`       // control goroutines; default GOMAXPROCS
+	AuthWorkers int        `cfg:"auth-workers"` // concurrent RADIUS/pool requests; default 256
 	// Buffers of the tunnels' UDP socket in bytes; default 4 MiB each.
 	UDPReceiveBuffer int `cfg:"udp-receive-buffer"`
 	UDPSendBuffer    int `cfg:"udp-send-buffer"`

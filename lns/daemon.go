@@ -56,6 +56,7 @@ type daemon struct {
 
 	// Opened by open, in the namespace of DaemonOptions.Enter.
 	conn    *net.UDPConn
+	connIP  *net.IPConn // [lns] listen-ip: L2TPv3 over IP
 	coaConn *net.UDPConn
 	apiLn   net.Listener
 	dev     *tun.Device
@@ -122,6 +123,15 @@ func (d *daemon) open() error {
 		return fmt.Errorf("lns: listen %s: %w", cfg.LNS.Listen, err)
 	}
 	udpio.LogBuffers(d.log, "l2tp", want, got)
+	if ip := cfg.LNS.ListenIP; ip.IsValid() {
+		network := "ip4:115"
+		if ip.Is6() && !ip.Is4In6() {
+			network = "ip6:115"
+		}
+		if d.connIP, err = net.ListenIP(network, &net.IPAddr{IP: ip.Unmap().AsSlice(), Zone: ip.Zone()}); err != nil {
+			return fmt.Errorf("lns: listen-ip %s (L2TPv3 over IP protocol 115): %w", ip, err)
+		}
+	}
 	if cfg.CoA.Listen.IsValid() {
 		if d.coaConn, err = net.ListenUDP("udp", net.UDPAddrFromAddrPort(cfg.CoA.Listen)); err != nil {
 			return fmt.Errorf("lns: coa listen %s: %w", cfg.CoA.Listen, err)
@@ -178,6 +188,9 @@ func (d *daemon) close() {
 	if d.conn != nil {
 		d.conn.Close()
 	}
+	if d.connIP != nil {
+		d.connIP.Close()
+	}
 	if d.db != nil {
 		d.db.Close()
 	}
@@ -187,7 +200,7 @@ func (d *daemon) close() {
 // authentication, the accounting database and accountant, the Server, the
 // CoA server and the API.
 func (d *daemon) build(ctx context.Context) error {
-	deps := Deps{Conn: d.conn, Logger: d.log, TUN: TUNQueues(d.dev), Fast: d.fast}
+	deps := Deps{Conn: d.conn, ConnIP: d.connIP, Logger: d.log, TUN: TUNQueues(d.dev), Fast: d.fast}
 	if d.cfg.TUN.Routes == "per-session" {
 		deps.Routes = d.link
 	} else if err := d.poolRoutes(); err != nil {

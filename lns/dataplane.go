@@ -168,7 +168,7 @@ type Flow struct {
 	// Read-only after NewFlow.
 	localTunnel, localSession uint16
 	peerTunnel, peerSession   uint16
-	peer                      net.Addr // *net.UDPAddr, boxed once for ipv4.Message.Addr
+	peer                      net.Addr // *net.UDPAddr (*net.IPAddr over IP), boxed once for ipv4.Message.Addr
 	peerAddrPort              netip.AddrPort
 	seq                       bool
 	owner                     any
@@ -201,17 +201,28 @@ type Flow struct {
 	fastDone dataplane.Counters
 }
 
-// peerAddrs holds one *net.UDPAddr per LAC address and port: every flow
-// of a tunnel (tens of thousands) shares its LAC's instead of holding a
-// copy. A handful of LACs feed an LNS, so it stays small.
-var peerAddrs sync.Map // netip.AddrPort -> *net.UDPAddr
+// peerAddrs holds one *net.UDPAddr per LAC address and port (a
+// *net.IPAddr per address for L2TPv3 over IP): every flow of a tunnel
+// (tens of thousands) shares its LAC's instead of holding a copy. A
+// handful of LACs feed an LNS, so it stays small.
+var peerAddrs sync.Map // peerAddrKey -> net.Addr
 
-func peerAddr(ap netip.AddrPort) *net.UDPAddr {
-	if a, ok := peerAddrs.Load(ap); ok {
-		return a.(*net.UDPAddr)
+type peerAddrKey struct {
+	ap netip.AddrPort
+	ip bool
+}
+
+func peerAddr(ap netip.AddrPort, overIP bool) net.Addr {
+	k := peerAddrKey{ap, overIP}
+	if a, ok := peerAddrs.Load(k); ok {
+		return a.(net.Addr)
 	}
-	a, _ := peerAddrs.LoadOrStore(ap, net.UDPAddrFromAddrPort(ap))
-	return a.(*net.UDPAddr)
+	var a net.Addr = net.UDPAddrFromAddrPort(ap)
+	if overIP {
+		a = &net.IPAddr{IP: ap.Addr().AsSlice(), Zone: ap.Addr().Zone()}
+	}
+	v, _ := peerAddrs.LoadOrStore(k, a)
+	return v.(net.Addr)
 }
 
 // NewFlow makes the data-plane state of a session.
@@ -231,7 +242,7 @@ func NewFlow(c FlowConfig) (*Flow, error) {
 		localSession: c.LocalSessionID,
 		peerTunnel:   c.PeerTunnelID,
 		peerSession:  c.PeerSessionID,
-		peer:         peerAddr(c.Peer),
+		peer:         peerAddr(c.Peer, c.V3 != nil && c.V3.Format.Encap == l2tp.EncapIP),
 		peerAddrPort: c.Peer,
 		seq:          c.Sequencing,
 		owner:        c.Owner,
@@ -315,7 +326,8 @@ func TUNQueues(dev *tun.Device) []TUNQueue {
 }
 
 // BatchWriter sends a batch of UDP datagrams (*udpio.Conn on the endpoint's
-// socket bound to port 1701).
+// socket bound to port 1701), and of L2TPv3 over IP when the LNS takes it
+// (ipSplitWriter).
 type BatchWriter interface {
 	WriteBatch(b *udpio.Batch) (int, error)
 }

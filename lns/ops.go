@@ -103,14 +103,14 @@ func (s *Server) RegisterMetrics(r *metrics.Registry) {
 	st := s.ep.Stats()
 	r.GaugeVecFunc(metrics.L2TPTunnels, "L2TP tunnels, by L2TP version.", []string{"version"}, func(emit func(float64, ...string)) {
 		var n [2]int // L2TPv2, L2TPv3
-		for _, t := range s.ep.Tunnels() {
+		for _, t := range s.tunnels() {
 			n[t.Version()/3]++
 		}
 		emit(float64(n[0]), "2")
 		emit(float64(n[1]), "3")
 	})
 	r.GaugeVecFunc(metrics.L2TPTunnelSessions, "Sessions on each L2TP tunnel, by LAC (its host name in the configuration), local Tunnel ID and L2TP version.", []string{"peer", "tunnel_id", "version"}, func(emit func(float64, ...string)) {
-		for _, t := range s.ep.Tunnels() {
+		for _, t := range s.tunnels() {
 			if l := s.lacOf(t); l != nil {
 				emit(float64(t.Sessions()), l.HostName, strconv.FormatUint(uint64(t.LocalConnID()), 10), strconv.Itoa(t.Version()))
 			}

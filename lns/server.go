@@ -76,7 +76,10 @@ type authJob struct {
 // build them in namespaces): the UDP socket of the tunnels, the data plane
 // on its TUN device, and the optional services.
 type Deps struct {
-	Conn   *net.UDPConn
+	Conn *net.UDPConn
+	// ConnIP, when set, is a raw socket of IP protocol 115: the LNS also
+	// takes L2TPv3 over IP on it (RFC 3931 section 4.1.1).
+	ConnIP *net.IPConn
 	Logger *slog.Logger
 	// DataPlane is built by NewServer from these when nil.
 	TUN    []TUNQueue
@@ -116,6 +119,7 @@ type Server struct {
 	log      *slog.Logger
 	deps     Deps
 	ep       *l2tp.Endpoint
+	epIP     *l2tp.Endpoint // on Deps.ConnIP; nil without
 	dp       *DataPlane
 	pool     AddressPool
 	local    *LocalPool
@@ -208,10 +212,14 @@ func NewServer(cfg *FileConfig, d Deps) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	var out BatchWriter = udp
+	if d.ConnIP != nil {
+		out = newIPSplitWriter(udp, d.ConnIP)
+	}
 	plan, _ := cfg.Dataplane.Check() // checked with the configuration
 	s.dp, err = NewDataPlane(DataPlaneConfig{
 		TUN:         d.TUN,
-		Conn:        udp,
+		Conn:        out,
 		Routes:      d.Routes,
 		Control:     s.onControl,
 		Logger:      d.Logger.With(logx.KeyComponent, logx.Dataplane),
@@ -225,7 +233,7 @@ func NewServer(cfg *FileConfig, d Deps) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.ep, err = l2tp.NewEndpoint(d.Conn, l2tp.Config{
+	ec := l2tp.Config{
 		HostName:   cfg.LNS.HostName,
 		VendorName: "bras",
 		Logger:     d.Logger.With(logx.KeyComponent, logx.L2TP),
@@ -233,12 +241,18 @@ func NewServer(cfg *FileConfig, d Deps) (*Server, error) {
 		Handler:    (*l2tpEvents)(s),
 		Data:       s.onData,
 		Now:        d.Now,
+		Stats:      new(l2tp.Stats), // one set for the UDP and IP endpoints
 
 		MaxHalfOpen:        cfg.LNS.MaxHalfOpen,
 		MaxHalfOpenPerPeer: cfg.LNS.MaxHalfOpenPerPeer,
-	})
-	if err != nil {
+	}
+	if s.ep, err = l2tp.NewEndpoint(d.Conn, ec); err != nil {
 		return nil, err
+	}
+	if d.ConnIP != nil {
+		if s.epIP, err = l2tp.NewEndpoint(d.ConnIP, ec); err != nil {
+			return nil, err
+		}
 	}
 	return s, nil
 }
@@ -288,16 +302,25 @@ func (s *Server) Run(ctx context.Context) error {
 	go func() { dpErr <- s.dp.Run(dpCtx) }()
 	epCtx, stopEP := context.WithCancel(context.Background())
 	defer stopEP()
-	epErr := make(chan error, 1)
-	go func() { epErr <- s.ep.Run(epCtx) }()
+	eps := s.endpoints()
+	epErr := make(chan error, len(eps))
+	for _, ep := range eps {
+		go func() { epErr <- ep.Run(epCtx) }()
+	}
+	epRunning := len(eps)
 
-	s.log.Info("LNS running", "listen", s.deps.Conn.LocalAddr().String(), "host_name", s.conf().LNS.HostName, "shards", len(s.shards))
+	listen := s.deps.Conn.LocalAddr().String()
+	if s.deps.ConnIP != nil {
+		listen += ", " + s.deps.ConnIP.LocalAddr().String() + " (L2TPv3 over IP)"
+	}
+	s.log.Info("LNS running", "listen", listen, "host_name", s.conf().LNS.HostName, "shards", len(s.shards))
 	var err error
 	select {
 	case <-ctx.Done():
 	case err = <-dpErr:
 		err = fmt.Errorf("lns: data plane: %w", err)
 	case err = <-epErr:
+		epRunning--
 		err = fmt.Errorf("lns: l2tp endpoint: %w", err)
 	}
 
@@ -322,7 +345,9 @@ func (s *Server) Run(ctx context.Context) error {
 		}
 	}
 	stopEP()
-	<-epErr
+	for ; epRunning > 0; epRunning-- {
+		<-epErr
+	}
 	stopWorkers()
 	stopShards()
 	stopDP()

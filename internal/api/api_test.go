@@ -115,7 +115,7 @@ func newBackend() *fakeBackend {
 			{ID: "0000b2", User: "bob@isp", State: "up", MAC: "02:00:00:00:00:0b", RemoteID: "cpe-2", LAC: "lac2", LACAddr: "192.0.2.20", Addr: netip.MustParseAddr("100.64.0.2"), TunnelID: 2, SessionID: 12, Started: t0},
 			{ID: "0000c3", User: "carol@other", State: "auth", LAC: "lac1", TunnelID: 1, SessionID: 13, Started: t0},
 		},
-		tunnels: []Tunnel{{LocalID: 1, PeerID: 5, Peer: "192.0.2.10:1701", HostName: "lac1", State: "established", Sessions: 2, Established: t0}},
+		tunnels: []Tunnel{{LocalID: 1, PeerID: 5, Peer: "192.0.2.10:1701", HostName: "lac1", State: "established", Sessions: 2, Established: t0, Version: 3, Encap: "ip"}},
 	}
 }
 
@@ -461,7 +461,7 @@ func TestCSV(t *testing.T) {
 		{"sessions by Accept", "/api/v1/sessions?lac=lac1", "text/csv", wantSessions},
 		{"sessions by Accept list", "/api/v1/sessions?lac=lac1", "text/html;q=0.9, text/csv", wantSessions},
 		{"sessions by format", "/api/v1/sessions?lac=lac1&format=csv", "", wantSessions},
-		{"tunnels", "/api/v1/tunnels", "text/csv", "local_id,peer_id,peer,host_name,state,sessions,established\n1,5,192.0.2.10:1701,lac1,established,2,2026-11-21T06:00:00Z\n"},
+		{"tunnels", "/api/v1/tunnels", "text/csv", "local_id,peer_id,peer,host_name,state,sessions,established,version,encap\n1,5,192.0.2.10:1701,lac1,established,2,2026-11-21T06:00:00Z,3,ip\n"},
 		{"report", "/api/v1/reports/usage-daily?day=2026-11-20", "text/csv", "day,user,octets\n2026-11-20,alice@isp,1000\n2026-11-20,\"bob, jr@isp\",20\n"},
 		{"report by format", "/api/v1/reports/usage-daily?day=2026-11-20&format=csv", "", "day,user,octets\n2026-11-20,alice@isp,1000\n2026-11-20,\"bob, jr@isp\",20\n"},
 	}

@@ -194,6 +194,9 @@ type Tunnel struct {
 	Version     int    `json:"version"`
 	LocalConnID uint32 `json:"local_conn_id,omitempty"`
 	PeerConnID  uint32 `json:"peer_conn_id,omitempty"`
+	// Encap is udp, or ip for L2TPv3 straight over IP protocol 115 (RFC
+	// 3931 section 4.1.1).
+	Encap string `json:"encap"`
 }
 
 // SessionsTable renders sessions as a table, the same for the CLI and for
@@ -220,13 +223,13 @@ func SessionsTable(ss []Session) *table.Table {
 
 // TunnelsTable renders tunnels as a table.
 func TunnelsTable(ts []Tunnel) *table.Table {
-	t := &table.Table{Columns: []string{"local_id", "peer_id", "peer", "host_name", "state", "sessions", "established"}}
+	t := &table.Table{Columns: []string{"local_id", "peer_id", "peer", "host_name", "state", "sessions", "established", "version", "encap"}}
 	for _, tu := range ts {
 		est := ""
 		if !tu.Established.IsZero() {
 			est = tu.Established.UTC().Format(time.RFC3339)
 		}
-		t.Rows = append(t.Rows, []string{strconv.Itoa(int(tu.LocalID)), strconv.Itoa(int(tu.PeerID)), tu.Peer, tu.HostName, tu.State, strconv.Itoa(tu.Sessions), est})
+		t.Rows = append(t.Rows, []string{strconv.Itoa(int(tu.LocalID)), strconv.Itoa(int(tu.PeerID)), tu.Peer, tu.HostName, tu.State, strconv.Itoa(tu.Sessions), est, strconv.Itoa(tu.Version), tu.Encap})
 	}
 	return t
 }

@@ -61,6 +61,10 @@ type Options struct {
 	// per subscriber, every control message signed with HMAC-MD5, 4-octet
 	// cookies both ways).
 	L2TPVersion int
+	// L2TPEncap, with L2TPVersion 3, is "ip" to run the tunnel straight
+	// over IP protocol 115 (RFC 3931 section 4.1.1: the LNS's listen-ip,
+	// the LAC's encap = ip); "" or "udp": over UDP port 1701.
+	L2TPEncap string
 	// Hook, when set, runs at each Stage of Run with the lab's world, to
 	// look at the daemons (Env.Metrics) or act on them; an error from it
 	// ends the run with that error.
@@ -249,6 +253,14 @@ func Setup(ctx context.Context, o Options) (env *Env, err error) {
 	if o.L2TPVersion != 0 && o.L2TPVersion != 2 && o.L2TPVersion != 3 {
 		return nil, fmt.Errorf("lab: L2TP version %d: want 2 or 3", o.L2TPVersion)
 	}
+	switch {
+	case o.L2TPEncap == "udp":
+		o.L2TPEncap = ""
+	case o.L2TPEncap == "ip" && o.L2TPVersion != 3:
+		return nil, errors.New("lab: L2TP over IP is L2TPv3's only (RFC 3931 section 4.1.1)")
+	case o.L2TPEncap != "" && o.L2TPEncap != "ip":
+		return nil, fmt.Errorf("lab: L2TP encapsulation %q: want udp or ip", o.L2TPEncap)
+	}
 	if o.TrafficPPS <= 0 {
 		o.TrafficPPS = 5
 	}
@@ -428,6 +440,9 @@ func (e *Env) setup(ctx context.Context) error {
 	if o.IPv6 {
 		conf += fmt.Sprintf(lnsPools6, poolLinks6, poolDelegated)
 	}
+	if o.L2TPEncap == "ip" {
+		conf = strings.Replace(conf, "listen = 10.255.1.2:1701\n", "listen = 10.255.1.2:1701\nlisten-ip = 10.255.1.2\n", 1)
+	}
 	if o.LNSConfig != nil {
 		conf = o.LNSConfig(conf)
 	}
@@ -450,6 +465,9 @@ func (e *Env) setup(ctx context.Context) error {
 	if o.L2TPVersion == 3 {
 		lc = strings.Replace(lc, "default = true\n", "default = true\nversion = 3\n", 1)
 	}
+	if o.L2TPEncap == "ip" {
+		lc = strings.Replace(lc, "version = 3\n", "version = 3\nencap = ip\n", 1)
+	}
 	lacText := lc + dataplaneSection(o.Engine, o.Subscribers, lacIfaces...)
 	if o.LACConfig != nil {
 		lacText = o.LACConfig(lacText)
@@ -466,7 +484,11 @@ func (e *Env) setup(ctx context.Context) error {
 	if e.LAC.exited() {
 		return fmt.Errorf("lab: the LAC exited at start; its log %s:\n%s", e.LAC.log, e.LAC.tail())
 	}
-	say("LAC running in lac (%s mode, PPPoE on %s, L2TPv%d to the LNS), logs %s", o.Mode, strings.Join(lacIfaces[1:], ", "), max(o.L2TPVersion, 2), e.LAC.log)
+	over := ""
+	if o.L2TPEncap == "ip" {
+		over = " over IP"
+	}
+	say("LAC running in lac (%s mode, PPPoE on %s, L2TPv%d%s to the LNS), logs %s", o.Mode, strings.Join(lacIfaces[1:], ", "), max(o.L2TPVersion, 2), over, e.LAC.log)
 
 	echo, err := start(ctx, dir, "echo", exec.Command("ip", "netns", "exec", ns["upstream"].Name, o.Bras, "echo", "-listen", upstreamUDP))
 	if err != nil {
@@ -515,7 +537,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 			// On the subscribers' side: the LAC's XDP program takes
 			// frames before a capture on its own end would see them.
 			{"pppoe", "sub", "eth0", ""},
-			{"l2tp", "lac", "eth1", "udp port 1701"},
+			{"l2tp", "lac", "eth1", "udp port 1701 or ip proto 115"},
 			{"radius", "lns", "lo", "udp port 1812 or udp port 1813 or udp port 3799"},
 		} {
 			cp, err := startCapture(ctx, dir, c.name, ns[c.ns], c.iface, c.filter)
@@ -1113,7 +1135,7 @@ func (c *capture) finish(ctx context.Context) (total, malformed int, text string
 }
 
 // l2tpv3 counts the L2TPv3 control and data messages of an L2TP capture
-// (RFC 3931 over UDP) and the control messages whose Message Digest tshark
+// (RFC 3931, over UDP or IP) and the control messages whose Message Digest tshark
 // finds wrong (section 5.4.1), with the text of those.
 func (c *capture) l2tpv3(ctx context.Context) (control, data, badDigest int, text string, err error) {
 	count := func(filter string) (int, error) {
@@ -1126,7 +1148,9 @@ func (c *capture) l2tpv3(ctx context.Context) (control, data, badDigest int, tex
 	if control, err = count("l2tp.version == 3 && l2tp.type == 1"); err != nil {
 		return
 	}
-	if data, err = count("l2tp.version == 3 && l2tp.type == 0"); err != nil {
+	// Over IP a data message has no version nor T bit: a Session ID that
+	// is not zero tells it (RFC 3931 section 4.1.1.1).
+	if data, err = count("(l2tp.version == 3 && l2tp.type == 0) || (ip.proto == 115 && l2tp.sid != 0)"); err != nil {
 		return
 	}
 	out, err := exec.CommandContext(ctx, "tshark", append([]string{"-n", "-r", c.file, "-V", "-Y", "l2tp.version == 3 && l2tp.type == 1"}, c.prefs...)...).Output()

@@ -26,13 +26,21 @@ import (
 // PostgreSQL has a Start and a Stop for each of the 200; tshark decodes
 // the tunnel link as L2TPv3, control and data, with no malformed packet
 // and every digest correct under the lab's secret.
-func TestLabL2TPv3(t *testing.T) {
+func TestLabL2TPv3(t *testing.T) { labL2TPv3(t, "udp", 200) }
+
+// TestLabL2TPv3OverIP is TestLabL2TPv3 with the tunnel straight over IP
+// protocol 115 (RFC 3931 section 4.1.1): the LNS listens on a raw socket
+// ([lns] listen-ip) next to UDP, the LAC's [lns] says encap = ip; both
+// APIs name the tunnel's encapsulation, and tshark decodes the control
+// messages after their Session ID of zero and the data messages by theirs.
+func TestLabL2TPv3OverIP(t *testing.T) { labL2TPv3(t, "ip", 100) }
+
+func labL2TPv3(t *testing.T, encap string, n int) {
 	testenv.RequireRoot(t)
 	testenv.RequireCommand(t, "freeradius")
 	testenv.RequireCommand(t, "initdb")
 	testenv.RequireCommand(t, "tshark")
 	bin := buildBras(t)
-	const n = 200
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	var out io.Writer = io.Discard
@@ -70,7 +78,7 @@ func TestLabL2TPv3(t *testing.T) {
 		lnsMetrics, err = e.Metrics("lns")
 		return err
 	}
-	res, err := Run(ctx, Options{Bras: bin, Subscribers: n, Mode: "proxy", Engine: "userspace", L2TPVersion: 3,
+	res, err := Run(ctx, Options{Bras: bin, Subscribers: n, Mode: "proxy", Engine: "userspace", L2TPVersion: 3, L2TPEncap: encap,
 		Hold: 4 * time.Second, TrafficPPS: 5, Out: out, Capture: true, Hook: hook})
 	if err != nil {
 		t.Fatal(err)
@@ -92,8 +100,8 @@ func TestLabL2TPv3(t *testing.T) {
 		t.Fatalf("tunnels: LNS %+v, LAC %+v; want one each", tunnels, lacTunnels)
 	}
 	nt, lt := tunnels[0], lacTunnels[0]
-	if nt.Version != 3 || lt.Version != 3 || nt.Sessions != n {
-		t.Errorf("LNS tunnel %+v, LAC tunnel %+v; want version 3 with %d sessions", nt, lt, n)
+	if nt.Version != 3 || lt.Version != 3 || nt.Sessions != n || nt.Encap != encap || lt.Encap != encap {
+		t.Errorf("LNS tunnel %+v, LAC tunnel %+v; want version 3 over %s with %d sessions", nt, lt, encap, n)
 	}
 	if nt.LocalConnID == 0 || nt.LocalConnID != lt.PeerConnID || nt.PeerConnID != lt.LocalConnID || uint16(nt.LocalConnID) != nt.LocalID {
 		t.Errorf("Control Connection IDs: LNS %d/%d (16 bits %d), LAC %d/%d; want them crossed", nt.LocalConnID, nt.PeerConnID, nt.LocalID, lt.LocalConnID, lt.PeerConnID)
@@ -126,10 +134,10 @@ func TestLabL2TPv3(t *testing.T) {
 	if want := map[string]int{"Lost-Carrier": n}; !maps.Equal(res.Causes, want) {
 		t.Errorf("terminate causes %v, want %v", res.Causes, want)
 	}
-	if sent := int64(tr.Sent); res.DBInPackets < sent || res.DBInPackets > sent+2*n {
+	if sent := int64(tr.Sent); res.DBInPackets < sent || res.DBInPackets > sent+2*int64(n) {
 		t.Errorf("accounted in_packets %d, bras load sent %d probes", res.DBInPackets, sent)
 	}
-	if rcvd := int64(tr.Received); res.DBOutPackets < rcvd || res.DBOutPackets > rcvd+2*n {
+	if rcvd := int64(tr.Received); res.DBOutPackets < rcvd || res.DBOutPackets > rcvd+2*int64(n) {
 		t.Errorf("accounted out_packets %d, bras load got %d echoes", res.DBOutPackets, rcvd)
 	}
 
