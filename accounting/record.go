@@ -104,8 +104,17 @@ type Record struct {
 	RemoteID         string // TR-101 Agent-Remote-Id
 	LAC              string // LAC host name, RFC 2661 section 4.4.3
 
-	TunnelID, PeerTunnelID       uint16
-	L2TPSessionID, PeerSessionID uint16
+	// The tunnel's and session's IDs, ours and the LAC's: 16 bits on
+	// L2TPv2 (RFC 2661), the 32-bit Control Connection and Session IDs
+	// on L2TPv3 (RFC 3931 sections 5.4.3 and 5.4.4).
+	TunnelID, PeerTunnelID       uint32
+	L2TPSessionID, PeerSessionID uint32
+	// L2TPVersion is 2 or 3; 0 in records an earlier bras spooled, which
+	// were all L2TPv2.
+	L2TPVersion uint8
+	// PWType is the L2TPv3 Pseudowire Type (RFC 3931 section 5.4.4, 7 is
+	// PPP); 0 on L2TPv2.
+	PWType uint16
 
 	Addr netip.Addr // Framed-IP-Address
 	// IPv6: the /64 advertised on the link (Framed-IPv6-Prefix), the
@@ -139,9 +148,10 @@ func (r *Record) Counters() Counters {
 // recordVersion is the first octet of an encoded record; a spool written
 // by a later bras with another layout is refused rather than misread.
 // Version 2 added the IPv6 fields after Class, version 3 the IPv6 share of
-// the counters after them; records of versions 1 and 2 (a spool left by an
-// earlier bras) are still read, with no IPv6 share.
-const recordVersion = 3
+// the counters after them, version 4 the L2TP version, the pseudowire
+// type and the 32-bit IDs of L2TPv3; records of versions 1 to 3 (a spool
+// left by an earlier bras) are still read, without what came later.
+const recordVersion = 4
 
 // fixedLen is the size of the fixed part of the encoding:
 //
@@ -155,8 +165,11 @@ const recordVersion = 3
 // nine strings (u16 length, bytes) in field order, Class (u16 count,
 // then u16 length and bytes each), and (version 2) IPv6Prefix and
 // DelegatedPrefix (u8 length in bits, 255 for none, then 16 octets) and
-// IPv6Address (as Addr), and (version 3) the IPv6 in and out octets and in
-// and out packets and the interface identifier (u64 each).
+// IPv6Address (as Addr), (version 3) the IPv6 in and out octets and in
+// and out packets and the interface identifier (u64 each), and (version 4)
+// the L2TP version (u8), the pseudowire type (u16) and the four IDs whole
+// (u32 each, in the order of the fixed part, which holds their low 16
+// bits).
 const fixedLen = 78
 
 // Append encodes r for the spool.
@@ -168,10 +181,10 @@ func (r *Record) Append(b []byte) ([]byte, error) {
 	f[0] = recordVersion
 	f[1] = byte(r.Kind)
 	binary.BigEndian.PutUint32(f[2:], r.Seq)
-	binary.BigEndian.PutUint16(f[6:], r.TunnelID)
-	binary.BigEndian.PutUint16(f[8:], r.PeerTunnelID)
-	binary.BigEndian.PutUint16(f[10:], r.L2TPSessionID)
-	binary.BigEndian.PutUint16(f[12:], r.PeerSessionID)
+	binary.BigEndian.PutUint16(f[6:], uint16(r.TunnelID))
+	binary.BigEndian.PutUint16(f[8:], uint16(r.PeerTunnelID))
+	binary.BigEndian.PutUint16(f[10:], uint16(r.L2TPSessionID))
+	binary.BigEndian.PutUint16(f[12:], uint16(r.PeerSessionID))
 	binary.BigEndian.PutUint64(f[14:], uint64(unixNano(r.Time)))
 	binary.BigEndian.PutUint64(f[22:], uint64(unixNano(r.Started)))
 	binary.BigEndian.PutUint64(f[30:], r.InOctets)
@@ -209,6 +222,10 @@ func (r *Record) Append(b []byte) ([]byte, error) {
 	for _, v := range [5]uint64{r.In6Octets, r.Out6Octets, r.In6Packets, r.Out6Packets, r.InterfaceID} {
 		b = binary.BigEndian.AppendUint64(b, v)
 	}
+	b = binary.BigEndian.AppendUint16(append(b, r.L2TPVersion), r.PWType)
+	for _, v := range [4]uint32{r.TunnelID, r.PeerTunnelID, r.L2TPSessionID, r.PeerSessionID} {
+		b = binary.BigEndian.AppendUint32(b, v)
+	}
 	return b, nil
 }
 
@@ -230,7 +247,8 @@ func parsePrefix(b []byte) (netip.Prefix, []byte, error) {
 	if b[0] > 128 || len(b) < 17 {
 		return netip.Prefix{}, b, fmt.Errorf("%w: IPv6 prefix", ErrMalformed)
 	}
-	return netip.PrefixFrom(netip.AddrFrom16([16]byte(b[1:17])), int(b[0])), b[17:], nil
+	// Append writes the prefix masked; bits past the length are dropped.
+	return netip.PrefixFrom(netip.AddrFrom16([16]byte(b[1:17])), int(b[0])).Masked(), b[17:], nil
 }
 
 func (r *Record) strings() [9]*string {
@@ -253,10 +271,10 @@ func ParseRecord(b []byte) (Record, error) {
 		return r, fmt.Errorf("%w: kind %v", ErrMalformed, r.Kind)
 	}
 	r.Seq = binary.BigEndian.Uint32(b[2:])
-	r.TunnelID = binary.BigEndian.Uint16(b[6:])
-	r.PeerTunnelID = binary.BigEndian.Uint16(b[8:])
-	r.L2TPSessionID = binary.BigEndian.Uint16(b[10:])
-	r.PeerSessionID = binary.BigEndian.Uint16(b[12:])
+	r.TunnelID = uint32(binary.BigEndian.Uint16(b[6:]))
+	r.PeerTunnelID = uint32(binary.BigEndian.Uint16(b[8:]))
+	r.L2TPSessionID = uint32(binary.BigEndian.Uint16(b[10:]))
+	r.PeerSessionID = uint32(binary.BigEndian.Uint16(b[12:]))
 	r.Time = fromUnixNano(int64(binary.BigEndian.Uint64(b[14:])))
 	r.Started = fromUnixNano(int64(binary.BigEndian.Uint64(b[22:])))
 	r.InOctets = binary.BigEndian.Uint64(b[30:])
@@ -321,6 +339,21 @@ func ParseRecord(b []byte) (Record, error) {
 		r.In6Packets, r.Out6Packets = binary.BigEndian.Uint64(b[16:]), binary.BigEndian.Uint64(b[24:])
 		r.InterfaceID = binary.BigEndian.Uint64(b[32:])
 		b = b[40:]
+	}
+	if version >= 4 {
+		if len(b) < 19 {
+			return r, fmt.Errorf("%w: L2TP version and IDs", ErrShort)
+		}
+		r.L2TPVersion, r.PWType = b[0], binary.BigEndian.Uint16(b[1:])
+		ids := [4]*uint32{&r.TunnelID, &r.PeerTunnelID, &r.L2TPSessionID, &r.PeerSessionID}
+		for i, id := range ids {
+			v := binary.BigEndian.Uint32(b[3+4*i:])
+			if uint32(uint16(v)) != *id {
+				return r, fmt.Errorf("%w: ID %d of the tail disagrees with the fixed part", ErrMalformed, v)
+			}
+			*id = v
+		}
+		b = b[19:]
 	}
 	if len(b) != 0 {
 		return r, fmt.Errorf("%w: %d trailing bytes", ErrMalformed, len(b))

@@ -83,19 +83,46 @@ var goldenRecord3 = func() (g struct {
 	return g
 }()
 
+// goldenRecord4 is goldenRecord3 of a session over L2TPv3 in version 4,
+// the encoding Append writes: the fixed part holds the low 16 bits of
+// the 32-bit IDs, which follow whole after the L2TP version and the
+// pseudowire type.
+var goldenRecord4 = func() (g struct {
+	rec   Record
+	bytes []byte
+}) {
+	g.rec = goldenRecord3.rec
+	g.rec.TunnelID, g.rec.PeerTunnelID, g.rec.L2TPSessionID, g.rec.PeerSessionID = 0x10001, 0x20002, 0xa0003, 0xfff0004
+	g.rec.L2TPVersion, g.rec.PWType = 3, 7
+	g.bytes = append([]byte{4}, goldenRecord3.bytes[1:]...)
+	g.bytes = append(g.bytes,
+		3,    // L2TP version
+		0, 7, // pseudowire type PPP
+		0, 1, 0, 1, 0, 2, 0, 2, 0, 0x0a, 0, 3, 0x0f, 0xff, 0, 4) // the IDs whole
+	return g
+}()
+
 var recordCmp = cmp.Options{
 	cmp.Comparer(func(a, b netip.Addr) bool { return a == b }),
 	cmp.Comparer(func(a, b netip.Prefix) bool { return a == b }),
 }
 
 func TestRecordCodec(t *testing.T) {
-	b, err := goldenRecord3.rec.Append(nil)
+	b, err := goldenRecord4.rec.Append(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff(goldenRecord3.bytes, b); diff != "" {
+	if diff := cmp.Diff(goldenRecord4.bytes, b); diff != "" {
 		t.Errorf("Append (-want +got)\n%s", diff)
 	}
+	got4, err := ParseRecord(goldenRecord4.bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(goldenRecord4.rec, got4, recordCmp); diff != "" {
+		t.Errorf("ParseRecord version 4 (-want +got)\n%s", diff)
+	}
+	// A record spooled by the bras before L2TPv3's IDs (version 3).
 	got3, err := ParseRecord(goldenRecord3.bytes)
 	if err != nil {
 		t.Fatal(err)
@@ -131,6 +158,12 @@ func TestRecordCodec(t *testing.T) {
 		{"trailing", append(append([]byte{}, goldenRecord.bytes...), 0), ErrMalformed},
 		{"IPv6 cut", goldenRecord2.bytes[:len(goldenRecord2.bytes)-1], ErrShort},
 		{"IPv6 counters cut", goldenRecord3.bytes[:len(goldenRecord3.bytes)-1], ErrShort},
+		{"L2TP IDs cut", goldenRecord4.bytes[:len(goldenRecord4.bytes)-1], ErrShort},
+		{"an ID whole that is not its low 16 bits", func() []byte {
+			b := append([]byte{}, goldenRecord4.bytes...)
+			b[len(b)-1] ^= 1
+			return b
+		}(), ErrMalformed},
 		{"version 2 with IPv6 counters", append([]byte{2}, goldenRecord3.bytes[1:]...), ErrMalformed},
 		{"IPv6 prefix of 129 bits", append(append(append([]byte{2}, goldenRecord.bytes[1:]...), 129), make([]byte, 18)...), ErrMalformed},
 		{"version", append([]byte{9}, goldenRecord.bytes[1:]...), ErrMalformed},
@@ -155,6 +188,7 @@ func FuzzParseRecord(f *testing.F) {
 	f.Add(goldenRecord.bytes)
 	f.Add(goldenRecord2.bytes)
 	f.Add(goldenRecord3.bytes)
+	f.Add(goldenRecord4.bytes)
 	r := sess("s", "u", 1, Interim, t0, 1, 2)
 	b, _ := r.Append(nil)
 	f.Add(b)

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/bras-project/bras/l2tp"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
 )
@@ -65,23 +66,26 @@ const upsertSessions = `INSERT INTO sessions (acct_session_id, node, nas_ip_addr
 	in_octets, out_octets, in_packets, out_packets,
 	rate_down_kbps, rate_up_kbps, interim_interval, class, last_seq,
 	framed_ipv6_prefix, delegated_ipv6_prefix, framed_ipv6_address,
-	in6_octets, out6_octets, in6_packets, out6_packets, framed_interface_id)
+	in6_octets, out6_octets, in6_packets, out6_packets, framed_interface_id,
+	l2tp_version, pw_type)
 SELECT a1, a2, NULLIF(a3, '')::inet, a4, a5, a6, a7, a8, a9, a10,
 	a11, a12, a13, a14, NULLIF(a15, '')::inet,
 	a16, a17, a18, NULLIF(a19, 0),
 	a20, a21, a22, a23, a24, a25, NULLIF(a26, 0), string_to_array(NULLIF(a27, ''), ','), a28,
 	NULLIF(a29, '')::cidr, NULLIF(a30, '')::cidr, NULLIF(a31, '')::inet,
-	a32, a33, a34, a35, NULLIF(a36, '')
+	a32, a33, a34, a35, NULLIF(a36, ''),
+	a37, NULLIF(a38, '')
 FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
 	$6::text[], $7::text[], $8::text[], $9::text[], $10::text[],
-	$11::integer[], $12::integer[], $13::integer[], $14::integer[], $15::text[],
+	$11::bigint[], $12::bigint[], $13::bigint[], $14::bigint[], $15::text[],
 	$16::timestamptz[], $17::timestamptz[], $18::timestamptz[], $19::integer[],
 	$20::bigint[], $21::bigint[], $22::bigint[], $23::bigint[],
 	$24::integer[], $25::integer[], $26::integer[], $27::text[], $28::bigint[],
 	$29::text[], $30::text[], $31::text[],
-	$32::bigint[], $33::bigint[], $34::bigint[], $35::bigint[], $36::text[])
+	$32::bigint[], $33::bigint[], $34::bigint[], $35::bigint[], $36::text[],
+	$37::smallint[], $38::text[])
 	AS u(a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19,
-	a20, a21, a22, a23, a24, a25, a26, a27, a28, a29, a30, a31, a32, a33, a34, a35, a36)
+	a20, a21, a22, a23, a24, a25, a26, a27, a28, a29, a30, a31, a32, a33, a34, a35, a36, a37, a38)
 ON CONFLICT (acct_session_id) DO UPDATE SET
 	update_time = GREATEST(sessions.update_time, EXCLUDED.update_time),
 	stop_time = CASE WHEN sessions.orphan_closed AND EXCLUDED.stop_time IS NOT NULL THEN EXCLUDED.stop_time
@@ -346,10 +350,11 @@ func sessionArgs(ss []Record) []any {
 	for i := range txt {
 		txt[i] = make([]string, n)
 	}
-	ids := make([][]int32, 4)
+	ids := make([][]int64, 4)
 	for i := range ids {
-		ids[i] = make([]int32, n)
+		ids[i] = make([]int64, n)
 	}
+	version, pw := make([]int16, n), make([]string, n)
 	start, upd, stop := make([]pgtype.Timestamptz, n), make([]pgtype.Timestamptz, n), make([]pgtype.Timestamptz, n)
 	cause, down, up, interim := make([]int32, n), make([]int32, n), make([]int32, n), make([]int32, n)
 	io, oo, ip, op, seq := make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n)
@@ -365,7 +370,11 @@ func sessionArgs(ss []Record) []any {
 		txt[0][i], txt[1][i], txt[2][i], txt[3][i], txt[4][i] = r.SessionID, r.Node, addrText(r.NASIP), r.Username, r.Realm
 		txt[5][i], txt[6][i], txt[7][i], txt[8][i], txt[9][i] = r.CallingStationID, r.NASPortID, r.CircuitID, r.RemoteID, r.LAC
 		txt[10][i] = addrText(r.Addr)
-		ids[0][i], ids[1][i], ids[2][i], ids[3][i] = int32(r.TunnelID), int32(r.PeerTunnelID), int32(r.L2TPSessionID), int32(r.PeerSessionID)
+		ids[0][i], ids[1][i], ids[2][i], ids[3][i] = int64(r.TunnelID), int64(r.PeerTunnelID), int64(r.L2TPSessionID), int64(r.PeerSessionID)
+		version[i] = max(int16(r.L2TPVersion), 2) // 0: a record of an earlier bras, L2TPv2's
+		if r.PWType != 0 {
+			pw[i] = strings.ToLower(l2tp.PWType(r.PWType).String())
+		}
 		st := r.Started
 		if st.IsZero() {
 			st = r.Time
@@ -386,7 +395,7 @@ func sessionArgs(ss []Record) []any {
 	}
 	return []any{txt[0], txt[1], txt[2], txt[3], txt[4], txt[5], txt[6], txt[7], txt[8], txt[9],
 		ids[0], ids[1], ids[2], ids[3], txt[10],
-		start, upd, stop, cause, io, oo, ip, op, down, up, interim, class, seq, p6, d6, a6, io6, oo6, ip6, op6, iid}
+		start, upd, stop, cause, io, oo, ip, op, down, up, interim, class, seq, p6, d6, a6, io6, oo6, ip6, op6, iid, version, pw}
 }
 
 // OrphanSeq is the Seq of the Stop record CloseOrphans writes: out of the

@@ -365,6 +365,36 @@ func TestIPv6Counters(t *testing.T) {
 	}
 }
 
+// TestL2TPv3Sessions: a session over L2TPv3 (RFC 3931) keeps its 32-bit
+// Control Connection and Session IDs whole in the sessions table, above
+// what a signed 32-bit column holds, with its L2TP version and pseudowire
+// type; an L2TPv2 session says version 2 and no pseudowire type, also
+// from a record an earlier bras spooled (L2TPVersion 0).
+func TestL2TPv3Sessions(t *testing.T) {
+	_, db := migrated(t)
+	s := NewStore(db, "lns1")
+	ctx := context.Background()
+	v3 := sess("v3", "vera", 0, Start, t0, 0, 0)
+	v3.TunnelID, v3.PeerTunnelID, v3.L2TPSessionID, v3.PeerSessionID = 0xfedcba98, 0x80000001, 0xffffffff, 7
+	v3.L2TPVersion, v3.PWType = 3, 7
+	v2 := sess("v2", "val", 0, Start, t0, 0, 0)
+	v2.L2TPVersion = 2
+	old := sess("v0", "otto", 0, Start, t0, 0, 0)
+	if err := s.Write(ctx, []Record{v3, v2, old}); err != nil {
+		t.Fatal(err)
+	}
+	got := query(t, db, `SELECT acct_session_id, tunnel_id::text, peer_tunnel_id::text, l2tp_session_id::text, peer_session_id::text,
+		l2tp_version::text, COALESCE(pw_type, '-') FROM sessions ORDER BY 1`)
+	want := [][]string{
+		{"v0", "1", "0", "2", "0", "2", "-"},
+		{"v2", "1", "0", "2", "0", "2", "-"},
+		{"v3", "4275878552", "2147483649", "4294967295", "7", "3", "ppp"},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("sessions (-want +got)\n%s", diff)
+	}
+}
+
 // TestAuthLog: outcomes added faster than one round trip each reach
 // auth_log in batches, every one of them, in order; those added as the
 // daemon stops are still written; beyond the queue's limit they are

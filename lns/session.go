@@ -276,10 +276,11 @@ func (s *session) record(now time.Time) accounting.Record {
 		CallingStationID: v.Calling,
 		NASPortID:        s.nasPortID(),
 		LAC:              s.tunnel.PeerHostName(),
-		TunnelID:         s.tunnel.LocalID(),
-		PeerTunnelID:     s.tunnel.PeerID(),
-		L2TPSessionID:    s.call.LocalID(),
-		PeerSessionID:    s.call.PeerID(),
+		TunnelID:         s.tunnel.LocalConnID(),
+		PeerTunnelID:     s.tunnel.PeerConnID(),
+		L2TPSessionID:    s.call.LocalSessionID(),
+		PeerSessionID:    s.call.RemoteSessionID(),
+		L2TPVersion:      uint8(s.tunnel.Version()),
 		Addr:             s.addr,
 		Time:             now,
 		Started:          now,
@@ -291,6 +292,9 @@ func (s *session) record(now time.Time) accounting.Record {
 		r.Username = s.user
 	}
 	r.CircuitID, r.RemoteID = s.line.circuit, s.line.remote
+	if r.L2TPVersion == 3 {
+		r.PWType = uint16(s.call.PWType())
+	}
 	if v := s.v6; v != nil && v.up {
 		r.IPv6Prefix, r.DelegatedPrefix, r.IPv6Address = v.link, v.delegated, v.address
 		r.InterfaceID = v.interfaceID()

@@ -137,7 +137,12 @@ type Result struct {
 	CausesText string
 	// From PostgreSQL after the run: rows of the sessions table, sessions
 	// closed, and the octets the accounting recorded in each direction.
-	DBSessions, DBStopped     int
+	DBSessions, DBStopped int
+	// DBCarriers counts the sessions by how they came: "v2", or "v3/"
+	// and the pseudowire type; DBTunnels by the tunnel_id they name (the
+	// LNS's Tunnel or Control Connection ID).
+	DBCarriers                map[string]int
+	DBTunnels                 map[int64]int
 	DBInOctets, DBOutOctets   int64
 	DBInPackets, DBOutPackets int64
 	// The IPv6 share of the accounted traffic.
@@ -765,6 +770,29 @@ func dbTotals(ctx context.Context, dsn string, res *Result) error {
 		return err
 	}
 	defer c.Close(ctx)
+	rows, err := c.Query(ctx, `SELECT l2tp_version, coalesce(pw_type, ''), tunnel_id, count(*) FROM sessions GROUP BY 1, 2, 3`)
+	if err != nil {
+		return err
+	}
+	res.DBCarriers, res.DBTunnels = map[string]int{}, map[int64]int{}
+	for rows.Next() {
+		var version, n int
+		var pw string
+		var tunnel int64
+		if err := rows.Scan(&version, &pw, &tunnel, &n); err != nil {
+			rows.Close()
+			return err
+		}
+		k := fmt.Sprintf("v%d", version)
+		if pw != "" {
+			k += "/" + pw
+		}
+		res.DBCarriers[k] += n
+		res.DBTunnels[tunnel] += n
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
 	return c.QueryRow(ctx, `SELECT count(*), count(stop_time),
 		coalesce(sum(in_octets),0), coalesce(sum(out_octets),0), coalesce(sum(in_packets),0), coalesce(sum(out_packets),0),
 		coalesce(sum(in6_octets),0), coalesce(sum(out6_octets),0), coalesce(sum(in6_packets),0), coalesce(sum(out6_packets),0),

@@ -99,6 +99,9 @@ func TestLabEndToEnd(t *testing.T) {
 			if res.DBSessions != n || res.DBStopped != n {
 				t.Errorf("PostgreSQL has %d sessions, %d closed; want %d and %d", res.DBSessions, res.DBStopped, n, n)
 			}
+			if want := map[string]int{"v2": n}; !maps.Equal(res.DBCarriers, want) {
+				t.Errorf("PostgreSQL sessions by L2TP version %v, want %v", res.DBCarriers, want)
+			}
 			// bras load hangs up with a PADT and no LCP Terminate-Request
 			// (RFC 2516 section 5.5): the LAC's CDN says loss of carrier
 			// (RFC 2661 section 4.4.2, result 1), and so does every Stop.

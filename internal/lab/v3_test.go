@@ -131,6 +131,14 @@ func labL2TPv3(t *testing.T, encap string, n int) {
 	if res.DBSessions != n || res.DBStopped != n {
 		t.Errorf("PostgreSQL has %d sessions, %d closed; want %d and %d", res.DBSessions, res.DBStopped, n, n)
 	}
+	// Each row names L2TPv3, the PPP pseudowire and the tunnel's 32-bit
+	// Control Connection ID whole.
+	if want := map[string]int{"v3/ppp": n}; !maps.Equal(res.DBCarriers, want) {
+		t.Errorf("PostgreSQL sessions by L2TP version and pseudowire %v, want %v", res.DBCarriers, want)
+	}
+	if want := map[int64]int{int64(nt.LocalConnID): n}; !maps.Equal(res.DBTunnels, want) {
+		t.Errorf("PostgreSQL sessions by tunnel_id %v, want %v (the LNS's Control Connection ID)", res.DBTunnels, want)
+	}
 	if want := map[string]int{"Lost-Carrier": n}; !maps.Equal(res.Causes, want) {
 		t.Errorf("terminate causes %v, want %v", res.Causes, want)
 	}
