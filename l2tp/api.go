@@ -314,6 +314,11 @@ type OutgoingCallRequest struct {
 	// and Maximum BPS, Bearer Type and Framing Type get defaults when
 	// missing (section 6.9 requires them).
 	OCRQ []AVP
+	// PWType is the pseudowire of an outgoing call on an L2TPv3 tunnel
+	// (RFC 3931 section 6.9); 0: PPP. On L2TPv3 the OCRQ carries the
+	// Serial Number, Remote End ID, Circuit Status and the data framing
+	// of section 6.9 instead of the L2TPv2 defaults above.
+	PWType PWType
 	// Value is attached to the Session before any event.
 	Value any
 }

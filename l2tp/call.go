@@ -157,10 +157,10 @@ func (t *Tunnel) PlaceCall(req CallRequest) (*Session, error) {
 // section 7.5.2): OCRQ with req.OCRQ, then OCRP and OCCN from the LAC. The
 // outcome arrives as Handler.SessionUp (with the OCCN) or SessionDown.
 func (t *Tunnel) PlaceOutgoingCall(req OutgoingCallRequest) (*Session, error) {
-	if t.v3 {
-		return nil, errV3Outgoing
+	s := &Session{t: t, role: LNSOutgoing, req: CallRequest{ICRQ: req.OCRQ}, pwType: req.PWType}
+	if s.pwType == 0 {
+		s.pwType = PWPPP
 	}
-	s := &Session{t: t, role: LNSOutgoing, req: CallRequest{ICRQ: req.OCRQ}}
 	if req.Value != nil {
 		s.SetValue(req.Value)
 	}
@@ -308,7 +308,7 @@ func (t *Tunnel) callMessage(sid uint32, m *Message) {
 			psid, _ := t.peerSessionID(m)
 			s.peerID.Store(psid)
 		}
-		if ok && t.v3 && (m.Type == MsgICRP || m.Type == MsgICCN) {
+		if ok && t.v3 && (m.Type == MsgICRP || m.Type == MsgICCN || m.Type == MsgOCRP || m.Type == MsgOCCN) {
 			if rc, good := t.peerFramingV3(s, m); !good {
 				t.callEvent(s, recvEvent(m, false), m, rc)
 				return
@@ -461,7 +461,7 @@ func (t *Tunnel) callEvent(s *Session, ev CallEvent, m *Message, rc ResultCode) 
 			}
 		case ActSendICRQ:
 			if t.v3 {
-				t.sendICRQV3(s)
+				t.sendCallRequestV3(s, MsgICRQ)
 				break
 			}
 			msg := &Message{Type: MsgICRQ}
@@ -479,7 +479,7 @@ func (t *Tunnel) callEvent(s *Session, ev CallEvent, m *Message, rc ResultCode) 
 			t.sendMsg(msg, 0)
 		case ActSendICRP:
 			if t.v3 {
-				t.sendICRPV3(s)
+				t.sendCallReplyV3(s, MsgICRP)
 				break
 			}
 			t.sendMsg(&Message{Type: MsgICRP, AVPs: []AVP{t.hide(NewAVPUint16(AVPAssignedSessionID, uint16(s.localID)))}}, s.RemoteSessionID())
@@ -489,6 +489,10 @@ func (t *Tunnel) callEvent(s *Session, ev CallEvent, m *Message, rc ResultCode) 
 			}
 			t.sendConnected(s, MsgICCN)
 		case ActSendOCRQ:
+			if t.v3 {
+				t.sendCallRequestV3(s, MsgOCRQ)
+				break
+			}
 			msg := &Message{Type: MsgOCRQ}
 			msg.Add(t.hide(NewAVPUint16(AVPAssignedSessionID, uint16(s.localID))))
 			have := map[AVPType]bool{}
@@ -521,6 +525,10 @@ func (t *Tunnel) callEvent(s *Session, ev CallEvent, m *Message, rc ResultCode) 
 			s.icrq = msg
 			t.sendMsg(msg, 0)
 		case ActSendOCRP:
+			if t.v3 {
+				t.sendCallReplyV3(s, MsgOCRP)
+				break
+			}
 			t.sendMsg(&Message{Type: MsgOCRP, AVPs: []AVP{t.hide(NewAVPUint16(AVPAssignedSessionID, uint16(s.localID)))}}, s.RemoteSessionID())
 		case ActOpenBearer:
 			// The OutgoingCallHandler was asked before the OCRP; it

@@ -3,7 +3,6 @@ package l2tp
 import (
 	"crypto/rand"
 	"encoding/binary"
-	"errors"
 	"slices"
 )
 
@@ -13,8 +12,6 @@ import (
 // cookies each side assigns, the L2-Specific Sublayer and Data Sequencing,
 // and the v3 data header (section 4.1.2.1) on the wire. The call state
 // machines are those of L2TPv2.
-
-var errV3Outgoing = errors.New("l2tp: outgoing calls are not supported on L2TPv3 tunnels")
 
 // v3Data is how an L2TPv3 session's data messages are framed, both ways.
 // rx (what we receive: the cookie we assigned, the sublayer we asked for)
@@ -153,16 +150,17 @@ func framingAVPs(d *v3Data) []AVP {
 	return avps
 }
 
-// sendICRQV3 sends the ICRQ of section 6.6 for s (the LAC). A caller that
-// asks for sequenced data gets the Default L2-Specific Sublayer with
-// sequencing of all packets, both ways.
-func (t *Tunnel) sendICRQV3(s *Session) {
+// sendCallRequestV3 sends the ICRQ of section 6.6 for s (the LAC) or the
+// OCRQ of section 6.9 (the LCCE asking the LAC to place a call): the same
+// AVPs. A caller that asks for sequenced data gets the Default L2-Specific
+// Sublayer with sequencing of all packets, both ways.
+func (t *Tunnel) sendCallRequestV3(s *Session, typ MsgType) {
 	d := *s.v3d.Load()
 	if wantsSeq(s.req.ICCN) {
 		d.rx.Sublayer, d.rxSeq = SublayerDefault, true
 	}
 	s.v3d.Store(&d)
-	msg := &Message{Type: MsgICRQ}
+	msg := &Message{Type: typ}
 	msg.Add(NewV3AVPUint32(AVPLocalSessionID, s.localID))
 	msg.Add(NewV3AVPUint32(AVPRemoteSessionID, 0))
 	msg.Add(s.pwType.AVP())
@@ -190,15 +188,12 @@ func (t *Tunnel) sendICRQV3(s *Session) {
 	t.sendMsg(msg, 0)
 }
 
-// incomingV3 judges the pseudowire of an ICRQ (the LNS, section 6.6) and
-// sets the session's framing: a type we do not offer is refused with CDN
-// result 14; sequencing without a sublayer that can carry it with result
-// 15. We ask for the sublayer and sequencing the peer asked for. An OCRQ
-// is refused: outgoing calls are L2TPv2 only.
+// incomingV3 judges the pseudowire of an ICRQ (the LNS, section 6.6) or
+// an OCRQ (the LAC, section 6.9) and sets the session's framing: a type we
+// do not offer is refused with CDN result 14; sequencing without a
+// sublayer that can carry it with result 15. We ask for the sublayer and
+// sequencing the peer asked for.
 func (t *Tunnel) incomingV3(s *Session, m *Message) (ResultCode, bool) {
-	if m.Type == MsgOCRQ {
-		return ResultCode{Result: uint16(CDNNoFacilitiesPermanent), HasError: true, Message: "outgoing calls not supported on L2TPv3"}, false
-	}
 	a, _ := m.Find(AVPPWType)
 	pw, _ := ParsePWType(a.Value) // ValidateV3 checked it is there
 	s.pwType = pw
@@ -216,8 +211,8 @@ func (t *Tunnel) incomingV3(s *Session, m *Message) (ResultCode, bool) {
 	return ResultCode{}, true
 }
 
-// peerFramingV3 applies what a peer's ICRQ, ICRP or ICCN asks of our data
-// (section 5.4.4): its Assigned Cookie, L2-Specific Sublayer and Data
+// peerFramingV3 applies what a peer's call message (ICRQ, ICRP, ICCN or
+// their outgoing counterparts) asks of our data (section 5.4.4): its Assigned Cookie, L2-Specific Sublayer and Data
 // Sequencing. An AVP that is absent leaves what was agreed.
 func (t *Tunnel) peerFramingV3(s *Session, m *Message) (ResultCode, bool) {
 	d := *s.v3d.Load()
@@ -251,9 +246,10 @@ func (t *Tunnel) peerFramingV3(s *Session, m *Message) (ResultCode, bool) {
 	return ResultCode{}, true
 }
 
-// sendICRPV3 sends the ICRP of section 6.7 for s (the LNS).
-func (t *Tunnel) sendICRPV3(s *Session) {
-	msg := &Message{Type: MsgICRP}
+// sendCallReplyV3 sends the ICRP of section 6.7 for s (the LNS) or the
+// OCRP of section 6.10 (the LAC placing the call): the same AVPs.
+func (t *Tunnel) sendCallReplyV3(s *Session, typ MsgType) {
+	msg := &Message{Type: typ}
 	msg.Add(NewV3AVPUint32(AVPLocalSessionID, s.localID))
 	msg.Add(NewV3AVPUint32(AVPRemoteSessionID, s.RemoteSessionID()))
 	msg.Add(s.newCircuitStatus())
@@ -263,7 +259,8 @@ func (t *Tunnel) sendICRPV3(s *Session) {
 	t.sendMsg(msg, 0)
 }
 
-// sendConnectedV3 sends the ICCN of section 6.8 for s (the LAC) with the
+// sendConnectedV3 sends the ICCN of section 6.8 for s (the LAC), or the
+// OCCN of section 6.11 (the LAC whose outgoing call was answered), with the
 // caller's AVPs (proxy LCP and authentication of a PPP pseudowire are RFC
 // 2661 AVPs, recognised in v3 too) and reports the session up. Sequencing
 // Required was asked for in the ICRQ already.
