@@ -49,6 +49,37 @@ func (d DigestMode) String() string {
 	return "DigestMode(" + strconv.Itoa(int(d)) + ")"
 }
 
+// ParseCookieSize reads a cookie size as configuration files write it:
+// the octets of the cookie a session asks of its peer's data messages, 0,
+// 4 or 8 (RFC 3931 section 4.1); empty is 4.
+func ParseCookieSize(s string) (int, error) {
+	switch s {
+	case "", "4":
+		return 4, nil
+	case "0":
+		return 0, nil
+	case "8":
+		return 8, nil
+	}
+	return 0, fmt.Errorf("%q: want 0, 4 or 8 (octets, RFC 3931 section 4.1)", s)
+}
+
+// ParseDigestMode reads a digest setting as configuration files write it:
+// md5, sha1 or none; empty is DigestAuto.
+func ParseDigestMode(s string) (DigestMode, error) {
+	switch s {
+	case "":
+		return DigestAuto, nil
+	case "md5":
+		return DigestMD5, nil
+	case "sha1":
+		return DigestSHA1, nil
+	case "none":
+		return DigestOff, nil
+	}
+	return 0, fmt.Errorf("%q: want md5, sha1 or none", s)
+}
+
 // v3State is the L2TPv3 part of a tunnel, owned by its goroutine.
 type v3State struct {
 	auth      bool       // control message authentication: nonces, and a digest required on every message

@@ -366,28 +366,9 @@ func (l *LNSFile) encap() l2tp.Encap {
 // accepted it).
 func (l *LNSFile) v3() (version int, digest l2tp.DigestMode, cookie int) {
 	version = max(l.Version, 2)
-	digest, _ = parseDigest(l.Digest)
-	cookie = 4
-	if l.Cookie != "" {
-		cookie, _ = strconv.Atoi(l.Cookie)
-	}
+	digest, _ = l2tp.ParseDigestMode(l.Digest)
+	cookie, _ = l2tp.ParseCookieSize(l.Cookie)
 	return version, digest, cookie
-}
-
-// parseDigest reads the digest key: md5, sha1 or none; empty is
-// md5 with a secret, nothing without one (l2tp.DigestAuto).
-func parseDigest(s string) (l2tp.DigestMode, error) {
-	switch s {
-	case "":
-		return l2tp.DigestAuto, nil
-	case "md5":
-		return l2tp.DigestMD5, nil
-	case "sha1":
-		return l2tp.DigestSHA1, nil
-	case "none":
-		return l2tp.DigestOff, nil
-	}
-	return 0, fmt.Errorf("%q: want md5, sha1 or none", s)
 }
 
 // validateV3 checks the L2TPv3 keys of an LNS section.
@@ -410,11 +391,11 @@ func (l *LNSFile) validateV3() error {
 		}
 		return nil
 	}
-	if _, err := parseDigest(l.Digest); err != nil {
+	if _, err := l2tp.ParseDigestMode(l.Digest); err != nil {
 		return &config.KeyError{Key: "digest", Err: err}
 	}
-	if l.Cookie != "" && l.Cookie != "0" && l.Cookie != "4" && l.Cookie != "8" {
-		return &config.KeyError{Key: "cookie", Err: fmt.Errorf("%q: want 0, 4 or 8 (octets, RFC 3931 section 4.1)", l.Cookie)}
+	if _, err := l2tp.ParseCookieSize(l.Cookie); err != nil {
+		return &config.KeyError{Key: "cookie", Err: err}
 	}
 	return nil
 }

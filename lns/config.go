@@ -19,6 +19,7 @@ import (
 	"github.com/bras-project/bras/internal/logx"
 	"github.com/bras-project/bras/internal/pool6"
 	"github.com/bras-project/bras/internal/udpio"
+	"github.com/bras-project/bras/l2tp"
 	"github.com/bras-project/bras/ppp"
 )
 
@@ -149,10 +150,7 @@ type LACSection struct {
 // cookieLen is the cookie size of l's L2TPv3 sessions (valid once check
 // accepted it).
 func (l *LACSection) cookieLen() int {
-	if l.Cookie == "" {
-		return 4
-	}
-	n, _ := strconv.Atoi(l.Cookie)
+	n, _ := l2tp.ParseCookieSize(l.Cookie)
 	return n
 }
 
@@ -476,8 +474,8 @@ func (c *FileConfig) check() error {
 				errs = append(errs, src.ErrorAt(src.ItemLine(at+"versions", j), at+"versions", "%d: want 2 or 3 (L2TP versions)", v))
 			}
 		}
-		if l.Cookie != "" && l.Cookie != "0" && l.Cookie != "4" && l.Cookie != "8" {
-			bad(at+"cookie", "%q: want 0, 4 or 8 (octets, RFC 3931 section 4.1)", l.Cookie)
+		if _, err := l2tp.ParseCookieSize(l.Cookie); err != nil {
+			bad(at+"cookie", "%v", err)
 		}
 		for j, m := range c.LACs[:i] {
 			if strings.EqualFold(m.HostName, l.HostName) {

@@ -61,6 +61,8 @@ func runDial(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.IntVar(&s.EchoFailures, "echo-failures", 0, fmt.Sprintf("unanswered Echo-Requests that end the session (default %d)", dial.DefaultEchoFailures))
 	fs.DurationVar(&s.ReconnectMin, "reconnect-min", 0, fmt.Sprintf("first wait before reconnecting (default %v)", dial.DefaultReconnectMin))
 	fs.DurationVar(&s.ReconnectMax, "reconnect-max", 0, fmt.Sprintf("cap of the doubling waits (default %v)", dial.DefaultReconnectMax))
+	fs.IntVar(&s.Version, "version", 0, "L2TP version of the tunnel: 2 (default) or 3 (RFC 3931, a PPP pseudowire)")
+	fs.StringVar(&s.Encap, "encap", "", "L2TPv3 over udp (default) or ip (protocol 115, RFC 3931 section 4.1.1)")
 	fs.StringVar(&level, "log-level", "", "log level: debug, info, warn or error; overrides [log] level")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -118,6 +120,10 @@ func runDial(ctx context.Context, args []string, stderr io.Writer) error {
 			d.ReconnectMin = s.ReconnectMin
 		case "reconnect-max":
 			d.ReconnectMax = s.ReconnectMax
+		case "version":
+			d.Version = s.Version
+		case "encap":
+			d.Encap = s.Encap
 		}
 	})
 	if err != nil {
@@ -128,7 +134,7 @@ func runDial(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	if check {
-		fmt.Fprintf(stderr, "configuration OK: LNS %v as %q, user %q, device %s, %d routes\n", cfg.LNS, cfg.HostName, cfg.User, cfg.TUN, len(cfg.Routes))
+		fmt.Fprintf(stderr, "configuration OK: LNS %v over L2TPv%d/%v as %q, user %q, device %s, %d routes\n", cfg.LNS, cfg.Version, cfg.Encap, cfg.HostName, cfg.User, cfg.TUN, len(cfg.Routes))
 		return nil
 	}
 	logging, err := newLogging(fs, fc.Log, level)

@@ -24,6 +24,15 @@ type Config struct {
 	HostName string         // our Host Name AVP: the LNS looks its [lac] entry up by it
 	Secret   []byte         // tunnel authentication (RFC 2661 section 5.1.1); nil: none
 
+	// Version is the tunnel's L2TP version, 2 or 3 (RFC 3931: the call
+	// is a PPP pseudowire, with Digest and CookieLen as in
+	// l2tp.TunnelOptions); Encap EncapIP runs it straight over IP
+	// protocol 115 (section 4.1.1; LNS's port is then 0).
+	Version   int
+	Digest    l2tp.DigestMode
+	CookieLen int
+	Encap     l2tp.Encap
+
 	User, Password string
 	Auth           []ppp.AuthProto // what we accept, the LNS chooses; empty: CHAP-MD5 and PAP
 
@@ -265,6 +274,19 @@ func (h *handler) IncomingCall(*l2tp.Tunnel, *l2tp.Session, *l2tp.Message) error
 }
 
 // connect runs one connection: the tunnel, the call and PPP, until one of
+// listen opens the tunnel's socket on local: UDP, or a raw socket of IP
+// protocol 115 for L2TPv3 over IP (local's port is not used).
+func (c *Client) listen(local netip.AddrPort) (net.PacketConn, error) {
+	if c.cfg.Encap != l2tp.EncapIP {
+		return net.ListenUDP("udp", net.UDPAddrFromAddrPort(local))
+	}
+	network := "ip4:115"
+	if local.Addr().Is6() && !local.Addr().Is4In6() {
+		network = "ip6:115"
+	}
+	return net.ListenIP(network, &net.IPAddr{IP: local.Addr().Unmap().AsSlice()})
+}
+
 // them ends or ctx is done. wasUp says whether IPCP came up.
 func (c *Client) connect(ctx context.Context, dev Device) (wasUp bool, err error) {
 	local := c.cfg.Local
@@ -274,7 +296,7 @@ func (c *Client) connect(ctx context.Context, dev Device) (wasUp bool, err error
 			local = netip.AddrPortFrom(netip.IPv6Unspecified(), 0)
 		}
 	}
-	conn, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(local))
+	conn, err := c.listen(local)
 	if err != nil {
 		return false, fmt.Errorf("l2tp socket: %w", err)
 	}
@@ -296,12 +318,14 @@ func (c *Client) connect(ctx context.Context, dev Device) (wasUp bool, err error
 
 	c.setState(StateTunnel)
 	dctx, cancel := context.WithTimeout(ctx, c.cfg.DialTimeout)
-	t, err := ep.Dial(dctx, c.cfg.LNS, l2tp.TunnelOptions{Secret: c.cfg.Secret, HelloInterval: c.cfg.HelloInterval})
+	t, err := ep.Dial(dctx, c.cfg.LNS, l2tp.TunnelOptions{Secret: c.cfg.Secret, HelloInterval: c.cfg.HelloInterval,
+		Version: c.cfg.Version, Digest: c.cfg.Digest, CookieLen: c.cfg.CookieLen})
 	cancel()
 	if err != nil {
 		return false, fmt.Errorf("tunnel: %w", err)
 	}
-	c.log.Info("dial: tunnel up", "peer", t.Peer().String(), "tunnel_id", t.LocalID(), "peer_host_name", t.PeerHostName())
+	c.log.Info("dial: tunnel up", "peer", t.Peer().String(), "tunnel_id", t.LocalConnID(), "peer_host_name", t.PeerHostName(),
+		"version", t.Version(), "encap", t.Encap().String())
 	c.setState(StateCall)
 	// An ICRQ and an ICCN without proxy LCP or authentication AVPs: the
 	// LNS negotiates LCP and authenticates us itself (RFC 2661 section 2).

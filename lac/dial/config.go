@@ -11,6 +11,7 @@ import (
 
 	"github.com/bras-project/bras/internal/config"
 	"github.com/bras-project/bras/internal/logx"
+	"github.com/bras-project/bras/l2tp"
 	"github.com/bras-project/bras/ppp"
 )
 
@@ -42,6 +43,17 @@ type Section struct {
 	SetupTimeout  time.Duration `cfg:"setup-timeout"`
 	ReconnectMin  time.Duration `cfg:"reconnect-min"`
 	ReconnectMax  time.Duration `cfg:"reconnect-max"`
+
+	// Version is the tunnel's L2TP version: 2 (RFC 2661, also when 0) or
+	// 3 (RFC 3931: the call is a PPP pseudowire). Digest, Cookie and
+	// Encap are L2TPv3's: the control message authentication (md5, the
+	// default with a secret, sha1 or none), the cookie size the call asks
+	// of the LNS's data (0, 4 the default, or 8 octets) and udp (the
+	// default) or ip (straight over IP protocol 115, section 4.1.1).
+	Version int    `cfg:"version"`
+	Digest  string `cfg:"digest"`
+	Cookie  string `cfg:"cookie"`
+	Encap   string `cfg:"encap"`
 }
 
 // Defaults of the [dial] keys.
@@ -119,12 +131,36 @@ func (s *Section) Validate() error {
 	if s.ReconnectMin > 0 && s.ReconnectMax > 0 && s.ReconnectMax < s.ReconnectMin {
 		errs = append(errs, &config.KeyError{Key: "reconnect-max", Err: fmt.Errorf("%v is below reconnect-min %v", s.ReconnectMax, s.ReconnectMin)})
 	}
+	errs = append(errs, s.validateV3()...)
 	for _, r := range s.Routes {
 		if !r.Addr().Is4() {
 			errs = append(errs, &config.KeyError{Key: "routes", Err: fmt.Errorf("%v: only IPv4 runs over the call (IPCP)", r)})
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// validateV3 checks the L2TPv3 keys.
+func (s *Section) validateV3() []error {
+	if s.Version != 0 && s.Version != 2 && s.Version != 3 {
+		return []error{&config.KeyError{Key: "version", Err: fmt.Errorf("%d: want 2 or 3", s.Version)}}
+	}
+	var errs []error
+	for _, k := range []struct{ key, v string }{{"digest", s.Digest}, {"cookie", s.Cookie}, {"encap", s.Encap}} {
+		if k.v != "" && s.Version != 3 {
+			errs = append(errs, &config.KeyError{Key: k.key, Err: errors.New("is for L2TPv3 tunnels: needs version = 3")})
+		}
+	}
+	if _, err := l2tp.ParseDigestMode(s.Digest); err != nil {
+		errs = append(errs, &config.KeyError{Key: "digest", Err: err})
+	}
+	if _, err := l2tp.ParseCookieSize(s.Cookie); err != nil {
+		errs = append(errs, &config.KeyError{Key: "cookie", Err: err})
+	}
+	if s.Encap != "" && s.Encap != "udp" && s.Encap != "ip" {
+		errs = append(errs, &config.KeyError{Key: "encap", Err: fmt.Errorf("%q: want udp or ip", s.Encap)})
+	}
+	return errs
 }
 
 // Config is the validated client configuration, with defaults applied.
@@ -153,6 +189,13 @@ func (s Section) Config() (Config, error) {
 		Echo:          ppp.EchoConfig{Interval: s.EchoInterval, MaxFailures: s.EchoFailures},
 		HelloInterval: s.HelloInterval, DialTimeout: s.DialTimeout, SetupTimeout: s.SetupTimeout,
 		ReconnectMin: s.ReconnectMin, ReconnectMax: s.ReconnectMax,
+		Version: max(s.Version, 2),
+	}
+	c.Digest, _ = l2tp.ParseDigestMode(s.Digest)
+	c.CookieLen, _ = l2tp.ParseCookieSize(s.Cookie)
+	if s.Encap == "ip" {
+		c.Encap = l2tp.EncapIP
+		c.LNS = netip.AddrPortFrom(c.LNS.Addr(), 0)
 	}
 	return c.withDefaults(), nil
 }

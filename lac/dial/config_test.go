@@ -35,6 +35,7 @@ func TestReferenceConfig(t *testing.T) {
 		MTU:    DefaultMTU, Echo: ppp.EchoConfig{Interval: DefaultEchoInterval, MaxFailures: DefaultEchoFailures},
 		HelloInterval: DefaultHelloInterval, DialTimeout: DefaultDialTimeout, SetupTimeout: DefaultSetupTimeout,
 		ReconnectMin: DefaultReconnectMin, ReconnectMax: DefaultReconnectMax,
+		Version: 2, CookieLen: 4,
 	}
 	if diff := cmp.Diff(want, got, cmp.Comparer(func(a, b netip.AddrPort) bool { return a == b }),
 		cmp.Comparer(func(a, b netip.Prefix) bool { return a == b })); diff != "" {
@@ -46,7 +47,8 @@ func TestReferenceConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	if min.MTU != want.MTU || min.Echo != want.Echo || min.ReconnectMin != want.ReconnectMin || min.ReconnectMax != want.ReconnectMax ||
-		min.HelloInterval != want.HelloInterval || min.TUN != want.TUN || !cmp.Equal(min.Auth, want.Auth) {
+		min.HelloInterval != want.HelloInterval || min.TUN != want.TUN || !cmp.Equal(min.Auth, want.Auth) ||
+		min.Version != want.Version || min.CookieLen != want.CookieLen || min.Digest != want.Digest || min.Encap != want.Encap {
 		t.Errorf("the defaults of an empty section %+v differ from the reference file's %+v", min, want)
 	}
 }
@@ -64,6 +66,12 @@ func TestConfigErrors(t *testing.T) {
 		{"bad address", "[dial]\nlns = 192.0.2.1\n", "x.conf:2: dial.lns: bad value"},
 		{"max below min", "[dial]\nreconnect-min = 10s\nreconnect-max = 5s\n", "x.conf:3: dial.reconnect-max: 5s is below reconnect-min 10s"},
 		{"IPv6 route", "[dial]\nroutes = 2001:db8::/32\n", "x.conf:2: dial.routes: 2001:db8::/32: only IPv4 runs over the call (IPCP)"},
+		{"L2TP version 4", "[dial]\nversion = 4\n", "x.conf:2: dial.version: 4: want 2 or 3"},
+		{"cookie on L2TPv2", "[dial]\ncookie = 8\n", "x.conf:2: dial.cookie: is for L2TPv3 tunnels: needs version = 3"},
+		{"L2TPv2 over IP", "[dial]\nversion = 2\nencap = ip\n", "x.conf:3: dial.encap: is for L2TPv3 tunnels: needs version = 3"},
+		{"bad digest", "[dial]\nversion = 3\ndigest = sha256\n", `x.conf:3: dial.digest: "sha256": want md5, sha1 or none`},
+		{"bad cookie", "[dial]\nversion = 3\ncookie = 2\n", `x.conf:3: dial.cookie: "2": want 0, 4 or 8 (octets, RFC 3931 section 4.1)`},
+		{"bad encap", "[dial]\nversion = 3\nencap = gre\n", `x.conf:3: dial.encap: "gre": want udp or ip`},
 		{"long tun", "[dial]\ntun = a-very-long-device-name\n", `x.conf:2: dial.tun: "a-very-long-device-name": an interface name has at most 15 characters`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -171,6 +171,66 @@ listen = 127.0.0.1:18090
 token = tok
 `
 
+// dialWorld is the voluntary tunnel's world of TestDialEndToEnd: the
+// namespaces and links, a real FreeRADIUS that knows alice, a migrated
+// PostgreSQL, and the LNS's configuration (lnsExtra added to its [lns]).
+type dialWorld struct {
+	bin           string
+	client, lnsNS *testenv.Netns
+	ctx           context.Context
+	db            *pgx.Conn
+	conf          string
+	t             *testing.T
+}
+
+func newDialWorld(t *testing.T, lnsExtra string) *dialWorld {
+	t.Helper()
+	testenv.RequireRoot(t)
+	testenv.RequireCommand(t, "freeradius")
+	testenv.RequireCommand(t, "ping")
+	w := &dialWorld{t: t, bin: filepath.Join(t.TempDir(), "bras")}
+	if out, err := exec.Command("go", "build", "-o", w.bin, "../../cmd/bras").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	client, lnsNS, up := testenv.NewNetns(t, "dialc"), testenv.NewNetns(t, "diall"), testenv.NewNetns(t, "dialu")
+	w.client, w.lnsNS = client, lnsNS
+	testenv.Link(t, client, "eth0", netip.MustParsePrefix("10.30.0.1/24"), lnsNS, "eth0", netip.MustParsePrefix("10.30.0.2/24"))
+	testenv.Link(t, lnsNS, "eth1", netip.MustParsePrefix("10.40.0.1/24"), up, "eth0", netip.MustParsePrefix("10.40.0.2/24"))
+	up.MustRun(t, "ip", "route", "add", "100.64.0.0/16", "via", "10.40.0.1")
+	lnsNS.MustRun(t, "sysctl", "-qw", "net.ipv4.ip_forward=1")
+
+	radius := testenv.StartFreeRADIUS(t, testenv.RadiusConfig{NS: lnsNS, Users: []testenv.RadiusUser{
+		{Name: "alice", Password: "pw-a", Reply: []testenv.RadiusAttr{{Name: "Framed-IP-Address", Value: "100.64.7.7"}}},
+	}})
+	dsn := testenv.Postgres(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	t.Cleanup(cancel)
+	w.ctx = ctx
+	db, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close(context.Background()) })
+	w.db = db
+	if _, err := migrations.Up(ctx, db); err != nil {
+		t.Fatal(err)
+	}
+	w.conf = filepath.Join(t.TempDir(), "lns.conf")
+	text := strings.Replace(fmt.Sprintf(lnsConf, radius.AuthAddr, radius.Secret, radius.AcctAddr, dsn, t.TempDir()),
+		"listen = 10.30.0.2:1701\n", "listen = 10.30.0.2:1701\n"+lnsExtra, 1)
+	if err := os.WriteFile(w.conf, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return w
+}
+
+// startLNS starts the LNS and waits until it runs.
+func (w *dialWorld) startLNS() *proc {
+	p := startProc(w.t, w.lnsNS, "lns", nil, w.bin, "lns", "-config", w.conf)
+	p.waitLog(w.t, "LNS running", 1, 20*time.Second)
+	return p
+}
+
 // TestDialEndToEnd runs the voluntary tunnel with the real daemons:
 //
 //	client (10.30.0.1) ── (10.30.0.2) lns (10.40.0.1) ── (10.40.0.2) up
@@ -185,43 +245,9 @@ token = tok
 // accounting Stop with cause User-Request (LCP Terminate-Request, then
 // CDN).
 func TestDialEndToEnd(t *testing.T) {
-	testenv.RequireRoot(t)
-	testenv.RequireCommand(t, "freeradius")
-	testenv.RequireCommand(t, "ping")
-	bin := filepath.Join(t.TempDir(), "bras")
-	if out, err := exec.Command("go", "build", "-o", bin, "../../cmd/bras").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	client, lnsNS, up := testenv.NewNetns(t, "dialc"), testenv.NewNetns(t, "diall"), testenv.NewNetns(t, "dialu")
-	testenv.Link(t, client, "eth0", netip.MustParsePrefix("10.30.0.1/24"), lnsNS, "eth0", netip.MustParsePrefix("10.30.0.2/24"))
-	testenv.Link(t, lnsNS, "eth1", netip.MustParsePrefix("10.40.0.1/24"), up, "eth0", netip.MustParsePrefix("10.40.0.2/24"))
-	up.MustRun(t, "ip", "route", "add", "100.64.0.0/16", "via", "10.40.0.1")
-	lnsNS.MustRun(t, "sysctl", "-qw", "net.ipv4.ip_forward=1")
-
-	radius := testenv.StartFreeRADIUS(t, testenv.RadiusConfig{NS: lnsNS, Users: []testenv.RadiusUser{
-		{Name: "alice", Password: "pw-a", Reply: []testenv.RadiusAttr{{Name: "Framed-IP-Address", Value: "100.64.7.7"}}},
-	}})
-	dsn := testenv.Postgres(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	db, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close(context.Background())
-	if _, err := migrations.Up(ctx, db); err != nil {
-		t.Fatal(err)
-	}
-	conf := filepath.Join(t.TempDir(), "lns.conf")
-	spool := t.TempDir()
-	if err := os.WriteFile(conf, []byte(fmt.Sprintf(lnsConf, radius.AuthAddr, radius.Secret, radius.AcctAddr, dsn, spool)), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	startLNS := func() *proc {
-		p := startProc(t, lnsNS, "lns", nil, bin, "lns", "-config", conf)
-		p.waitLog(t, "LNS running", 1, 20*time.Second)
-		return p
-	}
+	w := newDialWorld(t, "")
+	client, ctx, db, startLNS := w.client, w.ctx, w.db, w.startLNS
+	bin := w.bin
 	lns := startLNS()
 
 	dial := startProc(t, client, "dial", []string{"DIAL_E2E_PASSWORD=pw-a"}, bin, "dial", "-lns", "10.30.0.2:1701",
@@ -322,5 +348,48 @@ func TestDialEndToEnd(t *testing.T) {
 		if !strings.Contains(dial.output(), want) {
 			t.Errorf("bras dial's log has no %q", want)
 		}
+	}
+}
+
+// TestDialL2TPv3: bras dial as its own LAC over L2TPv3 (RFC 3931: a PPP
+// pseudowire on a control connection signed with HMAC-MD5, 4-octet
+// cookies), over UDP and straight over IP protocol 115 (section 4.1.1;
+// the LNS's listen-ip): the session comes up with RADIUS's address, ping
+// crosses it, and the LNS accounts it in PostgreSQL as an L2TPv3 PPP
+// pseudowire.
+func TestDialL2TPv3(t *testing.T) {
+	for _, encap := range []string{"udp", "ip"} {
+		t.Run(encap, func(t *testing.T) {
+			extra := ""
+			if encap == "ip" {
+				extra = "listen-ip = 10.30.0.2\n"
+			}
+			w := newDialWorld(t, extra)
+			w.startLNS()
+			dial := startProc(t, w.client, "dial", nil, w.bin, "dial", "-lns", "10.30.0.2:1701", "-version", "3", "-encap", encap,
+				"-host-name", "roadwarrior", "-secret", "sekrit", "-user", "alice", "-password", "pw-a",
+				"-tun", "dial0", "-route", "10.40.0.0/24", "-log-level", "debug")
+			dial.waitLog(t, "dial: session up", 1, 30*time.Second)
+			if want := "version=3 encap=" + encap; dial.count(want) != 1 {
+				t.Errorf("bras dial's tunnel is not L2TPv3 over %s (no %q in its log)", encap, want)
+			}
+			if out, err := w.client.Command("ping", "-c", "3", "-i", "0.2", "-W", "2", "10.40.0.2").CombinedOutput(); err != nil ||
+				!bytes.Contains(out, []byte(" 0% packet loss")) {
+				t.Fatalf("ping through the tunnel: %v\n%s", err, out)
+			}
+			eventually(t, "the session in PostgreSQL", 10*time.Second, func() (bool, string) {
+				var n int
+				var got string
+				err := w.db.QueryRow(w.ctx, `SELECT count(*), coalesce(string_agg(username || ' ' || host(framed_ip) || ' v' || l2tp_version || ' ' || coalesce(pw_type, '-'), ','), '')
+					FROM sessions WHERE stop_time IS NULL`).Scan(&n, &got)
+				if err != nil {
+					return false, err.Error()
+				}
+				return n == 1 && got == "alice 100.64.7.7 v3 ppp", fmt.Sprintf("%d open: %s", n, got)
+			})
+			if !dial.signal(syscall.SIGTERM, 15*time.Second) {
+				t.Fatal("bras dial did not end on SIGTERM")
+			}
+		})
 	}
 }
