@@ -27,7 +27,7 @@ func (l *LAC) RegisterMetrics(reg *metrics.Registry) {
 		emit(float64(n[0]), "2")
 		emit(float64(n[1]), "3")
 	})
-	reg.GaugeVecFunc(metrics.L2TPTunnelSessions, "Sessions on each L2TP tunnel, by LNS (its name in the configuration), local Tunnel ID and L2TP version.", []string{"peer", "tunnel_id", "version"},
+	reg.GaugeVecFunc(metrics.L2TPTunnelSessions, "Sessions on each L2TP tunnel, by LNS (its name in the configuration), local Tunnel ID, L2TP version and encapsulation.", []string{"peer", "tunnel_id", "version", "encap"},
 		func(emit func(float64, ...string)) {
 			for _, pt := range l.pool.List() {
 				t, ok := pt.Tunnel.(*l2tp.Tunnel)
@@ -38,7 +38,7 @@ func (l *LAC) RegisterMetrics(reg *metrics.Registry) {
 				if peer == "" {
 					peer = pt.LNS.Addr.String()
 				}
-				emit(float64(pt.Sessions), peer, strconv.FormatUint(uint64(t.LocalConnID()), 10), strconv.Itoa(t.Version()))
+				emit(float64(pt.Sessions), peer, strconv.FormatUint(uint64(t.LocalConnID()), 10), strconv.Itoa(t.Version()), t.Encap().String())
 			}
 		})
 	reg.CounterVecFunc(metrics.DataplanePackets, "PPP frames the user-space relay forwarded, by direction (the fast path's are in "+metrics.FastPathPackets+").", []string{"direction"},

@@ -109,10 +109,10 @@ func (s *Server) RegisterMetrics(r *metrics.Registry) {
 		emit(float64(n[0]), "2")
 		emit(float64(n[1]), "3")
 	})
-	r.GaugeVecFunc(metrics.L2TPTunnelSessions, "Sessions on each L2TP tunnel, by LAC (its host name in the configuration), local Tunnel ID and L2TP version.", []string{"peer", "tunnel_id", "version"}, func(emit func(float64, ...string)) {
+	r.GaugeVecFunc(metrics.L2TPTunnelSessions, "Sessions on each L2TP tunnel, by LAC (its host name in the configuration), local Tunnel ID, L2TP version and encapsulation.", []string{"peer", "tunnel_id", "version", "encap"}, func(emit func(float64, ...string)) {
 		for _, t := range s.tunnels() {
 			if l := s.lacOf(t); l != nil {
-				emit(float64(t.Sessions()), l.HostName, strconv.FormatUint(uint64(t.LocalConnID()), 10), strconv.Itoa(t.Version()))
+				emit(float64(t.Sessions()), l.HostName, strconv.FormatUint(uint64(t.LocalConnID()), 10), strconv.Itoa(t.Version()), t.Encap().String())
 			}
 		}
 	})

@@ -120,11 +120,22 @@ func labL2TPv3(t *testing.T, encap string, n int) {
 			t.Fatalf("LNS session %+v, LAC session %+v (found %v); want L2TPv3 PPP pseudowires with crossed Session IDs", s, l, ok)
 		}
 	}
-	for _, want := range []string{`bras_l2tp_tunnels{version="3"} 1`, `bras_l2tp_tunnels{version="2"} 0`,
-		fmt.Sprintf(`tunnel_id="%d",version="3"} %d`, nt.LocalConnID, n)} {
+	for _, want := range []string{`bras_l2tp_tunnels{version="3"} 1`, `bras_l2tp_tunnels{version="2"} 0`} {
 		if !strings.Contains(lnsMetrics, want) {
 			t.Errorf("LNS /metrics lacks %s", want)
 		}
+	}
+	// The tunnel's series, its labels in name order.
+	series := func(prefix, suffix string) bool {
+		for _, line := range strings.Split(lnsMetrics, "\n") {
+			if strings.HasPrefix(line, prefix) && strings.HasSuffix(line, suffix) {
+				return true
+			}
+		}
+		return false
+	}
+	if prefix, suffix := `bras_l2tp_tunnel_sessions{encap="`+encap+`",`, fmt.Sprintf(`tunnel_id="%d",version="3"} %d`, nt.LocalConnID, n); !series(prefix, suffix) {
+		t.Errorf("LNS /metrics has no %s...%s", prefix, suffix)
 	}
 
 	// Accounting as with L2TPv2.

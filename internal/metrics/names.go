@@ -130,8 +130,9 @@ const (
 	// L2TPTunnelSessions is a gauge of the sessions on each tunnel
 	// ("peer": the far end's name from the configuration, the LAC's host
 	// name on an LNS and the LNS's section name on a LAC; "tunnel_id":
-	// the local Tunnel ID, 32 bits on L2TPv3; "version": "2" or "3"). A
-	// tunnel's series goes with it; sum by peer for the sessions per LAC
+	// the local Tunnel ID, 32 bits on L2TPv3; "version": "2" or "3";
+	// "encap": "udp", or "ip" for L2TPv3 straight over IP, RFC 3931
+	// section 4.1.1). A tunnel's series goes with it; sum by peer for the sessions per LAC
 	// or LNS, by version for those on L2TPv3 pseudowires. Both roles.
 	L2TPTunnelSessions = "bras_l2tp_tunnel_sessions"
 	// L2TPControlMessages counts control messages ("direction": "rx",
