@@ -114,9 +114,15 @@ func FuzzTunnelInput(f *testing.F) {
 // the scripted peer that answered its SCCRQ.
 func establishedV3OnClock(t *testing.T, secret []byte) (*Tunnel, *captureConn, *fakeClock, []byte) {
 	t.Helper()
+	return establishedV3Over(t, secret, EncapUDP)
+}
+
+// establishedV3Over is establishedV3OnClock on an endpoint of encap.
+func establishedV3Over(t *testing.T, secret []byte, encap Encap) (*Tunnel, *captureConn, *fakeClock, []byte) {
+	t.Helper()
 	conn := &captureConn{}
 	clk := &fakeClock{now: t0}
-	ep, err := NewEndpoint(conn, Config{HostName: "lac", Now: clk.Now})
+	ep, err := NewEndpoint(conn, Config{HostName: "lac", Now: clk.Now, Encap: encap})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -192,6 +198,68 @@ func FuzzV3EndpointInput(f *testing.F) {
 			_, pl, err := ParseV3ControlHeader(p)
 			if err != nil || msgTypeOf(pl) != MsgSCCRQ {
 				t.Fatalf("Accept asked for a tunnel by a %v", msgTypeOf(pl))
+			}
+		}
+		clk.now = clk.now.Add(time.Hour)
+		tn.onTimer()
+		tn.flush()
+	})
+}
+
+// FuzzV3IPEndpointInput is FuzzV3EndpointInput on an endpoint of L2TPv3
+// over IP (RFC 3931 section 4.1.1): packets of IP protocol 115, control
+// messages after a Session ID of zero, data by Session ID. Bad input is
+// dropped and counted, never a panic; only an SCCRQ behind a zero Session
+// ID asks Accept for a tunnel, and nothing of L2TPv2 does.
+func FuzzV3IPEndpointInput(f *testing.F) {
+	for _, o := range v3GoldenOrder {
+		b := append([]byte{0, 0, 0, 0}, v3GoldenBytes[o.name]...)
+		f.Add(b, false, true)
+		f.Add(b, true, true)
+	}
+	data, _ := AppendV3Data(nil, V3DataFormat{Encap: EncapIP, CookieLen: 8, Sublayer: SublayerDefault}, V3DataHeader{SessionID: 7, Cookie: 1, HasSeq: true})
+	f.Add(append(data, 0xff, 0x03, 0xc0, 0x21), false, false)
+	v2, _ := AppendControl(nil, Header{Control: true}, &Message{Type: MsgSCCRQ}, nil, nil)
+	f.Add(append([]byte{0, 0, 0, 0}, v2...), true, false)
+	f.Add([]byte{0, 0, 0, 0, 0xc8}, false, false)
+	secret := []byte("fuzz")
+	f.Fuzz(func(t *testing.T, b []byte, toNew, sign bool) {
+		tn, _, clk, peerNonce := establishedV3Over(t, secret, EncapIP)
+		ep := tn.ep
+		ep.cfg.Data = func(*Tunnel, *Session, Header, []byte) {}
+		var accepts int
+		ep.cfg.Accept = func(netip.AddrPort, string) (TunnelOptions, error) {
+			accepts++
+			return TunnelOptions{Version: 3, Secret: secret, CookieLen: 4}, nil
+		}
+		ep.closing = true // a tunnel the fuzzer opens is released at once, no goroutine
+		p := append([]byte(nil), b...)
+		if len(p) >= 12 && binary.BigEndian.Uint32(p) == 0 {
+			if v, control, err := HeaderVersion(p[4:]); err == nil && v == Version3 && control {
+				id := tn.localID
+				if toNew {
+					id = 0
+				}
+				binary.BigEndian.PutUint32(p[8:12], id)
+				if sign {
+					SignMessage(p[4:], peerNonce, tn.v3s.nonce, NewAuthKey(secret))
+				}
+			}
+		}
+		from := netip.AddrPortFrom(lnsAddr.Addr(), 0)
+		if len(p) >= 4 && binary.BigEndian.Uint32(p) == 0 {
+			tn.input(inPacket{b: append([]byte(nil), p[4:]...), from: from}) // as the endpoint hands it on
+			tn.flush()
+		}
+		ep.input(p, from)
+		if accepts > 0 {
+			if binary.BigEndian.Uint32(p) != 0 {
+				t.Fatal("Accept asked for a tunnel by a data message")
+			}
+			v, _, _ := HeaderVersion(p[4:])
+			_, pl, err := ParseV3ControlHeader(p[4:])
+			if v != Version3 || err != nil || msgTypeOf(pl) != MsgSCCRQ {
+				t.Fatalf("Accept asked for a tunnel by a v%d %v", v, msgTypeOf(pl))
 			}
 		}
 		clk.now = clk.now.Add(time.Hour)
