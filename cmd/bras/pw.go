@@ -5,9 +5,14 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
+	"net/http"
 	"os"
+	"time"
 
+	"github.com/bras-project/bras/internal/api"
 	"github.com/bras-project/bras/internal/ethpw"
+	"github.com/bras-project/bras/internal/metrics"
 )
 
 func init() {
@@ -69,5 +74,29 @@ func runPW(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if !cfg.MetricsListen.IsValid() {
+		return l.Run(ctx)
+	}
+	ln, err := net.Listen("tcp", cfg.MetricsListen.String())
+	if err != nil {
+		l.Run(canceled()) // closes its sockets
+		return fmt.Errorf("pw: metrics-listen: %w", err)
+	}
+	reg := metrics.New()
+	reg.RegisterRuntime()
+	api.RegisterBuildInfo(reg)
+	l.RegisterMetrics(reg)
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", reg.Handler())
+	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go hs.Serve(ln)
+	defer hs.Close()
 	return l.Run(ctx)
+}
+
+// canceled is a context that is done already.
+func canceled() context.Context {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	return ctx
 }

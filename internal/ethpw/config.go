@@ -33,6 +33,7 @@ type Section struct {
 	ReconnectMin  time.Duration  `cfg:"reconnect-min"`
 	ReconnectMax  time.Duration  `cfg:"reconnect-max"`
 	StatsInterval time.Duration  `cfg:"stats-interval"`
+	MetricsListen netip.AddrPort `cfg:"metrics-listen"`
 }
 
 // PeerSection is a [peer "name"] section: a remote LCCE.
@@ -66,22 +67,6 @@ const (
 	DefaultCookieLength  = 8
 )
 
-// ParseDigest reads a digest value: md5 (HMAC-MD5), sha1 (HMAC-SHA-1) or
-// none (RFC 3931 section 5.4.1). The default, "", is md5 with a secret and
-// none without.
-func ParseDigest(s string) (l2tp.DigestMode, error) {
-	switch s {
-	case "":
-		return l2tp.DigestAuto, nil
-	case "md5":
-		return l2tp.DigestMD5, nil
-	case "sha1":
-		return l2tp.DigestSHA1, nil
-	case "none":
-		return l2tp.DigestOff, nil
-	}
-	return 0, fmt.Errorf("digest %q: want md5, sha1 or none", s)
-}
 
 // Validate checks the [pw] keys (config.Decode calls it).
 func (s *Section) Validate() error {
@@ -106,7 +91,7 @@ func (s *Section) Validate() error {
 // Validate checks a [peer] section's keys.
 func (p *PeerSection) Validate() error {
 	var errs []error
-	if _, err := ParseDigest(p.Digest); err != nil {
+	if _, err := l2tp.ParseDigestMode(p.Digest); err != nil {
 		errs = append(errs, &config.KeyError{Key: "digest", Err: err})
 	} else if (p.Digest == "md5" || p.Digest == "sha1") && p.Secret.Empty() {
 		errs = append(errs, &config.KeyError{Key: "digest", Err: fmt.Errorf("%s needs a secret", p.Digest)})
@@ -145,6 +130,7 @@ type Config struct {
 	ReconnectMin  time.Duration
 	ReconnectMax  time.Duration
 	StatsInterval time.Duration // 0: no periodic counter lines
+	MetricsListen netip.AddrPort // Prometheus /metrics; zero: none
 	Peers         []Peer
 	Circuits      []Circuit
 }
@@ -217,6 +203,7 @@ func (fc *FileConfig) check(src *config.Source) (Config, error) {
 	c := Config{
 		Listen: s.Listen, HostName: s.HostName, HelloInterval: s.HelloInterval, Sequencing: s.Sequencing,
 		ReconnectMin: s.ReconnectMin, ReconnectMax: s.ReconnectMax, StatsInterval: s.StatsInterval,
+		MetricsListen: s.MetricsListen,
 	}
 	if !c.Listen.IsValid() {
 		c.Listen = netip.AddrPortFrom(netip.IPv4Unspecified(), DefaultListenPort)
@@ -247,7 +234,7 @@ func (fc *FileConfig) check(src *config.Source) (Config, error) {
 			errs = append(errs, src.Errorf(at+".address", "%v is also the address of [peer %q] (%s)", p.Address.Addr(), fc.Peers[j].Name, src.Where(fmt.Sprintf("peer[%d].address", j))))
 		}
 		addrs[p.Address.Addr()] = i
-		d, _ := ParseDigest(p.Digest)
+		d, _ := l2tp.ParseDigestMode(p.Digest)
 		cl := DefaultCookieLength
 		if src.IsSet(at + ".cookie-length") {
 			cl = p.CookieLength

@@ -26,6 +26,7 @@ func TestReferenceConfig(t *testing.T) {
 		Listen: netip.MustParseAddrPort("0.0.0.0:1701"), RouterID: 0xc000020a, HostName: "lcce-a",
 		HelloInterval: DefaultHelloInterval, ReconnectMin: DefaultReconnectMin, ReconnectMax: DefaultReconnectMax,
 		StatsInterval: DefaultStatsInterval,
+		MetricsListen: netip.MustParseAddrPort("127.0.0.1:9103"),
 		Peers: []Peer{{Name: "lcce-b", Address: netip.MustParseAddrPort("192.0.2.20:1701"), HostName: "lcce-b",
 			Secret: []byte("pw-secret"), Digest: l2tp.DigestMD5, CookieLen: 8, Dial: true}},
 		Circuits: []Circuit{
@@ -67,7 +68,7 @@ func TestConfigErrors(t *testing.T) {
 		{"unknown peer", head + "[circuit \"c\"]\ninterface = eth1\nremote-end-id = 1\npeer = z\n", `x.conf:8: [circuit "c"] peer: no [peer "z"]`},
 		{"bad vlan", head + "[circuit \"c\"]\ninterface = eth1\nvlan = 4095\nremote-end-id = 1\npeer = b\n", `x.conf:7: [circuit "c"] vlan: 4095: want 1 to 4094`},
 		{"bad cookie", "[pw]\nhost-name = a\n[peer \"b\"]\naddress = 192.0.2.2:1701\ncookie-length = 2\n[circuit \"c\"]\ninterface = eth1\nremote-end-id = 1\npeer = b\n", `x.conf:5: [peer "b"] cookie-length: 2: want 0, 4 or 8`},
-		{"bad digest", "[pw]\nhost-name = a\n[peer \"b\"]\naddress = 192.0.2.2:1701\ndigest = sha256\n[circuit \"c\"]\ninterface = eth1\nremote-end-id = 1\npeer = b\n", `x.conf:5: [peer "b"] digest: digest "sha256": want md5, sha1 or none`},
+		{"bad digest", "[pw]\nhost-name = a\n[peer \"b\"]\naddress = 192.0.2.2:1701\ndigest = sha256\n[circuit \"c\"]\ninterface = eth1\nremote-end-id = 1\npeer = b\n", `x.conf:5: [peer "b"] digest: "sha256": want md5, sha1 or none`},
 		{"digest without secret", "[pw]\nhost-name = a\n[peer \"b\"]\naddress = 192.0.2.2:1701\ndigest = sha1\n[circuit \"c\"]\ninterface = eth1\nremote-end-id = 1\npeer = b\n", `x.conf:5: [peer "b"] digest: sha1 needs a secret`},
 		{"no port", "[pw]\nhost-name = a\n[peer \"b\"]\naddress = 192.0.2.2:0\n[circuit \"c\"]\ninterface = eth1\nremote-end-id = 1\npeer = b\n", `x.conf:4: [peer "b"] address: 192.0.2.2:0: no port`},
 		{"bad router id", "[pw]\nhost-name = a\nrouter-id = 2001:db8::1\n[peer \"b\"]\naddress = 192.0.2.2:1701\n[circuit \"c\"]\ninterface = eth1\nremote-end-id = 1\npeer = b\n", "x.conf:3: pw.router-id: 2001:db8::1: want a non-zero IPv4 address"},

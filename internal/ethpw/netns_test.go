@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -263,7 +264,7 @@ cookie-length = 8
 		"[circuit \"port\"]\ninterface = acp\nremote-end-id = 100\npeer = b\n" +
 		"[circuit \"vlan\"]\ninterface = acv\nvlan = 100\nremote-end-id = 4000\npeer = b\n" +
 		"[log]\nformat = json\nlevel = debug\n"
-	confB := "[pw]\nlisten = 192.0.2.2:1701\nhost-name = lcce-b\n" + common +
+	confB := "[pw]\nlisten = 192.0.2.2:1701\nhost-name = lcce-b\nmetrics-listen = 127.0.0.1:9103\n" + common +
 		"[peer \"a\"]\naddress = 192.0.2.1:1701\nhost-name = lcce-a\n" + peer +
 		"[circuit \"port\"]\ninterface = acp\nremote-end-id = 100\npeer = a\n" +
 		"[circuit \"vlan\"]\ninterface = acv\nvlan = 200\nremote-end-id = 4000\npeer = a\n" +
@@ -296,6 +297,27 @@ cookie-length = 8
 	if out := hB.MustRun(t, "ip", "neigh", "show", "10.9.1.1"); !strings.Contains(out, hwAddr(t, hA, "vl100")) {
 		t.Errorf("hostB's ARP entry for 10.9.1.1 over the VLAN is %q, want hostA's VLAN MAC", out)
 	}
+	// B's /metrics: both pseudowires up, named by their type, and the
+	// frames that crossed them counted each way.
+	text := pwB.MustRun(t, "curl", "-sS", "-f", "http://127.0.0.1:9103/metrics")
+	for _, want := range []string{
+		`bras_pw_circuit_up{circuit="port",peer="a",pw_type="ethernet"} 1`,
+		`bras_pw_circuit_up{circuit="vlan",peer="a",pw_type="ethernetvlan"} 1`,
+		`bras_pw_circuit_active{circuit="port",side="remote"} 1`,
+		`bras_l2tp_tunnels{version="3"} 1`,
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("B's /metrics lacks %s", want)
+		}
+	}
+	for _, series := range []string{`bras_pw_frames_total{circuit="port",direction="from_wire"} `, `bras_pw_frames_total{circuit="vlan",direction="to_wire"} `} {
+		_, after, ok := strings.Cut(text, series)
+		n, _ := strconv.Atoi(strings.Fields(after + " 0")[0])
+		if !ok || n < 2 {
+			t.Errorf("B's /metrics: %s%d, want the pings' frames", series, n)
+		}
+	}
+
 	// The VLAN circuit carries its VLAN only: untagged frames stay home.
 	if ok, _ := ping(hA, "10.9.2.2"); ok {
 		t.Error("untagged ping crossed the VLAN pseudowire")

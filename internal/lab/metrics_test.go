@@ -47,7 +47,8 @@ func (m moveWhen) under(engine string) bool {
 }
 
 // declared says, for every name of internal/metrics/names.go, which
-// daemon of the lab exports it ("lns", "lac" or "both") and whether the
+// daemon of the lab exports it ("lns", "lac" or "both"; "pw" for bras
+// pw, which the lab does not run) and whether the
 // run must move it, with the reason. A name declared there and missing
 // here fails TestLabMetrics: a new metric is either exported and listed,
 // or it is not declared.
@@ -107,6 +108,11 @@ var declared = map[string]struct {
 	"DHCPv6Discarded":        {"lns", never, "bras load's DHCPv6 is well formed", false},
 	"IPv6Ignored":            {"lns", never, "bras load sends no stray link-scope IPv6", false},
 	"APIRequests":            {"both", always, "the lab and this test use the APIs", false},
+	"PWCircuitUp":            {"pw", never, "bras pw's: TestPseudowiresEndToEnd (internal/ethpw) checks them", false},
+	"PWCircuitActive":        {"pw", never, "as PWCircuitUp", false},
+	"PWFrames":               {"pw", never, "as PWCircuitUp", false},
+	"PWOctets":               {"pw", never, "as PWCircuitUp", false},
+	"PWDropped":              {"pw", never, "as PWCircuitUp", false},
 	"GoGoroutines":           {"both", never, "the Go runtime's own", false},
 	"GoHeapBytes":            {"both", never, "the Go runtime's own", false},
 }

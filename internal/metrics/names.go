@@ -9,7 +9,8 @@ package metrics
 //
 // Every name here is exported by the daemon of its role (LNS, LAC or
 // both), which the lab test (internal/lab) checks against a live
-// /metrics of each; the comment of each name says which role.
+// /metrics of each, or by bras pw, which its end-to-end test checks
+// (internal/ethpw); the comment of each name says which.
 const (
 	// BuildInfo is 1, with the build as labels ("version", "revision",
 	// "go_version"). Both roles.
@@ -211,6 +212,23 @@ const (
 	// APIRequests counts HTTP API requests ("code": the status class
 	// "2xx", "4xx", "5xx"). Both roles with an [api] section.
 	APIRequests = "bras_api_requests_total"
+
+	// The Ethernet pseudowires of `bras pw` (RFC 4719), by "circuit"
+	// (its name in the configuration). PWCircuitUp is 1 while the
+	// circuit's pseudowire session is established ("peer", "pw_type":
+	// "ethernet" for port mode, "ethernetvlan" for VLAN mode);
+	// PWCircuitActive whether each side's attachment circuit is up
+	// ("side": "local", or "remote" by the peer's Circuit Status, RFC
+	// 3931 section 5.4.5); PWFrames and PWOctets count what crossed each
+	// way ("direction": "from_wire", into the pseudowire, or "to_wire");
+	// PWDropped what did not, by "direction" and "reason" ("no_session",
+	// "remote_down", "local_down", "bad_tag", "truncated", "send_error",
+	// "write_error"). bras pw.
+	PWCircuitUp     = "bras_pw_circuit_up"
+	PWCircuitActive = "bras_pw_circuit_active"
+	PWFrames        = "bras_pw_frames_total"
+	PWOctets        = "bras_pw_octets_total"
+	PWDropped       = "bras_pw_dropped_total"
 
 	// GoGoroutines and GoHeapBytes describe the process itself (Go's
 	// collector). Both roles.
