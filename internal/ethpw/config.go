@@ -67,7 +67,6 @@ const (
 	DefaultCookieLength  = 8
 )
 
-
 // Validate checks the [pw] keys (config.Decode calls it).
 func (s *Section) Validate() error {
 	var errs []error
@@ -129,7 +128,7 @@ type Config struct {
 	Sequencing    bool // ask for the Default L2-Specific Sublayer with sequence numbers
 	ReconnectMin  time.Duration
 	ReconnectMax  time.Duration
-	StatsInterval time.Duration // 0: no periodic counter lines
+	StatsInterval time.Duration  // 0: no periodic counter lines
 	MetricsListen netip.AddrPort // Prometheus /metrics; zero: none
 	Peers         []Peer
 	Circuits      []Circuit
