@@ -177,7 +177,7 @@ func TestFreeRADIUSAccounting(t *testing.T) {
 	base := aaa.AcctRequest{
 		SessionID: "0123456789abcdef", Username: "alice", FramedIP: netip.MustParseAddr("100.64.0.7"),
 		NASPort: 42, CallingStationID: "02:00:00:00:00:01", Class: [][]byte{[]byte("plan-gold")},
-		Tunnel: &aaa.TunnelInfo{ClientEndpoint: "192.0.2.10", ServerEndpoint: "192.0.2.1"},
+		Tunnel: &aaa.TunnelInfo{ClientEndpoint: "192.0.2.10", ServerEndpoint: "192.0.2.1", Connection: "3735928559/42"},
 	}
 	start, interim, stop := base, base, base
 	start.Status = aaa.AcctStart
@@ -194,19 +194,19 @@ func TestFreeRADIUSAccounting(t *testing.T) {
 	if len(recs) != 5 {
 		t.Fatalf("%d records in the detail file, want 5:\n%s", len(recs), strings.Join(f.DetailLines(), "\n"))
 	}
-	type row struct{ Status, Session, In, InGiga, Out, OutGiga, Time, Cause, Class, Tunnel string }
+	type row struct{ Status, Session, In, InGiga, Out, OutGiga, Time, Cause, Class, Tunnel, Connection string }
 	var got []row
 	for _, r := range recs {
 		got = append(got, row{r.Get("Acct-Status-Type"), r.Get("Acct-Session-Id"), r.Get("Acct-Input-Octets"), r.Get("Acct-Input-Gigawords"),
 			r.Get("Acct-Output-Octets"), r.Get("Acct-Output-Gigawords"), r.Get("Acct-Session-Time"), r.Get("Acct-Terminate-Cause"),
-			r.Get("Class"), r.Get("Tunnel-Client-Endpoint")})
+			r.Get("Class"), r.Get("Tunnel-Client-Endpoint"), r.Get("Acct-Tunnel-Connection")})
 	}
 	classHex := "0x706c616e2d676f6c64" // "plan-gold"
 	want := []row{
 		{Status: "Accounting-On"},
-		{Status: "Start", Session: base.SessionID, Class: classHex, Tunnel: "192.0.2.10"},
-		{"Interim-Update", base.SessionID, "1000", "0", "2000", "0", "300", "", classHex, "192.0.2.10"},
-		{"Stop", base.SessionID, "17", "3", "4242", "9", "3600", "Idle-Timeout", classHex, "192.0.2.10"},
+		{Status: "Start", Session: base.SessionID, Class: classHex, Tunnel: "192.0.2.10", Connection: "3735928559/42"},
+		{"Interim-Update", base.SessionID, "1000", "0", "2000", "0", "300", "", classHex, "192.0.2.10", "3735928559/42"},
+		{"Stop", base.SessionID, "17", "3", "4242", "9", "3600", "Idle-Timeout", classHex, "192.0.2.10", "3735928559/42"},
 		{Status: "Accounting-Off"},
 	}
 	if d := cmp.Diff(want, got); d != "" {

@@ -24,6 +24,11 @@ type TunnelInfo struct {
 	ClientAuthID   string // the LAC's Host Name (RFC 2661 section 4.4.3)
 	ServerAuthID   string // the LNS's Host Name
 	AssignmentID   string
+	// Connection is Acct-Tunnel-Connection (RFC 2867 section 4.1), the
+	// tunnel session's identifier in accounting: its encoding is the
+	// implementation's; bras writes our Tunnel (or Control Connection)
+	// ID and Session ID, "tunnel/session" in decimal.
+	Connection string
 }
 
 // TunnelChoice is one tunnel a RADIUS server offers to an LAC: the tagged
@@ -69,6 +74,9 @@ func (t TunnelInfo) AppendAttributes(a radius.Attributes) radius.Attributes {
 		if v := taggedString(0, s.v); v != nil {
 			a = append(a, &radius.AVP{Type: s.t, Attribute: v})
 		}
+	}
+	if t.Connection != "" { // untagged (RFC 2867 section 4.1)
+		a = append(a, &radius.AVP{Type: attrAcctTunnelConnection, Attribute: radius.Attribute(t.Connection)})
 	}
 	return a
 }

@@ -67,6 +67,7 @@ const (
 	attrTunnelMediumType     radius.Type = 65
 	attrTunnelClientEndpoint radius.Type = 66
 	attrTunnelServerEndpoint radius.Type = 67
+	attrAcctTunnelConnection radius.Type = 68 // RFC 2867 section 4.1
 	attrTunnelPassword       radius.Type = 69
 	attrMessageAuthenticator radius.Type = 80
 	attrTunnelPrivateGroupID radius.Type = 81

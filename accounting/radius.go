@@ -1,6 +1,7 @@
 package accounting
 
 import (
+	"strconv"
 	"context"
 	"fmt"
 
@@ -86,8 +87,11 @@ func AcctRequest(r *Record) aaa.AcctRequest {
 	if r.Kind == Stop {
 		req.Cause = aaa.TerminateCause(r.Cause)
 	}
-	if r.LAC != "" {
-		req.Tunnel = &aaa.TunnelInfo{ClientAuthID: r.LAC}
+	if r.LAC != "" || r.TunnelID != 0 {
+		req.Tunnel = &aaa.TunnelInfo{ClientAuthID: r.LAC, ClientEndpoint: addrText(r.LACAddr), ServerEndpoint: addrText(r.LNSAddr)}
+		if r.TunnelID != 0 {
+			req.Tunnel.Connection = strconv.FormatUint(uint64(r.TunnelID), 10) + "/" + strconv.FormatUint(uint64(r.L2TPSessionID), 10)
+		}
 	}
 	return req
 }

@@ -41,7 +41,7 @@ func TestRADIUSSink(t *testing.T) {
 		t.Fatalf("alice's requests out of order: %+v", a)
 	}
 	if a[2].Cause != aaa.IdleTimeout || a[2].InOctets != 10 || a[2].SessionTime != 90*time.Second ||
-		a[2].Tunnel == nil || a[2].Tunnel.ClientAuthID != "lac1" || string(a[2].Class[0]) != "\xca\xfe" {
+		a[2].Tunnel == nil || a[2].Tunnel.ClientAuthID != "lac1" || a[2].Tunnel.Connection != "1/2" || string(a[2].Class[0]) != "\xca\xfe" {
 		t.Errorf("Stop request %+v", a[2])
 	}
 	f.failOn = "b"

@@ -115,6 +115,10 @@ type Record struct {
 	// PWType is the L2TPv3 Pseudowire Type (RFC 3931 section 5.4.4, 7 is
 	// PPP); 0 on L2TPv2.
 	PWType uint16
+	// LACAddr and LNSAddr are the tunnel's endpoints, the LAC's and ours
+	// (Tunnel-Client-Endpoint and Tunnel-Server-Endpoint, RFC 2868
+	// sections 3.3 and 3.4); invalid when unknown.
+	LACAddr, LNSAddr netip.Addr
 
 	Addr netip.Addr // Framed-IP-Address
 	// IPv6: the /64 advertised on the link (Framed-IPv6-Prefix), the
@@ -167,9 +171,9 @@ const recordVersion = 4
 // DelegatedPrefix (u8 length in bits, 255 for none, then 16 octets) and
 // IPv6Address (as Addr), (version 3) the IPv6 in and out octets and in
 // and out packets and the interface identifier (u64 each), and (version 4)
-// the L2TP version (u8), the pseudowire type (u16) and the four IDs whole
+// the L2TP version (u8), the pseudowire type (u16), the four IDs whole
 // (u32 each, in the order of the fixed part, which holds their low 16
-// bits).
+// bits) and LACAddr and LNSAddr (as Addr).
 const fixedLen = 78
 
 // Append encodes r for the spool.
@@ -226,6 +230,8 @@ func (r *Record) Append(b []byte) ([]byte, error) {
 	for _, v := range [4]uint32{r.TunnelID, r.PeerTunnelID, r.L2TPSessionID, r.PeerSessionID} {
 		b = binary.BigEndian.AppendUint32(b, v)
 	}
+	b = appendAddr(b, r.LACAddr)
+	b = appendAddr(b, r.LNSAddr)
 	return b, nil
 }
 
@@ -354,6 +360,12 @@ func ParseRecord(b []byte) (Record, error) {
 			*id = v
 		}
 		b = b[19:]
+		if r.LACAddr, b, err = parseAddr(b); err != nil {
+			return r, err
+		}
+		if r.LNSAddr, b, err = parseAddr(b); err != nil {
+			return r, err
+		}
 	}
 	if len(b) != 0 {
 		return r, fmt.Errorf("%w: %d trailing bytes", ErrMalformed, len(b))

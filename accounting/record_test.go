@@ -86,7 +86,7 @@ var goldenRecord3 = func() (g struct {
 // goldenRecord4 is goldenRecord3 of a session over L2TPv3 in version 4,
 // the encoding Append writes: the fixed part holds the low 16 bits of
 // the 32-bit IDs, which follow whole after the L2TP version and the
-// pseudowire type.
+// pseudowire type, then the tunnel's endpoints.
 var goldenRecord4 = func() (g struct {
 	rec   Record
 	bytes []byte
@@ -94,11 +94,14 @@ var goldenRecord4 = func() (g struct {
 	g.rec = goldenRecord3.rec
 	g.rec.TunnelID, g.rec.PeerTunnelID, g.rec.L2TPSessionID, g.rec.PeerSessionID = 0x10001, 0x20002, 0xa0003, 0xfff0004
 	g.rec.L2TPVersion, g.rec.PWType = 3, 7
+	g.rec.LACAddr = netip.MustParseAddr("192.0.2.7")
 	g.bytes = append([]byte{4}, goldenRecord3.bytes[1:]...)
 	g.bytes = append(g.bytes,
 		3,    // L2TP version
 		0, 7, // pseudowire type PPP
-		0, 1, 0, 1, 0, 2, 0, 2, 0, 0x0a, 0, 3, 0x0f, 0xff, 0, 4) // the IDs whole
+		0, 1, 0, 1, 0, 2, 0, 2, 0, 0x0a, 0, 3, 0x0f, 0xff, 0, 4, // the IDs whole
+		4, 192, 0, 2, 7, // LACAddr
+		0) // LNSAddr unknown
 	return g
 }()
 
@@ -161,7 +164,7 @@ func TestRecordCodec(t *testing.T) {
 		{"L2TP IDs cut", goldenRecord4.bytes[:len(goldenRecord4.bytes)-1], ErrShort},
 		{"an ID whole that is not its low 16 bits", func() []byte {
 			b := append([]byte{}, goldenRecord4.bytes...)
-			b[len(b)-1] ^= 1
+			b[len(b)-7] ^= 1 // the low octet of the last ID, before the two addresses
 			return b
 		}(), ErrMalformed},
 		{"version 2 with IPv6 counters", append([]byte{2}, goldenRecord3.bytes[1:]...), ErrMalformed},

@@ -640,7 +640,7 @@ func (s *Server) authenticate(ctx context.Context, j authJob) *authOutcome {
 			Type:           aaa.TunnelL2TP,
 			Medium:         aaa.MediumIPv4,
 			ClientEndpoint: ss.tunnel.Peer().Addr().String(),
-			ServerEndpoint: localAddr(s.deps.Conn),
+			ServerEndpoint: endpointText(s.tunnelLocalIP(ss.tunnel)),
 			ClientAuthID:   ss.tunnel.PeerHostName(),
 			ServerAuthID:   s.conf().LNS.HostName,
 		},
@@ -829,9 +829,36 @@ func (s *Server) logAuth(ctx context.Context, user, result, reply string) {
 	}
 }
 
-func localAddr(c *net.UDPConn) string {
-	if a, ok := c.LocalAddr().(*net.UDPAddr); ok && a.IP != nil && !a.IP.IsUnspecified() {
-		return a.IP.String()
+// localIP is the address a socket of the tunnels is bound to; invalid
+// when it is bound to every address.
+func localIP(c net.PacketConn) netip.Addr {
+	var ip net.IP
+	switch a := c.LocalAddr().(type) {
+	case *net.UDPAddr:
+		ip = a.IP
+	case *net.IPAddr:
+		ip = a.IP
 	}
-	return ""
+	a, ok := netip.AddrFromSlice(ip)
+	if !ok || a.IsUnspecified() {
+		return netip.Addr{}
+	}
+	return a.Unmap()
+}
+
+// endpointText is a as Tunnel-Server-Endpoint writes it (RFC 2868
+// section 3.4); "" (no attribute) when unknown.
+func endpointText(a netip.Addr) string {
+	if !a.IsValid() {
+		return ""
+	}
+	return a.String()
+}
+
+// tunnelLocalIP is our address on t's socket (see localIP).
+func (s *Server) tunnelLocalIP(t *l2tp.Tunnel) netip.Addr {
+	if t.Encap() == l2tp.EncapIP && s.deps.ConnIP != nil {
+		return localIP(s.deps.ConnIP)
+	}
+	return localIP(s.deps.Conn)
 }

@@ -281,6 +281,8 @@ func (s *session) record(now time.Time) accounting.Record {
 		L2TPSessionID:    s.call.LocalSessionID(),
 		PeerSessionID:    s.call.RemoteSessionID(),
 		L2TPVersion:      uint8(s.tunnel.Version()),
+		LACAddr:          s.tunnel.Peer().Addr(),
+		LNSAddr:          s.srv.tunnelLocalIP(s.tunnel),
 		Addr:             s.addr,
 		Time:             now,
 		Started:          now,
