@@ -1,9 +1,9 @@
 package accounting
 
 import (
-	"strconv"
 	"context"
 	"fmt"
+	"strconv"
 
 	"github.com/bras-project/bras/aaa"
 	"golang.org/x/sync/errgroup"
