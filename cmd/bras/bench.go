@@ -62,6 +62,7 @@ func runBench(ctx context.Context, args []string, stdout io.Writer) error {
 		asJSON   bool
 		so       lab.SoakOptions
 		versions string
+		encap    string
 		ro       lab.ReconnectOptions
 	)
 	fs.StringVar(&o.Mode, "mode", "proxy", "LAC mode: proxy or transparent")
@@ -77,6 +78,7 @@ func runBench(ctx context.Context, args []string, stdout io.Writer) error {
 		fs.BoolVar(&ipv6, "ipv6", false, "measure IPv4-only subscribers, then dual-stack ones (IPV6CP, RA, DHCPv6 prefix delegation) in the same run")
 		fs.StringVar(&versions, "l2tp-version", "2", "L2TP version of the LAC-LNS tunnel: 2, 3 (RFC 3931 PPP pseudowires), or 2,3 for both in one run, alternating")
 		fs.IntVar(&rounds, "rounds", 1, "with -l2tp-version 2,3: runs of each version, alternating")
+		fs.StringVar(&encap, "l2tp-encap", "udp", "L2TPv3's transport: udp, or ip (straight over IP protocol 115, RFC 3931 section 4.1.1)")
 	case "reconnect":
 		fs.IntVar(&o.Subscribers, "n", 1000, "subscribers to bring up and reconnect")
 		fs.DurationVar(&ro.Down, "down", 5*time.Second, "how long the access links stay down")
@@ -92,6 +94,7 @@ func runBench(ctx context.Context, args []string, stdout io.Writer) error {
 		fs.BoolVar(&iperf, "iperf", false, "run the iperf3 benchmark over a bras load TUN session instead (application-level figure)")
 		fs.BoolVar(&reverse, "reverse", true, "with -iperf: also measure downstream (iperf3 -R)")
 		fs.IntVar(&o.L2TPVersion, "l2tp-version", 2, "L2TP version of the LAC-LNS tunnel: 2 or 3 (RFC 3931 PPP pseudowires, forwarded in user space)")
+		fs.StringVar(&o.L2TPEncap, "l2tp-encap", "udp", "with -l2tp-version 3: udp, or ip (straight over IP protocol 115, RFC 3931 section 4.1.1)")
 	case "soak":
 		fs.IntVar(&o.Subscribers, "n", 10000, "subscribers, all lanes together")
 		fs.DurationVar(&so.Duration, "d", 10*time.Minute, "how long the subscribers churn; the faults take the first part")
@@ -177,12 +180,16 @@ func runBench(ctx context.Context, args []string, stdout io.Writer) error {
 		}
 		for round := range max(rounds, 1) {
 			for _, v := range vs {
-				o.L2TPVersion = v
+				o.L2TPVersion, o.L2TPEncap = v, ""
+				if v == 3 {
+					o.L2TPEncap = encap // L2TPv2 runs over UDP only
+				}
 				for _, dual := range families {
 					o.IPv6 = dual
 					switch {
 					case len(vs) > 1:
-						fmt.Fprintf(stdout, "round %d, L2TPv%d%s:\n", round+1, v, map[bool]string{false: "", true: ", dual stack"}[dual])
+						fmt.Fprintf(stdout, "round %d, L2TPv%d%s%s:\n", round+1, v, map[bool]string{false: "", true: " over IP"}[o.L2TPEncap == "ip"],
+							map[bool]string{false: "", true: ", dual stack"}[dual])
 					case ipv6:
 						fmt.Fprintln(stdout, map[bool]string{false: "IPv4 only:", true: "dual stack:"}[dual])
 					}
@@ -236,7 +243,11 @@ func runBench(ctx context.Context, args []string, stdout io.Writer) error {
 				return enc.Encode(res)
 			}
 			if o.L2TPVersion == 3 {
-				fmt.Fprintln(stdout, "tunnel: L2TPv3 (RFC 3931), a PPP pseudowire signed with HMAC-MD5, 4-octet cookies both ways")
+				over := "UDP"
+				if o.L2TPEncap == "ip" {
+					over = "IP protocol 115"
+				}
+				fmt.Fprintf(stdout, "tunnel: L2TPv3 (RFC 3931) over %s, a PPP pseudowire signed with HMAC-MD5, 4-octet cookies both ways\n", over)
 			}
 			printForwardXDP(stdout, res, fo)
 			return nil
