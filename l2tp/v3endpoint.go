@@ -120,13 +120,11 @@ func (e *Endpoint) newConnInput(b, payload []byte, from netip.AddrPort) {
 	e.acceptTunnel(b, from, key, opts, refuse, host, err)
 }
 
-// routerID is the Router ID of the endpoint's v3 tunnels (RFC 3931
-// section 5.4.3): configured, else the socket's IPv4 address, else a hash
-// of the host name; never 0.
-func routerID(cfg Config, conn net.PacketConn) uint32 {
-	if cfg.RouterID != 0 {
-		return cfg.RouterID
-	}
+// LocalIP is the address the endpoint's socket is bound to; invalid when
+// it is bound to every address (then the kernel chooses per peer).
+func (e *Endpoint) LocalIP() netip.Addr { return localIP(e.conn) }
+
+func localIP(conn net.PacketConn) netip.Addr {
 	var ip net.IP
 	switch a := conn.LocalAddr().(type) {
 	case *net.UDPAddr:
@@ -134,8 +132,22 @@ func routerID(cfg Config, conn net.PacketConn) uint32 {
 	case *net.IPAddr:
 		ip = a.IP
 	}
-	if ip := ip.To4(); ip != nil && !ip.IsUnspecified() {
-		return binary.BigEndian.Uint32(ip)
+	a, ok := netip.AddrFromSlice(ip)
+	if !ok || a.IsUnspecified() {
+		return netip.Addr{}
+	}
+	return a.Unmap()
+}
+
+// routerID is the Router ID of the endpoint's v3 tunnels (RFC 3931
+// section 5.4.3): configured, else the socket's IPv4 address, else a hash
+// of the host name; never 0.
+func routerID(cfg Config, conn net.PacketConn) uint32 {
+	if cfg.RouterID != 0 {
+		return cfg.RouterID
+	}
+	if ip := localIP(conn); ip.Is4() {
+		return binary.BigEndian.Uint32(ip.AsSlice())
 	}
 	h := fnv.New32a()
 	h.Write([]byte(cfg.HostName))

@@ -5,9 +5,6 @@ import (
 	"encoding/binary"
 	"net"
 	"net/netip"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -134,29 +131,7 @@ func TestV3CallOverIP(t *testing.T) {
 	mu.Lock()
 	captured := append([]v3Frame(nil), frames...)
 	mu.Unlock()
-	file := filepath.Join(t.TempDir(), "engine-v3-ip.pcap")
-	if err := os.WriteFile(file, v3Pcap(captured, EncapIP), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	out, err := exec.Command(tshark, "-n", "-r", file, "-V", "-o", "l2tp.shared_secret:over-ip").CombinedOutput()
-	if err != nil {
-		t.Fatalf("tshark: %v\n%s", err, out)
-	}
-	text := string(out)
-	for _, bad := range []string{"Malformed", "Expert Info (Error", "Incorrect Digest"} {
-		if strings.Contains(text, bad) {
-			t.Errorf("tshark reports %q:\n%s", bad, text)
-		}
-	}
-	decoded := strings.Split("\n"+text, "\nFrame ")[1:]
-	if len(decoded) != len(captured) || len(captured) < 10 {
-		t.Fatalf("tshark decoded %d frames of %d captured", len(decoded), len(captured))
-	}
-	for i, d := range decoded {
-		if !strings.Contains(d, "Layer 2 Tunneling Protocol version 3") {
-			t.Errorf("frame %d not decoded as L2TPv3:\n%s", i+1, d)
-		}
-	}
+	_, text := tsharkV3(t, tshark, captured, EncapIP, "over-ip")
 	for _, want := range []string{"Start_Control_Request", "Incoming_Call_Connected", "Call_Disconnect_Notification", "Stop_Control_Notification", "Echo Request"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("tshark does not see %q in the capture", want)

@@ -829,23 +829,6 @@ func (s *Server) logAuth(ctx context.Context, user, result, reply string) {
 	}
 }
 
-// localIP is the address a socket of the tunnels is bound to; invalid
-// when it is bound to every address.
-func localIP(c net.PacketConn) netip.Addr {
-	var ip net.IP
-	switch a := c.LocalAddr().(type) {
-	case *net.UDPAddr:
-		ip = a.IP
-	case *net.IPAddr:
-		ip = a.IP
-	}
-	a, ok := netip.AddrFromSlice(ip)
-	if !ok || a.IsUnspecified() {
-		return netip.Addr{}
-	}
-	return a.Unmap()
-}
-
 // endpointText is a as Tunnel-Server-Endpoint writes it (RFC 2868
 // section 3.4); "" (no attribute) when unknown.
 func endpointText(a netip.Addr) string {
@@ -855,10 +838,10 @@ func endpointText(a netip.Addr) string {
 	return a.String()
 }
 
-// tunnelLocalIP is our address on t's socket (see localIP).
+// tunnelLocalIP is our address on t's socket (l2tp.Endpoint.LocalIP).
 func (s *Server) tunnelLocalIP(t *l2tp.Tunnel) netip.Addr {
-	if t.Encap() == l2tp.EncapIP && s.deps.ConnIP != nil {
-		return localIP(s.deps.ConnIP)
+	if t.Encap() == l2tp.EncapIP && s.epIP != nil {
+		return s.epIP.LocalIP()
 	}
-	return localIP(s.deps.Conn)
+	return s.ep.LocalIP()
 }
