@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"net"
 	"net/netip"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -131,10 +130,6 @@ func TestV3CallOverIP(t *testing.T) {
 	mu.Lock()
 	captured := append([]v3Frame(nil), frames...)
 	mu.Unlock()
-	_, text := tsharkV3(t, tshark, captured, EncapIP, "over-ip")
-	for _, want := range []string{"Start_Control_Request", "Incoming_Call_Connected", "Call_Disconnect_Notification", "Stop_Control_Notification", "Echo Request"} {
-		if !strings.Contains(text, want) {
-			t.Errorf("tshark does not see %q in the capture", want)
-		}
-	}
+	tsharkV3(t, tshark, captured, EncapIP, "over-ip",
+		"Start_Control_Request", "Incoming_Call_Connected", "Call_Disconnect_Notification", "Stop_Control_Notification", "Echo Request")
 }
