@@ -3,6 +3,7 @@ package l2tp
 import (
 	"errors"
 	"log/slog"
+	"net"
 	"net/netip"
 	"time"
 )
@@ -67,6 +68,14 @@ type Config struct {
 	// Stats, when set, are the counters the endpoint adds to: a daemon's
 	// UDP and IP endpoints share one set. nil: the endpoint's own.
 	Stats *Stats
+	// MoreConns are further UDP sockets of the endpoint, on other local
+	// ports of the same address: the tunnels Dial opens are spread across
+	// them and the endpoint's own socket, the fewest tunnels first, so
+	// that each has its own 5-tuple (a NIC's receive-side scaling, and an
+	// XDP program on its queues, then spread the tunnels across cores).
+	// They carry dialled tunnels only: an SCCRQ arriving on one is
+	// dropped and counted (TunnelZero).
+	MoreConns []*net.UDPConn
 
 	Logger *slog.Logger // nil: discard
 

@@ -30,6 +30,7 @@ type Endpoint struct {
 	conn  net.PacketConn
 	udp   *net.UDPConn // conn, when it is one: allocation-free writes
 	encap Encap        // EncapIP on a raw socket of IP protocol 115, else EncapUDP
+	socks []*socket    // conn, then Config.MoreConns
 	cfg   Config
 	log   *slog.Logger
 	h     Handler
@@ -54,6 +55,24 @@ type Endpoint struct {
 	closing   bool          // under startMu: Run is shutting down, no new tunnel
 	wg        sync.WaitGroup
 	bufPool   sync.Pool
+}
+
+// socket is one of the endpoint's sockets and the tunnels it carries.
+type socket struct {
+	conn    net.PacketConn
+	udp     *net.UDPConn // conn, when it is one
+	local   netip.AddrPort
+	first   bool         // the endpoint's own socket (conn), which takes SCCRQs
+	tunnels atomic.Int32 // tunnels that write from it
+}
+
+func newSocket(conn net.PacketConn, first bool) *socket {
+	s := &socket{conn: conn, first: first}
+	s.udp, _ = conn.(*net.UDPConn)
+	if ap, ok := addrPort(conn.LocalAddr()); ok {
+		s.local = ap
+	}
+	return s
 }
 
 type peerKey struct {
@@ -116,6 +135,13 @@ func NewEndpoint(conn net.PacketConn, cfg Config) (*Endpoint, error) {
 	if _, ok := conn.(*net.IPConn); ok || cfg.Encap == EncapIP {
 		e.encap = EncapIP
 	}
+	e.socks = []*socket{newSocket(conn, true)}
+	for _, c := range cfg.MoreConns {
+		if e.encap == EncapIP || e.udp == nil {
+			return nil, errors.New("l2tp: NewEndpoint: Config.MoreConns needs a UDP endpoint")
+		}
+		e.socks = append(e.socks, newSocket(c, false))
+	}
 	e.routerID = routerID(cfg, conn)
 	e.bufPool.New = func() any { b := make([]byte, 0, 2048); return &b }
 	return e, nil
@@ -149,12 +175,22 @@ func (e *Endpoint) Run(ctx context.Context) error {
 	close(e.started)
 	readErr := make(chan error, 1)
 	go func() { readErr <- e.readLoop() }()
+	var more sync.WaitGroup
+	moreErr := make(chan error, len(e.socks))
+	for _, s := range e.socks[1:] {
+		more.Go(func() {
+			if err := e.readBatchLoop(s); err != nil {
+				moreErr <- err
+			}
+		})
+	}
 
 	var err error
 	select {
 	case <-ctx.Done():
 	case err = <-readErr:
 		readErr = nil
+	case err = <-moreErr:
 	}
 	close(e.stopping) // every tunnel sends StopCCN and finishes
 	e.startMu.Lock()
@@ -171,6 +207,10 @@ func (e *Endpoint) Run(ctx context.Context) error {
 		e.conn.SetReadDeadline(time.Unix(1, 0)) // release the blocked read
 		<-readErr
 	}
+	for _, s := range e.socks[1:] {
+		s.conn.SetReadDeadline(time.Unix(1, 0))
+	}
+	more.Wait()
 	<-done // tunnel goroutines end on e.stopping once the reader is gone
 	e.running.Store(false)
 	return err
@@ -181,7 +221,7 @@ func (e *Endpoint) Run(ctx context.Context) error {
 // tunnel's inbox.
 func (e *Endpoint) readLoop() error {
 	if e.udp != nil {
-		return e.readBatchLoop()
+		return e.readBatchLoop(e.socks[0])
 	}
 	buf := make([]byte, 65536)
 	for {
@@ -211,24 +251,24 @@ func (e *Endpoint) readLoop() error {
 	}
 }
 
-// readBatchLoop reads a *net.UDPConn with recvmmsg (golang.org/x/net),
+// readBatchLoop reads a UDP socket with recvmmsg (golang.org/x/net),
 // up to batchSize datagrams per system call. Where the kernel allows it
 // the socket has UDP_GRO on: a read may then be a run of datagrams from
 // one peer (a LAC's or LNS's UDP GSO messages, a NIC's GRO), cut back into
 // its datagrams here. Config.DataBatchEnd, when set, is called after the
 // datagrams of each read.
-func (e *Endpoint) readBatchLoop() error {
+func (e *Endpoint) readBatchLoop(s *socket) error {
 	const batchSize, bufSize = 64, 4096
 	var rb interface {
 		ReadBatch([]ipv4.Message, int) (int, error)
 	}
-	if la, ok := e.udp.LocalAddr().(*net.UDPAddr); ok && la.IP.To4() == nil && la.IP != nil && !la.IP.IsUnspecified() {
-		rb = ipv6.NewPacketConn(e.udp)
+	if la, ok := s.udp.LocalAddr().(*net.UDPAddr); ok && la.IP.To4() == nil && la.IP != nil && !la.IP.IsUnspecified() {
+		rb = ipv6.NewPacketConn(s.udp)
 	} else {
-		rb = ipv4.NewPacketConn(e.udp)
+		rb = ipv4.NewPacketConn(s.udp)
 	}
 	size := bufSize
-	gro := !e.cfg.NoGRO && enableGRO(e.udp)
+	gro := !e.cfg.NoGRO && enableGRO(s.udp)
 	if gro {
 		size = groBufLen
 	}
@@ -243,6 +283,15 @@ func (e *Endpoint) readBatchLoop() error {
 	}
 	var from netip.AddrPort
 	deliver := func(b []byte) { e.input(b, from) }
+	if !s.first {
+		deliver = func(b []byte) {
+			if opensTunnel(b) {
+				e.stats.TunnelZero.Add(1) // dialled tunnels only here
+				return
+			}
+			e.input(b, from)
+		}
+	}
 	for {
 		n, err := rb.ReadBatch(msgs, 0)
 		if err != nil {
@@ -626,6 +675,10 @@ func (e *Endpoint) newTunnel(peer netip.AddrPort, opts TunnelOptions, accepted b
 		upCh:     make(chan error, 1),
 		calls:    make(map[uint32]*Session),
 		v3:       opts.Version == 3,
+		sock:     e.socks[0],
+	}
+	if !accepted {
+		t.sock = e.pickSocket()
 	}
 	t.setDst(peer)
 	t.ch = newChannel(channelConfig{
@@ -658,6 +711,7 @@ func (e *Endpoint) newTunnel(peer netip.AddrPort, opts TunnelOptions, accepted b
 		}
 		t.localID = id
 		e.tunnels[id] = t
+		t.sock.tunnels.Add(1)
 		return t, nil
 	}
 	return nil, errors.New("l2tp: no free tunnel ID")
@@ -669,6 +723,7 @@ func (e *Endpoint) remove(t *Tunnel) {
 	defer e.mu.Unlock()
 	if e.tunnels[t.localID] == t {
 		delete(e.tunnels, t.localID)
+		t.sock.tunnels.Add(-1)
 	}
 	if t.byPeerKey != (peerKey{}) && e.byPeer[t.byPeerKey] == t {
 		delete(e.byPeer, t.byPeerKey)
@@ -731,16 +786,41 @@ func (e *Endpoint) Dial(ctx context.Context, peer netip.AddrPort, opts TunnelOpt
 	}
 }
 
-// write sends one datagram to the tunnel's peer.
+// write sends one datagram to the tunnel's peer, from its socket.
 func (e *Endpoint) write(t *Tunnel, b []byte) error {
 	var err error
 	d := t.dst.Load()
-	if e.udp != nil {
-		_, err = e.udp.WriteToUDPAddrPort(b, d.ap)
+	if s := t.sock; s.udp != nil {
+		_, err = s.udp.WriteToUDPAddrPort(b, d.ap)
 	} else {
-		_, err = e.conn.WriteTo(b, d.addr)
+		_, err = s.conn.WriteTo(b, d.addr)
 	}
 	return err
+}
+
+// opensTunnel reports whether b is a control message for Tunnel (or
+// Control Connection) ID 0 over UDP: an SCCRQ, or a StopCCN for one.
+func opensTunnel(b []byte) bool {
+	v, control, err := HeaderVersion(b)
+	if err != nil || !control || len(b) < 8 {
+		return false
+	}
+	if v == Version3 {
+		return binary.BigEndian.Uint32(b[4:8]) == 0
+	}
+	return binary.BigEndian.Uint16(b[4:6]) == 0 // L is set on control (RFC 2661 section 3.1)
+}
+
+// pickSocket is the socket a tunnel Dial opens writes from: the one with
+// the fewest tunnels.
+func (e *Endpoint) pickSocket() *socket {
+	best := e.socks[0]
+	for _, s := range e.socks[1:] {
+		if s.tunnels.Load() < best.tunnels.Load() {
+			best = s
+		}
+	}
+	return best
 }
 
 // writeControl sends one control message, which the tunnel builds in its

@@ -19,6 +19,7 @@ import (
 // its bounded inbox (packets) and command queue.
 type Tunnel struct {
 	ep        *Endpoint
+	sock      *socket // the endpoint socket it writes from
 	opts      TunnelOptions
 	localID   uint32 // Tunnel ID (v2, 16 bits) or Control Connection ID (v3)
 	peerID    atomic.Uint32
@@ -67,6 +68,10 @@ type Tunnel struct {
 	callSerial    uint32
 	wbuf          []byte
 }
+
+// LocalAddr is the address and port of the socket the tunnel writes from
+// (Config.MoreConns); the port is 0 over IP.
+func (t *Tunnel) LocalAddr() netip.AddrPort { return t.sock.local }
 
 type peerDst struct {
 	ap   netip.AddrPort
