@@ -1,6 +1,7 @@
 package dataplane
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 	"net"
@@ -831,4 +832,54 @@ func lacCheckOut(b []byte) error {
 		return fmt.Errorf("PPP protocol % x", b[off+6:off+8])
 	}
 	return nil
+}
+
+// TestLACSourcePorts: a LAC whose tunnels write from several local ports
+// ([lac] source-ports, the settings' l2tp_ports) takes the data messages
+// to each of those ports, and to no port past them; with one port, only
+// 1701's.
+func TestLACSourcePorts(t *testing.T) {
+	w := newTestWorld(t)
+	objs := lacLoad(t, w)
+	var plain lacCase
+	for _, tc := range lacCases() {
+		if tc.name == "down/untagged, FF 03" {
+			plain = tc
+		}
+	}
+	if plain.in == nil {
+		t.Fatal("no golden case down/untagged, FF 03")
+	}
+	to := func(port uint16) []byte {
+		b := append([]byte(nil), plain.in...)
+		binary.BigEndian.PutUint16(b[14+20+2:], port) // the UDP destination port
+		return b
+	}
+	for _, tc := range []struct {
+		ports   uint16
+		port    uint16
+		forward bool
+	}{
+		{0, 1701, true}, {0, 1702, false}, {1, 1702, false},
+		{3, 1701, true}, {3, 1702, true}, {3, 1703, true}, {3, 1704, false}, {3, 1700, false},
+	} {
+		t.Run(fmt.Sprintf("%d ports/to %d", max(tc.ports, 1), tc.port), func(t *testing.T) {
+			if err := objs.Settings.Put(uint32(0), lacDpConfig{L2tpPort: be16(1701), L2tpPorts: tc.ports}); err != nil {
+				t.Fatal(err)
+			}
+			in := to(tc.port)
+			before := objs.snapshot(t)
+			verdict, out := w.run(t, objs.XdpLac, w.ifA, in)
+			got := objs.snapshot(t).since(before)
+			if tc.forward {
+				if verdict != plain.verdict || !bytes.Equal(out, plain.out) {
+					t.Errorf("verdict %d, frame % x; want %d and the plain case's frame", verdict, out, plain.verdict)
+				}
+				return
+			}
+			if verdict != xdpPass || !bytes.Equal(out, in) || got.reasons[lacPassOther] != 1 {
+				t.Errorf("verdict %d, pass-other %d; want the frame passed unchanged, counted as other", verdict, got.reasons[lacPassOther])
+			}
+		})
+	}
 }

@@ -16,7 +16,7 @@ import (
 type lnsDpConfig struct {
 	_           structs.HostLayout
 	L2tpPort    uint16
-	Pad         uint16
+	L2tpPorts   uint16
 	SlowIfindex uint32
 	FibGen      uint32
 	Fib6Admit   uint32

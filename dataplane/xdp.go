@@ -142,7 +142,7 @@ type (
 	}
 	configValue struct {
 		L2TPPort    uint16 // network order
-		Pad         uint16
+		L2TPPorts   uint16
 		SlowIfindex uint32
 		FIBGen      uint32
 		FIB6Admit   uint32
@@ -158,8 +158,11 @@ type Config struct {
 	Mode       Mode
 	// MaxSessions sizes the session maps and counter slots (default 65536).
 	MaxSessions int
-	// L2TPPort is the local UDP port of the tunnels (default 1701).
-	L2TPPort uint16
+	// L2TPPort is the local UDP port of the tunnels (default 1701);
+	// L2TPPorts, on the LAC, how many ports from it its tunnels use (the
+	// l2tp endpoint's further sockets, [lac] source-ports; 0 is 1).
+	L2TPPort  uint16
+	L2TPPorts uint16
 	// SlowInterface, on the LNS, is the TUN device: a packet the FIB
 	// routes through it is left to the slow path.
 	SlowInterface string
@@ -250,7 +253,7 @@ func (c *core) start(cfg Config) error {
 		return fmt.Errorf("dataplane: %w", err)
 	}
 	c.ncpu = n
-	set := configValue{L2TPPort: be16(cfg.L2TPPort)}
+	set := configValue{L2TPPort: be16(cfg.L2TPPort), L2TPPorts: cfg.L2TPPorts}
 	if cfg.SlowInterface != "" {
 		ifc, err := net.InterfaceByName(cfg.SlowInterface)
 		if err != nil {

@@ -127,8 +127,8 @@ struct dp_policer {
 
 /* Global settings, the single entry of the settings map. */
 struct dp_config {
-	__be16 l2tp_port;	/* the L2TP UDP port the LNS listens on, 1701 */
-	__u16 pad;
+	__be16 l2tp_port;	/* the (first) local L2TP UDP port, 1701 */
+	__u16 l2tp_ports;	/* the LAC's tunnels use l2tp_port and the ports after it, this many; 0 is 1 */
 	__u32 slow_ifindex;	/* a FIB result through this device (the TUN) goes to the slow path */
 	__u32 fib_gen;		/* generation of the kernel's routes and neighbours: next hops cached under another are stale */
 	__u32 fib6_admit;	/* IPv6 next-hop cache: 0 off; else a miss is cached with probability 1/fib6_admit (a power of 2) */
@@ -290,6 +290,14 @@ DP_INLINE struct dp_config *dp_cfg(void)
 {
 	__u32 k = 0;
 	return bpf_map_lookup_elem(&settings, &k);
+}
+
+/* dp_l2tp_port reports whether port (network order) is one of the local
+ * L2TP ports: l2tp_port and the l2tp_ports - 1 after it. */
+DP_INLINE int dp_l2tp_port(const struct dp_config *cfg, __be16 port)
+{
+	__u16 off = (__u16)(bpf_ntohs(port) - bpf_ntohs(cfg->l2tp_port));
+	return off < (cfg->l2tp_ports ? cfg->l2tp_ports : 1);
 }
 
 DP_INLINE struct dp_counters *dp_session_counters(__u32 slot)

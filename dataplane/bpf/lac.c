@@ -292,11 +292,11 @@ DP_INLINE int lac_down(struct xdp_md *ctx)
 	if (lac_is_fragment(oh)) {
 		/* Only a first fragment has the UDP header. */
 		if (!(oh->frag_off & bpf_htons(LAC_IP_OFFMASK)) && (void *)(uh + 1) <= data_end &&
-		    uh->dest == cfg->l2tp_port)
+		    dp_l2tp_port(cfg, uh->dest))
 			return dp_verdict(DP_PASS_FRAGMENT, XDP_PASS);
 		return dp_verdict(DP_PASS_OTHER, XDP_PASS);
 	}
-	if ((void *)(uh + 1) > data_end || uh->dest != cfg->l2tp_port)
+	if ((void *)(uh + 1) > data_end || !dp_l2tp_port(cfg, uh->dest))
 		return dp_verdict(DP_PASS_OTHER, XDP_PASS);
 	__u32 tot = bpf_ntohs(oh->tot_len);
 	__u32 ulen = bpf_ntohs(uh->len);
