@@ -76,6 +76,11 @@ type Config struct {
 	// They carry dialled tunnels only: an SCCRQ arriving on one is
 	// dropped and counted (TunnelZero).
 	MoreConns []*net.UDPConn
+	// DataSinks, when set, is called once for each socket's reader
+	// goroutine and gives that reader its own Data and DataBatchEnd (the
+	// two fields are then unused): a caller that stages frames between
+	// the calls needs one staging per reader.
+	DataSinks func() (data func(t *Tunnel, s *Session, h Header, payload []byte), end func())
 
 	Logger *slog.Logger // nil: discard
 

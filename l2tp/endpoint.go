@@ -57,6 +57,21 @@ type Endpoint struct {
 	bufPool   sync.Pool
 }
 
+// dataSink is where one reader goroutine delivers data messages
+// (Config.Data and DataBatchEnd, or a pair of Config.DataSinks).
+type dataSink struct {
+	data func(*Tunnel, *Session, Header, []byte)
+	end  func()
+}
+
+func (e *Endpoint) newSink() *dataSink {
+	if e.cfg.DataSinks != nil {
+		d, end := e.cfg.DataSinks()
+		return &dataSink{d, end}
+	}
+	return &dataSink{e.cfg.Data, e.cfg.DataBatchEnd}
+}
+
 // socket is one of the endpoint's sockets and the tunnels it carries.
 type socket struct {
 	conn    net.PacketConn
@@ -224,6 +239,7 @@ func (e *Endpoint) readLoop() error {
 		return e.readBatchLoop(e.socks[0])
 	}
 	buf := make([]byte, 65536)
+	sink := e.newSink()
 	for {
 		n, addr, err := e.conn.ReadFrom(buf)
 		if err != nil {
@@ -244,9 +260,9 @@ func (e *Endpoint) readLoop() error {
 		if !ok {
 			continue
 		}
-		e.input(buf[:n], from)
-		if e.cfg.DataBatchEnd != nil {
-			e.cfg.DataBatchEnd()
+		e.inputTo(buf[:n], from, sink)
+		if sink.end != nil {
+			sink.end()
 		}
 	}
 }
@@ -282,14 +298,15 @@ func (e *Endpoint) readBatchLoop(s *socket) error {
 		}
 	}
 	var from netip.AddrPort
-	deliver := func(b []byte) { e.input(b, from) }
+	sink := e.newSink()
+	deliver := func(b []byte) { e.inputTo(b, from, sink) }
 	if !s.first {
 		deliver = func(b []byte) {
 			if opensTunnel(b) {
 				e.stats.TunnelZero.Add(1) // dialled tunnels only here
 				return
 			}
-			e.input(b, from)
+			e.inputTo(b, from, sink)
 		}
 	}
 	for {
@@ -321,8 +338,8 @@ func (e *Endpoint) readBatchLoop(s *socket) error {
 			}
 			splitGRO(m.Buffers[0][:m.N], seg, deliver)
 		}
-		if e.cfg.DataBatchEnd != nil {
-			e.cfg.DataBatchEnd()
+		if sink.end != nil {
+			sink.end()
 		}
 	}
 }
@@ -343,12 +360,17 @@ func addrPort(a net.Addr) (netip.AddrPort, bool) {
 // tells L2TPv2 from L2TPv3 (RFC 3931 section 4.7.2), which v3endpoint.go
 // handles.
 func (e *Endpoint) input(b []byte, from netip.AddrPort) {
+	e.inputTo(b, from, &dataSink{e.cfg.Data, e.cfg.DataBatchEnd})
+}
+
+// inputTo is input delivering data messages to sink.
+func (e *Endpoint) inputTo(b []byte, from netip.AddrPort, sink *dataSink) {
 	if e.encap == EncapIP {
-		e.inputIP(b, from)
+		e.inputIP(b, from, sink)
 		return
 	}
 	if v, _, err := HeaderVersion(b); err == nil && v == Version3 {
-		e.inputV3(b, from)
+		e.inputV3(b, from, sink)
 		return
 	}
 	h, payload, err := ParseHeader(b)
@@ -361,11 +383,11 @@ func (e *Endpoint) input(b []byte, from netip.AddrPort) {
 		e.mu.RLock()
 		s := e.sessions[uint32(h.TunnelID)<<16|uint32(h.SessionID)]
 		e.mu.RUnlock()
-		if s == nil || e.cfg.Data == nil {
+		if s == nil || sink.data == nil {
 			e.stats.DataUnknownSession.Add(1)
 			return
 		}
-		e.cfg.Data(s.t, s, h, payload)
+		sink.data(s.t, s, h, payload)
 		return
 	}
 	e.stats.ControlRx.Add(1)

@@ -57,7 +57,7 @@ func (e *Endpoint) addSessionV3(t *Tunnel, s *Session) error {
 // read buffer. The session is found by Session ID alone, then
 // the cookie must be the one it assigned (section 4.1): a mismatch is
 // dropped silently and counted.
-func (e *Endpoint) dataV3(b []byte) {
+func (e *Endpoint) dataV3(b []byte, sink *dataSink) {
 	e.stats.DataRx.Add(1)
 	off := v3UDPDataPrefix
 	if e.encap == EncapIP {
@@ -75,7 +75,7 @@ func (e *Endpoint) dataV3(b []byte) {
 	e.mu.RLock()
 	s := e.v3sessions[sid]
 	e.mu.RUnlock()
-	if s == nil || e.cfg.Data == nil {
+	if s == nil || sink.data == nil {
 		e.stats.DataUnknownSession.Add(1)
 		return
 	}
@@ -91,7 +91,7 @@ func (e *Endpoint) dataV3(b []byte) {
 		e.stats.CookieMismatch.Add(1)
 		return
 	}
-	e.cfg.Data(s.t, s, Header{SessionID: uint16(sid), HasSeq: h.HasSeq, Ns: uint16(h.Seq)}, frame)
+	sink.data(s.t, s, Header{SessionID: uint16(sid), HasSeq: h.HasSeq, Ns: uint16(h.Seq)}, frame)
 }
 
 // sendDataV3 sends one frame on s with the v3 data header the peer asked

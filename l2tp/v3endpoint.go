@@ -16,9 +16,9 @@ import (
 // the session their Session ID names (dataV3, v3call.go).
 
 // inputV3 handles one v3 datagram; b aliases the read buffer.
-func (e *Endpoint) inputV3(b []byte, from netip.AddrPort) {
+func (e *Endpoint) inputV3(b []byte, from netip.AddrPort, sink *dataSink) {
 	if _, control, _ := HeaderVersion(b); !control {
-		e.dataV3(b)
+		e.dataV3(b, sink)
 		return
 	}
 	e.controlV3(b, from)
@@ -29,14 +29,14 @@ func (e *Endpoint) inputV3(b []byte, from netip.AddrPort) {
 // is handled in its UDP form, the header that follows (section 4.1.1.2);
 // anything else is a data message. Only L2TPv3 runs over IP: a control
 // header of another version is dropped and counted.
-func (e *Endpoint) inputIP(b []byte, from netip.AddrPort) {
+func (e *Endpoint) inputIP(b []byte, from netip.AddrPort, sink *dataSink) {
 	control, err := V3IPControl(b)
 	if err != nil {
 		e.stats.Malformed.Add(1)
 		return
 	}
 	if !control {
-		e.dataV3(b)
+		e.dataV3(b, sink)
 		return
 	}
 	c := b[v3IPSessionIDLen:]

@@ -35,6 +35,7 @@ func (c *FileConfig) positive() []error {
 		d("lac.call-timeout", g.CallTimeout, "30s"),
 		zero(n("lac.sessions-per-tunnel", g.SessionsPerTunnel, "0, 32000")),
 		n("lac.tunnels", g.Tunnels, "1"),
+		n("lac.source-ports", g.SourcePorts, "1"),
 		d("lac.hello-interval", g.HelloInterval, "60s"),
 		d("lac.retransmit-initial", g.RetransmitInitial, "1s"),
 		d("lac.retransmit-cap", g.RetransmitCap, "8s"),

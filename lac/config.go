@@ -38,8 +38,13 @@ type FileConfig struct {
 
 // GeneralConfig is the [lac] section.
 type GeneralConfig struct {
-	HostName          string         `cfg:"host-name,required"`
-	Listen            netip.AddrPort `cfg:"listen"`
+	HostName string         `cfg:"host-name,required"`
+	Listen   netip.AddrPort `cfg:"listen"`
+	// SourcePorts is how many local UDP ports the tunnels write from:
+	// listen's port and the ones after it, each tunnel one (the fewest
+	// tunnels first), so that a NIC's receive-side scaling spreads the
+	// tunnels across the LNS's cores; default 1.
+	SourcePorts       int            `cfg:"source-ports"`
 	TunnelSelection   string         `cfg:"tunnel-selection"`
 	HoldDown          time.Duration  `cfg:"hold-down"`
 	DialTimeout       time.Duration  `cfg:"dial-timeout"`
@@ -68,6 +73,10 @@ type GeneralConfig struct {
 // than 65535 sessions each could fill, few enough that a typing error
 // does not open thousands.
 const maxTunnels = 256
+
+// maxSourcePorts bounds [lac] source-ports: more than the receive queues
+// of a NIC.
+const maxSourcePorts = 64
 
 // udpBuffers are the socket buffers to ask for.
 func (g *GeneralConfig) udpBuffers() udpio.Buffers {
@@ -119,6 +128,9 @@ func (g *GeneralConfig) Validate() error {
 	}
 	if g.SessionsPerTunnel > 65535 {
 		return &config.KeyError{Key: "sessions-per-tunnel", Err: fmt.Errorf("%d: a tunnel has 65535 session IDs", g.SessionsPerTunnel)}
+	}
+	if g.SourcePorts > maxSourcePorts {
+		return &config.KeyError{Key: "source-ports", Err: fmt.Errorf("%d: want 1 to %d", g.SourcePorts, maxSourcePorts)}
 	}
 	if g.Tunnels > maxTunnels {
 		return &config.KeyError{Key: "tunnels", Err: fmt.Errorf("%d: want 1 to %d", g.Tunnels, maxTunnels)}

@@ -52,7 +52,8 @@ type daemon struct {
 	logging *logx.Logging // nil when the caller gave only a Logger
 
 	conn      *net.UDPConn
-	connIP    *net.IPConn // L2TPv3 over IP, when an [lns] has encap = ip
+	moreConns []*net.UDPConn // [lac] source-ports: on the ports after conn's
+	connIP    *net.IPConn    // L2TPv3 over IP, when an [lns] has encap = ip
 	fast      *dataplane.LACPath
 	lac       *LAC
 	radius    *aaa.Client
@@ -105,7 +106,8 @@ func (d *daemon) build() error {
 		return err
 	}
 	cfg.DataConn = d.conn
-	if d.fast, err = openFastPath(d.c, d.logFor(logx.Dataplane), d.conn.LocalAddr()); err != nil {
+	cfg.MoreDataConns = d.moreConns
+	if d.fast, err = openFastPath(d.c, d.logFor(logx.Dataplane), d.conn.LocalAddr(), 1+len(d.moreConns)); err != nil {
 		return err
 	}
 	// The subscriber's IP MTU is its PPPoE payload, 1492 by default; the
@@ -119,15 +121,15 @@ func (d *daemon) build() error {
 		return err
 	}
 	g := d.c.LAC
-	data, dataEnd := d.lac.BatchedData()
-	if d.ep, err = l2tp.NewEndpoint(d.conn, l2tp.Config{HostName: g.HostName, VendorName: "bras", Logger: d.logFor(logx.L2TP),
-		Handler: d.lac.L2TPHandler(), Data: data, DataBatchEnd: dataEnd, ShutdownTimeout: 2 * time.Second}); err != nil {
+	ec := l2tp.Config{HostName: g.HostName, VendorName: "bras", Logger: d.logFor(logx.L2TP), Handler: d.lac.L2TPHandler(),
+		DataSinks: d.lac.BatchedData, ShutdownTimeout: 2 * time.Second, Stats: new(l2tp.Stats), MoreConns: d.moreConns}
+	if d.ep, err = l2tp.NewEndpoint(d.conn, ec); err != nil {
 		return err
 	}
 	d.lac.Attach(d.ep)
 	if d.connIP != nil {
-		if d.epIP, err = l2tp.NewEndpoint(d.connIP, l2tp.Config{HostName: g.HostName, VendorName: "bras", Logger: d.logFor(logx.L2TP),
-			Handler: d.lac.L2TPHandler(), Data: data, DataBatchEnd: dataEnd, ShutdownTimeout: 2 * time.Second}); err != nil {
+		ec.MoreConns = nil
+		if d.epIP, err = l2tp.NewEndpoint(d.connIP, ec); err != nil {
 			return err
 		}
 		d.lac.AttachIP(d.epIP)
@@ -195,6 +197,23 @@ func (d *daemon) listenL2TP() error {
 		return fmt.Errorf("lac: %w", err)
 	}
 	udpio.LogBuffers(d.log, "l2tp", g.udpBuffers(), got)
+	base := d.conn.LocalAddr().(*net.UDPAddr).AddrPort()
+	for i := 1; i < g.SourcePorts; i++ {
+		if int(base.Port())+i > 65535 {
+			return fmt.Errorf("lac: source-ports %d: past port 65535 from %d", g.SourcePorts, base.Port())
+		}
+		c, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(listen.Addr(), base.Port()+uint16(i))))
+		if err != nil {
+			return fmt.Errorf("lac: source-ports: %w", err)
+		}
+		d.moreConns = append(d.moreConns, c)
+		if _, err := udpio.SetBuffers(c, g.udpBuffers()); err != nil {
+			return fmt.Errorf("lac: %w", err)
+		}
+	}
+	if len(d.moreConns) > 0 {
+		d.log.Info("lac: tunnels spread across source ports", "first", base.Port(), "ports", 1+len(d.moreConns))
+	}
 	for _, l := range d.c.LNS {
 		if l.encap() != l2tp.EncapIP {
 			continue
@@ -325,6 +344,9 @@ func (d *daemon) close() {
 	}
 	if d.conn != nil {
 		d.conn.Close()
+	}
+	for _, c := range d.moreConns {
+		c.Close()
 	}
 	if d.connIP != nil {
 		d.connIP.Close()

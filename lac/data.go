@@ -124,21 +124,27 @@ func (s *session) hangUp() {
 	s.ls.Disconnect(rc)
 }
 
-// downBatch stages the PPPoE frames of one L2TP read (the payloads alias
+// downBatch counts what the batched downstream path could not send.
+type downBatch struct {
+	errors atomic.Uint64 // frames the kernel refused
+}
+
+// downStage stages the PPPoE frames of one L2TP read (the payloads alias
 // the endpoint's read buffers, valid until its next read) for one
 // pppoe.SendBatch: one sendmmsg(2) per 64 frames instead of a write(2)
-// each. Only the endpoint's reader goroutine uses it.
-type downBatch struct {
+// each. One reader goroutine uses it.
+type downStage struct {
 	frames []pppoe.OutFrame
-	errors atomic.Uint64 // frames the kernel refused
+	errors *atomic.Uint64
 }
 
 // BatchedData returns the l2tp.Config.Data and DataBatchEnd callbacks of
 // the batched downstream path: data calls stage the subscriber's frames
 // and end sends them. Use both or neither (then Data sends each frame).
+// Each call stages on its own, for one reader goroutine: it is
+// l2tp.Config.DataSinks.
 func (l *LAC) BatchedData() (data func(*l2tp.Tunnel, *l2tp.Session, l2tp.Header, []byte), end func()) {
-	d := &l.down
-	d.frames = make([]pppoe.OutFrame, 0, sendBatch)
+	d := &downStage{frames: make([]pppoe.OutFrame, 0, sendBatch), errors: &l.down.errors}
 	data = func(_ *l2tp.Tunnel, ls *l2tp.Session, _ l2tp.Header, payload []byte) {
 		s, ok := ls.Value().(*session)
 		if !ok {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"strings"
 	"sync"
 
@@ -44,7 +45,7 @@ func (s *session) addFast() {
 		Interface: s.ps.Interface, SubscriberMAC: net.HardwareAddr(s.ps.ClientMAC[:]), LocalMAC: net.HardwareAddr(local[:]),
 		PPPoESession: s.ps.ID, MRU: s.ps.MaxPayload,
 		LocalTunnel: t.LocalID(), LocalSession: s.ls.LocalID(), PeerTunnel: t.PeerID(), PeerSession: s.ls.PeerID(),
-		Local: l.conf().FastLocal, LNS: t.Peer(), MSS: l.conf().MSS, Sequencing: s.ls.Sequenced(),
+		Local: netip.AddrPortFrom(l.conf().FastLocal.Addr(), t.LocalAddr().Port()), LNS: t.Peer(), MSS: l.conf().MSS, Sequencing: s.ls.Sequenced(),
 	}
 	for _, v := range tags {
 		ds.VLANs = append(ds.VLANs, dataplane.VLAN{TPID: uint16(v.TPID), ID: v.TCI & 0x0fff})
@@ -98,7 +99,7 @@ func (s *session) fastCounters() dataplane.Counters {
 // openFastPath loads and attaches the fast path as [dataplane] asks: nil
 // (and one log line saying why) when the relay forwards alone; with
 // engine = xdp a fast path that cannot load is an error.
-func openFastPath(c *FileConfig, log *slog.Logger, local net.Addr) (*dataplane.LACPath, error) {
+func openFastPath(c *FileConfig, log *slog.Logger, local net.Addr, ports int) (*dataplane.LACPath, error) {
 	plan, err := c.Dataplane.Check()
 	if err != nil {
 		return nil, fmt.Errorf("lac: dataplane: %w", err)
@@ -117,7 +118,7 @@ func openFastPath(c *FileConfig, log *slog.Logger, local net.Addr) (*dataplane.L
 	} else {
 		var p *dataplane.LACPath
 		p, err = dataplane.NewLACPath(dataplane.Config{Interfaces: plan.Interfaces, Mode: plan.Mode,
-			MaxSessions: plan.MaxSessions, L2TPPort: uint16(ua.Port), Logger: log})
+			MaxSessions: plan.MaxSessions, L2TPPort: uint16(ua.Port), L2TPPorts: uint16(ports), Logger: log})
 		if err == nil {
 			log.Info("forwarding engine: xdp", "mode", plan.Mode.String(), "interfaces", strings.Join(plan.Interfaces, ","))
 			return p, nil

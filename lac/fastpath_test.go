@@ -24,7 +24,7 @@ func TestAutoFallsBackWithoutBPF(t *testing.T) {
 	var logs bytes.Buffer
 	log := slog.New(slog.NewTextHandler(&logs, nil))
 	err := testenv.CheckFallback(ns, &logs, func(engine string) (io.Closer, error) {
-		p, err := openFastPath(cfg(engine), log, local)
+		p, err := openFastPath(cfg(engine), log, local, 1)
 		if p == nil {
 			return nil, err // no typed nil in the interface
 		}

@@ -114,6 +114,9 @@ type Config struct {
 	// (sendmmsg) by one goroutine instead of one SendData system call per
 	// frame; sequenced sessions still use SendData. nil: SendData.
 	DataConn net.PacketConn
+	// MoreDataConns are the endpoint's further sockets
+	// (l2tp.Config.MoreConns): a tunnel's data leaves from its own.
+	MoreDataConns []*net.UDPConn
 
 	// Fast, when set, is the XDP fast path sessions go into once their
 	// call is up (fastpath.go); FastLocal is the tunnels' local UDP
@@ -221,7 +224,7 @@ func New(cfg Config) (*LAC, error) {
 	}
 	l.pool = NewPool(l.sel, l.dial, cfg.SessionsPerTunnel)
 	l.pool.SetDefaults(cfg.SessionsPerTunnel, cfg.Tunnels)
-	l.snd = newSender(cfg.DataConn)
+	l.snd = newSender(cfg.DataConn, cfg.MoreDataConns)
 	l.jobs = make(chan *session, cfg.QueueSize)
 	for range cfg.Shards {
 		l.shards = append(l.shards, &shard{l: l, in: make(chan event, cfg.QueueSize), sessions: map[*session]struct{}{},

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net"
 	"net/netip"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -26,6 +27,7 @@ const slotLen = 2048
 type upDest struct {
 	h    l2tp.Header
 	addr *net.UDPAddr
+	sock int // index of the socket its tunnel writes from (sender.conns)
 	// v3 is the data header of an L2TPv3 session (RFC 3931 section
 	// 4.1.2.1: Session ID, cookie, sublayer) instead of h; nil on L2TPv2.
 	v3 *l2tp.DataFraming
@@ -39,7 +41,8 @@ type upDest struct {
 // CPU; then a sender goroutine woken per batch cost a scheduler switch
 // per batch.
 type sender struct {
-	conn    *udpio.Conn
+	conns   []*udpio.Conn // the endpoint's sockets: DataConn, then MoreDataConns
+	ports   []uint16      // their local ports
 	batches sync.Pool     // *upBatch
 	errors  atomic.Uint64 // data messages the kernel refused
 	sent    atomic.Uint64
@@ -51,9 +54,10 @@ type upBatch struct {
 	slots []byte // sendBatch × slotLen
 }
 
-// newSender returns a sender on conn, or nil when conn cannot batch (not
-// an IPv4 UDP socket): the LAC then uses l2tp.Tunnel.SendData.
-func newSender(conn net.PacketConn) *sender {
+// newSender returns a sender on conn and more (the l2tp endpoint's
+// further sockets), or nil when conn cannot batch (not an IPv4 UDP
+// socket): the LAC then uses l2tp.Tunnel.SendData.
+func newSender(conn net.PacketConn, more []*net.UDPConn) *sender {
 	u, ok := conn.(*net.UDPConn)
 	if !ok {
 		return nil
@@ -62,11 +66,15 @@ func newSender(conn net.PacketConn) *sender {
 	if !ok || la.IP.To4() == nil {
 		return nil
 	}
-	c, err := udpio.NewConn(u)
-	if err != nil {
-		return nil
+	s := &sender{}
+	for _, u := range append([]*net.UDPConn{u}, more...) {
+		c, err := udpio.NewConn(u)
+		if err != nil {
+			return nil
+		}
+		s.conns = append(s.conns, c)
+		s.ports = append(s.ports, uint16(u.LocalAddr().(*net.UDPAddr).Port))
 	}
-	s := &sender{conn: c}
 	s.batches.New = func() any {
 		return &upBatch{out: udpio.NewBatch(sendBatch, 0), slots: make([]byte, sendBatch*slotLen)}
 	}
@@ -85,9 +93,14 @@ func (s *sender) dest(ls *l2tp.Session) *upDest {
 	if !peer.Addr().Unmap().Is4() {
 		return nil
 	}
+	sock := slices.Index(s.ports, t.LocalAddr().Port())
+	if sock < 0 {
+		return nil // not a socket of ours: SendData
+	}
 	d := &upDest{
 		h:    l2tp.Header{TunnelID: t.PeerID(), SessionID: ls.PeerID()},
 		addr: net.UDPAddrFromAddrPort(netip.AddrPortFrom(peer.Addr().Unmap(), peer.Port())),
+		sock: sock,
 	}
 	if t.Version() == 3 {
 		f, ok := ls.V3Framing()
@@ -111,7 +124,7 @@ func (s *sender) dataFunc(d *upDest) func([]byte) error {
 		if !b.stage(d, nil, frame) {
 			return errTooBig
 		}
-		return s.flush(b)
+		return s.flush(b, d.sock)
 	}
 }
 
@@ -142,13 +155,13 @@ func (b *upBatch) stage(d *upDest, ac []byte, frame []byte) bool {
 	return true
 }
 
-// flush sends the staged messages and empties the batch.
-func (s *sender) flush(b *upBatch) error {
+// flush sends the staged messages from socket sock and empties the batch.
+func (s *sender) flush(b *upBatch, sock int) error {
 	if b.out.Len == 0 {
 		return nil
 	}
 	n := b.out.Len
-	sent, err := s.conn.WriteBatch(b.out)
+	sent, err := s.conns[sock].WriteBatch(b.out)
 	s.sent.Add(uint64(sent))
 	s.errors.Add(uint64(n - sent))
 	for i := range n {
@@ -172,7 +185,11 @@ var hdlcAC = []byte{0xff, 0x03}
 // in order: a session with frames on the shard's way sends nothing here.
 func (a *Access) SessionDataBatch(frames []pppoe.InFrame) {
 	snd := a.l.snd
-	var b *upBatch
+	var one [1]*upBatch
+	bs := one[:] // a batch per socket
+	if snd != nil && len(snd.conns) > 1 {
+		bs = make([]*upBatch, len(snd.conns))
+	}
 	var n, octets uint64
 	for i := range frames {
 		f := &frames[i]
@@ -187,15 +204,17 @@ func (a *Access) SessionDataBatch(frames []pppoe.InFrame) {
 		}
 		s.noteTerminate(f.Payload)
 		s.clampMSS(f.Payload)
+		b := bs[d.sock]
 		if b == nil {
 			b = snd.batches.Get().(*upBatch)
+			bs[d.sock] = b
 		}
 		if !b.stage(d, hdlcAC, f.Payload) {
 			if b.out.Len < len(b.out.Msgs) {
 				s.Dropped.Add(1) // larger than a slot: cannot come from a PPPoE read buffer
 				continue
 			}
-			_ = snd.flush(b)
+			_ = snd.flush(b, d.sock)
 			b.stage(d, hdlcAC, f.Payload)
 		}
 		s.UpPackets.Add(1)
@@ -207,8 +226,10 @@ func (a *Access) SessionDataBatch(frames []pppoe.InFrame) {
 		a.l.stats.UpFrames.Add(n)
 		a.l.stats.UpOctets.Add(octets)
 	}
-	if b != nil {
-		_ = snd.flush(b)
-		snd.batches.Put(b)
+	for sock, b := range bs {
+		if b != nil {
+			_ = snd.flush(b, sock)
+			snd.batches.Put(b)
+		}
 	}
 }

@@ -260,3 +260,66 @@ func tunnelLines(path string) string {
 	}
 	return strings.Join(r, "\n")
 }
+
+// TestTunnelsOnSourcePorts: the LAC keeps 3 tunnels to the LNS from 3
+// source ports ([lac] source-ports), so that each tunnel is a 5-tuple of
+// its own for a NIC's receive-side scaling: the LNS sees the 3 from
+// 10.255.1.1 ports 1701, 1702 and 1703, and with the XDP engine on both
+// daemons the subscribers' traffic crosses every tunnel through the fast
+// paths, both ways, without loss.
+func TestTunnelsOnSourcePorts(t *testing.T) {
+	testenv.RequireRoot(t)
+	testenv.RequireCommand(t, "freeradius")
+	testenv.RequireCommand(t, "initdb")
+	bin := buildBras(t)
+	const n, tunnels = 30, 3
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	var out io.Writer = io.Discard
+	if testing.Verbose() {
+		out = os.Stdout
+	}
+	var ts []api.Tunnel
+	hook := func(ctx context.Context, e *Env, at Stage) error {
+		if at != StageUp {
+			return nil
+		}
+		js, err := e.NS["lns"].Run("curl", "-sS", "-f", "-H", "Authorization: Bearer "+apiToken, lnsAPI+"/api/v1/tunnels")
+		if err != nil {
+			return err
+		}
+		return json.Unmarshal([]byte(js), &ts)
+	}
+	res, err := Run(ctx, Options{Bras: bin, Subscribers: n, Mode: "proxy", Engine: "xdp", Hold: 4 * time.Second, TrafficPPS: 5, Out: out, Hook: hook,
+		LACConfig: func(c string) string {
+			// At most 10 sessions each: the subscribers come faster than
+			// the background dials, and would all go to the first.
+			return strings.Replace(c, "[lac]\n", fmt.Sprintf("[lac]\ntunnels = %d\nsessions-per-tunnel = %d\nsource-ports = %d\n", tunnels, n/tunnels, tunnels), 1)
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Load.Up != n || res.Load.Failed != 0 {
+		t.Fatalf("%d of %d subscribers up, %d failed: %v", res.Load.Up, n, res.Load.Failed, res.Load.Failures)
+	}
+	var peers []string
+	for _, tn := range ts {
+		if tn.Sessions == 0 {
+			t.Errorf("LNS tunnel %+v carries no session", tn)
+		}
+		peers = append(peers, tn.Peer)
+	}
+	slices.Sort(peers)
+	if want := []string{"10.255.1.1:1701", "10.255.1.1:1702", "10.255.1.1:1703"}; !slices.Equal(peers, want) {
+		t.Errorf("the LNS's tunnels come from %v, want %v", peers, want)
+	}
+	tr := res.Load.Traffic
+	if tr == nil || tr.Sent == 0 || tr.Lost != 0 || tr.Received != tr.Sent {
+		t.Fatalf("traffic %+v; want probes sent and every one echoed back", tr)
+	}
+	for name, fp := range map[string]map[string]int64{"LNS": res.FastPath, "LAC": res.LACFastPath} {
+		if up, down := fp["forwarded_up"], fp["forwarded_down"]; up < int64(tr.Sent)*9/10 || down < int64(tr.Received)*9/10 {
+			t.Errorf("%s fast path forwarded %d up and %d down of %d probes and %d echoes (%v)", name, up, down, tr.Sent, tr.Received, fp)
+		}
+	}
+}
