@@ -238,29 +238,99 @@ func (e *Endpoint) readLoop() error {
 	if e.udp != nil {
 		return e.readBatchLoop(e.socks[0])
 	}
+	if c, ok := e.conn.(*net.IPConn); ok {
+		return e.readIPBatchLoop(c)
+	}
 	buf := make([]byte, 65536)
 	sink := e.newSink()
 	for {
 		n, addr, err := e.conn.ReadFrom(buf)
 		if err != nil {
-			if ne, ok := err.(net.Error); ok && ne.Timeout() {
-				select {
-				case <-e.stopping:
-					return nil
-				default:
-				}
+			if again, err := e.readFailed(err); again {
 				continue
+			} else {
+				return err
 			}
-			if errors.Is(err, net.ErrClosed) {
-				return nil
-			}
-			return fmt.Errorf("l2tp: read: %w", err)
 		}
 		from, ok := addrPort(addr)
 		if !ok {
 			continue
 		}
 		e.inputTo(buf[:n], from, sink)
+		if sink.end != nil {
+			sink.end()
+		}
+	}
+}
+
+// readFailed says what a read error means: again (a deadline while not
+// stopping), the end of the reader (nil: shutting down or closed), or
+// the error that ends it.
+func (e *Endpoint) readFailed(err error) (again bool, end error) {
+	if ne, ok := err.(net.Error); ok && ne.Timeout() {
+		select {
+		case <-e.stopping:
+			return false, nil
+		default:
+		}
+		return true, nil
+	}
+	if errors.Is(err, net.ErrClosed) {
+		return false, nil
+	}
+	return false, fmt.Errorf("l2tp: read: %w", err)
+}
+
+// readIPBatchLoop reads a raw socket of IP protocol 115 (L2TPv3 over IP,
+// RFC 3931 section 4.1.1) with recvmmsg, up to 64 packets per system
+// call. Over IPv4 the kernel gives a raw socket each packet with its IP
+// header, skipped here by its IHL (RFC 791 section 3.1); over IPv6 it
+// gives the payload.
+func (e *Endpoint) readIPBatchLoop(c *net.IPConn) error {
+	const batchSize, bufSize = 64, 65536
+	var rb interface {
+		ReadBatch([]ipv4.Message, int) (int, error)
+	}
+	v4 := true
+	if la, ok := c.LocalAddr().(*net.IPAddr); ok && la.IP != nil && la.IP.To4() == nil {
+		v4 = false
+		rb = ipv6.NewPacketConn(c)
+	} else {
+		rb = ipv4.NewPacketConn(c)
+	}
+	mem := make([]byte, batchSize*bufSize)
+	msgs := make([]ipv4.Message, batchSize)
+	for i := range msgs {
+		msgs[i].Buffers = [][]byte{mem[i*bufSize : (i+1)*bufSize : (i+1)*bufSize]}
+	}
+	sink := e.newSink()
+	for {
+		n, err := rb.ReadBatch(msgs, 0)
+		if err != nil {
+			if again, err := e.readFailed(err); again {
+				continue
+			} else {
+				return err
+			}
+		}
+		for i := range msgs[:n] {
+			m := &msgs[i]
+			b := m.Buffers[0][:m.N]
+			from, ok := addrPort(m.Addr)
+			if v4 && ok {
+				ihl := 0
+				if len(b) > 0 && b[0]>>4 == 4 {
+					ihl = int(b[0]&0x0f) * 4
+				}
+				ok = ihl >= 20 && ihl <= len(b)
+				b = b[min(ihl, len(b)):]
+			}
+			if !ok || m.Flags&unix.MSG_TRUNC != 0 {
+				e.stats.Malformed.Add(1)
+				continue
+			}
+			e.inputTo(b, from, sink)
+		}
 		if sink.end != nil {
 			sink.end()
 		}
@@ -312,18 +382,11 @@ func (e *Endpoint) readBatchLoop(s *socket) error {
 	for {
 		n, err := rb.ReadBatch(msgs, 0)
 		if err != nil {
-			if ne, ok := err.(net.Error); ok && ne.Timeout() {
-				select {
-				case <-e.stopping:
-					return nil
-				default:
-				}
+			if again, err := e.readFailed(err); again {
 				continue
+			} else {
+				return err
 			}
-			if errors.Is(err, net.ErrClosed) {
-				return nil
-			}
-			return fmt.Errorf("l2tp: read: %w", err)
 		}
 		for i := range msgs[:n] {
 			m := &msgs[i]

@@ -15,12 +15,24 @@ import (
 	"github.com/bras-project/bras/l2tp/l2tptest"
 )
 
-// recordingConn records every datagram written through it, as sender.
+// recordingConn records every datagram written through it, as sender,
+// and, when reads is set, every one read from it, as reads.
 type recordingConn struct {
 	net.PacketConn
 	sender string
 	mu     *sync.Mutex
 	frames *[]v3Frame
+	reads  string
+}
+
+func (c *recordingConn) ReadFrom(b []byte) (int, net.Addr, error) {
+	n, a, err := c.PacketConn.ReadFrom(b)
+	if err == nil && c.reads != "" {
+		c.mu.Lock()
+		*c.frames = append(*c.frames, v3Frame{sender: c.reads, l2tp: append([]byte(nil), b[:n]...)})
+		c.mu.Unlock()
+	}
+	return n, a, err
 }
 
 func (c *recordingConn) WriteTo(b []byte, a net.Addr) (int, error) {
@@ -46,9 +58,9 @@ func TestV3CaptureTshark(t *testing.T) {
 	lacRec, lnsRec := newRecorder("lac"), newRecorder("lns")
 	opts := fastOpts("capture")
 	opts.Version, opts.CookieLen, opts.HelloInterval = 3, 8, -1
-	lac, _ := NewEndpoint(&recordingConn{a, "A", &mu, &frames}, Config{HostName: "lac", Handler: lacRec, ShutdownTimeout: time.Second,
+	lac, _ := NewEndpoint(&recordingConn{a, "A", &mu, &frames, ""}, Config{HostName: "lac", Handler: lacRec, ShutdownTimeout: time.Second,
 		Data: func(*Tunnel, *Session, Header, []byte) {}})
-	lns, _ := NewEndpoint(&recordingConn{b, "B", &mu, &frames}, Config{HostName: "lns", Handler: lnsRec, ShutdownTimeout: time.Second,
+	lns, _ := NewEndpoint(&recordingConn{b, "B", &mu, &frames, ""}, Config{HostName: "lns", Handler: lnsRec, ShutdownTimeout: time.Second,
 		Accept: acceptAll(opts), Data: func(tn *Tunnel, s *Session, h Header, p []byte) { tn.SendData(s, p) }})
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup

@@ -42,7 +42,9 @@ func TestV3CallOverIP(t *testing.T) {
 	frame := []byte{0xff, 0x03, 0xc0, 0x21, 0x09, 0x01, 0x00, 0x08, 0x11, 0x22, 0x33, 0x44} // LCP Echo-Request
 	var echoes atomic.Int32
 	lacRec, lnsRec := newRecorder("lac"), newRecorder("lns")
-	lac, err := NewEndpoint(&recordingConn{lc, "A", &mu, &frames}, Config{HostName: "lac", Handler: lacRec, Encap: EncapIP, ShutdownTimeout: time.Second,
+	// The LAC's side records both ways; the LNS reads its raw socket
+	// itself, in batches (readIPBatchLoop).
+	lac, err := NewEndpoint(&recordingConn{lc, "A", &mu, &frames, "B"}, Config{HostName: "lac", Handler: lacRec, Encap: EncapIP, ShutdownTimeout: time.Second,
 		Data: func(tn *Tunnel, s *Session, h Header, b []byte) {
 			if string(b) == string(frame) {
 				echoes.Add(1)
@@ -51,7 +53,7 @@ func TestV3CallOverIP(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	lns, err := NewEndpoint(&recordingConn{nc, "B", &mu, &frames}, Config{HostName: "lns", Handler: lnsRec, Encap: EncapIP, ShutdownTimeout: time.Second,
+	lns, err := NewEndpoint(nc, Config{HostName: "lns", Handler: lnsRec, Encap: EncapIP, ShutdownTimeout: time.Second,
 		Accept: acceptAll(opts), Data: func(tn *Tunnel, s *Session, h Header, p []byte) { tn.SendData(s, p) }})
 	if err != nil {
 		t.Fatal(err)

@@ -106,7 +106,7 @@ func (d *daemon) build() error {
 		return err
 	}
 	cfg.DataConn = d.conn
-	cfg.MoreDataConns = d.moreConns
+	cfg.MoreDataConns, cfg.IPDataConn = d.moreConns, d.connIP
 	if d.fast, err = openFastPath(d.c, d.logFor(logx.Dataplane), d.conn.LocalAddr(), 1+len(d.moreConns)); err != nil {
 		return err
 	}
@@ -226,6 +226,9 @@ func (d *daemon) listenL2TP() error {
 		}
 		if d.connIP, err = net.ListenIP(network, &net.IPAddr{IP: ip.Unmap().AsSlice()}); err != nil {
 			return fmt.Errorf("lac: L2TPv3 over IP (encap = ip): %w", err)
+		}
+		if _, err := udpio.SetBuffers(d.connIP, g.udpBuffers()); err != nil {
+			return fmt.Errorf("lac: %w", err)
 		}
 		d.log.Info("lac: L2TPv3 over IP protocol 115", "listen", ip.String())
 		break

@@ -117,6 +117,9 @@ type Config struct {
 	// MoreDataConns are the endpoint's further sockets
 	// (l2tp.Config.MoreConns): a tunnel's data leaves from its own.
 	MoreDataConns []*net.UDPConn
+	// IPDataConn is the raw socket of L2TPv3 over IP, when an LNS takes
+	// its tunnels that way: their data leaves from it in batches too.
+	IPDataConn *net.IPConn
 
 	// Fast, when set, is the XDP fast path sessions go into once their
 	// call is up (fastpath.go); FastLocal is the tunnels' local UDP
@@ -224,7 +227,7 @@ func New(cfg Config) (*LAC, error) {
 	}
 	l.pool = NewPool(l.sel, l.dial, cfg.SessionsPerTunnel)
 	l.pool.SetDefaults(cfg.SessionsPerTunnel, cfg.Tunnels)
-	l.snd = newSender(cfg.DataConn, cfg.MoreDataConns)
+	l.snd = newSender(cfg.DataConn, cfg.MoreDataConns, cfg.IPDataConn)
 	l.jobs = make(chan *session, cfg.QueueSize)
 	for range cfg.Shards {
 		l.shards = append(l.shards, &shard{l: l, in: make(chan event, cfg.QueueSize), sessions: map[*session]struct{}{},

@@ -11,6 +11,7 @@ import (
 	"github.com/bras-project/bras/internal/udpio"
 	"github.com/bras-project/bras/l2tp"
 	"github.com/bras-project/bras/pppoe"
+	"golang.org/x/net/ipv4"
 )
 
 // sendBatch is the most data messages one sendmmsg(2) carries: a PPPoE
@@ -26,8 +27,8 @@ const slotLen = 2048
 // section 3.1).
 type upDest struct {
 	h    l2tp.Header
-	addr *net.UDPAddr
-	sock int // index of the socket its tunnel writes from (sender.conns)
+	addr net.Addr // *net.UDPAddr, *net.IPAddr over IP
+	sock int      // the socket its tunnel writes from: an index of sender.conns, or ipSock
 	// v3 is the data header of an L2TPv3 session (RFC 3931 section
 	// 4.1.2.1: Session ID, cookie, sublayer) instead of h; nil on L2TPv2.
 	v3 *l2tp.DataFraming
@@ -41,10 +42,11 @@ type upDest struct {
 // CPU; then a sender goroutine woken per batch cost a scheduler switch
 // per batch.
 type sender struct {
-	conns   []*udpio.Conn // the endpoint's sockets: DataConn, then MoreDataConns
-	ports   []uint16      // their local ports
-	batches sync.Pool     // *upBatch
-	errors  atomic.Uint64 // data messages the kernel refused
+	conns   []*udpio.Conn    // the endpoint's sockets: DataConn, then MoreDataConns
+	ports   []uint16         // their local ports
+	ip      *ipv4.PacketConn // the raw socket of L2TPv3 over IP (IPDataConn); nil: none
+	batches sync.Pool        // *upBatch
+	errors  atomic.Uint64    // data messages the kernel refused
 	sent    atomic.Uint64
 }
 
@@ -54,10 +56,14 @@ type upBatch struct {
 	slots []byte // sendBatch × slotLen
 }
 
+// ipSock is upDest.sock of a session whose tunnel runs over IP.
+const ipSock = -1
+
 // newSender returns a sender on conn and more (the l2tp endpoint's
-// further sockets), or nil when conn cannot batch (not an IPv4 UDP
-// socket): the LAC then uses l2tp.Tunnel.SendData.
-func newSender(conn net.PacketConn, more []*net.UDPConn) *sender {
+// further sockets), and on ip (an IPv4 raw socket of L2TPv3 over IP) when
+// set, or nil when conn cannot batch (not an IPv4 UDP socket): the LAC
+// then uses l2tp.Tunnel.SendData.
+func newSender(conn net.PacketConn, more []*net.UDPConn, ip *net.IPConn) *sender {
 	u, ok := conn.(*net.UDPConn)
 	if !ok {
 		return nil
@@ -74,6 +80,9 @@ func newSender(conn net.PacketConn, more []*net.UDPConn) *sender {
 		}
 		s.conns = append(s.conns, c)
 		s.ports = append(s.ports, uint16(u.LocalAddr().(*net.UDPAddr).Port))
+	}
+	if a, ok := addrOf(ip); ok && a.IP.To4() != nil {
+		s.ip = ipv4.NewPacketConn(ip)
 	}
 	s.batches.New = func() any {
 		return &upBatch{out: udpio.NewBatch(sendBatch, 0), slots: make([]byte, sendBatch*slotLen)}
@@ -93,19 +102,22 @@ func (s *sender) dest(ls *l2tp.Session) *upDest {
 	if !peer.Addr().Unmap().Is4() {
 		return nil
 	}
-	sock := slices.Index(s.ports, t.LocalAddr().Port())
-	if sock < 0 {
-		return nil // not a socket of ours: SendData
-	}
-	d := &upDest{
-		h:    l2tp.Header{TunnelID: t.PeerID(), SessionID: ls.PeerID()},
-		addr: net.UDPAddrFromAddrPort(netip.AddrPortFrom(peer.Addr().Unmap(), peer.Port())),
-		sock: sock,
+	d := &upDest{h: l2tp.Header{TunnelID: t.PeerID(), SessionID: ls.PeerID()}}
+	if t.Encap() == l2tp.EncapIP {
+		if s.ip == nil {
+			return nil
+		}
+		d.addr, d.sock = &net.IPAddr{IP: peer.Addr().Unmap().AsSlice()}, ipSock
+	} else {
+		if d.sock = slices.Index(s.ports, t.LocalAddr().Port()); d.sock < 0 {
+			return nil // not a socket of ours: SendData
+		}
+		d.addr = net.UDPAddrFromAddrPort(netip.AddrPortFrom(peer.Addr().Unmap(), peer.Port()))
 	}
 	if t.Version() == 3 {
 		f, ok := ls.V3Framing()
-		if !ok || f.Format.Encap != l2tp.EncapUDP {
-			return nil // over IP: the endpoint's raw socket, SendData
+		if !ok {
+			return nil
 		}
 		d.v3 = &f
 	}
@@ -161,7 +173,13 @@ func (s *sender) flush(b *upBatch, sock int) error {
 		return nil
 	}
 	n := b.out.Len
-	sent, err := s.conns[sock].WriteBatch(b.out)
+	var sent int
+	var err error
+	if sock == ipSock {
+		sent, err = s.writeIP(b.out.Msgs[:n])
+	} else {
+		sent, err = s.conns[sock].WriteBatch(b.out)
+	}
 	s.sent.Add(uint64(sent))
 	s.errors.Add(uint64(n - sent))
 	for i := range n {
@@ -170,6 +188,28 @@ func (s *sender) flush(b *upBatch, sock int) error {
 	}
 	b.out.Len = 0
 	return err
+}
+
+// writeIP sends msgs from the raw socket of L2TPv3 over IP, with
+// sendmmsg(2) until all are sent or one is refused.
+func (s *sender) writeIP(msgs []ipv4.Message) (int, error) {
+	sent := 0
+	for sent < len(msgs) {
+		n, err := s.ip.WriteBatch(msgs[sent:], 0)
+		sent += n
+		if err != nil || n == 0 {
+			return sent, err
+		}
+	}
+	return sent, nil
+}
+
+func addrOf(c *net.IPConn) (*net.IPAddr, bool) {
+	if c == nil {
+		return nil, false
+	}
+	a, ok := c.LocalAddr().(*net.IPAddr)
+	return a, ok
 }
 
 var errTooBig = errors.New("lac: data message larger than a send slot")
@@ -186,9 +226,9 @@ var hdlcAC = []byte{0xff, 0x03}
 func (a *Access) SessionDataBatch(frames []pppoe.InFrame) {
 	snd := a.l.snd
 	var one [1]*upBatch
-	bs := one[:] // a batch per socket
-	if snd != nil && len(snd.conns) > 1 {
-		bs = make([]*upBatch, len(snd.conns))
+	bs := one[:] // a batch per socket; the last for the raw socket
+	if snd != nil && (len(snd.conns) > 1 || snd.ip != nil) {
+		bs = make([]*upBatch, len(snd.conns)+1)
 	}
 	var n, octets uint64
 	for i := range frames {
@@ -204,10 +244,14 @@ func (a *Access) SessionDataBatch(frames []pppoe.InFrame) {
 		}
 		s.noteTerminate(f.Payload)
 		s.clampMSS(f.Payload)
-		b := bs[d.sock]
+		i := d.sock
+		if i == ipSock {
+			i = len(bs) - 1
+		}
+		b := bs[i]
 		if b == nil {
 			b = snd.batches.Get().(*upBatch)
-			bs[d.sock] = b
+			bs[i] = b
 		}
 		if !b.stage(d, hdlcAC, f.Payload) {
 			if b.out.Len < len(b.out.Msgs) {
@@ -226,8 +270,12 @@ func (a *Access) SessionDataBatch(frames []pppoe.InFrame) {
 		a.l.stats.UpFrames.Add(n)
 		a.l.stats.UpOctets.Add(octets)
 	}
-	for sock, b := range bs {
+	for i, b := range bs {
 		if b != nil {
+			sock := i
+			if i == len(snd.conns) {
+				sock = ipSock
+			}
 			_ = snd.flush(b, sock)
 			snd.batches.Put(b)
 		}

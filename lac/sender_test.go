@@ -138,7 +138,7 @@ func TestDataFunc(t *testing.T) {
 	s, _ := batchSession(l, dst, h)
 	s.forwardUp([]byte{0x00, 0x21, 9})
 	readData(t, dst, 1, h, func(int) []byte { return []byte{0xff, 0x03, 0x00, 0x21, 9} })
-	if newSender(nil, nil) != nil {
+	if newSender(nil, nil, nil) != nil {
 		t.Error("a sender without a UDP socket")
 	}
 }

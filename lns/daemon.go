@@ -131,6 +131,9 @@ func (d *daemon) open() error {
 		if d.connIP, err = net.ListenIP(network, &net.IPAddr{IP: ip.Unmap().AsSlice(), Zone: ip.Zone()}); err != nil {
 			return fmt.Errorf("lns: listen-ip %s (L2TPv3 over IP protocol 115): %w", ip, err)
 		}
+		if _, err := udpio.SetBuffers(d.connIP, want); err != nil {
+			return fmt.Errorf("lns: listen-ip %s: %w", ip, err)
+		}
 	}
 	if cfg.CoA.Listen.IsValid() {
 		if d.coaConn, err = net.ListenUDP("udp", net.UDPAddrFromAddrPort(cfg.CoA.Listen)); err != nil {
