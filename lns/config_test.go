@@ -1,6 +1,7 @@
 package lns
 
 import (
+	"net/netip"
 	"slices"
 	"strings"
 	"testing"
@@ -45,21 +46,25 @@ func TestTunnelKeys(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if l := c.LNS; l.RetransmitCap != 8*time.Second || l.MaxRetries != 5 || l.MaxHalfOpen != 1024 || l.MaxHalfOpenPerPeer != 64 {
-		t.Errorf("defaults: retransmit-cap %v max-retries %d max-half-open %d per peer %d", l.RetransmitCap, l.MaxRetries, l.MaxHalfOpen, l.MaxHalfOpenPerPeer)
+	if l := c.LNS; l.RetransmitCap != 8*time.Second || l.MaxRetries != 5 || l.MaxHalfOpen != 1024 || l.MaxHalfOpenPerPeer != 64 || l.ListenIP.IsValid() {
+		t.Errorf("defaults: retransmit-cap %v max-retries %d max-half-open %d per peer %d listen-ip %v",
+			l.RetransmitCap, l.MaxRetries, l.MaxHalfOpen, l.MaxHalfOpenPerPeer, l.ListenIP)
 	}
-	c, err = ParseConfig(strings.NewReader("[lns]\nnode = n1\nretransmit-cap = 16s\nmax-retries = 8\nmax-half-open = 10\nmax-half-open-per-peer = 2\n"+base), "test.conf")
+	c, err = ParseConfig(strings.NewReader("[lns]\nnode = n1\nretransmit-cap = 16s\nmax-retries = 8\nmax-half-open = 10\nmax-half-open-per-peer = 2\nlisten-ip = 192.0.2.1\n"+base), "test.conf")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if l := c.LNS; l.RetransmitCap != 16*time.Second || l.MaxRetries != 8 || l.MaxHalfOpen != 10 || l.MaxHalfOpenPerPeer != 2 {
-		t.Errorf("set: retransmit-cap %v max-retries %d max-half-open %d per peer %d", l.RetransmitCap, l.MaxRetries, l.MaxHalfOpen, l.MaxHalfOpenPerPeer)
+	if l := c.LNS; l.RetransmitCap != 16*time.Second || l.MaxRetries != 8 || l.MaxHalfOpen != 10 || l.MaxHalfOpenPerPeer != 2 ||
+		l.ListenIP != netip.MustParseAddr("192.0.2.1") {
+		t.Errorf("set: retransmit-cap %v max-retries %d max-half-open %d per peer %d listen-ip %v",
+			l.RetransmitCap, l.MaxRetries, l.MaxHalfOpen, l.MaxHalfOpenPerPeer, l.ListenIP)
 	}
 	for _, tt := range []struct{ name, keys, want string }{
 		{"cap below 8s", "retransmit-cap = 7s\n", "test.conf:3: lns.retransmit-cap: 7s is below 8s"},
 		{"negative retries", "max-retries = -1\n", "test.conf:3: lns.max-retries: -1: want a value above 0 (leave the key out for the default, 5)"},
 		{"negative half-open", "max-half-open-per-peer = -2\n", "test.conf:3: lns.max-half-open-per-peer: -2: want a value above 0 (leave the key out for the default, 64)"},
 		{"zero cap", "retransmit-cap = 0s\n", "test.conf:3: lns.retransmit-cap: 0s: want a value above 0 (leave the key out for the default, 8s)"},
+		{"listen-ip with a port", "listen-ip = 192.0.2.1:1701\n", "test.conf:3: lns.listen-ip"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := ParseConfig(strings.NewReader("[lns]\nnode = n1\n"+tt.keys+base), "test.conf")
