@@ -288,9 +288,7 @@ func (e *Endpoint) readFailed(err error) (again bool, end error) {
 // gives the payload.
 func (e *Endpoint) readIPBatchLoop(c *net.IPConn) error {
 	const batchSize, bufSize = 64, 65536
-	var rb interface {
-		ReadBatch([]ipv4.Message, int) (int, error)
-	}
+	var rb batchReader
 	v4 := true
 	if la, ok := c.LocalAddr().(*net.IPAddr); ok && la.IP != nil && la.IP.To4() == nil {
 		v4 = false
@@ -304,37 +302,23 @@ func (e *Endpoint) readIPBatchLoop(c *net.IPConn) error {
 		msgs[i].Buffers = [][]byte{mem[i*bufSize : (i+1)*bufSize : (i+1)*bufSize]}
 	}
 	sink := e.newSink()
-	for {
-		n, err := rb.ReadBatch(msgs, 0)
-		if err != nil {
-			if again, err := e.readFailed(err); again {
-				continue
-			} else {
-				return err
+	return e.readBatches(rb, msgs, sink, func(m *ipv4.Message) {
+		b := m.Buffers[0][:m.N]
+		from, ok := addrPort(m.Addr)
+		if v4 && ok {
+			ihl := 0
+			if len(b) > 0 && b[0]>>4 == 4 {
+				ihl = int(b[0]&0x0f) * 4
 			}
+			ok = ihl >= 20 && ihl <= len(b)
+			b = b[min(ihl, len(b)):]
 		}
-		for i := range msgs[:n] {
-			m := &msgs[i]
-			b := m.Buffers[0][:m.N]
-			from, ok := addrPort(m.Addr)
-			if v4 && ok {
-				ihl := 0
-				if len(b) > 0 && b[0]>>4 == 4 {
-					ihl = int(b[0]&0x0f) * 4
-				}
-				ok = ihl >= 20 && ihl <= len(b)
-				b = b[min(ihl, len(b)):]
-			}
-			if !ok || m.Flags&unix.MSG_TRUNC != 0 {
-				e.stats.Malformed.Add(1)
-				continue
-			}
-			e.inputTo(b, from, sink)
+		if !ok || m.Flags&unix.MSG_TRUNC != 0 {
+			e.stats.Malformed.Add(1)
+			return
 		}
-		if sink.end != nil {
-			sink.end()
-		}
-	}
+		e.inputTo(b, from, sink)
+	})
 }
 
 // readBatchLoop reads a UDP socket with recvmmsg (golang.org/x/net),
@@ -345,9 +329,7 @@ func (e *Endpoint) readIPBatchLoop(c *net.IPConn) error {
 // datagrams of each read.
 func (e *Endpoint) readBatchLoop(s *socket) error {
 	const batchSize, bufSize = 64, 4096
-	var rb interface {
-		ReadBatch([]ipv4.Message, int) (int, error)
-	}
+	var rb batchReader
 	if la, ok := s.udp.LocalAddr().(*net.UDPAddr); ok && la.IP.To4() == nil && la.IP != nil && !la.IP.IsUnspecified() {
 		rb = ipv6.NewPacketConn(s.udp)
 	} else {
@@ -379,6 +361,29 @@ func (e *Endpoint) readBatchLoop(s *socket) error {
 			e.inputTo(b, from, sink)
 		}
 	}
+	return e.readBatches(rb, msgs, sink, func(m *ipv4.Message) {
+		var ok bool
+		if from, ok = addrPort(m.Addr); !ok || m.N > size || m.Flags&unix.MSG_TRUNC != 0 {
+			e.stats.Malformed.Add(1)
+			return
+		}
+		seg := 0
+		if gro {
+			seg = groSize(m.OOB[:m.NN])
+		}
+		splitGRO(m.Buffers[0][:m.N], seg, deliver)
+	})
+}
+
+// batchReader is an ipv4 or ipv6 PacketConn.
+type batchReader interface {
+	ReadBatch([]ipv4.Message, int) (int, error)
+}
+
+// readBatches reads rb into msgs until the endpoint stops or the socket
+// fails, calling each for every message of a read and sink's end after
+// the messages of each read.
+func (e *Endpoint) readBatches(rb batchReader, msgs []ipv4.Message, sink *dataSink, each func(*ipv4.Message)) error {
 	for {
 		n, err := rb.ReadBatch(msgs, 0)
 		if err != nil {
@@ -389,17 +394,7 @@ func (e *Endpoint) readBatchLoop(s *socket) error {
 			}
 		}
 		for i := range msgs[:n] {
-			m := &msgs[i]
-			var ok bool
-			if from, ok = addrPort(m.Addr); !ok || m.N > size || m.Flags&unix.MSG_TRUNC != 0 {
-				e.stats.Malformed.Add(1)
-				continue
-			}
-			seg := 0
-			if gro {
-				seg = groSize(m.OOB[:m.NN])
-			}
-			splitGRO(m.Buffers[0][:m.N], seg, deliver)
+			each(&msgs[i])
 		}
 		if sink.end != nil {
 			sink.end()
