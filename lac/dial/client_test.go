@@ -429,6 +429,12 @@ func TestClientSession(t *testing.T) {
 				t.Errorf("%d sessions up, want 2", n)
 			}
 
+			// The LNS's own IPCP of the second session may come up just
+			// after the client's: wait for it (after the second call's
+			// ICCN, past the first session's events) before the hang-up.
+			l.expect(t, "call-up", 5*time.Second)
+			l.expect(t, "up ", 5*time.Second)
+
 			// Hang up: LCP Terminate-Request (the LNS's PPP ends as
 			// peer-terminate), the CDN, the StopCCN.
 			for len(l.events) > 0 {
