@@ -351,6 +351,9 @@ func ParseRecord(b []byte) (Record, error) {
 			return r, fmt.Errorf("%w: L2TP version and IDs", ErrShort)
 		}
 		r.L2TPVersion, r.PWType = b[0], binary.BigEndian.Uint16(b[1:])
+		if v := r.L2TPVersion; v != 0 && v != 2 && v != 3 {
+			return r, fmt.Errorf("%w: L2TP version %d", ErrMalformed, v)
+		}
 		ids := [4]*uint32{&r.TunnelID, &r.PeerTunnelID, &r.L2TPSessionID, &r.PeerSessionID}
 		for i, id := range ids {
 			v := binary.BigEndian.Uint32(b[3+4*i:])

@@ -162,6 +162,11 @@ func TestRecordCodec(t *testing.T) {
 		{"IPv6 cut", goldenRecord2.bytes[:len(goldenRecord2.bytes)-1], ErrShort},
 		{"IPv6 counters cut", goldenRecord3.bytes[:len(goldenRecord3.bytes)-1], ErrShort},
 		{"L2TP IDs cut", goldenRecord4.bytes[:len(goldenRecord4.bytes)-1], ErrShort},
+		{"L2TP version 4", func() []byte {
+			b := append([]byte{}, goldenRecord4.bytes...)
+			b[len(goldenRecord3.bytes)] = 4 // the L2TP version, after version 3's layout
+			return b
+		}(), ErrMalformed},
 		{"an ID whole that is not its low 16 bits", func() []byte {
 			b := append([]byte{}, goldenRecord4.bytes...)
 			b[len(b)-7] ^= 1 // the low octet of the last ID, before the two addresses

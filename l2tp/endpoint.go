@@ -28,9 +28,8 @@ import (
 // state; there is no goroutine per session.
 type Endpoint struct {
 	conn  net.PacketConn
-	udp   *net.UDPConn // conn, when it is one: allocation-free writes
-	encap Encap        // EncapIP on a raw socket of IP protocol 115, else EncapUDP
-	socks []*socket    // conn, then Config.MoreConns
+	encap Encap     // EncapIP on a raw socket of IP protocol 115, else EncapUDP
+	socks []*socket // conn, then Config.MoreConns
 	cfg   Config
 	log   *slog.Logger
 	h     Handler
@@ -146,18 +145,17 @@ func NewEndpoint(conn net.PacketConn, cfg Config) (*Endpoint, error) {
 	if e.stats = cfg.Stats; e.stats == nil {
 		e.stats = new(Stats)
 	}
-	e.udp, _ = conn.(*net.UDPConn)
 	if _, ok := conn.(*net.IPConn); ok || cfg.Encap == EncapIP {
 		e.encap = EncapIP
 	}
 	e.socks = []*socket{newSocket(conn, true)}
 	for _, c := range cfg.MoreConns {
-		if e.encap == EncapIP || e.udp == nil {
+		if e.encap == EncapIP || e.socks[0].udp == nil {
 			return nil, errors.New("l2tp: NewEndpoint: Config.MoreConns needs a UDP endpoint")
 		}
 		e.socks = append(e.socks, newSocket(c, false))
 	}
-	e.routerID = routerID(cfg, conn)
+	e.routerID = routerID(cfg, e.socks[0].local.Addr())
 	e.bufPool.New = func() any { b := make([]byte, 0, 2048); return &b }
 	return e, nil
 }
@@ -235,7 +233,7 @@ func (e *Endpoint) Run(ctx context.Context) error {
 // data messages to Config.Data, and copies control messages onto the owning
 // tunnel's inbox.
 func (e *Endpoint) readLoop() error {
-	if e.udp != nil {
+	if e.socks[0].udp != nil {
 		return e.readBatchLoop(e.socks[0])
 	}
 	if c, ok := e.conn.(*net.IPConn); ok {
@@ -246,11 +244,10 @@ func (e *Endpoint) readLoop() error {
 	for {
 		n, addr, err := e.conn.ReadFrom(buf)
 		if err != nil {
-			if again, err := e.readFailed(err); again {
-				continue
-			} else {
-				return err
+			if again, end := e.readFailed(err); !again {
+				return end
 			}
+			continue
 		}
 		from, ok := addrPort(addr)
 		if !ok {
@@ -387,11 +384,10 @@ func (e *Endpoint) readBatches(rb batchReader, msgs []ipv4.Message, sink *dataSi
 	for {
 		n, err := rb.ReadBatch(msgs, 0)
 		if err != nil {
-			if again, err := e.readFailed(err); again {
-				continue
-			} else {
-				return err
+			if again, end := e.readFailed(err); !again {
+				return end
 			}
+			continue
 		}
 		for i := range msgs[:n] {
 			each(&msgs[i])
@@ -414,14 +410,16 @@ func addrPort(a net.Addr) (netip.AddrPort, bool) {
 	return netip.AddrPort{}, false
 }
 
-// input handles one datagram; b aliases the read buffer. The Ver field
-// tells L2TPv2 from L2TPv3 (RFC 3931 section 4.7.2), which v3endpoint.go
-// handles.
+// input is inputTo with Config.Data: one datagram handed in from outside a
+// reader (the tests' way in).
 func (e *Endpoint) input(b []byte, from netip.AddrPort) {
 	e.inputTo(b, from, &dataSink{e.cfg.Data, e.cfg.DataBatchEnd})
 }
 
-// inputTo is input delivering data messages to sink.
+// inputTo handles one datagram, delivering data messages to sink; b
+// aliases the read buffer. Over IP it is inputIP's; over UDP the Ver field
+// tells L2TPv2 from L2TPv3 (RFC 3931 section 4.7.2), which v3endpoint.go
+// handles.
 func (e *Endpoint) inputTo(b []byte, from netip.AddrPort, sink *dataSink) {
 	if e.encap == EncapIP {
 		e.inputIP(b, from, sink)
@@ -881,14 +879,12 @@ func (e *Endpoint) write(t *Tunnel, b []byte) error {
 // opensTunnel reports whether b is a control message for Tunnel (or
 // Control Connection) ID 0 over UDP: an SCCRQ, or a StopCCN for one.
 func opensTunnel(b []byte) bool {
-	v, control, err := HeaderVersion(b)
-	if err != nil || !control || len(b) < 8 {
-		return false
+	if v, _, err := HeaderVersion(b); err == nil && v == Version3 {
+		h, _, err := ParseV3ControlHeader(b)
+		return err == nil && h.ConnID == 0
 	}
-	if v == Version3 {
-		return binary.BigEndian.Uint32(b[4:8]) == 0
-	}
-	return binary.BigEndian.Uint16(b[4:6]) == 0 // L is set on control (RFC 2661 section 3.1)
+	h, _, err := ParseHeader(b)
+	return err == nil && h.Control && h.TunnelID == 0
 }
 
 // pickSocket is the socket a tunnel Dial opens writes from: the one with

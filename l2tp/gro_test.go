@@ -125,7 +125,7 @@ func TestUDPGRO(t *testing.T) {
 		msgs = append(msgs, append(m, p...))
 		want = append(want, p)
 	}
-	sendGSO(t, src, lns.udp.LocalAddr().(*net.UDPAddr), len(msgs[0]), msgs)
+	sendGSO(t, src, lns.conn.LocalAddr().(*net.UDPAddr), len(msgs[0]), msgs)
 	deadline := time.Now().Add(3 * time.Second)
 	for {
 		mu.Lock()

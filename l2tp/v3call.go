@@ -35,7 +35,7 @@ func (e *Endpoint) addSessionV3(t *Tunnel, s *Session) error {
 			continue
 		}
 		s.localID = id
-		d := &v3Data{rx: V3DataFormat{CookieLen: t.opts.CookieLen}, tx: V3DataFormat{}}
+		d := &v3Data{rx: V3DataFormat{Encap: e.encap, CookieLen: t.opts.CookieLen}, tx: V3DataFormat{Encap: e.encap}}
 		if d.rx.CookieLen > 0 {
 			var b [8]byte
 			rand.Read(b[:])
@@ -80,9 +80,7 @@ func (e *Endpoint) dataV3(b []byte, sink *dataSink) {
 		return
 	}
 	d := s.v3d.Load()
-	f := d.rx
-	f.Encap = e.encap
-	h, frame, err := ParseV3Data(b, f)
+	h, frame, err := ParseV3Data(b, d.rx)
 	if err != nil {
 		e.stats.Malformed.Add(1)
 		return
@@ -108,10 +106,8 @@ func (t *Tunnel) sendDataV3(s *Session, payload []byte) error {
 		h.HasSeq = true
 		h.Seq = (s.dataNs.Add(1) - 1) & SeqMask
 	}
-	f := d.tx
-	f.Encap = t.ep.encap
 	bp := t.ep.bufPool.Get().(*[]byte)
-	b, err := AppendV3Data((*bp)[:0], f, h)
+	b, err := AppendV3Data((*bp)[:0], d.tx, h)
 	if err == nil {
 		b = append(b, payload...)
 		err = t.ep.write(t, b)
@@ -212,8 +208,9 @@ func (t *Tunnel) incomingV3(s *Session, m *Message) (ResultCode, bool) {
 }
 
 // peerFramingV3 applies what a peer's call message (ICRQ, ICRP, ICCN or
-// their outgoing counterparts) asks of our data (section 5.4.4): its Assigned Cookie, L2-Specific Sublayer and Data
-// Sequencing. An AVP that is absent leaves what was agreed.
+// their outgoing counterparts) asks of our data (section 5.4.4): its
+// Assigned Cookie, L2-Specific Sublayer and Data Sequencing. An AVP that
+// is absent leaves what was agreed.
 func (t *Tunnel) peerFramingV3(s *Session, m *Message) (ResultCode, bool) {
 	d := *s.v3d.Load()
 	if a, ok := m.Find(AVPAssignedCookie); ok {

@@ -40,9 +40,9 @@ func (e *Endpoint) inputIP(b []byte, from netip.AddrPort, sink *dataSink) {
 		return
 	}
 	c := b[v3IPSessionIDLen:]
-	v, t, err := HeaderVersion(c)
+	v, ctl, err := HeaderVersion(c)
 	switch {
-	case err != nil || !t:
+	case err != nil || !ctl:
 		e.stats.Malformed.Add(1)
 	case v != Version3:
 		e.stats.WrongVersion.Add(1)
@@ -120,34 +120,26 @@ func (e *Endpoint) newConnInput(b, payload []byte, from netip.AddrPort) {
 	e.acceptTunnel(b, from, key, opts, refuse, host, err)
 }
 
-// LocalIP is the address the endpoint's socket is bound to; invalid when
-// it is bound to every address (then the kernel chooses per peer).
-func (e *Endpoint) LocalIP() netip.Addr { return localIP(e.conn) }
-
-func localIP(conn net.PacketConn) netip.Addr {
-	var ip net.IP
-	switch a := conn.LocalAddr().(type) {
-	case *net.UDPAddr:
-		ip = a.IP
-	case *net.IPAddr:
-		ip = a.IP
+// ListenIP opens the raw socket of L2TPv3 over IP (RFC 3931 section
+// 4.1.1, IP protocol 115) on addr, IPv4 or IPv6 by the address; the
+// unspecified address takes every local one. It needs CAP_NET_RAW.
+func ListenIP(addr netip.Addr) (*net.IPConn, error) {
+	network := "ip4:115"
+	if addr.Is6() && !addr.Is4In6() {
+		network = "ip6:115"
 	}
-	a, ok := netip.AddrFromSlice(ip)
-	if !ok || a.IsUnspecified() {
-		return netip.Addr{}
-	}
-	return a.Unmap()
+	return net.ListenIP(network, &net.IPAddr{IP: addr.Unmap().AsSlice(), Zone: addr.Zone()})
 }
 
 // routerID is the Router ID of the endpoint's v3 tunnels (RFC 3931
 // section 5.4.3): configured, else the socket's IPv4 address, else a hash
 // of the host name; never 0.
-func routerID(cfg Config, conn net.PacketConn) uint32 {
+func routerID(cfg Config, local netip.Addr) uint32 {
 	if cfg.RouterID != 0 {
 		return cfg.RouterID
 	}
-	if ip := localIP(conn); ip.Is4() {
-		return binary.BigEndian.Uint32(ip.AsSlice())
+	if local.Is4() && !local.IsUnspecified() {
+		return binary.BigEndian.Uint32(local.AsSlice())
 	}
 	h := fnv.New32a()
 	h.Write([]byte(cfg.HostName))

@@ -8,8 +8,9 @@ import (
 // DataFraming is how data messages to the peer of an L2TPv3 session are
 // framed (RFC 3931 sections 4.1 and 4.6): the format and the header a
 // data path writes in front of each frame, with the peer's Session ID and
-// the cookie it assigned, over the tunnel's UDP or IP. A data path that sequences its messages takes
-// the sequence numbers itself (Sequenced), as it does for L2TPv2.
+// the cookie it assigned, over the tunnel's UDP or IP. A data path that
+// sequences its messages takes the sequence numbers itself (Sequenced), as
+// it does for L2TPv2.
 type DataFraming struct {
 	Format V3DataFormat
 	Header V3DataHeader // SessionID and Cookie; HasSeq and Seq are the caller's
@@ -24,9 +25,7 @@ func (s *Session) V3Framing() (DataFraming, bool) {
 	if !s.t.v3 || d == nil || peer == 0 {
 		return DataFraming{}, false
 	}
-	f := d.tx
-	f.Encap = s.t.ep.encap
-	return DataFraming{Format: f, Header: V3DataHeader{SessionID: peer, Cookie: d.txCookie}}, true
+	return DataFraming{Format: d.tx, Header: V3DataHeader{SessionID: peer, Cookie: d.txCookie}}, true
 }
 
 // versionRefusal is the StopCCN refusing an SCCRQ of version v from a

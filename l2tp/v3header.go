@@ -61,6 +61,18 @@ func (e Encap) String() string {
 	return "Encap(" + strconv.Itoa(int(e)) + ")"
 }
 
+// ParseEncap reads an encapsulation as configuration files write it: udp
+// (also when empty) or ip.
+func ParseEncap(s string) (Encap, error) {
+	switch s {
+	case "", "udp":
+		return EncapUDP, nil
+	case "ip":
+		return EncapIP, nil
+	}
+	return 0, fmt.Errorf("%q: want udp or ip", s)
+}
+
 // V3ControlHeader is the L2TPv3 control message header of RFC 3931 section
 // 3.2.1. ConnID is the Control Connection ID of the recipient (0 until the
 // peer's Assigned Control Connection ID is known). Length is the total

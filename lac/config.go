@@ -368,10 +368,8 @@ type LNSFile struct {
 // encap returns the encapsulation of an LNS section's tunnels (valid once
 // Validate accepted it).
 func (l *LNSFile) encap() l2tp.Encap {
-	if l.Encap == "ip" {
-		return l2tp.EncapIP
-	}
-	return l2tp.EncapUDP
+	e, _ := l2tp.ParseEncap(l.Encap)
+	return e
 }
 
 // v3 returns the L2TPv3 settings of an LNS section (valid once Validate
@@ -388,11 +386,11 @@ func (l *LNSFile) validateV3() error {
 	if l.Version != 0 && l.Version != 2 && l.Version != 3 {
 		return &config.KeyError{Key: "version", Err: fmt.Errorf("%d: want 2 or 3", l.Version)}
 	}
-	if l.Encap != "" && l.Encap != "udp" && l.Encap != "ip" {
-		return &config.KeyError{Key: "encap", Err: fmt.Errorf("%q: want udp or ip", l.Encap)}
+	if _, err := l2tp.ParseEncap(l.Encap); err != nil {
+		return &config.KeyError{Key: "encap", Err: err}
 	}
 	if l.Version != 3 {
-		if l.Encap == "ip" {
+		if l.encap() == l2tp.EncapIP {
 			return &config.KeyError{Key: "encap", Err: errors.New("ip is for L2TPv3 tunnels: needs version = 3 (RFC 3931 section 4.1.1)")}
 		}
 		if l.Digest != "" {

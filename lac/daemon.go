@@ -220,11 +220,8 @@ func (d *daemon) listenL2TP() error {
 		}
 		// RFC 3931 section 4.1.1: one raw socket of protocol 115 on
 		// the tunnels' local address carries every LNS's tunnels.
-		network, ip := "ip4:115", listen.Addr()
-		if ip.Is6() && !ip.Is4In6() {
-			network = "ip6:115"
-		}
-		if d.connIP, err = net.ListenIP(network, &net.IPAddr{IP: ip.Unmap().AsSlice()}); err != nil {
+		ip := listen.Addr()
+		if d.connIP, err = l2tp.ListenIP(ip); err != nil {
 			return fmt.Errorf("lac: L2TPv3 over IP (encap = ip): %w", err)
 		}
 		if _, err := udpio.SetBuffers(d.connIP, g.udpBuffers()); err != nil {

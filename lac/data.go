@@ -124,11 +124,6 @@ func (s *session) hangUp() {
 	s.ls.Disconnect(rc)
 }
 
-// downBatch counts what the batched downstream path could not send.
-type downBatch struct {
-	errors atomic.Uint64 // frames the kernel refused
-}
-
 // downStage stages the PPPoE frames of one L2TP read (the payloads alias
 // the endpoint's read buffers, valid until its next read) for one
 // pppoe.SendBatch: one sendmmsg(2) per 64 frames instead of a write(2)
@@ -144,7 +139,7 @@ type downStage struct {
 // Each call stages on its own, for one reader goroutine: it is
 // l2tp.Config.DataSinks.
 func (l *LAC) BatchedData() (data func(*l2tp.Tunnel, *l2tp.Session, l2tp.Header, []byte), end func()) {
-	d := &downStage{frames: make([]pppoe.OutFrame, 0, sendBatch), errors: &l.down.errors}
+	d := &downStage{frames: make([]pppoe.OutFrame, 0, sendBatch), errors: &l.downErrors}
 	data = func(_ *l2tp.Tunnel, ls *l2tp.Session, _ l2tp.Header, payload []byte) {
 		s, ok := ls.Value().(*session)
 		if !ok {

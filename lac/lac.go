@@ -164,24 +164,24 @@ type Stats struct {
 type LAC struct {
 	// cfgp is the configuration in force, an immutable snapshot that
 	// Reconfigure swaps whole.
-	cfgp    atomic.Pointer[Config]
-	log     *slog.Logger
-	pppLog  *slog.Logger // of the proxy-mode PPP negotiations
-	now     func() time.Time
-	sel     *Selector
-	pool    *Pool
-	ep      atomic.Pointer[l2tp.Endpoint]
-	epIP    atomic.Pointer[l2tp.Endpoint] // L2TPv3 over IP, when an LNS asks for it
-	shards  []*shard
-	jobs    chan *session
-	stats   Stats
-	nextSh  atomic.Uint32
-	active  atomic.Int64
-	snd     *sender   // batched upstream data; nil: SendData
-	down    downBatch // batched downstream data (BatchedData)
-	byID    sync.Map  // Acct-Session-Id → *session, for the API
-	closing atomic.Bool
-	seq     atomic.Uint64
+	cfgp       atomic.Pointer[Config]
+	log        *slog.Logger
+	pppLog     *slog.Logger // of the proxy-mode PPP negotiations
+	now        func() time.Time
+	sel        *Selector
+	pool       *Pool
+	ep         atomic.Pointer[l2tp.Endpoint]
+	epIP       atomic.Pointer[l2tp.Endpoint] // L2TPv3 over IP, when an LNS asks for it
+	shards     []*shard
+	jobs       chan *session
+	stats      Stats
+	nextSh     atomic.Uint32
+	active     atomic.Int64
+	snd        *sender       // batched upstream data; nil: SendData
+	downErrors atomic.Uint64 // frames the batched downstream path could not send (BatchedData)
+	byID       sync.Map      // Acct-Session-Id → *session, for the API
+	closing    atomic.Bool
+	seq        atomic.Uint64
 }
 
 // New returns a LAC. Attach an l2tp.Endpoint (made with L2TPHandler and
@@ -257,13 +257,13 @@ func (l *LAC) ActiveSessions() int { return int(l.active.Load()) }
 
 func (l *LAC) dial(ctx context.Context, n LNS) (Tunnel, error) {
 	ep := l.ep.Load()
-	if n.Encap == l2tp.EncapIP {
-		if ep = l.epIP.Load(); ep == nil && l.ep.Load() != nil {
-			return nil, errors.New("lac: no socket of IP protocol 115: an [lns] with encap = ip was added by a reload; restart the LAC to open it")
-		}
-	}
 	if ep == nil {
 		return nil, l2tp.ErrNotRunning
+	}
+	if n.Encap == l2tp.EncapIP {
+		if ep = l.epIP.Load(); ep == nil {
+			return nil, errors.New("lac: no socket of IP protocol 115: an [lns] with encap = ip was added by a reload; restart the LAC to open it")
+		}
 	}
 	o := l.conf().Tunnel
 	o.Secret = n.Secret

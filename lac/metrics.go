@@ -71,7 +71,7 @@ func (l *LAC) RegisterMetrics(reg *metrics.Registry) {
 			emit(float64(st.JobsDropped.Load()), "job_queue_full")
 			emit(float64(st.HeldDropped.Load()), "held_overflow")
 			emit(float64(st.DataNoSession.Load()), "no_session")
-			errs := l.down.errors.Load()
+			errs := l.downErrors.Load()
 			if l.snd != nil {
 				errs += l.snd.errors.Load()
 			}

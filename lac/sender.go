@@ -28,7 +28,7 @@ const slotLen = 2048
 type upDest struct {
 	h    l2tp.Header
 	addr net.Addr // *net.UDPAddr, *net.IPAddr over IP
-	sock int      // the socket its tunnel writes from: an index of sender.conns, or ipSock
+	sock int      // the socket its tunnel writes from: an index of sender.socks
 	// v3 is the data header of an L2TPv3 session (RFC 3931 section
 	// 4.1.2.1: Session ID, cookie, sublayer) instead of h; nil on L2TPv2.
 	v3 *l2tp.DataFraming
@@ -42,22 +42,30 @@ type upDest struct {
 // CPU; then a sender goroutine woken per batch cost a scheduler switch
 // per batch.
 type sender struct {
-	conns   []*udpio.Conn    // the endpoint's sockets: DataConn, then MoreDataConns
-	ports   []uint16         // their local ports
-	ip      *ipv4.PacketConn // the raw socket of L2TPv3 over IP (IPDataConn); nil: none
-	batches sync.Pool        // *upBatch
-	errors  atomic.Uint64    // data messages the kernel refused
+	socks   []upSocket    // DataConn, MoreDataConns, then IPDataConn when set
+	ipSock  int           // the index of IPDataConn in socks; -1: none
+	batches sync.Pool     // *upBatch
+	errors  atomic.Uint64 // data messages the kernel refused
 	sent    atomic.Uint64
 }
+
+// upSocket is a socket the batch path writes from: a UDP socket of the
+// l2tp endpoint, or the raw socket of L2TPv3 over IP.
+type upSocket struct {
+	udp  *udpio.Conn         // nil on the raw socket
+	ip   udpio.MessageWriter // the raw socket; nil on UDP
+	port uint16              // the UDP socket's local port
+}
+
+// maxUpSockets bounds sender.socks: the [lac] source-ports and the raw
+// socket (SessionDataBatch stages a batch per socket on its stack).
+const maxUpSockets = maxSourcePorts + 1
 
 // upBatch is the data messages of one PPPoE read batch, in fixed slots.
 type upBatch struct {
 	out   *udpio.Batch
 	slots []byte // sendBatch × slotLen
 }
-
-// ipSock is upDest.sock of a session whose tunnel runs over IP.
-const ipSock = -1
 
 // newSender returns a sender on conn and more (the l2tp endpoint's
 // further sockets), and on ip (an IPv4 raw socket of L2TPv3 over IP) when
@@ -72,17 +80,22 @@ func newSender(conn net.PacketConn, more []*net.UDPConn, ip *net.IPConn) *sender
 	if !ok || la.IP.To4() == nil {
 		return nil
 	}
-	s := &sender{}
+	if len(more)+2 > maxUpSockets {
+		return nil
+	}
+	s := &sender{ipSock: -1}
 	for _, u := range append([]*net.UDPConn{u}, more...) {
 		c, err := udpio.NewConn(u)
 		if err != nil {
 			return nil
 		}
-		s.conns = append(s.conns, c)
-		s.ports = append(s.ports, uint16(u.LocalAddr().(*net.UDPAddr).Port))
+		s.socks = append(s.socks, upSocket{udp: c, port: uint16(u.LocalAddr().(*net.UDPAddr).Port)})
 	}
-	if a, ok := addrOf(ip); ok && a.IP.To4() != nil {
-		s.ip = ipv4.NewPacketConn(ip)
+	if ip != nil {
+		if a, ok := ip.LocalAddr().(*net.IPAddr); ok && a.IP.To4() != nil {
+			s.ipSock = len(s.socks)
+			s.socks = append(s.socks, upSocket{ip: ipv4.NewPacketConn(ip)})
+		}
 	}
 	s.batches.New = func() any {
 		return &upBatch{out: udpio.NewBatch(sendBatch, 0), slots: make([]byte, sendBatch*slotLen)}
@@ -102,17 +115,15 @@ func (s *sender) dest(ls *l2tp.Session) *upDest {
 	if !peer.Addr().Unmap().Is4() {
 		return nil
 	}
-	d := &upDest{h: l2tp.Header{TunnelID: t.PeerID(), SessionID: ls.PeerID()}}
+	d := &upDest{h: l2tp.Header{TunnelID: t.PeerID(), SessionID: ls.PeerID()}, sock: -1}
 	if t.Encap() == l2tp.EncapIP {
-		if s.ip == nil {
-			return nil
-		}
-		d.addr, d.sock = &net.IPAddr{IP: peer.Addr().Unmap().AsSlice()}, ipSock
+		d.addr, d.sock = &net.IPAddr{IP: peer.Addr().Unmap().AsSlice()}, s.ipSock
 	} else {
-		if d.sock = slices.Index(s.ports, t.LocalAddr().Port()); d.sock < 0 {
-			return nil // not a socket of ours: SendData
-		}
 		d.addr = net.UDPAddrFromAddrPort(netip.AddrPortFrom(peer.Addr().Unmap(), peer.Port()))
+		d.sock = slices.IndexFunc(s.socks, func(u upSocket) bool { return u.udp != nil && u.port == t.LocalAddr().Port() })
+	}
+	if d.sock < 0 {
+		return nil // not a socket of ours: SendData
 	}
 	if t.Version() == 3 {
 		f, ok := ls.V3Framing()
@@ -175,10 +186,10 @@ func (s *sender) flush(b *upBatch, sock int) error {
 	n := b.out.Len
 	var sent int
 	var err error
-	if sock == ipSock {
-		sent, err = s.writeIP(b.out.Msgs[:n])
+	if u := s.socks[sock]; u.udp != nil {
+		sent, err = u.udp.WriteBatch(b.out)
 	} else {
-		sent, err = s.conns[sock].WriteBatch(b.out)
+		sent, err = udpio.WriteMessages(u.ip, b.out.Msgs[:n])
 	}
 	s.sent.Add(uint64(sent))
 	s.errors.Add(uint64(n - sent))
@@ -188,28 +199,6 @@ func (s *sender) flush(b *upBatch, sock int) error {
 	}
 	b.out.Len = 0
 	return err
-}
-
-// writeIP sends msgs from the raw socket of L2TPv3 over IP, with
-// sendmmsg(2) until all are sent or one is refused.
-func (s *sender) writeIP(msgs []ipv4.Message) (int, error) {
-	sent := 0
-	for sent < len(msgs) {
-		n, err := s.ip.WriteBatch(msgs[sent:], 0)
-		sent += n
-		if err != nil || n == 0 {
-			return sent, err
-		}
-	}
-	return sent, nil
-}
-
-func addrOf(c *net.IPConn) (*net.IPAddr, bool) {
-	if c == nil {
-		return nil, false
-	}
-	a, ok := c.LocalAddr().(*net.IPAddr)
-	return a, ok
 }
 
 var errTooBig = errors.New("lac: data message larger than a send slot")
@@ -225,11 +214,7 @@ var hdlcAC = []byte{0xff, 0x03}
 // in order: a session with frames on the shard's way sends nothing here.
 func (a *Access) SessionDataBatch(frames []pppoe.InFrame) {
 	snd := a.l.snd
-	var one [1]*upBatch
-	bs := one[:] // a batch per socket; the last for the raw socket
-	if snd != nil && (len(snd.conns) > 1 || snd.ip != nil) {
-		bs = make([]*upBatch, len(snd.conns)+1)
-	}
+	var bs [maxUpSockets]*upBatch // a batch per socket of snd
 	var n, octets uint64
 	for i := range frames {
 		f := &frames[i]
@@ -244,14 +229,10 @@ func (a *Access) SessionDataBatch(frames []pppoe.InFrame) {
 		}
 		s.noteTerminate(f.Payload)
 		s.clampMSS(f.Payload)
-		i := d.sock
-		if i == ipSock {
-			i = len(bs) - 1
-		}
-		b := bs[i]
+		b := bs[d.sock]
 		if b == nil {
 			b = snd.batches.Get().(*upBatch)
-			bs[i] = b
+			bs[d.sock] = b
 		}
 		if !b.stage(d, hdlcAC, f.Payload) {
 			if b.out.Len < len(b.out.Msgs) {
@@ -270,12 +251,8 @@ func (a *Access) SessionDataBatch(frames []pppoe.InFrame) {
 		a.l.stats.UpFrames.Add(n)
 		a.l.stats.UpOctets.Add(octets)
 	}
-	for i, b := range bs {
+	for sock, b := range bs[:] {
 		if b != nil {
-			sock := i
-			if i == len(snd.conns) {
-				sock = ipSock
-			}
 			_ = snd.flush(b, sock)
 			snd.batches.Put(b)
 		}

@@ -20,6 +20,7 @@ import (
 	"github.com/bras-project/bras/internal/task"
 	"github.com/bras-project/bras/internal/tun"
 	"github.com/bras-project/bras/internal/udpio"
+	"github.com/bras-project/bras/l2tp"
 )
 
 // DaemonOptions adjust how RunDaemon builds the LNS.
@@ -124,11 +125,7 @@ func (d *daemon) open() error {
 	}
 	udpio.LogBuffers(d.log, "l2tp", want, got)
 	if ip := cfg.LNS.ListenIP; ip.IsValid() {
-		network := "ip4:115"
-		if ip.Is6() && !ip.Is4In6() {
-			network = "ip6:115"
-		}
-		if d.connIP, err = net.ListenIP(network, &net.IPAddr{IP: ip.Unmap().AsSlice(), Zone: ip.Zone()}); err != nil {
+		if d.connIP, err = l2tp.ListenIP(ip); err != nil {
 			return fmt.Errorf("lns: listen-ip %s (L2TPv3 over IP protocol 115): %w", ip, err)
 		}
 		if _, err := udpio.SetBuffers(d.connIP, want); err != nil {

@@ -22,10 +22,8 @@ import (
 // socket with one sendmmsg, and the UDP ones that shared their batch after
 // them.
 type ipSplitWriter struct {
-	udp BatchWriter
-	ip  interface {
-		WriteBatch([]ipv4.Message, int) (int, error)
-	}
+	udp     BatchWriter
+	ip      udpio.MessageWriter
 	scratch sync.Pool // *[]ipv4.Message
 }
 
@@ -63,17 +61,7 @@ func (w *ipSplitWriter) WriteBatch(b *udpio.Batch) (int, error) {
 			buf = append(buf, ipv4.Message{Buffers: m.Buffers, Addr: m.Addr})
 		}
 	}
-	var sent int
-	var first error
-	for ip := buf; len(ip) > 0; {
-		n, err := w.ip.WriteBatch(ip, 0)
-		if err != nil || n == 0 {
-			first = err
-			break
-		}
-		sent += n
-		ip = ip[n:]
-	}
+	sent, first := udpio.WriteMessages(w.ip, buf)
 	if nIP < len(msgs) {
 		// The UDP messages, in order, to the front of b for the UDP
 		// writer; b's messages are put back after.

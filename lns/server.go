@@ -640,7 +640,7 @@ func (s *Server) authenticate(ctx context.Context, j authJob) *authOutcome {
 			Type:           aaa.TunnelL2TP,
 			Medium:         aaa.MediumIPv4,
 			ClientEndpoint: ss.tunnel.Peer().Addr().String(),
-			ServerEndpoint: endpointText(s.tunnelLocalIP(ss.tunnel)),
+			ServerEndpoint: endpointText(tunnelLocalIP(ss.tunnel)),
 			ClientAuthID:   ss.tunnel.PeerHostName(),
 			ServerAuthID:   s.conf().LNS.HostName,
 		},
@@ -838,10 +838,11 @@ func endpointText(a netip.Addr) string {
 	return a.String()
 }
 
-// tunnelLocalIP is our address on t's socket (l2tp.Endpoint.LocalIP).
-func (s *Server) tunnelLocalIP(t *l2tp.Tunnel) netip.Addr {
-	if t.Encap() == l2tp.EncapIP && s.epIP != nil {
-		return s.epIP.LocalIP()
+// tunnelLocalIP is our address on t's socket; invalid when the socket is
+// bound to every address.
+func tunnelLocalIP(t *l2tp.Tunnel) netip.Addr {
+	if a := t.LocalAddr().Addr(); !a.IsUnspecified() {
+		return a
 	}
-	return s.ep.LocalIP()
+	return netip.Addr{}
 }

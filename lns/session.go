@@ -282,7 +282,7 @@ func (s *session) record(now time.Time) accounting.Record {
 		PeerSessionID:    s.call.RemoteSessionID(),
 		L2TPVersion:      uint8(s.tunnel.Version()),
 		LACAddr:          s.tunnel.Peer().Addr(),
-		LNSAddr:          s.srv.tunnelLocalIP(s.tunnel),
+		LNSAddr:          tunnelLocalIP(s.tunnel),
 		Addr:             s.addr,
 		Time:             now,
 		Started:          now,

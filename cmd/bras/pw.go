@@ -70,33 +70,27 @@ func runPW(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	defer logging.Close()
+	var ln net.Listener
+	if cfg.MetricsListen.IsValid() {
+		if ln, err = net.Listen("tcp", cfg.MetricsListen.String()); err != nil {
+			return fmt.Errorf("pw: metrics-listen: %w", err)
+		}
+		defer ln.Close()
+	}
 	l, err := ethpw.New(cfg, logging.Logger())
 	if err != nil {
 		return err
 	}
-	if !cfg.MetricsListen.IsValid() {
-		return l.Run(ctx)
+	if ln != nil {
+		reg := metrics.New()
+		reg.RegisterRuntime()
+		api.RegisterBuildInfo(reg)
+		l.RegisterMetrics(reg)
+		mux := http.NewServeMux()
+		mux.Handle("/metrics", reg.Handler())
+		hs := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+		go hs.Serve(ln)
+		defer hs.Close()
 	}
-	ln, err := net.Listen("tcp", cfg.MetricsListen.String())
-	if err != nil {
-		l.Run(canceled()) // closes its sockets
-		return fmt.Errorf("pw: metrics-listen: %w", err)
-	}
-	reg := metrics.New()
-	reg.RegisterRuntime()
-	api.RegisterBuildInfo(reg)
-	l.RegisterMetrics(reg)
-	mux := http.NewServeMux()
-	mux.Handle("/metrics", reg.Handler())
-	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	go hs.Serve(ln)
-	defer hs.Close()
 	return l.Run(ctx)
-}
-
-// canceled is a context that is done already.
-func canceled() context.Context {
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	return ctx
 }

@@ -1,7 +1,6 @@
 package ethpw
 
 import (
-	"strconv"
 	"strings"
 
 	"github.com/bras-project/bras/internal/metrics"
@@ -47,7 +46,7 @@ func (l *LCCE) RegisterMetrics(reg *metrics.Registry) {
 			}
 		})
 	reg.GaugeVecFunc(metrics.L2TPTunnels, "L2TPv3 control connections to the peers.", []string{"version"}, func(emit func(float64, ...string)) {
-		emit(float64(len(l.ep.Tunnels())), strconv.Itoa(3))
+		emit(float64(len(l.ep.Tunnels())), "3")
 	})
 }
 

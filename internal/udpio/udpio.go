@@ -241,3 +241,33 @@ func (c *Conn) WriteBatch(b *Batch) (int, error) {
 	}
 	return w.sent, nil
 }
+
+// MessageWriter is what WriteMessages sends with: an ipv4.PacketConn or
+// ipv6.PacketConn of golang.org/x/net, on any datagram socket (the raw
+// socket of L2TPv3 over IP, which has no UDP GSO for Conn to use).
+type MessageWriter interface {
+	WriteBatch(ms []ipv4.Message, flags int) (int, error)
+}
+
+// WriteMessages sends msgs with sendmmsg(2) until every one went or was
+// refused: as Conn.WriteBatch, a message the kernel refuses is skipped
+// and the first error returned with the count of those sent.
+func WriteMessages(w MessageWriter, msgs []ipv4.Message) (int, error) {
+	sent := 0
+	var first error
+	for i := 0; i < len(msgs); {
+		n, err := w.WriteBatch(msgs[i:], 0)
+		sent += n
+		i += n
+		switch {
+		case err != nil:
+			if first == nil {
+				first = fmt.Errorf("udpio: write: %w", err)
+			}
+			i++ // the message refused
+		case n == 0:
+			return sent, first
+		}
+	}
+	return sent, first
+}

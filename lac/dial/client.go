@@ -273,20 +273,16 @@ func (h *handler) IncomingCall(*l2tp.Tunnel, *l2tp.Session, *l2tp.Message) error
 	return &l2tp.CallRefusedError{Result: l2tp.ResultCode{Result: uint16(l2tp.CDNNoFacilitiesPermanent)}}
 }
 
-// connect runs one connection: the tunnel, the call and PPP, until one of
 // listen opens the tunnel's socket on local: UDP, or a raw socket of IP
 // protocol 115 for L2TPv3 over IP (local's port is not used).
 func (c *Client) listen(local netip.AddrPort) (net.PacketConn, error) {
 	if c.cfg.Encap != l2tp.EncapIP {
 		return net.ListenUDP("udp", net.UDPAddrFromAddrPort(local))
 	}
-	network := "ip4:115"
-	if local.Addr().Is6() && !local.Addr().Is4In6() {
-		network = "ip6:115"
-	}
-	return net.ListenIP(network, &net.IPAddr{IP: local.Addr().Unmap().AsSlice()})
+	return l2tp.ListenIP(local.Addr())
 }
 
+// connect runs one connection: the tunnel, the call and PPP, until one of
 // them ends or ctx is done. wasUp says whether IPCP came up.
 func (c *Client) connect(ctx context.Context, dev Device) (wasUp bool, err error) {
 	local := c.cfg.Local

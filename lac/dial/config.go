@@ -157,8 +157,8 @@ func (s *Section) validateV3() []error {
 	if _, err := l2tp.ParseCookieSize(s.Cookie); err != nil {
 		errs = append(errs, &config.KeyError{Key: "cookie", Err: err})
 	}
-	if s.Encap != "" && s.Encap != "udp" && s.Encap != "ip" {
-		errs = append(errs, &config.KeyError{Key: "encap", Err: fmt.Errorf("%q: want udp or ip", s.Encap)})
+	if _, err := l2tp.ParseEncap(s.Encap); err != nil {
+		errs = append(errs, &config.KeyError{Key: "encap", Err: err})
 	}
 	return errs
 }
@@ -193,9 +193,8 @@ func (s Section) Config() (Config, error) {
 	}
 	c.Digest, _ = l2tp.ParseDigestMode(s.Digest)
 	c.CookieLen, _ = l2tp.ParseCookieSize(s.Cookie)
-	if s.Encap == "ip" {
-		c.Encap = l2tp.EncapIP
-		c.LNS = netip.AddrPortFrom(c.LNS.Addr(), 0)
+	if c.Encap, _ = l2tp.ParseEncap(s.Encap); c.Encap == l2tp.EncapIP {
+		c.LNS = netip.AddrPortFrom(c.LNS.Addr(), 0) // no port over IP
 	}
 	return c.withDefaults(), nil
 }
