@@ -82,15 +82,7 @@ func TestV3CaptureTshark(t *testing.T) {
 	}
 	tn.SendData(s, []byte{0xff, 0x03, 0xc0, 0x21, 0x09, 0x01, 0x00, 0x08, 0x11, 0x22, 0x33, 0x44})
 	waitFor(t, 5*time.Second, "echo", func() bool { return lac.Stats().DataRx.Load() == 1 })
-	s.Disconnect(ResultCode{Result: uint16(CDNAdmin)})
-	waitFor(t, 5*time.Second, "CDN", func() bool { return lnsRec.sessionsDown.Load() == 1 })
-	tn.Close(ResultCode{Result: uint16(StopCCNGeneralRequest)})
-	waitFor(t, 5*time.Second, "StopCCN", func() bool { return lnsRec.tunnelsDown.Load() == 1 })
-	time.Sleep(50 * time.Millisecond) // the StopCCN's ACK
-
-	mu.Lock()
-	captured := append([]v3Frame(nil), frames...)
-	mu.Unlock()
+	captured := hangUp(t, s, lnsRec, &mu, &frames)
 	file := tsharkV3(t, tshark, captured, EncapUDP, "capture",
 		"Start_Control_Request", "Incoming_Call_Connected", "Explicit_Acknowledgement", "Call_Disconnect_Notification", "Stop_Control_Notification", "Echo Request")
 	// With a wrong secret the same digests are flagged: tshark checked them.
@@ -98,6 +90,21 @@ func TestV3CaptureTshark(t *testing.T) {
 	if n := strings.Count(string(wrong), "[Incorrect Digest]"); n == 0 {
 		t.Error("with a wrong secret tshark flags no digest: the capture is not signed")
 	}
+}
+
+// hangUp clears s with a CDN and its tunnel with a StopCCN, waits for the
+// LNS (lnsRec) to see both and the StopCCN's ACK to go, and returns the
+// frames captured.
+func hangUp(t *testing.T, s *Session, lnsRec *recorder, mu *sync.Mutex, frames *[]v3Frame) []v3Frame {
+	t.Helper()
+	s.Disconnect(ResultCode{Result: uint16(CDNAdmin)})
+	waitFor(t, 5*time.Second, "CDN", func() bool { return lnsRec.sessionsDown.Load() == 1 })
+	s.Tunnel().Close(ResultCode{Result: uint16(StopCCNGeneralRequest)})
+	waitFor(t, 5*time.Second, "StopCCN", func() bool { return lnsRec.tunnelsDown.Load() == 1 })
+	time.Sleep(50 * time.Millisecond) // the StopCCN's ACK
+	mu.Lock()
+	defer mu.Unlock()
+	return append([]v3Frame(nil), *frames...)
 }
 
 // tsharkV3 writes what two endpoints sent each other (over e) to a pcap

@@ -123,15 +123,7 @@ func TestV3CallOverIP(t *testing.T) {
 	d.txCookie ^= 1
 	s.v3d.Store(&d)
 
-	s.Disconnect(ResultCode{Result: uint16(CDNAdmin)})
-	waitFor(t, 5*time.Second, "CDN", func() bool { return lnsRec.sessionsDown.Load() == 1 })
-	tn.Close(ResultCode{Result: uint16(StopCCNGeneralRequest)})
-	waitFor(t, 5*time.Second, "StopCCN", func() bool { return lnsRec.tunnelsDown.Load() == 1 })
-	time.Sleep(50 * time.Millisecond) // the StopCCN's ACK
-
-	mu.Lock()
-	captured := append([]v3Frame(nil), frames...)
-	mu.Unlock()
+	captured := hangUp(t, s, lnsRec, &mu, &frames)
 	tsharkV3(t, tshark, captured, EncapIP, "over-ip",
 		"Start_Control_Request", "Incoming_Call_Connected", "Call_Disconnect_Notification", "Stop_Control_Notification", "Echo Request")
 }
