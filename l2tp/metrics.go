@@ -28,6 +28,10 @@ type Stats struct {
 	WrongVersion     atomic.Uint64 // messages of one L2TP version for a tunnel of the other (RFC 3931 section 4.7.2)
 	DigestFailures   atomic.Uint64 // L2TPv3 control messages dropped: Message Digest missing or wrong (RFC 3931 section 5.4.1)
 	CookieMismatch   atomic.Uint64 // L2TPv3 data messages dropped: cookie not the one we assigned (RFC 3931 section 4.1)
+	// L2TPv3 control messages dropped because they came before the SCCRP
+	// that gives the peer's nonce: nothing it signs can be checked before
+	// (RFC 3931 section 5.4.1). A lost or overtaken SCCRP makes these.
+	DigestUnverifiable atomic.Uint64
 
 	// Tunnels and calls.
 	AuthFailures      atomic.Uint64 // missing or wrong Challenge Response (StopCCN result 4)
@@ -75,6 +79,7 @@ func (s *Stats) Each(fn func(name string, v uint64)) {
 	fn("wrong_version", s.WrongVersion.Load())
 	fn("digest_failures", s.DigestFailures.Load())
 	fn("cookie_mismatch", s.CookieMismatch.Load())
+	fn("digest_unverifiable", s.DigestUnverifiable.Load())
 	fn("auth_failures", s.AuthFailures.Load())
 	fn("tunnels_refused", s.TunnelsRefused.Load())
 	fn("tunnel_limit", s.TunnelLimit.Load())

@@ -2,7 +2,9 @@ package l2tp
 
 import (
 	"context"
+	"errors"
 	"net"
+	"sync"
 	"testing"
 	"time"
 
@@ -362,5 +364,127 @@ func TestV3BadCalls(t *testing.T) {
 	if rec.tunnelsDown.Load() != 0 || rec.sessionsDown.Load() != 2 || lns.Tunnels()[0].Sessions() != 1 || st.DigestFailures.Load() != 0 {
 		t.Errorf("tunnels down %d, sessions down %d (of 2 refused), left %d, digest failures %d: bad input hurt the connection",
 			rec.tunnelsDown.Load(), rec.sessionsDown.Load(), lns.Tunnels()[0].Sessions(), st.DigestFailures.Load())
+	}
+}
+
+// TestV3NoACKBeforeSCCRP: an authenticating endpoint that gets the SCCRQ
+// again before the peer acknowledged its SCCRP sends no ACK for it: the
+// peer does not have the nonce that signs an ACK yet (RFC 3931 section
+// 5.4.1), and the SCCRP, retransmitted, acknowledges the SCCRQ too.
+func TestV3NoACKBeforeSCCRP(t *testing.T) {
+	checkGoroutines(t)
+	p, _, rec := v3LNS(t, v3Opts("k3"), true)
+	sccrq := p.packet(0, 0, 0, v3SCCRQ(77, p.nonce), false)
+	p.write(sccrq)
+	p.ns++
+	if r := p.recvMsg(); r.m.Type != MsgSCCRP {
+		t.Fatalf("answer to SCCRQ: %v, want SCCRP", r.m.Type)
+	}
+	p.write(sccrq) // as if the SCCRP were lost and the SCCRQ retransmitted
+	if _, acks := p.quiet(100 * time.Millisecond); acks != 0 {
+		t.Fatalf("%d ACKs for a duplicate SCCRQ before the SCCRP was acknowledged, want none", acks)
+	}
+	r := p.recvMsg() // RetransmitInitial is 200 ms
+	if r.m.Type != MsgSCCRP || r.h.Nr != 1 {
+		t.Fatalf("after the duplicate SCCRQ: %v with Nr %d, want the SCCRP again with Nr 1", r.m.Type, r.h.Nr)
+	}
+	p.cid, _ = assignedID(r.m, true)
+	p.send(&Message{Type: MsgSCCCN})
+	waitFor(t, 5*time.Second, "tunnel up", func() bool { return rec.tunnelsUp.Load() == 1 })
+	p.send(&Message{Type: MsgHELLO})
+	if r := p.recv(); r.m == nil || r.m.Type != MsgACK || r.h.Nr != p.ns {
+		t.Fatalf("answer to a HELLO once up: %+v, want an ACK with Nr %d", r, p.ns)
+	}
+}
+
+// v3Dialer runs a dialling Endpoint on a pipe and returns a scripted LNS
+// facing it, with the SCCRQ of a Dial started with opts and the channel
+// Dial's result comes on.
+func v3Dialer(t *testing.T, opts TunnelOptions) (*v3Scripted, *Endpoint, *Message, <-chan error) {
+	t.Helper()
+	a, b := l2tptest.NewPipe(lacAddr, lnsAddr, l2tptest.Impairment{})
+	lac, err := NewEndpoint(a, Config{HostName: "lac1", Handler: newRecorder("lac"), ShutdownTimeout: 100 * time.Millisecond,
+		Data: func(*Tunnel, *Session, Header, []byte) {}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { lac.Run(ctx); close(done) }()
+	dialed := make(chan error, 1)
+	var dialing sync.WaitGroup
+	t.Cleanup(func() { cancel(); dialing.Wait(); <-done; a.Close(); b.Close() })
+	opts.Version = 3
+	dialing.Go(func() {
+		_, err := lac.Dial(ctx, lnsAddr, opts)
+		dialed <- err
+	})
+	p := &v3Scripted{t: t, conn: b, to: net.UDPAddrFromAddrPort(lacAddr), sign: true,
+		key: NewAuthKey(opts.Secret), nonce: []byte("scripted-lns-nonce-0123")}
+	buf := make([]byte, 4096)
+	p.conn.SetReadDeadline(time.Now().Add(2 * time.Second))
+	n, _, err := p.conn.ReadFrom(buf)
+	if err != nil {
+		t.Fatalf("no SCCRQ: %v", err)
+	}
+	_, m, err := ParseV3Control(buf[:n], EncapUDP, nil)
+	if err != nil || m == nil || m.Type != MsgSCCRQ {
+		t.Fatalf("first message %v (%v), want an SCCRQ", m, err)
+	}
+	if err := VerifyMessage(buf[:n], nil, nil, p.key); err != nil {
+		t.Fatalf("SCCRQ digest: %v", err)
+	}
+	nonce, ok := m.Find(AVPNonce)
+	if !ok {
+		t.Fatal("SCCRQ without the nonce of authentication")
+	}
+	p.peerNonce = append([]byte(nil), nonce.Value...)
+	p.cid, _ = assignedID(m, true)
+	p.nr = 1
+	return p, lac, m, dialed
+}
+
+// TestV3DialerBeforeSCCRP: while a dialling endpoint waits for the SCCRP,
+// a signed message from the peer cannot be checked (the SCCRP brings the
+// nonce): it is dropped and counted as unverifiable, not as a wrong
+// digest, and the connection comes up with the SCCRP (section 5.4.1).
+// The peer's StopCCN refusing the SCCRQ comes unsigned and ends the Dial
+// at once with its result code.
+func TestV3DialerBeforeSCCRP(t *testing.T) {
+	checkGoroutines(t)
+	p, lac, _, dialed := v3Dialer(t, v3Opts("k3"))
+	p.write(p.packet(p.cid, 0, 1, &Message{Type: MsgACK}, false)) // overtook the SCCRP
+	st := lac.Stats()
+	waitFor(t, 5*time.Second, "the early ACK dropped", func() bool { return st.DigestUnverifiable.Load() == 1 })
+	p.send(&Message{Type: MsgSCCRP, AVPs: []AVP{
+		NewV3AVPString(AVPHostName, "scripted-lns"), NewV3AVPUint32(AVPRouterID, 0x0a000002),
+		NewV3AVPUint32(AVPAssignedConnID, 91), PWCapabilities{PWPPP}.AVP(), NewV3AVP(AVPNonce, p.nonce),
+	}})
+	if r := p.recvMsg(); r.m.Type != MsgSCCCN {
+		t.Fatalf("answer to the SCCRP: %v, want SCCCN", r.m.Type)
+	}
+	if err := <-dialed; err != nil {
+		t.Fatalf("Dial: %v", err)
+	}
+	if st.DigestFailures.Load() != 0 || st.AuthFailures.Load() != 0 {
+		t.Errorf("DigestFailures %d AuthFailures %d, want 0 and 0", st.DigestFailures.Load(), st.AuthFailures.Load())
+	}
+
+	q, lac2, _, dialed2 := v3Dialer(t, v3Opts("k3"))
+	q.sign = false
+	start := time.Now()
+	q.send(&Message{Type: MsgStopCCN, AVPs: []AVP{
+		NewV3AVPUint32(AVPAssignedConnID, 92),
+		ResultCode{Result: uint16(StopCCNNotAuthorized), Message: "unknown LCCE"}.AVP(),
+	}})
+	var te *TunnelError
+	if err := <-dialed2; !errors.Is(err, ErrStopCCN) || !errors.As(err, &te) || te.Result.Result != uint16(StopCCNNotAuthorized) {
+		t.Fatalf("Dial refused by an unsigned StopCCN: %v, want StopCCN result 4", err)
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("the refusal took %v to end the Dial, want it at once", d)
+	}
+	if n := lac2.Stats().DigestFailures.Load() + lac2.Stats().DigestUnverifiable.Load(); n != 0 {
+		t.Errorf("%d digest drops for the peer's refusal, want 0", n)
 	}
 }

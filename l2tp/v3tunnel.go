@@ -16,6 +16,10 @@ import (
 // explicit ACK instead of the ZLB). The reliable channel, the state
 // machines and the call logic are those of L2TPv2.
 
+// errBeforeSCCRP: a v3 control message came before the SCCRP whose nonce
+// would check its digest (Tunnel.checkDigest).
+var errBeforeSCCRP = errors.New("l2tp: signed control message before the SCCRP that gives the peer's nonce")
+
 // DigestMode says how the control messages of an L2TPv3 tunnel are
 // signed (TunnelOptions.Digest).
 type DigestMode uint8
@@ -146,7 +150,11 @@ func (t *Tunnel) inputV3(p inPacket) {
 		return
 	}
 	if err := t.checkDigest(p.b, payload); err != nil {
-		t.ep.stats.DigestFailures.Add(1)
+		if errors.Is(err, errBeforeSCCRP) {
+			t.ep.stats.DigestUnverifiable.Add(1)
+		} else {
+			t.ep.stats.DigestFailures.Add(1)
+		}
 		t.ep.debugLimited("l2tp: dropping a control message: "+err.Error(), "tunnel_id", t.localID, "peer", t.peer)
 		return
 	}
@@ -163,6 +171,13 @@ func (t *Tunnel) inputV3(p inPacket) {
 // (section 4.3). The SCCRQ or SCCRP that opens the connection without the
 // nonce of authentication, or with one when we do not authenticate, is let
 // through only to be refused (StopCCN result 4, checkSCCV3).
+//
+// Until the SCCRP brings the peer's nonce, nothing else the peer signs can
+// be checked: such a message (an ACK of a retransmitted SCCRQ that
+// overtook a lost SCCRP) is dropped as errBeforeSCCRP, not as a wrong
+// digest, and the SCCRP that follows acknowledges as well. The one
+// exception is an unsigned StopCCN, the peer's refusal of our SCCRQ, which
+// it cannot sign (checkSCCV3 on its side).
 func (t *Tunnel) checkDigest(b, payload []byte) error {
 	s := &t.v3s
 	typ := msgTypeOf(payload)
@@ -176,6 +191,12 @@ func (t *Tunnel) checkDigest(b, payload []byte) error {
 		remote := s.peerNonce
 		if remote == nil && typ == MsgSCCRP {
 			remote = nonce // verified with it before it is kept
+		}
+		if remote == nil && !t.accepted {
+			if _, signed := peekAVP(payload, AVPMessageDigest); typ == MsgStopCCN && !signed {
+				return nil
+			}
+			return errBeforeSCCRP
 		}
 		return VerifyMessage(b, s.nonce, remote, s.key)
 	}
@@ -279,6 +300,12 @@ func (t *Tunnel) outputV3(o transmit) []byte {
 	s := &t.v3s
 	b := o.Payload
 	if b == nil {
+		if s.auth && t.accepted && t.ctrl == CtrlWaitCtlConn {
+			// The peer has not got our SCCRP, or it would not ask for
+			// an acknowledgement: it cannot check an ACK signed with
+			// our nonce, and the SCCRP acknowledges too.
+			return nil
+		}
 		var m *Message
 		if s.sign {
 			m = &Message{Type: MsgACK, AVPs: []AVP{MessageDigest{Type: s.digest}.AVP()}}

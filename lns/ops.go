@@ -133,6 +133,7 @@ func (s *Server) RegisterMetrics(r *metrics.Registry) {
 		"wrong_version":        &st.WrongVersion,
 		"digest_failures":      &st.DigestFailures,
 		"cookie_mismatch":      &st.CookieMismatch,
+		"digest_unverifiable":  &st.DigestUnverifiable,
 	})
 	r.CounterFunc(metrics.L2TPAuthFailures, "L2TP tunnel authentication failures (StopCCN result 4).", nil, metrics.Load(&st.AuthFailures))
 	udpio.RegisterMetrics(r, s.deps.Conn)

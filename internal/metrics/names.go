@@ -148,8 +148,9 @@ const (
 	// dropped ("reason": "tunnel_zero", "half_open_limit", ...; of
 	// L2TPv3, RFC 3931: "wrong_version", a message of one version for a
 	// tunnel of the other, "digest_failures", a Message Digest missing or
-	// wrong, and "cookie_mismatch", data messages with a cookie not
-	// assigned). LNS.
+	// wrong, "digest_unverifiable", a message that came before the SCCRP
+	// whose nonce would check it, and "cookie_mismatch", data messages
+	// with a cookie not assigned). LNS.
 	L2TPDropped = "bras_l2tp_dropped_total"
 	// L2TPAuthFailures counts tunnels refused for a wrong Challenge
 	// Response (RFC 2661, section 5.1.1). LNS.
