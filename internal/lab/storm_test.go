@@ -161,6 +161,34 @@ type storm struct {
 	rss            [2]map[string]int64
 	during, settle stormCounts
 	loadLog        string
+	timedOut       []string // users whose set-up bras load gave up on
+}
+
+// timedOutUser reads the user of bras load's "set-up timed out" line.
+var timedOutUser = regexp.MustCompile(`set-up timed out.* user=(\S+)`)
+
+// logDaemons logs, for a failed storm, what the daemons said of the
+// subscribers whose set-up timed out, and their warnings and errors.
+func (st *storm) logDaemons(t *testing.T) {
+	t.Logf("set-ups bras load gave up on: %q", st.timedOut)
+	for _, name := range []string{"lac.log", "lns.log", "freeradius.log"} {
+		b, err := os.ReadFile(filepath.Join(st.e.Dir, name))
+		if err != nil {
+			t.Logf("%s: %v", name, err)
+			continue
+		}
+		var lines []string
+		for _, l := range strings.Split(string(b), "\n") {
+			keep := strings.Contains(l, "level=WARN") && !strings.Contains(l, "address refused") || strings.Contains(l, "level=ERROR")
+			for _, u := range st.timedOut {
+				keep = keep || strings.Contains(l, u)
+			}
+			if keep && len(lines) < 200 {
+				lines = append(lines, l)
+			}
+		}
+		t.Logf("%s, the lines about them and every warning:\n%s", name, strings.Join(lines, "\n"))
+	}
 }
 
 // stormCounts are the sessions each part of the chain holds.
@@ -190,6 +218,11 @@ func runStorm(t *testing.T, bin string, n, capacity int, o Options) *storm {
 	}
 	t.Cleanup(e.Close)
 	st := &storm{e: e, n: n, capacity: capacity}
+	t.Cleanup(func() { // before e.Close removes the logs
+		if t.Failed() {
+			st.logDaemons(t)
+		}
+	})
 	st.capture, err = startCapture(ctx, e.Dir, "pppoe", e.NS["sub"], "eth0", "pppoed or pppoes")
 	if err != nil {
 		t.Fatal(err)
@@ -217,6 +250,9 @@ func runStorm(t *testing.T, bin string, n, capacity int, o Options) *storm {
 		line := sc.Text()
 		if tail = append(tail, line); len(tail) > 20 {
 			tail = tail[1:]
+		}
+		if m := timedOutUser.FindStringSubmatch(line); m != nil {
+			st.timedOut = append(st.timedOut, m[1])
 		}
 		if r, ok := progressResolved(line); ok && r >= n && !resolved {
 			resolved = true

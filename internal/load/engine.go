@@ -160,6 +160,7 @@ type Load struct {
 
 	started, inflight, upNow, everUp, failed, dropped atomic.Int64
 	resolved                                          atomic.Int64 // set-ups finished either way
+	timeouts                                          atomic.Int64 // set-ups that timed out (the first timeoutLines are logged)
 	setupDone                                         chan struct{}
 	setupEnd                                          atomic.Int64 // unix ns of the last resolution
 	sent, received, reordered, duplicated, inboxDrops atomic.Uint64
@@ -394,7 +395,7 @@ func (l *Load) fail(s *sub, reason string) {
 	s.reason = reason
 	l.failed.Add(1)
 	l.resolve()
-	l.log.Debug("load: set-up failed", "mac", s.mac, "user", s.cred.Username, "reason", reason)
+	l.log.Debug("load: set-up failed", "mac", macText(s.mac), "user", s.cred.Username, "reason", reason)
 }
 
 // SessionInfo describes a session that came up.
@@ -739,6 +740,10 @@ func (sh *shard) schedule(s *sub) {
 	sh.timers.Set(s, d)
 }
 
+// timeoutLines is how many set-up timeouts a run logs, each with the PPP
+// phase it stopped in; the report counts them all.
+const timeoutLines = 20
+
 // expire runs the timers that are due.
 func (sh *shard) expire(now time.Time) {
 	for {
@@ -748,6 +753,10 @@ func (sh *shard) expire(now time.Time) {
 		}
 		if s.state == statePPP && !now.Before(s.t0.Add(sh.l.cfg.SetupTimeout)) {
 			s.reason = "timeout"
+			if sh.l.timeouts.Add(1) <= timeoutLines {
+				sh.l.log.Warn("load: set-up timed out", "mac", macText(s.mac), "user", s.cred.Username,
+					"phase", s.ps.State(), "lcp", s.ps.LCPState(), "after", sh.l.cfg.SetupTimeout)
+			}
 			sh.end(s, now)
 			continue
 		}
@@ -833,7 +842,7 @@ func (s *sub) Up(ps *ppp.Session, n ppp.NetworkInfo) {
 		// Up again after a drop (Config.Redial): listed already.
 		l.reconnects.Add(1)
 		l.redial.upAgain(now)
-		l.log.Debug("load: session up again", "mac", s.mac, "user", s.cred.Username, "session_id", s.cs.ID, "address", n.Local)
+		l.log.Debug("load: session up again", "mac", macText(s.mac), "user", s.cred.Username, "session_id", s.cs.ID, "address", n.Local)
 		return
 	}
 	l.everUp.Add(1)
@@ -850,7 +859,7 @@ func (s *sub) Up(ps *ppp.Session, n ppp.NetworkInfo) {
 		s.v6Deadline = now.Add(l.cfg.IPv6Timeout)
 	}
 	s.tryResolve()
-	l.log.Debug("load: session up", "mac", s.mac, "user", s.cred.Username, "session_id", s.cs.ID, "address", n.Local)
+	l.log.Debug("load: session up", "mac", macText(s.mac), "user", s.cred.Username, "session_id", s.cs.ID, "address", n.Local)
 }
 
 // Down is ppp.Handler.Down: the PPP session ended.
@@ -870,7 +879,7 @@ func (s *sub) Down(ps *ppp.Session, r ppp.Reason) {
 		s.up.Store(false)
 		l.upNow.Add(-1)
 		l.dropped.Add(1)
-		l.log.Info("load: session dropped", "mac", s.mac, "user", s.cred.Username, "reason", reason)
+		l.log.Info("load: session dropped", "mac", macText(s.mac), "user", s.cred.Username, "reason", reason)
 		s.fail6("down")
 		redial = l.redial != nil && l.dialCtx.Err() == nil
 	}
@@ -981,7 +990,7 @@ func (s *sub) check6(now time.Time) {
 	s.addr6.Store(&IPv6Info{LinkLocal: c.local, Router: c.router, Prefix: c.prefix, SLAAC: c.slaac,
 		Delegated: c.delegated, Address: c.address})
 	s.l.v6Up.Add(1)
-	s.l.log.Debug("load: IPv6 up", "mac", s.mac, "user", s.cred.Username, "prefix", c.prefix, "delegated", c.delegated)
+	s.l.log.Debug("load: IPv6 up", "mac", macText(s.mac), "user", s.cred.Username, "prefix", c.prefix, "delegated", c.delegated)
 	s.tryResolve()
 }
 
@@ -992,7 +1001,7 @@ func (s *sub) fail6(reason string) {
 	}
 	s.v6, s.v6Reason, s.v6Deadline = v6Failed, reason, time.Time{}
 	s.l.v6Failed.Add(1)
-	s.l.log.Debug("load: IPv6 set-up failed", "mac", s.mac, "user", s.cred.Username, "reason", reason)
+	s.l.log.Debug("load: IPv6 set-up failed", "mac", macText(s.mac), "user", s.cred.Username, "reason", reason)
 	s.tryResolve()
 }
 
@@ -1005,3 +1014,9 @@ func (s *sub) tryResolve() {
 	s.resolved = true
 	s.l.resolve()
 }
+
+// macText logs a subscriber's MAC address as text (slog writes a bare
+// net.HardwareAddr as a byte string), formatted only when the line is.
+type macText net.HardwareAddr
+
+func (m macText) LogValue() slog.Value { return slog.StringValue(net.HardwareAddr(m).String()) }
