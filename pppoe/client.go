@@ -121,6 +121,13 @@ type ClientSession struct {
 	closed atomic.Bool
 	done   chan struct{}
 	err    error
+	onEnd  atomic.Pointer[endFn]
+}
+
+// endFn is an OnEnd function and whether it was called.
+type endFn struct {
+	fn   func(error)
+	told atomic.Bool
 }
 
 // NewClient opens the raw sockets on cfg.Interface. Call it in the network
@@ -591,7 +598,29 @@ func (cs *ClientSession) end(err error) bool {
 	c.mu.Unlock()
 	cs.err = err
 	close(cs.done)
+	cs.tellEnd()
 	return true
+}
+
+// OnEnd installs fn (in place of an earlier one), called once with Err
+// when the session ends (a PADT either way, or Close), on the goroutine
+// that ended it; at once, on this one, if it has ended already. A caller
+// with many sessions learns of a PADT without polling Err on each.
+func (cs *ClientSession) OnEnd(fn func(err error)) {
+	cs.onEnd.Store(&endFn{fn: fn})
+	cs.tellEnd()
+}
+
+// tellEnd calls the OnEnd function, once, when the session has ended.
+func (cs *ClientSession) tellEnd() {
+	select {
+	case <-cs.done:
+	default:
+		return
+	}
+	if e := cs.onEnd.Load(); e != nil && e.told.CompareAndSwap(false, true) {
+		e.fn(cs.err)
+	}
 }
 
 // Done is closed when the session ends (PADT either way).

@@ -716,10 +716,25 @@ func TestClientBadInput(t *testing.T) {
 	if diff := cmp.Diff([][]byte{{0xc0, 0x21, 1}, {0x00, 0x21, 2}}, got); diff != "" {
 		t.Errorf("received (-want +got):\n%s", diff)
 	}
-	// A PADT from the AC ends it.
+	// A PADT from the AC ends it, and OnEnd hears of it once.
+	var ends []error
+	o.sess.OnEnd(func(err error) { ends = append(ends, err) })
+	if len(ends) != 0 {
+		t.Fatalf("OnEnd called for a live session: %v", ends)
+	}
 	c.handleDiscovery(frame(t, hostMAC, acMAC, Packet{Code: CodePADT, SessionID: 5}), 0)
 	if !errors.Is(o.sess.Err(), ErrPADT) || c.NumSessions() != 0 {
 		t.Errorf("after PADT: %v, %d sessions", o.sess.Err(), c.NumSessions())
+	}
+	o.sess.Close()
+	if len(ends) != 1 || !errors.Is(ends[0], ErrPADT) {
+		t.Errorf("OnEnd got %v, want one ErrPADT", ends)
+	}
+	// Installed after the end, it is called at once.
+	var late error
+	o.sess.OnEnd(func(err error) { late = err })
+	if !errors.Is(late, ErrPADT) {
+		t.Errorf("OnEnd installed after the PADT got %v, want ErrPADT", late)
 	}
 }
 

@@ -578,6 +578,10 @@ type shard struct {
 	timers timerq.Queue[*sub]
 	// stopped: Stop closed every session; late dials are closed at once.
 	stopped bool
+	// ended: sessions whose PPPoE session ended, from their OnEnd, for
+	// the next scanPADT.
+	endMu sync.Mutex
+	ended []*sub
 }
 
 func (sh *shard) run() {
@@ -673,6 +677,7 @@ func (sh *shard) dialed(ev event, now time.Time) {
 	sh.subs[s] = struct{}{}
 	s.ps.Open(now)
 	s.cs.SetReceive(s.receive)
+	s.cs.OnEnd(func(error) { sh.sessionEnded(s) })
 	sh.progress(s, now)
 }
 
@@ -772,11 +777,23 @@ func (sh *shard) expire(now time.Time) {
 	}
 }
 
+// sessionEnded is a PPPoE session's OnEnd: s goes to the next scanPADT
+// (the PADT comes on the client's reader, which must not block).
+func (sh *shard) sessionEnded(s *sub) {
+	sh.endMu.Lock()
+	sh.ended = append(sh.ended, s)
+	sh.endMu.Unlock()
+}
+
 // scanPADT ends the sessions the AC terminated with a PADT (RFC 2516
 // section 5.5): their PPP layer goes down at once.
 func (sh *shard) scanPADT(now time.Time) {
-	for s := range sh.subs {
-		if s.cs.Err() != nil && (s.state == statePPP || s.state == stateUp) {
+	sh.endMu.Lock()
+	ended := sh.ended
+	sh.ended = nil
+	sh.endMu.Unlock()
+	for _, s := range ended {
+		if _, ok := sh.subs[s]; ok && s.cs.Err() != nil && (s.state == statePPP || s.state == stateUp) {
 			s.padt = errors.Is(s.cs.Err(), pppoe.ErrPADT)
 			s.ps.LowerDown(now)
 		}
