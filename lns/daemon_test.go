@@ -72,7 +72,7 @@ file = /dev/null
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
 			ready := false
-			err = lns.RunDaemon(ctx, cfg, lns.DaemonOptions{Logger: slog.New(slog.NewTextHandler(testWriter{t}, nil)),
+			err = lns.RunDaemon(ctx, cfg, lns.DaemonOptions{Logger: slog.New(slog.NewTextHandler(newTestWriter(t), nil)),
 				Enter: ns.Do, Ready: func(*lns.Server) { ready = true }})
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("RunDaemon: %v; want an error naming %q", err, tc.want)
@@ -147,7 +147,7 @@ token = tok
 	ready := make(chan struct{})
 	done := make(chan error, 1)
 	go func() {
-		done <- lns.RunDaemon(ctx, cfg, lns.DaemonOptions{Logger: slog.New(slog.NewTextHandler(testWriter{t}, nil)),
+		done <- lns.RunDaemon(ctx, cfg, lns.DaemonOptions{Logger: slog.New(slog.NewTextHandler(newTestWriter(t), nil)),
 			Enter: ns.Do, Ready: func(*lns.Server) { close(ready) }})
 	}()
 	defer func() {

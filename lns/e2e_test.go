@@ -159,9 +159,9 @@ token = tok
 	done := make(chan error, 1)
 	opts := lns.DaemonOptions{Enter: l.lns.Do, Ready: func(s *lns.Server) { ready <- s }}
 	if logs == nil {
-		opts.Logger = slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo}))
+		opts.Logger = slog.New(slog.NewTextHandler(newTestWriter(t), &slog.HandlerOptions{Level: slog.LevelInfo}))
 	} else {
-		logging, err := logx.New(cfg.Log, logx.Options{Output: io.MultiWriter(logs, testWriter{t})})
+		logging, err := logx.New(cfg.Log, logx.Options{Output: io.MultiWriter(logs, newTestWriter(t))})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -197,12 +197,43 @@ token = tok
 	return l
 }
 
-type testWriter struct{ t *testing.T }
+// testWriter takes the daemon's log: in the test's output with -v or
+// BRAS_TEST_LOG, else kept (the last testLogLines lines) and printed only
+// if the test fails.
+type testWriter struct{ l *testLog }
+
+type testLog struct {
+	t     *testing.T
+	mu    sync.Mutex
+	lines []string
+}
+
+const testLogLines = 300
+
+func newTestWriter(t *testing.T) testWriter {
+	l := &testLog{t: t}
+	t.Cleanup(func() {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		if t.Failed() && len(l.lines) > 0 {
+			t.Logf("the daemon's last %d log lines:\n%s", len(l.lines), strings.Join(l.lines, "\n"))
+		}
+		l.lines = nil
+	})
+	return testWriter{l}
+}
 
 func (w testWriter) Write(p []byte) (int, error) {
+	line := strings.TrimRight(string(p), "\n")
 	if testing.Verbose() || os.Getenv("BRAS_TEST_LOG") != "" {
-		w.t.Log(strings.TrimRight(string(p), "\n"))
+		w.l.t.Log(line)
+		return len(p), nil
 	}
+	w.l.mu.Lock()
+	if w.l.lines = append(w.l.lines, line); len(w.l.lines) > testLogLines {
+		w.l.lines = w.l.lines[1:]
+	}
+	w.l.mu.Unlock()
 	return len(p), nil
 }
 

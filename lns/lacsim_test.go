@@ -6,7 +6,6 @@ import (
 	"errors"
 	"net"
 	"net/netip"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -20,17 +19,17 @@ import (
 // and the ppp package plays each subscriber's PPP client, all driven by one
 // goroutine (ppp sessions have no goroutine or lock of their own).
 type simLAC struct {
-	t    testing.TB
-	ep   *l2tp.Endpoint
-	tun  *l2tp.Tunnel
-	in   chan simInput
-	subs sync.Map // *l2tp.Session -> *simSub
+	t   testing.TB
+	ep  *l2tp.Endpoint
+	tun *l2tp.Tunnel
+	in  chan simInput
 }
 
 type simInput struct {
 	sub   *simSub
-	frame []byte // nil: start PPP
-	close bool   // LCP Terminate-Request from the subscriber
+	frame []byte        // nil: start PPP
+	call  *l2tp.Session // with a nil frame: the call that came up
+	close bool          // LCP Terminate-Request from the subscriber
 	// cdn, with close: the LAC's CDN right after the Terminate-Request
 	// (the subscriber's PADT did not wait for the Terminate-Ack).
 	cdn *l2tp.ResultCode
@@ -38,8 +37,12 @@ type simInput struct {
 
 // simSub is one emulated subscriber.
 type simSub struct {
-	lac      *simLAC
+	lac *simLAC
+	// call is the subscriber's L2TP session for the test's goroutine;
+	// the driving goroutine has it from the session's up event (active),
+	// since the call may come up before PlaceCall has returned.
 	call     *l2tp.Session
+	active   atomic.Pointer[l2tp.Session]
 	ppp      *ppp.Session
 	user     string
 	password string
@@ -70,7 +73,11 @@ type simSub struct {
 
 func (s *simSub) Send(frame []byte) error {
 	b := append([]byte{0xff, 0x03}, frame...)
-	return s.lac.tun.SendData(s.call, b)
+	c := s.active.Load()
+	if c == nil {
+		return errors.New("the call is not up yet")
+	}
+	return s.lac.tun.SendData(c, b)
 }
 
 func (s *simSub) Up(_ *ppp.Session, n ppp.NetworkInfo)  { s.up <- n }
@@ -82,16 +89,18 @@ type simEvents struct {
 	lac *simLAC
 }
 
+// The events find their subscriber by the call's Value, set before the
+// ICRQ went out: a call may come up before PlaceCall has returned.
 func (h simEvents) SessionUp(c *l2tp.Session, _ *l2tp.Message) {
-	if v, ok := h.lac.subs.Load(c); ok {
-		h.lac.in <- simInput{sub: v.(*simSub)}
+	if sub, ok := c.Value().(*simSub); ok {
+		h.lac.in <- simInput{sub: sub, call: c}
 	}
 }
 
 func (h simEvents) SessionDown(c *l2tp.Session, rc l2tp.ResultCode) {
-	if v, ok := h.lac.subs.Load(c); ok {
+	if sub, ok := c.Value().(*simSub); ok {
 		select {
-		case v.(*simSub).cdn <- rc:
+		case sub.cdn <- rc:
 		default:
 		}
 	}
@@ -113,11 +122,10 @@ func startSimLAC(t testing.TB, ctx context.Context, ns *testenv.Netns, hostName 
 		HostName: hostName,
 		Handler:  simEvents{lac: l},
 		Data: func(_ *l2tp.Tunnel, c *l2tp.Session, _ l2tp.Header, payload []byte) {
-			v, ok := l.subs.Load(c)
+			sub, ok := c.Value().(*simSub)
 			if !ok {
 				return
 			}
-			sub := v.(*simSub)
 			if sub.deaf.Load() {
 				return
 			}
@@ -200,7 +208,6 @@ func (l *simLAC) place(sub *simSub, calling string) *simSub {
 		l.t.Fatalf("PlaceCall: %v", err)
 	}
 	sub.call = call
-	l.subs.Store(call, sub)
 	return sub
 }
 
@@ -220,7 +227,7 @@ func (l *simLAC) drive(ctx context.Context) {
 					s.ppp.Close("subscriber hangs up", now)
 				}
 				if in.cdn != nil {
-					s.call.Disconnect(*in.cdn)
+					s.active.Load().Disconnect(*in.cdn)
 				}
 				continue
 			}
@@ -228,6 +235,7 @@ func (l *simLAC) drive(ctx context.Context) {
 				if s.ppp != nil {
 					continue
 				}
+				s.active.Store(in.call)
 				if s.manual {
 					s.startManualIPCP()
 					continue
