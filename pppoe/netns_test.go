@@ -19,7 +19,9 @@ import (
 	"github.com/bras-project/bras/internal/testenv"
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
+	"github.com/mdlayher/packet"
 	"golang.org/x/sync/errgroup"
+	"golang.org/x/sys/unix"
 )
 
 // echoHandler answers every PPP IPv4 frame (protocol 0x0021) with the same
@@ -962,4 +964,135 @@ func TestNetnsControlPriority(t *testing.T) {
 	if sent != echoes {
 		t.Fatalf("sent %d echoes", sent)
 	}
+}
+
+// TestNetnsPADSBeforeSessionFrames: replies to a burst of discovery
+// frames leave in batches, and the sessions their PADSes open are
+// announced to the handler only after them. A handler that speaks first on
+// a new session (the LAC's LCP Configure-Request) must never reach the
+// subscriber before its PADS (RFC 2516 section 5.4: the host learns the
+// SESSION_ID from it). A sniffer on the subscriber's link sees every
+// PADS, each before its session's first frame.
+func TestNetnsPADSBeforeSessionFrames(t *testing.T) {
+	const n = 128
+	h := newEchoHandler()
+	lcp := []byte{0xc0, 0x21, 0x01, 0x01, 0x00, 0x04} // an empty Configure-Request
+	first := &firstSpeaker{echoHandler: h, frame: lcp}
+	l := newLab(t, ServerConfig{PADIRate: -1}, first)
+
+	var sn *packet.Conn
+	if err := l.sub.Do(func() error {
+		ifi, err := net.InterfaceByName("sub0")
+		if err != nil {
+			return err
+		}
+		if sn, err = packet.Listen(ifi, packet.Raw, unix.ETH_P_ALL, nil); err != nil {
+			return err
+		}
+		rc, err := sn.SyscallConn()
+		if err != nil {
+			return err
+		}
+		var serr error
+		if err := rc.Control(func(fd uintptr) { // a burst must not overflow it
+			serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, 8<<20)
+		}); err != nil {
+			return err
+		}
+		return serr
+	}); err != nil {
+		t.Fatal(err)
+	}
+	defer sn.Close()
+	type seen struct{ pads, data int } // positions on the link, 0: not seen
+	var mu sync.Mutex
+	order := map[uint16]*seen{}
+	go func() {
+		buf := make([]byte, 2048)
+		for pos := 1; ; pos++ {
+			m, _, err := sn.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			f := buf[:m]
+			if len(f) < 20 || f[6] == 0x02 && f[7] == 0x53 { // short, or sent by a subscriber
+				continue
+			}
+			et, code, id := binary.BigEndian.Uint16(f[12:]), f[15], binary.BigEndian.Uint16(f[16:])
+			mu.Lock()
+			s := order[id]
+			if s == nil {
+				s = &seen{}
+				order[id] = s
+			}
+			switch {
+			case et == uint16(EtherTypeDiscovery) && Code(code) == CodePADS && s.pads == 0:
+				s.pads = pos
+			case et == uint16(EtherTypeSession) && s.data == 0:
+				s.data = pos
+			}
+			mu.Unlock()
+		}
+	}()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	g, gctx := errgroup.WithContext(ctx)
+	ids := make([]uint16, n)
+	for i := range n {
+		g.Go(func() error {
+			cs, err := l.cli.Dial(gctx, subMAC(i), DialOptions{Timeout: time.Second})
+			if err != nil {
+				return err
+			}
+			ids[i] = cs.ID
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	all := func() bool {
+		for _, id := range ids {
+			if s := order[id]; s == nil || s.data == 0 {
+				return false
+			}
+		}
+		return true
+	}
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		mu.Lock()
+		if all() || time.Now().After(deadline) {
+			break
+		}
+		mu.Unlock()
+	}
+	defer mu.Unlock()
+	if !all() {
+		pads, data := 0, 0
+		for _, s := range order {
+			pads, data = pads+min(s.pads, 1), data+min(s.data, 1)
+		}
+		t.Fatalf("the link showed %d PADSes and %d first session frames for %d sessions", pads, data, len(ids))
+	}
+	for _, id := range ids {
+		if s := order[id]; s.pads == 0 || s.pads > s.data {
+			t.Errorf("session %d: PADS at %d, its first session frame at %d on the link; want the PADS first", id, s.pads, s.data)
+		}
+	}
+	if st := l.srv.Stats(); st.PADSSent != n || st.SendErrors != 0 {
+		t.Errorf("PADS sent %d, send errors %d; want %d and 0", st.PADSSent, st.SendErrors, n)
+	}
+}
+
+// firstSpeaker is an echoHandler that sends frame on every new session as
+// soon as it is told of it.
+type firstSpeaker struct {
+	*echoHandler
+	frame []byte
+}
+
+func (h *firstSpeaker) SessionUp(s *Session) {
+	h.echoHandler.SessionUp(s)
+	_ = s.Send(h.frame)
 }

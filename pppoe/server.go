@@ -769,15 +769,52 @@ func (p *port) makeWriters() {
 	}
 }
 
-// readDiscovery is the discovery loop of one port.
+// readDiscovery is the discovery loop of one port. On a raw socket the
+// replies to one read's frames leave together in one sendmmsg(2), and the
+// sessions their PADSes open are announced after it: the subscriber must
+// have its PADS before the LAC's first LCP frame (RFC 2516 section 5.4).
 func (p *port) readDiscovery(ctx context.Context) error {
-	return readFrames(ctx, p.disc, func(frame []byte, vid uint16) {
+	p.writersOnce.Do(p.makeWriters)
+	var (
+		bw *batchWriter
+		up []*Session // opened by the staged PADSes
+	)
+	if rc := p.dw.rc; rc != nil {
+		bw = newBatchWriter(rc)
+	}
+	flush := func() {
+		if bw != nil && bw.n > 0 {
+			staged := bw.n
+			if sent, err := bw.flush(); err != nil {
+				p.srv.c.sendErrors.Add(uint64(staged - sent))
+			}
+		}
+		for i, sess := range up {
+			p.upNext = sess
+			p.finishUp()
+			up[i] = nil
+		}
+		up = up[:0]
+	}
+	return readFramesBatch(ctx, p.disc, func(frame []byte, vid uint16) {
 		reply, dst := p.handleDiscoveryTagged(frame, vid, p.srv.now())
+		if reply != nil && bw != nil && len(reply) <= frameBufLen && !(p.srv.cfg.PADODelay > 0 && isPADO(reply)) {
+			buf := bw.stage()
+			if buf == nil {
+				flush()
+				buf = bw.stage()
+			}
+			bw.commit(append(buf, reply...))
+			if p.upNext != nil {
+				up, p.upNext = append(up, p.upNext), nil
+			}
+			return
+		}
 		if reply != nil {
 			p.send(reply, dst)
 		}
 		p.finishUp()
-	}, "pppoe: "+p.name+": discovery")
+	}, flush, nil, "pppoe: "+p.name+": discovery")
 }
 
 // send transmits a discovery reply, through the PADO delay queue for a PADO.
