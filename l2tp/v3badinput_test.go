@@ -158,23 +158,31 @@ func v3SCCRQ(cid uint32, nonce []byte) *Message {
 func v3LNS(t *testing.T, opts TunnelOptions, sign bool) (*v3Scripted, *Endpoint, *recorder) {
 	t.Helper()
 	a, b := l2tptest.NewPipe(lacAddr, lnsAddr, l2tptest.Impairment{})
+	t.Cleanup(func() { a.Close(); b.Close() }) // after the endpoint stopped
 	rec := newRecorder("lns")
-	lns, err := NewEndpoint(b, Config{HostName: "lns1", Handler: rec, ShutdownTimeout: 100 * time.Millisecond, Accept: acceptAll(opts),
+	lns := startEndpoint(t, b, Config{HostName: "lns1", Handler: rec, ShutdownTimeout: 100 * time.Millisecond, Accept: acceptAll(opts),
 		Data: func(*Tunnel, *Session, Header, []byte) {}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { lns.Run(ctx); close(done) }()
-	t.Cleanup(func() { cancel(); <-done; a.Close(); b.Close() })
-	waitFor(t, 5*time.Second, "running", lns.running.Load)
 	p := &v3Scripted{t: t, conn: a, to: net.UDPAddrFromAddrPort(lnsAddr), sign: sign}
 	if sign {
 		p.key = NewAuthKey(opts.Secret)
 		p.nonce = []byte("scripted-nonce-0123456789")
 	}
 	return p, lns, rec
+}
+
+// startEndpoint runs an Endpoint on conn with cfg until the test ends.
+func startEndpoint(t *testing.T, conn net.PacketConn, cfg Config) *Endpoint {
+	t.Helper()
+	e, err := NewEndpoint(conn, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { e.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	waitFor(t, 5*time.Second, "running", e.running.Load)
+	return e
 }
 
 func v3Opts(secret string) TunnelOptions {
@@ -403,17 +411,13 @@ func TestV3NoACKBeforeSCCRP(t *testing.T) {
 func v3Dialer(t *testing.T, opts TunnelOptions) (*v3Scripted, *Endpoint, *Message, <-chan error) {
 	t.Helper()
 	a, b := l2tptest.NewPipe(lacAddr, lnsAddr, l2tptest.Impairment{})
-	lac, err := NewEndpoint(a, Config{HostName: "lac1", Handler: newRecorder("lac"), ShutdownTimeout: 100 * time.Millisecond,
+	t.Cleanup(func() { a.Close(); b.Close() })
+	lac := startEndpoint(t, a, Config{HostName: "lac1", Handler: newRecorder("lac"), ShutdownTimeout: 100 * time.Millisecond,
 		Data: func(*Tunnel, *Session, Header, []byte) {}})
-	if err != nil {
-		t.Fatal(err)
-	}
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { lac.Run(ctx); close(done) }()
 	dialed := make(chan error, 1)
 	var dialing sync.WaitGroup
-	t.Cleanup(func() { cancel(); dialing.Wait(); <-done; a.Close(); b.Close() })
+	t.Cleanup(func() { cancel(); dialing.Wait() }) // before the endpoint stops
 	opts.Version = 3
 	dialing.Go(func() {
 		_, err := lac.Dial(ctx, lnsAddr, opts)
